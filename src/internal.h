@@ -1,0 +1,304 @@
+/*
+ * internal.h: the shapes shared by the files of src/ (never installed).
+ *
+ * The store is split by concern: error.c (status text and the thread-local detail),
+ * os.c (every system call, with fault injection for tests), format.c (header and trailer
+ * codecs, placement arithmetic, hashing and checksums), index.c (the open-addressing key
+ * index), map.c (read-only mappings that never move), store.c (open, recovery, close,
+ * refresh, stat, verify, sync), write.c (appends), read.c (lookups), stream.c (staged
+ * streamed values), iter.c (snapshots) and compact.c.
+ *
+ * Invariants every file relies on:
+ *   - s->end is the committed end of the data; every byte below it belongs to a complete,
+ *     structurally valid entry chain and never changes while the store is open.
+ *   - Bytes at or past s->end are private to the writer holding s->write_lock.
+ *   - The index and s->map/s->end are published together under s->index_lock (write);
+ *     readers hold it (read) while they probe and form a view.
+ */
+#ifndef KEEL_INTERNAL_H
+#define KEEL_INTERNAL_H
+
+#include "keel.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#define KEEL_HEADER_SIZE 64u
+#define KEEL_TRAILER_SIZE 40u
+#define KEEL_TRAILER_MAGIC 0x546Bu
+#define KEEL_FLAG_TOMBSTONE 0x1u
+#define KEEL_FLAG_GROUP_MORE 0x2u
+#define KEEL_FLAGS_KNOWN (KEEL_FLAG_TOMBSTONE | KEEL_FLAG_GROUP_MORE)
+#define KEEL_MAX_ALIGN_LOG2 12u
+
+/* ---- error.c ------------------------------------------------------------------------ */
+
+/* Set this thread's detail message and return `st`. printf-style. */
+keel_status keel__fail(keel_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Map an errno value to a status (ENOSPC -> KEEL_ENOSPC, EACCES -> KEEL_EACCES, ...). */
+keel_status keel__errno_status(int err);
+/* keel__fail with the errno text appended: "<what>: <strerror>". */
+keel_status keel__fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void keel__clear_error(void);
+
+/* ---- os.c: the only file that makes system calls on store files ----------------------- */
+
+typedef enum keel_os_op {
+    KEEL_OS_OPEN = 0,
+    KEEL_OS_WRITE,      /* pwrite, pwritev, copy_file_range */
+    KEEL_OS_READ,       /* pread */
+    KEEL_OS_SYNC,       /* fsync, fdatasync */
+    KEEL_OS_TRUNCATE,
+    KEEL_OS_RENAME,
+    KEEL_OS_MMAP,
+    KEEL_OS_OP_COUNT
+} keel_os_op;
+
+typedef enum keel_fault_kind {
+    KEEL_FAULT_EIO = 1,     /* the call fails with EIO */
+    KEEL_FAULT_ENOSPC,      /* the call fails with ENOSPC */
+    KEEL_FAULT_SHORT        /* a write writes half of what it was asked, then the next
+                             * attempt fails with ENOSPC */
+} keel_fault_kind;
+
+/* Testing: make the (skip+1)-th next call of `op` fail as `kind`, and every later one
+ * too when `sticky`. Not thread-safe; for single-threaded fault tests. */
+void keel__fault_inject(keel_os_op op, unsigned skip, keel_fault_kind kind, bool sticky);
+void keel__fault_clear(void);
+
+/* Each returns 0 or an errno value (never -1 with errno). */
+int keel__os_open(const char *path, int flags, int mode, int *fd_out);
+int keel__os_close(int fd);
+int keel__os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int keel__os_pwritev_all(int fd, const struct iovec *iov, int iovcnt, uint64_t off);
+int keel__os_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got_out);
+int keel__os_copy_range(int fd_in, uint64_t off_in, int fd_out, uint64_t off_out, uint64_t len);
+int keel__os_fdatasync(int fd);
+int keel__os_fsync(int fd);
+int keel__os_fsync_dir_of(const char *path);
+int keel__os_ftruncate(int fd, uint64_t len);
+int keel__os_fsize(int fd, uint64_t *size_out);
+int keel__os_lock(int fd);   /* exclusive, non-blocking flock; EWOULDBLOCK when held */
+int keel__os_rename(const char *from, const char *to);
+int keel__os_mmap_ro(int fd, uint64_t len, void **addr_out);
+int keel__os_munmap(void *addr, uint64_t len);
+int keel__os_random(void *buf, size_t len);
+int keel__os_tmpfile_in_dir_of(const char *path, int *fd_out);
+
+/* ---- format.c ------------------------------------------------------------------------ */
+
+typedef struct keel_header {
+    uint16_t major, minor;
+    uint8_t align_log2;
+    uint32_t file_tag;
+    uint64_t created;
+} keel_header;
+
+typedef struct keel_trailer {
+    uint64_t key_hash;
+    uint64_t prev_end;
+    uint64_t value_len;
+    uint32_t key_len;
+    uint16_t flags;
+    uint16_t magic;
+    uint32_t file_tag;
+    uint32_t crc;
+} keel_trailer;
+
+/* Where an entry's parts lie, computed from prev_end and the lengths. */
+typedef struct keel_place {
+    uint64_t value_start, key_start, trailer_start, end;
+} keel_place;
+
+static inline uint64_t keel__ld64(const uint8_t *p) {
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+           (uint64_t)p[7] << 56;
+}
+static inline uint32_t keel__ld32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint16_t keel__ld16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+void keel__st64(uint8_t *p, uint64_t v);
+void keel__st32(uint8_t *p, uint32_t v);
+void keel__st16(uint8_t *p, uint16_t v);
+
+void keel__header_encode(const keel_header *h, uint8_t out[KEEL_HEADER_SIZE]);
+/* KEEL_EFORMAT (bad magic), KEEL_ECORRUPT (bad CRC or field), KEEL_EVERSION. */
+keel_status keel__header_decode(const uint8_t in[KEEL_HEADER_SIZE], keel_header *h);
+
+void keel__trailer_decode(const uint8_t in[KEEL_TRAILER_SIZE], keel_trailer *t);
+/* Encode a trailer for (value, key) and compute its CRC; t->crc is set. */
+void keel__trailer_encode(keel_trailer *t, const void *value, const void *key,
+                          uint8_t out[KEEL_TRAILER_SIZE]);
+/* CRC of an entry's value, key and encoded trailer bytes 0..36. */
+uint32_t keel__entry_crc(const void *value, uint64_t value_len, const void *key,
+                         uint32_t key_len, const uint8_t trailer[KEEL_TRAILER_SIZE]);
+
+static inline uint64_t keel__round_up(uint64_t x, uint64_t a) { return (x + a - 1) & ~(a - 1); }
+
+/* Placement of an entry after prev_end. Returns false on arithmetic overflow. */
+bool keel__place(uint64_t prev_end, uint64_t value_len, uint32_t key_len, uint32_t align,
+                 keel_place *out);
+
+/* Structural check of a trailer assumed to end at `end` (file offset). */
+bool keel__trailer_valid(const keel_trailer *t, uint64_t end, uint32_t align, uint32_t file_tag,
+                         keel_place *place_out);
+
+/* ---- index.c ------------------------------------------------------------------------- */
+
+/* One slot: 24 bytes. value_off packs the value's file offset (48 bits) and the key
+ * length (16 bits); a slot with value_len == UINT64_MAX marks a tombstone (a deleted key
+ * whose older versions must stay hidden while the index is being built, and whose key is
+ * remembered for counting). hash == 0 && value_off == 0 is an empty slot: hash 0 is
+ * remapped to 1 when stored. */
+typedef struct keel_slot {
+    uint64_t hash;
+    uint64_t off_klen;
+    uint64_t value_len;
+} keel_slot;
+
+#define KEEL_SLOT_DEAD UINT64_MAX
+
+static inline uint64_t keel__slot_voff(const keel_slot *s) { return s->off_klen >> 16; }
+static inline uint32_t keel__slot_klen(const keel_slot *s) { return (uint32_t)(s->off_klen & 0xffff); }
+
+typedef struct keel_index {
+    keel_slot *slots;
+    uint64_t mask;      /* capacity - 1; capacity is a power of two */
+    uint64_t used;      /* occupied slots, dead ones included */
+    uint64_t live;      /* slots that are not dead */
+} keel_index;
+
+keel_status keel__index_init(keel_index *ix, uint64_t expected);
+void keel__index_free(keel_index *ix);
+/* Hash used for the slot (with the test mask applied, never 0). */
+static inline uint64_t keel__index_hash(uint64_t h, uint64_t mask) {
+    if (mask) h &= mask;
+    return h ? h : 1;
+}
+
+/* ---- map.c --------------------------------------------------------------------------- */
+
+/* A read-only shared mapping of the file, reserved larger than the file so appends show
+ * up in it without a remap. Retired maps are kept until close so views stay valid. */
+typedef struct keel_map {
+    uint8_t *base;
+    uint64_t reserved;  /* bytes of address space mapped */
+    struct keel_map *next_retired;
+} keel_map;
+
+/* ---- the store ------------------------------------------------------------------------ */
+
+struct keel_store {
+    char *path;
+    int fd;
+    bool read_only;
+    bool closed;
+    keel_sync_mode sync;
+    uint32_t align;
+    uint32_t file_tag;
+    uint16_t format_major, format_minor;
+    uint64_t test_hash_mask;
+    uint64_t inode, device;         /* of the open file, for refresh */
+
+    pthread_mutex_t write_lock;     /* serializes writers */
+    pthread_rwlock_t index_lock;    /* guards index, map, end, counters */
+    atomic_uintptr_t writer_thread; /* owner of write_lock, to report re-entry (EBUSY) */
+
+    keel_index index;
+    keel_map *map;                  /* current mapping; covers [0, end) */
+    keel_map *retired;              /* older mappings, unmapped at close */
+    uint64_t end;                   /* committed end of data */
+    uint64_t entries;               /* entries in the file (all kinds) */
+    uint64_t live_bytes;            /* sum of live entries' sizes, padding included */
+
+    uint8_t *wbuf;                  /* writer's staging buffer for small appends */
+    size_t wcap;
+};
+
+/* Lock helpers (store.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY. */
+keel_status keel__writer_enter(keel_store *s);
+void keel__writer_leave(keel_store *s);
+keel_status keel__reader_enter(keel_store *s);
+void keel__reader_leave(keel_store *s);
+keel_status keel__check_key(const void *key, size_t key_len);
+
+/* index operations (index.c); callers hold the right lock. */
+/* Find the slot of `key` (live or dead); NULL if none. */
+keel_slot *keel__index_find(const keel_store *s, uint64_t hash, const void *key, size_t key_len);
+/* Insert or replace `key` -> (value_off, value_len) (value_len KEEL_SLOT_DEAD for a
+ * tombstone). Grows the table when needed. *old_out receives a copy of the replaced slot
+ * (hash 0 if new). */
+keel_status keel__index_set(keel_store *s, uint64_t hash, const void *key, size_t key_len,
+                            uint64_t value_off, uint64_t value_len, keel_slot *old_out);
+/* Index build: insert only if `key` has no slot yet (older entries never replace newer). */
+keel_status keel__index_add_if_absent(keel_store *s, uint64_t hash, const void *key,
+                                      size_t key_len, uint64_t value_off, uint64_t value_len,
+                                      bool *added_out);
+/* Insert a key known to be absent (compaction's fresh index): no key comparison. */
+void keel__index_insert_unique(keel_index *ix, uint64_t h, uint64_t value_off, uint32_t key_len,
+                               uint64_t value_len);
+/* Drop dead slots (after a build). */
+keel_status keel__index_purge_dead(keel_store *s);
+/* Bytes a live slot's entry occupies, from its prev_end to its end (reads its trailer). */
+uint64_t keel__slot_span(const keel_store *s, const keel_slot *sl);
+/* File offset where a slot's key starts. */
+static inline uint64_t keel__slot_kstart(const keel_slot *sl) {
+    return keel__slot_voff(sl) + (sl->value_len == KEEL_SLOT_DEAD ? 0 : sl->value_len);
+}
+
+/* map.c */
+/* Map `fd` with room for at least `need` bytes. */
+keel_status keel__map_new(int fd, uint64_t need, keel_map **map_out);
+/* Keep `m` until close (views into it stay valid). Under the index write lock. */
+void keel__map_retire(keel_store *s, keel_map *m);
+void keel__map_release_all(keel_store *s);
+static inline const uint8_t *keel__at(const keel_store *s, uint64_t off) { return s->map->base + off; }
+
+/* write.c: append prepared entries as one group; used by put, batch, delete, rename,
+ * stream commit. */
+typedef struct keel_append_item {
+    const void *key;
+    uint32_t key_len;
+    const void *value;      /* NULL when the value comes from `src_fd` (streams) */
+    uint64_t value_len;
+    uint16_t flags;         /* KEEL_FLAG_TOMBSTONE or 0 */
+    int src_fd;             /* >= 0: copy value_len bytes from src_fd at 0 */
+    uint32_t src_crc;       /* with src_fd: CRC32C of those bytes */
+    uint64_t hash;
+} keel_append_item;
+
+keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n);
+
+/* store.c: walk the chain back from `end` to `stop`, calling `fn` for each entry newest
+ * first. Used by open, refresh and verify. */
+typedef keel_status (*keel_walk_fn)(keel_store *s, const keel_trailer *t, const keel_place *p,
+                                    void *ctx);
+keel_status keel__walk(keel_store *s, const uint8_t *base, uint64_t end, uint64_t stop,
+                       uint32_t align, uint32_t file_tag, keel_walk_fn fn, void *ctx);
+
+/* iter.c: the live entries in file order, copied from the index. Caller holds a lock. */
+typedef struct keel_snap_entry {
+    uint64_t voff;
+    uint64_t vlen;
+    uint32_t klen;
+} keel_snap_entry;
+keel_status keel__snapshot(const keel_store *s, keel_snap_entry **out, size_t *n_out);
+
+/* store.c, shared with compaction: a fresh uniquely named file with a header, fsynced. */
+keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t align,
+                                 char **tmp_out, int *fd_out, uint32_t *tag_out);
+
+/* compact.c helper exposed for store.c: remove stale "<path>.compact-*" files. */
+void keel__remove_stale_compactions(const char *path);
+
+#endif /* KEEL_INTERNAL_H */

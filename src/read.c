@@ -1,0 +1,118 @@
+/*
+ * read.c: lookups. Each one hashes the key outside any lock, then holds the index read
+ * lock only for the probe and the forming of a view (no I/O, no allocation), so readers
+ * run in parallel and never wait for a writer's write or fsync. Views point into the
+ * current mapping, which is retired rather than unmapped when it is replaced, so they stay
+ * valid until keel_close().
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* Find the live slot of `key` and describe it. Called with the read lock held. */
+static keel_status lookup(keel_store *s, uint64_t h, const void *key, size_t key_len,
+                          keel_view *value) {
+    const keel_slot *sl = keel__index_find(s, h, key, key_len);
+    if (!sl || sl->value_len == KEEL_SLOT_DEAD) return KEEL_NOTFOUND;
+    value->data = keel__at(s, keel__slot_voff(sl));
+    value->len = (size_t)sl->value_len;
+    return KEEL_OK;
+}
+
+static keel_status get_view(keel_store *s, const void *key, size_t key_len, keel_view *value) {
+    keel_status st = keel__check_key(key, key_len);
+    if (st != KEEL_OK) return st;
+    uint64_t h = keel_hash(key, key_len);
+    st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    st = lookup(s, h, key, key_len, value);
+    keel__reader_leave(s);
+    return st;
+}
+
+keel_status keel_get(keel_store *s, const void *key, size_t key_len, keel_view *value_out) {
+    if (!value_out) return keel__fail(KEEL_EINVAL, "keel_get: value_out is NULL");
+    return get_view(s, key, key_len, value_out);
+}
+
+keel_status keel_get_copy(keel_store *s, const void *key, size_t key_len, void *buf, size_t cap,
+                          size_t *len_out) {
+    if (!len_out) return keel__fail(KEEL_EINVAL, "keel_get_copy: len_out is NULL");
+    if (!buf && cap) return keel__fail(KEEL_EINVAL, "keel_get_copy: buf is NULL with cap %zu", cap);
+    keel_view v;
+    keel_status st = get_view(s, key, key_len, &v);
+    if (st != KEEL_OK) return st;
+    *len_out = v.len;
+    if (cap < v.len)
+        return keel__fail(KEEL_ERANGE, "value of %zu bytes does not fit a buffer of %zu", v.len, cap);
+    if (v.len) memcpy(buf, v.data, v.len);
+    return KEEL_OK;
+}
+
+keel_status keel_read_at(keel_store *s, const void *key, size_t key_len, uint64_t offset, void *buf,
+                         size_t cap, size_t *n_out) {
+    if (!n_out) return keel__fail(KEEL_EINVAL, "keel_read_at: n_out is NULL");
+    if (!buf && cap) return keel__fail(KEEL_EINVAL, "keel_read_at: buf is NULL with cap %zu", cap);
+    keel_view v;
+    keel_status st = get_view(s, key, key_len, &v);
+    if (st != KEEL_OK) return st;
+    size_t n = 0;
+    if (offset < v.len) {
+        n = v.len - (size_t)offset;
+        if (n > cap) n = cap;
+        memcpy(buf, v.data + offset, n);
+    }
+    *n_out = n;
+    return KEEL_OK;
+}
+
+keel_status keel_exists(keel_store *s, const void *key, size_t key_len) {
+    keel_view v;
+    return get_view(s, key, key_len, &v);
+}
+
+keel_status keel_get_entry(keel_store *s, const void *key, size_t key_len, keel_entry *entry_out) {
+    if (!entry_out) return keel__fail(KEEL_EINVAL, "keel_get_entry: entry_out is NULL");
+    keel_status st = keel__check_key(key, key_len);
+    if (st != KEEL_OK) return st;
+    uint64_t h = keel_hash(key, key_len);
+    st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    keel_view v;
+    st = lookup(s, h, key, key_len, &v);
+    if (st == KEEL_OK) {
+        const uint8_t *base = s->map->base;
+        uint64_t voff = (uint64_t)(v.data - base);
+        uint64_t kstart = voff + v.len;
+        uint64_t tstart = keel__round_up(kstart + key_len, 8);
+        keel_trailer t;
+        keel__trailer_decode(base + tstart, &t);
+        keel_entry *e = entry_out;
+        e->key.data = base + kstart;
+        e->key.len = key_len;
+        e->value = v;
+        e->key_hash = t.key_hash;
+        e->checksum = t.crc;
+        e->flags = t.flags;
+        e->value_offset = voff;
+        e->entry_offset = t.prev_end;
+        e->entry_end = tstart + KEEL_TRAILER_SIZE;
+    }
+    keel__reader_leave(s);
+    return st;
+}
+
+keel_status keel_entry_verify(keel_store *s, const keel_entry *e) {
+    if (!e) return keel__fail(KEEL_EINVAL, "keel_entry_verify: entry is NULL");
+    keel_status st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    keel__reader_leave(s);
+    /* The entry's views stay valid until close; its trailer sits right before entry_end. */
+    const uint8_t *trailer = e->value.data + (e->entry_end - KEEL_TRAILER_SIZE - e->value_offset);
+    uint32_t crc = keel__entry_crc(e->value.data, e->value.len, e->key.data, (uint32_t)e->key.len,
+                                   trailer);
+    if (crc != keel__ld32(trailer + 36))
+        return keel__fail(KEEL_ECORRUPT, "entry at offset %llu: checksum mismatch (stored %08x, computed %08x)",
+                          (unsigned long long)e->entry_offset, keel__ld32(trailer + 36), crc);
+    return KEEL_OK;
+}

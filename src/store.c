@@ -1,0 +1,649 @@
+/*
+ * store.c: opening (with crash recovery), closing, refreshing, stats, verify and sync.
+ *
+ * Open reads the header, finds the valid end of the data (docs/FORMAT.md, "Opening and
+ * recovery"), then walks the chain of trailers once from that end back to the header,
+ * building the index: the newest entry of a key wins and a tombstone hides older ones.
+ * Only a torn tail is ever cut, and only by a writable open; damage before the tail makes
+ * the open fail and leaves the file alone. Nothing is written to a file that is not
+ * recognised as a keel store.
+ *
+ * Locks: s->write_lock serializes writers (and close); s->index_lock guards what readers
+ * look at (index, map, end, counters). The order is always write_lock, then index_lock.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- argument checks and locks ------------------------------------------------------ */
+
+keel_status keel__check_key(const void *key, size_t key_len) {
+    if (!key && key_len) return keel__fail(KEEL_EINVAL, "key is NULL with length %zu", key_len);
+    if (key_len > KEEL_MAX_KEY)
+        return keel__fail(KEEL_EKEYSIZE, "key of %zu bytes exceeds the limit of %u bytes", key_len,
+                          KEEL_MAX_KEY);
+    return KEEL_OK;
+}
+
+static uintptr_t self_id(void) { return (uintptr_t)pthread_self(); }
+
+keel_status keel__writer_enter(keel_store *s) {
+    if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
+    if (s->closed) return keel__fail(KEEL_ECLOSED, "store %s is closed", s->path);
+    if (s->read_only) return keel__fail(KEEL_EREADONLY, "store %s was opened read-only", s->path);
+    if (atomic_load(&s->writer_thread) == self_id())
+        return keel__fail(KEEL_EBUSY, "this thread is already writing to %s (re-entrant call)",
+                          s->path);
+    pthread_mutex_lock(&s->write_lock);
+    if (s->closed) {
+        pthread_mutex_unlock(&s->write_lock);
+        return keel__fail(KEEL_ECLOSED, "store %s is closed", s->path);
+    }
+    atomic_store(&s->writer_thread, self_id());
+    return KEEL_OK;
+}
+
+void keel__writer_leave(keel_store *s) {
+    atomic_store(&s->writer_thread, (uintptr_t)0);
+    pthread_mutex_unlock(&s->write_lock);
+}
+
+keel_status keel__reader_enter(keel_store *s) {
+    if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
+    pthread_rwlock_rdlock(&s->index_lock);
+    if (s->closed) {
+        pthread_rwlock_unlock(&s->index_lock);
+        return keel__fail(KEEL_ECLOSED, "store %s is closed", s->path);
+    }
+    return KEEL_OK;
+}
+
+void keel__reader_leave(keel_store *s) { pthread_rwlock_unlock(&s->index_lock); }
+
+/* ---- the chain walk ----------------------------------------------------------------- */
+
+keel_status keel__walk(keel_store *s, const uint8_t *base, uint64_t end, uint64_t stop,
+                       uint32_t align, uint32_t file_tag, keel_walk_fn fn, void *ctx) {
+    uint64_t cur = end;
+    while (cur > stop) {
+        if (cur - stop < KEEL_TRAILER_SIZE)
+            return keel__fail(KEEL_ECORRUPT, "entry ending at offset %llu: broken chain",
+                              (unsigned long long)cur);
+        keel_trailer t;
+        keel_place p;
+        keel__trailer_decode(base + cur - KEEL_TRAILER_SIZE, &t);
+        if (!keel__trailer_valid(&t, cur, align, file_tag, &p) || t.prev_end < stop)
+            return keel__fail(KEEL_ECORRUPT,
+                              "entry ending at offset %llu: broken chain (invalid trailer)",
+                              (unsigned long long)cur);
+        keel_status st = fn(s, &t, &p, ctx);
+        if (st != KEEL_OK) return st;
+        cur = t.prev_end;
+    }
+    return KEEL_OK;
+}
+
+/* ---- recovery ----------------------------------------------------------------------- */
+
+/* Is there a structurally valid entry with a matching CRC ending at `end`? */
+static bool entry_ok(const keel_store *s, const uint8_t *base, uint64_t end, keel_trailer *t,
+                     bool check_crc) {
+    if (end < KEEL_HEADER_SIZE + KEEL_TRAILER_SIZE) return false;
+    const uint8_t *tr = base + end - KEEL_TRAILER_SIZE;
+    keel_place p;
+    keel__trailer_decode(tr, t);
+    if (!keel__trailer_valid(t, end, s->align, s->file_tag, &p)) return false;
+    if (!check_crc) return true;
+    return keel__entry_crc(base + p.value_start, t->value_len, base + p.key_start, t->key_len,
+                           tr) == t->crc;
+}
+
+/* Find the end of the valid data in [floor, size): the last entry that is intact and
+ * ends a complete atomic group whose every entry checks out. `floor` is where data is
+ * known good (the header end, or the old end on refresh). */
+static uint64_t find_valid_end(const keel_store *s, const uint8_t *base, uint64_t size,
+                               uint64_t floor) {
+    keel_trailer t;
+    uint64_t e = size & ~(uint64_t)7;
+    while (e > floor && !entry_ok(s, base, e, &t, true)) e -= 8;
+    if (e <= floor) return floor;
+    /* Step back over an unfinished group. */
+    while (e > floor && entry_ok(s, base, e, &t, false) && (t.flags & KEEL_FLAG_GROUP_MORE))
+        e = t.prev_end;
+    /* Check every entry of the last group; cut the group whole if one is torn. */
+    while (e > floor) {
+        bool ok = true;
+        uint64_t c = e;
+        for (;;) {
+            if (!entry_ok(s, base, c, &t, false)) return e;  /* the walk will report it */
+            if (!entry_ok(s, base, c, &t, true)) ok = false;
+            uint64_t prev = t.prev_end;
+            keel_trailer pt;
+            if (prev <= floor || !entry_ok(s, base, prev, &pt, false) ||
+                !(pt.flags & KEEL_FLAG_GROUP_MORE)) {
+                if (ok) return e;
+                e = prev;
+                break;
+            }
+            c = prev;
+        }
+    }
+    return e > floor ? e : floor;
+}
+
+/* ---- building the index --------------------------------------------------------------- */
+
+static keel_status build_one(keel_store *s, const keel_trailer *t, const keel_place *p, void *ctx) {
+    (void)ctx;
+    const uint8_t *key = keel__at(s, p->key_start);
+    bool tomb = t->flags & KEEL_FLAG_TOMBSTONE;
+    bool added;
+    keel_status st = keel__index_add_if_absent(s, t->key_hash, key, t->key_len, p->value_start,
+                                               tomb ? KEEL_SLOT_DEAD : t->value_len, &added);
+    if (st != KEEL_OK) return st;
+    s->entries++;
+    if (added && !tomb) s->live_bytes += p->end - t->prev_end;
+    return KEEL_OK;
+}
+
+static keel_status build_index(keel_store *s) {
+    keel_status st = keel__index_init(&s->index, 0);
+    if (st != KEEL_OK) return st;
+    s->entries = s->live_bytes = 0;
+    st = keel__walk(s, s->map->base, s->end, KEEL_HEADER_SIZE, s->align, s->file_tag, build_one,
+                    NULL);
+    if (st == KEEL_ECORRUPT) {
+        char detail[400];
+        snprintf(detail, sizeof detail, "%s", keel_errmsg());
+        return keel__fail(KEEL_ECORRUPT, "%s: %s (the file was not modified; run verify)", s->path,
+                          detail);
+    }
+    if (st != KEEL_OK) return st;
+    return keel__index_purge_dead(s);
+}
+
+/* ---- creating a file ---------------------------------------------------------------- */
+
+static keel_status new_header_bytes(uint32_t align, uint8_t out[KEEL_HEADER_SIZE],
+                                    uint32_t *tag_out) {
+    keel_header h = {KEEL_FORMAT_MAJOR, KEEL_FORMAT_MINOR, 0, 0, (uint64_t)time(NULL)};
+    while ((1u << h.align_log2) < align) h.align_log2++;
+    do {
+        int err = keel__os_random(&h.file_tag, sizeof h.file_tag);
+        if (err) return keel__fail_errno(err, "getrandom");
+    } while (h.file_tag == 0);
+    keel__header_encode(&h, out);
+    *tag_out = h.file_tag;
+    return KEEL_OK;
+}
+
+/* Write a header into a fresh uniquely named file "<path><suffix>XXXXXX" and fsync it.
+ * Created with mode 0666 less the umask, like any file. Shared with compaction. */
+keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t align,
+                                 char **tmp_out, int *fd_out, uint32_t *tag_out) {
+    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
+    size_t n = strlen(path) + strlen(suffix) + 8;
+    char *tmp = malloc(n);
+    if (!tmp) return keel__fail(KEEL_ENOMEM, "path buffer");
+    int fd = -1, err = EEXIST;
+    for (int attempt = 0; attempt < 100 && err == EEXIST; attempt++) {
+        uint8_t r[6];
+        if ((err = keel__os_random(r, sizeof r)) != 0) break;
+        char rnd[7];
+        for (int i = 0; i < 6; i++) rnd[i] = digits[r[i] % 36];
+        rnd[6] = '\0';
+        snprintf(tmp, n, "%s%s%s", path, suffix, rnd);
+        err = keel__os_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0666, &fd);
+    }
+    if (err) {
+        keel_status st = keel__fail_errno(err, "creating a file beside %s", path);
+        free(tmp);
+        return st;
+    }
+    uint8_t hdr[KEEL_HEADER_SIZE];
+    keel_status st = new_header_bytes(align, hdr, tag_out);
+    if (st == KEEL_OK) {
+        err = keel__os_pwrite_all(fd, hdr, sizeof hdr, 0);
+        if (!err) err = keel__os_fdatasync(fd);
+        if (err) st = keel__fail_errno(err, "writing the header of %s", tmp);
+    }
+    if (st != KEEL_OK) {
+        keel__os_close(fd);
+        unlink(tmp);
+        free(tmp);
+        return st;
+    }
+    *tmp_out = tmp;
+    *fd_out = fd;
+    return KEEL_OK;
+}
+
+/* Create `path` atomically with a complete header. KEEL_EEXIST if it appeared meanwhile. */
+static keel_status create_file(const char *path, uint32_t align) {
+    char *tmp;
+    int fd;
+    uint32_t tag;
+    keel_status st = keel__write_new_file(path, ".new-", align, &tmp, &fd, &tag);
+    if (st != KEEL_OK) return st;
+    keel__os_close(fd);
+    if (link(tmp, path) < 0) {
+        int err = errno;
+        unlink(tmp);
+        free(tmp);
+        if (err == EEXIST) return keel__fail(KEEL_EEXIST, "%s already exists", path);
+        return keel__fail_errno(err, "creating %s", path);
+    }
+    unlink(tmp);
+    free(tmp);
+    int err = keel__os_fsync_dir_of(path);
+    if (err) return keel__fail_errno(err, "fsync of the directory of %s", path);
+    return KEEL_OK;
+}
+
+/* ---- open --------------------------------------------------------------------------- */
+
+static keel_status open_file(keel_store *s, const keel_options *o) {
+    int err;
+    const char *path = s->path;
+    bool ro = o->mode == KEEL_OPEN_READONLY;
+    if (o->mode == KEEL_OPEN_NEW || o->mode == KEEL_OPEN_CREATE) {
+        struct stat sb;
+        if (stat(path, &sb) == 0) {
+            if (o->mode == KEEL_OPEN_NEW) return keel__fail(KEEL_EEXIST, "%s already exists", path);
+        } else if (errno == ENOENT) {
+            keel_status st = create_file(path, o->alignment);
+            if (st != KEEL_OK && !(st == KEEL_EEXIST && o->mode == KEEL_OPEN_CREATE)) return st;
+        } else {
+            return keel__fail_errno(errno, "stat %s", path);
+        }
+    }
+    err = keel__os_open(path, ro ? O_RDONLY : O_RDWR, 0644, &s->fd);
+    if (err == ENOENT) return keel__fail(KEEL_ENOENT, "%s does not exist", path);
+    if (err) return keel__fail_errno(err, "opening %s", path);
+    struct stat sb;
+    if (fstat(s->fd, &sb) < 0) return keel__fail_errno(errno, "fstat %s", path);
+    if (!S_ISREG(sb.st_mode)) return keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
+    s->inode = (uint64_t)sb.st_ino;
+    s->device = (uint64_t)sb.st_dev;
+    if (!ro) {
+        err = keel__os_lock(s->fd);
+        if (err == EWOULDBLOCK)
+            return keel__fail(KEEL_ELOCKED, "%s is open for writing elsewhere (flock held)", path);
+        if (err) return keel__fail_errno(err, "flock %s", path);
+    }
+    return KEEL_OK;
+}
+
+static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
+    uint8_t hdr[KEEL_HEADER_SIZE];
+    if (size == 0) {
+        if (!writable) return keel__fail(KEEL_EFORMAT, "%s is empty: not a keel store", s->path);
+        /* An empty file (a fresh mktemp, say) becomes a new store; nothing is lost. */
+        keel_status st = new_header_bytes(s->align, hdr, &s->file_tag);
+        if (st != KEEL_OK) return st;
+        int err = keel__os_pwrite_all(s->fd, hdr, sizeof hdr, 0);
+        if (!err) err = keel__os_fdatasync(s->fd);
+        if (err) {
+            keel__os_ftruncate(s->fd, 0);
+            return keel__fail_errno(err, "initialising the empty file %s", s->path);
+        }
+        size = KEEL_HEADER_SIZE;
+    }
+    size_t got = 0;
+    int err = keel__os_pread_all(s->fd, hdr, sizeof hdr, 0, &got);
+    if (err) return keel__fail_errno(err, "reading the header of %s", s->path);
+    static const uint8_t magic[8] = {0x89, 'K', 'E', 'E', 'L', '\r', '\n', 0x1a};
+    if (got < KEEL_HEADER_SIZE) {
+        if (memcmp(hdr, magic, got < 8 ? got : 8) != 0)
+            return keel__fail(KEEL_EFORMAT, "%s is not a keel store (bad magic number)", s->path);
+        return keel__fail(KEEL_ECORRUPT, "%s: file of %zu bytes is shorter than its header",
+                          s->path, got);
+    }
+    keel_header h;
+    keel_status st = keel__header_decode(hdr, &h);
+    if (st != KEEL_OK) {
+        char detail[300];
+        snprintf(detail, sizeof detail, "%s", keel_errmsg());
+        return keel__fail(st, "%s: %s", s->path, detail);
+    }
+    s->align = 1u << h.align_log2;
+    s->file_tag = h.file_tag;
+    s->format_major = h.major;
+    s->format_minor = h.minor;
+    return KEEL_OK;
+}
+
+/* Map the file, find the valid end, build the index. Shared by open and refresh. */
+static keel_status load(keel_store *s, bool writable) {
+    uint64_t size;
+    int err = keel__os_fsize(s->fd, &size);
+    if (err) return keel__fail_errno(err, "fstat %s", s->path);
+    keel_status st = read_header(s, size, writable);
+    if (st != KEEL_OK) return st;
+    err = keel__os_fsize(s->fd, &size);
+    if (err) return keel__fail_errno(err, "fstat %s", s->path);
+    st = keel__map_new(s->fd, size, &s->map);
+    if (st != KEEL_OK) return st;
+    s->end = find_valid_end(s, s->map->base, size, KEEL_HEADER_SIZE);
+    st = build_index(s);
+    if (st != KEEL_OK) return st;
+    if (writable && s->end < size) {
+        err = keel__os_ftruncate(s->fd, s->end);
+        if (!err) err = keel__os_fdatasync(s->fd);
+        if (err) return keel__fail_errno(err, "cutting the torn tail of %s", s->path);
+    }
+    return KEEL_OK;
+}
+
+static void store_release(keel_store *s) {
+    keel__index_free(&s->index);
+    keel__map_release_all(s);
+    if (s->fd >= 0) keel__os_close(s->fd);
+    s->fd = -1;
+}
+
+keel_status keel_open(const char *path, const keel_options *opts, keel_store **store_out) {
+    keel_options o = KEEL_OPTIONS_INIT;
+    if (opts) o = *opts;
+    if (!path || !store_out) return keel__fail(KEEL_EINVAL, "keel_open: path and store_out are required");
+    if (!*path) return keel__fail(KEEL_EINVAL, "keel_open: empty path");
+    if ((unsigned)o.mode > KEEL_OPEN_NEW)
+        return keel__fail(KEEL_EINVAL, "keel_open: unknown open mode %d", (int)o.mode);
+    if ((unsigned)o.sync > KEEL_SYNC_FULL)
+        return keel__fail(KEEL_EINVAL, "keel_open: unknown sync mode %d", (int)o.sync);
+    if (o.alignment == 0) o.alignment = 64;
+    if (o.alignment > 4096 || (o.alignment & (o.alignment - 1)))
+        return keel__fail(KEEL_EINVAL, "alignment %u is not a power of two from 1 to 4096",
+                          o.alignment);
+    keel__clear_error();
+
+    keel_store *s = calloc(1, sizeof *s);
+    if (!s) return keel__fail(KEEL_ENOMEM, "allocating a store handle");
+    s->fd = -1;
+    s->path = strdup(path);
+    if (!s->path) {
+        free(s);
+        return keel__fail(KEEL_ENOMEM, "allocating a store handle");
+    }
+    pthread_mutex_init(&s->write_lock, NULL);
+    pthread_rwlock_init(&s->index_lock, NULL);
+    s->read_only = o.mode == KEEL_OPEN_READONLY;
+    s->sync = o.sync;
+    s->align = o.alignment;
+    s->test_hash_mask = o.test_hash_mask;
+
+    keel_status st = open_file(s, &o);
+    if (st == KEEL_OK) st = load(s, !s->read_only);
+    if (st == KEEL_OK && !s->read_only) keel__remove_stale_compactions(s->path);
+    if (st != KEEL_OK) {
+        store_release(s);
+        pthread_mutex_destroy(&s->write_lock);
+        pthread_rwlock_destroy(&s->index_lock);
+        free(s->path);
+        free(s);
+        return st;
+    }
+    *store_out = s;
+    return KEEL_OK;
+}
+
+keel_status keel_close(keel_store *s) {
+    if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
+    if (atomic_load(&s->writer_thread) == self_id())
+        return keel__fail(KEEL_EBUSY, "keel_close called while this thread is writing");
+    pthread_mutex_lock(&s->write_lock);
+    pthread_rwlock_wrlock(&s->index_lock);
+    keel_status st = KEEL_OK;
+    if (!s->closed) {
+        s->closed = true;
+        if (!s->read_only && s->sync != KEEL_SYNC_NONE) {
+            int err = keel__os_fdatasync(s->fd);
+            if (err) st = keel__fail_errno(err, "fdatasync of %s at close", s->path);
+        }
+        store_release(s);
+    }
+    pthread_rwlock_unlock(&s->index_lock);
+    pthread_mutex_unlock(&s->write_lock);
+    return st;
+}
+
+void keel_free(keel_store *s) {
+    if (!s) return;
+    keel_close(s);
+    pthread_mutex_destroy(&s->write_lock);
+    pthread_rwlock_destroy(&s->index_lock);
+    free(s->wbuf);
+    free(s->path);
+    free(s);
+}
+
+/* ---- refresh (read-only) ------------------------------------------------------------ */
+
+typedef struct fresh_entry {
+    uint64_t hash, value_start, value_len, key_start;
+    uint32_t key_len;
+    bool tomb;
+    uint64_t span;
+} fresh_entry;
+
+typedef struct fresh_list {
+    fresh_entry *v;
+    size_t n, cap;
+} fresh_list;
+
+static keel_status collect_fresh(keel_store *s, const keel_trailer *t, const keel_place *p,
+                                 void *ctx) {
+    (void)s;
+    fresh_list *l = ctx;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        fresh_entry *v = realloc(l->v, cap * sizeof *v);
+        if (!v) return keel__fail(KEEL_ENOMEM, "refresh list");
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = (fresh_entry){t->key_hash, p->value_start, t->value_len, p->key_start,
+                                 t->key_len, (t->flags & KEEL_FLAG_TOMBSTONE) != 0,
+                                 p->end - t->prev_end};
+    return KEEL_OK;
+}
+
+/* Reload a store whose file was replaced (compacted) or cut by its writer. */
+static keel_status reload_replaced(keel_store *s) {
+    keel_options o = KEEL_OPTIONS_INIT;
+    o.mode = KEEL_OPEN_READONLY;
+    o.test_hash_mask = s->test_hash_mask;
+    keel_store *n;
+    keel_status st = keel_open(s->path, &o, &n);
+    if (st != KEEL_OK) return st;
+    pthread_rwlock_wrlock(&s->index_lock);
+    keel__map_retire(s, s->map);
+    keel__index_free(&s->index);
+    keel__os_close(s->fd);
+    s->fd = n->fd;
+    s->map = n->map;
+    s->index = n->index;
+    s->end = n->end;
+    s->entries = n->entries;
+    s->live_bytes = n->live_bytes;
+    s->align = n->align;
+    s->file_tag = n->file_tag;
+    s->inode = n->inode;
+    s->device = n->device;
+    s->format_major = n->format_major;
+    s->format_minor = n->format_minor;
+    pthread_rwlock_unlock(&s->index_lock);
+    n->fd = -1;
+    n->map = NULL;
+    n->index.slots = NULL;
+    keel_free(n);
+    return KEEL_OK;
+}
+
+keel_status keel_refresh(keel_store *s) {
+    if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
+    if (s->closed) return keel__fail(KEEL_ECLOSED, "store %s is closed", s->path);
+    if (!s->read_only) return KEEL_OK;
+    /* Refreshes are serialized by the write lock, which read-only stores never use else. */
+    pthread_mutex_lock(&s->write_lock);
+    keel_status st = KEEL_OK;
+    struct stat sb;
+    if (stat(s->path, &sb) == 0 &&
+        ((uint64_t)sb.st_ino != s->inode || (uint64_t)sb.st_dev != s->device)) {
+        st = reload_replaced(s);
+        goto done;
+    }
+    uint64_t size;
+    int err = keel__os_fsize(s->fd, &size);
+    if (err) {
+        st = keel__fail_errno(err, "fstat %s", s->path);
+        goto done;
+    }
+    if (size < s->end) {
+        /* The file shrank under us: a crashed writer's torn tail was cut by a new writer.
+         * Start over from the file as it is now. */
+        st = reload_replaced(s);
+        goto done;
+    }
+    if (size == s->end) goto done;
+    keel_map *m = s->map;
+    if (size > m->reserved) {
+        st = keel__map_new(s->fd, size, &m);
+        if (st != KEEL_OK) goto done;
+    }
+    uint64_t new_end = find_valid_end(s, m->base, size, s->end);
+    fresh_list l = {0};
+    if (new_end > s->end) {
+        /* keel__walk reads keys through s->map only in build_one; here it reads trailers
+         * from the base it is given, so the new mapping can stay private until published. */
+        st = keel__walk(s, m->base, new_end, s->end, s->align, s->file_tag, collect_fresh, &l);
+    }
+    pthread_rwlock_wrlock(&s->index_lock);
+    if (m != s->map) {
+        keel__map_retire(s, s->map);
+        s->map = m;
+    }
+    if (st == KEEL_OK) {
+        for (size_t i = l.n; i-- > 0 && st == KEEL_OK;) {  /* oldest first */
+            fresh_entry *e = &l.v[i];
+            keel_slot old;
+            st = keel__index_set(s, e->hash, keel__at(s, e->key_start), e->key_len,
+                                 e->tomb ? e->key_start : e->value_start,
+                                 e->tomb ? KEEL_SLOT_DEAD : e->value_len, &old);
+            if (st != KEEL_OK) break;
+            if (old.hash && old.value_len != KEEL_SLOT_DEAD) s->live_bytes -= keel__slot_span(s, &old);
+            if (!e->tomb) s->live_bytes += e->span;
+            s->entries++;
+        }
+        if (st == KEEL_OK) s->end = new_end;
+    }
+    pthread_rwlock_unlock(&s->index_lock);
+    free(l.v);
+done:
+    pthread_mutex_unlock(&s->write_lock);
+    return st;
+}
+
+/* ---- stats, sync, verify -------------------------------------------------------------- */
+
+keel_status keel_count(keel_store *s, uint64_t *count_out) {
+    if (!count_out) return keel__fail(KEEL_EINVAL, "keel_count: count_out is NULL");
+    keel_status st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    *count_out = s->index.live;
+    keel__reader_leave(s);
+    return KEEL_OK;
+}
+
+keel_status keel_file_size(keel_store *s, uint64_t *size_out) {
+    if (!size_out) return keel__fail(KEEL_EINVAL, "keel_file_size: size_out is NULL");
+    keel_status st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    *size_out = s->end;
+    keel__reader_leave(s);
+    return KEEL_OK;
+}
+
+keel_status keel_stat(keel_store *s, keel_stats *out) {
+    if (!out) return keel__fail(KEEL_EINVAL, "keel_stat: stats_out is NULL");
+    keel_status st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    memset(out, 0, sizeof *out);
+    out->file_size = s->end;
+    out->entries = s->entries;
+    out->live_keys = s->index.live;
+    out->live_bytes = s->live_bytes;
+    uint64_t data = s->end - KEEL_HEADER_SIZE;
+    out->reclaimable_bytes = data > s->live_bytes ? data - s->live_bytes : 0;
+    out->alignment = s->align;
+    out->format_major = s->format_major;
+    out->format_minor = s->format_minor;
+    out->read_only = s->read_only;
+    out->sync = s->sync;
+    keel__reader_leave(s);
+    return KEEL_OK;
+}
+
+keel_status keel_sync(keel_store *s) {
+    keel_status st = keel__writer_enter(s);
+    if (st == KEEL_EREADONLY) return KEEL_OK;
+    if (st != KEEL_OK) return st;
+    int err = keel__os_fdatasync(s->fd);
+    if (err) st = keel__fail_errno(err, "fdatasync of %s", s->path);
+    keel__writer_leave(s);
+    return st;
+}
+
+typedef struct verify_ctx {
+    const uint8_t *base;
+    keel_verify_report r;
+    char first[256];
+} verify_ctx;
+
+static keel_status verify_one(keel_store *s, const keel_trailer *t, const keel_place *p, void *ctx) {
+    (void)s;
+    verify_ctx *v = ctx;
+    v->r.entries_checked++;
+    const uint8_t *key = v->base + p->key_start;
+    uint32_t crc = keel__entry_crc(v->base + p->value_start, t->value_len, key, t->key_len,
+                                   v->base + p->trailer_start);
+    const char *what = NULL;
+    if (crc != t->crc) what = "checksum mismatch";
+    else if (keel_hash(key, t->key_len) != t->key_hash) what = "key hash mismatch";
+    if (what) {
+        if (v->r.bad_entries++ == 0) {
+            v->r.first_bad_offset = p->end;
+            snprintf(v->first, sizeof v->first, "entry at offset %llu (value at %llu): %s",
+                     (unsigned long long)t->prev_end, (unsigned long long)p->value_start, what);
+        }
+    }
+    return KEEL_OK;
+}
+
+keel_status keel_verify(keel_store *s, keel_verify_report *report_out) {
+    keel_status st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    /* Committed bytes never change and retired maps live until close, so the walk can run
+     * without the lock on this snapshot of (map, end). */
+    verify_ctx v;
+    memset(&v, 0, sizeof v);
+    v.base = s->map->base;
+    uint64_t end = s->end;
+    uint32_t align = s->align, tag = s->file_tag;  /* of this generation of the file */
+    keel__reader_leave(s);
+    st = keel__walk(s, v.base, end, KEEL_HEADER_SIZE, align, tag, verify_one, &v);
+    if (report_out) *report_out = v.r;
+    if (st != KEEL_OK) return st;
+    if (v.r.bad_entries)
+        return keel__fail(KEEL_ECORRUPT, "%s: %llu of %llu entries are damaged; newest: %s", s->path,
+                          (unsigned long long)v.r.bad_entries,
+                          (unsigned long long)v.r.entries_checked, v.first);
+    return KEEL_OK;
+}
