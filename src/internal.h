@@ -247,6 +247,8 @@ keel_status keel__index_add_if_absent(keel_store *s, uint64_t hash, const void *
 /* Insert a key known to be absent (compaction's fresh index): no key comparison. */
 void keel__index_insert_unique(keel_index *ix, uint64_t h, uint64_t value_off, uint32_t key_len,
                                uint64_t value_len);
+/* Hint that `hash` is about to be inserted or looked up. */
+void keel__index_prefetch(const keel_store *s, uint64_t hash);
 /* Drop dead slots (after a build). */
 keel_status keel__index_purge_dead(keel_store *s);
 /* Bytes a live slot's entry occupies, from its prev_end to its end (reads its trailer). */

@@ -218,7 +218,7 @@ int keel__os_fsync_dir_of(const char *path) {
     char *copy = strdup(path);
     if (!copy) return ENOMEM;
     const char *dir = dirname(copy);
-    int fd, err = keel__os_open(dir, O_RDONLY | O_DIRECTORY, 0, &fd);
+    int fd = -1, err = keel__os_open(dir, O_RDONLY | O_DIRECTORY, 0, &fd);
     free(copy);
     if (err) return err;
     err = keel__os_fsync(fd);

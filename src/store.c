@@ -140,25 +140,55 @@ static uint64_t find_valid_end(const keel_store *s, const uint8_t *base, uint64_
 
 /* ---- building the index --------------------------------------------------------------- */
 
-static keel_status build_one(keel_store *s, const keel_trailer *t, const keel_place *p, void *ctx) {
-    (void)ctx;
-    const uint8_t *key = keel__at(s, p->key_start);
-    bool tomb = t->flags & KEEL_FLAG_TOMBSTONE;
-    bool added;
-    keel_status st = keel__index_add_if_absent(s, t->key_hash, key, t->key_len, p->value_start,
-                                               tomb ? KEEL_SLOT_DEAD : t->value_len, &added);
-    if (st != KEEL_OK) return st;
-    s->entries++;
-    if (added && !tomb) s->live_bytes += p->end - t->prev_end;
+/* The build queues entries in small batches and prefetches their home slots before
+ * inserting them, so the cache misses of a batch overlap instead of running in series
+ * (the walk itself reads trailers nearly sequentially). Order within the queue is kept:
+ * newest first, which is what makes the first entry of a key the one that wins. */
+#define BUILD_BATCH 32
+
+typedef struct build_item {
+    uint64_t hash, value_start, value_len, key_start, span;
+    uint32_t key_len;
+} build_item;
+
+typedef struct build_ctx {
+    build_item q[BUILD_BATCH];
+    unsigned n;
+} build_ctx;
+
+static keel_status build_flush(keel_store *s, build_ctx *b) {
+    for (unsigned i = 0; i < b->n; i++) keel__index_prefetch(s, b->q[i].hash);
+    for (unsigned i = 0; i < b->n; i++) {
+        const build_item *it = &b->q[i];
+        bool added;
+        keel_status st = keel__index_add_if_absent(s, it->hash, keel__at(s, it->key_start),
+                                                   it->key_len, it->value_start, it->value_len,
+                                                   &added);
+        if (st != KEEL_OK) return st;
+        if (added && it->value_len != KEEL_SLOT_DEAD) s->live_bytes += it->span;
+    }
+    b->n = 0;
     return KEEL_OK;
+}
+
+static keel_status build_one(keel_store *s, const keel_trailer *t, const keel_place *p, void *ctx) {
+    build_ctx *b = ctx;
+    bool tomb = t->flags & KEEL_FLAG_TOMBSTONE;
+    b->q[b->n++] = (build_item){t->key_hash, p->value_start, tomb ? KEEL_SLOT_DEAD : t->value_len,
+                                p->key_start, p->end - t->prev_end, t->key_len};
+    s->entries++;
+    return b->n == BUILD_BATCH ? build_flush(s, b) : KEEL_OK;
 }
 
 static keel_status build_index(keel_store *s) {
     keel_status st = keel__index_init(&s->index, 0);
     if (st != KEEL_OK) return st;
     s->entries = s->live_bytes = 0;
+    build_ctx b;
+    b.n = 0;
     st = keel__walk(s, s->map->base, s->end, KEEL_HEADER_SIZE, s->align, s->file_tag, build_one,
-                    NULL);
+                    &b);
+    if (st == KEEL_OK) st = build_flush(s, &b);
     if (st == KEEL_ECORRUPT) {
         char detail[400];
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
