@@ -1,0 +1,2138 @@
+/*
+ * _keeldb.c: the CPython glue between keel.h and the `keeldb` package.
+ *
+ * Thin on purpose: each method parses its arguments, calls one keel_ function and converts
+ * the result or raises. The recipe is CPython's own (Modules/mmapmodule.c, Modules/_sqlite):
+ * multi-phase init, heap types, exceptions and types in module state, no globals.
+ *
+ * Objects
+ *   DataStore     owns one keel_store. Values come back as `bytes` (a copy, upstream's
+ *                 contract) from read()/get()/store[k], or zero-copy through EntryHandle.
+ *   EntryHandle   one entry; exports the buffer protocol over the mapped value (read-only,
+ *                 aligned to the store's alignment). It holds a strong reference to its
+ *                 DataStore, which counts exported buffers and refuses close() (BufferError)
+ *                 while any are alive: keel unmaps everything at close.
+ *   EntryStream   a file-like reader over one entry's value (copies, in chunks).
+ *   StoreIterator a keel_iter snapshot, yielding keys, values or (key, value) pairs.
+ *   NamespaceHasher  upstream's 16-byte namespaced keys.
+ *
+ * Threads and the GIL
+ *   Lookups run with the GIL held: they cost ~30 ns and releasing the GIL would double that.
+ *   Everything that does I/O (writes, batches, stream staging and commit, compaction, sync,
+ *   verify, open, close) and large copies run with the GIL released. keel_close must not race
+ *   with other calls on the handle, so every GIL-released call holds `oplock` for reading,
+ *   taken while the GIL is still held and after checking `closed`; close() sets `closed`
+ *   under the GIL, then takes `oplock` for writing (GIL released) and so waits for calls in
+ *   flight. Calls that keep the GIL need no lock: close cannot start while they run.
+ *   write_stream calls reader.read() between keel_stream_* calls, which hold no engine lock,
+ *   so other threads (and the reader itself) may use the store meanwhile; close() refuses
+ *   while a stream is in progress.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "keel.h"
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *
+Py_NewRef(PyObject *o)
+{
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
+/* Copies at least this large release the GIL. */
+#define BIG_COPY ((size_t)1 << 20)
+/* write_stream asks the reader for this much at a time (as upstream does). */
+#define STREAM_READ_SIZE 65536
+/* EntryStream iteration yields chunks of this size (as upstream does). */
+#define STREAM_ITER_SIZE 4096
+
+/* ---------------------------------------------------------------------------------------
+ * Module state
+ */
+
+typedef struct {
+    PyTypeObject *DataStore_type;
+    PyTypeObject *EntryHandle_type;
+    PyTypeObject *EntryStream_type;
+    PyTypeObject *StoreIterator_type;
+    PyTypeObject *NamespaceHasher_type;
+    PyObject *Error;
+    PyObject *CorruptError;
+    PyObject *FormatError;
+    PyObject *VersionError;
+    PyObject *LockedError;
+    PyObject *ReadOnlyError;
+    PyObject *StoreIOError;
+    PyObject *str_read;           /* "read" */
+    PyObject *int_stream_size;    /* 65536 */
+} keeldb_state;
+
+static struct PyModuleDef keeldb_module;
+
+static inline keeldb_state *
+get_state(PyObject *module)
+{
+    return (keeldb_state *)PyModule_GetState(module);
+}
+
+/* The module that defined `type` or one of its bases (subclasses made in Python included). */
+static PyObject *
+module_of_type(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyType_GetModuleByDef(type, &keeldb_module);
+#else
+    PyObject *mro = type->tp_mro;
+    if (mro != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
+            PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+            if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+                continue;
+            PyObject *m = PyType_GetModule(t);
+            if (m == NULL) {
+                PyErr_Clear();
+                continue;
+            }
+            if (PyModule_GetDef(m) == &keeldb_module)
+                return m;
+        }
+    }
+    PyErr_SetString(PyExc_TypeError, "keeldb: type is not from the keeldb module");
+    return NULL;
+#endif
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Object layouts
+ */
+
+typedef struct {
+    PyObject_HEAD
+    keel_store *s;          /* owned; freed in dealloc (close() leaves it allocated) */
+    keeldb_state *st;       /* lives as long as `module`, which we hold */
+    PyObject *module;
+    PyObject *path;         /* str, as given (after os.fspath and decoding) */
+    PyObject *weakreflist;
+    pthread_rwlock_t oplock;
+    int lock_ready;
+    int closed;
+    int readonly;
+    Py_ssize_t exports;     /* live Py_buffer exports of EntryHandles on this store */
+    Py_ssize_t streams;     /* write_stream calls in progress */
+} StoreObject;
+
+typedef struct {
+    PyObject_HEAD
+    StoreObject *store;     /* strong */
+    keel_entry e;           /* views into the store's mappings: valid until close */
+} EntryObject;
+
+typedef struct {
+    PyObject_HEAD
+    StoreObject *store;     /* strong */
+    const uint8_t *data;    /* the value, in the mapping */
+    size_t len;
+    size_t pos;
+} StreamObject;
+
+enum { ITER_KEYS = 0, ITER_VALUES = 1, ITER_ITEMS = 2 };
+
+typedef struct {
+    PyObject_HEAD
+    StoreObject *store;     /* strong */
+    keel_iter *it;
+    int kind;
+} IterObject;
+
+typedef struct {
+    PyObject_HEAD
+    uint8_t prefix_le[8];   /* little-endian XXH3-64 of the prefix */
+} HasherObject;
+
+/* ---------------------------------------------------------------------------------------
+ * Errors
+ */
+
+static PyObject *
+raise_closed(void)
+{
+    PyErr_SetString(PyExc_ValueError, "I/O operation on closed store");
+    return NULL;
+}
+
+/* Raise the Python exception for `rc` (an error status) with keel_errmsg()'s detail.
+ * Must run on the thread that made the failing call, before any other keel_ call.
+ * `filename` (may be NULL) is attached to OSError subclasses. Always returns NULL. */
+static PyObject *
+raise_status(keeldb_state *st, keel_status rc, const char *what, PyObject *filename)
+{
+    const char *detail = keel_errmsg();
+    const char *text = keel_strerror(rc);
+    PyObject *msg;
+    if (detail != NULL && detail[0] != '\0')
+        msg = PyUnicode_FromFormat("%s: %s (%s)", what, text, detail);
+    else
+        msg = PyUnicode_FromFormat("%s: %s", what, text);
+    if (msg == NULL)
+        return NULL;
+
+    PyObject *exc_type = NULL;
+    int err = 0;
+    switch (rc) {
+    case KEEL_ECLOSED:
+        Py_DECREF(msg);
+        return raise_closed();
+    case KEEL_EINVAL:
+    case KEEL_ERANGE:
+        exc_type = PyExc_ValueError;
+        break;
+    case KEEL_EKEYSIZE:
+        Py_DECREF(msg);
+        msg = PyUnicode_FromFormat("%s: key too long: the limit is %u bytes (%s)", what,
+                                   (unsigned)KEEL_MAX_KEY, detail ? detail : "");
+        if (msg == NULL)
+            return NULL;
+        exc_type = PyExc_ValueError;
+        break;
+    case KEEL_ENOMEM:
+        exc_type = PyExc_MemoryError;
+        break;
+    case KEEL_EBUSY:
+        exc_type = PyExc_RuntimeError;
+        break;
+    case KEEL_EFORMAT:
+        exc_type = st->FormatError;
+        break;
+    case KEEL_EVERSION:
+        exc_type = st->VersionError;
+        break;
+    case KEEL_ECORRUPT:
+        exc_type = st->CorruptError;
+        break;
+    case KEEL_ELOCKED:
+        exc_type = st->LockedError;
+        break;
+    case KEEL_EREADONLY:
+        exc_type = st->ReadOnlyError;
+        break;
+    case KEEL_EIO:
+        err = EIO;
+        break;
+    case KEEL_ENOSPC:
+        err = ENOSPC;
+        break;
+    case KEEL_ENOENT:
+        err = ENOENT;
+        break;
+    case KEEL_EEXIST:
+        err = EEXIST;
+        break;
+    case KEEL_EACCES:
+        err = EACCES;
+        break;
+    default:
+        exc_type = st->Error;
+        break;
+    }
+    if (err != 0) {
+        /* StoreIOError(errno, message[, filename]) fills .errno, .strerror, .filename. */
+        PyObject *exc = filename != NULL
+            ? PyObject_CallFunction(st->StoreIOError, "iOO", err, msg, filename)
+            : PyObject_CallFunction(st->StoreIOError, "iO", err, msg);
+        Py_DECREF(msg);
+        if (exc != NULL) {
+            PyErr_SetObject(st->StoreIOError, exc);
+            Py_DECREF(exc);
+        }
+        return NULL;
+    }
+    PyErr_SetObject(exc_type, msg);
+    Py_DECREF(msg);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Argument helpers
+ */
+
+/* A borrowed bytes-like argument: bytes without a Py_buffer, anything else through one. */
+typedef struct {
+    const char *buf;
+    Py_ssize_t len;
+    int has_view;
+    Py_buffer view;
+} barg;
+
+static int
+barg_get(PyObject *o, barg *a, const char *what)
+{
+    if (PyBytes_Check(o)) {
+        a->buf = PyBytes_AS_STRING(o);
+        a->len = PyBytes_GET_SIZE(o);
+        a->has_view = 0;
+        return 0;
+    }
+    if (PyObject_CheckBuffer(o)) {
+        if (PyObject_GetBuffer(o, &a->view, PyBUF_SIMPLE) < 0)
+            return -1;
+        a->buf = (const char *)a->view.buf;
+        a->len = a->view.len;
+        a->has_view = 1;
+        return 0;
+    }
+    a->has_view = 0;
+    PyErr_Format(PyExc_TypeError, "%s must be a bytes-like object, not '%.200s'", what,
+                 Py_TYPE(o)->tp_name);
+    return -1;
+}
+
+static inline void
+barg_release(barg *a)
+{
+    if (a->has_view) {
+        PyBuffer_Release(&a->view);
+        a->has_view = 0;
+    }
+}
+
+/* METH_FASTCALL | METH_KEYWORDS parsing without the generic parser's cost on the common
+ * all-positional call. out[] receives borrowed references, NULL for absent optionals. */
+static int
+parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+           const char *const *names, Py_ssize_t nreq, Py_ssize_t nmax, PyObject **out)
+{
+    if (nargs > nmax) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd positional argument%s (%zd given)",
+                     fname, nmax, nmax == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    Py_ssize_t i;
+    for (i = 0; i < nmax; i++)
+        out[i] = i < nargs ? args[i] : NULL;
+    if (kwnames != NULL) {
+        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
+        for (Py_ssize_t k = 0; k < nkw; k++) {
+            PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+            Py_ssize_t j;
+            for (j = 0; j < nmax; j++)
+                if (PyUnicode_CompareWithASCIIString(name, names[j]) == 0)
+                    break;
+            if (j == nmax) {
+                PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
+                             fname, name);
+                return -1;
+            }
+            if (out[j] != NULL) {
+                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'",
+                             fname, names[j]);
+                return -1;
+            }
+            out[j] = args[nargs + k];
+        }
+    }
+    for (i = 0; i < nreq; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %zd)",
+                         fname, names[i], i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * DataStore: helpers
+ */
+
+static inline int
+store_check(StoreObject *self)
+{
+    if (self->closed || self->s == NULL) {
+        raise_closed();
+        return -1;
+    }
+    return 0;
+}
+
+/* Run `stmt` with the GIL released while holding oplock for reading (see the header). The
+ * caller has checked that the store is open, with the GIL held since. */
+#define IO_CALL(self, stmt)                                                                 \
+    do {                                                                                    \
+        pthread_rwlock_rdlock(&(self)->oplock);                                             \
+        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
+        pthread_rwlock_unlock(&(self)->oplock);                                             \
+        Py_END_ALLOW_THREADS                                                                \
+    } while (0)
+
+/* bytes copy of `n` bytes at `p`, which lies in this store's mapping. */
+static PyObject *
+copy_bytes(StoreObject *self, const void *p, size_t n)
+{
+    if (n < BIG_COPY)
+        return PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)n);
+    PyObject *b = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)n);
+    if (b == NULL)
+        return NULL;
+    char *dst = PyBytes_AS_STRING(b);
+    IO_CALL(self, memcpy(dst, p, n));
+    return b;
+}
+
+static PyObject *
+new_entry(StoreObject *self, const keel_entry *e)
+{
+    EntryObject *h = PyObject_New(EntryObject, self->st->EntryHandle_type);
+    if (h == NULL)
+        return NULL;
+    Py_INCREF(self);
+    h->store = self;
+    h->e = *e;
+    return (PyObject *)h;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * DataStore: lifecycle
+ */
+
+static PyObject *
+Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"path", "readonly", "create", "sync", "alignment", NULL};
+    PyObject *path_arg = NULL, *path_bytes = NULL;
+    int readonly = 0, create = 1;
+    const char *sync = "none";
+    unsigned int alignment = 64;
+
+    PyObject *module = module_of_type(type);
+    if (module == NULL)
+        return NULL;
+    keeldb_state *st = get_state(module);
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$ppsI:DataStore", kwlist, &path_arg,
+                                     &readonly, &create, &sync, &alignment))
+        return NULL;
+    if (!PyUnicode_FSConverter(path_arg, &path_bytes))
+        return NULL;
+
+    keel_options opts = KEEL_OPTIONS_INIT;
+    if (strcmp(sync, "none") == 0)
+        opts.sync = KEEL_SYNC_NONE;
+    else if (strcmp(sync, "data") == 0)
+        opts.sync = KEEL_SYNC_DATA;
+    else if (strcmp(sync, "full") == 0)
+        opts.sync = KEEL_SYNC_FULL;
+    else {
+        Py_DECREF(path_bytes);
+        PyErr_Format(PyExc_ValueError, "sync must be 'none', 'data' or 'full', not '%s'", sync);
+        return NULL;
+    }
+    opts.alignment = alignment;
+    opts.mode = readonly ? KEEL_OPEN_READONLY : (create ? KEEL_OPEN_CREATE : KEEL_OPEN_EXISTING);
+
+    StoreObject *self = (StoreObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        Py_DECREF(path_bytes);
+        return NULL;
+    }
+    self->st = st;
+    Py_INCREF(module);
+    self->module = module;
+    self->closed = 1;  /* until keel_open succeeds */
+    self->readonly = readonly;
+    self->path = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(path_bytes),
+                                                  PyBytes_GET_SIZE(path_bytes));
+    if (self->path == NULL)
+        goto fail;
+    if (pthread_rwlock_init(&self->oplock, NULL) != 0) {
+        PyErr_SetString(PyExc_MemoryError, "cannot initialise the store's lock");
+        goto fail;
+    }
+    self->lock_ready = 1;
+
+    const char *cpath = PyBytes_AS_STRING(path_bytes);
+    keel_store *s = NULL;
+    keel_status rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = keel_open(cpath, &opts, &s);
+    Py_END_ALLOW_THREADS
+    if (rc != KEEL_OK) {
+        raise_status(st, rc, "cannot open store", self->path);
+        goto fail;
+    }
+    self->s = s;
+    self->closed = 0;
+    Py_DECREF(path_bytes);
+    return (PyObject *)self;
+
+fail:
+    Py_DECREF(path_bytes);
+    Py_DECREF(self);
+    return NULL;
+}
+
+static void
+Store_dealloc(StoreObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (self->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    if (self->s != NULL) {
+        keel_free(self->s);
+        self->s = NULL;
+    }
+    if (self->lock_ready)
+        pthread_rwlock_destroy(&self->oplock);
+    Py_XDECREF(self->path);
+    Py_XDECREF(self->module);
+    tp->tp_free((PyObject *)self);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+Store_close(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (self->closed)
+        Py_RETURN_NONE;
+    if (self->exports > 0)
+        return PyErr_Format(PyExc_BufferError,
+                            "cannot close the store: %zd buffer%s exported from its entries "
+                            "(memoryview, numpy array) %s still alive",
+                            self->exports, self->exports == 1 ? "" : "s",
+                            self->exports == 1 ? "is" : "are");
+    if (self->streams > 0)
+        return PyErr_Format(PyExc_BufferError,
+                            "cannot close the store: write_stream is in progress");
+    self->closed = 1;
+    keel_status rc;
+    keel_store *s = self->s;
+    Py_BEGIN_ALLOW_THREADS
+    pthread_rwlock_wrlock(&self->oplock);   /* waits for GIL-released calls in flight */
+    rc = keel_close(s);
+    pthread_rwlock_unlock(&self->oplock);
+    Py_END_ALLOW_THREADS
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "close", NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Store_enter(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (store_check(self) < 0)
+        return NULL;
+    Py_INCREF(self);
+    return (PyObject *)self;
+}
+
+static PyObject *
+Store_exit(StoreObject *self, PyObject *const *Py_UNUSED(args), Py_ssize_t Py_UNUSED(nargs))
+{
+    PyObject *r = Store_close(self, NULL);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * DataStore: writes
+ */
+
+static PyObject *
+Store_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"key", "data"};
+    PyObject *a[2];
+    if (kwnames == NULL && nargs == 2) {
+        a[0] = args[0];
+        a[1] = args[1];
+    } else if (parse_args("write", args, nargs, kwnames, names, 2, 2, a) < 0)
+        return NULL;
+    if (store_check(self) < 0)
+        return NULL;
+    barg k, v;
+    if (barg_get(a[0], &k, "key") < 0)
+        return NULL;
+    if (barg_get(a[1], &v, "value") < 0) {
+        barg_release(&k);
+        return NULL;
+    }
+    keel_status rc;
+    IO_CALL(self, rc = keel_put(self->s, k.buf, (size_t)k.len, v.buf, (size_t)v.len));
+    PyObject *res = rc == KEEL_OK ? Py_NewRef(Py_None) : raise_status(self->st, rc, "write", NULL);
+    barg_release(&v);
+    barg_release(&k);
+    return res;
+}
+
+static int
+Store_ass_subscript(StoreObject *self, PyObject *key, PyObject *value)
+{
+    if (store_check(self) < 0)
+        return -1;
+    barg k, v;
+    if (barg_get(key, &k, "key") < 0)
+        return -1;
+    keel_status rc;
+    if (value == NULL) {
+        IO_CALL(self, rc = keel_delete(self->s, k.buf, (size_t)k.len));
+        if (rc == KEEL_NOTFOUND) {
+            PyErr_SetObject(PyExc_KeyError, key);
+            barg_release(&k);
+            return -1;
+        }
+    } else {
+        if (barg_get(value, &v, "value") < 0) {
+            barg_release(&k);
+            return -1;
+        }
+        IO_CALL(self, rc = keel_put(self->s, k.buf, (size_t)k.len, v.buf, (size_t)v.len));
+        barg_release(&v);
+    }
+    barg_release(&k);
+    if (rc != KEEL_OK) {
+        raise_status(self->st, rc, value == NULL ? "delete" : "write", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* Items of a batch: each key and value stays pinned (reference or Py_buffer) until the
+ * engine call returns, whatever another thread does to the list meanwhile. */
+typedef struct {
+    PyObject *seq;      /* PySequence_Fast result */
+    barg *args;         /* 2 per item for pairs, 1 per item for keys */
+    Py_ssize_t nargs;   /* how many of args are filled */
+    PyObject **refs;    /* strong references to the items' objects */
+    Py_ssize_t nrefs;
+} pinned;
+
+static void
+pinned_release(pinned *p)
+{
+    for (Py_ssize_t i = 0; i < p->nargs; i++)
+        barg_release(&p->args[i]);
+    for (Py_ssize_t i = 0; i < p->nrefs; i++)
+        Py_DECREF(p->refs[i]);
+    PyMem_Free(p->args);
+    PyMem_Free(p->refs);
+    Py_XDECREF(p->seq);
+    memset(p, 0, sizeof(*p));
+}
+
+/* Pin every element of `obj` (pairs: each a 2-sequence of key, value; else keys). */
+static int
+pin_items(PyObject *obj, int pairs, pinned *p, const char *fname)
+{
+    memset(p, 0, sizeof(*p));
+    if (PyUnicode_Check(obj) || PyBytes_Check(obj) || PyByteArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes a sequence of %s, not '%.200s'", fname,
+                     pairs ? "(key, value) pairs" : "keys", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    p->seq = PySequence_Fast(obj, pairs ? "batch_write() takes a sequence of (key, value) pairs"
+                                        : "expected a sequence of keys");
+    if (p->seq == NULL)
+        return -1;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(p->seq);
+    Py_ssize_t per = pairs ? 2 : 1;
+    p->args = PyMem_Calloc((size_t)(n * per) + 1, sizeof(barg));
+    p->refs = PyMem_Calloc((size_t)(n * per) + 1, sizeof(PyObject *));
+    if (p->args == NULL || p->refs == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(p->seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *it = items[i];
+        if (pairs) {
+            PyObject *kv = NULL;
+            if (PyTuple_Check(it) && PyTuple_GET_SIZE(it) == 2) {
+                kv = it;
+                Py_INCREF(kv);
+            } else if (!PyUnicode_Check(it) && !PyBytes_Check(it) && PySequence_Check(it)) {
+                kv = PySequence_Tuple(it);
+                if (kv == NULL)
+                    goto fail;
+                if (PyTuple_GET_SIZE(kv) != 2) {
+                    Py_DECREF(kv);
+                    kv = NULL;
+                }
+            }
+            if (kv == NULL) {
+                PyErr_Format(PyExc_TypeError,
+                             "%s(): item %zd must be a (key, value) pair, not '%.200s'", fname,
+                             i, Py_TYPE(it)->tp_name);
+                goto fail;
+            }
+            /* The tuple keeps key and value alive. */
+            p->refs[p->nrefs++] = kv;
+            if (barg_get(PyTuple_GET_ITEM(kv, 0), &p->args[p->nargs], "key") < 0)
+                goto fail;
+            p->nargs++;
+            if (barg_get(PyTuple_GET_ITEM(kv, 1), &p->args[p->nargs], "value") < 0)
+                goto fail;
+            p->nargs++;
+        } else {
+            Py_INCREF(it);
+            p->refs[p->nrefs++] = it;
+            if (barg_get(it, &p->args[p->nargs], "key") < 0)
+                goto fail;
+            p->nargs++;
+        }
+    }
+    return 0;
+fail:
+    pinned_release(p);
+    return -1;
+}
+
+static PyObject *
+Store_batch_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"items"};
+    PyObject *a[1];
+    if (parse_args("batch_write", args, nargs, kwnames, names, 1, 1, a) < 0)
+        return NULL;
+    if (store_check(self) < 0)
+        return NULL;
+    pinned p;
+    if (pin_items(a[0], 1, &p, "batch_write") < 0)
+        return NULL;
+    size_t n = (size_t)(p.nargs / 2);
+    keel_kv *kv = PyMem_Malloc((n + 1) * sizeof(keel_kv));
+    if (kv == NULL) {
+        pinned_release(&p);
+        return PyErr_NoMemory();
+    }
+    for (size_t i = 0; i < n; i++) {
+        kv[i].key = p.args[2 * i].buf;
+        kv[i].key_len = (size_t)p.args[2 * i].len;
+        kv[i].value = p.args[2 * i + 1].buf;
+        kv[i].value_len = (size_t)p.args[2 * i + 1].len;
+    }
+    keel_status rc = KEEL_OK;
+    if (n > 0)
+        IO_CALL(self, rc = keel_put_batch(self->s, kv, n));
+    PyMem_Free(kv);
+    pinned_release(&p);
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "batch_write", NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                   PyObject *kwnames)
+{
+    static const char *const names[] = {"key", "reader"};
+    PyObject *a[2];
+    if (parse_args("write_stream", args, nargs, kwnames, names, 2, 2, a) < 0)
+        return NULL;
+    if (store_check(self) < 0)
+        return NULL;
+    keeldb_state *st = self->st;
+    PyObject *reader = a[1];
+    PyObject *key = a[0];
+    barg k;
+    /* Validate the key before reading anything. */
+    if (barg_get(key, &k, "key") < 0)
+        return NULL;
+    barg_release(&k);
+    if (PyBytes_Check(reader) || PyByteArray_Check(reader) || PyUnicode_Check(reader)) {
+        PyErr_Format(PyExc_TypeError,
+                     "write_stream() reader must be a file-like object with read(n), "
+                     "not '%.200s' (use write() for a value in memory)",
+                     Py_TYPE(reader)->tp_name);
+        return NULL;
+    }
+
+    keel_stream *stream = NULL;
+    keel_status rc;
+    IO_CALL(self, rc = keel_stream_begin(self->s, &stream));
+    if (rc != KEEL_OK)
+        return raise_status(st, rc, "write_stream", NULL);
+    self->streams++;
+
+    for (;;) {
+        PyObject *chunk = PyObject_CallMethodObjArgs(reader, st->str_read, st->int_stream_size,
+                                                     NULL);
+        if (chunk == NULL)
+            goto fail;
+        barg c;
+        if (chunk == Py_None) {
+            Py_DECREF(chunk);
+            PyErr_SetString(PyExc_TypeError,
+                            "write_stream(): reader.read() returned None (a non-blocking "
+                            "stream with no data?); expected bytes");
+            goto fail;
+        }
+        if (barg_get(chunk, &c, "reader.read() result") < 0) {
+            Py_DECREF(chunk);
+            goto fail;
+        }
+        if (c.len == 0) {
+            barg_release(&c);
+            Py_DECREF(chunk);
+            break;
+        }
+        /* The store may have been closed by the reader (it cannot: close() refuses while a
+         * stream is in progress), but check anyway before touching the handle. */
+        if (self->closed) {
+            barg_release(&c);
+            Py_DECREF(chunk);
+            raise_closed();
+            goto fail;
+        }
+        const char *buf = c.buf;
+        size_t len = (size_t)c.len;
+        IO_CALL(self, rc = keel_stream_write(stream, buf, len));
+        barg_release(&c);
+        Py_DECREF(chunk);
+        if (rc != KEEL_OK) {
+            raise_status(st, rc, "write_stream", NULL);
+            goto fail;
+        }
+    }
+
+    if (barg_get(key, &k, "key") < 0)
+        goto fail;
+    if (self->closed) {
+        barg_release(&k);
+        raise_closed();
+        goto fail;
+    }
+    IO_CALL(self, rc = keel_stream_commit(stream, k.buf, (size_t)k.len));
+    stream = NULL;  /* freed by commit whatever the outcome */
+    barg_release(&k);
+    self->streams--;
+    if (rc != KEEL_OK)
+        return raise_status(st, rc, "write_stream", NULL);
+    Py_RETURN_NONE;
+
+fail:
+    if (stream != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        keel_stream_abort(stream);
+        Py_END_ALLOW_THREADS
+    }
+    self->streams--;
+    return NULL;
+}
+
+static PyObject *
+Store_delete(StoreObject *self, PyObject *key)
+{
+    if (store_check(self) < 0)
+        return NULL;
+    barg k;
+    if (barg_get(key, &k, "key") < 0)
+        return NULL;
+    keel_status rc;
+    IO_CALL(self, rc = keel_delete(self->s, k.buf, (size_t)k.len));
+    barg_release(&k);
+    if (rc != KEEL_OK && rc != KEEL_NOTFOUND)
+        return raise_status(self->st, rc, "delete", NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Store_batch_delete(StoreObject *self, PyObject *keys)
+{
+    if (store_check(self) < 0)
+        return NULL;
+    pinned p;
+    if (pin_items(keys, 0, &p, "batch_delete") < 0)
+        return NULL;
+    size_t n = (size_t)p.nargs;
+    keel_view *kv = PyMem_Malloc((n + 1) * sizeof(keel_view));
+    if (kv == NULL) {
+        pinned_release(&p);
+        return PyErr_NoMemory();
+    }
+    for (size_t i = 0; i < n; i++) {
+        kv[i].data = (const uint8_t *)p.args[i].buf;
+        kv[i].len = (size_t)p.args[i].len;
+    }
+    size_t deleted = 0;
+    keel_status rc = KEEL_OK;
+    if (n > 0)
+        IO_CALL(self, rc = keel_delete_batch(self->s, kv, n, &deleted));
+    PyMem_Free(kv);
+    pinned_release(&p);
+    if (rc != KEEL_OK && rc != KEEL_NOTFOUND)
+        return raise_status(self->st, rc, "batch_delete", NULL);
+    return PyLong_FromSize_t(deleted);
+}
+
+static PyObject *
+Store_rename(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"old_key", "new_key"};
+    PyObject *a[2];
+    if (parse_args("rename", args, nargs, kwnames, names, 2, 2, a) < 0)
+        return NULL;
+    if (store_check(self) < 0)
+        return NULL;
+    barg o, n;
+    if (barg_get(a[0], &o, "old_key") < 0)
+        return NULL;
+    if (barg_get(a[1], &n, "new_key") < 0) {
+        barg_release(&o);
+        return NULL;
+    }
+    keel_status rc;
+    IO_CALL(self, rc = keel_rename(self->s, o.buf, (size_t)o.len, n.buf, (size_t)n.len));
+    barg_release(&n);
+    barg_release(&o);
+    if (rc == KEEL_NOTFOUND) {
+        PyErr_SetObject(PyExc_KeyError, a[0]);
+        return NULL;
+    }
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "rename", NULL);
+    Py_RETURN_NONE;
+}
+
+/* copy() and transfer(): key, target store, optional target key. */
+static PyObject *
+copy_or_move(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+             int move)
+{
+    static const char *const names[] = {"key", "target", "target_key"};
+    const char *fname = move ? "transfer" : "copy";
+    PyObject *a[3];
+    if (parse_args(fname, args, nargs, kwnames, names, 2, 3, a) < 0)
+        return NULL;
+    if (store_check(self) < 0)
+        return NULL;
+    if (!PyObject_TypeCheck(a[1], self->st->DataStore_type)) {
+        return PyErr_Format(PyExc_TypeError, "%s(): target must be a DataStore, not '%.200s'",
+                            fname, Py_TYPE(a[1])->tp_name);
+    }
+    StoreObject *dst = (StoreObject *)a[1];
+    if (store_check(dst) < 0)
+        return NULL;
+    PyObject *dkey = (a[2] != NULL && a[2] != Py_None) ? a[2] : a[0];
+    barg k, d;
+    if (barg_get(a[0], &k, "key") < 0)
+        return NULL;
+    if (barg_get(dkey, &d, "target_key") < 0) {
+        barg_release(&k);
+        return NULL;
+    }
+    keel_status rc;
+    /* Both handles must outlive the call: hold both oplocks (read; they never block, see the
+     * header), in address order. */
+    StoreObject *first = self < dst ? self : dst, *second = self < dst ? dst : self;
+    pthread_rwlock_rdlock(&first->oplock);
+    if (second != first)
+        pthread_rwlock_rdlock(&second->oplock);
+    keel_store *src_s = self->s, *dst_s = dst->s;
+    Py_BEGIN_ALLOW_THREADS
+    rc = move ? keel_move(src_s, k.buf, (size_t)k.len, dst_s, d.buf, (size_t)d.len)
+              : keel_copy(src_s, k.buf, (size_t)k.len, dst_s, d.buf, (size_t)d.len);
+    if (second != first)
+        pthread_rwlock_unlock(&second->oplock);
+    pthread_rwlock_unlock(&first->oplock);
+    Py_END_ALLOW_THREADS
+    barg_release(&d);
+    barg_release(&k);
+    if (rc == KEEL_NOTFOUND) {
+        PyErr_SetObject(PyExc_KeyError, a[0]);
+        return NULL;
+    }
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, fname, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Store_copy(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return copy_or_move(self, args, nargs, kwnames, 0);
+}
+
+static PyObject *
+Store_transfer(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return copy_or_move(self, args, nargs, kwnames, 1);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * DataStore: reads (GIL held: a lookup is ~30 ns)
+ */
+
+/* Look `key` up; 1 found (*out set), 0 absent, -1 error raised. */
+static inline int
+lookup(StoreObject *self, PyObject *key, keel_view *out)
+{
+    if (self->closed) {
+        raise_closed();
+        return -1;
+    }
+    keel_status rc;
+    if (PyBytes_Check(key)) {
+        rc = keel_get(self->s, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), out);
+    } else {
+        barg k;
+        if (barg_get(key, &k, "key") < 0)
+            return -1;
+        rc = keel_get(self->s, k.buf, (size_t)k.len, out);
+        barg_release(&k);
+    }
+    if (rc == KEEL_OK)
+        return 1;
+    if (rc == KEEL_NOTFOUND)
+        return 0;
+    raise_status(self->st, rc, "read", NULL);
+    return -1;
+}
+
+static PyObject *
+Store_read(StoreObject *self, PyObject *key)
+{
+    keel_view v;
+    int r = lookup(self, key, &v);
+    if (r > 0)
+        return copy_bytes(self, v.data, v.len);
+    if (r == 0)
+        Py_RETURN_NONE;
+    return NULL;
+}
+
+static PyObject *
+Store_subscript(StoreObject *self, PyObject *key)
+{
+    keel_view v;
+    int r = lookup(self, key, &v);
+    if (r > 0)
+        return copy_bytes(self, v.data, v.len);
+    if (r == 0)
+        PyErr_SetObject(PyExc_KeyError, key);
+    return NULL;
+}
+
+static PyObject *
+Store_get(StoreObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2) {
+        return PyErr_Format(PyExc_TypeError, "get() takes 1 or 2 arguments (%zd given)", nargs);
+    }
+    keel_view v;
+    int r = lookup(self, args[0], &v);
+    if (r > 0)
+        return copy_bytes(self, v.data, v.len);
+    if (r < 0)
+        return NULL;
+    PyObject *dflt = nargs == 2 ? args[1] : Py_None;
+    Py_INCREF(dflt);
+    return dflt;
+}
+
+static int
+Store_contains(StoreObject *self, PyObject *key)
+{
+    keel_view v;
+    return lookup(self, key, &v);
+}
+
+static PyObject *
+Store_exists(StoreObject *self, PyObject *key)
+{
+    keel_view v;
+    int r = lookup(self, key, &v);
+    if (r < 0)
+        return NULL;
+    return PyBool_FromLong(r);
+}
+
+static PyObject *
+Store_read_entry(StoreObject *self, PyObject *key)
+{
+    if (store_check(self) < 0)
+        return NULL;
+    barg k;
+    if (barg_get(key, &k, "key") < 0)
+        return NULL;
+    keel_entry e;
+    keel_status rc = keel_get_entry(self->s, k.buf, (size_t)k.len, &e);
+    barg_release(&k);
+    if (rc == KEEL_NOTFOUND)
+        Py_RETURN_NONE;
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "read_entry", NULL);
+    return new_entry(self, &e);
+}
+
+static PyObject *
+Store_read_stream(StoreObject *self, PyObject *key)
+{
+    keel_view v;
+    int r = lookup(self, key, &v);
+    if (r < 0)
+        return NULL;
+    if (r == 0)
+        Py_RETURN_NONE;
+    StreamObject *so = PyObject_New(StreamObject, self->st->EntryStream_type);
+    if (so == NULL)
+        return NULL;
+    Py_INCREF(self);
+    so->store = self;
+    so->data = v.data;
+    so->len = v.len;
+    so->pos = 0;
+    return (PyObject *)so;
+}
+
+static PyObject *
+Store_batch_read(StoreObject *self, PyObject *keys)
+{
+    if (store_check(self) < 0)
+        return NULL;
+    if (PyUnicode_Check(keys) || PyBytes_Check(keys) || PyByteArray_Check(keys))
+        return PyErr_Format(PyExc_TypeError, "batch_read() takes a sequence of keys, not '%.200s'",
+                            Py_TYPE(keys)->tp_name);
+    PyObject *seq = PySequence_Fast(keys, "batch_read() takes a sequence of keys");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *out = PyList_New(n);
+    if (out == NULL) {
+        Py_DECREF(seq);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        keel_view v;
+        /* Re-read the item each time: copying bytes cannot run Python code, but be safe. */
+        PyObject *key = PySequence_Fast_GET_ITEM(seq, i);
+        Py_INCREF(key);
+        int r = lookup(self, key, &v);
+        Py_DECREF(key);
+        PyObject *val;
+        if (r > 0)
+            val = copy_bytes(self, v.data, v.len);
+        else if (r == 0)
+            val = Py_NewRef(Py_None);
+        else
+            val = NULL;
+        if (val == NULL) {
+            Py_DECREF(out);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, val);
+    }
+    Py_DECREF(seq);
+    return out;
+}
+
+static Py_ssize_t
+Store_length(StoreObject *self)
+{
+    if (store_check(self) < 0)
+        return -1;
+    uint64_t n = 0;
+    keel_status rc = keel_count(self->s, &n);
+    if (rc != KEEL_OK) {
+        raise_status(self->st, rc, "len", NULL);
+        return -1;
+    }
+    return (Py_ssize_t)n;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * DataStore: iteration
+ */
+
+static PyObject *
+make_iter(StoreObject *self, int kind)
+{
+    if (store_check(self) < 0)
+        return NULL;
+    keel_iter *it = NULL;
+    keel_status rc = keel_iter_new(self->s, &it);
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "iterate", NULL);
+    IterObject *io = PyObject_New(IterObject, self->st->StoreIterator_type);
+    if (io == NULL) {
+        keel_iter_free(it);
+        return NULL;
+    }
+    Py_INCREF(self);
+    io->store = self;
+    io->it = it;
+    io->kind = kind;
+    return (PyObject *)io;
+}
+
+static PyObject *
+Store_iter(StoreObject *self)
+{
+    return make_iter(self, ITER_KEYS);
+}
+
+static PyObject *
+Store_keys(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return make_iter(self, ITER_KEYS);
+}
+
+static PyObject *
+Store_values(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return make_iter(self, ITER_VALUES);
+}
+
+static PyObject *
+Store_items(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return make_iter(self, ITER_ITEMS);
+}
+
+/* ---------------------------------------------------------------------------------------
+ * DataStore: maintenance
+ */
+
+static PyObject *
+Store_compact(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (store_check(self) < 0)
+        return NULL;
+    keel_status rc;
+    IO_CALL(self, rc = keel_compact(self->s, NULL, NULL));
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "compact", NULL);
+    Py_RETURN_NONE;
+}
+
+static int
+get_stats(StoreObject *self, keel_stats *out)
+{
+    if (store_check(self) < 0)
+        return -1;
+    keel_status rc = keel_stat(self->s, out);
+    if (rc != KEEL_OK) {
+        raise_status(self->st, rc, "stat", NULL);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+Store_estimate_compaction_savings(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    keel_stats sts;
+    if (get_stats(self, &sts) < 0)
+        return NULL;
+    return PyLong_FromUnsignedLongLong(sts.reclaimable_bytes);
+}
+
+static PyObject *
+Store_stats(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    keel_stats s;
+    if (get_stats(self, &s) < 0)
+        return NULL;
+    static const char *const sync_names[] = {"none", "data", "full"};
+    const char *sync = (unsigned)s.sync < 3 ? sync_names[s.sync] : "?";
+    return Py_BuildValue("{sKsKsKsKsKsIs(HH)sOss}", "file_size",
+                         (unsigned long long)s.file_size, "entries",
+                         (unsigned long long)s.entries, "live_keys",
+                         (unsigned long long)s.live_keys, "live_bytes",
+                         (unsigned long long)s.live_bytes, "reclaimable_bytes",
+                         (unsigned long long)s.reclaimable_bytes, "alignment",
+                         (unsigned int)s.alignment, "format_version", s.format_major,
+                         s.format_minor, "readonly", s.read_only ? Py_True : Py_False, "sync",
+                         sync);
+}
+
+static PyObject *
+Store_get_file_size(StoreObject *self, void *Py_UNUSED(closure))
+{
+    if (store_check(self) < 0)
+        return NULL;
+    uint64_t n = 0;
+    keel_status rc = keel_file_size(self->s, &n);
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "file_size", NULL);
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+static PyObject *
+Store_sync(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (store_check(self) < 0)
+        return NULL;
+    keel_status rc;
+    IO_CALL(self, rc = keel_sync(self->s));
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "sync", NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Store_verify(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (store_check(self) < 0)
+        return NULL;
+    keel_status rc;
+    keel_verify_report rep;
+    memset(&rep, 0, sizeof(rep));
+    IO_CALL(self, rc = keel_verify(self->s, &rep));
+    if (rc == KEEL_ECORRUPT) {
+        const char *detail = keel_errmsg();
+        PyErr_Format(self->st->CorruptError,
+                     "verify: %llu of %llu entries are damaged; newest bad entry ends at "
+                     "offset %llu (%s)",
+                     (unsigned long long)rep.bad_entries,
+                     (unsigned long long)rep.entries_checked,
+                     (unsigned long long)rep.first_bad_offset, detail ? detail : "");
+        return NULL;
+    }
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "verify", NULL);
+    return PyLong_FromUnsignedLongLong(rep.entries_checked);
+}
+
+static PyObject *
+Store_refresh(StoreObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (store_check(self) < 0)
+        return NULL;
+    keel_status rc;
+    IO_CALL(self, rc = keel_refresh(self->s));
+    if (rc != KEEL_OK)
+        return raise_status(self->st, rc, "refresh", NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Store_get_path(StoreObject *self, void *Py_UNUSED(closure))
+{
+    return Py_NewRef(self->path);
+}
+
+static PyObject *
+Store_get_readonly(StoreObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->readonly);
+}
+
+static PyObject *
+Store_get_closed(StoreObject *self, void *Py_UNUSED(closure))
+{
+    return PyBool_FromLong(self->closed);
+}
+
+static PyObject *
+Store_repr(StoreObject *self)
+{
+    return PyUnicode_FromFormat("<keeldb.DataStore path=%R%s%s>", self->path,
+                                self->readonly ? " readonly" : "",
+                                self->closed ? " closed" : "");
+}
+
+static PyMethodDef Store_methods[] = {
+    {"write", (PyCFunction)(void (*)(void))Store_write, METH_FASTCALL | METH_KEYWORDS,
+     "write(key, data) -> None\n\nStore data under key, replacing any previous value."},
+    {"batch_write", (PyCFunction)(void (*)(void))Store_batch_write,
+     METH_FASTCALL | METH_KEYWORDS,
+     "batch_write(items) -> None\n\nStore (key, value) pairs atomically in one append."},
+    {"write_stream", (PyCFunction)(void (*)(void))Store_write_stream,
+     METH_FASTCALL | METH_KEYWORDS,
+     "write_stream(key, reader) -> None\n\nStore what reader.read(65536) returns until b''. "
+     "Nothing reaches the store if the reader raises."},
+    {"read", (PyCFunction)Store_read, METH_O,
+     "read(key) -> bytes | None\n\nA copy of the value, or None when absent."},
+    {"get", (PyCFunction)(void (*)(void))Store_get, METH_FASTCALL,
+     "get(key, default=None, /)\n\nLike read(), with a default."},
+    {"read_entry", (PyCFunction)Store_read_entry, METH_O,
+     "read_entry(key) -> EntryHandle | None\n\nA zero-copy handle on the value."},
+    {"read_stream", (PyCFunction)Store_read_stream, METH_O,
+     "read_stream(key) -> EntryStream | None\n\nA file-like reader over the value."},
+    {"batch_read", (PyCFunction)Store_batch_read, METH_O,
+     "batch_read(keys) -> list[bytes | None]"},
+    {"delete", (PyCFunction)Store_delete, METH_O,
+     "delete(key) -> None\n\nDelete key; an absent key is a no-op."},
+    {"batch_delete", (PyCFunction)Store_batch_delete, METH_O,
+     "batch_delete(keys) -> int\n\nDelete the present keys atomically; returns how many."},
+    {"exists", (PyCFunction)Store_exists, METH_O, "exists(key) -> bool"},
+    {"rename", (PyCFunction)(void (*)(void))Store_rename, METH_FASTCALL | METH_KEYWORDS,
+     "rename(old_key, new_key) -> None\n\nAtomic; KeyError when old_key is absent."},
+    {"copy", (PyCFunction)(void (*)(void))Store_copy, METH_FASTCALL | METH_KEYWORDS,
+     "copy(key, target, target_key=None) -> None\n\nCopy the value to target (a DataStore)."},
+    {"transfer", (PyCFunction)(void (*)(void))Store_transfer, METH_FASTCALL | METH_KEYWORDS,
+     "transfer(key, target, target_key=None) -> None\n\nCopy to target, then delete here."},
+    {"keys", (PyCFunction)Store_keys, METH_NOARGS, "keys() -> iterator over a snapshot"},
+    {"values", (PyCFunction)Store_values, METH_NOARGS, "values() -> iterator over a snapshot"},
+    {"items", (PyCFunction)Store_items, METH_NOARGS, "items() -> iterator over a snapshot"},
+    {"compact", (PyCFunction)Store_compact, METH_NOARGS,
+     "compact() -> None\n\nRewrite the file with only the live entries."},
+    {"estimate_compaction_savings", (PyCFunction)Store_estimate_compaction_savings, METH_NOARGS,
+     "estimate_compaction_savings() -> int (bytes)"},
+    {"stats", (PyCFunction)Store_stats, METH_NOARGS, "stats() -> dict"},
+    {"sync", (PyCFunction)Store_sync, METH_NOARGS, "sync() -> None\n\nFlush to stable storage."},
+    {"verify", (PyCFunction)Store_verify, METH_NOARGS,
+     "verify() -> int\n\nCheck every entry; returns how many, raises CorruptError."},
+    {"refresh", (PyCFunction)Store_refresh, METH_NOARGS,
+     "refresh() -> None\n\nRead-only stores: see entries appended by the writer since."},
+    {"close", (PyCFunction)Store_close, METH_NOARGS,
+     "close() -> None\n\nBufferError while buffers exported from entries are alive."},
+    {"__enter__", (PyCFunction)Store_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Store_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Store_getset[] = {
+    {"file_size", (getter)Store_get_file_size, NULL, "Committed size of the file in bytes.",
+     NULL},
+    {"path", (getter)Store_get_path, NULL, "The path the store was opened with.", NULL},
+    {"readonly", (getter)Store_get_readonly, NULL, "True when opened read-only.", NULL},
+    {"closed", (getter)Store_get_closed, NULL, "True after close().", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyMemberDef Store_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(StoreObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyType_Slot Store_slots[] = {
+    {Py_tp_doc,
+     "DataStore(path, *, readonly=False, create=True, sync='none', alignment=64)\n\n"
+     "An append-only single-file key/value store. Keys and values are bytes-like."},
+    {Py_tp_new, Store_new},
+    {Py_tp_dealloc, Store_dealloc},
+    {Py_tp_repr, Store_repr},
+    {Py_tp_iter, Store_iter},
+    {Py_tp_methods, Store_methods},
+    {Py_tp_getset, Store_getset},
+    {Py_tp_members, Store_members},
+    {Py_mp_subscript, Store_subscript},
+    {Py_mp_ass_subscript, Store_ass_subscript},
+    {Py_mp_length, Store_length},
+    {Py_sq_length, Store_length},
+    {Py_sq_contains, Store_contains},
+    {0, NULL}};
+
+static PyType_Spec Store_spec = {
+    .name = "keeldb.DataStore",
+    .basicsize = sizeof(StoreObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = Store_slots,
+};
+
+/* ---------------------------------------------------------------------------------------
+ * EntryHandle
+ */
+
+static inline int
+entry_check(EntryObject *h)
+{
+    if (h->store->closed) {
+        raise_closed();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+Entry_dealloc(EntryObject *h)
+{
+    PyTypeObject *tp = Py_TYPE(h);
+    Py_XDECREF(h->store);
+    PyObject_Free(h);
+    Py_DECREF(tp);
+}
+
+static int
+Entry_getbuffer(EntryObject *h, Py_buffer *view, int flags)
+{
+    if (entry_check(h) < 0) {
+        view->obj = NULL;
+        return -1;
+    }
+    if (PyBuffer_FillInfo(view, (PyObject *)h, (void *)h->e.value.data,
+                          (Py_ssize_t)h->e.value.len, 1, flags) < 0)
+        return -1;
+    h->store->exports++;
+    return 0;
+}
+
+static void
+Entry_releasebuffer(EntryObject *h, Py_buffer *Py_UNUSED(view))
+{
+    h->store->exports--;
+}
+
+static Py_ssize_t
+Entry_length(EntryObject *h)
+{
+    if (entry_check(h) < 0)
+        return -1;
+    return (Py_ssize_t)h->e.value.len;
+}
+
+#define ENTRY_GETTER(name, expr)                                                            \
+    static PyObject *Entry_get_##name(EntryObject *h, void *Py_UNUSED(closure))             \
+    {                                                                                       \
+        if (entry_check(h) < 0)                                                             \
+            return NULL;                                                                    \
+        return PyLong_FromUnsignedLongLong((unsigned long long)(expr));                     \
+    }
+
+ENTRY_GETTER(size, h->e.value.len)
+ENTRY_GETTER(file_size, h->e.entry_end - h->e.entry_offset)
+ENTRY_GETTER(key_hash, h->e.key_hash)
+ENTRY_GETTER(checksum, h->e.checksum)
+ENTRY_GETTER(start_offset, h->e.value_offset)
+ENTRY_GETTER(end_offset, h->e.value_offset + h->e.value.len)
+ENTRY_GETTER(entry_offset, h->e.entry_offset)
+ENTRY_GETTER(entry_end, h->e.entry_end)
+
+static PyObject *
+Entry_get_key(EntryObject *h, void *Py_UNUSED(closure))
+{
+    if (entry_check(h) < 0)
+        return NULL;
+    return PyBytes_FromStringAndSize((const char *)h->e.key.data, (Py_ssize_t)h->e.key.len);
+}
+
+static PyObject *
+Entry_raw_checksum(EntryObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (entry_check(h) < 0)
+        return NULL;
+    uint32_t c = h->e.checksum;
+    char b[4] = {(char)(c & 0xff), (char)((c >> 8) & 0xff), (char)((c >> 16) & 0xff),
+                 (char)((c >> 24) & 0xff)};
+    return PyBytes_FromStringAndSize(b, 4);
+}
+
+static PyObject *
+Entry_is_valid_checksum(EntryObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (entry_check(h) < 0)
+        return NULL;
+    StoreObject *s = h->store;
+    keel_status rc;
+    IO_CALL(s, rc = keel_entry_verify(s->s, &h->e));
+    if (rc == KEEL_OK)
+        Py_RETURN_TRUE;
+    if (rc == KEEL_ECORRUPT)
+        Py_RETURN_FALSE;
+    return raise_status(s->st, rc, "is_valid_checksum", NULL);
+}
+
+static PyObject *
+Entry_offset_range(EntryObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (entry_check(h) < 0)
+        return NULL;
+    return Py_BuildValue("(KK)", (unsigned long long)h->e.value_offset,
+                         (unsigned long long)(h->e.value_offset + h->e.value.len));
+}
+
+static PyObject *
+Entry_address_range(EntryObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (entry_check(h) < 0)
+        return NULL;
+    uintptr_t p = (uintptr_t)h->e.value.data;
+    return Py_BuildValue("(KK)", (unsigned long long)p,
+                         (unsigned long long)(p + h->e.value.len));
+}
+
+static PyObject *
+Entry_as_slice(EntryObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (entry_check(h) < 0)
+        return NULL;
+    return copy_bytes(h->store, h->e.value.data, h->e.value.len);
+}
+
+static PyObject *
+Entry_as_memoryview(EntryObject *h, PyObject *Py_UNUSED(ignored))
+{
+    return PyMemoryView_FromObject((PyObject *)h);
+}
+
+static PyObject *
+Entry_clone_arc(EntryObject *h, PyObject *Py_UNUSED(ignored))
+{
+    if (entry_check(h) < 0)
+        return NULL;
+    return new_entry(h->store, &h->e);
+}
+
+static PyObject *
+Entry_richcompare(EntryObject *h, PyObject *other, int op)
+{
+    if (op != Py_EQ && op != Py_NE)
+        Py_RETURN_NOTIMPLEMENTED;
+    if (!PyObject_CheckBuffer(other) || PyUnicode_Check(other))
+        Py_RETURN_NOTIMPLEMENTED;
+    if (entry_check(h) < 0)
+        return NULL;
+    Py_buffer ov;
+    if (PyObject_GetBuffer(other, &ov, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    int eq = (size_t)ov.len == h->e.value.len &&
+             (ov.len == 0 || memcmp(ov.buf, h->e.value.data, (size_t)ov.len) == 0);
+    PyBuffer_Release(&ov);
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static PyObject *
+Entry_repr(EntryObject *h)
+{
+    if (h->store->closed)
+        return PyUnicode_FromString("<keeldb.EntryHandle (store closed)>");
+    PyObject *key = PyBytes_FromStringAndSize((const char *)h->e.key.data,
+                                              (Py_ssize_t)h->e.key.len);
+    if (key == NULL)
+        return NULL;
+    PyObject *r = PyUnicode_FromFormat("<keeldb.EntryHandle key=%R size=%zu offset=%llu>", key,
+                                       h->e.value.len, (unsigned long long)h->e.value_offset);
+    Py_DECREF(key);
+    return r;
+}
+
+static PyMethodDef Entry_methods[] = {
+    {"raw_checksum", (PyCFunction)Entry_raw_checksum, METH_NOARGS,
+     "raw_checksum() -> bytes\n\nThe stored CRC32C, 4 bytes little-endian."},
+    {"is_valid_checksum", (PyCFunction)Entry_is_valid_checksum, METH_NOARGS,
+     "is_valid_checksum() -> bool\n\nRecompute the entry's CRC32C and compare."},
+    {"offset_range", (PyCFunction)Entry_offset_range, METH_NOARGS,
+     "offset_range() -> (start, end)\n\nFile offsets of the value."},
+    {"address_range", (PyCFunction)Entry_address_range, METH_NOARGS,
+     "address_range() -> (start, end)\n\nMemory addresses of the value in the mapping."},
+    {"as_slice", (PyCFunction)Entry_as_slice, METH_NOARGS, "as_slice() -> bytes (a copy)"},
+    {"as_memoryview", (PyCFunction)Entry_as_memoryview, METH_NOARGS,
+     "as_memoryview() -> memoryview\n\nZero-copy, read-only; blocks close() while alive."},
+    {"clone_arc", (PyCFunction)Entry_clone_arc, METH_NOARGS,
+     "clone_arc() -> EntryHandle\n\nAnother handle on the same entry."},
+    {"__bytes__", (PyCFunction)Entry_as_slice, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Entry_getset[] = {
+    {"size", (getter)Entry_get_size, NULL, "Length of the value in bytes.", NULL},
+    {"file_size", (getter)Entry_get_file_size, NULL,
+     "Bytes the entry occupies in the file (value, key and trailer).", NULL},
+    {"key_hash", (getter)Entry_get_key_hash, NULL, "XXH3-64 of the key, as stored.", NULL},
+    {"checksum", (getter)Entry_get_checksum, NULL, "The stored CRC32C.", NULL},
+    {"start_offset", (getter)Entry_get_start_offset, NULL, "File offset of the value.", NULL},
+    {"end_offset", (getter)Entry_get_end_offset, NULL, "File offset one past the value.", NULL},
+    {"entry_offset", (getter)Entry_get_entry_offset, NULL, "File offset of the entry.", NULL},
+    {"entry_end", (getter)Entry_get_entry_end, NULL, "File offset one past the entry.", NULL},
+    {"key", (getter)Entry_get_key, NULL, "The key (bytes).", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyType_Slot Entry_slots[] = {
+    {Py_tp_doc,
+     "A zero-copy handle on one entry. Exports the buffer protocol (read-only), so "
+     "memoryview(entry) and numpy.frombuffer(entry, dtype) read the mapped value in place."},
+    {Py_tp_dealloc, Entry_dealloc},
+    {Py_tp_repr, Entry_repr},
+    {Py_tp_richcompare, Entry_richcompare},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_tp_methods, Entry_methods},
+    {Py_tp_getset, Entry_getset},
+    {Py_sq_length, Entry_length},
+    {Py_bf_getbuffer, Entry_getbuffer},
+    {Py_bf_releasebuffer, Entry_releasebuffer},
+    {0, NULL}};
+
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define NO_NEW_FLAG Py_TPFLAGS_DISALLOW_INSTANTIATION
+#else
+#define NO_NEW_FLAG 0
+#endif
+
+static PyType_Spec Entry_spec = {
+    .name = "keeldb.EntryHandle",
+    .basicsize = sizeof(EntryObject),
+    .flags = Py_TPFLAGS_DEFAULT | NO_NEW_FLAG,
+    .slots = Entry_slots,
+};
+
+/* ---------------------------------------------------------------------------------------
+ * EntryStream
+ */
+
+static void
+Stream_dealloc(StreamObject *so)
+{
+    PyTypeObject *tp = Py_TYPE(so);
+    Py_XDECREF(so->store);
+    PyObject_Free(so);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+stream_take(StreamObject *so, size_t want)
+{
+    if (so->store->closed)
+        return raise_closed();
+    size_t left = so->len - so->pos;
+    size_t n = want < left ? want : left;
+    PyObject *b = copy_bytes(so->store, so->data + so->pos, n);
+    if (b != NULL)
+        so->pos += n;
+    return b;
+}
+
+static PyObject *
+Stream_read(StreamObject *so, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs > 1)
+        return PyErr_Format(PyExc_TypeError, "read() takes at most 1 argument (%zd given)",
+                            nargs);
+    size_t want = SIZE_MAX;
+    if (nargs == 1 && args[0] != Py_None) {
+        Py_ssize_t n = PyNumber_AsSsize_t(args[0], PyExc_OverflowError);
+        if (n == -1 && PyErr_Occurred())
+            return NULL;
+        if (n >= 0)
+            want = (size_t)n;
+    }
+    return stream_take(so, want);
+}
+
+static PyObject *
+Stream_readinto(StreamObject *so, PyObject *buf)
+{
+    if (so->store->closed)
+        return raise_closed();
+    Py_buffer b;
+    if (PyObject_GetBuffer(buf, &b, PyBUF_WRITABLE) < 0)
+        return NULL;
+    size_t left = so->len - so->pos;
+    size_t n = (size_t)b.len < left ? (size_t)b.len : left;
+    if (n >= BIG_COPY) {
+        void *dst = b.buf;
+        const uint8_t *src = so->data + so->pos;
+        IO_CALL(so->store, memcpy(dst, src, n));
+    } else if (n > 0) {
+        memcpy(b.buf, so->data + so->pos, n);
+    }
+    so->pos += n;
+    PyBuffer_Release(&b);
+    return PyLong_FromSize_t(n);
+}
+
+static PyObject *
+Stream_iternext(StreamObject *so)
+{
+    if (so->store->closed)
+        return raise_closed();
+    if (so->pos >= so->len)
+        return NULL;  /* StopIteration */
+    return stream_take(so, STREAM_ITER_SIZE);
+}
+
+static PyObject *
+Stream_tell(StreamObject *so, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(so->pos);
+}
+
+static PyObject *
+Stream_get_size(StreamObject *so, void *Py_UNUSED(closure))
+{
+    return PyLong_FromSize_t(so->len);
+}
+
+static PyObject *
+Stream_self(PyObject *so, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(so);
+}
+
+static PyObject *
+Stream_exit(PyObject *Py_UNUSED(so), PyObject *const *Py_UNUSED(args),
+            Py_ssize_t Py_UNUSED(nargs))
+{
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef Stream_methods[] = {
+    {"read", (PyCFunction)(void (*)(void))Stream_read, METH_FASTCALL,
+     "read(n=-1, /) -> bytes\n\nUp to n bytes (all that is left when n < 0); b'' at the end."},
+    {"readinto", (PyCFunction)Stream_readinto, METH_O,
+     "readinto(buffer, /) -> int\n\nCopy into a writable buffer; returns the count."},
+    {"tell", (PyCFunction)Stream_tell, METH_NOARGS, "tell() -> int"},
+    {"__enter__", (PyCFunction)Stream_self, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Stream_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Stream_getset[] = {
+    {"size", (getter)Stream_get_size, NULL, "Length of the whole value.", NULL},
+    {NULL, NULL, NULL, NULL, NULL}};
+
+static PyType_Slot Stream_slots[] = {
+    {Py_tp_doc, "A file-like reader over one entry's value; iterates in 4096-byte chunks."},
+    {Py_tp_dealloc, Stream_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, Stream_iternext},
+    {Py_tp_methods, Stream_methods},
+    {Py_tp_getset, Stream_getset},
+    {0, NULL}};
+
+static PyType_Spec Stream_spec = {
+    .name = "keeldb.EntryStream",
+    .basicsize = sizeof(StreamObject),
+    .flags = Py_TPFLAGS_DEFAULT | NO_NEW_FLAG,
+    .slots = Stream_slots,
+};
+
+/* ---------------------------------------------------------------------------------------
+ * StoreIterator
+ */
+
+static void
+Iter_dealloc(IterObject *io)
+{
+    PyTypeObject *tp = Py_TYPE(io);
+    if (io->it != NULL)
+        keel_iter_free(io->it);
+    Py_XDECREF(io->store);
+    PyObject_Free(io);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+Iter_next(IterObject *io)
+{
+    if (io->it == NULL)
+        return NULL;
+    if (io->store->closed)
+        return raise_closed();
+    keel_view k, v;
+    keel_status rc = keel_iter_next(io->it, &k, &v);
+    if (rc == KEEL_NOTFOUND) {
+        keel_iter_free(io->it);
+        io->it = NULL;
+        return NULL;
+    }
+    if (rc != KEEL_OK)
+        return raise_status(io->store->st, rc, "iterate", NULL);
+    if (io->kind == ITER_KEYS)
+        return PyBytes_FromStringAndSize((const char *)k.data, (Py_ssize_t)k.len);
+    if (io->kind == ITER_VALUES)
+        return copy_bytes(io->store, v.data, v.len);
+    PyObject *kb = PyBytes_FromStringAndSize((const char *)k.data, (Py_ssize_t)k.len);
+    if (kb == NULL)
+        return NULL;
+    PyObject *vb = copy_bytes(io->store, v.data, v.len);
+    if (vb == NULL) {
+        Py_DECREF(kb);
+        return NULL;
+    }
+    PyObject *t = PyTuple_Pack(2, kb, vb);
+    Py_DECREF(kb);
+    Py_DECREF(vb);
+    return t;
+}
+
+static PyObject *
+Iter_length_hint(IterObject *io, PyObject *Py_UNUSED(ignored))
+{
+    /* keel_iter_len is the snapshot's size; next() has no position accessor, so this is
+     * an upper bound, which is all __length_hint__ promises. */
+    if (io->it == NULL)
+        return PyLong_FromLong(0);
+    return PyLong_FromSize_t(keel_iter_len(io->it));
+}
+
+static PyMethodDef Iter_methods[] = {
+    {"__length_hint__", (PyCFunction)Iter_length_hint, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyType_Slot Iter_slots[] = {
+    {Py_tp_doc, "An iterator over a snapshot of a DataStore's live entries, in file order."},
+    {Py_tp_dealloc, Iter_dealloc},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, Iter_next},
+    {Py_tp_methods, Iter_methods},
+    {0, NULL}};
+
+static PyType_Spec Iter_spec = {
+    .name = "keeldb.StoreIterator",
+    .basicsize = sizeof(IterObject),
+    .flags = Py_TPFLAGS_DEFAULT | NO_NEW_FLAG,
+    .slots = Iter_slots,
+};
+
+/* ---------------------------------------------------------------------------------------
+ * NamespaceHasher
+ */
+
+static void
+put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static PyObject *
+Hasher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"prefix", NULL};
+    PyObject *prefix;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:NamespaceHasher", kwlist, &prefix))
+        return NULL;
+    barg p;
+    if (barg_get(prefix, &p, "prefix") < 0)
+        return NULL;
+    HasherObject *h = (HasherObject *)type->tp_alloc(type, 0);
+    if (h != NULL)
+        put_le64(h->prefix_le, keel_hash(p.buf, (size_t)p.len));
+    barg_release(&p);
+    return (PyObject *)h;
+}
+
+static void
+Hasher_dealloc(HasherObject *h)
+{
+    PyTypeObject *tp = Py_TYPE(h);
+    tp->tp_free((PyObject *)h);
+    Py_DECREF(tp);
+}
+
+static PyObject *
+Hasher_namespace(HasherObject *h, PyObject *key)
+{
+    barg k;
+    if (barg_get(key, &k, "key") < 0)
+        return NULL;
+    uint8_t out[16];
+    memcpy(out, h->prefix_le, 8);
+    put_le64(out + 8, keel_hash(k.buf, (size_t)k.len));
+    barg_release(&k);
+    return PyBytes_FromStringAndSize((const char *)out, 16);
+}
+
+static PyMethodDef Hasher_methods[] = {
+    {"namespace", (PyCFunction)Hasher_namespace, METH_O,
+     "namespace(key) -> bytes\n\n16 bytes: LE64(xxh3(prefix)) + LE64(xxh3(key))."},
+    {NULL, NULL, 0, NULL}};
+
+static PyType_Slot Hasher_slots[] = {
+    {Py_tp_doc, "NamespaceHasher(prefix)\n\nBuilds 16-byte namespaced keys (upstream's scheme)."},
+    {Py_tp_new, Hasher_new},
+    {Py_tp_dealloc, Hasher_dealloc},
+    {Py_tp_methods, Hasher_methods},
+    {0, NULL}};
+
+static PyType_Spec Hasher_spec = {
+    .name = "keeldb.NamespaceHasher",
+    .basicsize = sizeof(HasherObject),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Hasher_slots,
+};
+
+/* ---------------------------------------------------------------------------------------
+ * Module
+ */
+
+static PyObject *
+mod_key_hash(PyObject *Py_UNUSED(m), PyObject *key)
+{
+    barg k;
+    if (barg_get(key, &k, "key") < 0)
+        return NULL;
+    uint64_t h = keel_hash(k.buf, (size_t)k.len);
+    barg_release(&k);
+    return PyLong_FromUnsignedLongLong(h);
+}
+
+static PyMethodDef module_methods[] = {
+    {"key_hash", (PyCFunction)mod_key_hash, METH_O,
+     "key_hash(key) -> int\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
+    {NULL, NULL, 0, NULL}};
+
+static PyObject *
+new_type(PyObject *m, PyType_Spec *spec)
+{
+    PyObject *t = PyType_FromModuleAndSpec(m, spec, NULL);
+    if (t == NULL)
+        return NULL;
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    /* Python 3.9: entries, streams and iterators come only from a DataStore. */
+    if (spec != &Store_spec && spec != &Hasher_spec)
+        ((PyTypeObject *)t)->tp_new = NULL;
+#endif
+    const char *dot = strrchr(spec->name, '.');
+    if (PyModule_AddObject(m, dot ? dot + 1 : spec->name, Py_NewRef(t)) < 0) {
+        Py_DECREF(t);
+        Py_DECREF(t);
+        return NULL;
+    }
+    return t;
+}
+
+static PyObject *
+new_exc(PyObject *m, const char *name, const char *doc, PyObject *base)
+{
+    PyObject *e = PyErr_NewExceptionWithDoc(name, doc, base, NULL);
+    if (e == NULL)
+        return NULL;
+    const char *dot = strrchr(name, '.');
+    if (PyModule_AddObject(m, dot + 1, Py_NewRef(e)) < 0) {
+        Py_DECREF(e);
+        Py_DECREF(e);
+        return NULL;
+    }
+    return e;
+}
+
+static int
+module_exec(PyObject *m)
+{
+    keeldb_state *st = get_state(m);
+
+    if ((st->Error = new_exc(m, "keeldb.Error", "Base class of keeldb's own errors.",
+                             PyExc_Exception)) == NULL)
+        return -1;
+    if ((st->CorruptError = new_exc(m, "keeldb.CorruptError",
+                                    "The file is damaged beyond a torn tail, or an entry's "
+                                    "checksum does not match.",
+                                    st->Error)) == NULL)
+        return -1;
+    if ((st->FormatError = new_exc(m, "keeldb.FormatError",
+                                   "The file is not a keel store (it was left untouched).",
+                                   st->Error)) == NULL)
+        return -1;
+    if ((st->VersionError = new_exc(m, "keeldb.VersionError",
+                                    "The file is a keel store of a newer major format version.",
+                                    st->Error)) == NULL)
+        return -1;
+    if ((st->LockedError = new_exc(m, "keeldb.LockedError",
+                                   "Another writer (this process or another) holds the "
+                                   "store's lock.",
+                                   st->Error)) == NULL)
+        return -1;
+    if ((st->ReadOnlyError = new_exc(m, "keeldb.ReadOnlyError",
+                                     "A write on a store opened read-only.", st->Error)) == NULL)
+        return -1;
+    PyObject *bases = PyTuple_Pack(2, st->Error, PyExc_OSError);
+    if (bases == NULL)
+        return -1;
+    st->StoreIOError = new_exc(m, "keeldb.StoreIOError",
+                               "An I/O error from the operating system (errno is set).", bases);
+    Py_DECREF(bases);
+    if (st->StoreIOError == NULL)
+        return -1;
+
+    if ((st->DataStore_type = (PyTypeObject *)new_type(m, &Store_spec)) == NULL)
+        return -1;
+    if ((st->EntryHandle_type = (PyTypeObject *)new_type(m, &Entry_spec)) == NULL)
+        return -1;
+    if ((st->EntryStream_type = (PyTypeObject *)new_type(m, &Stream_spec)) == NULL)
+        return -1;
+    if ((st->StoreIterator_type = (PyTypeObject *)new_type(m, &Iter_spec)) == NULL)
+        return -1;
+    if ((st->NamespaceHasher_type = (PyTypeObject *)new_type(m, &Hasher_spec)) == NULL)
+        return -1;
+
+    if ((st->str_read = PyUnicode_InternFromString("read")) == NULL)
+        return -1;
+    if ((st->int_stream_size = PyLong_FromLong(STREAM_READ_SIZE)) == NULL)
+        return -1;
+
+    if (PyModule_AddStringConstant(m, "engine_version", keel_version()) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(m, "MAX_KEY", (long)KEEL_MAX_KEY) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(m, "FORMAT_MAJOR", KEEL_FORMAT_MAJOR) < 0)
+        return -1;
+    if (PyModule_AddIntConstant(m, "FORMAT_MINOR", KEEL_FORMAT_MINOR) < 0)
+        return -1;
+    return 0;
+}
+
+static int
+module_traverse(PyObject *m, visitproc visit, void *arg)
+{
+    keeldb_state *st = get_state(m);
+    if (st == NULL)
+        return 0;
+    Py_VISIT(st->DataStore_type);
+    Py_VISIT(st->EntryHandle_type);
+    Py_VISIT(st->EntryStream_type);
+    Py_VISIT(st->StoreIterator_type);
+    Py_VISIT(st->NamespaceHasher_type);
+    Py_VISIT(st->Error);
+    Py_VISIT(st->CorruptError);
+    Py_VISIT(st->FormatError);
+    Py_VISIT(st->VersionError);
+    Py_VISIT(st->LockedError);
+    Py_VISIT(st->ReadOnlyError);
+    Py_VISIT(st->StoreIOError);
+    return 0;
+}
+
+static int
+module_clear(PyObject *m)
+{
+    keeldb_state *st = get_state(m);
+    if (st == NULL)
+        return 0;
+    Py_CLEAR(st->DataStore_type);
+    Py_CLEAR(st->EntryHandle_type);
+    Py_CLEAR(st->EntryStream_type);
+    Py_CLEAR(st->StoreIterator_type);
+    Py_CLEAR(st->NamespaceHasher_type);
+    Py_CLEAR(st->Error);
+    Py_CLEAR(st->CorruptError);
+    Py_CLEAR(st->FormatError);
+    Py_CLEAR(st->VersionError);
+    Py_CLEAR(st->LockedError);
+    Py_CLEAR(st->ReadOnlyError);
+    Py_CLEAR(st->StoreIOError);
+    Py_CLEAR(st->str_read);
+    Py_CLEAR(st->int_stream_size);
+    return 0;
+}
+
+static void
+module_free(void *m)
+{
+    module_clear((PyObject *)m);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+    {0, NULL}};
+
+static struct PyModuleDef keeldb_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "keeldb._keeldb",
+    .m_doc = "C extension of keeldb: thin glue over the keel C library (keel.h).",
+    .m_size = sizeof(keeldb_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__keeldb(void);
+
+PyMODINIT_FUNC
+PyInit__keeldb(void)
+{
+    return PyModuleDef_Init(&keeldb_module);
+}

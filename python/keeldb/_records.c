@@ -1,0 +1,1404 @@
+/*
+ * _records.c: the CPython glue between keel_records.h and `keeldb.records` (Pisky's API).
+ *
+ * Thin on purpose: each method parses its arguments, calls keel_rec_* and converts the
+ * result or raises. The recipe is CPython's own: multi-phase init, heap types, module state
+ * (types and the CorruptionStrategy enum), no globals.
+ *
+ * Objects
+ *   RecordWriter         one keel_rec_writer. write_record copies the bytes under the GIL
+ *                        and releases the GIL only when the write will end a chunk (I/O).
+ *   RecordReader         one keel_rec_reader: iteration, next_record() (None at the end),
+ *                        seek/tell/len/[i], count_records (static). The GIL is released
+ *                        whenever a call may read the file.
+ *   Bytes                a record: zero copy. It holds a reference to its C chunk (an atomic
+ *                        refcount, not a Python object), exports the buffer protocol
+ *                        read-only, and stays valid after its reader is closed.
+ *   MultiThreadedWriter  keel_rec_mtwriter: C worker threads, GIL released while waiting
+ *   MultiThreadedReader  keel_rec_mtreader: C worker threads, GIL released while waiting
+ *
+ * Each handle has a PyThread lock so a second Python thread cannot use it while the first
+ * has released the GIL inside a call; close() takes the same lock.
+ *
+ * Errors: OSError (FileNotFoundError, PermissionError where they apply) with keel's detail
+ * line, which names the offset for format errors; ValueError for use after close;
+ * TypeError for a path that is not path-like; IndexError from [i].
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include "keel_records.h"
+
+typedef struct {
+    PyTypeObject *Bytes_type;
+    PyTypeObject *RecordWriter_type;
+    PyTypeObject *RecordReader_type;
+    PyTypeObject *MTWriter_type;
+    PyTypeObject *MTReader_type;
+    PyObject *CorruptionStrategy;
+} rec_state;
+
+static struct PyModuleDef records_module;
+
+static inline rec_state *get_state(PyObject *module) {
+    return (rec_state *)PyModule_GetState(module);
+}
+
+static rec_state *state_of_type(PyTypeObject *tp) {
+    PyObject *m = PyType_GetModuleByDef(tp, &records_module);
+    return m ? get_state(m) : NULL;
+}
+
+/* ---- errors and arguments ------------------------------------------------------------- */
+
+static PyObject *raise_status(keel_status st, const char *what) {
+    const char *msg = keel_errmsg();
+    if (!msg[0]) msg = keel_strerror(st);
+    PyObject *exc = PyExc_OSError;
+    switch (st) {
+    case KEEL_ENOENT: exc = PyExc_FileNotFoundError; break;
+    case KEEL_EACCES: exc = PyExc_PermissionError; break;
+    case KEEL_ENOMEM: return PyErr_NoMemory();
+    case KEEL_EINVAL: exc = PyExc_ValueError; break;
+    default: break;
+    }
+    if (what) PyErr_Format(exc, "%s: %s", what, msg);
+    else PyErr_SetString(exc, msg);
+    return NULL;
+}
+
+/* PyUnicode_FSConverter, with Pisky's TypeError for anything not path-like. */
+static int path_converter(PyObject *o, void *out) {
+    if (o == NULL) {    /* cleanup call */
+        Py_CLEAR(*(PyObject **)out);
+        return 1;
+    }
+    if (!PyUnicode_Check(o) && !PyBytes_Check(o) && !PyObject_HasAttrString(o, "__fspath__")) {
+        PyErr_Format(PyExc_TypeError, "expected a path (str, bytes or os.PathLike), not %.100s",
+                     Py_TYPE(o)->tp_name);
+        return 0;
+    }
+    return PyUnicode_FSConverter(o, out) ? Py_CLEANUP_SUPPORTED : 0;
+}
+
+/* None, CorruptionStrategy member, int 0/1 or "error"/"recover". */
+static int strategy_converter(PyObject *o, void *out) {
+    keel_rec_corruption *c = out;
+    if (o == Py_None) {
+        *c = KEEL_REC_ERROR;
+        return 1;
+    }
+    if (PyUnicode_Check(o)) {
+        if (PyUnicode_CompareWithASCIIString(o, "error") == 0) { *c = KEEL_REC_ERROR; return 1; }
+        if (PyUnicode_CompareWithASCIIString(o, "recover") == 0) { *c = KEEL_REC_RECOVER; return 1; }
+        PyErr_Format(PyExc_ValueError, "corruption_strategy must be 'error' or 'recover', not %R", o);
+        return 0;
+    }
+    if (PyLong_Check(o)) {
+        long v = PyLong_AsLong(o);
+        if (v == 0 || v == 1) {
+            *c = (keel_rec_corruption)v;
+            return 1;
+        }
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_ValueError, "unknown corruption strategy %R", o);
+        return 0;
+    }
+    PyErr_Format(PyExc_TypeError, "corruption_strategy must be a CorruptionStrategy, not %.100s",
+                 Py_TYPE(o)->tp_name);
+    return 0;
+}
+
+/* Take a handle's lock, releasing the GIL only when another thread holds it. */
+static void lock_handle(PyThread_type_lock lock) {
+    if (!PyThread_acquire_lock(lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+}
+
+/* ---- Bytes ------------------------------------------------------------------------------ */
+
+typedef struct {
+    PyObject_HEAD
+    keel_rec_chunk *chunk;
+    const uint8_t *data;
+    Py_ssize_t len;
+    Py_hash_t hash;
+} BytesObject;
+
+/* A new Bytes for `rec`, retaining its chunk. */
+static PyObject *bytes_new_from(PyTypeObject *tp, const keel_rec_record *rec) {
+    BytesObject *b = PyObject_New(BytesObject, tp);
+    if (!b) return NULL;
+    keel_rec_chunk_retain(rec->chunk);
+    b->chunk = rec->chunk;
+    b->data = rec->data;
+    b->len = (Py_ssize_t)rec->len;
+    b->hash = -1;
+    return (PyObject *)b;
+}
+
+static void Bytes_dealloc(BytesObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    keel_rec_chunk_release(self->chunk);
+    PyObject_Free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *Bytes_to_bytes(BytesObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyBytes_FromStringAndSize((const char *)self->data, self->len);
+}
+
+static int Bytes_getbuffer(BytesObject *self, Py_buffer *view, int flags) {
+    return PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->data, self->len, 1, flags);
+}
+
+static Py_ssize_t Bytes_length(BytesObject *self) { return self->len; }
+
+static PyObject *Bytes_richcompare(PyObject *a, PyObject *b, int op) {
+    Py_buffer va, vb;
+    if (PyUnicode_Check(b) || PyUnicode_Check(a)) Py_RETURN_NOTIMPLEMENTED;
+    if (PyObject_GetBuffer(a, &va, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    if (PyObject_GetBuffer(b, &vb, PyBUF_SIMPLE) < 0) {
+        PyErr_Clear();
+        PyBuffer_Release(&va);
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    Py_ssize_t n = va.len < vb.len ? va.len : vb.len;
+    int c = n ? memcmp(va.buf, vb.buf, (size_t)n) : 0;
+    if (c == 0) c = va.len < vb.len ? -1 : va.len > vb.len ? 1 : 0;
+    PyBuffer_Release(&va);
+    PyBuffer_Release(&vb);
+    Py_RETURN_RICHCOMPARE(c, 0, op);
+}
+
+static Py_hash_t Bytes_hash(BytesObject *self) {
+    if (self->hash != -1) return self->hash;
+    /* Equal to hash(bytes(self)), as == with bytes requires. */
+    PyObject *b = Bytes_to_bytes(self, NULL);
+    if (!b) return -1;
+    self->hash = PyObject_Hash(b);
+    Py_DECREF(b);
+    return self->hash;
+}
+
+static PyObject *Bytes_repr(BytesObject *self) {
+    PyObject *b = Bytes_to_bytes(self, NULL);
+    if (!b) return NULL;
+    PyObject *r = PyUnicode_FromFormat("Bytes(%R)", b);
+    Py_DECREF(b);
+    return r;
+}
+
+static PyObject *Bytes_subscript(BytesObject *self, PyObject *key) {
+    if (PyIndex_Check(key)) {
+        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+        if (i == -1 && PyErr_Occurred()) return NULL;
+        if (i < 0) i += self->len;
+        if (i < 0 || i >= self->len) {
+            PyErr_SetString(PyExc_IndexError, "index out of range");
+            return NULL;
+        }
+        return PyLong_FromLong(self->data[i]);
+    }
+    PyObject *b = Bytes_to_bytes(self, NULL);
+    if (!b) return NULL;
+    PyObject *r = PyObject_GetItem(b, key);
+    Py_DECREF(b);
+    return r;
+}
+
+static int Bytes_contains(BytesObject *self, PyObject *x) {
+    PyObject *b = Bytes_to_bytes(self, NULL);
+    if (!b) return -1;
+    int r = PySequence_Contains(b, x);
+    Py_DECREF(b);
+    return r;
+}
+
+static PyObject *as_bytes(PyObject *o) {
+    return PyBytes_FromObject(o);
+}
+
+static PyObject *Bytes_add(PyObject *a, PyObject *b) {
+    PyObject *x = as_bytes(a);
+    if (!x) {
+        PyErr_Clear();
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyObject *y = as_bytes(b);
+    if (!y) {
+        PyErr_Clear();
+        Py_DECREF(x);
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    PyBytes_ConcatAndDel(&x, y);
+    return x;
+}
+
+static PyObject *Bytes_mul(PyObject *a, PyObject *n) {
+    PyObject *x = as_bytes(PyLong_Check(a) ? n : a);
+    if (!x) return NULL;
+    PyObject *r = PyNumber_Multiply(x, PyLong_Check(a) ? a : n);
+    Py_DECREF(x);
+    return r;
+}
+
+/* The read-only bytes methods (decode, startswith, upper, hex, split, ...) are bytes's own,
+ * applied to a copy: attribute lookup falls back to `bytes`. */
+static PyObject *Bytes_getattro(PyObject *self, PyObject *name) {
+    PyObject *r = PyObject_GenericGetAttr(self, name);
+    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError)) return r;
+    if (!PyUnicode_Check(name) || PyUnicode_READ_CHAR(name, 0) == '_') return NULL;
+    if (!PyObject_HasAttr((PyObject *)&PyBytes_Type, name)) return NULL;
+    PyErr_Clear();
+    PyObject *b = Bytes_to_bytes((BytesObject *)self, NULL);
+    if (!b) return NULL;
+    r = PyObject_GetAttr(b, name);
+    Py_DECREF(b);
+    return r;
+}
+
+static PyObject *Bytes_reduce(BytesObject *self, PyObject *Py_UNUSED(ignored)) {
+    /* Pickles as plain bytes: the chunk cannot travel. */
+    PyObject *b = Bytes_to_bytes(self, NULL);
+    if (!b) return NULL;
+    return Py_BuildValue("(O(N))", (PyObject *)&PyBytes_Type, b);
+}
+
+static PyMethodDef Bytes_methods[] = {
+    {"to_bytes", (PyCFunction)Bytes_to_bytes, METH_NOARGS,
+     "to_bytes() -> bytes\n\nA copy of the record as a standard bytes object."},
+    {"__bytes__", (PyCFunction)Bytes_to_bytes, METH_NOARGS, NULL},
+    {"__reduce__", (PyCFunction)Bytes_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Bytes_slots[] = {
+    {Py_tp_dealloc, Bytes_dealloc},
+    {Py_tp_methods, Bytes_methods},
+    {Py_tp_richcompare, Bytes_richcompare},
+    {Py_tp_hash, Bytes_hash},
+    {Py_tp_repr, Bytes_repr},
+    {Py_tp_getattro, Bytes_getattro},
+    {Py_sq_length, Bytes_length},
+    {Py_sq_contains, Bytes_contains},
+    {Py_mp_length, Bytes_length},
+    {Py_mp_subscript, Bytes_subscript},
+    {Py_nb_add, Bytes_add},
+    {Py_nb_multiply, Bytes_mul},
+    {Py_bf_getbuffer, Bytes_getbuffer},
+    {Py_tp_doc, "A record read from a file: zero copy, read-only, bytes-like.\n\n"
+                "Supports the buffer protocol (bytes(r), memoryview(r), numpy.frombuffer), "
+                "len(), ==/< with bytes, hashing like bytes, indexing and slicing, and the "
+                "read-only bytes methods. to_bytes() makes a copy."},
+    {0, NULL},
+};
+
+static PyType_Spec Bytes_spec = {
+    "keeldb.records.Bytes", sizeof(BytesObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    Bytes_slots,
+};
+
+/* ---- RecordWriter --------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    keel_rec_writer *w;
+    PyThread_type_lock lock;
+    PyObject *path;
+} WriterObject;
+
+static int parse_compression(PyObject *c, keel_rec_compression *out) {
+    if (c == NULL || c == Py_None) {
+        *out = KEEL_REC_UNCOMPRESSED;
+        return 0;
+    }
+    if (PyUnicode_Check(c)) {
+        const char *s = PyUnicode_AsUTF8(c);
+        if (!s) return -1;
+        if (!strcmp(s, "none") || !strcmp(s, "uncompressed")) { *out = KEEL_REC_UNCOMPRESSED; return 0; }
+        if (!strcmp(s, "zstd")) { *out = KEEL_REC_ZSTD; return 0; }
+        if (!strcmp(s, "brotli")) { *out = KEEL_REC_BROTLI; return 0; }
+    }
+    /* OSError, as Pisky raises for it. */
+    PyErr_Format(PyExc_OSError, "Unsupported compression type: %R (use None, 'zstd' or 'brotli')", c);
+    return -1;
+}
+
+static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"path", "compression", "append", "chunk_size", "array_record",
+                             "group_size", "level", "sync", NULL};
+    PyObject *path = NULL, *comp = NULL;
+    int append = 0, ar = 0, sync = 0, level = 0;
+    unsigned long long chunk_size = 0;
+    unsigned int group = KEEL_REC_DEFAULT_GROUP_SIZE;
+    if (self->w) {
+        PyErr_SetString(PyExc_RuntimeError, "RecordWriter is already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$pKpIip", kwlist, path_converter, &path,
+                                     &comp, &append, &chunk_size, &ar, &group, &level, &sync))
+        return -1;
+    keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
+    if (parse_compression(comp, &o.compression) < 0 ||
+        (ar && group == 0 && (PyErr_SetString(PyExc_ValueError, "group_size must be > 0"), 1))) {
+        Py_DECREF(path);
+        return -1;
+    }
+    o.append = append;
+    o.chunk_size = chunk_size;
+    o.array_record_group_size = ar ? group : 0;
+    o.level = level;
+    o.sync = sync ? KEEL_SYNC_DATA : KEEL_SYNC_NONE;
+    self->lock = PyThread_allocate_lock();
+    if (!self->lock) {
+        Py_DECREF(path);
+        PyErr_NoMemory();
+        return -1;
+    }
+    keel_rec_writer *w = NULL;
+    keel_status st;
+    const char *p = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_writer_open(p, &o, &w);
+    Py_END_ALLOW_THREADS
+    if (st) {
+        raise_status(st, NULL);
+        Py_DECREF(path);
+        return -1;
+    }
+    self->w = w;
+    self->path = path;
+    return 0;
+}
+
+static void Writer_dealloc(WriterObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->w) {
+        /* Like Disky's Drop: flush what is pending. Errors cannot be raised here. */
+        Py_BEGIN_ALLOW_THREADS
+        keel_rec_writer_close(self->w);
+        Py_END_ALLOW_THREADS
+    }
+    if (self->lock) PyThread_free_lock(self->lock);
+    Py_XDECREF(self->path);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int Writer_traverse(WriterObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+#define WRITER_CHECK(self)                                                        \
+    do {                                                                          \
+        if (!(self)->w) {                                                         \
+            PyErr_SetString(PyExc_ValueError, "I/O operation on a closed RecordWriter"); \
+            return NULL;                                                          \
+        }                                                                         \
+    } while (0)
+
+static PyObject *Writer_write_record(WriterObject *self, PyObject *data) {
+    Py_buffer v;
+    if (PyUnicode_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "write_record() needs bytes-like data, not str");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(data, &v, PyBUF_SIMPLE) < 0) return NULL;
+    lock_handle(self->lock);
+    if (!self->w) {
+        PyThread_release_lock(self->lock);
+        PyBuffer_Release(&v);
+        PyErr_SetString(PyExc_ValueError, "I/O operation on a closed RecordWriter");
+        return NULL;
+    }
+    keel_status st;
+    if (keel_rec_writer_would_flush(self->w, (size_t)v.len) || v.len >= (1 << 20)) {
+        Py_BEGIN_ALLOW_THREADS
+        st = keel_rec_writer_write(self->w, v.buf, (size_t)v.len);
+        Py_END_ALLOW_THREADS
+    } else {
+        st = keel_rec_writer_write(self->w, v.buf, (size_t)v.len);
+    }
+    PyThread_release_lock(self->lock);
+    PyBuffer_Release(&v);
+    if (st) return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Writer_flush(WriterObject *self, PyObject *Py_UNUSED(ignored)) {
+    lock_handle(self->lock);
+    if (!self->w) {
+        PyThread_release_lock(self->lock);
+        PyErr_SetString(PyExc_ValueError, "I/O operation on a closed RecordWriter");
+        return NULL;
+    }
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_writer_flush(self->w);
+    Py_END_ALLOW_THREADS
+    PyThread_release_lock(self->lock);
+    if (st) return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Writer_close(WriterObject *self, PyObject *Py_UNUSED(ignored)) {
+    lock_handle(self->lock);
+    keel_rec_writer *w = self->w;
+    self->w = NULL;
+    keel_status st = KEEL_OK;
+    if (w) {
+        Py_BEGIN_ALLOW_THREADS
+        st = keel_rec_writer_close(w);
+        Py_END_ALLOW_THREADS
+    }
+    PyThread_release_lock(self->lock);
+    if (st) return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Writer_enter(WriterObject *self, PyObject *Py_UNUSED(ignored)) {
+    WRITER_CHECK(self);
+    return Py_NewRef((PyObject *)self);
+}
+
+static PyObject *Writer_exit(WriterObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)args;
+    (void)nargs;
+    PyObject *r = Writer_close(self, NULL);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *Writer_position(WriterObject *self, void *Py_UNUSED(c)) {
+    WRITER_CHECK(self);
+    return PyLong_FromUnsignedLongLong(keel_rec_writer_pos(self->w));
+}
+
+static PyObject *Writer_closed(WriterObject *self, void *Py_UNUSED(c)) {
+    return PyBool_FromLong(self->w == NULL);
+}
+
+static PyMethodDef Writer_methods[] = {
+    {"write_record", (PyCFunction)Writer_write_record, METH_O,
+     "write_record(data) -> None\n\nAppend one record (any bytes-like object)."},
+    {"flush", (PyCFunction)Writer_flush, METH_NOARGS,
+     "flush() -> None\n\nWrite the pending records as a chunk and hand it to the OS."},
+    {"close", (PyCFunction)Writer_close, METH_NOARGS,
+     "close() -> None\n\nFlush and close. Calling it again does nothing."},
+    {"__enter__", (PyCFunction)Writer_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Writer_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Writer_getset[] = {
+    {"position", (getter)Writer_position, NULL,
+     "Numeric position (Riegeli's) the next record will have.", NULL},
+    {"closed", (getter)Writer_closed, NULL, "True after close().", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Writer_slots[] = {
+    {Py_tp_init, Writer_init},
+    {Py_tp_dealloc, Writer_dealloc},
+    {Py_tp_traverse, Writer_traverse},
+    {Py_tp_methods, Writer_methods},
+    {Py_tp_getset, Writer_getset},
+    {Py_tp_doc, "RecordWriter(path, compression=None, *, append=False, chunk_size=None, "
+                "array_record=False, group_size=65536, level=0, sync=False)\n\n"
+                "Write records to a Riegeli/records file (Disky's format)."},
+    {0, NULL},
+};
+
+static PyType_Spec Writer_spec = {
+    "keeldb.records.RecordWriter", sizeof(WriterObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    Writer_slots,
+};
+
+/* ---- RecordReader --------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    keel_rec_reader *r;
+    PyThread_type_lock lock;
+    PyTypeObject *bytes_type;   /* strong */
+} ReaderObject;
+
+static int Reader_init(ReaderObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"path", "corruption_strategy", NULL};
+    PyObject *path = NULL;
+    keel_rec_reader_options o = KEEL_REC_READER_OPTIONS_INIT;
+    if (self->r) {
+        PyErr_SetString(PyExc_RuntimeError, "RecordReader is already initialised");
+        return -1;
+    }
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O&", kwlist, path_converter, &path,
+                                     strategy_converter, &o.corruption))
+        return -1;
+    rec_state *s = state_of_type(Py_TYPE(self));
+    if (!s) {
+        Py_DECREF(path);
+        return -1;
+    }
+    self->lock = PyThread_allocate_lock();
+    if (!self->lock) {
+        Py_DECREF(path);
+        PyErr_NoMemory();
+        return -1;
+    }
+    keel_rec_reader *r = NULL;
+    keel_status st;
+    const char *p = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_reader_open(p, &o, &r);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (st) {
+        raise_status(st, NULL);
+        return -1;
+    }
+    self->r = r;
+    self->bytes_type = (PyTypeObject *)Py_NewRef((PyObject *)s->Bytes_type);
+    return 0;
+}
+
+static void Reader_dealloc(ReaderObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    keel_rec_reader_close(self->r);
+    if (self->lock) PyThread_free_lock(self->lock);
+    Py_XDECREF(self->bytes_type);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int Reader_traverse(ReaderObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->bytes_type);
+    return 0;
+}
+
+/* Lock the reader and check it is open; on failure an exception is set. */
+static int reader_enter(ReaderObject *self) {
+    lock_handle(self->lock);
+    if (!self->r) {
+        PyThread_release_lock(self->lock);
+        PyErr_SetString(PyExc_ValueError, "I/O operation on a closed RecordReader");
+        return -1;
+    }
+    return 0;
+}
+
+/* The next record as Bytes, NULL with no exception at the end. */
+static PyObject *reader_next(ReaderObject *self) {
+    if (reader_enter(self) < 0) return NULL;
+    keel_rec_record rec;
+    keel_status st;
+    if (keel_rec_reader_buffered(self->r) > 0) {
+        st = keel_rec_reader_next(self->r, &rec);
+    } else {
+        Py_BEGIN_ALLOW_THREADS
+        st = keel_rec_reader_next(self->r, &rec);
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *res = NULL;
+    if (st == KEEL_OK) res = bytes_new_from(self->bytes_type, &rec);
+    else if (st != KEEL_NOTFOUND) raise_status(st, NULL);
+    PyThread_release_lock(self->lock);
+    return res;
+}
+
+static PyObject *Reader_next_record(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *r = reader_next(self);
+    if (!r && !PyErr_Occurred()) Py_RETURN_NONE;
+    return r;
+}
+
+static PyObject *Reader_iternext(ReaderObject *self) { return reader_next(self); }
+
+static PyObject *Reader_close(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
+    lock_handle(self->lock);
+    keel_rec_reader *r = self->r;
+    self->r = NULL;
+    PyThread_release_lock(self->lock);
+    /* Records already handed out keep their chunks: closing never invalidates them. */
+    keel_rec_reader_close(r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Reader_enter(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->r) {
+        PyErr_SetString(PyExc_ValueError, "I/O operation on a closed RecordReader");
+        return NULL;
+    }
+    return Py_NewRef((PyObject *)self);
+}
+
+static PyObject *Reader_exit(ReaderObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)args;
+    (void)nargs;
+    Py_DECREF(Reader_close(self, NULL));
+    Py_RETURN_FALSE;
+}
+
+static Py_ssize_t Reader_len(ReaderObject *self) {
+    if (reader_enter(self) < 0) return -1;
+    uint64_t n = 0;
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_reader_len(self->r, &n);
+    Py_END_ALLOW_THREADS
+    PyThread_release_lock(self->lock);
+    if (st) {
+        raise_status(st, NULL);
+        return -1;
+    }
+    return (Py_ssize_t)n;
+}
+
+static PyObject *Reader_getitem(ReaderObject *self, PyObject *key) {
+    if (!PyIndex_Check(key)) {
+        PyErr_Format(PyExc_TypeError, "record indices must be integers, not %.100s",
+                     Py_TYPE(key)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    if (i < 0) {
+        Py_ssize_t n = Reader_len(self);
+        if (n < 0) return NULL;
+        i += n;
+        if (i < 0) {
+            PyErr_SetString(PyExc_IndexError, "record index out of range");
+            return NULL;
+        }
+    }
+    if (reader_enter(self) < 0) return NULL;
+    keel_rec_record rec;
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_reader_get(self->r, (uint64_t)i, &rec);
+    Py_END_ALLOW_THREADS
+    PyObject *res = NULL;
+    if (st == KEEL_OK) res = bytes_new_from(self->bytes_type, &rec);
+    else if (st == KEEL_ERANGE) PyErr_SetString(PyExc_IndexError, "record index out of range");
+    else raise_status(st, NULL);
+    PyThread_release_lock(self->lock);
+    return res;
+}
+
+static PyObject *Reader_seek(ReaderObject *self, PyObject *arg) {
+    Py_ssize_t i = PyNumber_AsSsize_t(arg, PyExc_OverflowError);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    if (i < 0) {
+        PyErr_SetString(PyExc_ValueError, "seek() needs a non-negative record index");
+        return NULL;
+    }
+    if (reader_enter(self) < 0) return NULL;
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_reader_seek(self->r, (uint64_t)i);
+    Py_END_ALLOW_THREADS
+    PyThread_release_lock(self->lock);
+    if (st == KEEL_ERANGE) {
+        PyErr_Format(PyExc_IndexError, "%s", keel_errmsg());
+        return NULL;
+    }
+    if (st) return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Reader_seek_position(ReaderObject *self, PyObject *arg) {
+    unsigned long long pos = PyLong_AsUnsignedLongLong(arg);
+    if (pos == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+    if (reader_enter(self) < 0) return NULL;
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_reader_seek_pos(self->r, pos);
+    Py_END_ALLOW_THREADS
+    PyThread_release_lock(self->lock);
+    if (st) return raise_status(st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Reader_tell(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (reader_enter(self) < 0) return NULL;
+    uint64_t t = keel_rec_reader_tell(self->r);
+    PyThread_release_lock(self->lock);
+    return PyLong_FromUnsignedLongLong(t);
+}
+
+static PyObject *Reader_skipped(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (reader_enter(self) < 0) return NULL;
+    uint64_t n = keel_rec_reader_skipped(self->r, NULL);
+    PyObject *list = PyList_New(0);
+    for (uint64_t i = 0; list && i < n; i++) {
+        keel_rec_skipped s;
+        if (keel_rec_reader_skipped_region(self->r, i, &s)) continue;
+        PyObject *t = Py_BuildValue("(KKs)", (unsigned long long)s.begin,
+                                    (unsigned long long)s.end, s.reason);
+        if (!t || PyList_Append(list, t) < 0) Py_CLEAR(list);
+        Py_XDECREF(t);
+    }
+    PyThread_release_lock(self->lock);
+    return list;
+}
+
+static PyObject *Reader_skipped_bytes(ReaderObject *self, void *Py_UNUSED(c)) {
+    if (reader_enter(self) < 0) return NULL;
+    uint64_t b = 0;
+    keel_rec_reader_skipped(self->r, &b);
+    PyThread_release_lock(self->lock);
+    return PyLong_FromUnsignedLongLong(b);
+}
+
+static PyObject *Reader_closed(ReaderObject *self, void *Py_UNUSED(c)) {
+    return PyBool_FromLong(self->r == NULL);
+}
+
+static PyObject *Reader_count_records(PyObject *Py_UNUSED(cls), PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"path", "corruption_strategy", NULL};
+    PyObject *path = NULL;
+    keel_rec_reader_options o = KEEL_REC_READER_OPTIONS_INIT;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O&", kwlist, path_converter, &path,
+                                     strategy_converter, &o.corruption))
+        return NULL;
+    uint64_t n = 0;
+    keel_status st;
+    const char *p = PyBytes_AS_STRING(path);
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_count(p, &o, &n);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path);
+    if (st) return raise_status(st, NULL);
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+static PyMethodDef Reader_methods[] = {
+    {"next_record", (PyCFunction)Reader_next_record, METH_NOARGS,
+     "next_record() -> Bytes | None\n\nThe next record, or None at the end of the file."},
+    {"close", (PyCFunction)Reader_close, METH_NOARGS,
+     "close() -> None\n\nClose the file. Records already returned stay valid."},
+    {"seek", (PyCFunction)Reader_seek, METH_O,
+     "seek(index) -> None\n\nThe next record read will be record `index` (0-based)."},
+    {"seek_position", (PyCFunction)Reader_seek_position, METH_O,
+     "seek_position(pos) -> None\n\nSeek to Riegeli's numeric record position."},
+    {"tell", (PyCFunction)Reader_tell, METH_NOARGS,
+     "tell() -> int\n\nThe index of the record the next read returns."},
+    {"skipped_regions", (PyCFunction)Reader_skipped, METH_NOARGS,
+     "skipped_regions() -> list[tuple[int, int, str]]\n\n"
+     "(begin, end, reason) of every region the recover strategy skipped."},
+    {"count_records", (PyCFunction)(void (*)(void))Reader_count_records,
+     METH_VARARGS | METH_KEYWORDS | METH_STATIC,
+     "count_records(path, corruption_strategy=None) -> int\n\n"
+     "Count the records of a file by walking chunk headers (no record data is read)."},
+    {"__enter__", (PyCFunction)Reader_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Reader_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Reader_getset[] = {
+    {"skipped_bytes", (getter)Reader_skipped_bytes, NULL,
+     "Bytes skipped so far by the recover strategy.", NULL},
+    {"closed", (getter)Reader_closed, NULL, "True after close().", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot Reader_slots[] = {
+    {Py_tp_init, Reader_init},
+    {Py_tp_dealloc, Reader_dealloc},
+    {Py_tp_traverse, Reader_traverse},
+    {Py_tp_methods, Reader_methods},
+    {Py_tp_getset, Reader_getset},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, Reader_iternext},
+    {Py_sq_length, Reader_len},
+    {Py_mp_length, Reader_len},
+    {Py_mp_subscript, Reader_getitem},
+    {Py_tp_doc, "RecordReader(path, corruption_strategy=None)\n\n"
+                "Read records from a Riegeli/records file (Disky, Riegeli, ArrayRecord)."},
+    {0, NULL},
+};
+
+static PyType_Spec Reader_spec = {
+    "keeldb.records.RecordReader", sizeof(ReaderObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    Reader_slots,
+};
+
+/* ---- MultiThreadedWriter ---------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    keel_rec_mtwriter *w;
+    PyThread_type_lock lock;    /* guards close against calls in flight */
+    int inflight;
+} MTWriterObject;
+
+static PyObject *MTWriter_new_with_shards(PyObject *cls, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"dir_path", "prefix", "num_shards", "worker_threads",
+                             "max_bytes_per_writer", "task_queue_capacity",
+                             "enable_auto_sharding", "append", "compression", NULL};
+    PyObject *dir = NULL, *workers = Py_None, *maxb = NULL, *comp = Py_None;
+    const char *prefix = "shard";
+    int nshards = 2, autos = 1, append = 1;
+    long long cap = 2000;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|siOOLppO", kwlist, path_converter, &dir,
+                                     &prefix, &nshards, &workers, &maxb, &cap, &autos, &append,
+                                     &comp))
+        return NULL;
+    keel_rec_mtwriter_options o;
+    memset(&o, 0, sizeof o);
+    keel_rec_writer_options wo = KEEL_REC_WRITER_OPTIONS_INIT;
+    o.writer = wo;
+    if (nshards < 1 || cap < 1) {
+        Py_DECREF(dir);
+        PyErr_SetString(PyExc_ValueError, "num_shards and task_queue_capacity must be >= 1");
+        return NULL;
+    }
+    o.num_shards = (uint32_t)nshards;
+    o.task_queue_capacity = (uint64_t)cap;
+    o.auto_sharding = autos;
+    o.append = append;
+    if (workers != Py_None) {
+        long v = PyLong_AsLong(workers);
+        if (v == -1 && PyErr_Occurred()) { Py_DECREF(dir); return NULL; }
+        if (v < 1) {
+            Py_DECREF(dir);
+            PyErr_SetString(PyExc_ValueError, "worker_threads must be >= 1 or None");
+            return NULL;
+        }
+        o.worker_threads = (uint32_t)v;
+    }
+    if (maxb == NULL) o.max_bytes_per_writer = (uint64_t)10 << 30;
+    else if (maxb != Py_None) {
+        o.max_bytes_per_writer = PyLong_AsUnsignedLongLong(maxb);
+        if (PyErr_Occurred()) { Py_DECREF(dir); return NULL; }
+    }
+    if (parse_compression(comp, &o.writer.compression) < 0) {
+        Py_DECREF(dir);
+        return NULL;
+    }
+    o.dir = PyBytes_AS_STRING(dir);
+    o.prefix = prefix;
+    rec_state *s = state_of_type((PyTypeObject *)cls);
+    if (!s) { Py_DECREF(dir); return NULL; }
+    MTWriterObject *self = PyObject_GC_New(MTWriterObject, (PyTypeObject *)cls);
+    if (!self) { Py_DECREF(dir); return NULL; }
+    self->w = NULL;
+    self->inflight = 0;
+    self->lock = PyThread_allocate_lock();
+    PyObject_GC_Track(self);
+    if (!self->lock) {
+        Py_DECREF(dir);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    keel_status st;
+    keel_rec_mtwriter *w = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_mtwriter_open(&o, &w);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(dir);
+    if (st) {
+        Py_DECREF(self);
+        return raise_status(st, NULL);
+    }
+    self->w = w;
+    return (PyObject *)self;
+}
+
+static void MTWriter_dealloc(MTWriterObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->w) {
+        Py_BEGIN_ALLOW_THREADS
+        keel_rec_mtwriter_close(self->w);
+        Py_END_ALLOW_THREADS
+    }
+    if (self->lock) PyThread_free_lock(self->lock);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int MTWriter_traverse(MTWriterObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    return 0;
+}
+
+/* Calls other than close may run concurrently (the C writer is thread-safe); close waits
+ * for them: `inflight` counts them under the GIL and close takes `lock` while it is 0. */
+static int mtw_begin(MTWriterObject *self) {
+    if (!self->w) {
+        PyErr_SetString(PyExc_OSError, "the MultiThreadedWriter is closed");
+        return -1;
+    }
+    self->inflight++;
+    return 0;
+}
+static void mtw_end(MTWriterObject *self) { self->inflight--; }
+
+static PyObject *MTWriter_write_record(MTWriterObject *self, PyObject *data) {
+    Py_buffer v;
+    if (PyUnicode_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "write_record() needs bytes-like data, not str");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(data, &v, PyBUF_SIMPLE) < 0) return NULL;
+    if (mtw_begin(self) < 0) {
+        PyBuffer_Release(&v);
+        return NULL;
+    }
+    keel_status st;
+    keel_rec_mtwriter *w = self->w;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_mtwriter_write(w, v.buf, (size_t)v.len);
+    Py_END_ALLOW_THREADS
+    mtw_end(self);
+    PyBuffer_Release(&v);
+    if (st) {
+        if (st == KEEL_EINVAL) st = KEEL_EIO;
+        return raise_status(st, NULL);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *MTWriter_flush(MTWriterObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (mtw_begin(self) < 0) return NULL;
+    keel_status st;
+    keel_rec_mtwriter *w = self->w;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_mtwriter_flush(w);
+    Py_END_ALLOW_THREADS
+    mtw_end(self);
+    if (st) return raise_status(st == KEEL_EINVAL ? KEEL_EIO : st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *MTWriter_close(MTWriterObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->w) {
+        /* Disky: a second close is an error. */
+        PyErr_SetString(PyExc_OSError, "the MultiThreadedWriter is already closed");
+        return NULL;
+    }
+    if (self->inflight) {
+        PyErr_SetString(PyExc_RuntimeError, "close() while another thread is writing");
+        return NULL;
+    }
+    keel_rec_mtwriter *w = self->w;
+    self->w = NULL;
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_mtwriter_close(w);
+    Py_END_ALLOW_THREADS
+    if (st) return raise_status(st == KEEL_EINVAL ? KEEL_EIO : st, NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *MTWriter_pending(MTWriterObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->w) return PyLong_FromLong(0);
+    return PyLong_FromUnsignedLongLong(keel_rec_mtwriter_pending(self->w));
+}
+
+static PyObject *MTWriter_available(MTWriterObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (!self->w) return PyLong_FromLong(0);
+    return PyLong_FromUnsignedLongLong(keel_rec_mtwriter_available(self->w));
+}
+
+static PyObject *MTWriter_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return Py_NewRef(self);
+}
+
+static PyObject *MTWriter_exit(MTWriterObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)args;
+    (void)nargs;
+    if (!self->w) Py_RETURN_FALSE;
+    PyObject *r = MTWriter_close(self, NULL);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef MTWriter_methods[] = {
+    {"new_with_shards", (PyCFunction)(void (*)(void))MTWriter_new_with_shards,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "new_with_shards(dir_path, prefix='shard', num_shards=2, worker_threads=None, "
+     "max_bytes_per_writer=10 GiB, task_queue_capacity=2000, enable_auto_sharding=True, "
+     "append=True, compression=None)"},
+    {"write_record", (PyCFunction)MTWriter_write_record, METH_O,
+     "write_record(data) -> None\n\nQueue a copy of the record; blocks while the queue is "
+     "full. Errors of the workers are raised by a later call."},
+    {"flush", (PyCFunction)MTWriter_flush, METH_NOARGS,
+     "flush() -> None\n\nWait until every queued record is written and flush every shard."},
+    {"close", (PyCFunction)MTWriter_close, METH_NOARGS,
+     "close() -> None\n\nFlush, stop the workers and close the shards. A second close "
+     "raises OSError."},
+    {"pending_tasks", (PyCFunction)MTWriter_pending, METH_NOARGS,
+     "pending_tasks() -> int\n\nRecords accepted and not yet written."},
+    {"available_writers", (PyCFunction)MTWriter_available, METH_NOARGS,
+     "available_writers() -> int\n\nShard writers open and idle."},
+    {"__enter__", (PyCFunction)MTWriter_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))MTWriter_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot MTWriter_slots[] = {
+    {Py_tp_dealloc, MTWriter_dealloc},
+    {Py_tp_traverse, MTWriter_traverse},
+    {Py_tp_methods, MTWriter_methods},
+    {Py_tp_doc, "Sharded writer with C worker threads; create it with new_with_shards()."},
+    {0, NULL},
+};
+
+static PyType_Spec MTWriter_spec = {
+    "keeldb.records.MultiThreadedWriter", sizeof(MTWriterObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+        Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    MTWriter_slots,
+};
+
+/* ---- MultiThreadedReader ---------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    keel_rec_mtreader *r;
+    PyThread_type_lock lock;
+    PyTypeObject *bytes_type;
+} MTReaderObject;
+
+/* Build a reader over a list of paths (bytes objects). */
+static PyObject *mtreader_make(PyTypeObject *cls, PyObject *paths, int nshards, int workers,
+                               long long queue_mb, keel_rec_corruption cs) {
+    rec_state *s = state_of_type(cls);
+    if (!s) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(paths);
+    const char **pv = PyMem_Calloc((size_t)n + 1, sizeof *pv);
+    if (!pv) return PyErr_NoMemory();
+    for (Py_ssize_t i = 0; i < n; i++) pv[i] = PyBytes_AS_STRING(PyList_GET_ITEM(paths, i));
+    keel_rec_mtreader_options o;
+    memset(&o, 0, sizeof o);
+    o.paths = pv;
+    o.npaths = (size_t)n;
+    o.num_shards = nshards > 0 ? (uint32_t)nshards : 1;
+    o.worker_threads = workers > 0 ? (uint32_t)workers : 1;
+    o.queue_bytes = queue_mb > 0 ? (uint64_t)queue_mb << 20 : (8u << 20);
+    o.corruption = cs;
+    MTReaderObject *self = PyObject_GC_New(MTReaderObject, cls);
+    if (!self) {
+        PyMem_Free(pv);
+        return NULL;
+    }
+    self->r = NULL;
+    self->bytes_type = (PyTypeObject *)Py_NewRef((PyObject *)s->Bytes_type);
+    self->lock = PyThread_allocate_lock();
+    PyObject_GC_Track(self);
+    if (!self->lock) {
+        PyMem_Free(pv);
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    keel_status st;
+    keel_rec_mtreader *r = NULL;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_mtreader_open(&o, &r);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(pv);
+    if (st) {
+        Py_DECREF(self);
+        return raise_status(st, NULL);
+    }
+    self->r = r;
+    return (PyObject *)self;
+}
+
+static PyObject *MTReader_new_with_shard_paths(PyObject *cls, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"shard_paths", "num_shards", "worker_threads", "queue_size_mb",
+                             "corruption_strategy", NULL};
+    PyObject *seq;
+    int nshards = 2, workers = 1;
+    long long qmb = 10 * 1024;
+    keel_rec_corruption cs = KEEL_REC_ERROR;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|iiLO&", kwlist, &seq, &nshards, &workers,
+                                     &qmb, strategy_converter, &cs))
+        return NULL;
+    PyObject *it = PyObject_GetIter(seq), *item;
+    if (!it) return NULL;
+    PyObject *paths = PyList_New(0);
+    while (paths && (item = PyIter_Next(it))) {
+        PyObject *p = NULL;
+        if (!path_converter(item, &p) || PyList_Append(paths, p) < 0) Py_CLEAR(paths);
+        Py_XDECREF(p);
+        Py_DECREF(item);
+    }
+    Py_DECREF(it);
+    if (!paths || PyErr_Occurred()) {
+        Py_XDECREF(paths);
+        return NULL;
+    }
+    PyObject *r = mtreader_make((PyTypeObject *)cls, paths, nshards, workers, qmb, cs);
+    Py_DECREF(paths);
+    return r;
+}
+
+static PyObject *MTReader_new_with_shards(PyObject *cls, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"dir_path", "prefix", "num_shards", "worker_threads",
+                             "queue_size_mb", "corruption_strategy", NULL};
+    PyObject *dir;
+    const char *prefix = "shard";
+    int nshards = 2, workers = 1;
+    long long qmb = 10 * 1024;
+    keel_rec_corruption cs = KEEL_REC_ERROR;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|siiLO&", kwlist, &dir, &prefix, &nshards,
+                                     &workers, &qmb, strategy_converter, &cs))
+        return NULL;
+    /* Disky's FileShardLocator: "{prefix}_*" in the directory, sorted by name; an error
+     * when nothing matches. Globbing is done by Python's glob (no C reimplementation). */
+    PyObject *pathlib = PyImport_ImportModule("pathlib");
+    if (!pathlib) return NULL;
+    PyObject *d = PyObject_CallMethod(pathlib, "Path", "O", dir);
+    Py_DECREF(pathlib);
+    if (!d) return NULL;
+    PyObject *pattern = PyUnicode_FromFormat("%s_*", prefix);
+    PyObject *g = pattern ? PyObject_CallMethod(d, "glob", "O", pattern) : NULL;
+    Py_XDECREF(pattern);
+    PyObject *files = g ? PySequence_List(g) : NULL;
+    Py_XDECREF(g);
+    if (!files) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    if (PyList_Sort(files) < 0) {
+        Py_DECREF(files);
+        Py_DECREF(d);
+        return NULL;
+    }
+    if (PyList_GET_SIZE(files) == 0) {
+        PyErr_Format(PyExc_OSError, "no shard files matching %s_* in %S", prefix, d);
+        Py_DECREF(files);
+        Py_DECREF(d);
+        return NULL;
+    }
+    Py_DECREF(d);
+    PyObject *paths = PyList_New(0);
+    for (Py_ssize_t i = 0; paths && i < PyList_GET_SIZE(files); i++) {
+        PyObject *p = NULL;
+        if (!path_converter(PyList_GET_ITEM(files, i), &p) || PyList_Append(paths, p) < 0)
+            Py_CLEAR(paths);
+        Py_XDECREF(p);
+    }
+    Py_DECREF(files);
+    if (!paths) return NULL;
+    PyObject *r = mtreader_make((PyTypeObject *)cls, paths, nshards, workers, qmb, cs);
+    Py_DECREF(paths);
+    return r;
+}
+
+static void MTReader_dealloc(MTReaderObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (self->r) {
+        Py_BEGIN_ALLOW_THREADS
+        keel_rec_mtreader_close(self->r);
+        Py_END_ALLOW_THREADS
+    }
+    if (self->lock) PyThread_free_lock(self->lock);
+    Py_XDECREF(self->bytes_type);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static int MTReader_traverse(MTReaderObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->bytes_type);
+    return 0;
+}
+
+static PyObject *mtreader_next(MTReaderObject *self) {
+    lock_handle(self->lock);
+    if (!self->r) {
+        PyThread_release_lock(self->lock);
+        return NULL;    /* closed: the end */
+    }
+    keel_rec_record rec;
+    keel_status st = keel_rec_mtreader_next(self->r, 0, &rec);
+    if (st == KEEL_EBUSY) {
+        Py_BEGIN_ALLOW_THREADS
+        st = keel_rec_mtreader_next(self->r, 1, &rec);
+        Py_END_ALLOW_THREADS
+    }
+    PyObject *res = NULL;
+    if (st == KEEL_OK) res = bytes_new_from(self->bytes_type, &rec);
+    else if (st != KEEL_NOTFOUND) raise_status(st, NULL);
+    PyThread_release_lock(self->lock);
+    return res;
+}
+
+static PyObject *MTReader_next_record(MTReaderObject *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *r = mtreader_next(self);
+    if (!r && !PyErr_Occurred()) Py_RETURN_NONE;
+    return r;
+}
+
+static PyObject *MTReader_close(MTReaderObject *self, PyObject *Py_UNUSED(ignored)) {
+    lock_handle(self->lock);
+    keel_rec_mtreader *r = self->r;
+    self->r = NULL;
+    PyThread_release_lock(self->lock);
+    if (r) {
+        Py_BEGIN_ALLOW_THREADS
+        keel_rec_mtreader_close(r);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *MTReader_queued_records(MTReaderObject *self, PyObject *Py_UNUSED(i)) {
+    uint64_t a = 0;
+    if (self->r) keel_rec_mtreader_queued(self->r, &a, NULL);
+    return PyLong_FromUnsignedLongLong(a);
+}
+
+static PyObject *MTReader_queued_bytes(MTReaderObject *self, PyObject *Py_UNUSED(i)) {
+    uint64_t b = 0;
+    if (self->r) keel_rec_mtreader_queued(self->r, NULL, &b);
+    return PyLong_FromUnsignedLongLong(b);
+}
+
+static PyObject *MTReader_exit(MTReaderObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)args;
+    (void)nargs;
+    Py_DECREF(MTReader_close(self, NULL));
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef MTReader_methods[] = {
+    {"new_with_shards", (PyCFunction)(void (*)(void))MTReader_new_with_shards,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "new_with_shards(dir_path, prefix='shard', num_shards=2, worker_threads=1, "
+     "queue_size_mb=10240, corruption_strategy=None)"},
+    {"new_with_shard_paths", (PyCFunction)(void (*)(void))MTReader_new_with_shard_paths,
+     METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     "new_with_shard_paths(shard_paths, num_shards=2, worker_threads=1, queue_size_mb=10240, "
+     "corruption_strategy=None)"},
+    {"next_record", (PyCFunction)MTReader_next_record, METH_NOARGS,
+     "next_record() -> Bytes | None"},
+    {"close", (PyCFunction)MTReader_close, METH_NOARGS, "close() -> None"},
+    {"queued_records", (PyCFunction)MTReader_queued_records, METH_NOARGS,
+     "queued_records() -> int"},
+    {"queued_bytes", (PyCFunction)MTReader_queued_bytes, METH_NOARGS, "queued_bytes() -> int"},
+    {"__enter__", (PyCFunction)MTWriter_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))MTReader_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot MTReader_slots[] = {
+    {Py_tp_dealloc, MTReader_dealloc},
+    {Py_tp_traverse, MTReader_traverse},
+    {Py_tp_methods, MTReader_methods},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, mtreader_next},
+    {Py_tp_doc, "Sharded reader with C worker threads; create it with new_with_shards() or "
+                "new_with_shard_paths()."},
+    {0, NULL},
+};
+
+static PyType_Spec MTReader_spec = {
+    "keeldb.records.MultiThreadedReader", sizeof(MTReaderObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
+        Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    MTReader_slots,
+};
+
+/* ---- module ------------------------------------------------------------------------------ */
+
+static int add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot) {
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, NULL);
+    if (!*slot) return -1;
+    return PyModule_AddType(m, *slot);
+}
+
+static int records_exec(PyObject *m) {
+    rec_state *s = get_state(m);
+    if (add_type(m, &Bytes_spec, &s->Bytes_type) < 0 ||
+        add_type(m, &Writer_spec, &s->RecordWriter_type) < 0 ||
+        add_type(m, &Reader_spec, &s->RecordReader_type) < 0 ||
+        add_type(m, &MTWriter_spec, &s->MTWriter_type) < 0 ||
+        add_type(m, &MTReader_spec, &s->MTReader_type) < 0)
+        return -1;
+    PyObject *enum_mod = PyImport_ImportModule("enum");
+    if (!enum_mod) return -1;
+    s->CorruptionStrategy = PyObject_CallMethod(enum_mod, "IntEnum", "s[(si)(si)]",
+                                                "CorruptionStrategy", "ERROR", 0, "RECOVER", 1);
+    Py_DECREF(enum_mod);
+    if (!s->CorruptionStrategy) return -1;
+    PyObject *modname = PyUnicode_FromString("keeldb.records");
+    if (!modname || PyObject_SetAttrString(s->CorruptionStrategy, "__module__", modname) < 0)
+        PyErr_Clear();
+    Py_XDECREF(modname);
+    if (PyModule_AddObjectRef(m, "CorruptionStrategy", s->CorruptionStrategy) < 0) return -1;
+    if (PyModule_AddIntConstant(m, "BLOCK_SIZE", KEEL_REC_BLOCK_SIZE) < 0 ||
+        PyModule_AddIntConstant(m, "DEFAULT_CHUNK_SIZE", KEEL_REC_DEFAULT_CHUNK_SIZE) < 0)
+        return -1;
+    return 0;
+}
+
+static int records_traverse(PyObject *m, visitproc visit, void *arg) {
+    rec_state *s = get_state(m);
+    Py_VISIT(s->Bytes_type);
+    Py_VISIT(s->RecordWriter_type);
+    Py_VISIT(s->RecordReader_type);
+    Py_VISIT(s->MTWriter_type);
+    Py_VISIT(s->MTReader_type);
+    Py_VISIT(s->CorruptionStrategy);
+    return 0;
+}
+
+static int records_clear(PyObject *m) {
+    rec_state *s = get_state(m);
+    Py_CLEAR(s->Bytes_type);
+    Py_CLEAR(s->RecordWriter_type);
+    Py_CLEAR(s->RecordReader_type);
+    Py_CLEAR(s->MTWriter_type);
+    Py_CLEAR(s->MTReader_type);
+    Py_CLEAR(s->CorruptionStrategy);
+    return 0;
+}
+
+static void records_free(void *m) { records_clear((PyObject *)m); }
+
+static PyModuleDef_Slot records_slots[] = {
+    {Py_mod_exec, records_exec},
+#ifdef Py_mod_multiple_interpreters
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef records_module = {
+    PyModuleDef_HEAD_INIT,
+    "keeldb._records",
+    "Record files in the Riegeli/records container (Pisky's API over keel's C core).",
+    sizeof(rec_state),
+    NULL,
+    records_slots,
+    records_traverse,
+    records_clear,
+    records_free,
+};
+
+PyMODINIT_FUNC PyInit__records(void) { return PyModuleDef_Init(&records_module); }

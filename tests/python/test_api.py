@@ -1,0 +1,852 @@
+"""Every DataStore / EntryHandle / EntryStream / NamespaceHasher method, with its errors."""
+
+from __future__ import annotations
+
+import errno
+import gc
+import io
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keeldb
+from keeldb import DataStore
+
+# ---------------------------------------------------------------------------------------
+# Module surface
+
+
+def test_module_surface() -> None:
+    assert keeldb.__version__ == "0.1.0"
+    assert isinstance(keeldb.engine_version, str) and keeldb.engine_version
+    assert keeldb.MAX_KEY == 65535
+    for name in keeldb.__all__:
+        assert hasattr(keeldb, name), name
+
+
+def test_exception_hierarchy() -> None:
+    for exc in (
+        keeldb.CorruptError,
+        keeldb.FormatError,
+        keeldb.VersionError,
+        keeldb.LockedError,
+        keeldb.ReadOnlyError,
+        keeldb.StoreIOError,
+    ):
+        assert issubclass(exc, keeldb.Error)
+    assert issubclass(keeldb.Error, Exception)
+    assert issubclass(keeldb.StoreIOError, OSError)
+    assert keeldb.Error.__module__ == "keeldb"
+
+
+def test_key_hash_golden_values() -> None:
+    # Upstream's tests/hash_stability_tests.rs (XXH3-64, seed 0).
+    golden = {
+        b"": 0x2D06800538D394C2,
+        b"\x00": 0xC44BDFF4074EECDB,
+        b"alice": 0x4DA10DD61A0116B0,
+        b"bob": 0x1403C0C40F49B8E5,
+        b"carol": 0xE2FDB994AD3FCBA4,
+        b"key1": 0x384D070CD5D829E2,
+        b"test_key": 0xE0614CC5ECBEED92,
+        b"longer_key_name": 0x4C21BC57C3B572EE,
+    }
+    for key, h in golden.items():
+        assert keeldb.key_hash(key) == h, key
+
+
+def test_namespace_hasher() -> None:
+    h = keeldb.NamespaceHasher(b"namespace1")
+    out = h.namespace(b"key1")
+    assert out == bytes.fromhex("7c066c9df2e6eccb" "e229d8d50c074d38")
+    assert len(out) == 16
+    assert out[:8] == struct.pack("<Q", keeldb.key_hash(b"namespace1"))
+    assert out[8:] == struct.pack("<Q", keeldb.key_hash(b"key1"))
+    # Different prefixes, same key: different namespaced keys; same prefix: stable.
+    assert keeldb.NamespaceHasher(b"namespace2").namespace(b"key1") != out
+    assert keeldb.NamespaceHasher(bytearray(b"namespace1")).namespace(memoryview(b"key1")) == out
+    with pytest.raises(TypeError, match="prefix must be a bytes-like object, not 'str'"):
+        keeldb.NamespaceHasher("namespace1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="key must be a bytes-like object, not 'str'"):
+        h.namespace("key1")  # type: ignore[arg-type]
+
+
+def test_internal_types_not_instantiable() -> None:
+    for cls in (keeldb.EntryHandle, keeldb.EntryStream, keeldb.StoreIterator):
+        with pytest.raises(TypeError):
+            cls()
+
+
+# ---------------------------------------------------------------------------------------
+# Opening
+
+
+def test_open_paths(tmp_path: Path) -> None:
+    p = tmp_path / "a.keel"
+    with DataStore(p) as s:  # pathlib.Path
+        assert s.path == str(p)
+        s.write(b"k", b"v")
+    with DataStore(str(p)) as s:
+        assert s.read(b"k") == b"v"
+    with DataStore(os.fsencode(p)) as s:
+        assert s.read(b"k") == b"v"
+        assert repr(s).startswith("<keeldb.DataStore path=")
+    assert "closed" in repr(s)
+
+
+def test_open_missing_without_create(tmp_path: Path) -> None:
+    p = tmp_path / "missing.keel"
+    with pytest.raises(keeldb.StoreIOError) as ei:
+        DataStore(p, create=False)
+    assert ei.value.errno == errno.ENOENT
+    assert isinstance(ei.value, FileNotFoundError) or isinstance(ei.value, OSError)
+    assert isinstance(ei.value, keeldb.Error)
+    assert ei.value.filename == str(p)
+    with pytest.raises(OSError):
+        DataStore(p, readonly=True)
+    assert not p.exists()
+
+
+def test_open_foreign_file_is_untouched(tmp_path: Path) -> None:
+    p = tmp_path / "foreign.txt"
+    content = b"this is not a keel store\n" * 20
+    p.write_bytes(content)
+    with pytest.raises(keeldb.FormatError, match="not a keel store"):
+        DataStore(p)
+    with pytest.raises(keeldb.FormatError):
+        DataStore(p, readonly=True)
+    assert p.read_bytes() == content
+
+
+def _crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def test_crc32c_helper_matches_engine(store: DataStore) -> None:
+    store.write(b"k", b"123456789")
+    assert _crc32c(b"123456789") == 0xE3069283  # the CRC32C check value
+
+
+def test_open_newer_major_version(tmp_path: Path) -> None:
+    p = tmp_path / "future.keel"
+    with DataStore(p) as s:
+        s.write(b"k", b"v")
+    data = bytearray(p.read_bytes())
+    struct.pack_into("<H", data, 8, 99)  # format_major
+    struct.pack_into("<I", data, 60, _crc32c(bytes(data[:60])))
+    p.write_bytes(bytes(data))
+    with pytest.raises(keeldb.VersionError):
+        DataStore(p)
+    assert p.read_bytes() == bytes(data)
+
+
+def test_open_empty_file_initialises(tmp_path: Path) -> None:
+    p = tmp_path / "empty.keel"
+    p.write_bytes(b"")
+    with DataStore(p) as s:
+        s.write(b"a", b"b")
+    with DataStore(p) as s:
+        assert s[b"a"] == b"b"
+
+
+def test_second_writer_is_locked(path: Path) -> None:
+    s1 = DataStore(path)
+    try:
+        with pytest.raises(keeldb.LockedError):
+            DataStore(path)
+        # A read-only open takes no lock.
+        with DataStore(path, readonly=True) as r:
+            assert r.readonly
+    finally:
+        s1.close()
+    with DataStore(path) as s2:  # the lock went with close()
+        s2.write(b"x", b"y")
+
+
+def test_lock_released_by_garbage_collection(path: Path) -> None:
+    s = DataStore(path)
+    del s
+    gc.collect()
+    DataStore(path).close()
+
+
+def test_options(tmp_path: Path) -> None:
+    for mode in ("none", "data", "full"):
+        with DataStore(tmp_path / f"{mode}.keel", sync=mode) as s:
+            s.write(b"k", b"v" * 100)
+            assert s.stats()["sync"] == mode
+    with pytest.raises(ValueError, match="sync must be"):
+        DataStore(tmp_path / "bad.keel", sync="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        DataStore(tmp_path / "bad2.keel", alignment=3)
+    with DataStore(tmp_path / "a4k.keel", alignment=4096) as s:
+        s.write(b"k", b"v" * 10)
+        s.write(b"k2", b"w" * 10)
+        e = s.read_entry(b"k2")
+        assert e is not None
+        assert e.address_range()[0] % 4096 == 0
+        assert e.start_offset % 4096 == 0
+        assert s.stats()["alignment"] == 4096
+        del e
+    with pytest.raises(TypeError):
+        DataStore(tmp_path / "x.keel", False)  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------
+# Reading and writing
+
+
+def test_write_read_roundtrip(store: DataStore) -> None:
+    assert store.read(b"k") is None
+    store.write(b"k", b"v1")
+    assert store.read(b"k") == b"v1"
+    store.write(b"k", b"v2")  # overwrite
+    assert store.read(b"k") == b"v2"
+    store.write(b"empty", b"")
+    assert store.read(b"empty") == b""
+    assert store.exists(b"empty")
+    store.write(b"nul", b"\x00")
+    assert store.read(b"nul") == b"\x00"
+    store.write(b"", b"empty key")
+    assert store.read(b"") == b"empty key"
+    big = os.urandom(3 << 20)  # above the GIL-release copy threshold
+    store.write(b"big", big)
+    assert store.read(b"big") == big
+    assert type(store.read(b"k")) is bytes
+
+
+def test_keyword_arguments(store: DataStore) -> None:
+    store.write(key=b"k", data=b"v")
+    assert store.read(b"k") == b"v"
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        store.write(b"k", value=b"v")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="multiple values"):
+        store.write(b"k", b"v", key=b"k")  # type: ignore[misc]
+    with pytest.raises(TypeError, match="missing required"):
+        store.write(b"k")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="at most"):
+        store.write(b"k", b"v", b"x")  # type: ignore[call-arg]
+    store.batch_write(items=[(b"a", b"1")])
+    store.rename(old_key=b"a", new_key=b"b")
+    assert store.read(b"b") == b"1"
+
+
+def test_bytes_like_keys_and_values(store: DataStore) -> None:
+    store.write(bytearray(b"ba"), memoryview(b"mv-value"))
+    assert store.read(b"ba") == b"mv-value"
+    assert store.read(memoryview(b"ba")) == b"mv-value"
+    assert store.read(bytearray(b"ba")) == b"mv-value"
+    arr = np.arange(16, dtype=np.float64)
+    store.write(np.frombuffer(b"np-key", dtype=np.uint8), arr)
+    assert store.read(b"np-key") == arr.tobytes()
+    assert np.array_equal(np.frombuffer(store[b"np-key"], dtype=np.float64), arr)
+    # A 2-D C-contiguous array is accepted as its raw bytes.
+    mat = np.arange(12, dtype=np.int32).reshape(3, 4)
+    store[b"mat"] = mat
+    assert store[b"mat"] == mat.tobytes()
+    # memoryview slice
+    store.write(b"slice", memoryview(b"0123456789")[2:5])
+    assert store.read(b"slice") == b"234"
+
+    class SubBytes(bytes):
+        pass
+
+    store.write(SubBytes(b"sub"), SubBytes(b"val"))
+    assert store.read(SubBytes(b"sub")) == b"val"
+
+
+def test_str_and_other_types_are_rejected(store: DataStore) -> None:
+    msg = "key must be a bytes-like object, not 'str'"
+    with pytest.raises(TypeError, match=msg):
+        store.write("k", b"v")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="value must be a bytes-like object, not 'str'"):
+        store.write(b"k", "v")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not 'int'"):
+        store.write(b"k", 5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not 'NoneType'"):
+        store.read(None)  # type: ignore[arg-type]
+    for call in (
+        lambda: store.read("k"),
+        lambda: store.exists("k"),
+        lambda: "k" in store,
+        lambda: store["k"],
+        lambda: store.get("k"),
+        lambda: store.delete("k"),
+        lambda: store.read_entry("k"),
+        lambda: store.read_stream("k"),
+        lambda: store.batch_read(["k"]),
+        lambda: store.batch_delete(["k"]),
+        lambda: store.batch_write([("k", b"v")]),
+        lambda: store.rename("a", b"b"),
+        lambda: store.write_stream("k", io.BytesIO(b"x")),
+    ):
+        with pytest.raises(TypeError, match=msg):
+            call()  # type: ignore[no-untyped-call]
+    with pytest.raises(TypeError, match=msg):
+        store["k"] = b"v"  # type: ignore[index]
+    with pytest.raises(TypeError, match=msg):
+        del store["k"]  # type: ignore[arg-type]
+    assert len(store) == 0
+
+
+def test_key_size_limit(store: DataStore) -> None:
+    store.write(b"k" * 65535, b"max")
+    assert store.read(b"k" * 65535) == b"max"
+    with pytest.raises(ValueError, match="65535"):
+        store.write(b"k" * 65536, b"too long")
+    with pytest.raises(ValueError, match="65535"):
+        store.batch_write([(b"ok", b"1"), (b"k" * 70000, b"2")])
+    assert store.read(b"ok") is None  # batches are validated before anything is written
+
+
+def test_mapping_interface(store: DataStore) -> None:
+    store[b"a"] = b"1"
+    assert store[b"a"] == b"1"
+    assert b"a" in store
+    assert b"b" not in store
+    with pytest.raises(KeyError) as ei:
+        store[b"b"]
+    assert ei.value.args == (b"b",)
+    assert store.get(b"a") == b"1"
+    assert store.get(b"b") is None
+    assert store.get(b"b", b"dflt") == b"dflt"
+    sentinel = object()
+    assert store.get(b"b", sentinel) is sentinel
+    with pytest.raises(TypeError):
+        store.get()  # type: ignore[call-overload]
+    del store[b"a"]
+    assert b"a" not in store
+    with pytest.raises(KeyError):
+        del store[b"a"]
+    store.delete(b"a")  # missing: a no-op, like upstream
+    assert store.read(b"a") is None
+
+
+def test_len_and_iteration(store: DataStore) -> None:
+    assert len(store) == 0
+    assert list(store) == []
+    data = {f"key{i}".encode(): f"value{i}".encode() * (i + 1) for i in range(50)}
+    for k, v in data.items():
+        store.write(k, v)
+    store.write(b"key0", b"new")  # overwrite: still one key
+    data[b"key0"] = b"new"
+    store.delete(b"key1")
+    del data[b"key1"]
+    assert len(store) == len(data)
+    assert sorted(store) == sorted(data)
+    assert sorted(store.keys()) == sorted(data)
+    assert sorted(store.values()) == sorted(data.values())
+    assert dict(store.items()) == data
+    # Iteration runs over a snapshot: writes during it do not disturb it.
+    it = store.keys()
+    assert it.__length_hint__() == len(data)
+    first = next(it)
+    store.write(b"added-later", b"x")
+    rest = list(it)
+    assert b"added-later" not in rest
+    assert sorted([first] + rest) == sorted(data)
+    assert iter(it) is it
+
+
+def test_batch_write(store: DataStore) -> None:
+    store.batch_write([(b"a", b"1"), [b"b", b"2"], (bytearray(b"c"), memoryview(b"3"))])
+    assert store.batch_read([b"a", b"b", b"c"]) == [b"1", b"2", b"3"]
+    store.batch_write([])
+    store.batch_write(((b"d", b"4"),))  # any sequence
+    store.batch_write((kv for kv in [(b"e", b"5")]))  # any iterable
+    store.batch_write([(b"dup", b"first"), (b"dup", b"last")])
+    assert store[b"dup"] == b"last"
+    before = store.file_size
+    for bad in ([(b"x", b"1"), (b"y",)], [(b"x", b"1"), b"xy"], [(b"x", b"1"), 5]):
+        with pytest.raises(TypeError, match="item 1"):
+            store.batch_write(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        store.batch_write(b"ab")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        store.batch_write(5)  # type: ignore[arg-type]
+    assert store.read(b"x") is None
+    assert store.file_size == before
+
+
+def test_batch_read_and_delete(store: DataStore) -> None:
+    store.batch_write([(b"a", b"1"), (b"b", b"2"), (b"c", b"3")])
+    assert store.batch_read([b"a", b"missing", b"c"]) == [b"1", None, b"3"]
+    assert store.batch_read([]) == []
+    assert store.batch_read((b"b",)) == [b"2"]
+    assert store.batch_delete([b"a", b"missing", b"c"]) == 2
+    assert store.batch_delete([]) == 0
+    assert list(store) == [b"b"]
+    with pytest.raises(TypeError):
+        store.batch_read(b"ab")  # type: ignore[arg-type]
+
+
+def test_rename(store: DataStore) -> None:
+    store.write(b"old", b"value")
+    store.write(b"other", b"x")
+    store.rename(b"old", b"new")
+    assert store.read(b"old") is None
+    assert store.read(b"new") == b"value"
+    store.rename(b"new", b"other")  # replaces an existing key
+    assert store.read(b"other") == b"value"
+    assert len(store) == 1
+    with pytest.raises(KeyError):
+        store.rename(b"missing", b"x")
+    with pytest.raises(ValueError):
+        store.rename(b"other", b"other")
+
+
+def test_copy_and_transfer(tmp_path: Path) -> None:
+    with DataStore(tmp_path / "a.keel") as a, DataStore(tmp_path / "b.keel") as b:
+        a.write(b"k", b"value")
+        a.copy(b"k", b)
+        assert a.read(b"k") == b"value"
+        assert b.read(b"k") == b"value"
+        a.copy(b"k", b, b"k2")
+        assert b.read(b"k2") == b"value"
+        a.copy(b"k", a, target_key=b"self-copy")
+        assert a.read(b"self-copy") == b"value"
+        a.transfer(b"k", b, b"moved")
+        assert a.read(b"k") is None
+        assert b.read(b"moved") == b"value"
+        a.transfer(b"self-copy", a, b"renamed")  # within one store: a rename
+        assert a.read(b"self-copy") is None and a.read(b"renamed") == b"value"
+        b.transfer(b"moved", a)
+        assert a.read(b"moved") == b"value" and b.read(b"moved") is None
+        with pytest.raises(KeyError):
+            a.copy(b"missing", b)
+        with pytest.raises(KeyError):
+            a.transfer(b"missing", b)
+        with pytest.raises(TypeError, match="target must be a DataStore"):
+            a.copy(b"renamed", "b.keel")  # type: ignore[arg-type]
+        b.close()
+        with pytest.raises(ValueError, match="closed"):
+            a.copy(b"renamed", b)
+
+
+def test_read_only_store(path: Path) -> None:
+    with DataStore(path) as w:
+        w.write(b"k", b"v")
+    with DataStore(path, readonly=True) as r:
+        assert r.readonly
+        assert r.read(b"k") == b"v"
+        for call in (
+            lambda: r.write(b"k", b"x"),
+            lambda: r.batch_write([(b"k", b"x")]),
+            lambda: r.delete(b"k"),
+            lambda: r.batch_delete([b"k"]),
+            lambda: r.rename(b"k", b"k2"),
+            lambda: r.write_stream(b"k", io.BytesIO(b"x")),
+            lambda: r.compact(),
+            lambda: r.__setitem__(b"k", b"x"),
+        ):
+            with pytest.raises(keeldb.ReadOnlyError):
+                call()  # type: ignore[no-untyped-call]
+        assert r.read(b"k") == b"v"
+
+
+def test_refresh_sees_the_writers_appends(path: Path) -> None:
+    with DataStore(path) as w:
+        w.write(b"a", b"1")
+        with DataStore(path, readonly=True) as r:
+            assert r.read(b"a") == b"1"
+            w.write(b"b", b"2")
+            w.delete(b"a")
+            r.refresh()
+            assert r.read(b"b") == b"2"
+            assert r.read(b"a") is None
+            w.refresh()  # a no-op on a writable store
+
+
+def test_compaction(store: DataStore) -> None:
+    for i in range(200):
+        store.write(b"key%d" % (i % 10), os.urandom(1000))
+    store.write(b"keep", b"kept")
+    store.delete(b"key3")
+    before = store.file_size
+    savings = store.estimate_compaction_savings()
+    assert 0 < savings < before
+    e = store.read_entry(b"keep")
+    assert e is not None
+    expected = {k: store[k] for k in store}
+    store.compact()
+    assert store.file_size < before
+    assert store.estimate_compaction_savings() == 0
+    assert {k: store[k] for k in store} == expected
+    assert e == b"kept"  # a handle from before still reads (retired mappings live on)
+    assert store.verify() == len(expected)
+    del e
+    store.close()
+    with DataStore(store.path) as again:
+        assert {k: again[k] for k in again} == expected
+
+
+def test_sync_verify_stats_file_size(store: DataStore) -> None:
+    size0 = store.file_size
+    assert size0 > 0  # the header
+    store.write(b"k", b"v" * 100)
+    assert store.file_size > size0
+    store.sync()
+    assert store.verify() == 1
+    st = store.stats()
+    assert st["live_keys"] == 1
+    assert st["file_size"] == store.file_size
+    assert st["format_version"] == (keeldb.FORMAT_MAJOR, keeldb.FORMAT_MINOR)
+    assert st["readonly"] is False
+    assert os.path.getsize(store.path) >= store.file_size
+
+
+def test_corruption_is_detected(path: Path) -> None:
+    with DataStore(path) as s:
+        s.write(b"first", b"A" * 4096)
+        s.write(b"second", b"B" * 100)
+        e = s.read_entry(b"first")
+        assert e is not None and e.is_valid_checksum()
+        off = e.start_offset
+        del e
+    data = bytearray(path.read_bytes())
+    data[off + 10] ^= 0xFF
+    path.write_bytes(bytes(data))
+    try:
+        s = DataStore(path)
+    except keeldb.CorruptError:
+        return  # refusing to open is a correct answer
+    try:
+        e = s.read_entry(b"first")
+        assert e is not None
+        assert not e.is_valid_checksum()
+        del e
+        with pytest.raises(keeldb.CorruptError):
+            s.verify()
+    finally:
+        s.close()
+
+
+# ---------------------------------------------------------------------------------------
+# Lifecycle
+
+
+def test_close_and_use_after_close(path: Path) -> None:
+    s = DataStore(path)
+    s.write(b"k", b"v")
+    e = s.read_entry(b"k")
+    st = s.read_stream(b"k")
+    it = iter(s)
+    assert e is not None and st is not None
+    assert not s.closed
+    s.close()
+    assert s.closed
+    s.close()  # twice is fine
+    msg = "I/O operation on closed store"
+    for call in (
+        lambda: s.read(b"k"),
+        lambda: s.write(b"k", b"v"),
+        lambda: s.exists(b"k"),
+        lambda: b"k" in s,
+        lambda: s[b"k"],
+        lambda: s.get(b"k"),
+        lambda: len(s),
+        lambda: list(s),
+        lambda: s.keys(),
+        lambda: s.batch_write([]),
+        lambda: s.batch_read([]),
+        lambda: s.delete(b"k"),
+        lambda: s.compact(),
+        lambda: s.sync(),
+        lambda: s.verify(),
+        lambda: s.file_size,
+        lambda: s.stats(),
+        lambda: s.write_stream(b"k", io.BytesIO(b"")),
+        lambda: s.read_entry(b"k"),
+        lambda: s.__enter__(),
+        # Handles, streams and iterators made before close
+        lambda: e.size,
+        lambda: len(e),
+        lambda: e.as_slice(),
+        lambda: e.as_memoryview(),
+        lambda: memoryview(e),
+        lambda: e.is_valid_checksum(),
+        lambda: e.address_range(),
+        lambda: e.key,
+        lambda: e == b"v",
+        lambda: st.read(),
+        lambda: next(it),
+    ):
+        with pytest.raises(ValueError, match=msg):
+            call()  # type: ignore[no-untyped-call]
+    assert s.path == str(path)
+    assert "closed" in repr(e)
+
+
+def test_context_manager(path: Path) -> None:
+    with DataStore(path) as s:
+        s.write(b"k", b"v")
+    assert s.closed
+    with pytest.raises(ZeroDivisionError):
+        with DataStore(path) as s:
+            1 / 0
+    assert s.closed
+
+
+def test_close_refuses_while_buffers_are_exported(store: DataStore) -> None:
+    store.write(b"k", b"value")
+    e = store.read_entry(b"k")
+    assert e is not None
+    mv = memoryview(e)
+    with pytest.raises(BufferError, match="1 buffer"):
+        store.close()
+    assert not store.closed and store.read(b"k") == b"value"
+    arr = np.frombuffer(e, dtype=np.uint8)
+    mv2 = e.as_memoryview()
+    with pytest.raises(BufferError, match="3 buffers"):
+        store.close()
+    del mv, arr
+    with pytest.raises(BufferError, match="1 buffer"):
+        store.close()
+    mv2.release()
+    store.close()  # a handle without exports does not block close
+    assert store.closed
+
+
+def test_exit_with_live_view_raises_buffererror(path: Path) -> None:
+    with pytest.raises(BufferError):
+        with DataStore(path) as s:
+            s.write(b"k", b"v")
+            e = s.read_entry(b"k")
+            assert e is not None
+            view = memoryview(e)
+    view.release()
+    s.close()
+    assert s.closed
+
+
+def test_subclass_and_weakref(path: Path) -> None:
+    import weakref
+
+    class MyStore(DataStore):
+        def put(self, k: bytes, v: bytes) -> None:
+            self.write(k, v)
+
+    s = MyStore(path)
+    s.put(b"k", b"v")
+    assert s[b"k"] == b"v"
+    e = s.read_entry(b"k")
+    assert e is not None and e == b"v"
+    r = weakref.ref(s)
+    assert r() is s
+    s.close()
+    del s, e
+    gc.collect()
+    assert r() is None
+
+
+# ---------------------------------------------------------------------------------------
+# EntryHandle
+
+
+def test_entry_handle(store: DataStore) -> None:
+    value = bytes(range(256)) * 4
+    store.write(b"key", value)
+    assert store.read_entry(b"missing") is None
+    e = store.read_entry(b"key")
+    assert e is not None
+    assert e.size == len(e) == len(value)
+    assert e.key == b"key"
+    assert e.key_hash == keeldb.key_hash(b"key")
+    assert e.raw_checksum() == struct.pack("<I", e.checksum)
+    assert e.is_valid_checksum()
+    assert e.end_offset - e.start_offset == len(value)
+    assert e.offset_range() == (e.start_offset, e.end_offset)
+    assert e.file_size == e.entry_end - e.entry_offset
+    assert e.file_size >= len(value) + len(b"key") + 40
+    lo, hi = e.address_range()
+    assert hi - lo == len(value)
+    assert e.as_slice() == value and type(e.as_slice()) is bytes
+    assert bytes(e) == value
+    mv = e.as_memoryview()
+    assert mv.readonly and mv.tobytes() == value and mv.obj is e
+    assert e == value and e == bytearray(value) and e != b"other"
+    assert not (e == "text")
+    c = e.clone_arc()
+    assert c is not e and c == e and c.address_range() == e.address_range()
+    with pytest.raises(TypeError):
+        hash(e)
+    assert "key=b'key'" in repr(e)
+    # The file bytes at the offsets are the value.
+    mv.release()
+    store.sync()
+    with open(store.path, "rb") as f:
+        f.seek(e.start_offset)
+        assert f.read(e.size) == value
+    # Overwriting the key does not change an existing handle.
+    store.write(b"key", b"new")
+    assert e == value
+    assert store.read_entry(b"key") == b"new"
+
+
+def test_entry_handle_empty_value(store: DataStore) -> None:
+    store.write(b"e", b"")
+    e = store.read_entry(b"e")
+    assert e is not None
+    assert len(e) == 0 and e.as_slice() == b"" and bytes(memoryview(e)) == b""
+    assert e.is_valid_checksum()
+    assert np.frombuffer(e, dtype=np.uint8).size == 0
+
+
+def test_memoryview_is_read_only(store: DataStore) -> None:
+    store.write(b"k", b"abc")
+    e = store.read_entry(b"k")
+    assert e is not None
+    mv = memoryview(e)
+    with pytest.raises(TypeError):
+        mv[0] = 0
+    with pytest.raises(ValueError):
+        np.frombuffer(e, dtype=np.uint8)[0] = 1
+    import ctypes
+
+    with pytest.raises((BufferError, TypeError)):
+        (ctypes.c_char * 3).from_buffer(e)  # asks for a writable buffer
+    mv.release()
+
+
+# ---------------------------------------------------------------------------------------
+# Streams
+
+
+def test_read_stream(store: DataStore) -> None:
+    value = os.urandom(10_000)
+    store.write(b"k", value)
+    assert store.read_stream(b"missing") is None
+    st = store.read_stream(b"k")
+    assert st is not None
+    assert st.size == len(value)
+    assert st.read(10) == value[:10]
+    assert st.tell() == 10
+    buf = bytearray(100)
+    assert st.readinto(buf) == 100 and bytes(buf) == value[10:110]
+    assert st.read() == value[110:]
+    assert st.read() == b"" and st.read(5) == b""
+    st2 = store.read_stream(b"k")
+    assert st2 is not None
+    chunks = list(st2)
+    assert [len(c) for c in chunks] == [4096, 4096, 10_000 - 8192]
+    assert b"".join(chunks) == value
+    st3 = store.read_stream(b"k")
+    assert st3 is not None
+    assert st3.read(-1) == value
+    st4 = store.read_stream(b"k")
+    assert st4 is not None
+    with st4 as f:
+        assert f.read(None) == value
+    # A stream keeps reading the value it was opened on.
+    st5 = store.read_stream(b"k")
+    assert st5 is not None
+    store.write(b"k", b"replaced")
+    assert st5.read() == value
+
+
+def test_write_stream(store: DataStore) -> None:
+    payload = os.urandom(300_000)
+    store.write_stream(b"s", io.BytesIO(payload))
+    assert store.read(b"s") == payload
+    store.write_stream(b"empty", io.BytesIO(b""))
+    assert store.read(b"empty") == b""
+
+    class Chunks:
+        """Returns bytearray, memoryview and oversized chunks."""
+
+        def __init__(self) -> None:
+            self.parts: list[object] = [bytearray(b"ab"), memoryview(b"cd"), b"e" * 100_000]
+            self.sizes: list[int] = []
+
+        def read(self, n: int) -> object:
+            self.sizes.append(n)
+            return self.parts.pop(0) if self.parts else b""
+
+    r = Chunks()
+    store.write_stream(b"c", r)  # type: ignore[arg-type]
+    assert store.read(b"c") == b"abcd" + b"e" * 100_000
+    assert set(r.sizes) == {65536}
+    with open(os.devnull, "rb") as f:
+        store.write_stream(b"devnull", f)
+    assert store.read(b"devnull") == b""
+
+
+def test_write_stream_failures_leave_no_trace(store: DataStore, tmp_path: Path) -> None:
+    store.write(b"s", b"original")
+    size = store.file_size
+    n = len(store)
+
+    class Failing:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def read(self, n: int) -> bytes:
+            self.calls += 1
+            if self.calls > 3:
+                raise RuntimeError("disk on fire")
+            return b"x" * n
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        store.write_stream(b"s", Failing())
+    with pytest.raises(TypeError, match="not 'str'"):
+        store.write_stream(b"s", io.StringIO("text"))  # type: ignore[arg-type]
+
+    class ReturnsNone:
+        def read(self, n: int) -> None:
+            return None
+
+    with pytest.raises(TypeError, match="None"):
+        store.write_stream(b"s", ReturnsNone())  # type: ignore[arg-type]
+    with pytest.raises(AttributeError):
+        store.write_stream(b"s", object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="file-like"):
+        store.write_stream(b"s", b"bytes are not a reader")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="65535"):
+        store.write_stream(b"k" * 70000, io.BytesIO(b"x"))
+    assert store.read(b"s") == b"original"
+    assert store.file_size == size and len(store) == n
+    assert store.verify() == n
+    # No temporary files are left beside the store.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(store.path).name]
+
+
+def test_write_stream_reader_closing_the_store(store: DataStore) -> None:
+    class Closer:
+        def read(self, n: int) -> bytes:
+            store.close()
+            return b""
+
+    with pytest.raises(BufferError, match="write_stream"):
+        store.write_stream(b"k", Closer())
+    assert not store.closed
+    assert store.read(b"k") is None
+
+
+def test_write_stream_reader_using_the_store(store: DataStore) -> None:
+    """The reader may call back into the same store on the same thread."""
+    store.write(b"src", b"0123456789" * 1000)
+
+    class FromStore:
+        def __init__(self) -> None:
+            self.done = False
+
+        def read(self, n: int) -> bytes:
+            if self.done:
+                return b""
+            self.done = True
+            store.write(b"side", b"effect")  # a write while the stream is staged
+            v = store.read(b"src")
+            assert v is not None
+            return v
+
+    store.write_stream(b"dst", FromStore())
+    assert store.read(b"dst") == b"0123456789" * 1000
+    assert store.read(b"side") == b"effect"
