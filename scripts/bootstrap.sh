@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Shared set-up for scripts/demo.sh and scripts/test.sh: installs the Debian packages keel
+# builds against (only those missing), creates the project-local virtual environment
+# .venv with the Python build and test tools, and builds + installs keel into it
+# (`pip install .`: the keeldb package and the `keel` command). Idempotent: a second run
+# installs nothing new and rebuilds only what changed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+DEB_PACKAGES=(gcc g++ pkg-config libxxhash-dev libisal-dev liblmdb-dev libzstd-dev libbrotli-dev libhighwayhash-dev
+              python3-dev python3-venv clang libclang-rt-14-dev)
+
+missing=()
+for p in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+  log "creating the virtual environment .venv"
+  "$PY" -m venv .venv
+fi
+REQ_STAMP=.venv/.keel-requirements
+if ! cmp -s requirements-dev.txt "$REQ_STAMP" 2>/dev/null; then
+  log "installing Python tools into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r requirements-dev.txt
+  cp requirements-dev.txt "$REQ_STAMP"
+fi
+
+log "building and installing keel into .venv (pip install .)"
+.venv/bin/python -m pip install -q --no-build-isolation --no-deps . 

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs every test: the C suite (release build), the C suite again under ASan and UBSan,
+# the Python suite (keeldb and the `keel` CLI, from the package installed into .venv),
+# and a short libFuzzer run of the store opener. Set-up is scripts/bootstrap.sh.
+# KEEL_FUZZ_SECONDS (default 30) sets the fuzzing time; 0 skips it.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+"$ROOT/scripts/bootstrap.sh"
+export PATH="$ROOT/.venv/bin:$PATH"
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+log "C tests (release build in build/)"
+[ -f build/build.ninja ] || meson setup build -Dbuildtype=release -Dpython=disabled >/dev/null
+ninja -C build >/dev/null
+meson test -C build --suite c --print-errorlogs
+
+log "C tests under ASan + UBSan (build-asan/)"
+[ -f build-asan/build.ninja ] || meson setup build-asan -Dbuildtype=debug -Dpython=disabled \
+  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false >/dev/null
+ninja -C build-asan >/dev/null
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+  meson test -C build-asan --suite c --print-errorlogs --timeout-multiplier 3
+
+if [ "${KEEL_FUZZ_SECONDS:-30}" != 0 ] && [ -x scripts/fuzz.sh ]; then
+  log "fuzzing the store opener for ${KEEL_FUZZ_SECONDS:-30} s"
+  scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-30}"
+fi
+
+log "Python tests (keeldb and the keel CLI from .venv)"
+KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q tests/python
