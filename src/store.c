@@ -403,7 +403,14 @@ keel_status keel_open(const char *path, const keel_options *opts, keel_store **s
         return keel__fail(KEEL_ENOMEM, "allocating a store handle");
     }
     pthread_mutex_init(&s->write_lock, NULL);
-    pthread_rwlock_init(&s->index_lock, NULL);
+    /* Writer-preferring: glibc's default lets a stream of readers starve the publish step
+     * of a writer forever. Readers still never wait for I/O, only for a publish, which is
+     * a few index stores. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->index_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     s->read_only = o.mode == KEEL_OPEN_READONLY;
     s->sync = o.sync;
     s->align = o.alignment;
