@@ -1,0 +1,1449 @@
+/*
+ * test_basic.c: every public operation on a healthy store, one behaviour per test.
+ *
+ * Open modes (create / existing / read-only / new, empty 0-byte files, bad options), the
+ * header bytes of a new file, put/get/get_copy/read_at/exists/count/delete and their
+ * batch forms, empty and single-0x00 values, the empty key and the largest key, bad
+ * arguments (NULL handles and pointers -> KEEL_EINVAL, oversize keys -> KEEL_EKEYSIZE),
+ * use after close (KEEL_ECLOSED), read-only stores (KEEL_EREADONLY, file untouched),
+ * error details, every alignment from 1 to 4096 (and invalid ones), rename/copy/move within
+ * and between stores, iteration (snapshots, keel_iter_at split over threads), statistics
+ * and the reclaimable estimate, and persistence across reopen.
+ */
+#include "util.h"
+#include "golden.h"
+
+#include <pthread.h>
+
+#ifndef KEEL_TEST_DATA_DIR
+#define KEEL_TEST_DATA_DIR "tests/data"
+#endif
+
+static const uint8_t MAGIC[8] = { 0x89, 'K', 'E', 'E', 'L', '\r', '\n', 0x1a };
+
+/* ---- open modes ---------------------------------------------------------------------- */
+
+static void test_open_modes(void) {
+    keel_store *s = NULL;
+    const char *p = h_path("a.keel");
+
+    CHECK_ST(open_mode(p, KEEL_OPEN_EXISTING, &s), KEEL_ENOENT);
+    CHECK_ERRMSG();
+    CHECK(s == NULL);
+    CHECK(!file_exists(p));
+    CHECK_ST(open_mode(p, KEEL_OPEN_READONLY, &s), KEEL_ENOENT);
+    CHECK(!file_exists(p));
+
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_NEW, &s));
+    REQUIRE(s != NULL);
+    CHECK(file_size(p) >= 64);
+    CHECK_OK(put_s(s, "k", "v"));
+    CHECK_OK(keel_close(s));
+    keel_free(s);
+    s = NULL;
+
+    keel_store *s2 = NULL;
+    CHECK_ST(open_mode(p, KEEL_OPEN_NEW, &s2), KEEL_EEXIST);
+    CHECK_ERRMSG();
+    CHECK(s2 == NULL);
+
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    CHECK_VALUE_S(s, "k", "v");
+    keel_free(s);
+
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    CHECK_VALUE_S(s, "k", "v");
+    keel_free(s);
+
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_VALUE_S(s, "k", "v");
+    keel_stats st;
+    CHECK_OK(keel_stat(s, &st));
+    CHECK_EQ(st.read_only, 1);
+    keel_free(s);
+
+    /* NULL options: create with defaults. */
+    const char *p2 = h_path("b.keel");
+    REQUIRE_OK(keel_open(p2, NULL, &s));
+    CHECK_OK(keel_stat(s, &st));
+    CHECK_EQ(st.alignment, 64);
+    CHECK_EQ(st.read_only, 0);
+    CHECK_EQ(st.sync, KEEL_SYNC_NONE);
+    CHECK_EQ(st.format_major, KEEL_FORMAT_MAJOR);
+    CHECK_EQ(st.format_minor, KEEL_FORMAT_MINOR);
+    CHECK_EQ(st.live_keys, 0);
+    CHECK_EQ(st.entries, 0);
+    CHECK_EQ(st.file_size, 64);
+    keel_free(s);
+
+    /* The file does not exist and its directory neither. */
+    CHECK(open_mode(h_path("nodir/c.keel"), KEEL_OPEN_CREATE, &s) < 0);
+    CHECK_ERRMSG();
+}
+
+static void test_open_empty_file(void) {
+    keel_store *s = NULL;
+    const char *p = h_path("empty.keel");
+    REQUIRE(write_file(p, "", 0) == 0);
+
+    /* Read-only never modifies: an empty file is not a store it can use. */
+    keel_status st = open_mode(p, KEEL_OPEN_READONLY, &s);
+    CHECKF(st < 0, "read-only open of a 0-byte file returned %s", st_name(st));
+    if (st == KEEL_OK) keel_free(s);
+    s = NULL;
+    CHECK_EQ(file_size(p), 0);
+
+    CHECK_ST(open_mode(p, KEEL_OPEN_NEW, &s), KEEL_EEXIST);
+    CHECK_EQ(file_size(p), 0);
+
+    /* Writable modes initialise it in place. */
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    CHECK_EQ(file_size(p), 64);
+    CHECK_OK(put_s(s, "x", "1"));
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_VALUE_S(s, "x", "1");
+    keel_free(s);
+
+    const char *p2 = h_path("empty2.keel");
+    REQUIRE(write_file(p2, "", 0) == 0);
+    REQUIRE_OK(open_opts(p2, KEEL_OPEN_CREATE, 256, KEEL_SYNC_NONE, 0, &s));
+    keel_stats stt;
+    CHECK_OK(keel_stat(s, &stt));
+    CHECK_EQ(stt.alignment, 256);
+    keel_free(s);
+}
+
+static void test_open_bad_options(void) {
+    keel_store *s = (keel_store *)(uintptr_t)0x1;
+    keel_options o = KEEL_OPTIONS_INIT;
+    const char *p = h_path("a.keel");
+
+    CHECK_ST(keel_open(NULL, NULL, &s), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_open(p, NULL, NULL), KEEL_EINVAL);
+    CHECK(!file_exists(p));
+
+    o.mode = (keel_open_mode)7;
+    CHECK_ST(keel_open(p, &o, &s), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    o = (keel_options)KEEL_OPTIONS_INIT;
+    o.sync = (keel_sync_mode)9;
+    CHECK_ST(keel_open(p, &o, &s), KEEL_EINVAL);
+    o = (keel_options)KEEL_OPTIONS_INIT;
+    static const uint32_t bad_align[] = { 3, 5, 6, 48, 100, 8192, 65536, 0x80000000u, 4097 };
+    for (size_t i = 0; i < H_COUNT(bad_align); i++) {
+        o.alignment = bad_align[i];
+        keel_status st = keel_open(p, &o, &s);
+        CHECKF(st == KEEL_EINVAL, "alignment %u: got %s", bad_align[i], st_name(st));
+        CHECK_ERRMSG();
+    }
+    CHECK(!file_exists(p));
+    /* Output untouched on failure. */
+    CHECK(s == (keel_store *)(uintptr_t)0x1);
+}
+
+/* The bytes of a new file's header are the ones FORMAT.md describes. */
+static void test_header_bytes(void) {
+    keel_store *s;
+    const char *p = h_path("h.keel");
+    REQUIRE_OK(open_opts(p, KEEL_OPEN_NEW, 512, KEEL_SYNC_NONE, 0, &s));
+    keel_free(s);
+    size_t n = 0;
+    uint8_t *b = read_file(p, &n);
+    REQUIRE(b != NULL);
+    CHECK_EQ(n, 64);
+    if (n >= 64) {
+        CHECK_MEM(b, MAGIC, 8);
+        CHECK_EQ(b[8] | b[9] << 8, 1);  /* major */
+        CHECK_EQ(b[10] | b[11] << 8, 0); /* minor */
+        CHECK_EQ(b[12], 9);              /* log2(512) */
+        CHECK_EQ(b[13] | b[14] | b[15], 0);
+        uint32_t tag = (uint32_t)b[16] | (uint32_t)b[17] << 8 | (uint32_t)b[18] << 16 |
+                       (uint32_t)b[19] << 24;
+        CHECK(tag != 0);
+        for (int i = 20; i < 24; i++) CHECK_EQ(b[i], 0);
+        for (int i = 32; i < 60; i++) CHECK_EQ(b[i], 0);
+        uint64_t created = 0;
+        for (int i = 7; i >= 0; i--) created = created << 8 | b[24 + i];
+        uint64_t now = (uint64_t)time(NULL);
+        CHECK(created + 60 >= now && created <= now + 60);
+        uint32_t crc = (uint32_t)b[60] | (uint32_t)b[61] << 8 | (uint32_t)b[62] << 16 |
+                       (uint32_t)b[63] << 24;
+        CHECK_EQ(crc, keel_crc32c(0, b, 60));
+    }
+    free(b);
+
+    /* Two new stores get different file tags (random, non-zero). */
+    const char *p2 = h_path("h2.keel");
+    REQUIRE_OK(open_mode(p2, KEEL_OPEN_NEW, &s));
+    keel_free(s);
+    uint8_t *b1 = read_file(p, &n), *b2 = read_file(p2, &n);
+    REQUIRE(b1 && b2);
+    CHECK(memcmp(b1 + 16, b2 + 16, 4) != 0);
+    free(b1);
+    free(b2);
+
+    /* The entry layout: value on the boundary, key after it, trailer on a multiple of 8. */
+    REQUIRE_OK(open_mode(p2, KEEL_OPEN_EXISTING, &s));
+    CHECK_OK(keel_put(s, "key1", 4, "hello", 5));
+    keel_entry e;
+    REQUIRE_OK(keel_get_entry(s, "key1", 4, &e));
+    CHECK_EQ(e.entry_offset, 64);
+    CHECK_EQ(e.value_offset, 64);
+    CHECK_EQ(e.entry_end, 64 + 16 + 40); /* round_up(5 + 4, 8) + 40 */
+    CHECK_EQ(e.key_hash, 0x384d070cd5d829e2ULL);
+    CHECK_EQ(e.flags, 0);
+    keel_free(s);
+    b = read_file(p2, &n);
+    REQUIRE(b != NULL);
+    CHECK_EQ(n, 64 + 16 + 40);
+    if (n == 120) {
+        CHECK_MEM(b + 64, "hellokey1", 9);
+        for (int i = 73; i < 80; i++) CHECK_EQ(b[i], 0);
+        const uint8_t *t = b + 80;
+        CHECK_EQ(keel__ld64(t), 0x384d070cd5d829e2ULL);
+        CHECK_EQ(keel__ld64(t + 8), 64);   /* prev_end */
+        CHECK_EQ(keel__ld64(t + 16), 5);   /* value_len */
+        CHECK_EQ(keel__ld32(t + 24), 4);   /* key_len */
+        CHECK_EQ(keel__ld16(t + 28), 0);   /* flags */
+        CHECK_EQ(keel__ld16(t + 30), 0x546B);
+        CHECK_MEM(t + 32, b + 16, 4);      /* file_tag */
+        uint32_t crc = keel_crc32c(0, "hello", 5);
+        crc = keel_crc32c(crc, "key1", 4);
+        crc = keel_crc32c(crc, t, 36);
+        CHECK_EQ(keel__ld32(t + 36), crc);
+        CHECK_EQ(e.checksum, crc);
+    }
+    free(b);
+}
+
+/* ---- reading and writing ------------------------------------------------------------- */
+
+static void test_put_get(void) {
+    keel_store *s;
+    REQUIRE_OK(open_mode(h_path("a.keel"), KEEL_OPEN_CREATE, &s));
+    CHECK_EQ(count_of(s), 0);
+    CHECK_OK(put_s(s, "alpha", "first value"));
+    CHECK_OK(put_s(s, "beta", "second"));
+    CHECK_VALUE_S(s, "alpha", "first value");
+    CHECK_VALUE_S(s, "beta", "second");
+    CHECK_EQ(count_of(s), 2);
+
+    keel_view v = { (const uint8_t *)"sentinel", 8 };
+    CHECK_ST(keel_get(s, "gamma", 5, &v), KEEL_NOTFOUND);
+    CHECK(v.len == 8 && memcmp(v.data, "sentinel", 8) == 0); /* untouched */
+    CHECK_ST(keel_exists(s, "gamma", 5), KEEL_NOTFOUND);
+    CHECK_ST(keel_exists(s, "alph", 4), KEEL_NOTFOUND);
+    CHECK_ST(keel_exists(s, "alphaa", 6), KEEL_NOTFOUND);
+
+    /* Overwrite: the newest value wins, count unchanged, the old view still valid. */
+    keel_view old;
+    REQUIRE_OK(keel_get(s, "alpha", 5, &old));
+    CHECK_OK(put_s(s, "alpha", "replacement value that is longer"));
+    CHECK_VALUE_S(s, "alpha", "replacement value that is longer");
+    CHECK_EQ(count_of(s), 2);
+    CHECK(old.len == 11 && memcmp(old.data, "first value", 11) == 0);
+
+    /* get_copy */
+    char buf[64];
+    size_t len = 999;
+    CHECK_OK(keel_get_copy(s, "beta", 4, buf, sizeof buf, &len));
+    CHECK_EQ(len, 6);
+    CHECK_MEM(buf, "second", 6);
+    len = 999;
+    CHECK_OK(keel_get_copy(s, "beta", 4, buf, 6, &len)); /* exact fit */
+    CHECK_EQ(len, 6);
+    memset(buf, 'Z', sizeof buf);
+    len = 999;
+    CHECK_ST(keel_get_copy(s, "beta", 4, buf, 5, &len), KEEL_ERANGE);
+    CHECK_ERRMSG();
+    CHECK(buf[0] == 'Z' && buf[4] == 'Z');            /* nothing copied */
+    CHECKF(len == 6 || len == 999, "len_out after ERANGE: %zu", len);
+    len = 999;
+    CHECK_ST(keel_get_copy(s, "nope", 4, buf, sizeof buf, &len), KEEL_NOTFOUND);
+    CHECK_ST(keel_get_copy(s, "beta", 4, buf, sizeof buf, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_get_copy(s, "beta", 4, NULL, 10, &len), KEEL_EINVAL);
+
+    /* get_entry */
+    keel_entry e;
+    REQUIRE_OK(keel_get_entry(s, "alpha", 5, &e));
+    CHECK_EQ(e.key.len, 5);
+    CHECK_MEM(e.key.data, "alpha", 5);
+    CHECK_EQ(e.value.len, 32);
+    CHECK_EQ(e.key_hash, keel_hash("alpha", 5));
+    CHECK_EQ(e.flags, 0);
+    CHECK_EQ(e.value_offset % 64, 0);
+    CHECK(e.entry_offset <= e.value_offset);
+    CHECK_EQ(e.entry_end % 8, 0);
+    CHECK(e.entry_end >= e.value_offset + 32 + 5 + 40);
+    CHECK_EQ(e.entry_end, fsize_of(s)); /* the newest entry */
+    keel_view gv;
+    CHECK_OK(keel_get(s, "alpha", 5, &gv));
+    CHECK(gv.data == e.value.data);
+    CHECK_OK(keel_entry_verify(s, &e));
+    CHECK_ST(keel_get_entry(s, "zzz", 3, &e), KEEL_NOTFOUND);
+    keel_free(s);
+}
+
+static void test_read_at(void) {
+    keel_store *s;
+    REQUIRE_OK(open_mode(h_path("a.keel"), KEEL_OPEN_CREATE, &s));
+    uint8_t val[10000];
+    pattern_fill(7, val, sizeof val);
+    REQUIRE_OK(keel_put(s, "big", 3, val, sizeof val));
+    uint8_t buf[4096];
+    size_t n = 0;
+    CHECK_OK(keel_read_at(s, "big", 3, 0, buf, 100, &n));
+    CHECK_EQ(n, 100);
+    CHECK_MEM(buf, val, 100);
+    CHECK_OK(keel_read_at(s, "big", 3, 9000, buf, sizeof buf, &n));
+    CHECK_EQ(n, 1000);
+    CHECK_MEM(buf, val + 9000, 1000);
+    /* Reassemble in odd-sized chunks. */
+    uint8_t back[10000];
+    uint64_t off = 0;
+    while (off < sizeof back) {
+        n = 0;
+        keel_status st = keel_read_at(s, "big", 3, off, back + off, 777, &n);
+        if (st != KEEL_OK || n == 0) {
+            CHECKF(0, "read_at at %llu: %s n=%zu", (unsigned long long)off, st_name(st), n);
+            break;
+        }
+        off += n;
+    }
+    CHECK_MEM(back, val, sizeof val);
+    n = 55;
+    CHECK_OK(keel_read_at(s, "big", 3, 10000, buf, sizeof buf, &n));
+    CHECK_EQ(n, 0);
+    n = 55;
+    keel_status st = keel_read_at(s, "big", 3, 20000, buf, sizeof buf, &n);
+    CHECKF((st == KEEL_OK && n == 0) || st == KEEL_ERANGE, "past the end: %s n=%zu", st_name(st), n);
+    st = keel_read_at(s, "big", 3, UINT64_MAX, buf, sizeof buf, &n);
+    CHECKF((st == KEEL_OK && n == 0) || st == KEEL_ERANGE, "offset max: %s n=%zu", st_name(st), n);
+    CHECK_OK(keel_read_at(s, "big", 3, 5, buf, 0, &n)); /* cap 0 */
+    CHECK_EQ(n, 0);
+    CHECK_ST(keel_read_at(s, "small", 5, 0, buf, sizeof buf, &n), KEEL_NOTFOUND);
+    CHECK_ST(keel_read_at(s, "big", 3, 0, NULL, 10, &n), KEEL_EINVAL);
+    CHECK_ST(keel_read_at(s, "big", 3, 0, buf, 10, NULL), KEEL_EINVAL);
+    keel_free(s);
+}
+
+static void test_empty_and_zero_values(void) {
+    keel_store *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    CHECK_OK(keel_put(s, "empty", 5, NULL, 0));
+    CHECK_OK(keel_put(s, "empty2", 6, "", 0));
+    CHECK_OK(keel_put(s, "zero", 4, "\0", 1));
+    CHECK_OK(keel_put(s, "", 0, "empty key", 9));
+
+    for (int round = 0; round < 2; round++) {
+        keel_view v = { NULL, 99 };
+        CHECK_OK(keel_get(s, "empty", 5, &v));
+        CHECK_EQ(v.len, 0);
+        CHECK(v.data != NULL);
+        CHECK_OK(keel_get(s, "empty2", 6, &v));
+        CHECK_EQ(v.len, 0);
+        CHECK(v.data != NULL);
+        CHECK_OK(keel_exists(s, "empty", 5));
+        CHECK_OK(keel_get(s, "zero", 4, &v));
+        CHECK_EQ(v.len, 1);
+        CHECK(v.data && v.data[0] == 0);
+        CHECK_VALUE(s, "", 0, "empty key", 9);
+        CHECK_VALUE(s, NULL, 0, "empty key", 9); /* NULL with length 0 is fine */
+        size_t len = 99;
+        char c = 'x';
+        CHECK_OK(keel_get_copy(s, "empty", 5, &c, 0, &len));
+        CHECK_EQ(len, 0);
+        CHECK_OK(keel_get_copy(s, "empty", 5, NULL, 0, &len));
+        CHECK_OK(keel_get_copy(s, "zero", 4, &c, 1, &len));
+        CHECK_EQ(len, 1);
+        CHECK_EQ(c, 0);
+        size_t n = 9;
+        CHECK_OK(keel_read_at(s, "empty", 5, 0, &c, 1, &n));
+        CHECK_EQ(n, 0);
+        CHECK_EQ(count_of(s), 4);
+        keel_entry e;
+        CHECK_OK(keel_get_entry(s, "empty", 5, &e));
+        CHECK_EQ(e.flags & KEEL_FLAG_TOMBSTONE, 0);
+        CHECK_OK(keel_entry_verify(s, &e));
+
+        keel_free(s);
+        REQUIRE_OK(open_mode(p, round ? KEEL_OPEN_READONLY : KEEL_OPEN_EXISTING, &s));
+    }
+
+    /* Deleting an empty value is different from holding one. */
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    CHECK_OK(keel_delete(s, "empty", 5));
+    CHECK_ABSENT(s, "empty", 5);
+    CHECK_OK(keel_delete(s, "", 0));
+    CHECK_ABSENT(s, "", 0);
+    CHECK_EQ(count_of(s), 2);
+    CHECK_OK(keel_put(s, "", 0, NULL, 0));
+    CHECK_VALUE(s, "", 0, "", 0);
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_ABSENT(s, "empty", 5);
+    CHECK_VALUE(s, "", 0, "", 0);
+    CHECK_VALUE(s, "zero", 4, "\0", 1);
+    CHECK_EQ(count_of(s), 3);
+    CHECK_OK(keel_verify(s, NULL));
+    keel_free(s);
+}
+
+static void test_key_sizes(void) {
+    keel_store *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    uint8_t *key = malloc(KEEL_MAX_KEY + 2);
+    REQUIRE(key != NULL);
+    pattern_fill(3, key, KEEL_MAX_KEY + 2);
+
+    CHECK_OK(keel_put(s, key, KEEL_MAX_KEY, "max", 3));
+    CHECK_VALUE(s, key, KEEL_MAX_KEY, "max", 3);
+    CHECK_ABSENT(s, key, KEEL_MAX_KEY - 1);
+    CHECK_OK(keel_put(s, key, KEEL_MAX_KEY - 1, "max-1", 5));
+
+    uint64_t size = fsize_of(s);
+    keel_view v;
+    size_t n;
+    CHECK_ST(keel_put(s, key, KEEL_MAX_KEY + 1, "x", 1), KEEL_EKEYSIZE);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_get(s, key, KEEL_MAX_KEY + 1, &v), KEEL_EKEYSIZE);
+    CHECK_ST(keel_exists(s, key, KEEL_MAX_KEY + 1), KEEL_EKEYSIZE);
+    CHECK_ST(keel_delete(s, key, KEEL_MAX_KEY + 1), KEEL_EKEYSIZE);
+    CHECK_ST(keel_get_copy(s, key, KEEL_MAX_KEY + 1, &v, sizeof v, &n), KEEL_EKEYSIZE);
+    CHECK_ST(keel_read_at(s, key, KEEL_MAX_KEY + 1, 0, &v, sizeof v, &n), KEEL_EKEYSIZE);
+    CHECK_ST(keel_rename(s, key, KEEL_MAX_KEY, key, KEEL_MAX_KEY + 1), KEEL_EKEYSIZE);
+    CHECK_ST(keel_copy(s, key, KEEL_MAX_KEY, s, key, KEEL_MAX_KEY + 1), KEEL_EKEYSIZE);
+    CHECK_ST(keel_put(s, key, (size_t)1 << 40, "x", 1), KEEL_EKEYSIZE);
+    keel_kv items[3] = {
+        { "a", 1, "1", 1 },
+        { key, KEEL_MAX_KEY + 1, "2", 1 },
+        { "c", 1, "3", 1 },
+    };
+    CHECK_ST(keel_put_batch(s, items, 3), KEEL_EKEYSIZE);
+    CHECK_ABSENT(s, "a", 1);
+    keel_view keys[2] = { { key, KEEL_MAX_KEY }, { key, KEEL_MAX_KEY + 1 } };
+    size_t deleted = 77;
+    CHECK_ST(keel_delete_batch(s, keys, 2, &deleted), KEEL_EKEYSIZE);
+    CHECK_EQ(deleted, 77);
+    CHECK_VALUE(s, key, KEEL_MAX_KEY, "max", 3);
+    CHECK_EQ(fsize_of(s), size);
+    CHECK_EQ(file_size(p), (long long)size);
+    CHECK_EQ(count_of(s), 2);
+
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_VALUE(s, key, KEEL_MAX_KEY, "max", 3);
+    CHECK_VALUE(s, key, KEEL_MAX_KEY - 1, "max-1", 5);
+    CHECK_OK(keel_verify(s, NULL));
+    keel_iter *it;
+    REQUIRE_OK(keel_iter_new(s, &it));
+    CHECK_EQ(keel_iter_len(it), 2);
+    keel_view k, vv;
+    int seen_max = 0;
+    while (keel_iter_next(it, &k, &vv) == KEEL_OK)
+        if (k.len == KEEL_MAX_KEY && memcmp(k.data, key, KEEL_MAX_KEY) == 0) seen_max++;
+    CHECK_EQ(seen_max, 1);
+    keel_iter_free(it);
+    keel_free(s);
+    free(key);
+}
+
+static void test_null_arguments(void) {
+    keel_store *s;
+    REQUIRE_OK(open_mode(h_path("a.keel"), KEEL_OPEN_CREATE, &s));
+    REQUIRE_OK(put_s(s, "k", "v"));
+    keel_view v;
+    keel_entry e;
+    keel_stats stt;
+    uint64_t u;
+    size_t n;
+    char buf[8];
+
+    CHECK_ST(keel_put(NULL, "k", 1, "v", 1), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_put(s, NULL, 1, "v", 1), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_put(s, "k", 1, NULL, 1), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_get(NULL, "k", 1, &v), KEEL_EINVAL);
+    CHECK_ST(keel_get(s, NULL, 1, &v), KEEL_EINVAL);
+    CHECK_ST(keel_get(s, "k", 1, NULL), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_get_copy(NULL, "k", 1, buf, sizeof buf, &n), KEEL_EINVAL);
+    CHECK_ST(keel_read_at(NULL, "k", 1, 0, buf, sizeof buf, &n), KEEL_EINVAL);
+    CHECK_ST(keel_exists(NULL, "k", 1), KEEL_EINVAL);
+    CHECK_ST(keel_exists(s, NULL, 1), KEEL_EINVAL);
+    CHECK_ST(keel_delete(NULL, "k", 1), KEEL_EINVAL);
+    CHECK_ST(keel_delete(s, NULL, 1), KEEL_EINVAL);
+    CHECK_ST(keel_count(NULL, &u), KEEL_EINVAL);
+    CHECK_ST(keel_count(s, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_get_entry(NULL, "k", 1, &e), KEEL_EINVAL);
+    CHECK_ST(keel_get_entry(s, "k", 1, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_entry_verify(NULL, &e), KEEL_EINVAL);
+    CHECK_ST(keel_entry_verify(s, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_stat(NULL, &stt), KEEL_EINVAL);
+    CHECK_ST(keel_stat(s, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_file_size(NULL, &u), KEEL_EINVAL);
+    CHECK_ST(keel_file_size(s, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_sync(NULL), KEEL_EINVAL);
+    CHECK_ST(keel_compact(NULL, NULL, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_verify(NULL, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_refresh(NULL), KEEL_EINVAL);
+    CHECK_ST(keel_close(NULL), KEEL_EINVAL);
+    CHECK_ST(keel_put_batch(NULL, NULL, 0), KEEL_EINVAL);
+    CHECK_ST(keel_put_batch(s, NULL, 2), KEEL_EINVAL);
+    keel_kv bad[2] = { { "a", 1, "1", 1 }, { "b", 1, NULL, 5 } };
+    CHECK_ST(keel_put_batch(s, bad, 2), KEEL_EINVAL);
+    CHECK_ABSENT(s, "a", 1);
+    keel_kv bad2[2] = { { "a", 1, "1", 1 }, { NULL, 3, "x", 1 } };
+    CHECK_ST(keel_put_batch(s, bad2, 2), KEEL_EINVAL);
+    CHECK_ABSENT(s, "a", 1);
+    CHECK_ST(keel_delete_batch(NULL, NULL, 0, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_delete_batch(s, NULL, 3, NULL), KEEL_EINVAL);
+    keel_view badk[2] = { { (const uint8_t *)"k", 1 }, { NULL, 4 } };
+    CHECK_ST(keel_delete_batch(s, badk, 2, NULL), KEEL_EINVAL);
+    CHECK_VALUE_S(s, "k", "v");
+    CHECK_ST(keel_rename(NULL, "k", 1, "j", 1), KEEL_EINVAL);
+    CHECK_ST(keel_rename(s, NULL, 1, "j", 1), KEEL_EINVAL);
+    CHECK_ST(keel_rename(s, "k", 1, NULL, 1), KEEL_EINVAL);
+    CHECK_ST(keel_copy(NULL, "k", 1, s, "j", 1), KEEL_EINVAL);
+    CHECK_ST(keel_copy(s, "k", 1, NULL, "j", 1), KEEL_EINVAL);
+    CHECK_ST(keel_move(s, "k", 1, NULL, "j", 1), KEEL_EINVAL);
+    CHECK_ST(keel_move(NULL, "k", 1, s, "j", 1), KEEL_EINVAL);
+    CHECK_VALUE_S(s, "k", "v");
+    CHECK_ABSENT(s, "j", 1);
+    keel_iter *it;
+    CHECK_ST(keel_iter_new(NULL, &it), KEEL_EINVAL);
+    CHECK_ST(keel_iter_new(s, NULL), KEEL_EINVAL);
+    keel_stream *st;
+    CHECK_ST(keel_stream_begin(NULL, &st), KEEL_EINVAL);
+    CHECK_ST(keel_stream_begin(s, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_stream_write(NULL, "x", 1), KEEL_EINVAL);
+    CHECK_ST(keel_stream_commit(NULL, "x", 1), KEEL_EINVAL);
+    keel_stream_abort(NULL);
+    CHECK_ST(keel_put_stream(s, "k", 1, NULL, NULL), KEEL_EINVAL);
+    CHECK_ST(keel_put_stream(NULL, "k", 1, NULL, NULL), KEEL_EINVAL);
+    keel_free(NULL);
+    CHECK_EQ(count_of(s), 1);
+    keel_free(s);
+}
+
+static long long zero_reader(void *ctx, void *buf, size_t cap) {
+    (void)ctx;
+    (void)buf;
+    (void)cap;
+    return 0;
+}
+
+static void test_use_after_close(void) {
+    keel_store *s, *d;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    REQUIRE_OK(open_mode(h_path("d.keel"), KEEL_OPEN_CREATE, &d));
+    REQUIRE_OK(put_s(s, "k", "v"));
+    REQUIRE_OK(put_s(d, "dk", "dv"));
+    keel_iter *it = NULL;
+    CHECK_OK(keel_iter_new(s, &it));
+    CHECK_OK(keel_close(s));
+    CHECK_OK(keel_close(s)); /* twice is fine */
+    long long size = file_size(p);
+
+    keel_view v;
+    keel_entry e;
+    keel_stats stt;
+    uint64_t u;
+    size_t n;
+    char buf[8];
+    keel_kv kv = { "a", 1, "b", 1 };
+    keel_view kview = { (const uint8_t *)"k", 1 };
+    CHECK_ST(keel_put(s, "k", 1, "w", 1), KEEL_ECLOSED);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_get(s, "k", 1, &v), KEEL_ECLOSED);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_get_copy(s, "k", 1, buf, sizeof buf, &n), KEEL_ECLOSED);
+    CHECK_ST(keel_read_at(s, "k", 1, 0, buf, sizeof buf, &n), KEEL_ECLOSED);
+    CHECK_ST(keel_exists(s, "k", 1), KEEL_ECLOSED);
+    CHECK_ST(keel_delete(s, "k", 1), KEEL_ECLOSED);
+    CHECK_ST(keel_count(s, &u), KEEL_ECLOSED);
+    CHECK_ST(keel_get_entry(s, "k", 1, &e), KEEL_ECLOSED);
+    CHECK_ST(keel_stat(s, &stt), KEEL_ECLOSED);
+    CHECK_ST(keel_file_size(s, &u), KEEL_ECLOSED);
+    CHECK_ST(keel_sync(s), KEEL_ECLOSED);
+    CHECK_ST(keel_compact(s, NULL, NULL), KEEL_ECLOSED);
+    CHECK_ST(keel_verify(s, NULL), KEEL_ECLOSED);
+    CHECK_ST(keel_refresh(s), KEEL_ECLOSED);
+    CHECK_ST(keel_put_batch(s, &kv, 1), KEEL_ECLOSED);
+    CHECK_ST(keel_delete_batch(s, &kview, 1, NULL), KEEL_ECLOSED);
+    CHECK_ST(keel_rename(s, "k", 1, "j", 1), KEEL_ECLOSED);
+    CHECK_ST(keel_copy(s, "k", 1, d, "j", 1), KEEL_ECLOSED);
+    CHECK_ST(keel_copy(d, "dk", 2, s, "j", 1), KEEL_ECLOSED);
+    CHECK_ST(keel_move(d, "dk", 2, s, "j", 1), KEEL_ECLOSED);
+    CHECK_VALUE_S(d, "dk", "dv"); /* the failed move did not delete it */
+    keel_iter *it2;
+    CHECK_ST(keel_iter_new(s, &it2), KEEL_ECLOSED);
+    keel_stream *st;
+    CHECK_ST(keel_stream_begin(s, &st), KEEL_ECLOSED);
+    CHECK_ST(keel_put_stream(s, "k", 1, zero_reader, NULL), KEEL_ECLOSED);
+    CHECK_EQ(file_size(p), size);
+    keel_iter_free(it); /* freeing an iterator of a closed store is allowed */
+    keel_free(s);
+    keel_free(d);
+
+    /* keel_free on an open store closes it: the lock is released. */
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    CHECK_VALUE_S(s, "k", "v");
+    keel_free(s);
+}
+
+static void test_readonly_rejects_writes(void) {
+    keel_store *w, *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &w));
+    REQUIRE_OK(put_s(w, "k", "v"));
+    REQUIRE_OK(put_s(w, "old", "x"));
+    REQUIRE_OK(keel_delete(w, "old", 3));
+    keel_free(w);
+    size_t n0;
+    uint8_t *before = read_file(p, &n0);
+    REQUIRE(before != NULL);
+
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    REQUIRE_OK(open_mode(h_path("w.keel"), KEEL_OPEN_CREATE, &w));
+    REQUIRE_OK(put_s(w, "wk", "wv"));
+    keel_kv kv = { "a", 1, "b", 1 };
+    keel_view kview = { (const uint8_t *)"k", 1 };
+    CHECK_ST(keel_put(s, "k", 1, "w", 1), KEEL_EREADONLY);
+    CHECK_ERRMSG();
+    CHECK_ST(keel_put(s, "new", 3, "w", 1), KEEL_EREADONLY);
+    CHECK_ST(keel_delete(s, "k", 1), KEEL_EREADONLY);
+    CHECK_ST(keel_put_batch(s, &kv, 1), KEEL_EREADONLY);
+    CHECK_ST(keel_delete_batch(s, &kview, 1, NULL), KEEL_EREADONLY);
+    CHECK_ST(keel_rename(s, "k", 1, "j", 1), KEEL_EREADONLY);
+    CHECK_ST(keel_copy(s, "k", 1, s, "j", 1), KEEL_EREADONLY);
+    CHECK_ST(keel_copy(w, "wk", 2, s, "j", 1), KEEL_EREADONLY);
+    CHECK_ST(keel_move(s, "k", 1, w, "j", 1), KEEL_EREADONLY);
+    CHECK_ABSENT(w, "j", 1); /* a move that cannot delete from src must not copy */
+    CHECK_ST(keel_compact(s, NULL, NULL), KEEL_EREADONLY);
+    keel_stream *st = NULL;
+    CHECK_ST(keel_stream_begin(s, &st), KEEL_EREADONLY);
+    CHECK_ST(keel_put_stream(s, "k", 1, zero_reader, NULL), KEEL_EREADONLY);
+    CHECK_ERRMSG();
+
+    /* Reading works; copying out of a read-only store into a writable one works. */
+    CHECK_VALUE_S(s, "k", "v");
+    CHECK_ABSENT(s, "old", 3);
+    CHECK_EQ(count_of(s), 1);
+    CHECK_OK(keel_verify(s, NULL));
+    CHECK_OK(keel_refresh(s));
+    CHECK_OK(keel_copy(s, "k", 1, w, "copied", 6));
+    CHECK_VALUE_S(w, "copied", "v");
+    keel_free(s);
+    keel_free(w);
+    CHECK(file_equals(p, before, n0));
+    free(before);
+}
+
+static void test_errmsg_and_strerror(void) {
+    const keel_status all[] = { KEEL_OK, KEEL_NOTFOUND, KEEL_EINVAL, KEEL_ENOMEM, KEEL_EIO,
+                                KEEL_ENOSPC, KEEL_ENOENT, KEEL_EEXIST, KEEL_EFORMAT,
+                                KEEL_EVERSION, KEEL_ECORRUPT, KEEL_ELOCKED, KEEL_ECLOSED,
+                                KEEL_EREADONLY, KEEL_EKEYSIZE, KEEL_ERANGE, KEEL_EABORTED,
+                                KEEL_EBUSY, KEEL_EACCES };
+    for (size_t i = 0; i < H_COUNT(all); i++) {
+        const char *t = keel_strerror(all[i]);
+        CHECK(t != NULL && *t);
+        for (size_t j = 0; j < i; j++) CHECK(strcmp(t, keel_strerror(all[j])) != 0);
+    }
+    CHECK(keel_strerror((keel_status)12345) != NULL);
+    CHECK(keel_strerror((keel_status)-999) != NULL);
+    CHECK(keel_errmsg() != NULL);
+    CHECK(strcmp(keel_version(), KEEL_VERSION_STRING) == 0);
+
+    /* The values never change once released. */
+    CHECK_EQ(KEEL_EFORMAT, -7);
+    CHECK_EQ(KEEL_EACCES, -17);
+
+    /* Hash and checksum are the documented functions. */
+    CHECK_EQ(keel_hash("key1", 4), 0x384d070cd5d829e2ULL);
+    CHECK_EQ(keel_crc32c(0, "123456789", 9), 0xE3069283u);
+    CHECK_EQ(keel_crc32c(keel_crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
+    CHECK_EQ(keel_crc32c(0, NULL, 0), 0);
+
+    /* The detail is per thread and names the problem. */
+    keel_store *s;
+    keel_status st = open_mode(h_path("missing.keel"), KEEL_OPEN_EXISTING, &s);
+    CHECK_EQ(st, KEEL_ENOENT);
+    const char *m = keel_errmsg();
+    CHECK(m && *m);
+    CHECK(m && strstr(m, "missing.keel") != NULL);
+}
+
+/* ---- alignment ----------------------------------------------------------------------- */
+
+static void test_alignment(void) {
+    const size_t sizes[] = { 1, 3, 8, 63, 64, 65, 100, 4095, 4096, 5000 };
+    for (uint32_t log2 = 0; log2 <= 12; log2++) {
+        uint32_t a = 1u << log2;
+        char name[32];
+        snprintf(name, sizeof name, "a%u.keel", a);
+        const char *p = h_path(name);
+        keel_store *s;
+        REQUIRE_OK(open_opts(p, KEEL_OPEN_NEW, a, KEEL_SYNC_NONE, 0, &s));
+        uint8_t *val = malloc(5000);
+        REQUIRE(val != NULL);
+        for (size_t i = 0; i < H_COUNT(sizes); i++) {
+            char key[16];
+            snprintf(key, sizeof key, "k%zu", i);
+            pattern_fill(i, val, sizes[i]);
+            /* an odd key length in between to shift the next entry */
+            CHECK_OK(keel_put(s, key, strlen(key), val, sizes[i]));
+            CHECK_OK(keel_put(s, "odd", 3, val, i));
+        }
+        for (int pass = 0; pass < 2; pass++) {
+            keel_stats stt;
+            CHECK_OK(keel_stat(s, &stt));
+            CHECK_EQ(stt.alignment, a);
+            for (size_t i = 0; i < H_COUNT(sizes); i++) {
+                char key[16];
+                snprintf(key, sizeof key, "k%zu", i);
+                pattern_fill(i, val, sizes[i]);
+                keel_view v;
+                CHECK_OK(keel_get(s, key, strlen(key), &v));
+                CHECK_EQ(v.len, sizes[i]);
+                CHECK_MEM(v.data, val, sizes[i]);
+                CHECKF((uintptr_t)v.data % a == 0, "alignment %u: value %p", a, (void *)v.data);
+                keel_entry e;
+                CHECK_OK(keel_get_entry(s, key, strlen(key), &e));
+                CHECK_EQ(e.value_offset % a, 0);
+                CHECK_EQ(e.entry_end % 8, 0);
+            }
+            keel_free(s);
+            /* Reopen asking for another alignment: the file keeps its own. */
+            REQUIRE_OK(open_opts(p, KEEL_OPEN_EXISTING, a == 64 ? 128 : 64, KEEL_SYNC_NONE, 0, &s));
+        }
+        CHECK_OK(keel_verify(s, NULL));
+        keel_free(s);
+        size_t n;
+        uint8_t *b = read_file(p, &n);
+        REQUIRE(b != NULL);
+        CHECK_EQ(b[12], log2);
+        free(b);
+        free(val);
+    }
+}
+
+/* ---- batches ------------------------------------------------------------------------- */
+
+static void test_put_batch(void) {
+    keel_store *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    CHECK_OK(keel_put_batch(s, NULL, 0));
+    CHECK_EQ(fsize_of(s), 64);
+
+    keel_kv items[5] = {
+        { "one", 3, "1", 1 },
+        { "two", 3, "22", 2 },
+        { "one", 3, "111", 3 }, /* repeated: ends with its last value */
+        { "empty", 5, NULL, 0 },
+        { "", 0, "\0", 1 },
+    };
+    CHECK_OK(keel_put_batch(s, items, 5));
+    CHECK_VALUE_S(s, "one", "111");
+    CHECK_VALUE_S(s, "two", "22");
+    CHECK_VALUE(s, "empty", 5, "", 0);
+    CHECK_VALUE(s, "", 0, "\0", 1);
+    CHECK_EQ(count_of(s), 4);
+
+    /* In the file, every entry of the group but the last carries GROUP_MORE. */
+    keel_entry e;
+    uint64_t end = fsize_of(s);
+    int commit_points = 0, found = 0;
+    const char *keys[] = { "one", "two", "empty", "" };
+    for (int i = 0; i < 4; i++) {
+        if (keel_get_entry(s, keys[i], strlen(keys[i]), &e) != KEEL_OK) continue;
+        found++;
+        if (e.entry_end == end) {
+            commit_points++;
+            CHECK_EQ(e.flags & KEEL_FLAG_GROUP_MORE, 0);
+        } else {
+            CHECK_EQ(e.flags & KEEL_FLAG_GROUP_MORE, KEEL_FLAG_GROUP_MORE);
+        }
+        CHECK_OK(keel_entry_verify(s, &e));
+    }
+    CHECK_EQ(found, 4);
+    CHECK_EQ(commit_points, 1);
+
+    /* A batch of one, and a large batch. */
+    keel_kv single = { "solo", 4, "s", 1 };
+    CHECK_OK(keel_put_batch(s, &single, 1));
+    CHECK_OK(keel_get_entry(s, "solo", 4, &e));
+    CHECK_EQ(e.flags, 0);
+    enum { N = 5000 };
+    keel_kv *many = calloc(N, sizeof *many);
+    char (*kb)[16] = calloc(N, 16);
+    REQUIRE(many && kb);
+    for (int i = 0; i < N; i++) {
+        snprintf(kb[i], 16, "m%05d", i);
+        many[i].key = kb[i];
+        many[i].key_len = strlen(kb[i]);
+        many[i].value = kb[i];
+        many[i].value_len = (size_t)(i % 7);
+    }
+    CHECK_OK(keel_put_batch(s, many, N));
+    CHECK_EQ(count_of(s), 5 + N);
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_EQ(count_of(s), 5 + N);
+    for (int i = 0; i < N; i += 97) CHECK_VALUE(s, kb[i], strlen(kb[i]), kb[i], (size_t)(i % 7));
+    CHECK_VALUE_S(s, "one", "111");
+    CHECK_OK(keel_verify(s, NULL));
+    keel_free(s);
+    free(many);
+    free(kb);
+}
+
+static void test_delete(void) {
+    keel_store *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    CHECK_OK(put_s(s, "a", "1"));
+    CHECK_OK(put_s(s, "b", "2"));
+    CHECK_OK(keel_delete(s, "a", 1));
+    CHECK_ABSENT(s, "a", 1);
+    CHECK_EQ(count_of(s), 1);
+    keel_entry e;
+    CHECK_ST(keel_get_entry(s, "a", 1, &e), KEEL_NOTFOUND);
+
+    /* Deleting an absent key writes nothing. */
+    uint64_t size = fsize_of(s);
+    CHECK_ST(keel_delete(s, "a", 1), KEEL_NOTFOUND);
+    CHECK_ST(keel_delete(s, "never", 5), KEEL_NOTFOUND);
+    CHECK_EQ(fsize_of(s), size);
+    CHECK_EQ(file_size(p), (long long)size);
+
+    /* Resurrect. */
+    CHECK_OK(put_s(s, "a", "3"));
+    CHECK_VALUE_S(s, "a", "3");
+    CHECK_OK(keel_delete(s, "a", 1));
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    CHECK_ABSENT(s, "a", 1);
+    CHECK_VALUE_S(s, "b", "2");
+    CHECK_EQ(count_of(s), 1);
+    keel_stats stt;
+    CHECK_OK(keel_stat(s, &stt));
+    CHECK_EQ(stt.entries, 5); /* a, b, tombstone, a, tombstone */
+    keel_free(s);
+}
+
+static void test_delete_batch(void) {
+    keel_store *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    for (int i = 0; i < 10; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        CHECK_OK(put_s(s, k, k));
+    }
+    keel_view keys[5] = {
+        { (const uint8_t *)"k1", 2 }, { (const uint8_t *)"absent", 6 }, { (const uint8_t *)"k3", 2 },
+        { (const uint8_t *)"k3", 2 }, /* a repeated key is deleted once */
+        { (const uint8_t *)"k9", 2 },
+    };
+    size_t deleted = 99;
+    CHECK_OK(keel_delete_batch(s, keys, 5, &deleted));
+    CHECK_EQ(deleted, 3);
+    CHECK_ABSENT(s, "k1", 2);
+    CHECK_ABSENT(s, "k3", 2);
+    CHECK_ABSENT(s, "k9", 2);
+    CHECK_VALUE_S(s, "k2", "k2");
+    CHECK_EQ(count_of(s), 7);
+
+    /* Nothing present: nothing written. */
+    uint64_t size = fsize_of(s);
+    deleted = 99;
+    CHECK_OK(keel_delete_batch(s, keys, 5, &deleted));
+    CHECK_EQ(deleted, 0);
+    CHECK_EQ(fsize_of(s), size);
+    CHECK_OK(keel_delete_batch(s, NULL, 0, &deleted));
+    CHECK_EQ(deleted, 0);
+    CHECK_OK(keel_delete_batch(s, keys, 0, NULL));
+    keel_view k0 = { (const uint8_t *)"k0", 2 };
+    CHECK_OK(keel_delete_batch(s, &k0, 1, NULL));
+    CHECK_ABSENT(s, "k0", 2);
+    keel_free(s);
+
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_EQ(count_of(s), 6);
+    CHECK_ABSENT(s, "k3", 2);
+    CHECK_VALUE_S(s, "k8", "k8");
+    keel_free(s);
+}
+
+/* ---- rename, copy, move -------------------------------------------------------------- */
+
+static void test_rename(void) {
+    keel_store *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_opts(p, KEEL_OPEN_CREATE, 256, KEEL_SYNC_NONE, 0, &s));
+    uint8_t val[3000];
+    pattern_fill(11, val, sizeof val);
+    CHECK_OK(keel_put(s, "old", 3, val, sizeof val));
+    CHECK_OK(put_s(s, "other", "o"));
+    CHECK_OK(keel_rename(s, "old", 3, "new", 3));
+    CHECK_ABSENT(s, "old", 3);
+    CHECK_VALUE(s, "new", 3, val, sizeof val);
+    keel_view v;
+    CHECK_OK(keel_get(s, "new", 3, &v));
+    CHECK_EQ((uintptr_t)v.data % 256, 0);
+    CHECK_EQ(count_of(s), 2);
+
+    /* One atomic group: the new entry carries GROUP_MORE, the tombstone closes it. */
+    keel_entry e;
+    CHECK_OK(keel_get_entry(s, "new", 3, &e));
+    CHECK_EQ(e.flags & KEEL_FLAG_GROUP_MORE, KEEL_FLAG_GROUP_MORE);
+    CHECK(e.entry_end < fsize_of(s));
+    CHECK_OK(keel_entry_verify(s, &e));
+
+    uint64_t size = fsize_of(s);
+    CHECK_ST(keel_rename(s, "old", 3, "x", 1), KEEL_NOTFOUND);
+    CHECK_ST(keel_rename(s, "new", 3, "new", 3), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    CHECK_EQ(fsize_of(s), size);
+
+    /* Onto an existing key: replaced. */
+    CHECK_OK(keel_rename(s, "other", 5, "new", 3));
+    CHECK_VALUE_S(s, "new", "o");
+    CHECK_ABSENT(s, "other", 5);
+    CHECK_EQ(count_of(s), 1);
+    /* Empty value and empty key. */
+    CHECK_OK(keel_put(s, "e", 1, NULL, 0));
+    CHECK_OK(keel_rename(s, "e", 1, "", 0));
+    CHECK_VALUE(s, "", 0, "", 0);
+    CHECK_OK(keel_rename(s, "", 0, "e2", 2));
+    CHECK_VALUE(s, "e2", 2, "", 0);
+    CHECK_ABSENT(s, "", 0);
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_VALUE_S(s, "new", "o");
+    CHECK_VALUE(s, "e2", 2, "", 0);
+    CHECK_ABSENT(s, "old", 3);
+    CHECK_EQ(count_of(s), 2);
+    CHECK_OK(keel_verify(s, NULL));
+    keel_free(s);
+}
+
+static void test_copy_move(void) {
+    keel_store *a, *b;
+    const char *pa = h_path("a.keel"), *pb = h_path("b.keel");
+    REQUIRE_OK(open_opts(pa, KEEL_OPEN_CREATE, 64, KEEL_SYNC_NONE, 0, &a));
+    REQUIRE_OK(open_opts(pb, KEEL_OPEN_CREATE, 4096, KEEL_SYNC_DATA, 0, &b));
+    uint8_t val[10000];
+    pattern_fill(5, val, sizeof val);
+    CHECK_OK(keel_put(a, "v", 1, val, sizeof val));
+    CHECK_OK(keel_put(a, "z", 1, "\0", 1));
+
+    /* copy within a store */
+    CHECK_OK(keel_copy(a, "v", 1, a, "v2", 2));
+    CHECK_VALUE(a, "v", 1, val, sizeof val);
+    CHECK_VALUE(a, "v2", 2, val, sizeof val);
+    /* copy between stores, into a store of another alignment */
+    CHECK_OK(keel_copy(a, "v", 1, b, "bv", 2));
+    CHECK_VALUE(b, "bv", 2, val, sizeof val);
+    keel_view view;
+    CHECK_OK(keel_get(b, "bv", 2, &view));
+    CHECK_EQ((uintptr_t)view.data % 4096, 0);
+    CHECK_ST(keel_copy(a, "missing", 7, b, "m", 1), KEEL_NOTFOUND);
+    CHECK_ABSENT(b, "m", 1);
+
+    /* move between stores: gone from a, present in b */
+    CHECK_OK(keel_move(a, "z", 1, b, "bz", 2));
+    CHECK_ABSENT(a, "z", 1);
+    CHECK_VALUE(b, "bz", 2, "\0", 1);
+    CHECK_ST(keel_move(a, "z", 1, b, "bz2", 3), KEEL_NOTFOUND);
+    CHECK_ABSENT(b, "bz2", 3);
+    /* move within a store is a rename */
+    CHECK_OK(keel_move(a, "v2", 2, a, "v3", 2));
+    CHECK_ABSENT(a, "v2", 2);
+    CHECK_VALUE(a, "v3", 2, val, sizeof val);
+    CHECK_EQ(count_of(a), 2);
+    CHECK_EQ(count_of(b), 2);
+    keel_free(a);
+    keel_free(b);
+    REQUIRE_OK(open_mode(pa, KEEL_OPEN_READONLY, &a));
+    REQUIRE_OK(open_mode(pb, KEEL_OPEN_READONLY, &b));
+    CHECK_VALUE(a, "v", 1, val, sizeof val);
+    CHECK_VALUE(a, "v3", 2, val, sizeof val);
+    CHECK_ABSENT(a, "z", 1);
+    CHECK_VALUE(b, "bv", 2, val, sizeof val);
+    CHECK_VALUE(b, "bz", 2, "\0", 1);
+    CHECK_OK(keel_verify(a, NULL));
+    CHECK_OK(keel_verify(b, NULL));
+    keel_free(a);
+    keel_free(b);
+}
+
+/* ---- iteration ----------------------------------------------------------------------- */
+
+#define ITER_N 3000
+
+static void iter_key(int i, char *k) { snprintf(k, 16, "it%05d", i); }
+
+/* The value of key i at version ver: 8 bytes of (i, ver) plus a pattern. */
+static size_t iter_val(int i, int ver, uint8_t *buf) {
+    size_t len = 8 + (size_t)((i * 37 + ver * 11) % 200);
+    uint32_t a = (uint32_t)i, b = (uint32_t)ver;
+    memcpy(buf, &a, 4);
+    memcpy(buf + 4, &b, 4);
+    pattern_fill((uint64_t)i << 8 | (uint64_t)ver, buf + 8, len - 8);
+    return len;
+}
+
+static int iter_key_index(keel_view k) {
+    if (k.len != 7 || memcmp(k.data, "it", 2) != 0) return -1;
+    int i = 0;
+    for (int j = 2; j < 7; j++) {
+        if (k.data[j] < '0' || k.data[j] > '9') return -1;
+        i = i * 10 + (k.data[j] - '0');
+    }
+    return i < ITER_N ? i : -1;
+}
+
+typedef struct iter_shard {
+    const keel_iter *it;
+    size_t lo, hi;
+    int *seen; /* per key: how many times seen (atomic adds) */
+    const int *version;
+    int errors;
+} iter_shard;
+
+static void *iter_shard_run(void *arg) {
+    iter_shard *sh = arg;
+    uint8_t buf[256];
+    for (size_t i = sh->lo; i < sh->hi; i++) {
+        keel_view k, v;
+        if (keel_iter_at(sh->it, i, &k, &v) != KEEL_OK) {
+            sh->errors++;
+            continue;
+        }
+        int ki = iter_key_index(k);
+        if (ki < 0) {
+            sh->errors++;
+            continue;
+        }
+        __atomic_add_fetch(&sh->seen[ki], 1, __ATOMIC_RELAXED);
+        size_t len = iter_val(ki, sh->version[ki], buf);
+        if (v.len != len || memcmp(v.data, buf, len) != 0) sh->errors++;
+    }
+    return NULL;
+}
+
+static void test_iteration(void) {
+    keel_store *s;
+    REQUIRE_OK(open_mode(h_path("a.keel"), KEEL_OPEN_CREATE, &s));
+    static int version[ITER_N], seen[ITER_N];
+    static uint8_t buf[256];
+    char k[16];
+    for (int i = 0; i < ITER_N; i++) {
+        iter_key(i, k);
+        version[i] = 0;
+        size_t len = iter_val(i, 0, buf);
+        CHECK_OK(keel_put(s, k, 7, buf, len));
+    }
+    int live = ITER_N;
+    for (int i = 0; i < ITER_N; i += 3) { /* overwrite a third */
+        iter_key(i, k);
+        version[i] = 1;
+        size_t len = iter_val(i, 1, buf);
+        CHECK_OK(keel_put(s, k, 7, buf, len));
+    }
+    for (int i = 1; i < ITER_N; i += 5) { /* delete a fifth */
+        iter_key(i, k);
+        version[i] = -1;
+        CHECK_OK(keel_delete(s, k, 7));
+        live--;
+    }
+    CHECK_EQ(count_of(s), live);
+
+    keel_iter *it;
+    REQUIRE_OK(keel_iter_new(s, &it));
+    size_t n = keel_iter_len(it);
+    CHECK_EQ(n, live);
+
+    /* Sequential: each live key once, with its latest value, in file order. */
+    memset(seen, 0, sizeof seen);
+    keel_view kv, vv;
+    size_t got = 0;
+    const uint8_t *prev = NULL;
+    while (keel_iter_next(it, &kv, &vv) == KEEL_OK) {
+        got++;
+        int ki = iter_key_index(kv);
+        if (ki < 0) {
+            CHECK(ki >= 0);
+            continue;
+        }
+        seen[ki]++;
+        CHECK(version[ki] >= 0);
+        if (version[ki] >= 0) {
+            size_t len = iter_val(ki, version[ki], buf);
+            CHECK(vv.len == len && memcmp(vv.data, buf, len) == 0);
+        }
+        CHECK(prev == NULL || vv.data > prev); /* file order */
+        prev = vv.data;
+    }
+    CHECK_EQ(got, n);
+    CHECK_ST(keel_iter_next(it, &kv, &vv), KEEL_NOTFOUND);
+    for (int i = 0; i < ITER_N; i++) CHECK_EQ(seen[i], version[i] >= 0 ? 1 : 0);
+    CHECK_ST(keel_iter_at(it, n, &kv, &vv), KEEL_ERANGE);
+    CHECK_ST(keel_iter_at(it, (size_t)-1, &kv, &vv), KEEL_ERANGE);
+
+    /* The snapshot ignores later writes. */
+    for (int i = 0; i < 50; i++) {
+        iter_key(i, k);
+        CHECK_OK(keel_put(s, k, 7, "later", 5));
+    }
+    CHECK_OK(put_s(s, "brand-new", "x"));
+
+    /* Split over 4 threads with keel_iter_at. */
+    memset(seen, 0, sizeof seen);
+    enum { T = 4 };
+    pthread_t th[T];
+    iter_shard sh[T];
+    for (int t = 0; t < T; t++) {
+        sh[t] = (iter_shard){ it, (size_t)t * n / T, (size_t)(t + 1) * n / T, seen, version, 0 };
+        REQUIRE(pthread_create(&th[t], NULL, iter_shard_run, &sh[t]) == 0);
+    }
+    for (int t = 0; t < T; t++) {
+        pthread_join(th[t], NULL);
+        CHECK_EQ(sh[t].errors, 0);
+    }
+    for (int i = 0; i < ITER_N; i++) CHECK_EQ(seen[i], version[i] >= 0 ? 1 : 0);
+    keel_iter_free(it);
+
+    /* A new iterator sees the new state. */
+    REQUIRE_OK(keel_iter_new(s, &it));
+    CHECK_EQ(keel_iter_len(it), count_of(s));
+    keel_iter_free(it);
+
+    /* An empty store iterates nothing. */
+    keel_store *e;
+    REQUIRE_OK(open_mode(h_path("e.keel"), KEEL_OPEN_CREATE, &e));
+    REQUIRE_OK(keel_iter_new(e, &it));
+    CHECK_EQ(keel_iter_len(it), 0);
+    CHECK_ST(keel_iter_next(it, &kv, &vv), KEEL_NOTFOUND);
+    CHECK_ST(keel_iter_at(it, 0, &kv, &vv), KEEL_ERANGE);
+    keel_iter_free(it);
+    keel_free(e);
+    keel_iter_free(NULL);
+    keel_free(s);
+}
+
+/* ---- stats ----------------------------------------------------------------------------- */
+
+static void test_stats(void) {
+    keel_store *s;
+    const char *p = h_path("a.keel");
+    REQUIRE_OK(open_opts(p, KEEL_OPEN_CREATE, 64, KEEL_SYNC_DATA, 0, &s));
+    keel_stats st;
+    uint8_t val[1000];
+    char k[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "s%03d", i);
+        pattern_fill((uint64_t)i, val, sizeof val);
+        CHECK_OK(keel_put(s, k, strlen(k), val, sizeof val));
+    }
+    CHECK_OK(keel_stat(s, &st));
+    CHECK_EQ(st.entries, 100);
+    CHECK_EQ(st.live_keys, 100);
+    CHECK_EQ(st.file_size, fsize_of(s));
+    CHECK_EQ(st.file_size, (uint64_t)file_size(p));
+    CHECK_EQ(st.sync, KEEL_SYNC_DATA);
+    CHECK_EQ(st.alignment, 64);
+    CHECK(st.live_bytes >= 100 * (1000 + 4 + 40));
+    CHECK(st.live_bytes <= st.file_size - 64);
+    CHECKF(st.reclaimable_bytes < 1000, "fresh store: reclaimable %llu",
+           (unsigned long long)st.reclaimable_bytes);
+
+    /* Overwrite every value: about the first generation becomes reclaimable. */
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "s%03d", i);
+        CHECK_OK(keel_put(s, k, strlen(k), val, 500));
+    }
+    CHECK_OK(keel_stat(s, &st));
+    CHECK_EQ(st.entries, 200);
+    CHECK_EQ(st.live_keys, 100);
+    CHECKF(st.reclaimable_bytes >= 100 * 1000 && st.reclaimable_bytes <= st.file_size,
+           "reclaimable %llu of %llu", (unsigned long long)st.reclaimable_bytes,
+           (unsigned long long)st.file_size);
+    CHECK(st.live_bytes >= 100 * 500 && st.live_bytes < 100 * 1000);
+    uint64_t recl1 = st.reclaimable_bytes;
+
+    /* Deletes: fewer live keys, more reclaimable. */
+    for (int i = 0; i < 50; i++) {
+        snprintf(k, sizeof k, "s%03d", i);
+        CHECK_OK(keel_delete(s, k, strlen(k)));
+    }
+    CHECK_OK(keel_stat(s, &st));
+    CHECK_EQ(st.entries, 250);
+    CHECK_EQ(st.live_keys, 50);
+    CHECK(st.reclaimable_bytes >= recl1 + 50 * 500);
+    CHECK_EQ(st.file_size, (uint64_t)file_size(p));
+    keel_stats st2;
+    keel_free(s);
+
+    /* The same numbers after reopen (read-only too). */
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_OK(keel_stat(s, &st2));
+    CHECK_EQ(st2.entries, st.entries);
+    CHECK_EQ(st2.live_keys, st.live_keys);
+    CHECK_EQ(st2.live_bytes, st.live_bytes);
+    CHECK_EQ(st2.file_size, st.file_size);
+    CHECK_EQ(st2.reclaimable_bytes, st.reclaimable_bytes);
+    CHECK_EQ(st2.read_only, 1);
+    keel_free(s);
+
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    CHECK_OK(keel_compact(s, NULL, NULL));
+    CHECK_OK(keel_stat(s, &st2));
+    CHECK_EQ(st2.live_keys, 50);
+    CHECK_EQ(st2.entries, 50);
+    CHECK(st2.reclaimable_bytes < 64 * 50);
+    CHECK(st2.file_size < st.file_size);
+    CHECK(st2.live_bytes >= 50 * (500 + 4 + 40) && st2.live_bytes <= st2.file_size - 64);
+    keel_free(s);
+}
+
+static void test_reopen_persistence(void) {
+    const char *p = h_path("a.keel");
+    keel_store *s;
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_CREATE, &s));
+    enum { N = 2000 };
+    rng r = rng_seed(42);
+    static uint8_t model[N][64];
+    static int mlen[N]; /* -1 absent */
+    for (int i = 0; i < N; i++) mlen[i] = -1;
+    for (int round = 0; round < 4; round++) {
+        for (int op = 0; op < 3000; op++) {
+            int i = (int)rng_below(&r, N);
+            char k[16];
+            snprintf(k, sizeof k, "key-%d", i);
+            if (rng_below(&r, 5) == 0) {
+                keel_status st = keel_delete(s, k, strlen(k));
+                CHECK_EQ(st, mlen[i] < 0 ? KEEL_NOTFOUND : KEEL_OK);
+                mlen[i] = -1;
+            } else {
+                int len = (int)rng_below(&r, 65);
+                rng_fill(&r, model[i], (size_t)len);
+                CHECK_OK(keel_put(s, k, strlen(k), model[i], (size_t)len));
+                mlen[i] = len;
+            }
+        }
+        keel_free(s);
+        REQUIRE_OK(open_mode(p, round % 2 ? KEEL_OPEN_READONLY : KEEL_OPEN_EXISTING, &s));
+        uint64_t live = 0;
+        for (int i = 0; i < N; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "key-%d", i);
+            if (mlen[i] < 0) {
+                CHECK_ABSENT(s, k, strlen(k));
+            } else {
+                live++;
+                CHECK_VALUE(s, k, strlen(k), model[i], (size_t)mlen[i]);
+            }
+        }
+        CHECK_EQ(count_of(s), live);
+        if (h_failures()) break;
+        if (round % 2) {
+            keel_free(s);
+            REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+        }
+    }
+    CHECK_OK(keel_verify(s, NULL));
+    keel_free(s);
+}
+
+/* Opening through a relative path and a path with "..": the store behaves the same. */
+static void test_relative_path(void) {
+    char cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(chdir(h_dir) == 0);
+    keel_store *s;
+    keel_status st = open_mode("rel.keel", KEEL_OPEN_CREATE, &s);
+    CHECK_EQ(st, KEEL_OK);
+    if (st == KEEL_OK) {
+        CHECK_OK(put_s(s, "a", "b"));
+        CHECK_OK(keel_compact(s, NULL, NULL));
+        CHECK_VALUE_S(s, "a", "b");
+        keel_free(s);
+    }
+    int r = chdir(cwd);
+    (void)r;
+    REQUIRE(mkdir(h_path("sub"), 0755) == 0);
+    REQUIRE_OK(open_mode(h_path("sub/../rel.keel"), KEEL_OPEN_EXISTING, &s));
+    CHECK_VALUE_S(s, "a", "b");
+    keel_free(s);
+    char names[512];
+    CHECK_EQ(dir_entries(names, sizeof names), 2); /* rel.keel and sub */
+}
+
+/* ---- hand-made files -------------------------------------------------------------------- */
+
+static void check_golden_contents(keel_store *s) {
+    uint8_t big[300];
+    for (int i = 0; i < 300; i++) big[i] = (uint8_t)(i * 7);
+    CHECK_ABSENT(s, "alpha", 5);
+    CHECK_VALUE_S(s, "beta", "two");
+    CHECK_VALUE(s, "", 0, "empty key", 9);
+    CHECK_VALUE(s, "nul", 3, "\0", 1);
+    CHECK_VALUE(s, "empty", 5, "", 0);
+    CHECK_VALUE_S(s, "g1", "x");
+    CHECK_VALUE_S(s, "g2", "y");
+    CHECK_VALUE(s, "big", 3, big, 300);
+    CHECK_EQ(count_of(s), 7);
+    keel_view v;
+    CHECK_OK(keel_get(s, "big", 3, &v));
+    CHECK_EQ((uintptr_t)v.data % 64, 0);
+    /* file order of the live entries */
+    static const char *const order[] = { "", "nul", "empty", "g1", "g2", "beta", "big" };
+    keel_iter *it;
+    if (keel_iter_new(s, &it) != KEEL_OK) {
+        CHECK(0);
+        return;
+    }
+    keel_view k;
+    size_t i = 0;
+    while (keel_iter_next(it, &k, &v) == KEEL_OK && i < 7) {
+        CHECKF(k.len == strlen(order[i]) && memcmp(k.data, order[i], k.len) == 0,
+               "entry %zu of the iteration is \"%.*s\", want \"%s\"", i, (int)k.len,
+               (const char *)k.data, order[i]);
+        i++;
+    }
+    CHECK_EQ(i, 7);
+    keel_iter_free(it);
+}
+
+/* Files built by hand from docs/FORMAT.md (golden.h) open and read as documented, and
+ * tests/data/format-1.0.keel, the golden file, holds exactly those bytes. */
+static void test_handmade_files(void) {
+    fbuild f = { 0 };
+    fb_golden(&f);
+    size_t n = 0;
+    uint8_t *g = read_file(KEEL_TEST_DATA_DIR "/format-1.0.keel", &n);
+    CHECKF(g != NULL, "cannot read %s", KEEL_TEST_DATA_DIR "/format-1.0.keel");
+    if (g) CHECKF(n == f.len && memcmp(g, f.b, n) == 0,
+                  "the golden file differs from the bytes FORMAT.md describes");
+    free(g);
+
+    const char *p = h_path("golden.keel");
+    keel_store *s;
+    REQUIRE(write_file(p, f.b, f.len) == 0);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    check_golden_contents(s);
+    CHECK_OK(keel_verify(s, NULL));
+    keel_stats st;
+    CHECK_OK(keel_stat(s, &st));
+    CHECK_EQ(st.entries, 10);
+    CHECK_EQ(st.file_size, f.len);
+    keel_entry e;
+    CHECK_OK(keel_get_entry(s, "g1", 2, &e));
+    CHECK_EQ(e.flags, KEEL_FLAG_GROUP_MORE);
+    keel_free(s);
+    CHECK(file_equals(p, f.b, f.len));
+    /* Writable: appends after it, the earlier bytes untouched. */
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    check_golden_contents(s);
+    CHECK_OK(put_s(s, "added", "later"));
+    keel_free(s);
+    CHECK(file_has_prefix(p, f.b, f.len));
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_VALUE_S(s, "added", "later");
+    keel_free(s);
+
+    /* An unfinished group at the end is not there. */
+    fbuild f2 = { 0 };
+    fb_golden(&f2);
+    fb_entry(&f2, "g3", 2, "z", 1, 2);
+    fb_entry(&f2, "beta", 4, "three", 5, 2);
+    REQUIRE(write_file(p, f2.b, f2.len) == 0);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    check_golden_contents(s);
+    CHECK_ABSENT(s, "g3", 2);
+    CHECK_EQ(fsize_of(s), f.len);
+    keel_free(s);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_EXISTING, &s));
+    CHECK_EQ(file_size(p), (long long)f.len);
+    keel_free(s);
+
+    /* A complete group whose first entry's checksum is bad: the whole group is cut. */
+    fbuild f3 = { 0 };
+    fb_golden(&f3);
+    size_t g3 = f3.len;
+    fb_entry(&f3, "g3", 2, "z", 1, 2);
+    fb_entry(&f3, "g4", 2, "w", 1, 0);
+    f3.b[(g3 + 63) / 64 * 64] ^= 1; /* the value byte of g3, on the next 64-byte boundary */
+    REQUIRE(write_file(p, f3.b, f3.len) == 0);
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+    CHECK_ABSENT(s, "g3", 2);
+    CHECK_ABSENT(s, "g4", 2);
+    check_golden_contents(s);
+    keel_free(s);
+
+    /* Alignment 1 and 4096 files made by hand. */
+    for (int a = 0; a <= 12; a += 12) {
+        fbuild f4 = { 0 };
+        fb_header(&f4, 1, 0, (uint8_t)a, 0x01020304u, 0);
+        uint8_t val[5000];
+        pattern_fill(4, val, sizeof val);
+        fb_entry(&f4, "k", 1, val, 3, 0);
+        fb_entry(&f4, "v", 1, val, sizeof val, 0);
+        REQUIRE(write_file(p, f4.b, f4.len) == 0);
+        REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &s));
+        CHECK_VALUE(s, "k", 1, val, 3);
+        CHECK_VALUE(s, "v", 1, val, sizeof val);
+        CHECK_OK(keel_stat(s, &st));
+        CHECK_EQ(st.alignment, 1u << a);
+        CHECK_OK(keel_verify(s, NULL));
+        keel_free(s);
+        free(f4.b);
+    }
+    free(f.b);
+    free(f2.b);
+    free(f3.b);
+}
+
+int main(int argc, char **argv) {
+    static const h_test tests[] = {
+        H_TEST(test_open_modes),
+        H_TEST(test_open_empty_file),
+        H_TEST(test_open_bad_options),
+        H_TEST(test_header_bytes),
+        H_TEST(test_put_get),
+        H_TEST(test_read_at),
+        H_TEST(test_empty_and_zero_values),
+        H_TEST(test_key_sizes),
+        H_TEST(test_null_arguments),
+        H_TEST(test_use_after_close),
+        H_TEST(test_readonly_rejects_writes),
+        H_TEST(test_errmsg_and_strerror),
+        H_TEST(test_alignment),
+        H_TEST(test_put_batch),
+        H_TEST(test_delete),
+        H_TEST(test_delete_batch),
+        H_TEST(test_rename),
+        H_TEST(test_copy_move),
+        H_TEST(test_iteration),
+        H_TEST(test_stats),
+        H_TEST(test_reopen_persistence),
+        H_TEST(test_relative_path),
+        H_TEST(test_handmade_files),
+    };
+    return h_main(argc, argv, tests, H_COUNT(tests));
+}
