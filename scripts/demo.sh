@@ -13,8 +13,8 @@ cd "$ROOT"
 export PATH="$ROOT/.venv/bin:$PATH"
 log() { printf '\n\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-[ -f build/build.ninja ] || meson setup build -Dbuildtype=release -Dpython=disabled >/dev/null
-ninja -C build >/dev/null
+[ -f build/build.ninja ] || meson setup build -Dbuildtype=release -Dpython=disabled
+ninja -C build
 
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT

@@ -11,14 +11,14 @@ export PATH="$ROOT/.venv/bin:$PATH"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 log "C tests (release build in build/)"
-[ -f build/build.ninja ] || meson setup build -Dbuildtype=release -Dpython=disabled >/dev/null
-ninja -C build >/dev/null
+[ -f build/build.ninja ] || meson setup build -Dbuildtype=release -Dpython=disabled
+ninja -C build
 meson test -C build --suite c --print-errorlogs
 
 log "C tests under ASan + UBSan (build-asan/)"
 [ -f build-asan/build.ninja ] || meson setup build-asan -Dbuildtype=debug -Dpython=disabled \
-  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false >/dev/null
-ninja -C build-asan >/dev/null
+ -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
+ninja -C build-asan
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C build-asan --suite c --print-errorlogs --timeout-multiplier 3
 
