@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite (release build), the C suite again under ASan and UBSan,
 # the Python suite (keeldb and the `keel` CLI, from the package installed into .venv),
-# and a short libFuzzer run of the store opener. Set-up is scripts/bootstrap.sh.
+# the Python suite again against a sanitized build of the extension, and a short libFuzzer
+# run of the store opener. Set-up is scripts/bootstrap.sh.
 # KEEL_FUZZ_SECONDS (default 30) sets the fuzzing time; 0 skips it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -29,3 +30,6 @@ fi
 
 log "Python tests (keeldb and the keel CLI from .venv)"
 KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q tests/python
+
+log "Python tests against an ASan + UBSan build of the extension"
+scripts/test-python-asan.sh

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the Python suite against an ASan + UBSan build of the keeldb extension (and of
+# libkeel inside it), with the sanitizer runtimes preloaded into the interpreter.
+# Usage: scripts/test-python-asan.sh [pytest args]. Needs scripts/bootstrap.sh's .venv.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+B=build-pyasan
+[ -f "$B/build.ninja" ] || .venv/bin/meson setup "$B" -Dbuildtype=debug -Dpython=enabled \
+  -Dpython.install_env=auto -Db_sanitize=address,undefined -Db_lundef=false \
+  -Dtests=false -Dbench=false -Dinstall_c_library=false \
+  --native-file <(printf "[binaries]\npython = '%s'\n" "$ROOT/.venv/bin/python")
+.venv/bin/ninja -C "$B"
+# Lay the package out as it installs: the pure-Python files next to the sanitized module.
+PKG="$B/pkg/keeldb"
+rm -rf "$B/pkg" && mkdir -p "$PKG"
+cp python/keeldb/*.py python/keeldb/*.pyi python/keeldb/py.typed "$PKG/"
+cp "$B"/python/_keeldb*.so "$PKG/"
+ASAN_LIB="$(gcc -print-file-name=libasan.so)"
+UBSAN_LIB="$(gcc -print-file-name=libubsan.so)"
+# CPython's own allocations are not ours to report; leaks are checked separately (valgrind).
+LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB" ASAN_OPTIONS=detect_leaks=0 \
+  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONPATH="$ROOT/$B/pkg" \
+  .venv/bin/python -m pytest -q -p no:cacheprovider tests/python \
+  --ignore=tests/python/test_cli.py -k "not mypy and not stubs" "$@"
