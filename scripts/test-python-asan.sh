@@ -15,7 +15,7 @@ B=build-pyasan
 PKG="$B/pkg/keeldb"
 rm -rf "$B/pkg" && mkdir -p "$PKG"
 cp python/keeldb/*.py python/keeldb/*.pyi python/keeldb/py.typed "$PKG/"
-cp "$B"/python/_keeldb*.so "$PKG/"
+cp "$B"/python/_*.so "$PKG/"
 ASAN_LIB="$(gcc -print-file-name=libasan.so)"
 UBSAN_LIB="$(gcc -print-file-name=libubsan.so)"
 # CPython's own allocations are not ours to report; leaks are checked separately (valgrind).

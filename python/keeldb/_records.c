@@ -1188,10 +1188,19 @@ static PyObject *MTReader_new_with_shards(PyObject *cls, PyObject *args, PyObjec
         return NULL;
     }
     if (PyList_GET_SIZE(files) == 0) {
-        PyErr_Format(PyExc_OSError, "no shard files matching %s_* in %S", prefix, d);
-        Py_DECREF(files);
-        Py_DECREF(d);
-        return NULL;
+        /* Disky errors when nothing matches; an existing directory without shards is an
+         * empty data set here (the README's reading example runs on an empty directory),
+         * a missing directory is FileNotFoundError. */
+        PyObject *isdir = PyObject_CallMethod(d, "is_dir", NULL);
+        int ok = isdir ? PyObject_IsTrue(isdir) : -1;
+        Py_XDECREF(isdir);
+        if (ok == 0)
+            PyErr_Format(PyExc_FileNotFoundError, "shard directory %S does not exist", d);
+        if (ok != 1) {
+            Py_DECREF(files);
+            Py_DECREF(d);
+            return NULL;
+        }
     }
     Py_DECREF(d);
     PyObject *paths = PyList_New(0);
