@@ -4,6 +4,7 @@ A superset of simd_r_drive's Python API: code written for it runs after
 ``from keeldb import DataStore``. On top of it: real zero-copy reads (``EntryHandle``
 exports the buffer protocol), sharing one store between threads, ``close()`` and context
 managers, compaction, iteration, a ``dict``-like interface and a typed error hierarchy.
+Also record files in the Riegeli container with Pisky's API (``keeldb.records``).
 
     >>> from keeldb import DataStore
     >>> with DataStore("example.keel") as store:          # doctest: +SKIP
@@ -31,6 +32,14 @@ from ._keeldb import (
     engine_version,
     key_hash,
 )
+from .records import (
+    Bytes,
+    CorruptionStrategy,
+    MultiThreadedReader,
+    MultiThreadedWriter,
+    RecordReader,
+    RecordWriter,
+)
 
 __version__ = "0.1.0"
 
@@ -52,5 +61,11 @@ __all__ = [
     "MAX_KEY",
     "FORMAT_MAJOR",
     "FORMAT_MINOR",
+    "RecordWriter",
+    "RecordReader",
+    "MultiThreadedWriter",
+    "MultiThreadedReader",
+    "Bytes",
+    "CorruptionStrategy",
     "__version__",
 ]

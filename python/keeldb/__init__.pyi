@@ -17,6 +17,14 @@ from ._keeldb import (
     engine_version as engine_version,
     key_hash as key_hash,
 )
+from .records import (
+    Bytes as Bytes,
+    CorruptionStrategy as CorruptionStrategy,
+    MultiThreadedReader as MultiThreadedReader,
+    MultiThreadedWriter as MultiThreadedWriter,
+    RecordReader as RecordReader,
+    RecordWriter as RecordWriter,
+)
 
 __version__: str
 __all__ = [
@@ -37,5 +45,11 @@ __all__ = [
     "MAX_KEY",
     "FORMAT_MAJOR",
     "FORMAT_MINOR",
+    "RecordWriter",
+    "RecordReader",
+    "MultiThreadedWriter",
+    "MultiThreadedReader",
+    "Bytes",
+    "CorruptionStrategy",
     "__version__",
 ]

@@ -48,9 +48,27 @@ static inline rec_state *get_state(PyObject *module) {
     return (rec_state *)PyModule_GetState(module);
 }
 
+/* The state of the module that defined `tp` or one of its bases (Python subclasses too).
+ * PyType_GetModuleByDef is 3.11+; before it, walk the MRO's heap types. */
 static rec_state *state_of_type(PyTypeObject *tp) {
+#if PY_VERSION_HEX >= 0x030B0000
     PyObject *m = PyType_GetModuleByDef(tp, &records_module);
     return m ? get_state(m) : NULL;
+#else
+    PyObject *mro = tp->tp_mro;
+    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) continue;
+        PyObject *m = PyType_GetModule(t);
+        if (m == NULL) {
+            PyErr_Clear();
+            continue;
+        }
+        if (PyModule_GetDef(m) == &records_module) return get_state(m);
+    }
+    PyErr_SetString(PyExc_TypeError, "keeldb._records: type is not from this module");
+    return NULL;
+#endif
 }
 
 /* ---- errors and arguments ------------------------------------------------------------- */

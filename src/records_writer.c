@@ -1,0 +1,538 @@
+/*
+ * records_writer.c: keel_rec_writer, which appends records to a Riegeli/records file.
+ *
+ * Records collect in memory: their sizes as varints in `sizes`, their bytes in `vbuf` after
+ * a headroom. When the values reach the chunk size (or on flush/close) the chunk is
+ * encoded and written with one pwritev: the 40-byte chunk header, then the data, with a
+ * 24-byte block header inserted at every multiple of 64 KiB. An uncompressed chunk's data
+ * is [0][varint sizes_size][sizes][values]; the prefix is copied into the headroom in front
+ * of the values so the data is contiguous (HighwayHash has no streaming C interface)
+ * without moving the values. A compressed chunk is [type][varint n][sizes block][values
+ * block], each block being varint(decompressed size) + the codec's output (Riegeli's form).
+ *
+ * Invariants:
+ *   - w->pos is the file's end and a possible chunk boundary; everything below it is
+ *     complete chunks. Chunks end exactly where Riegeli's formula says (AddWithOverhead,
+ *     since a simple chunk has more data bytes than records), so no padding is written.
+ *   - After a failed write the writer is poisoned (w->err): every later call returns the
+ *     first error, and close truncates the file back to the last complete chunk.
+ *   - With the ArrayRecord option every chunk but the last holds exactly group_size records;
+ *     close writes the footer chunk, a padding chunk to the next block boundary, the
+ *     postscript chunk (3 copies) and a padding chunk filling that last block, exactly as
+ *     array_record does, so its reader finds the postscript at file_size - 64 KiB.
+ */
+#include "records_internal.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+typedef struct ar_entry {
+    uint64_t offset, decoded, num_records;
+} ar_entry;
+
+struct keel_rec_writer {
+    int fd;
+    keel_rec_writer_options o;
+    int comp;                   /* REC_COMP_* */
+    uint64_t pos;               /* end of the file */
+    keel_status err;            /* first write error, sticky */
+
+    uint8_t *vbuf;              /* headroom, then values */
+    size_t vcap, head, vlen;
+    uint8_t *sizes;
+    size_t scap, slen;
+    uint64_t nrec;              /* records in the pending chunk */
+
+    uint8_t *cbuf, *sbuf;       /* compression scratch */
+    size_t ccap, scap2;
+
+    struct iovec *iov;
+    size_t iov_cap;
+    uint8_t *bh;                /* block headers of the chunk being written */
+    size_t bh_cap;
+
+    ar_entry *ar;
+    size_t ar_n, ar_cap;
+
+    uint64_t total_records, total_bytes;
+};
+
+static keel_status add_ar(keel_rec_writer *w, uint64_t begin, uint64_t decoded, uint64_t n);
+
+/* ---- writing one chunk ------------------------------------------------------------------- */
+
+/* Write a chunk of `type` whose data is `data[0..size)`, at w->pos. */
+static keel_status write_chunk(keel_rec_writer *w, uint8_t type, const uint8_t *data,
+                               uint64_t size, uint64_t num_records, uint64_t decoded) {
+    rec_chunk_header h = {0, size, keel__rec_hash(data, (size_t)size), type, num_records,
+                          decoded};
+    uint8_t hdr[REC_CH];
+    keel__rec_chunk_header_encode(&h, hdr);
+    uint64_t c = w->pos;
+    uint64_t end = keel__rec_chunk_end(c, size, num_records);
+
+    uint64_t nblocks = (end - c) / REC_B + 3;
+    size_t niov = (size_t)nblocks * 4 + 4;
+    if (niov > w->iov_cap) {
+        struct iovec *v = realloc(w->iov, niov * sizeof *v);
+        if (!v) return keel__fail(KEEL_ENOMEM, "allocating %zu iovecs", niov);
+        w->iov = v;
+        w->iov_cap = niov;
+    }
+    keel_status st = keel__rec_grow(&w->bh, &w->bh_cap, (size_t)nblocks * REC_BH);
+    if (st) return st;
+
+    /* Walk the content [header][data], inserting block headers at boundaries. A chunk
+     * with more records than bytes (compressed empty records) is then padded with zeros
+     * up to Riegeli's chunk end, so that every record has its own numeric position. */
+    static const uint8_t zeros[REC_B];
+    const uint8_t *pieces[3] = {hdr, data, zeros};
+    uint64_t lens[3] = {REC_CH, size, 0};
+    size_t k = 0, nb = 0;
+    uint64_t p = c;
+    for (int piece = 0; piece < 3; piece++) {
+        const uint8_t *src = pieces[piece];
+        uint64_t left = lens[piece];
+        if (piece == 2) left = end - p;     /* padding, block headers included */
+        while (left > 0) {
+            if (piece != 2 && p % REC_B == 0) {
+                uint8_t *b = w->bh + nb++ * REC_BH;
+                keel__rec_block_header_encode(p - c, end - p, b);
+                w->iov[k].iov_base = b;
+                w->iov[k++].iov_len = REC_BH;
+                p += REC_BH;
+            }
+            if (piece == 2 && p % REC_B == 0) {
+                if (left <= REC_BH) break;
+                left -= REC_BH;
+                uint8_t *b = w->bh + nb++ * REC_BH;
+                keel__rec_block_header_encode(p - c, end - p, b);
+                w->iov[k].iov_base = b;
+                w->iov[k++].iov_len = REC_BH;
+                p += REC_BH;
+            }
+            uint64_t room = REC_B - p % REC_B;
+            uint64_t n = left < room ? left : room;
+            w->iov[k].iov_base = (void *)(piece == 2 ? zeros : src);
+            w->iov[k++].iov_len = (size_t)n;
+            if (piece != 2) src += n;
+            left -= n;
+            p += n;
+        }
+    }
+    if (p != end)
+        return keel__fail(KEEL_EINVAL, "chunk at %llu: placement mismatch", (unsigned long long)c);
+    int e = keel__os_pwritev_all(w->fd, w->iov, (int)k, c);
+    if (e) return keel__fail_errno(e, "writing chunk at offset %llu", (unsigned long long)c);
+    w->pos = end;
+    return KEEL_OK;
+}
+
+/* Encode and write the pending records as one simple chunk. */
+static keel_status emit_pending(keel_rec_writer *w) {
+    if (w->err) return w->err;
+    if (w->nrec == 0) return KEEL_OK;
+    uint64_t begin = w->pos;
+    keel_status st;
+    const uint8_t *data;
+    uint64_t size;
+    if (w->comp == REC_COMP_NONE) {
+        uint8_t pre[11];
+        size_t pl = 0;
+        pre[pl++] = REC_COMP_NONE;
+        pl += keel__rec_put_varint(pre + pl, w->slen);
+        size_t prefix = pl + w->slen;
+        if (prefix > w->head) {
+            /* Rare: more size bytes than headroom. Move the values and keep a bigger one. */
+            size_t nh = prefix * 2;
+            uint8_t *nb = malloc(nh + w->vlen + 1);
+            if (!nb) return w->err = keel__fail(KEEL_ENOMEM, "allocating chunk buffer");
+            memcpy(nb + nh, w->vbuf + w->head, w->vlen);
+            free(w->vbuf);
+            w->vbuf = nb;
+            w->head = nh;
+            w->vcap = nh + w->vlen + 1;
+        }
+        uint8_t *d = w->vbuf + w->head - prefix;
+        memcpy(d, pre, pl);
+        memcpy(d + pl, w->sizes, w->slen);
+        data = d;
+        size = prefix + w->vlen;
+    } else {
+        size_t sl = 0;
+        st = keel__rec_compress_block(w->comp, w->o.level, w->sizes, w->slen, &w->sbuf, &w->scap2,
+                                      &sl);
+        if (st) return w->err = st;
+        size_t cl = 0;
+        st = keel__rec_grow(&w->cbuf, &w->ccap, 11 + sl);
+        if (st) return w->err = st;
+        w->cbuf[cl++] = (uint8_t)w->comp;
+        cl += keel__rec_put_varint(w->cbuf + cl, sl);
+        memcpy(w->cbuf + cl, w->sbuf, sl);
+        cl += sl;
+        st = keel__rec_compress_block(w->comp, w->o.level, w->vbuf + w->head, w->vlen, &w->cbuf,
+                                      &w->ccap, &cl);
+        if (st) return w->err = st;
+        data = w->cbuf;
+        size = cl;
+    }
+    st = write_chunk(w, REC_CHUNK_SIMPLE, data, size, w->nrec, w->vlen);
+    if (st) return w->err = st;
+    if (w->o.array_record_group_size && (st = add_ar(w, begin, w->vlen, w->nrec)) != KEEL_OK)
+        return w->err = st;
+    w->nrec = 0;
+    w->vlen = 0;
+    w->slen = 0;
+    return KEEL_OK;
+}
+
+static keel_status do_sync(keel_rec_writer *w) {
+    int e = 0;
+    if (w->o.sync == KEEL_SYNC_DATA) e = keel__os_fdatasync(w->fd);
+    else if (w->o.sync == KEEL_SYNC_FULL) e = keel__os_fsync(w->fd);
+    if (e) return w->err = keel__fail_errno(e, "syncing record file");
+    return KEEL_OK;
+}
+
+/* ---- the tail of an existing file ------------------------------------------------------------ */
+
+
+/* The end of the last complete chunk, reading only block and chunk headers near the end. */
+static keel_status find_append_point(int fd, uint64_t size, uint64_t *out) {
+    uint64_t footer;
+    keel_status st = keel__rec_find_ar_footer(fd, size, &footer);
+    if (st == KEEL_OK) {
+        *out = footer;      /* the footer, padding and postscript are rewritten at close */
+        return KEEL_OK;
+    }
+    if (st != KEEL_NOTFOUND) return st;
+    /* The last block whose header is intact tells where a chunk begins in or after it. */
+    uint64_t b = (size - 1) / REC_B * REC_B;
+    uint64_t start = REC_SIG_SIZE;
+    for (;; b -= REC_B) {
+        if (b == 0) break;
+        uint8_t bh[REC_BH];
+        size_t got = 0;
+        int e = keel__os_pread_all(fd, bh, REC_BH, b, &got);
+        if (e) return keel__fail_errno(e, "reading block header at offset %llu",
+                                       (unsigned long long)b);
+        uint64_t prev, next;
+        if (got == REC_BH && keel__rec_block_header_decode(bh, &prev, &next) && prev <= b) {
+            if (prev == 0) start = b;
+            else if (b + next <= size) start = b + next;
+            else start = b - prev;     /* the chunk crossing b is the unfinished one */
+            if (start < REC_SIG_SIZE) start = REC_SIG_SIZE;
+            break;
+        }
+    }
+    uint64_t c = start;
+    while (c < size) {
+        rec_chunk_header h;
+        uint64_t end;
+        int is_short = 0;
+        st = keel__rec_read_header(fd, size, c, &h, &end, &is_short);
+        if (st == KEEL_ECORRUPT || is_short || end > size) break;
+        if (st) return st;
+        c = end;
+    }
+    *out = c < size ? c : size;
+    return KEEL_OK;
+}
+
+static keel_status add_ar(keel_rec_writer *w, uint64_t begin, uint64_t decoded, uint64_t n) {
+    if (w->ar_n == w->ar_cap) {
+        size_t c = w->ar_cap ? w->ar_cap * 2 : 64;
+        ar_entry *a = realloc(w->ar, c * sizeof *a);
+        if (!a) return keel__fail(KEEL_ENOMEM, "allocating footer entries");
+        w->ar = a;
+        w->ar_cap = c;
+    }
+    w->ar[w->ar_n++] = (ar_entry){begin, decoded, n};
+    return KEEL_OK;
+}
+
+/* Appending with the ArrayRecord option: the footer written at close must list the
+ * chunks already in the file, and they must all be full groups. */
+static keel_status collect_ar_chunks(keel_rec_writer *w, uint64_t at) {
+    uint64_t c = REC_SIG_SIZE;
+    while (c < at) {
+        rec_chunk_header h;
+        uint64_t end;
+        int is_short = 0;
+        keel_status st = keel__rec_read_header(w->fd, at, c, &h, &end, &is_short);
+        if (st) return st;
+        if (is_short || end > at) break;
+        if (h.type == REC_CHUNK_SIMPLE && h.num_records > 0) {
+            if (h.num_records != w->o.array_record_group_size)
+                return keel__fail(KEEL_EINVAL, "cannot append as ArrayRecord with group size %u: "
+                                  "the chunk at offset %llu holds %llu records",
+                                  w->o.array_record_group_size, (unsigned long long)c,
+                                  (unsigned long long)h.num_records);
+            if ((st = add_ar(w, c, h.decoded_size, h.num_records)) != KEEL_OK) return st;
+        }
+        c = end;
+    }
+    return KEEL_OK;
+}
+
+/* ---- public API -------------------------------------------------------------------------- */
+
+keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options *opts,
+                                 keel_rec_writer **out) {
+    keel__clear_error();
+    if (!path || !out) return keel__fail(KEEL_EINVAL, "keel_rec_writer_open: NULL argument");
+    keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
+    if (opts) o = *opts;
+    int comp;
+    switch (o.compression) {
+    case KEEL_REC_UNCOMPRESSED: comp = REC_COMP_NONE; break;
+    case KEEL_REC_ZSTD: comp = REC_COMP_ZSTD; break;
+    case KEEL_REC_BROTLI: comp = REC_COMP_BROTLI; break;
+    default: return keel__fail(KEEL_EINVAL, "unknown compression %d", (int)o.compression);
+    }
+    if (comp == REC_COMP_ZSTD && (o.level < -131072 || o.level > 22))
+        return keel__fail(KEEL_EINVAL, "zstd level %d out of range", o.level);
+    if (comp == REC_COMP_BROTLI && (o.level < 0 || o.level > 11))
+        return keel__fail(KEEL_EINVAL, "brotli level %d out of range (0..11)", o.level);
+    if (o.chunk_size == 0) o.chunk_size = KEEL_REC_DEFAULT_CHUNK_SIZE;
+    if (o.sync != KEEL_SYNC_NONE && o.sync != KEEL_SYNC_DATA && o.sync != KEEL_SYNC_FULL)
+        return keel__fail(KEEL_EINVAL, "unknown sync mode %d", (int)o.sync);
+
+    keel_rec_writer *w = calloc(1, sizeof *w);
+    if (!w) return keel__fail(KEEL_ENOMEM, "allocating a record writer");
+    w->fd = -1;
+    w->o = o;
+    w->comp = comp;
+    keel_status st;
+    int e = keel__os_open(path, O_RDWR | O_CREAT | (o.append ? 0 : O_TRUNC), 0644, &w->fd);
+    if (e) {
+        st = keel__fail_errno(e, "opening %s", path);
+        goto fail;
+    }
+    uint64_t size = 0;
+    if (o.append && (e = keel__os_fsize(w->fd, &size)) != 0) {
+        st = keel__fail_errno(e, "stat %s", path);
+        goto fail;
+    }
+    if (size > 0) {
+        uint8_t sig[REC_SIG_SIZE];
+        size_t got = 0;
+        e = keel__os_pread_all(w->fd, sig, REC_SIG_SIZE, 0, &got);
+        if (e) { st = keel__fail_errno(e, "reading %s", path); goto fail; }
+        if (memcmp(sig, keel__rec_signature, got) != 0) {
+            st = keel__fail(KEEL_EFORMAT, "%s is not a Riegeli/records file", path);
+            goto fail;
+        }
+        if (got < REC_SIG_SIZE) size = 0;   /* a signature cut short: start again */
+    }
+    if (size == 0) {
+        if ((e = keel__os_ftruncate(w->fd, 0)) != 0 ||
+            (e = keel__os_pwrite_all(w->fd, keel__rec_signature, REC_SIG_SIZE, 0)) != 0) {
+            st = keel__fail_errno(e, "writing the signature of %s", path);
+            goto fail;
+        }
+        w->pos = REC_SIG_SIZE;
+    } else {
+        uint64_t at = size;
+        st = find_append_point(w->fd, size, &at);
+        if (st) goto fail;
+        if (at < size && (e = keel__os_ftruncate(w->fd, at)) != 0) {
+            st = keel__fail_errno(e, "cutting the unfinished tail of %s at %llu", path,
+                                  (unsigned long long)at);
+            goto fail;
+        }
+        w->pos = at;
+        if (o.array_record_group_size && (st = collect_ar_chunks(w, at)) != KEEL_OK) goto fail;
+    }
+    w->head = 4096;
+    w->vcap = w->head + 65536;
+    w->vbuf = malloc(w->vcap);
+    if (!w->vbuf) { st = keel__fail(KEEL_ENOMEM, "allocating chunk buffer"); goto fail; }
+    if ((st = do_sync(w)) != KEEL_OK) goto fail;
+    *out = w;
+    return KEEL_OK;
+fail:
+    if (w->fd >= 0) keel__os_close(w->fd);
+    free(w->vbuf);
+    free(w);
+    return st;
+}
+
+keel_status keel_rec_writer_write(keel_rec_writer *w, const void *data, size_t len) {
+    if (!w || (!data && len)) return keel__fail(KEEL_EINVAL, "keel_rec_writer_write: NULL argument");
+    if (w->err) return w->err;
+    if (w->vlen + len + w->head > w->vcap) {
+        size_t need = w->head + w->vlen + len;
+        keel_status st = keel__rec_grow(&w->vbuf, &w->vcap, need);
+        if (st) return st;
+    }
+    keel_status st = keel__rec_grow(&w->sizes, &w->scap, w->slen + 10);
+    if (st) return st;
+    if (len) memcpy(w->vbuf + w->head + w->vlen, data, len);
+    w->vlen += len;
+    w->slen += keel__rec_put_varint(w->sizes + w->slen, len);
+    w->nrec++;
+    w->total_records++;
+    w->total_bytes += len;
+    if (w->o.array_record_group_size ? w->nrec >= w->o.array_record_group_size
+                                     : (w->vlen >= w->o.chunk_size ||
+                                        w->nrec >= REC_MAX_NUM_RECORDS))
+        return emit_pending(w);
+    return KEEL_OK;
+}
+
+keel_status keel_rec_writer_flush(keel_rec_writer *w) {
+    if (!w) return keel__fail(KEEL_EINVAL, "keel_rec_writer_flush: NULL writer");
+    if (w->err) return w->err;
+    if (!w->o.array_record_group_size) {
+        keel_status st = emit_pending(w);
+        if (st) return st;
+    }
+    return do_sync(w);
+}
+
+int keel_rec_writer_would_flush(const keel_rec_writer *w, size_t len) {
+    if (!w || w->err) return 0;
+    if (w->o.array_record_group_size) return w->nrec + 1 >= w->o.array_record_group_size;
+    return w->vlen + len >= w->o.chunk_size;
+}
+
+uint64_t keel_rec_writer_pos(const keel_rec_writer *w) {
+    if (!w) return 0;
+    /* A pending record's position is the pending chunk's begin plus its index. */
+    return w->pos + w->nrec;
+}
+
+void keel_rec_writer_counts(const keel_rec_writer *w, uint64_t *records_out,
+                            uint64_t *bytes_out) {
+    if (records_out) *records_out = w ? w->total_records : 0;
+    if (bytes_out) *bytes_out = w ? w->total_bytes : 0;
+}
+
+/* A padding chunk from w->pos to the next block boundary (or the one after, when fewer
+ * than 40 bytes remain). */
+static keel_status pad_to_block(keel_rec_writer *w) {
+    uint64_t c = w->pos;
+    if (c % REC_B == 0) return KEEL_OK;
+    uint64_t room = REC_B - c % REC_B;
+    uint64_t data = room >= REC_CH ? room - REC_CH : room + REC_USABLE - REC_CH;
+    uint8_t *z = calloc(1, (size_t)data + 1);
+    if (!z) return keel__fail(KEEL_ENOMEM, "allocating padding");
+    keel_status st = write_chunk(w, REC_CHUNK_PADDING, z, data, 0, 0);
+    free(z);
+    return st;
+}
+
+static keel_status write_ar_footer(keel_rec_writer *w) {
+    char opts[160];
+    const char *cname = w->comp == REC_COMP_NONE ? "uncompressed"
+                        : w->comp == REC_COMP_ZSTD ? "zstd" : "brotli";
+    int ol = w->comp == REC_COMP_NONE
+                 ? snprintf(opts, sizeof opts, "group_size:%u,transpose:false,"
+                            "pad_to_block_boundary:false,%s,max_parallelism:1", w->o.array_record_group_size, cname)
+                 : snprintf(opts, sizeof opts, "group_size:%u,transpose:false,"
+                            "pad_to_block_boundary:false,%s:%d,max_parallelism:1", w->o.array_record_group_size,
+                            cname, w->o.level ? w->o.level : (w->comp == REC_COMP_ZSTD ? 3 : 6));
+    /* Records: RiegeliFooterMetadata, then one ArrayRecordFooter per chunk. */
+    size_t n = w->ar_n + 1;
+    size_t cap = 64 + (size_t)ol + w->ar_n * 33;
+    uint8_t *vals = malloc(cap), *sizes = malloc(n * 10 + 11);
+    if (!vals || !sizes) {
+        free(vals);
+        free(sizes);
+        return keel__fail(KEEL_ENOMEM, "allocating the ArrayRecord footer");
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < w->ar_n; i++) total += w->ar[i].num_records;
+    /* ArrayRecordMetadata{version 1, num_chunks, num_records, writer_options} */
+    uint8_t inner[64 + 160];
+    size_t il = 0;
+    inner[il++] = 0x08;
+    il += keel__rec_put_varint(inner + il, 1);
+    inner[il++] = 0x10;
+    il += keel__rec_put_varint(inner + il, w->ar_n);
+    inner[il++] = 0x18;
+    il += keel__rec_put_varint(inner + il, total);
+    inner[il++] = 0x22;
+    il += keel__rec_put_varint(inner + il, (uint64_t)ol);
+    memcpy(inner + il, opts, (size_t)ol);
+    il += (size_t)ol;
+    size_t vl = 0, sl = 0;
+    vals[vl++] = 0x0a;
+    vl += keel__rec_put_varint(vals + vl, il);
+    memcpy(vals + vl, inner, il);
+    vl += il;
+    sl += keel__rec_put_varint(sizes + sl, vl);
+    for (size_t i = 0; i < w->ar_n; i++) {
+        size_t el = keel__rec_ar_footer_entry(vals + vl, w->ar[i].offset, w->ar[i].decoded,
+                                              w->ar[i].num_records);
+        vl += el;
+        sl += keel__rec_put_varint(sizes + sl, el);
+    }
+    /* Chunk data: [0][varint sl][sizes][values]. */
+    uint8_t *data = malloc(11 + sl + vl);
+    keel_status st = KEEL_OK;
+    if (!data) st = keel__fail(KEEL_ENOMEM, "allocating the ArrayRecord footer");
+    size_t dl = 0;
+    if (!st) {
+        data[dl++] = 0;
+        dl += keel__rec_put_varint(data + dl, sl);
+        memcpy(data + dl, sizes, sl);
+        dl += sl;
+        memcpy(data + dl, vals, vl);
+        dl += vl;
+    }
+    uint64_t footer_offset = w->pos;
+    if (!st) st = write_chunk(w, REC_CHUNK_SIMPLE, data, dl, n, vl);
+    free(data);
+    free(vals);
+    free(sizes);
+    if (st) return st;
+    if ((st = pad_to_block(w)) != KEEL_OK) return st;
+    /* Postscript: three copies of RiegeliPostscript. */
+    uint8_t ps[32], pdata[128];
+    size_t pl = keel__rec_ar_postscript(ps, footer_offset);
+    size_t d = 0;
+    pdata[d++] = 0;
+    pdata[d++] = 3;
+    for (int i = 0; i < 3; i++) pdata[d++] = (uint8_t)pl;
+    for (int i = 0; i < 3; i++) {
+        memcpy(pdata + d, ps, pl);
+        d += pl;
+    }
+    if ((st = write_chunk(w, REC_CHUNK_SIMPLE, pdata, d, 3, 3 * pl)) != KEEL_OK) return st;
+    return pad_to_block(w);
+}
+
+keel_status keel_rec_writer_close(keel_rec_writer *w) {
+    if (!w) return KEEL_OK;
+    keel_status st = w->err;
+    uint64_t good = w->pos;
+    if (!st) st = emit_pending(w);
+    if (!st && w->o.array_record_group_size) {
+        good = w->pos;
+        st = write_ar_footer(w);
+    }
+    if (!st) st = do_sync(w);
+    if (st) {
+        /* Cut a partly written chunk (or a footer without its postscript) so the file
+         * ends with complete record chunks. */
+        (void)keel__os_ftruncate(w->fd, good);
+    }
+    int e = keel__os_close(w->fd);
+    if (e && !st) st = keel__fail_errno(e, "closing record file");
+    free(w->vbuf);
+    free(w->sizes);
+    free(w->cbuf);
+    free(w->sbuf);
+    free(w->iov);
+    free(w->bh);
+    free(w->ar);
+    free(w);
+    return st;
+}
