@@ -112,7 +112,10 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
         }
         keel_place p;
         keel__place(pos, e[i].vlen, e[i].klen, s->align, &p);
-        keel_trailer nt = {t.key_hash, pos, e[i].vlen, e[i].klen, 0, KEEL_TRAILER_MAGIC, tag, 0};
+        /* A fresh hash from the key bytes: the old one is covered by the CRC, but a file
+         * crafted or damaged with a consistent wrong hash must not be copied forward. */
+        uint64_t kh = keel_hash(key, e[i].klen);
+        keel_trailer nt = {kh, pos, e[i].vlen, e[i].klen, 0, KEEL_TRAILER_MAGIC, tag, 0};
         uint8_t ntr[KEEL_TRAILER_SIZE];
         keel__trailer_encode(&nt, NULL, NULL, ntr);
         keel__st32(ntr + 36, keel_crc32c(kcrc, ntr, 36));
@@ -121,7 +124,7 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
             (err = out_put(&o, NULL, p.trailer_start - p.key_start - e[i].klen)) ||
             (err = out_put(&o, ntr, KEEL_TRAILER_SIZE)))
             break;
-        keel__index_insert_unique(&nx, keel__index_hash(t.key_hash, s->test_hash_mask),
+        keel__index_insert_unique(&nx, keel__index_hash(kh, s->test_hash_mask),
                                   p.value_start, e[i].klen, e[i].vlen);
         pos = p.end;
         done += e[i].vlen;

@@ -24,22 +24,35 @@ static uint64_t capacity_for(uint64_t n) {
     return cap;
 }
 
-/* Tables of 2 MiB and more are allocated on a 2 MiB boundary and offered to transparent
- * huge pages: a random probe then costs a cache miss but rarely a TLB miss too. */
-static keel_slot *slots_alloc(uint64_t cap) {
+/* Tables of 2 MiB and more come from an anonymous mapping aligned to 2 MiB and offered to
+ * transparent huge pages: a random probe then costs a cache miss but rarely a TLB miss
+ * too, and the kernel's zero pages need no memset. */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static keel_slot *slots_alloc(uint64_t cap, size_t *mapped_out) {
     size_t bytes = (size_t)cap * sizeof(keel_slot);
-    const size_t huge = (size_t)2 << 20;
-    if (bytes < huge) return calloc((size_t)cap, sizeof(keel_slot));
-    void *p = NULL;
-    if (posix_memalign(&p, huge, bytes) != 0) return NULL;
-    (void)madvise(p, bytes, MADV_HUGEPAGE);
-    memset(p, 0, bytes);
-    return p;
+    *mapped_out = 0;
+    if (bytes < HUGE_PAGE) return calloc((size_t)cap, sizeof(keel_slot));
+    size_t len = bytes + HUGE_PAGE;
+    uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uint8_t *aligned = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+    if (aligned > p) munmap(p, (size_t)(aligned - p));
+    size_t tail = (size_t)(p + len - (aligned + bytes));
+    if (tail) munmap(aligned + bytes, tail);
+    (void)madvise(aligned, bytes, MADV_HUGEPAGE);
+    *mapped_out = bytes;
+    return (keel_slot *)aligned;
+}
+
+static void slots_free(keel_slot *slots, size_t mapped) {
+    if (mapped) munmap(slots, mapped);
+    else free(slots);
 }
 
 keel_status keel__index_init(keel_index *ix, uint64_t expected) {
     uint64_t cap = capacity_for(expected);
-    ix->slots = slots_alloc(cap);
+    ix->slots = slots_alloc(cap, &ix->mapped);
     if (!ix->slots) return keel__fail(KEEL_ENOMEM, "index of %llu slots", (unsigned long long)cap);
     ix->mask = cap - 1;
     ix->used = ix->live = 0;
@@ -47,8 +60,9 @@ keel_status keel__index_init(keel_index *ix, uint64_t expected) {
 }
 
 void keel__index_free(keel_index *ix) {
-    free(ix->slots);
+    slots_free(ix->slots, ix->mapped);
     ix->slots = NULL;
+    ix->mapped = 0;
     ix->mask = ix->used = ix->live = 0;
 }
 
@@ -63,7 +77,12 @@ keel_slot *keel__index_find(const keel_store *s, uint64_t hash, const void *key,
     for (uint64_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
         keel_slot *sl = &ix->slots[i];
         if (sl->hash == 0) return NULL;
-        if (sl->hash == h && key_matches(s, sl, key, key_len)) return sl;
+        if (sl->hash == h) {
+            /* The caller reads the value next: start that miss while the key compare
+             * waits for its own (for small values they are adjacent lines anyway). */
+            __builtin_prefetch(keel__at(s, keel__slot_voff(sl)));
+            if (key_matches(s, sl, key, key_len)) return sl;
+        }
     }
 }
 
@@ -86,7 +105,7 @@ static keel_status rehash(keel_store *s, uint64_t extra, bool keep_dead) {
         nx.used++;
         if (!dead) nx.live++;
     }
-    free(ix->slots);
+    slots_free(ix->slots, ix->mapped);
     *ix = nx;
     return KEEL_OK;
 }

@@ -176,6 +176,7 @@ typedef struct keel_index {
     uint64_t mask;      /* capacity - 1; capacity is a power of two */
     uint64_t used;      /* occupied slots, dead ones included */
     uint64_t live;      /* slots that are not dead */
+    size_t mapped;      /* bytes mmap'd for slots (0: they came from calloc) */
 } keel_index;
 
 keel_status keel__index_init(keel_index *ix, uint64_t expected);
@@ -275,8 +276,9 @@ typedef struct keel_append_item {
     uint64_t value_len;
     uint16_t flags;         /* KEEL_FLAG_TOMBSTONE or 0 */
     int src_fd;             /* >= 0: copy value_len bytes from src_fd at 0 */
-    uint32_t src_crc;       /* with src_fd: CRC32C of those bytes */
+    uint32_t src_crc;       /* with src_fd or crc_known: CRC32C of the value */
     uint64_t hash;
+    bool crc_known;         /* src_crc is already computed (streams) */
 } keel_append_item;
 
 keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n);

@@ -21,8 +21,17 @@ struct keel_iter {
 
 /* LSD radix sort on the 48-bit offset, 16 bits a pass: linear, where qsort of millions of
  * entries would dominate the scan itself. */
+static int cmp_offset(const void *x, const void *y) {
+    uint64_t a = ((const keel_snap_entry *)x)->voff, b = ((const keel_snap_entry *)y)->voff;
+    return (a > b) - (a < b);
+}
+
 static keel_status sort_by_offset(keel_snap_entry *a, size_t n) {
     if (n < 2) return KEEL_OK;
+    if (n < 16384) {  /* the radix passes' fixed cost would dominate a small snapshot */
+        qsort(a, n, sizeof *a, cmp_offset);
+        return KEEL_OK;
+    }
     keel_snap_entry *tmp = malloc(n * sizeof *tmp);
     size_t *count = malloc(65536 * sizeof *count);
     if (!tmp || !count) {

@@ -174,7 +174,11 @@ static keel_status build_flush(keel_store *s, build_ctx *b) {
 static keel_status build_one(keel_store *s, const keel_trailer *t, const keel_place *p, void *ctx) {
     build_ctx *b = ctx;
     bool tomb = t->flags & KEEL_FLAG_TOMBSTONE;
-    b->q[b->n++] = (build_item){t->key_hash, p->value_start, tomb ? KEEL_SLOT_DEAD : t->value_len,
+    /* The index hashes the key bytes themselves rather than trusting the stored hash: open
+     * does not read old entries' checksums, and a damaged hash field must not make a key
+     * unreachable or resurrect an older version (keel_verify reports the damage). */
+    uint64_t h = keel_hash(keel__at(s, p->key_start), t->key_len);
+    b->q[b->n++] = (build_item){h, p->value_start, tomb ? KEEL_SLOT_DEAD : t->value_len,
                                 p->key_start, p->end - t->prev_end, t->key_len};
     s->entries++;
     return b->n == BUILD_BATCH ? build_flush(s, b) : KEEL_OK;
@@ -471,6 +475,7 @@ typedef struct fresh_entry {
 } fresh_entry;
 
 typedef struct fresh_list {
+    const uint8_t *base;    /* the mapping the new entries are read from */
     fresh_entry *v;
     size_t n, cap;
 } fresh_list;
@@ -486,7 +491,8 @@ static keel_status collect_fresh(keel_store *s, const keel_trailer *t, const kee
         l->v = v;
         l->cap = cap;
     }
-    l->v[l->n++] = (fresh_entry){t->key_hash, p->value_start, t->value_len, p->key_start,
+    l->v[l->n++] = (fresh_entry){keel_hash(l->base + p->key_start, t->key_len), p->value_start,
+                                 t->value_len, p->key_start,
                                  t->key_len, (t->flags & KEEL_FLAG_TOMBSTONE) != 0,
                                  p->end - t->prev_end};
     return KEEL_OK;
@@ -556,7 +562,7 @@ keel_status keel_refresh(keel_store *s) {
         if (st != KEEL_OK) goto done;
     }
     uint64_t new_end = find_valid_end(s, m->base, size, s->end);
-    fresh_list l = {0};
+    fresh_list l = {m->base, NULL, 0, 0};
     if (new_end > s->end) {
         /* keel__walk reads keys through s->map only in build_one; here it reads trailers
          * from the base it is given, so the new mapping can stay private until published. */

@@ -56,7 +56,7 @@ keel_status keel_stream_write(keel_stream *st, const void *data, size_t len) {
     keel_status rc = KEEL_OK;
     if (st->fd < 0 && st->mem_len + len <= STREAM_MEM_LIMIT) {
         if (st->mem_len + len > st->mem_cap) {
-            size_t cap = st->mem_cap ? st->mem_cap : 65536;
+            size_t cap = st->mem_cap ? st->mem_cap : 256 * 1024;
             while (cap < st->mem_len + len) cap *= 2;
             uint8_t *m = realloc(st->mem, cap);
             if (!m) {
@@ -100,9 +100,10 @@ keel_status keel_stream_commit(keel_stream *st, const void *key, size_t key_len)
     keel_store *s = st->s;
     if (rc == KEEL_OK) rc = keel__writer_enter(s);
     if (rc == KEEL_OK) {
-        keel_append_item it = {key ? key : "", (uint32_t)key_len, st->mem ? st->mem : (void *)"",
-                               st->len, 0, st->fd, st->crc, keel_hash(key, key_len)};
-        if (st->fd >= 0) it.value = NULL;
+        keel_append_item it = {.key = key ? key : "", .key_len = (uint32_t)key_len,
+                               .value = st->fd >= 0 ? NULL : st->mem ? st->mem : (void *)"",
+                               .value_len = st->len, .src_fd = st->fd, .src_crc = st->crc,
+                               .hash = keel_hash(key, key_len), .crc_known = true};
         rc = keel__append_group(s, &it, 1);
         keel__writer_leave(s);
     }

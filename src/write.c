@@ -113,7 +113,8 @@ keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n)
         keel_trailer t = {it->hash, pos, it->value_len, it->key_len,
                           (uint16_t)(it->flags | (i + 1 < n ? KEEL_FLAG_GROUP_MORE : 0)),
                           KEEL_TRAILER_MAGIC, s->file_tag, 0};
-        uint32_t vcrc = it->src_fd >= 0 ? it->src_crc : keel_crc32c(0, it->value, it->value_len);
+        uint32_t vcrc = it->src_fd >= 0 || it->crc_known ? it->src_crc
+                                                      : keel_crc32c(0, it->value, it->value_len);
         t.crc = 0;
         keel__trailer_encode(&t, NULL, NULL, pl[i].trailer);
         uint32_t crc = keel_crc32c(keel_crc32c(vcrc, it->key, it->key_len), pl[i].trailer, 36);
@@ -177,13 +178,14 @@ static keel_status check_value(const void *value, size_t value_len) {
 
 static keel_append_item put_item(const void *key, size_t key_len, const void *value,
                                  size_t value_len) {
-    return (keel_append_item){key ? key : "", (uint32_t)key_len, value ? value : "", value_len,
-                              0, -1, 0, keel_hash(key, key_len)};
+    return (keel_append_item){.key = key ? key : "", .key_len = (uint32_t)key_len,
+                              .value = value ? value : "", .value_len = value_len, .src_fd = -1,
+                              .hash = keel_hash(key, key_len)};
 }
 
 static keel_append_item tomb_item(const void *key, size_t key_len, uint64_t hash) {
-    return (keel_append_item){key ? key : "", (uint32_t)key_len, "", 0, KEEL_FLAG_TOMBSTONE, -1, 0,
-                              hash};
+    return (keel_append_item){.key = key ? key : "", .key_len = (uint32_t)key_len, .value = "",
+                              .flags = KEEL_FLAG_TOMBSTONE, .src_fd = -1, .hash = hash};
 }
 
 /* ---- the public writes -------------------------------------------------------------- */
