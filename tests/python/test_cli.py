@@ -19,6 +19,7 @@ import random
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -561,6 +562,17 @@ def test_locked_store(keel: Keel, store: Path) -> None:
         keel.ok(store, "verify")
 
 
+def _flock_held(path: Path) -> bool:
+    """Whether some process holds a flock on `path` (read from /proc/locks, taking none)."""
+    ino = os.stat(path).st_ino
+    with open("/proc/locks") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) > 5 and parts[1] == "FLOCK" and parts[5].split(":")[-1] == str(ino):
+                return True
+    return False
+
+
 def test_readers_work_while_another_process_writes(keel: Keel, store: Path, cli: str) -> None:
     keel.ok(store, "put", "k", "v")
     # A put streaming standard input holds the writer lock until its input ends.
@@ -570,10 +582,14 @@ def test_readers_work_while_another_process_writes(keel: Keel, store: Path, cli:
     try:
         p.stdin.write(b"part one, ")
         p.stdin.flush()
-        for _ in range(100):                 # wait until the writer has the file open
-            if keel(store, "del", "nope").returncode == 3:
+        # Wait until the writer holds its flock. Probing by opening the store for writing
+        # would itself take the lock for a moment and could make the writer fail.
+        for _ in range(200):
+            if _flock_held(store):
                 break
-            subprocess.run(["sleep", "0.05"])
+            time.sleep(0.05)
+        else:
+            pytest.fail("the streaming put never took the store's lock")
         assert_error(keel(store, "put", "k", "w"), 3, "lock")
         assert keel.ok(store, "get", "k") == b"v"
         assert keel.ok(store, "ls") == b"k\n"
