@@ -320,6 +320,10 @@ fail:
 
 static void add_skip(keel_rec_reader *r, uint64_t begin, uint64_t end, const char *why) {
     if (end <= begin) return;
+    /* A header walk (count, len, stat) and the sequential reader may meet the same damage:
+     * record each region once. */
+    for (size_t i = 0; i < r->nskips && i < r->skips_cap; i++)
+        if (r->skips[i].begin == begin) return;
     r->skipped_bytes += end - begin;
     if (r->nskips == r->skips_cap) {
         size_t n = r->skips_cap ? r->skips_cap * 2 : 8;
@@ -509,11 +513,13 @@ static keel_status walk(keel_rec_reader *r, walk_fn fn, void *ctx) {
             st = keel__fail(KEEL_ECORRUPT, "chunk at offset %llu is truncated (the file ends at "
                             "%llu)", (unsigned long long)c, (unsigned long long)r->size);
             if (r->o.corruption == KEEL_REC_ERROR) break;
+            add_skip(r, c, r->size, "truncated chunk");
             st = KEEL_OK;
             break;
         }
         if (st == KEEL_ECORRUPT && r->o.corruption == KEEL_REC_RECOVER) {
             r->pos = resync(r, c, (c / REC_B + 1) * REC_B);
+            add_skip(r, c, r->pos, "damaged chunk header");
             st = KEEL_OK;
             continue;
         }

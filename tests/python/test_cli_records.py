@@ -385,6 +385,9 @@ def test_bit_flip_in_chunk_header(keel: Keel, tmp_path: Path) -> None:
         assert_error(keel("records", path, *extra), 3, f"offset {SIGNATURE}")
         s = keel.stat(path, *extra, check=3)
         assert s["intact"] is False and f"offset {SIGNATURE}" in str(s["error"])
+        # what the recover pass lost: from the damaged header to the file's end (one block)
+        assert s["skipped_regions"] == 1
+        assert s["skipped_bytes"] == len(data) - SIGNATURE
 
 
 def test_truncated_tail(keel: Keel, tmp_path: Path) -> None:
