@@ -124,8 +124,7 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
             (err = out_put(&o, NULL, p.trailer_start - p.key_start - e[i].klen)) ||
             (err = out_put(&o, ntr, KEEL_TRAILER_SIZE)))
             break;
-        keel__index_insert_unique(&nx, keel__index_hash(kh, s->test_hash_mask),
-                                  p.value_start, e[i].klen, e[i].vlen);
+        keel__index_insert_unique(&nx, keel__index_hash(kh, s->test_hash_mask), p.trailer_start);
         pos = p.end;
         done += e[i].vlen;
         if (progress && ((i & 1023) == 0 || i + 1 == n)) progress(ctx, done, total);

@@ -1,16 +1,17 @@
 /*
  * index.c: the in-memory key index, an open-addressing table with linear probing.
  *
- * A slot holds the key's (masked) XXH3 hash, the file offset of its value packed with
- * the key length, and the value length; the key bytes themselves stay in the file, right
- * after the value, and a probe compares them whenever the hashes match. So two keys with
- * the same 64-bit hash are two keys, at the price of one memcmp against mapped memory.
- * Deleted keys keep a "dead" slot (value_len == KEEL_SLOT_DEAD): during the backward
- * build it hides older versions; at run time it is a probe tombstone, reused when the key
- * returns and dropped at the next resize. Capacity is a power of two, load at most 70 %.
+ * Two parallel arrays (internal.h): 8-byte hot slots holding a hash tag, a dead bit and the
+ * offset of the entry's trailer, and the full hashes, touched only by resizes. A probe
+ * compares tags; on a match it reads the entry's trailer and compares the key bytes stored
+ * right before it, so two keys with the same 64-bit hash are two keys. The trailer, the
+ * key and (for small values) the value share a few adjacent cache lines, so a hit costs one
+ * miss in the file and, thanks to the small hot array, usually none in the table.
+ * Capacity is a power of two, load at most 70 %.
  *
  * Callers hold s->index_lock (read for find, write for changes) or, during open and
- * compaction, own the store exclusively.
+ * compaction, own the store exclusively. Trailers reached through the index belong to
+ * committed entries that open's walk or the writer validated, so their fields are trusted.
  */
 #include "internal.h"
 
@@ -24,15 +25,15 @@ static uint64_t capacity_for(uint64_t n) {
     return cap;
 }
 
-/* Tables of 2 MiB and more come from an anonymous mapping aligned to 2 MiB and offered to
- * transparent huge pages: a random probe then costs a cache miss but rarely a TLB miss
- * too, and the kernel's zero pages need no memset. */
+/* Arrays of 2 MiB and more come from an anonymous mapping aligned to 2 MiB and offered to
+ * transparent huge pages (fewer TLB misses per probe; the kernel's zero pages need no
+ * memset). */
 #define HUGE_PAGE ((size_t)2 << 20)
 
-static keel_slot *slots_alloc(uint64_t cap, size_t *mapped_out) {
-    size_t bytes = (size_t)cap * sizeof(keel_slot);
+static uint64_t *array_alloc(uint64_t cap, size_t *mapped_out) {
+    size_t bytes = (size_t)cap * sizeof(uint64_t);
     *mapped_out = 0;
-    if (bytes < HUGE_PAGE) return calloc((size_t)cap, sizeof(keel_slot));
+    if (bytes < HUGE_PAGE) return calloc((size_t)cap, sizeof(uint64_t));
     size_t len = bytes + HUGE_PAGE;
     uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
@@ -42,48 +43,91 @@ static keel_slot *slots_alloc(uint64_t cap, size_t *mapped_out) {
     if (tail) munmap(aligned + bytes, tail);
     (void)madvise(aligned, bytes, MADV_HUGEPAGE);
     *mapped_out = bytes;
-    return (keel_slot *)aligned;
+    return (uint64_t *)aligned;
 }
 
-static void slots_free(keel_slot *slots, size_t mapped) {
-    if (mapped) munmap(slots, mapped);
-    else free(slots);
+static void array_free(uint64_t *a, size_t mapped) {
+    if (mapped) munmap(a, mapped);
+    else free(a);
 }
 
 keel_status keel__index_init(keel_index *ix, uint64_t expected) {
     uint64_t cap = capacity_for(expected);
-    ix->slots = slots_alloc(cap, &ix->mapped);
-    if (!ix->slots) return keel__fail(KEEL_ENOMEM, "index of %llu slots", (unsigned long long)cap);
+    size_t m1, m2;
+    ix->slots = array_alloc(cap, &m1);
+    ix->hashes = ix->slots ? array_alloc(cap, &m2) : NULL;
+    if (!ix->hashes) {
+        if (ix->slots) array_free(ix->slots, m1);
+        ix->slots = NULL;
+        return keel__fail(KEEL_ENOMEM, "index of %llu slots", (unsigned long long)cap);
+    }
+    ix->mapped = m1;  /* both arrays have the same size, so the same allocator */
     ix->mask = cap - 1;
     ix->used = ix->live = 0;
     return KEEL_OK;
 }
 
 void keel__index_free(keel_index *ix) {
-    slots_free(ix->slots, ix->mapped);
-    ix->slots = NULL;
+    if (ix->slots) array_free(ix->slots, ix->mapped);
+    if (ix->hashes) array_free(ix->hashes, ix->mapped);
+    ix->slots = ix->hashes = NULL;
     ix->mapped = 0;
     ix->mask = ix->used = ix->live = 0;
 }
 
-static bool key_matches(const keel_store *s, const keel_slot *sl, const void *key, size_t key_len) {
-    if (keel__slot_klen(sl) != key_len) return false;
-    return key_len == 0 || memcmp(keel__at(s, keel__slot_kstart(sl)), key, key_len) == 0;
+static inline uint64_t tag_of(uint64_t h) { return h >> KEEL_SLOT_TAG_SHIFT; }
+
+static inline uint64_t slot_value(uint64_t h, uint64_t trailer_start, bool dead) {
+    return tag_of(h) << KEEL_SLOT_TAG_SHIFT | (dead ? KEEL_SLOT_DEAD_BIT : 0) |
+           (trailer_start >> 3);
 }
 
-keel_slot *keel__index_find(const keel_store *s, uint64_t hash, const void *key, size_t key_len) {
+void keel__slot_decode(const keel_store *s, uint64_t v, keel_hit *hit) {
+    uint64_t t = (v & KEEL_SLOT_OFF_MASK) << 3;
+    const uint8_t *tr = keel__at(s, t);
+    uint64_t prev_end = keel__ld64(tr + 8);
+    hit->trailer_start = t;
+    hit->value_len = keel__ld64(tr + 16);
+    hit->key_len = keel__ld32(tr + 24);
+    hit->value_start = hit->value_len ? keel__round_up(prev_end, s->align) : prev_end;
+    hit->key_start = hit->value_start + hit->value_len;
+    hit->dead = (v & KEEL_SLOT_DEAD_BIT) != 0;
+}
+
+/* Does slot value `v` (whose tag matched) hold `key`? Fills *hit when it does. */
+static bool slot_matches(const keel_store *s, uint64_t v, const void *key, size_t key_len,
+                         keel_hit *hit) {
+    /* The trailer comes after the key and value, but their places are only known once it is
+     * read: fetch it, the bytes where this key would end (just before the trailer) and the
+     * line before them (the end of a small value) at once, so the misses overlap. */
+    uint64_t t = (v & KEEL_SLOT_OFF_MASK) << 3;
+    uint64_t k = t > key_len + 8 + 64 ? t - key_len - 8 : t;
+    __builtin_prefetch(keel__at(s, t + 8));
+    __builtin_prefetch(keel__at(s, k));
+    __builtin_prefetch(keel__at(s, k - 64));
+    keel__slot_decode(s, v, hit);
+    if (hit->key_len != key_len) return false;
+    /* The caller reads the value next: start that miss while the key compare waits for
+     * its own (for small values they are the same or adjacent lines anyway). */
+    if (!hit->dead) __builtin_prefetch(keel__at(s, hit->value_start));
+    return key_len == 0 || memcmp(keel__at(s, hit->key_start), key, key_len) == 0;
+}
+
+bool keel__index_find(const keel_store *s, uint64_t hash, const void *key, size_t key_len,
+                      keel_hit *hit) {
     const keel_index *ix = &s->index;
-    uint64_t h = keel__index_hash(hash, s->test_hash_mask);
+    uint64_t h = keel__index_hash(hash, s->test_hash_mask), tag = tag_of(h);
     for (uint64_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
-        keel_slot *sl = &ix->slots[i];
-        if (sl->hash == 0) return NULL;
-        if (sl->hash == h) {
-            /* The caller reads the value next: start that miss while the key compare
-             * waits for its own (for small values they are adjacent lines anyway). */
-            __builtin_prefetch(keel__at(s, keel__slot_voff(sl)));
-            if (key_matches(s, sl, key, key_len)) return sl;
+        uint64_t v = ix->slots[i];
+        if (v == 0) break;
+        if ((v >> KEEL_SLOT_TAG_SHIFT) == tag &&
+            slot_matches(s, v, key, key_len, hit)) {
+            hit->slot = &ix->slots[i];
+            return true;
         }
     }
+    hit->slot = NULL;
+    return false;
 }
 
 /* Rehash into a table sized for the live slots plus `extra`, dropping dead slots unless
@@ -95,17 +139,19 @@ static keel_status rehash(keel_store *s, uint64_t extra, bool keep_dead) {
     keel_status st = keel__index_init(&nx, want);
     if (st != KEEL_OK) return st;
     for (uint64_t i = 0; i <= ix->mask; i++) {
-        const keel_slot *sl = &ix->slots[i];
-        if (sl->hash == 0) continue;
-        bool dead = sl->value_len == KEEL_SLOT_DEAD;
+        uint64_t v = ix->slots[i];
+        if (v == 0) continue;
+        bool dead = (v & KEEL_SLOT_DEAD_BIT) != 0;
         if (dead && !keep_dead) continue;
-        uint64_t j = sl->hash & nx.mask;
-        while (nx.slots[j].hash != 0) j = (j + 1) & nx.mask;
-        nx.slots[j] = *sl;
+        uint64_t h = ix->hashes[i];
+        uint64_t j = h & nx.mask;
+        while (nx.slots[j] != 0) j = (j + 1) & nx.mask;
+        nx.slots[j] = v;
+        nx.hashes[j] = h;
         nx.used++;
         if (!dead) nx.live++;
     }
-    slots_free(ix->slots, ix->mapped);
+    keel__index_free(ix);
     *ix = nx;
     return KEEL_OK;
 }
@@ -118,73 +164,80 @@ static keel_status ensure_room(keel_store *s, bool keep_dead) {
     return rehash(s, extra, keep_dead);
 }
 
-static keel_slot *probe_for_insert(keel_store *s, uint64_t h, const void *key, size_t key_len,
-                                   bool *found) {
-    keel_index *ix = &s->index;
+/* The slot index holding `key`, or the empty one where it would go. */
+static uint64_t probe_for_insert(const keel_store *s, uint64_t h, const void *key,
+                                 size_t key_len, keel_hit *hit, bool *found) {
+    const keel_index *ix = &s->index;
+    uint64_t tag = tag_of(h);
     for (uint64_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
-        keel_slot *sl = &ix->slots[i];
-        if (sl->hash == 0) {
+        uint64_t v = ix->slots[i];
+        if (v == 0) {
             *found = false;
-            return sl;
+            return i;
         }
-        if (sl->hash == h && key_matches(s, sl, key, key_len)) {
+        if ((v >> KEEL_SLOT_TAG_SHIFT) == tag &&
+            slot_matches(s, v, key, key_len, hit)) {
             *found = true;
-            return sl;
+            return i;
         }
     }
-}
-
-static void fill(keel_slot *sl, uint64_t h, size_t key_len, uint64_t value_off, uint64_t value_len) {
-    sl->hash = h;
-    sl->off_klen = value_off << 16 | (uint64_t)key_len;
-    sl->value_len = value_len;
 }
 
 keel_status keel__index_set(keel_store *s, uint64_t hash, const void *key, size_t key_len,
-                            uint64_t value_off, uint64_t value_len, keel_slot *old_out) {
+                            uint64_t trailer_start, bool dead, keel_hit *old_out) {
     keel_status st = ensure_room(s, false);
     if (st != KEEL_OK) return st;
+    keel_index *ix = &s->index;
     uint64_t h = keel__index_hash(hash, s->test_hash_mask);
     bool found;
-    keel_slot *sl = probe_for_insert(s, h, key, key_len, &found);
-    bool new_dead = value_len == KEEL_SLOT_DEAD;
+    uint64_t i = probe_for_insert(s, h, key, key_len, old_out, &found);
     if (found) {
-        *old_out = *sl;
-        bool was_dead = sl->value_len == KEEL_SLOT_DEAD;
-        if (was_dead && !new_dead) s->index.live++;
-        if (!was_dead && new_dead) s->index.live--;
+        old_out->slot = &ix->slots[i];
+        if (old_out->dead && !dead) ix->live++;
+        if (!old_out->dead && dead) ix->live--;
     } else {
         memset(old_out, 0, sizeof *old_out);
-        s->index.used++;
-        if (!new_dead) s->index.live++;
+        ix->used++;
+        if (!dead) ix->live++;
     }
-    fill(sl, h, key_len, value_off, value_len);
+    ix->slots[i] = slot_value(h, trailer_start, dead);
+    ix->hashes[i] = h;
     return KEEL_OK;
 }
 
 keel_status keel__index_add_if_absent(keel_store *s, uint64_t hash, const void *key,
-                                      size_t key_len, uint64_t value_off, uint64_t value_len,
+                                      size_t key_len, uint64_t trailer_start, bool dead,
                                       bool *added_out) {
     keel_status st = ensure_room(s, true);
     if (st != KEEL_OK) return st;
+    keel_index *ix = &s->index;
     uint64_t h = keel__index_hash(hash, s->test_hash_mask);
     bool found;
-    keel_slot *sl = probe_for_insert(s, h, key, key_len, &found);
+    keel_hit hit;
+    uint64_t i = probe_for_insert(s, h, key, key_len, &hit, &found);
     *added_out = !found;
     if (found) return KEEL_OK;
-    fill(sl, h, key_len, value_off, value_len);
-    s->index.used++;
-    if (value_len != KEEL_SLOT_DEAD) s->index.live++;
+    ix->slots[i] = slot_value(h, trailer_start, dead);
+    ix->hashes[i] = h;
+    ix->used++;
+    if (!dead) ix->live++;
     return KEEL_OK;
 }
 
-void keel__index_insert_unique(keel_index *ix, uint64_t h, uint64_t value_off, uint32_t key_len,
-                               uint64_t value_len) {
+void keel__index_insert_unique(keel_index *ix, uint64_t h, uint64_t trailer_start) {
     uint64_t i = h & ix->mask;
-    while (ix->slots[i].hash != 0) i = (i + 1) & ix->mask;
-    fill(&ix->slots[i], h, key_len, value_off, value_len);
+    while (ix->slots[i] != 0) i = (i + 1) & ix->mask;
+    ix->slots[i] = slot_value(h, trailer_start, false);
+    ix->hashes[i] = h;
     ix->used++;
     ix->live++;
+}
+
+void keel__index_prefetch(const keel_store *s, uint64_t hash) {
+    const keel_index *ix = &s->index;
+    uint64_t i = keel__index_hash(hash, s->test_hash_mask) & ix->mask;
+    __builtin_prefetch(&ix->slots[i], 1);
+    __builtin_prefetch(&ix->hashes[i], 1);  /* written on insert */
 }
 
 keel_status keel__index_purge_dead(keel_store *s) {
@@ -192,14 +245,7 @@ keel_status keel__index_purge_dead(keel_store *s) {
     return rehash(s, 0, false);
 }
 
-void keel__index_prefetch(const keel_store *s, uint64_t hash) {
-    const keel_index *ix = &s->index;
-    __builtin_prefetch(&ix->slots[keel__index_hash(hash, s->test_hash_mask) & ix->mask], 1);
-}
-
-uint64_t keel__slot_span(const keel_store *s, const keel_slot *sl) {
-    uint64_t key_end = keel__slot_kstart(sl) + keel__slot_klen(sl);
-    uint64_t tstart = keel__round_up(key_end, 8);
-    uint64_t prev_end = keel__ld64(keel__at(s, tstart + 8));
-    return tstart + KEEL_TRAILER_SIZE - prev_end;
+uint64_t keel__entry_span(const keel_store *s, uint64_t trailer_start) {
+    uint64_t prev_end = keel__ld64(keel__at(s, trailer_start + 8));
+    return trailer_start + KEEL_TRAILER_SIZE - prev_end;
 }

@@ -155,29 +155,37 @@ bool keel__trailer_valid(const keel_trailer *t, uint64_t end, uint32_t align, ui
 
 /* ---- index.c ------------------------------------------------------------------------- */
 
-/* One slot: 24 bytes. value_off packs the value's file offset (48 bits) and the key
- * length (16 bits); a slot with value_len == UINT64_MAX marks a tombstone (a deleted key
- * whose older versions must stay hidden while the index is being built, and whose key is
- * remembered for counting). hash == 0 && value_off == 0 is an empty slot: hash 0 is
- * remapped to 1 when stored. */
-typedef struct keel_slot {
-    uint64_t hash;
-    uint64_t off_klen;
-    uint64_t value_len;
-} keel_slot;
-
-#define KEEL_SLOT_DEAD UINT64_MAX
-
-static inline uint64_t keel__slot_voff(const keel_slot *s) { return s->off_klen >> 16; }
-static inline uint32_t keel__slot_klen(const keel_slot *s) { return (uint32_t)(s->off_klen & 0xffff); }
+/* The index is two parallel arrays. The hot one, probed by every lookup, has one 8-byte
+ * slot per position: an 18-bit tag (the top bits of the key's hash), a dead bit, and the
+ * offset of the entry's trailer divided by 8 (45 bits: files up to 256 TiB). 0 is an empty
+ * slot (no trailer starts below the header). The trailer gives everything else: the value's
+ * place and length and the key, which sits right before it. The cold array holds each
+ * slot's full hash, read only when the table is resized. At a million keys the hot array is
+ * 16 MiB, so probes mostly hit the CPU cache instead of memory.
+ * A dead slot is a deleted key: during the backward build it hides older versions; at run
+ * time it is a probe tombstone, reused when the key returns and dropped at the next resize. */
+#define KEEL_SLOT_OFF_BITS 45
+#define KEEL_SLOT_OFF_MASK ((UINT64_C(1) << KEEL_SLOT_OFF_BITS) - 1)
+#define KEEL_SLOT_DEAD_BIT (UINT64_C(1) << KEEL_SLOT_OFF_BITS)
+#define KEEL_SLOT_TAG_SHIFT 46
 
 typedef struct keel_index {
-    keel_slot *slots;
+    uint64_t *slots;    /* hot: tag | dead | trailer offset / 8 */
+    uint64_t *hashes;   /* cold: the full hash of each occupied slot */
     uint64_t mask;      /* capacity - 1; capacity is a power of two */
     uint64_t used;      /* occupied slots, dead ones included */
     uint64_t live;      /* slots that are not dead */
-    size_t mapped;      /* bytes mmap'd for slots (0: they came from calloc) */
+    size_t mapped;      /* bytes mmap'd for each array (0: they came from calloc) */
 } keel_index;
+
+/* A slot decoded through its trailer. */
+typedef struct keel_hit {
+    uint64_t *slot;     /* NULL: not found */
+    uint64_t trailer_start;
+    uint64_t value_start, value_len, key_start;
+    uint32_t key_len;
+    bool dead;
+} keel_hit;
 
 keel_status keel__index_init(keel_index *ix, uint64_t expected);
 void keel__index_free(keel_index *ix);
@@ -234,30 +242,28 @@ void keel__reader_leave(keel_store *s);
 keel_status keel__check_key(const void *key, size_t key_len);
 
 /* index operations (index.c); callers hold the right lock. */
-/* Find the slot of `key` (live or dead); NULL if none. */
-keel_slot *keel__index_find(const keel_store *s, uint64_t hash, const void *key, size_t key_len);
-/* Insert or replace `key` -> (value_off, value_len) (value_len KEEL_SLOT_DEAD for a
- * tombstone). Grows the table when needed. *old_out receives a copy of the replaced slot
- * (hash 0 if new). */
+/* Find the slot of `key` (live or dead). Returns false (hit->slot NULL) if none. */
+bool keel__index_find(const keel_store *s, uint64_t hash, const void *key, size_t key_len,
+                      keel_hit *hit);
+/* Insert or replace `key` -> the entry whose trailer starts at `trailer_start` (dead for a
+ * tombstone). Grows the table when needed. *old_out describes the replaced slot
+ * (old_out->slot NULL if the key is new). */
 keel_status keel__index_set(keel_store *s, uint64_t hash, const void *key, size_t key_len,
-                            uint64_t value_off, uint64_t value_len, keel_slot *old_out);
+                            uint64_t trailer_start, bool dead, keel_hit *old_out);
 /* Index build: insert only if `key` has no slot yet (older entries never replace newer). */
 keel_status keel__index_add_if_absent(keel_store *s, uint64_t hash, const void *key,
-                                      size_t key_len, uint64_t value_off, uint64_t value_len,
+                                      size_t key_len, uint64_t trailer_start, bool dead,
                                       bool *added_out);
 /* Insert a key known to be absent (compaction's fresh index): no key comparison. */
-void keel__index_insert_unique(keel_index *ix, uint64_t h, uint64_t value_off, uint32_t key_len,
-                               uint64_t value_len);
+void keel__index_insert_unique(keel_index *ix, uint64_t h, uint64_t trailer_start);
 /* Hint that `hash` is about to be inserted or looked up. */
 void keel__index_prefetch(const keel_store *s, uint64_t hash);
 /* Drop dead slots (after a build). */
 keel_status keel__index_purge_dead(keel_store *s);
-/* Bytes a live slot's entry occupies, from its prev_end to its end (reads its trailer). */
-uint64_t keel__slot_span(const keel_store *s, const keel_slot *sl);
-/* File offset where a slot's key starts. */
-static inline uint64_t keel__slot_kstart(const keel_slot *sl) {
-    return keel__slot_voff(sl) + (sl->value_len == KEEL_SLOT_DEAD ? 0 : sl->value_len);
-}
+/* Bytes the entry whose trailer starts at `trailer_start` occupies, from its prev_end. */
+uint64_t keel__entry_span(const keel_store *s, uint64_t trailer_start);
+/* Decode a non-empty slot value through its trailer. */
+void keel__slot_decode(const keel_store *s, uint64_t v, keel_hit *hit);
 
 /* map.c */
 /* Map `fd` with room for at least `need` bytes. */

@@ -67,14 +67,20 @@ keel_status keel__snapshot(const keel_store *s, keel_snap_entry **out, size_t *n
     if (!e) return keel__fail(KEEL_ENOMEM, "snapshot of %zu entries", n);
     size_t k = 0;
     for (uint64_t i = 0; i <= ix->mask; i++) {
-        const keel_slot *sl = &ix->slots[i];
-        if (sl->hash == 0 || sl->value_len == KEEL_SLOT_DEAD) continue;
-        e[k++] = (keel_snap_entry){keel__slot_voff(sl), sl->value_len, keel__slot_klen(sl)};
+        uint64_t v = ix->slots[i];
+        if (v == 0 || (v & KEEL_SLOT_DEAD_BIT)) continue;
+        e[k++].voff = (v & KEEL_SLOT_OFF_MASK) << 3;  /* the trailer, for now */
     }
+    /* Sorted by trailer offset, the trailers are then read front to back. */
     keel_status st = sort_by_offset(e, k);
     if (st != KEEL_OK) {
         free(e);
         return st;
+    }
+    for (size_t i = 0; i < k; i++) {
+        keel_hit hit;
+        keel__slot_decode(s, e[i].voff >> 3, &hit);
+        e[i] = (keel_snap_entry){hit.value_start, hit.value_len, hit.key_len};
     }
     *out = e;
     *n_out = k;

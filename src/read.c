@@ -12,10 +12,10 @@
 /* Find the live slot of `key` and describe it. Called with the read lock held. */
 static keel_status lookup(keel_store *s, uint64_t h, const void *key, size_t key_len,
                           keel_view *value) {
-    const keel_slot *sl = keel__index_find(s, h, key, key_len);
-    if (!sl || sl->value_len == KEEL_SLOT_DEAD) return KEEL_NOTFOUND;
-    value->data = keel__at(s, keel__slot_voff(sl));
-    value->len = (size_t)sl->value_len;
+    keel_hit hit;
+    if (!keel__index_find(s, h, key, key_len, &hit) || hit.dead) return KEEL_NOTFOUND;
+    value->data = keel__at(s, hit.value_start);
+    value->len = (size_t)hit.value_len;
     return KEEL_OK;
 }
 

@@ -147,8 +147,9 @@ static uint64_t find_valid_end(const keel_store *s, const uint8_t *base, uint64_
 #define BUILD_BATCH 32
 
 typedef struct build_item {
-    uint64_t hash, value_start, value_len, key_start, span;
+    uint64_t hash, trailer_start, key_start, span;
     uint32_t key_len;
+    bool dead;
 } build_item;
 
 typedef struct build_ctx {
@@ -162,10 +163,10 @@ static keel_status build_flush(keel_store *s, build_ctx *b) {
         const build_item *it = &b->q[i];
         bool added;
         keel_status st = keel__index_add_if_absent(s, it->hash, keel__at(s, it->key_start),
-                                                   it->key_len, it->value_start, it->value_len,
+                                                   it->key_len, it->trailer_start, it->dead,
                                                    &added);
         if (st != KEEL_OK) return st;
-        if (added && it->value_len != KEEL_SLOT_DEAD) s->live_bytes += it->span;
+        if (added && !it->dead) s->live_bytes += it->span;
     }
     b->n = 0;
     return KEEL_OK;
@@ -178,8 +179,8 @@ static keel_status build_one(keel_store *s, const keel_trailer *t, const keel_pl
      * does not read old entries' checksums, and a damaged hash field must not make a key
      * unreachable or resurrect an older version (keel_verify reports the damage). */
     uint64_t h = keel_hash(keel__at(s, p->key_start), t->key_len);
-    b->q[b->n++] = (build_item){h, p->value_start, tomb ? KEEL_SLOT_DEAD : t->value_len,
-                                p->key_start, p->end - t->prev_end, t->key_len};
+    b->q[b->n++] = (build_item){h, p->trailer_start, p->key_start, p->end - t->prev_end,
+                                t->key_len, tomb};
     s->entries++;
     return b->n == BUILD_BATCH ? build_flush(s, b) : KEEL_OK;
 }
@@ -468,7 +469,7 @@ void keel_free(keel_store *s) {
 /* ---- refresh (read-only) ------------------------------------------------------------ */
 
 typedef struct fresh_entry {
-    uint64_t hash, value_start, value_len, key_start;
+    uint64_t hash, trailer_start, key_start;
     uint32_t key_len;
     bool tomb;
     uint64_t span;
@@ -491,9 +492,8 @@ static keel_status collect_fresh(keel_store *s, const keel_trailer *t, const kee
         l->v = v;
         l->cap = cap;
     }
-    l->v[l->n++] = (fresh_entry){keel_hash(l->base + p->key_start, t->key_len), p->value_start,
-                                 t->value_len, p->key_start,
-                                 t->key_len, (t->flags & KEEL_FLAG_TOMBSTONE) != 0,
+    l->v[l->n++] = (fresh_entry){keel_hash(l->base + p->key_start, t->key_len), p->trailer_start,
+                                 p->key_start, t->key_len, (t->flags & KEEL_FLAG_TOMBSTONE) != 0,
                                  p->end - t->prev_end};
     return KEEL_OK;
 }
@@ -525,7 +525,7 @@ static keel_status reload_replaced(keel_store *s) {
     pthread_rwlock_unlock(&s->index_lock);
     n->fd = -1;
     n->map = NULL;
-    n->index.slots = NULL;
+    memset(&n->index, 0, sizeof n->index);  /* moved to s */
     keel_free(n);
     return KEEL_OK;
 }
@@ -576,12 +576,11 @@ keel_status keel_refresh(keel_store *s) {
     if (st == KEEL_OK) {
         for (size_t i = l.n; i-- > 0 && st == KEEL_OK;) {  /* oldest first */
             fresh_entry *e = &l.v[i];
-            keel_slot old;
+            keel_hit old;
             st = keel__index_set(s, e->hash, keel__at(s, e->key_start), e->key_len,
-                                 e->tomb ? e->key_start : e->value_start,
-                                 e->tomb ? KEEL_SLOT_DEAD : e->value_len, &old);
+                                 e->trailer_start, e->tomb, &old);
             if (st != KEEL_OK) break;
-            if (old.hash && old.value_len != KEEL_SLOT_DEAD) s->live_bytes -= keel__slot_span(s, &old);
+            if (old.slot && !old.dead) s->live_bytes -= keel__entry_span(s, old.trailer_start);
             if (!e->tomb) s->live_bytes += e->span;
             s->entries++;
         }

@@ -152,12 +152,11 @@ keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n)
     for (size_t i = 0; i < n; i++) {
         const keel_place *p = &pl[i].place;
         bool tomb = items[i].flags & KEEL_FLAG_TOMBSTONE;
-        keel_slot old;
-        st = keel__index_set(s, items[i].hash, items[i].key, items[i].key_len,
-                             tomb ? p->key_start : p->value_start,
-                             tomb ? KEEL_SLOT_DEAD : items[i].value_len, &old);
+        keel_hit old;
+        st = keel__index_set(s, items[i].hash, items[i].key, items[i].key_len, p->trailer_start,
+                             tomb, &old);
         if (st != KEEL_OK) break;  /* out of memory: the file is fine, the index is behind */
-        if (old.hash && old.value_len != KEEL_SLOT_DEAD) s->live_bytes -= keel__slot_span(s, &old);
+        if (old.slot && !old.dead) s->live_bytes -= keel__entry_span(s, old.trailer_start);
         if (!tomb) s->live_bytes += p->end - pl[i].prev_end;
     }
     s->entries += n;
@@ -231,8 +230,8 @@ keel_status keel_put_batch(keel_store *s, const keel_kv *items, size_t n) {
 }
 
 static bool is_live(keel_store *s, uint64_t hash, const void *key, size_t key_len) {
-    keel_slot *sl = keel__index_find(s, hash, key, key_len);
-    return sl && sl->value_len != KEEL_SLOT_DEAD;
+    keel_hit hit;
+    return keel__index_find(s, hash, key, key_len, &hit) && !hit.dead;
 }
 
 keel_status keel_delete(keel_store *s, const void *key, size_t key_len) {
@@ -293,13 +292,13 @@ keel_status keel_rename(keel_store *s, const void *old_key, size_t old_len, cons
     uint64_t oh = keel_hash(old_key, old_len);
     st = keel__writer_enter(s);
     if (st != KEEL_OK) return st;
-    keel_slot *sl = keel__index_find(s, oh, old_key, old_len);
-    if (!sl || sl->value_len == KEEL_SLOT_DEAD) {
+    keel_hit hit;
+    if (!keel__index_find(s, oh, old_key, old_len, &hit) || hit.dead) {
         st = KEEL_NOTFOUND;
     } else {
         /* The value is copied from the mapping: committed bytes stay put while we write. */
         keel_append_item it[2] = {
-            put_item(new_key, new_len, keel__at(s, keel__slot_voff(sl)), (size_t)sl->value_len),
+            put_item(new_key, new_len, keel__at(s, hit.value_start), (size_t)hit.value_len),
             tomb_item(old_key, old_len, oh)};
         st = keel__append_group(s, it, 2);
     }
