@@ -12,7 +12,8 @@ cd "$ROOT"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-scripts/bootstrap.sh
+# scripts/demo.sh has just done the set-up; run alone, this script does it itself.
+[ "${KEEL_BOOTSTRAPPED:-}" = 1 ] || scripts/bootstrap.sh
 
 PY=.venv/bin/python
 REQ_STAMP=.venv/.keel-bench-requirements

@@ -3,9 +3,10 @@
 #   1. a demonstration on real data: every file of this Python's standard library goes into
 #      a keel store through the `keel` CLI and keeldb, is read back and compared byte for
 #      byte, then the store is verified, half of it deleted, and compacted;
-#   2. the C benchmark (keel against LMDB, same run), then the Python benchmark (keeldb
-#      against simd-r-drive-py, py-lmdb, rocksdict, sqlite3 and dict), printing their tables.
-# Arguments go to the Python benchmark (default --size quick; --size full for 1M keys).
+#   2. the benchmarks (scripts/bench.sh): keel against LMDB through the C APIs, then keeldb
+#      against simd-r-drive-py, py-lmdb, rocksdict, sqlite3 and dict, printing their tables.
+# Arguments go to the benchmarks (default --size quick, about two minutes; --size full for
+# 1M keys, about twenty).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -33,12 +34,5 @@ log "demo: keeldb on real data (this Python's standard library)"
 keel "$WORK/stdlib.keel" verify
 keel "$WORK/stdlib.keel" stat
 
-if [ -x build/bench/bench_c ]; then
-  log "benchmark: C API, keel vs LMDB (1M keys, 16-byte keys, 100-byte values)"
-  build/bench/bench_c --n 1000000 --reps 3 --dir "$WORK"
-fi
-
-if [ -x scripts/bench.sh ]; then
-  log "benchmark: Python, keeldb vs its peers"
-  scripts/bench.sh "${@:---size=quick}"
-fi
+log "benchmarks: C (keel vs LMDB), then Python (keeldb vs its peers)"
+KEEL_BOOTSTRAPPED=1 scripts/bench.sh "${@:---size=quick}"
