@@ -66,7 +66,7 @@ static int out_put(out *o, const void *p, uint64_t n) {
 keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
     keel_status st = keel__writer_enter(s);
     if (st != KEEL_OK) return st;
-    keel_snap_entry *e = NULL;
+    uint64_t *tr = NULL;  /* live trailers in file order */
     size_t n = 0;
     char *tmp = NULL;
     int fd = -1, err = 0;
@@ -76,10 +76,9 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
     out o = {.fd = -1};
     bool renamed = false;
 
-    st = keel__snapshot(s, &e, &n);  /* the writer may read the index unlocked */
+    st = keel__snapshot_trailers(s, &tr, &n);  /* the writer may read the index unlocked */
     if (st != KEEL_OK) goto fail;
-    uint64_t total = 0, done = 0;
-    for (size_t i = 0; i < n; i++) total += e[i].vlen;
+    uint64_t total = s->live_bytes, done = 0;  /* progress in bytes of live entries */
     st = keel__write_new_file(s->path, ".compact-", s->align, &tmp, &fd, &tag);
     if (st != KEEL_OK) goto fail;
     struct stat osb;  /* the compacted file keeps the store's permissions */
@@ -98,12 +97,13 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
     const uint8_t *base = s->map->base;
     uint64_t pos = KEEL_HEADER_SIZE;
     for (size_t i = 0; i < n; i++) {
-        const uint8_t *val = base + e[i].voff, *key = val + e[i].vlen;
-        const uint8_t *otr = base + keel__round_up(e[i].voff + e[i].vlen + e[i].klen, 8);
+        keel_snap_entry e;
+        keel__entry_at(base, s->align, tr[i], &e);
+        const uint8_t *val = base + e.voff, *key = val + e.vlen, *otr = base + tr[i];
         keel_trailer t;
         keel__trailer_decode(otr, &t);
-        uint32_t vcrc = keel_crc32c(0, val, e[i].vlen);
-        uint32_t kcrc = keel_crc32c(vcrc, key, e[i].klen);
+        uint32_t vcrc = keel_crc32c(0, val, e.vlen);
+        uint32_t kcrc = keel_crc32c(vcrc, key, e.klen);
         if (keel_crc32c(kcrc, otr, 36) != t.crc) {
             st = keel__fail(KEEL_ECORRUPT,
                             "entry at offset %llu: checksum mismatch; compaction stopped, the store "
@@ -111,22 +111,22 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
             goto fail;
         }
         keel_place p;
-        keel__place(pos, e[i].vlen, e[i].klen, s->align, &p);
+        keel__place(pos, e.vlen, e.klen, s->align, &p);
         /* A fresh hash from the key bytes: the old one is covered by the CRC, but a file
          * crafted or damaged with a consistent wrong hash must not be copied forward. */
-        uint64_t kh = keel_hash(key, e[i].klen);
-        keel_trailer nt = {kh, pos, e[i].vlen, e[i].klen, 0, KEEL_TRAILER_MAGIC, tag, 0};
+        uint64_t kh = keel_hash(key, e.klen);
+        keel_trailer nt = {kh, pos, e.vlen, e.klen, 0, KEEL_TRAILER_MAGIC, tag, 0};
         uint8_t ntr[KEEL_TRAILER_SIZE];
         keel__trailer_encode(&nt, NULL, NULL, ntr);
         keel__st32(ntr + 36, keel_crc32c(kcrc, ntr, 36));
-        if ((err = out_put(&o, NULL, p.value_start - pos)) || (err = out_put(&o, val, e[i].vlen)) ||
-            (err = out_put(&o, key, e[i].klen)) ||
-            (err = out_put(&o, NULL, p.trailer_start - p.key_start - e[i].klen)) ||
+        if ((err = out_put(&o, NULL, p.value_start - pos)) || (err = out_put(&o, val, e.vlen)) ||
+            (err = out_put(&o, key, e.klen)) ||
+            (err = out_put(&o, NULL, p.trailer_start - p.key_start - e.klen)) ||
             (err = out_put(&o, ntr, KEEL_TRAILER_SIZE)))
             break;
         keel__index_insert_unique(&nx, keel__index_hash(kh, s->test_hash_mask), p.trailer_start);
         pos = p.end;
-        done += e[i].vlen;
+        done += keel__entry_span(s, tr[i]);
         if (progress && ((i & 1023) == 0 || i + 1 == n)) progress(ctx, done, total);
     }
     if (!err) err = out_flush(&o);
@@ -167,7 +167,7 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
     pthread_rwlock_unlock(&s->index_lock);
     keel__os_close(old_fd);
     free(o.buf);
-    free(e);
+    free(tr);
     free(tmp);
     keel__writer_leave(s);
     return st;
@@ -183,7 +183,7 @@ fail:
     keel__index_free(&nx);
     free(o.buf);
     free(tmp);
-    free(e);
+    free(tr);
     keel__writer_leave(s);
     return st;
 }

@@ -83,14 +83,13 @@ static inline uint64_t slot_value(uint64_t h, uint64_t trailer_start, bool dead)
 }
 
 void keel__slot_decode(const keel_store *s, uint64_t v, keel_hit *hit) {
-    uint64_t t = (v & KEEL_SLOT_OFF_MASK) << 3;
-    const uint8_t *tr = keel__at(s, t);
-    uint64_t prev_end = keel__ld64(tr + 8);
-    hit->trailer_start = t;
-    hit->value_len = keel__ld64(tr + 16);
-    hit->key_len = keel__ld32(tr + 24);
-    hit->value_start = hit->value_len ? keel__round_up(prev_end, s->align) : prev_end;
-    hit->key_start = hit->value_start + hit->value_len;
+    keel_snap_entry e;
+    hit->trailer_start = (v & KEEL_SLOT_OFF_MASK) << 3;
+    keel__entry_at(s->map->base, s->align, hit->trailer_start, &e);
+    hit->value_len = e.vlen;
+    hit->key_len = e.klen;
+    hit->value_start = e.voff;
+    hit->key_start = e.voff + e.vlen;
     hit->dead = (v & KEEL_SLOT_DEAD_BIT) != 0;
 }
 

@@ -296,13 +296,23 @@ typedef keel_status (*keel_walk_fn)(keel_store *s, const keel_trailer *t, const 
 keel_status keel__walk(keel_store *s, const uint8_t *base, uint64_t end, uint64_t stop,
                        uint32_t align, uint32_t file_tag, keel_walk_fn fn, void *ctx);
 
-/* iter.c: the live entries in file order, copied from the index. Caller holds a lock. */
+/* iter.c: the live entries' trailer offsets in file order, copied from the index. Caller
+ * holds a lock (or is the writer). */
+keel_status keel__snapshot_trailers(const keel_store *s, uint64_t **out, size_t *n_out);
 typedef struct keel_snap_entry {
     uint64_t voff;
     uint64_t vlen;
     uint32_t klen;
 } keel_snap_entry;
-keel_status keel__snapshot(const keel_store *s, keel_snap_entry **out, size_t *n_out);
+/* Where the committed entry whose trailer starts at `toff` keeps its value and key. */
+static inline void keel__entry_at(const uint8_t *base, uint32_t align, uint64_t toff,
+                                  keel_snap_entry *e) {
+    const uint8_t *tr = base + toff;
+    uint64_t prev_end = keel__ld64(tr + 8);
+    e->vlen = keel__ld64(tr + 16);
+    e->klen = keel__ld32(tr + 24);
+    e->voff = e->vlen ? keel__round_up(prev_end, align) : prev_end;
+}
 
 /* store.c, shared with compaction: a fresh uniquely named file with a header, fsynced. */
 keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t align,

@@ -1,11 +1,12 @@
 /*
  * iter.c: snapshots of the live entries, for iteration and compaction.
  *
- * A snapshot copies (value offset, value length, key length) of every live slot under
- * the index lock and sorts it by offset, so a scan reads the file front to back. Later
- * writes do not touch it; its views point into the mapping current at snapshot time,
- * which stays mapped until close. keel_iter_at reads only immutable data, so threads can
- * share one iterator and split it by index range.
+ * A snapshot copies the trailer offset of every live slot under the index lock and sorts
+ * them, so a scan reads the file front to back; each entry is decoded from its trailer
+ * when it is visited, touching trailer, key and value together. Later writes do not touch
+ * the snapshot; its views point into the mapping current at snapshot time, which stays
+ * mapped until close. keel_iter_at reads only immutable data, so threads can share one
+ * iterator and split it by index range.
  */
 #include "internal.h"
 
@@ -14,43 +15,44 @@
 
 struct keel_iter {
     keel_store *s;
-    const uint8_t *base;
-    keel_snap_entry *e;
+    const uint8_t *base;    /* the mapping current at snapshot time (kept until close) */
+    uint32_t align;
+    uint64_t *trailers;     /* sorted trailer offsets of the live entries */
     size_t n, pos;
 };
 
 /* LSD radix sort on the 48-bit offset, 16 bits a pass: linear, where qsort of millions of
  * entries would dominate the scan itself. */
 static int cmp_offset(const void *x, const void *y) {
-    uint64_t a = ((const keel_snap_entry *)x)->voff, b = ((const keel_snap_entry *)y)->voff;
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
     return (a > b) - (a < b);
 }
 
-static keel_status sort_by_offset(keel_snap_entry *a, size_t n) {
+static keel_status sort_by_offset(uint64_t *a, size_t n) {
     if (n < 2) return KEEL_OK;
     if (n < 16384) {  /* the radix passes' fixed cost would dominate a small snapshot */
         qsort(a, n, sizeof *a, cmp_offset);
         return KEEL_OK;
     }
-    keel_snap_entry *tmp = malloc(n * sizeof *tmp);
+    uint64_t *tmp = malloc(n * sizeof *tmp);
     size_t *count = malloc(65536 * sizeof *count);
     if (!tmp || !count) {
         free(tmp);
         free(count);
         return keel__fail(KEEL_ENOMEM, "sorting %zu entries", n);
     }
-    keel_snap_entry *src = a, *dst = tmp;
+    uint64_t *src = a, *dst = tmp;
     for (int shift = 0; shift < 48; shift += 16) {
         memset(count, 0, 65536 * sizeof *count);
-        for (size_t i = 0; i < n; i++) count[(src[i].voff >> shift) & 0xffff]++;
+        for (size_t i = 0; i < n; i++) count[(src[i] >> shift) & 0xffff]++;
         size_t sum = 0;
         for (size_t b = 0; b < 65536; b++) {
             size_t c = count[b];
             count[b] = sum;
             sum += c;
         }
-        for (size_t i = 0; i < n; i++) dst[count[(src[i].voff >> shift) & 0xffff]++] = src[i];
-        keel_snap_entry *t = src;
+        for (size_t i = 0; i < n; i++) dst[count[(src[i] >> shift) & 0xffff]++] = src[i];
+        uint64_t *t = src;
         src = dst;
         dst = t;
     }
@@ -60,29 +62,22 @@ static keel_status sort_by_offset(keel_snap_entry *a, size_t n) {
     return KEEL_OK;
 }
 
-keel_status keel__snapshot(const keel_store *s, keel_snap_entry **out, size_t *n_out) {
+keel_status keel__snapshot_trailers(const keel_store *s, uint64_t **out, size_t *n_out) {
     const keel_index *ix = &s->index;
     size_t n = (size_t)ix->live;
-    keel_snap_entry *e = malloc((n ? n : 1) * sizeof *e);
-    if (!e) return keel__fail(KEEL_ENOMEM, "snapshot of %zu entries", n);
+    uint64_t *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t) return keel__fail(KEEL_ENOMEM, "snapshot of %zu entries", n);
     size_t k = 0;
     for (uint64_t i = 0; i <= ix->mask; i++) {
         uint64_t v = ix->slots[i];
-        if (v == 0 || (v & KEEL_SLOT_DEAD_BIT)) continue;
-        e[k++].voff = (v & KEEL_SLOT_OFF_MASK) << 3;  /* the trailer, for now */
+        if (v != 0 && !(v & KEEL_SLOT_DEAD_BIT)) t[k++] = (v & KEEL_SLOT_OFF_MASK) << 3;
     }
-    /* Sorted by trailer offset, the trailers are then read front to back. */
-    keel_status st = sort_by_offset(e, k);
+    keel_status st = sort_by_offset(t, k);
     if (st != KEEL_OK) {
-        free(e);
+        free(t);
         return st;
     }
-    for (size_t i = 0; i < k; i++) {
-        keel_hit hit;
-        keel__slot_decode(s, e[i].voff >> 3, &hit);
-        e[i] = (keel_snap_entry){hit.value_start, hit.value_len, hit.key_len};
-    }
-    *out = e;
+    *out = t;
     *n_out = k;
     return KEEL_OK;
 }
@@ -96,8 +91,9 @@ keel_status keel_iter_new(keel_store *s, keel_iter **iter_out) {
         free(it);
         return st;
     }
-    st = keel__snapshot(s, &it->e, &it->n);
+    st = keel__snapshot_trailers(s, &it->trailers, &it->n);
     it->base = s->map->base;
+    it->align = s->align;
     keel__reader_leave(s);
     if (st != KEEL_OK) {
         free(it);
@@ -114,9 +110,10 @@ keel_status keel_iter_at(const keel_iter *it, size_t i, keel_view *key_out, keel
     if (!it) return keel__fail(KEEL_EINVAL, "iterator is NULL");
     if (it->s->closed) return keel__fail(KEEL_ECLOSED, "store %s is closed", it->s->path);
     if (i >= it->n) return keel__fail(KEEL_ERANGE, "entry %zu of a snapshot of %zu", i, it->n);
-    const keel_snap_entry *e = &it->e[i];
-    if (value_out) *value_out = (keel_view){it->base + e->voff, (size_t)e->vlen};
-    if (key_out) *key_out = (keel_view){it->base + e->voff + e->vlen, e->klen};
+    keel_snap_entry e;
+    keel__entry_at(it->base, it->align, it->trailers[i], &e);
+    if (value_out) *value_out = (keel_view){it->base + e.voff, (size_t)e.vlen};
+    if (key_out) *key_out = (keel_view){it->base + e.voff + e.vlen, e.klen};
     return KEEL_OK;
 }
 
@@ -130,6 +127,6 @@ keel_status keel_iter_next(keel_iter *it, keel_view *key_out, keel_view *value_o
 
 void keel_iter_free(keel_iter *it) {
     if (!it) return;
-    free(it->e);
+    free(it->trailers);
     free(it);
 }
