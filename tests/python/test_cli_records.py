@@ -29,33 +29,7 @@ BLOCK = 65536
 SIGNATURE = 64          # the file signature: a block header and a 40-byte chunk header
 
 
-def _find_cli() -> str | None:
-    env = os.environ.get("KEEL_CLI")
-    if env:
-        return env
-    beside = Path(sys.executable).parent / "keel"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return str(beside)
-    found = shutil.which("keel")
-    if found:
-        return found
-    builds = [p for p in ROOT.glob("build*/tools/keel") if os.access(p, os.X_OK)]
-    if builds:
-        return str(max(builds, key=lambda p: p.stat().st_mtime))
-    return None
-
-
-@pytest.fixture(scope="session")
-def cli() -> str:
-    path = _find_cli()
-    if path is None or not os.access(path, os.X_OK):
-        pytest.fail(
-            "keel CLI not found: set KEEL_CLI=/path/to/keel, put `keel` on PATH, or build it "
-            f"(meson setup build && ninja -C build) so that {ROOT}/build*/tools/keel exists"
-            + (f" (KEEL_CLI={path!r} is not executable)" if path else ""),
-            pytrace=False,
-        )
-    return path
+# The `cli` fixture (the keel binary under test) comes from conftest.py.
 
 
 class Keel:
