@@ -172,6 +172,14 @@ KEEL_API void keel_free(keel_store *s);
 KEEL_API keel_status keel_put(keel_store *s, const void *key, size_t key_len,
                               const void *value, size_t value_len);
 
+/* Store the concatenation of `parts` (n >= 0 buffers) under `key` as one value, written
+ * with one gathered write: nothing is copied into a staging buffer first, which makes this
+ * the cheapest way to store a value that arrives in pieces and fits in memory (a header
+ * and a body, or a stream's chunks). The buffers are only read during the call. A part
+ * with len 0 may have data NULL. Same atomicity and durability as keel_put. */
+KEEL_API keel_status keel_putv(keel_store *s, const void *key, size_t key_len,
+                               const keel_view *parts, size_t nparts);
+
 typedef struct keel_kv {
     const void *key;
     size_t key_len;

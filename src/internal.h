@@ -278,7 +278,9 @@ static inline const uint8_t *keel__at(const keel_store *s, uint64_t off) { retur
 typedef struct keel_append_item {
     const void *key;
     uint32_t key_len;
-    const void *value;      /* NULL when the value comes from `src_fd` (streams) */
+    const void *value;      /* NULL when the value comes from `src_fd` (streams) or `parts` */
+    const keel_view *parts; /* non-NULL: the value is these buffers, concatenated */
+    size_t nparts;
     uint64_t value_len;
     uint16_t flags;         /* KEEL_FLAG_TOMBSTONE or 0 */
     int src_fd;             /* >= 0: copy value_len bytes from src_fd at 0 */

@@ -11,6 +11,8 @@
  */
 #include "internal.h"
 
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +69,15 @@ static keel_status write_planned(keel_store *s, const keel_append_item *items, c
             const keel_append_item *it = &items[i];
             uint64_t base = s->end;
             memset(b + (pl[i].prev_end - base), 0, (size_t)(p->value_start - pl[i].prev_end));
-            if (it->value_len) memcpy(b + (p->value_start - base), it->value, (size_t)it->value_len);
+            if (it->parts) {
+                uint8_t *dst = b + (p->value_start - base);
+                for (size_t j = 0; j < it->nparts; j++) {
+                    if (it->parts[j].len) memcpy(dst, it->parts[j].data, it->parts[j].len);
+                    dst += it->parts[j].len;
+                }
+            } else if (it->value_len) {
+                memcpy(b + (p->value_start - base), it->value, (size_t)it->value_len);
+            }
             if (it->key_len) memcpy(b + (p->key_start - base), it->key, it->key_len);
             uint64_t kend = p->key_start + it->key_len;
             memset(b + (kend - base), 0, (size_t)(p->trailer_start - kend));
@@ -75,7 +85,10 @@ static keel_status write_planned(keel_store *s, const keel_append_item *items, c
         }
         err = keel__os_pwrite_all(s->fd, b, (size_t)total, s->end);
     } else {
-        struct iovec *iov = malloc(n * 5 * sizeof *iov);
+        size_t cap = n * 5;
+        for (size_t i = 0; i < n; i++) cap += items[i].nparts;
+        if (cap > INT_MAX) return keel__fail(KEEL_ERANGE, "%zu buffers in one write", cap);
+        struct iovec *iov = malloc(cap * sizeof *iov);
         if (!iov) return keel__fail(KEEL_ENOMEM, "iovec array for %zu entries", n);
         int c = 0;
         for (size_t i = 0; i < n; i++) {
@@ -83,7 +96,13 @@ static keel_status write_planned(keel_store *s, const keel_append_item *items, c
             const keel_append_item *it = &items[i];
             uint64_t pad = p->value_start - pl[i].prev_end;
             if (pad) iov[c++] = (struct iovec){(void *)zeros, (size_t)pad};
-            if (it->value_len) iov[c++] = (struct iovec){(void *)it->value, (size_t)it->value_len};
+            if (it->parts) {
+                for (size_t j = 0; j < it->nparts; j++)
+                    if (it->parts[j].len)
+                        iov[c++] = (struct iovec){(void *)it->parts[j].data, it->parts[j].len};
+            } else if (it->value_len) {
+                iov[c++] = (struct iovec){(void *)it->value, (size_t)it->value_len};
+            }
             if (it->key_len) iov[c++] = (struct iovec){(void *)it->key, it->key_len};
             uint64_t pad2 = p->trailer_start - p->key_start - it->key_len;
             if (pad2) iov[c++] = (struct iovec){(void *)zeros, (size_t)pad2};
@@ -113,8 +132,15 @@ keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n)
         keel_trailer t = {it->hash, pos, it->value_len, it->key_len,
                           (uint16_t)(it->flags | (i + 1 < n ? KEEL_FLAG_GROUP_MORE : 0)),
                           KEEL_TRAILER_MAGIC, s->file_tag, 0};
-        uint32_t vcrc = it->src_fd >= 0 || it->crc_known ? it->src_crc
-                                                      : keel_crc32c(0, it->value, it->value_len);
+        uint32_t vcrc = 0;
+        if (it->src_fd >= 0 || it->crc_known) {
+            vcrc = it->src_crc;
+        } else if (it->parts) {
+            for (size_t j = 0; j < it->nparts; j++)
+                if (it->parts[j].len) vcrc = keel_crc32c(vcrc, it->parts[j].data, it->parts[j].len);
+        } else {
+            vcrc = keel_crc32c(0, it->value, it->value_len);
+        }
         t.crc = 0;
         keel__trailer_encode(&t, NULL, NULL, pl[i].trailer);
         uint32_t crc = keel_crc32c(keel_crc32c(vcrc, it->key, it->key_len), pl[i].trailer, 36);
@@ -195,6 +221,31 @@ keel_status keel_put(keel_store *s, const void *key, size_t key_len, const void 
     if (st == KEEL_OK) st = check_value(value, value_len);
     if (st != KEEL_OK) return st;
     keel_append_item it = put_item(key, key_len, value, value_len);
+    st = keel__writer_enter(s);
+    if (st != KEEL_OK) return st;
+    st = keel__append_group(s, &it, 1);
+    keel__writer_leave(s);
+    return st;
+}
+
+keel_status keel_putv(keel_store *s, const void *key, size_t key_len, const keel_view *parts,
+                      size_t nparts) {
+    keel_status st = keel__check_key(key, key_len);
+    if (st != KEEL_OK) return st;
+    if (!parts && nparts) return keel__fail(KEEL_EINVAL, "keel_putv: parts is NULL with %zu parts", nparts);
+    uint64_t total = 0;
+    for (size_t i = 0; i < nparts; i++) {
+        if (!parts[i].data && parts[i].len)
+            return keel__fail(KEEL_EINVAL, "keel_putv: part %zu is NULL with length %zu", i,
+                              parts[i].len);
+        if (parts[i].len > UINT64_MAX - total)
+            return keel__fail(KEEL_ERANGE, "keel_putv: the parts add up to more than 2^64 bytes");
+        total += parts[i].len;
+    }
+    keel_append_item it = put_item(key, key_len, NULL, 0);
+    it.parts = parts;
+    it.nparts = nparts;
+    it.value_len = total;
     st = keel__writer_enter(s);
     if (st != KEEL_OK) return st;
     st = keel__append_group(s, &it, 1);

@@ -62,12 +62,14 @@ typedef enum op_kind {
     OP_RENAME,
     OP_STREAM_COMMIT,
     OP_PUT_STREAM,
+    OP_PUTV_SMALL,
+    OP_PUTV_LARGE,
     OP_COUNT
 } op_kind;
 
 static const char *const op_names[] = { "put", "overwrite", "empty put", "3 MiB put", "batch",
                                         "delete", "delete batch", "rename", "stream commit",
-                                        "put_stream" };
+                                        "put_stream", "putv", "2 MiB putv" };
 
 typedef struct fault_spec {
     keel_os_op op;
@@ -150,6 +152,16 @@ static keel_status run_op(keel_store *s, op_kind op, const fault_spec *f, unsign
         keel__fault_inject(f->op, skip, f->kind, false);
         return keel_put_stream(s, "ps", 2, ps_read, &c);
     }
+    case OP_PUTV_SMALL: {
+        keel_view parts[3] = { { large, 100 }, { NULL, 0 }, { large + 100, 200 } };
+        keel__fault_inject(f->op, skip, f->kind, false);
+        return keel_putv(s, "pv", 2, parts, 3);
+    }
+    case OP_PUTV_LARGE: {
+        keel_view parts[2] = { { large, 1 << 20 }, { large + (1 << 20), 1 << 20 } };
+        keel__fault_inject(f->op, skip, f->kind, false);
+        return keel_putv(s, "pvl", 3, parts, 2);
+    }
     case OP_COUNT: break;
     }
     return KEEL_EINVAL;
@@ -171,6 +183,8 @@ static void check_applied(keel_store *s, op_kind op) {
     case OP_RENAME: CHECK_ABSENT(s, "base8", 5); break;
     case OP_STREAM_COMMIT: CHECK_VALUE(s, "streamed", 8, large, 100000); break;
     case OP_PUT_STREAM: CHECK_OK(keel_exists(s, "ps", 2)); break;
+    case OP_PUTV_SMALL: CHECK_VALUE(s, "pv", 2, large, 300); break;
+    case OP_PUTV_LARGE: CHECK_VALUE(s, "pvl", 3, large, 2 << 20); break;
     case OP_COUNT: break;
     }
 }
@@ -186,6 +200,8 @@ static void check_not_applied(keel_store *s, op_kind op, uint64_t extra) {
     CHECK_ABSENT(s, "renamed", 7);
     CHECK_ABSENT(s, "streamed", 8);
     CHECK_ABSENT(s, "ps", 2);
+    CHECK_ABSENT(s, "pv", 2);
+    CHECK_ABSENT(s, "pvl", 3);
     CHECK_EQ(count_of(s), NBASE + extra);
     (void)op;
 }

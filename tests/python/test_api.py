@@ -773,13 +773,46 @@ def test_write_stream(store: DataStore) -> None:
     r = Chunks()
     store.write_stream(b"c", r)  # type: ignore[arg-type]
     assert store.read(b"c") == b"abcd" + b"e" * 100_000
-    assert set(r.sizes) == {65536}
+    assert set(r.sizes) == {1 << 20}
     with open(os.devnull, "rb") as f:
         store.write_stream(b"devnull", f)
     assert store.read(b"devnull") == b""
 
 
-def test_write_stream_failures_leave_no_trace(store: DataStore, tmp_path: Path) -> None:
+def test_write_stream_paths(store: DataStore, tmp_path: Path) -> None:
+    """Streams up to 16 MiB are held and written in one go; longer ones, or ones in very many
+    chunks, are staged. Both give the same bytes, and a reused mutable buffer is copied."""
+    rng = np.random.default_rng(5)
+    for size in (1, (1 << 20) - 1, 1 << 20, (16 << 20), (16 << 20) + 1, 40 << 20):
+        data = rng.integers(0, 256, size, dtype=np.uint8).tobytes()
+        store.write_stream(b"v%d" % size, io.BytesIO(data))
+        assert store.read(b"v%d" % size) == data
+
+    class Reusing:
+        """Returns the same bytearray each time, overwritten between calls."""
+
+        def __init__(self, count: int, size: int) -> None:
+            self.buf = bytearray(size)
+            self.left = count
+
+        def read(self, n: int) -> bytearray:
+            if not self.left:
+                return bytearray()
+            self.left -= 1
+            self.buf[:] = bytes([self.left % 251]) * len(self.buf)
+            return self.buf
+
+    for count, size in ((3, 1000), (5000, 7), (20, 1 << 20)):
+        store.write_stream(b"reuse", Reusing(count, size))  # type: ignore[arg-type]
+        assert store.read(b"reuse") == b"".join(
+            bytes([i % 251]) * size for i in reversed(range(count)))
+    assert store.verify() == 6 + 3  # every entry's CRC checks, overwritten ones included
+    assert sorted(p.name for p in tmp_path.iterdir()) == [Path(store.path).name]
+
+
+@pytest.mark.parametrize("fail_after", [3, 20])  # 3 MiB held, or 20 MiB: staged
+def test_write_stream_failures_leave_no_trace(store: DataStore, tmp_path: Path,
+                                              fail_after: int) -> None:
     store.write(b"s", b"original")
     size = store.file_size
     n = len(store)
@@ -790,7 +823,7 @@ def test_write_stream_failures_leave_no_trace(store: DataStore, tmp_path: Path) 
 
         def read(self, n: int) -> bytes:
             self.calls += 1
-            if self.calls > 3:
+            if self.calls > fail_after:
                 raise RuntimeError("disk on fire")
             return b"x" * n
 

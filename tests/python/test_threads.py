@@ -160,7 +160,7 @@ def test_stream_reader_using_store_from_another_thread_does_not_deadlock(path: P
     runner.join(timeout=60)
     assert done.is_set(), "write_stream did not finish"
     assert results == [b"value"] * 3
-    assert store.read(b"streamed") == b"z" * (3 * 65536)
+    assert store.read(b"streamed") == b"z" * (3 << 20)
     for i in (1, 2, 3):
         assert store.read(b"from-thread-%d" % i) == b"x" * 1000
         assert store.read(b"batch-%d" % i) == b"y"
