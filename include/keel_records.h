@@ -76,9 +76,14 @@ typedef struct keel_rec_writer_options {
                                          * (the last one fewer) and chunk_size is ignored */
     keel_sync_mode sync;                /* KEEL_SYNC_DATA/FULL: fdatasync/fsync at flush and
                                          * close; default none */
+    int background;                     /* non-zero: a background thread writes each full
+                                         * chunk while the next one fills (two chunk buffers).
+                                         * A failed background write is reported by the next
+                                         * call that ends a chunk, by flush or by close, and
+                                         * the file is cut back to the last complete chunk */
 } keel_rec_writer_options;
 
-#define KEEL_REC_WRITER_OPTIONS_INIT { KEEL_REC_UNCOMPRESSED, 0, 0, 0, 0, KEEL_SYNC_NONE }
+#define KEEL_REC_WRITER_OPTIONS_INIT { KEEL_REC_UNCOMPRESSED, 0, 0, 0, 0, KEEL_SYNC_NONE, 0 }
 
 /* Create (truncate) the file at `path` and write the 64-byte signature, or with `append`
  * open an existing record file and continue it. Appending first cuts what a crashed

@@ -25,6 +25,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,26 +36,52 @@ typedef struct ar_entry {
     uint64_t offset, decoded, num_records;
 } ar_entry;
 
+/* The buffers one chunk is encoded in and written from. With background writes there are
+ * two: the writer fills one while the thread writes the other. */
+typedef struct rec_set {
+    uint8_t *vbuf;              /* headroom, then values */
+    size_t vcap, head;
+    uint8_t *cbuf;              /* compressed chunk data */
+    size_t ccap;
+    struct iovec *iov;
+    size_t iov_cap;
+    uint8_t *bh;                /* block headers of the chunk */
+    size_t bh_cap;
+    uint8_t hdr[REC_CH];        /* chunk header */
+} rec_set;
+
+/* The background writer: at most one chunk in flight, described by iov/niov/off/end. */
+typedef struct rec_bg {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, busy, stop;
+    const struct iovec *iov;
+    int niov;
+    uint64_t off, end;
+    int err;                    /* errno of the first failed write, sticky */
+    uint64_t err_off;
+    uint64_t written;           /* end of the last chunk completely written */
+} rec_bg;
+
 struct keel_rec_writer {
     int fd;
     keel_rec_writer_options o;
     int comp;                   /* REC_COMP_* */
-    uint64_t pos;               /* end of the file */
+    uint64_t pos;               /* end of the file once the chunks handed over are written */
     keel_status err;            /* first write error, sticky */
 
-    uint8_t *vbuf;              /* headroom, then values */
-    size_t vcap, head, vlen;
+    rec_set set[2];
+    rec_set *b;                 /* the set being filled */
+    size_t vlen;
     uint8_t *sizes;
     size_t scap, slen;
     uint64_t nrec;              /* records in the pending chunk */
 
-    uint8_t *cbuf, *sbuf;       /* compression scratch */
-    size_t ccap, scap2;
+    uint8_t *sbuf;              /* compression scratch for the sizes */
+    size_t scap2;
 
-    struct iovec *iov;
-    size_t iov_cap;
-    uint8_t *bh;                /* block headers of the chunk being written */
-    size_t bh_cap;
+    rec_bg bg;
 
     ar_entry *ar;
     size_t ar_n, ar_cap;
@@ -66,32 +93,36 @@ static keel_status add_ar(keel_rec_writer *w, uint64_t begin, uint64_t decoded, 
 
 /* ---- writing one chunk ------------------------------------------------------------------- */
 
-/* Write a chunk of `type` whose data is `data[0..size)`, at w->pos. */
-static keel_status write_chunk(keel_rec_writer *w, uint8_t type, const uint8_t *data,
-                               uint64_t size, uint64_t num_records, uint64_t decoded) {
+/* Lay out a chunk of `type` whose data is `data[0..size)` at w->pos in w->b's iovecs
+ * (header, data, padding, with a block header at every 64 KiB boundary). Sets *niov and
+ * *end. */
+static keel_status plan_chunk(keel_rec_writer *w, uint8_t type, const uint8_t *data,
+                              uint64_t size, uint64_t num_records, uint64_t decoded, int *niov_out,
+                              uint64_t *end_out) {
+    rec_set *b = w->b;
     rec_chunk_header h = {0, size, keel__rec_hash(data, (size_t)size), type, num_records,
                           decoded};
-    uint8_t hdr[REC_CH];
-    keel__rec_chunk_header_encode(&h, hdr);
+    keel__rec_chunk_header_encode(&h, b->hdr);
     uint64_t c = w->pos;
     uint64_t end = keel__rec_chunk_end(c, size, num_records);
 
     uint64_t nblocks = (end - c) / REC_B + 3;
     size_t niov = (size_t)nblocks * 4 + 4;
-    if (niov > w->iov_cap) {
-        struct iovec *v = realloc(w->iov, niov * sizeof *v);
+    if (niov > INT_MAX) return keel__fail(KEEL_ERANGE, "chunk of %llu bytes", (unsigned long long)size);
+    if (niov > b->iov_cap) {
+        struct iovec *v = realloc(b->iov, niov * sizeof *v);
         if (!v) return keel__fail(KEEL_ENOMEM, "allocating %zu iovecs", niov);
-        w->iov = v;
-        w->iov_cap = niov;
+        b->iov = v;
+        b->iov_cap = niov;
     }
-    keel_status st = keel__rec_grow(&w->bh, &w->bh_cap, (size_t)nblocks * REC_BH);
+    keel_status st = keel__rec_grow(&b->bh, &b->bh_cap, (size_t)nblocks * REC_BH);
     if (st) return st;
 
     /* Walk the content [header][data], inserting block headers at boundaries. A chunk
      * with more records than bytes (compressed empty records) is then padded with zeros
      * up to Riegeli's chunk end, so that every record has its own numeric position. */
     static const uint8_t zeros[REC_B];
-    const uint8_t *pieces[3] = {hdr, data, zeros};
+    const uint8_t *pieces[3] = {b->hdr, data, zeros};
     uint64_t lens[3] = {REC_CH, size, 0};
     size_t k = 0, nb = 0;
     uint64_t p = c;
@@ -101,25 +132,25 @@ static keel_status write_chunk(keel_rec_writer *w, uint8_t type, const uint8_t *
         if (piece == 2) left = end - p;     /* padding, block headers included */
         while (left > 0) {
             if (piece != 2 && p % REC_B == 0) {
-                uint8_t *b = w->bh + nb++ * REC_BH;
-                keel__rec_block_header_encode(p - c, end - p, b);
-                w->iov[k].iov_base = b;
-                w->iov[k++].iov_len = REC_BH;
+                uint8_t *bhp = b->bh + nb++ * REC_BH;
+                keel__rec_block_header_encode(p - c, end - p, bhp);
+                b->iov[k].iov_base = bhp;
+                b->iov[k++].iov_len = REC_BH;
                 p += REC_BH;
             }
             if (piece == 2 && p % REC_B == 0) {
                 if (left <= REC_BH) break;
                 left -= REC_BH;
-                uint8_t *b = w->bh + nb++ * REC_BH;
-                keel__rec_block_header_encode(p - c, end - p, b);
-                w->iov[k].iov_base = b;
-                w->iov[k++].iov_len = REC_BH;
+                uint8_t *bhp = b->bh + nb++ * REC_BH;
+                keel__rec_block_header_encode(p - c, end - p, bhp);
+                b->iov[k].iov_base = bhp;
+                b->iov[k++].iov_len = REC_BH;
                 p += REC_BH;
             }
             uint64_t room = REC_B - p % REC_B;
             uint64_t n = left < room ? left : room;
-            w->iov[k].iov_base = (void *)(piece == 2 ? zeros : src);
-            w->iov[k++].iov_len = (size_t)n;
+            b->iov[k].iov_base = (void *)(piece == 2 ? zeros : src);
+            b->iov[k++].iov_len = (size_t)n;
             if (piece != 2) src += n;
             left -= n;
             p += n;
@@ -127,10 +158,152 @@ static keel_status write_chunk(keel_rec_writer *w, uint8_t type, const uint8_t *
     }
     if (p != end)
         return keel__fail(KEEL_EINVAL, "chunk at %llu: placement mismatch", (unsigned long long)c);
-    int e = keel__os_pwritev_all(w->fd, w->iov, (int)k, c);
-    if (e) return keel__fail_errno(e, "writing chunk at offset %llu", (unsigned long long)c);
+    *niov_out = (int)k;
+    *end_out = end;
+    return KEEL_OK;
+}
+
+/* ---- the background writer --------------------------------------------------------------- */
+
+static void *bg_main(void *arg) {
+    keel_rec_writer *w = arg;
+    rec_bg *g = &w->bg;
+    pthread_mutex_lock(&g->mu);
+    for (;;) {
+        while (!g->busy && !g->stop) pthread_cond_wait(&g->cv, &g->mu);
+        if (!g->busy) break;    /* stop, nothing in flight */
+        const struct iovec *iov = g->iov;
+        int niov = g->niov;
+        uint64_t off = g->off, end = g->end;
+        pthread_mutex_unlock(&g->mu);
+        int e = keel__os_pwritev_all(w->fd, iov, niov, off);
+        pthread_mutex_lock(&g->mu);
+        if (e && !g->err) {
+            g->err = e;
+            g->err_off = off;
+        }
+        if (!e) g->written = end;
+        g->busy = false;
+        pthread_cond_broadcast(&g->cv);
+    }
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
+
+/* Wait until no chunk is in flight; the first background error as a status (sticky). */
+static keel_status bg_wait(keel_rec_writer *w) {
+    rec_bg *g = &w->bg;
+    if (!g->started) return KEEL_OK;
+    pthread_mutex_lock(&g->mu);
+    while (g->busy) pthread_cond_wait(&g->cv, &g->mu);
+    int e = g->err;
+    uint64_t off = g->err_off;
+    pthread_mutex_unlock(&g->mu);
+    if (e && !w->err)
+        w->err = keel__fail_errno(e, "writing chunk at offset %llu", (unsigned long long)off);
+    return w->err;
+}
+
+static keel_status bg_start(keel_rec_writer *w) {
+    rec_bg *g = &w->bg;
+    if (pthread_mutex_init(&g->mu, NULL) != 0) return keel__fail(KEEL_ENOMEM, "mutex");
+    if (pthread_cond_init(&g->cv, NULL) != 0) {
+        pthread_mutex_destroy(&g->mu);
+        return keel__fail(KEEL_ENOMEM, "condition variable");
+    }
+    g->written = w->pos;
+    int e = pthread_create(&g->thread, NULL, bg_main, w);
+    if (e) {
+        pthread_cond_destroy(&g->cv);
+        pthread_mutex_destroy(&g->mu);
+        return keel__fail_errno(e, "starting the background writer");
+    }
+    g->started = true;
+    return KEEL_OK;
+}
+
+static void bg_stop(keel_rec_writer *w) {
+    rec_bg *g = &w->bg;
+    if (!g->started) return;
+    pthread_mutex_lock(&g->mu);
+    g->stop = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    pthread_join(g->thread, NULL);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+    g->started = false;
+}
+
+/* The end of what is certainly in the file: everything below it is complete chunks. */
+static uint64_t written_end(keel_rec_writer *w) {
+    if (!w->bg.started) return w->pos;
+    pthread_mutex_lock(&w->bg.mu);
+    uint64_t e = w->bg.written;
+    pthread_mutex_unlock(&w->bg.mu);
+    return e;
+}
+
+/* Write a chunk of `type` whose data is `data[0..size)` at w->pos: now, or with `async`
+ * (and the background option) by the background thread, after which the writer switches
+ * to the other buffer set, so the data must live in w->b. */
+static keel_status write_chunk_ex(keel_rec_writer *w, uint8_t type, const uint8_t *data,
+                                  uint64_t size, uint64_t num_records, uint64_t decoded,
+                                  bool async) {
+    int niov = 0;
+    uint64_t end = 0;
+    keel_status st = bg_wait(w);  /* the other set is free, and no write is in flight */
+    if (st) return st;
+    if ((st = plan_chunk(w, type, data, size, num_records, decoded, &niov, &end)) != KEEL_OK)
+        return st;
+    if (async && w->o.background && !w->bg.started && (st = bg_start(w)) != KEEL_OK) return st;
+    if (async && w->bg.started) {
+        rec_bg *g = &w->bg;
+        pthread_mutex_lock(&g->mu);
+        g->iov = w->b->iov;
+        g->niov = niov;
+        g->off = w->pos;
+        g->end = end;
+        g->busy = true;
+        pthread_cond_broadcast(&g->cv);
+        pthread_mutex_unlock(&g->mu);
+        w->b = w->b == &w->set[0] ? &w->set[1] : &w->set[0];
+    } else {
+        int e = keel__os_pwritev_all(w->fd, w->b->iov, niov, w->pos);
+        if (e) return keel__fail_errno(e, "writing chunk at offset %llu", (unsigned long long)w->pos);
+        if (w->bg.started) {
+            pthread_mutex_lock(&w->bg.mu);
+            w->bg.written = end;
+            pthread_mutex_unlock(&w->bg.mu);
+        }
+    }
     w->pos = end;
     return KEEL_OK;
+}
+
+static keel_status write_chunk(keel_rec_writer *w, uint8_t type, const uint8_t *data,
+                               uint64_t size, uint64_t num_records, uint64_t decoded) {
+    return write_chunk_ex(w, type, data, size, num_records, decoded, false);
+}
+
+/* A set's value buffer, allocated on first use with `head` bytes of headroom. */
+static keel_status ensure_vbuf(rec_set *b, size_t need) {
+    if (!b->vbuf) {
+        b->head = 4096;
+        b->vcap = b->head + (need > 65536 ? need : 65536);
+        b->vbuf = malloc(b->vcap);
+        if (!b->vbuf) return keel__fail(KEEL_ENOMEM, "allocating chunk buffer");
+        return KEEL_OK;
+    }
+    if (b->head + need <= b->vcap) return KEEL_OK;
+    return keel__rec_grow(&b->vbuf, &b->vcap, b->head + need);
+}
+
+static void free_set(rec_set *b) {
+    free(b->vbuf);
+    free(b->cbuf);
+    free(b->iov);
+    free(b->bh);
 }
 
 /* Encode and write the pending records as one simple chunk. */
@@ -147,18 +320,19 @@ static keel_status emit_pending(keel_rec_writer *w) {
         pre[pl++] = REC_COMP_NONE;
         pl += keel__rec_put_varint(pre + pl, w->slen);
         size_t prefix = pl + w->slen;
-        if (prefix > w->head) {
+        rec_set *b = w->b;
+        if (prefix > b->head) {
             /* Rare: more size bytes than headroom. Move the values and keep a bigger one. */
             size_t nh = prefix * 2;
             uint8_t *nb = malloc(nh + w->vlen + 1);
             if (!nb) return w->err = keel__fail(KEEL_ENOMEM, "allocating chunk buffer");
-            memcpy(nb + nh, w->vbuf + w->head, w->vlen);
-            free(w->vbuf);
-            w->vbuf = nb;
-            w->head = nh;
-            w->vcap = nh + w->vlen + 1;
+            memcpy(nb + nh, b->vbuf + b->head, w->vlen);
+            free(b->vbuf);
+            b->vbuf = nb;
+            b->head = nh;
+            b->vcap = nh + w->vlen + 1;
         }
-        uint8_t *d = w->vbuf + w->head - prefix;
+        uint8_t *d = b->vbuf + b->head - prefix;
         memcpy(d, pre, pl);
         memcpy(d + pl, w->sizes, w->slen);
         data = d;
@@ -169,19 +343,20 @@ static keel_status emit_pending(keel_rec_writer *w) {
                                       &sl);
         if (st) return w->err = st;
         size_t cl = 0;
-        st = keel__rec_grow(&w->cbuf, &w->ccap, 11 + sl);
+        rec_set *b = w->b;
+        st = keel__rec_grow(&b->cbuf, &b->ccap, 11 + sl);
         if (st) return w->err = st;
-        w->cbuf[cl++] = (uint8_t)w->comp;
-        cl += keel__rec_put_varint(w->cbuf + cl, sl);
-        memcpy(w->cbuf + cl, w->sbuf, sl);
+        b->cbuf[cl++] = (uint8_t)w->comp;
+        cl += keel__rec_put_varint(b->cbuf + cl, sl);
+        memcpy(b->cbuf + cl, w->sbuf, sl);
         cl += sl;
-        st = keel__rec_compress_block(w->comp, w->o.level, w->vbuf + w->head, w->vlen, &w->cbuf,
-                                      &w->ccap, &cl);
+        st = keel__rec_compress_block(w->comp, w->o.level, b->vbuf + b->head, w->vlen, &b->cbuf,
+                                      &b->ccap, &cl);
         if (st) return w->err = st;
-        data = w->cbuf;
+        data = b->cbuf;
         size = cl;
     }
-    st = write_chunk(w, REC_CHUNK_SIMPLE, data, size, w->nrec, w->vlen);
+    st = write_chunk_ex(w, REC_CHUNK_SIMPLE, data, size, w->nrec, w->vlen, true);
     if (st) return w->err = st;
     if (w->o.array_record_group_size && (st = add_ar(w, begin, w->vlen, w->nrec)) != KEEL_OK)
         return w->err = st;
@@ -309,16 +484,20 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
     w->o = o;
     w->comp = comp;
     keel_status st;
-    int e = keel__os_open(path, O_RDWR | O_CREAT | (o.append ? 0 : O_TRUNC), 0644, &w->fd);
+    /* No O_TRUNC: a file is only truncated when it has bytes, because truncating even an
+     * empty file makes ext4 (auto_da_alloc) start writeback of the whole file in close(). */
+    int e = keel__os_open(path, O_RDWR | O_CREAT, 0644, &w->fd);
     if (e) {
         st = keel__fail_errno(e, "opening %s", path);
         goto fail;
     }
     uint64_t size = 0;
-    if (o.append && (e = keel__os_fsize(w->fd, &size)) != 0) {
+    if ((e = keel__os_fsize(w->fd, &size)) != 0) {
         st = keel__fail_errno(e, "stat %s", path);
         goto fail;
     }
+    bool cut = size > 0;        /* bytes to remove before writing the signature */
+    if (!o.append) size = 0;
     if (size > 0) {
         uint8_t sig[REC_SIG_SIZE];
         size_t got = 0;
@@ -331,7 +510,7 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
         if (got < REC_SIG_SIZE) size = 0;   /* a signature cut short: start again */
     }
     if (size == 0) {
-        if ((e = keel__os_ftruncate(w->fd, 0)) != 0 ||
+        if ((cut && (e = keel__os_ftruncate(w->fd, 0)) != 0) ||
             (e = keel__os_pwrite_all(w->fd, keel__rec_signature, REC_SIG_SIZE, 0)) != 0) {
             st = keel__fail_errno(e, "writing the signature of %s", path);
             goto fail;
@@ -349,16 +528,14 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
         w->pos = at;
         if (o.array_record_group_size && (st = collect_ar_chunks(w, at)) != KEEL_OK) goto fail;
     }
-    w->head = 4096;
-    w->vcap = w->head + 65536;
-    w->vbuf = malloc(w->vcap);
-    if (!w->vbuf) { st = keel__fail(KEEL_ENOMEM, "allocating chunk buffer"); goto fail; }
+    w->b = &w->set[0];
+    if ((st = ensure_vbuf(w->b, 0)) != KEEL_OK) goto fail;
     if ((st = do_sync(w)) != KEEL_OK) goto fail;
     *out = w;
     return KEEL_OK;
 fail:
     if (w->fd >= 0) keel__os_close(w->fd);
-    free(w->vbuf);
+    free_set(&w->set[0]);
     free(w);
     return st;
 }
@@ -366,14 +543,11 @@ fail:
 keel_status keel_rec_writer_write(keel_rec_writer *w, const void *data, size_t len) {
     if (!w || (!data && len)) return keel__fail(KEEL_EINVAL, "keel_rec_writer_write: NULL argument");
     if (w->err) return w->err;
-    if (w->vlen + len + w->head > w->vcap) {
-        size_t need = w->head + w->vlen + len;
-        keel_status st = keel__rec_grow(&w->vbuf, &w->vcap, need);
-        if (st) return st;
-    }
-    keel_status st = keel__rec_grow(&w->sizes, &w->scap, w->slen + 10);
+    keel_status st = ensure_vbuf(w->b, w->vlen + len);
     if (st) return st;
-    if (len) memcpy(w->vbuf + w->head + w->vlen, data, len);
+    st = keel__rec_grow(&w->sizes, &w->scap, w->slen + 10);
+    if (st) return st;
+    if (len) memcpy(w->b->vbuf + w->b->head + w->vlen, data, len);
     w->vlen += len;
     w->slen += keel__rec_put_varint(w->sizes + w->slen, len);
     w->nrec++;
@@ -393,6 +567,8 @@ keel_status keel_rec_writer_flush(keel_rec_writer *w) {
         keel_status st = emit_pending(w);
         if (st) return st;
     }
+    keel_status st = bg_wait(w);
+    if (st) return st;
     return do_sync(w);
 }
 
@@ -512,8 +688,11 @@ static keel_status write_ar_footer(keel_rec_writer *w) {
 keel_status keel_rec_writer_close(keel_rec_writer *w) {
     if (!w) return KEEL_OK;
     keel_status st = w->err;
-    uint64_t good = w->pos;
     if (!st) st = emit_pending(w);
+    keel_status bst = bg_wait(w);
+    if (!st) st = bst;
+    uint64_t good = written_end(w);
+    bg_stop(w);
     if (!st && w->o.array_record_group_size) {
         good = w->pos;
         st = write_ar_footer(w);
@@ -526,12 +705,10 @@ keel_status keel_rec_writer_close(keel_rec_writer *w) {
     }
     int e = keel__os_close(w->fd);
     if (e && !st) st = keel__fail_errno(e, "closing record file");
-    free(w->vbuf);
+    free_set(&w->set[0]);
+    free_set(&w->set[1]);
     free(w->sizes);
-    free(w->cbuf);
     free(w->sbuf);
-    free(w->iov);
-    free(w->bh);
     free(w->ar);
     free(w);
     return st;

@@ -7,7 +7,9 @@
  *
  * Objects
  *   RecordWriter         one keel_rec_writer. write_record copies the bytes under the GIL
- *                        and releases the GIL only when the write will end a chunk (I/O).
+ *                        and releases the GIL only when the write will end a chunk. With
+ *                        background (default: when compressed) the writer's own C thread
+ *                        writes each full chunk while the next one fills.
  *   RecordReader         one keel_rec_reader: iteration, next_record() (None at the end),
  *                        seek/tell/len/[i], count_records (static). The GIL is released
  *                        whenever a call may read the file.
@@ -356,17 +358,19 @@ static int parse_compression(PyObject *c, keel_rec_compression *out) {
 
 static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"path", "compression", "append", "chunk_size", "array_record",
-                             "group_size", "level", "sync", NULL};
+                             "group_size", "level", "sync", "background", NULL};
     PyObject *path = NULL, *comp = NULL;
     int append = 0, ar = 0, sync = 0, level = 0;
+    PyObject *background = Py_None;
     unsigned long long chunk_size = 0;
     unsigned int group = KEEL_REC_DEFAULT_GROUP_SIZE;
     if (self->w) {
         PyErr_SetString(PyExc_RuntimeError, "RecordWriter is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$pKpIip", kwlist, path_converter, &path,
-                                     &comp, &append, &chunk_size, &ar, &group, &level, &sync))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$pKpIipO", kwlist, path_converter, &path,
+                                     &comp, &append, &chunk_size, &ar, &group, &level, &sync,
+                                     &background))
         return -1;
     keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
     if (parse_compression(comp, &o.compression) < 0 ||
@@ -379,6 +383,19 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     o.array_record_group_size = ar ? group : 0;
     o.level = level;
     o.sync = sync ? KEEL_SYNC_DATA : KEEL_SYNC_NONE;
+    /* Default: a background writer for compressed files only. Their encoding is CPU work
+     * that overlaps the write; for uncompressed chunks, handing the freshly copied chunk to
+     * another core cost as much as it saved (measured: bench/bench_records.py). */
+    if (background == Py_None) {
+        o.background = o.compression != KEEL_REC_UNCOMPRESSED;
+    } else {
+        int b = PyObject_IsTrue(background);
+        if (b < 0) {
+            Py_DECREF(path);
+            return -1;
+        }
+        o.background = b;
+    }
     self->lock = PyThread_allocate_lock();
     if (!self->lock) {
         Py_DECREF(path);

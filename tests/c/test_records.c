@@ -3,7 +3,8 @@
  *
  * Byte-level facts (signature, placement formulas, varints), round trips with random
  * access, a cut at every offset of the last 64 KiB block under both corruption strategies,
- * bit flips, appending after a crash, injected write faults, compression, and the sharded
+ * bit flips, appending after a crash, injected write faults, compression, the background
+ * writer (same bytes as inline, errors reported and cut back), and the sharded
  * multi-threaded writer and reader (4 shards x 100k records, no loss, no duplicate).
  */
 #include "harness.h"
@@ -267,6 +268,87 @@ static void test_write_faults(void) {
     CHECK(keel_rec_writer_write(NULL, "x", 1) == KEEL_EINVAL);
 }
 
+/* Write records 0..n-1 with `o`, flushing every `flush_every` (0: never); *out receives
+ * the file's bytes (NULL on failure). */
+static void write_with(const char *path, const keel_rec_writer_options *o, unsigned n,
+                       unsigned flush_every, uint8_t **out, size_t *len_out) {
+    keel_rec_writer *w;
+    *out = NULL;
+    REQUIRE(keel_rec_writer_open(path, o, &w) == KEEL_OK);
+    uint8_t buf[3000];
+    for (unsigned i = 0; i < n; i++) {
+        rec_fill(buf, i, rec_len(i));
+        CHECK(keel_rec_writer_write(w, buf, rec_len(i)) == KEEL_OK);
+        if (flush_every && (i + 1) % flush_every == 0) CHECK(keel_rec_writer_flush(w) == KEEL_OK);
+    }
+    CHECK(keel_rec_writer_close(w) == KEEL_OK);
+    *out = slurp(path, len_out);
+}
+
+/* The background writer produces the very same bytes as writing inline (uncompressed, zstd,
+ * ArrayRecord groups, with and without flushes), and a write that fails on its thread is
+ * reported by the next chunk, flush or close, with the file cut back to complete chunks. */
+static void test_background_writer(void) {
+    struct {
+        keel_rec_compression comp;
+        uint32_t group;
+        unsigned flush_every;
+    } cases[] = {{KEEL_REC_UNCOMPRESSED, 0, 0}, {KEEL_REC_UNCOMPRESSED, 0, 700},
+                 {KEEL_REC_ZSTD, 0, 0}, {KEEL_REC_ZSTD, 0, 333}, {KEEL_REC_UNCOMPRESSED, 100, 0},
+                 {KEEL_REC_ZSTD, 64, 500}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
+        o.compression = cases[c].comp;
+        o.chunk_size = 20000;  /* many chunks, most spanning a block boundary or two */
+        o.array_record_group_size = cases[c].group;
+        size_t n0 = 0, n1 = 0;
+        uint8_t *a, *b;
+        write_with(h_path("inline"), &o, 3000, cases[c].flush_every, &a, &n0);
+        o.background = 1;
+        write_with(h_path("bg"), &o, 3000, cases[c].flush_every, &b, &n1);
+        REQUIRE(a && b);
+        CHECK_EQ(n0, n1);
+        CHECK(n0 == n1 && memcmp(a, b, n0) == 0);
+        free(a);
+        free(b);
+        keel_status st;
+        int bad;
+        CHECK_EQ(read_file(h_path("bg"), KEEL_REC_ERROR, &st, &bad), 3000);
+        CHECK(st == KEEL_NOTFOUND && !bad);
+    }
+
+    /* A failed background write. */
+    keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
+    o.chunk_size = 20000;
+    o.background = 1;
+    keel_rec_writer *w;
+    REQUIRE(keel_rec_writer_open(h_path("f"), &o, &w) == KEEL_OK);
+    uint8_t buf[3000];
+    unsigned i = 0;
+    for (; i < 100; i++) {
+        rec_fill(buf, i, rec_len(i));
+        CHECK(keel_rec_writer_write(w, buf, rec_len(i)) == KEEL_OK);
+    }
+    CHECK(keel_rec_writer_flush(w) == KEEL_OK);
+    uint64_t good = keel_rec_writer_pos(w);
+    keel__fault_inject(KEEL_OS_WRITE, 0, KEEL_FAULT_SHORT, false);
+    keel_status st = KEEL_OK;
+    for (; i < 1000 && st == KEEL_OK; i++) {  /* the second chunk handed over reports it */
+        rec_fill(buf, i, rec_len(i));
+        st = keel_rec_writer_write(w, buf, rec_len(i));
+    }
+    CHECK_EQ(st, KEEL_ENOSPC);
+    CHECK(i < 1000);
+    CHECK(keel_rec_writer_flush(w) == KEEL_ENOSPC);
+    CHECK(keel_rec_writer_close(w) == KEEL_ENOSPC);
+    keel__fault_clear();
+    struct stat sb;
+    CHECK(stat(h_path("f"), &sb) == 0 && (uint64_t)sb.st_size == good);
+    int bad;
+    CHECK_EQ(read_file(h_path("f"), KEEL_REC_ERROR, &st, &bad), 100);
+    CHECK(st == KEEL_NOTFOUND && !bad);
+}
+
 static void test_chunks_outlive_reader(void) {
     keel_rec_writer *w;
     REQUIRE(keel_rec_writer_open(h_path("f"), NULL, &w) == KEEL_OK);
@@ -340,6 +422,7 @@ int main(int argc, char **argv) {
         H_TEST(test_bit_flips),
         H_TEST(test_append_after_crash),
         H_TEST(test_write_faults),
+        H_TEST(test_background_writer),
         H_TEST(test_chunks_outlive_reader),
         H_TEST(test_mt_4_shards_100k),
     };

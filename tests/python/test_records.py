@@ -385,6 +385,24 @@ def test_compression_roundtrip(tmp_path):
     assert (tmp_path / "f_zstd").stat().st_size < (tmp_path / "f_None").stat().st_size / 2
 
 
+@pytest.mark.parametrize("compression", [None, "zstd"])
+def test_background_writer_same_bytes(tmp_path, compression):
+    """background=True/False/None (the default: on when compressed) write identical files."""
+    rng = random.Random(9)
+    recs = [rng.randbytes(rng.randrange(0, 30000)) for _ in range(400)]
+    files = []
+    for i, bg in enumerate((False, True, None)):
+        p = tmp_path / f"bg{i}.rec"
+        with RecordWriter(p, compression=compression, chunk_size=50_000, background=bg) as w:
+            for j, r in enumerate(recs):
+                w.write_record(r)
+                if j % 150 == 149:
+                    w.flush()
+        files.append(p.read_bytes())
+        assert [x.to_bytes() for x in RecordReader(p)] == recs
+    assert files[0] == files[1] == files[2]
+
+
 def test_random_access(tmp_path):
     p = tmp_path / "f"
     recs = [pattern(random.Random(i).randrange(0, 20000), i) for i in range(600)]
