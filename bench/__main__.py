@@ -181,6 +181,8 @@ def main(argv=None) -> int:
                    help="where the stores are created (default: a new temporary directory under "
                         "$TMPDIR or /tmp, removed afterwards)")
     p.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    p.add_argument("--readme", action="store_true",
+                   help="with --replot: print only the README's summary table (Markdown)")
     p.add_argument("--replot", metavar="JSON",
                    help="run nothing: print the tables of a saved latest.json and redraw its "
                         "charts into --out")
@@ -189,6 +191,9 @@ def main(argv=None) -> int:
     if a.replot:
         with open(a.replot) as f:
             doc = json.load(f)
+        if a.readme:
+            print(report.readme_table(doc))
+            return 0
         print(report.header_from_doc(doc))
         print(report.tables(doc))
         if not a.no_charts:

@@ -185,6 +185,60 @@ def tables(doc: dict) -> str:
     return "\n".join(out)
 
 
+def _ratio_short(r: float) -> str:
+    if r >= 10:
+        return f"{r:,.0f}x"
+    t = f"{r:.2g}"
+    return (t if "." in t or "e" in t else t + ".0") + "x"
+
+
+def _sig3(v: float) -> str:
+    """Three significant digits with a k/M/G suffix, trailing zeros kept: 1.20M, 785k."""
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
+        if v >= div or div == 1:
+            x = v / div
+            dec = 0 if x >= 100 else 1 if x >= 10 else 2
+            return f"{x:.{dec}f}{suf}"
+    return str(v)
+
+
+def readme_table(doc: dict) -> str:
+    """The one-table summary the README shows: ops/s (MiB/s for 1 MiB transfers, ms for
+    reopen) per engine, keel/peer ratio in brackets, keel in bold."""
+    engines = list(doc["engines"])
+    by = {(r["workload"], r["engine"]): r for r in doc["results"]}
+    out = ["| workload (ops/s; keel/peer in brackets) | " + " | ".join(engines) + " |",
+           "|---|" + "---:|" * len(engines)]
+    for wid, label, _unit in WORKLOADS:
+        mib = wid in LARGE_IDS and wid != "large_read_view"
+        title = label + (" (MiB/s)" if mib else " (values/s)" if wid == "large_read_view" else "")
+        cells = []
+        for e in engines:
+            row = by.get((wid, e), {})
+            if row.get("status") != "ok":
+                st = row.get("status", "n/a")
+                cells.append("–" if st == "n/a" and wid in LARGE_IDS else st)
+                continue
+            v = row["ops_per_s"]
+            if e == "dict" and wid in LARGE_IDS:
+                cells.append("–")   # a dict stores and returns references: no transfer
+                continue
+            if wid == "reopen":
+                ms = row["seconds_median"] * 1e3
+                txt = f"{ms:.1f} ms" if ms >= 10 else f"{ms:.2g} ms"
+            elif mib:
+                txt = f"{v * LARGE_LEN / (1 << 20):,.0f}"
+            else:
+                txt = _sig3(v)
+            if e == KEEL:
+                txt = f"**{txt}**"
+            elif row.get("keel_ratio"):
+                txt += f" ({_ratio_short(row['keel_ratio'])})"
+            cells.append(txt)
+        out.append(f"| {title} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 # ---- charts -----------------------------------------------------------------------------------
 COLORS = {"keeldb": "#d62728", "simd_r_drive": "#1f77b4", "lmdb": "#2ca02c",
           "rocksdict": "#9467bd", "sqlite3": "#8c564b", "dict": "#7f7f7f"}
