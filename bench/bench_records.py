@@ -13,7 +13,7 @@ no fsync, as both libraries do by default).
   ar read       ArrayRecordReader.read() per record (sequential), and read_all() (its
                 parallel bulk read) for reference
 
-Usage: python bench/bench_records.py [--runs 5] [--mb 256] [--dir DIR] [--json]
+Usage: python bench/bench_records.py [--runs 5] [--mb 256] [--dir DIR] [--json | --markdown]
 """
 
 from __future__ import annotations
@@ -55,6 +55,8 @@ def main() -> None:
     ap.add_argument("--mb", type=int, default=256, help="MiB of records per case")
     ap.add_argument("--dir", default=None)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--markdown", action="store_true",
+                    help="print the README's table (MB/s, keel/array_record in brackets)")
     args = ap.parse_args()
     tmp = tempfile.TemporaryDirectory(dir=args.dir)
     path = os.path.join(tmp.name, "bench.rec")
@@ -144,6 +146,9 @@ def main() -> None:
     if args.json:
         print(json.dumps({"meta": meta, "results": results}, indent=1))
         return
+    if args.markdown:
+        print(markdown(results))
+        return
     print(f"# {meta}")
     for r in results:
         if "ratio" in r:
@@ -152,6 +157,28 @@ def main() -> None:
         else:
             print(f"{r['case']:38s} {r['record_size']:>6} {r['compression']:>5}  "
                   f"{r['mb_per_s']:9.1f} MB/s {r['records_per_s']:12.0f} rec/s")
+
+
+def markdown(results: list[dict]) -> str:
+    """One row per record size and compression: MB/s of keel and array_record for writes and
+    sequential reads, keel/array_record in brackets."""
+    by = {(r["case"], r["record_size"], r["compression"]): r for r in results}
+    out = ["| records | keel write | array_record write | keel read | array_record read |",
+           "|---|---:|---:|---:|---:|"]
+    for size, comp in sorted({(r["record_size"], r["compression"]) for r in results}):
+        def mbs(case: str) -> str:
+            r = by.get((case, size, comp))
+            return f"{r['mb_per_s']:,.0f}" if r else "missing"
+
+        def ratio(a: str, b: str) -> str:
+            r = by.get((f"ratio {a} / {b}", size, comp))
+            return f" ({r['ratio']:.2f}x)" if r else ""
+
+        label = f"{size:,} B, {'uncompressed' if comp == 'none' else comp}"
+        out.append(f"| {label} | **{mbs('keel write')}**{ratio('keel write', 'ar write')} | "
+                   f"{mbs('ar write')} | **{mbs('keel read')}**{ratio('keel read', 'ar read')} | "
+                   f"{mbs('ar read')} |")
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
