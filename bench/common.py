@@ -29,6 +29,7 @@ WORKLOADS = [
     ("batch_write", "2 batch write, 1000 per batch", "entry"),
     ("read", "3a random read -> bytes", "read"),
     ("read_view", "3b random read -> zero-copy view", "read"),
+    ("batch_read", "3c random batch read, 1000 keys per call", "read"),
     ("exists_present", "4a exists, present keys", "call"),
     ("exists_absent", "4b exists, absent keys", "call"),
     ("iterate", "5 full iteration (key, value)", "entry"),

@@ -92,6 +92,11 @@ class Engine:
         the engine can); to_view is None when get(key) already returns one."""
         raise NotOffered
 
+    def batch_reader(self):
+        """(get_many, values_of): get_many(list of keys) looks them all up in one call, the
+        engine's own multi-get; values_of(its result) is the list of values, for checking."""
+        raise NotOffered
+
     def exister(self):
         """exists(key) -> bool"""
         raise NotOffered
@@ -124,6 +129,7 @@ class Keel(Engine):
         "batch_write": "store.batch_write(list of 1000)",
         "read": "store.read(k)",
         "read_view": "memoryview(store.read_entry(k))",
+        "batch_read": "store.batch_read(list of 1000 keys)",
         "exists_present": "store.exists(k)",
         "exists_absent": "store.exists(k)",
         "iterate": "store.items()",
@@ -160,6 +166,9 @@ class Keel(Engine):
 
     def view_reader(self):
         return self.store.read_entry, memoryview
+
+    def batch_reader(self):
+        return self.store.batch_read, list
 
     def exister(self):
         return self.store.exists
@@ -243,6 +252,7 @@ class Lmdb(Engine):
         "write_fsync": "one txn per write as above; env.sync(True) every 1000",
         "batch_write": "with env.begin(write=True) as t: t.cursor().putmulti(list of 1000)",
         "read": "txn.get(k)",
+        "batch_read": "txn.cursor().getmulti(list of 1000 keys)",
         "read_view": "txn.get(k) with txn = env.begin(buffers=True) (returns a memoryview)",
         "exists_present": "cursor.set_key(k) (no exists API; positions without copying)",
         "exists_absent": "cursor.set_key(k)",
@@ -300,6 +310,9 @@ class Lmdb(Engine):
     def view_reader(self):
         return self._rtxn(buffers=True).get, None
 
+    def batch_reader(self):
+        return self._rtxn().cursor().getmulti, lambda pairs: [v for _k, v in pairs]
+
     def exister(self):
         return self._rtxn().cursor().set_key
 
@@ -325,6 +338,7 @@ class Rocks(Engine):
         "write_fsync": "db.put(k, v); db.flush_wal(sync=True) every 1000",
         "batch_write": "WriteBatch(raw_mode=True).put x1000; db.write(wb)",
         "read": "db.get(k)",
+        "batch_read": "db.get(list of 1000 keys) (RocksDB MultiGet)",
         "exists_present": "db.__contains__(k)",
         "exists_absent": "db.__contains__(k)",
         "iterate": "db.items()",
@@ -364,6 +378,9 @@ class Rocks(Engine):
 
     def reader(self):
         return self.db.get
+
+    def batch_reader(self):
+        return self.db.get, list  # Rdict.get(list of keys) is RocksDB's MultiGet
 
     def exister(self):
         return self.db.__contains__
@@ -480,6 +497,7 @@ class Dict(Engine):
         "write": "d.__setitem__(k, v)",
         "batch_write": "d.update(list of 1000)",
         "read": "d.get(k)",
+        "batch_read": "list(map(d.get, keys))",
         "exists_present": "d.__contains__(k)",
         "exists_absent": "d.__contains__(k)",
         "iterate": "d.items()",
@@ -516,6 +534,13 @@ class Dict(Engine):
 
     def reader(self):
         return self.d.get
+
+    def batch_reader(self):
+        get = self.d.get
+
+        def get_many(keys):
+            return list(map(get, keys))
+        return get_many, list
 
     def exister(self):
         return self.d.__contains__

@@ -272,8 +272,9 @@ def charts(doc: dict, outdir: str) -> list[str]:
     written = []
 
     # 1: small multiples, one panel per workload, log x axis
-    ncols, nrows = 3, 5
-    fig, axes = plt.subplots(nrows, ncols, figsize=(17, 21))
+    ncols = 3
+    nrows = -(-(len(WORKLOADS) + 1) // ncols)  # one panel left for the legend
+    fig, axes = plt.subplots(nrows, ncols, figsize=(17, 4.2 * nrows))
     axes = axes.ravel()
     ypos = list(range(len(engines)))[::-1]
     for ax, (wid, label, unit) in zip(axes, WORKLOADS):

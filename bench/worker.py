@@ -244,6 +244,18 @@ class Runner:
             self.record("read_view", n, [timed(loop, *fargs, rkeys) for _ in range(reps)])
         except NotOffered:
             self.not_offered("read_view")
+        # 3c: the engine's own multi-get, 1000 shuffled keys per call
+        try:
+            get_many, values_of = eng.batch_reader()
+            rbatches = [rkeys[i:i + BATCH] for i in range(0, n, BATCH)]
+            got = values_of(get_many(rbatches[0]))
+            if len(got) != len(rbatches[0]) or any(
+                    v is None or bytes(v) != expect_r(j) for j, v in enumerate(got)):
+                raise AssertionError(f"{eng.name}: batch_read: wrong values")
+            self.record("batch_read", n,
+                        [timed(loop_batch, get_many, rbatches) for _ in range(reps)])
+        except NotOffered:
+            self.not_offered("batch_read")
         # 4a, 4b
         exists = eng.exister()
         if not all(exists(k) for k in rkeys[:1000]) or any(exists(k) for k in absent[:1000]):

@@ -239,6 +239,31 @@ void keel__index_prefetch(const keel_store *s, uint64_t hash) {
     __builtin_prefetch(&ix->hashes[i], 1);  /* written on insert */
 }
 
+void keel__index_prefetch_read(const keel_store *s, uint64_t hash) {
+    const keel_index *ix = &s->index;
+    __builtin_prefetch(&ix->slots[keel__index_hash(hash, s->test_hash_mask) & ix->mask]);
+}
+
+void keel__index_prefetch_entry(const keel_store *s, uint64_t hash) {
+    /* The first slot whose tag matches is, almost always, the key's: start the misses on
+     * its trailer and on the lines before it (key, and the end of a small value). */
+    const keel_index *ix = &s->index;
+    uint64_t h = keel__index_hash(hash, s->test_hash_mask), tag = tag_of(h);
+    for (uint64_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
+        uint64_t v = ix->slots[i];
+        if (v == 0) return;
+        if ((v >> KEEL_SLOT_TAG_SHIFT) == tag) {
+            uint64_t t = (v & KEEL_SLOT_OFF_MASK) << 3;
+            __builtin_prefetch(keel__at(s, t + 8));
+            if (t >= 128) {
+                __builtin_prefetch(keel__at(s, t - 32));
+                __builtin_prefetch(keel__at(s, t - 96));
+            }
+            return;
+        }
+    }
+}
+
 keel_status keel__index_purge_dead(keel_store *s) {
     if (s->index.used == s->index.live) return KEEL_OK;
     return rehash(s, 0, false);

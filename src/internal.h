@@ -258,6 +258,10 @@ keel_status keel__index_add_if_absent(keel_store *s, uint64_t hash, const void *
 void keel__index_insert_unique(keel_index *ix, uint64_t h, uint64_t trailer_start);
 /* Hint that `hash` is about to be inserted or looked up. */
 void keel__index_prefetch(const keel_store *s, uint64_t hash);
+/* For batched lookups (read lock held for the second): start the miss on the key's first
+ * slot; start the misses on the entry of its first tag match. */
+void keel__index_prefetch_read(const keel_store *s, uint64_t hash);
+void keel__index_prefetch_entry(const keel_store *s, uint64_t hash);
 /* Drop dead slots (after a build). */
 keel_status keel__index_purge_dead(keel_store *s);
 /* Bytes the entry whose trailer starts at `trailer_start` occupies, from its prev_end. */

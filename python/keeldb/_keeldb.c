@@ -1167,6 +1167,9 @@ Store_read_stream(StoreObject *self, PyObject *key)
     return (PyObject *)so;
 }
 
+/* batch_read looks keys up this many at a time with keel_get_many (misses overlap). */
+#define BATCH_READ_GROUP 256
+
 static PyObject *
 Store_batch_read(StoreObject *self, PyObject *keys)
 {
@@ -1184,29 +1187,46 @@ Store_batch_read(StoreObject *self, PyObject *keys)
         Py_DECREF(seq);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        keel_view v;
-        /* Re-read the item each time: copying bytes cannot run Python code, but be safe. */
-        PyObject *key = PySequence_Fast_GET_ITEM(seq, i);
-        Py_INCREF(key);
-        int r = lookup(self, key, &v);
-        Py_DECREF(key);
-        PyObject *val;
-        if (r > 0)
-            val = copy_bytes(self, v.data, v.len);
-        else if (r == 0)
-            val = Py_NewRef(Py_None);
-        else
-            val = NULL;
-        if (val == NULL) {
-            Py_DECREF(out);
-            Py_DECREF(seq);
-            return NULL;
+    keel_view kv[BATCH_READ_GROUP], vv[BATCH_READ_GROUP];
+    keel_status stat[BATCH_READ_GROUP];
+    barg held[BATCH_READ_GROUP];
+    /* `seq` is a list or tuple we hold, and nothing below runs Python code until the keys'
+     * buffers are released, so the borrowed items stay alive. */
+    for (Py_ssize_t base = 0; base < n; base += BATCH_READ_GROUP) {
+        Py_ssize_t m = n - base < BATCH_READ_GROUP ? n - base : BATCH_READ_GROUP;
+        Py_ssize_t got = 0;
+        for (; got < m; got++) {
+            if (barg_get(PySequence_Fast_GET_ITEM(seq, base + got), &held[got], "key") < 0)
+                break;
+            kv[got].data = (const uint8_t *)held[got].buf;
+            kv[got].len = (size_t)held[got].len;
         }
-        PyList_SET_ITEM(out, i, val);
+        keel_status rc = KEEL_OK;
+        if (got == m)
+            rc = keel_get_many(self->s, kv, (size_t)m, vv, stat);
+        for (Py_ssize_t i = 0; i < got; i++)
+            barg_release(&held[i]);
+        if (got < m)
+            goto fail;
+        if (rc != KEEL_OK) {
+            raise_status(self->st, rc, "batch_read", NULL);
+            goto fail;
+        }
+        for (Py_ssize_t i = 0; i < m; i++) {
+            PyObject *val = stat[i] == KEEL_OK ? copy_bytes(self, vv[i].data, vv[i].len)
+                                               : Py_NewRef(Py_None);
+            if (val == NULL)
+                goto fail;
+            PyList_SET_ITEM(out, base + i, val);
+        }
     }
     Py_DECREF(seq);
     return out;
+
+fail:
+    Py_DECREF(out);
+    Py_DECREF(seq);
+    return NULL;
 }
 
 static Py_ssize_t

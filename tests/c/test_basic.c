@@ -286,6 +286,65 @@ static void test_put_get(void) {
     keel_free(s);
 }
 
+/* keel_get_many: present, absent, empty and bad keys in one call, more keys than one lock
+ * hold covers, the same key twice, n == 0, NULL arrays, a closed store. */
+static void test_get_many(void) {
+    keel_store *s;
+    REQUIRE_OK(open_mode(h_path("m.keel"), KEEL_OPEN_CREATE, &s));
+    enum { N = 300 };
+    static char kb[N][16], vb[N][32];
+    keel_kv items[N];
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(kb[i], sizeof kb[i], "key%d", i);
+        int vl = snprintf(vb[i], sizeof vb[i], "value of %d", i);
+        items[i] = (keel_kv){ kb[i], (size_t)kl, vb[i], (size_t)(i % 10 == 0 ? 0 : vl) };
+    }
+    CHECK_OK(keel_put_batch(s, items, N));
+    CHECK_OK(keel_delete(s, "key7", 4));
+    /* 300 present keys interleaved with absent ones, plus the empty key, twice key5. */
+    enum { M = 2 * N + 2 };
+    static char ab[N][16];
+    keel_view keys[M], vals[M];
+    keel_status st[M];
+    for (int i = 0; i < N; i++) {
+        keys[2 * i] = (keel_view){ (const uint8_t *)kb[i], strlen(kb[i]) };
+        int al = snprintf(ab[i], sizeof ab[i], "nokey%d", i);
+        keys[2 * i + 1] = (keel_view){ (const uint8_t *)ab[i], (size_t)al };
+    }
+    keys[M - 2] = (keel_view){ NULL, 0 };
+    keys[M - 1] = (keel_view){ (const uint8_t *)"key5", 4 };
+    CHECK_OK(keel_get_many(s, keys, M, vals, st));
+    for (int i = 0; i < N; i++) {
+        if (i == 7) {
+            CHECK_EQ(st[2 * i], KEEL_NOTFOUND);
+        } else {
+            CHECK_EQ(st[2 * i], KEEL_OK);
+            CHECK_EQ(vals[2 * i].len, items[i].value_len);
+            CHECK_MEM(vals[2 * i].data, vb[i], items[i].value_len);
+            if (items[i].value_len) CHECK_EQ((uintptr_t)vals[2 * i].data % 64, 0);
+        }
+        CHECK_EQ(st[2 * i + 1], KEEL_NOTFOUND);
+    }
+    CHECK_EQ(st[M - 2], KEEL_NOTFOUND);
+    CHECK_EQ(st[M - 1], KEEL_OK);
+    CHECK_MEM(vals[M - 1].data, "value of 5", 10);
+
+    /* A bad key: the call reports it, every other key is still answered. */
+    keys[3] = (keel_view){ NULL, 5 };
+    CHECK_ST(keel_get_many(s, keys, M, vals, st), KEEL_EINVAL);
+    CHECK_ERRMSG();
+    CHECK_EQ(st[3], KEEL_EINVAL);
+    CHECK_EQ(st[2], KEEL_OK);
+    CHECK_EQ(st[M - 1], KEEL_OK);
+
+    CHECK_OK(keel_get_many(s, NULL, 0, NULL, NULL));
+    CHECK_ST(keel_get_many(s, keys, 2, NULL, st), KEEL_EINVAL);
+    CHECK_ST(keel_get_many(NULL, keys, 2, vals, st), KEEL_EINVAL);
+    CHECK_OK(keel_close(s));
+    CHECK_ST(keel_get_many(s, keys, 2, vals, st), KEEL_ECLOSED);
+    keel_free(s);
+}
+
 static void test_read_at(void) {
     keel_store *s;
     REQUIRE_OK(open_mode(h_path("a.keel"), KEEL_OPEN_CREATE, &s));
@@ -1426,6 +1485,7 @@ int main(int argc, char **argv) {
         H_TEST(test_open_bad_options),
         H_TEST(test_header_bytes),
         H_TEST(test_put_get),
+        H_TEST(test_get_many),
         H_TEST(test_read_at),
         H_TEST(test_empty_and_zero_values),
         H_TEST(test_key_sizes),

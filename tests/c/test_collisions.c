@@ -57,6 +57,27 @@ static void check_all_at(int line, keel_store *s, const int *version, int stride
     if (c != live)
         h_fail(__FILE__, line, "count %llu, want %llu", (unsigned long long)c, (unsigned long long)live);
 
+    /* keel_get_many agrees with keel_get on every key, in batches of odd sizes. */
+    static char mk[NKEYS][24];
+    static keel_view mkeys[NKEYS], mvals[NKEYS];
+    static keel_status mst[NKEYS];
+    for (int i = 0; i < NKEYS; i++) mkeys[i] = (keel_view){ (const uint8_t *)mk[i], ckey(i, mk[i]) };
+    int mbad = 0;
+    for (int base = 0; base < NKEYS; base += 77) {
+        size_t n = NKEYS - base < 77 ? (size_t)(NKEYS - base) : 77;
+        if (keel_get_many(s, mkeys + base, n, mvals + base, mst + base) != KEEL_OK) mbad++;
+    }
+    for (int i = 0; i < NKEYS && mbad < 5; i++) {
+        size_t len = version[i] >= 0 ? cval(i, version[i], buf) : 0;
+        bool ok = version[i] < 0 ? mst[i] == KEEL_NOTFOUND
+                                 : mst[i] == KEEL_OK && mvals[i].len == len &&
+                                       memcmp(mvals[i].data, buf, len) == 0;
+        if (!ok) {
+            h_fail(__FILE__, line, "keel_get_many: key %d: status %d", i, (int)mst[i]);
+            mbad++;
+        }
+    }
+
     keel_iter *it;
     if (keel_iter_new(s, &it) != KEEL_OK) {
         h_fail(__FILE__, line, "keel_iter_new: %s", keel_errmsg());

@@ -6,6 +6,7 @@ import errno
 import gc
 import io
 import os
+import random
 import struct
 from pathlib import Path
 
@@ -386,6 +387,25 @@ def test_batch_read_and_delete(store: DataStore) -> None:
     assert list(store) == [b"b"]
     with pytest.raises(TypeError):
         store.batch_read(b"ab")  # type: ignore[arg-type]
+
+
+def test_batch_read_many_keys(store: DataStore) -> None:
+    """batch_read (keel_get_many underneath, 256 keys per call) agrees with read() over
+    several groups, for present, absent, deleted and empty-valued keys of every buffer type;
+    a bad key raises and names the problem."""
+    rng = random.Random(3)
+    items = [(b"k%05d" % i, rng.randbytes(rng.randrange(0, 300))) for i in range(2000)]
+    store.batch_write(items)
+    store.batch_delete([b"k%05d" % i for i in range(0, 2000, 9)])
+    keys: list[object] = [b"k%05d" % rng.randrange(0, 2200) for _ in range(1500)]
+    keys += [bytearray(b"k00001"), memoryview(b"k00002"), b"", b"k00001"]
+    got = store.batch_read(keys)  # type: ignore[arg-type]
+    assert got == [store.read(k) for k in keys]  # type: ignore[arg-type]
+    assert sum(v is None for v in got) > 100
+    with pytest.raises(TypeError, match="not 'str'"):
+        store.batch_read([b"ok"] * 300 + ["str"])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="65535"):
+        store.batch_read([b"ok", b"x" * 70000])
 
 
 def test_rename(store: DataStore) -> None:
