@@ -6,7 +6,8 @@
 
 Each engine runs in its own subprocess (python -m bench.worker), one after the other, so
 peak RSS is per engine and engines do not disturb each other. Outputs: a table per workload
-on stdout, bench/results/latest.json and PNG charts in bench/results/.
+on stdout, latest.json and PNG charts in bench/results/ (a full run: the figures the README
+shows) or bench/results/other/ (any other size; not tracked by git).
 """
 from __future__ import annotations
 
@@ -176,7 +177,9 @@ def main(argv=None) -> int:
     p.add_argument("--engines", default=",".join(ENGINE_ORDER),
                    help=f"comma-separated subset of {','.join(ENGINE_ORDER)}")
     p.add_argument("--reps", type=int, default=3, help="repetitions per figure (median; default 3)")
-    p.add_argument("--out", default="bench/results", help="output directory (default bench/results)")
+    p.add_argument("--out", default=None,
+                   help="output directory (default: bench/results for --size full, the "
+                        "published run; bench/results/other/, which git ignores, otherwise)")
     p.add_argument("--workdir", default=None,
                    help="where the stores are created (default: a new temporary directory under "
                         "$TMPDIR or /tmp, removed afterwards)")
@@ -185,8 +188,13 @@ def main(argv=None) -> int:
                    help="with --replot: print only the README's summary table (Markdown)")
     p.add_argument("--replot", metavar="JSON",
                    help="run nothing: print the tables of a saved latest.json and redraw its "
-                        "charts into --out")
+                        "charts into --out (default: the JSON file's folder)")
     a = p.parse_args(argv)
+    if a.out is None:
+        if a.replot:
+            a.out = os.path.dirname(a.replot) or "."
+        else:
+            a.out = "bench/results" if a.size == "full" else "bench/results/other"
 
     if a.replot:
         with open(a.replot) as f:

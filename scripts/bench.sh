@@ -2,7 +2,7 @@
 # Benchmarks keel against its peers: builds and installs keel into .venv (scripts/bootstrap.sh),
 # installs the peers of bench/requirements.txt into .venv if missing, runs the C benchmark if
 # it was built (build/bench/bench_c, optional), then the Python harness:
-#   scripts/bench.sh                      # quick: ~2 minutes, prints the tables
+#   scripts/bench.sh                      # quick: ~2 minutes, tables; files in bench/results/other/
 #   scripts/bench.sh --size full          # 1M keys; writes bench/results/latest.json + PNGs
 #   scripts/bench.sh --engines keeldb,lmdb --reps 5
 # Every argument is passed to `python -m bench` (see `python -m bench --help`).
