@@ -119,7 +119,34 @@ class Engine:
 
 
 # ---------------------------------------------------------------------------------------------
-class Keel(Engine):
+class _SimdApi(Engine):
+    """The calls keeldb and simd_r_drive spell the same way (keeldb's DataStore API is a
+    superset of simd_r_drive's), handed out from self.store."""
+
+    def writer(self):
+        return self.store.write
+
+    def batch_writer(self):
+        return self.store.batch_write
+
+    def reader(self):
+        return self.store.read
+
+    def exister(self):
+        return self.store.exists
+
+    def large_writer(self):
+        write_stream, BytesIO = self.store.write_stream, io.BytesIO
+
+        def put_large(k, data):
+            write_stream(k, BytesIO(data))
+        return put_large
+
+    def stream_opener(self):
+        return self.store.read_stream
+
+
+class Keel(_SimdApi):
     name = "keeldb"
     module = "keeldb"
     config = 'keeldb.DataStore(path, sync="none")'
@@ -152,17 +179,8 @@ class Keel(Engine):
         self.store.close()
         self.store = None
 
-    def writer(self):
-        return self.store.write
-
     def syncer(self):
         return self.store.sync
-
-    def batch_writer(self):
-        return self.store.batch_write
-
-    def reader(self):
-        return self.store.read
 
     def view_reader(self):
         return self.store.read_entry, memoryview
@@ -170,25 +188,12 @@ class Keel(Engine):
     def batch_reader(self):
         return self.store.batch_read, list
 
-    def exister(self):
-        return self.store.exists
-
     def itemizer(self):
         return self.store.items
 
-    def large_writer(self):
-        write_stream, BytesIO = self.store.write_stream, io.BytesIO
-
-        def put_large(k, data):
-            write_stream(k, BytesIO(data))
-        return put_large
-
-    def stream_opener(self):
-        return self.store.read_stream
-
 
 # ---------------------------------------------------------------------------------------------
-class SimdRDrive(Engine):
+class SimdRDrive(_SimdApi):
     name = "simd_r_drive"
     module = "simd_r_drive"
     config = "simd_r_drive.DataStore(path) (no fsync API)"
@@ -216,30 +221,8 @@ class SimdRDrive(Engine):
     def close(self):
         self.store = None  # no close(): dropping the last reference closes the file
 
-    def writer(self):
-        return self.store.write
-
-    def batch_writer(self):
-        return self.store.batch_write
-
-    def reader(self):
-        return self.store.read
-
     def view_reader(self):
         return self.store.read_entry, self.mod.EntryHandle.as_memoryview
-
-    def exister(self):
-        return self.store.exists
-
-    def large_writer(self):
-        write_stream, BytesIO = self.store.write_stream, io.BytesIO
-
-        def put_large(k, data):
-            write_stream(k, BytesIO(data))
-        return put_large
-
-    def stream_opener(self):
-        return self.store.read_stream
 
 
 # ---------------------------------------------------------------------------------------------

@@ -185,23 +185,6 @@ def tables(doc: dict) -> str:
     return "\n".join(out)
 
 
-def _ratio_short(r: float) -> str:
-    if r >= 10:
-        return f"{r:,.0f}x"
-    t = f"{r:.2g}"
-    return (t if "." in t or "e" in t else t + ".0") + "x"
-
-
-def _sig3(v: float) -> str:
-    """Three significant digits with a k/M/G suffix, trailing zeros kept: 1.20M, 785k."""
-    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
-        if v >= div or div == 1:
-            x = v / div
-            dec = 0 if x >= 100 else 1 if x >= 10 else 2
-            return f"{x:.{dec}f}{suf}"
-    return str(v)
-
-
 def readme_table(doc: dict) -> str:
     """The one-table summary the README shows: ops/s (MiB/s for 1 MiB transfers, ms for
     reopen) per engine, keel/peer ratio in brackets, keel in bold."""
@@ -229,11 +212,11 @@ def readme_table(doc: dict) -> str:
             elif mib:
                 txt = f"{v * LARGE_LEN / (1 << 20):,.0f}"
             else:
-                txt = _sig3(v)
+                txt = _human(v)
             if e == KEEL:
                 txt = f"**{txt}**"
             elif row.get("keel_ratio"):
-                txt += f" ({_ratio_short(row['keel_ratio'])})"
+                txt += f" ({_short_ratio(row['keel_ratio'])})"
             cells.append(txt)
         out.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(out)
@@ -245,16 +228,21 @@ COLORS = {"keeldb": "#d62728", "simd_r_drive": "#1f77b4", "lmdb": "#2ca02c",
 
 
 def _short_ratio(r: float) -> str:
+    """Two significant digits, at least one decimal below 10: 0.17x, 1.0x, 6.8x, 23x."""
     if r >= 10:
         return f"{r:,.0f}x"
-    return f"{r:.2g}x"
+    t = f"{r:.2g}"
+    return (t if "." in t or "e" in t else t + ".0") + "x"
 
 
 def _human(v: float) -> str:
-    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if v >= div:
-            return f"{v / div:.3g}{suf}"
-    return f"{v:.3g}"
+    """Three significant digits with a k/M/G suffix, trailing zeros kept: 1.20M, 785k."""
+    for div, suf in ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1, "")):
+        if v >= div or div == 1:
+            x = v / div
+            dec = 0 if x >= 100 else 1 if x >= 10 else 2
+            return f"{x:.{dec}f}{suf}"
+    return str(v)
 
 
 def charts(doc: dict, outdir: str) -> list[str]:

@@ -170,16 +170,7 @@ class Runner:
         self.baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
         # 1a: single writes, no fsync. The last repetition's store is kept for the reads.
-        main = None
-        secs = []
-        for r in range(reps):
-            d = self.fresh_dir("write")
-            eng.create(d)
-            secs.append(timed(loop_put, eng.writer(), pairs))
-            eng.close()
-            if main is not None:
-                remove_store(main)
-            main = d
+        secs, main = self.write_reps("write", eng.writer, pairs)
         self.record("write", n, secs)
         if eng.on_disk:
             self.disk["after_single_writes"] = disk_usage(main)
@@ -281,6 +272,20 @@ class Runner:
         # 7: 1 MiB values
         self.large(a.large)
 
+    def write_reps(self, tag: str, make_put, pairs) -> tuple[list[float], str]:
+        """Time loop_put(make_put(), pairs) into a fresh store per repetition; returns the
+        times and the last store's directory (kept, closed), the others removed."""
+        kept, secs = None, []
+        for _ in range(self.args.reps):
+            d = self.fresh_dir(tag)
+            self.eng.create(d)
+            secs.append(timed(loop_put, make_put(), pairs))
+            self.eng.close()
+            if kept is not None:
+                remove_store(kept)
+            kept = d
+        return secs, kept
+
     def two_threads(self, rkeys) -> float:
         halves = [rkeys[0::2], rkeys[1::2]]
         barrier = threading.Barrier(3)
@@ -346,17 +351,7 @@ class Runner:
         big = random.Random(SEED_LARGE).randbytes(LARGE_LEN)
         self.floor = self.page_cache_floor(big, m)
         log(f"  {eng.name:13s} {'(page-cache floor)':18s} {self.floor:14,.0f} MiB/s")
-        store = None
-        secs = []
-        for r in range(reps):
-            d = self.fresh_dir("large")
-            eng.create(d)
-            put_large = eng.large_writer()
-            secs.append(timed(loop_put, put_large, [(k, big) for k in lkeys]))
-            eng.close()
-            if store is not None:
-                remove_store(store)
-            store = d
+        secs, store = self.write_reps("large", eng.large_writer, [(k, big) for k in lkeys])
         self.record("large_write", m, secs)
         if eng.on_disk:
             self.disk["after_large_writes"] = disk_usage(store)

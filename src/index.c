@@ -93,17 +93,21 @@ void keel__slot_decode(const keel_store *s, uint64_t v, keel_hit *hit) {
     hit->dead = (v & KEEL_SLOT_DEAD_BIT) != 0;
 }
 
-/* Does slot value `v` (whose tag matched) hold `key`? Fills *hit when it does. */
-static bool slot_matches(const keel_store *s, uint64_t v, const void *key, size_t key_len,
-                         keel_hit *hit) {
-    /* The trailer comes after the key and value, but their places are only known once it is
-     * read: fetch it, the bytes where this key would end (just before the trailer) and the
-     * line before them (the end of a small value) at once, so the misses overlap. */
-    uint64_t t = (v & KEEL_SLOT_OFF_MASK) << 3;
+/* Start the misses on the entry whose trailer starts at `t`, for a key of `key_len` bytes.
+ * The trailer comes after the key and value, but their places are only known once it is
+ * read: fetch it, the bytes where this key would end (just before the trailer) and the
+ * line before them (the end of a small value) at once, so the misses overlap. */
+static inline void prefetch_entry_at(const keel_store *s, uint64_t t, size_t key_len) {
     uint64_t k = t > key_len + 8 + 64 ? t - key_len - 8 : t;
     __builtin_prefetch(keel__at(s, t + 8));
     __builtin_prefetch(keel__at(s, k));
     __builtin_prefetch(keel__at(s, k - 64));
+}
+
+/* Does slot value `v` (whose tag matched) hold `key`? Fills *hit when it does. */
+static bool slot_matches(const keel_store *s, uint64_t v, const void *key, size_t key_len,
+                         keel_hit *hit) {
+    prefetch_entry_at(s, (v & KEEL_SLOT_OFF_MASK) << 3, key_len);
     keel__slot_decode(s, v, hit);
     if (hit->key_len != key_len) return false;
     /* The caller reads the value next: start that miss while the key compare waits for
@@ -244,21 +248,15 @@ void keel__index_prefetch_read(const keel_store *s, uint64_t hash) {
     __builtin_prefetch(&ix->slots[keel__index_hash(hash, s->test_hash_mask) & ix->mask]);
 }
 
-void keel__index_prefetch_entry(const keel_store *s, uint64_t hash) {
-    /* The first slot whose tag matches is, almost always, the key's: start the misses on
-     * its trailer and on the lines before it (key, and the end of a small value). */
+void keel__index_prefetch_entry(const keel_store *s, uint64_t hash, size_t key_len) {
+    /* The first slot whose tag matches is, almost always, the key's. */
     const keel_index *ix = &s->index;
     uint64_t h = keel__index_hash(hash, s->test_hash_mask), tag = tag_of(h);
     for (uint64_t i = h & ix->mask;; i = (i + 1) & ix->mask) {
         uint64_t v = ix->slots[i];
         if (v == 0) return;
         if ((v >> KEEL_SLOT_TAG_SHIFT) == tag) {
-            uint64_t t = (v & KEEL_SLOT_OFF_MASK) << 3;
-            __builtin_prefetch(keel__at(s, t + 8));
-            if (t >= 128) {
-                __builtin_prefetch(keel__at(s, t - 32));
-                __builtin_prefetch(keel__at(s, t - 96));
-            }
+            prefetch_entry_at(s, (v & KEEL_SLOT_OFF_MASK) << 3, key_len);
             return;
         }
     }

@@ -261,7 +261,7 @@ void keel__index_prefetch(const keel_store *s, uint64_t hash);
 /* For batched lookups (read lock held for the second): start the miss on the key's first
  * slot; start the misses on the entry of its first tag match. */
 void keel__index_prefetch_read(const keel_store *s, uint64_t hash);
-void keel__index_prefetch_entry(const keel_store *s, uint64_t hash);
+void keel__index_prefetch_entry(const keel_store *s, uint64_t hash, size_t key_len);
 /* Drop dead slots (after a build). */
 keel_status keel__index_purge_dead(keel_store *s);
 /* Bytes the entry whose trailer starts at `trailer_start` occupies, from its prev_end. */

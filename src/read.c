@@ -104,7 +104,7 @@ keel_status keel_get_many(keel_store *s, const keel_view *keys, size_t n, keel_v
         for (size_t i = 0; i < m; i++)
             if (stat[i] == KEEL_OK) keel__index_prefetch_read(s, h[i]);
         for (size_t i = 0; i < m; i++)
-            if (stat[i] == KEEL_OK) keel__index_prefetch_entry(s, h[i]);
+            if (stat[i] == KEEL_OK) keel__index_prefetch_entry(s, h[i], k[i].len);
         for (size_t i = 0; i < m; i++) {
             if (stat[i] != KEEL_OK) continue;
             stat[i] = lookup(s, h[i], k[i].data, k[i].len, &val[i]);

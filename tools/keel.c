@@ -243,23 +243,28 @@ static int usage_error(const command *cmd, const char *fmt, ...)
 
 /* Report a failed keel_ call as "keel: <what>: <status text>: <detail>". The detail is
  * copied first: it is only valid until the next keel_ call. Returns EXIT_ERROR. */
-static int keel_fail(keel_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int keel_fail(keel_status st, const char *fmt, ...)
+/* Print "keel: <what>: <text>[: <detail>]" and return EXIT_ERROR. */
+static int report_failure(const char *text, const char *detail, const char *fmt, va_list ap)
 {
-    char detail[1024];
-    va_list ap;
-
-    snprintf(detail, sizeof detail, "%s", keel_errmsg());
-    const char *text = keel_strerror(st);
     fputs("keel: ", stderr);
-    va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
-    va_end(ap);
     fprintf(stderr, ": %s", text);
     if (detail[0] != '\0' && strcmp(detail, text) != 0)
         fprintf(stderr, ": %s", detail);
     fputc('\n', stderr);
     return EXIT_ERROR;
+}
+
+static int keel_fail(keel_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int keel_fail(keel_status st, const char *fmt, ...)
+{
+    char detail[1024];
+    snprintf(detail, sizeof detail, "%s", keel_errmsg());
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = report_failure(keel_strerror(st), detail, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 /* keel_fail for record files: the same line, but with a detail saved earlier (the caller
@@ -269,19 +274,14 @@ static int rec_fail(keel_status st, const char *detail, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int rec_fail(keel_status st, const char *detail, const char *fmt, ...)
 {
-    va_list ap;
     const char *text = st == KEEL_EFORMAT    ? "not a record file"
                        : st == KEEL_ECORRUPT ? "record file is damaged"
                                              : keel_strerror(st);
-    fputs("keel: ", stderr);
+    va_list ap;
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    int rc = report_failure(text, detail, fmt, ap);
     va_end(ap);
-    fprintf(stderr, ": %s", text);
-    if (detail[0] != '\0' && strcmp(detail, text) != 0)
-        fprintf(stderr, ": %s", detail);
-    fputc('\n', stderr);
-    return EXIT_ERROR;
+    return rc;
 }
 
 /* Render a key for a message: quoted, non-printable bytes as \xNN, cut when long. `buf`
