@@ -8,7 +8,7 @@
  * multi-threaded writer and reader (4 shards x 100k records, no loss, no duplicate).
  */
 #include "harness.h"
-#include "records_internal.h"
+#include "records/records.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

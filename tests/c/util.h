@@ -12,7 +12,7 @@
 #include "harness.h"
 #include <sys/uio.h> /* internal.h uses struct iovec without including it */
 
-#include "internal.h"
+#include "store/store.h"
 #include "keel.h"
 
 #include <dirent.h>

@@ -10,7 +10,7 @@
  * retired, not unmapped, so earlier views stay valid. On any failure before the rename
  * the temporary file is removed and the store is as it was.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <dirent.h>
 #include <fcntl.h>

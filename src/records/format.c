@@ -11,7 +11,7 @@
  * little-endian loads, and a decoder's allocation never exceeds what the (hash-checked)
  * header and the codec's own frame both promise.
  */
-#include "records_internal.h"
+#include "records/records.h"
 
 #include <brotli/decode.h>
 #include <brotli/encode.h>

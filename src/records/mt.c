@@ -19,7 +19,7 @@
  * mutex so workers write different shards in parallel. Nothing is called back with a lock
  * held.
  */
-#include "records_internal.h"
+#include "records/records.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
  * leaves no trace and readers never see a half-written entry. The caller holds the write
  * lock for the whole append.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <limits.h>
 #include <stdint.h>

@@ -11,7 +11,7 @@
  * Locks: s->write_lock serializes writers (and close); s->index_lock guards what readers
  * look at (index, map, end, counters). The order is always write_lock, then index_lock.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -21,7 +21,7 @@
  *     postscript chunk (3 copies) and a padding chunk filling that last block, exactly as
  *     array_record does, so its reader finds the postscript at file_size - 64 KiB.
  */
-#include "records_internal.h"
+#include "records/records.h"
 
 #include <fcntl.h>
 #include <limits.h>

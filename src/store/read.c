@@ -6,7 +6,7 @@
  * current mapping, which is retired rather than unmapped when it is replaced, so they stay
  * valid until keel_close().
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -16,7 +16,7 @@
 #ifndef KEEL_RECORDS_INTERNAL_H
 #define KEEL_RECORDS_INTERNAL_H
 
-#include "internal.h"
+#include "store/store.h"
 #include "keel_records.h"
 
 #include <stdatomic.h>

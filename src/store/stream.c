@@ -8,7 +8,7 @@
  * of the value is accumulated as chunks arrive. Commit appends one entry through the
  * shared group append; abort and every failure leave the store untouched.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>

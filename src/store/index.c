@@ -13,7 +13,7 @@
  * compaction, own the store exclusively. Trailers reached through the index belong to
  * committed entries that open's walk or the writer validated, so their fields are trusted.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * CRC32C from ISA-L (crc32_iscsi, which takes an int length, so long inputs are fed in
  * pieces).
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <isa-l/crc.h>
 #include <string.h>

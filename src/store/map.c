@@ -8,7 +8,7 @@
  * is retired, not unmapped, so every view handed out stays valid until close. Compaction
  * retires the old file's mapping the same way.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 

@@ -8,7 +8,7 @@
  * mapped until close. keel_iter_at reads only immutable data, so threads can share one
  * iterator and split it by index range.
  */
-#include "internal.h"
+#include "store/store.h"
 
 #include <stdlib.h>
 #include <string.h>

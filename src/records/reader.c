@@ -22,7 +22,7 @@
  * Files are read with pread/preadv directly (record files are not keel stores; os.c's fault
  * injection covers pread through keel__os_pread_all for the header reads).
  */
-#include "records_internal.h"
+#include "records/records.h"
 
 #include <errno.h>
 #include <fcntl.h>
