@@ -6,7 +6,7 @@
  * `return keel__fail(KEEL_EIO, "write at offset %llu", off);`. The buffer is only ever
  * written by its own thread; keel_errmsg() hands out a pointer to it.
  */
-#include "store/store.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <stdarg.h>

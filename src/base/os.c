@@ -7,7 +7,7 @@
  * asked (EIO, ENOSPC, or a short write that writes half and then fails with ENOSPC), which
  * is how ENOSPC, EIO and torn writes are exercised without a full disk.
  */
-#include "store/store.h"
+#include "base/base.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,22 +1,24 @@
 /*
- * records_internal.h: what the records_*.c files share (never installed).
+ * records.h: what the files of src/records/ share (never installed).
  *
- * records_format.c  hashing, varints, block and chunk headers, Riegeli's placement
- *                   formulas, the signature, simple-chunk encode/decode, the ArrayRecord
- *                   protobuf messages
- * records_writer.c  keel_rec_writer
- * records_reader.c  keel_rec_reader, counting, statistics
- * records_mt.c      the sharded multi-threaded writer and reader used by Python
+ * The record-file face (Riegeli, as Disky writes it). It stands on base/ only (errors,
+ * system calls); nothing below it includes this header.
+ *
+ * format.c  hashing, varints, block and chunk headers, Riegeli's placement formulas, the
+ *           signature, simple-chunk encode/decode, the ArrayRecord protobuf messages
+ * writer.c  keel_rec_writer
+ * reader.c  keel_rec_reader, counting, statistics
+ * mt.c      the sharded multi-threaded writer and reader used by Python
  *
  * Positions are physical file offsets (block headers included). "Content" bytes of a chunk
  * are its 40-byte header and its data, which block headers interrupt at every multiple of
  * 64 KiB. A position is a possible chunk boundary when it is a block boundary or lies at
  * least 25 bytes into a block (never inside or right after a block header).
  */
-#ifndef KEEL_RECORDS_INTERNAL_H
-#define KEEL_RECORDS_INTERNAL_H
+#ifndef KEEL_SRC_RECORDS_H
+#define KEEL_SRC_RECORDS_H
 
-#include "store/store.h"
+#include "base/base.h"
 #include "keel_records.h"
 
 #include <stdatomic.h>
@@ -181,4 +183,4 @@ keel_status keel__rec_reader_next_chunk(keel_rec_reader *r, keel_rec_chunk **out
 
 keel_status keel__rec_grow(uint8_t **buf, size_t *cap, size_t need);
 
-#endif /* KEEL_RECORDS_INTERNAL_H */
+#endif /* KEEL_SRC_RECORDS_H */

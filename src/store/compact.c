@@ -12,9 +12,7 @@
  */
 #include "store/store.h"
 
-#include <dirent.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,28 +184,4 @@ fail:
     free(tr);
     keel__writer_leave(s);
     return st;
-}
-
-void keel__remove_stale_compactions(const char *path) {
-    char *dcopy = strdup(path), *bcopy = strdup(path);
-    if (!dcopy || !bcopy) goto out;
-    const char *dir = dirname(dcopy), *base = basename(bcopy);
-    size_t bl = strlen(base);
-    DIR *d = opendir(dir);
-    if (!d) goto out;
-    int dfd = dirfd(d);
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        const char *name = de->d_name;
-        if (strncmp(name, base, bl) != 0) continue;
-        const char *rest = name + bl;
-        /* Left by a crash during compaction or creation; never reused, only removed. */
-        if ((strncmp(rest, ".compact-", 9) == 0 && strlen(rest) == 15) ||
-            (strncmp(rest, ".new-", 5) == 0 && strlen(rest) == 11))
-            unlinkat(dfd, name, 0);
-    }
-    closedir(d);
-out:
-    free(dcopy);
-    free(bcopy);
 }

@@ -1,7 +1,7 @@
 /*
  * index.c: the in-memory key index, an open-addressing table with linear probing.
  *
- * Two parallel arrays (internal.h): 8-byte hot slots holding a hash tag, a dead bit and the
+ * Two parallel arrays (store.h): 8-byte hot slots holding a hash tag, a dead bit and the
  * offset of the entry's trailer, and the full hashes, touched only by resizes. A probe
  * compares tags; on a match it reads the entry's trailer and compares the key bytes stored
  * right before it, so two keys with the same 64-bit hash are two keys. The trailer, the
@@ -270,4 +270,67 @@ keel_status keel__index_purge_dead(keel_store *s) {
 uint64_t keel__entry_span(const keel_store *s, uint64_t trailer_start) {
     uint64_t prev_end = keel__ld64(keel__at(s, trailer_start + 8));
     return trailer_start + KEEL_TRAILER_SIZE - prev_end;
+}
+
+/* ---- snapshots: the live entries in file order (iteration and compaction) ---------- */
+
+/* LSD radix sort on the 48-bit offset, 16 bits a pass: linear, where qsort of millions of
+ * entries would dominate the scan itself. */
+static int cmp_offset(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return (a > b) - (a < b);
+}
+
+static keel_status sort_by_offset(uint64_t *a, size_t n) {
+    if (n < 2) return KEEL_OK;
+    if (n < 16384) {  /* the radix passes' fixed cost would dominate a small snapshot */
+        qsort(a, n, sizeof *a, cmp_offset);
+        return KEEL_OK;
+    }
+    uint64_t *tmp = malloc(n * sizeof *tmp);
+    size_t *count = malloc(65536 * sizeof *count);
+    if (!tmp || !count) {
+        free(tmp);
+        free(count);
+        return keel__fail(KEEL_ENOMEM, "sorting %zu entries", n);
+    }
+    uint64_t *src = a, *dst = tmp;
+    for (int shift = 0; shift < 48; shift += 16) {
+        memset(count, 0, 65536 * sizeof *count);
+        for (size_t i = 0; i < n; i++) count[(src[i] >> shift) & 0xffff]++;
+        size_t sum = 0;
+        for (size_t b = 0; b < 65536; b++) {
+            size_t c = count[b];
+            count[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) dst[count[(src[i] >> shift) & 0xffff]++] = src[i];
+        uint64_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, n * sizeof *a);  /* three passes end in tmp */
+    free(tmp);
+    free(count);
+    return KEEL_OK;
+}
+
+keel_status keel__snapshot_trailers(const keel_store *s, uint64_t **out, size_t *n_out) {
+    const keel_index *ix = &s->index;
+    size_t n = (size_t)ix->live;
+    uint64_t *t = malloc((n ? n : 1) * sizeof *t);
+    if (!t) return keel__fail(KEEL_ENOMEM, "snapshot of %zu entries", n);
+    size_t k = 0;
+    for (uint64_t i = 0; i <= ix->mask; i++) {
+        uint64_t v = ix->slots[i];
+        if (v != 0 && !(v & KEEL_SLOT_DEAD_BIT)) t[k++] = (v & KEEL_SLOT_OFF_MASK) << 3;
+    }
+    keel_status st = sort_by_offset(t, k);
+    if (st != KEEL_OK) {
+        free(t);
+        return st;
+    }
+    *out = t;
+    *n_out = k;
+    return KEEL_OK;
 }

@@ -1,8 +1,8 @@
 /*
- * iter.c: snapshots of the live entries, for iteration and compaction.
+ * iter.c: iterators over a snapshot of the live entries.
  *
- * A snapshot copies the trailer offset of every live slot under the index lock and sorts
- * them, so a scan reads the file front to back; each entry is decoded from its trailer
+ * A snapshot (keel__snapshot_trailers, index.c) copies the trailer offset of every live
+ * slot under the index lock, sorted, so a scan reads the file front to back; each entry is decoded from its trailer
  * when it is visited, touching trailer, key and value together. Later writes do not touch
  * the snapshot; its views point into the mapping current at snapshot time, which stays
  * mapped until close. keel_iter_at reads only immutable data, so threads can share one
@@ -20,67 +20,6 @@ struct keel_iter {
     uint64_t *trailers;     /* sorted trailer offsets of the live entries */
     size_t n, pos;
 };
-
-/* LSD radix sort on the 48-bit offset, 16 bits a pass: linear, where qsort of millions of
- * entries would dominate the scan itself. */
-static int cmp_offset(const void *x, const void *y) {
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return (a > b) - (a < b);
-}
-
-static keel_status sort_by_offset(uint64_t *a, size_t n) {
-    if (n < 2) return KEEL_OK;
-    if (n < 16384) {  /* the radix passes' fixed cost would dominate a small snapshot */
-        qsort(a, n, sizeof *a, cmp_offset);
-        return KEEL_OK;
-    }
-    uint64_t *tmp = malloc(n * sizeof *tmp);
-    size_t *count = malloc(65536 * sizeof *count);
-    if (!tmp || !count) {
-        free(tmp);
-        free(count);
-        return keel__fail(KEEL_ENOMEM, "sorting %zu entries", n);
-    }
-    uint64_t *src = a, *dst = tmp;
-    for (int shift = 0; shift < 48; shift += 16) {
-        memset(count, 0, 65536 * sizeof *count);
-        for (size_t i = 0; i < n; i++) count[(src[i] >> shift) & 0xffff]++;
-        size_t sum = 0;
-        for (size_t b = 0; b < 65536; b++) {
-            size_t c = count[b];
-            count[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++) dst[count[(src[i] >> shift) & 0xffff]++] = src[i];
-        uint64_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a) memcpy(a, src, n * sizeof *a);  /* three passes end in tmp */
-    free(tmp);
-    free(count);
-    return KEEL_OK;
-}
-
-keel_status keel__snapshot_trailers(const keel_store *s, uint64_t **out, size_t *n_out) {
-    const keel_index *ix = &s->index;
-    size_t n = (size_t)ix->live;
-    uint64_t *t = malloc((n ? n : 1) * sizeof *t);
-    if (!t) return keel__fail(KEEL_ENOMEM, "snapshot of %zu entries", n);
-    size_t k = 0;
-    for (uint64_t i = 0; i <= ix->mask; i++) {
-        uint64_t v = ix->slots[i];
-        if (v != 0 && !(v & KEEL_SLOT_DEAD_BIT)) t[k++] = (v & KEEL_SLOT_OFF_MASK) << 3;
-    }
-    keel_status st = sort_by_offset(t, k);
-    if (st != KEEL_OK) {
-        free(t);
-        return st;
-    }
-    *out = t;
-    *n_out = k;
-    return KEEL_OK;
-}
 
 keel_status keel_iter_new(keel_store *s, keel_iter **iter_out) {
     if (!iter_out) return keel__fail(KEEL_EINVAL, "keel_iter_new: iter_out is NULL");

@@ -22,51 +22,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- argument checks and locks ------------------------------------------------------ */
-
-keel_status keel__check_key(const void *key, size_t key_len) {
-    if (!key && key_len) return keel__fail(KEEL_EINVAL, "key is NULL with length %zu", key_len);
-    if (key_len > KEEL_MAX_KEY)
-        return keel__fail(KEEL_EKEYSIZE, "key of %zu bytes exceeds the limit of %u bytes", key_len,
-                          KEEL_MAX_KEY);
-    return KEEL_OK;
-}
-
-static uintptr_t self_id(void) { return (uintptr_t)pthread_self(); }
-
-keel_status keel__writer_enter(keel_store *s) {
-    if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
-    if (s->closed) return keel__fail(KEEL_ECLOSED, "store %s is closed", s->path);
-    if (s->read_only) return keel__fail(KEEL_EREADONLY, "store %s was opened read-only", s->path);
-    if (atomic_load(&s->writer_thread) == self_id())
-        return keel__fail(KEEL_EBUSY, "this thread is already writing to %s (re-entrant call)",
-                          s->path);
-    pthread_mutex_lock(&s->write_lock);
-    if (s->closed) {
-        pthread_mutex_unlock(&s->write_lock);
-        return keel__fail(KEEL_ECLOSED, "store %s is closed", s->path);
-    }
-    atomic_store(&s->writer_thread, self_id());
-    return KEEL_OK;
-}
-
-void keel__writer_leave(keel_store *s) {
-    atomic_store(&s->writer_thread, (uintptr_t)0);
-    pthread_mutex_unlock(&s->write_lock);
-}
-
-keel_status keel__reader_enter(keel_store *s) {
-    if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
-    pthread_rwlock_rdlock(&s->index_lock);
-    if (s->closed) {
-        pthread_rwlock_unlock(&s->index_lock);
-        return keel__fail(KEEL_ECLOSED, "store %s is closed", s->path);
-    }
-    return KEEL_OK;
-}
-
-void keel__reader_leave(keel_store *s) { pthread_rwlock_unlock(&s->index_lock); }
-
 /* ---- the chain walk ----------------------------------------------------------------- */
 
 keel_status keel__walk(keel_store *s, const uint8_t *base, uint64_t end, uint64_t stop,
@@ -204,84 +159,6 @@ static keel_status build_index(keel_store *s) {
     return keel__index_purge_dead(s);
 }
 
-/* ---- creating a file ---------------------------------------------------------------- */
-
-static keel_status new_header_bytes(uint32_t align, uint8_t out[KEEL_HEADER_SIZE],
-                                    uint32_t *tag_out) {
-    keel_header h = {KEEL_FORMAT_MAJOR, KEEL_FORMAT_MINOR, 0, 0, (uint64_t)time(NULL)};
-    while ((1u << h.align_log2) < align) h.align_log2++;
-    do {
-        int err = keel__os_random(&h.file_tag, sizeof h.file_tag);
-        if (err) return keel__fail_errno(err, "getrandom");
-    } while (h.file_tag == 0);
-    keel__header_encode(&h, out);
-    *tag_out = h.file_tag;
-    return KEEL_OK;
-}
-
-/* Write a header into a fresh uniquely named file "<path><suffix>XXXXXX" and fsync it.
- * Created with mode 0666 less the umask, like any file. Shared with compaction. */
-keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t align,
-                                 char **tmp_out, int *fd_out, uint32_t *tag_out) {
-    static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
-    size_t n = strlen(path) + strlen(suffix) + 8;
-    char *tmp = malloc(n);
-    if (!tmp) return keel__fail(KEEL_ENOMEM, "path buffer");
-    int fd = -1, err = EEXIST;
-    for (int attempt = 0; attempt < 100 && err == EEXIST; attempt++) {
-        uint8_t r[6];
-        if ((err = keel__os_random(r, sizeof r)) != 0) break;
-        char rnd[7];
-        for (int i = 0; i < 6; i++) rnd[i] = digits[r[i] % 36];
-        rnd[6] = '\0';
-        snprintf(tmp, n, "%s%s%s", path, suffix, rnd);
-        err = keel__os_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0666, &fd);
-    }
-    if (err) {
-        keel_status st = keel__fail_errno(err, "creating a file beside %s", path);
-        free(tmp);
-        return st;
-    }
-    uint8_t hdr[KEEL_HEADER_SIZE];
-    keel_status st = new_header_bytes(align, hdr, tag_out);
-    if (st == KEEL_OK) {
-        err = keel__os_pwrite_all(fd, hdr, sizeof hdr, 0);
-        if (!err) err = keel__os_fdatasync(fd);
-        if (err) st = keel__fail_errno(err, "writing the header of %s", tmp);
-    }
-    if (st != KEEL_OK) {
-        keel__os_close(fd);
-        unlink(tmp);
-        free(tmp);
-        return st;
-    }
-    *tmp_out = tmp;
-    *fd_out = fd;
-    return KEEL_OK;
-}
-
-/* Create `path` atomically with a complete header. KEEL_EEXIST if it appeared meanwhile. */
-static keel_status create_file(const char *path, uint32_t align) {
-    char *tmp;
-    int fd;
-    uint32_t tag;
-    keel_status st = keel__write_new_file(path, ".new-", align, &tmp, &fd, &tag);
-    if (st != KEEL_OK) return st;
-    keel__os_close(fd);
-    if (link(tmp, path) < 0) {
-        int err = errno;
-        unlink(tmp);
-        free(tmp);
-        if (err == EEXIST) return keel__fail(KEEL_EEXIST, "%s already exists", path);
-        return keel__fail_errno(err, "creating %s", path);
-    }
-    unlink(tmp);
-    free(tmp);
-    int err = keel__os_fsync_dir_of(path);
-    if (err) return keel__fail_errno(err, "fsync of the directory of %s", path);
-    return KEEL_OK;
-}
-
 /* ---- open --------------------------------------------------------------------------- */
 
 static keel_status open_file(keel_store *s, const keel_options *o) {
@@ -293,7 +170,7 @@ static keel_status open_file(keel_store *s, const keel_options *o) {
         if (stat(path, &sb) == 0) {
             if (o->mode == KEEL_OPEN_NEW) return keel__fail(KEEL_EEXIST, "%s already exists", path);
         } else if (errno == ENOENT) {
-            keel_status st = create_file(path, o->alignment);
+            keel_status st = keel__create_file(path, o->alignment);
             if (st != KEEL_OK && !(st == KEEL_EEXIST && o->mode == KEEL_OPEN_CREATE)) return st;
         } else {
             return keel__fail_errno(errno, "stat %s", path);
@@ -321,7 +198,7 @@ static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
     if (size == 0) {
         if (!writable) return keel__fail(KEEL_EFORMAT, "%s is empty: not a keel store", s->path);
         /* An empty file (a fresh mktemp, say) becomes a new store; nothing is lost. */
-        keel_status st = new_header_bytes(s->align, hdr, &s->file_tag);
+        keel_status st = keel__new_header_bytes(s->align, hdr, &s->file_tag);
         if (st != KEEL_OK) return st;
         int err = keel__os_pwrite_all(s->fd, hdr, sizeof hdr, 0);
         if (!err) err = keel__os_fdatasync(s->fd);
@@ -423,7 +300,7 @@ keel_status keel_open(const char *path, const keel_options *opts, keel_store **s
 
     keel_status st = open_file(s, &o);
     if (st == KEEL_OK) st = load(s, !s->read_only);
-    if (st == KEEL_OK && !s->read_only) keel__remove_stale_compactions(s->path);
+    if (st == KEEL_OK && !s->read_only) keel__remove_stale_files(s->path);
     if (st != KEEL_OK) {
         store_release(s);
         pthread_mutex_destroy(&s->write_lock);
@@ -438,7 +315,7 @@ keel_status keel_open(const char *path, const keel_options *opts, keel_store **s
 
 keel_status keel_close(keel_store *s) {
     if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
-    if (atomic_load(&s->writer_thread) == self_id())
+    if (atomic_load(&s->writer_thread) == keel__self_id())
         return keel__fail(KEEL_EBUSY, "keel_close called while this thread is writing");
     pthread_mutex_lock(&s->write_lock);
     pthread_rwlock_wrlock(&s->index_lock);
@@ -591,101 +468,4 @@ keel_status keel_refresh(keel_store *s) {
 done:
     pthread_mutex_unlock(&s->write_lock);
     return st;
-}
-
-/* ---- stats, sync, verify -------------------------------------------------------------- */
-
-keel_status keel_count(keel_store *s, uint64_t *count_out) {
-    if (!count_out) return keel__fail(KEEL_EINVAL, "keel_count: count_out is NULL");
-    keel_status st = keel__reader_enter(s);
-    if (st != KEEL_OK) return st;
-    *count_out = s->index.live;
-    keel__reader_leave(s);
-    return KEEL_OK;
-}
-
-keel_status keel_file_size(keel_store *s, uint64_t *size_out) {
-    if (!size_out) return keel__fail(KEEL_EINVAL, "keel_file_size: size_out is NULL");
-    keel_status st = keel__reader_enter(s);
-    if (st != KEEL_OK) return st;
-    *size_out = s->end;
-    keel__reader_leave(s);
-    return KEEL_OK;
-}
-
-keel_status keel_stat(keel_store *s, keel_stats *out) {
-    if (!out) return keel__fail(KEEL_EINVAL, "keel_stat: stats_out is NULL");
-    keel_status st = keel__reader_enter(s);
-    if (st != KEEL_OK) return st;
-    memset(out, 0, sizeof *out);
-    out->file_size = s->end;
-    out->entries = s->entries;
-    out->live_keys = s->index.live;
-    out->live_bytes = s->live_bytes;
-    uint64_t data = s->end - KEEL_HEADER_SIZE;
-    out->reclaimable_bytes = data > s->live_bytes ? data - s->live_bytes : 0;
-    out->alignment = s->align;
-    out->format_major = s->format_major;
-    out->format_minor = s->format_minor;
-    out->read_only = s->read_only;
-    out->sync = s->sync;
-    keel__reader_leave(s);
-    return KEEL_OK;
-}
-
-keel_status keel_sync(keel_store *s) {
-    keel_status st = keel__writer_enter(s);
-    if (st == KEEL_EREADONLY) return KEEL_OK;
-    if (st != KEEL_OK) return st;
-    int err = keel__os_fdatasync(s->fd);
-    if (err) st = keel__fail_errno(err, "fdatasync of %s", s->path);
-    keel__writer_leave(s);
-    return st;
-}
-
-typedef struct verify_ctx {
-    const uint8_t *base;
-    keel_verify_report r;
-    char first[256];
-} verify_ctx;
-
-static keel_status verify_one(keel_store *s, const keel_trailer *t, const keel_place *p, void *ctx) {
-    (void)s;
-    verify_ctx *v = ctx;
-    v->r.entries_checked++;
-    const uint8_t *key = v->base + p->key_start;
-    uint32_t crc = keel__entry_crc(v->base + p->value_start, t->value_len, key, t->key_len,
-                                   v->base + p->trailer_start);
-    const char *what = NULL;
-    if (crc != t->crc) what = "checksum mismatch";
-    else if (keel_hash(key, t->key_len) != t->key_hash) what = "key hash mismatch";
-    if (what) {
-        if (v->r.bad_entries++ == 0) {
-            v->r.first_bad_offset = p->end;
-            snprintf(v->first, sizeof v->first, "entry at offset %llu (value at %llu): %s",
-                     (unsigned long long)t->prev_end, (unsigned long long)p->value_start, what);
-        }
-    }
-    return KEEL_OK;
-}
-
-keel_status keel_verify(keel_store *s, keel_verify_report *report_out) {
-    keel_status st = keel__reader_enter(s);
-    if (st != KEEL_OK) return st;
-    /* Committed bytes never change and retired maps live until close, so the walk can run
-     * without the lock on this snapshot of (map, end). */
-    verify_ctx v;
-    memset(&v, 0, sizeof v);
-    v.base = s->map->base;
-    uint64_t end = s->end;
-    uint32_t align = s->align, tag = s->file_tag;  /* of this generation of the file */
-    keel__reader_leave(s);
-    st = keel__walk(s, v.base, end, KEEL_HEADER_SIZE, align, tag, verify_one, &v);
-    if (report_out) *report_out = v.r;
-    if (st != KEEL_OK) return st;
-    if (v.r.bad_entries)
-        return keel__fail(KEEL_ECORRUPT, "%s: %llu of %llu entries are damaged; newest: %s", s->path,
-                          (unsigned long long)v.r.bad_entries,
-                          (unsigned long long)v.r.entries_checked, v.first);
-    return KEEL_OK;
 }

@@ -1,12 +1,15 @@
 /*
- * internal.h: the shapes shared by the files of src/ (never installed).
+ * store.h: the shapes shared by the files of src/store/ (never installed).
  *
- * The store is split by concern: error.c (status text and the thread-local detail),
- * os.c (every system call, with fault injection for tests), format.c (header and trailer
- * codecs, placement arithmetic, hashing and checksums), index.c (the open-addressing key
- * index), map.c (read-only mappings that never move), store.c (open, recovery, close,
- * refresh, stat, verify, sync), write.c (appends), read.c (lookups), stream.c (staged
- * streamed values), iter.c (snapshots) and compact.c.
+ * The DataStore face, one file per concern: format.c (header and trailer codecs, placement
+ * arithmetic), index.c (the open-addressing key index and its sorted snapshots), map.c
+ * (read-only mappings that never move), files.c (creating store files, sweeping stale
+ * ones), handle.c (the lock guards and key checks), open.c (open, recovery, close,
+ * refresh), info.c (stat, sync, verify), write.c (appends), read.c (lookups), stream.c
+ * (staged streamed values), iter.c (iterators) and compact.c. They stand on base/ (errors,
+ * system calls, hashing); the faces above (records, db) may use this header, never the
+ * other way round. Calls between these files go one way: compaction and open use files.c
+ * and index.c; neither calls the other.
  *
  * Invariants every file relies on:
  *   - s->end is the committed end of the data; every byte below it belongs to a complete,
@@ -15,10 +18,10 @@
  *   - The index and s->map/s->end are published together under s->index_lock (write);
  *     readers hold it (read) while they probe and form a view.
  */
-#ifndef KEEL_INTERNAL_H
-#define KEEL_INTERNAL_H
+#ifndef KEEL_STORE_H
+#define KEEL_STORE_H
 
-#include "keel.h"
+#include "base/base.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -35,61 +38,6 @@
 #define KEEL_FLAG_GROUP_MORE 0x2u
 #define KEEL_FLAGS_KNOWN (KEEL_FLAG_TOMBSTONE | KEEL_FLAG_GROUP_MORE)
 #define KEEL_MAX_ALIGN_LOG2 12u
-
-/* ---- error.c ------------------------------------------------------------------------ */
-
-/* Set this thread's detail message and return `st`. printf-style. */
-keel_status keel__fail(keel_status st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-/* Map an errno value to a status (ENOSPC -> KEEL_ENOSPC, EACCES -> KEEL_EACCES, ...). */
-keel_status keel__errno_status(int err);
-/* keel__fail with the errno text appended: "<what>: <strerror>". */
-keel_status keel__fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void keel__clear_error(void);
-
-/* ---- os.c: the only file that makes system calls on store files ----------------------- */
-
-typedef enum keel_os_op {
-    KEEL_OS_OPEN = 0,
-    KEEL_OS_WRITE,      /* pwrite, pwritev, copy_file_range */
-    KEEL_OS_READ,       /* pread */
-    KEEL_OS_SYNC,       /* fsync, fdatasync */
-    KEEL_OS_TRUNCATE,
-    KEEL_OS_RENAME,
-    KEEL_OS_MMAP,
-    KEEL_OS_OP_COUNT
-} keel_os_op;
-
-typedef enum keel_fault_kind {
-    KEEL_FAULT_EIO = 1,     /* the call fails with EIO */
-    KEEL_FAULT_ENOSPC,      /* the call fails with ENOSPC */
-    KEEL_FAULT_SHORT        /* a write writes half of what it was asked, then the next
-                             * attempt fails with ENOSPC */
-} keel_fault_kind;
-
-/* Testing: make the (skip+1)-th next call of `op` fail as `kind`, and every later one
- * too when `sticky`. Not thread-safe; for single-threaded fault tests. */
-void keel__fault_inject(keel_os_op op, unsigned skip, keel_fault_kind kind, bool sticky);
-void keel__fault_clear(void);
-
-/* Each returns 0 or an errno value (never -1 with errno). */
-int keel__os_open(const char *path, int flags, int mode, int *fd_out);
-int keel__os_close(int fd);
-int keel__os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
-int keel__os_pwritev_all(int fd, const struct iovec *iov, int iovcnt, uint64_t off);
-int keel__os_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got_out);
-int keel__os_copy_range(int fd_in, uint64_t off_in, int fd_out, uint64_t off_out, uint64_t len);
-int keel__os_fdatasync(int fd);
-int keel__os_fsync(int fd);
-int keel__os_fsync_dir_of(const char *path);
-int keel__os_ftruncate(int fd, uint64_t len);
-int keel__os_fsize(int fd, uint64_t *size_out);
-int keel__os_lock(int fd);   /* exclusive, non-blocking flock; EWOULDBLOCK when held */
-int keel__os_rename(const char *from, const char *to);
-int keel__os_mmap_ro(int fd, uint64_t len, void **addr_out);
-int keel__os_munmap(void *addr, uint64_t len);
-int keel__os_random(void *buf, size_t len);
-int keel__os_tmpfile_in_dir_of(const char *path, int *fd_out);
 
 /* ---- format.c ------------------------------------------------------------------------ */
 
@@ -115,21 +63,6 @@ typedef struct keel_trailer {
 typedef struct keel_place {
     uint64_t value_start, key_start, trailer_start, end;
 } keel_place;
-
-static inline uint64_t keel__ld64(const uint8_t *p) {
-    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
-           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
-           (uint64_t)p[7] << 56;
-}
-static inline uint32_t keel__ld32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint16_t keel__ld16(const uint8_t *p) {
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-void keel__st64(uint8_t *p, uint64_t v);
-void keel__st32(uint8_t *p, uint32_t v);
-void keel__st16(uint8_t *p, uint16_t v);
 
 void keel__header_encode(const keel_header *h, uint8_t out[KEEL_HEADER_SIZE]);
 /* KEEL_EFORMAT (bad magic), KEEL_ECORRUPT (bad CRC or field), KEEL_EVERSION. */
@@ -234,7 +167,8 @@ struct keel_store {
     size_t wcap;
 };
 
-/* Lock helpers (store.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY. */
+/* Lock helpers (handle.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY. */
+uintptr_t keel__self_id(void);
 keel_status keel__writer_enter(keel_store *s);
 void keel__writer_leave(keel_store *s);
 keel_status keel__reader_enter(keel_store *s);
@@ -295,14 +229,14 @@ typedef struct keel_append_item {
 
 keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n);
 
-/* store.c: walk the chain back from `end` to `stop`, calling `fn` for each entry newest
+/* open.c: walk the chain back from `end` to `stop`, calling `fn` for each entry newest
  * first. Used by open, refresh and verify. */
 typedef keel_status (*keel_walk_fn)(keel_store *s, const keel_trailer *t, const keel_place *p,
                                     void *ctx);
 keel_status keel__walk(keel_store *s, const uint8_t *base, uint64_t end, uint64_t stop,
                        uint32_t align, uint32_t file_tag, keel_walk_fn fn, void *ctx);
 
-/* iter.c: the live entries' trailer offsets in file order, copied from the index. Caller
+/* index.c: the live entries' trailer offsets in file order, copied from the index. Caller
  * holds a lock (or is the writer). */
 keel_status keel__snapshot_trailers(const keel_store *s, uint64_t **out, size_t *n_out);
 typedef struct keel_snap_entry {
@@ -320,11 +254,16 @@ static inline void keel__entry_at(const uint8_t *base, uint32_t align, uint64_t 
     e->voff = e->vlen ? keel__round_up(prev_end, align) : prev_end;
 }
 
-/* store.c, shared with compaction: a fresh uniquely named file with a header, fsynced. */
+/* files.c: creating store files, shared by open and compaction. */
+/* A fresh 64-byte header (random file tag) for a file of `align`. */
+keel_status keel__new_header_bytes(uint32_t align, uint8_t out[KEEL_HEADER_SIZE],
+                                   uint32_t *tag_out);
+/* Write a header into a fresh uniquely named file "<path><suffix>XXXXXX" and fsync it. */
 keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t align,
                                  char **tmp_out, int *fd_out, uint32_t *tag_out);
+/* Create `path` atomically with a complete header. KEEL_EEXIST if it appeared meanwhile. */
+keel_status keel__create_file(const char *path, uint32_t align);
+/* Remove "<path>.compact-*" and "<path>.new-*" files left by a crash. */
+void keel__remove_stale_files(const char *path);
 
-/* compact.c helper exposed for store.c: remove stale "<path>.compact-*" files. */
-void keel__remove_stale_compactions(const char *path);
-
-#endif /* KEEL_INTERNAL_H */
+#endif /* KEEL_STORE_H */

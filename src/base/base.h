@@ -1,0 +1,95 @@
+/*
+ * base.h: the layer every face stands on (never installed).
+ *
+ * base/ owns what two faces share and nothing that knows a file format: error.c (status
+ * text and the thread-local detail line), os.c (every system call on a data file, with
+ * fault injection for tests) and hash.c (XXH3, CRC32C and the explicit little-endian loads
+ * and stores every decoder uses). Files here include only this header and the public ones;
+ * scripts/check-layers.py fails the build's tests when a lower layer reaches up.
+ */
+#ifndef KEEL_BASE_H
+#define KEEL_BASE_H
+
+#include "keel.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* ---- error.c ------------------------------------------------------------------------ */
+
+/* Set this thread's detail message and return `st`. printf-style. */
+keel_status keel__fail(keel_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Map an errno value to a status (ENOSPC -> KEEL_ENOSPC, EACCES -> KEEL_EACCES, ...). */
+keel_status keel__errno_status(int err);
+/* keel__fail with the errno text appended: "<what>: <strerror>". */
+keel_status keel__fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void keel__clear_error(void);
+
+/* ---- os.c: the only file that makes system calls on data files ------------------------ */
+
+typedef enum keel_os_op {
+    KEEL_OS_OPEN = 0,
+    KEEL_OS_WRITE,      /* pwrite, pwritev, copy_file_range */
+    KEEL_OS_READ,       /* pread */
+    KEEL_OS_SYNC,       /* fsync, fdatasync */
+    KEEL_OS_TRUNCATE,
+    KEEL_OS_RENAME,
+    KEEL_OS_MMAP,
+    KEEL_OS_OP_COUNT
+} keel_os_op;
+
+typedef enum keel_fault_kind {
+    KEEL_FAULT_EIO = 1,     /* the call fails with EIO */
+    KEEL_FAULT_ENOSPC,      /* the call fails with ENOSPC */
+    KEEL_FAULT_SHORT        /* a write writes half of what it was asked, then the next
+                             * attempt fails with ENOSPC */
+} keel_fault_kind;
+
+/* Testing: make the (skip+1)-th next call of `op` fail as `kind`, and every later one
+ * too when `sticky`. Not thread-safe; for single-threaded fault tests. */
+void keel__fault_inject(keel_os_op op, unsigned skip, keel_fault_kind kind, bool sticky);
+void keel__fault_clear(void);
+
+/* Each returns 0 or an errno value (never -1 with errno). */
+int keel__os_open(const char *path, int flags, int mode, int *fd_out);
+int keel__os_close(int fd);
+int keel__os_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+int keel__os_pwritev_all(int fd, const struct iovec *iov, int iovcnt, uint64_t off);
+int keel__os_pread_all(int fd, void *buf, size_t len, uint64_t off, size_t *got_out);
+int keel__os_copy_range(int fd_in, uint64_t off_in, int fd_out, uint64_t off_out, uint64_t len);
+int keel__os_fdatasync(int fd);
+int keel__os_fsync(int fd);
+int keel__os_fsync_dir_of(const char *path);
+int keel__os_ftruncate(int fd, uint64_t len);
+int keel__os_fsize(int fd, uint64_t *size_out);
+int keel__os_lock(int fd);   /* exclusive, non-blocking flock; EWOULDBLOCK when held */
+int keel__os_rename(const char *from, const char *to);
+int keel__os_mmap_ro(int fd, uint64_t len, void **addr_out);
+int keel__os_munmap(void *addr, uint64_t len);
+int keel__os_random(void *buf, size_t len);
+int keel__os_tmpfile_in_dir_of(const char *path, int *fd_out);
+
+/* ---- hash.c: hashing, checksums, little-endian integers -------------------------------- */
+
+/* keel_hash (XXH3-64) and keel_crc32c (CRC32C, zlib-style chaining) are public: keel.h. */
+
+static inline uint64_t keel__ld64(const uint8_t *p) {
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+           (uint64_t)p[7] << 56;
+}
+static inline uint32_t keel__ld32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint16_t keel__ld16(const uint8_t *p) {
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+void keel__st64(uint8_t *p, uint64_t v);
+void keel__st32(uint8_t *p, uint32_t v);
+void keel__st16(uint8_t *p, uint16_t v);
+
+#endif /* KEEL_BASE_H */
