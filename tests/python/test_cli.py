@@ -1,4 +1,4 @@
-"""Tests for the `keel` command-line tool (tools/keel.c), run as a subprocess.
+"""Tests for the `keel` command-line tool (tools/keel/), run as a subprocess.
 
 The binary is taken from $KEEL_CLI, else the `keel` beside the running Python (where
 `pip install .` puts it in a venv, even when the venv is not activated), else `keel` on PATH,

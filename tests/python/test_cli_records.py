@@ -1,4 +1,4 @@
-"""Tests for `keel records FILE` and `keel records cat FILE` (tools/keel.c), run as a subprocess.
+"""Tests for `keel records FILE` and `keel records cat FILE` (tools/keel/), run as a subprocess.
 
 Record files are written with keeldb.RecordWriter or taken from the golden files in
 tests/data/records/. The binary is found as in test_cli.py: $KEEL_CLI, else the `keel`
