@@ -125,7 +125,7 @@ int report_failure(const char *text, const char *detail, const char *fmt, va_lis
 
 /* Report a failed keel_ call as "keel: <what>: <status text>: <detail>". Returns
  * EXIT_ERROR. */
-int keel_fail(keel_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_fail(keel_status st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Render a key for a message: quoted, non-printable bytes as \xNN, cut when long. `buf`
  * must hold KEYBUF bytes. */

@@ -82,7 +82,7 @@ int report_failure(const char *text, const char *detail, const char *fmt, va_lis
 
 /* Report a failed keel_ call as "keel: <what>: <status text>: <detail>". The detail is
  * copied first: it is only valid until the next keel_ call. Returns EXIT_ERROR. */
-int keel_fail(keel_status st, const char *fmt, ...)
+int cli_fail(keel_status st, const char *fmt, ...)
 {
     char detail[1024];
     snprintf(detail, sizeof detail, "%s", keel_errmsg());

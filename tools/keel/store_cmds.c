@@ -157,7 +157,7 @@ static int open_store(const args *a, const char *path, keel_open_mode mode, keel
         path = a->path;
     keel_status st = keel_open(path, &o, out);
     if (st != KEEL_OK)
-        return keel_fail(st, "opening '%s'", path);
+        return cli_fail(st, "opening '%s'", path);
 
     if (a->align && mode != KEEL_OPEN_READONLY) {
         keel_stats stats;
@@ -173,7 +173,7 @@ static int close_store(keel_store *s, const char *path, int rc)
 {
     keel_status st = keel_close(s);
     if (st != KEEL_OK && rc == EXIT_OK)
-        rc = keel_fail(st, "closing '%s'", path);
+        rc = cli_fail(st, "closing '%s'", path);
     keel_free(s);
     return rc;
 }
@@ -188,7 +188,7 @@ static int key_status(keel_status st, const char *verb, bytes key)
         say("%s: key %s not found", verb, show_key(key, kb));
         return EXIT_NOTFOUND;
     }
-    return keel_fail(st, "%s %s", verb, show_key(key, kb));
+    return cli_fail(st, "%s %s", verb, show_key(key, kb));
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -211,7 +211,7 @@ static int put_from_stdin(keel_store *s, bytes key)
     keel_status ks = keel_stream_begin(s, &st);
     if (ks != KEEL_OK) {
         free(buf);
-        return keel_fail(ks, "put %s: starting a stream", show_key(key, kb));
+        return cli_fail(ks, "put %s: starting a stream", show_key(key, kb));
     }
     for (;;) {
         ssize_t n = read(STDIN_FILENO, buf, IO_CHUNK);
@@ -229,7 +229,7 @@ static int put_from_stdin(keel_store *s, bytes key)
             break;
         ks = keel_stream_write(st, buf, (size_t)n);
         if (ks != KEEL_OK) {
-            int rc = keel_fail(ks, "put %s: staging the value", show_key(key, kb));
+            int rc = cli_fail(ks, "put %s: staging the value", show_key(key, kb));
             keel_stream_abort(st);
             free(buf);
             return rc;
@@ -316,7 +316,7 @@ static int cmd_ls(args *a)
     keel_iter *it;
     keel_status st = keel_iter_new(s, &it);
     if (st != KEEL_OK) {
-        rc = keel_fail(st, "listing '%s'", a->path);
+        rc = cli_fail(st, "listing '%s'", a->path);
         keel_free(s);
         return rc;
     }
@@ -350,7 +350,7 @@ static int cmd_ls(args *a)
     if (o->err)
         rc = output_failed(o->err);
     else if (st != KEEL_NOTFOUND)
-        rc = keel_fail(st, "listing '%s'", a->path);
+        rc = cli_fail(st, "listing '%s'", a->path);
     free(o);
     keel_iter_free(it);
     keel_free(s);
@@ -366,7 +366,7 @@ static int cmd_stat(args *a)
     keel_stats t;
     keel_status st = keel_stat(s, &t);
     if (st != KEEL_OK) {
-        rc = keel_fail(st, "stat '%s'", a->path);
+        rc = cli_fail(st, "stat '%s'", a->path);
         keel_free(s);
         return rc;
     }
@@ -428,9 +428,9 @@ static int cmd_verify(args *a)
             printf(" (the newest damaged entry ends at offset %" PRIu64 ")", r.first_bad_offset);
         putchar('\n');
         fflush(stdout);
-        rc = keel_fail(st, "verify '%s'", a->path);
+        rc = cli_fail(st, "verify '%s'", a->path);
     } else {
-        rc = keel_fail(st, "verify '%s'", a->path);
+        rc = cli_fail(st, "verify '%s'", a->path);
     }
     keel_free(s);
     return rc;
@@ -446,7 +446,7 @@ static int cmd_compact(args *a)
     uint64_t before = 0, after = 0;
     keel_status st = keel_file_size(s, &before);
     if (st != KEEL_OK) {
-        rc = keel_fail(st, "compact '%s': reading the size", a->path);
+        rc = cli_fail(st, "compact '%s': reading the size", a->path);
         return close_store(s, a->path, rc);
     }
 
@@ -456,12 +456,12 @@ static int cmd_compact(args *a)
     if (p.drawn)
         fputc('\n', stderr);
     if (st != KEEL_OK) {
-        rc = keel_fail(st, "compact '%s'", a->path);
+        rc = cli_fail(st, "compact '%s'", a->path);
         return close_store(s, a->path, rc);
     }
     st = keel_file_size(s, &after);
     if (st != KEEL_OK) {
-        rc = keel_fail(st, "compact '%s': reading the size", a->path);
+        rc = cli_fail(st, "compact '%s': reading the size", a->path);
         return close_store(s, a->path, rc);
     }
 
