@@ -1,386 +1,18 @@
 /*
- * _keeldb.c: the CPython glue between keel.h and the `keeldb` package.
- *
- * Thin on purpose: each method parses its arguments, calls one keel_ function and converts
- * the result or raises. The recipe is CPython's own (Modules/mmapmodule.c, Modules/_sqlite):
- * multi-phase init, heap types, exceptions and types in module state, no globals.
- *
- * Objects
- *   DataStore     owns one keel_store. Values come back as `bytes` (a copy, upstream's
- *                 contract) from read()/get()/store[k], or zero-copy through EntryHandle.
- *   EntryHandle   one entry; exports the buffer protocol over the mapped value (read-only,
- *                 aligned to the store's alignment). It holds a strong reference to its
- *                 DataStore, which counts exported buffers and refuses close() (BufferError)
- *                 while any are alive: keel unmaps everything at close.
- *   EntryStream   a file-like reader over one entry's value (copies, in chunks).
- *   StoreIterator a keel_iter snapshot, yielding keys, values or (key, value) pairs.
- *   NamespaceHasher  upstream's 16-byte namespaced keys.
- *
- * Threads and the GIL
- *   Lookups run with the GIL held: they cost ~30 ns and releasing the GIL would double that.
- *   Everything that does I/O (writes, batches, stream staging and commit, compaction, sync,
- *   verify, open, close) and large copies run with the GIL released. keel_close must not race
- *   with other calls on the handle, so every GIL-released call holds `oplock` for reading,
- *   taken while the GIL is still held and after checking `closed`; close() sets `closed`
- *   under the GIL, then takes `oplock` for writing (GIL released) and so waits for calls in
- *   flight. Calls that keep the GIL need no lock: close cannot start while they run.
- *   write_stream calls reader.read() while holding no engine lock, so other threads (and the
- *   reader itself) may use the store meanwhile; close() refuses while a stream is in
- *   progress. It keeps the chunks (up to STREAM_HOLD_BYTES) and writes them with one
- *   keel_putv at the end; past that it feeds them to a keel_stream, which stages them.
+ * datastore.c: the DataStore type, one keel_store: open and close, reads, iteration,
+ * maintenance (compact, stats, sync, verify, refresh), attributes and the type's tables.
+ * Values come back as `bytes` copies (large ones copied with the GIL released) or, through
+ * read_entry, as zero-copy EntryHandles. close() refuses while buffers exported from
+ * entries or a write_stream are alive, and waits for GIL-released calls in flight (oplock,
+ * see common.h). Writes are here too for now.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-#include <structmember.h>
-
-#include <errno.h>
-#include <pthread.h>
-#include <stdint.h>
-#include <string.h>
-
-#include "keel.h"
-
-#if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-Py_NewRef(PyObject *o)
-{
-    Py_INCREF(o);
-    return o;
-}
-#endif
-
-/* Copies at least this large release the GIL. */
-#define BIG_COPY ((size_t)1 << 20)
-/* write_stream asks the reader for this much at a time (upstream asks for 64 KiB; larger
- * reads mean fewer calls, and io.BytesIO hands over a whole 1 MiB buffer without a copy). */
-#define STREAM_READ_SIZE ((long)1 << 20)
-/* write_stream holds up to this much of the reader's output (bytes objects by reference)
- * and stores it with one gathered write (keel_putv); a longer stream is staged by
- * keel_stream_write instead. */
-#define STREAM_HOLD_BYTES ((size_t)16 << 20)
-#define STREAM_HOLD_CHUNKS 4096
-/* EntryStream iteration yields chunks of this size (as upstream does). */
-#define STREAM_ITER_SIZE 4096
-
-/* ---------------------------------------------------------------------------------------
- * Module state
- */
-
-typedef struct {
-    PyTypeObject *DataStore_type;
-    PyTypeObject *EntryHandle_type;
-    PyTypeObject *EntryStream_type;
-    PyTypeObject *StoreIterator_type;
-    PyTypeObject *NamespaceHasher_type;
-    PyObject *Error;
-    PyObject *CorruptError;
-    PyObject *FormatError;
-    PyObject *VersionError;
-    PyObject *LockedError;
-    PyObject *ReadOnlyError;
-    PyObject *StoreIOError;
-    PyObject *str_read;           /* "read" */
-    PyObject *int_stream_size;    /* STREAM_READ_SIZE */
-} keeldb_state;
-
-static struct PyModuleDef keeldb_module;
-
-static inline keeldb_state *
-get_state(PyObject *module)
-{
-    return (keeldb_state *)PyModule_GetState(module);
-}
-
-/* The module that defined `type` or one of its bases (subclasses made in Python included). */
-static PyObject *
-module_of_type(PyTypeObject *type)
-{
-#if PY_VERSION_HEX >= 0x030B0000
-    return PyType_GetModuleByDef(type, &keeldb_module);
-#else
-    PyObject *mro = type->tp_mro;
-    if (mro != NULL) {
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
-            PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-            if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
-                continue;
-            PyObject *m = PyType_GetModule(t);
-            if (m == NULL) {
-                PyErr_Clear();
-                continue;
-            }
-            if (PyModule_GetDef(m) == &keeldb_module)
-                return m;
-        }
-    }
-    PyErr_SetString(PyExc_TypeError, "keeldb: type is not from the keeldb module");
-    return NULL;
-#endif
-}
-
-/* ---------------------------------------------------------------------------------------
- * Object layouts
- */
-
-typedef struct {
-    PyObject_HEAD
-    keel_store *s;          /* owned; freed in dealloc (close() leaves it allocated) */
-    keeldb_state *st;       /* lives as long as `module`, which we hold */
-    PyObject *module;
-    PyObject *path;         /* str, as given (after os.fspath and decoding) */
-    PyObject *weakreflist;
-    pthread_rwlock_t oplock;
-    int lock_ready;
-    int closed;
-    int readonly;
-    Py_ssize_t exports;     /* live Py_buffer exports of EntryHandles on this store */
-    Py_ssize_t streams;     /* write_stream calls in progress */
-} StoreObject;
-
-typedef struct {
-    PyObject_HEAD
-    StoreObject *store;     /* strong */
-    keel_entry e;           /* views into the store's mappings: valid until close */
-} EntryObject;
-
-typedef struct {
-    PyObject_HEAD
-    StoreObject *store;     /* strong */
-    const uint8_t *data;    /* the value, in the mapping */
-    size_t len;
-    size_t pos;
-} StreamObject;
-
-enum { ITER_KEYS = 0, ITER_VALUES = 1, ITER_ITEMS = 2 };
-
-typedef struct {
-    PyObject_HEAD
-    StoreObject *store;     /* strong */
-    keel_iter *it;
-    int kind;
-} IterObject;
-
-typedef struct {
-    PyObject_HEAD
-    uint8_t prefix_le[8];   /* little-endian XXH3-64 of the prefix */
-} HasherObject;
-
-/* ---------------------------------------------------------------------------------------
- * Errors
- */
-
-static PyObject *
-raise_closed(void)
-{
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed store");
-    return NULL;
-}
-
-/* Raise the Python exception for `rc` (an error status) with keel_errmsg()'s detail.
- * Must run on the thread that made the failing call, before any other keel_ call.
- * `filename` (may be NULL) is attached to OSError subclasses. Always returns NULL. */
-static PyObject *
-raise_status(keeldb_state *st, keel_status rc, const char *what, PyObject *filename)
-{
-    const char *detail = keel_errmsg();
-    const char *text = keel_strerror(rc);
-    PyObject *msg;
-    if (detail != NULL && detail[0] != '\0')
-        msg = PyUnicode_FromFormat("%s: %s (%s)", what, text, detail);
-    else
-        msg = PyUnicode_FromFormat("%s: %s", what, text);
-    if (msg == NULL)
-        return NULL;
-
-    PyObject *exc_type = NULL;
-    int err = 0;
-    switch (rc) {
-    case KEEL_ECLOSED:
-        Py_DECREF(msg);
-        return raise_closed();
-    case KEEL_EINVAL:
-    case KEEL_ERANGE:
-        exc_type = PyExc_ValueError;
-        break;
-    case KEEL_EKEYSIZE:
-        Py_DECREF(msg);
-        msg = PyUnicode_FromFormat("%s: key too long: the limit is %u bytes (%s)", what,
-                                   (unsigned)KEEL_MAX_KEY, detail ? detail : "");
-        if (msg == NULL)
-            return NULL;
-        exc_type = PyExc_ValueError;
-        break;
-    case KEEL_ENOMEM:
-        exc_type = PyExc_MemoryError;
-        break;
-    case KEEL_EBUSY:
-        exc_type = PyExc_RuntimeError;
-        break;
-    case KEEL_EFORMAT:
-        exc_type = st->FormatError;
-        break;
-    case KEEL_EVERSION:
-        exc_type = st->VersionError;
-        break;
-    case KEEL_ECORRUPT:
-        exc_type = st->CorruptError;
-        break;
-    case KEEL_ELOCKED:
-        exc_type = st->LockedError;
-        break;
-    case KEEL_EREADONLY:
-        exc_type = st->ReadOnlyError;
-        break;
-    case KEEL_EIO:
-        err = EIO;
-        break;
-    case KEEL_ENOSPC:
-        err = ENOSPC;
-        break;
-    case KEEL_ENOENT:
-        err = ENOENT;
-        break;
-    case KEEL_EEXIST:
-        err = EEXIST;
-        break;
-    case KEEL_EACCES:
-        err = EACCES;
-        break;
-    default:
-        exc_type = st->Error;
-        break;
-    }
-    if (err != 0) {
-        /* StoreIOError(errno, message[, filename]) fills .errno, .strerror, .filename. */
-        PyObject *exc = filename != NULL
-            ? PyObject_CallFunction(st->StoreIOError, "iOO", err, msg, filename)
-            : PyObject_CallFunction(st->StoreIOError, "iO", err, msg);
-        Py_DECREF(msg);
-        if (exc != NULL) {
-            PyErr_SetObject(st->StoreIOError, exc);
-            Py_DECREF(exc);
-        }
-        return NULL;
-    }
-    PyErr_SetObject(exc_type, msg);
-    Py_DECREF(msg);
-    return NULL;
-}
-
-/* ---------------------------------------------------------------------------------------
- * Argument helpers
- */
-
-/* A borrowed bytes-like argument: bytes without a Py_buffer, anything else through one. */
-typedef struct {
-    const char *buf;
-    Py_ssize_t len;
-    int has_view;
-    Py_buffer view;
-} barg;
-
-static int
-barg_get(PyObject *o, barg *a, const char *what)
-{
-    if (PyBytes_Check(o)) {
-        a->buf = PyBytes_AS_STRING(o);
-        a->len = PyBytes_GET_SIZE(o);
-        a->has_view = 0;
-        return 0;
-    }
-    if (PyObject_CheckBuffer(o)) {
-        if (PyObject_GetBuffer(o, &a->view, PyBUF_SIMPLE) < 0)
-            return -1;
-        a->buf = (const char *)a->view.buf;
-        a->len = a->view.len;
-        a->has_view = 1;
-        return 0;
-    }
-    a->has_view = 0;
-    PyErr_Format(PyExc_TypeError, "%s must be a bytes-like object, not '%.200s'", what,
-                 Py_TYPE(o)->tp_name);
-    return -1;
-}
-
-static inline void
-barg_release(barg *a)
-{
-    if (a->has_view) {
-        PyBuffer_Release(&a->view);
-        a->has_view = 0;
-    }
-}
-
-/* METH_FASTCALL | METH_KEYWORDS parsing without the generic parser's cost on the common
- * all-positional call. out[] receives borrowed references, NULL for absent optionals. */
-static int
-parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-           const char *const *names, Py_ssize_t nreq, Py_ssize_t nmax, PyObject **out)
-{
-    if (nargs > nmax) {
-        PyErr_Format(PyExc_TypeError, "%s() takes at most %zd positional argument%s (%zd given)",
-                     fname, nmax, nmax == 1 ? "" : "s", nargs);
-        return -1;
-    }
-    Py_ssize_t i;
-    for (i = 0; i < nmax; i++)
-        out[i] = i < nargs ? args[i] : NULL;
-    if (kwnames != NULL) {
-        Py_ssize_t nkw = PyTuple_GET_SIZE(kwnames);
-        for (Py_ssize_t k = 0; k < nkw; k++) {
-            PyObject *name = PyTuple_GET_ITEM(kwnames, k);
-            Py_ssize_t j;
-            for (j = 0; j < nmax; j++)
-                if (PyUnicode_CompareWithASCIIString(name, names[j]) == 0)
-                    break;
-            if (j == nmax) {
-                PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
-                             fname, name);
-                return -1;
-            }
-            if (out[j] != NULL) {
-                PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'",
-                             fname, names[j]);
-                return -1;
-            }
-            out[j] = args[nargs + k];
-        }
-    }
-    for (i = 0; i < nreq; i++) {
-        if (out[i] == NULL) {
-            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s' (pos %zd)",
-                         fname, names[i], i + 1);
-            return -1;
-        }
-    }
-    return 0;
-}
+#include "common.h"
 
 /* ---------------------------------------------------------------------------------------
  * DataStore: helpers
  */
-
-static inline int
-store_check(StoreObject *self)
-{
-    if (self->closed || self->s == NULL) {
-        raise_closed();
-        return -1;
-    }
-    return 0;
-}
-
-/* Run `stmt` with the GIL released while holding oplock for reading (see the header). The
- * caller has checked that the store is open, with the GIL held since. */
-#define IO_CALL(self, stmt)                                                                 \
-    do {                                                                                    \
-        pthread_rwlock_rdlock(&(self)->oplock);                                             \
-        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
-        pthread_rwlock_unlock(&(self)->oplock);                                             \
-        Py_END_ALLOW_THREADS                                                                \
-    } while (0)
 
 /* bytes copy of `n` bytes at `p`, which lies in this store's mapping. */
 static PyObject *
@@ -421,7 +53,7 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     const char *sync = "none";
     unsigned int alignment = 64;
 
-    PyObject *module = module_of_type(type);
+    PyObject *module = kdb_module_of_type(type);
     if (module == NULL)
         return NULL;
     keeldb_state *st = get_state(module);
@@ -474,7 +106,7 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     rc = keel_open(cpath, &opts, &s);
     Py_END_ALLOW_THREADS
     if (rc != KEEL_OK) {
-        raise_status(st, rc, "cannot open store", self->path);
+        kdb_raise_status(st, rc, "cannot open store", self->path);
         goto fail;
     }
     self->s = s;
@@ -529,7 +161,7 @@ Store_close(StoreObject *self, PyObject *Py_UNUSED(ignored))
     pthread_rwlock_unlock(&self->oplock);
     Py_END_ALLOW_THREADS
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "close", NULL);
+        return kdb_raise_status(self->st, rc, "close", NULL);
     Py_RETURN_NONE;
 }
 
@@ -564,20 +196,21 @@ Store_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject
     if (kwnames == NULL && nargs == 2) {
         a[0] = args[0];
         a[1] = args[1];
-    } else if (parse_args("write", args, nargs, kwnames, names, 2, 2, a) < 0)
+    } else if (kdb_parse_args("write", args, nargs, kwnames, names, 2, 2, a) < 0)
         return NULL;
     if (store_check(self) < 0)
         return NULL;
     barg k, v;
-    if (barg_get(a[0], &k, "key") < 0)
+    if (kdb_barg_get(a[0], &k, "key") < 0)
         return NULL;
-    if (barg_get(a[1], &v, "value") < 0) {
+    if (kdb_barg_get(a[1], &v, "value") < 0) {
         barg_release(&k);
         return NULL;
     }
     keel_status rc;
     IO_CALL(self, rc = keel_put(self->s, k.buf, (size_t)k.len, v.buf, (size_t)v.len));
-    PyObject *res = rc == KEEL_OK ? Py_NewRef(Py_None) : raise_status(self->st, rc, "write", NULL);
+    PyObject *res =
+        rc == KEEL_OK ? Py_NewRef(Py_None) : kdb_raise_status(self->st, rc, "write", NULL);
     barg_release(&v);
     barg_release(&k);
     return res;
@@ -589,7 +222,7 @@ Store_ass_subscript(StoreObject *self, PyObject *key, PyObject *value)
     if (store_check(self) < 0)
         return -1;
     barg k, v;
-    if (barg_get(key, &k, "key") < 0)
+    if (kdb_barg_get(key, &k, "key") < 0)
         return -1;
     keel_status rc;
     if (value == NULL) {
@@ -600,7 +233,7 @@ Store_ass_subscript(StoreObject *self, PyObject *key, PyObject *value)
             return -1;
         }
     } else {
-        if (barg_get(value, &v, "value") < 0) {
+        if (kdb_barg_get(value, &v, "value") < 0) {
             barg_release(&k);
             return -1;
         }
@@ -609,7 +242,7 @@ Store_ass_subscript(StoreObject *self, PyObject *key, PyObject *value)
     }
     barg_release(&k);
     if (rc != KEEL_OK) {
-        raise_status(self->st, rc, value == NULL ? "delete" : "write", NULL);
+        kdb_raise_status(self->st, rc, value == NULL ? "delete" : "write", NULL);
         return -1;
     }
     return 0;
@@ -685,16 +318,16 @@ pin_items(PyObject *obj, int pairs, pinned *p, const char *fname)
             }
             /* The tuple keeps key and value alive. */
             p->refs[p->nrefs++] = kv;
-            if (barg_get(PyTuple_GET_ITEM(kv, 0), &p->args[p->nargs], "key") < 0)
+            if (kdb_barg_get(PyTuple_GET_ITEM(kv, 0), &p->args[p->nargs], "key") < 0)
                 goto fail;
             p->nargs++;
-            if (barg_get(PyTuple_GET_ITEM(kv, 1), &p->args[p->nargs], "value") < 0)
+            if (kdb_barg_get(PyTuple_GET_ITEM(kv, 1), &p->args[p->nargs], "value") < 0)
                 goto fail;
             p->nargs++;
         } else {
             Py_INCREF(it);
             p->refs[p->nrefs++] = it;
-            if (barg_get(it, &p->args[p->nargs], "key") < 0)
+            if (kdb_barg_get(it, &p->args[p->nargs], "key") < 0)
                 goto fail;
             p->nargs++;
         }
@@ -710,7 +343,7 @@ Store_batch_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, Py
 {
     static const char *const names[] = {"items"};
     PyObject *a[1];
-    if (parse_args("batch_write", args, nargs, kwnames, names, 1, 1, a) < 0)
+    if (kdb_parse_args("batch_write", args, nargs, kwnames, names, 1, 1, a) < 0)
         return NULL;
     if (store_check(self) < 0)
         return NULL;
@@ -735,7 +368,7 @@ Store_batch_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, Py
     PyMem_Free(kv);
     pinned_release(&p);
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "batch_write", NULL);
+        return kdb_raise_status(self->st, rc, "batch_write", NULL);
     Py_RETURN_NONE;
 }
 
@@ -745,7 +378,7 @@ Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
 {
     static const char *const names[] = {"key", "reader"};
     PyObject *a[2];
-    if (parse_args("write_stream", args, nargs, kwnames, names, 2, 2, a) < 0)
+    if (kdb_parse_args("write_stream", args, nargs, kwnames, names, 2, 2, a) < 0)
         return NULL;
     if (store_check(self) < 0)
         return NULL;
@@ -754,7 +387,7 @@ Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
     PyObject *key = a[0];
     barg k;
     /* Validate the key before reading anything. */
-    if (barg_get(key, &k, "key") < 0)
+    if (kdb_barg_get(key, &k, "key") < 0)
         return NULL;
     barg_release(&k);
     if (PyBytes_Check(reader) || PyByteArray_Check(reader) || PyUnicode_Check(reader)) {
@@ -771,7 +404,7 @@ Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
     keel_status rc;
     IO_CALL(self, rc = keel_stream_begin(self->s, &stream));
     if (rc != KEEL_OK)
-        return raise_status(st, rc, "write_stream", NULL);
+        return kdb_raise_status(st, rc, "write_stream", NULL);
     PyObject *held = PyList_New(0);  /* bytes chunks not yet given to the stream */
     if (held == NULL) {
         keel_stream_abort(stream);
@@ -794,7 +427,7 @@ Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
                             "stream with no data?); expected bytes");
             goto fail;
         }
-        if (barg_get(chunk, &c, "reader.read() result") < 0) {
+        if (kdb_barg_get(chunk, &c, "reader.read() result") < 0) {
             Py_DECREF(chunk);
             goto fail;
         }
@@ -826,7 +459,7 @@ Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
         if (self->closed) {
             barg_release(&c);
             Py_DECREF(chunk);
-            raise_closed();
+            kdb_raise_closed();
             goto fail;
         }
         if (!spilled) {
@@ -851,16 +484,16 @@ Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
         barg_release(&c);
         Py_DECREF(chunk);
         if (rc != KEEL_OK) {
-            raise_status(st, rc, "write_stream", NULL);
+            kdb_raise_status(st, rc, "write_stream", NULL);
             goto fail;
         }
     }
 
-    if (barg_get(key, &k, "key") < 0)
+    if (kdb_barg_get(key, &k, "key") < 0)
         goto fail;
     if (self->closed) {
         barg_release(&k);
-        raise_closed();
+        kdb_raise_closed();
         goto fail;
     }
     if (spilled) {
@@ -888,7 +521,7 @@ Store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
     Py_DECREF(held);
     self->streams--;
     if (rc != KEEL_OK)
-        return raise_status(st, rc, "write_stream", NULL);
+        return kdb_raise_status(st, rc, "write_stream", NULL);
     Py_RETURN_NONE;
 
 fail:
@@ -908,13 +541,13 @@ Store_delete(StoreObject *self, PyObject *key)
     if (store_check(self) < 0)
         return NULL;
     barg k;
-    if (barg_get(key, &k, "key") < 0)
+    if (kdb_barg_get(key, &k, "key") < 0)
         return NULL;
     keel_status rc;
     IO_CALL(self, rc = keel_delete(self->s, k.buf, (size_t)k.len));
     barg_release(&k);
     if (rc != KEEL_OK && rc != KEEL_NOTFOUND)
-        return raise_status(self->st, rc, "delete", NULL);
+        return kdb_raise_status(self->st, rc, "delete", NULL);
     Py_RETURN_NONE;
 }
 
@@ -943,7 +576,7 @@ Store_batch_delete(StoreObject *self, PyObject *keys)
     PyMem_Free(kv);
     pinned_release(&p);
     if (rc != KEEL_OK && rc != KEEL_NOTFOUND)
-        return raise_status(self->st, rc, "batch_delete", NULL);
+        return kdb_raise_status(self->st, rc, "batch_delete", NULL);
     return PyLong_FromSize_t(deleted);
 }
 
@@ -952,14 +585,14 @@ Store_rename(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
 {
     static const char *const names[] = {"old_key", "new_key"};
     PyObject *a[2];
-    if (parse_args("rename", args, nargs, kwnames, names, 2, 2, a) < 0)
+    if (kdb_parse_args("rename", args, nargs, kwnames, names, 2, 2, a) < 0)
         return NULL;
     if (store_check(self) < 0)
         return NULL;
     barg o, n;
-    if (barg_get(a[0], &o, "old_key") < 0)
+    if (kdb_barg_get(a[0], &o, "old_key") < 0)
         return NULL;
-    if (barg_get(a[1], &n, "new_key") < 0) {
+    if (kdb_barg_get(a[1], &n, "new_key") < 0) {
         barg_release(&o);
         return NULL;
     }
@@ -972,7 +605,7 @@ Store_rename(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
         return NULL;
     }
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "rename", NULL);
+        return kdb_raise_status(self->st, rc, "rename", NULL);
     Py_RETURN_NONE;
 }
 
@@ -984,7 +617,7 @@ copy_or_move(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
     static const char *const names[] = {"key", "target", "target_key"};
     const char *fname = move ? "transfer" : "copy";
     PyObject *a[3];
-    if (parse_args(fname, args, nargs, kwnames, names, 2, 3, a) < 0)
+    if (kdb_parse_args(fname, args, nargs, kwnames, names, 2, 3, a) < 0)
         return NULL;
     if (store_check(self) < 0)
         return NULL;
@@ -997,9 +630,9 @@ copy_or_move(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
         return NULL;
     PyObject *dkey = (a[2] != NULL && a[2] != Py_None) ? a[2] : a[0];
     barg k, d;
-    if (barg_get(a[0], &k, "key") < 0)
+    if (kdb_barg_get(a[0], &k, "key") < 0)
         return NULL;
-    if (barg_get(dkey, &d, "target_key") < 0) {
+    if (kdb_barg_get(dkey, &d, "target_key") < 0) {
         barg_release(&k);
         return NULL;
     }
@@ -1025,7 +658,7 @@ copy_or_move(StoreObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
         return NULL;
     }
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, fname, NULL);
+        return kdb_raise_status(self->st, rc, fname, NULL);
     Py_RETURN_NONE;
 }
 
@@ -1050,7 +683,7 @@ static inline int
 lookup(StoreObject *self, PyObject *key, keel_view *out)
 {
     if (self->closed) {
-        raise_closed();
+        kdb_raise_closed();
         return -1;
     }
     keel_status rc;
@@ -1058,7 +691,7 @@ lookup(StoreObject *self, PyObject *key, keel_view *out)
         rc = keel_get(self->s, PyBytes_AS_STRING(key), (size_t)PyBytes_GET_SIZE(key), out);
     } else {
         barg k;
-        if (barg_get(key, &k, "key") < 0)
+        if (kdb_barg_get(key, &k, "key") < 0)
             return -1;
         rc = keel_get(self->s, k.buf, (size_t)k.len, out);
         barg_release(&k);
@@ -1067,7 +700,7 @@ lookup(StoreObject *self, PyObject *key, keel_view *out)
         return 1;
     if (rc == KEEL_NOTFOUND)
         return 0;
-    raise_status(self->st, rc, "read", NULL);
+    kdb_raise_status(self->st, rc, "read", NULL);
     return -1;
 }
 
@@ -1135,7 +768,7 @@ Store_read_entry(StoreObject *self, PyObject *key)
     if (store_check(self) < 0)
         return NULL;
     barg k;
-    if (barg_get(key, &k, "key") < 0)
+    if (kdb_barg_get(key, &k, "key") < 0)
         return NULL;
     keel_entry e;
     keel_status rc = keel_get_entry(self->s, k.buf, (size_t)k.len, &e);
@@ -1143,7 +776,7 @@ Store_read_entry(StoreObject *self, PyObject *key)
     if (rc == KEEL_NOTFOUND)
         Py_RETURN_NONE;
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "read_entry", NULL);
+        return kdb_raise_status(self->st, rc, "read_entry", NULL);
     return new_entry(self, &e);
 }
 
@@ -1196,7 +829,7 @@ Store_batch_read(StoreObject *self, PyObject *keys)
         Py_ssize_t m = n - base < BATCH_READ_GROUP ? n - base : BATCH_READ_GROUP;
         Py_ssize_t got = 0;
         for (; got < m; got++) {
-            if (barg_get(PySequence_Fast_GET_ITEM(seq, base + got), &held[got], "key") < 0)
+            if (kdb_barg_get(PySequence_Fast_GET_ITEM(seq, base + got), &held[got], "key") < 0)
                 break;
             kv[got].data = (const uint8_t *)held[got].buf;
             kv[got].len = (size_t)held[got].len;
@@ -1209,7 +842,7 @@ Store_batch_read(StoreObject *self, PyObject *keys)
         if (got < m)
             goto fail;
         if (rc != KEEL_OK) {
-            raise_status(self->st, rc, "batch_read", NULL);
+            kdb_raise_status(self->st, rc, "batch_read", NULL);
             goto fail;
         }
         for (Py_ssize_t i = 0; i < m; i++) {
@@ -1237,7 +870,7 @@ Store_length(StoreObject *self)
     uint64_t n = 0;
     keel_status rc = keel_count(self->s, &n);
     if (rc != KEEL_OK) {
-        raise_status(self->st, rc, "len", NULL);
+        kdb_raise_status(self->st, rc, "len", NULL);
         return -1;
     }
     return (Py_ssize_t)n;
@@ -1255,7 +888,7 @@ make_iter(StoreObject *self, int kind)
     keel_iter *it = NULL;
     keel_status rc = keel_iter_new(self->s, &it);
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "iterate", NULL);
+        return kdb_raise_status(self->st, rc, "iterate", NULL);
     IterObject *io = PyObject_New(IterObject, self->st->StoreIterator_type);
     if (io == NULL) {
         keel_iter_free(it);
@@ -1304,7 +937,7 @@ Store_compact(StoreObject *self, PyObject *Py_UNUSED(ignored))
     keel_status rc;
     IO_CALL(self, rc = keel_compact(self->s, NULL, NULL));
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "compact", NULL);
+        return kdb_raise_status(self->st, rc, "compact", NULL);
     Py_RETURN_NONE;
 }
 
@@ -1315,7 +948,7 @@ get_stats(StoreObject *self, keel_stats *out)
         return -1;
     keel_status rc = keel_stat(self->s, out);
     if (rc != KEEL_OK) {
-        raise_status(self->st, rc, "stat", NULL);
+        kdb_raise_status(self->st, rc, "stat", NULL);
         return -1;
     }
     return 0;
@@ -1357,7 +990,7 @@ Store_get_file_size(StoreObject *self, void *Py_UNUSED(closure))
     uint64_t n = 0;
     keel_status rc = keel_file_size(self->s, &n);
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "file_size", NULL);
+        return kdb_raise_status(self->st, rc, "file_size", NULL);
     return PyLong_FromUnsignedLongLong(n);
 }
 
@@ -1369,7 +1002,7 @@ Store_sync(StoreObject *self, PyObject *Py_UNUSED(ignored))
     keel_status rc;
     IO_CALL(self, rc = keel_sync(self->s));
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "sync", NULL);
+        return kdb_raise_status(self->st, rc, "sync", NULL);
     Py_RETURN_NONE;
 }
 
@@ -1393,7 +1026,7 @@ Store_verify(StoreObject *self, PyObject *Py_UNUSED(ignored))
         return NULL;
     }
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "verify", NULL);
+        return kdb_raise_status(self->st, rc, "verify", NULL);
     return PyLong_FromUnsignedLongLong(rep.entries_checked);
 }
 
@@ -1405,7 +1038,7 @@ Store_refresh(StoreObject *self, PyObject *Py_UNUSED(ignored))
     keel_status rc;
     IO_CALL(self, rc = keel_refresh(self->s));
     if (rc != KEEL_OK)
-        return raise_status(self->st, rc, "refresh", NULL);
+        return kdb_raise_status(self->st, rc, "refresh", NULL);
     Py_RETURN_NONE;
 }
 
@@ -1515,7 +1148,7 @@ static PyType_Slot Store_slots[] = {
     {Py_sq_contains, Store_contains},
     {0, NULL}};
 
-static PyType_Spec Store_spec = {
+PyType_Spec kdb_store_spec = {
     .name = "keeldb.DataStore",
     .basicsize = sizeof(StoreObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
@@ -1530,7 +1163,7 @@ static inline int
 entry_check(EntryObject *h)
 {
     if (h->store->closed) {
-        raise_closed();
+        kdb_raise_closed();
         return -1;
     }
     return 0;
@@ -1621,7 +1254,7 @@ Entry_is_valid_checksum(EntryObject *h, PyObject *Py_UNUSED(ignored))
         Py_RETURN_TRUE;
     if (rc == KEEL_ECORRUPT)
         Py_RETURN_FALSE;
-    return raise_status(s->st, rc, "is_valid_checksum", NULL);
+    return kdb_raise_status(s->st, rc, "is_valid_checksum", NULL);
 }
 
 static PyObject *
@@ -1745,13 +1378,7 @@ static PyType_Slot Entry_slots[] = {
     {Py_bf_releasebuffer, Entry_releasebuffer},
     {0, NULL}};
 
-#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
-#define NO_NEW_FLAG Py_TPFLAGS_DISALLOW_INSTANTIATION
-#else
-#define NO_NEW_FLAG 0
-#endif
-
-static PyType_Spec Entry_spec = {
+PyType_Spec kdb_entry_spec = {
     .name = "keeldb.EntryHandle",
     .basicsize = sizeof(EntryObject),
     .flags = Py_TPFLAGS_DEFAULT | NO_NEW_FLAG,
@@ -1775,7 +1402,7 @@ static PyObject *
 stream_take(StreamObject *so, size_t want)
 {
     if (so->store->closed)
-        return raise_closed();
+        return kdb_raise_closed();
     size_t left = so->len - so->pos;
     size_t n = want < left ? want : left;
     PyObject *b = copy_bytes(so->store, so->data + so->pos, n);
@@ -1805,7 +1432,7 @@ static PyObject *
 Stream_readinto(StreamObject *so, PyObject *buf)
 {
     if (so->store->closed)
-        return raise_closed();
+        return kdb_raise_closed();
     Py_buffer b;
     if (PyObject_GetBuffer(buf, &b, PyBUF_WRITABLE) < 0)
         return NULL;
@@ -1827,7 +1454,7 @@ static PyObject *
 Stream_iternext(StreamObject *so)
 {
     if (so->store->closed)
-        return raise_closed();
+        return kdb_raise_closed();
     if (so->pos >= so->len)
         return NULL;  /* StopIteration */
     return stream_take(so, STREAM_ITER_SIZE);
@@ -1881,7 +1508,7 @@ static PyType_Slot Stream_slots[] = {
     {Py_tp_getset, Stream_getset},
     {0, NULL}};
 
-static PyType_Spec Stream_spec = {
+PyType_Spec kdb_stream_spec = {
     .name = "keeldb.EntryStream",
     .basicsize = sizeof(StreamObject),
     .flags = Py_TPFLAGS_DEFAULT | NO_NEW_FLAG,
@@ -1909,7 +1536,7 @@ Iter_next(IterObject *io)
     if (io->it == NULL)
         return NULL;
     if (io->store->closed)
-        return raise_closed();
+        return kdb_raise_closed();
     keel_view k, v;
     keel_status rc = keel_iter_next(io->it, &k, &v);
     if (rc == KEEL_NOTFOUND) {
@@ -1918,7 +1545,7 @@ Iter_next(IterObject *io)
         return NULL;
     }
     if (rc != KEEL_OK)
-        return raise_status(io->store->st, rc, "iterate", NULL);
+        return kdb_raise_status(io->store->st, rc, "iterate", NULL);
     if (io->kind == ITER_KEYS)
         return PyBytes_FromStringAndSize((const char *)k.data, (Py_ssize_t)k.len);
     if (io->kind == ITER_VALUES)
@@ -1959,7 +1586,7 @@ static PyType_Slot Iter_slots[] = {
     {Py_tp_methods, Iter_methods},
     {0, NULL}};
 
-static PyType_Spec Iter_spec = {
+PyType_Spec kdb_iter_spec = {
     .name = "keeldb.StoreIterator",
     .basicsize = sizeof(IterObject),
     .flags = Py_TPFLAGS_DEFAULT | NO_NEW_FLAG,
@@ -1985,7 +1612,7 @@ Hasher_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:NamespaceHasher", kwlist, &prefix))
         return NULL;
     barg p;
-    if (barg_get(prefix, &p, "prefix") < 0)
+    if (kdb_barg_get(prefix, &p, "prefix") < 0)
         return NULL;
     HasherObject *h = (HasherObject *)type->tp_alloc(type, 0);
     if (h != NULL)
@@ -2006,7 +1633,7 @@ static PyObject *
 Hasher_namespace(HasherObject *h, PyObject *key)
 {
     barg k;
-    if (barg_get(key, &k, "key") < 0)
+    if (kdb_barg_get(key, &k, "key") < 0)
         return NULL;
     uint8_t out[16];
     memcpy(out, h->prefix_le, 8);
@@ -2027,203 +1654,9 @@ static PyType_Slot Hasher_slots[] = {
     {Py_tp_methods, Hasher_methods},
     {0, NULL}};
 
-static PyType_Spec Hasher_spec = {
+PyType_Spec kdb_hasher_spec = {
     .name = "keeldb.NamespaceHasher",
     .basicsize = sizeof(HasherObject),
     .flags = Py_TPFLAGS_DEFAULT,
     .slots = Hasher_slots,
 };
-
-/* ---------------------------------------------------------------------------------------
- * Module
- */
-
-static PyObject *
-mod_key_hash(PyObject *Py_UNUSED(m), PyObject *key)
-{
-    barg k;
-    if (barg_get(key, &k, "key") < 0)
-        return NULL;
-    uint64_t h = keel_hash(k.buf, (size_t)k.len);
-    barg_release(&k);
-    return PyLong_FromUnsignedLongLong(h);
-}
-
-static PyMethodDef module_methods[] = {
-    {"key_hash", (PyCFunction)mod_key_hash, METH_O,
-     "key_hash(key) -> int\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
-    {NULL, NULL, 0, NULL}};
-
-static PyObject *
-new_type(PyObject *m, PyType_Spec *spec)
-{
-    PyObject *t = PyType_FromModuleAndSpec(m, spec, NULL);
-    if (t == NULL)
-        return NULL;
-#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
-    /* Python 3.9: entries, streams and iterators come only from a DataStore. */
-    if (spec != &Store_spec && spec != &Hasher_spec)
-        ((PyTypeObject *)t)->tp_new = NULL;
-#endif
-    const char *dot = strrchr(spec->name, '.');
-    if (PyModule_AddObject(m, dot ? dot + 1 : spec->name, Py_NewRef(t)) < 0) {
-        Py_DECREF(t);
-        Py_DECREF(t);
-        return NULL;
-    }
-    return t;
-}
-
-static PyObject *
-new_exc(PyObject *m, const char *name, const char *doc, PyObject *base)
-{
-    PyObject *e = PyErr_NewExceptionWithDoc(name, doc, base, NULL);
-    if (e == NULL)
-        return NULL;
-    const char *dot = strrchr(name, '.');
-    if (PyModule_AddObject(m, dot + 1, Py_NewRef(e)) < 0) {
-        Py_DECREF(e);
-        Py_DECREF(e);
-        return NULL;
-    }
-    return e;
-}
-
-static int
-module_exec(PyObject *m)
-{
-    keeldb_state *st = get_state(m);
-
-    if ((st->Error = new_exc(m, "keeldb.Error", "Base class of keeldb's own errors.",
-                             PyExc_Exception)) == NULL)
-        return -1;
-    if ((st->CorruptError = new_exc(m, "keeldb.CorruptError",
-                                    "The file is damaged beyond a torn tail, or an entry's "
-                                    "checksum does not match.",
-                                    st->Error)) == NULL)
-        return -1;
-    if ((st->FormatError = new_exc(m, "keeldb.FormatError",
-                                   "The file is not a keel store (it was left untouched).",
-                                   st->Error)) == NULL)
-        return -1;
-    if ((st->VersionError = new_exc(m, "keeldb.VersionError",
-                                    "The file is a keel store of a newer major format version.",
-                                    st->Error)) == NULL)
-        return -1;
-    if ((st->LockedError = new_exc(m, "keeldb.LockedError",
-                                   "Another writer (this process or another) holds the "
-                                   "store's lock.",
-                                   st->Error)) == NULL)
-        return -1;
-    if ((st->ReadOnlyError = new_exc(m, "keeldb.ReadOnlyError",
-                                     "A write on a store opened read-only.", st->Error)) == NULL)
-        return -1;
-    PyObject *bases = PyTuple_Pack(2, st->Error, PyExc_OSError);
-    if (bases == NULL)
-        return -1;
-    st->StoreIOError = new_exc(m, "keeldb.StoreIOError",
-                               "An I/O error from the operating system (errno is set).", bases);
-    Py_DECREF(bases);
-    if (st->StoreIOError == NULL)
-        return -1;
-
-    if ((st->DataStore_type = (PyTypeObject *)new_type(m, &Store_spec)) == NULL)
-        return -1;
-    if ((st->EntryHandle_type = (PyTypeObject *)new_type(m, &Entry_spec)) == NULL)
-        return -1;
-    if ((st->EntryStream_type = (PyTypeObject *)new_type(m, &Stream_spec)) == NULL)
-        return -1;
-    if ((st->StoreIterator_type = (PyTypeObject *)new_type(m, &Iter_spec)) == NULL)
-        return -1;
-    if ((st->NamespaceHasher_type = (PyTypeObject *)new_type(m, &Hasher_spec)) == NULL)
-        return -1;
-
-    if ((st->str_read = PyUnicode_InternFromString("read")) == NULL)
-        return -1;
-    if ((st->int_stream_size = PyLong_FromLong(STREAM_READ_SIZE)) == NULL)
-        return -1;
-
-    if (PyModule_AddStringConstant(m, "engine_version", keel_version()) < 0)
-        return -1;
-    if (PyModule_AddIntConstant(m, "MAX_KEY", (long)KEEL_MAX_KEY) < 0)
-        return -1;
-    if (PyModule_AddIntConstant(m, "FORMAT_MAJOR", KEEL_FORMAT_MAJOR) < 0)
-        return -1;
-    if (PyModule_AddIntConstant(m, "FORMAT_MINOR", KEEL_FORMAT_MINOR) < 0)
-        return -1;
-    return 0;
-}
-
-static int
-module_traverse(PyObject *m, visitproc visit, void *arg)
-{
-    keeldb_state *st = get_state(m);
-    if (st == NULL)
-        return 0;
-    Py_VISIT(st->DataStore_type);
-    Py_VISIT(st->EntryHandle_type);
-    Py_VISIT(st->EntryStream_type);
-    Py_VISIT(st->StoreIterator_type);
-    Py_VISIT(st->NamespaceHasher_type);
-    Py_VISIT(st->Error);
-    Py_VISIT(st->CorruptError);
-    Py_VISIT(st->FormatError);
-    Py_VISIT(st->VersionError);
-    Py_VISIT(st->LockedError);
-    Py_VISIT(st->ReadOnlyError);
-    Py_VISIT(st->StoreIOError);
-    return 0;
-}
-
-static int
-module_clear(PyObject *m)
-{
-    keeldb_state *st = get_state(m);
-    if (st == NULL)
-        return 0;
-    Py_CLEAR(st->DataStore_type);
-    Py_CLEAR(st->EntryHandle_type);
-    Py_CLEAR(st->EntryStream_type);
-    Py_CLEAR(st->StoreIterator_type);
-    Py_CLEAR(st->NamespaceHasher_type);
-    Py_CLEAR(st->Error);
-    Py_CLEAR(st->CorruptError);
-    Py_CLEAR(st->FormatError);
-    Py_CLEAR(st->VersionError);
-    Py_CLEAR(st->LockedError);
-    Py_CLEAR(st->ReadOnlyError);
-    Py_CLEAR(st->StoreIOError);
-    Py_CLEAR(st->str_read);
-    Py_CLEAR(st->int_stream_size);
-    return 0;
-}
-
-static void
-module_free(void *m)
-{
-    module_clear((PyObject *)m);
-}
-
-static PyModuleDef_Slot module_slots[] = {
-    {Py_mod_exec, module_exec},
-    {0, NULL}};
-
-static struct PyModuleDef keeldb_module = {
-    PyModuleDef_HEAD_INIT,
-    .m_name = "keeldb._keeldb",
-    .m_doc = "C extension of keeldb: thin glue over the keel C library (keel.h).",
-    .m_size = sizeof(keeldb_state),
-    .m_methods = module_methods,
-    .m_slots = module_slots,
-    .m_traverse = module_traverse,
-    .m_clear = module_clear,
-    .m_free = module_free,
-};
-
-PyMODINIT_FUNC PyInit__keeldb(void);
-
-PyMODINIT_FUNC
-PyInit__keeldb(void)
-{
-    return PyModuleDef_Init(&keeldb_module);
-}
