@@ -65,8 +65,6 @@ Py_NewRef(PyObject *o)
  * keel_stream_write instead. */
 #define STREAM_HOLD_BYTES ((size_t)16 << 20)
 #define STREAM_HOLD_CHUNKS 4096
-/* EntryStream iteration yields chunks of this size (as upstream does). */
-#define STREAM_ITER_SIZE 4096
 
 /* ---------------------------------------------------------------------------------------
  * Module state
@@ -219,6 +217,12 @@ store_check(StoreObject *self)
         pthread_rwlock_unlock(&(self)->oplock);                                             \
         Py_END_ALLOW_THREADS                                                                \
     } while (0)
+
+/* bytes copy of `n` bytes at `p`, which lies in this store's mapping. */
+PyObject *kdb_copy_bytes(StoreObject *self, const void *p, size_t n);
+
+/* A new EntryHandle on `e`, holding a reference to `self`. */
+PyObject *kdb_new_entry(StoreObject *self, const keel_entry *e);
 
 /* ---------------------------------------------------------------------------------------
  * Type specs, one per type, defined next to each type; module_exec creates the types.
