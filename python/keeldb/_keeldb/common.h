@@ -30,6 +30,19 @@
  *   progress. It keeps the chunks (up to STREAM_HOLD_BYTES) and writes them with one
  *   keel_putv at the end; past that it feeds them to a keel_stream, which stages them.
  *
+ * Files (one extension module, keeldb._keeldb, built from all of them)
+ *   common.h           this header: module state, object layouts, shared declarations
+ *   module.c           module init/exec/traverse/clear, key_hash()
+ *   errors.c           the exception classes; keel status -> Python exception
+ *   args.c             argument parsing and bytes-like arguments
+ *   datastore.c        DataStore: lifecycle, reads, iteration, maintenance, the type
+ *   datastore_write.c  DataStore: writes (write, batches, write_stream, delete, rename...)
+ *   entry.c            EntryHandle, EntryStream, StoreIterator
+ *   hasher.c           NamespaceHasher
+ * Functions and type specs shared between the files are prefixed kdb_ and have hidden
+ * visibility like everything here but PyInit__keeldb (the extension is built with
+ * -fvisibility=hidden), so none of them leaks out of the module.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef KEELDB_COMMON_H
@@ -60,11 +73,6 @@ Py_NewRef(PyObject *o)
 /* write_stream asks the reader for this much at a time (upstream asks for 64 KiB; larger
  * reads mean fewer calls, and io.BytesIO hands over a whole 1 MiB buffer without a copy). */
 #define STREAM_READ_SIZE ((long)1 << 20)
-/* write_stream holds up to this much of the reader's output (bytes objects by reference)
- * and stores it with one gathered write (keel_putv); a longer stream is staged by
- * keel_stream_write instead. */
-#define STREAM_HOLD_BYTES ((size_t)16 << 20)
-#define STREAM_HOLD_CHUNKS 4096
 
 /* ---------------------------------------------------------------------------------------
  * Module state
@@ -223,6 +231,23 @@ PyObject *kdb_copy_bytes(StoreObject *self, const void *p, size_t n);
 
 /* A new EntryHandle on `e`, holding a reference to `self`. */
 PyObject *kdb_new_entry(StoreObject *self, const keel_entry *e);
+
+/* DataStore writes (datastore_write.c), listed in datastore.c's method table. */
+PyObject *kdb_store_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames);
+int kdb_store_ass_subscript(StoreObject *self, PyObject *key, PyObject *value);
+PyObject *kdb_store_batch_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames);
+PyObject *kdb_store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames);
+PyObject *kdb_store_delete(StoreObject *self, PyObject *key);
+PyObject *kdb_store_batch_delete(StoreObject *self, PyObject *keys);
+PyObject *kdb_store_rename(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames);
+PyObject *kdb_store_copy(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames);
+PyObject *kdb_store_transfer(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
 
 /* ---------------------------------------------------------------------------------------
  * Type specs, one per type, defined next to each type; module_exec creates the types.
