@@ -1,334 +1,14 @@
 /*
- * _records.c: the CPython glue between keel_records.h and `keeldb.records` (Pisky's API).
- *
- * Thin on purpose: each method parses its arguments, calls keel_rec_* and converts the
- * result or raises. The recipe is CPython's own: multi-phase init, heap types, module state
- * (types and the CorruptionStrategy enum), no globals.
- *
- * Objects
- *   RecordWriter         one keel_rec_writer. write_record copies the bytes under the GIL
- *                        and releases the GIL only when the write will end a chunk. With
- *                        background (default: when compressed) the writer's own C thread
- *                        writes each full chunk while the next one fills.
- *   RecordReader         one keel_rec_reader: iteration, next_record() (None at the end),
- *                        seek/tell/len/[i], count_records (static). The GIL is released
- *                        whenever a call may read the file.
- *   Bytes                a record: zero copy. It holds a reference to its C chunk (an atomic
- *                        refcount, not a Python object), exports the buffer protocol
- *                        read-only, and stays valid after its reader is closed.
- *   MultiThreadedWriter  keel_rec_mtwriter: C worker threads, GIL released while waiting
- *   MultiThreadedReader  keel_rec_mtreader: C worker threads, GIL released while waiting
- *
- * Each handle has a PyThread lock so a second Python thread cannot use it while the first
- * has released the GIL inside a call; close() takes the same lock.
- *
- * Errors: OSError (FileNotFoundError, PermissionError where they apply) with keel's detail
- * line, which names the offset for format errors; ValueError for use after close;
- * TypeError for a path that is not path-like; IndexError from [i].
+ * single.c: RecordWriter (one keel_rec_writer: write_record copies under the GIL and
+ * releases it only when the write ends a chunk; with background the writer's own C thread
+ * writes each full chunk) and RecordReader (one keel_rec_reader: iteration, next_record,
+ * seek/tell/len/[i], count_records; the GIL is released whenever a call may read the
+ * file). Each handle's lock keeps a second Python thread out while the first has released
+ * the GIL; close() takes the same lock. The multi-threaded types are here too for now.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
-
-#include <string.h>
-
-#include "keel_records.h"
-
-typedef struct {
-    PyTypeObject *Bytes_type;
-    PyTypeObject *RecordWriter_type;
-    PyTypeObject *RecordReader_type;
-    PyTypeObject *MTWriter_type;
-    PyTypeObject *MTReader_type;
-    PyObject *CorruptionStrategy;
-} rec_state;
-
-static struct PyModuleDef records_module;
-
-static inline rec_state *get_state(PyObject *module) {
-    return (rec_state *)PyModule_GetState(module);
-}
-
-/* The state of the module that defined `tp` or one of its bases (Python subclasses too).
- * PyType_GetModuleByDef is 3.11+; before it, walk the MRO's heap types. */
-static rec_state *state_of_type(PyTypeObject *tp) {
-#if PY_VERSION_HEX >= 0x030B0000
-    PyObject *m = PyType_GetModuleByDef(tp, &records_module);
-    return m ? get_state(m) : NULL;
-#else
-    PyObject *mro = tp->tp_mro;
-    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
-        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-        if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) continue;
-        PyObject *m = PyType_GetModule(t);
-        if (m == NULL) {
-            PyErr_Clear();
-            continue;
-        }
-        if (PyModule_GetDef(m) == &records_module) return get_state(m);
-    }
-    PyErr_SetString(PyExc_TypeError, "keeldb._records: type is not from this module");
-    return NULL;
-#endif
-}
-
-/* ---- errors and arguments ------------------------------------------------------------- */
-
-static PyObject *raise_status(keel_status st, const char *what) {
-    const char *msg = keel_errmsg();
-    if (!msg[0]) msg = keel_strerror(st);
-    PyObject *exc = PyExc_OSError;
-    switch (st) {
-    case KEEL_ENOENT: exc = PyExc_FileNotFoundError; break;
-    case KEEL_EACCES: exc = PyExc_PermissionError; break;
-    case KEEL_ENOMEM: return PyErr_NoMemory();
-    case KEEL_EINVAL: exc = PyExc_ValueError; break;
-    default: break;
-    }
-    if (what) PyErr_Format(exc, "%s: %s", what, msg);
-    else PyErr_SetString(exc, msg);
-    return NULL;
-}
-
-/* PyUnicode_FSConverter, with Pisky's TypeError for anything not path-like. */
-static int path_converter(PyObject *o, void *out) {
-    if (o == NULL) {    /* cleanup call */
-        Py_CLEAR(*(PyObject **)out);
-        return 1;
-    }
-    if (!PyUnicode_Check(o) && !PyBytes_Check(o) && !PyObject_HasAttrString(o, "__fspath__")) {
-        PyErr_Format(PyExc_TypeError, "expected a path (str, bytes or os.PathLike), not %.100s",
-                     Py_TYPE(o)->tp_name);
-        return 0;
-    }
-    return PyUnicode_FSConverter(o, out) ? Py_CLEANUP_SUPPORTED : 0;
-}
-
-/* None, CorruptionStrategy member, int 0/1 or "error"/"recover". */
-static int strategy_converter(PyObject *o, void *out) {
-    keel_rec_corruption *c = out;
-    if (o == Py_None) {
-        *c = KEEL_REC_ERROR;
-        return 1;
-    }
-    if (PyUnicode_Check(o)) {
-        if (PyUnicode_CompareWithASCIIString(o, "error") == 0) { *c = KEEL_REC_ERROR; return 1; }
-        if (PyUnicode_CompareWithASCIIString(o, "recover") == 0) { *c = KEEL_REC_RECOVER; return 1; }
-        PyErr_Format(PyExc_ValueError, "corruption_strategy must be 'error' or 'recover', not %R", o);
-        return 0;
-    }
-    if (PyLong_Check(o)) {
-        long v = PyLong_AsLong(o);
-        if (v == 0 || v == 1) {
-            *c = (keel_rec_corruption)v;
-            return 1;
-        }
-        if (!PyErr_Occurred())
-            PyErr_Format(PyExc_ValueError, "unknown corruption strategy %R", o);
-        return 0;
-    }
-    PyErr_Format(PyExc_TypeError, "corruption_strategy must be a CorruptionStrategy, not %.100s",
-                 Py_TYPE(o)->tp_name);
-    return 0;
-}
-
-/* Take a handle's lock, releasing the GIL only when another thread holds it. */
-static void lock_handle(PyThread_type_lock lock) {
-    if (!PyThread_acquire_lock(lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
-    }
-}
-
-/* ---- Bytes ------------------------------------------------------------------------------ */
-
-typedef struct {
-    PyObject_HEAD
-    keel_rec_chunk *chunk;
-    const uint8_t *data;
-    Py_ssize_t len;
-    Py_hash_t hash;
-} BytesObject;
-
-/* A new Bytes for `rec`, retaining its chunk. */
-static PyObject *bytes_new_from(PyTypeObject *tp, const keel_rec_record *rec) {
-    BytesObject *b = PyObject_New(BytesObject, tp);
-    if (!b) return NULL;
-    keel_rec_chunk_retain(rec->chunk);
-    b->chunk = rec->chunk;
-    b->data = rec->data;
-    b->len = (Py_ssize_t)rec->len;
-    b->hash = -1;
-    return (PyObject *)b;
-}
-
-static void Bytes_dealloc(BytesObject *self) {
-    PyTypeObject *tp = Py_TYPE(self);
-    keel_rec_chunk_release(self->chunk);
-    PyObject_Free(self);
-    Py_DECREF(tp);
-}
-
-static PyObject *Bytes_to_bytes(BytesObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyBytes_FromStringAndSize((const char *)self->data, self->len);
-}
-
-static int Bytes_getbuffer(BytesObject *self, Py_buffer *view, int flags) {
-    return PyBuffer_FillInfo(view, (PyObject *)self, (void *)self->data, self->len, 1, flags);
-}
-
-static Py_ssize_t Bytes_length(BytesObject *self) { return self->len; }
-
-static PyObject *Bytes_richcompare(PyObject *a, PyObject *b, int op) {
-    Py_buffer va, vb;
-    if (PyUnicode_Check(b) || PyUnicode_Check(a)) Py_RETURN_NOTIMPLEMENTED;
-    if (PyObject_GetBuffer(a, &va, PyBUF_SIMPLE) < 0) {
-        PyErr_Clear();
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    if (PyObject_GetBuffer(b, &vb, PyBUF_SIMPLE) < 0) {
-        PyErr_Clear();
-        PyBuffer_Release(&va);
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    Py_ssize_t n = va.len < vb.len ? va.len : vb.len;
-    int c = n ? memcmp(va.buf, vb.buf, (size_t)n) : 0;
-    if (c == 0) c = va.len < vb.len ? -1 : va.len > vb.len ? 1 : 0;
-    PyBuffer_Release(&va);
-    PyBuffer_Release(&vb);
-    Py_RETURN_RICHCOMPARE(c, 0, op);
-}
-
-static Py_hash_t Bytes_hash(BytesObject *self) {
-    if (self->hash != -1) return self->hash;
-    /* Equal to hash(bytes(self)), as == with bytes requires. */
-    PyObject *b = Bytes_to_bytes(self, NULL);
-    if (!b) return -1;
-    self->hash = PyObject_Hash(b);
-    Py_DECREF(b);
-    return self->hash;
-}
-
-static PyObject *Bytes_repr(BytesObject *self) {
-    PyObject *b = Bytes_to_bytes(self, NULL);
-    if (!b) return NULL;
-    PyObject *r = PyUnicode_FromFormat("Bytes(%R)", b);
-    Py_DECREF(b);
-    return r;
-}
-
-static PyObject *Bytes_subscript(BytesObject *self, PyObject *key) {
-    if (PyIndex_Check(key)) {
-        Py_ssize_t i = PyNumber_AsSsize_t(key, PyExc_IndexError);
-        if (i == -1 && PyErr_Occurred()) return NULL;
-        if (i < 0) i += self->len;
-        if (i < 0 || i >= self->len) {
-            PyErr_SetString(PyExc_IndexError, "index out of range");
-            return NULL;
-        }
-        return PyLong_FromLong(self->data[i]);
-    }
-    PyObject *b = Bytes_to_bytes(self, NULL);
-    if (!b) return NULL;
-    PyObject *r = PyObject_GetItem(b, key);
-    Py_DECREF(b);
-    return r;
-}
-
-static int Bytes_contains(BytesObject *self, PyObject *x) {
-    PyObject *b = Bytes_to_bytes(self, NULL);
-    if (!b) return -1;
-    int r = PySequence_Contains(b, x);
-    Py_DECREF(b);
-    return r;
-}
-
-static PyObject *as_bytes(PyObject *o) {
-    return PyBytes_FromObject(o);
-}
-
-static PyObject *Bytes_add(PyObject *a, PyObject *b) {
-    PyObject *x = as_bytes(a);
-    if (!x) {
-        PyErr_Clear();
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    PyObject *y = as_bytes(b);
-    if (!y) {
-        PyErr_Clear();
-        Py_DECREF(x);
-        Py_RETURN_NOTIMPLEMENTED;
-    }
-    PyBytes_ConcatAndDel(&x, y);
-    return x;
-}
-
-static PyObject *Bytes_mul(PyObject *a, PyObject *n) {
-    PyObject *x = as_bytes(PyLong_Check(a) ? n : a);
-    if (!x) return NULL;
-    PyObject *r = PyNumber_Multiply(x, PyLong_Check(a) ? a : n);
-    Py_DECREF(x);
-    return r;
-}
-
-/* The read-only bytes methods (decode, startswith, upper, hex, split, ...) are bytes's own,
- * applied to a copy: attribute lookup falls back to `bytes`. */
-static PyObject *Bytes_getattro(PyObject *self, PyObject *name) {
-    PyObject *r = PyObject_GenericGetAttr(self, name);
-    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError)) return r;
-    if (!PyUnicode_Check(name) || PyUnicode_READ_CHAR(name, 0) == '_') return NULL;
-    if (!PyObject_HasAttr((PyObject *)&PyBytes_Type, name)) return NULL;
-    PyErr_Clear();
-    PyObject *b = Bytes_to_bytes((BytesObject *)self, NULL);
-    if (!b) return NULL;
-    r = PyObject_GetAttr(b, name);
-    Py_DECREF(b);
-    return r;
-}
-
-static PyObject *Bytes_reduce(BytesObject *self, PyObject *Py_UNUSED(ignored)) {
-    /* Pickles as plain bytes: the chunk cannot travel. */
-    PyObject *b = Bytes_to_bytes(self, NULL);
-    if (!b) return NULL;
-    return Py_BuildValue("(O(N))", (PyObject *)&PyBytes_Type, b);
-}
-
-static PyMethodDef Bytes_methods[] = {
-    {"to_bytes", (PyCFunction)Bytes_to_bytes, METH_NOARGS,
-     "to_bytes() -> bytes\n\nA copy of the record as a standard bytes object."},
-    {"__bytes__", (PyCFunction)Bytes_to_bytes, METH_NOARGS, NULL},
-    {"__reduce__", (PyCFunction)Bytes_reduce, METH_NOARGS, NULL},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyType_Slot Bytes_slots[] = {
-    {Py_tp_dealloc, Bytes_dealloc},
-    {Py_tp_methods, Bytes_methods},
-    {Py_tp_richcompare, Bytes_richcompare},
-    {Py_tp_hash, Bytes_hash},
-    {Py_tp_repr, Bytes_repr},
-    {Py_tp_getattro, Bytes_getattro},
-    {Py_sq_length, Bytes_length},
-    {Py_sq_contains, Bytes_contains},
-    {Py_mp_length, Bytes_length},
-    {Py_mp_subscript, Bytes_subscript},
-    {Py_nb_add, Bytes_add},
-    {Py_nb_multiply, Bytes_mul},
-    {Py_bf_getbuffer, Bytes_getbuffer},
-    {Py_tp_doc, "A record read from a file: zero copy, read-only, bytes-like.\n\n"
-                "Supports the buffer protocol (bytes(r), memoryview(r), numpy.frombuffer), "
-                "len(), ==/< with bytes, hashing like bytes, indexing and slicing, and the "
-                "read-only bytes methods. to_bytes() makes a copy."},
-    {0, NULL},
-};
-
-static PyType_Spec Bytes_spec = {
-    "keeldb.records.Bytes", sizeof(BytesObject), 0,
-    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    Bytes_slots,
-};
+#include "common.h"
 
 /* ---- RecordWriter --------------------------------------------------------------------- */
 
@@ -338,23 +18,6 @@ typedef struct {
     PyThread_type_lock lock;
     PyObject *path;
 } WriterObject;
-
-static int parse_compression(PyObject *c, keel_rec_compression *out) {
-    if (c == NULL || c == Py_None) {
-        *out = KEEL_REC_UNCOMPRESSED;
-        return 0;
-    }
-    if (PyUnicode_Check(c)) {
-        const char *s = PyUnicode_AsUTF8(c);
-        if (!s) return -1;
-        if (!strcmp(s, "none") || !strcmp(s, "uncompressed")) { *out = KEEL_REC_UNCOMPRESSED; return 0; }
-        if (!strcmp(s, "zstd")) { *out = KEEL_REC_ZSTD; return 0; }
-        if (!strcmp(s, "brotli")) { *out = KEEL_REC_BROTLI; return 0; }
-    }
-    /* OSError, as Pisky raises for it. */
-    PyErr_Format(PyExc_OSError, "Unsupported compression type: %R (use None, 'zstd' or 'brotli')", c);
-    return -1;
-}
 
 static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"path", "compression", "append", "chunk_size", "array_record",
@@ -368,12 +31,12 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_RuntimeError, "RecordWriter is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$pKpIipO", kwlist, path_converter, &path,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$pKpIipO", kwlist, krec_path_converter, &path,
                                      &comp, &append, &chunk_size, &ar, &group, &level, &sync,
                                      &background))
         return -1;
     keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
-    if (parse_compression(comp, &o.compression) < 0 ||
+    if (krec_parse_compression(comp, &o.compression) < 0 ||
         (ar && group == 0 && (PyErr_SetString(PyExc_ValueError, "group_size must be > 0"), 1))) {
         Py_DECREF(path);
         return -1;
@@ -409,7 +72,7 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     st = keel_rec_writer_open(p, &o, &w);
     Py_END_ALLOW_THREADS
     if (st) {
-        raise_status(st, NULL);
+        krec_raise_status(st, NULL);
         Py_DECREF(path);
         return -1;
     }
@@ -453,7 +116,7 @@ static PyObject *Writer_write_record(WriterObject *self, PyObject *data) {
         return NULL;
     }
     if (PyObject_GetBuffer(data, &v, PyBUF_SIMPLE) < 0) return NULL;
-    lock_handle(self->lock);
+    krec_lock_handle(self->lock);
     if (!self->w) {
         PyThread_release_lock(self->lock);
         PyBuffer_Release(&v);
@@ -470,12 +133,12 @@ static PyObject *Writer_write_record(WriterObject *self, PyObject *data) {
     }
     PyThread_release_lock(self->lock);
     PyBuffer_Release(&v);
-    if (st) return raise_status(st, NULL);
+    if (st) return krec_raise_status(st, NULL);
     Py_RETURN_NONE;
 }
 
 static PyObject *Writer_flush(WriterObject *self, PyObject *Py_UNUSED(ignored)) {
-    lock_handle(self->lock);
+    krec_lock_handle(self->lock);
     if (!self->w) {
         PyThread_release_lock(self->lock);
         PyErr_SetString(PyExc_ValueError, "I/O operation on a closed RecordWriter");
@@ -486,12 +149,12 @@ static PyObject *Writer_flush(WriterObject *self, PyObject *Py_UNUSED(ignored)) 
     st = keel_rec_writer_flush(self->w);
     Py_END_ALLOW_THREADS
     PyThread_release_lock(self->lock);
-    if (st) return raise_status(st, NULL);
+    if (st) return krec_raise_status(st, NULL);
     Py_RETURN_NONE;
 }
 
 static PyObject *Writer_close(WriterObject *self, PyObject *Py_UNUSED(ignored)) {
-    lock_handle(self->lock);
+    krec_lock_handle(self->lock);
     keel_rec_writer *w = self->w;
     self->w = NULL;
     keel_status st = KEEL_OK;
@@ -501,7 +164,7 @@ static PyObject *Writer_close(WriterObject *self, PyObject *Py_UNUSED(ignored)) 
         Py_END_ALLOW_THREADS
     }
     PyThread_release_lock(self->lock);
-    if (st) return raise_status(st, NULL);
+    if (st) return krec_raise_status(st, NULL);
     Py_RETURN_NONE;
 }
 
@@ -559,7 +222,7 @@ static PyType_Slot Writer_slots[] = {
     {0, NULL},
 };
 
-static PyType_Spec Writer_spec = {
+PyType_Spec krec_writer_spec = {
     "keeldb.records.RecordWriter", sizeof(WriterObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     Writer_slots,
@@ -582,10 +245,10 @@ static int Reader_init(ReaderObject *self, PyObject *args, PyObject *kw) {
         PyErr_SetString(PyExc_RuntimeError, "RecordReader is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O&", kwlist, path_converter, &path,
-                                     strategy_converter, &o.corruption))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O&", kwlist, krec_path_converter, &path,
+                                     krec_strategy_converter, &o.corruption))
         return -1;
-    rec_state *s = state_of_type(Py_TYPE(self));
+    rec_state *s = krec_state_of_type(Py_TYPE(self));
     if (!s) {
         Py_DECREF(path);
         return -1;
@@ -604,7 +267,7 @@ static int Reader_init(ReaderObject *self, PyObject *args, PyObject *kw) {
     Py_END_ALLOW_THREADS
     Py_DECREF(path);
     if (st) {
-        raise_status(st, NULL);
+        krec_raise_status(st, NULL);
         return -1;
     }
     self->r = r;
@@ -630,7 +293,7 @@ static int Reader_traverse(ReaderObject *self, visitproc visit, void *arg) {
 
 /* Lock the reader and check it is open; on failure an exception is set. */
 static int reader_enter(ReaderObject *self) {
-    lock_handle(self->lock);
+    krec_lock_handle(self->lock);
     if (!self->r) {
         PyThread_release_lock(self->lock);
         PyErr_SetString(PyExc_ValueError, "I/O operation on a closed RecordReader");
@@ -652,8 +315,8 @@ static PyObject *reader_next(ReaderObject *self) {
         Py_END_ALLOW_THREADS
     }
     PyObject *res = NULL;
-    if (st == KEEL_OK) res = bytes_new_from(self->bytes_type, &rec);
-    else if (st != KEEL_NOTFOUND) raise_status(st, NULL);
+    if (st == KEEL_OK) res = krec_bytes_new_from(self->bytes_type, &rec);
+    else if (st != KEEL_NOTFOUND) krec_raise_status(st, NULL);
     PyThread_release_lock(self->lock);
     return res;
 }
@@ -667,7 +330,7 @@ static PyObject *Reader_next_record(ReaderObject *self, PyObject *Py_UNUSED(igno
 static PyObject *Reader_iternext(ReaderObject *self) { return reader_next(self); }
 
 static PyObject *Reader_close(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
-    lock_handle(self->lock);
+    krec_lock_handle(self->lock);
     keel_rec_reader *r = self->r;
     self->r = NULL;
     PyThread_release_lock(self->lock);
@@ -700,7 +363,7 @@ static Py_ssize_t Reader_len(ReaderObject *self) {
     Py_END_ALLOW_THREADS
     PyThread_release_lock(self->lock);
     if (st) {
-        raise_status(st, NULL);
+        krec_raise_status(st, NULL);
         return -1;
     }
     return (Py_ssize_t)n;
@@ -730,9 +393,9 @@ static PyObject *Reader_getitem(ReaderObject *self, PyObject *key) {
     st = keel_rec_reader_get(self->r, (uint64_t)i, &rec);
     Py_END_ALLOW_THREADS
     PyObject *res = NULL;
-    if (st == KEEL_OK) res = bytes_new_from(self->bytes_type, &rec);
+    if (st == KEEL_OK) res = krec_bytes_new_from(self->bytes_type, &rec);
     else if (st == KEEL_ERANGE) PyErr_SetString(PyExc_IndexError, "record index out of range");
-    else raise_status(st, NULL);
+    else krec_raise_status(st, NULL);
     PyThread_release_lock(self->lock);
     return res;
 }
@@ -754,7 +417,7 @@ static PyObject *Reader_seek(ReaderObject *self, PyObject *arg) {
         PyErr_Format(PyExc_IndexError, "%s", keel_errmsg());
         return NULL;
     }
-    if (st) return raise_status(st, NULL);
+    if (st) return krec_raise_status(st, NULL);
     Py_RETURN_NONE;
 }
 
@@ -767,7 +430,7 @@ static PyObject *Reader_seek_position(ReaderObject *self, PyObject *arg) {
     st = keel_rec_reader_seek_pos(self->r, pos);
     Py_END_ALLOW_THREADS
     PyThread_release_lock(self->lock);
-    if (st) return raise_status(st, NULL);
+    if (st) return krec_raise_status(st, NULL);
     Py_RETURN_NONE;
 }
 
@@ -810,8 +473,8 @@ static PyObject *Reader_count_records(PyObject *Py_UNUSED(cls), PyObject *args, 
     static char *kwlist[] = {"path", "corruption_strategy", NULL};
     PyObject *path = NULL;
     keel_rec_reader_options o = KEEL_REC_READER_OPTIONS_INIT;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O&", kwlist, path_converter, &path,
-                                     strategy_converter, &o.corruption))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O&", kwlist, krec_path_converter, &path,
+                                     krec_strategy_converter, &o.corruption))
         return NULL;
     uint64_t n = 0;
     keel_status st;
@@ -820,7 +483,7 @@ static PyObject *Reader_count_records(PyObject *Py_UNUSED(cls), PyObject *args, 
     st = keel_rec_count(p, &o, &n);
     Py_END_ALLOW_THREADS
     Py_DECREF(path);
-    if (st) return raise_status(st, NULL);
+    if (st) return krec_raise_status(st, NULL);
     return PyLong_FromUnsignedLongLong(n);
 }
 
@@ -870,7 +533,7 @@ static PyType_Slot Reader_slots[] = {
     {0, NULL},
 };
 
-static PyType_Spec Reader_spec = {
+PyType_Spec krec_reader_spec = {
     "keeldb.records.RecordReader", sizeof(ReaderObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     Reader_slots,
@@ -893,7 +556,7 @@ static PyObject *MTWriter_new_with_shards(PyObject *cls, PyObject *args, PyObjec
     const char *prefix = "shard";
     int nshards = 2, autos = 1, append = 1;
     long long cap = 2000;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|siOOLppO", kwlist, path_converter, &dir,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|siOOLppO", kwlist, krec_path_converter, &dir,
                                      &prefix, &nshards, &workers, &maxb, &cap, &autos, &append,
                                      &comp))
         return NULL;
@@ -925,13 +588,13 @@ static PyObject *MTWriter_new_with_shards(PyObject *cls, PyObject *args, PyObjec
         o.max_bytes_per_writer = PyLong_AsUnsignedLongLong(maxb);
         if (PyErr_Occurred()) { Py_DECREF(dir); return NULL; }
     }
-    if (parse_compression(comp, &o.writer.compression) < 0) {
+    if (krec_parse_compression(comp, &o.writer.compression) < 0) {
         Py_DECREF(dir);
         return NULL;
     }
     o.dir = PyBytes_AS_STRING(dir);
     o.prefix = prefix;
-    rec_state *s = state_of_type((PyTypeObject *)cls);
+    rec_state *s = krec_state_of_type((PyTypeObject *)cls);
     if (!s) { Py_DECREF(dir); return NULL; }
     MTWriterObject *self = PyObject_GC_New(MTWriterObject, (PyTypeObject *)cls);
     if (!self) { Py_DECREF(dir); return NULL; }
@@ -952,7 +615,7 @@ static PyObject *MTWriter_new_with_shards(PyObject *cls, PyObject *args, PyObjec
     Py_DECREF(dir);
     if (st) {
         Py_DECREF(self);
-        return raise_status(st, NULL);
+        return krec_raise_status(st, NULL);
     }
     self->w = w;
     return (PyObject *)self;
@@ -1008,7 +671,7 @@ static PyObject *MTWriter_write_record(MTWriterObject *self, PyObject *data) {
     PyBuffer_Release(&v);
     if (st) {
         if (st == KEEL_EINVAL) st = KEEL_EIO;
-        return raise_status(st, NULL);
+        return krec_raise_status(st, NULL);
     }
     Py_RETURN_NONE;
 }
@@ -1021,7 +684,7 @@ static PyObject *MTWriter_flush(MTWriterObject *self, PyObject *Py_UNUSED(ignore
     st = keel_rec_mtwriter_flush(w);
     Py_END_ALLOW_THREADS
     mtw_end(self);
-    if (st) return raise_status(st == KEEL_EINVAL ? KEEL_EIO : st, NULL);
+    if (st) return krec_raise_status(st == KEEL_EINVAL ? KEEL_EIO : st, NULL);
     Py_RETURN_NONE;
 }
 
@@ -1041,7 +704,7 @@ static PyObject *MTWriter_close(MTWriterObject *self, PyObject *Py_UNUSED(ignore
     Py_BEGIN_ALLOW_THREADS
     st = keel_rec_mtwriter_close(w);
     Py_END_ALLOW_THREADS
-    if (st) return raise_status(st == KEEL_EINVAL ? KEEL_EIO : st, NULL);
+    if (st) return krec_raise_status(st == KEEL_EINVAL ? KEEL_EIO : st, NULL);
     Py_RETURN_NONE;
 }
 
@@ -1100,7 +763,7 @@ static PyType_Slot MTWriter_slots[] = {
     {0, NULL},
 };
 
-static PyType_Spec MTWriter_spec = {
+PyType_Spec krec_mtwriter_spec = {
     "keeldb.records.MultiThreadedWriter", sizeof(MTWriterObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
         Py_TPFLAGS_DISALLOW_INSTANTIATION,
@@ -1119,7 +782,7 @@ typedef struct {
 /* Build a reader over a list of paths (bytes objects). */
 static PyObject *mtreader_make(PyTypeObject *cls, PyObject *paths, int nshards, int workers,
                                long long queue_mb, keel_rec_corruption cs) {
-    rec_state *s = state_of_type(cls);
+    rec_state *s = krec_state_of_type(cls);
     if (!s) return NULL;
     Py_ssize_t n = PyList_GET_SIZE(paths);
     const char **pv = PyMem_Calloc((size_t)n + 1, sizeof *pv);
@@ -1155,7 +818,7 @@ static PyObject *mtreader_make(PyTypeObject *cls, PyObject *paths, int nshards, 
     PyMem_Free(pv);
     if (st) {
         Py_DECREF(self);
-        return raise_status(st, NULL);
+        return krec_raise_status(st, NULL);
     }
     self->r = r;
     return (PyObject *)self;
@@ -1169,14 +832,14 @@ static PyObject *MTReader_new_with_shard_paths(PyObject *cls, PyObject *args, Py
     long long qmb = 10 * 1024;
     keel_rec_corruption cs = KEEL_REC_ERROR;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|iiLO&", kwlist, &seq, &nshards, &workers,
-                                     &qmb, strategy_converter, &cs))
+                                     &qmb, krec_strategy_converter, &cs))
         return NULL;
     PyObject *it = PyObject_GetIter(seq), *item;
     if (!it) return NULL;
     PyObject *paths = PyList_New(0);
     while (paths && (item = PyIter_Next(it))) {
         PyObject *p = NULL;
-        if (!path_converter(item, &p) || PyList_Append(paths, p) < 0) Py_CLEAR(paths);
+        if (!krec_path_converter(item, &p) || PyList_Append(paths, p) < 0) Py_CLEAR(paths);
         Py_XDECREF(p);
         Py_DECREF(item);
     }
@@ -1199,7 +862,7 @@ static PyObject *MTReader_new_with_shards(PyObject *cls, PyObject *args, PyObjec
     long long qmb = 10 * 1024;
     keel_rec_corruption cs = KEEL_REC_ERROR;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|siiLO&", kwlist, &dir, &prefix, &nshards,
-                                     &workers, &qmb, strategy_converter, &cs))
+                                     &workers, &qmb, krec_strategy_converter, &cs))
         return NULL;
     /* Disky's FileShardLocator: "{prefix}_*" in the directory, sorted by name; an error
      * when nothing matches. Globbing is done by Python's glob (no C reimplementation). */
@@ -1241,7 +904,7 @@ static PyObject *MTReader_new_with_shards(PyObject *cls, PyObject *args, PyObjec
     PyObject *paths = PyList_New(0);
     for (Py_ssize_t i = 0; paths && i < PyList_GET_SIZE(files); i++) {
         PyObject *p = NULL;
-        if (!path_converter(PyList_GET_ITEM(files, i), &p) || PyList_Append(paths, p) < 0)
+        if (!krec_path_converter(PyList_GET_ITEM(files, i), &p) || PyList_Append(paths, p) < 0)
             Py_CLEAR(paths);
         Py_XDECREF(p);
     }
@@ -1273,7 +936,7 @@ static int MTReader_traverse(MTReaderObject *self, visitproc visit, void *arg) {
 }
 
 static PyObject *mtreader_next(MTReaderObject *self) {
-    lock_handle(self->lock);
+    krec_lock_handle(self->lock);
     if (!self->r) {
         PyThread_release_lock(self->lock);
         return NULL;    /* closed: the end */
@@ -1286,8 +949,8 @@ static PyObject *mtreader_next(MTReaderObject *self) {
         Py_END_ALLOW_THREADS
     }
     PyObject *res = NULL;
-    if (st == KEEL_OK) res = bytes_new_from(self->bytes_type, &rec);
-    else if (st != KEEL_NOTFOUND) raise_status(st, NULL);
+    if (st == KEEL_OK) res = krec_bytes_new_from(self->bytes_type, &rec);
+    else if (st != KEEL_NOTFOUND) krec_raise_status(st, NULL);
     PyThread_release_lock(self->lock);
     return res;
 }
@@ -1299,7 +962,7 @@ static PyObject *MTReader_next_record(MTReaderObject *self, PyObject *Py_UNUSED(
 }
 
 static PyObject *MTReader_close(MTReaderObject *self, PyObject *Py_UNUSED(ignored)) {
-    lock_handle(self->lock);
+    krec_lock_handle(self->lock);
     keel_rec_mtreader *r = self->r;
     self->r = NULL;
     PyThread_release_lock(self->lock);
@@ -1361,88 +1024,10 @@ static PyType_Slot MTReader_slots[] = {
     {0, NULL},
 };
 
-static PyType_Spec MTReader_spec = {
+PyType_Spec krec_mtreader_spec = {
     "keeldb.records.MultiThreadedReader", sizeof(MTReaderObject), 0,
     Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE |
         Py_TPFLAGS_DISALLOW_INSTANTIATION,
     MTReader_slots,
 };
 
-/* ---- module ------------------------------------------------------------------------------ */
-
-static int add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot) {
-    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, NULL);
-    if (!*slot) return -1;
-    return PyModule_AddType(m, *slot);
-}
-
-static int records_exec(PyObject *m) {
-    rec_state *s = get_state(m);
-    if (add_type(m, &Bytes_spec, &s->Bytes_type) < 0 ||
-        add_type(m, &Writer_spec, &s->RecordWriter_type) < 0 ||
-        add_type(m, &Reader_spec, &s->RecordReader_type) < 0 ||
-        add_type(m, &MTWriter_spec, &s->MTWriter_type) < 0 ||
-        add_type(m, &MTReader_spec, &s->MTReader_type) < 0)
-        return -1;
-    PyObject *enum_mod = PyImport_ImportModule("enum");
-    if (!enum_mod) return -1;
-    s->CorruptionStrategy = PyObject_CallMethod(enum_mod, "IntEnum", "s[(si)(si)]",
-                                                "CorruptionStrategy", "ERROR", 0, "RECOVER", 1);
-    Py_DECREF(enum_mod);
-    if (!s->CorruptionStrategy) return -1;
-    PyObject *modname = PyUnicode_FromString("keeldb.records");
-    if (!modname || PyObject_SetAttrString(s->CorruptionStrategy, "__module__", modname) < 0)
-        PyErr_Clear();
-    Py_XDECREF(modname);
-    if (PyModule_AddObjectRef(m, "CorruptionStrategy", s->CorruptionStrategy) < 0) return -1;
-    if (PyModule_AddIntConstant(m, "BLOCK_SIZE", KEEL_REC_BLOCK_SIZE) < 0 ||
-        PyModule_AddIntConstant(m, "DEFAULT_CHUNK_SIZE", KEEL_REC_DEFAULT_CHUNK_SIZE) < 0)
-        return -1;
-    return 0;
-}
-
-static int records_traverse(PyObject *m, visitproc visit, void *arg) {
-    rec_state *s = get_state(m);
-    Py_VISIT(s->Bytes_type);
-    Py_VISIT(s->RecordWriter_type);
-    Py_VISIT(s->RecordReader_type);
-    Py_VISIT(s->MTWriter_type);
-    Py_VISIT(s->MTReader_type);
-    Py_VISIT(s->CorruptionStrategy);
-    return 0;
-}
-
-static int records_clear(PyObject *m) {
-    rec_state *s = get_state(m);
-    Py_CLEAR(s->Bytes_type);
-    Py_CLEAR(s->RecordWriter_type);
-    Py_CLEAR(s->RecordReader_type);
-    Py_CLEAR(s->MTWriter_type);
-    Py_CLEAR(s->MTReader_type);
-    Py_CLEAR(s->CorruptionStrategy);
-    return 0;
-}
-
-static void records_free(void *m) { records_clear((PyObject *)m); }
-
-static PyModuleDef_Slot records_slots[] = {
-    {Py_mod_exec, records_exec},
-#ifdef Py_mod_multiple_interpreters
-    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
-#endif
-    {0, NULL},
-};
-
-static struct PyModuleDef records_module = {
-    PyModuleDef_HEAD_INIT,
-    "keeldb._records",
-    "Record files in the Riegeli/records container (Pisky's API over keel's C core).",
-    sizeof(rec_state),
-    NULL,
-    records_slots,
-    records_traverse,
-    records_clear,
-    records_free,
-};
-
-PyMODINIT_FUNC PyInit__records(void) { return PyModuleDef_Init(&records_module); }
