@@ -27,6 +27,18 @@
  * line, which names the offset for format errors; ValueError for use after close;
  * TypeError for a path that is not path-like; IndexError from [i].
  *
+ * Files (one extension module, keeldb._records, built from all of them)
+ *   common.h   this header: module state and the declarations the files share
+ *   module.c   module init/exec/traverse/clear
+ *   helpers.c  errors and arguments: keel_status -> OSError & co, path, corruption
+ *              strategy and compression arguments, the handle lock
+ *   bytes.c    Bytes
+ *   single.c   RecordWriter, RecordReader
+ *   multi.c    MultiThreadedWriter, MultiThreadedReader
+ * Functions and type specs shared between the files are prefixed krec_ and have hidden
+ * visibility like everything here but PyInit__records (the extension is built with
+ * -fvisibility=hidden), so none of them leaks out of the module.
+ *
  * SPDX-License-Identifier: Apache-2.0
  */
 #ifndef KEELDB_RECORDS_COMMON_H
