@@ -1,4 +1,4 @@
-# Type stubs for the C extension keeldb._keeldb (python/keeldb/_keeldb.c).
+# Type stubs for the C extension keeldb._keeldb (python/keeldb/_keeldb/*.c).
 from types import TracebackType
 from typing import Any, ClassVar, final, Iterator, Optional, Protocol, Sequence, Tuple, TypeVar, Union, overload
 
