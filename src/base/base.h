@@ -39,6 +39,8 @@ typedef enum keel_os_op {
     KEEL_OS_TRUNCATE,
     KEEL_OS_RENAME,
     KEEL_OS_MMAP,
+    KEEL_OS_LOCK,       /* flock */
+    KEEL_OS_LINK,       /* link, unlink */
     KEEL_OS_OP_COUNT
 } keel_os_op;
 
@@ -53,6 +55,10 @@ typedef enum keel_fault_kind {
  * too when `sticky`. Not thread-safe; for single-threaded fault tests. */
 void keel__fault_inject(keel_os_op op, unsigned skip, keel_fault_kind kind, bool sticky);
 void keel__fault_clear(void);
+/* Testing: call fn(ctx) once, just before the (skip+1)-th next call of `op` does its work
+ * (for example between a store's open and its flock). Lets a test interleave another
+ * writer at an exact point, deterministically. Cleared by keel__fault_clear too. */
+void keel__fault_pause(keel_os_op op, unsigned skip, void (*fn)(void *ctx), void *ctx);
 
 /* Each returns 0 or an errno value (never -1 with errno). */
 int keel__os_open(const char *path, int flags, int mode, int *fd_out);
@@ -68,10 +74,55 @@ int keel__os_ftruncate(int fd, uint64_t len);
 int keel__os_fsize(int fd, uint64_t *size_out);
 int keel__os_lock(int fd);   /* exclusive, non-blocking flock; EWOULDBLOCK when held */
 int keel__os_rename(const char *from, const char *to);
+int keel__os_link(const char *from, const char *to);
+int keel__os_unlink(const char *path);
+/* Does `path` still name the file open as `fd`? 0 yes, ESTALE no (replaced or removed),
+ * else an errno value. Used after taking a lock, because a rename can replace the path
+ * between the open and the lock. */
+int keel__os_same_file(int fd, const char *path);
+/* Copy bytes [off, off+len) of `fd` into a new file "<path>.recovered-<off>-XXXXXX"
+ * (unique, never overwritten), fsync it and its directory. *name_out (malloc'd) names
+ * it. Used before recovery cuts bytes off a file, so that nothing is destroyed. */
+int keel__os_save_range(int fd, uint64_t off, uint64_t len, const char *path, char **name_out);
 int keel__os_mmap_ro(int fd, uint64_t len, void **addr_out);
 int keel__os_munmap(void *addr, uint64_t len);
 int keel__os_random(void *buf, size_t len);
 int keel__os_tmpfile_in_dir_of(const char *path, int *fd_out);
+
+/* Testing: the recording mode of os.c, for the power-loss simulator (tests/c/powerloss.h).
+ * While on, every change a data file goes through is appended to a log: file creation,
+ * writes (with their bytes), truncates, syncs, renames, links, unlinks and directory
+ * syncs, each naming the file by a small id that follows the inode across renames. A file
+ * seen for the first time that existed before is logged as created and synced with its
+ * current content. The log is process-wide and guarded by a mutex (the sharded record
+ * writer writes from worker threads). copy_file_range is replaced by read and write while
+ * recording so that copied bytes are logged too. */
+typedef enum keel_os_event_kind {
+    KEEL_EV_CREATE = 1, /* path now names the new, empty file `file` */
+    KEEL_EV_WRITE,      /* len bytes `data` at `off` of `file` */
+    KEEL_EV_TRUNCATE,   /* `file` is cut (or extended) to `off` bytes */
+    KEEL_EV_SYNC,       /* fsync/fdatasync of `file`: its content is durable */
+    KEEL_EV_RENAME,     /* path -> path2 (replacing path2) */
+    KEEL_EV_LINK,       /* path2 now also names the file of path */
+    KEEL_EV_UNLINK,     /* path no longer names anything */
+    KEEL_EV_DIRSYNC,    /* the directory of path is durable */
+    KEEL_EV_MARK        /* keel__os_record_mark(off): a note from the test, no change */
+} keel_os_event_kind;
+
+typedef struct keel_os_event {
+    keel_os_event_kind kind;
+    uint32_t file;
+    uint64_t off, len;
+    uint8_t *data;
+    char *path, *path2;
+} keel_os_event;
+
+void keel__os_record_start(void);
+/* Stop recording; the log stays until keel__os_record_free. */
+void keel__os_record_stop(void);
+void keel__os_record_mark(uint64_t tag);
+const keel_os_event *keel__os_record_log(size_t *n_out);
+void keel__os_record_free(void);
 
 /* ---- hash.c: hashing, checksums, little-endian integers -------------------------------- */
 

@@ -82,14 +82,15 @@ keel_status keel__create_file(const char *path, uint32_t align) {
     keel_status st = keel__write_new_file(path, ".new-", align, &tmp, &fd, &tag);
     if (st != KEEL_OK) return st;
     keel__os_close(fd);
-    if (link(tmp, path) < 0) {
-        int err = errno;
-        unlink(tmp);
+    int lerr = keel__os_link(tmp, path);
+    if (lerr) {
+        int err = lerr;
+        keel__os_unlink(tmp);
         free(tmp);
         if (err == EEXIST) return keel__fail(KEEL_EEXIST, "%s already exists", path);
         return keel__fail_errno(err, "creating %s", path);
     }
-    unlink(tmp);
+    keel__os_unlink(tmp);
     free(tmp);
     int err = keel__os_fsync_dir_of(path);
     if (err) return keel__fail_errno(err, "fsync of the directory of %s", path);
