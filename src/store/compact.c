@@ -5,8 +5,8 @@
  * the live entries are copied in file order into "<path>.compact-XXXXXX", a new file with
  * a fresh header: each value byte-identical and re-aligned, each old checksum verified on
  * the way (a damaged entry stops the compaction rather than being laundered into a fresh
- * checksum). The new file is locked, fsynced, renamed over the store and the directory
- * fsynced; only then are the new fd, mapping and index published. The old mapping is
+ * checksum). The new file (locked from its creation on: files.c) is fsynced, renamed over
+ * the store and the directory fsynced; only then are the new fd, mapping and index published. The old mapping is
  * retired, not unmapped, so earlier views stay valid. On any failure before the rename
  * the temporary file is removed and the store is as it was.
  */
@@ -81,10 +81,6 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
     if (st != KEEL_OK) goto fail;
     struct stat osb;  /* the compacted file keeps the store's permissions */
     if (fstat(s->fd, &osb) == 0) (void)fchmod(fd, osb.st_mode & 07777);
-    if ((err = keel__os_lock(fd)) != 0) {
-        st = keel__fail_errno(err, "locking %s", tmp);
-        goto fail;
-    }
     st = keel__index_init(&nx, n);
     o.buf = malloc(OUT_BUF);
     if (st == KEEL_OK && !o.buf) st = keel__fail(KEEL_ENOMEM, "compaction buffer");
@@ -177,7 +173,7 @@ fail:
         pthread_rwlock_unlock(&s->index_lock);
     }
     if (fd >= 0) keel__os_close(fd);
-    if (tmp && !renamed) unlink(tmp);
+    if (tmp && !renamed) keel__os_unlink(tmp);
     keel__index_free(&nx);
     free(o.buf);
     free(tmp);

@@ -7,6 +7,13 @@
  * "<path>.compact-XXXXXX". Such names are never reused; a crash leaves them behind, and a
  * writable open removes them (keel__remove_stale_files). Open and compaction both use this
  * file; it calls neither of them.
+ *
+ * A temporary file is flock'ed by its creator for as long as it is in use, and the sweep
+ * removes only files it can lock itself: a crashed process holds no lock, a live one does,
+ * so one process's open never deletes another's creation or compaction in progress. The
+ * creator checks, once it holds the lock, that its name still names its file (a sweep may
+ * have removed it between the creation and the lock) and starts over with a new name if
+ * not.
  */
 #include "store/store.h"
 
@@ -50,6 +57,12 @@ keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t 
         rnd[6] = '\0';
         snprintf(tmp, n, "%s%s%s", path, suffix, rnd);
         err = keel__os_open(tmp, O_RDWR | O_CREAT | O_EXCL, 0666, &fd);
+        if (err) continue;
+        /* Locked while in use, so that other processes' sweeps leave it alone. */
+        if ((err = keel__os_lock(fd)) == 0 && (err = keel__os_same_file(fd, tmp)) == 0) break;
+        keel__os_close(fd);
+        fd = -1;
+        if (err == ESTALE || err == EWOULDBLOCK) err = EEXIST;  /* swept meanwhile: a new name */
     }
     if (err) {
         keel_status st = keel__fail_errno(err, "creating a file beside %s", path);
@@ -65,7 +78,7 @@ keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t 
     }
     if (st != KEEL_OK) {
         keel__os_close(fd);
-        unlink(tmp);
+        keel__os_unlink(tmp);
         free(tmp);
         return st;
     }
@@ -81,18 +94,14 @@ keel_status keel__create_file(const char *path, uint32_t align) {
     uint32_t tag;
     keel_status st = keel__write_new_file(path, ".new-", align, &tmp, &fd, &tag);
     if (st != KEEL_OK) return st;
-    keel__os_close(fd);
-    int lerr = keel__os_link(tmp, path);
-    if (lerr) {
-        int err = lerr;
-        keel__os_unlink(tmp);
-        free(tmp);
-        if (err == EEXIST) return keel__fail(KEEL_EEXIST, "%s already exists", path);
-        return keel__fail_errno(err, "creating %s", path);
-    }
+    /* Linked while still locked, so that no sweep removes it before it has its name. */
+    int err = keel__os_link(tmp, path);
     keel__os_unlink(tmp);
+    keel__os_close(fd);
     free(tmp);
-    int err = keel__os_fsync_dir_of(path);
+    if (err == EEXIST) return keel__fail(KEEL_EEXIST, "%s already exists", path);
+    if (err) return keel__fail_errno(err, "creating %s", path);
+    err = keel__os_fsync_dir_of(path);
     if (err) return keel__fail_errno(err, "fsync of the directory of %s", path);
     return KEEL_OK;
 }
@@ -111,9 +120,23 @@ void keel__remove_stale_files(const char *path) {
         if (strncmp(name, base, bl) != 0) continue;
         const char *rest = name + bl;
         /* Left by a crash during compaction or creation; never reused, only removed. */
-        if ((strncmp(rest, ".compact-", 9) == 0 && strlen(rest) == 15) ||
-            (strncmp(rest, ".new-", 5) == 0 && strlen(rest) == 11))
-            unlinkat(dfd, name, 0);
+        if (!((strncmp(rest, ".compact-", 9) == 0 && strlen(rest) == 15) ||
+              (strncmp(rest, ".new-", 5) == 0 && strlen(rest) == 11)))
+            continue;
+        /* Only a file nobody holds: a live creator or compaction keeps its file locked. */
+        int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) continue;
+        if (keel__os_lock(fd) == 0) {
+            size_t fl = strlen(dir) + strlen(name) + 2;
+            char *full = malloc(fl);
+            if (full) {
+                snprintf(full, fl, "%s/%s", dir, name);
+                /* Still the file we locked: not replaced between the open and the lock. */
+                if (keel__os_same_file(fd, full) == 0) keel__os_unlink(full);
+                free(full);
+            }
+        }
+        keel__os_close(fd);
     }
     closedir(d);
 out:

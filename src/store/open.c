@@ -176,21 +176,35 @@ static keel_status open_file(keel_store *s, const keel_options *o) {
             return keel__fail_errno(errno, "stat %s", path);
         }
     }
-    err = keel__os_open(path, ro ? O_RDONLY : O_RDWR, 0644, &s->fd);
-    if (err == ENOENT) return keel__fail(KEEL_ENOENT, "%s does not exist", path);
-    if (err) return keel__fail_errno(err, "opening %s", path);
-    struct stat sb;
-    if (fstat(s->fd, &sb) < 0) return keel__fail_errno(errno, "fstat %s", path);
-    if (!S_ISREG(sb.st_mode)) return keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
-    s->inode = (uint64_t)sb.st_ino;
-    s->device = (uint64_t)sb.st_dev;
-    if (!ro) {
+    /* Between the open and the flock another writer may compact (rename a new file over
+     * the path) and close: the lock would then be on a file no longer named by the path,
+     * and every write to it would vanish. So once locked, check that the path still names
+     * the locked file, and start over when it does not. */
+    for (int attempt = 0;; attempt++) {
+        err = keel__os_open(path, ro ? O_RDONLY : O_RDWR, 0644, &s->fd);
+        if (err == ENOENT) return keel__fail(KEEL_ENOENT, "%s does not exist", path);
+        if (err) return keel__fail_errno(err, "opening %s", path);
+        struct stat sb;
+        if (fstat(s->fd, &sb) < 0) return keel__fail_errno(errno, "fstat %s", path);
+        if (!S_ISREG(sb.st_mode))
+            return keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
+        s->inode = (uint64_t)sb.st_ino;
+        s->device = (uint64_t)sb.st_dev;
+        if (ro) return KEEL_OK;
         err = keel__os_lock(s->fd);
         if (err == EWOULDBLOCK)
             return keel__fail(KEEL_ELOCKED, "%s is open for writing elsewhere (flock held)", path);
         if (err) return keel__fail_errno(err, "flock %s", path);
+        err = keel__os_same_file(s->fd, path);
+        if (err == 0) return KEEL_OK;
+        keel__os_close(s->fd);
+        s->fd = -1;
+        if (err != ESTALE) return keel__fail_errno(err, "stat %s", path);
+        /* Replaced under us. Each retry means another writer completed a compaction and
+         * closed meanwhile; a bound keeps a pathological loop from spinning forever. */
+        if (attempt == 1000)
+            return keel__fail(KEEL_ELOCKED, "%s keeps being replaced by another writer", path);
     }
-    return KEEL_OK;
 }
 
 static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
