@@ -146,11 +146,13 @@ typedef struct keel_options {
 /* Open or create the store at `path`.
  * On success *store_out owns the store until keel_free(). Opening recovers from a crash:
  * it finds the last entry whose chain and checksum are intact and, unless read-only,
- * cuts the torn tail after it (fsyncing the cut). An incomplete atomic batch is cut whole.
+ * saves the bytes after it in a side file and cuts them (fsyncing the cut); see
+ * keel_recovery_info(). An incomplete or damaged last atomic batch is cut whole.
  * An existing empty (0-byte) file is initialised as a new store in the writable modes.
  * KEEL_EFORMAT: not a keel store (left byte-for-byte untouched). KEEL_EVERSION: newer
- * major format. KEEL_ECORRUPT: damage before the tail (left untouched; keel_verify and
- * the detail say where). KEEL_ELOCKED: another writer has it open. */
+ * major format. KEEL_ECORRUPT: damage before the last append (left untouched; keel_verify
+ * and the detail say where; keel_repair cuts it). KEEL_ELOCKED: another writer has it
+ * open. */
 KEEL_API keel_status keel_open(const char *path, const keel_options *opts, keel_store **store_out);
 
 /* Close the file and release the mappings; every view from this store becomes invalid.
@@ -363,6 +365,66 @@ typedef struct keel_verify_report {
  * are intact, KEEL_ECORRUPT otherwise (the detail names the first problem). `report`
  * may be NULL. */
 KEEL_API keel_status keel_verify(keel_store *s, keel_verify_report *report_out);
+
+/* ---------------------------------------------------------------------------------------
+ * Recovery: what keel_open found past the last intact entry, and what it did with it.
+ *
+ * Opening a store whose writer crashed, or whose machine lost power, may find bytes after
+ * the last complete, intact atomic group (docs/FORMAT.md, "Opening and recovery", says
+ * exactly which). A writable open never destroys them silently: it first copies them into
+ * a new file beside the store, "<path>.recovered-<offset>-XXXXXX" (fsynced, never
+ * overwritten, never removed by keel), then cuts them off the store and fsyncs it. If the
+ * copy cannot be made (a full disk, say) the open fails and the store is left as it was.
+ * A read-only open cuts nothing and reports what a writable open would cut.
+ */
+
+/* Defined by headers that have keel_recovery_info and keel_repair (keel 0.2). */
+#define KEEL_HAS_RECOVERY_INFO 1
+
+typedef enum keel_recovery_kind {
+    KEEL_RECOVERY_NONE = 0,         /* the file ends with an intact, complete group */
+    KEEL_RECOVERY_TORN = 1,         /* the bytes past the valid end hold no complete entry:
+                                     * a write cut short (a crash or a power loss) */
+    KEEL_RECOVERY_GROUP = 2,        /* an atomic batch whose last (commit) entry is missing:
+                                     * the batch was never acknowledged */
+    KEEL_RECOVERY_CHECKSUM = 3,     /* an entry past the valid end is complete but fails its
+                                     * checksum: damage (a bit flip) or a write of several
+                                     * pages torn by a power loss; the format cannot tell
+                                     * which, so such an entry may have been acknowledged */
+    KEEL_RECOVERY_BROKEN_GROUP = 4, /* the last batch's commit entry is intact but an entry
+                                     * inside it is not (a page that never reached the disk,
+                                     * or damage inside the last append) */
+    KEEL_RECOVERY_REPAIRED = 5      /* keel_repair cut a damaged tail that a plain open
+                                     * refuses (KEEL_ECORRUPT) */
+} keel_recovery_kind;
+
+typedef struct keel_recovery {
+    keel_recovery_kind kind;    /* the most serious thing found; NONE when nothing was */
+    uint64_t valid_end;         /* where the kept data ends (the file size after a cut) */
+    uint64_t cut_bytes;         /* bytes past valid_end (cut, or left by a read-only open) */
+    uint64_t damaged_offset;    /* end offset of the entry whose check failed (CHECKSUM,
+                                 * BROKEN_GROUP, REPAIRED), else 0 */
+    int cut;                    /* 1: the bytes were removed from the store; 0: left */
+    const char *saved_path;     /* the file holding the cut bytes, NULL if none */
+    const char *detail;         /* one line for people ("" for NONE), naming saved_path */
+} keel_recovery;
+
+/* What the open of `s` (or keel_repair) recovered. Strings point into the handle and stay
+ * valid until keel_free(); the report does not change after open (refreshes of a
+ * read-only store are not recoveries: they stop at the writer's last complete group). */
+KEEL_API keel_status keel_recovery_info(keel_store *s, keel_recovery *report_out);
+
+/* Open `path` for writing and cut a damaged tail that keel_open refuses with
+ * KEEL_ECORRUPT ("broken chain"): the data is kept up to the newest intact commit point
+ * from which the chain of entries reaches the header unbroken and whose last group
+ * checks out; everything after it is saved beside the store exactly as keel_open saves
+ * a torn tail (see above), then cut. On a store keel_open accepts, it does what keel_open
+ * does. `opts` as for keel_open (NULL for defaults); KEEL_OPEN_READONLY is KEEL_EINVAL.
+ * On KEEL_OK, *store_out is open and keel_recovery_info() says what was cut. Checksums of
+ * older entries are not read (keel_verify reports those; cutting cannot mend them).
+ * KEEL_ECORRUPT if the header itself is damaged. */
+KEEL_API keel_status keel_repair(const char *path, const keel_options *opts,
+                                 keel_store **store_out);
 
 /* Read-only stores: pick up entries another process appended (or a compaction it made).
  * On a writable store this is a no-op. */

@@ -1,12 +1,14 @@
 /*
- * store.c: opening (with crash recovery), closing, refreshing, stats, verify and sync.
+ * open.c: opening (with crash recovery and repair), closing, refreshing.
  *
  * Open reads the header, finds the valid end of the data (docs/FORMAT.md, "Opening and
  * recovery"), then walks the chain of trailers once from that end back to the header,
  * building the index: the newest entry of a key wins and a tombstone hides older ones.
- * Only a torn tail is ever cut, and only by a writable open; damage before the tail makes
- * the open fail and leaves the file alone. Nothing is written to a file that is not
- * recognised as a keel store.
+ * Only the tail after the last intact group is ever cut, damage inside the last append
+ * included, and only by a writable open, which first saves the cut bytes in a side file
+ * and records what it found for keel_recovery_info; damage before the last append makes
+ * the open fail and leaves the file alone, unless keel_repair asked to cut it. Nothing is
+ * written to a file that is not recognised as a keel store.
  *
  * Locks: s->write_lock serializes writers (and close); s->index_lock guards what readers
  * look at (index, map, end, counters). The order is always write_lock, then index_lock.
@@ -60,37 +62,112 @@ static bool entry_ok(const keel_store *s, const uint8_t *base, uint64_t end, kee
                            tr) == t->crc;
 }
 
-/* Find the end of the valid data in [floor, size): the last entry that is intact and
- * ends a complete atomic group whose every entry checks out. `floor` is where data is
- * known good (the header end, or the old end on refresh). */
-static uint64_t find_valid_end(const keel_store *s, const uint8_t *base, uint64_t size,
-                               uint64_t floor) {
+/* Does the trailer ending at `end` look like bytes a power loss never wrote: all zeros
+ * from a 512-byte sector boundary to its end, or from its start to such a boundary? A
+ * trailer broken that way is a torn write; one broken otherwise is damage. */
+static bool trailer_unwritten(const uint8_t *base, uint64_t end) {
+    uint64_t b = end - KEEL_TRAILER_SIZE;
+    uint64_t first_zero = end, last_zero = b;  /* zero suffix [first_zero, end), prefix [b, last_zero) */
+    while (first_zero > b && base[first_zero - 1] == 0) first_zero--;
+    while (last_zero < end && base[last_zero] == 0) last_zero++;
+    if (first_zero == b) return true;
+    uint64_t boundary = (end - 1) & ~(uint64_t)511;  /* the sector boundary inside, if any */
+    if (boundary <= b) return false;
+    return first_zero <= boundary || last_zero >= boundary;
+}
+
+/* The newest intact commit point at or below `below` (0: none above `floor`). */
+static uint64_t commit_point_below(const keel_store *s, const uint8_t *base, uint64_t below,
+                                   uint64_t floor, bool *in_group) {
     keel_trailer t;
-    uint64_t e = size & ~(uint64_t)7;
+    uint64_t e = below & ~(uint64_t)7;
     while (e > floor && !entry_ok(s, base, e, &t, true)) e -= 8;
     if (e <= floor) return floor;
-    /* Step back over an unfinished group. */
+    *in_group = (t.flags & KEEL_FLAG_GROUP_MORE) != 0;
     while (e > floor && entry_ok(s, base, e, &t, false) && (t.flags & KEEL_FLAG_GROUP_MORE))
         e = t.prev_end;
+    return e > floor ? e : floor;
+}
+
+static void describe(keel_recovery_kind *kind, uint64_t *damaged, keel_recovery_kind k,
+                     uint64_t at) {
+    if (k > *kind) {
+        *kind = k;
+        *damaged = at;
+    }
+}
+
+/* Find the end of the valid data in [floor, size): the last entry that is intact and
+ * ends a complete atomic group whose every entry checks out. `floor` is where data is
+ * known good (the header end, or the old end on refresh). Damage inside the last append
+ * is cut with it: a batch whose commit entry reached the disk but one of whose earlier
+ * pages did not (read as zeros) is cut whole. *kind_out and *damaged_out (the end offset
+ * of the entry that failed, if any) say what the cut holds (keel.h, keel_recovery). */
+static uint64_t find_valid_end(const keel_store *s, const uint8_t *base, uint64_t size,
+                               uint64_t floor, keel_recovery_kind *kind_out,
+                               uint64_t *damaged_out) {
+    keel_recovery_kind kind = KEEL_RECOVERY_NONE;
+    uint64_t damaged = 0;
+    keel_trailer t;
+    uint64_t e = size & ~(uint64_t)7;
+    if (e < size) describe(&kind, &damaged, KEEL_RECOVERY_TORN, size);
+    while (e > floor && !entry_ok(s, base, e, &t, true)) {
+        /* A complete entry whose checksum fails, or just bytes: damage or a torn write. */
+        describe(&kind, &damaged,
+                 entry_ok(s, base, e, &t, false) ? KEEL_RECOVERY_CHECKSUM : KEEL_RECOVERY_TORN, e);
+        e -= 8;
+    }
+    if (e <= floor) goto out;
+    /* Step back over an unfinished group. */
+    while (e > floor && entry_ok(s, base, e, &t, false) && (t.flags & KEEL_FLAG_GROUP_MORE)) {
+        describe(&kind, &damaged, KEEL_RECOVERY_GROUP, e);
+        e = t.prev_end;
+    }
     /* Check every entry of the last group; cut the group whole if one is torn. */
     while (e > floor) {
         bool ok = true;
-        uint64_t c = e;
+        uint64_t c = e, bad = 0;
         for (;;) {
-            if (!entry_ok(s, base, c, &t, false)) return e;  /* the walk will report it */
-            if (!entry_ok(s, base, c, &t, true)) ok = false;
+            if (!entry_ok(s, base, c, &t, false)) goto out;  /* the walk will report it */
+            if (!entry_ok(s, base, c, &t, true)) {
+                ok = false;
+                bad = c;
+            }
             uint64_t prev = t.prev_end;
             keel_trailer pt;
-            if (prev <= floor || !entry_ok(s, base, prev, &pt, false) ||
-                !(pt.flags & KEEL_FLAG_GROUP_MORE)) {
-                if (ok) return e;
+            if (prev > floor && !entry_ok(s, base, prev, &pt, false)) {
+                /* The chain breaks right below this group. When the break lies inside the
+                 * group (the entry below has GROUP_MORE) or looks unwritten (a torn page),
+                 * it is damage inside the last append: cut the group from the commit point
+                 * before it. Otherwise it is older damage, for the walk to report. */
+                bool in_group = false;
+                uint64_t v = commit_point_below(s, base, prev - 8, floor, &in_group);
+                if (in_group || trailer_unwritten(base, prev)) {
+                    describe(&kind, &damaged, KEEL_RECOVERY_BROKEN_GROUP, prev);
+                    e = v;
+                    goto out;
+                }
+                if (!ok) {
+                    describe(&kind, &damaged, KEEL_RECOVERY_CHECKSUM, bad);
+                    e = prev;
+                    break;
+                }
+                goto out;
+            }
+            if (prev <= floor || !(pt.flags & KEEL_FLAG_GROUP_MORE)) {
+                if (ok) goto out;
+                describe(&kind, &damaged, KEEL_RECOVERY_CHECKSUM, bad);
                 e = prev;
                 break;
             }
             c = prev;
         }
     }
-    return e > floor ? e : floor;
+out:
+    if (e < floor) e = floor;
+    if (kind_out) *kind_out = e < size ? kind : KEEL_RECOVERY_NONE;
+    if (damaged_out) *damaged_out = damaged;
+    return e;
 }
 
 /* ---- building the index --------------------------------------------------------------- */
@@ -152,8 +229,8 @@ static keel_status build_index(keel_store *s) {
     if (st == KEEL_ECORRUPT) {
         char detail[400];
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
-        return keel__fail(KEEL_ECORRUPT, "%s: %s (the file was not modified; run verify)", s->path,
-                          detail);
+        return keel__fail(KEEL_ECORRUPT, "%s: %s (the file was not modified; keel verify "
+                          "describes the damage, keel repair cuts it)", s->path, detail);
     }
     if (st != KEEL_OK) return st;
     return keel__index_purge_dead(s);
@@ -246,6 +323,90 @@ static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
     return KEEL_OK;
 }
 
+static const char *kind_text(keel_recovery_kind k) {
+    switch (k) {
+    case KEEL_RECOVERY_NONE: return "nothing";
+    case KEEL_RECOVERY_TORN: return "a torn write: no complete entry";
+    case KEEL_RECOVERY_GROUP: return "an unfinished atomic batch, never acknowledged";
+    case KEEL_RECOVERY_CHECKSUM:
+        return "a complete entry failing its checksum: damage, or a write of several pages "
+               "torn by a power loss";
+    case KEEL_RECOVERY_BROKEN_GROUP:
+        return "the last batch broken inside: a page of it never reached the disk, or damage";
+    case KEEL_RECOVERY_REPAIRED: return "keel repair: the chain of entries breaks there";
+    }
+    return "?";
+}
+
+static keel_status track_low(keel_store *s, const keel_trailer *t, const keel_place *p, void *ctx) {
+    (void)s;
+    (void)p;
+    *(uint64_t *)ctx = t->prev_end;
+    return KEEL_OK;
+}
+
+/* keel_repair: the walk from s->end broke. Step down to the newest valid end below the
+ * break whose chain reaches the header, and rebuild the index from it. Each round starts
+ * below the previous break, so this ends. *broken_out: where the first break was. */
+static keel_status repair_end(keel_store *s, uint64_t *broken_out) {
+    const uint8_t *base = s->map->base;
+    uint64_t cand = s->end;
+    *broken_out = 0;
+    for (;;) {
+        uint64_t low = cand;
+        keel_status st = keel__walk(s, base, cand, KEEL_HEADER_SIZE, s->align, s->file_tag,
+                                    track_low, &low);
+        if (st == KEEL_OK) break;
+        if (st != KEEL_ECORRUPT) return st;
+        if (!*broken_out) *broken_out = low;
+        cand = low <= KEEL_HEADER_SIZE + 8
+                   ? KEEL_HEADER_SIZE
+                   : find_valid_end(s, base, low - 8, KEEL_HEADER_SIZE, NULL, NULL);
+    }
+    s->end = cand;
+    keel__index_free(&s->index);
+    keel__clear_error();
+    return build_index(s);
+}
+
+/* Record what recovery found past s->end and, when writable, save it beside the store
+ * and cut it. Nothing is cut unless the copy is safely on disk. */
+static keel_status settle_tail(keel_store *s, uint64_t size, bool writable, keel_recovery_kind kind,
+                               uint64_t damaged) {
+    s->rec_kind = kind;
+    s->rec_valid_end = s->end;
+    s->rec_cut_bytes = size - s->end;
+    s->rec_damaged = damaged;
+    if (writable) {
+        int err = keel__os_save_range(s->fd, s->end, size - s->end, s->path, &s->rec_saved);
+        if (err)
+            return keel__fail_errno(err, "%s: saving the %llu bytes after offset %llu before "
+                                    "cutting them (%s); the store was not modified", s->path,
+                                    (unsigned long long)(size - s->end),
+                                    (unsigned long long)s->end, kind_text(kind));
+        err = keel__os_ftruncate(s->fd, s->end);
+        if (!err) err = keel__os_fdatasync(s->fd);
+        if (err) return keel__fail_errno(err, "cutting the torn tail of %s", s->path);
+        s->rec_cut = true;
+    }
+    char at[64] = "";
+    if (damaged && kind >= KEEL_RECOVERY_CHECKSUM)
+        snprintf(at, sizeof at, " (entry ending at offset %llu)", (unsigned long long)damaged);
+    size_t n = strlen(s->path) + (s->rec_saved ? strlen(s->rec_saved) : 0) + 400;
+    s->rec_detail = malloc(n);
+    if (!s->rec_detail) return keel__fail(KEEL_ENOMEM, "recovery report");
+    if (writable)
+        snprintf(s->rec_detail, n, "%s: recovery cut %llu bytes after offset %llu, %s%s; they "
+                 "are saved in %s", s->path, (unsigned long long)s->rec_cut_bytes,
+                 (unsigned long long)s->end, kind_text(kind), at, s->rec_saved);
+    else
+        snprintf(s->rec_detail, n, "%s: %llu bytes after offset %llu are ignored, %s%s; a "
+                 "writable open will save them beside the store and cut them", s->path,
+                 (unsigned long long)s->rec_cut_bytes, (unsigned long long)s->end,
+                 kind_text(kind), at);
+    return KEEL_OK;
+}
+
 /* Map the file, find the valid end, build the index. Shared by open and refresh. */
 static keel_status load(keel_store *s, bool writable) {
     uint64_t size;
@@ -257,14 +418,17 @@ static keel_status load(keel_store *s, bool writable) {
     if (err) return keel__fail_errno(err, "fstat %s", s->path);
     st = keel__map_new(s->fd, size, &s->map);
     if (st != KEEL_OK) return st;
-    s->end = find_valid_end(s, s->map->base, size, KEEL_HEADER_SIZE);
+    keel_recovery_kind kind;
+    uint64_t damaged;
+    s->end = find_valid_end(s, s->map->base, size, KEEL_HEADER_SIZE, &kind, &damaged);
     st = build_index(s);
-    if (st != KEEL_OK) return st;
-    if (writable && s->end < size) {
-        err = keel__os_ftruncate(s->fd, s->end);
-        if (!err) err = keel__os_fdatasync(s->fd);
-        if (err) return keel__fail_errno(err, "cutting the torn tail of %s", s->path);
+    if (st == KEEL_ECORRUPT && s->repairing) {
+        st = repair_end(s, &damaged);
+        kind = KEEL_RECOVERY_REPAIRED;
     }
+    if (st != KEEL_OK) return st;
+    s->rec_valid_end = s->end;
+    if (s->end < size) return settle_tail(s, size, writable, kind, damaged);
     return KEEL_OK;
 }
 
@@ -275,7 +439,8 @@ static void store_release(keel_store *s) {
     s->fd = -1;
 }
 
-keel_status keel_open(const char *path, const keel_options *opts, keel_store **store_out) {
+static keel_status open_store(const char *path, const keel_options *opts, bool repair,
+                              keel_store **store_out) {
     keel_options o = KEEL_OPTIONS_INIT;
     if (opts) o = *opts;
     if (!path || !store_out) return keel__fail(KEEL_EINVAL, "keel_open: path and store_out are required");
@@ -311,6 +476,7 @@ keel_status keel_open(const char *path, const keel_options *opts, keel_store **s
     s->sync = o.sync;
     s->align = o.alignment;
     s->test_hash_mask = o.test_hash_mask;
+    s->repairing = repair;
 
     keel_status st = open_file(s, &o);
     if (st == KEEL_OK) st = load(s, !s->read_only);
@@ -319,12 +485,27 @@ keel_status keel_open(const char *path, const keel_options *opts, keel_store **s
         store_release(s);
         pthread_mutex_destroy(&s->write_lock);
         pthread_rwlock_destroy(&s->index_lock);
+        free(s->rec_saved);
+        free(s->rec_detail);
         free(s->path);
         free(s);
         return st;
     }
+    s->repairing = false;
     *store_out = s;
     return KEEL_OK;
+}
+
+keel_status keel_open(const char *path, const keel_options *opts, keel_store **store_out) {
+    return open_store(path, opts, false, store_out);
+}
+
+keel_status keel_repair(const char *path, const keel_options *opts, keel_store **store_out) {
+    keel_options o = KEEL_OPTIONS_INIT;
+    if (opts) o = *opts;
+    if (o.mode == KEEL_OPEN_READONLY)
+        return keel__fail(KEEL_EINVAL, "keel_repair: a read-only open cannot repair");
+    return open_store(path, &o, true, store_out);
 }
 
 keel_status keel_close(keel_store *s) {
@@ -353,8 +534,17 @@ void keel_free(keel_store *s) {
     pthread_mutex_destroy(&s->write_lock);
     pthread_rwlock_destroy(&s->index_lock);
     free(s->wbuf);
+    free(s->rec_saved);
+    free(s->rec_detail);
     free(s->path);
     free(s);
+}
+
+keel_status keel_recovery_info(keel_store *s, keel_recovery *out) {
+    if (!s || !out) return keel__fail(KEEL_EINVAL, "keel_recovery_info: NULL argument");
+    *out = (keel_recovery){s->rec_kind, s->rec_valid_end, s->rec_cut_bytes, s->rec_damaged,
+                           s->rec_cut, s->rec_saved, s->rec_detail ? s->rec_detail : ""};
+    return KEEL_OK;
 }
 
 /* ---- refresh (read-only) ------------------------------------------------------------ */
@@ -452,7 +642,7 @@ keel_status keel_refresh(keel_store *s) {
         st = keel__map_new(s->fd, size, &m);
         if (st != KEEL_OK) goto done;
     }
-    uint64_t new_end = find_valid_end(s, m->base, size, s->end);
+    uint64_t new_end = find_valid_end(s, m->base, size, s->end, NULL, NULL);
     fresh_list l = {m->base, NULL, 0, 0};
     if (new_end > s->end) {
         /* keel__walk reads keys through s->map only in build_one; here it reads trailers

@@ -165,6 +165,14 @@ struct keel_store {
 
     uint8_t *wbuf;                  /* writer's staging buffer for small appends */
     size_t wcap;
+
+    /* What open (or repair) recovered; set once by open, read by keel_recovery_info. */
+    bool repairing;                 /* keel_repair: cut a broken chain instead of failing */
+    keel_recovery_kind rec_kind;
+    uint64_t rec_valid_end, rec_cut_bytes, rec_damaged;
+    bool rec_cut;
+    char *rec_saved;                /* malloc'd, or NULL */
+    char *rec_detail;               /* malloc'd, or NULL */
 };
 
 /* Lock helpers (handle.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY. */
