@@ -87,13 +87,25 @@ typedef struct keel_rec_writer_options {
 
 /* Create (truncate) the file at `path` and write the 64-byte signature, or with `append`
  * open an existing record file and continue it. Appending first cuts what a crashed
- * writer left unfinished at the end (a chunk whose data never fully reached the file) and
- * an ArrayRecord footer (rewritten at close if the option is set again); it never reads
- * chunk data, only the headers in the last blocks. An empty (0-byte) file gets a signature.
+ * writer left unfinished or damaged at the end (saving it beside the file first; see
+ * keel_rec_writer_recovery) and an ArrayRecord footer (rewritten at close if the option
+ * is set again). An empty (0-byte) file gets a signature.
  * KEEL_EFORMAT: the existing file is not a Riegeli/records file (left untouched).
  * On success *out owns the writer until keel_rec_writer_close(). */
 KEEL_API keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options *opts,
                                           keel_rec_writer **out);
+
+/* What an append open (options.append) found after the last intact chunk and cut: an
+ * unfinished chunk (KEEL_RECOVERY_TORN) or a complete chunk whose data or block headers
+ * are damaged, as a power loss leaves a chunk whose header reached the disk but whose
+ * data did not (KEEL_RECOVERY_CHECKSUM). Appending never writes after a damaged chunk,
+ * which would hide the new records from a reader that stops at the damage. The data of
+ * the chunks in the last 4 MiB of the file is checked (all of a smaller file). The cut
+ * bytes are first saved in "<path>.recovered-<offset>-XXXXXX" (keel.h, keel_recovery);
+ * if that fails the open fails and the file is unchanged. kind is KEEL_RECOVERY_NONE when
+ * nothing was cut. Strings stay valid until the writer is closed. */
+KEEL_API keel_status keel_rec_writer_recovery(const keel_rec_writer *w,
+                                              keel_recovery *report_out);
 
 /* Add one record (`len` bytes, may be 0; `data` may be NULL when len is 0). The bytes are
  * copied; the chunk is written when it reaches the chunk size. */

@@ -209,6 +209,21 @@ static keel_status read_data(keel_rec_reader *r, uint64_t c, const rec_chunk_hea
     return KEEL_OK;
 }
 
+keel_status keel__rec_check_chunk_data(int fd, uint64_t c, const rec_chunk_header *h,
+                                       uint64_t end) {
+    keel_rec_reader r;
+    memset(&r, 0, sizeof r);
+    r.fd = fd;
+    keel_rec_chunk *ch = keel__rec_chunk_new();
+    if (!ch) return keel__fail(KEEL_ENOMEM, "allocating a chunk");
+    uint64_t bad;
+    keel_status st = read_data(&r, c, h, end, ch, &bad);
+    free(r.iov);
+    free(r.bh);
+    keel_rec_chunk_release(ch);
+    return st;
+}
+
 /* ---- ArrayRecord footer ------------------------------------------------------------------- */
 
 static keel_status load_simple(int fd, uint64_t size, uint64_t c, keel_rec_chunk *ch,

@@ -172,6 +172,11 @@ bool keel__rec_ar_parse_metadata(const uint8_t *p, size_t n, uint64_t *group_siz
  * ends (possibly past `size`). */
 keel_status keel__rec_read_header(int fd, uint64_t size, uint64_t c, rec_chunk_header *h,
                                   uint64_t *end_out, int *short_out);
+/* Read the data of the chunk at `c` (header `h`, ending at `end`, within the file) and
+ * check the block headers it crosses and its data hash: KEEL_OK, or KEEL_ECORRUPT with the
+ * offset in the detail. Used by append, which must not write after a damaged chunk. */
+keel_status keel__rec_check_chunk_data(int fd, uint64_t c, const rec_chunk_header *h,
+                                       uint64_t end);
 /* KEEL_OK and the footer chunk's offset when the file ends with ArrayRecord's postscript;
  * KEEL_NOTFOUND when it does not. */
 keel_status keel__rec_find_ar_footer(int fd, uint64_t size, uint64_t *footer_out);

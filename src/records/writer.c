@@ -87,6 +87,8 @@ struct keel_rec_writer {
     size_t ar_n, ar_cap;
 
     uint64_t total_records, total_bytes;
+
+    keel_recovery rec;          /* what an append open cut; saved_path and detail malloc'd */
 };
 
 static keel_status add_ar(keel_rec_writer *w, uint64_t begin, uint64_t decoded, uint64_t n);
@@ -377,20 +379,34 @@ static keel_status do_sync(keel_rec_writer *w) {
 /* ---- the tail of an existing file ------------------------------------------------------------ */
 
 
-/* The end of the last complete chunk, reading only block and chunk headers near the end. */
-static keel_status find_append_point(int fd, uint64_t size, uint64_t *out) {
+/* How far back from the end append checks chunk data: the chunks written since the last
+ * sync are the ones a power loss can leave with intact headers and lost data. */
+#define APPEND_CHECK_WINDOW (UINT64_C(4) << 20)
+
+/* Where appending continues: the end of the last complete chunk whose data is intact.
+ * Reads block and chunk headers near the end and the data of the chunks that begin in
+ * the last APPEND_CHECK_WINDOW bytes (all of a smaller file). *damaged_out is 1 when the
+ * cut starts at a complete chunk whose data (or a block header inside it) is damaged,
+ * 0 when it is an unfinished chunk. *footer_out is 1 when the point is an ArrayRecord
+ * footer (rewritten at close, not damage). */
+static keel_status find_append_point(int fd, uint64_t size, uint64_t *out, int *damaged_out,
+                                     int *footer_out) {
     uint64_t footer;
+    *damaged_out = *footer_out = 0;
     keel_status st = keel__rec_find_ar_footer(fd, size, &footer);
     if (st == KEEL_OK) {
         *out = footer;      /* the footer, padding and postscript are rewritten at close */
+        *footer_out = 1;
         return KEEL_OK;
     }
     if (st != KEEL_NOTFOUND) return st;
-    /* The last block whose header is intact tells where a chunk begins in or after it. */
+    /* An intact block header tells where a chunk begins in or after its block: take the
+     * lowest one in the window (the last intact one before it when there is none). */
     uint64_t b = (size - 1) / REC_B * REC_B;
     uint64_t start = REC_SIG_SIZE;
-    for (;; b -= REC_B) {
-        if (b == 0) break;
+    bool found = false;
+    for (; b > 0; b -= REC_B) {
+        if (found && size - b > APPEND_CHECK_WINDOW) break;
         uint8_t bh[REC_BH];
         size_t got = 0;
         int e = keel__os_pread_all(fd, bh, REC_BH, b, &got);
@@ -402,9 +418,10 @@ static keel_status find_append_point(int fd, uint64_t size, uint64_t *out) {
             else if (b + next <= size) start = b + next;
             else start = b - prev;     /* the chunk crossing b is the unfinished one */
             if (start < REC_SIG_SIZE) start = REC_SIG_SIZE;
-            break;
+            found = true;
         }
     }
+    if (b == 0) start = REC_SIG_SIZE;  /* the window covers the whole file */
     uint64_t c = start;
     while (c < size) {
         rec_chunk_header h;
@@ -412,6 +429,12 @@ static keel_status find_append_point(int fd, uint64_t size, uint64_t *out) {
         int is_short = 0;
         st = keel__rec_read_header(fd, size, c, &h, &end, &is_short);
         if (st == KEEL_ECORRUPT || is_short || end > size) break;
+        if (st) return st;
+        st = keel__rec_check_chunk_data(fd, c, &h, end);
+        if (st == KEEL_ECORRUPT) {
+            *damaged_out = 1;
+            break;
+        }
         if (st) return st;
         c = end;
     }
@@ -455,7 +478,36 @@ static keel_status collect_ar_chunks(keel_rec_writer *w, uint64_t at) {
     return KEEL_OK;
 }
 
+static keel_status set_recovery(keel_rec_writer *w, const char *path, keel_recovery_kind kind,
+                                uint64_t at, uint64_t cut, char *saved) {
+    w->rec = (keel_recovery){kind, at, cut, kind == KEEL_RECOVERY_CHECKSUM ? at : 0, 1, saved,
+                             NULL};
+    size_t n = strlen(path) + strlen(saved) + 300;
+    char *d = malloc(n);
+    if (!d) return keel__fail(KEEL_ENOMEM, "recovery report");
+    snprintf(d, n, "%s: appending cut %llu bytes after offset %llu, %s; they are saved in %s",
+             path, (unsigned long long)cut, (unsigned long long)at,
+             kind == KEEL_RECOVERY_CHECKSUM ? "a complete chunk whose data is damaged (a power "
+                                              "loss or damage)"
+                                            : "an unfinished chunk (a torn write)",
+             saved);
+    w->rec.detail = d;
+    return KEEL_OK;
+}
+
+static void free_recovery(keel_rec_writer *w) {
+    free((char *)w->rec.saved_path);
+    free((char *)w->rec.detail);
+}
+
 /* ---- public API -------------------------------------------------------------------------- */
+
+keel_status keel_rec_writer_recovery(const keel_rec_writer *w, keel_recovery *report_out) {
+    if (!w || !report_out) return keel__fail(KEEL_EINVAL, "keel_rec_writer_recovery: NULL argument");
+    *report_out = w->rec;
+    if (!report_out->detail) report_out->detail = "";
+    return KEEL_OK;
+}
 
 keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options *opts,
                                  keel_rec_writer **out) {
@@ -518,8 +570,23 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
         w->pos = REC_SIG_SIZE;
     } else {
         uint64_t at = size;
-        st = find_append_point(w->fd, size, &at);
+        int damaged, footer;
+        st = find_append_point(w->fd, size, &at, &damaged, &footer);
         if (st) goto fail;
+        if (at < size && !footer) {
+            /* Never destroy bytes silently: the cut is saved beside the file first. */
+            char *saved = NULL;
+            e = keel__os_save_range(w->fd, at, size - at, path, &saved);
+            if (e) {
+                st = keel__fail_errno(e, "%s: saving the %llu bytes after offset %llu before "
+                                      "cutting them; the file was not modified", path,
+                                      (unsigned long long)(size - at), (unsigned long long)at);
+                goto fail;
+            }
+            st = set_recovery(w, path, damaged ? KEEL_RECOVERY_CHECKSUM : KEEL_RECOVERY_TORN, at,
+                              size - at, saved);
+            if (st) goto fail;
+        }
         if (at < size && (e = keel__os_ftruncate(w->fd, at)) != 0) {
             st = keel__fail_errno(e, "cutting the unfinished tail of %s at %llu", path,
                                   (unsigned long long)at);
@@ -536,6 +603,7 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
 fail:
     if (w->fd >= 0) keel__os_close(w->fd);
     free_set(&w->set[0]);
+    free_recovery(w);
     free(w);
     return st;
 }
@@ -710,6 +778,7 @@ keel_status keel_rec_writer_close(keel_rec_writer *w) {
     free(w->sizes);
     free(w->sbuf);
     free(w->ar);
+    free_recovery(w);
     free(w);
     return st;
 }
