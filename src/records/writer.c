@@ -555,12 +555,17 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
         size_t got = 0;
         e = keel__os_pread_all(w->fd, sig, REC_SIG_SIZE, 0, &got);
         if (e) { st = keel__fail_errno(e, "reading %s", path); goto fail; }
-        if (memcmp(sig, keel__rec_signature, got) != 0) {
+        bool unwritten = size <= REC_SIG_SIZE;  /* a signature that never reached the disk */
+        for (size_t i = 0; i < got && unwritten; i++) unwritten = sig[i] == 0;
+        if (unwritten) {
+            got = 0;
+        } else if (memcmp(sig, keel__rec_signature, got) != 0) {
             st = keel__fail(KEEL_EFORMAT, "%s is not a Riegeli/records file", path);
             goto fail;
         }
         if (got < REC_SIG_SIZE) size = 0;   /* a signature cut short: start again */
     }
+    bool fresh = size == 0;
     if (size == 0) {
         if ((cut && (e = keel__os_ftruncate(w->fd, 0)) != 0) ||
             (e = keel__os_pwrite_all(w->fd, keel__rec_signature, REC_SIG_SIZE, 0)) != 0) {
@@ -598,6 +603,11 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
     w->b = &w->set[0];
     if ((st = ensure_vbuf(w->b, 0)) != KEEL_OK) goto fail;
     if ((st = do_sync(w)) != KEEL_OK) goto fail;
+    if (fresh && o.sync != KEEL_SYNC_NONE && (e = keel__os_fsync_dir_of(path)) != 0) {
+        /* The file may be new: its name must be as durable as its first bytes. */
+        st = keel__fail_errno(e, "fsync of the directory of %s", path);
+        goto fail;
+    }
     *out = w;
     return KEEL_OK;
 fail:

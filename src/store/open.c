@@ -89,6 +89,20 @@ static uint64_t commit_point_below(const keel_store *s, const uint8_t *base, uin
     return e > floor ? e : floor;
 }
 
+/* The entry ending at `prev` is not structurally valid, and entries of the last append
+ * lie right above it. When the entry below the break is a member of a group (the group
+ * goes on into the damage) or the broken trailer looks unwritten (a torn page), the break
+ * is inside the last append: *cut_to gets the commit point before it. Otherwise it is
+ * older damage, for the walk to report. */
+static bool break_in_last_append(const keel_store *s, const uint8_t *base, uint64_t prev,
+                                 uint64_t floor, uint64_t *cut_to) {
+    bool in_group = false;
+    uint64_t v = commit_point_below(s, base, prev - 8, floor, &in_group);
+    if (!in_group && !trailer_unwritten(base, prev)) return false;
+    *cut_to = v;
+    return true;
+}
+
 static void describe(keel_recovery_kind *kind, uint64_t *damaged, keel_recovery_kind k,
                      uint64_t at) {
     if (k > *kind) {
@@ -118,10 +132,19 @@ static uint64_t find_valid_end(const keel_store *s, const uint8_t *base, uint64_
         e -= 8;
     }
     if (e <= floor) goto out;
-    /* Step back over an unfinished group. */
+    /* Step back over an unfinished group, and over damage inside it. */
+    bool stepped = false;
     while (e > floor && entry_ok(s, base, e, &t, false) && (t.flags & KEEL_FLAG_GROUP_MORE)) {
         describe(&kind, &damaged, KEEL_RECOVERY_GROUP, e);
         e = t.prev_end;
+        stepped = true;
+    }
+    uint64_t v;
+    if (stepped && e > floor && !entry_ok(s, base, e, &t, false) &&
+        break_in_last_append(s, base, e, floor, &v)) {
+        describe(&kind, &damaged, KEEL_RECOVERY_BROKEN_GROUP, e);
+        e = v;
+        goto out;
     }
     /* Check every entry of the last group; cut the group whole if one is torn. */
     while (e > floor) {
@@ -136,13 +159,8 @@ static uint64_t find_valid_end(const keel_store *s, const uint8_t *base, uint64_
             uint64_t prev = t.prev_end;
             keel_trailer pt;
             if (prev > floor && !entry_ok(s, base, prev, &pt, false)) {
-                /* The chain breaks right below this group. When the break lies inside the
-                 * group (the entry below has GROUP_MORE) or looks unwritten (a torn page),
-                 * it is damage inside the last append: cut the group from the commit point
-                 * before it. Otherwise it is older damage, for the walk to report. */
-                bool in_group = false;
-                uint64_t v = commit_point_below(s, base, prev - 8, floor, &in_group);
-                if (in_group || trailer_unwritten(base, prev)) {
+                /* The chain breaks right below this group. */
+                if (break_in_last_append(s, base, prev, floor, &v)) {
                     describe(&kind, &damaged, KEEL_RECOVERY_BROKEN_GROUP, prev);
                     e = v;
                     goto out;
