@@ -394,7 +394,7 @@ static keel_status settle_tail(keel_store *s, uint64_t size, bool writable, keel
     s->rec_kind = kind;
     s->rec_valid_end = s->end;
     s->rec_cut_bytes = size - s->end;
-    s->rec_damaged = damaged;
+    s->rec_damaged = kind >= KEEL_RECOVERY_CHECKSUM ? damaged : 0;
     if (writable) {
         int err = keel__os_save_range(s->fd, s->end, size - s->end, s->path, &s->rec_saved);
         if (err)

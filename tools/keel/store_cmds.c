@@ -1,7 +1,7 @@
 /*
  * store_cmds.c: the store commands of `keel FILE COMMAND`, their table and the help texts.
  *
- * One command per run: put, get, del, ls, stat, verify, compact, rename, copy, move. Each
+ * One command per run: put, get, del, ls, stat, verify, repair, compact, rename, copy, move. Each
  * opens the store in the weakest mode that does the job: read-only (no lock, never modifies
  * the file) for get, ls, stat and verify, so they work while another process writes;
  * "must exist" for commands that change an existing store (a typo never creates a file);
@@ -37,6 +37,7 @@ static int cmd_del(args *a);
 static int cmd_ls(args *a);
 static int cmd_stat(args *a);
 static int cmd_verify(args *a);
+static int cmd_repair(args *a);
 static int cmd_compact(args *a);
 static int cmd_rename(args *a);
 static int cmd_copy(args *a);
@@ -89,8 +90,10 @@ const command store_commands[] = {
      "stat [--json]",
      "show entries, live keys, sizes and format",
      "Show the number of entries (old versions and tombstones included), live keys,\n"
-     "the file size, the bytes a compaction would reclaim, the value alignment and the\n"
-     "format version. The store is opened read-only.\n"
+     "the file size, the bytes a compaction would reclaim, the value alignment, the\n"
+     "format version, and what recovery found past the last intact entry (a torn or\n"
+     "damaged tail, which the next writable open saves beside FILE and cuts). The store\n"
+     "is opened read-only.\n"
      "\n"
      "  --json       print one JSON object instead\n"},
     {"verify", cmd_verify, 0, 0, {NULL, NULL}, 0,
@@ -99,6 +102,16 @@ const command store_commands[] = {
      "Read every entry of FILE and check its checksum, its key hash and the chain that\n"
      "links it to the previous entry. Prints a summary; exit status 3 when anything is\n"
      "damaged. The store is opened read-only.\n"},
+    {"repair", cmd_repair, 0, 0, {NULL, NULL}, 0,
+     "repair",
+     "cut a damaged tail that open refuses, saving what it cuts",
+     "Open FILE for writing and cut a damaged tail: the store keeps the newest entries\n"
+     "from which the chain of entries reaches the header unbroken (and whose last batch\n"
+     "checks out); every byte after them is first saved, fsynced, in a new file\n"
+     "FILE.recovered-OFFSET-XXXXXX beside it. Use it when opening FILE fails with a\n"
+     "\"broken chain\" (damage before the last write). Prints what was cut and where it\n"
+     "was saved, or that there was nothing to do. Older entries' checksums are not\n"
+     "mended (verify reports them). FILE must exist.\n"},
     {"compact", cmd_compact, 0, 0, {NULL, NULL}, 0,
      "compact",
      "rewrite FILE with only the live entries",
@@ -158,6 +171,9 @@ static int open_store(const args *a, const char *path, keel_open_mode mode, keel
     keel_status st = keel_open(path, &o, out);
     if (st != KEEL_OK)
         return cli_fail(st, "opening '%s'", path);
+    keel_recovery r;
+    if (mode != KEEL_OPEN_READONLY && keel_recovery_info(*out, &r) == KEEL_OK && r.cut)
+        say("warning: %s", r.detail);
 
     if (a->align && mode != KEEL_OPEN_READONLY) {
         keel_stats stats;
@@ -357,6 +373,19 @@ static int cmd_ls(args *a)
     return rc;
 }
 
+static const char *recovery_kind_name(keel_recovery_kind k)
+{
+    switch (k) {
+    case KEEL_RECOVERY_NONE: return "none";
+    case KEEL_RECOVERY_TORN: return "torn";
+    case KEEL_RECOVERY_GROUP: return "unfinished-batch";
+    case KEEL_RECOVERY_CHECKSUM: return "checksum";
+    case KEEL_RECOVERY_BROKEN_GROUP: return "broken-batch";
+    case KEEL_RECOVERY_REPAIRED: return "repaired";
+    }
+    return "unknown";
+}
+
 static int cmd_stat(args *a)
 {
     keel_store *s;
@@ -370,7 +399,9 @@ static int cmd_stat(args *a)
         keel_free(s);
         return rc;
     }
-    keel_free(s);
+    keel_recovery r;
+    if (keel_recovery_info(s, &r) != KEEL_OK)
+        memset(&r, 0, sizeof r);
 
     if (a->json) {
         fputs("{\"path\": ", stdout);
@@ -378,10 +409,20 @@ static int cmd_stat(args *a)
         printf(", \"format_version\": \"%u.%u\", \"format_major\": %u, \"format_minor\": %u, "
                "\"alignment\": %" PRIu32 ", \"file_size\": %" PRIu64 ", \"entries\": %" PRIu64
                ", \"live_keys\": %" PRIu64 ", \"live_bytes\": %" PRIu64
-               ", \"reclaimable_bytes\": %" PRIu64 "}\n",
+               ", \"reclaimable_bytes\": %" PRIu64 ", \"recovery\": ",
                (unsigned)t.format_major, (unsigned)t.format_minor, (unsigned)t.format_major,
                (unsigned)t.format_minor, t.alignment, t.file_size, t.entries, t.live_keys,
                t.live_bytes, t.reclaimable_bytes);
+        if (r.kind == KEEL_RECOVERY_NONE) {
+            fputs("null}\n", stdout);
+        } else {
+            printf("{\"kind\": \"%s\", \"valid_end\": %" PRIu64 ", \"ignored_bytes\": %" PRIu64
+                   ", \"damaged_offset\": %" PRIu64 ", \"detail\": ", recovery_kind_name(r.kind),
+                   r.valid_end, r.cut_bytes, r.damaged_offset);
+            json_string(stdout, r.detail);
+            fputs("}}\n", stdout);
+        }
+        keel_free(s);
         return EXIT_OK;
     }
     char h1[32], h2[32], h3[32];
@@ -397,7 +438,32 @@ static int cmd_stat(args *a)
            t.file_size, human_size(t.file_size, h1, sizeof h1), t.entries, t.live_keys,
            t.live_bytes, human_size(t.live_bytes, h2, sizeof h2), t.reclaimable_bytes,
            human_size(t.reclaimable_bytes, h3, sizeof h3));
+    if (r.kind == KEEL_RECOVERY_NONE)
+        printf("recovery:          none (the file ends with an intact entry)\n");
+    else
+        printf("recovery:          %s: %" PRIu64 " bytes after offset %" PRIu64
+               " (the next writable open saves them beside the file and cuts them)\n",
+               recovery_kind_name(r.kind), r.cut_bytes, r.valid_end);
+    keel_free(s);
     return EXIT_OK;
+}
+
+static int cmd_repair(args *a)
+{
+    keel_options o = KEEL_OPTIONS_INIT;
+    o.mode = KEEL_OPEN_EXISTING;
+    o.sync = KEEL_SYNC_DATA;
+    keel_store *s;
+    keel_status st = keel_repair(a->path, &o, &s);
+    if (st != KEEL_OK)
+        return cli_fail(st, "repairing '%s'", a->path);
+    keel_recovery r;
+    st = keel_recovery_info(s, &r);
+    if (st == KEEL_OK && r.kind == KEEL_RECOVERY_NONE)
+        printf("%s: nothing to repair: the file ends with an intact entry\n", a->path);
+    else if (st == KEEL_OK)
+        printf("%s\n", r.detail);
+    return close_store(s, a->path, st == KEEL_OK ? EXIT_OK : cli_fail(st, "repair '%s'", a->path));
 }
 
 static int cmd_verify(args *a)
@@ -419,8 +485,8 @@ static int cmd_verify(args *a)
             (uint64_t)sb.st_size > committed)
             printf("%s: note: %" PRIu64 " bytes past the last intact entry (offset %" PRIu64
                    ") are not part of the store: a torn tail from an interrupted write, or "
-                   "data appended since this scan began; the next writable open cuts a torn "
-                   "tail\n", a->path, (uint64_t)sb.st_size - committed, committed);
+                   "data appended since this scan began; the next writable open saves a torn "
+                   "tail beside the file and cuts it\n", a->path, (uint64_t)sb.st_size - committed, committed);
     } else if (st == KEEL_ECORRUPT) {
         printf("%s: %" PRIu64 " entries checked, %" PRIu64 " damaged", a->path,
                r.entries_checked, r.bad_entries);

@@ -37,6 +37,7 @@
  *   args.c             argument parsing and bytes-like arguments
  *   datastore.c        DataStore: lifecycle, reads, iteration, maintenance, the type
  *   datastore_write.c  DataStore: writes (write, batches, write_stream, delete, rename...)
+ *   datastore_recovery.c  DataStore.recovery, the RecoveryWarning at open, DataStore.repair
  *   entry.c            EntryHandle, EntryStream, StoreIterator
  *   hasher.c           NamespaceHasher
  * Functions and type specs shared between the files are prefixed kdb_ and have hidden
@@ -91,6 +92,7 @@ typedef struct {
     PyObject *LockedError;
     PyObject *ReadOnlyError;
     PyObject *StoreIOError;
+    PyObject *RecoveryWarning;    /* a UserWarning: open cut a torn or damaged tail */
     PyObject *str_read;           /* "read" */
     PyObject *int_stream_size;    /* STREAM_READ_SIZE */
 } keeldb_state;
@@ -231,6 +233,13 @@ PyObject *kdb_copy_bytes(StoreObject *self, const void *p, size_t n);
 
 /* A new EntryHandle on `e`, holding a reference to `self`. */
 PyObject *kdb_new_entry(StoreObject *self, const keel_entry *e);
+
+/* Recovery (datastore_recovery.c): the `recovery` getter, the warning at open (0 or -1
+ * with an exception, when warnings are errors), and the repair() class method. */
+PyObject *kdb_store_get_recovery(StoreObject *self, void *closure);
+int kdb_store_warn_recovery(StoreObject *self);
+PyObject *kdb_store_repair(PyObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames);
 
 /* DataStore writes (datastore_write.c), listed in datastore.c's method table. */
 PyObject *kdb_store_write(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,

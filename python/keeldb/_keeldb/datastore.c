@@ -111,6 +111,8 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     }
     self->s = s;
     self->closed = 0;
+    if (kdb_store_warn_recovery(self) < 0)
+        goto fail;
     Py_DECREF(path_bytes);
     return (PyObject *)self;
 
@@ -620,6 +622,11 @@ static PyMethodDef Store_methods[] = {
     {"sync", (PyCFunction)Store_sync, METH_NOARGS, "sync() -> None\n\nFlush to stable storage."},
     {"verify", (PyCFunction)Store_verify, METH_NOARGS,
      "verify() -> int\n\nCheck every entry; returns how many, raises CorruptError."},
+    {"repair", (PyCFunction)(void (*)(void))kdb_store_repair,
+     METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
+     "repair(path) -> dict | None\n\nCut a damaged tail that opening refuses (CorruptError, "
+     "'broken chain'),\nsaving the cut bytes in a file beside the store; returns what was "
+     "cut\n(as DataStore.recovery), or None when the store needed nothing."},
     {"refresh", (PyCFunction)Store_refresh, METH_NOARGS,
      "refresh() -> None\n\nRead-only stores: see entries appended by the writer since."},
     {"close", (PyCFunction)Store_close, METH_NOARGS,
@@ -634,6 +641,10 @@ static PyGetSetDef Store_getset[] = {
     {"path", (getter)Store_get_path, NULL, "The path the store was opened with.", NULL},
     {"readonly", (getter)Store_get_readonly, NULL, "True when opened read-only.", NULL},
     {"closed", (getter)Store_get_closed, NULL, "True after close().", NULL},
+    {"recovery", (getter)kdb_store_get_recovery, NULL,
+     "What opening found past the last intact entry: None, or a dict with kind, valid_end,\n"
+     "cut_bytes, damaged_offset, cut (False for a read-only open), saved_path and detail.",
+     NULL},
     {NULL, NULL, NULL, NULL, NULL}};
 
 static PyMemberDef Store_members[] = {

@@ -59,6 +59,11 @@ kdb_add_exceptions(PyObject *m, keeldb_state *st)
     Py_DECREF(bases);
     if (st->StoreIOError == NULL)
         return -1;
+    if ((st->RecoveryWarning = new_exc(m, "keeldb.RecoveryWarning",
+                                       "Opening a store cut a torn or damaged tail; the cut "
+                                       "bytes were saved in the file the message names.",
+                                       PyExc_UserWarning)) == NULL)
+        return -1;
     return 0;
 }
 

@@ -130,6 +130,7 @@ module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->LockedError);
     Py_VISIT(st->ReadOnlyError);
     Py_VISIT(st->StoreIOError);
+    Py_VISIT(st->RecoveryWarning);
     return 0;
 }
 
@@ -151,6 +152,7 @@ module_clear(PyObject *m)
     Py_CLEAR(st->LockedError);
     Py_CLEAR(st->ReadOnlyError);
     Py_CLEAR(st->StoreIOError);
+    Py_CLEAR(st->RecoveryWarning);
     Py_CLEAR(st->str_read);
     Py_CLEAR(st->int_stream_size);
     return 0;
