@@ -17,6 +17,7 @@
  *     default (error) reader reads everything to the appended record without an error.
  * KEEL_POWERLOSS_STATES (default 6) sets the random states per crash point,
  * KEEL_POWERLOSS_SEED the seed; e.g. KEEL_POWERLOSS_STATES=300 for a long run.
+ * KEEL_POWERLOSS_KEEP=FILE copies a DataStore state that fails to open there, to look at.
  */
 #include "powerloss.h"
 
