@@ -419,7 +419,9 @@ KEEL_API keel_status keel_recovery_info(keel_store *s, keel_recovery *report_out
  * from which the chain of entries reaches the header unbroken and whose last group
  * checks out; everything after it is saved beside the store exactly as keel_open saves
  * a torn tail (see above), then cut. On a store keel_open accepts, it does what keel_open
- * does. `opts` as for keel_open (NULL for defaults); KEEL_OPEN_READONLY is KEEL_EINVAL.
+ * does. `opts` as for keel_open (NULL for defaults), except that the file must exist:
+ * KEEL_OPEN_CREATE is taken as KEEL_OPEN_EXISTING (KEEL_ENOENT when absent; nothing is
+ * created), and KEEL_OPEN_READONLY and KEEL_OPEN_NEW are KEEL_EINVAL.
  * On KEEL_OK, *store_out is open and keel_recovery_info() says what was cut. Checksums of
  * older entries are not read (keel_verify reports those; cutting cannot mend them).
  * KEEL_ECORRUPT if the header itself is damaged. */

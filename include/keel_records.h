@@ -246,7 +246,7 @@ typedef struct keel_rec_mtwriter_options {
     const char *dir;                    /* created if missing */
     const char *prefix;                 /* shard files are "{dir}/{prefix}_{N}"; NULL = "shard" */
     uint32_t num_shards;                /* shards written at once; 0 = 2 */
-    uint32_t worker_threads;            /* 0 = the number of CPUs */
+    uint32_t worker_threads;            /* 0 = the number of CPUs; at most 1024 */
     uint64_t max_bytes_per_writer;      /* record bytes per shard before it is closed;
                                          * 0 = unlimited */
     uint64_t task_queue_capacity;       /* records accepted but not yet written before

@@ -224,7 +224,13 @@ keel_status keel_rec_mtwriter_open(const keel_rec_mtwriter_options *opts,
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         w->o.worker_threads = n > 0 ? (uint32_t)n : 1;
     }
-    if (w->o.worker_threads > 1024) w->o.worker_threads = 1024;
+    if (w->o.worker_threads > 1024) {
+        /* Not silently cut down: a caller asking for more threads made a mistake. */
+        uint32_t n = w->o.worker_threads;
+        free(w);
+        return keel__fail(KEEL_EINVAL, "keel_rec_mtwriter_open: worker_threads %u is more than "
+                          "1024", n);
+    }
     /* Small enough that the queue's capacity holds a few batches per shard. */
     uint64_t per = w->o.task_queue_capacity / (4 * (uint64_t)w->o.num_shards);
     w->batch_records = per < 1 ? 1 : per > BATCH_RECORDS ? BATCH_RECORDS : (uint32_t)per;
@@ -496,6 +502,9 @@ keel_status keel_rec_mtreader_open(const keel_rec_mtreader_options *opts,
     keel__clear_error();
     if (!opts || !out || (opts->npaths && !opts->paths))
         return keel__fail(KEEL_EINVAL, "keel_rec_mtreader_open: NULL argument");
+    if (opts->npaths > SIZE_MAX / sizeof(char *) - 1)  /* npaths + 1 pointers would wrap */
+        return keel__fail(KEEL_EINVAL, "keel_rec_mtreader_open: %zu paths cannot exist",
+                          opts->npaths);
     keel_rec_mtreader *r = calloc(1, sizeof *r);
     if (!r) return keel__fail(KEEL_ENOMEM, "allocating a reader");
     r->o = *opts;

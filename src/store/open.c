@@ -521,8 +521,10 @@ keel_status keel_open(const char *path, const keel_options *opts, keel_store **s
 keel_status keel_repair(const char *path, const keel_options *opts, keel_store **store_out) {
     keel_options o = KEEL_OPTIONS_INIT;
     if (opts) o = *opts;
-    if (o.mode == KEEL_OPEN_READONLY)
-        return keel__fail(KEEL_EINVAL, "keel_repair: a read-only open cannot repair");
+    if (o.mode == KEEL_OPEN_READONLY || o.mode == KEEL_OPEN_NEW)
+        return keel__fail(KEEL_EINVAL, "keel_repair: repairs an existing file: mode %s",
+                          o.mode == KEEL_OPEN_NEW ? "KEEL_OPEN_NEW" : "KEEL_OPEN_READONLY");
+    o.mode = KEEL_OPEN_EXISTING;  /* never creates a file, whatever the default mode is */
     return open_store(path, &o, true, store_out);
 }
 

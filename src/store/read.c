@@ -155,7 +155,17 @@ keel_status keel_entry_verify(keel_store *s, const keel_entry *e) {
     if (!e) return keel__fail(KEEL_EINVAL, "keel_entry_verify: entry is NULL");
     keel_status st = keel__reader_enter(s);
     if (st != KEEL_OK) return st;
+    bool sane = e->key.len <= KEEL_MAX_KEY && (e->value.data || !e->value.len) &&
+                e->value_offset >= KEEL_HEADER_SIZE &&
+                e->value_offset <= e->entry_end &&
+                e->entry_end - e->value_offset >= (uint64_t)e->value.len + e->key.len + KEEL_TRAILER_SIZE;
     keel__reader_leave(s);
+    /* A caller's struct: its numbers must at least describe a whole entry (it may come
+     * from a mapping retired by a compaction, so its offsets are not compared with s->end),
+     * or the trailer's address below would be formed from garbage. */
+    if (!sane || !e->value.data)
+        return keel__fail(KEEL_EINVAL, "keel_entry_verify: the entry does not describe an entry "
+                          "of this store (use one from keel_get_entry)");
     /* The entry's views stay valid until close; its trailer sits right before entry_end. */
     const uint8_t *trailer = e->value.data + (e->entry_end - KEEL_TRAILER_SIZE - e->value_offset);
     uint32_t crc = keel__entry_crc(e->value.data, e->value.len, e->key.data, (uint32_t)e->key.len,

@@ -85,9 +85,12 @@ static keel_status write_planned(keel_store *s, const keel_append_item *items, c
         }
         err = keel__os_pwrite_all(s->fd, b, (size_t)total, s->end);
     } else {
-        size_t cap = n * 5;
-        for (size_t i = 0; i < n; i++) cap += items[i].nparts;
-        if (cap > INT_MAX) return keel__fail(KEEL_ERANGE, "%zu buffers in one write", cap);
+        /* At most 5 buffers per entry plus its parts; the sum is bounded before it could
+         * wrap, so the allocation below is never smaller than what is written into it. */
+        size_t cap = n > INT_MAX / 5 ? (size_t)INT_MAX + 1 : n * 5;
+        for (size_t i = 0; i < n && cap <= INT_MAX; i++)
+            cap = items[i].nparts > INT_MAX - cap ? (size_t)INT_MAX + 1 : cap + items[i].nparts;
+        if (cap > INT_MAX) return keel__fail(KEEL_ERANGE, "more than %d buffers in one write", INT_MAX);
         struct iovec *iov = malloc(cap * sizeof *iov);
         if (!iov) return keel__fail(KEEL_ENOMEM, "iovec array for %zu entries", n);
         int c = 0;
@@ -118,6 +121,8 @@ static keel_status write_planned(keel_store *s, const keel_append_item *items, c
 
 keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n) {
     if (n == 0) return KEEL_OK;
+    if (n > SIZE_MAX / sizeof(planned))
+        return keel__fail(KEEL_ENOMEM, "planning a batch of %zu entries", n);
     planned one, *pl = n == 1 ? &one : malloc(n * sizeof *pl);
     if (!pl) return keel__fail(KEEL_ENOMEM, "planning a batch of %zu entries", n);
     keel_status st = KEEL_OK;
@@ -257,6 +262,8 @@ keel_status keel_put_batch(keel_store *s, const keel_kv *items, size_t n) {
     if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
     if (n == 0) return s->closed ? keel__fail(KEEL_ECLOSED, "store %s is closed", s->path) : KEEL_OK;
     if (!items) return keel__fail(KEEL_EINVAL, "keel_put_batch: items is NULL");
+    if (n > SIZE_MAX / sizeof(keel_append_item))  /* n * size would wrap */
+        return keel__fail(KEEL_EINVAL, "keel_put_batch: %zu items cannot exist", n);
     keel_append_item *ai = malloc(n * sizeof *ai);
     if (!ai) return keel__fail(KEEL_ENOMEM, "batch of %zu items", n);
     keel_status st = KEEL_OK;
@@ -305,6 +312,8 @@ keel_status keel_delete(keel_store *s, const void *key, size_t key_len) {
 keel_status keel_delete_batch(keel_store *s, const keel_view *keys, size_t n, size_t *deleted_out) {
     if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
     if (n && !keys) return keel__fail(KEEL_EINVAL, "keel_delete_batch: keys is NULL");
+    if (n > SIZE_MAX / sizeof(keel_append_item))  /* n * size would wrap */
+        return keel__fail(KEEL_EINVAL, "keel_delete_batch: %zu keys cannot exist", n);
     for (size_t i = 0; i < n; i++) {
         keel_status st = keel__check_key(keys[i].data, keys[i].len);
         if (st != KEEL_OK) return st;
