@@ -9,14 +9,16 @@
  *      entry_verify, verify. Both opens must see the same live entries.
  *   2. writable open. A failure with EFORMAT, EVERSION or ECORRUPT must leave the file
  *      byte-for-byte untouched; a success may only cut a torn tail (the file becomes a
- *      prefix of the input) and must see what the read-only open saw.
+ *      prefix of the input), must keep the cut bytes in the side file its recovery report
+ *      names, and must see what the read-only open saw.
  *   3. put, batch put and delete on the recovered store, close, reopen read-only: the
  *      writes must be there and the count must add up.
  *   4. writable reopen and compaction: the live entries (in file order) are unchanged and
  *      the compacted file verifies.
  * Any broken promise aborts, so libFuzzer reports it like a crash; AddressSanitizer,
  * UndefinedBehaviorSanitizer and LeakSanitizer catch the rest. A file descriptor left open
- * or a stray file left in the work directory (a compaction temporary) also aborts.
+ * or a stray file left in the work directory (a compaction temporary; recovery's side
+ * files are meant to stay) also aborts.
  *
  * In libFuzzer builds a custom mutator repairs checksums after mutating, so the fuzzer
  * gets past the CRCs into the structure behind them (see fix_checksums).
@@ -426,9 +428,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             CHECK(file_equals(g_path, data, size), "failed open (%d) modified the file", (int)st);
         goto done;
     }
-    if (size > 0)
+    if (size > 0) {
         CHECK(file_is_prefix_of(g_path, data, size),
               "writable open did more than cut a torn tail");
+        /* Whatever it cut is accounted for and kept, byte for byte, in the side file. */
+        keel_recovery r;
+        CHECK(keel_recovery_info(s, &r) == KEEL_OK, "keel_recovery_info");
+        CHECK(r.valid_end + r.cut_bytes == size, "recovery report %llu + %llu bytes, file %zu",
+              (unsigned long long)r.valid_end, (unsigned long long)r.cut_bytes, size);
+        if (r.cut_bytes)
+            CHECK(r.cut && r.saved_path && r.valid_end <= size &&
+                      file_equals(r.saved_path, data + r.valid_end, size - (size_t)r.valid_end),
+                  "the %llu bytes cut are not in the side file",
+                  (unsigned long long)r.cut_bytes);
+    }
     exercise(s, &rw);
     if (ro_ok)
         CHECK(same_summary(&ro, &rw),
@@ -504,12 +517,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 done:
     unlink(g_path);
     {
-        /* Nothing else may be left behind (compaction temporaries, header temporaries). */
+        /* Nothing else may be left behind (compaction temporaries, header temporaries)
+         * but the copies of what recovery cut, which are meant to stay. */
         DIR *d = opendir(g_dir);
         struct dirent *e;
         const char *stray = NULL;
         char name[256];
         while (d && (e = readdir(d)) != NULL) {
+            if (strncmp(e->d_name, "store.keel.recovered-", 21) == 0) continue;
             if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
                 snprintf(name, sizeof name, "%s", e->d_name);
                 stray = name;

@@ -34,8 +34,14 @@
  *
  * Processes
  *   A writable open takes an exclusive advisory lock (flock) on the file; a second
- *   writable open, in this process or another, fails with KEEL_ELOCKED. Read-only opens
- *   take no lock and may call keel_refresh() to see entries appended since.
+ *   writable open, in this process or another, fails with KEEL_ELOCKED. Once locked, it
+ *   checks that the path still names the locked file (another writer may have compacted,
+ *   renaming a new file over the path, and closed in between) and starts over if not.
+ *   Temporary files beside the store ("<path>.new-*", "<path>.compact-*") are locked by
+ *   their creator while in use; a writable open removes only those nobody holds (left by
+ *   a crash). Two processes creating the same store: one creates it, the other opens it
+ *   or gets KEEL_ELOCKED. Read-only opens take no lock and may call keel_refresh() to see
+ *   entries appended since.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
