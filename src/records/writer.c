@@ -503,7 +503,8 @@ static void free_recovery(keel_rec_writer *w) {
 /* ---- public API -------------------------------------------------------------------------- */
 
 keel_status keel_rec_writer_recovery(const keel_rec_writer *w, keel_recovery *report_out) {
-    if (!w || !report_out) return keel__fail(KEEL_EINVAL, "keel_rec_writer_recovery: NULL argument");
+    if (!w || !report_out)
+        return keel__fail(KEEL_EINVAL, "keel_rec_writer_recovery: NULL argument");
     *report_out = w->rec;
     if (!report_out->detail) report_out->detail = "";
     return KEEL_OK;

@@ -6,9 +6,9 @@
  * a fresh header: each value byte-identical and re-aligned, each old checksum verified on
  * the way (a damaged entry stops the compaction rather than being laundered into a fresh
  * checksum). The new file (locked from its creation on: files.c) is fsynced, renamed over
- * the store and the directory fsynced; only then are the new fd, mapping and index published. The old mapping is
- * retired, not unmapped, so earlier views stay valid. On any failure before the rename
- * the temporary file is removed and the store is as it was.
+ * the store and the directory fsynced; only then are the new fd, mapping and index
+ * published. The old mapping is retired, not unmapped, so earlier views stay valid. On any
+ * failure before the rename the temporary file is removed and the store is as it was.
  */
 #include "store/store.h"
 

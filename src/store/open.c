@@ -67,7 +67,8 @@ static bool entry_ok(const keel_store *s, const uint8_t *base, uint64_t end, kee
  * trailer broken that way is a torn write; one broken otherwise is damage. */
 static bool trailer_unwritten(const uint8_t *base, uint64_t end) {
     uint64_t b = end - KEEL_TRAILER_SIZE;
-    uint64_t first_zero = end, last_zero = b;  /* zero suffix [first_zero, end), prefix [b, last_zero) */
+    /* The zero suffix is [first_zero, end), the zero prefix [b, last_zero). */
+    uint64_t first_zero = end, last_zero = b;
     while (first_zero > b && base[first_zero - 1] == 0) first_zero--;
     while (last_zero < end && base[last_zero] == 0) last_zero++;
     if (first_zero == b) return true;

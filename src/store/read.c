@@ -158,7 +158,8 @@ keel_status keel_entry_verify(keel_store *s, const keel_entry *e) {
     bool sane = e->key.len <= KEEL_MAX_KEY && (e->value.data || !e->value.len) &&
                 e->value_offset >= KEEL_HEADER_SIZE &&
                 e->value_offset <= e->entry_end &&
-                e->entry_end - e->value_offset >= (uint64_t)e->value.len + e->key.len + KEEL_TRAILER_SIZE;
+                e->entry_end - e->value_offset >=
+                    (uint64_t)e->value.len + e->key.len + KEEL_TRAILER_SIZE;
     keel__reader_leave(s);
     /* A caller's struct: its numbers must at least describe a whole entry (it may come
      * from a mapping retired by a compaction, so its offsets are not compared with s->end),

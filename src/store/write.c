@@ -90,7 +90,8 @@ static keel_status write_planned(keel_store *s, const keel_append_item *items, c
         size_t cap = n > INT_MAX / 5 ? (size_t)INT_MAX + 1 : n * 5;
         for (size_t i = 0; i < n && cap <= INT_MAX; i++)
             cap = items[i].nparts > INT_MAX - cap ? (size_t)INT_MAX + 1 : cap + items[i].nparts;
-        if (cap > INT_MAX) return keel__fail(KEEL_ERANGE, "more than %d buffers in one write", INT_MAX);
+        if (cap > INT_MAX)
+            return keel__fail(KEEL_ERANGE, "more than %d buffers in one write", INT_MAX);
         struct iovec *iov = malloc(cap * sizeof *iov);
         if (!iov) return keel__fail(KEEL_ENOMEM, "iovec array for %zu entries", n);
         int c = 0;
