@@ -165,9 +165,16 @@ struct keel_store {
 
     uint8_t *wbuf;                  /* writer's staging buffer for small appends */
     size_t wcap;
+
+    uint64_t fork_gen;              /* base/fork.c's generation at open: a writable handle
+                                     * used in a forked child refuses (handle.c) */
+    long owner_pid;                 /* the process that opened it, for that message */
 };
 
-/* Lock helpers (handle.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY. */
+/* Lock helpers (handle.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY;
+ * both fail with KEEL_ELOCKED for a writable handle used in a child forked after it was
+ * opened (the writer lock and the view of the file are the parent's). */
+bool keel__forked_writer(const keel_store *s);
 uintptr_t keel__self_id(void);
 keel_status keel__writer_enter(keel_store *s);
 void keel__writer_leave(keel_store *s);

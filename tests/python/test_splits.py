@@ -207,3 +207,76 @@ def test_bytes_and_refusals_pickle_clearly(tmp_path: Path) -> None:
     with keeldb.MultiThreadedReader.new_with_shards(dir_path=d, num_shards=2) as mr:
         with pytest.raises(TypeError, match="plan_splits"):
             pickle.dumps(mr)
+
+
+# ---- fork ---------------------------------------------------------------------------------------
+
+
+def _in_child(fn) -> int:  # type: ignore[no-untyped-def]
+    """Run fn() in a forked child; its exit status (0: fn returned without raising)."""
+    import os
+    import traceback
+
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            fn()
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_forked_child_reads_correctly(tmp_path: Path) -> None:
+    p = tmp_path / "f.rec"
+    recs = write_file(p, 500, chunk_size=1024)
+    reader = RecordReader(p)
+    reader.seek(100)
+    (r,) = keeldb.plan_splits(p)
+
+    def child() -> None:
+        assert [bytes(x) for x in reader] == recs[100:]      # inherited: pread, own state
+        assert bytes(reader[3]) == recs[3]
+        assert [bytes(x) for x in keeldb.read_range(r)] == recs
+
+    assert _in_child(child) == 0
+    assert reader.tell() == 100 and bytes(reader.next_record() or b"") == recs[100]
+    reader.close()
+
+
+def test_forked_child_cannot_use_a_parent_writer(tmp_path: Path) -> None:
+    path = tmp_path / "s.keel"
+    rec_path = tmp_path / "w.rec"
+    store = DataStore(path)
+    store.write(b"k", b"v")
+    ro = DataStore(path, readonly=True)
+    writer = RecordWriter(rec_path)
+    writer.write_record(b"parent-0")                 # pending in the parent's chunk
+
+    def child() -> None:
+        import gc
+        with pytest.raises(keeldb.LockedError, match="fork"):
+            store.write(b"c", b"x")
+        with pytest.raises(keeldb.LockedError, match="open the store again"):
+            store.read(b"k")
+        assert ro.read(b"k") == b"v"                 # read-only: a snapshot, no lock
+        with DataStore(path, readonly=True) as again:   # what the message says to do
+            assert again[b"k"] == b"v"
+        with pytest.raises(OSError, match="fork"):
+            writer.write_record(b"child")
+        store.close()
+        ro.close()
+        writer.close()      # writes nothing: the pending record is the parent's
+        gc.collect()
+
+    assert _in_child(child) == 0
+    store.write(b"p", b"after")
+    assert store[b"k"] == b"v" and store[b"p"] == b"after"
+    writer.write_record(b"parent-1")
+    writer.close()
+    assert [bytes(x) for x in RecordReader(rec_path)] == [b"parent-0", b"parent-1"]
+    ro.close()
+    store.close()
