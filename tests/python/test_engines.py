@@ -203,3 +203,29 @@ def test_dask_local_cluster_two_processes(tmp_path: Path) -> None:
         assert len(pids) == 2, pids
         entries = kdask.read_store(path, npartitions=3).compute()
         assert dict(entries) == {b"k%05d" % i: b"v%d" % i for i in range(3000)}
+
+
+# ---- the README's engine examples -------------------------------------------------------------
+
+
+def test_readme_engine_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README blocks marked "# needs: ENGINE" run as written (as a script would)."""
+    import runpy
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    try:
+        from test_typing import ENGINE_MODULES, needs, readme_blocks, write_blocks
+    finally:
+        sys.path.pop(0)
+    wanted = {needs(b) for b in readme_blocks()} - {None}
+    assert wanted == set(ENGINE_MODULES)
+    monkeypatch.chdir(tmp_path)
+    files = write_blocks(tmp_path, engines=True)
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():   # the README's block starts its own
+        ray.shutdown()
+    if not files:
+        pytest.skip("no distributed engine is installed (requirements-engines.txt)")
+    for p in files:
+        runpy.run_path(str(p), run_name="__main__")
