@@ -67,6 +67,14 @@ def timed(fn: Callable[[], int], runs: int) -> Dict[str, float]:
     return {"records": n, "seconds": med, "rate": n / med}
 
 
+class Rows(dict):  # type: ignore[type-arg]
+    """The result rows, each reported on stderr as soon as it is measured."""
+
+    def __setitem__(self, name: str, r: Dict[str, float]) -> None:
+        print(f"{name}: {r['rate']:,.0f} records/s", file=sys.stderr, flush=True)
+        super().__setitem__(name, r)
+
+
 def plain_loop(paths: List[str]) -> int:
     n = 0
     for p in paths:
@@ -222,7 +230,7 @@ def main() -> None:
                    f"load average {os.getloadavg()[0]:.1f} at start",
         "python": platform.python_version(),
         "params": vars(a),
-        "rows": {},
+        "rows": Rows(),
     }
     rows = res["rows"]
     with tempfile.TemporaryDirectory() as d:
@@ -237,7 +245,8 @@ def main() -> None:
             rows["dask, 2 processes"] = dask_rate(paths, a.ranges, a.runs)
         if "grain" not in skip:
             gpaths = make_files(d, a.files, max(1, a.records // 10), a.size, 1)
-            rows.update(grain_rates(gpaths, a.runs))
+            for k, v in grain_rates(gpaths, a.runs).items():
+                rows[k] = v
     res["load_average_end"] = os.getloadavg()[0]
     # Overhead against the plain loop on the same files: sequential reading for Ray and
     # Dask, RecordReader[i] in the same shuffled order for the Grain sources.
