@@ -18,7 +18,7 @@
  *     next valid block header) and records what it skipped (keel_rec_reader_skipped).
  *   - Random access: record indices (0-based, in file order) and numeric record positions
  *     (Riegeli's: chunk_begin + index within the chunk). The index is built by walking
- *     chunk headers only, never chunk data.
+ *     chunk headers only, never chunk data, or read from an ArrayRecord footer.
  *
  * Conventions are keel.h's: every function returns a keel_status, keel_errmsg() gives this
  * thread's detail line, outputs are last and written only on success, a caller's mistake
@@ -178,7 +178,10 @@ KEEL_API keel_status keel_rec_reader_next(keel_rec_reader *r, keel_rec_record *o
 /* Records left in the current chunk: while non-zero, _next does no I/O. */
 KEEL_API uint64_t keel_rec_reader_buffered(const keel_rec_reader *r);
 
-/* The number of records in the file, by walking chunk headers (built once, then cached).
+/* The number of records in the file, by walking chunk headers (built once, then cached);
+ * under the error strategy a file with an ArrayRecord footer that holds together (see
+ * keel_rec_reader_chunks) is indexed from the footer instead, without the walk, and a
+ * damaged chunk header is then found when the chunk is read (KEEL_ECORRUPT).
  * Under the recover strategy damaged headers are skipped; chunk data is never read, so a
  * chunk with damaged data still counts here. */
 KEEL_API keel_status keel_rec_reader_len(keel_rec_reader *r, uint64_t *count_out);
@@ -235,6 +238,27 @@ typedef struct keel_rec_stat {
 } keel_rec_stat;
 KEEL_API keel_status keel_rec_stat_file(const char *path, const keel_rec_reader_options *opts,
                                         int verify, keel_rec_stat *out);
+
+/* One chunk of records, for planning parallel reads (record ranges that start and end at
+ * chunk boundaries decode each chunk once). */
+typedef struct keel_rec_chunk_info {
+    uint64_t offset;            /* file offset of the chunk (its numeric position base) */
+    uint64_t first_index;       /* index of its first record in the file */
+    uint64_t num_records;       /* records in it (> 0) */
+    uint64_t decoded_size;      /* bytes of its records, uncompressed (as its header or the
+                                 * ArrayRecord footer says) */
+} keel_rec_chunk_info;
+
+/* The chunks that hold records, in file order. With an ArrayRecord footer that holds
+ * together (offsets increasing inside the data, counts adding up to the footer's total)
+ * the list comes from the footer alone: one read of the footer chunk, none of the data.
+ * Otherwise chunk headers are walked as for keel_rec_reader_len (damage handled per the
+ * reader's strategy). Writes the first `cap` entries to `out` (NULL when cap is 0) and the
+ * number of chunks to *count_out: call with cap 0 to size the array. *from_footer_out (may
+ * be NULL) is set to 1 when the footer was used. Does not move the reader. */
+KEEL_API keel_status keel_rec_reader_chunks(keel_rec_reader *r, keel_rec_chunk_info *out,
+                                            size_t cap, size_t *count_out,
+                                            int *from_footer_out);
 
 /* ---------------------------------------------------------------------------------------
  * Sharded, multi-threaded writing and reading (Disky's MultiThreadedWriter/Reader)

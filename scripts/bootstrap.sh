@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Shared set-up for scripts/demo.sh and scripts/test.sh: installs the Debian packages keel
 # builds against (only those missing), creates the project-local virtual environment
-# .venv with the Python build and test tools, and builds + installs keel into it
+# .venv with the Python build and test tools (and the distributed engines of
+# requirements-engines.txt; KEEL_NO_ENGINES=1 skips them), and builds + installs keel into it
 # (`pip install .`: the keeldb package and the `keel` command). Idempotent: a second run
 # installs nothing new and rebuilds only what changed.
 set -euo pipefail
@@ -37,6 +38,18 @@ if ! cmp -s requirements-dev.txt "$REQ_STAMP" 2>/dev/null; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r requirements-dev.txt
   cp requirements-dev.txt "$REQ_STAMP"
+fi
+
+# The distributed engines behind keeldb.ray/.grain/.dask and their tests (pytest -m engines;
+# about 700 MB, mostly Ray and pyarrow). Not fatal: without them those tests skip, saying why.
+ENG_STAMP=.venv/.keel-engines
+if [ "${KEEL_NO_ENGINES:-0}" != 1 ] && ! cmp -s requirements-engines.txt "$ENG_STAMP" 2>/dev/null; then
+  log "installing the distributed engines into .venv (requirements-engines.txt)"
+  if .venv/bin/python -m pip install -q -r requirements-engines.txt; then
+    cp requirements-engines.txt "$ENG_STAMP"
+  else
+    log "could not install the engines: their tests will be skipped"
+  fi
 fi
 
 log "building and installing keel into .venv (pip install .)"

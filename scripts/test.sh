@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite (release build), the C suite again under ASan and UBSan,
 # the Python suite (keeldb and the `keel` CLI, from the package installed into .venv),
-# the Python suite again against a sanitized build of the extension, and a short libFuzzer
+# the Python suite again against a sanitized build of the extension, the engine tests
+# (Grain, Ray, Dask; pytest -m engines) once, and a short libFuzzer
 # run of the store opener. Set-up is scripts/bootstrap.sh.
 # KEEL_FUZZ_SECONDS (default 20, per target) sets the fuzzing time; 0 skips it.
 set -euo pipefail
@@ -29,7 +30,10 @@ if [ "${KEEL_FUZZ_SECONDS:-20}" != 0 ] && [ -x scripts/fuzz.sh ]; then
 fi
 
 log "Python tests (keeldb and the keel CLI from .venv)"
-KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q tests/python
+KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q -m "not engines" tests/python
+
+log "Python tests on distributed engines: Grain, Ray Data, Dask (-m engines, once)"
+.venv/bin/python -m pytest -q -m engines -W ignore::DeprecationWarning tests/python
 
 log "Python tests against an ASan + UBSan build of the extension"
 scripts/test-python-asan.sh

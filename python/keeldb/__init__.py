@@ -33,6 +33,7 @@ from ._keeldb import (
     engine_version,
     key_hash,
 )
+from . import _pickle
 from .records import (
     Bytes,
     CorruptionStrategy,
@@ -41,6 +42,20 @@ from .records import (
     RecordReader,
     RecordWriter,
 )
+
+from .splits import (
+    ChunkInfo,
+    RecordRange,
+    StoreRange,
+    plan_splits,
+    plan_store_splits,
+    read_range,
+    read_ranges,
+    read_store_range,
+    record_chunks,
+)
+
+_pickle.register()
 
 __version__ = "0.1.0"
 
@@ -69,5 +84,14 @@ __all__ = [
     "MultiThreadedReader",
     "Bytes",
     "CorruptionStrategy",
+    "RecordRange",
+    "StoreRange",
+    "ChunkInfo",
+    "plan_splits",
+    "read_range",
+    "read_ranges",
+    "record_chunks",
+    "plan_store_splits",
+    "read_store_range",
     "__version__",
 ]

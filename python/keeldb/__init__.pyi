@@ -26,6 +26,17 @@ from .records import (
     RecordReader as RecordReader,
     RecordWriter as RecordWriter,
 )
+from .splits import (
+    ChunkInfo as ChunkInfo,
+    RecordRange as RecordRange,
+    StoreRange as StoreRange,
+    plan_splits as plan_splits,
+    plan_store_splits as plan_store_splits,
+    read_range as read_range,
+    read_ranges as read_ranges,
+    read_store_range as read_store_range,
+    record_chunks as record_chunks,
+)
 
 __version__: str
 __all__ = [
@@ -53,5 +64,14 @@ __all__ = [
     "MultiThreadedReader",
     "Bytes",
     "CorruptionStrategy",
+    "RecordRange",
+    "StoreRange",
+    "ChunkInfo",
+    "plan_splits",
+    "read_range",
+    "read_ranges",
+    "record_chunks",
+    "plan_store_splits",
+    "read_store_range",
     "__version__",
 ]

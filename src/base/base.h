@@ -3,15 +3,17 @@
  *
  * base/ owns what two faces share and nothing that knows a file format: error.c (status
  * text and the thread-local detail line), os.c (every system call on a data file, with
- * fault injection for tests) and hash.c (XXH3, CRC32C and the explicit little-endian loads
- * and stores every decoder uses). Files here include only this header and the public ones;
- * scripts/check-layers.py fails the build's tests when a lower layer reaches up.
+ * fault injection for tests), fork.c (the fork generation handles check) and hash.c
+ * (XXH3, CRC32C and the explicit little-endian loads and stores every decoder uses).
+ * Files here include only this header and the public ones; scripts/check-layers.py fails
+ * the build's tests when a lower layer reaches up.
  */
 #ifndef KEEL_BASE_H
 #define KEEL_BASE_H
 
 #include "keel.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,6 +30,18 @@ keel_status keel__errno_status(int err);
 /* keel__fail with the errno text appended: "<what>: <strerror>". */
 keel_status keel__fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void keel__clear_error(void);
+
+/* ---- fork.c: handles used in a forked child --------------------------------------------- */
+
+extern _Atomic uint64_t keel__fork_generation;
+/* Install the fork handler (once) and return the current generation: a handle stores it
+ * when it opens. */
+uint64_t keel__fork_gen_open(void);
+/* True in a process forked after a handle that stored `gen` was opened. */
+static inline bool keel__forked_since(uint64_t gen) {
+    return atomic_load_explicit(&keel__fork_generation, memory_order_relaxed) != gen;
+}
+long keel__process_id(void);
 
 /* ---- os.c: the only file that makes system calls on data files ------------------------ */
 

@@ -397,3 +397,26 @@ bool keel__rec_ar_parse_metadata(const uint8_t *p, size_t n, uint64_t *group_siz
     *num_records = c.nrec;
     return true;
 }
+
+typedef struct { uint64_t off, dec, nrec; unsigned seen; } fe_ctx;
+static bool fe_field(unsigned f, int wire, uint64_t v, const uint8_t *p, size_t n, void *vc) {
+    (void)p; (void)n;
+    fe_ctx *c = vc;
+    if (wire != 0 || f < 1 || f > 3) return true;
+    if (f == 1) c->off = v;
+    else if (f == 2) c->dec = v;
+    else c->nrec = v;
+    c->seen |= 1u << f;
+    return true;
+}
+
+bool keel__rec_ar_parse_footer_entry(const uint8_t *p, size_t n, uint64_t *chunk_offset,
+                                     uint64_t *decoded, uint64_t *num_records) {
+    fe_ctx c = {0, 0, 0, 0};
+    /* chunk_offset and num_records are required; decoded_data_size may be absent (0). */
+    if (!pb_walk(p, n, fe_field, &c) || !(c.seen & 2u) || !(c.seen & 8u)) return false;
+    *chunk_offset = c.off;
+    *decoded = c.dec;
+    *num_records = c.nrec;
+    return true;
+}

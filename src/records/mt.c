@@ -69,7 +69,16 @@ struct keel_rec_mtwriter {
     bool stop;
     keel_status err;
     char errmsg[512];
+    uint64_t fork_gen;          /* base/fork.c: the worker threads are gone in a child */
 };
+
+/* The sharded writer and reader in a child forked after they were opened: their worker
+ * threads did not survive the fork, and a lock a worker held stays held. Every call
+ * refuses; close leaks the child's copy instead of waiting for threads that do not exist. */
+static keel_status refuse_forked(const char *what) {
+    return keel__fail(KEEL_ELOCKED, "this %s was opened before fork(): its worker threads do "
+                      "not exist in the child; open a new one in the child", what);
+}
 
 static void mt_set_err(keel_rec_mtwriter *w, keel_status st) {
     /* under w->mu */
@@ -217,6 +226,7 @@ keel_status keel_rec_mtwriter_open(const keel_rec_mtwriter_options *opts,
     if (!opts || !opts->dir || !out) return keel__fail(KEEL_EINVAL, "keel_rec_mtwriter_open: NULL");
     keel_rec_mtwriter *w = calloc(1, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "allocating a writer");
+    w->fork_gen = keel__fork_gen_open();
     w->o = *opts;
     if (!w->o.num_shards) w->o.num_shards = 2;
     if (!w->o.task_queue_capacity) w->o.task_queue_capacity = 2000;
@@ -283,6 +293,7 @@ fail:
 
 keel_status keel_rec_mtwriter_write(keel_rec_mtwriter *w, const void *data, size_t len) {
     if (!w || (!data && len)) return keel__fail(KEEL_EINVAL, "keel_rec_mtwriter_write: NULL");
+    if (keel__forked_since(w->fork_gen)) return refuse_forked("sharded writer");
     pthread_mutex_lock(&w->mu);
     if (!w->err && !w->stop && w->pending >= w->o.task_queue_capacity) {
         /* Full: hand partial batches to the workers too, or nobody would make room. */
@@ -325,6 +336,7 @@ keel_status keel_rec_mtwriter_write(keel_rec_mtwriter *w, const void *data, size
 
 keel_status keel_rec_mtwriter_flush(keel_rec_mtwriter *w) {
     if (!w) return keel__fail(KEEL_EINVAL, "keel_rec_mtwriter_flush: NULL");
+    if (keel__forked_since(w->fork_gen)) return refuse_forked("sharded writer");
     pthread_mutex_lock(&w->mu);
     for (uint32_t i = 0; i < w->nslots; i++) mt_enqueue_fill(w, &w->slots[i]);
     while (w->head || w->writing) pthread_cond_wait(&w->idle, &w->mu);
@@ -346,7 +358,7 @@ keel_status keel_rec_mtwriter_flush(keel_rec_mtwriter *w) {
 }
 
 uint64_t keel_rec_mtwriter_pending(keel_rec_mtwriter *w) {
-    if (!w) return 0;
+    if (!w || keel__forked_since(w->fork_gen)) return 0;
     pthread_mutex_lock(&w->mu);
     uint64_t n = w->pending;
     pthread_mutex_unlock(&w->mu);
@@ -354,7 +366,7 @@ uint64_t keel_rec_mtwriter_pending(keel_rec_mtwriter *w) {
 }
 
 uint64_t keel_rec_mtwriter_available(keel_rec_mtwriter *w) {
-    if (!w) return 0;
+    if (!w || keel__forked_since(w->fork_gen)) return 0;
     uint64_t n = 0;
     for (uint32_t i = 0; i < w->nslots; i++) {
         /* A racy snapshot by design: a count for monitoring. */
@@ -367,7 +379,7 @@ uint64_t keel_rec_mtwriter_available(keel_rec_mtwriter *w) {
 }
 
 keel_status keel_rec_mtwriter_close(keel_rec_mtwriter *w) {
-    if (!w) return KEEL_OK;
+    if (!w || keel__forked_since(w->fork_gen)) return KEEL_OK;
     keel_status st = keel_rec_mtwriter_flush(w);
     pthread_mutex_lock(&w->mu);
     w->stop = true;
@@ -418,6 +430,7 @@ struct keel_rec_mtreader {
     pthread_t *threads;
     uint32_t nthreads;
     bool stop;
+    uint64_t fork_gen;
 };
 
 static void mt_push(keel_rec_mtreader *r, mt_item *it) {
@@ -507,6 +520,7 @@ keel_status keel_rec_mtreader_open(const keel_rec_mtreader_options *opts,
                           opts->npaths);
     keel_rec_mtreader *r = calloc(1, sizeof *r);
     if (!r) return keel__fail(KEEL_ENOMEM, "allocating a reader");
+    r->fork_gen = keel__fork_gen_open();
     r->o = *opts;
     if (!r->o.num_shards) r->o.num_shards = 2;
     if (!r->o.worker_threads) r->o.worker_threads = 1;
@@ -547,6 +561,7 @@ keel_status keel_rec_mtreader_open(const keel_rec_mtreader_options *opts,
 
 keel_status keel_rec_mtreader_next(keel_rec_mtreader *r, int wait, keel_rec_record *out) {
     if (!r || !out) return keel__fail(KEEL_EINVAL, "keel_rec_mtreader_next: NULL argument");
+    if (keel__forked_since(r->fork_gen)) return refuse_forked("sharded reader");
     pthread_mutex_lock(&r->mu);
     if (r->done) {
         /* The previous record's chunk: released now that the caller has moved on. */
@@ -599,7 +614,7 @@ keel_status keel_rec_mtreader_next(keel_rec_mtreader *r, int wait, keel_rec_reco
 
 void keel_rec_mtreader_queued(keel_rec_mtreader *r, uint64_t *records_out, uint64_t *bytes_out) {
     uint64_t a = 0, b = 0;
-    if (r) {
+    if (r && !keel__forked_since(r->fork_gen)) {
         pthread_mutex_lock(&r->mu);
         a = r->qrecords;
         b = r->qbytes;
@@ -610,7 +625,7 @@ void keel_rec_mtreader_queued(keel_rec_mtreader *r, uint64_t *records_out, uint6
 }
 
 void keel_rec_mtreader_close(keel_rec_mtreader *r) {
-    if (!r) return;
+    if (!r || keel__forked_since(r->fork_gen)) return;
     pthread_mutex_lock(&r->mu);
     r->stop = true;
     pthread_cond_broadcast(&r->room);

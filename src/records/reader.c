@@ -15,9 +15,11 @@
  * Every skip is recorded as a region. A file that ends inside a chunk (a crashed writer)
  * is "truncated": the complete chunks before it are read normally.
  *
- * The index for len/seek/get is built on demand by walking chunk headers only. An
- * ArrayRecord footer (found through its postscript in the last 64 KiB block) marks where
- * the records end: the footer chunk is never returned as records.
+ * The index for len/seek/get is built on demand by walking chunk headers only, or, under
+ * the error strategy, read from an ArrayRecord footer that holds together (no walk; each
+ * chunk's header is still checked when the chunk is loaded). The footer (found through its
+ * postscript in the last 64 KiB block) also marks where the records end: the footer chunk
+ * is never returned as records.
  *
  * Files are read with pread/preadv directly (record files are not keel stores; os.c's fault
  * injection covers pread through keel__os_pread_all for the header reads).
@@ -564,11 +566,23 @@ static keel_status ix_fn(keel_rec_reader *r, uint64_t c, const rec_chunk_header 
     return KEEL_OK;
 }
 
+static keel_status index_from_footer(keel_rec_reader *r);
+
 static keel_status build_index(keel_rec_reader *r) {
     if (r->ix_built) return KEEL_OK;
     r->nix = 0;
     r->total = 0;
-    keel_status st = walk(r, ix_fn, NULL);
+    /* An ArrayRecord footer lists every chunk: no walk (under "error"; "recover" walks,
+     * because only the walk finds and records damaged headers). Loading a chunk still
+     * checks its header and its record count against the index. */
+    keel_status st = KEEL_NOTFOUND;
+    if (r->o.corruption == KEEL_REC_ERROR) st = index_from_footer(r);
+    if (st == KEEL_OK) {
+        r->ix_built = true;
+        return KEEL_OK;
+    }
+    if (st != KEEL_NOTFOUND) return st;
+    st = walk(r, ix_fn, NULL);
     if (st) return st;
     r->ix_built = true;
     return KEEL_OK;
@@ -826,4 +840,114 @@ keel_status keel__rec_reader_next_chunk(keel_rec_reader *r, keel_rec_chunk **out
     *out = r->cur;
     r->cur_i = r->cur->n;
     return KEEL_OK;
+}
+
+/* ---- chunk list for planning parallel reads ------------------------------------------------ */
+
+typedef struct chunks_ctx {
+    keel_rec_chunk_info *out;
+    size_t cap, n;
+    uint64_t first;
+    bool grow;          /* out is ours: grow it instead of only counting past cap */
+    bool nomem;
+} chunks_ctx;
+
+static void chunks_add(chunks_ctx *x, uint64_t off, uint64_t dec, uint64_t nrec) {
+    if (x->n == x->cap && x->grow && !x->nomem) {
+        size_t cap = x->cap ? x->cap * 2 : 256;
+        keel_rec_chunk_info *o = realloc(x->out, cap * sizeof *o);
+        if (o) {
+            x->out = o;
+            x->cap = cap;
+        } else {
+            x->nomem = true;
+        }
+    }
+    if (x->n < x->cap) x->out[x->n] = (keel_rec_chunk_info){off, x->first, nrec, dec};
+    x->n++;
+    x->first += nrec;
+}
+
+static keel_status chunks_fn(keel_rec_reader *r, uint64_t c, const rec_chunk_header *h,
+                             uint64_t end, void *vctx) {
+    (void)r;
+    (void)end;
+    if (h->type == REC_CHUNK_TRANSPOSED)
+        return keel__fail(KEEL_EFORMAT, "chunk at offset %llu is a transposed chunk: not "
+                          "supported", (unsigned long long)c);
+    if (h->type == REC_CHUNK_SIMPLE && h->num_records > 0)
+        chunks_add(vctx, c, h->decoded_size, h->num_records);
+    return KEEL_OK;
+}
+
+/* The chunk list from ArrayRecord's footer: its first record is RiegeliFooterMetadata, then
+ * one ArrayRecordFooter per chunk. KEEL_NOTFOUND when there is no footer or it does not
+ * hold together (offsets not increasing inside the data, counts that do not add up): the
+ * caller then walks the headers, which checks everything the footer only claims. */
+static keel_status chunks_from_footer(keel_rec_reader *r, chunks_ctx *x) {
+    if (r->data_end >= r->size) return KEEL_NOTFOUND;
+    keel_rec_chunk *ch = keel__rec_chunk_new();
+    if (!ch) return keel__fail(KEEL_ENOMEM, "allocating a chunk");
+    rec_chunk_header h;
+    keel_status st = load_simple(r->fd, r->size, r->data_end, ch, &h);
+    uint64_t group = 0, total = 0;
+    if (st == KEEL_ENOMEM || st == KEEL_EIO) goto done;
+    st = KEEL_NOTFOUND;
+    if (ch->n < 1 || !keel__rec_ar_parse_metadata(ch->values, (size_t)ch->offs[1], &group,
+                                                  &total))
+        goto done;
+    uint64_t prev_end = REC_SIG_SIZE;
+    for (uint64_t i = 1; i < ch->n; i++) {
+        uint64_t off, dec, nrec;
+        if (!keel__rec_ar_parse_footer_entry(ch->values + ch->offs[i],
+                                             (size_t)(ch->offs[i + 1] - ch->offs[i]), &off,
+                                             &dec, &nrec) ||
+            off < prev_end || off >= r->data_end || nrec > REC_MAX_NUM_RECORDS ||
+            x->first + nrec < x->first)
+            goto done;
+        prev_end = off + REC_CH;
+        if (nrec) chunks_add(x, off, dec, nrec);
+    }
+    if (x->first == total) st = KEEL_OK;
+    if (x->nomem) st = keel__fail(KEEL_ENOMEM, "allocating the chunk list");
+done:
+    keel_rec_chunk_release(ch);
+    if (st == KEEL_NOTFOUND) keel__clear_error();
+    return st;
+}
+
+keel_status keel_rec_reader_chunks(keel_rec_reader *r, keel_rec_chunk_info *out, size_t cap,
+                                   size_t *count_out, int *from_footer_out) {
+    if (!r || !count_out || (cap && !out))
+        return keel__fail(KEEL_EINVAL, "keel_rec_reader_chunks: NULL argument");
+    chunks_ctx x = {out, cap, 0, 0, false, false};
+    keel_status st = chunks_from_footer(r, &x);
+    int footer = st == KEEL_OK;
+    if (st == KEEL_NOTFOUND) {
+        x = (chunks_ctx){out, cap, 0, 0, false, false};
+        st = walk(r, chunks_fn, &x);
+    }
+    if (st) return st;
+    *count_out = x.n;
+    if (from_footer_out) *from_footer_out = footer;
+    return KEEL_OK;
+}
+
+static keel_status index_from_footer(keel_rec_reader *r) {
+    chunks_ctx x = {NULL, 0, 0, 0, true, false};
+    keel_status st = chunks_from_footer(r, &x);
+    if (st == KEEL_OK && x.n) {
+        rec_ix *ix = realloc(r->ix, ((x.n + 255) / 256 * 256) * sizeof *ix);
+        if (!ix) {
+            st = keel__fail(KEEL_ENOMEM, "allocating the chunk index");
+        } else {
+            r->ix = ix;
+            for (size_t i = 0; i < x.n; i++)
+                ix[i] = (rec_ix){x.out[i].offset, x.out[i].first_index, x.out[i].num_records};
+            r->nix = x.n;
+        }
+    }
+    if (st == KEEL_OK) r->total = x.first;
+    free(x.out);
+    return st;
 }

@@ -164,6 +164,11 @@ size_t keel__rec_ar_footer_entry(uint8_t *out, uint64_t chunk_offset, uint64_t d
 bool keel__rec_ar_parse_metadata(const uint8_t *p, size_t n, uint64_t *group_size,
                                  uint64_t *num_records);
 
+/* Parse one ArrayRecordFooter entry (a record of the footer chunk after the metadata);
+ * false when it is malformed or lacks chunk_offset or num_records. */
+bool keel__rec_ar_parse_footer_entry(const uint8_t *p, size_t n, uint64_t *chunk_offset,
+                                     uint64_t *decoded, uint64_t *num_records);
+
 /* ---- header walking (records_reader.c) --------------------------------------------------- */
 
 /* Read and check the header of the chunk at `c` in a file of `size` bytes. KEEL_OK with

@@ -89,7 +89,18 @@ struct keel_rec_writer {
     uint64_t total_records, total_bytes;
 
     keel_recovery rec;          /* what an append open cut; saved_path and detail malloc'd */
+    uint64_t fork_gen;          /* base/fork.c: in a forked child the file is the parent's */
+    long owner_pid;
 };
+
+/* A writer used in a child forked after it was opened: its pending chunk, its file's end
+ * and its background thread are the parent's, so it writes nothing. */
+static keel_status refuse_forked(const keel_rec_writer *w) {
+    return keel__fail(KEEL_ELOCKED, "this record writer was opened by process %ld before "
+                      "fork(): a forked child cannot write through it (the file and the "
+                      "pending records are the parent's); open a writer on another file in "
+                      "the child", w->owner_pid);
+}
 
 static keel_status add_ar(keel_rec_writer *w, uint64_t begin, uint64_t decoded, uint64_t n);
 
@@ -602,6 +613,8 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
         if (o.array_record_group_size && (st = collect_ar_chunks(w, at)) != KEEL_OK) goto fail;
     }
     w->b = &w->set[0];
+    w->fork_gen = keel__fork_gen_open();
+    w->owner_pid = keel__process_id();
     if ((st = ensure_vbuf(w->b, 0)) != KEEL_OK) goto fail;
     if ((st = do_sync(w)) != KEEL_OK) goto fail;
     if (fresh && o.sync != KEEL_SYNC_NONE && (e = keel__os_fsync_dir_of(path)) != 0) {
@@ -621,6 +634,7 @@ fail:
 
 keel_status keel_rec_writer_write(keel_rec_writer *w, const void *data, size_t len) {
     if (!w || (!data && len)) return keel__fail(KEEL_EINVAL, "keel_rec_writer_write: NULL argument");
+    if (keel__forked_since(w->fork_gen)) return refuse_forked(w);
     if (w->err) return w->err;
     keel_status st = ensure_vbuf(w->b, w->vlen + len);
     if (st) return st;
@@ -641,6 +655,7 @@ keel_status keel_rec_writer_write(keel_rec_writer *w, const void *data, size_t l
 
 keel_status keel_rec_writer_flush(keel_rec_writer *w) {
     if (!w) return keel__fail(KEEL_EINVAL, "keel_rec_writer_flush: NULL writer");
+    if (keel__forked_since(w->fork_gen)) return refuse_forked(w);
     if (w->err) return w->err;
     if (!w->o.array_record_group_size) {
         keel_status st = emit_pending(w);
@@ -766,7 +781,14 @@ static keel_status write_ar_footer(keel_rec_writer *w) {
 
 keel_status keel_rec_writer_close(keel_rec_writer *w) {
     if (!w) return KEEL_OK;
+    bool forked = keel__forked_since(w->fork_gen);
     keel_status st = w->err;
+    if (forked) {
+        /* Free this process's copy only: no chunk, no footer, no cut, no thread to join
+         * (threads do not survive fork). */
+        (void)keel__os_close(w->fd);
+        goto free_all;
+    }
     if (!st) st = emit_pending(w);
     keel_status bst = bg_wait(w);
     if (!st) st = bst;
@@ -784,6 +806,7 @@ keel_status keel_rec_writer_close(keel_rec_writer *w) {
     }
     int e = keel__os_close(w->fd);
     if (e && !st) st = keel__fail_errno(e, "closing record file");
+free_all:
     free_set(&w->set[0]);
     free_set(&w->set[1]);
     free(w->sizes);

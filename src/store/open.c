@@ -492,6 +492,8 @@ static keel_status open_store(const char *path, const keel_options *opts, bool r
     pthread_rwlock_init(&s->index_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
     s->read_only = o.mode == KEEL_OPEN_READONLY;
+    s->fork_gen = keel__fork_gen_open();
+    s->owner_pid = keel__process_id();
     s->sync = o.sync;
     s->align = o.alignment;
     s->test_hash_mask = o.test_hash_mask;
@@ -531,6 +533,16 @@ keel_status keel_repair(const char *path, const keel_options *opts, keel_store *
 
 keel_status keel_close(keel_store *s) {
     if (!s) return keel__fail(KEEL_EINVAL, "store handle is NULL");
+    if (keel__forked_since(s->fork_gen)) {
+        /* A forked child: release this process's mapping and descriptor only. No locks
+         * (a parent thread may have held one at the fork), no fdatasync; the flock stays
+         * with the parent, whose descriptor shares it. */
+        if (!s->closed) {
+            s->closed = true;
+            store_release(s);
+        }
+        return KEEL_OK;
+    }
     if (atomic_load(&s->writer_thread) == keel__self_id())
         return keel__fail(KEEL_EBUSY, "keel_close called while this thread is writing");
     pthread_mutex_lock(&s->write_lock);

@@ -173,9 +173,15 @@ struct keel_store {
     bool rec_cut;
     char *rec_saved;                /* malloc'd, or NULL */
     char *rec_detail;               /* malloc'd, or NULL */
+    uint64_t fork_gen;              /* base/fork.c's generation at open: a writable handle
+                                     * used in a forked child refuses (handle.c) */
+    long owner_pid;                 /* the process that opened it, for that message */
 };
 
-/* Lock helpers (handle.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY. */
+/* Lock helpers (handle.c). keel__writer_enter fails with KEEL_ECLOSED/EREADONLY/EBUSY;
+ * both fail with KEEL_ELOCKED for a writable handle used in a child forked after it was
+ * opened (the writer lock and the view of the file are the parent's). */
+bool keel__forked_writer(const keel_store *s);
 uintptr_t keel__self_id(void);
 keel_status keel__writer_enter(keel_store *s);
 void keel__writer_leave(keel_store *s);

@@ -10,6 +10,7 @@
  * status; pipes keep parent and child in step.
  */
 #include "util.h"
+#include "keel_records.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -219,11 +220,60 @@ static void test_killed_writer(void) {
     keel_free(s);
 }
 
+/* Handles opened before fork(): in the child a writable store refuses every call with
+ * KEEL_ELOCKED (its lock and view are the parent's), a read-only one keeps reading, and
+ * closing either releases the child's copy only. A record writer refuses to write, and
+ * its close writes nothing: the parent's file ends up exactly as the parent wrote it. */
+static void test_handles_across_fork(void) {
+    const char *p = h_path("f.keel");
+    const char *rp = h_path("f.rec");
+    keel_store *s, *ro;
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_NEW, &s));
+    REQUIRE_OK(put_s(s, "k", "v"));
+    REQUIRE_OK(open_mode(p, KEEL_OPEN_READONLY, &ro));
+    keel_rec_writer *w;
+    REQUIRE_OK(keel_rec_writer_open(rp, NULL, &w));
+    REQUIRE_OK(keel_rec_writer_write(w, "parent-0", 8));   /* pending in the chunk */
+
+    fflush(NULL);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        keel_view v;
+        if (keel_put(s, "c", 1, "x", 1) != KEEL_ELOCKED) _exit(2);
+        if (!strstr(keel_errmsg(), "fork")) _exit(3);
+        if (keel_get(s, "k", 1, &v) != KEEL_ELOCKED) _exit(4);
+        if (keel_close(s) != KEEL_OK) _exit(5);
+        keel_free(s);
+        if (keel_get(ro, "k", 1, &v) != KEEL_OK || v.len != 1 || v.data[0] != 'v') _exit(6);
+        keel_free(ro);
+        if (keel_rec_writer_write(w, "child", 5) != KEEL_ELOCKED) _exit(7);
+        if (keel_rec_writer_flush(w) != KEEL_ELOCKED) _exit(8);
+        if (keel_rec_writer_close(w) != KEEL_OK) _exit(9);
+        keel_store *c;    /* the parent still holds the lock */
+        if (open_mode(p, KEEL_OPEN_EXISTING, &c) != KEEL_ELOCKED) _exit(10);
+        _exit(CHILD_OK);
+    }
+    int rc = wait_child(pid);
+    CHECKF(rc == CHILD_OK, "child exit %d", rc);
+    /* The parent's handles work on, its writer's pending record included. */
+    REQUIRE_OK(put_s(s, "p", "after"));
+    CHECK_VALUE_S(s, "k", "v");
+    REQUIRE_OK(keel_rec_writer_write(w, "parent-1", 8));
+    CHECK_OK(keel_rec_writer_close(w));
+    uint64_t n = 0;
+    CHECK_OK(keel_rec_count(rp, NULL, &n));
+    CHECK_EQ(n, 2);
+    keel_free(ro);
+    keel_free(s);
+}
+
 int main(int argc, char **argv) {
     static const h_test tests[] = {
         H_TEST(test_second_writer_locked),
         H_TEST(test_reader_process_refresh),
         H_TEST(test_killed_writer),
+        H_TEST(test_handles_across_fork),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));
 }

@@ -492,6 +492,71 @@ static void test_mt_4_shards_100k(void) {
     free(seen);
 }
 
+/* keel_rec_reader_chunks: the footer's list equals the header walk's; a footer that does
+ * not hold together is ignored (walk); the footer-based index serves seek and get. */
+static void test_chunk_list(void) {
+    enum { N = 1000, G = 37 };
+    keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
+    o.array_record_group_size = G;
+    keel_rec_writer *w;
+    REQUIRE(keel_rec_writer_open(h_path("ar"), &o, &w) == KEEL_OK);
+    uint8_t buf[3000];
+    uint64_t bytes = 0;
+    for (unsigned i = 0; i < N; i++) {
+        rec_fill(buf, i, rec_len(i));
+        bytes += rec_len(i);
+        CHECK(keel_rec_writer_write(w, buf, rec_len(i)) == KEEL_OK);
+    }
+    CHECK(keel_rec_writer_close(w) == KEEL_OK);
+
+    keel_rec_chunk_info a[64], b[64];
+    size_t na = 0, nb = 0;
+    int footer = -1;
+    keel_rec_reader *r;
+    keel_rec_reader_options ro = {KEEL_REC_ERROR};
+    REQUIRE(keel_rec_reader_open(h_path("ar"), &ro, &r) == KEEL_OK);
+    CHECK(keel_rec_reader_chunks(r, NULL, 0, &na, &footer) == KEEL_OK);
+    CHECK_EQ(na, (N + G - 1) / G);
+    CHECK_EQ(footer, 1);
+    CHECK(keel_rec_reader_chunks(r, a, 64, &na, NULL) == KEEL_OK);
+    uint64_t first = 0, dec = 0;
+    for (size_t i = 0; i < na; i++) {
+        CHECK_EQ(a[i].first_index, first);
+        CHECK_EQ(a[i].num_records, i + 1 < na ? G : N - first);
+        first += a[i].num_records;
+        dec += a[i].decoded_size;
+    }
+    CHECK_EQ(dec, bytes);
+    uint64_t len = 0;
+    CHECK(keel_rec_reader_len(r, &len) == KEEL_OK);
+    CHECK_EQ(len, N);
+    keel_rec_record rec;
+    CHECK(keel_rec_reader_get(r, 777, &rec) == KEEL_OK && rec_check(&rec, 777));
+    CHECK(keel_rec_reader_seek(r, 500) == KEEL_OK);
+    CHECK(keel_rec_reader_next(r, &rec) == KEEL_OK && rec_check(&rec, 500));
+    CHECK(keel_rec_reader_chunks(NULL, a, 1, &na, NULL) == KEEL_EINVAL);
+    CHECK(keel_rec_reader_chunks(r, NULL, 1, &na, NULL) == KEEL_EINVAL);
+    keel_rec_reader_close(r);
+
+    /* The recover strategy walks the headers: the same list. */
+    ro.corruption = KEEL_REC_RECOVER;
+    REQUIRE(keel_rec_reader_open(h_path("ar"), &ro, &r) == KEEL_OK);
+    CHECK(keel_rec_reader_chunks(r, b, 64, &nb, &footer) == KEEL_OK);
+    keel_rec_reader_close(r);
+    CHECK_EQ(nb, na);
+    CHECK(nb == na && memcmp(a, b, na * sizeof a[0]) == 0);
+
+    /* A plain file (no footer): the walk; cap smaller than the count still counts all. */
+    write_file(h_path("plain"), 1000, 100, NULL, KEEL_REC_UNCOMPRESSED);
+    ro.corruption = KEEL_REC_ERROR;
+    REQUIRE(keel_rec_reader_open(h_path("plain"), &ro, &r) == KEEL_OK);
+    CHECK(keel_rec_reader_chunks(r, b, 3, &nb, &footer) == KEEL_OK);
+    CHECK_EQ(nb, 10);
+    CHECK_EQ(footer, 0);
+    CHECK_EQ(b[2].first_index, 200);
+    keel_rec_reader_close(r);
+}
+
 int main(int argc, char **argv) {
     static const h_test tests[] = {
         H_TEST(test_signature_and_formulas),
@@ -504,6 +569,7 @@ int main(int argc, char **argv) {
         H_TEST(test_background_writer),
         H_TEST(test_chunks_outlive_reader),
         H_TEST(test_mt_4_shards_100k),
+        H_TEST(test_chunk_list),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));
 }

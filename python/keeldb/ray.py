@@ -1,0 +1,274 @@
+"""keeldb.ray: record files and stores as Ray Data sources and sinks (``keeldb[ray]``).
+
+- ``read_records(paths)``: a ``ray.data.Dataset`` with one read task per record range
+  (``keeldb.plan_splits``: chunk-aligned, about ``target_bytes`` each, planned from the
+  ArrayRecord footer when there is one), not one per file, so a single large file is read
+  by many workers. Rows have a ``record`` column (binary), plus ``path`` and ``index`` with
+  ``include_paths=True``.
+- ``write_records(dataset, dir)``: through ``RecordsDatasink``, each write task writes one
+  shard under a temporary name; the shards are renamed to ``part-NNNNN.riegeli`` when the
+  whole write has succeeded (``on_write_complete``), and removed when it failed. The
+  ArrayRecord footer is on by default, so the output reads back with random access (here,
+  in Grain, or with ``array_record``).
+- ``read_store(path)``: the live entries of a DataStore (``key``, ``value`` columns), one read
+  task per entry range (``keeldb.plan_store_splits``), each worker opening the store
+  read-only.
+
+Every task carries plain data (a range) and opens its file itself in the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
+
+import pyarrow as pa
+import ray.data
+from ray.data.block import Block, BlockAccessor, BlockMetadata
+from ray.data.datasource import Datasink, Datasource, ReadTask
+
+from .records import RecordWriter
+from .splits import (
+    DEFAULT_TARGET_BYTES,
+    PathArg,
+    RecordRange,
+    StoreRange,
+    plan_splits,
+    plan_store_splits,
+    read_range,
+    read_store_range,
+)
+
+# Rows per Arrow table a read task yields (a task streams several for a large range).
+ROWS_PER_BLOCK = 65536
+
+
+def _record_tables(r: RecordRange, include_paths: bool, column: str,
+                   strategy: Any) -> Iterator[pa.Table]:
+    buf: List[bytes] = []
+    first = r.start
+    for rec in read_range(r, corruption_strategy=strategy):
+        buf.append(rec.to_bytes())
+        if len(buf) == ROWS_PER_BLOCK:
+            yield _table(buf, r.path, first, include_paths, column)
+            first += len(buf)
+            buf = []
+    if buf or first == r.start:
+        yield _table(buf, r.path, first, include_paths, column)
+
+
+def _table(recs: List[bytes], path: str, first: int, include_paths: bool,
+           column: str) -> pa.Table:
+    cols: Dict[str, Any] = {column: pa.array(recs, type=pa.binary())}
+    if include_paths:
+        cols["path"] = pa.array([path] * len(recs), type=pa.string())
+        cols["index"] = pa.array(range(first, first + len(recs)), type=pa.int64())
+    return pa.table(cols)
+
+
+class RecordsDatasource(Datasource):
+    """Ray Data source over record files: one read task per record range."""
+
+    def __init__(self, paths: Union[PathArg, Iterable[PathArg]], *,
+                 target_bytes: int = DEFAULT_TARGET_BYTES, include_paths: bool = False,
+                 column: str = "record", corruption_strategy: Any = None) -> None:
+        self._paths = paths if isinstance(paths, (str, bytes, os.PathLike)) else list(paths)
+        self._target_bytes = target_bytes
+        self._include_paths = include_paths
+        self._column = column
+        self._strategy = corruption_strategy
+        self._ranges: Optional[List[RecordRange]] = None
+
+    def _plan(self, min_splits: int = 1) -> List[RecordRange]:
+        if self._ranges is None or len(self._ranges) < min_splits:
+            self._ranges = plan_splits(self._paths, target_bytes=self._target_bytes,
+                                       min_splits=min_splits,
+                                       corruption_strategy=self._strategy)
+        return self._ranges
+
+    def get_name(self) -> str:
+        return "ReadKeelRecords"
+
+    def estimate_inmemory_data_size(self) -> Optional[int]:
+        return sum(r.nbytes for r in self._plan())
+
+    def get_read_tasks(self, parallelism: int, per_task_row_limit: Optional[int] = None,
+                       data_context: Any = None) -> List[ReadTask]:
+        # Ranges of about target_bytes; more (smaller) ones when Ray asks for more tasks,
+        # never fewer: a range is the unit of work, and a task reads exactly one.
+        ranges = self._plan(max(1, parallelism))
+        schema = pa.schema([(self._column, pa.binary())] + (
+            [("path", pa.string()), ("index", pa.int64())] if self._include_paths else []))
+        tasks = []
+        for r in ranges:
+            meta = BlockMetadata(num_rows=r.num_records, size_bytes=int(r.nbytes),
+                                 input_files=(r.path,), exec_stats=None)
+
+            def read_fn(r: RecordRange = r) -> Iterator[Block]:
+                return _record_tables(r, self._include_paths, self._column, self._strategy)
+
+            tasks.append(ReadTask(read_fn, meta, schema=schema,
+                                  per_task_row_limit=per_task_row_limit))
+        return tasks
+
+
+def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
+                 target_bytes: int = DEFAULT_TARGET_BYTES, include_paths: bool = False,
+                 column: str = "record", corruption_strategy: Any = None,
+                 override_num_blocks: Optional[int] = None,
+                 **read_args: Any) -> ray.data.Dataset:
+    """Read record files into a Dataset: one read task per record range.
+
+    ``override_num_blocks`` asks for at least that many ranges (cut inside chunks only
+    when the files have fewer chunks); other keywords go to
+    ``ray.data.read_datasource`` (``concurrency``, ``ray_remote_args``, ...)."""
+    src = RecordsDatasource(paths, target_bytes=target_bytes, include_paths=include_paths,
+                            column=column, corruption_strategy=corruption_strategy)
+    return ray.data.read_datasource(src, override_num_blocks=override_num_blocks, **read_args)
+
+
+# ---- writing ------------------------------------------------------------------------------
+
+
+class RecordsDatasink(Datasink):
+    """Write one record file per write task: ``{dir}/{prefix}-{task:05d}.riegeli``.
+
+    Each task writes under a temporary name (``.{prefix}-{task}-{random}.tmp``); when every
+    task has succeeded the driver renames them (``on_write_complete``), when one failed it
+    removes them (``on_write_failed``), so ``dir`` never holds half of a write. The values
+    come from ``column`` (bytes; str is written as UTF-8)."""
+
+    def __init__(self, path: PathArg, *, column: str = "record", array_record: bool = True,
+                 group_size: int = 65536, compression: Optional[str] = None,
+                 prefix: str = "part") -> None:
+        self.dir = os.path.abspath(os.fsdecode(os.fspath(path)))
+        self.column = column
+        self.array_record = array_record
+        self.group_size = group_size
+        self.compression = compression
+        self.prefix = prefix
+        self.written: List[str] = []
+
+    def get_name(self) -> str:
+        return "WriteKeelRecords"
+
+    def on_write_start(self, schema: Any = None) -> None:
+        os.makedirs(self.dir, exist_ok=True)
+
+    def write(self, blocks: Iterable[Block], ctx: Any) -> Optional[Dict[str, Any]]:
+        tmp = os.path.join(self.dir, f".{self.prefix}-{ctx.task_idx:05d}-{uuid.uuid4().hex}.tmp")
+        n = 0
+        w = RecordWriter(tmp, self.compression, array_record=self.array_record,  # type: ignore[arg-type]
+                         group_size=self.group_size)
+        try:
+            for block in blocks:
+                acc = BlockAccessor.for_block(block)
+                if acc.num_rows() == 0:
+                    continue
+                col = acc.to_arrow().column(self.column)
+                for v in col.to_pylist():
+                    w.write_record(v.encode() if isinstance(v, str) else v)
+                    n += 1
+            w.close()
+        except BaseException:
+            w.close()
+            os.unlink(tmp)
+            raise
+        if n == 0:
+            os.unlink(tmp)
+            return None
+        return {"tmp": tmp, "task": ctx.task_idx, "records": n}
+
+    def on_write_complete(self, write_result: Any) -> None:
+        parts = sorted((r for r in write_result.write_returns if r), key=lambda r: r["task"])
+        self.written = []
+        for i, r in enumerate(parts):
+            final = os.path.join(self.dir, f"{self.prefix}-{i:05d}.riegeli")
+            os.replace(r["tmp"], final)
+            self.written.append(final)
+
+    def on_write_failed(self, error: Exception) -> None:
+        for name in os.listdir(self.dir):
+            if name.startswith(f".{self.prefix}-") and name.endswith(".tmp"):
+                try:
+                    os.unlink(os.path.join(self.dir, name))
+                except FileNotFoundError:
+                    pass
+
+
+def write_records(dataset: ray.data.Dataset, path: PathArg, *, column: str = "record",
+                  array_record: bool = True, group_size: int = 65536,
+                  compression: Optional[str] = None, prefix: str = "part",
+                  **write_args: Any) -> List[str]:
+    """Write a Dataset's ``column`` as record files in ``path`` (one per write task) and
+    return their paths, in task order."""
+    sink = RecordsDatasink(path, column=column, array_record=array_record,
+                           group_size=group_size, compression=compression, prefix=prefix)
+    dataset.write_datasink(sink, **write_args)
+    return list(sink.written)
+
+
+# ---- stores -------------------------------------------------------------------------------
+
+
+def _store_tables(r: StoreRange) -> Iterator[pa.Table]:
+    keys: List[bytes] = []
+    values: List[bytes] = []
+    for k, v in read_store_range(r):
+        keys.append(k)
+        values.append(v)
+        if len(keys) == ROWS_PER_BLOCK:
+            yield pa.table({"key": pa.array(keys, pa.binary()),
+                            "value": pa.array(values, pa.binary())})
+            keys, values = [], []
+    if keys or r.start == r.stop:
+        yield pa.table({"key": pa.array(keys, pa.binary()),
+                        "value": pa.array(values, pa.binary())})
+
+
+class StoreDatasource(Datasource):
+    """Ray Data source over a DataStore's live entries: one read task per entry range."""
+
+    def __init__(self, path: PathArg, *, target_bytes: int = DEFAULT_TARGET_BYTES) -> None:
+        self._path = path
+        self._target_bytes = target_bytes
+        self._ranges: Optional[List[StoreRange]] = None
+
+    def _plan(self, min_splits: int = 1) -> List[StoreRange]:
+        if self._ranges is None or len(self._ranges) < min_splits:
+            self._ranges = plan_store_splits(self._path, target_bytes=self._target_bytes,
+                                             min_splits=min_splits)
+        return self._ranges
+
+    def get_name(self) -> str:
+        return "ReadKeelStore"
+
+    def estimate_inmemory_data_size(self) -> Optional[int]:
+        return sum(r.nbytes for r in self._plan())
+
+    def get_read_tasks(self, parallelism: int, per_task_row_limit: Optional[int] = None,
+                       data_context: Any = None) -> List[ReadTask]:
+        schema = pa.schema([("key", pa.binary()), ("value", pa.binary())])
+        tasks = []
+        for r in self._plan(max(1, parallelism)):
+            meta = BlockMetadata(num_rows=r.num_entries, size_bytes=int(r.nbytes),
+                                 input_files=(r.path,), exec_stats=None)
+
+            def read_fn(r: StoreRange = r) -> Iterator[Block]:
+                return _store_tables(r)
+
+            tasks.append(ReadTask(read_fn, meta, schema=schema,
+                                  per_task_row_limit=per_task_row_limit))
+        return tasks
+
+
+def read_store(path: PathArg, *, target_bytes: int = DEFAULT_TARGET_BYTES,
+               override_num_blocks: Optional[int] = None, **read_args: Any) -> ray.data.Dataset:
+    """The live entries of a DataStore as a Dataset with ``key`` and ``value`` columns."""
+    src = StoreDatasource(path, target_bytes=target_bytes)
+    return ray.data.read_datasource(src, override_num_blocks=override_num_blocks, **read_args)
+
+
+__all__ = ["RecordsDatasource", "RecordsDatasink", "StoreDatasource", "read_records",
+           "write_records", "read_store"]
