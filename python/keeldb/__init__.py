@@ -35,6 +35,9 @@ from ._keeldb import (
 from .records import (
     Bytes,
     CorruptionStrategy,
+    Globable,
+    expand_dirs,
+    set_log_level,
     MultiThreadedReader,
     MultiThreadedWriter,
     RecordReader,
@@ -67,5 +70,8 @@ __all__ = [
     "MultiThreadedReader",
     "Bytes",
     "CorruptionStrategy",
+    "Globable",
+    "expand_dirs",
+    "set_log_level",
     "__version__",
 ]

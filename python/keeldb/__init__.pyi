@@ -20,6 +20,9 @@ from ._keeldb import (
 from .records import (
     Bytes as Bytes,
     CorruptionStrategy as CorruptionStrategy,
+    Globable as Globable,
+    expand_dirs as expand_dirs,
+    set_log_level as set_log_level,
     MultiThreadedReader as MultiThreadedReader,
     MultiThreadedWriter as MultiThreadedWriter,
     RecordReader as RecordReader,
@@ -51,5 +54,8 @@ __all__ = [
     "MultiThreadedReader",
     "Bytes",
     "CorruptionStrategy",
+    "Globable",
+    "expand_dirs",
+    "set_log_level",
     "__version__",
 ]

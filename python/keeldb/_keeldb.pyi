@@ -153,4 +153,5 @@ class DataStore:
         exc_type: Optional[type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
+        /,
     ) -> None: ...

@@ -30,6 +30,10 @@
  *   progress. It keeps the chunks (up to STREAM_HOLD_BYTES) and writes them with one
  *   keel_putv at the end; past that it feeds them to a keel_stream, which stages them.
  *
+ * Arguments: integers go through ../intarg.h (checked whole, never truncated; 0 is refused
+ * where keel would read it as "the default"). Every method and type has a text signature
+ * ("name($self, ...)\n--\n\n") matching _keeldb.pyi, for inspect.signature and help().
+ *
  * Files (one extension module, keeldb._keeldb, built from all of them)
  *   common.h           this header: module state, object layouts, shared declarations
  *   module.c           module init/exec/traverse/clear, key_hash()
@@ -58,6 +62,7 @@
 #include <string.h>
 
 #include "keel.h"
+#include "../intarg.h"
 
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *

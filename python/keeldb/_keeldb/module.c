@@ -54,7 +54,7 @@ mod_key_hash(PyObject *Py_UNUSED(m), PyObject *key)
 
 static PyMethodDef module_methods[] = {
     {"key_hash", (PyCFunction)mod_key_hash, METH_O,
-     "key_hash(key) -> int\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
+     "key_hash($module, key, /)\n--\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
     {NULL, NULL, 0, NULL}};
 
 static PyObject *
