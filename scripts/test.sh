@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite (release build), the C suite again under ASan and UBSan,
 # the Python suite (keeldb and the `keel` CLI, from the package installed into .venv),
-# the Python suite again against a sanitized build of the extension, and a short libFuzzer
-# run of the store opener. Set-up is scripts/bootstrap.sh.
+# the Python suite on every other supported CPython (3.10 to 3.13, each in its own
+# .venv-X.Y: scripts/test-pythons.sh; KEEL_PYTHONS picks them), the Python suite again
+# against a sanitized build of the extension, and a short libFuzzer run of each decoder.
+# Set-up is scripts/bootstrap.sh.
 # KEEL_FUZZ_SECONDS (default 20, per target) sets the fuzzing time; 0 skips it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +32,9 @@ fi
 
 log "Python tests (keeldb and the keel CLI from .venv)"
 KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q tests/python
+
+log "Python tests on the other supported Pythons (${KEEL_PYTHONS:-3.10 3.11 3.12 3.13})"
+scripts/test-pythons.sh
 
 log "Python tests against an ASan + UBSan build of the extension"
 scripts/test-python-asan.sh

@@ -65,12 +65,7 @@
 #include "../intarg.h"
 
 #if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-Py_NewRef(PyObject *o)
-{
-    Py_INCREF(o);
-    return o;
-}
+#error "keeldb needs CPython 3.10 or later (pyproject.toml: requires-python)"
 #endif
 
 /* Copies at least this large release the GIL. */
@@ -156,11 +151,7 @@ typedef struct {
     uint8_t prefix_le[8];   /* little-endian XXH3-64 of the prefix */
 } HasherObject;
 
-#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
 #define NO_NEW_FLAG Py_TPFLAGS_DISALLOW_INSTANTIATION
-#else
-#define NO_NEW_FLAG 0
-#endif
 
 /* ---------------------------------------------------------------------------------------
  * Errors (errors.c)

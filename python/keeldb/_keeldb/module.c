@@ -63,11 +63,6 @@ new_type(PyObject *m, PyType_Spec *spec)
     PyObject *t = PyType_FromModuleAndSpec(m, spec, NULL);
     if (t == NULL)
         return NULL;
-#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
-    /* Python 3.9: entries, streams and iterators come only from a DataStore. */
-    if (spec != &kdb_store_spec && spec != &kdb_hasher_spec)
-        ((PyTypeObject *)t)->tp_new = NULL;
-#endif
     const char *dot = strrchr(spec->name, '.');
     if (PyModule_AddObject(m, dot ? dot + 1 : spec->name, Py_NewRef(t)) < 0) {
         Py_DECREF(t);
