@@ -32,6 +32,7 @@ from ._keeldb import (
     engine_version,
     key_hash,
 )
+from .migrate import import_simd_r_drive
 from .records import (
     Bytes,
     CorruptionStrategy,
@@ -73,5 +74,6 @@ __all__ = [
     "Globable",
     "expand_dirs",
     "set_log_level",
+    "import_simd_r_drive",
     "__version__",
 ]

@@ -17,6 +17,7 @@ from ._keeldb import (
     engine_version as engine_version,
     key_hash as key_hash,
 )
+from .migrate import import_simd_r_drive as import_simd_r_drive
 from .records import (
     Bytes as Bytes,
     CorruptionStrategy as CorruptionStrategy,
@@ -57,5 +58,6 @@ __all__ = [
     "Globable",
     "expand_dirs",
     "set_log_level",
+    "import_simd_r_drive",
     "__version__",
 ]

@@ -43,6 +43,7 @@
  *   datastore_write.c  DataStore: writes (write, batches, write_stream, delete, rename...)
  *   entry.c            EntryHandle, EntryStream, StoreIterator
  *   hasher.c           NamespaceHasher
+ *   migrate.c          _simd_import (under keeldb.import_simd_r_drive)
  * Functions and type specs shared between the files are prefixed kdb_ and have hidden
  * visibility like everything here but PyInit__keeldb (the extension is built with
  * -fvisibility=hidden), so none of them leaks out of the module.
@@ -244,6 +245,9 @@ PyObject *kdb_store_copy(StoreObject *self, PyObject *const *args, Py_ssize_t na
                          PyObject *kwnames);
 PyObject *kdb_store_transfer(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames);
+
+/* keeldb._keeldb._simd_import (migrate.c), listed in module.c's table. */
+PyObject *kdb_simd_import(PyObject *module, PyObject *args, PyObject *kwds);
 
 /* ---------------------------------------------------------------------------------------
  * Type specs, one per type, defined next to each type; module_exec creates the types.

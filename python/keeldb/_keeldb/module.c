@@ -53,6 +53,9 @@ mod_key_hash(PyObject *Py_UNUSED(m), PyObject *key)
 }
 
 static PyMethodDef module_methods[] = {
+    {"_simd_import", (PyCFunction)(void (*)(void))kdb_simd_import, METH_VARARGS | METH_KEYWORDS,
+     "_simd_import($module, /, src, store, keys, unknown_prefix=None, alignment=0)\n--\n\n"
+     "keel_simd_import into an open DataStore; keeldb.import_simd_r_drive is the API."},
     {"key_hash", (PyCFunction)mod_key_hash, METH_O,
      "key_hash($module, key, /)\n--\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
     {NULL, NULL, 0, NULL}};
