@@ -26,7 +26,7 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C build-asan --suite c --print-errorlogs --timeout-multiplier 3
 
 if [ "${KEEL_FUZZ_SECONDS:-20}" != 0 ] && [ -x scripts/fuzz.sh ]; then
-  log "fuzzing the store opener for ${KEEL_FUZZ_SECONDS:-20} s per target"
+  log "fuzzing the store opener, the record reader and the SIMD R Drive reader, ${KEEL_FUZZ_SECONDS:-20} s each"
   scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-20}"
 fi
 
