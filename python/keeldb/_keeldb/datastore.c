@@ -610,14 +610,16 @@ static PyMethodDef Store_methods[] = {
     {"read_stream", (PyCFunction)Store_read_stream, METH_O,
      "read_stream($self, key, /)\n--\n\nA file-like reader over the value."},
     {"batch_read", (PyCFunction)Store_batch_read, METH_O,
-     "batch_read($self, keys, /)\n--\n\n"},
+     "batch_read($self, keys, /)\n--\n\n"
+     "A list with a copy of each key's value, or None where absent."},
     {"delete", (PyCFunction)kdb_store_delete, METH_O,
      "delete($self, key, /)\n--\n\nDelete key; an absent key is a no-op."},
     {"batch_delete", (PyCFunction)kdb_store_batch_delete, METH_O,
      "batch_delete($self, keys, /)\n--\n\n"
      "Delete the present keys atomically; returns how many."},
     {"exists", (PyCFunction)Store_exists, METH_O,
-     "exists($self, key, /)\n--\n\n"},
+     "exists($self, key, /)\n--\n\n"
+     "True when key is present (and not deleted)."},
     {"rename", (PyCFunction)(void (*)(void))kdb_store_rename, METH_FASTCALL | METH_KEYWORDS,
      "rename($self, /, old_key, new_key)\n--\n\nAtomic; KeyError when old_key is absent."},
     {"copy", (PyCFunction)(void (*)(void))kdb_store_copy, METH_FASTCALL | METH_KEYWORDS,
@@ -627,17 +629,22 @@ static PyMethodDef Store_methods[] = {
      "transfer($self, /, key, target, target_key=None)\n--\n\n"
      "Copy to target, then delete here."},
     {"keys", (PyCFunction)Store_keys, METH_NOARGS,
-     "keys($self, /)\n--\n\n"},
+     "keys($self, /)\n--\n\n"
+     "An iterator over the live keys of a snapshot, in file order."},
     {"values", (PyCFunction)Store_values, METH_NOARGS,
-     "values($self, /)\n--\n\n"},
+     "values($self, /)\n--\n\n"
+     "An iterator over the values of a snapshot, in file order."},
     {"items", (PyCFunction)Store_items, METH_NOARGS,
-     "items($self, /)\n--\n\n"},
+     "items($self, /)\n--\n\n"
+     "An iterator over (key, value) pairs of a snapshot, in file order."},
     {"compact", (PyCFunction)Store_compact, METH_NOARGS,
      "compact($self, /)\n--\n\nRewrite the file with only the live entries."},
     {"estimate_compaction_savings", (PyCFunction)Store_estimate_compaction_savings, METH_NOARGS,
-     "estimate_compaction_savings($self, /)\n--\n\n"},
+     "estimate_compaction_savings($self, /)\n--\n\n"
+     "Bytes compact() would reclaim."},
     {"stats", (PyCFunction)Store_stats, METH_NOARGS,
-     "stats($self, /)\n--\n\n"},
+     "stats($self, /)\n--\n\n"
+     "Entries, live keys, sizes, alignment and format version, as a dict."},
     {"sync", (PyCFunction)Store_sync, METH_NOARGS,
      "sync($self, /)\n--\n\nFlush to stable storage."},
     {"verify", (PyCFunction)Store_verify, METH_NOARGS,
@@ -648,9 +655,11 @@ static PyMethodDef Store_methods[] = {
     {"close", (PyCFunction)Store_close, METH_NOARGS,
      "close($self, /)\n--\n\nBufferError while buffers exported from entries are alive."},
     {"__enter__", (PyCFunction)Store_enter, METH_NOARGS,
-     "__enter__($self, /)\n--\n\n"},
+     "__enter__($self, /)\n--\n\n"
+     "Return the store."},
     {"__exit__", (PyCFunction)(void (*)(void))Store_exit, METH_FASTCALL,
-     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"},
+     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"
+     "Close the store."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Store_getset[] = {

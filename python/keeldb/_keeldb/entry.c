@@ -202,13 +202,15 @@ static PyMethodDef Entry_methods[] = {
     {"address_range", (PyCFunction)Entry_address_range, METH_NOARGS,
      "address_range($self, /)\n--\n\nMemory addresses of the value in the mapping."},
     {"as_slice", (PyCFunction)Entry_as_slice, METH_NOARGS,
-     "as_slice($self, /)\n--\n\n"},
+     "as_slice($self, /)\n--\n\n"
+     "A copy of the value as bytes."},
     {"as_memoryview", (PyCFunction)Entry_as_memoryview, METH_NOARGS,
      "as_memoryview($self, /)\n--\n\nZero-copy, read-only; blocks close() while alive."},
     {"clone_arc", (PyCFunction)Entry_clone_arc, METH_NOARGS,
      "clone_arc($self, /)\n--\n\nAnother handle on the same entry."},
     {"__bytes__", (PyCFunction)Entry_as_slice, METH_NOARGS,
-     "__bytes__($self, /)\n--\n\n"},
+     "__bytes__($self, /)\n--\n\n"
+     "A copy of the value as bytes."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Entry_getset[] = {
@@ -353,11 +355,14 @@ static PyMethodDef Stream_methods[] = {
     {"readinto", (PyCFunction)Stream_readinto, METH_O,
      "readinto($self, buffer, /)\n--\n\nCopy into a writable buffer; returns the count."},
     {"tell", (PyCFunction)Stream_tell, METH_NOARGS,
-     "tell($self, /)\n--\n\n"},
+     "tell($self, /)\n--\n\n"
+     "The position in the value of the next read."},
     {"__enter__", (PyCFunction)Stream_self, METH_NOARGS,
-     "__enter__($self, /)\n--\n\n"},
+     "__enter__($self, /)\n--\n\n"
+     "Return the stream."},
     {"__exit__", (PyCFunction)(void (*)(void))Stream_exit, METH_FASTCALL,
-     "__exit__($self, *args)\n--\n\n"},
+     "__exit__($self, *args)\n--\n\n"
+     "Nothing to release."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Stream_getset[] = {
@@ -441,7 +446,8 @@ Iter_length_hint(IterObject *io, PyObject *Py_UNUSED(ignored))
 
 static PyMethodDef Iter_methods[] = {
     {"__length_hint__", (PyCFunction)Iter_length_hint, METH_NOARGS,
-     "__length_hint__($self, /)\n--\n\n"},
+     "__length_hint__($self, /)\n--\n\n"
+     "At most this many items are left."},
     {NULL, NULL, 0, NULL}};
 
 static PyType_Slot Iter_slots[] = {

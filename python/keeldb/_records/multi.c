@@ -221,9 +221,11 @@ static PyMethodDef MTWriter_methods[] = {
     {"available_writers", (PyCFunction)MTWriter_available, METH_NOARGS,
      "available_writers($self, /)\n--\n\nShard writers open and idle."},
     {"__enter__", (PyCFunction)MTWriter_enter, METH_NOARGS,
-     "__enter__($self, /)\n--\n\n"},
+     "__enter__($self, /)\n--\n\n"
+     "Return the writer."},
     {"__exit__", (PyCFunction)(void (*)(void))MTWriter_exit, METH_FASTCALL,
-     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"},
+     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"
+     "Close the writer."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -642,17 +644,22 @@ static PyMethodDef MTReader_methods[] = {
      "queue_size_mb=10240, corruption_strategy=None)\n--\n\n"
      "The number of records in the given shard files, counted from chunk headers."},
     {"next_record", (PyCFunction)MTReader_next_record, METH_NOARGS,
-     "next_record($self, /)\n--\n\n"},
+     "next_record($self, /)\n--\n\n"
+     "The next record of any shard, or None at the end; ValueError once closed."},
     {"close", (PyCFunction)MTReader_close, METH_NOARGS,
-     "close($self, /)\n--\n\n"},
+     "close($self, /)\n--\n\n"
+     "Stop the workers. Records already returned stay valid; calling it again does nothing."},
     {"queued_records", (PyCFunction)MTReader_queued_records, METH_NOARGS,
-     "queued_records($self, /)\n--\n\n"},
+     "queued_records($self, /)\n--\n\n"
+     "Records read ahead and not yet returned."},
     {"queued_bytes", (PyCFunction)MTReader_queued_bytes, METH_NOARGS,
-     "queued_bytes($self, /)\n--\n\n"},
+     "queued_bytes($self, /)\n--\n\nRecord bytes read ahead and not yet returned."},
     {"__enter__", (PyCFunction)MTWriter_enter, METH_NOARGS,
-     "__enter__($self, /)\n--\n\n"},
+     "__enter__($self, /)\n--\n\n"
+     "Return the reader."},
     {"__exit__", (PyCFunction)(void (*)(void))MTReader_exit, METH_FASTCALL,
-     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"},
+     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"
+     "Close the reader."},
     {NULL, NULL, 0, NULL},
 };
 
