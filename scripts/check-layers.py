@@ -25,6 +25,7 @@ ALLOWED = {
     "base": set(),
     "store": {"base"},
     "records": {"base"},
+    "migrate": {"base", "store"},
     "db": {"base", "store"},
     "server": {"base", "store", "db"},
 }

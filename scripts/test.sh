@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test: the C suite (release build), the C suite again under ASan and UBSan,
 # the Python suite (keeldb and the `keel` CLI, from the package installed into .venv),
-# the Python suite again against a sanitized build of the extension, the engine tests
-# (Grain, Ray, Dask; pytest -m engines) once, and a short libFuzzer
-# run of the store opener. Set-up is scripts/bootstrap.sh.
+# the Python suite on every other supported CPython (3.10 to 3.13, each in its own
+# .venv-X.Y: scripts/test-pythons.sh; KEEL_PYTHONS picks them), the Python suite again
+# against a sanitized build of the extension, the engine tests (Grain, Ray, Dask;
+# pytest -m engines) once, and a short libFuzzer run of each decoder.
+# Set-up is scripts/bootstrap.sh.
 # KEEL_FUZZ_SECONDS (default 20, per target) sets the fuzzing time; 0 skips it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,7 +27,7 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C build-asan --suite c --print-errorlogs --timeout-multiplier 3
 
 if [ "${KEEL_FUZZ_SECONDS:-20}" != 0 ] && [ -x scripts/fuzz.sh ]; then
-  log "fuzzing the store opener for ${KEEL_FUZZ_SECONDS:-20} s per target"
+  log "fuzzing the store opener, the record reader and the SIMD R Drive reader, ${KEEL_FUZZ_SECONDS:-20} s each"
   scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-20}"
 fi
 
@@ -34,6 +36,9 @@ KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q -m "not engines" t
 
 log "Python tests on distributed engines: Grain, Ray Data, Dask (-m engines, once)"
 .venv/bin/python -m pytest -q -m engines -W ignore::DeprecationWarning tests/python
+
+log "Python tests on the other supported Pythons (${KEEL_PYTHONS:-3.10 3.11 3.12 3.13})"
+scripts/test-pythons.sh
 
 log "Python tests against an ASan + UBSan build of the extension"
 scripts/test-python-asan.sh

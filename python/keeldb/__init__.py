@@ -34,9 +34,13 @@ from ._keeldb import (
     key_hash,
 )
 from . import _pickle
+from .migrate import import_simd_r_drive
 from .records import (
     Bytes,
     CorruptionStrategy,
+    Globable,
+    expand_dirs,
+    set_log_level,
     MultiThreadedReader,
     MultiThreadedWriter,
     RecordReader,
@@ -93,5 +97,9 @@ __all__ = [
     "record_chunks",
     "plan_store_splits",
     "read_store_range",
+    "Globable",
+    "expand_dirs",
+    "set_log_level",
+    "import_simd_r_drive",
     "__version__",
 ]

@@ -18,9 +18,13 @@ from ._keeldb import (
     engine_version as engine_version,
     key_hash as key_hash,
 )
+from .migrate import import_simd_r_drive as import_simd_r_drive
 from .records import (
     Bytes as Bytes,
     CorruptionStrategy as CorruptionStrategy,
+    Globable as Globable,
+    expand_dirs as expand_dirs,
+    set_log_level as set_log_level,
     MultiThreadedReader as MultiThreadedReader,
     MultiThreadedWriter as MultiThreadedWriter,
     RecordReader as RecordReader,
@@ -73,5 +77,9 @@ __all__ = [
     "record_chunks",
     "plan_store_splits",
     "read_store_range",
+    "Globable",
+    "expand_dirs",
+    "set_log_level",
+    "import_simd_r_drive",
     "__version__",
 ]

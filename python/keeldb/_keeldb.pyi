@@ -32,6 +32,13 @@ class _Recovery(TypedDict):
     detail: str
 
 def key_hash(key: ReadableBuffer, /) -> int: ...
+def _simd_import(
+    src: StrOrBytesPath,
+    store: DataStore,
+    keys: list[bytes],
+    unknown_prefix: Optional[bytes] = None,
+    alignment: int = 0,
+) -> dict[str, Any]: ...
 
 class _Reader(Protocol):
     def read(self, size: int, /) -> ReadableBuffer: ...
@@ -167,4 +174,5 @@ class DataStore:
         exc_type: Optional[type[BaseException]],
         exc: Optional[BaseException],
         tb: Optional[TracebackType],
+        /,
     ) -> None: ...

@@ -10,7 +10,13 @@
  * `prog` runs every test, `prog name...` only the named ones. The last line printed is
  * exactly "N passed, N failed" (tests, not checks), and the exit status is non-zero when
  * any test failed. A per-test watchdog (alarm, H_TEST_TIMEOUT seconds, default 240) turns
- * a deadlock into a reported failure instead of a silent hang.
+ * a deadlock into a reported failure instead of a silent hang; its message names the test,
+ * the time it had, and the last h_progress() line, so a test that was merely slow says how
+ * far it got.
+ *
+ * Sizes, not timeouts, adapt to slow builds: a test states its work as
+ * h_size(full, sanitized), and the sanitized size applies under ASan/TSan/MSan (5 to 20
+ * times slower), so the suite passes with two busy processes beside it.
  *
  * Everything here is static and header-only: each test file is its own executable.
  */
@@ -46,6 +52,37 @@ typedef struct h_test {
 static atomic_int h_fail_count;
 static char h_dir[4096];
 static const char *volatile h_current = "";
+
+/* Builds with a sanitizer that slows everything down. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define H_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer) || \
+    __has_feature(memory_sanitizer)
+#define H_SANITIZED 1
+#endif
+#endif
+#ifndef H_SANITIZED
+#define H_SANITIZED 0
+#endif
+
+/* The size of a test's work: `full` in a normal build, `sanitized` under a sanitizer. */
+static H_UNUSED size_t h_size(size_t full, size_t sanitized) {
+    return H_SANITIZED ? sanitized : full;
+}
+
+/* How far the current test got, for the watchdog's message (the latest line wins). */
+static char h_progress_buf[256];
+static H_UNUSED void h_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static H_UNUSED void h_progress(const char *fmt, ...) {
+    char tmp[sizeof h_progress_buf];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    memcpy(h_progress_buf, tmp, sizeof tmp);
+}
+static unsigned h_timeout_s;
 
 static H_UNUSED void h_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -128,11 +165,30 @@ static int h_rm_cb(const char *p, const struct stat *sb, int type, struct FTW *f
     return 0;
 }
 
+/* Only async-signal-safe calls: write(2) of strings already formatted. */
+static void h_watchdog_put(const char *str) {
+    ssize_t w = write(2, str, strlen(str));
+    (void)w;
+}
+
 static void h_watchdog(int sig) {
     (void)sig;
-    static const char msg[] = "\n  FAIL: watchdog: test did not finish in time (deadlock?)\n";
-    ssize_t w = write(2, msg, sizeof msg - 1);
-    (void)w;
+    char secs[16];
+    int i = (int)sizeof secs - 1;
+    secs[i] = '\0';
+    unsigned t = h_timeout_s;
+    do {
+        secs[--i] = (char)('0' + t % 10);
+        t /= 10;
+    } while (t && i > 0);
+    h_watchdog_put("\n  FAIL: watchdog: [");
+    h_watchdog_put((const char *)h_current);
+    h_watchdog_put("] did not finish in ");
+    h_watchdog_put(secs + i);
+    h_watchdog_put(" s (deadlock, or too slow for this machine); last progress: ");
+    h_progress_buf[sizeof h_progress_buf - 1] = '\0';
+    h_watchdog_put(h_progress_buf[0] ? h_progress_buf : "(none reported)");
+    h_watchdog_put("\n");
     _exit(3);
 }
 
@@ -141,6 +197,7 @@ static H_UNUSED int h_main(int argc, char **argv, const h_test *tests, size_t n)
     if (!tmp || !*tmp) tmp = "/tmp";
     const char *to = getenv("H_TEST_TIMEOUT");
     unsigned timeout = to && *to ? (unsigned)atoi(to) : 240;
+    h_timeout_s = timeout;
     signal(SIGALRM, h_watchdog);
     /* Writes to a pipe whose reader died (process tests) must fail, not kill us. */
     signal(SIGPIPE, SIG_IGN);
@@ -169,6 +226,7 @@ static H_UNUSED int h_main(int argc, char **argv, const h_test *tests, size_t n)
             return 2;
         }
         h_current = tests[i].name;
+        h_progress_buf[0] = '\0';
         atomic_store(&h_fail_count, 0);
         printf("[ RUN  ] %s\n", tests[i].name);
         fflush(stdout);

@@ -169,8 +169,15 @@ static void test_truncate_every_offset(void) {
     size_t n;
     uint8_t *data = slurp(h_path("cut"), &n);
     REQUIRE(data && n > 2 * REC_B);
-    /* Cut the same file shorter and shorter: one truncate per offset, no rewrite. */
+    /* Cut the same file shorter and shorter: one truncate per offset, no rewrite. Under a
+     * sanitizer (h_size) every 11th offset, plus each chunk end and its neighbours. */
+    size_t step = h_size(1, 11);
     for (size_t cut = n; cut + 1 > n - REC_B && h_failures() < 5; cut--) {
+        bool near_end = false;
+        for (unsigned k = 0; k < N / PER; k++)
+            if (ends[k] + 1 >= cut && ends[k] <= cut + 1) near_end = true;
+        if ((n - cut) % step != 0 && !near_end) continue;
+        if ((n - cut) % 4096 == 0) h_progress("cut at %zu of %zu", cut, n);
         REQUIRE(truncate(h_path("cut"), (off_t)cut) == 0);
         unsigned complete = 0;
         bool at_end = false;

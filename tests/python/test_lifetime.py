@@ -328,7 +328,7 @@ def test_write_stream_failures_leave_no_trace(store: DataStore, tmp_path: Path,
 
     with pytest.raises(TypeError, match="None"):
         store.write_stream(b"s", ReturnsNone())  # type: ignore[arg-type]
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError, match="read"):
         store.write_stream(b"s", object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="file-like"):
         store.write_stream(b"s", b"bytes are not a reader")  # type: ignore[arg-type]

@@ -8,7 +8,7 @@
  * more file defining a `face`, its declaration below and one line in main.c's table.
  *
  * Invariants every file relies on:
- *   - Only the public API is used: keel.h and keel_records.h, never src/internal.h.
+ *   - Only the public API is used: keel.h, keel_records.h and keel_migrate.h, never src/.
  *   - A command returns an exit status (EXIT_*); every helper that reports a problem has
  *     already printed it on stderr, one "keel: ..." line, when it returns non-zero.
  *   - Standard output is written through stdio or write_all/outbuf, never both for the
@@ -109,6 +109,7 @@ typedef struct face {
 } face;
 
 extern const face records_face;     /* records_cmds.c */
+extern const face import_face;      /* import_cmds.c: keel import-simd */
 
 /* ---- main.c: messages --------------------------------------------------------------- */
 

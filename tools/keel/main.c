@@ -3,6 +3,7 @@
  *
  *     keel FILE COMMAND [OPTIONS] [ARGS]         the store commands (store_cmds.c)
  *     keel records [cat] FILE [OPTIONS]          record files (records_cmds.c)
+ *     keel import-simd SRC DST [OPTIONS]         SIMD R Drive import (import_cmds.c)
  *     keel help [COMMAND], keel --version
  *
  * This file dispatches: a leading word that names a face (faces[] below: "records") hands
@@ -32,6 +33,7 @@
 /* The faces reached by a leading word, in the order of the overview. */
 static const face *const faces[] = {
     &records_face,
+    &import_face,
 };
 
 #define NFACES (sizeof faces / sizeof faces[0])

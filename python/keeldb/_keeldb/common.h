@@ -30,6 +30,10 @@
  *   progress. It keeps the chunks (up to STREAM_HOLD_BYTES) and writes them with one
  *   keel_putv at the end; past that it feeds them to a keel_stream, which stages them.
  *
+ * Arguments: integers go through ../intarg.h (checked whole, never truncated; 0 is refused
+ * where keel would read it as "the default"). Every method and type has a text signature
+ * ("name($self, ...)\n--\n\n") matching _keeldb.pyi, for inspect.signature and help().
+ *
  * Files (one extension module, keeldb._keeldb, built from all of them)
  *   common.h           this header: module state, object layouts, shared declarations
  *   module.c           module init/exec/traverse/clear, key_hash()
@@ -40,6 +44,7 @@
  *   datastore_recovery.c  DataStore.recovery, the RecoveryWarning at open, DataStore.repair
  *   entry.c            EntryHandle, EntryStream, StoreIterator
  *   hasher.c           NamespaceHasher
+ *   migrate.c          _simd_import (under keeldb.import_simd_r_drive)
  * Functions and type specs shared between the files are prefixed kdb_ and have hidden
  * visibility like everything here but PyInit__keeldb (the extension is built with
  * -fvisibility=hidden), so none of them leaks out of the module.
@@ -59,14 +64,10 @@
 #include <string.h>
 
 #include "keel.h"
+#include "../intarg.h"
 
 #if PY_VERSION_HEX < 0x030A0000
-static inline PyObject *
-Py_NewRef(PyObject *o)
-{
-    Py_INCREF(o);
-    return o;
-}
+#error "keeldb needs CPython 3.10 or later (pyproject.toml: requires-python)"
 #endif
 
 /* Copies at least this large release the GIL. */
@@ -153,11 +154,7 @@ typedef struct {
     uint8_t prefix_le[8];   /* little-endian XXH3-64 of the prefix */
 } HasherObject;
 
-#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
 #define NO_NEW_FLAG Py_TPFLAGS_DISALLOW_INSTANTIATION
-#else
-#define NO_NEW_FLAG 0
-#endif
 
 /* ---------------------------------------------------------------------------------------
  * Errors (errors.c)
@@ -257,6 +254,9 @@ PyObject *kdb_store_copy(StoreObject *self, PyObject *const *args, Py_ssize_t na
                          PyObject *kwnames);
 PyObject *kdb_store_transfer(StoreObject *self, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames);
+
+/* keeldb._keeldb._simd_import (migrate.c), listed in module.c's table. */
+PyObject *kdb_simd_import(PyObject *module, PyObject *args, PyObject *kwds);
 
 /* ---------------------------------------------------------------------------------------
  * Type specs, one per type, defined next to each type; module_exec creates the types.

@@ -51,16 +51,26 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     PyObject *path_arg = NULL, *path_bytes = NULL;
     int readonly = 0, create = 1;
     const char *sync = "none";
-    unsigned int alignment = 64;
+    PyObject *align_arg = NULL;
+    unsigned long long alignment = 64;
 
     PyObject *module = kdb_module_of_type(type);
     if (module == NULL)
         return NULL;
     keeldb_state *st = get_state(module);
 
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$ppsI:DataStore", kwlist, &path_arg,
-                                     &readonly, &create, &sync, &alignment))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$ppsO:DataStore", kwlist, &path_arg,
+                                     &readonly, &create, &sync, &align_arg))
         return NULL;
+    /* 0 would mean "the default" to keel_open: the user asked for something else. */
+    if (align_arg != NULL &&
+        keeldb_int_arg(align_arg, "alignment", 1, UINT32_MAX, &alignment) < 0)
+        return NULL;
+    if (alignment > 4096 || (alignment & (alignment - 1)) != 0) {
+        PyErr_Format(PyExc_ValueError,
+                     "alignment must be a power of two from 1 to 4096, not %llu", alignment);
+        return NULL;
+    }
     if (!PyUnicode_FSConverter(path_arg, &path_bytes))
         return NULL;
 
@@ -76,7 +86,7 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_Format(PyExc_ValueError, "sync must be 'none', 'data' or 'full', not '%s'", sync);
         return NULL;
     }
-    opts.alignment = alignment;
+    opts.alignment = (uint32_t)alignment;
     opts.mode = readonly ? KEEL_OPEN_READONLY : (create ? KEEL_OPEN_CREATE : KEEL_OPEN_EXISTING);
 
     StoreObject *self = (StoreObject *)type->tp_alloc(type, 0);
@@ -582,57 +592,81 @@ Store_repr(StoreObject *self)
 
 static PyMethodDef Store_methods[] = {
     {"write", (PyCFunction)(void (*)(void))kdb_store_write, METH_FASTCALL | METH_KEYWORDS,
-     "write(key, data) -> None\n\nStore data under key, replacing any previous value."},
+     "write($self, /, key, data)\n--\n\n"
+     "Store data under key, replacing any previous value."},
     {"batch_write", (PyCFunction)(void (*)(void))kdb_store_batch_write,
      METH_FASTCALL | METH_KEYWORDS,
-     "batch_write(items) -> None\n\nStore (key, value) pairs atomically in one append."},
+     "batch_write($self, /, items)\n--\n\n"
+     "Store (key, value) pairs atomically in one append."},
     {"write_stream", (PyCFunction)(void (*)(void))kdb_store_write_stream,
      METH_FASTCALL | METH_KEYWORDS,
-     "write_stream(key, reader) -> None\n\nStore what reader.read(1048576) returns until b''. "
-     "Nothing reaches the store if the reader raises."},
+     "write_stream($self, /, key, reader)\n--\n\n"
+     "Store what reader.read(1048576) returns until b''. Nothing reaches the store if the "
+     "reader raises."},
     {"read", (PyCFunction)Store_read, METH_O,
-     "read(key) -> bytes | None\n\nA copy of the value, or None when absent."},
+     "read($self, key, /)\n--\n\nA copy of the value, or None when absent."},
     {"get", (PyCFunction)(void (*)(void))Store_get, METH_FASTCALL,
-     "get(key, default=None, /)\n\nLike read(), with a default."},
+     "get($self, key, default=None, /)\n--\n\nLike read(), with a default."},
     {"read_entry", (PyCFunction)Store_read_entry, METH_O,
-     "read_entry(key) -> EntryHandle | None\n\nA zero-copy handle on the value."},
+     "read_entry($self, key, /)\n--\n\nA zero-copy handle on the value."},
     {"read_stream", (PyCFunction)Store_read_stream, METH_O,
-     "read_stream(key) -> EntryStream | None\n\nA file-like reader over the value."},
+     "read_stream($self, key, /)\n--\n\nA file-like reader over the value."},
     {"batch_read", (PyCFunction)Store_batch_read, METH_O,
-     "batch_read(keys) -> list[bytes | None]"},
+     "batch_read($self, keys, /)\n--\n\n"
+     "A list with a copy of each key's value, or None where absent."},
     {"delete", (PyCFunction)kdb_store_delete, METH_O,
-     "delete(key) -> None\n\nDelete key; an absent key is a no-op."},
+     "delete($self, key, /)\n--\n\nDelete key; an absent key is a no-op."},
     {"batch_delete", (PyCFunction)kdb_store_batch_delete, METH_O,
-     "batch_delete(keys) -> int\n\nDelete the present keys atomically; returns how many."},
-    {"exists", (PyCFunction)Store_exists, METH_O, "exists(key) -> bool"},
+     "batch_delete($self, keys, /)\n--\n\n"
+     "Delete the present keys atomically; returns how many."},
+    {"exists", (PyCFunction)Store_exists, METH_O,
+     "exists($self, key, /)\n--\n\n"
+     "True when key is present (and not deleted)."},
     {"rename", (PyCFunction)(void (*)(void))kdb_store_rename, METH_FASTCALL | METH_KEYWORDS,
-     "rename(old_key, new_key) -> None\n\nAtomic; KeyError when old_key is absent."},
+     "rename($self, /, old_key, new_key)\n--\n\nAtomic; KeyError when old_key is absent."},
     {"copy", (PyCFunction)(void (*)(void))kdb_store_copy, METH_FASTCALL | METH_KEYWORDS,
-     "copy(key, target, target_key=None) -> None\n\nCopy the value to target (a DataStore)."},
+     "copy($self, /, key, target, target_key=None)\n--\n\n"
+     "Copy the value to target (a DataStore)."},
     {"transfer", (PyCFunction)(void (*)(void))kdb_store_transfer, METH_FASTCALL | METH_KEYWORDS,
-     "transfer(key, target, target_key=None) -> None\n\nCopy to target, then delete here."},
-    {"keys", (PyCFunction)Store_keys, METH_NOARGS, "keys() -> iterator over a snapshot"},
-    {"values", (PyCFunction)Store_values, METH_NOARGS, "values() -> iterator over a snapshot"},
-    {"items", (PyCFunction)Store_items, METH_NOARGS, "items() -> iterator over a snapshot"},
+     "transfer($self, /, key, target, target_key=None)\n--\n\n"
+     "Copy to target, then delete here."},
+    {"keys", (PyCFunction)Store_keys, METH_NOARGS,
+     "keys($self, /)\n--\n\n"
+     "An iterator over the live keys of a snapshot, in file order."},
+    {"values", (PyCFunction)Store_values, METH_NOARGS,
+     "values($self, /)\n--\n\n"
+     "An iterator over the values of a snapshot, in file order."},
+    {"items", (PyCFunction)Store_items, METH_NOARGS,
+     "items($self, /)\n--\n\n"
+     "An iterator over (key, value) pairs of a snapshot, in file order."},
     {"compact", (PyCFunction)Store_compact, METH_NOARGS,
-     "compact() -> None\n\nRewrite the file with only the live entries."},
+     "compact($self, /)\n--\n\nRewrite the file with only the live entries."},
     {"estimate_compaction_savings", (PyCFunction)Store_estimate_compaction_savings, METH_NOARGS,
-     "estimate_compaction_savings() -> int (bytes)"},
-    {"stats", (PyCFunction)Store_stats, METH_NOARGS, "stats() -> dict"},
-    {"sync", (PyCFunction)Store_sync, METH_NOARGS, "sync() -> None\n\nFlush to stable storage."},
+     "estimate_compaction_savings($self, /)\n--\n\n"
+     "Bytes compact() would reclaim."},
+    {"stats", (PyCFunction)Store_stats, METH_NOARGS,
+     "stats($self, /)\n--\n\n"
+     "Entries, live keys, sizes, alignment and format version, as a dict."},
+    {"sync", (PyCFunction)Store_sync, METH_NOARGS,
+     "sync($self, /)\n--\n\nFlush to stable storage."},
     {"verify", (PyCFunction)Store_verify, METH_NOARGS,
-     "verify() -> int\n\nCheck every entry; returns how many, raises CorruptError."},
+     "verify($self, /)\n--\n\nCheck every entry; returns how many, raises CorruptError."},
     {"repair", (PyCFunction)(void (*)(void))kdb_store_repair,
      METH_FASTCALL | METH_KEYWORDS | METH_CLASS,
-     "repair(path) -> dict | None\n\nCut a damaged tail that opening refuses (CorruptError, "
+     "repair($cls, /, path)\n--\n\nCut a damaged tail that opening refuses (CorruptError, "
      "'broken chain'),\nsaving the cut bytes in a file beside the store; returns what was "
      "cut\n(as DataStore.recovery), or None when the store needed nothing."},
     {"refresh", (PyCFunction)Store_refresh, METH_NOARGS,
-     "refresh() -> None\n\nRead-only stores: see entries appended by the writer since."},
+     "refresh($self, /)\n--\n\n"
+     "Read-only stores: see entries appended by the writer since."},
     {"close", (PyCFunction)Store_close, METH_NOARGS,
-     "close() -> None\n\nBufferError while buffers exported from entries are alive."},
-    {"__enter__", (PyCFunction)Store_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))Store_exit, METH_FASTCALL, NULL},
+     "close($self, /)\n--\n\nBufferError while buffers exported from entries are alive."},
+    {"__enter__", (PyCFunction)Store_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\n"
+     "Return the store."},
+    {"__exit__", (PyCFunction)(void (*)(void))Store_exit, METH_FASTCALL,
+     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"
+     "Close the store."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Store_getset[] = {
@@ -653,7 +687,7 @@ static PyMemberDef Store_members[] = {
 
 static PyType_Slot Store_slots[] = {
     {Py_tp_doc,
-     "DataStore(path, *, readonly=False, create=True, sync='none', alignment=64)\n\n"
+     "DataStore(path, *, readonly=False, create=True, sync='none', alignment=64)\n--\n\n"
      "An append-only single-file key/value store. Keys and values are bytes-like."},
     {Py_tp_new, Store_new},
     {Py_tp_dealloc, Store_dealloc},

@@ -221,7 +221,9 @@ kdb_store_write_stream(StoreObject *self, PyObject *const *args, Py_ssize_t narg
     if (kdb_barg_get(key, &k, "key") < 0)
         return NULL;
     barg_release(&k);
-    if (PyBytes_Check(reader) || PyByteArray_Check(reader) || PyUnicode_Check(reader)) {
+    int has_read = PyObject_HasAttr(reader, st->str_read);
+    if (!has_read || PyBytes_Check(reader) || PyByteArray_Check(reader) ||
+        PyUnicode_Check(reader)) {
         PyErr_Format(PyExc_TypeError,
                      "write_stream() reader must be a file-like object with read(n), "
                      "not '%.200s' (use write() for a value in memory)",

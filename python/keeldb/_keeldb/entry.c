@@ -194,19 +194,23 @@ Entry_repr(EntryObject *h)
 
 static PyMethodDef Entry_methods[] = {
     {"raw_checksum", (PyCFunction)Entry_raw_checksum, METH_NOARGS,
-     "raw_checksum() -> bytes\n\nThe stored CRC32C, 4 bytes little-endian."},
+     "raw_checksum($self, /)\n--\n\nThe stored CRC32C, 4 bytes little-endian."},
     {"is_valid_checksum", (PyCFunction)Entry_is_valid_checksum, METH_NOARGS,
-     "is_valid_checksum() -> bool\n\nRecompute the entry's CRC32C and compare."},
+     "is_valid_checksum($self, /)\n--\n\nRecompute the entry's CRC32C and compare."},
     {"offset_range", (PyCFunction)Entry_offset_range, METH_NOARGS,
-     "offset_range() -> (start, end)\n\nFile offsets of the value."},
+     "offset_range($self, /)\n--\n\nFile offsets of the value."},
     {"address_range", (PyCFunction)Entry_address_range, METH_NOARGS,
-     "address_range() -> (start, end)\n\nMemory addresses of the value in the mapping."},
-    {"as_slice", (PyCFunction)Entry_as_slice, METH_NOARGS, "as_slice() -> bytes (a copy)"},
+     "address_range($self, /)\n--\n\nMemory addresses of the value in the mapping."},
+    {"as_slice", (PyCFunction)Entry_as_slice, METH_NOARGS,
+     "as_slice($self, /)\n--\n\n"
+     "A copy of the value as bytes."},
     {"as_memoryview", (PyCFunction)Entry_as_memoryview, METH_NOARGS,
-     "as_memoryview() -> memoryview\n\nZero-copy, read-only; blocks close() while alive."},
+     "as_memoryview($self, /)\n--\n\nZero-copy, read-only; blocks close() while alive."},
     {"clone_arc", (PyCFunction)Entry_clone_arc, METH_NOARGS,
-     "clone_arc() -> EntryHandle\n\nAnother handle on the same entry."},
-    {"__bytes__", (PyCFunction)Entry_as_slice, METH_NOARGS, NULL},
+     "clone_arc($self, /)\n--\n\nAnother handle on the same entry."},
+    {"__bytes__", (PyCFunction)Entry_as_slice, METH_NOARGS,
+     "__bytes__($self, /)\n--\n\n"
+     "A copy of the value as bytes."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Entry_getset[] = {
@@ -346,12 +350,19 @@ Stream_exit(PyObject *Py_UNUSED(so), PyObject *const *Py_UNUSED(args),
 
 static PyMethodDef Stream_methods[] = {
     {"read", (PyCFunction)(void (*)(void))Stream_read, METH_FASTCALL,
-     "read(n=-1, /) -> bytes\n\nUp to n bytes (all that is left when n < 0); b'' at the end."},
+     "read($self, size=-1, /)\n--\n\n"
+     "Up to n bytes (all that is left when n < 0); b'' at the end."},
     {"readinto", (PyCFunction)Stream_readinto, METH_O,
-     "readinto(buffer, /) -> int\n\nCopy into a writable buffer; returns the count."},
-    {"tell", (PyCFunction)Stream_tell, METH_NOARGS, "tell() -> int"},
-    {"__enter__", (PyCFunction)Stream_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))Stream_exit, METH_FASTCALL, NULL},
+     "readinto($self, buffer, /)\n--\n\nCopy into a writable buffer; returns the count."},
+    {"tell", (PyCFunction)Stream_tell, METH_NOARGS,
+     "tell($self, /)\n--\n\n"
+     "The position in the value of the next read."},
+    {"__enter__", (PyCFunction)Stream_self, METH_NOARGS,
+     "__enter__($self, /)\n--\n\n"
+     "Return the stream."},
+    {"__exit__", (PyCFunction)(void (*)(void))Stream_exit, METH_FASTCALL,
+     "__exit__($self, *args)\n--\n\n"
+     "Nothing to release."},
     {NULL, NULL, 0, NULL}};
 
 static PyGetSetDef Stream_getset[] = {
@@ -434,7 +445,9 @@ Iter_length_hint(IterObject *io, PyObject *Py_UNUSED(ignored))
 }
 
 static PyMethodDef Iter_methods[] = {
-    {"__length_hint__", (PyCFunction)Iter_length_hint, METH_NOARGS, NULL},
+    {"__length_hint__", (PyCFunction)Iter_length_hint, METH_NOARGS,
+     "__length_hint__($self, /)\n--\n\n"
+     "At most this many items are left."},
     {NULL, NULL, 0, NULL}};
 
 static PyType_Slot Iter_slots[] = {

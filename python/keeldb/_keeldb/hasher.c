@@ -58,11 +58,12 @@ Hasher_namespace(HasherObject *h, PyObject *key)
 
 static PyMethodDef Hasher_methods[] = {
     {"namespace", (PyCFunction)Hasher_namespace, METH_O,
-     "namespace(key) -> bytes\n\n16 bytes: LE64(xxh3(prefix)) + LE64(xxh3(key))."},
+     "namespace($self, key, /)\n--\n\n16 bytes: LE64(xxh3(prefix)) + LE64(xxh3(key))."},
     {NULL, NULL, 0, NULL}};
 
 static PyType_Slot Hasher_slots[] = {
-    {Py_tp_doc, "NamespaceHasher(prefix)\n\nBuilds 16-byte namespaced keys (upstream's scheme)."},
+    {Py_tp_doc,
+     "NamespaceHasher(prefix)\n--\n\nBuilds 16-byte namespaced keys (upstream's scheme)."},
     {Py_tp_new, Hasher_new},
     {Py_tp_dealloc, Hasher_dealloc},
     {Py_tp_methods, Hasher_methods},

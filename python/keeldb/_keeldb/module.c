@@ -53,8 +53,11 @@ mod_key_hash(PyObject *Py_UNUSED(m), PyObject *key)
 }
 
 static PyMethodDef module_methods[] = {
+    {"_simd_import", (PyCFunction)(void (*)(void))kdb_simd_import, METH_VARARGS | METH_KEYWORDS,
+     "_simd_import($module, /, src, store, keys, unknown_prefix=None, alignment=0)\n--\n\n"
+     "keel_simd_import into an open DataStore; keeldb.import_simd_r_drive is the API."},
     {"key_hash", (PyCFunction)mod_key_hash, METH_O,
-     "key_hash(key) -> int\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
+     "key_hash($module, key, /)\n--\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
     {NULL, NULL, 0, NULL}};
 
 static PyObject *
@@ -63,11 +66,6 @@ new_type(PyObject *m, PyType_Spec *spec)
     PyObject *t = PyType_FromModuleAndSpec(m, spec, NULL);
     if (t == NULL)
         return NULL;
-#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
-    /* Python 3.9: entries, streams and iterators come only from a DataStore. */
-    if (spec != &kdb_store_spec && spec != &kdb_hasher_spec)
-        ((PyTypeObject *)t)->tp_new = NULL;
-#endif
     const char *dot = strrchr(spec->name, '.');
     if (PyModule_AddObject(m, dot ? dot + 1 : spec->name, Py_NewRef(t)) < 0) {
         Py_DECREF(t);

@@ -3,7 +3,7 @@
  * (keel_rec_chunk_retain: an atomic refcount, not a Python object), so it stays valid after
  * its reader is closed; the chunk is released in dealloc. It exports the buffer protocol
  * read-only and behaves like `bytes` otherwise (comparison, hash, slicing, +, *, and
- * attribute fallback to a bytes copy).
+ * every read-only method of bytes, applied to a copy).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -140,19 +140,61 @@ static PyObject *Bytes_mul(PyObject *a, PyObject *n) {
     return r;
 }
 
-/* The read-only bytes methods (decode, startswith, upper, hex, split, ...) are bytes's own,
- * applied to a copy: attribute lookup falls back to `bytes`. */
-static PyObject *Bytes_getattro(PyObject *self, PyObject *name) {
-    PyObject *r = PyObject_GenericGetAttr(self, name);
-    if (r || !PyErr_ExceptionMatches(PyExc_AttributeError)) return r;
-    if (!PyUnicode_Check(name) || PyUnicode_READ_CHAR(name, 0) == '_') return NULL;
-    if (!PyObject_HasAttr((PyObject *)&PyBytes_Type, name)) return NULL;
-    PyErr_Clear();
-    PyObject *b = Bytes_to_bytes((BytesObject *)self, NULL);
+/* The read-only methods of `bytes` (decode, startswith, upper, hex, split, ...), each
+ * applied to a copy and returning what bytes's own method returns. They are real methods
+ * (not an attribute fallback) so that dir(), help() and inspect.signature see them. */
+static PyObject *forward(BytesObject *self, const char *name, PyObject *const *args,
+                         Py_ssize_t nargs, PyObject *kwnames) {
+    PyObject *b = Bytes_to_bytes(self, NULL);
     if (!b) return NULL;
-    r = PyObject_GetAttr(b, name);
+    PyObject *m = PyObject_GetAttrString(b, name);
     Py_DECREF(b);
+    if (!m) return NULL;
+    PyObject *r = PyObject_Vectorcall(m, args, (size_t)nargs, kwnames);
+    Py_DECREF(m);
     return r;
+}
+
+#define FORWARD(name)                                                                       \
+    static PyObject *Bytes_##name(BytesObject *self, PyObject *const *args, Py_ssize_t n,   \
+                                  PyObject *kw) {                                           \
+        return forward(self, #name, args, n, kw);                                           \
+    }
+#define BYTES_METHODS(X)                                                                    \
+    X(capitalize, "($self, /)") X(center, "($self, width, fillchar=b' ', /)")               \
+    X(count, "($self, sub, start=None, end=None, /)")                                       \
+    X(decode, "($self, /, encoding='utf-8', errors='strict')")                              \
+    X(endswith, "($self, suffix, start=None, end=None, /)")                                 \
+    X(expandtabs, "($self, /, tabsize=8)") X(find, "($self, sub, start=None, end=None, /)") \
+    X(index, "($self, sub, start=None, end=None, /)") X(isalnum, "($self, /)")              \
+    X(isalpha, "($self, /)") X(isascii, "($self, /)") X(isdigit, "($self, /)")              \
+    X(islower, "($self, /)") X(isspace, "($self, /)") X(istitle, "($self, /)")              \
+    X(isupper, "($self, /)") X(join, "($self, iterable_of_bytes, /)")                       \
+    X(ljust, "($self, width, fillchar=b' ', /)") X(lower, "($self, /)")                     \
+    X(lstrip, "($self, bytes=None, /)") X(partition, "($self, sep, /)")                     \
+    X(removeprefix, "($self, prefix, /)") X(removesuffix, "($self, suffix, /)")             \
+    X(replace, "($self, old, new, count=-1, /)")                                            \
+    X(rfind, "($self, sub, start=None, end=None, /)")                                       \
+    X(rindex, "($self, sub, start=None, end=None, /)")                                      \
+    X(rjust, "($self, width, fillchar=b' ', /)") X(rpartition, "($self, sep, /)")           \
+    X(rsplit, "($self, /, sep=None, maxsplit=-1)") X(rstrip, "($self, bytes=None, /)")      \
+    X(split, "($self, /, sep=None, maxsplit=-1)") X(splitlines, "($self, /, keepends=False)") \
+    X(startswith, "($self, prefix, start=None, end=None, /)")                               \
+    X(strip, "($self, bytes=None, /)") X(swapcase, "($self, /)") X(title, "($self, /)")     \
+    X(translate, "($self, table, /, delete=b'')") X(upper, "($self, /)")                    \
+    X(zfill, "($self, width, /)")
+#define DEFINE_FORWARD(name, sig) FORWARD(name)
+BYTES_METHODS(DEFINE_FORWARD)
+
+/* bytes.hex has no value meaning "no separator"; None means that here. */
+static PyObject *Bytes_hex(BytesObject *self, PyObject *const *args, Py_ssize_t nargs,
+                           PyObject *kwnames) {
+    if (nargs == 1 && !kwnames && args[0] == Py_None)
+        nargs = 0;
+    else if (nargs == 0 && kwnames && PyTuple_GET_SIZE(kwnames) == 1 && args[0] == Py_None &&
+             PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "sep") == 0)
+        kwnames = NULL;
+    return forward(self, "hex", args, nargs, kwnames);
 }
 
 static PyObject *Bytes_reduce(BytesObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -162,11 +204,19 @@ static PyObject *Bytes_reduce(BytesObject *self, PyObject *Py_UNUSED(ignored)) {
     return Py_BuildValue("(O(N))", (PyObject *)&PyBytes_Type, b);
 }
 
+#define METHOD_ENTRY(name, sig)                                                             \
+    {#name, (PyCFunction)(void (*)(void))Bytes_##name, METH_FASTCALL | METH_KEYWORDS,        \
+     #name sig "\n--\n\nbytes." #name "() applied to a copy of the record."},
+
 static PyMethodDef Bytes_methods[] = {
     {"to_bytes", (PyCFunction)Bytes_to_bytes, METH_NOARGS,
-     "to_bytes() -> bytes\n\nA copy of the record as a standard bytes object."},
-    {"__bytes__", (PyCFunction)Bytes_to_bytes, METH_NOARGS, NULL},
-    {"__reduce__", (PyCFunction)Bytes_reduce, METH_NOARGS, NULL},
+     "to_bytes($self, /)\n--\n\nA copy of the record as a standard bytes object."},
+    {"__bytes__", (PyCFunction)Bytes_to_bytes, METH_NOARGS,
+     "__bytes__($self, /)\n--\n\nA copy of the record as bytes."},
+    {"__reduce__", (PyCFunction)Bytes_reduce, METH_NOARGS,
+     "__reduce__($self, /)\n--\n\nPickles as plain bytes."},
+    BYTES_METHODS(METHOD_ENTRY)
+    METHOD_ENTRY(hex, "($self, /, sep=None, bytes_per_sep=1)")
     {NULL, NULL, 0, NULL},
 };
 
@@ -176,7 +226,6 @@ static PyType_Slot Bytes_slots[] = {
     {Py_tp_richcompare, Bytes_richcompare},
     {Py_tp_hash, Bytes_hash},
     {Py_tp_repr, Bytes_repr},
-    {Py_tp_getattro, Bytes_getattro},
     {Py_sq_length, Bytes_length},
     {Py_sq_contains, Bytes_contains},
     {Py_mp_length, Bytes_length},

@@ -18,14 +18,19 @@
  *                        refcount, not a Python object), exports the buffer protocol
  *                        read-only, and stays valid after its reader is closed.
  *   MultiThreadedWriter  keel_rec_mtwriter: C worker threads, GIL released while waiting
- *   MultiThreadedReader  keel_rec_mtreader: C worker threads, GIL released while waiting
+ *   MultiThreadedReader  keel_rec_mtreader: C worker threads, GIL released while waiting;
+ *                        new_with_random_shard_paths reopens it over reshuffled paths at
+ *                        the end of each pass, so it never ends
  *
  * Each handle has a PyThread lock so a second Python thread cannot use it while the first
  * has released the GIL inside a call; close() takes the same lock.
  *
- * Errors: OSError (FileNotFoundError, PermissionError where they apply) with keel's detail
- * line, which names the offset for format errors; ValueError for use after close;
- * TypeError for a path that is not path-like; IndexError from [i].
+ * Errors: OSError with errno set for I/O failures (FileNotFoundError, PermissionError...
+ * by errno) and without one for a damaged file, with keel's detail line, which names the
+ * offset for format errors; ValueError for use after close (close() itself is idempotent)
+ * and for integer arguments out of range (OverflowError past the C field: intarg.h);
+ * TypeError for a path that is not path-like; IndexError from [i]. Every method and type
+ * has a text signature ("name($self, ...)\n--\n\n") matching records.pyi.
  *
  * Files (one extension module, keeldb._records, built from all of them)
  *   common.h   this header: module state and the declarations the files share
@@ -50,6 +55,12 @@
 #include <string.h>
 
 #include "keel_records.h"
+#include "../intarg.h"
+
+/* Upper bounds of the sharded reader's and writer's counts: past these a call would only
+ * exhaust file descriptors or threads, so the argument is refused up front (OverflowError). */
+#define KREC_MAX_SHARDS 65536
+#define KREC_MAX_THREADS 1024
 
 typedef struct {
     PyTypeObject *Bytes_type;
@@ -73,8 +84,11 @@ rec_state *krec_state_of_type(PyTypeObject *tp);
 /* Raise OSError (FileNotFoundError, PermissionError, MemoryError, ValueError where they
  * apply) with keel_errmsg()'s detail, prefixed by `what` when not NULL. Returns NULL. */
 PyObject *krec_raise_status(keel_status st, const char *what);
-/* PyUnicode_FSConverter, with Pisky's TypeError for anything not path-like. */
+/* A path as Pisky takes one (str, bytes, os.PathLike, or an object whose type defines its
+ * own __str__) to bytes; TypeError for anything else (ints, plain objects). For O&. */
 int krec_path_converter(PyObject *o, void *out);
+/* The same, as a str. New reference or NULL. */
+PyObject *krec_path_str(PyObject *o);
 /* None, CorruptionStrategy member, int 0/1 or "error"/"recover". */
 int krec_strategy_converter(PyObject *o, void *out);
 /* None or "none"/"uncompressed", "zstd", "brotli"; OSError otherwise. 0 or -1. */

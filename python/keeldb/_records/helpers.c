@@ -8,36 +8,77 @@
  */
 #include "common.h"
 
+#include <errno.h>
+
 /* ---- errors and arguments ------------------------------------------------------------- */
 
 PyObject *krec_raise_status(keel_status st, const char *what) {
     const char *msg = keel_errmsg();
     if (!msg[0]) msg = keel_strerror(st);
-    PyObject *exc = PyExc_OSError;
+    int err = 0;
     switch (st) {
-    case KEEL_ENOENT: exc = PyExc_FileNotFoundError; break;
-    case KEEL_EACCES: exc = PyExc_PermissionError; break;
     case KEEL_ENOMEM: return PyErr_NoMemory();
-    case KEEL_EINVAL: exc = PyExc_ValueError; break;
+    case KEEL_EINVAL:
+        if (what) PyErr_Format(PyExc_ValueError, "%s: %s", what, msg);
+        else PyErr_SetString(PyExc_ValueError, msg);
+        return NULL;
+    case KEEL_ENOENT: err = ENOENT; break;
+    case KEEL_EACCES: err = EACCES; break;
+    case KEEL_EEXIST: err = EEXIST; break;
+    case KEEL_ENOSPC: err = ENOSPC; break;
+    case KEEL_EIO: err = EIO; break;
     default: break;
     }
-    if (what) PyErr_Format(exc, "%s: %s", what, msg);
-    else PyErr_SetString(exc, msg);
+    PyObject *text = what ? PyUnicode_FromFormat("%s: %s", what, msg) : PyUnicode_FromString(msg);
+    if (!text) return NULL;
+    if (err == 0) {   /* a damaged file and the like: OSError without an errno, as Pisky */
+        PyErr_SetObject(PyExc_OSError, text);
+        Py_DECREF(text);
+        return NULL;
+    }
+    /* OSError(errno, text) sets .errno and .strerror and picks the subclass by errno
+     * (FileNotFoundError, PermissionError, ...), as the DataStore's StoreIOError carries
+     * errno. */
+    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "iO", err, text);
+    Py_DECREF(text);
+    if (exc) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
     return NULL;
 }
 
-/* PyUnicode_FSConverter, with Pisky's TypeError for anything not path-like. */
+/* A path as Pisky takes one: str, bytes, os.PathLike, or any object whose type defines its
+ * own __str__ (Pisky calls str() on what it is given). Ints, floats and plain objects (whose
+ * str() is only their repr) are refused with a TypeError. To bytes, for the C calls. */
 int krec_path_converter(PyObject *o, void *out) {
     if (o == NULL) {    /* cleanup call */
         Py_CLEAR(*(PyObject **)out);
         return 1;
     }
-    if (!PyUnicode_Check(o) && !PyBytes_Check(o) && !PyObject_HasAttrString(o, "__fspath__")) {
-        PyErr_Format(PyExc_TypeError, "expected a path (str, bytes or os.PathLike), not %.100s",
-                     Py_TYPE(o)->tp_name);
-        return 0;
+    if (PyUnicode_Check(o) || PyBytes_Check(o) || PyObject_HasAttrString(o, "__fspath__"))
+        return PyUnicode_FSConverter(o, out) ? Py_CLEANUP_SUPPORTED : 0;
+    if (Py_TYPE(o)->tp_str != NULL && Py_TYPE(o)->tp_str != PyBaseObject_Type.tp_str &&
+        !PyNumber_Check(o)) {
+        PyObject *str = PyObject_Str(o);
+        if (!str) return 0;
+        int ok = PyUnicode_FSConverter(str, out);
+        Py_DECREF(str);
+        return ok ? Py_CLEANUP_SUPPORTED : 0;
     }
-    return PyUnicode_FSConverter(o, out) ? Py_CLEANUP_SUPPORTED : 0;
+    PyErr_Format(PyExc_TypeError,
+                 "expected a path (str, bytes, os.PathLike or an object with its own __str__), "
+                 "not %.100s", Py_TYPE(o)->tp_name);
+    return 0;
+}
+
+/* The same path as a str (decoded as the file system encodes names). */
+PyObject *krec_path_str(PyObject *o) {
+    PyObject *b = NULL;
+    if (!krec_path_converter(o, &b)) return NULL;
+    PyObject *s = PyUnicode_DecodeFSDefaultAndSize(PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b));
+    Py_DECREF(b);
+    return s;
 }
 
 /* None, CorruptionStrategy member, int 0/1 or "error"/"recover". */

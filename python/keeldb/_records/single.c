@@ -23,28 +23,33 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"path", "compression", "append", "chunk_size", "array_record",
                              "group_size", "level", "sync", "background", NULL};
     PyObject *path = NULL, *comp = NULL;
-    int append = 0, ar = 0, sync = 0, level = 0;
+    PyObject *chunk_arg = Py_None, *group_arg = NULL, *level_arg = NULL;
+    int append = 0, ar = 0, sync = 0;
     PyObject *background = Py_None;
-    unsigned long long chunk_size = 0;
-    unsigned int group = KEEL_REC_DEFAULT_GROUP_SIZE;
+    unsigned long long chunk_size = 0, group = KEEL_REC_DEFAULT_GROUP_SIZE, level = 0;
     if (self->w) {
         PyErr_SetString(PyExc_RuntimeError, "RecordWriter is already initialised");
         return -1;
     }
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$pKpIipO", kwlist, krec_path_converter, &path,
-                                     &comp, &append, &chunk_size, &ar, &group, &level, &sync,
-                                     &background))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|O$pOpOOpO", kwlist, krec_path_converter, &path,
+                                     &comp, &append, &chunk_arg, &ar, &group_arg, &level_arg,
+                                     &sync, &background))
         return -1;
     keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
-    if (krec_parse_compression(comp, &o.compression) < 0 ||
-        (ar && group == 0 && (PyErr_SetString(PyExc_ValueError, "group_size must be > 0"), 1))) {
+    /* chunk_size=None is Disky's 1 MiB; 0 is not "the default" but a mistake. The level is
+     * an int (zstd's negative levels included) and the C side checks it per codec. */
+    if ((chunk_arg != Py_None &&
+         keeldb_int_arg(chunk_arg, "chunk_size", 1, UINT64_MAX >> 1, &chunk_size) < 0) ||
+        (group_arg && keeldb_int_arg(group_arg, "group_size", 1, UINT32_MAX, &group) < 0) ||
+        (level_arg && keeldb_int_arg(level_arg, "level", INT_MIN, INT_MAX, &level) < 0) ||
+        krec_parse_compression(comp, &o.compression) < 0) {
         Py_DECREF(path);
         return -1;
     }
     o.append = append;
     o.chunk_size = chunk_size;
-    o.array_record_group_size = ar ? group : 0;
-    o.level = level;
+    o.array_record_group_size = ar ? (uint32_t)group : 0;
+    o.level = (int)(long long)level;
     o.sync = sync ? KEEL_SYNC_DATA : KEEL_SYNC_NONE;
     /* Default: a background writer for compressed files only. Their encoding is CPU work
      * that overlaps the write; for uncompressed chunks, handing the freshly copied chunk to
@@ -193,13 +198,15 @@ static PyObject *Writer_closed(WriterObject *self, void *Py_UNUSED(c)) {
 
 static PyMethodDef Writer_methods[] = {
     {"write_record", (PyCFunction)Writer_write_record, METH_O,
-     "write_record(data) -> None\n\nAppend one record (any bytes-like object)."},
+     "write_record($self, data, /)\n--\n\nAppend one record (any bytes-like object)."},
     {"flush", (PyCFunction)Writer_flush, METH_NOARGS,
-     "flush() -> None\n\nWrite the pending records as a chunk and hand it to the OS."},
+     "flush($self, /)\n--\n\nWrite the pending records as a chunk and hand it to the OS."},
     {"close", (PyCFunction)Writer_close, METH_NOARGS,
-     "close() -> None\n\nFlush and close. Calling it again does nothing."},
-    {"__enter__", (PyCFunction)Writer_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))Writer_exit, METH_FASTCALL, NULL},
+     "close($self, /)\n--\n\nFlush and close. Calling it again does nothing."},
+    {"__enter__", (PyCFunction)Writer_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\n"},
+    {"__exit__", (PyCFunction)(void (*)(void))Writer_exit, METH_FASTCALL,
+     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -217,7 +224,8 @@ static PyType_Slot Writer_slots[] = {
     {Py_tp_methods, Writer_methods},
     {Py_tp_getset, Writer_getset},
     {Py_tp_doc, "RecordWriter(path, compression=None, *, append=False, chunk_size=None, "
-                "array_record=False, group_size=65536, level=0, sync=False)\n\n"
+                "array_record=False, group_size=65536, level=0, sync=False, background=None)"
+                "\n--\n\n"
                 "Write records to a Riegeli/records file (Disky's format)."},
     {0, NULL},
 };
@@ -489,24 +497,26 @@ static PyObject *Reader_count_records(PyObject *Py_UNUSED(cls), PyObject *args, 
 
 static PyMethodDef Reader_methods[] = {
     {"next_record", (PyCFunction)Reader_next_record, METH_NOARGS,
-     "next_record() -> Bytes | None\n\nThe next record, or None at the end of the file."},
+     "next_record($self, /)\n--\n\nThe next record, or None at the end of the file."},
     {"close", (PyCFunction)Reader_close, METH_NOARGS,
-     "close() -> None\n\nClose the file. Records already returned stay valid."},
+     "close($self, /)\n--\n\nClose the file. Records already returned stay valid."},
     {"seek", (PyCFunction)Reader_seek, METH_O,
-     "seek(index) -> None\n\nThe next record read will be record `index` (0-based)."},
+     "seek($self, index, /)\n--\n\nThe next record read will be record `index` (0-based)."},
     {"seek_position", (PyCFunction)Reader_seek_position, METH_O,
-     "seek_position(pos) -> None\n\nSeek to Riegeli's numeric record position."},
+     "seek_position($self, pos, /)\n--\n\nSeek to Riegeli's numeric record position."},
     {"tell", (PyCFunction)Reader_tell, METH_NOARGS,
-     "tell() -> int\n\nThe index of the record the next read returns."},
+     "tell($self, /)\n--\n\nThe index of the record the next read returns."},
     {"skipped_regions", (PyCFunction)Reader_skipped, METH_NOARGS,
-     "skipped_regions() -> list[tuple[int, int, str]]\n\n"
+     "skipped_regions($self, /)\n--\n\n"
      "(begin, end, reason) of every region the recover strategy skipped."},
     {"count_records", (PyCFunction)(void (*)(void))Reader_count_records,
      METH_VARARGS | METH_KEYWORDS | METH_STATIC,
-     "count_records(path, corruption_strategy=None) -> int\n\n"
+     "count_records(path, corruption_strategy=None)\n--\n\n"
      "Count the records of a file by walking chunk headers (no record data is read)."},
-    {"__enter__", (PyCFunction)Reader_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))Reader_exit, METH_FASTCALL, NULL},
+    {"__enter__", (PyCFunction)Reader_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\n"},
+    {"__exit__", (PyCFunction)(void (*)(void))Reader_exit, METH_FASTCALL,
+     "__exit__($self, exc_type, exc, tb, /)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -528,7 +538,7 @@ static PyType_Slot Reader_slots[] = {
     {Py_sq_length, Reader_len},
     {Py_mp_length, Reader_len},
     {Py_mp_subscript, Reader_getitem},
-    {Py_tp_doc, "RecordReader(path, corruption_strategy=None)\n\n"
+    {Py_tp_doc, "RecordReader(path, corruption_strategy=None)\n--\n\n"
                 "Read records from a Riegeli/records file (Disky, Riegeli, ArrayRecord)."},
     {0, NULL},
 };

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Builds keeldb and runs the Python test suite on every supported CPython other than the one
+# of the main .venv (scripts/bootstrap.sh), each in its own virtual environment .venv-X.Y
+# (git ignores them). keeldb supports CPython 3.10 to 3.13 (pyproject.toml).
+#
+# KEEL_PYTHONS   the versions to test (default "3.10 3.11 3.12 3.13"); the main venv's own
+#                version is skipped here, scripts/test.sh tests it in full.
+# Interpreters are found as pythonX.Y on PATH or under $PYENV_ROOT (default ~/.pyenv). A
+# missing one is an error naming it: install it (pyenv install X.Y) or leave it out of
+# KEEL_PYTHONS.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+main_version="$(.venv/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+PYENV_ROOT="${PYENV_ROOT:-$HOME/.pyenv}"
+
+find_python() {  # a pythonX.Y that runs (a pyenv shim of an inactive version does not)
+  local v="$1" p
+  for p in "$PYENV_ROOT"/versions/"$v".*/bin/"python$v" "$(command -v "python$v" || true)"; do
+    if [ -x "$p" ] && "$p" -c pass 2>/dev/null; then echo "$p"; return 0; fi
+  done
+  return 1
+}
+
+status=0
+for v in ${KEEL_PYTHONS:-3.10 3.11 3.12 3.13}; do
+  [ "$v" = "$main_version" ] && continue
+  if ! py="$(find_python "$v")"; then
+    echo "test-pythons: no python$v on PATH or under $PYENV_ROOT/versions" \
+         "(pyenv install $v, or set KEEL_PYTHONS)" >&2
+    exit 1
+  fi
+  venv=".venv-$v"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating $venv with $py"
+    "$py" -m venv "$venv"
+  fi
+  if ! cmp -s requirements-dev.txt "$venv/.keel-requirements" 2>/dev/null; then
+    log "installing Python tools into $venv"
+    "$venv/bin/python" -m pip install -q --upgrade pip
+    "$venv/bin/python" -m pip install -q -r requirements-dev.txt
+    cp requirements-dev.txt "$venv/.keel-requirements"
+  fi
+  log "Python $v: building keeldb into $venv and running tests/python"
+  "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps .
+  if ! KEEL_CLI="$ROOT/$venv/bin/keel" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
+       tests/python; then
+    echo "test-pythons: the suite failed on Python $v" >&2
+    status=1
+  fi
+done
+exit $status
