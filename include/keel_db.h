@@ -1,0 +1,210 @@
+/*
+ * keel_db.h: the Database face of keel: DynamoDB-style items in one keel file.
+ *
+ * A database is a keel store file (the container of keel.h: header, entries with CRC32C,
+ * torn-tail recovery, atomic groups, locking, compaction) marked in its header as a
+ * database. It holds tables; a table has a key schema (a partition key and an optional
+ * sort key, each of type S, N or B) and items: maps from attribute names to typed values.
+ *
+ * Items cross this API as CBOR (RFC 8949), the format they are stored in; docs/FORMAT.md
+ * says byte by byte which CBOR encodes which DynamoDB type:
+ *
+ *   S       text string               B      byte string
+ *   N       integer (major 0/1), bignum (tags 2/3), decimal fraction (tag 4 [exp, mant]),
+ *           or float64 (finite; kept as written so a caller can round-trip its own type)
+ *   BOOL    true/false                NULL   null
+ *   L       array                     M      map with text-string keys
+ *   SS/NS/BS  tag 258 (set) around a non-empty array of S, N or B values, no duplicates
+ *   vector  tag 85 (RFC 8746 float32 little-endian typed array) around a byte string
+ *
+ * An item is a CBOR map with text-string keys. Stored items may also hold padding entries
+ * (unsigned-integer keys) that place float32 vectors 64-byte aligned; readers skip them.
+ * Numbers follow DynamoDB: at most 38 significant digits, magnitude 1e-130 to
+ * 9.99..9e125 or zero, no NaN or infinity. Limits: 400 KB per item (DynamoDB's size rule),
+ * partition keys 1..2048 bytes, sort keys 1..1024 bytes, 32 levels of nesting.
+ *
+ * Keys sort as in DynamoDB: S by UTF-8 bytes, B by unsigned bytes, N numerically.
+ *
+ * Threads: one keel_db may be used from any number of threads. Writers are serialized;
+ * readers never wait for a writer's I/O. A view returned by a get or a cursor points into
+ * the file's mapping and stays valid until the database is closed.
+ *
+ * Errors are keel_status values (keel.h) with keel_errmsg() detail. Beyond those of
+ * keel.h: KEEL_ENOTABLE (no such table), KEEL_ETABLEEXISTS, KEEL_ESYNTAX (a malformed
+ * expression; the detail names the position), KEEL_EVALIDATION (a request DynamoDB would
+ * refuse: wrong key type, missing key attribute, oversized item, bad number, unused or
+ * missing placeholder). Nothing is written when a call fails.
+ */
+#ifndef KEEL_DB_H
+#define KEEL_DB_H
+
+#include "keel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct keel_db keel_db;
+typedef struct keel_db_cursor keel_db_cursor;
+
+/* Limits (DynamoDB's). */
+#define KEEL_DB_MAX_ITEM (400u * 1024u)
+#define KEEL_DB_MAX_PK 2048u
+#define KEEL_DB_MAX_SK 1024u
+#define KEEL_DB_MAX_DEPTH 32u
+#define KEEL_DB_MAX_TABLE_NAME 255u
+
+typedef struct keel_db_options {
+    keel_open_mode mode;    /* default KEEL_OPEN_CREATE; KEEL_OPEN_READONLY for readers */
+    keel_sync_mode sync;    /* default KEEL_SYNC_NONE */
+} keel_db_options;
+
+#define KEEL_DB_OPTIONS_INIT { KEEL_OPEN_CREATE, KEEL_SYNC_NONE }
+
+/* Open or create the database at `path`. On success *db_out owns it until keel_db_free().
+ * KEEL_EFORMAT: the file is not a keel database (a DataStore file, or not keel at all; it
+ * is left untouched). Other errors as keel_open(). */
+KEEL_API keel_status keel_db_open(const char *path, const keel_db_options *opts,
+                                  keel_db **db_out);
+
+/* A database in an anonymous in-memory file (memfd): the same engine, gone at close. */
+KEEL_API keel_status keel_db_open_memory(const keel_db_options *opts, keel_db **db_out);
+
+/* Close (syncing per the sync mode); later calls return KEEL_ECLOSED. Twice is KEEL_OK. */
+KEEL_API keel_status keel_db_close(keel_db *db);
+/* Close if open and free. NULL is a no-op. */
+KEEL_API void keel_db_free(keel_db *db);
+
+/* fdatasync the file. */
+KEEL_API keel_status keel_db_sync(keel_db *db);
+/* Rewrite the file with live entries only (keel_compact); readers keep going. */
+KEEL_API keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx);
+/* Check every entry's checksum and every item's encoding. */
+KEEL_API keel_status keel_db_verify(keel_db *db, keel_verify_report *report_out);
+/* The underlying store's statistics. */
+KEEL_API keel_status keel_db_stat(keel_db *db, keel_stats *stats_out);
+
+/* ---- tables ---------------------------------------------------------------------------- */
+
+typedef enum keel_db_keytype {
+    KEEL_DB_KEY_NONE = 0,   /* no sort key */
+    KEEL_DB_KEY_S = 'S',
+    KEEL_DB_KEY_N = 'N',
+    KEEL_DB_KEY_B = 'B'
+} keel_db_keytype;
+
+typedef struct keel_db_schema {
+    const char *pk_name;            /* partition key attribute (1..255 bytes of UTF-8) */
+    keel_db_keytype pk_type;        /* S, N or B */
+    const char *sk_name;            /* sort key attribute, or NULL */
+    keel_db_keytype sk_type;        /* S, N or B; KEEL_DB_KEY_NONE when sk_name is NULL */
+} keel_db_schema;
+
+typedef struct keel_db_table_info {
+    char name[KEEL_DB_MAX_TABLE_NAME + 1];
+    char pk_name[256];
+    char sk_name[256];              /* "" when the table has no sort key */
+    keel_db_keytype pk_type, sk_type;
+    uint64_t items;                 /* live items */
+    uint64_t bytes;                 /* bytes of their stored entries */
+    uint64_t created;               /* seconds since the Unix epoch */
+} keel_db_table_info;
+
+/* Create table `name` (3..255 characters of [A-Za-z0-9_.-], DynamoDB's rule).
+ * KEEL_ETABLEEXISTS if it exists; KEEL_EVALIDATION for a bad name or schema. */
+KEEL_API keel_status keel_db_create_table(keel_db *db, const char *name,
+                                          const keel_db_schema *schema);
+/* Delete a table and all its items (one atomic append; space is reclaimed by compaction). */
+KEEL_API keel_status keel_db_delete_table(keel_db *db, const char *name);
+/* Describe a table. KEEL_ENOTABLE if absent. */
+KEEL_API keel_status keel_db_describe_table(keel_db *db, const char *name,
+                                            keel_db_table_info *info_out);
+/* The tables' names in order, as one buffer of NUL-terminated names: *names_out is
+ * malloc'd (free() it), *count_out names. */
+KEEL_API keel_status keel_db_list_tables(keel_db *db, char **names_out, size_t *count_out);
+
+/* ---- items ------------------------------------------------------------------------------ */
+
+/* Store `item` (a CBOR map) in `table`, replacing any item with the same key. The key
+ * attributes must be present with the schema's types. */
+KEEL_API keel_status keel_db_put_item(keel_db *db, const char *table, const void *item,
+                                      size_t item_len);
+/* Look up the item whose key attributes are those of `key` (a CBOR map holding exactly the
+ * key attributes). KEEL_OK: *item_out views the stored CBOR (valid until close);
+ * KEEL_NOTFOUND when absent. */
+KEEL_API keel_status keel_db_get_item(keel_db *db, const char *table, const void *key,
+                                      size_t key_len, keel_view *item_out);
+/* Delete the item with this key; absent is KEEL_OK (as in DynamoDB). */
+KEEL_API keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key,
+                                         size_t key_len);
+
+/* One write of a batch: a put (item) or a delete (key). */
+typedef struct keel_db_write {
+    const char *table;
+    const void *item;       /* CBOR map: the item to put, or the key to delete */
+    size_t item_len;
+    int is_delete;
+} keel_db_write;
+
+/* Apply every write as one atomic group: all are there after a crash, or none. Two writes
+ * to the same item are KEEL_EVALIDATION (as in DynamoDB). */
+KEEL_API keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t n);
+
+/* The default table of KeystoneDB's API: keys are raw bytes (a partition key and an
+ * optional sort key) that are not attributes of the item. `sk` NULL means no sort key
+ * (distinct from an empty sort key). */
+KEEL_API keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const void *sk,
+                                    size_t sk_len, const void *item, size_t item_len);
+KEEL_API keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, const void *sk,
+                                    size_t sk_len, keel_view *item_out);
+KEEL_API keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len,
+                                       const void *sk, size_t sk_len);
+
+/* ---- queries and scans ------------------------------------------------------------------- */
+
+typedef struct keel_db_query {
+    const char *key_condition;  /* query only: "pk = :v [AND sk-condition]" */
+    const char *filter;         /* NULL: no filter */
+    const char *projection;     /* NULL: whole items */
+    const void *names;          /* CBOR map "#n" -> "name", or NULL */
+    size_t names_len;
+    const void *values;         /* CBOR map ":v" -> value, or NULL */
+    size_t values_len;
+    int forward;                /* query only: 1 ascending (default), 0 descending */
+    uint64_t limit;             /* items evaluated (before the filter), 0: no limit */
+    const void *start_key;      /* CBOR map: resume after this key (a cursor's last key) */
+    size_t start_key_len;
+    uint32_t segment;           /* scan only: this segment of total_segments */
+    uint32_t total_segments;    /* scan only: 0 or 1 for the whole table */
+} keel_db_query;
+
+#define KEEL_DB_QUERY_INIT { NULL, NULL, NULL, NULL, 0, NULL, 0, 1, 0, NULL, 0, 0, 0 }
+
+/* Start a query (items of one partition, in sort-key order) or a scan (every item of the
+ * table). Parse errors (KEEL_ESYNTAX, with the position) and validation errors are
+ * reported here, before any item is read. Release with keel_db_cursor_free(). The cursor
+ * sees the table as it is at each step (read-committed, as DynamoDB). */
+KEEL_API keel_status keel_db_query_start(keel_db *db, const char *table,
+                                         const keel_db_query *q, keel_db_cursor **cursor_out);
+KEEL_API keel_status keel_db_scan_start(keel_db *db, const char *table,
+                                        const keel_db_query *q, keel_db_cursor **cursor_out);
+
+/* The next item that passes the filter: KEEL_OK with *item_out (projected: valid until the
+ * next call on this cursor; whole: valid until close), KEEL_NOTFOUND when done. */
+KEEL_API keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out);
+/* Where to resume: the key (CBOR map) of the last item evaluated when the limit stopped
+ * the cursor; KEEL_NOTFOUND when the cursor ran to the end. Valid until the next call. */
+KEEL_API keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out);
+/* Items evaluated (scanned) and items returned so far. */
+KEEL_API void keel_db_cursor_counts(const keel_db_cursor *c, uint64_t *scanned_out,
+                                    uint64_t *returned_out);
+KEEL_API void keel_db_cursor_free(keel_db_cursor *c);
+
+/* Number of items in a table. */
+KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *count_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEEL_DB_H */
