@@ -170,7 +170,7 @@ static keel_status open_file(keel_store *s, const keel_options *o) {
         if (stat(path, &sb) == 0) {
             if (o->mode == KEEL_OPEN_NEW) return keel__fail(KEEL_EEXIST, "%s already exists", path);
         } else if (errno == ENOENT) {
-            keel_status st = keel__create_file(path, o->alignment);
+            keel_status st = keel__create_file(path, o->alignment, s->kind);
             if (st != KEEL_OK && !(st == KEEL_EEXIST && o->mode == KEEL_OPEN_CREATE)) return st;
         } else {
             return keel__fail_errno(errno, "stat %s", path);
@@ -198,7 +198,7 @@ static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
     if (size == 0) {
         if (!writable) return keel__fail(KEEL_EFORMAT, "%s is empty: not a keel store", s->path);
         /* An empty file (a fresh mktemp, say) becomes a new store; nothing is lost. */
-        keel_status st = keel__new_header_bytes(s->align, hdr, &s->file_tag);
+        keel_status st = keel__new_header_bytes(s->align, s->kind, hdr, &s->file_tag);
         if (st != KEEL_OK) return st;
         int err = keel__os_pwrite_all(s->fd, hdr, sizeof hdr, 0);
         if (!err) err = keel__os_fdatasync(s->fd);
@@ -225,6 +225,10 @@ static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
         return keel__fail(st, "%s: %s", s->path, detail);
     }
+    if (h.kind != s->kind)
+        return keel__fail(KEEL_EFORMAT, "%s is a keel %s, not a %s (it was left untouched)",
+                          s->path, h.kind == KEEL_FILE_KIND_DB ? "database" : "DataStore",
+                          s->kind == KEEL_FILE_KIND_DB ? "database" : "DataStore");
     s->align = 1u << h.align_log2;
     s->file_tag = h.file_tag;
     s->format_major = h.major;
@@ -262,6 +266,11 @@ static void store_release(keel_store *s) {
 }
 
 keel_status keel_open(const char *path, const keel_options *opts, keel_store **store_out) {
+    return keel__open_kind(path, opts, KEEL_FILE_KIND_STORE, store_out);
+}
+
+keel_status keel__open_kind(const char *path, const keel_options *opts, uint8_t kind,
+                            keel_store **store_out) {
     keel_options o = KEEL_OPTIONS_INIT;
     if (opts) o = *opts;
     if (!path || !store_out) return keel__fail(KEEL_EINVAL, "keel_open: path and store_out are required");
@@ -297,6 +306,7 @@ keel_status keel_open(const char *path, const keel_options *opts, keel_store **s
     s->sync = o.sync;
     s->align = o.alignment;
     s->test_hash_mask = o.test_hash_mask;
+    s->kind = kind;
 
     keel_status st = open_file(s, &o);
     if (st == KEEL_OK) st = load(s, !s->read_only);
@@ -381,7 +391,7 @@ static keel_status reload_replaced(keel_store *s) {
     o.mode = KEEL_OPEN_READONLY;
     o.test_hash_mask = s->test_hash_mask;
     keel_store *n;
-    keel_status st = keel_open(s->path, &o, &n);
+    keel_status st = keel__open_kind(s->path, &o, s->kind, &n);
     if (st != KEEL_OK) return st;
     pthread_rwlock_wrlock(&s->index_lock);
     keel__map_retire(s, s->map);
@@ -399,6 +409,7 @@ static keel_status reload_replaced(keel_store *s) {
     s->device = n->device;
     s->format_major = n->format_major;
     s->format_minor = n->format_minor;
+    if (s->hook.on_reload) s->hook.on_reload(s->hook.ctx, s);
     pthread_rwlock_unlock(&s->index_lock);
     n->fd = -1;
     n->map = NULL;
@@ -462,6 +473,7 @@ keel_status keel_refresh(keel_store *s) {
             s->entries++;
         }
         if (st == KEEL_OK) s->end = new_end;
+        if (l.n && s->hook.on_reload) s->hook.on_reload(s->hook.ctx, s);
     }
     pthread_rwlock_unlock(&s->index_lock);
     free(l.v);
