@@ -248,6 +248,7 @@ typedef struct keel_append_item {
     /* Set by keel__append_group when it publishes: */
     uint64_t trailer_out;   /* where the entry's trailer starts */
     bool replaced_live;     /* the key had a live entry before this one */
+    uint64_t replaced_trailer; /* ... whose trailer starts here (its bytes stay in the file) */
 } keel_append_item;
 
 keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n);

@@ -186,6 +186,7 @@ keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n)
         if (!tomb) s->live_bytes += p->end - pl[i].prev_end;
         items[i].trailer_out = p->trailer_start;
         items[i].replaced_live = old.slot && !old.dead;
+        items[i].replaced_trailer = items[i].replaced_live ? old.trailer_start : 0;
     }
     s->entries += n;
     s->end = new_end;
