@@ -1128,6 +1128,334 @@ static void test_item_equal(void) {
                ord[i].a, ord[i].b, cmp_notation(ord[i].a, ord[i].b), ord[i].c);
 }
 
+/* Arbitrary bytes through every decoder: nothing may crash or read out of bounds (ASan). */
+static void walk(const kdb_val *v, int depth) {
+    kdb_num x;
+    if (v->type == KDB_N) (void)kdb_val_num(v, &x);
+    if (depth > 40) return;
+    kdb_iter it;
+    kdb_iter_init(&it, v);
+    kdb_val e;
+    const uint8_t *n;
+    size_t nl;
+    while (kdb_iter_next(&it, &n, &nl, &e) == 1) {
+        walk(&e, depth + 1);
+        (void)kdb_val_equal(&e, &e);
+        (void)kdb_val_compare(&e, v);
+    }
+}
+
+static void test_item_mutations(void) {
+    size_t len;
+    uint8_t *base = cbdup("{\"a\": 1, \"bb\": \"xy\", \"l\": [1, [2, d\"1.5\"], \"z\"], "
+                          "\"s\": <h\"01\", h\"02\">, \"ns\": <1, t4([-3, 5]), t2(h\"0102\")>, "
+                          "\"m\": {\"q\": null, \"r\": {\"t\": [true]}}, \"v\": v(1, 2, 3), "
+                          "\"ss\": <\"p\", \"q\">, \"f\": f2.5}", &len);
+    REQUIRE(base);
+    REQUIRE_OK(kdb_item_check(base, len, NULL));
+    uint8_t *m = malloc(len + 16);
+    REQUIRE(m);
+    kdb_buf out = { 0 };
+    rng r = rng_seed(21);
+    kdb_val orig;
+    REQUIRE(kdb_item_open(base, len, &orig));
+    for (int i = 0; i < 15000; i++) {
+        memcpy(m, base, len);
+        size_t n = len;
+        int flips = 1 + (int)rng_below(&r, 3);
+        for (int f = 0; f < flips; f++) {
+            size_t at = rng_below(&r, n);
+            switch (rng_below(&r, 3)) {
+            case 0: m[at] = (uint8_t)rng_next(&r); break;
+            case 1: m[at] ^= (uint8_t)(1u << rng_below(&r, 8)); break;
+            default: n = at + 1; break;
+            }
+        }
+        /* a tight copy so ASan sees any read past the end */
+        uint8_t *t = malloc(n);
+        REQUIRE(t);
+        memcpy(t, m, n);
+        size_t size;
+        keel_status st = kdb_item_check(t, n, &size);
+        CHECK(st == KEEL_OK || st == KEEL_EVALIDATION);
+        keel_status sf = kdb_item_store_form(t, n, &out);
+        if (st == KEEL_OK) {
+            CHECK_OK(sf);
+            size_t size2;
+            CHECK_OK(kdb_item_check(out.p, out.len, &size2));
+            CHECK(size2 == size);
+        }
+        kdb_val v;
+        if (kdb_val_decode(t, n, &v)) {
+            CHECK(v.len <= n);
+            walk(&v, 0);
+            (void)kdb_val_equal(&v, &orig);
+        }
+        kdb_num x;
+        (void)kdb_num_parse((const char *)t, n, &x);
+        size_t used;
+        if (kdb_num_key_decode(t, n, &x, &used)) {
+            uint8_t k[KDB_NUM_KEY_MAX];
+            CHECK(kdb_num_key_encode(&x, k) == used && memcmp(k, t, used) == 0);
+        }
+        free(t);
+        if (h_failures() > 10) break;
+    }
+    kdb_buf_free(&out);
+    free(m);
+    free(base);
+}
+
+/* ---- keys ----------------------------------------------------------------------------- */
+
+static kdb_val val_of(const char *notation, uint8_t **keep) {
+    size_t len;
+    *keep = cbdup(notation, &len);
+    kdb_val v;
+    memset(&v, 0, sizeof v);
+    if (!kdb_val_decode(*keep, len, &v)) h_fail(__FILE__, __LINE__, "val_of(%s)", notation);
+    return v;
+}
+
+static int key_memcmp(const kdb_key *a, const kdb_key *b) {
+    size_t m = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->b, b->b, m);
+    if (c == 0) c = a->len < b->len ? -1 : a->len > b->len;
+    return sgn(c);
+}
+
+/* Sort keys of one partition, in ascending DynamoDB order (equal neighbours marked '='). */
+static void check_sk_order(keel_db_keytype t, const char *const *asc, size_t n) {
+    uint8_t *keep_pk;
+    kdb_val pk = val_of("\"device-1\"", &keep_pk);
+    kdb_key prev, cur;
+    bool have = false;
+    for (size_t i = 0; i < n; i++) {
+        bool eq = asc[i][0] == '=';
+        uint8_t *keep;
+        kdb_val sk = val_of(asc[i] + (eq ? 1 : 0), &keep);
+        keel_status st = kdb_key_make(KDB_TABLE_FIRST, KEEL_DB_KEY_S, &pk, t, &sk, &cur);
+        CHECKF(st == KEEL_OK, "%s: %s", asc[i], keel_errmsg());
+        if (have) {
+            CHECK(cur.part_len == prev.part_len && memcmp(cur.b, prev.b, cur.part_len) == 0);
+            CHECKF(key_memcmp(&prev, &cur) == (eq ? 0 : -1), "%s after %s", asc[i], asc[i - 1]);
+        }
+        /* append_sk on the partition prefix gives the same key */
+        kdb_key k2 = cur;
+        memset(k2.b + k2.part_len, 0xEE, 16);
+        CHECK_OK(kdb_key_append_sk(&k2, t, &sk));
+        CHECK(k2.len == cur.len && memcmp(k2.b, cur.b, cur.len) == 0);
+        prev = cur;
+        have = true;
+        free(keep);
+    }
+    free(keep_pk);
+}
+
+static void test_key_order(void) {
+    static const char *const s_asc[] = {
+        "\"A\"", "\"Z\"", "\"a\"", "\"a\\x00\"", "\"a\\x01\"", "\"ab\"", "\"abc\"", "\"b\"",
+        "\"z\"", "\"\\x7f\"", "\"\\xc2\\xbf\"", "\"\\xc3\\xa9\"", "\"\\xe2\\x82\\xac\"",
+        "\"\\xf0\\x9f\\x98\\x80\"",
+    };
+    check_sk_order(KEEL_DB_KEY_S, s_asc, H_COUNT(s_asc));
+    static const char *const n_asc[] = {
+        "d\"-9.9999999999999999999999999999999999999e125\"", "-10000000000", "d\"-1e3\"", "=-1000",
+        "=f-1000.0", "-10", "-9", "d\"-1.5\"", "-1", "d\"-0.001\"", "d\"-1e-130\"", "0", "=d\"-0\"",
+        "=f-0.0", "d\"1e-130\"", "d\"0.001\"", "d\"0.5\"", "1", "=f1.0", "=d\"1.000\"", "d\"1.5\"",
+        "9", "10", "=t4([1, 1])", "100", "d\"1e3\"", "=1000", "18446744073709551615",
+        "t2(h\"010000000000000000\")", "d\"1e125\"", "d\"9.9999999999999999999999999999999999999e125\"",
+    };
+    check_sk_order(KEEL_DB_KEY_N, n_asc, H_COUNT(n_asc));
+    static const char *const b_asc[] = {
+        "h\"00\"", "h\"0000\"", "h\"0001\"", "h\"01\"", "h\"0100\"", "h\"7f\"", "h\"80\"", "h\"ff\"",
+        "h\"ff00\"", "h\"ffff\"",
+    };
+    check_sk_order(KEEL_DB_KEY_B, b_asc, H_COUNT(b_asc));
+
+    /* random N sort keys: memcmp of store keys == numeric order */
+    rng r = rng_seed(33);
+    uint8_t *keep_pk;
+    kdb_val pk = val_of("h\"0001\"", &keep_pk);
+    kdb_buf b = { 0 };
+    for (int i = 0; i < 20000 && h_failures() < 10; i++) {
+        kdb_num x = rand_num(&r), y = rand_num(&r);
+        if (rng_below(&r, 4) == 0) y = x;
+        kdb_key kx, ky;
+        b.len = 0;
+        kdb_enc_num(&b, &x);
+        size_t lx = b.len;
+        kdb_enc_num(&b, &y);
+        kdb_val vx, vy;
+        REQUIRE(kdb_val_decode(b.p, lx, &vx) && kdb_val_decode(b.p + lx, b.len - lx, &vy));
+        REQUIRE_OK(kdb_key_make(KDB_TABLE_FIRST, KEEL_DB_KEY_B, &pk, KEEL_DB_KEY_N, &vx, &kx));
+        REQUIRE_OK(kdb_key_make(KDB_TABLE_FIRST, KEEL_DB_KEY_B, &pk, KEEL_DB_KEY_N, &vy, &ky));
+        CHECKF(key_memcmp(&kx, &ky) == sgn(kdb_num_cmp(&x, &y)), "%s vs %s", fmt(&x), fmt(&y));
+        CHECK(kdb_val_compare(&vx, &vy) == sgn(kdb_num_cmp(&x, &y)));
+    }
+    kdb_buf_free(&b);
+    free(keep_pk);
+}
+
+typedef struct kent {
+    kdb_key k;
+    int pk, sk;
+} kent;
+
+static int kent_cmp(const void *a, const void *b) {
+    return key_memcmp(&((const kent *)a)->k, &((const kent *)b)->k);
+}
+
+static void test_key_partitions(void) {
+    /* partition keys that are prefixes of each other and hold 0x00 bytes */
+    static const char *const pks[] = {
+        "\"a\"", "\"a\\x00\"", "\"a\\x00b\"", "\"ab\"", "\"a\\x00\\x00\"", "\"b\"", "\"\\x00\"",
+        "\"\\x00\\x01\"", "\"\\x01\"", "\"\\xff\"",
+    };
+    static const char *const sks[] = { "\"\\x00\"", "\"\\x01\"", "\"a\"", "\"ab\"", "\"b\"", "\"\\xff\\xff\"" };
+    enum { NP = H_COUNT(pks), NS = H_COUNT(sks) };
+    kent *v = malloc(NP * NS * sizeof *v);
+    REQUIRE(v);
+    size_t n = 0;
+    for (int i = 0; i < NP; i++) {
+        for (int j = 0; j < NS; j++) {
+            uint8_t *kp, *ks;
+            kdb_val pk = val_of(pks[i], &kp), sk = val_of(sks[j], &ks);
+            REQUIRE_OK(kdb_key_make(KDB_TABLE_FIRST + 1, KEEL_DB_KEY_S, &pk, KEEL_DB_KEY_S, &sk, &v[n].k));
+            /* hash: low 32 bits of XXH3-64 of the partition key's encoding, big-endian */
+            uint32_t h = (uint32_t)keel_hash(v[n].k.b + 8, v[n].k.part_len - 8);
+            CHECK(v[n].k.b[4] == (uint8_t)(h >> 24) && v[n].k.b[7] == (uint8_t)h);
+            uint32_t tid;
+            CHECK(kdb_key_table(v[n].k.b, v[n].k.len, &tid) && tid == KDB_TABLE_FIRST + 1);
+            v[n].pk = i;
+            v[n].sk = j;
+            n++;
+            free(kp);
+            free(ks);
+        }
+    }
+    qsort(v, n, sizeof *v, kent_cmp);
+    /* each partition is one run, and within it the sort keys ascend */
+    bool seen[NP] = { false };
+    for (size_t i = 0; i < n; i++) {
+        if (i == 0 || v[i].pk != v[i - 1].pk) {
+            CHECKF(!seen[v[i].pk], "partition %s is not contiguous", pks[v[i].pk]);
+            seen[v[i].pk] = true;
+            CHECK(v[i].sk == 0);
+        } else {
+            CHECK(v[i].sk == v[i - 1].sk + 1);
+        }
+    }
+    /* no partition prefix is a prefix of another partition's keys */
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < n; j++)
+            if (v[i].pk != v[j].pk)
+                CHECK(v[j].k.len < v[i].k.part_len ||
+                      memcmp(v[j].k.b, v[i].k.b, v[i].k.part_len) != 0);
+    free(v);
+
+    /* numbers as partition keys: equal values, equal keys */
+    uint8_t *a1, *a2, *a3;
+    kdb_val n1 = val_of("d\"1e3\"", &a1), n2 = val_of("f1000.0", &a2), n3 = val_of("1001", &a3);
+    kdb_key k1, k2, k3;
+    CHECK_OK(kdb_key_make(20, KEEL_DB_KEY_N, &n1, KEEL_DB_KEY_NONE, NULL, &k1));
+    CHECK_OK(kdb_key_make(20, KEEL_DB_KEY_N, &n2, KEEL_DB_KEY_NONE, NULL, &k2));
+    CHECK_OK(kdb_key_make(20, KEEL_DB_KEY_N, &n3, KEEL_DB_KEY_NONE, NULL, &k3));
+    CHECK(key_memcmp(&k1, &k2) == 0 && k1.len == k1.part_len);
+    CHECK(key_memcmp(&k1, &k3) != 0);
+    /* tables are separate ranges: the table id leads */
+    kdb_key t1;
+    CHECK_OK(kdb_key_make(21, KEEL_DB_KEY_N, &n1, KEEL_DB_KEY_NONE, NULL, &t1));
+    CHECK(key_memcmp(&k1, &t1) < 0 && t1.b[3] == 21);
+    free(a1);
+    free(a2);
+    free(a3);
+}
+
+static void test_key_errors(void) {
+    uint8_t *k1, *k2, *k3, *k4, *k5;
+    kdb_val s = val_of("\"x\"", &k1), empty = val_of("\"\"", &k2), n = val_of("5", &k3);
+    kdb_val eb = val_of("h\"\"", &k4), badn = val_of("t4([200, 1])", &k5);
+    kdb_key k;
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_N, &s, KEEL_DB_KEY_NONE, NULL, &k), KEEL_EVALIDATION);
+    CHECK(strstr(keel_errmsg(), "Type mismatch for the partition key: expected N, got S"));
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_S, &s, KEEL_DB_KEY_B, &n, &k), KEEL_EVALIDATION);
+    CHECK(strstr(keel_errmsg(), "sort key"));
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_S, &empty, KEEL_DB_KEY_NONE, NULL, &k), KEEL_EVALIDATION);
+    CHECK(strstr(keel_errmsg(), "cannot contain an empty string value"));
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_B, &eb, KEEL_DB_KEY_NONE, NULL, &k), KEEL_EVALIDATION);
+    CHECK(strstr(keel_errmsg(), "empty binary value"));
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_S, &s, KEEL_DB_KEY_S, &empty, &k), KEEL_EVALIDATION);
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_N, &badn, KEEL_DB_KEY_NONE, NULL, &k), KEEL_EVALIDATION);
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_S, &s, KEEL_DB_KEY_NONE, &n, &k), KEEL_EVALIDATION);
+    CHECK_ST(kdb_key_make(16, KEEL_DB_KEY_S, &s, KEEL_DB_KEY_N, NULL, &k), KEEL_EVALIDATION);
+    CHECK_ST(kdb_key_make(16, (keel_db_keytype)'X', &s, KEEL_DB_KEY_NONE, NULL, &k), KEEL_EVALIDATION);
+    /* lengths: partition 2048, sort 1024 (worst case: every byte 0x00, escaped) */
+    char *big = calloc(1, 2100);
+    REQUIRE(big);
+    kdb_buf b = { 0 };
+    for (size_t len = 2047; len <= 2049; len++) {
+        b.len = 0;
+        kdb_enc_text(&b, big, len);
+        kdb_val v;
+        REQUIRE(kdb_val_decode(b.p, b.len, &v));
+        keel_status st = kdb_key_make(16, KEEL_DB_KEY_S, &v, KEEL_DB_KEY_NONE, NULL, &k);
+        CHECK(len <= 2048 ? st == KEEL_OK : st == KEEL_EVALIDATION);
+        if (st == KEEL_OK) CHECK(k.len == 8 + 2 * len + 2);
+        if (len > 2048) CHECK(strstr(keel_errmsg(), "2048"));
+    }
+    for (size_t len = 1023; len <= 1025; len++) {
+        b.len = 0;
+        kdb_enc_text(&b, big, 2048);
+        size_t at = b.len;
+        kdb_enc_bytes(&b, big, len);
+        kdb_val pv, sv;
+        REQUIRE(kdb_val_decode(b.p, at, &pv) && kdb_val_decode(b.p + at, b.len - at, &sv));
+        keel_status st = kdb_key_make(16, KEEL_DB_KEY_S, &pv, KEEL_DB_KEY_B, &sv, &k);
+        CHECK(len <= 1024 ? st == KEEL_OK : st == KEEL_EVALIDATION);
+        if (st == KEEL_OK) CHECK(k.len <= KDB_KEY_MAX);
+        kdb_key kb = k;
+        st = kdb_key_append_sk(&kb, KEEL_DB_KEY_B, &sv);
+        CHECK(len <= 1024 ? st == KEEL_OK : st == KEEL_EVALIDATION);
+    }
+    /* bounds may be empty */
+    CHECK_OK(kdb_key_make(16, KEEL_DB_KEY_S, &s, KEEL_DB_KEY_S, &s, &k));
+    CHECK_OK(kdb_key_append_sk(&k, KEEL_DB_KEY_S, &empty));
+    CHECK(k.len == k.part_len);
+    CHECK_ST(kdb_key_append_sk(&k, KEEL_DB_KEY_N, &s), KEEL_EVALIDATION);
+    uint32_t tid;
+    CHECK(!kdb_key_table(k.b, 7, &tid));
+    kdb_buf_free(&b);
+    free(big);
+    free(k1);
+    free(k2);
+    free(k3);
+    free(k4);
+    free(k5);
+}
+
+static void test_key_kv(void) {
+    kdb_key a, b, c, d, e;
+    CHECK_OK(kdb_key_make_kv("p", 1, NULL, 0, &a));
+    CHECK_OK(kdb_key_make_kv("p", 1, "", 0, &b));
+    CHECK_OK(kdb_key_make_kv("p", 1, "\x00", 1, &c));
+    CHECK_OK(kdb_key_make_kv("p", 1, "a", 1, &d));
+    CHECK_OK(kdb_key_make_kv("p\x00", 2, NULL, 0, &e));
+    CHECK(key_memcmp(&a, &b) < 0 && key_memcmp(&b, &c) < 0 && key_memcmp(&c, &d) < 0);
+    CHECK(a.part_len == b.part_len && memcmp(a.b, b.b, a.part_len) == 0);
+    CHECK(e.len < a.part_len || memcmp(e.b, a.b, a.part_len) != 0); /* "p\0" is not in "p" */
+    uint32_t tid;
+    CHECK(kdb_key_table(a.b, a.len, &tid) && tid == KDB_TABLE_KV);
+    CHECK_OK(kdb_key_make_kv("", 0, NULL, 0, &a)); /* KeystoneDB: any bytes */
+    char *big = calloc(1, 2100);
+    REQUIRE(big);
+    CHECK_OK(kdb_key_make_kv(big, 2048, big, 1024, &a));
+    CHECK(a.len <= KDB_KEY_MAX);
+    CHECK_ST(kdb_key_make_kv(big, 2049, NULL, 0, &a), KEEL_EVALIDATION);
+    CHECK_ST(kdb_key_make_kv(big, 1, big, 1025, &a), KEEL_EVALIDATION);
+    free(big);
+}
+
 static const h_test tests[] = {
     H_TEST(test_num_parse),
     H_TEST(test_num_convert),
@@ -1143,6 +1471,11 @@ static const h_test tests[] = {
     H_TEST(test_item_access),
     H_TEST(test_item_store_form),
     H_TEST(test_item_equal),
+    H_TEST(test_item_mutations),
+    H_TEST(test_key_order),
+    H_TEST(test_key_partitions),
+    H_TEST(test_key_errors),
+    H_TEST(test_key_kv),
 };
 
 int main(int argc, char **argv) { return h_main(argc, argv, tests, H_COUNT(tests)); }
