@@ -116,15 +116,6 @@ static inline int cmp_ent(const kdb_oent *e, const probe *p, const kdb_keysrc *s
     return cmp_bytes(k, len, p->key, p->len);
 }
 
-static int cmp_two(const kdb_oent *a, const kdb_oent *b, const kdb_keysrc *src) {
-    if (a->prefix != b->prefix) return a->prefix < b->prefix ? -1 : 1;
-    if (a->off == b->off) return 0;
-    size_t alen, blen;
-    const uint8_t *ak = src->key_at(src->ctx, a->off, &alen);
-    const uint8_t *bk = src->key_at(src->ctx, b->off, &blen);
-    return cmp_bytes(ak, alen, bk, blen);
-}
-
 /* First index in the leaf whose entry is >= p. */
 static unsigned leaf_lower(const leaf *l, const probe *p, const kdb_keysrc *src) {
     unsigned lo = 0, hi = l->n;
@@ -294,31 +285,113 @@ oom:
 
 /* ---- sort --------------------------------------------------------------------------- */
 
-static void merge_sort(kdb_oent *v, kdb_oent *tmp, size_t n, const kdb_keysrc *src) {
-    if (n <= 12) {
-        for (size_t i = 1; i < n; i++) {
-            kdb_oent x = v[i];
-            size_t j = i;
-            while (j > 0 && cmp_two(&v[j - 1], &x, src) > 0) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
+/* A run of equal prefixes is sorted on cached keys: each key is fetched once (the fetches
+ * are independent, so the CPU overlaps their cache misses), the run's common prefix length
+ * L is found, and each key gets a sort word: its 8 bytes at L, big-endian and zero-padded.
+ * Records compare by sort word and only on a tie by the whole key. Keys of one partition
+ * share their partition key, so the word after the first 8 bytes would not discriminate;
+ * the word after the common prefix usually does. Records are radix-sorted by word; a group
+ * of equal words is merge-sorted by whole key (O(g log g) key comparisons, cache-resident). */
+typedef struct srec {
+    uint64_t word;
+    uint32_t i; /* index in the run */
+} srec;
+
+typedef struct srun {
+    const uint8_t **key;
+    size_t *len;
+} srun;
+
+static int cmp_rec(const srec *a, const srec *b, const srun *r) {
+    if (a->word != b->word) return a->word < b->word ? -1 : 1;
+    return cmp_bytes(r->key[a->i], r->len[a->i], r->key[b->i], r->len[b->i]);
+}
+
+/* Insertion sort by (word, key): short runs, and groups of equal words. */
+static void rec_isort(srec *v, size_t n, const srun *r) {
+    for (size_t i = 1; i < n; i++) {
+        srec x = v[i];
+        size_t j = i;
+        while (j > 0 && cmp_rec(&v[j - 1], &x, r) > 0) {
+            v[j] = v[j - 1];
+            j--;
         }
+        v[j] = x;
+    }
+}
+
+/* Merge sort by (word, key), for large groups of equal words. */
+static void rec_msort(srec *v, srec *tmp, size_t n, const srun *r) {
+    if (n <= 32) {
+        rec_isort(v, n, r);
         return;
     }
     size_t h = n / 2;
-    merge_sort(v, tmp, h, src);
-    merge_sort(v + h, tmp, n - h, src);
-    if (cmp_two(&v[h - 1], &v[h], src) <= 0) return; /* already in order */
+    rec_msort(v, tmp, h, r);
+    rec_msort(v + h, tmp, n - h, r);
+    if (cmp_rec(&v[h - 1], &v[h], r) <= 0) return; /* already in order */
     memcpy(tmp, v, h * sizeof *v);
     size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) v[k++] = cmp_two(&v[j], &tmp[i], src) < 0 ? v[j++] : tmp[i++];
+    while (i < h && j < n) v[k++] = cmp_rec(&v[j], &tmp[i], r) < 0 ? v[j++] : tmp[i++];
     while (i < h) v[k++] = tmp[i++];
+}
+
+/* LSD radix sort by word, a byte a pass (passes with a constant byte skipped: sort keys
+ * of one shape often share their high bytes), then equal words by full key. */
+static void rec_sort(srec *v, srec *tmp, size_t n, const srun *r) {
+    if (n <= 32) {
+        rec_isort(v, n, r);
+        return;
+    }
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 8; d++) count[d][(v[i].word >> (8 * d)) & 0xff]++;
+    srec *a = v, *b = tmp;
+    for (int d = 0; d < 8; d++) {
+        size_t *c = count[d];
+        if (c[(a[0].word >> (8 * d)) & 0xff] == n) continue;
+        size_t sum = 0;
+        for (int k = 0; k < 256; k++) {
+            size_t x = c[k];
+            c[k] = sum;
+            sum += x;
+        }
+        for (size_t i = 0; i < n; i++) b[c[(a[i].word >> (8 * d)) & 0xff]++] = a[i];
+        srec *t = a;
+        a = b;
+        b = t;
+    }
+    if (a != v) memcpy(v, a, n * sizeof *v);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && v[j].word == v[i].word;) j++;
+        if (j - i > 1) rec_msort(v + i, tmp, j - i, r);
+    }
+}
+
+/* Sort v[0..n) (equal prefixes) by full key; scratch has room for n of everything. */
+static void sort_run(kdb_oent *v, size_t n, const kdb_keysrc *src, srun *r, srec *rec,
+                     srec *rtmp, kdb_oent *ecopy) {
+    for (size_t j = 0; j < n; j++) r->key[j] = src->key_at(src->ctx, v[j].off, &r->len[j]);
+    size_t lcp = r->len[0];
+    for (size_t j = 1; j < n && lcp > 0; j++) {
+        size_t m = r->len[j] < lcp ? r->len[j] : lcp, c = 0;
+        while (c < m && r->key[j][c] == r->key[0][c]) c++;
+        lcp = c;
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint64_t w = 0;
+        for (size_t b = lcp; b < lcp + 8; b++) w = w << 8 | (b < r->len[j] ? r->key[j][b] : 0);
+        rec[j] = (srec){w, (uint32_t)j};
+    }
+    rec_sort(rec, rtmp, n, r);
+    memcpy(ecopy, v, n * sizeof *v);
+    for (size_t j = 0; j < n; j++) v[j] = ecopy[rec[j].i];
 }
 
 keel_status kdb_order_sort(kdb_oent *v, size_t n, const kdb_keysrc *src) {
     if (n < 2) return KEEL_OK;
+    if (n > UINT32_MAX) return keel__fail(KEEL_EINVAL, "ordered index: %zu entries", n);
     kdb_oent *tmp = malloc(n * sizeof *tmp);
     size_t *count = malloc(4 * 65536 * sizeof *count);
     if (!tmp || !count) {
@@ -350,15 +423,32 @@ keel_status kdb_order_sort(kdb_oent *v, size_t n, const kdb_keysrc *src) {
     }
     if (a != v) memcpy(v, a, n * sizeof *v);
     free(count);
-    /* Runs of equal prefixes, by full key. */
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && v[j].prefix == v[i].prefix) j++;
-        if (j - i > 1) merge_sort(v + i, tmp, j - i, src);
-        i = j;
-    }
     free(tmp);
-    return KEEL_OK;
+
+    /* Runs of equal prefixes, by full key, with scratch for the longest run. */
+    size_t longest = 1;
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && v[j].prefix == v[i].prefix;) j++;
+        if (j - i > longest) longest = j - i;
+    }
+    if (longest == 1) return KEEL_OK;
+    srun r = {malloc(longest * sizeof *r.key), malloc(longest * sizeof *r.len)};
+    srec *rec = malloc(2 * longest * sizeof *rec);
+    kdb_oent *ecopy = malloc(longest * sizeof *ecopy);
+    keel_status st = KEEL_OK;
+    if (!r.key || !r.len || !rec || !ecopy) {
+        st = keel__fail(KEEL_ENOMEM, "ordered index: sorting runs of %zu keys", longest);
+    } else {
+        for (size_t i = 0, j; i < n; i = j) {
+            for (j = i + 1; j < n && v[j].prefix == v[i].prefix;) j++;
+            if (j - i > 1) sort_run(v + i, j - i, src, &r, rec, rec + longest, ecopy);
+        }
+    }
+    free(r.key);
+    free(r.len);
+    free(rec);
+    free(ecopy);
+    return st;
 }
 
 /* ---- put ---------------------------------------------------------------------------- */
