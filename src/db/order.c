@@ -290,8 +290,8 @@ oom:
  * L is found, and each key gets a sort word: its 8 bytes at L, big-endian and zero-padded.
  * Records compare by sort word and only on a tie by the whole key. Keys of one partition
  * share their partition key, so the word after the first 8 bytes would not discriminate;
- * the word after the common prefix usually does. Records are radix-sorted by word; a group
- * of equal words is merge-sorted by whole key (O(g log g) key comparisons, cache-resident). */
+ * the word after the common prefix usually does. Records are radix-sorted on the word's
+ * highest varying bytes; ties are merge-sorted by whole key (O(g log g), cache-resident). */
 typedef struct srec {
     uint64_t word;
     uint32_t i; /* index in the run */
@@ -336,8 +336,9 @@ static void rec_msort(srec *v, srec *tmp, size_t n, const srun *r) {
     while (i < h) v[k++] = tmp[i++];
 }
 
-/* LSD radix sort by word, a byte a pass (passes with a constant byte skipped: sort keys
- * of one shape often share their high bytes), then equal words by full key. */
+/* Radix sort by word on its two highest bytes that vary in this run (two passes of LSD;
+ * a run of 1k random words is then almost sorted into groups of one), then each group of
+ * equal high bytes by (word, key): insertion for small groups, merge sort for large ones. */
 static void rec_sort(srec *v, srec *tmp, size_t n, const srun *r) {
     if (n <= 32) {
         rec_isort(v, n, r);
@@ -347,10 +348,13 @@ static void rec_sort(srec *v, srec *tmp, size_t n, const srun *r) {
     memset(count, 0, sizeof count);
     for (size_t i = 0; i < n; i++)
         for (int d = 0; d < 8; d++) count[d][(v[i].word >> (8 * d)) & 0xff]++;
+    int top[2], nt = 0;
+    for (int d = 7; d >= 0 && nt < 2; d--)
+        if (count[d][(v[0].word >> (8 * d)) & 0xff] != n) top[nt++] = d;
     srec *a = v, *b = tmp;
-    for (int d = 0; d < 8; d++) {
+    for (int t = nt; t-- > 0;) {
+        int d = top[t];
         size_t *c = count[d];
-        if (c[(a[0].word >> (8 * d)) & 0xff] == n) continue;
         size_t sum = 0;
         for (int k = 0; k < 256; k++) {
             size_t x = c[k];
@@ -358,30 +362,53 @@ static void rec_sort(srec *v, srec *tmp, size_t n, const srun *r) {
             sum += x;
         }
         for (size_t i = 0; i < n; i++) b[c[(a[i].word >> (8 * d)) & 0xff]++] = a[i];
-        srec *t = a;
+        srec *x = a;
         a = b;
-        b = t;
+        b = x;
     }
     if (a != v) memcpy(v, a, n * sizeof *v);
+    /* Words agree above the lower sorted byte (constant bytes agree everywhere). */
+    uint64_t mask = nt == 0 ? 0 : ~(uint64_t)0 << (8 * top[nt - 1]);
     for (size_t i = 0, j; i < n; i = j) {
-        for (j = i + 1; j < n && v[j].word == v[i].word;) j++;
-        if (j - i > 1) rec_msort(v + i, tmp, j - i, r);
+        for (j = i + 1; j < n && (v[j].word & mask) == (v[i].word & mask);) j++;
+        if (j - i > 32) rec_msort(v + i, tmp, j - i, r);
+        else if (j - i > 1) rec_isort(v + i, j - i, r);
     }
+}
+
+static uint64_t load_be64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
 }
 
 /* Sort v[0..n) (equal prefixes) by full key; scratch has room for n of everything. */
 static void sort_run(kdb_oent *v, size_t n, const kdb_keysrc *src, srun *r, srec *rec,
                      srec *rtmp, kdb_oent *ecopy) {
-    for (size_t j = 0; j < n; j++) r->key[j] = src->key_at(src->ctx, v[j].off, &r->len[j]);
+    for (size_t j = 0; j < n; j++) {
+        r->key[j] = src->key_at(src->ctx, v[j].off, &r->len[j]);
+        __builtin_prefetch(r->key[j]); /* overlap the misses on the key bytes */
+    }
     size_t lcp = r->len[0];
+    const uint8_t *k0 = r->key[0];
     for (size_t j = 1; j < n && lcp > 0; j++) {
         size_t m = r->len[j] < lcp ? r->len[j] : lcp, c = 0;
-        while (c < m && r->key[j][c] == r->key[0][c]) c++;
+        const uint8_t *kj = r->key[j];
+        while (c + 8 <= m && load_be64(kj + c) == load_be64(k0 + c)) c += 8;
+        while (c < m && kj[c] == k0[c]) c++;
         lcp = c;
     }
     for (size_t j = 0; j < n; j++) {
         uint64_t w = 0;
-        for (size_t b = lcp; b < lcp + 8; b++) w = w << 8 | (b < r->len[j] ? r->key[j][b] : 0);
+        if (lcp + 8 <= r->len[j]) {
+            w = load_be64(r->key[j] + lcp);
+        } else {
+            for (size_t b = lcp; b < lcp + 8; b++)
+                w = w << 8 | (b < r->len[j] ? r->key[j][b] : 0);
+        }
         rec[j] = (srec){w, (uint32_t)j};
     }
     rec_sort(rec, rtmp, n, r);
