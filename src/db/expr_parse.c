@@ -571,6 +571,9 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
     if (is_cond != as_condition || (is_update && !update))
         return keel__fail(KEEL_EVALIDATION, "The function is not allowed to be used this way "
                           "in an expression; function: %s", func_name(k));
+    if (p->e->kind == KDB_EXPR_UPDATE && k == KDB_EN_SIZE)
+        return keel__fail(KEEL_EVALIDATION, "The function is not allowed in an update "
+                          "expression; function: size");
     if (p->e->kind == KDB_EXPR_KEY_CONDITION && k != KDB_EN_BEGINS)
         return keel__fail(KEEL_EVALIDATION, "Invalid operator used in KeyConditionExpression: %s",
                           func_name(k));
