@@ -364,6 +364,56 @@ static void test_projections(void) {
     fixture_free(&f);
 }
 
+/* A stored item holds padding pairs before its vectors; paths and projections skip them. */
+static void test_stored_form(void) {
+    fixture f;
+    fixture_init(&f);
+    kdb_buf item = {0}, stored = {0}, out = {0}, want = {0};
+    float dims[4] = {1.0f, 2.0f, 3.0f, 4.0f};
+    kdb_enc_map(&item, 3);
+    kdb_enc_text(&item, "n", 1);
+    kdb_enc_uint(&item, 42);
+    kdb_enc_text(&item, "v", 1);
+    kdb_enc_tag(&item, KDB_TAG_F32LE);
+    kdb_enc_bytes(&item, dims, sizeof dims);
+    kdb_enc_text(&item, "s", 1);
+    kdb_enc_text(&item, "hello world", 11);
+    REQUIRE(!item.failed);
+    REQUIRE_OK(kdb_item_store_form(item.p, item.len, &stored));
+    CHECK(stored.len > item.len); /* a padding pair was added */
+    static const cond_case cases[] = {
+        {"n = :42", 1}, {"s = :s", 1}, {"attribute_exists(v)", 1}, {"size(v) = :three", 0},
+        {"attribute_type(v, :L)", 0}, {"attribute_type(v, :B)", 0}, {"size(s) = :11", 1},
+    };
+    for (size_t i = 0; i < H_COUNT(cases); i++) {
+        kdb_subst s;
+        kdb_expr *e = NULL;
+        REQUIRE_OK(parse(&f, KDB_EXPR_CONDITION, cases[i].expr, &s, &e));
+        CHECKF(kdb_expr_eval(e, stored.p, stored.len) == cases[i].want, "%s", cases[i].expr);
+        CHECKF(kdb_expr_eval(e, item.p, item.len) == cases[i].want, "%s (unpadded)",
+               cases[i].expr);
+        kdb_expr_free(e);
+    }
+    kdb_subst s;
+    kdb_expr *e = NULL;
+    REQUIRE_OK(parse(&f, KDB_EXPR_PROJECTION, "s, n", &s, &e));
+    CHECK_OK(kdb_expr_project(e, stored.p, stored.len, &out));
+    cbor("{\"n\": 42, \"s\": \"hello world\"}", &want);
+    CHECK(out.len == want.len && memcmp(out.p, want.p, want.len) == 0);
+    kdb_expr_free(e);
+    REQUIRE_OK(parse(&f, KDB_EXPR_PROJECTION, "v", &s, &e));
+    CHECK_OK(kdb_expr_project(e, stored.p, stored.len, &out));
+    /* {"v": the vector's own bytes}: one pair, no padding */
+    CHECK(out.len == 1 + 2 + 2 + 1 + sizeof dims); /* map, "v", tag 85, bytes head */
+    CHECK(out.p[0] == 0xa1);
+    kdb_expr_free(e);
+    kdb_buf_free(&item);
+    kdb_buf_free(&stored);
+    kdb_buf_free(&out);
+    kdb_buf_free(&want);
+    fixture_free(&f);
+}
+
 /* ---- key conditions ------------------------------------------------------------------------- */
 
 typedef struct key_case {
@@ -811,6 +861,7 @@ int main(int argc, char **argv) {
         H_TEST(test_conditions),     H_TEST(test_no_item),       H_TEST(test_projections),
         H_TEST(test_key_conditions), H_TEST(test_errors),        H_TEST(test_updates_parse),
         H_TEST(test_placeholders),   H_TEST(test_limits),        H_TEST(test_reserved_words),
+        H_TEST(test_stored_form),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));
 }
