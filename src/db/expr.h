@@ -25,7 +25,7 @@
 #include "db/db.h"
 
 #define KDB_EXPR_MAX_LEN 4096u      /* bytes of expression text (DynamoDB's 4 KB) */
-#define KDB_EXPR_MAX_NEST 256u      /* nesting of parentheses and NOT in a condition */
+#define KDB_EXPR_MAX_NEST 100u      /* nesting of parentheses, NOT and functions */
 #define KDB_EXPR_MAX_IN 100u        /* operands of IN after the first */
 #define KDB_EXPR_MAX_PH 255u        /* bytes of a placeholder, '#' or ':' included */
 

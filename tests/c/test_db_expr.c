@@ -788,11 +788,11 @@ static void test_limits(void) {
     for (int i = 0; i < 900; i++) n += (size_t)sprintf(buf + n, "NOT ");
     n += (size_t)sprintf(buf + n, "n = :42");
     CHECK_ST(kdb_expr_parse(KDB_EXPR_CONDITION, buf, n, &s, &e), KEEL_EVALIDATION);
-    /* ...and 200 levels are fine, and evaluate. */
+    /* ...and 99 levels are fine, and evaluate. */
     n = 0;
-    for (int i = 0; i < 200; i++) buf[n++] = '(';
+    for (int i = 0; i < 98; i++) buf[n++] = '(';
     n += (size_t)sprintf(buf + n, "NOT n = :42");
-    for (int i = 0; i < 200; i++) buf[n++] = ')';
+    for (int i = 0; i < 98; i++) buf[n++] = ')';
     CHECK_OK(kdb_expr_parse(KDB_EXPR_CONDITION, buf, n, &s, &e));
     CHECK(e && kdb_expr_eval(e, f.item.p, f.item.len) == 0);
     kdb_expr_free(e);
