@@ -29,6 +29,9 @@ ALLOWED = {
     "server": {"base", "store", "db"},
 }
 PUBLIC_ONLY = ["tools", "python", "bench", "fuzz"]
+# Fuzz targets of internal input surfaces that have no public entry point of their own yet
+# (they include the internal header like tests/c do).
+INTERNAL_FUZZ_OK = {"fuzz/fuzz_expr.c"}
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
 
@@ -63,6 +66,8 @@ def check_includes(root):
                 if not name.endswith((".c", ".h")):
                     continue
                 path = os.path.join(dirpath, name)
+                if os.path.relpath(path, root) in INTERNAL_FUZZ_OK:
+                    continue
                 text = open(path, encoding="utf-8").read()
                 for inc in INCLUDE_RE.findall(text):
                     if inc.split("/", 1)[0] in ALLOWED:

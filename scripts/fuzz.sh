@@ -1,7 +1,7 @@
 #!/bin/sh
 # scripts/fuzz.sh [SECONDS]: build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/,
 # regenerate the seed corpus in fuzz/corpus/ (gitignored), and fuzz each target (the store
-# opener, then the record reader) for SECONDS (default 60).
+# opener, the record reader, then the expression parser) for SECONDS (default 60).
 # Exit status: 0 when no crash was found, non-zero otherwise; crash inputs are saved in
 # build-fuzz/fuzz-artifacts/ and can be replayed with
 #   build-fuzz/fuzz/fuzz_open build-fuzz/fuzz-artifacts/crash-...
@@ -18,11 +18,20 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dbuildtype=debugoptimized -Dbench=false -Dtests=false -Dpython=disabled \
         -Dinstall_c_library=false
 fi
-ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records
+ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_expr
 
 corpus="$root/fuzz/corpus"
-mkdir -p "$corpus" "$corpus-records" "$build/fuzz-artifacts"
+mkdir -p "$corpus" "$corpus-records" "$corpus-expr" "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
+# Seeds for the expression parser: one expression of each kind.
+i=0
+for seed in 'a = :a AND (NOT #n <> :s OR size(l) BETWEEN :a AND :n)' \
+            'pk = :p AND begins_with(sk, :s)' 'm.a.b, l[2][0], #d' \
+            'SET a = a + :a, l = list_append(l, :l) REMOVE m.a ADD ns :a DELETE ss :t' \
+            'attribute_type(s, :t) OR contains(ss, :s) OR a IN (:a, :n)'; do
+    i=$((i + 1))
+    [ -f "$corpus-expr/seed-$i" ] || printf '%s' "$seed" > "$corpus-expr/seed-$i"
+done
 
 run() {  # name, then libFuzzer arguments
     name=$1
@@ -42,3 +51,5 @@ run() {  # name, then libFuzzer arguments
 # The store opener (arbitrary bytes opened as a keel store), then the record reader.
 run fuzz_open -max_len=16384 -dict="$root/fuzz/keel.dict" "$@" "$corpus"
 ASAN_OPTIONS=allocator_may_return_null=1 run fuzz_records -max_len=262144 "$@" "$corpus-records"
+# DynamoDB expressions (4 KB is their limit; a little past it exercises the check).
+run fuzz_expr -max_len=4200 -dict="$root/fuzz/expr.dict" "$@" "$corpus-expr"
