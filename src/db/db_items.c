@@ -12,6 +12,7 @@
  */
 #include "db/db_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,22 @@ keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key,
     return st;
 }
 
+/* Two writes to one item are refused, as DynamoDB does. Sorting pointers keeps the caller's
+ * order for the append. */
+static keel_status check_duplicates(prepared *p, size_t n) {
+    if (n < 2) return KEEL_OK;
+    prepared **sorted = malloc(n * sizeof *sorted);
+    if (!sorted) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
+    keel_status st = KEEL_OK;
+    for (size_t i = 0; i < n; i++) sorted[i] = &p[i];
+    qsort(sorted, n, sizeof *sorted, cmp_prepared);
+    for (size_t i = 1; i < n && st == KEEL_OK; i++)
+        if (cmp_prepared(&sorted[i - 1], &sorted[i]) == 0)
+            st = keel__fail(KEEL_EVALIDATION, "Provided list of item keys contains duplicates");
+    free(sorted);
+    return st;
+}
+
 keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t n) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (n == 0) return KEEL_OK;
@@ -184,22 +201,7 @@ keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t
             st = keel__fail(st, "batch write %zu of %zu: %s", i + 1, n, detail);
         }
     }
-    if (st == KEEL_OK && n > 1) {
-        /* Two writes to one item are refused, as DynamoDB does. Sorting pointers keeps the
-         * caller's order for the append. */
-        prepared **sorted = malloc(n * sizeof *sorted);
-        if (!sorted) {
-            st = keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
-        } else {
-            for (size_t i = 0; i < n; i++) sorted[i] = &p[i];
-            qsort(sorted, n, sizeof *sorted, cmp_prepared);
-            for (size_t i = 1; i < n && st == KEEL_OK; i++)
-                if (cmp_prepared(&sorted[i - 1], &sorted[i]) == 0)
-                    st = keel__fail(KEEL_EVALIDATION,
-                                    "Provided list of item keys contains duplicates");
-            free(sorted);
-        }
-    }
+    if (st == KEEL_OK) st = check_duplicates(p, n);
     if (st == KEEL_OK) st = append_prepared(db, p, n);
     prepared_free(p, n);
     return st;
@@ -237,5 +239,34 @@ keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len, const 
     prepared p = {.is_delete = true};
     keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &p.key);
     if (st == KEEL_OK) st = append_prepared(db, &p, 1);
+    return st;
+}
+
+keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, size_t n) {
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    if (n == 0) return KEEL_OK;
+    if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: writes is NULL");
+    prepared *p = calloc(n, sizeof *p);
+    if (!p) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
+    keel_status st = KEEL_OK;
+    for (size_t i = 0; i < n && st == KEEL_OK; i++) {
+        const keel_db_kv_write *w = &writes[i];
+        size_t size;
+        p[i].is_delete = w->is_delete != 0;
+        st = kdb_key_make_kv(w->pk, w->pk_len, w->sk, w->sk_len, &p[i].key);
+        if (st == KEEL_OK && !w->is_delete) {
+            if (!w->item) st = keel__fail(KEEL_EINVAL, "item is NULL");
+            if (st == KEEL_OK) st = kdb_item_check(w->item, w->item_len, &size);
+            if (st == KEEL_OK) st = kdb_item_store_form(w->item, w->item_len, &p[i].value);
+        }
+        if (st != KEEL_OK) {
+            char detail[400];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            st = keel__fail(st, "batch write %zu of %zu: %s", i + 1, n, detail);
+        }
+    }
+    if (st == KEEL_OK) st = check_duplicates(p, n);
+    if (st == KEEL_OK) st = append_prepared(db, p, n);
+    prepared_free(p, n);
     return st;
 }
