@@ -100,6 +100,18 @@ def test_vectors_encode_from_numpy_and_vector() -> None:
         assert not back.flags.writeable
 
 
+def test_attribute_names_many_long_and_unicode() -> None:
+    # The decoder caches attribute names by a hash slot: collisions, long names and non-ASCII
+    # names must all come back exactly.
+    item = {f"attr{i}": i for i in range(3000)}
+    item.update({"x" * 47: 1, "y" * 48: 2, "z" * 49: 3, "é": 4, "名前": 5, "": 6})
+    for _ in range(2):
+        assert _db._decode(_db._encode(item)) == item
+    names = [f"n{i}" for i in range(2000)]
+    for n in names:
+        assert _db._decode(_db._encode({n: n})) == {n: n}
+
+
 def test_padding_pairs_are_skipped() -> None:
     # {"a": 1, 0: h'0000', "b": 2}: an unsigned-integer key and its byte string are padding.
     raw = bytes.fromhex("a3" "6161" "01" "00" "420000" "6162" "02")

@@ -68,6 +68,9 @@
  * Module state
  */
 
+#define KEYCACHE_SLOTS 512
+#define KEYCACHE_MAXLEN 48
+
 typedef struct {
     PyTypeObject *Database_type;
     PyTypeObject *Vector_type;
@@ -92,6 +95,10 @@ typedef struct {
     PyObject *np_frombuffer;    /* numpy.frombuffer */
     PyObject *np_float32;       /* numpy.float32 */
     int numpy_missing;          /* import failed once: vectors come back as Vector */
+    /* Attribute names recur in every item: the decoder keeps the last str made for each
+     * hash slot (ASCII names up to KEYCACHE_MAXLEN bytes), so a repeated name costs a
+     * compare and an INCREF, and its dict insertion reuses the str's cached hash. */
+    PyObject *keycache[KEYCACHE_SLOTS];
 } kdp_state;
 
 static inline kdp_state *

@@ -3,8 +3,10 @@
  * "Values"; docs/FORMAT.md byte by byte). One recursive walk appends to a kdp_buf.
  *
  * The heads are written by hand: a CBOR head is one byte, or one byte and a 1/2/4/8-byte
- * big-endian argument, and writing it inline into our own buffer is simpler and faster
- * than libcbor's item builders, which allocate a tree we would throw away. Mapping:
+ * big-endian argument. libcbor's cbor_encode_* write the same bytes into a caller's buffer
+ * but report a full buffer after the fact; kdp_put_head grows ours first and writes
+ * inline, which is simpler here (and libcbor's item builders would allocate a tree we
+ * would throw away). Mapping:
  *   str -> text; bytes/bytearray/memoryview -> byte string; bool -> true/false;
  *   None -> null; int -> major 0/1, or bignum (tags 2/3) past 64 bits; float -> float64
  *   always (so 1.0 stays a float and -0.0 keeps its sign); Decimal -> tag 4 [exp, mant];

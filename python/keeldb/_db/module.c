@@ -368,6 +368,8 @@ module_traverse(PyObject *m, visitproc visit, void *arg)
 #define V(f) Py_VISIT(st->f);
     STATE_FIELDS(V)
 #undef V
+    for (int i = 0; i < KEYCACHE_SLOTS; i++)
+        Py_VISIT(st->keycache[i]);
     return 0;
 }
 
@@ -380,6 +382,8 @@ module_clear(PyObject *m)
 #define C(f) Py_CLEAR(st->f);
     STATE_FIELDS(C)
 #undef C
+    for (int i = 0; i < KEYCACHE_SLOTS; i++)
+        Py_CLEAR(st->keycache[i]);
     return 0;
 }
 
