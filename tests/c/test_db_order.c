@@ -13,6 +13,7 @@
  * `db_order_small` with 8-entry leaves and 4-way inner nodes, so a few thousand keys make a
  * deep tree and every split, merge, cascade and root collapse happens often.
  *
+ * DB_ORDER_SEED=<n> in the environment picks another random sequence (soak runs).
  * `test_db_order --bench [n]` (run it from a release build) prints the figures quoted in
  * order.c: sort + build of n entries, ns per seek, put and remove, bytes per entry.
  */
@@ -677,6 +678,13 @@ static void bench_one(size_t n, size_t parts) {
 }
 
 int main(int argc, char **argv) {
+    const char *seed = getenv("DB_ORDER_SEED"); /* another random sequence, for soak runs */
+    if (seed && *seed) { /* splitmix64 of the seed: never 0, never a weak state */
+        uint64_t z = strtoull(seed, NULL, 0) + 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        rng_state = (z ^ (z >> 31)) | 1;
+    }
     if (argc >= 2 && strcmp(argv[1], "--bench") == 0) {
         size_t n = argc >= 3 ? (size_t)strtoull(argv[2], NULL, 10) : 1000000;
         bench_one(n, 0);
