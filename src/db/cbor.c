@@ -230,6 +230,7 @@ floating:
 
 bool kdb_cbor_head(const uint8_t *p, size_t len, kdb_head *out) {
 #ifdef KDB_CBOR_LIBCBOR
+    (void)head_direct;
     return kdb_cbor_head_libcbor(p, len, out);
 #else
     return head_direct(p, len, out);
