@@ -186,7 +186,7 @@ typedef struct kdb_iter {
     bool map;
 } kdb_iter;
 void kdb_iter_init(kdb_iter *it, const kdb_val *container);
-/* Next element (name is NULL for lists/sets; for maps *name_out/*name_len_out are set).
+/* Next element (name is NULL for lists/sets; for maps *name_out, *name_len_out are set).
  * Returns 1 with a value, 0 at the end, -1 when malformed. */
 int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, kdb_val *val);
 
