@@ -301,6 +301,9 @@ kdb_oent kdb_order_get(const kdb_opos *pos);
 size_t kdb_order_count(const kdb_order *o);
 /* Bytes of memory the tree holds. */
 size_t kdb_order_memory(const kdb_order *o);
+/* Testing: make the (skip+1)-th next node allocation of any tree fail (-1: never).
+ * Not thread-safe; for single-threaded tests of KEEL_ENOMEM. */
+void kdb_order_fault_inject(long skip);
 
 /* ---- expr.c -------------------------------------------------------------------------- */
 
