@@ -1,0 +1,105 @@
+/*
+ * expr.h: the parsed form of a DynamoDB expression, shared by expr_parse.c (text -> tree)
+ * and expr_eval.c (tree x encoded item -> result). Only those two files include it; the
+ * rest of src/db/ sees kdb_expr as opaque through db.h.
+ *
+ * A kdb_expr is a few flat arrays, all sized from the token count before parsing starts
+ * (every node, path element and value stems from a distinct token, so none can overflow):
+ *
+ *   nodes   the tree: operands, update values and conditions; children are node indexes
+ *           listed in `kids` (first, n), so no node holds a pointer
+ *   pels    path elements: a name (bytes owned by the expression) or a list index
+ *   vals    the :placeholders' values, decoded once, pointing into the expression's own
+ *           copy of ExpressionAttributeValues (so results such as kdb_keycond live as long
+ *           as the expression, not as long as the caller's buffers)
+ *   acts    update actions (SET/REMOVE/ADD/DELETE), parsed now, evaluated in part 2
+ *
+ * Invariants: the tree is acyclic and every index is in range (the parser only links
+ * nodes it has already built); the nesting of conditions is at most KDB_EXPR_MAX_NEST, so
+ * the evaluator's recursion is bounded; a path has 1..KEEL_DB_MAX_DEPTH elements.
+ */
+#ifndef KEEL_SRC_DB_EXPR_H
+#define KEEL_SRC_DB_EXPR_H
+
+#include "db/db.h"
+
+#define KDB_EXPR_MAX_LEN 4096u      /* bytes of expression text (DynamoDB's 4 KB) */
+#define KDB_EXPR_MAX_NEST 256u      /* nesting of parentheses and NOT in a condition */
+#define KDB_EXPR_MAX_IN 100u        /* operands of IN after the first */
+#define KDB_EXPR_MAX_PH 255u        /* bytes of a placeholder, '#' or ':' included */
+
+typedef enum kdb_enode_kind {
+    /* operands */
+    KDB_EN_PATH = 1,        /* pel_first, pel_n */
+    KDB_EN_VALUE,           /* val: index into vals */
+    KDB_EN_SIZE,            /* kids[0]: a PATH */
+    /* update values (SET only) */
+    KDB_EN_PLUS,            /* kids[0] + kids[1] */
+    KDB_EN_MINUS,
+    KDB_EN_IF_NOT_EXISTS,   /* kids[0] a PATH, kids[1] a value */
+    KDB_EN_LIST_APPEND,     /* kids[0], kids[1] */
+    /* conditions */
+    KDB_EN_CMP,             /* op: kdb_ecmp; kids[0] op kids[1] */
+    KDB_EN_BETWEEN,         /* kids[0] BETWEEN kids[1] AND kids[2] */
+    KDB_EN_IN,              /* kids[0] IN (kids[1..n)) */
+    KDB_EN_AND,             /* kids[0] AND kids[1] */
+    KDB_EN_OR,
+    KDB_EN_NOT,             /* kids[0] */
+    KDB_EN_EXISTS,          /* attribute_exists(kids[0]) */
+    KDB_EN_NOT_EXISTS,
+    KDB_EN_TYPE,            /* attribute_type(kids[0], kids[1]); type: the kdb_type named */
+    KDB_EN_BEGINS,          /* begins_with(kids[0], kids[1]) */
+    KDB_EN_CONTAINS         /* contains(kids[0], kids[1]) */
+} kdb_enode_kind;
+
+typedef enum kdb_ecmp {
+    KDB_CMP_EQ = 0, KDB_CMP_NE, KDB_CMP_LT, KDB_CMP_LE, KDB_CMP_GT, KDB_CMP_GE
+} kdb_ecmp;
+
+typedef struct kdb_enode {
+    uint8_t kind;           /* kdb_enode_kind */
+    uint8_t op;             /* CMP: kdb_ecmp; TYPE: kdb_type */
+    uint16_t pad;
+    uint32_t pos;           /* 0-based byte offset of the node's token in the text */
+    uint32_t first, n;      /* PATH: pels[first..first+n); VALUE: vals[first];
+                             * others: kids[first..first+n) */
+} kdb_enode;
+
+typedef struct kdb_epel {
+    const uint8_t *name;    /* NULL for a list index */
+    uint32_t len;
+    uint32_t index;         /* list index when name is NULL */
+} kdb_epel;
+
+typedef enum kdb_eact_kind {
+    KDB_ACT_SET = 1, KDB_ACT_REMOVE, KDB_ACT_ADD, KDB_ACT_DELETE
+} kdb_eact_kind;
+
+typedef struct kdb_eact {
+    uint8_t kind;           /* kdb_eact_kind */
+    uint32_t path;          /* node index of the target PATH */
+    uint32_t value;         /* node index of the value (SET, ADD, DELETE); unused for REMOVE */
+} kdb_eact;
+
+struct kdb_expr {
+    kdb_expr_kind kind;
+    uint32_t root;          /* CONDITION, KEY_CONDITION: the condition node */
+    kdb_enode *nodes;
+    uint32_t n_nodes;
+    uint32_t *kids;
+    uint32_t n_kids;
+    kdb_epel *pels;
+    uint32_t n_pels;
+    kdb_val *vals;
+    uint32_t n_vals;
+    uint32_t *paths;        /* PROJECTION: the PATH node of each projected path */
+    uint32_t n_paths;
+    kdb_eact *acts;         /* UPDATE: actions in text order */
+    uint32_t n_acts;
+    uint8_t *blob;          /* owned copies: the text, then the names and values maps */
+};
+
+/* expr_parse.c: DynamoDB's name of a condition's function or operator, for messages. */
+const char *kdb_expr_op_name(const kdb_enode *n);
+
+#endif /* KEEL_SRC_DB_EXPR_H */
