@@ -117,6 +117,10 @@ typedef struct kdb_head {
 /* Decode the head at p[0..len). False when malformed or truncated, or for what items never
  * use: indefinite lengths, reserved simple values, break codes. */
 bool kdb_cbor_head(const uint8_t *p, size_t len, kdb_head *out);
+/* The same decoding through libcbor's cbor_stream_decode: the reference kdb_cbor_head is
+ * tested against (tests, fuzz target), and the implementation when cbor.c is built with
+ * -DKDB_CBOR_LIBCBOR. */
+bool kdb_cbor_head_libcbor(const uint8_t *p, size_t len, kdb_head *out);
 /* Length of the whole value at p (head and everything nested), or 0 when malformed or
  * nested deeper than `max_depth`. */
 size_t kdb_cbor_skip(const uint8_t *p, size_t len, unsigned max_depth);

@@ -135,7 +135,7 @@ static size_t u64_digits(uint64_t v, uint8_t D[20]) {
 }
 
 void kdb_num_from_u64(uint64_t v, kdb_num *out) {
-    uint8_t D[20];
+    uint8_t D[20] = { 0 };
     size_t k = u64_digits(v, D);
     (void)normalize(1, D, k, (int64_t)k, out); /* <= 20 digits, exp <= 20: cannot fail */
 }

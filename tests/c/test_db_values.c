@@ -441,11 +441,374 @@ static void test_num_arith(void) {
     }
 }
 
+/* ---- a tiny CBOR notation for test tables -------------------------------------------
+ *   "text" (\xHH escapes)   h"0a0b" bytes   x"bf" raw bytes   123 -5 integers
+ *   d"1.5e3" kdb_enc_num   f1.5 double   true false null undef
+ *   [a, b] array   {k: v} map (any keys)   <a, b> set (tag 258)   v(1, 2.5) float32 vector
+ *   t4(x) any tag around one value */
+
+static const char *cb_p;
+
+static void cb_ws(void) {
+    while (*cb_p == ' ' || *cb_p == ',' || *cb_p == ':' || *cb_p == '\n') cb_p++;
+}
+
+static size_t cb_str(char *out) { /* after the opening quote */
+    size_t n = 0;
+    while (*cb_p && *cb_p != '"') {
+        if (cb_p[0] == '\\' && cb_p[1] == 'x') {
+            char hx[3] = { cb_p[2], cb_p[3], 0 };
+            out[n++] = (char)strtol(hx, NULL, 16);
+            cb_p += 4;
+        } else {
+            out[n++] = *cb_p++;
+        }
+    }
+    if (*cb_p == '"') cb_p++;
+    return n;
+}
+
+static size_t cb_hex(uint8_t *out) {
+    size_t n = 0;
+    while (*cb_p && *cb_p != '"') {
+        char hx[3] = { cb_p[0], cb_p[1], 0 };
+        out[n++] = (uint8_t)strtol(hx, NULL, 16);
+        cb_p += 2;
+    }
+    if (*cb_p == '"') cb_p++;
+    return n;
+}
+
+static void cb_val(kdb_buf *b);
+
+/* Elements up to `close` into a scratch buffer; returns their count. */
+static uint64_t cb_elems(kdb_buf *scratch, char close, int per) {
+    uint64_t n = 0;
+    cb_ws();
+    while (*cb_p && *cb_p != close) {
+        cb_val(scratch);
+        n++;
+        cb_ws();
+    }
+    if (*cb_p == close) cb_p++;
+    return n / (uint64_t)per;
+}
+
+static void cb_val(kdb_buf *b) {
+    cb_ws();
+    static char tmp[1 << 16];
+    if (*cb_p == '"') {
+        cb_p++;
+        size_t n = cb_str(tmp);
+        kdb_enc_text(b, tmp, n);
+    } else if ((cb_p[0] == 'h' || cb_p[0] == 'x') && cb_p[1] == '"') {
+        bool raw = cb_p[0] == 'x';
+        cb_p += 2;
+        size_t n = cb_hex((uint8_t *)tmp);
+        if (raw) kdb_buf_put(b, tmp, n);
+        else kdb_enc_bytes(b, tmp, n);
+    } else if (cb_p[0] == 'd' && cb_p[1] == '"') {
+        cb_p += 2;
+        size_t n = cb_str(tmp);
+        kdb_num x;
+        if (kdb_num_parse(tmp, n, &x) != KEEL_OK) h_fail(__FILE__, __LINE__, "cb: bad d\"\"");
+        kdb_enc_num(b, &x);
+    } else if (cb_p[0] == 'f') {
+        char *e;
+        double d = strtod(cb_p + 1, &e);
+        cb_p = e;
+        kdb_enc_double(b, d);
+    } else if (strncmp(cb_p, "true", 4) == 0 || strncmp(cb_p, "false", 5) == 0) {
+        kdb_enc_bool(b, cb_p[0] == 't');
+        cb_p += cb_p[0] == 't' ? 4 : 5;
+    } else if (strncmp(cb_p, "null", 4) == 0) {
+        kdb_enc_null(b);
+        cb_p += 4;
+    } else if (strncmp(cb_p, "undef", 5) == 0) {
+        uint8_t u = 0xF7;
+        kdb_buf_put(b, &u, 1);
+        cb_p += 5;
+    } else if (*cb_p == '-' || (*cb_p >= '0' && *cb_p <= '9')) {
+        char *e;
+        long long v = strtoll(cb_p, &e, 10);
+        cb_p = e;
+        kdb_enc_i64(b, v);
+    } else if (*cb_p == '[' || *cb_p == '{' || *cb_p == '<') {
+        char open = *cb_p++;
+        kdb_buf sc = { 0 };
+        uint64_t n = cb_elems(&sc, open == '[' ? ']' : open == '{' ? '}' : '>', open == '{' ? 2 : 1);
+        if (open == '<') kdb_enc_tag(b, KDB_TAG_SET);
+        if (open == '{') kdb_enc_map(b, n);
+        else kdb_enc_array(b, n);
+        kdb_buf_put(b, sc.p, sc.len);
+        kdb_buf_free(&sc);
+    } else if (cb_p[0] == 'v' && cb_p[1] == '(') {
+        cb_p += 2;
+        size_t n = 0;
+        cb_ws();
+        while (*cb_p && *cb_p != ')') {
+            char *e;
+            float f = strtof(cb_p, &e);
+            cb_p = e;
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            keel__st32((uint8_t *)tmp + n, u);
+            n += 4;
+            cb_ws();
+        }
+        cb_p++;
+        kdb_enc_tag(b, KDB_TAG_F32LE);
+        kdb_enc_bytes(b, tmp, n);
+    } else if (cb_p[0] == 't') {
+        char *e;
+        unsigned long long t = strtoull(cb_p + 1, &e, 10);
+        cb_p = e + 1; /* ( */
+        kdb_enc_tag(b, t);
+        cb_val(b);
+        cb_ws();
+        if (*cb_p == ')') cb_p++;
+    } else {
+        h_fail(__FILE__, __LINE__, "cb: cannot parse at \"%.20s\"", cb_p);
+        cb_p += strlen(cb_p);
+    }
+}
+
+/* The encoding of notation `s` (static storage, reused by the next call). */
+static const uint8_t *cb(const char *s, size_t *len) {
+    static kdb_buf b;
+    b.len = 0;
+    cb_p = s;
+    cb_val(&b);
+    *len = b.len;
+    return b.p ? b.p : (const uint8_t *)"";
+}
+
+/* ---- CBOR ---------------------------------------------------------------------------- */
+
+static void test_cbor_heads(void) {
+    kdb_buf b = { 0 };
+    static const uint64_t uv[] = { 0, 1, 23, 24, 255, 256, 65535, 65536, 0xFFFFFFFFull,
+                                   0x100000000ull, UINT64_MAX };
+    for (size_t i = 0; i < H_COUNT(uv); i++) {
+        for (int kind = 0; kind < 2; kind++) {
+            b.len = 0;
+            if (kind) kdb_enc_negint(&b, uv[i]);
+            else kdb_enc_uint(&b, uv[i]);
+            kdb_head h;
+            REQUIRE(!b.failed && kdb_cbor_head(b.p, b.len, &h));
+            CHECK(h.kind == (kind ? KDB_C_NEGINT : KDB_C_UINT) && h.v.u == uv[i] &&
+                  h.head_len == b.len);
+            for (size_t t = 0; t < b.len; t++) CHECK(!kdb_cbor_head(b.p, t, &h));
+        }
+    }
+    b.len = 0;
+    kdb_enc_i64(&b, INT64_MIN);
+    kdb_head h;
+    CHECK(kdb_cbor_head(b.p, b.len, &h) && h.kind == KDB_C_NEGINT && h.v.u == (uint64_t)INT64_MAX);
+    static const size_t sizes[] = { 0, 1, 23, 24, 255, 256, 65535, 65536, 70000 };
+    uint8_t *big = calloc(1, 70000);
+    REQUIRE(big);
+    for (size_t i = 0; i < H_COUNT(sizes); i++) {
+        for (int kind = 0; kind < 2; kind++) {
+            b.len = 0;
+            if (kind) kdb_enc_text(&b, (const char *)big, sizes[i]);
+            else kdb_enc_bytes(&b, big, sizes[i]);
+            REQUIRE(kdb_cbor_head(b.p, b.len, &h));
+            CHECK(h.kind == (kind ? KDB_C_TEXT : KDB_C_BYTES) && h.size == sizes[i] &&
+                  h.head_len == b.len && h.data == b.p + b.len - sizes[i]);
+            CHECK(!kdb_cbor_head(b.p, b.len - 1, &h) || b.len == 0);
+            CHECK(kdb_cbor_skip(b.p, b.len, 0) == b.len);
+        }
+    }
+    free(big);
+    b.len = 0;
+    kdb_enc_double(&b, 2.5);
+    CHECK(kdb_cbor_head(b.p, b.len, &h) && h.kind == KDB_C_FLOAT && h.v.f == 2.5 && h.head_len == 9);
+    b.len = 0;
+    kdb_enc_bool(&b, true);
+    kdb_enc_bool(&b, false);
+    kdb_enc_null(&b);
+    kdb_enc_tag(&b, 258);
+    kdb_enc_array(&b, 1000);
+    kdb_enc_map(&b, 5);
+    size_t at = 0;
+    static const kdb_cbor_kind kinds[] = { KDB_C_TRUE, KDB_C_FALSE, KDB_C_NULL, KDB_C_TAG,
+                                           KDB_C_ARRAY, KDB_C_MAP };
+    for (size_t i = 0; i < H_COUNT(kinds); i++) {
+        REQUIRE(kdb_cbor_head(b.p + at, b.len - at, &h));
+        CHECK(h.kind == kinds[i]);
+        if (kinds[i] == KDB_C_TAG) CHECK(h.v.u == 258);
+        if (kinds[i] == KDB_C_ARRAY) CHECK(h.v.u == 1000);
+        at += h.head_len;
+    }
+    CHECK(at == b.len);
+    kdb_buf_free(&b);
+    /* half and single floats are widened */
+    static const uint8_t half[] = { 0xF9, 0x3E, 0x00 }, single[] = { 0xFA, 0x3F, 0xC0, 0, 0 };
+    CHECK(kdb_cbor_head(half, 3, &h) && h.kind == KDB_C_FLOAT && h.v.f == 1.5);
+    CHECK(kdb_cbor_head(single, 5, &h) && h.kind == KDB_C_FLOAT && h.v.f == 1.5);
+    /* refused: indefinite lengths, break, reserved and unassigned simple values */
+    static const uint8_t refused[][9] = {
+        { 0x5F }, { 0x7F }, { 0x9F }, { 0xBF }, { 0xFF }, { 0x1C }, { 0x1F }, { 0x3F },
+        { 0xDF }, { 0xDC }, { 0xE0 }, { 0xF0 }, { 0xF8, 0x20 }, { 0xF8, 0x10 }, { 0xFC },
+        { 0x5B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF },
+        { 0x7B, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF },
+        { 0x59, 0x01, 0x00 },
+    };
+    for (size_t i = 0; i < H_COUNT(refused); i++)
+        CHECKF(!kdb_cbor_head(refused[i], 9, &h), "refused[%zu] 0x%02x accepted as kind %d",
+               i, refused[i][0], (int)h.kind);
+    CHECK(!kdb_cbor_head(NULL, 0, &h));
+    static const uint8_t undef[] = { 0xF7 };
+    CHECK(kdb_cbor_head(undef, 1, &h) && h.kind == KDB_C_UNDEFINED);
+    /* huge declared counts fail fast */
+    static const uint8_t hugearr[] = { 0x9B, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0 };
+    static const uint8_t hugemap[] = { 0xBB, 0x80, 0, 0, 0, 0, 0, 0, 0, 0 };
+    CHECK(kdb_cbor_skip(hugearr, sizeof hugearr, 10) == 0);
+    CHECK(kdb_cbor_skip(hugemap, sizeof hugemap, 10) == 0);
+}
+
+static void test_cbor_nesting(void) {
+    enum { D = 10000 };
+    uint8_t *p = malloc(2 * D + 2);
+    REQUIRE(p);
+    for (int i = 0; i < D; i++) p[i] = 0x81; /* [[[[...0...]]]] */
+    p[D] = 0x00;
+    CHECK(kdb_cbor_skip(p, D + 1, 33) == 0);
+    CHECK(kdb_cbor_skip(p, D + 1, D) == D + 1);
+    CHECK(kdb_cbor_skip(p, D + 1, D - 1) == 0);
+    CHECK(kdb_cbor_skip(p, D, D) == 0);
+    kdb_val v;
+    CHECK(!kdb_val_decode(p, D + 1, &v));
+    /* an item whose attribute nests 10,000 levels */
+    p[0] = 0xA1;
+    p[1] = 0x61;
+    p[2] = 'a';
+    CHECK_ST(kdb_item_check(p, D + 1, NULL), KEEL_EVALIDATION);
+    CHECK(strstr(keel_errmsg(), "nested deeper than 32"));
+    /* 10,000 maps */
+    for (int i = 0; i < D; i++) {
+        p[2 * i] = 0xA1;
+        p[2 * i + 1] = 0x60 + 0; /* key "" */
+    }
+    p[2 * D] = 0x00;
+    CHECK(kdb_cbor_skip(p, 2 * D + 1, 100) == 0);
+    CHECK(kdb_cbor_skip(p, 2 * D + 1, D) == 2 * D + 1);
+    CHECK_ST(kdb_item_check(p, 2 * D + 1, NULL), KEEL_EVALIDATION);
+    /* 10,000 tags around one value: not nesting */
+    for (int i = 0; i < D; i++) p[i] = 0xC5; /* libcbor 0.8 refuses tags 6..20 */
+    p[D] = 0x01;
+    CHECK(kdb_cbor_skip(p, D + 1, 0) == D + 1);
+    CHECK(!kdb_val_decode(p, D + 1, &v));
+    free(p);
+}
+
+static void test_cbor_numbers(void) {
+    static const struct { const char *n, *hex; } tab[] = {
+        { "0", "00" }, { "1000", "1903e8" }, { "-1", "20" }, { "-1000", "3903e7" },
+        { "18446744073709551615", "1bffffffffffffffff" },
+        { "-18446744073709551616", "3bffffffffffffffff" },
+        { "18446744073709551616", "c48200c249010000000000000000" },
+        { "1.5", "c482200f" }, { "-1.5", "c482202e" }, { "1e30", "c482181e01" },
+        { "0.001", "c4822201" },
+    };
+    kdb_buf b = { 0 };
+    for (size_t i = 0; i < H_COUNT(tab); i++) {
+        b.len = 0;
+        kdb_num x = num(tab[i].n);
+        kdb_enc_num(&b, &x);
+        char hex[200];
+        for (size_t j = 0; j < b.len; j++) sprintf(hex + 2 * j, "%02x", b.p[j]);
+        hex[2 * b.len] = 0;
+        CHECKF(strcmp(hex, tab[i].hex) == 0, "%s -> %s, want %s", tab[i].n, hex, tab[i].hex);
+    }
+    rng r = rng_seed(5);
+    for (int i = 0; i < 20000 && h_failures() < 10; i++) {
+        kdb_num x = rand_num(&r), y;
+        b.len = 0;
+        kdb_enc_num(&b, &x);
+        kdb_val v;
+        REQUIRE(kdb_val_decode(b.p, b.len, &v));
+        CHECK(v.type == KDB_N && v.len == b.len);
+        CHECKF(kdb_val_num(&v, &y) == KEEL_OK && num_same(&x, &y), "%s: %s", fmt(&x), keel_errmsg());
+        CHECK(kdb_cbor_skip(b.p, b.len, 1) == b.len);
+    }
+    kdb_buf_free(&b);
+    /* decimal fractions and bignums from elsewhere */
+    static const struct { const char *cbor, *want; } dec[] = {
+        { "t4([-2, 27315])", "273.15" }, { "t4([3, t2(h\"0100\")])", "256000" },
+        { "t4([-1, t3(h\"00\")])", "-0.1" }, { "t4([0, 0])", "0" }, { "t2(h\"\")", "0" },
+        { "t4([-200, 1])", NULL }, { "t4([200, 1])", NULL }, { "f1e300", NULL },
+        { "t4([-40, t2(h\"03a0c92075c0dbf3b8acbc5f96ce3f0ad3\")])", NULL },
+    };
+    for (size_t i = 0; i < H_COUNT(dec); i++) {
+        size_t len;
+        const uint8_t *p = cb(dec[i].cbor, &len);
+        kdb_val v;
+        REQUIRE(kdb_val_decode(p, len, &v));
+        CHECK(v.type == KDB_N && v.len == len);
+        kdb_num x;
+        keel_status st = kdb_val_num(&v, &x);
+        if (dec[i].want) CHECKF(st == KEEL_OK && strcmp(fmt(&x), dec[i].want) == 0, "%s: %s %s",
+                                dec[i].cbor, fmt(&x), keel_errmsg());
+        else CHECKF(st == KEEL_EVALIDATION, "%s", dec[i].cbor);
+    }
+}
+
+/* kdb_cbor_head (direct switch) and kdb_cbor_head_libcbor agree on every input. */
+static bool heads_agree(const uint8_t *p, size_t len) {
+    kdb_head a, b;
+    memset(&a, 0x5A, sizeof a);
+    memset(&b, 0x5A, sizeof b);
+    bool ra = kdb_cbor_head(p, len, &a), rb = kdb_cbor_head_libcbor(p, len, &b);
+    if (ra != rb) return false;
+    if (!ra) return true;
+    if (a.kind != b.kind || a.head_len != b.head_len || a.data != b.data || a.size != b.size)
+        return false;
+    if (a.kind == KDB_C_FLOAT) return a.v.f == b.v.f || (isnan(a.v.f) && isnan(b.v.f));
+    return a.v.u == b.v.u;
+}
+
+static void test_cbor_decoders_agree(void) {
+    uint8_t buf[16];
+    /* every initial byte with every short tail */
+    for (int ib = 0; ib < 256; ib++) {
+        for (size_t len = 1; len <= 10; len++) {
+            buf[0] = (uint8_t)ib;
+            for (size_t i = 1; i < sizeof buf; i++) buf[i] = (uint8_t)(i * 37 + (size_t)ib);
+            CHECKF(heads_agree(buf, len), "initial byte 0x%02x, %zu bytes", ib, len);
+            memset(buf + 1, 0, sizeof buf - 1);
+            CHECKF(heads_agree(buf, len), "initial byte 0x%02x + zeros, %zu bytes", ib, len);
+            memset(buf + 1, 0xFF, sizeof buf - 1);
+            CHECKF(heads_agree(buf, len), "initial byte 0x%02x + 0xff, %zu bytes", ib, len);
+        }
+    }
+    /* half floats: every value */
+    for (unsigned h = 0; h < 65536; h++) {
+        buf[0] = 0xF9;
+        buf[1] = (uint8_t)(h >> 8);
+        buf[2] = (uint8_t)h;
+        CHECKF(heads_agree(buf, 3), "half 0x%04x", h);
+        if (h_failures() > 10) break;
+    }
+    rng r = rng_seed(9);
+    for (int i = 0; i < 200000 && h_failures() < 10; i++) {
+        uint64_t x = rng_next(&r), y = rng_next(&r);
+        memcpy(buf, &x, 8);
+        memcpy(buf + 8, &y, 8);
+        CHECK(heads_agree(buf, 1 + rng_below(&r, 16)));
+    }
+}
+
 static const h_test tests[] = {
     H_TEST(test_num_parse),
     H_TEST(test_num_convert),
     H_TEST(test_num_key_order),
     H_TEST(test_num_arith),
+    H_TEST(test_cbor_heads),
+    H_TEST(test_cbor_nesting),
+    H_TEST(test_cbor_numbers),
+    H_TEST(test_cbor_decoders_agree),
 };
 
 int main(int argc, char **argv) { return h_main(argc, argv, tests, H_COUNT(tests)); }
