@@ -1,7 +1,7 @@
 #!/bin/sh
 # scripts/fuzz.sh [SECONDS]: build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/,
 # regenerate the seed corpus in fuzz/corpus/ (gitignored), and fuzz each target (the store
-# opener, then the record reader) for SECONDS (default 60).
+# opener, the record reader, then DynamoDB JSON <-> CBOR) for SECONDS (default 60).
 # Exit status: 0 when no crash was found, non-zero otherwise; crash inputs are saved in
 # build-fuzz/fuzz-artifacts/ and can be replayed with
 #   build-fuzz/fuzz/fuzz_open build-fuzz/fuzz-artifacts/crash-...
@@ -18,10 +18,10 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dbuildtype=debugoptimized -Dbench=false -Dtests=false -Dpython=disabled \
         -Dinstall_c_library=false
 fi
-ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records
+ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_json
 
 corpus="$root/fuzz/corpus"
-mkdir -p "$corpus" "$corpus-records" "$build/fuzz-artifacts"
+mkdir -p "$corpus" "$corpus-records" "$corpus-json" "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
 
 run() {  # name, then libFuzzer arguments
@@ -39,6 +39,16 @@ run() {  # name, then libFuzzer arguments
     echo "fuzz.sh: $name: no crash in $secs s"
 }
 
-# The store opener (arbitrary bytes opened as a keel store), then the record reader.
+# The store opener (arbitrary bytes opened as a keel store), then the record reader, then
+# DynamoDB JSON <-> CBOR (seeded with a few items: the first byte picks kind and direction).
 run fuzz_open -max_len=16384 -dict="$root/fuzz/keel.dict" "$@" "$corpus"
 ASAN_OPTIONS=allocator_may_return_null=1 run fuzz_records -max_len=262144 "$@" "$corpus-records"
+for seed in '{"pk": {"S": "a"}, "n": {"N": "-1.5e3"}, "l": {"L": [{"NULL": true}, {"BOOL": false}]}}' \
+            '{"m": {"M": {"b": {"B": "AAE="}, "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}}}}' \
+            '{"bs": {"BS": ["Zm9v", "YmFy"]}}'; do
+    name=$(printf '%s' "$seed" | cksum | cut -d' ' -f1)
+    { printf '\000'; printf '%s' "$seed"; } > "$corpus-json/seed-$name"
+done
+printf '\002{":v": {"N": "1e125"}}' > "$corpus-json/seed-values"
+printf '\003{"#n": "name"}' > "$corpus-json/seed-names"
+run fuzz_json -max_len=4096 -dict="$root/fuzz/json.dict" "$@" "$corpus-json"

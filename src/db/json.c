@@ -8,8 +8,8 @@
  * member of the wrong JSON type, a bad number text, bad base64, NULL other than true,
  * empty sets, duplicate set members) with DynamoDB's own messages where DynamoDB has one,
  * and leaves the rules of the item as a whole (sizes, key types, UTF-8 of names, nesting)
- * to kdb_item_check, which every write runs anyway. Recursion is bounded: a value nested
- * deeper than KEEL_DB_MAX_DEPTH + 1 containers is refused before the stack grows further.
+ * to kdb_item_check, which every write runs anyway. Recursion is bounded: a container
+ * nested deeper than DynamoDB's 32 levels is refused before the stack grows further.
  *
  * CBOR -> JSON decodes with kdb_val_decode/kdb_iter (item.c), which check every length
  * against the buffer; the input may come from disk or from a caller and is untrusted, so
@@ -38,9 +38,12 @@
 #define MSG_INVALID "One or more parameter values were invalid: "
 #define MSG_NESTING "Nesting Levels have exceeded supported limits"
 
-/* Containers (L, M, sets) allowed between the item and the deepest value. kdb_item_check
- * applies DynamoDB's exact rule; this bound only has to be at least as generous. */
-#define JSON_MAX_DEPTH (KEEL_DB_MAX_DEPTH + 1)
+/* Containers allowed between the item and the deepest value: item.c's rule (a top-level
+ * attribute's value is at level 1, an L or M at level 32 is the deepest allowed), applied
+ * to sets too, because a set is one more CBOR level (tag 258 around an array) and the
+ * decoder (kdb_cbor_skip, KEEL_DB_MAX_DEPTH + 1 levels with the item's map) could not read
+ * a set below level 32 back. */
+#define JSON_MAX_DEPTH KEEL_DB_MAX_DEPTH
 
 /* ---- base64 (RFC 4648, standard alphabet, strict) ------------------------------------- */
 
@@ -215,7 +218,9 @@ static keel_status fail_duplicates(json_t *arr, char type) {
 }
 
 /* SS, NS or BS: a non-empty array of strings without duplicates -> tag 258 [members]. */
-static keel_status set_to_cbor(json_t *arr, char type, kdb_buf *out, jpath *path) {
+static keel_status set_to_cbor(json_t *arr, char type, kdb_buf *out, jpath *path,
+                               unsigned depth) {
+    if (depth >= JSON_MAX_DEPTH) return keel__fail(KEEL_EVALIDATION, MSG_NESTING);
     if (!json_is_array(arr)) {
         char msg[64];
         snprintf(msg, sizeof msg, "%cS must be an array of strings", type);
@@ -368,9 +373,9 @@ static keel_status value_to_cbor(json_t *av, kdb_buf *out, jpath *path, unsigned
         if (depth >= JSON_MAX_DEPTH) return keel__fail(KEEL_EVALIDATION, MSG_NESTING);
         return map_to_cbor(v, out, path, depth + 1);
     }
-    if (IS("SS")) return set_to_cbor(v, 'S', out, path);
-    if (IS("NS")) return set_to_cbor(v, 'N', out, path);
-    if (IS("BS")) return set_to_cbor(v, 'B', out, path);
+    if (IS("SS")) return set_to_cbor(v, 'S', out, path, depth);
+    if (IS("NS")) return set_to_cbor(v, 'N', out, path, depth);
+    if (IS("BS")) return set_to_cbor(v, 'B', out, path, depth);
 #undef IS
     /* DynamoDB ignores members it does not know, which leaves the value empty. */
     return keel__fail(KEEL_EVALIDATION, MSG_EMPTY " (unknown datatype \"%.*s\")",
@@ -722,8 +727,10 @@ keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *json, size_
         kind != KEEL_DB_JSON_NAMES)
         return keel__fail(KEEL_EINVAL, "keel_db_json_to_cbor: unknown kind %d", (int)kind);
     json_error_t err;
-    /* Duplicate names are refused: in an item they would silently drop a value. */
-    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+    /* Duplicate names are refused: in an item they would silently drop a value. U+0000 is
+     * data like any other character (strings are taken with their lengths). */
+    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
+                           &err);
     if (!j)
         return keel__fail(KEEL_EVALIDATION, "malformed JSON at line %d, column %d: %s",
                           err.line, err.column, err.text);
