@@ -269,14 +269,16 @@ int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, 
                 continue;
             }
             if (k.kind != KDB_C_TEXT) return -1;
+            /* it->p stays at the pair until its value decodes (messages point there) */
+            if (!kdb_val_decode(it->p + k.head_len, rem - k.head_len, val)) return -1;
             if (name_out) *name_out = k.data;
             if (name_len_out) *name_len_out = k.size;
-            it->p += k.head_len;
-            rem -= k.head_len;
-        } else {
-            if (name_out) *name_out = NULL;
-            if (name_len_out) *name_len_out = 0;
+            it->p += k.head_len + val->len;
+            it->left--;
+            return 1;
         }
+        if (name_out) *name_out = NULL;
+        if (name_len_out) *name_len_out = 0;
         if (!kdb_val_decode(it->p, rem, val)) return -1;
         it->p += val->len;
         it->left--;
@@ -405,6 +407,39 @@ static bool spans_dup(span *v, size_t n) {
 
 static uint64_t num_size(const kdb_num *x) { return (uint64_t)(x->n + 1) / 2 + 1; }
 
+/* Why kdb_val_decode refused the value at p (for the message; the path names it). */
+static keel_status why_bad_value(chk *c, const uint8_t *p, size_t len) {
+    kdb_head h, in;
+    if (!kdb_cbor_head(p, len, &h)) return bad(c, "not well-formed CBOR");
+    if (h.kind == KDB_C_UNDEFINED) return bad(c, "undefined is not an item value");
+    if (h.kind == KDB_C_FLOAT) return bad(c, "NaN and Infinity are not valid numbers");
+    if (h.kind == KDB_C_TAG) {
+        bool has = kdb_cbor_head(p + h.head_len, len - h.head_len, &in);
+        if (h.v.u == KDB_TAG_SET && has && in.kind == KDB_C_ARRAY && in.v.u == 0)
+            return bad(c, "empty sets are not allowed");
+        if (h.v.u == KDB_TAG_SET)
+            return bad(c, "a set must be a non-empty array of strings, numbers or binary values");
+        if (h.v.u == KDB_TAG_F32LE)
+            return bad(c, "a vector must be a byte string of 4 * dims bytes (dims >= 1) of "
+                          "finite float32 values");
+        if (h.v.u <= KDB_TAG_DECIMAL && h.v.u >= KDB_TAG_POS_BIGNUM) return bad(c, "malformed number");
+        return bad(c, "CBOR tag %llu is not an item type", (unsigned long long)h.v.u);
+    }
+    return bad(c, "not well-formed CBOR, or nested deeper than 32 levels");
+}
+
+/* Why the map pair at p was refused. */
+static keel_status why_bad_pair(chk *c, const uint8_t *p, size_t len) {
+    kdb_head k;
+    if (!kdb_cbor_head(p, len, &k)) return bad(c, "not well-formed CBOR");
+    if (k.kind == KDB_C_UINT) return bad(c, "a padding entry's value must be a byte string");
+    if (k.kind != KDB_C_TEXT) return bad(c, "attribute names must be text strings");
+    size_t old = push_name(c, k.data, k.size);
+    keel_status st = why_bad_value(c, p + k.head_len, len - k.head_len);
+    pop(c, old);
+    return st;
+}
+
 static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t *size);
 
 static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t *size,
@@ -445,7 +480,7 @@ static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t 
         *size += nlen + es + (top ? 0 : 1);
     }
     if (r < 0) {
-        st = bad(c, "malformed map (keys must be text strings)");
+        st = why_bad_pair(c, it.p, (size_t)(it.end - it.p));
         goto done;
     }
     if (!top && k != v->count) {
@@ -563,7 +598,12 @@ static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t 
             if (st != KEEL_OK) return st;
             *size += 1;
         }
-        if (r < 0) return bad(c, "malformed list");
+        if (r < 0) {
+            size_t old = push_index(c, i);
+            keel_status st = why_bad_value(c, it.p, (size_t)(it.end - it.p));
+            pop(c, old);
+            return st;
+        }
         *size += 3;
         return KEEL_OK;
     }
