@@ -12,6 +12,7 @@
  */
 #include "db/db_internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
