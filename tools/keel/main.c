@@ -9,9 +9,8 @@
  * This file dispatches: a leading word that names a face (faces[] below: "records",
  * "db") hands the rest of the line to that face; anything else is FILE COMMAND, parsed
  * here against the store's command table by the shared option parser. It also holds
- * what every face
- * shares: the messages, the output helpers (unbuffered writes, a buffered writer, sizes,
- * JSON strings) and the progress bar.
+ * what every face shares: the messages, the output helpers (unbuffered writes, a buffered
+ * writer, sizes, JSON strings) and the progress bar.
  *
  * Exit status: 0 success, 1 key not found, 2 usage error, 3 any other error, reported on
  * stderr as "keel: <what>: <status text>: <detail>". Whatever a command returns, stdout is
