@@ -100,12 +100,12 @@ static int cmd_compact(db_args *a);
     "  --values JSON       ExpressionAttributeValues: {\":v\": {\"S\": \"a\"}, ...}\n"        \
     "  --names JSON        ExpressionAttributeNames: {\"#n\": \"name\", ...}\n"               \
     "  --limit N           evaluate at most N items (before the filter); when the limit\n"   \
-    "                      stops the output, the key to resume from is printed on\n"         \
-    "                      standard error (or as LastEvaluatedKey with --json)\n"            \
+    "                      is reached, the key to resume from is printed on standard\n"     \
+    "                      error (or as LastEvaluatedKey with --json)\n"                    \
     "  --start-key JSON    resume after this key (a LastEvaluatedKey)\n"                     \
     "  --json              print one JSON object in the shape of DynamoDB's response:\n"     \
     "                      {\"Items\": [...], \"Count\": N, \"ScannedCount\": N,\n"          \
-    "                      \"LastEvaluatedKey\": {...}} (the key only when there is more)\n"
+    "                      \"LastEvaluatedKey\": {...}} (the key when the limit was reached)\n"
 
 static const db_command db_commands[] = {
     {"tables", cmd_tables, 0, 0, {NULL}, DB_JSON,
@@ -871,8 +871,8 @@ static int run_cursor(db_args *a, bool scan) {
         }
         out_flush(o);
         if (rc == EXIT_OK && !a->json && lk && o->err == 0)
-            say("%s '%s': stopped at --limit %" PRIu64 " with more to read; resume with "
-                "--start-key '%s'", verb, table, a->limit, lk);
+            say("%s '%s': reached --limit %" PRIu64 "; resume with --start-key '%s'", verb,
+                table, a->limit, lk);
         free(lk);
     }
     out_flush(o);
