@@ -1,7 +1,8 @@
 /*
- * expr.h: the parsed form of a DynamoDB expression, shared by expr_parse.c (text -> tree)
- * and expr_eval.c (tree x encoded item -> result). Only those two files include it; the
- * rest of src/db/ sees kdb_expr as opaque through db.h.
+ * expr.h: the parsed form of a DynamoDB expression, shared by expr_lex.c (tokens and
+ * substitution maps), expr_parse.c (text -> tree) and expr_eval.c (tree x encoded item ->
+ * result). Only those three files include it; the rest of src/db/ sees kdb_expr as opaque
+ * through db.h.
  *
  * A kdb_expr is a few flat arrays, all sized from the token count before parsing starts
  * (every node, path element and value stems from a distinct token, so none can overflow):
@@ -24,7 +25,7 @@
 #include "db/db.h"
 
 #define KDB_EXPR_MAX_LEN 4096u      /* bytes of expression text (DynamoDB's 4 KB) */
-#define KDB_EXPR_MAX_NEST 256u      /* nesting of parentheses and NOT in a condition */
+#define KDB_EXPR_MAX_NEST 100u      /* nesting of parentheses, NOT and functions */
 #define KDB_EXPR_MAX_IN 100u        /* operands of IN after the first */
 #define KDB_EXPR_MAX_PH 255u        /* bytes of a placeholder, '#' or ':' included */
 
@@ -99,7 +100,31 @@ struct kdb_expr {
     uint8_t *blob;          /* owned copies: the text, then the names and values maps */
 };
 
-/* expr_parse.c: DynamoDB's name of a condition's function or operator, for messages. */
-const char *kdb_expr_op_name(const kdb_enode *n);
+/* ---- expr_lex.c ---- */
+
+typedef enum kdb_tkind {
+    KDB_T_END = 0, KDB_T_NAME, KDB_T_HASH, KDB_T_COLON, KDB_T_NUM,
+    KDB_T_LP, KDB_T_RP, KDB_T_LB, KDB_T_RB, KDB_T_COMMA, KDB_T_DOT,
+    KDB_T_EQ, KDB_T_NE, KDB_T_LT, KDB_T_LE, KDB_T_GT, KDB_T_GE, KDB_T_PLUS, KDB_T_MINUS
+} kdb_tkind;
+
+typedef struct kdb_tok {
+    uint8_t kind;           /* kdb_tkind */
+    uint32_t pos, len;      /* 0-based byte offset and length in the text */
+} kdb_tok;
+
+/* Lex text[0..len) into toks (room for len + 1: every token takes a byte, plus KDB_T_END last).
+ * KEEL_ESYNTAX at a byte no token starts with; KEEL_EVALIDATION for an overlong
+ * placeholder. *n_out: tokens before KDB_T_END. */
+keel_status kdb_expr_lex(const char *text, size_t len, kdb_tok *toks, uint32_t *n_out);
+/* [A-Za-z0-9_] */
+bool kdb_expr_word_char(int c);
+/* text[0..len) against an upper-case word, ASCII case folded: <0, 0, >0 as strcmp. */
+int kdb_expr_word_cmp(const char *text, size_t len, const char *word);
+/* One of DynamoDB's reserved words (any case). */
+bool kdb_expr_reserved(const char *text, size_t len);
+/* Find `key` in the CBOR map m[0..len): 1 with its pair index and value, 0 when absent. */
+int kdb_expr_map_find(const uint8_t *m, size_t len, const char *key, size_t key_len,
+                      uint32_t *index_out, kdb_val *val_out);
 
 #endif /* KEEL_SRC_DB_EXPR_H */

@@ -156,21 +156,13 @@ static bool contains(const kdb_val *a, const kdb_val *b) {
     }
 }
 
-static bool cond(const kdb_expr *e, uint32_t id, const kdb_val *root) {
-    const kdb_enode *n = &e->nodes[id];
+/* A condition that holds no other condition (comparisons and functions). Kept out of
+ * cond() so that the recursive frame stays small: the operands live here. */
+static __attribute__((noinline)) bool leaf(const kdb_expr *e, const kdb_enode *n,
+                                           const kdb_val *root) {
     const uint32_t *kid = e->kids + n->first;
     opval a, b, c;
     switch (n->kind) {
-    case KDB_EN_AND:
-        for (uint32_t i = 0; i < n->n; i++)
-            if (!cond(e, kid[i], root)) return false;
-        return true;
-    case KDB_EN_OR:
-        for (uint32_t i = 0; i < n->n; i++)
-            if (cond(e, kid[i], root)) return true;
-        return false;
-    case KDB_EN_NOT:
-        return !cond(e, kid[0], root);
     case KDB_EN_CMP: {
         if (!operand(e, kid[0], root, &a) || !operand(e, kid[1], root, &b))
             return n->op == KDB_CMP_NE;
@@ -211,6 +203,26 @@ static bool cond(const kdb_expr *e, uint32_t id, const kdb_val *root) {
                contains(&a.v, &b.v);
     default:
         return false;
+    }
+}
+
+/* Recursion depth is the nesting of NOT and parentheses, bounded by the parser. */
+static bool cond(const kdb_expr *e, uint32_t id, const kdb_val *root) {
+    const kdb_enode *n = &e->nodes[id];
+    const uint32_t *kid = e->kids + n->first;
+    switch (n->kind) {
+    case KDB_EN_AND:
+        for (uint32_t i = 0; i < n->n; i++)
+            if (!cond(e, kid[i], root)) return false;
+        return true;
+    case KDB_EN_OR:
+        for (uint32_t i = 0; i < n->n; i++)
+            if (cond(e, kid[i], root)) return true;
+        return false;
+    case KDB_EN_NOT:
+        return !cond(e, kid[0], root);
+    default:
+        return leaf(e, n, root);
     }
 }
 

@@ -17,11 +17,11 @@
  * everything that is well formed but refused (reserved words, undefined placeholders,
  * misused functions, overlapping paths, limits).
  *
- * Untrusted input: the text is lexed once into a token array; every later array is sized
- * from that count, so no index can run past its array. Nesting of parentheses and NOT is
- * bounded by KDB_EXPR_MAX_NEST, AND/OR chains are n-ary nodes (not deep trees), so
- * neither this parser nor the evaluator recurses deeper than a few hundred frames on any
- * input. The expression copies the text and both substitution maps: it depends on no
+ * Untrusted input: the text is lexed once (expr_lex.c) into a token array; every later
+ * array is sized from that count, so no index can run past its array. Nesting of
+ * parentheses and NOT is bounded by KDB_EXPR_MAX_NEST, AND/OR chains are n-ary nodes (not
+ * deep trees), so neither this parser nor the evaluator recurses deeper than a few hundred
+ * frames on any input. The expression copies the text and both substitution maps: it depends on no
  * caller buffer once parsed.
  */
 #include "db/expr.h"
@@ -31,329 +31,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- reserved words (DynamoDB developer guide, "Reserved words in DynamoDB") ------------ */
-
-/* Sorted (C locale), upper case; the comparison folds ASCII case. */
-static const char *const kdb_reserved[] = {
-
-    "ABORT", "ABSOLUTE", "ACTION", "ADD", "AFTER", "AGENT", "AGGREGATE", "ALL",
-    "ALLOCATE", "ALTER", "ANALYZE", "AND", "ANY", "ARCHIVE", "ARE", "ARRAY",
-    "AS", "ASC", "ASCII", "ASENSITIVE", "ASSERTION", "ASYMMETRIC", "AT", "ATOMIC",
-    "ATTACH", "ATTRIBUTE", "AUTH", "AUTHORIZATION", "AUTHORIZE", "AUTO", "AVG", "BACK",
-    "BACKUP", "BASE", "BATCH", "BEFORE", "BEGIN", "BETWEEN", "BIGINT", "BINARY",
-    "BIT", "BLOB", "BLOCK", "BOOLEAN", "BOTH", "BREADTH", "BUCKET", "BULK",
-    "BY", "BYTE", "CALL", "CALLED", "CALLING", "CAPACITY", "CASCADE", "CASCADED",
-    "CASE", "CAST", "CATALOG", "CHAR", "CHARACTER", "CHECK", "CLASS", "CLOB",
-    "CLOSE", "CLUSTER", "CLUSTERED", "CLUSTERING", "CLUSTERS", "COALESCE", "COLLATE", "COLLATION",
-    "COLLECTION", "COLUMN", "COLUMNS", "COMBINE", "COMMENT", "COMMIT", "COMPACT", "COMPILE",
-    "COMPRESS", "CONDITION", "CONFLICT", "CONNECT", "CONNECTION", "CONSISTENCY", "CONSISTENT", "CONSTRAINT",
-    "CONSTRAINTS", "CONSTRUCTOR", "CONSUMED", "CONTINUE", "CONVERT", "COPY", "CORRESPONDING", "COUNT",
-    "COUNTER", "CREATE", "CROSS", "CUBE", "CURRENT", "CURSOR", "CYCLE", "DATA",
-    "DATABASE", "DATE", "DATETIME", "DAY", "DEALLOCATE", "DEC", "DECIMAL", "DECLARE",
-    "DEFAULT", "DEFERRABLE", "DEFERRED", "DEFINE", "DEFINED", "DEFINITION", "DELETE", "DELIMITED",
-    "DEPTH", "DEREF", "DESC", "DESCRIBE", "DESCRIPTOR", "DETACH", "DETERMINISTIC", "DIAGNOSTICS",
-    "DIRECTORIES", "DISABLE", "DISCONNECT", "DISTINCT", "DISTRIBUTE", "DO", "DOMAIN", "DOUBLE",
-    "DROP", "DUMP", "DURATION", "DYNAMIC", "EACH", "ELEMENT", "ELSE", "ELSEIF",
-    "EMPTY", "ENABLE", "END", "EQUAL", "EQUALS", "ERROR", "ESCAPE", "ESCAPED",
-    "EVAL", "EVALUATE", "EXCEEDED", "EXCEPT", "EXCEPTION", "EXCEPTIONS", "EXCLUSIVE", "EXEC",
-    "EXECUTE", "EXISTS", "EXIT", "EXPLAIN", "EXPLODE", "EXPORT", "EXPRESSION", "EXTENDED",
-    "EXTERNAL", "EXTRACT", "FAIL", "FALSE", "FAMILY", "FETCH", "FIELDS", "FILE",
-    "FILTER", "FILTERING", "FINAL", "FINISH", "FIRST", "FIXED", "FLATTERN", "FLOAT",
-    "FOR", "FORCE", "FOREIGN", "FORMAT", "FORWARD", "FOUND", "FREE", "FROM",
-    "FULL", "FUNCTION", "FUNCTIONS", "GENERAL", "GENERATE", "GET", "GLOB", "GLOBAL",
-    "GO", "GOTO", "GRANT", "GREATER", "GROUP", "GROUPING", "HANDLER", "HASH",
-    "HAVE", "HAVING", "HEAP", "HIDDEN", "HOLD", "HOUR", "IDENTIFIED", "IDENTITY",
-    "IF", "IGNORE", "IMMEDIATE", "IMPORT", "IN", "INCLUDING", "INCLUSIVE", "INCREMENT",
-    "INCREMENTAL", "INDEX", "INDEXED", "INDEXES", "INDICATOR", "INFINITE", "INITIALLY", "INLINE",
-    "INNER", "INNTER", "INOUT", "INPUT", "INSENSITIVE", "INSERT", "INSTEAD", "INT",
-    "INTEGER", "INTERSECT", "INTERVAL", "INTO", "INVALIDATE", "IS", "ISOLATION", "ITEM",
-    "ITEMS", "ITERATE", "JOIN", "KEY", "KEYS", "LAG", "LANGUAGE", "LARGE",
-    "LAST", "LATERAL", "LEAD", "LEADING", "LEAVE", "LEFT", "LENGTH", "LESS",
-    "LEVEL", "LIKE", "LIMIT", "LIMITED", "LINES", "LIST", "LOAD", "LOCAL",
-    "LOCALTIME", "LOCALTIMESTAMP", "LOCATION", "LOCATOR", "LOCK", "LOCKS", "LOG", "LOGED",
-    "LONG", "LOOP", "LOWER", "MAP", "MATCH", "MATERIALIZED", "MAX", "MAXLEN",
-    "MEMBER", "MERGE", "METHOD", "METRICS", "MIN", "MINUS", "MINUTE", "MISSING",
-    "MOD", "MODE", "MODIFIES", "MODIFY", "MODULE", "MONTH", "MULTI", "MULTISET",
-    "NAME", "NAMES", "NATIONAL", "NATURAL", "NCHAR", "NCLOB", "NEW", "NEXT",
-    "NO", "NONE", "NOT", "NULL", "NULLIF", "NUMBER", "NUMERIC", "OBJECT",
-    "OF", "OFFLINE", "OFFSET", "OLD", "ON", "ONLINE", "ONLY", "OPAQUE",
-    "OPEN", "OPERATOR", "OPTION", "OR", "ORDER", "ORDINALITY", "OTHER", "OTHERS",
-    "OUT", "OUTER", "OUTPUT", "OVER", "OVERLAPS", "OVERRIDE", "OWNER", "PAD",
-    "PARALLEL", "PARAMETER", "PARAMETERS", "PARTIAL", "PARTITION", "PARTITIONED", "PARTITIONS", "PATH",
-    "PERCENT", "PERCENTILE", "PERMISSION", "PERMISSIONS", "PIPE", "PIPELINED", "PLAN", "POOL",
-    "POSITION", "PRECISION", "PREPARE", "PRESERVE", "PRIMARY", "PRIOR", "PRIVATE", "PRIVILEGES",
-    "PROCEDURE", "PROCESSED", "PROJECT", "PROJECTION", "PROPERTY", "PROVISIONING", "PUBLIC", "PUT",
-    "QUERY", "QUIT", "QUORUM", "RAISE", "RANDOM", "RANGE", "RANK", "RAW",
-    "READ", "READS", "REAL", "REBUILD", "RECORD", "RECURSIVE", "REDUCE", "REF",
-    "REFERENCE", "REFERENCES", "REFERENCING", "REGEXP", "REGION", "REINDEX", "RELATIVE", "RELEASE",
-    "REMAINDER", "RENAME", "REPEAT", "REPLACE", "REQUEST", "RESET", "RESIGNAL", "RESOURCE",
-    "RESPONSE", "RESTORE", "RESTRICT", "RESULT", "RETURN", "RETURNING", "RETURNS", "REVERSE",
-    "REVOKE", "RIGHT", "ROLE", "ROLES", "ROLLBACK", "ROLLUP", "ROUTINE", "ROW",
-    "ROWS", "RULE", "RULES", "SAMPLE", "SATISFIES", "SAVE", "SAVEPOINT", "SCAN",
-    "SCHEMA", "SCOPE", "SCROLL", "SEARCH", "SECOND", "SECTION", "SEGMENT", "SEGMENTS",
-    "SELECT", "SELF", "SEMI", "SENSITIVE", "SEPARATE", "SEQUENCE", "SERIALIZABLE", "SESSION",
-    "SET", "SETS", "SHARD", "SHARE", "SHARED", "SHORT", "SHOW", "SIGNAL",
-    "SIMILAR", "SIZE", "SKEWED", "SMALLINT", "SNAPSHOT", "SOME", "SOURCE", "SPACE",
-    "SPACES", "SPARSE", "SPECIFIC", "SPECIFICTYPE", "SPLIT", "SQL", "SQLCODE", "SQLERROR",
-    "SQLEXCEPTION", "SQLSTATE", "SQLWARNING", "START", "STATE", "STATIC", "STATUS", "STORAGE",
-    "STORE", "STORED", "STREAM", "STRING", "STRUCT", "STYLE", "SUB", "SUBMULTISET",
-    "SUBPARTITION", "SUBSTRING", "SUBTYPE", "SUM", "SUPER", "SYMMETRIC", "SYNONYM", "SYSTEM",
-    "TABLE", "TABLESAMPLE", "TEMP", "TEMPORARY", "TERMINATED", "TEXT", "THAN", "THEN",
-    "THROUGHPUT", "TIME", "TIMESTAMP", "TIMEZONE", "TINYINT", "TO", "TOKEN", "TOTAL",
-    "TOUCH", "TRAILING", "TRANSACTION", "TRANSFORM", "TRANSLATE", "TRANSLATION", "TREAT", "TRIGGER",
-    "TRIM", "TRUE", "TRUNCATE", "TTL", "TUPLE", "TYPE", "UNDER", "UNDO",
-    "UNION", "UNIQUE", "UNIT", "UNKNOWN", "UNLOGGED", "UNNEST", "UNPROCESSED", "UNSIGNED",
-    "UNTIL", "UPDATE", "UPPER", "URL", "USAGE", "USE", "USER", "USERS",
-    "USING", "UUID", "VACUUM", "VALUE", "VALUED", "VALUES", "VARCHAR", "VARIABLE",
-    "VARIANCE", "VARINT", "VARYING", "VIEW", "VIEWS", "VIRTUAL", "VOID", "WAIT",
-    "WHEN", "WHENEVER", "WHERE", "WHILE", "WINDOW", "WITH", "WITHIN", "WITHOUT",
-    "WORK", "WRAPPED", "WRITE", "YEAR", "ZONE",
-};
-
-static int upper(int c) { return c >= 'a' && c <= 'z' ? c - 32 : c; }
-
-/* Compare text[0..len) with a NUL-terminated upper-case word, folding ASCII case. */
-static int word_cmp(const char *text, size_t len, const char *word) {
-    size_t i = 0;
-    for (; i < len && word[i]; i++) {
-        int a = upper((unsigned char)text[i]), b = (unsigned char)word[i];
-        if (a != b) return a < b ? -1 : 1;
-    }
-    if (i < len) return 1;
-    return word[i] ? -1 : 0;
-}
-
-static bool is_reserved(const char *text, size_t len) {
-    size_t lo = 0, hi = sizeof kdb_reserved / sizeof kdb_reserved[0];
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = word_cmp(text, len, kdb_reserved[mid]);
-        if (c == 0) return true;
-        if (c < 0) hi = mid;
-        else lo = mid + 1;
-    }
-    return false;
-}
-
-/* ---- lexer -------------------------------------------------------------------------------- */
-
-typedef enum tkind {
-    T_END = 0, T_NAME, T_HASH, T_COLON, T_NUM, T_LP, T_RP, T_LB, T_RB, T_COMMA, T_DOT,
-    T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE, T_PLUS, T_MINUS
-} tkind;
-
-typedef struct tok {
-    uint8_t kind;
-    uint32_t pos, len;
-} tok;
-
-static bool is_word(int c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
-
-static keel_status bad_char(const char *t, size_t i) {
-    unsigned char c = (unsigned char)t[i];
-    if (c >= 0x20 && c < 0x7f)
-        return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected token '%c'; "
-                          "expected a name, a placeholder, an operator or a parenthesis", i, c);
-    return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected token '\\x%02x'; "
-                      "expected a name, a placeholder, an operator or a parenthesis", i, c);
-}
-
-/* Lex t[0..len) into toks (capacity len + 1: every token is at least one byte, plus T_END). */
-static keel_status lex(const char *t, size_t len, tok *toks, uint32_t *n_out) {
-    uint32_t n = 0;
-    size_t i = 0;
-    while (i < len) {
-        unsigned char c = (unsigned char)t[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-            i++;
-            continue;
-        }
-        tok *k = &toks[n++];
-        k->pos = (uint32_t)i;
-        k->len = 1;
-        size_t j = i + 1;
-        switch (c) {
-        case '(': k->kind = T_LP; break;
-        case ')': k->kind = T_RP; break;
-        case '[': k->kind = T_LB; break;
-        case ']': k->kind = T_RB; break;
-        case ',': k->kind = T_COMMA; break;
-        case '.': k->kind = T_DOT; break;
-        case '=': k->kind = T_EQ; break;
-        case '+': k->kind = T_PLUS; break;
-        case '-': k->kind = T_MINUS; break;
-        case '<':
-            if (j < len && t[j] == '>') k->kind = T_NE, j++;
-            else if (j < len && t[j] == '=') k->kind = T_LE, j++;
-            else k->kind = T_LT;
-            break;
-        case '>':
-            if (j < len && t[j] == '=') k->kind = T_GE, j++;
-            else k->kind = T_GT;
-            break;
-        case '#':
-        case ':':
-            k->kind = c == '#' ? T_HASH : T_COLON;
-            while (j < len && is_word((unsigned char)t[j])) j++;
-            if (j == i + 1) {
-                if (j < len) return bad_char(t, j);
-                return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected end "
-                                  "of expression; expected a placeholder name after '%c'", j, c);
-            }
-            if (j - i > KDB_EXPR_MAX_PH)
-                return keel__fail(KEEL_EVALIDATION, "ExpressionAttribute%s placeholder at "
-                                  "position %zu is longer than %u bytes",
-                                  c == '#' ? "Name" : "Value", i, KDB_EXPR_MAX_PH);
-            break;
-        default:
-            if (c >= '0' && c <= '9') {
-                k->kind = T_NUM;
-                while (j < len && t[j] >= '0' && t[j] <= '9') j++;
-            } else if (is_word(c)) {
-                k->kind = T_NAME;
-                while (j < len && is_word((unsigned char)t[j])) j++;
-            } else {
-                return bad_char(t, i);
-            }
-        }
-        k->len = (uint32_t)(j - i);
-        i = j;
-    }
-    toks[n].kind = T_END;
-    toks[n].pos = (uint32_t)len;
-    toks[n].len = 0;
-    *n_out = n;
-    return KEEL_OK;
-}
-
-/* ---- substitutions ------------------------------------------------------------------------ */
-
-/* Find `key` in the CBOR map m[0..len) (pairs counted from 0, padding never present in a
- * substitution map). 1 found (*index_out, *val_out set), 0 absent. */
-static int map_find(const uint8_t *m, size_t len, const char *key, size_t key_len,
-                    uint32_t *index_out, kdb_val *val_out) {
-    kdb_val map;
-    if (!m || !kdb_val_decode(m, len, &map) || map.type != KDB_M) return 0;
-    kdb_iter it;
-    kdb_iter_init(&it, &map);
-    const uint8_t *name;
-    size_t name_len;
-    kdb_val v;
-    for (uint32_t i = 0; kdb_iter_next(&it, &name, &name_len, &v) == 1; i++) {
-        if (name_len == key_len && memcmp(name, key, key_len) == 0) {
-            *index_out = i;
-            *val_out = v;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static bool placeholder_ok(const uint8_t *s, size_t len, char lead) {
-    if (len < 2 || len > KDB_EXPR_MAX_PH || s[0] != (uint8_t)lead) return false;
-    for (size_t i = 1; i < len; i++)
-        if (!is_word(s[i])) return false;
-    return true;
-}
-
-/* Check one map: placeholders well formed, values of the right kind; count its pairs. */
-static keel_status subst_map(const uint8_t *m, size_t len, bool names, size_t *count_out) {
-    const char *what = names ? "ExpressionAttributeNames" : "ExpressionAttributeValues";
-    *count_out = 0;
-    if (!m) return KEEL_OK;
-    kdb_val map;
-    if (!kdb_val_decode(m, len, &map) || map.type != KDB_M || kdb_cbor_skip(m, len, 64) != len)
-        return keel__fail(KEEL_EVALIDATION, "%s must be a map of placeholders", what);
-    if (map.count == 0) return keel__fail(KEEL_EVALIDATION, "%s must not be empty", what);
-    if (!names) {
-        /* The values map is shaped like an item (text keys, item values): check it as one. */
-        size_t size;
-        keel_status st = kdb_item_check(m, len, &size);
-        if (st != KEEL_OK) return st;
-    }
-    kdb_iter it;
-    kdb_iter_init(&it, &map);
-    const uint8_t *name;
-    size_t name_len;
-    kdb_val v;
-    size_t n = 0;
-    int r;
-    while ((r = kdb_iter_next(&it, &name, &name_len, &v)) == 1) {
-        if (!placeholder_ok(name, name_len, names ? '#' : ':'))
-            return keel__fail(KEEL_EVALIDATION, "%s contains invalid key: Syntax error; "
-                              "key: \"%.*s\"", what, (int)(name_len > 300 ? 300 : name_len),
-                              (const char *)name);
-        if (names && (v.type != KDB_S || v.size == 0))
-            return keel__fail(KEEL_EVALIDATION, "ExpressionAttributeNames contains invalid "
-                              "value: Empty attribute name or not a string; for key: %.*s",
-                              (int)name_len, (const char *)name);
-        n++;
-    }
-    if (r < 0 || n != map.count)
-        return keel__fail(KEEL_EVALIDATION, "%s must be a map of placeholders", what);
-    *count_out = n;
-    return KEEL_OK;
-}
-
-keel_status kdb_subst_init(kdb_subst *s, const void *names, size_t names_len,
-                           const void *values, size_t values_len) {
-    if (!s) return keel__fail(KEEL_EINVAL, "kdb_subst_init: NULL substitution");
-    memset(s, 0, sizeof *s);
-    keel_status st = subst_map(names, names_len, true, &s->n_names);
-    if (st != KEEL_OK) return st;
-    st = subst_map(values, values_len, false, &s->n_values);
-    if (st != KEEL_OK) return st;
-    s->names = names;
-    s->names_len = names ? names_len : 0;
-    s->values = values;
-    s->values_len = values ? values_len : 0;
-    return KEEL_OK;
-}
-
-/* "keys: {#a, #b}" for the unused pairs of one map (only the first 64 are tracked). */
-static keel_status unused(const uint8_t *m, size_t len, uint64_t used, size_t count,
-                          const char *what) {
-    size_t tracked = count < 64 ? count : 64;
-    uint64_t all = tracked == 64 ? ~(uint64_t)0 : (((uint64_t)1 << tracked) - 1);
-    if (!m || (used & all) == all) return KEEL_OK;
-    char list[512];
-    size_t at = 0;
-    kdb_val map;
-    if (!kdb_val_decode(m, len, &map)) return KEEL_OK;
-    kdb_iter it;
-    kdb_iter_init(&it, &map);
-    const uint8_t *name;
-    size_t name_len;
-    kdb_val v;
-    list[0] = 0;
-    for (uint32_t i = 0; i < tracked && kdb_iter_next(&it, &name, &name_len, &v) == 1; i++) {
-        if (used >> i & 1) continue;
-        int w = snprintf(list + at, sizeof list - at, "%s%.*s", at ? ", " : "",
-                         (int)name_len, (const char *)name);
-        if (w < 0 || (size_t)w >= sizeof list - at) break;
-        at += (size_t)w;
-    }
-    return keel__fail(KEEL_EVALIDATION, "Value provided in %s unused in expressions: keys: {%s}",
-                      what, list);
-}
-
-keel_status kdb_subst_check_unused(const kdb_subst *s) {
-    if (!s) return KEEL_OK;
-    keel_status st = unused(s->names, s->names_len, s->names_used, s->n_names,
-                            "ExpressionAttributeNames");
-    if (st != KEEL_OK) return st;
-    return unused(s->values, s->values_len, s->values_used, s->n_values,
-                  "ExpressionAttributeValues");
-}
-
 /* ---- parser -------------------------------------------------------------------------------- */
 
 typedef struct parser {
     kdb_expr *e;
     const char *text;           /* the expression's own copy */
-    tok *toks;
+    kdb_tok *toks;
     uint32_t i, n_toks;
     uint32_t *stack;            /* children of n-ary nodes being built (capacity n_toks) */
     uint32_t sp;
@@ -362,14 +45,14 @@ typedef struct parser {
     unsigned depth;
 } parser;
 
-static tok *cur(parser *p) { return &p->toks[p->i]; }
-static tok *peek(parser *p, uint32_t k) {
+static kdb_tok *cur(parser *p) { return &p->toks[p->i]; }
+static kdb_tok *peek(parser *p, uint32_t k) {
     return p->i + k < p->n_toks ? &p->toks[p->i + k] : &p->toks[p->n_toks];
 }
 
 static keel_status syntax(parser *p, const char *expected) {
-    const tok *t = cur(p);
-    if (t->kind == T_END)
+    const kdb_tok *t = cur(p);
+    if (t->kind == KDB_T_END)
         return keel__fail(KEEL_ESYNTAX, "syntax error at position %u: unexpected end of "
                           "expression; expected %s", t->pos, expected);
     return keel__fail(KEEL_ESYNTAX, "syntax error at position %u: unexpected token '%.*s'; "
@@ -377,16 +60,17 @@ static keel_status syntax(parser *p, const char *expected) {
                       p->text + t->pos, expected);
 }
 
-static bool is_kw(const parser *p, const tok *t, const char *word) {
-    return t->kind == T_NAME && word_cmp(p->text + t->pos, t->len, word) == 0;
+static bool is_kw(const parser *p, const kdb_tok *t, const char *word) {
+    return t->kind == KDB_T_NAME && kdb_expr_word_cmp(p->text + t->pos, t->len, word) == 0;
 }
 
-static bool is_name(const parser *p, const tok *t, const char *name) {
-    return t->kind == T_NAME && t->len == strlen(name) && memcmp(p->text + t->pos, name, t->len) == 0;
+static bool is_name(const parser *p, const kdb_tok *t, const char *name) {
+    return t->kind == KDB_T_NAME && t->len == strlen(name) &&
+           memcmp(p->text + t->pos, name, t->len) == 0;
 }
 
 /* Grammar keywords can never be attribute names, even before the reserved-word check. */
-static bool is_grammar_kw(const parser *p, const tok *t) {
+static bool is_grammar_kw(const parser *p, const kdb_tok *t) {
     static const char *const kw[] = {"AND", "OR", "NOT", "BETWEEN", "IN",
                                      "SET", "REMOVE", "ADD", "DELETE"};
     for (size_t k = 0; k < sizeof kw / sizeof kw[0]; k++)
@@ -440,14 +124,8 @@ static const char *func_name(kdb_enode_kind k) {
     }
 }
 
-const char *kdb_expr_op_name(const kdb_enode *n) {
-    static const char *const cmp[] = {"=", "<>", "<", "<=", ">", ">="};
-    if (n->kind == KDB_EN_CMP) return n->op < 6 ? cmp[n->op] : "?";
-    return func_name((kdb_enode_kind)n->kind);
-}
-
 /* The function a name token stands for when followed by '(' (0 when unknown). */
-static kdb_enode_kind func_kind(const parser *p, const tok *t) {
+static kdb_enode_kind func_kind(const parser *p, const kdb_tok *t) {
     static const struct { const char *name; kdb_enode_kind kind; } f[] = {
         {"size", KDB_EN_SIZE}, {"attribute_exists", KDB_EN_EXISTS},
         {"attribute_not_exists", KDB_EN_NOT_EXISTS}, {"attribute_type", KDB_EN_TYPE},
@@ -459,7 +137,7 @@ static kdb_enode_kind func_kind(const parser *p, const tok *t) {
     return (kdb_enode_kind)0;
 }
 
-static keel_status expect(parser *p, tkind kind, const char *expected) {
+static keel_status expect(parser *p, kdb_tkind kind, const char *expected) {
     if (cur(p)->kind != kind) return syntax(p, expected);
     p->i++;
     return KEEL_OK;
@@ -472,21 +150,22 @@ static keel_status parse_path(parser *p, uint32_t *out) {
     e->nodes[id].first = e->n_pels;
     bool want_element = true;
     for (;;) {
-        tok *t = cur(p);
+        kdb_tok *t = cur(p);
         if (want_element) {
             kdb_epel *pel = &e->pels[e->n_pels];
-            if (t->kind == T_NAME) {
+            if (t->kind == KDB_T_NAME) {
                 if (is_grammar_kw(p, t)) return syntax(p, "an attribute name or a placeholder");
-                if (is_reserved(p->text + t->pos, t->len))
+                if (kdb_expr_reserved(p->text + t->pos, t->len))
                     return keel__fail(KEEL_EVALIDATION, "Attribute name is a reserved keyword; "
                                       "reserved keyword: %.*s", (int)t->len, p->text + t->pos);
                 pel->name = (const uint8_t *)p->text + t->pos;
                 pel->len = t->len;
-            } else if (t->kind == T_HASH) {
+            } else if (t->kind == KDB_T_HASH) {
                 uint32_t idx;
                 kdb_val v;
-                if (!map_find(p->names, p->s ? p->s->names_len : 0, p->text + t->pos, t->len,
-                              &idx, &v))
+                if (!kdb_expr_map_find(p->names, p->s ? p->s->names_len : 0, p->text + t->pos,
+                                       t->len, &idx, &v) ||
+                    v.type != KDB_S || v.size == 0 || v.size > UINT32_MAX)
                     return keel__fail(KEEL_EVALIDATION, "An expression attribute name used in "
                                       "the document path is not defined; attribute name: %.*s",
                                       (int)t->len, p->text + t->pos);
@@ -500,13 +179,13 @@ static keel_status parse_path(parser *p, uint32_t *out) {
             e->n_pels++;
             p->i++;
             want_element = false;
-        } else if (t->kind == T_DOT) {
+        } else if (t->kind == KDB_T_DOT) {
             p->i++;
             want_element = true;
-        } else if (t->kind == T_LB) {
+        } else if (t->kind == KDB_T_LB) {
             p->i++;
             t = cur(p);
-            if (t->kind != T_NUM) return syntax(p, "a list index");
+            if (t->kind != KDB_T_NUM) return syntax(p, "a list index");
             uint64_t v = 0;
             for (uint32_t k = 0; k < t->len; k++) {
                 v = v * 10 + (uint64_t)(p->text[t->pos + k] - '0');
@@ -519,7 +198,7 @@ static keel_status parse_path(parser *p, uint32_t *out) {
             pel->len = 0;
             pel->index = (uint32_t)v;
             p->i++;
-            keel_status st = expect(p, T_RB, "']'");
+            keel_status st = expect(p, KDB_T_RB, "']'");
             if (st != KEEL_OK) return st;
         } else {
             break;
@@ -535,10 +214,11 @@ static keel_status parse_path(parser *p, uint32_t *out) {
 
 static keel_status parse_value_ref(parser *p, uint32_t *out) {
     kdb_expr *e = p->e;
-    tok *t = cur(p);
+    kdb_tok *t = cur(p);
     uint32_t idx;
     kdb_val v;
-    if (!map_find(p->values, p->s ? p->s->values_len : 0, p->text + t->pos, t->len, &idx, &v))
+    if (!kdb_expr_map_find(p->values, p->s ? p->s->values_len : 0, p->text + t->pos, t->len,
+                           &idx, &v))
         return keel__fail(KEEL_EVALIDATION, "An expression attribute value used in expression "
                           "is not defined; attribute value: %.*s", (int)t->len, p->text + t->pos);
     if (idx < 64) p->s->values_used |= (uint64_t)1 << idx;
@@ -560,7 +240,7 @@ static keel_status parse_operand(parser *p, bool update, uint32_t *out);
 
 /* A function call: name '(' args ')'. `as_condition`: where a condition is expected. */
 static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_t *out) {
-    tok *t = cur(p);
+    kdb_tok *t = cur(p);
     kdb_enode_kind k = func_kind(p, t);
     if (k == 0)
         return keel__fail(KEEL_EVALIDATION, "Invalid function name; function: %.*s",
@@ -571,6 +251,9 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
     if (is_cond != as_condition || (is_update && !update))
         return keel__fail(KEEL_EVALIDATION, "The function is not allowed to be used this way "
                           "in an expression; function: %s", func_name(k));
+    if (p->e->kind == KDB_EXPR_UPDATE && k == KDB_EN_SIZE)
+        return keel__fail(KEEL_EVALIDATION, "The function is not allowed in an update "
+                          "expression; function: size");
     if (p->e->kind == KDB_EXPR_KEY_CONDITION && k != KDB_EN_BEGINS)
         return keel__fail(KEEL_EVALIDATION, "Invalid operator used in KeyConditionExpression: %s",
                           func_name(k));
@@ -582,7 +265,7 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
     unsigned want = (k == KDB_EN_EXISTS || k == KDB_EN_NOT_EXISTS || k == KDB_EN_SIZE) ? 1 : 2;
     for (unsigned a = 0; a < want; a++) {
         if (a) {
-            keel_status st = expect(p, T_COMMA, "','");
+            keel_status st = expect(p, KDB_T_COMMA, "','");
             if (st != KEEL_OK) return st;
         }
         uint32_t arg;
@@ -590,7 +273,7 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
         if (st != KEEL_OK) return st;
         push(p, arg);
     }
-    keel_status st = expect(p, T_RP, "')'");
+    keel_status st = expect(p, KDB_T_RP, "')'");
     if (st != KEEL_OK) return st;
     p->depth--;
     kdb_expr *e = p->e;
@@ -635,21 +318,22 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
 
 /* operand ::= path | :value | size(path) | (SET only) if_not_exists(...) | list_append(...) */
 static keel_status parse_operand(parser *p, bool update, uint32_t *out) {
-    tok *t = cur(p);
-    if (t->kind == T_COLON) return parse_value_ref(p, out);
-    if (t->kind == T_NAME && peek(p, 1)->kind == T_LP) return parse_call(p, update, false, out);
-    if (t->kind == T_NAME || t->kind == T_HASH) return parse_path(p, out);
+    kdb_tok *t = cur(p);
+    if (t->kind == KDB_T_COLON) return parse_value_ref(p, out);
+    if (t->kind == KDB_T_NAME && peek(p, 1)->kind == KDB_T_LP)
+        return parse_call(p, update, false, out);
+    if (t->kind == KDB_T_NAME || t->kind == KDB_T_HASH) return parse_path(p, out);
     return syntax(p, "an operand (a path, a :placeholder or size())");
 }
 
-static bool cmp_of(tkind k, kdb_ecmp *op) {
+static bool cmp_of(kdb_tkind k, kdb_ecmp *op) {
     switch (k) {
-    case T_EQ: *op = KDB_CMP_EQ; return true;
-    case T_NE: *op = KDB_CMP_NE; return true;
-    case T_LT: *op = KDB_CMP_LT; return true;
-    case T_LE: *op = KDB_CMP_LE; return true;
-    case T_GT: *op = KDB_CMP_GT; return true;
-    case T_GE: *op = KDB_CMP_GE; return true;
+    case KDB_T_EQ: *op = KDB_CMP_EQ; return true;
+    case KDB_T_NE: *op = KDB_CMP_NE; return true;
+    case KDB_T_LT: *op = KDB_CMP_LT; return true;
+    case KDB_T_LE: *op = KDB_CMP_LE; return true;
+    case KDB_T_GT: *op = KDB_CMP_GT; return true;
+    case KDB_T_GE: *op = KDB_CMP_GE; return true;
     default: return false;
     }
 }
@@ -673,9 +357,9 @@ static keel_status parse_or(parser *p, uint32_t *out);
 
 /* primary ::= '(' condition ')' | function | operand (cmp operand | BETWEEN .. AND .. | IN (..)) */
 static keel_status parse_primary(parser *p, uint32_t *out) {
-    tok *t = cur(p);
+    kdb_tok *t = cur(p);
     keel_status st;
-    if (t->kind == T_LP) {
+    if (t->kind == KDB_T_LP) {
         if (++p->depth > KDB_EXPR_MAX_NEST)
             return keel__fail(KEEL_EVALIDATION, "The expression is nested too deeply (more than "
                               "%u levels)", KDB_EXPR_MAX_NEST);
@@ -683,9 +367,9 @@ static keel_status parse_primary(parser *p, uint32_t *out) {
         st = parse_or(p, out);
         if (st != KEEL_OK) return st;
         p->depth--;
-        return expect(p, T_RP, "')', AND or OR");
+        return expect(p, KDB_T_RP, "')', AND or OR");
     }
-    if (t->kind == T_NAME && peek(p, 1)->kind == T_LP) {
+    if (t->kind == KDB_T_NAME && peek(p, 1)->kind == KDB_T_LP) {
         kdb_enode_kind k = func_kind(p, t);
         if (k != KDB_EN_SIZE && k != KDB_EN_IF_NOT_EXISTS && k != KDB_EN_LIST_APPEND)
             return parse_call(p, false, true, out);
@@ -695,7 +379,7 @@ static keel_status parse_primary(parser *p, uint32_t *out) {
     if (st != KEEL_OK) return st;
     t = cur(p);
     kdb_ecmp op;
-    if (cmp_of((tkind)t->kind, &op)) {
+    if (cmp_of((kdb_tkind)t->kind, &op)) {
         uint32_t pos = t->pos, right;
         p->i++;
         st = parse_operand(p, false, &right);
@@ -746,7 +430,7 @@ static keel_status parse_primary(parser *p, uint32_t *out) {
         uint32_t pos = t->pos;
         if ((st = key_op(p, "IN")) != KEEL_OK) return st;
         p->i++;
-        if ((st = expect(p, T_LP, "'('")) != KEEL_OK) return st;
+        if ((st = expect(p, KDB_T_LP, "'('")) != KEEL_OK) return st;
         push(p, left);
         uint32_t count = 1;
         for (;;) {
@@ -756,11 +440,11 @@ static keel_status parse_primary(parser *p, uint32_t *out) {
             if (++count - 1 > KDB_EXPR_MAX_IN)
                 return keel__fail(KEEL_EVALIDATION, "The IN operator is provided with too many "
                                   "operands; number of operands: %u", count - 1);
-            if (cur(p)->kind == T_COMMA) {
+            if (cur(p)->kind == KDB_T_COMMA) {
                 p->i++;
                 continue;
             }
-            if ((st = expect(p, T_RP, "',' or ')'")) != KEEL_OK) return st;
+            if ((st = expect(p, KDB_T_RP, "',' or ')'")) != KEEL_OK) return st;
             break;
         }
         *out = new_parent(p, KDB_EN_IN, pos, count);
@@ -873,15 +557,15 @@ static keel_status parse_projection(parser *p) {
     kdb_expr *e = p->e;
     for (;;) {
         uint32_t id;
-        if (cur(p)->kind != T_NAME && cur(p)->kind != T_HASH)
+        if (cur(p)->kind != KDB_T_NAME && cur(p)->kind != KDB_T_HASH)
             return syntax(p, "an attribute name or a placeholder");
         keel_status st = parse_path(p, &id);
         if (st != KEEL_OK) return st;
         e->paths[e->n_paths++] = id;
-        if (cur(p)->kind != T_COMMA) break;
+        if (cur(p)->kind != KDB_T_COMMA) break;
         p->i++;
     }
-    if (cur(p)->kind != T_END) return syntax(p, "',' or the end of the expression");
+    if (cur(p)->kind != KDB_T_END) return syntax(p, "',' or the end of the expression");
     return check_overlaps(e, e->paths, e->n_paths, 1);
 }
 
@@ -890,13 +574,13 @@ static keel_status parse_set_value(parser *p, uint32_t *out) {
     uint32_t a, b;
     keel_status st = parse_operand(p, true, &a);
     if (st != KEEL_OK) return st;
-    tok *t = cur(p);
-    if (t->kind != T_PLUS && t->kind != T_MINUS) {
+    kdb_tok *t = cur(p);
+    if (t->kind != KDB_T_PLUS && t->kind != KDB_T_MINUS) {
         *out = a;
         return KEEL_OK;
     }
     uint32_t pos = t->pos;
-    kdb_enode_kind k = t->kind == T_PLUS ? KDB_EN_PLUS : KDB_EN_MINUS;
+    kdb_enode_kind k = t->kind == KDB_T_PLUS ? KDB_EN_PLUS : KDB_EN_MINUS;
     p->i++;
     if ((st = parse_operand(p, true, &b)) != KEEL_OK) return st;
     push(p, a);
@@ -909,8 +593,8 @@ static keel_status parse_update(parser *p) {
     kdb_expr *e = p->e;
     static const char *const clause[] = {"SET", "REMOVE", "ADD", "DELETE"};
     bool seen[4] = {false, false, false, false};
-    if (cur(p)->kind == T_END) return syntax(p, "SET, REMOVE, ADD or DELETE");
-    while (cur(p)->kind != T_END) {
+    if (cur(p)->kind == KDB_T_END) return syntax(p, "SET, REMOVE, ADD or DELETE");
+    while (cur(p)->kind != KDB_T_END) {
         int c = -1;
         for (int k = 0; k < 4; k++)
             if (is_kw(p, cur(p), clause[k])) c = k;
@@ -924,19 +608,19 @@ static keel_status parse_update(parser *p) {
             kdb_eact *a = &e->acts[e->n_acts];
             a->kind = (uint8_t)(c + 1);
             a->value = 0;
-            if (cur(p)->kind != T_NAME && cur(p)->kind != T_HASH)
+            if (cur(p)->kind != KDB_T_NAME && cur(p)->kind != KDB_T_HASH)
                 return syntax(p, "an attribute name or a placeholder");
             keel_status st = parse_path(p, &a->path);
             if (st != KEEL_OK) return st;
             if (c == 0) {
-                if ((st = expect(p, T_EQ, "'='")) != KEEL_OK) return st;
+                if ((st = expect(p, KDB_T_EQ, "'='")) != KEEL_OK) return st;
                 if ((st = parse_set_value(p, &a->value)) != KEEL_OK) return st;
             } else if (c >= 2) {
-                if (cur(p)->kind != T_COLON) return syntax(p, "a :placeholder");
+                if (cur(p)->kind != KDB_T_COLON) return syntax(p, "a :placeholder");
                 if ((st = parse_value_ref(p, &a->value)) != KEEL_OK) return st;
             }
             e->n_acts++;
-            if (cur(p)->kind != T_COMMA) break;
+            if (cur(p)->kind != KDB_T_COMMA) break;
             p->i++;
         }
     }
@@ -972,7 +656,7 @@ keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb
     size_t names_len = s && s->names ? s->names_len : 0;
     size_t values_len = s && s->values ? s->values_len : 0;
     keel_status st = KEEL_ENOMEM;
-    tok *toks = malloc((len + 1) * sizeof *toks);
+    kdb_tok *toks = malloc((len + 1) * sizeof *toks);
     kdb_expr *e = calloc(1, sizeof *e);
     uint32_t *stack = NULL;
     if (!toks || !e) goto fail;
@@ -985,14 +669,14 @@ keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb
     e->blob[len + names_len + values_len] = 0;
 
     uint32_t n_toks;
-    st = lex((const char *)e->blob, len, toks, &n_toks);
+    st = kdb_expr_lex((const char *)e->blob, len, toks, &n_toks);
     if (st != KEEL_OK) goto fail;
     if (n_toks == 0) {
         st = keel__fail(KEEL_EVALIDATION, "The expression can not be empty");
         goto fail;
     }
     uint32_t n_vals = 0;
-    for (uint32_t i = 0; i < n_toks; i++) n_vals += toks[i].kind == T_COLON;
+    for (uint32_t i = 0; i < n_toks; i++) n_vals += toks[i].kind == KDB_T_COLON;
     size_t cap = (size_t)n_toks + 1;
     st = KEEL_ENOMEM;
     e->nodes = malloc(cap * sizeof *e->nodes);
@@ -1016,7 +700,7 @@ keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb
     case KDB_EXPR_CONDITION:
     case KDB_EXPR_KEY_CONDITION:
         st = parse_or(&p, &e->root);
-        if (st == KEEL_OK && cur(&p)->kind != T_END)
+        if (st == KEEL_OK && cur(&p)->kind != KDB_T_END)
             st = syntax(&p, "AND, OR or the end of the expression");
         break;
     case KDB_EXPR_PROJECTION:

@@ -24,16 +24,28 @@
  * parent, recursively, and a root with one child is replaced by that child; a leaf under
  * LEAF_CAP/4 merges with a sibling under the same parent when both fit in 3/4 of a leaf
  * (hysteresis against split/merge churn). Inner nodes are never merged. Worst case after
- * adversarial removes: one live entry per bottom inner node (one leaf plus one inner node,
- * about 5 KiB per entry); kdb_order_build (run at open) packs the tree again. Positions are
+ * adversarial removes: one live entry per bottom inner node (a 2 KiB leaf and a 1.5 KiB
+ * inner node, about 3.6 KiB per entry); kdb_order_build (run at open) packs the tree again. Positions are
  * invalidated by any change; the caller holds the lock (no internal synchronization).
  *
  * Build. kdb_order_sort is an LSD radix sort on the prefix (16 bits a pass, passes whose
- * digit is constant skipped), then a merge sort by full key of each run of equal prefixes.
- * kdb_order_build fills leaves to BUILD_FILL entries (spread evenly) and inner nodes fully.
+ * digit is constant skipped), then each run of equal prefixes is sorted on cached keys by
+ * the 8 bytes after the run's common prefix (see sort_run). kdb_order_build fills leaves to
+ * 80 % (spread evenly) and inner nodes fully. 80 % rather than 100 %: a full leaf splits
+ * into two half-full ones on its first insert, so a tree built full and then grown by 20 %
+ * of random puts holds 27.4 B/entry; built at 80 % it holds 20.6 B/entry and then 19.2 (few
+ * leaves split). Leaves of 64, 128 and 256 entries, and inner nodes of 32 to 256 children,
+ * measured alike for speed (within the machine's noise): 128 and 64 it is, in the middle.
  *
- * Measured (release build, 2 vCPU AMD EPYC KVM, shared, 2026-12-05; tests/c/test_db_order
- * --bench): see the figures below the constants.
+ * Measured: release build, 2 vCPU Intel Xeon KVM guest, shared (load average 5-10 during
+ * the runs), 2026-12-05, thread CPU time, `tests/c/test_db_order --bench 1000000`: 1M keys
+ * of 24 bytes (table, hash, partition key, sort key) in a 26 MB arena.
+ *                      sort    build  B/entry  seek    put (+20 %)  remove
+ *   unique prefixes    18-32   3-4    20.6     ~600    ~450         ~450     (ms / ns)
+ *   1k partitions      50-63   5      20.6     ~1400   ~1600        ~1600
+ * A seek costs one cache miss per level (4 levels at 1M) plus one key fetch; in a partition
+ * of 1k items, whose prefixes are all equal, it takes ~10 key fetches from the mapping. The
+ * fetch of the probe key itself (~40 ns) is not included.
  */
 #include "db/db.h"
 
@@ -48,7 +60,12 @@
 #define KDB_ORDER_INNER_CAP 64
 #endif
 #define INNER_CAP KDB_ORDER_INNER_CAP
-#define BUILD_FILL (LEAF_CAP - LEAF_CAP / 16) /* room for a few inserts per leaf */
+#ifndef KDB_ORDER_BUILD_FILL_PCT
+#define KDB_ORDER_BUILD_FILL_PCT 80
+#endif
+#define BUILD_FILL (LEAF_CAP * KDB_ORDER_BUILD_FILL_PCT / 100) /* entries per built leaf */
+_Static_assert(LEAF_CAP >= 2 && INNER_CAP >= 3, "node sizes too small to split");
+_Static_assert(BUILD_FILL >= 1 && BUILD_FILL <= LEAF_CAP, "build fill out of range");
 #define MAX_HEIGHT 24 /* inner levels; INNER_CAP/2-ary at worst: far beyond any n */
 
 typedef struct leaf {
@@ -114,15 +131,6 @@ static inline int cmp_ent(const kdb_oent *e, const probe *p, const kdb_keysrc *s
     size_t len;
     const uint8_t *k = src->key_at(src->ctx, e->off, &len);
     return cmp_bytes(k, len, p->key, p->len);
-}
-
-static int cmp_two(const kdb_oent *a, const kdb_oent *b, const kdb_keysrc *src) {
-    if (a->prefix != b->prefix) return a->prefix < b->prefix ? -1 : 1;
-    if (a->off == b->off) return 0;
-    size_t alen, blen;
-    const uint8_t *ak = src->key_at(src->ctx, a->off, &alen);
-    const uint8_t *bk = src->key_at(src->ctx, b->off, &blen);
-    return cmp_bytes(ak, alen, bk, blen);
 }
 
 /* First index in the leaf whose entry is >= p. */
@@ -294,31 +302,140 @@ oom:
 
 /* ---- sort --------------------------------------------------------------------------- */
 
-static void merge_sort(kdb_oent *v, kdb_oent *tmp, size_t n, const kdb_keysrc *src) {
-    if (n <= 12) {
-        for (size_t i = 1; i < n; i++) {
-            kdb_oent x = v[i];
-            size_t j = i;
-            while (j > 0 && cmp_two(&v[j - 1], &x, src) > 0) {
-                v[j] = v[j - 1];
-                j--;
-            }
-            v[j] = x;
+/* A run of equal prefixes is sorted on cached keys: each key is fetched once (the fetches
+ * are independent, so the CPU overlaps their cache misses), the run's common prefix length
+ * L is found, and each key gets a sort word: its 8 bytes at L, big-endian and zero-padded.
+ * Records compare by sort word and only on a tie by the whole key. Keys of one partition
+ * share their partition key, so the word after the first 8 bytes would not discriminate;
+ * the word after the common prefix usually does. Records are radix-sorted on the word's
+ * highest varying bytes; ties are merge-sorted by whole key (O(g log g), cache-resident). */
+typedef struct srec {
+    uint64_t word;
+    uint32_t i; /* index in the run */
+} srec;
+
+typedef struct srun {
+    const uint8_t **key;
+    size_t *len;
+} srun;
+
+static int cmp_rec(const srec *a, const srec *b, const srun *r) {
+    if (a->word != b->word) return a->word < b->word ? -1 : 1;
+    return cmp_bytes(r->key[a->i], r->len[a->i], r->key[b->i], r->len[b->i]);
+}
+
+/* Insertion sort by (word, key): short runs, and groups of equal words. */
+static void rec_isort(srec *v, size_t n, const srun *r) {
+    for (size_t i = 1; i < n; i++) {
+        srec x = v[i];
+        size_t j = i;
+        while (j > 0 && cmp_rec(&v[j - 1], &x, r) > 0) {
+            v[j] = v[j - 1];
+            j--;
         }
+        v[j] = x;
+    }
+}
+
+/* Merge sort by (word, key), for large groups of equal words. */
+static void rec_msort(srec *v, srec *tmp, size_t n, const srun *r) {
+    if (n <= 32) {
+        rec_isort(v, n, r);
         return;
     }
     size_t h = n / 2;
-    merge_sort(v, tmp, h, src);
-    merge_sort(v + h, tmp, n - h, src);
-    if (cmp_two(&v[h - 1], &v[h], src) <= 0) return; /* already in order */
+    rec_msort(v, tmp, h, r);
+    rec_msort(v + h, tmp, n - h, r);
+    if (cmp_rec(&v[h - 1], &v[h], r) <= 0) return; /* already in order */
     memcpy(tmp, v, h * sizeof *v);
     size_t i = 0, j = h, k = 0;
-    while (i < h && j < n) v[k++] = cmp_two(&v[j], &tmp[i], src) < 0 ? v[j++] : tmp[i++];
+    while (i < h && j < n) v[k++] = cmp_rec(&v[j], &tmp[i], r) < 0 ? v[j++] : tmp[i++];
     while (i < h) v[k++] = tmp[i++];
+}
+
+/* Radix sort by word on its two highest bytes that vary in this run (two passes of LSD;
+ * a run of 1k random words is then almost sorted into groups of one), then each group of
+ * equal high bytes by (word, key): insertion for small groups, merge sort for large ones. */
+static void rec_sort(srec *v, srec *tmp, size_t n, const srun *r) {
+    if (n <= 32) {
+        rec_isort(v, n, r);
+        return;
+    }
+    size_t count[8][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++)
+        for (int d = 0; d < 8; d++) count[d][(v[i].word >> (8 * d)) & 0xff]++;
+    int top[2], nt = 0;
+    for (int d = 7; d >= 0 && nt < 2; d--)
+        if (count[d][(v[0].word >> (8 * d)) & 0xff] != n) top[nt++] = d;
+    srec *a = v, *b = tmp;
+    for (int t = nt; t-- > 0;) {
+        int d = top[t];
+        size_t *c = count[d];
+        size_t sum = 0;
+        for (int k = 0; k < 256; k++) {
+            size_t x = c[k];
+            c[k] = sum;
+            sum += x;
+        }
+        for (size_t i = 0; i < n; i++) b[c[(a[i].word >> (8 * d)) & 0xff]++] = a[i];
+        srec *x = a;
+        a = b;
+        b = x;
+    }
+    if (a != v) memcpy(v, a, n * sizeof *v);
+    /* Words agree above the lower sorted byte (constant bytes agree everywhere). */
+    uint64_t mask = nt == 0 ? 0 : ~(uint64_t)0 << (8 * top[nt - 1]);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && (v[j].word & mask) == (v[i].word & mask);) j++;
+        if (j - i > 32) rec_msort(v + i, tmp, j - i, r);
+        else if (j - i > 1) rec_isort(v + i, j - i, r);
+    }
+}
+
+static uint64_t load_be64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/* Sort v[0..n) (equal prefixes) by full key; scratch has room for n of everything. */
+static void sort_run(kdb_oent *v, size_t n, const kdb_keysrc *src, srun *r, srec *rec,
+                     srec *rtmp, kdb_oent *ecopy) {
+    for (size_t j = 0; j < n; j++) {
+        r->key[j] = src->key_at(src->ctx, v[j].off, &r->len[j]);
+        __builtin_prefetch(r->key[j]); /* overlap the misses on the key bytes */
+    }
+    size_t lcp = r->len[0];
+    const uint8_t *k0 = r->key[0];
+    for (size_t j = 1; j < n && lcp > 0; j++) {
+        size_t m = r->len[j] < lcp ? r->len[j] : lcp, c = 0;
+        const uint8_t *kj = r->key[j];
+        while (c + 8 <= m && load_be64(kj + c) == load_be64(k0 + c)) c += 8;
+        while (c < m && kj[c] == k0[c]) c++;
+        lcp = c;
+    }
+    for (size_t j = 0; j < n; j++) {
+        uint64_t w = 0;
+        if (lcp + 8 <= r->len[j]) {
+            w = load_be64(r->key[j] + lcp);
+        } else {
+            for (size_t b = lcp; b < lcp + 8; b++)
+                w = w << 8 | (b < r->len[j] ? r->key[j][b] : 0);
+        }
+        rec[j] = (srec){w, (uint32_t)j};
+    }
+    rec_sort(rec, rtmp, n, r);
+    memcpy(ecopy, v, n * sizeof *v);
+    for (size_t j = 0; j < n; j++) v[j] = ecopy[rec[j].i];
 }
 
 keel_status kdb_order_sort(kdb_oent *v, size_t n, const kdb_keysrc *src) {
     if (n < 2) return KEEL_OK;
+    if (n > UINT32_MAX) return keel__fail(KEEL_EINVAL, "ordered index: %zu entries", n);
     kdb_oent *tmp = malloc(n * sizeof *tmp);
     size_t *count = malloc(4 * 65536 * sizeof *count);
     if (!tmp || !count) {
@@ -350,15 +467,32 @@ keel_status kdb_order_sort(kdb_oent *v, size_t n, const kdb_keysrc *src) {
     }
     if (a != v) memcpy(v, a, n * sizeof *v);
     free(count);
-    /* Runs of equal prefixes, by full key. */
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && v[j].prefix == v[i].prefix) j++;
-        if (j - i > 1) merge_sort(v + i, tmp, j - i, src);
-        i = j;
-    }
     free(tmp);
-    return KEEL_OK;
+
+    /* Runs of equal prefixes, by full key, with scratch for the longest run. */
+    size_t longest = 1;
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && v[j].prefix == v[i].prefix;) j++;
+        if (j - i > longest) longest = j - i;
+    }
+    if (longest == 1) return KEEL_OK;
+    srun r = {malloc(longest * sizeof *r.key), malloc(longest * sizeof *r.len)};
+    srec *rec = malloc(2 * longest * sizeof *rec);
+    kdb_oent *ecopy = malloc(longest * sizeof *ecopy);
+    keel_status st = KEEL_OK;
+    if (!r.key || !r.len || !rec || !ecopy) {
+        st = keel__fail(KEEL_ENOMEM, "ordered index: sorting runs of %zu keys", longest);
+    } else {
+        for (size_t i = 0, j; i < n; i = j) {
+            for (j = i + 1; j < n && v[j].prefix == v[i].prefix;) j++;
+            if (j - i > 1) sort_run(v + i, j - i, src, &r, rec, rec + longest, ecopy);
+        }
+    }
+    free(r.key);
+    free(r.len);
+    free(rec);
+    free(ecopy);
+    return st;
 }
 
 /* ---- put ---------------------------------------------------------------------------- */
