@@ -15,6 +15,7 @@ import json
 import os
 import pty
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -537,6 +538,44 @@ def test_short_scan_draws_no_bar(keel: Keel, events: Path, cli: str) -> None:
         os.close(master)
     assert p.returncode == 0 and out.count(b"\n") == 12
     assert b"scanning" not in tty
+
+
+def test_long_scan_draws_a_bar(keel: Keel, db: Path, cli: str, tmp_path: Path) -> None:
+    keel.db(db, "create-table", "big", "pk:S", "sk:N")
+    lines = (dumps({"pk": {"S": f"p{p}"}, "sk": {"N": str(s)}, "pad": {"S": "x" * 64}})
+             for p in range(100) for s in range(1500))
+    keel.db(db, "put", "big", "-", input="\n".join(lines).encode())
+    out_path = tmp_path / "out.jsonl"
+    master, slave = pty.openpty()
+    try:
+        with open(out_path, "wb") as out:
+            t0 = time.monotonic()
+            p = subprocess.Popen([cli, "db", str(db), "scan", "big"], stdout=out, stderr=slave,
+                                 stdin=subprocess.DEVNULL)
+            os.close(slave)
+            slave = -1
+            chunks = []
+            while True:
+                try:
+                    b = os.read(master, 4096)
+                except OSError:
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+            assert p.wait(timeout=120) == 0
+            took = time.monotonic() - t0
+    finally:
+        if slave >= 0:
+            os.close(slave)
+        os.close(master)
+    tty = b"".join(chunks)
+    assert out_path.read_bytes().count(b"\n") == 150_000     # the bar never reaches stdout
+    # The bar waits half a second: a machine that scans faster shows none.
+    if took > 1.0:
+        assert b"scanning [" in tty and b"~150000 items" in tty, tty[:300]
+    if tty:
+        assert tty.endswith(b"\r\x1b[K"), tty[-50:]            # the line is cleared at the end
 
 
 # ---- the file -------------------------------------------------------------------------------
