@@ -128,20 +128,21 @@ typedef struct jpath {
 
 static size_t path_push_name(jpath *p, const char *name, size_t n) {
     size_t old = p->len;
-    size_t room = sizeof p->s - 1 - p->len;
-    if (room < 5) return old;
-    size_t want = (p->len ? 1 : 0) + n;
+    size_t room = sizeof p->s - 1 - p->len;    /* p->len <= sizeof p->s - 1 always */
     char *w = p->s + p->len;
-    if (p->len) *w++ = '.';
-    room -= p->len ? 1 : 0;
-    if (want > room + (p->len ? 1 : 0)) {
-        size_t take = room > 3 ? room - 3 : 0;
-        memcpy(w, name, take);
-        memcpy(w + take, "...", 3);
-        w += take + 3;
-    } else {
+    if (p->len) {
+        if (room == 0) return old;
+        *w++ = '.';
+        room--;
+    }
+    if (n <= room) {
         memcpy(w, name, n);
         w += n;
+    } else {
+        size_t take = room > 3 ? room - 3 : 0;
+        memcpy(w, name, take);
+        memcpy(w + take, "...", room - take);
+        w += room;
     }
     p->len = (size_t)(w - p->s);
     p->s[p->len] = '\0';

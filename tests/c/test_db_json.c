@@ -466,6 +466,15 @@ static void test_malformed(void) {
     CHECK_BAD("{\"a\": {\"M\": []}}", "M must be a JSON object");
     CHECK_BAD("{\"a\": {\"L\": [{\"S\": \"ok\"}, {}]}}", empty);
     CHECK_BAD("{\"a\": {\"M\": {\"b\": {\"L\": [{\"S\": 5}]}}}}", "attribute a.b[0]");
+    /* Long names are cut in the message, at every depth. */
+    for (size_t len = 1; len < 260; len += 37) {
+        char *in = repeat("{\"", 'n', len, "\": {\"M\": {\"");
+        char *in2 = repeat(in, 'm', 300 - len, "\": {\"L\": [{\"N\": 5}]}}}}");
+        CHECK_BAD(in2, "N must be a JSON string");
+        CHECK(strlen(keel_errmsg()) < 400);
+        free(in);
+        free(in2);
+    }
     /* The item itself. */
     CHECK_BAD("[]", "An item must be a JSON object");
     CHECK_BAD("\"x\"", "An item must be a JSON object");
