@@ -17,7 +17,9 @@
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
  *   expr.c    the expression engine: one parser and evaluator for key conditions,
  *             conditions/filters and projections (and updates), over encoded items
- *   db.c      open, catalog and tables, item operations, batches, cursors
+ *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
+ *   db.c      open, catalog and tables; db_items.c item operations and batches;
+ *             db_query.c Query and Scan cursors
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never
