@@ -17,7 +17,9 @@
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
  *   expr.c    the expression engine: one parser and evaluator for key conditions,
  *             conditions/filters and projections (and updates), over encoded items
- *   db.c      open, catalog and tables, item operations, batches, cursors
+ *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
+ *   db.c      open, catalog and tables; db_items.c item operations and batches;
+ *             db_query.c Query and Scan cursors
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never
@@ -263,7 +265,8 @@ typedef struct kdb_oent {
 } kdb_oent;
 
 /* Where the full key of an entry lies: (pointer, length) of the store key of the entry
- * whose trailer is at `off`. */
+ * whose trailer is at `off`. The tree calls it only with offsets of entries it holds
+ * (separators are exact copies of entries) and, in kdb_order_sort, of the entries given. */
 typedef struct kdb_keysrc {
     const uint8_t *(*key_at)(const void *ctx, uint64_t off, size_t *len_out);
     const void *ctx;
@@ -283,7 +286,7 @@ void kdb_order_free(kdb_order *o);
  * unique). O(n). */
 keel_status kdb_order_build(kdb_order *o, const kdb_oent *sorted, size_t n);
 /* Sort entries by full key (radix sort on the prefix, then key comparison within equal
- * prefixes). */
+ * prefixes). On KEEL_ENOMEM v holds the same entries in some other order. */
 keel_status kdb_order_sort(kdb_oent *v, size_t n, const kdb_keysrc *src);
 /* Insert the entry for `key`, or replace the offset of the entry with an equal key. */
 keel_status kdb_order_put(kdb_order *o, const uint8_t *key, size_t len, uint64_t off,

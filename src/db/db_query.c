@@ -135,7 +135,7 @@ static keel_status cursor_start_key(keel_db_cursor *c, const keel_db_query *q) {
 
 keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_query *q,
                                 keel_db_cursor **cursor_out) {
-    keel_db_cursor *c;
+    keel_db_cursor *c = NULL;
     keel_status st = cursor_new(db, table, q, &c);
     if (st != KEEL_OK) return st;
     kdb_expr *kc_expr = NULL;
@@ -214,7 +214,7 @@ keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_qu
 
 keel_status keel_db_scan_start(keel_db *db, const char *table, const keel_db_query *q,
                                keel_db_cursor **cursor_out) {
-    keel_db_cursor *c;
+    keel_db_cursor *c = NULL;
     keel_status st = cursor_new(db, table, q, &c);
     if (st != KEEL_OK) return st;
     c->forward = true;

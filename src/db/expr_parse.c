@@ -164,7 +164,8 @@ static keel_status parse_path(parser *p, uint32_t *out) {
                 uint32_t idx;
                 kdb_val v;
                 if (!kdb_expr_map_find(p->names, p->s ? p->s->names_len : 0, p->text + t->pos,
-                                       t->len, &idx, &v))
+                                       t->len, &idx, &v) ||
+                    v.type != KDB_S || v.size == 0 || v.size > UINT32_MAX)
                     return keel__fail(KEEL_EVALIDATION, "An expression attribute name used in "
                                       "the document path is not defined; attribute name: %.*s",
                                       (int)t->len, p->text + t->pos);

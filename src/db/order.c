@@ -24,16 +24,28 @@
  * parent, recursively, and a root with one child is replaced by that child; a leaf under
  * LEAF_CAP/4 merges with a sibling under the same parent when both fit in 3/4 of a leaf
  * (hysteresis against split/merge churn). Inner nodes are never merged. Worst case after
- * adversarial removes: one live entry per bottom inner node (one leaf plus one inner node,
- * about 5 KiB per entry); kdb_order_build (run at open) packs the tree again. Positions are
+ * adversarial removes: one live entry per bottom inner node (a 2 KiB leaf and a 1.5 KiB
+ * inner node, about 3.6 KiB per entry); kdb_order_build (run at open) packs the tree again. Positions are
  * invalidated by any change; the caller holds the lock (no internal synchronization).
  *
  * Build. kdb_order_sort is an LSD radix sort on the prefix (16 bits a pass, passes whose
- * digit is constant skipped), then a merge sort by full key of each run of equal prefixes.
- * kdb_order_build fills leaves to BUILD_FILL entries (spread evenly) and inner nodes fully.
+ * digit is constant skipped), then each run of equal prefixes is sorted on cached keys by
+ * the 8 bytes after the run's common prefix (see sort_run). kdb_order_build fills leaves to
+ * 80 % (spread evenly) and inner nodes fully. 80 % rather than 100 %: a full leaf splits
+ * into two half-full ones on its first insert, so a tree built full and then grown by 20 %
+ * of random puts holds 27.4 B/entry; built at 80 % it holds 20.6 B/entry and then 19.2 (few
+ * leaves split). Leaves of 64, 128 and 256 entries, and inner nodes of 32 to 256 children,
+ * measured alike for speed (within the machine's noise): 128 and 64 it is, in the middle.
  *
- * Measured (release build, 2 vCPU AMD EPYC KVM, shared, 2026-12-05; tests/c/test_db_order
- * --bench): see the figures below the constants.
+ * Measured: release build, 2 vCPU Intel Xeon KVM guest, shared (load average 5-10 during
+ * the runs), 2026-12-05, thread CPU time, `tests/c/test_db_order --bench 1000000`: 1M keys
+ * of 24 bytes (table, hash, partition key, sort key) in a 26 MB arena.
+ *                      sort    build  B/entry  seek    put (+20 %)  remove
+ *   unique prefixes    18-32   3-4    20.6     ~600    ~450         ~450     (ms / ns)
+ *   1k partitions      50-63   5      20.6     ~1400   ~1600        ~1600
+ * A seek costs one cache miss per level (4 levels at 1M) plus one key fetch; in a partition
+ * of 1k items, whose prefixes are all equal, it takes ~10 key fetches from the mapping. The
+ * fetch of the probe key itself (~40 ns) is not included.
  */
 #include "db/db.h"
 
@@ -48,7 +60,12 @@
 #define KDB_ORDER_INNER_CAP 64
 #endif
 #define INNER_CAP KDB_ORDER_INNER_CAP
-#define BUILD_FILL (LEAF_CAP - LEAF_CAP / 16) /* room for a few inserts per leaf */
+#ifndef KDB_ORDER_BUILD_FILL_PCT
+#define KDB_ORDER_BUILD_FILL_PCT 80
+#endif
+#define BUILD_FILL (LEAF_CAP * KDB_ORDER_BUILD_FILL_PCT / 100) /* entries per built leaf */
+_Static_assert(LEAF_CAP >= 2 && INNER_CAP >= 3, "node sizes too small to split");
+_Static_assert(BUILD_FILL >= 1 && BUILD_FILL <= LEAF_CAP, "build fill out of range");
 #define MAX_HEIGHT 24 /* inner levels; INNER_CAP/2-ary at worst: far beyond any n */
 
 typedef struct leaf {

@@ -225,8 +225,12 @@ static void test_batch_write(void) {
     /* A duplicate key, or one bad write, and nothing at all is written. */
     keel_db_write dup[2] = {{"events", it[0].p, it[0].len, 0}, {"events", it[3].p, it[3].len, 1}};
     CHECK_ST(keel_db_batch_write(db, dup, 2), KEEL_EVALIDATION);
-    keel_db_write bad[2] = {{"events", it[1].p, it[1].len, 1}, {"nope", it[2].p, it[2].len, 0}};
+    kdb_buf fresh = item_psv("c", 5, 5, "x");
+    keel_db_write bad[2] = {{"events", fresh.p, fresh.len, 0}, {"nope", it[2].p, it[2].len, 0}};
     CHECK_ST(keel_db_batch_write(db, bad, 2), KEEL_ENOTABLE);
+    keel_db_write bad2[2] = {{"events", fresh.p, fresh.len, 0}, {"events", it[1].p, it[1].len, 1}};
+    CHECK_ST(keel_db_batch_write(db, bad2, 2), KEEL_EVALIDATION);  /* an item given as a key */
+    kdb_buf_free(&fresh);
     CHECK_OK(keel_db_count(db, "events", &c1));
     CHECK(c1 == 2);
     keel_db_write del[1] = {{"events", it[3].p, it[3].len, 1}};

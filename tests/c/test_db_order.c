@@ -13,6 +13,7 @@
  * `db_order_small` with 8-entry leaves and 4-way inner nodes, so a few thousand keys make a
  * deep tree and every split, merge, cascade and root collapse happens often.
  *
+ * DB_ORDER_SEED=<n> in the environment picks another random sequence (soak runs).
  * `test_db_order --bench [n]` (run it from a release build) prints the figures quoted in
  * order.c: sort + build of n entries, ns per seek, put and remove, bytes per entry.
  */
@@ -590,14 +591,18 @@ static double cpu_now(void) {
 }
 
 /* n keys like the Database's: a 4-byte table id, a 4-byte partition hash (`parts`
- * partitions, 0 = every key its own), an 8-byte partition key and an 8-byte sort key. */
+ * partitions, 0 = every key its own), an 8-byte partition key and an 8-byte sort key.
+ * Sort + build n of them (best of three), seek 1M random present keys (the cost of
+ * fetching the probe key alone is measured and subtracted), put m = n/5 new keys into the
+ * built tree, remove them again. */
 static void bench_one(size_t n, size_t parts) {
+    size_t m = n / 5, total = n + m;
     arena a = {0};
-    a.cap = n * 26;
+    a.cap = total * 26;
     a.b = malloc(a.cap);
-    kdb_oent *v = malloc(n * sizeof *v);
+    kdb_oent *v = malloc(total * sizeof *v);
     uint8_t k[24];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < total; i++) {
         uint64_t part = parts ? rnd() % parts : 0;
         uint64_t h = parts ? part * 0x9e3779b1u : rnd();
         uint64_t pre = (uint64_t)7 << 32 | (h & 0xffffffffu);
@@ -609,7 +614,6 @@ static void bench_one(size_t n, size_t parts) {
         v[i] = (kdb_oent){pre, arena_add(&a, k, 24)};
     }
     kdb_keysrc src = {arena_key_at, &a};
-    /* sort + build: best of three (the machine is shared) */
     kdb_oent *w = malloc(n * sizeof *w);
     kdb_order *o = NULL;
     double sort_s = 1e9, build_s = 1e9;
@@ -625,52 +629,62 @@ static void bench_one(size_t n, size_t parts) {
         if (t1 - t0 < sort_s) sort_s = t1 - t0;
         if (t2 - t1 < build_s) build_s = t2 - t1;
     }
-    memcpy(v, w, n * sizeof *v);
     free(w);
     size_t mem = kdb_order_memory(o);
 
     size_t probes = 1000000;
-    uint64_t sink = 0;
+    uint64_t sink = 0, seed = rng_state;
     double t3 = cpu_now();
     for (size_t i = 0; i < probes; i++) {
         size_t len;
-        const uint8_t *key = arena_key_at(&a, v[rnd() % n].off, &len);
+        const uint8_t *key = raw_key(&a, v[rnd() % n].off, &len);
+        sink += key[len - 1];
+    }
+    double t4 = cpu_now();
+    rng_state = seed;
+    for (size_t i = 0; i < probes; i++) {
+        size_t len;
+        const uint8_t *key = raw_key(&a, v[rnd() % n].off, &len);
         kdb_opos pos;
         if (kdb_order_seek(o, key, len, &src, &pos)) sink += kdb_order_get(&pos).off;
     }
-    double t4 = cpu_now();
-    /* remove then put back 200k random keys */
-    size_t m = n < 200000 ? n / 2 : 200000;
-    size_t *idx = malloc(m * sizeof *idx);
-    for (size_t i = 0; i < m; i++) idx[i] = rnd() % n;
     double t5 = cpu_now();
-    size_t removed = 0;
-    for (size_t i = 0; i < m; i++) {
+    for (size_t i = n; i < total; i++) {
         size_t len;
-        const uint8_t *key = arena_key_at(&a, v[idx[i]].off, &len);
-        removed += kdb_order_remove(o, key, len, &src);
+        const uint8_t *key = raw_key(&a, v[i].off, &len);
+        if (kdb_order_put(o, key, len, v[i].off, &src) != KEEL_OK) abort();
     }
     double t6 = cpu_now();
-    for (size_t i = 0; i < m; i++) {
+    size_t mem_put = kdb_order_memory(o), count_put = kdb_order_count(o);
+    size_t removed = 0;
+    for (size_t i = n; i < total; i++) {
         size_t len;
-        const uint8_t *key = arena_key_at(&a, v[idx[i]].off, &len);
-        if (kdb_order_put(o, key, len, v[idx[i]].off, &src) != KEEL_OK) abort();
+        const uint8_t *key = raw_key(&a, v[i].off, &len);
+        removed += kdb_order_remove(o, key, len, &src);
     }
     double t7 = cpu_now();
-    if (kdb_order_count(o) != n) printf("  count mismatch!\n");
-    printf("n=%zu partitions=%zu: sort %.1f ms, build %.1f ms, %.2f B/entry after build; "
-           "seek %.0f ns; remove %.0f ns (%zu); put %.0f ns; %.2f B/entry after\n",
-           n, parts, sort_s * 1e3, build_s * 1e3, (double)mem / (double)n,
-           (t4 - t3) * 1e9 / (double)probes, (t6 - t5) * 1e9 / (double)m, removed,
-           (t7 - t6) * 1e9 / (double)m, (double)kdb_order_memory(o) / (double)n);
+    if (count_put != total || removed != m || kdb_order_count(o) != n) printf("  count mismatch!\n");
+    printf("n=%zu, %s: sort %.1f ms + build %.1f ms, %.2f B/entry; seek %.0f ns "
+           "(+%.0f ns probe fetch); put %.0f ns (%zu new keys, then %.2f B/entry); "
+           "remove %.0f ns\n",
+           n, parts ? "1000 partitions" : "unique prefixes", sort_s * 1e3, build_s * 1e3,
+           (double)mem / (double)n, ((t5 - t4) - (t4 - t3)) * 1e9 / (double)probes,
+           (t4 - t3) * 1e9 / (double)probes, (t6 - t5) * 1e9 / (double)m, m,
+           (double)mem_put / (double)total, (t7 - t6) * 1e9 / (double)m);
     if (sink == 42) printf("!\n");
-    free(idx);
     kdb_order_free(o);
     free(v);
     free(a.b);
 }
 
 int main(int argc, char **argv) {
+    const char *seed = getenv("DB_ORDER_SEED"); /* another random sequence, for soak runs */
+    if (seed && *seed) { /* splitmix64 of the seed: never 0, never a weak state */
+        uint64_t z = strtoull(seed, NULL, 0) + 0x9e3779b97f4a7c15ull;
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        rng_state = (z ^ (z >> 31)) | 1;
+    }
     if (argc >= 2 && strcmp(argv[1], "--bench") == 0) {
         size_t n = argc >= 3 ? (size_t)strtoull(argv[2], NULL, 10) : 1000000;
         bench_one(n, 0);
