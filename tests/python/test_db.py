@@ -695,3 +695,18 @@ def test_exception_hierarchy() -> None:
     assert issubclass(keeldb.UnsupportedTypeError, ValueError)
     assert issubclass(keeldb.CorruptFileError, keeldb.CorruptError)
     assert issubclass(keeldb.CorruptFileError, OSError)
+
+
+def test_database_md_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "DATABASE.md"
+    blocks = re.findall(r"^```python\n(.*?)^```", doc.read_text(), re.S | re.M)
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        ns: dict[str, Any] = {"__name__": "__main__"}
+        exec(compile(code, str(doc), "exec"), ns)
+        for v in ns.values():
+            if isinstance(v, keeldb.Database):
+                v.close()
