@@ -624,6 +624,22 @@ def test_cursor_is_an_iterator(filled: keeldb.Table) -> None:
         keeldb.Cursor()
 
 
+def test_cursor_in_a_cycle_is_collected() -> None:
+    import weakref
+
+    class MyDatabase(keeldb.Database):
+        __slots__ = ("cursor",)
+
+    d = MyDatabase.create_in_memory()
+    t = d.create_table("tab", partition_key=("k", "S"))
+    t.put_item({"k": "a"})
+    d.cursor = t.scan()  # d -> cursor -> d
+    ref = weakref.ref(d)
+    del d, t
+    gc.collect()
+    assert ref() is None
+
+
 def test_cursor_after_close_refuses(dbpath: Path) -> None:
     d = keeldb.Database.create(dbpath)
     t = d.create_table("tab", partition_key=("k", "S"))
