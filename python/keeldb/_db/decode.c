@@ -46,6 +46,27 @@ corrupt(dec *d, const char *what)
     return NULL;
 }
 
+/* The current exception as one object (PyErr_GetRaisedException is 3.12+). */
+static PyObject *
+get_raised(void)
+{
+    PyObject *type, *val, *tb;
+    PyErr_Fetch(&type, &val, &tb);
+    PyErr_NormalizeException(&type, &val, &tb);
+    if (tb != NULL && val != NULL)
+        PyException_SetTraceback(val, tb);
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return val;
+}
+
+static void
+set_raised(PyObject *exc)
+{
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    Py_DECREF(exc);
+}
+
 /* Big-endian loads of bytes already copied into an integer. */
 static inline uint32_t
 load_be32(uint32_t u)
@@ -436,6 +457,17 @@ kdp_decode(kdp_state *st, DatabaseObject *db, const uint8_t *p, size_t len)
 {
     dec d = {st, db, p, p, p + len};
     PyObject *v = value(&d, 0);
+    if (v == NULL && (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError) ||
+                      PyErr_ExceptionMatches(PyExc_TypeError))) {
+        /* Text that is not UTF-8, or a set holding a list or a map: damaged bytes. */
+        PyObject *cause = get_raised();
+        PyErr_Format(st->CorruptError, "stored item is malformed near byte %zd: %S",
+                     (Py_ssize_t)(d.p - d.base), cause);
+        PyObject *exc = get_raised();
+        PyException_SetCause(exc, cause);   /* steals cause */
+        set_raised(exc);
+        return NULL;
+    }
     if (v != NULL && d.p != d.end) {
         Py_DECREF(v);
         return corrupt(&d, "bytes after the value");
