@@ -67,6 +67,22 @@ static bool resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *roo
     return true;
 }
 
+/* The item's top-level map from its head alone. kdb_item_open would first walk the whole
+ * item to find its end; here each pair is checked as the iterator reaches it (a malformed
+ * one ends the walk), so a lookup reads the item once, not twice. */
+static bool open_root(const uint8_t *item, size_t len, kdb_val *out) {
+    kdb_head h;
+    if (!item || !kdb_cbor_head(item, len, &h) || h.kind != KDB_C_MAP) return false;
+    memset(out, 0, sizeof *out);
+    out->type = KDB_M;
+    out->p = item;
+    out->len = len;
+    out->count = h.v.u;
+    out->body = item + h.head_len;
+    out->body_len = len - h.head_len;
+    return true;
+}
+
 /* ---- operands ------------------------------------------------------------------------------- */
 
 /* An operand's value; `buf` holds the encoding of a size() result. */
@@ -229,7 +245,7 @@ static bool cond(const kdb_expr *e, uint32_t id, const kdb_val *root) {
 int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len) {
     if (!e || (e->kind != KDB_EXPR_CONDITION && e->kind != KDB_EXPR_KEY_CONDITION)) return 0;
     kdb_val root;
-    bool have = item && kdb_item_open(item, len, &root);
+    bool have = open_root(item, len, &root);
     return cond(e, e->root, have ? &root : NULL) ? 1 : 0;
 }
 
@@ -290,7 +306,7 @@ keel_status kdb_expr_project(const kdb_expr *e, const uint8_t *item, size_t len,
     out->len = 0;
     out->failed = false;
     kdb_val root;
-    if (!item || !kdb_item_open(item, len, &root)) {
+    if (!open_root(item, len, &root)) {
         kdb_enc_map(out, 0);
         return out->failed ? keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory") : KEEL_OK;
     }
