@@ -1,7 +1,8 @@
 #!/bin/sh
 # scripts/fuzz.sh [SECONDS]: build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/,
 # regenerate the seed corpus in fuzz/corpus/ (gitignored), and fuzz each target (the store
-# opener, the record reader, then the expression parser) for SECONDS (default 60).
+# opener, the record reader, the Database item decoders, then the expression parser) for
+# SECONDS (default 60).
 # Exit status: 0 when no crash was found, non-zero otherwise; crash inputs are saved in
 # build-fuzz/fuzz-artifacts/ and can be replayed with
 #   build-fuzz/fuzz/fuzz_open build-fuzz/fuzz-artifacts/crash-...
@@ -18,11 +19,16 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dbuildtype=debugoptimized -Dbench=false -Dtests=false -Dpython=disabled \
         -Dinstall_c_library=false
 fi
-ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_expr
+ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_item fuzz/fuzz_expr
 
 corpus="$root/fuzz/corpus"
-mkdir -p "$corpus" "$corpus-records" "$corpus-expr" "$build/fuzz-artifacts"
+mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
+# Seeds for the item target: a few CBOR items and numbers (fuzz_item.c says what it checks).
+printf '\241asbxy' >"$corpus-item/s"
+printf '\243an\304\202\041\031\001\000al\202\001\241aq\366av\330U\104\000\000\200\077' >"$corpus-item/mix"
+printf '\241ss\331\001\002\202aaab' >"$corpus-item/set"
+printf -- '-1.25e-3' >"$corpus-item/num"
 # Seeds for the expression parser: one expression of each kind.
 i=0
 for seed in 'a = :a AND (NOT #n <> :s OR size(l) BETWEEN :a AND :n)' \
@@ -51,5 +57,6 @@ run() {  # name, then libFuzzer arguments
 # The store opener (arbitrary bytes opened as a keel store), then the record reader.
 run fuzz_open -max_len=16384 -dict="$root/fuzz/keel.dict" "$@" "$corpus"
 ASAN_OPTIONS=allocator_may_return_null=1 run fuzz_records -max_len=262144 "$@" "$corpus-records"
+run fuzz_item -max_len=65536 -dict="$root/fuzz/item.dict" "$@" "$corpus-item"
 # DynamoDB expressions (4 KB is their limit; a little past it exercises the check).
 run fuzz_expr -max_len=4200 -dict="$root/fuzz/expr.dict" "$@" "$corpus-expr"

@@ -1,47 +1,17 @@
 /*
- * test_db_values.c: the Database face's value layer (src/db: number.c, cbor.c, item.c,
- * key.c) tested directly through src/db/db.h.
+ * test_db_values.c: numbers and CBOR of the Database face (src/db: number.c, cbor.c),
+ * tested directly through src/db/db.h.
  *
  * Numbers: a parse/normalize table (DynamoDB's normalization cases, the 38-digit limit,
  * range edges), format, comparison, conversions, and the order-preserving key encoding
  * checked on thousands of random numbers (memcmp order == kdb_num_cmp order, decode of
  * encode is the identity, equal values spelled differently encode identically);
  * add/subtract against __int128 on small operands and by algebraic identities on large.
- * CBOR: encoder/decoder round trips, every truncation of valid values, indefinite lengths,
- * huge declared lengths, 10,000 levels of nesting. Items: valid/invalid tables with their
- * messages, DynamoDB sizes, vector padding for many sizes, equality and ordering. Keys:
- * S/B/N sort key order, partition contiguity, limits.
+ * CBOR: encoder/decoder round trips, every truncation, indefinite lengths, huge declared
+ * lengths, 10,000 levels of nesting, and the direct head decoder against libcbor's on
+ * every initial byte, every half float and random bytes. Items and keys: test_db_items.c.
  */
-#include "util.h"
-
-#include "db/db.h"
-
-#include <math.h>
-
-/* ---- numbers ------------------------------------------------------------------------ */
-
-static kdb_num num(const char *s) {
-    kdb_num x;
-    keel_status st = kdb_num_parse(s, strlen(s), &x);
-    if (st != KEEL_OK) {
-        h_fail(__FILE__, __LINE__, "num(\"%s\"): %s", s, keel_errmsg());
-        memset(&x, 0, sizeof x);
-    }
-    return x;
-}
-
-static const char *fmt(const kdb_num *x) {
-    static _Thread_local char bufs[8][KDB_NUM_STR_MAX];
-    static _Thread_local unsigned next;
-    char *b = bufs[next++ % 8];
-    kdb_num_format(x, b, KDB_NUM_STR_MAX);
-    return b;
-}
-
-static bool num_same(const kdb_num *a, const kdb_num *b) {
-    return a->sign == b->sign && a->n == b->n && a->exp == b->exp &&
-           memcmp(a->d, b->d, a->n) == 0;
-}
+#include "db_util.h"
 
 static void test_num_parse(void) {
     static const struct { const char *in, *out; } ok[] = {
@@ -207,10 +177,36 @@ static void test_num_convert(void) {
             CHECKF(st == KEEL_OK, "%.17g: %s", d, keel_errmsg());
             CHECKF(st != KEEL_OK || strtod(fmt(&x), NULL) == d, "%.17g -> %s", d, fmt(&x));
             CHECK(x.n <= 17);
+            /* the reference: the first of %.1g .. %.17g that round-trips (Python's repr) */
+            char ref[40];
+            for (int prec = 1; prec <= 17; prec++) {
+                snprintf(ref, sizeof ref, "%.*g", prec, d);
+                if (strtod(ref, NULL) == d) break;
+            }
+            kdb_num y = num(ref);
+            CHECKF(num_same(&x, &y), "%.17g -> %s, want %s", d, fmt(&x), ref);
         } else if (d != 0 && (fabs(d) < 1e-131 || fabs(d) > 1e126)) {
             CHECK_ST(st, KEEL_EVALIDATION);
         }
         if (h_failures() > 10) break;
+    }
+    /* doubles written from short decimals come back as those decimals */
+    for (int i = 0; i < 20000 && h_failures() < 10; i++) {
+        char dec[64];
+        int k = (int)rng_below(&r, 15); /* 1 + k <= 15 significant digits */
+        uint64_t m = 1 + rng_below(&r, 999999999999999ULL);
+        char digits[32];
+        snprintf(digits, sizeof digits, "%015llu", (unsigned long long)m);
+        digits[k] = 0;
+        snprintf(dec, sizeof dec, "%s%c.%se%d", rng_below(&r, 2) ? "-" : "", '1' + (int)rng_below(&r, 9),
+                 digits, (int)rng_below(&r, 500) - 250);
+        double d = strtod(dec, NULL);
+        if (!(fabs(d) >= 1e-130 && fabs(d) < 9.99e125)) continue;
+        kdb_num want = num(dec), got;
+        CHECK_OK(kdb_num_from_double(d, &got));
+        /* the shortest form may be shorter than what we wrote (trailing zeros), never longer */
+        CHECKF(num_same(&got, &want) || got.n < want.n, "%s -> %s", dec, fmt(&got));
+        CHECKF(strtod(fmt(&got), NULL) == d, "%s -> %s", dec, fmt(&got));
     }
     /* scale10 */
     x = num("1.5");
@@ -226,26 +222,6 @@ static void test_num_convert(void) {
     x.exp = 127;
     CHECK_ST(kdb_num_check(&x), KEEL_EVALIDATION);
 }
-
-/* A random valid number; some tiny or huge, some with few digits, some negative. */
-static kdb_num rand_num(rng *r) {
-    kdb_num x;
-    memset(&x, 0, sizeof x);
-    uint64_t k = rng_below(r, 100);
-    if (k < 3) return x;
-    x.sign = (int8_t)(rng_below(r, 2) ? 1 : -1);
-    x.n = (uint8_t)(k < 40 ? 1 + rng_below(r, 3) : 1 + rng_below(r, KDB_NUM_DIGITS));
-    if (k < 20) x.exp = (int16_t)(KDB_NUM_EXP_MIN + (int)rng_below(r, 4));
-    else if (k < 30) x.exp = (int16_t)(KDB_NUM_EXP_MAX - (int)rng_below(r, 4));
-    else if (k < 70) x.exp = (int16_t)((int)rng_below(r, 9) - 4);
-    else x.exp = (int16_t)(KDB_NUM_EXP_MIN + (int)rng_below(r, KDB_NUM_EXP_MAX - KDB_NUM_EXP_MIN + 1));
-    for (int i = 0; i < x.n; i++) x.d[i] = (uint8_t)rng_below(r, rng_below(r, 2) ? 10 : 2);
-    if (x.d[0] == 0) x.d[0] = 1;
-    if (x.d[x.n - 1] == 0) x.d[x.n - 1] = 9;
-    return x;
-}
-
-static int sgn(int v) { return (v > 0) - (v < 0); }
 
 static int key_cmp(const kdb_num *a, const kdb_num *b) {
     uint8_t ka[KDB_NUM_KEY_MAX + 4], kb[KDB_NUM_KEY_MAX + 4];
@@ -439,152 +415,6 @@ static void test_num_arith(void) {
             if (tab[i].sum) CHECKF(strcmp(fmt(&s), tab[i].sum) == 0, "%s", fmt(&s));
         }
     }
-}
-
-/* ---- a tiny CBOR notation for test tables -------------------------------------------
- *   "text" (\xHH escapes)   h"0a0b" bytes   x"bf" raw bytes   123 -5 integers
- *   d"1.5e3" kdb_enc_num   f1.5 double   true false null undef
- *   [a, b] array   {k: v} map (any keys)   <a, b> set (tag 258)   v(1, 2.5) float32 vector
- *   t4(x) any tag around one value */
-
-static const char *cb_p;
-
-static void cb_ws(void) {
-    while (*cb_p == ' ' || *cb_p == ',' || *cb_p == ':' || *cb_p == '\n') cb_p++;
-}
-
-static size_t cb_str(char *out) { /* after the opening quote */
-    size_t n = 0;
-    while (*cb_p && *cb_p != '"') {
-        if (cb_p[0] == '\\' && cb_p[1] == 'x') {
-            char hx[3] = { cb_p[2], cb_p[3], 0 };
-            out[n++] = (char)strtol(hx, NULL, 16);
-            cb_p += 4;
-        } else {
-            out[n++] = *cb_p++;
-        }
-    }
-    if (*cb_p == '"') cb_p++;
-    return n;
-}
-
-static size_t cb_hex(uint8_t *out) {
-    size_t n = 0;
-    while (*cb_p && *cb_p != '"') {
-        if (*cb_p == ' ') {
-            cb_p++;
-            continue;
-        }
-        char hx[3] = { cb_p[0], cb_p[1], 0 };
-        out[n++] = (uint8_t)strtol(hx, NULL, 16);
-        cb_p += 2;
-    }
-    if (*cb_p == '"') cb_p++;
-    return n;
-}
-
-static void cb_val(kdb_buf *b);
-
-/* Elements up to `close` into a scratch buffer; returns their count. */
-static uint64_t cb_elems(kdb_buf *scratch, char close, int per) {
-    uint64_t n = 0;
-    cb_ws();
-    while (*cb_p && *cb_p != close) {
-        cb_val(scratch);
-        n++;
-        cb_ws();
-    }
-    if (*cb_p == close) cb_p++;
-    return n / (uint64_t)per;
-}
-
-static void cb_val(kdb_buf *b) {
-    cb_ws();
-    static char tmp[1 << 16];
-    if (*cb_p == '"') {
-        cb_p++;
-        size_t n = cb_str(tmp);
-        kdb_enc_text(b, tmp, n);
-    } else if ((cb_p[0] == 'h' || cb_p[0] == 'x') && cb_p[1] == '"') {
-        bool raw = cb_p[0] == 'x';
-        cb_p += 2;
-        size_t n = cb_hex((uint8_t *)tmp);
-        if (raw) kdb_buf_put(b, tmp, n);
-        else kdb_enc_bytes(b, tmp, n);
-    } else if (cb_p[0] == 'd' && cb_p[1] == '"') {
-        cb_p += 2;
-        size_t n = cb_str(tmp);
-        kdb_num x;
-        if (kdb_num_parse(tmp, n, &x) != KEEL_OK) h_fail(__FILE__, __LINE__, "cb: bad d\"\"");
-        kdb_enc_num(b, &x);
-    } else if (cb_p[0] == 'f') {
-        char *e;
-        double d = strtod(cb_p + 1, &e);
-        cb_p = e;
-        kdb_enc_double(b, d);
-    } else if (strncmp(cb_p, "true", 4) == 0 || strncmp(cb_p, "false", 5) == 0) {
-        kdb_enc_bool(b, cb_p[0] == 't');
-        cb_p += cb_p[0] == 't' ? 4 : 5;
-    } else if (strncmp(cb_p, "null", 4) == 0) {
-        kdb_enc_null(b);
-        cb_p += 4;
-    } else if (strncmp(cb_p, "undef", 5) == 0) {
-        uint8_t u = 0xF7;
-        kdb_buf_put(b, &u, 1);
-        cb_p += 5;
-    } else if (*cb_p == '-' || (*cb_p >= '0' && *cb_p <= '9')) {
-        char *e;
-        long long v = strtoll(cb_p, &e, 10);
-        cb_p = e;
-        kdb_enc_i64(b, v);
-    } else if (*cb_p == '[' || *cb_p == '{' || *cb_p == '<') {
-        char open = *cb_p++;
-        kdb_buf sc = { 0 };
-        uint64_t n = cb_elems(&sc, open == '[' ? ']' : open == '{' ? '}' : '>', open == '{' ? 2 : 1);
-        if (open == '<') kdb_enc_tag(b, KDB_TAG_SET);
-        if (open == '{') kdb_enc_map(b, n);
-        else kdb_enc_array(b, n);
-        kdb_buf_put(b, sc.p, sc.len);
-        kdb_buf_free(&sc);
-    } else if (cb_p[0] == 'v' && cb_p[1] == '(') {
-        cb_p += 2;
-        size_t n = 0;
-        cb_ws();
-        while (*cb_p && *cb_p != ')') {
-            char *e;
-            float f = strtof(cb_p, &e);
-            cb_p = e;
-            uint32_t u;
-            memcpy(&u, &f, 4);
-            keel__st32((uint8_t *)tmp + n, u);
-            n += 4;
-            cb_ws();
-        }
-        cb_p++;
-        kdb_enc_tag(b, KDB_TAG_F32LE);
-        kdb_enc_bytes(b, tmp, n);
-    } else if (cb_p[0] == 't') {
-        char *e;
-        unsigned long long t = strtoull(cb_p + 1, &e, 10);
-        cb_p = e + 1; /* ( */
-        kdb_enc_tag(b, t);
-        cb_val(b);
-        cb_ws();
-        if (*cb_p == ')') cb_p++;
-    } else {
-        h_fail(__FILE__, __LINE__, "cb: cannot parse at \"%.20s\"", cb_p);
-        cb_p += strlen(cb_p);
-    }
-}
-
-/* The encoding of notation `s` (static storage, reused by the next call). */
-static const uint8_t *cb(const char *s, size_t *len) {
-    static kdb_buf b;
-    b.len = 0;
-    cb_p = s;
-    cb_val(&b);
-    *len = b.len;
-    return b.p ? b.p : (const uint8_t *)"";
 }
 
 /* ---- CBOR ---------------------------------------------------------------------------- */
@@ -804,330 +634,6 @@ static void test_cbor_decoders_agree(void) {
     }
 }
 
-/* ---- items ---------------------------------------------------------------------------- */
-
-/* A copy of the encoding of notation s (malloc'd). */
-static uint8_t *cbdup(const char *s, size_t *len) {
-    const uint8_t *p = cb(s, len);
-    uint8_t *q = malloc(*len ? *len : 1);
-    if (q && *len) memcpy(q, p, *len);
-    return q;
-}
-
-static void test_item_valid(void) {
-    static const struct { const char *item; size_t size; } ok[] = {
-        { "{\"shirt-color\": \"R\", \"shirt-size\": \"M\"}", 23 },
-        { "{\"a\": 1}", 3 },
-        { "{\"n\": d\"123.45\"}", 5 },
-        { "{\"n\": 0}", 2 },
-        { "{\"l\": [1, \"ab\"]}", 10 },
-        { "{\"m\": {\"x\": true}}", 7 },
-        { "{\"ss\": <\"a\", \"bc\">}", 5 },
-        { "{\"ns\": <1, d\"1.5\", f2.5, t4([-1, 17])>}", 2 + 2 + 2 + 2 + 2 },
-        { "{\"bs\": <h\"00\", h\"0102\", h\"\">}", 5 },
-        { "{\"ss\": <\"\", \"a\">}", 3 },
-        { "{\"v\": v(1, 2, 3)}", 13 },
-        { "{\"b\": h\"\", \"s\": \"\", \"nul\": null}", 6 },
-        { "{}", 0 },
-        { "{\"e\": [], \"f\": {}}", 8 },
-        { "{\"\\xc3\\xa9\": \"\\xc3\\xbc\\xf0\\x9f\\x98\\x80\"}", 8 },
-        { "{0: h\"0000\", \"a\": 1, 7: h\"\"}", 3 },
-        { "{\"big\": t2(h\"0100000000000000000000\")}", 3 + 14 }, /* 2^80: 25 digits */
-        { "{\"neg\": -18446744073709551616}", 0 }, /* strtoll clamps: just valid */
-        { "{\"f\": f-0.0, \"h\": t85(h\"0000803f\")}", 0 },
-    };
-    for (size_t i = 0; i < H_COUNT(ok); i++) {
-        size_t len, size = 12345;
-        uint8_t *p = cbdup(ok[i].item, &len);
-        keel_status st = kdb_item_check(p, len, &size);
-        CHECKF(st == KEEL_OK, "%s: %s", ok[i].item, keel_errmsg());
-        if (ok[i].size) CHECKF(size == ok[i].size, "%s: size %zu, want %zu", ok[i].item, size, ok[i].size);
-        /* every truncation is refused */
-        for (size_t t = 0; t < len; t++) CHECK(kdb_item_check(p, t, NULL) == KEEL_EVALIDATION);
-        free(p);
-    }
-}
-
-static void test_item_invalid(void) {
-    static const struct { const char *item, *msg; } tab[] = {
-        { "[1]", "must be a CBOR map" },
-        { "\"x\"", "must be a CBOR map" },
-        { "{1: \"x\"}", "padding entry's value must be a byte string" },
-        { "{h\"61\": 1}", "attribute names must be text strings" },
-        { "{\"a\": undef}", "attribute a: undefined" },
-        { "{\"a\": <>}", "attribute a: empty sets" },
-        { "{\"a\": <[1]>}", "attribute a: a set must be" },
-        { "{\"a\": <\"x\", 1>}", "attribute a: string set contains an element of type N" },
-        { "{\"a\": <1, \"x\">}", "attribute a: number set contains an element of type S" },
-        { "{\"tags\": <\"x\", \"y\", \"x\">}", "attribute tags: string set contains duplicates" },
-        { "{\"n\": <1, d\"1.0\", 2>}", "attribute n: number set contains duplicates" },
-        { "{\"n\": <1, 2, f1.0>}", "number set contains duplicates" },
-        { "{\"n\": <d\"1e3\", 1000>}", "number set contains duplicates" },
-        { "{\"b\": <h\"01\", h\"01\">}", "attribute b: binary set contains duplicates" },
-        { "{\"a\": \"\\xff\"}", "attribute a: string is not valid UTF-8" },
-        { "{\"a\": \"\\xed\\xa0\\x80\"}", "not valid UTF-8" },
-        { "{\"a\": \"\\xc0\\x80\"}", "not valid UTF-8" },
-        { "{\"a\": <\"\\xe2\\x82\">}", "string set contains invalid UTF-8" },
-        { "{\"\\xc0\\x80\": 1}", "attribute name is not valid UTF-8" },
-        { "{\"\": 1}", "empty attribute name" },
-        { "{\"a\": 1, \"a\": 2}", "duplicate attribute names" },
-        { "{\"m\": {\"x\": 1, \"y\": 3, \"x\": 2}}", "attribute m: duplicate attribute names" },
-        { "{\"n\": t4([200, 1])}", "attribute n: Number overflow" },
-        { "{\"n\": t4([-200, 1])}", "attribute n: Number underflow" },
-        { "{\"n\": t2(h\"03a0c92075c0dbf3b8acbc5f96ce3f0ad3\")}", "attribute n: Attempting to store more than 38" },
-        { "{\"n\": f1e300}", "attribute n: Number overflow" },
-        { "{\"f\": fNaN}", "attribute f: NaN" },
-        { "{\"f\": f-inf}", "attribute f: NaN" },
-        { "{\"v\": t85(h\"0000c07f\")}", "attribute v: a vector must be" },
-        { "{\"v\": t85(h\"000000\")}", "a vector must be" },
-        { "{\"v\": t85(h\"\")}", "a vector must be" },
-        { "{\"v\": t85(\"abcd\")}", "a vector must be" },
-        { "{\"m\": {0: h\"00\", \"a\": 1}}", "attribute m: padding entries are allowed only at the top" },
-        { "{\"l\": [[1, <\"a\", \"a\">]]}", "attribute l[0][1]: string set contains duplicates" },
-        { "{\"l\": [1, {\"k\": [undef]}]}", "attribute l[1].k[0]: undefined" },
-        { "{\"t\": t999(1)}", "attribute t: CBOR tag 999 is not an item type" },
-        { "{\"t\": t4(\"x\")}", "malformed number" },
-        { "x\"a000\"", "1 bytes after the item" },
-        { "x\"bf ff\"", "not well-formed" },
-        { "x\"a1 61 61 5f 41 00 ff\"", "not well-formed" },
-    };
-    for (size_t i = 0; i < H_COUNT(tab); i++) {
-        size_t len;
-        uint8_t *p = cbdup(tab[i].item, &len);
-        keel_status st = kdb_item_check(p, len, NULL);
-        CHECKF(st == KEEL_EVALIDATION, "%s accepted (%d)", tab[i].item, st);
-        CHECKF(strstr(keel_errmsg(), tab[i].msg) != NULL, "%s: \"%s\", want \"%s\"", tab[i].item,
-               keel_errmsg(), tab[i].msg);
-        free(p);
-    }
-    CHECK_ST(kdb_item_check(NULL, 0, NULL), KEEL_EVALIDATION);
-}
-
-static void test_item_limits(void) {
-    /* nesting: 32 levels of maps or lists below the item are allowed, 33 are not */
-    for (int kind = 0; kind < 2; kind++) {
-        for (int depth = 30; depth <= 34; depth++) {
-            char s[512];
-            size_t k = 0;
-            k += (size_t)sprintf(s + k, "{\"a\": ");
-            for (int i = 0; i < depth; i++) k += (size_t)sprintf(s + k, kind ? "[" : "{\"a\": ");
-            k += (size_t)sprintf(s + k, "1");
-            for (int i = 0; i < depth; i++) k += (size_t)sprintf(s + k, kind ? "]" : "}");
-            sprintf(s + k, "}");
-            /* innermost container holds 1, so `depth` containers and a value at depth+1 */
-            size_t len;
-            uint8_t *p = cbdup(s, &len);
-            keel_status st = kdb_item_check(p, len, NULL);
-            if (depth <= 32) CHECKF(st == KEEL_OK, "depth %d: %s", depth, keel_errmsg());
-            else CHECKF(st == KEEL_EVALIDATION && strstr(keel_errmsg(), "deeper than 32"),
-                        "depth %d: %s", depth, keel_errmsg());
-            free(p);
-        }
-    }
-    /* 400 KB */
-    size_t n = KEEL_DB_MAX_ITEM;
-    char *big = malloc(n + 1);
-    REQUIRE(big);
-    memset(big, 'x', n);
-    kdb_buf b = { 0 };
-    for (size_t sz = n - 2; sz <= n; sz++) {
-        b.len = 0;
-        kdb_enc_map(&b, 1);
-        kdb_enc_text(&b, "a", 1);
-        kdb_enc_text(&b, big, sz);
-        size_t size = 0;
-        keel_status st = kdb_item_check(b.p, b.len, &size);
-        if (sz + 1 <= KEEL_DB_MAX_ITEM) CHECK(st == KEEL_OK && size == sz + 1);
-        else CHECK(st == KEEL_EVALIDATION && strstr(keel_errmsg(), "maximum allowed size"));
-    }
-    /* long names: 65535 ok, 65536 not */
-    for (size_t nl = 65535; nl <= 65536; nl++) {
-        b.len = 0;
-        kdb_enc_map(&b, 1);
-        kdb_enc_text(&b, big, nl);
-        kdb_enc_null(&b);
-        keel_status st = kdb_item_check(b.p, b.len, NULL);
-        CHECK(nl <= 65535 ? st == KEEL_OK : st == KEEL_EVALIDATION);
-    }
-    /* many attributes with one duplicate far apart (the sorted path) */
-    b.len = 0;
-    kdb_enc_map(&b, 3001);
-    for (int i = 0; i <= 3000; i++) {
-        char name[16];
-        int l = snprintf(name, sizeof name, "k%d", i == 3000 ? 17 : i);
-        kdb_enc_text(&b, name, (size_t)l);
-        kdb_enc_i64(&b, i);
-    }
-    CHECK_ST(kdb_item_check(b.p, b.len, NULL), KEEL_EVALIDATION);
-    CHECK(strstr(keel_errmsg(), "duplicate attribute names"));
-    kdb_buf_free(&b);
-    free(big);
-}
-
-static void test_item_access(void) {
-    size_t len;
-    uint8_t *p = cbdup("{\"a\": 1, 0: h\"00\", \"bb\": \"xy\", \"l\": [1, [2], \"z\"], "
-                       "\"s\": <h\"01\", h\"02\">, \"m\": {\"q\": null}}", &len);
-    kdb_val v, e;
-    CHECK(kdb_item_open(p, len, &v) && v.type == KDB_M && v.count == 6 && v.len == len);
-    CHECK(kdb_item_attr(p, len, "bb", 2, &v) && v.type == KDB_S && v.size == 2 &&
-          memcmp(v.data, "xy", 2) == 0);
-    CHECK(!kdb_item_attr(p, len, "b", 1, &v));
-    CHECK(!kdb_item_attr(p, len, "", 0, &v));
-    REQUIRE(kdb_item_attr(p, len, "l", 1, &v) && v.type == KDB_L && v.count == 3);
-    kdb_iter it;
-    kdb_iter_init(&it, &v);
-    const uint8_t *name = (const uint8_t *)"junk";
-    size_t nl = 99;
-    CHECK(kdb_iter_next(&it, &name, &nl, &e) == 1 && e.type == KDB_N && name == NULL && nl == 0);
-    CHECK(kdb_iter_next(&it, NULL, NULL, &e) == 1 && e.type == KDB_L && e.count == 1);
-    CHECK(kdb_iter_next(&it, NULL, NULL, &e) == 1 && e.type == KDB_S);
-    CHECK(kdb_iter_next(&it, NULL, NULL, &e) == 0);
-    REQUIRE(kdb_item_attr(p, len, "s", 1, &v) && v.type == KDB_BS && v.count == 2);
-    CHECK(strcmp(kdb_type_name(v.type), "BS") == 0);
-    /* iterate the map: padding skipped */
-    REQUIRE(kdb_item_open(p, len, &v));
-    kdb_iter_init(&it, &v);
-    int n = 0, r;
-    while ((r = kdb_iter_next(&it, &name, &nl, &e)) == 1) n++;
-    CHECK(r == 0 && n == 5);
-    /* iterating a scalar: nothing */
-    REQUIRE(kdb_item_attr(p, len, "a", 1, &v));
-    kdb_iter_init(&it, &v);
-    CHECK(kdb_iter_next(&it, NULL, NULL, &e) == 0);
-    kdb_num x;
-    CHECK_OK(kdb_val_num(&v, &x));
-    CHECK(strcmp(fmt(&x), "1") == 0);
-    REQUIRE(kdb_item_attr(p, len, "bb", 2, &v));
-    CHECK_ST(kdb_val_num(&v, &x), KEEL_EVALIDATION);
-    CHECK(!kdb_item_open(p, 0, &v));
-    CHECK(!kdb_item_open((const uint8_t *)"\x81\x01", 2, &v));
-    free(p);
-    static const kdb_type all[] = { KDB_S, KDB_N, KDB_B, KDB_BOOL, KDB_NULL, KDB_L, KDB_M,
-                                    KDB_SS, KDB_NS, KDB_BS, KDB_V };
-    static const char *const names[] = { "S", "N", "B", "BOOL", "NULL", "L", "M", "SS", "NS",
-                                         "BS", "V" };
-    for (size_t i = 0; i < H_COUNT(all); i++) CHECK(strcmp(kdb_type_name(all[i]), names[i]) == 0);
-}
-
-static void test_item_store_form(void) {
-    kdb_buf in = { 0 }, out = { 0 }, again = { 0 };
-    float f[80];
-    for (int i = 0; i < 80; i++) f[i] = (float)i * 0.5f - 3;
-    char filler[300];
-    memset(filler, 'f', sizeof filler);
-    for (int dims = 1; dims <= 70; dims += (dims < 10 ? 1 : 7)) {
-        for (size_t pre = 0; pre < 140; pre += 1 + pre / 8) {
-            in.len = 0;
-            kdb_enc_map(&in, 4);
-            kdb_enc_text(&in, "fill", 4);
-            kdb_enc_text(&in, filler, pre);
-            kdb_enc_text(&in, "vec", 3);
-            kdb_enc_tag(&in, KDB_TAG_F32LE);
-            uint8_t raw[320];
-            for (int i = 0; i < dims; i++) {
-                uint32_t u;
-                memcpy(&u, &f[i], 4);
-                keel__st32(raw + 4 * i, u);
-            }
-            kdb_enc_bytes(&in, raw, 4 * (size_t)dims);
-            kdb_enc_text(&in, "n", 1);
-            kdb_enc_uint(&in, 5);
-            kdb_enc_text(&in, "w", 1); /* a second vector right after */
-            kdb_enc_tag(&in, KDB_TAG_F32LE);
-            kdb_enc_bytes(&in, raw, 4);
-            size_t size_in = 0, size_out = 0;
-            REQUIRE_OK(kdb_item_check(in.p, in.len, &size_in));
-            REQUIRE_OK(kdb_item_store_form(in.p, in.len, &out));
-            CHECK_OK(kdb_item_check(out.p, out.len, &size_out));
-            CHECK(size_in == size_out);
-            kdb_val v, w, a, b2;
-            REQUIRE(kdb_item_attr(out.p, out.len, "vec", 3, &v) && v.type == KDB_V);
-            REQUIRE(kdb_item_attr(out.p, out.len, "w", 1, &w) && w.type == KDB_V);
-            CHECKF((size_t)(v.data - out.p) % 64 == 0, "dims %d pre %zu: offset %zu", dims, pre,
-                   (size_t)(v.data - out.p));
-            CHECK((size_t)(w.data - out.p) % 64 == 0);
-            CHECK(v.count == (uint64_t)dims && memcmp(v.data, raw, 4 * (size_t)dims) == 0);
-            REQUIRE(kdb_item_open(in.p, in.len, &a) && kdb_item_open(out.p, out.len, &b2));
-            CHECK(kdb_val_equal(&a, &b2) && kdb_val_equal(&b2, &a));
-            CHECK(b2.count == 6); /* 4 attributes + 2 padding pairs */
-            CHECK(out.len <= in.len + 2 * 66);
-            REQUIRE_OK(kdb_item_store_form(out.p, out.len, &again));
-            CHECK(again.len == out.len && memcmp(again.p, out.p, out.len) == 0);
-            if (h_failures() > 5) break;
-        }
-    }
-    /* no vectors: the same bytes */
-    size_t len;
-    const uint8_t *p = cb("{\"a\": 1, \"b\": [v(1)]}", &len);
-    CHECK_OK(kdb_item_store_form(p, len, &out));
-    CHECK(out.len == len && memcmp(out.p, p, len) == 0);
-    p = cb("[1]", &len);
-    CHECK_ST(kdb_item_store_form(p, len, &out), KEEL_EVALIDATION);
-    kdb_buf_free(&in);
-    kdb_buf_free(&out);
-    kdb_buf_free(&again);
-}
-
-static bool eq_notation(const char *a, const char *b) {
-    size_t la, lb;
-    uint8_t *pa = cbdup(a, &la), *pb = cbdup(b, &lb);
-    kdb_val va, vb;
-    bool ok = kdb_val_decode(pa, la, &va) && kdb_val_decode(pb, lb, &vb);
-    bool eq = ok && kdb_val_equal(&va, &vb);
-    bool eq2 = ok && kdb_val_equal(&vb, &va);
-    if (eq != eq2) h_fail(__FILE__, __LINE__, "equality not symmetric: %s, %s", a, b);
-    free(pa);
-    free(pb);
-    return eq;
-}
-
-static int cmp_notation(const char *a, const char *b) {
-    size_t la, lb;
-    uint8_t *pa = cbdup(a, &la), *pb = cbdup(b, &lb);
-    kdb_val va, vb;
-    int c = 3;
-    if (kdb_val_decode(pa, la, &va) && kdb_val_decode(pb, lb, &vb)) c = kdb_val_compare(&va, &vb);
-    free(pa);
-    free(pb);
-    return c;
-}
-
-static void test_item_equal(void) {
-    static const struct { const char *a, *b; bool eq; } tab[] = {
-        { "{\"a\": 1, \"b\": 2}", "{\"b\": 2, \"a\": 1}", true },
-        { "1", "f1.0", true }, { "1", "d\"1.000\"", true }, { "1", "2", false },
-        { "t4([2, 1])", "100", true }, { "t2(h\"0100\")", "256", true },
-        { "<\"a\", \"b\">", "<\"b\", \"a\">", true }, { "<\"a\">", "<\"a\", \"b\">", false },
-        { "<1, 2>", "<f2.0, d\"1\">", true }, { "<1, 2>", "<1, 3>", false },
-        { "<h\"01\">", "<h\"01\">", true }, { "<\"a\">", "<h\"61\">", false },
-        { "[1, 2]", "[2, 1]", false }, { "[1, 2]", "[f1, f2]", true }, { "[1]", "[1, 1]", false },
-        { "\"a\"", "h\"61\"", false }, { "\"a\"", "\"a\"", true }, { "\"\"", "\"\"", true },
-        { "{\"a\": [1, {\"b\": <\"x\">}]}", "{\"a\": [f1.0, {\"b\": <\"x\">}]}", true },
-        { "{\"a\": [1, {\"b\": <\"x\">}]}", "{\"a\": [1, {\"b\": <\"y\">}]}", false },
-        { "{}", "{0: h\"00\"}", true }, { "{\"a\": 1}", "{0: h\"0000\", \"a\": 1}", true },
-        { "{\"a\": 1}", "{\"a\": 1, \"b\": 2}", false }, { "{\"a\": 1}", "{\"b\": 1}", false },
-        { "v(1, 2)", "v(1, 2)", true }, { "v(1, 2)", "v(1, 3)", false }, { "v(0)", "v(-0)", true },
-        { "v(1)", "v(1, 1)", false }, { "null", "null", true }, { "true", "false", false },
-        { "true", "true", true }, { "[]", "{}", false }, { "{}", "{}", true }, { "[]", "[]", true },
-        { "-1", "d\"-1\"", true }, { "-18446744073709551616", "-18446744073709551616", true },
-    };
-    for (size_t i = 0; i < H_COUNT(tab); i++)
-        CHECKF(eq_notation(tab[i].a, tab[i].b) == tab[i].eq, "%s == %s should be %d", tab[i].a,
-               tab[i].b, tab[i].eq);
-    static const struct { const char *a, *b; int c; } ord[] = {
-        { "9", "10", -1 }, { "10", "9", 1 }, { "-1", "d\"0.5\"", -1 }, { "1", "f1.0", 0 },
-        { "\"a\"", "\"b\"", -1 }, { "\"a\"", "\"ab\"", -1 }, { "\"b\"", "\"ab\"", 1 },
-        { "\"\"", "\"\"", 0 }, { "\"z\"", "\"\\xc2\\xbf\"", -1 }, { "\"a\"", "\"A\"", 1 },
-        { "h\"00\"", "h\"0000\"", -1 }, { "h\"ff\"", "h\"00ff\"", 1 },
-        { "1", "\"1\"", 2 }, { "true", "true", 2 }, { "[1]", "[1]", 2 }, { "null", "null", 2 },
-        { "\"a\"", "h\"61\"", 2 },
-    };
-    for (size_t i = 0; i < H_COUNT(ord); i++)
-        CHECKF(cmp_notation(ord[i].a, ord[i].b) == ord[i].c, "compare(%s, %s) = %d, want %d",
-               ord[i].a, ord[i].b, cmp_notation(ord[i].a, ord[i].b), ord[i].c);
-}
-
 static const h_test tests[] = {
     H_TEST(test_num_parse),
     H_TEST(test_num_convert),
@@ -1137,12 +643,6 @@ static const h_test tests[] = {
     H_TEST(test_cbor_nesting),
     H_TEST(test_cbor_numbers),
     H_TEST(test_cbor_decoders_agree),
-    H_TEST(test_item_valid),
-    H_TEST(test_item_invalid),
-    H_TEST(test_item_limits),
-    H_TEST(test_item_access),
-    H_TEST(test_item_store_form),
-    H_TEST(test_item_equal),
 };
 
 int main(int argc, char **argv) { return h_main(argc, argv, tests, H_COUNT(tests)); }
