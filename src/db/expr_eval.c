@@ -12,9 +12,9 @@
  *     (a missing value equals nothing); attribute_exists false, attribute_not_exists true;
  *   - "=" and "<>" compare any two values deeply (different types are unequal); "<", "<=",
  *     ">", ">=" and BETWEEN only N with N, S with S (UTF-8 bytes), B with B, else false;
- *   - size() is the byte length of an S or B and the element count of a set, L or M (and
- *     the dimensions of a vector); on other types there is no size and the comparison is
- *     false;
+ *   - size() is the length of an S in UTF-16 code units (as DynamoDB counts), the byte
+ *     length of a B, the element count of a set, L or M (and the dimensions of a vector);
+ *     on other types there is no size and the comparison is false;
  *   - contains(path, v): substring of an S or B, element of a set, element of a list
  *     (deep equality); begins_with on S or B only;
  *   - a projection keeps the item's attributes in item order; nested paths give nested
@@ -91,9 +91,18 @@ typedef struct opval {
     uint8_t buf[9];
 } opval;
 
+/* DynamoDB counts a string's size in UTF-16 code units (checked against the service by
+ * others: size("\u00e9\U0001d11e") is 3): one per code point, two past U+FFFF. From UTF-8,
+ * that is one per byte that starts a code point, plus one per 4-byte lead. */
+static uint64_t utf16_units(const uint8_t *s, size_t n) {
+    uint64_t units = 0;
+    for (size_t i = 0; i < n; i++) units += ((s[i] & 0xC0) != 0x80) + (s[i] >= 0xF0);
+    return units;
+}
+
 static bool size_of(const kdb_val *v, uint64_t *out) {
     switch (v->type) {
-    case KDB_S:
+    case KDB_S: *out = utf16_units(v->data, v->size); return true;
     case KDB_B: *out = v->size; return true;
     case KDB_L:
     case KDB_M:

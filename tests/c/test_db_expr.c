@@ -19,7 +19,7 @@ static const char *const ITEM =
     " \"bin\": b\"abc\", \"t\": true, \"f\": false, \"nul\": null, \"e\": \"\","
     " \"l\": [1, \"two\", [3, 4], {\"x\": 5}], \"m\": {\"a\": 1, \"b\": {\"c\": \"deep\"}, \"lst\": [10, 20, 30]},"
     " \"ss\": <\"red\", \"green\">, \"ns\": <1, 2.5, 300>, \"bs\": <b\"ab\", b\"cd\">,"
-    " \"u\": \"h\xc3\xa9\", \"name\": \"reserved\", \"a.b\": \"dotted\", \"big\": 1e30, \"el\": [], \"em\": {}}";
+    " \"u\": \"h\xc3\xa9\", \"u4\": \"\xc3\xa9\xf0\x9d\x84\x9e\", \"name\": \"reserved\", \"a.b\": \"dotted\", \"big\": 1e30, \"el\": [], \"em\": {}}";
 
 static const char *const VALUES =
     "{\":one\": 1, \":two\": 2, \":42\": 42, \":42f\": 42.0, \":s\": \"hello world\", \":hel\": \"hel\","
@@ -115,8 +115,10 @@ static const cond_case COND[] = {
     {"contains(l, :l34)", 1}, {"contains(l, :mx)", 1}, {"contains(l, :one)", 1},
     {"contains(l, :two)", 0}, {"contains(m, :one)", 0}, {"contains(n, :42)", 0},
     {"contains(zzz, :one)", 0}, {"contains(ss, s)", 0},
-    /* size(): bytes of S (UTF-8) and B, elements of sets, lists and maps */
-    {"size(s) = :11", 1}, {"size(u) = :three", 1}, {"size(bin) = :three", 1},
+    /* size(): UTF-16 code units of S (DynamoDB's count), bytes of B, elements of sets,
+     * lists and maps */
+    {"size(s) = :11", 1}, {"size(u) = :two", 1}, {"size(u4) = :three", 1},
+    {"size(bin) = :three", 1},
     {"size(e) = :one", 0}, {"size(l) = :ten", 0}, {"size(l) < :five", 1},
     {"size(m) = :three", 1}, {"size(ss) = :two", 1}, {"size(ns) = :three", 1},
     {"size(el) < :one", 1}, {"size(em) <= :one", 1}, {"size(n) = :two", 0},
