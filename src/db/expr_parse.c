@@ -5,7 +5,7 @@
  * condition, projection, update); the kind only decides the top rule and a few checks.
  * DynamoDB's rules kept here: keywords (AND OR NOT BETWEEN IN SET REMOVE ADD DELETE) are
  * case-insensitive, function names are case-sensitive; a bare attribute name is
- * [A-Za-z_][A-Za-z0-9_]* and must not be one of DynamoDB's 573 reserved words (any other
+ * [A-Za-z][A-Za-z0-9_]* and must not be one of DynamoDB's 573 reserved words (any other
  * name goes through a #placeholder); placeholders are '#' or ':' then 1..254 bytes of
  * [A-Za-z0-9_]; NOT binds tighter than AND, AND tighter than OR; IN takes at most 100
  * operands; a document path has at most KEEL_DB_MAX_DEPTH elements; the text is at most
@@ -154,7 +154,10 @@ static keel_status parse_path(parser *p, uint32_t *out) {
         if (want_element) {
             kdb_epel *pel = &e->pels[e->n_pels];
             if (t->kind == KDB_T_NAME) {
-                if (is_grammar_kw(p, t)) return syntax(p, "an attribute name or a placeholder");
+                /* DynamoDB's bare names start with a letter ("_type" is its syntax error);
+                 * placeholders may start with anything of [A-Za-z0-9_]. */
+                if (p->text[t->pos] == '_' || is_grammar_kw(p, t))
+                    return syntax(p, "an attribute name or a placeholder");
                 if (kdb_expr_reserved(p->text + t->pos, t->len))
                     return keel__fail(KEEL_EVALIDATION, "Attribute name is a reserved keyword; "
                                       "reserved keyword: %.*s", (int)t->len, p->text + t->pos);

@@ -439,6 +439,9 @@ static const err_case ERRS[] = {
     {C, "n IN (:one,)", KEEL_ESYNTAX, "position 11"},
     {C, "NOT", KEEL_ESYNTAX, "position 3: unexpected end"},
     {C, "n = :42 AND AND s = :s", KEEL_ESYNTAX, "position 12: unexpected token 'AND'"},
+    {C, "_type = :42", KEEL_ESYNTAX, "position 0: unexpected token '_type'"},
+    {C, "m._a = :42", KEEL_ESYNTAX, "position 2: unexpected token '_a'"},
+    {C, "9a = :42", KEEL_ESYNTAX, "position 0: unexpected token '9'"},
     {C, "AND = :42", KEEL_ESYNTAX, "position 0: unexpected token 'AND'"},
     {C, "n = NOT", KEEL_ESYNTAX, "position 4"},
     {C, "()", KEEL_ESYNTAX, "position 1"},
@@ -569,6 +572,15 @@ static void test_placeholders(void) {
     REQUIRE_OK(kdb_subst_init(&s, NULL, 0, values.p, values.len));
     CHECK_ST(kdb_subst_check_unused(&s), KEEL_EVALIDATION);
     CHECKF(strstr(keel_errmsg(), "keys: {:a, :b}"), "%s", keel_errmsg());
+    /* Placeholders may start with a digit or an underscore (pynamodb uses #0, #1, ...). */
+    cbor("{\":_v\": 42}", &values);
+    cbor("{\"#0\": \"n\", \"#_x\": \"s\"}", &names);
+    REQUIRE_OK(kdb_subst_init(&s, names.p, names.len, values.p, values.len));
+    REQUIRE_OK(kdb_expr_parse(KDB_EXPR_CONDITION, "#0 = :_v AND attribute_exists(#_x)", 34, &s,
+                              &e));
+    kdb_expr_free(e);
+    CHECK_OK(kdb_subst_check_unused(&s));
+    cbor("{\":a\": 1, \":b\": 2}", &values);
     /* No maps at all. */
     REQUIRE_OK(kdb_subst_init(&s, NULL, 0, NULL, 0));
     CHECK_OK(kdb_subst_check_unused(&s));
@@ -716,7 +728,8 @@ static void test_limits(void) {
 static void test_reserved_words(void) {
     static const char *const words[] = {"ABORT", "zone", "Size", "status", "name", "DATA",
                                         "value", "ttl", "Key", "year", "timestamp"};
-    static const char *const fine[] = {"abort1", "zones", "sizes", "nam", "_name", "x", "ZZ"};
+    static const char *const fine[] = {"abort1", "zones", "sizes", "nam", "name_", "x", "ZZ",
+                                       "a_b9"};
     char buf[64];
     kdb_expr *e = NULL;
     for (size_t i = 0; i < H_COUNT(words); i++) {
