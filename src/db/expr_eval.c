@@ -96,7 +96,7 @@ typedef struct opval {
  * that is one per byte that starts a code point, plus one per 4-byte lead. */
 static uint64_t utf16_units(const uint8_t *s, size_t n) {
     uint64_t units = 0;
-    for (size_t i = 0; i < n; i++) units += ((s[i] & 0xC0) != 0x80) + (s[i] >= 0xF0);
+    for (size_t i = 0; i < n; i++) units += (uint64_t)((s[i] & 0xC0) != 0x80) + (s[i] >= 0xF0);
     return units;
 }
 
