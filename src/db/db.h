@@ -15,7 +15,7 @@
  *             is DynamoDB's order, and back
  *   order.c   the ordered index: an in-memory B+tree of (key prefix, entry offset) over
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
- *   expr.c    the expression engine: one parser and evaluator for key conditions,
+X: one parser and evaluator for key conditions,
  *             conditions/filters and projections (and updates), over encoded items
  *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
  *   db.c      open, catalog and tables; db_items.c item operations and batches;
