@@ -431,10 +431,10 @@ keel_status kdb_expr_keycond(const kdb_expr *e, const char *pk_name, keel_db_key
         if (e->nodes[terms[t]].kind == KDB_EN_AND)
             return keel__fail(KEEL_EVALIDATION, "KeyConditionExpressions must only contain one "
                               "condition per key");
-        const uint8_t *name;
-        uint32_t len;
-        kdb_skop op;
-        const kdb_val *v1, *v2;
+        const uint8_t *name = NULL;
+        uint32_t len = 0;
+        kdb_skop op = KDB_SK_ANY;
+        const kdb_val *v1 = NULL, *v2 = NULL;
         keel_status st = key_term(e, terms[t], &name, &len, &op, &v1, &v2);
         if (st != KEEL_OK) return st;
         bool is_pk = same_name(name, len, pk_name);
