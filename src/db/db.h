@@ -7,16 +7,17 @@
  *
  *   number.c  DynamoDB numbers, exact: parse, normalize, compare, format, add/subtract,
  *             and their order-preserving key encoding
- *   cbor.c    the CBOR layer: bounds-checked decoding of one value (kdb_val) on libcbor's
- *             streaming decoder, map/array iteration, and the encoder (kdb_buf)
+ *   cbor.c    the CBOR layer: bounds-checked decoding of one head (a direct switch; libcbor's
+ *             stream decoder is kept as the reference), and the encoder (kdb_buf, libcbor)
  *   item.c    items: validation against DynamoDB's rules and limits, sizes, the stored
  *             form (vector padding), attribute lookup, deep equality and ordering
  *   key.c     store keys: (table id, partition key, sort key) -> bytes whose memcmp order
  *             is DynamoDB's order, and back
  *   order.c   the ordered index: an in-memory B+tree of (key prefix, entry offset) over
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
- *   expr.c    the expression engine: one parser and evaluator for key conditions,
- *             conditions/filters and projections (and updates), over encoded items
+ *   expr_lex.c, expr_parse.c, expr_eval.c (private header expr.h)
+ *             the expression engine: one parser and evaluator for key conditions,
+ *             conditions/filters, projections and updates, over encoded items
  *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
  *   db.c      open, catalog and tables; db_items.c item operations and batches;
  *             db_query.c Query and Scan cursors
@@ -312,7 +313,7 @@ size_t kdb_order_memory(const kdb_order *o);
  * Not thread-safe; for single-threaded tests of KEEL_ENOMEM. */
 void kdb_order_fault_inject(long skip);
 
-/* ---- expr.c -------------------------------------------------------------------------- */
+/* ---- expr_*.c ------------------------------------------------------------------------ */
 
 typedef enum kdb_expr_kind {
     KDB_EXPR_CONDITION = 1,     /* ConditionExpression, FilterExpression */
