@@ -152,7 +152,8 @@ KEEL_API keel_status keel_db_batch_write(keel_db *db, const keel_db_write *write
 
 /* The default table of KeystoneDB's API: keys are raw bytes (a partition key and an
  * optional sort key) that are not attributes of the item. `sk` NULL means no sort key
- * (distinct from an empty sort key). */
+ * (distinct from an empty sort key). As in KeystoneDB, any bytes are a key here, the empty
+ * string included, up to the limits (2048 and 1024 bytes). */
 KEEL_API keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const void *sk,
                                     size_t sk_len, const void *item, size_t item_len);
 KEEL_API keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, const void *sk,
