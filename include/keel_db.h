@@ -161,6 +161,23 @@ KEEL_API keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, 
 KEEL_API keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len,
                                        const void *sk, size_t sk_len);
 
+/* One write of a default-table batch: a put (item, a CBOR map) or a delete. `sk` NULL: no
+ * sort key. */
+typedef struct keel_db_kv_write {
+    const void *pk;
+    size_t pk_len;
+    const void *sk;
+    size_t sk_len;
+    const void *item;       /* puts: the item; ignored for deletes */
+    size_t item_len;
+    int is_delete;
+} keel_db_kv_write;
+
+/* keel_db_batch_write for the default table: one atomic group, all or none after a crash.
+ * Two writes to the same key are KEEL_EVALIDATION. */
+KEEL_API keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes,
+                                            size_t n);
+
 /* ---- conditional writes, updates and ReturnValues ---------------------------------------- */
 
 /* Which attributes a write returns (DynamoDB's ReturnValues). Put and delete take NONE and

@@ -139,6 +139,36 @@ keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const voi
     return st;
 }
 
+keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, size_t n) {
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    if (n == 0) return KEEL_OK;
+    if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: writes is NULL");
+    kdb_write *w = calloc(n, sizeof *w);
+    if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
+    keel_status st = KEEL_OK;
+    for (size_t i = 0; i < n && st == KEEL_OK; i++) {
+        const keel_db_kv_write *x = &writes[i];
+        st = kdb_key_make_kv(x->pk, x->pk_len, x->sk, x->sk_len, &w[i].key);
+        if (st == KEEL_OK && x->is_delete) {
+            w[i].kind = KDB_W_DELETE;
+            w[i].table = KDB_TABLE_KV;
+        } else if (st == KEEL_OK) {
+            st = kdb_write_prepare(db, &w[i], KDB_W_PUT, NULL, x->item, x->item_len, NULL, NULL,
+                                   NULL, 0, NULL, 0);
+        }
+        if (st != KEEL_OK) {
+            char detail[400];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            st = keel__fail(st, "batch write %zu of %zu: %s", i + 1, n, detail);
+        }
+    }
+    if (st == KEEL_OK)
+        st = kdb_writes_distinct(w, n, "Provided list of item keys contains duplicates");
+    if (st == KEEL_OK) st = kdb_writes_run(db, w, n);
+    free_writes(w, n);
+    return st;
+}
+
 keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, const void *sk,
                            size_t sk_len, keel_view *item_out) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
