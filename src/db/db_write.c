@@ -186,8 +186,7 @@ static void compute_update(kdb_write *w) {
     if (st == KEEL_OK && (st = kdb_item_check(next.p, next.len, &size)) != KEEL_OK) {
         char detail[200];
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
-        st = keel__fail(st, "Item size to update has exceeded the maximum allowed size, or the "
-                        "updated item is invalid: %s", detail);
+        st = keel__fail(st, "the updated item: %s", detail);
     }
     if (st == KEEL_OK) st = kdb_item_store_form(next.p, next.len, &w->value);
     kdb_buf_free(&next);
