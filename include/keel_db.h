@@ -366,6 +366,37 @@ KEEL_API void keel_db_cursor_free(keel_db_cursor *c);
 /* Number of items in a table. */
 KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *count_out);
 
+/* ---- DynamoDB JSON ------------------------------------------------------------------------ */
+
+/* The text form of items and values that DynamoDB's API, the AWS CLI and boto3's client use:
+ * every value an AttributeValue, {"S": "text"}, {"N": "12.5"} (numbers as strings, exact),
+ * {"B": "<base64>"}, {"BOOL": true}, {"NULL": true}, {"L": [...]}, {"M": {...}}, {"SS": [...]},
+ * {"NS": ["1", ...]}, {"BS": ["<base64>", ...]}. Numbers come out in DynamoDB's normalized
+ * text (never an exponent: 1e3 -> "1000"); B is strict RFC 4648 base64. A float32 vector
+ * has no DynamoDB type and comes out as {"L": [{"N": ...}, ...]} (DynamoDB's SearchVector
+ * form, each element the shortest decimal that reads back as the same float32); JSON in
+ * never makes a vector. */
+typedef enum keel_db_json_kind {
+    KEEL_DB_JSON_ITEM = 0,  /* an item or a key: {"name": AttributeValue, ...} */
+    KEEL_DB_JSON_VALUE,     /* one AttributeValue */
+    KEEL_DB_JSON_VALUES,    /* ExpressionAttributeValues: {":v": AttributeValue, ...} */
+    KEEL_DB_JSON_NAMES      /* ExpressionAttributeNames: {"#n": "name", ...} */
+} keel_db_json_kind;
+
+/* Parse `json` (len bytes of UTF-8, one JSON value) as `kind` into CBOR for this API:
+ * *cbor_out is malloc'd (free() it), *len_out its length. KEEL_EVALIDATION with
+ * DynamoDB's message for malformed JSON, an AttributeValue with no or several types, a bad
+ * number, bad base64, an empty set, duplicate set members or duplicate names; the item as
+ * a whole (sizes, key attributes) is checked by the call that uses it. */
+KEEL_API keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *json,
+                                          size_t len, uint8_t **cbor_out, size_t *len_out);
+/* The CBOR `cbor` (an item, a key or a cursor's last key for KEEL_DB_JSON_ITEM and
+ * _VALUES) as one line of JSON: *json_out is malloc'd and NUL-terminated (free() it),
+ * *len_out (may be NULL) its length. Padding pairs are skipped. KEEL_EVALIDATION when
+ * `cbor` is not a valid value of that kind. */
+KEEL_API keel_status keel_db_json_from_cbor(keel_db_json_kind kind, const void *cbor,
+                                            size_t len, char **json_out, size_t *len_out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,7 +18,10 @@
  *   expr_*.c  the expression engine: one parser and evaluator for key conditions,
  *             conditions/filters and projections, over encoded items
  *   update.c  update expressions (SET/REMOVE/ADD/DELETE) applied to an encoded item
- *   db.c      open, catalog and tables, item operations, batches, cursors
+ *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
+ *   db.c      open, catalog and tables; db_write.c the write path (conditions, new
+ *             items, entries); db_items.c item operations and batches; db_tx.c
+ *             transactions; db_query.c Query and Scan cursors
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never

@@ -340,47 +340,65 @@ static bool utf8_valid(const uint8_t *s, size_t n) {
     return true;
 }
 
+/* The path of the value being checked, kept as segments and formatted only for a
+ * message (formatting every name on the way would cost more than the check itself). */
+typedef struct seg {
+    const uint8_t *name;    /* NULL: a list index */
+    size_t len;
+    uint64_t idx;
+} seg;
+
+#define PATH_SEGS 40        /* deeper paths (only in malformed input) are cut with "..." */
+
 typedef struct chk {
-    char path[300];
-    size_t plen;
+    seg s[PATH_SEGS];
+    unsigned depth;
 } chk;
 
 static keel_status bad(const chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static keel_status bad(const chk *c, const char *fmt, ...) {
-    char msg[400];
+    char msg[400], path[400];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (c->plen == 0) return keel__fail(KEEL_EVALIDATION, "item: %s", msg);
-    return keel__fail(KEEL_EVALIDATION, "attribute %s: %s", c->path, msg);
+    if (c->depth == 0) return keel__fail(KEEL_EVALIDATION, "item: %s", msg);
+    size_t k = 0;
+    path[0] = 0;
+    unsigned n = c->depth < PATH_SEGS ? c->depth : PATH_SEGS;
+    for (unsigned i = 0; i < n && k < sizeof path - 80; i++) {
+        const seg *g = &c->s[i];
+        int w;
+        if (g->name)
+            w = snprintf(path + k, sizeof path - k, "%s%.*s%s", i ? "." : "",
+                         (int)(g->len > 64 ? 64 : g->len), (const char *)g->name,
+                         g->len > 64 ? "..." : "");
+        else
+            w = snprintf(path + k, sizeof path - k, "[%llu]", (unsigned long long)g->idx);
+        if (w > 0) k += (size_t)w;
+    }
+    if (k >= sizeof path - 80 || c->depth > PATH_SEGS) snprintf(path + k, sizeof path - k, "...");
+    return keel__fail(KEEL_EVALIDATION, "attribute %s: %s", path, msg);
 }
 
-/* Append ".name" (or "name" first) or "[i]" to the path; returns the old length. Long
- * paths are cut with "..." (messages only). */
-static size_t push_name(chk *c, const uint8_t *name, size_t n) {
-    size_t old = c->plen;
-    size_t room = sizeof c->path - 4 - c->plen;
-    if (room < 8) return old;
-    int w = snprintf(c->path + c->plen, room, "%s%.*s%s", c->plen ? "." : "",
-                     (int)(n > 64 ? 64 : n), (const char *)name, n > 64 ? "..." : "");
-    if (w > 0) c->plen += (size_t)w < room ? (size_t)w : room - 1;
-    return old;
+/* Enter ".name" or "[i]"; pop() leaves it. */
+static unsigned push_name(chk *c, const uint8_t *name, size_t n) {
+    if (c->depth < PATH_SEGS) {
+        c->s[c->depth].name = name;
+        c->s[c->depth].len = n;
+    }
+    return c->depth++;
 }
 
-static size_t push_index(chk *c, uint64_t i) {
-    size_t old = c->plen;
-    size_t room = sizeof c->path - 4 - c->plen;
-    if (room < 24) return old;
-    int w = snprintf(c->path + c->plen, room, "[%llu]", (unsigned long long)i);
-    if (w > 0) c->plen += (size_t)w;
-    return old;
+static unsigned push_index(chk *c, uint64_t i) {
+    if (c->depth < PATH_SEGS) {
+        c->s[c->depth].name = NULL;
+        c->s[c->depth].idx = i;
+    }
+    return c->depth++;
 }
 
-static void pop(chk *c, size_t old) {
-    c->plen = old;
-    c->path[old] = 0;
-}
+static void pop(chk *c, unsigned old) { c->depth = old; }
 
 typedef struct span {
     const uint8_t *p;
@@ -397,8 +415,14 @@ static int span_cmp(const void *a, const void *b) {
 
 static int num_qcmp(const void *a, const void *b) { return kdb_num_cmp(a, b); }
 
-/* Any two equal among v[0..n)? Sorts v. */
+/* Any two equal among v[0..n)? Sorts v when n is large. */
 static bool spans_dup(span *v, size_t n) {
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (v[i].n == v[j].n && memcmp(v[i].p, v[j].p, v[i].n) == 0) return true;
+        return false;
+    }
     qsort(v, n, sizeof *v, span_cmp);
     for (size_t i = 1; i < n; i++)
         if (span_cmp(&v[i - 1], &v[i]) == 0) return true;
@@ -434,7 +458,7 @@ static keel_status why_bad_pair(chk *c, const uint8_t *p, size_t len) {
     if (!kdb_cbor_head(p, len, &k)) return bad(c, "not well-formed CBOR");
     if (k.kind == KDB_C_UINT) return bad(c, "a padding entry's value must be a byte string");
     if (k.kind != KDB_C_TEXT) return bad(c, "attribute names must be text strings");
-    size_t old = push_name(c, k.data, k.size);
+    unsigned old = push_name(c, k.data, k.size);
     keel_status st = why_bad_value(c, p + k.head_len, len - k.head_len);
     pop(c, old);
     return st;
@@ -445,9 +469,13 @@ static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t 
 static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t *size,
                              bool top) {
     /* count is bounded by the bytes of the map (kdb_cbor_skip checked it) */
-    span *names = malloc((size_t)(v->count ? v->count : 1) * sizeof *names);
-    if (!names) return keel__fail(KEEL_ENOMEM, "checking an item of %llu attributes",
-                                  (unsigned long long)v->count);
+    span small[16];
+    span *names = small;
+    if (v->count > 16) {
+        names = malloc((size_t)v->count * sizeof *names);
+        if (!names) return keel__fail(KEEL_ENOMEM, "checking an item of %llu attributes",
+                                      (unsigned long long)v->count);
+    }
     size_t k = 0;
     keel_status st = KEEL_OK;
     kdb_iter it;
@@ -472,7 +500,7 @@ static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t 
         names[k].p = name;
         names[k].n = nlen;
         k++;
-        size_t old = push_name(c, name, nlen);
+        unsigned old = push_name(c, name, nlen);
         uint64_t es = 0;
         st = check_val(c, &e, level + 1, &es);
         pop(c, old);
@@ -493,7 +521,7 @@ static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t 
     }
     if (!top) *size += 3;
 done:
-    free(names);
+    if (names != small) free(names);
     return st;
 }
 
@@ -501,10 +529,12 @@ static keel_status check_set(chk *c, const kdb_val *v, uint64_t *size) {
     kdb_type want = v->type == KDB_SS ? KDB_S : v->type == KDB_NS ? KDB_N : KDB_B;
     const char *what = v->type == KDB_SS ? "string" : v->type == KDB_NS ? "number" : "binary";
     size_t n = (size_t)v->count;
+    span small_sp[16];
+    kdb_num small_nums[16];
     span *sp = NULL;
     kdb_num *nums = NULL;
-    if (want == KDB_N) nums = malloc(n * sizeof *nums);
-    else sp = malloc(n * sizeof *sp);
+    if (want == KDB_N) nums = n <= 16 ? small_nums : malloc(n * sizeof *nums);
+    else sp = n <= 16 ? small_sp : malloc(n * sizeof *sp);
     if (!nums && !sp) return keel__fail(KEEL_ENOMEM, "checking a set of %zu elements", n);
     keel_status st = KEEL_OK;
     kdb_iter it;
@@ -541,7 +571,10 @@ static keel_status check_set(chk *c, const kdb_val *v, uint64_t *size) {
         goto done;
     }
     bool dup = false;
-    if (want == KDB_N) {
+    if (want == KDB_N && k <= 16) {
+        for (size_t i = 1; i < k && !dup; i++)
+            for (size_t j = 0; j < i && !dup; j++) dup = kdb_num_cmp(&nums[i], &nums[j]) == 0;
+    } else if (want == KDB_N) {
         qsort(nums, k, sizeof *nums, num_qcmp);
         for (size_t i = 1; i < k && !dup; i++) dup = kdb_num_cmp(&nums[i - 1], &nums[i]) == 0;
     } else {
@@ -549,8 +582,8 @@ static keel_status check_set(chk *c, const kdb_val *v, uint64_t *size) {
     }
     if (dup) st = bad(c, "%s set contains duplicates", what);
 done:
-    free(sp);
-    free(nums);
+    if (sp != small_sp) free(sp);
+    if (nums != small_nums) free(nums);
     return st;
 }
 
@@ -592,14 +625,14 @@ static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t 
         uint64_t i = 0;
         int r;
         while ((r = kdb_iter_next(&it, NULL, NULL, &e)) == 1) {
-            size_t old = push_index(c, i++);
+            unsigned old = push_index(c, i++);
             keel_status st = check_val(c, &e, level + 1, size);
             pop(c, old);
             if (st != KEEL_OK) return st;
             *size += 1;
         }
         if (r < 0) {
-            size_t old = push_index(c, i);
+            unsigned old = push_index(c, i);
             keel_status st = why_bad_value(c, it.p, (size_t)(it.end - it.p));
             pop(c, old);
             return st;
@@ -616,8 +649,7 @@ static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t 
 
 keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out) {
     chk c;
-    c.path[0] = 0;
-    c.plen = 0;
+    c.depth = 0;
     if (!item || len == 0) return keel__fail(KEEL_EVALIDATION, "item: empty");
     kdb_head h;
     if (!kdb_cbor_head(item, len, &h)) return bad(&c, "not well-formed CBOR");

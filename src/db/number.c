@@ -205,9 +205,17 @@ keel_status kdb_num_from_double(double v, kdb_num *out) {
         set_zero(out);
         return KEEL_OK;
     }
+    if (fabs(v) < 9007199254740992.0 && v == (double)(int64_t)v) { /* integral, < 2^53 */
+        kdb_num_from_i64((int64_t)v, out);
+        return KEEL_OK;
+    }
+    /* The shortest round-trip form. If some k <= 15 digit decimal round-trips, it is the
+     * one %.15g prints: the double lies within half an ulp (< 1.2e-16 relative) of it, less
+     * than half the spacing of 15-digit decimals, so rounding to 15 digits lands on it
+     * (and %g drops the trailing zeros). Otherwise 16, else 17 digits, nearest first. */
     char buf[40];
     int len = 0;
-    for (int prec = 1; prec <= 17; prec++) {
+    for (int prec = 15; prec <= 17; prec++) {
         len = snprintf(buf, sizeof buf, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) break;
     }

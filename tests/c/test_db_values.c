@@ -177,10 +177,36 @@ static void test_num_convert(void) {
             CHECKF(st == KEEL_OK, "%.17g: %s", d, keel_errmsg());
             CHECKF(st != KEEL_OK || strtod(fmt(&x), NULL) == d, "%.17g -> %s", d, fmt(&x));
             CHECK(x.n <= 17);
+            /* the reference: the first of %.1g .. %.17g that round-trips (Python's repr) */
+            char ref[40];
+            for (int prec = 1; prec <= 17; prec++) {
+                snprintf(ref, sizeof ref, "%.*g", prec, d);
+                if (strtod(ref, NULL) == d) break;
+            }
+            kdb_num y = num(ref);
+            CHECKF(num_same(&x, &y), "%.17g -> %s, want %s", d, fmt(&x), ref);
         } else if (d != 0 && (fabs(d) < 1e-131 || fabs(d) > 1e126)) {
             CHECK_ST(st, KEEL_EVALIDATION);
         }
         if (h_failures() > 10) break;
+    }
+    /* doubles written from short decimals come back as those decimals */
+    for (int i = 0; i < 20000 && h_failures() < 10; i++) {
+        char dec[64];
+        int k = (int)rng_below(&r, 15); /* 1 + k <= 15 significant digits */
+        uint64_t m = 1 + rng_below(&r, 999999999999999ULL);
+        char digits[32];
+        snprintf(digits, sizeof digits, "%015llu", (unsigned long long)m);
+        digits[k] = 0;
+        snprintf(dec, sizeof dec, "%s%c.%se%d", rng_below(&r, 2) ? "-" : "", '1' + (int)rng_below(&r, 9),
+                 digits, (int)rng_below(&r, 500) - 250);
+        double d = strtod(dec, NULL);
+        if (!(fabs(d) >= 1e-130 && fabs(d) < 9.99e125)) continue;
+        kdb_num want = num(dec), got;
+        CHECK_OK(kdb_num_from_double(d, &got));
+        /* the shortest form may be shorter than what we wrote (trailing zeros), never longer */
+        CHECKF(num_same(&got, &want) || got.n < want.n, "%s -> %s", dec, fmt(&got));
+        CHECKF(strtod(fmt(&got), NULL) == d, "%s -> %s", dec, fmt(&got));
     }
     /* scale10 */
     x = num("1.5");
