@@ -178,10 +178,25 @@ def test_cycles_stop() -> None:
 
 
 @pytest.mark.parametrize("raw", ["", "a1", "a16161", "5f", "9f", "f7", "d9ffff00", "a1f500",
-                                 "6161ff", "1c", "c280"])
+                                 "6161ff", "1c", "c280", "61ff", "a161ff01", "d9010281" "8101"])
 def test_malformed_cbor_is_corrupt_error(raw: str) -> None:
     with pytest.raises(keeldb.CorruptError):
         _db._decode(bytes.fromhex(raw))
+
+
+@given(st.binary(max_size=64), st.data())
+@settings(max_examples=500, deadline=None)
+def test_decoder_survives_any_bytes(raw: bytes, data: st.DataObject) -> None:
+    # Random bytes, and valid items with a byte changed or cut: a value or CorruptError.
+    item = _db._encode({"a": [1, {"b": b"x" * 30}], "n": 2**70, "d": decimal.Decimal("1.5"),
+                        "s": {"x"}, "v": keeldb.Vector([1.0, 2.0])})
+    pos = data.draw(st.integers(0, len(item) - 1))
+    mutated = item[:pos] + bytes([data.draw(st.integers(0, 255))]) + item[pos + 1:]
+    for candidate in (raw, mutated, item[:pos]):
+        try:
+            _db._decode(candidate)
+        except keeldb.CorruptError:
+            pass
 
 
 # ---- opening and closing ----------------------------------------------------------------------

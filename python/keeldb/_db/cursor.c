@@ -127,6 +127,7 @@ new_cursor(DatabaseObject *self, keel_db_cursor *c, int projected)
     cur->c = c;
     cur->projected = projected;
     cur->done = 0;
+    cur->busy = 0;
     cur->last_key = Py_NewRef(Py_None);
     cur->n = cur->i = 0;
     cur->copies = NULL;
@@ -285,7 +286,9 @@ refill(CursorObject *cur)
 {
     DatabaseObject *db = cur->db;
     batch b = {.n = 0, .nomem = 0, .rc = KEEL_OK, .key = NULL, .key_len = 0};
+    cur->busy = 1;
     IO_CALL(db, collect(cur, &b));
+    cur->busy = 0;
     if (b.nomem) {
         free(b.key);
         PyErr_NoMemory();
@@ -317,6 +320,13 @@ refill(CursorObject *cur)
 static PyObject *
 Cursor_next(CursorObject *cur)
 {
+    if (cur->busy) {
+        /* A keel_db_cursor is for one thread at a time, like any iterator. */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cursor is being advanced by another thread; give each thread its own "
+                        "query or scan (or a segment of a parallel scan)");
+        return NULL;
+    }
     if (db_check(cur->db) < 0)
         return NULL;
     while (cur->i == cur->n) {
