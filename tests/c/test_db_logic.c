@@ -4,8 +4,8 @@
  *
  * A table of DynamoDB's documented update examples (the developer guide's ProductCatalog
  * item) and of its validation errors, each with the item before, the expression, and the
- * item after or the error (and then the item unchanged); limits; conditions on put,
- * delete and update; every ReturnValues. Items are written in db_util.h's CBOR notation:
+ * item after or the error (and then the item unchanged); limits; the guide's condition
+ * examples as a table; conditions on put, delete and update; every ReturnValues. Items are written in db_util.h's CBOR notation:
  * {"pk": "k", "n": 1, "s": <"a", "b">}.
  */
 #include "db_logic.h"
@@ -217,6 +217,65 @@ static void test_update_limits(void) {
 
 /* ---- conditions and ReturnValues ---------------------------------------------------------- */
 
+/* The developer guide's condition examples (Expressions.ConditionExpressions) against its
+ * ProductCatalog item 456, each guarding a delete: true deletes it, false is
+ * KEEL_ECONDITION and leaves it. */
+#define ITEM456 "{\"pk\": \"k\", \"ProductCategory\": \"Sporting Goods\", \"Price\": 650, " \
+    "\"Color\": <\"Red\", \"Black\">, \"Pictures\": {\"FrontView\": " \
+    "\"http://example.com/products/456_front.jpg\"}, \"ProductReviews\": {\"OneStar\": " \
+    "[\"Terrible\"]}, \"VideoClip\": h\"0102030405\"}"
+
+static const struct ccase {
+    const char *condition, *names, *values;
+    bool holds;
+} ccases[] = {
+    {"attribute_not_exists(ProductCategory)", NULL, NULL, false},
+    {"(ProductCategory IN (:cat1, :cat2)) and (#P between :lo and :hi)", "{\"#P\": \"Price\"}",
+     "{\":cat1\": \"Sporting Goods\", \":cat2\": \"Gardening Supplies\", \":lo\": 500, "
+     "\":hi\": 600}", false},
+    {"(ProductCategory IN (:cat1, :cat2)) and (#P between :lo and :hi)", "{\"#P\": \"Price\"}",
+     "{\":cat1\": \"Sporting Goods\", \":cat2\": \"Gardening Supplies\", \":lo\": 500, "
+     "\":hi\": 700}", true},
+    {"Price > :limit", NULL, "{\":limit\": 500}", true},
+    {"Price > :limit", NULL, "{\":limit\": 650}", false},
+    {"attribute_not_exists(Price)", NULL, NULL, false},
+    {"attribute_exists(ProductReviews.OneStar)", NULL, NULL, true},
+    {"attribute_exists(ProductReviews.FiveStar)", NULL, NULL, false},
+    {"attribute_type(Color, :v_sub)", NULL, "{\":v_sub\": \"SS\"}", true},
+    {"attribute_type(Color, :v_sub)", NULL, "{\":v_sub\": \"L\"}", false},
+    {"begins_with(Pictures.FrontView, :v_sub)", NULL, "{\":v_sub\": \"http://\"}", true},
+    {"contains(Color, :v_sub)", NULL, "{\":v_sub\": \"Red\"}", true},
+    {"contains(Color, :v_sub)", NULL, "{\":v_sub\": \"Blue\"}", false},
+    {"size(VideoClip) > :v_sub", NULL, "{\":v_sub\": 4}", true},
+    {"size(VideoClip) > :v_sub", NULL, "{\":v_sub\": 5}", false},
+    {"NOT (Price < :a) AND (Color = :c OR attribute_exists(nope))", NULL,
+     "{\":a\": 600, \":c\": <\"Black\", \"Red\">}", true},
+};
+
+static void test_condition_table(void) {
+    for (size_t i = 0; i < sizeof ccases / sizeof ccases[0]; i++) {
+        const struct ccase *c = &ccases[i];
+        keel_db *db = mem_db();
+        REQUIRE(db != NULL);
+        CHECK_OK(put(db, ITEM456));
+        enc key = E("{\"pk\": \"k\"}"), names = E(c->names), values = E(c->values);
+        keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
+        o.condition = c->condition;
+        o.names = names.p;
+        o.names_len = names.len;
+        o.values = values.p;
+        o.values_len = values.len;
+        keel_status st = keel_db_delete_item_ex(db, "tbl", key.p, key.len, &o, NULL);
+        CHECKF(st == (c->holds ? KEEL_OK : KEEL_ECONDITION), "case %zu \"%s\": %s (%s)", i,
+               c->condition, st_name(st), keel_errmsg());
+        CHECKF(item_is(db, "k", c->holds ? NULL : ITEM456), "case %zu: wrong item after", i);
+        free(key.p);
+        free(names.p);
+        free(values.p);
+        keel_db_free(db);
+    }
+}
+
 static void test_conditions(void) {
     keel_db *db = mem_db();
     REQUIRE(db != NULL);
@@ -359,6 +418,7 @@ int main(int argc, char **argv) {
     static const h_test tests[] = {
         H_TEST(test_update_table),
         H_TEST(test_update_limits),
+        H_TEST(test_condition_table),
         H_TEST(test_conditions),
         H_TEST(test_return_values),
     };
