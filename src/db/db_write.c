@@ -314,7 +314,8 @@ static keel_status updated(const kdb_write *w, const uint8_t *item, size_t len,
 keel_status kdb_write_result(const kdb_write *w, keel_db_buf *out) {
     out->data = NULL;
     out->len = 0;
-    if (w->st == KEEL_ECONDITION) return w->rv_on_fail ? copy_out(w->old, w->old_len, out) : KEEL_OK;
+    if (w->st == KEEL_ECONDITION)
+        return w->rv_on_fail ? copy_out(w->old, w->old_len, out) : KEEL_OK;
     if (w->st != KEEL_OK) return KEEL_OK;
     const uint8_t *now = w->unchanged ? w->old : w->value.p;
     size_t now_len = w->unchanged ? w->old_len : w->value.len;

@@ -5,8 +5,8 @@
  * A table of DynamoDB's documented update examples (the developer guide's ProductCatalog
  * item) and of its validation errors, each with the item before, the expression, and the
  * item after or the error (and then the item unchanged); limits; the guide's condition
- * examples as a table; conditions on put, delete and update; every ReturnValues. Items are written in db_util.h's CBOR notation:
- * {"pk": "k", "n": 1, "s": <"a", "b">}.
+ * examples as a table; conditions on put, delete and update; every ReturnValues. Items
+ * are written in db_util.h's CBOR notation: {"pk": "k", "n": 1, "s": <"a", "b">}.
  */
 #include "db_logic.h"
 
