@@ -53,6 +53,15 @@ static keel_status check_key_only(const kdb_table *t, const uint8_t *key, size_t
     return KEEL_OK;
 }
 
+/* DynamoDB's message for a key attribute of the wrong type, naming the attribute. */
+static keel_status check_key_type(const char *name, keel_db_keytype want, const kdb_val *v) {
+    kdb_type w = want == KEEL_DB_KEY_S ? KDB_S : want == KEEL_DB_KEY_N ? KDB_N : KDB_B;
+    if (v->type == w) return KEEL_OK;
+    return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Type mismatch "
+                      "for key %s expected: %s actual: %s", name, kdb_type_name(w),
+                      kdb_type_name(v->type));
+}
+
 /* The store key of an item (or of a key map) of table `t`. */
 keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bool key_only,
                          kdb_key *out) {
@@ -69,6 +78,9 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
     if (t->skt && !kdb_item_attr(item, len, t->sk, strlen(t->sk), &sk))
         return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Missing "
                           "the key %s in the %s", t->sk, key_only ? "key" : "item");
+    keel_status st = check_key_type(t->pk, t->pkt, &pk);
+    if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk);
+    if (st != KEEL_OK) return st;
     return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
 }
 
