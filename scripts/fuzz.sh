@@ -1,8 +1,8 @@
 #!/bin/sh
 # scripts/fuzz.sh [SECONDS]: build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/,
 # regenerate the seed corpus in fuzz/corpus/ (gitignored), and fuzz each target (the store
-# opener, the record reader, then the SIMD R Drive reader and importer) for SECONDS
-# (default 60).
+# opener, the record reader, the SIMD R Drive reader and importer, the Database item
+# decoders, the expression parser, then DynamoDB JSON <-> CBOR) for SECONDS (default 60).
 # Exit status: 0 when no crash was found, non-zero otherwise; crash inputs are saved in
 # build-fuzz/fuzz-artifacts/ and can be replayed with
 #   build-fuzz/fuzz/fuzz_open build-fuzz/fuzz-artifacts/crash-...
@@ -19,10 +19,12 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dbuildtype=debugoptimized -Dbench=false -Dtests=false -Dpython=disabled \
         -Dinstall_c_library=false
 fi
-ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_simd
+ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_simd \
+    fuzz/fuzz_item fuzz/fuzz_expr fuzz/fuzz_json
 
 corpus="$root/fuzz/corpus"
-mkdir -p "$corpus" "$corpus-records" "$build/fuzz-artifacts"
+mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$corpus-json" \
+    "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
 # Two SIMD R Drive files: unpadded (the engine on PyPI) and 64-byte aligned (its 0.15 on),
 # each with a write, an overwrite and a delete.
@@ -40,6 +42,21 @@ def simd(align):
 for align in (1, 64):
     open(f"{sys.argv[1]}/seed-align{align}.bin", "wb").write(simd(align))
 PY
+# Seeds for the item target: a few CBOR items and numbers (fuzz_item.c says what it checks).
+printf '\241asbxy' >"$corpus-item/s"
+printf '\243an\304\202\041\031\001\000al\202\001\241aq\366av\330U\104\000\000\200\077' >"$corpus-item/mix"
+printf '\241ss\331\001\002\202aaab' >"$corpus-item/set"
+printf -- '-1.25e-3' >"$corpus-item/num"
+# Seeds for the expression parser: one expression of each kind.
+i=0
+for seed in 'a = :a AND (NOT #n <> :s OR size(l) BETWEEN :a AND :n)' \
+            'pk = :p AND begins_with(sk, :s)' 'm.a.b, l[2][0], #d' \
+            'SET a = a + :a, l = list_append(l, :l) REMOVE m.a ADD ns :a DELETE ss :t' \
+            'attribute_type(s, :t) OR contains(ss, :s) OR a IN (:a, :n)' \
+            'SET l[5] = :a, m.a.b = if_not_exists(m.a.b, :n) - :a REMOVE l[0], s ADD ns :ns, a :big DELETE ss :ss'; do
+    i=$((i + 1))
+    [ -f "$corpus-expr/seed-$i" ] || printf '%s' "$seed" > "$corpus-expr/seed-$i"
+done
 
 run() {  # name, then libFuzzer arguments
     name=$1
@@ -56,7 +73,21 @@ run() {  # name, then libFuzzer arguments
     echo "fuzz.sh: $name: no crash in $secs s"
 }
 
-# The store opener (arbitrary bytes opened as a keel store), then the record reader.
+# The store opener (arbitrary bytes opened as a keel store), the record reader, the item
+# decoders, the expression parser, then DynamoDB JSON <-> CBOR (below: seeded with a few
+# items; the first byte picks kind and direction).
 run fuzz_open -max_len=16384 -dict="$root/fuzz/keel.dict" "$@" "$corpus"
 ASAN_OPTIONS=allocator_may_return_null=1 run fuzz_records -max_len=262144 "$@" "$corpus-records"
 run fuzz_simd -max_len=16384 "$@" "$corpus-simd"
+run fuzz_item -max_len=65536 -dict="$root/fuzz/item.dict" "$@" "$corpus-item"
+# DynamoDB expressions (4 KB is their limit; a little past it exercises the check).
+run fuzz_expr -max_len=4200 -dict="$root/fuzz/expr.dict" "$@" "$corpus-expr"
+for seed in '{"pk": {"S": "a"}, "n": {"N": "-1.5e3"}, "l": {"L": [{"NULL": true}, {"BOOL": false}]}}' \
+            '{"m": {"M": {"b": {"B": "AAE="}, "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}}}}' \
+            '{"bs": {"BS": ["Zm9v", "YmFy"]}}'; do
+    name=$(printf '%s' "$seed" | cksum | cut -d' ' -f1)
+    { printf '\000'; printf '%s' "$seed"; } > "$corpus-json/seed-$name"
+done
+printf '\002{":v": {"N": "1e125"}}' > "$corpus-json/seed-values"
+printf '\003{"#n": "name"}' > "$corpus-json/seed-names"
+run fuzz_json -max_len=4096 -dict="$root/fuzz/json.dict" "$@" "$corpus-json"

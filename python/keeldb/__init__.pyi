@@ -19,6 +19,19 @@ from ._keeldb import (
     key_hash as key_hash,
 )
 from .migrate import import_simd_r_drive as import_simd_r_drive
+from ._db import (
+    ConditionalCheckFailed as ConditionalCheckFailed,
+    CorruptFileError as CorruptFileError,
+    Cursor as Cursor,
+    ExpressionSyntaxError as ExpressionSyntaxError,
+    TableExistsError as TableExistsError,
+    TableNotFoundError as TableNotFoundError,
+    TransactionCanceled as TransactionCanceled,
+    UnsupportedTypeError as UnsupportedTypeError,
+    ValidationError as ValidationError,
+    Vector as Vector,
+)
+from .db import Database as Database, Table as Table
 from .records import (
     Bytes as Bytes,
     CorruptionStrategy as CorruptionStrategy,
@@ -45,6 +58,18 @@ from .splits import (
 __version__: str
 __all__ = [
     "DataStore",
+    "Database",
+    "Table",
+    "Cursor",
+    "Vector",
+    "ValidationError",
+    "ExpressionSyntaxError",
+    "TableNotFoundError",
+    "TableExistsError",
+    "ConditionalCheckFailed",
+    "TransactionCanceled",
+    "UnsupportedTypeError",
+    "CorruptFileError",
     "EntryHandle",
     "EntryStream",
     "StoreIterator",

@@ -36,6 +36,12 @@ const char *keel_strerror(keel_status status) {
     case KEEL_EABORTED: return "aborted by the reader";
     case KEEL_EBUSY: return "busy";
     case KEEL_EACCES: return "permission denied";
+    case KEEL_ENOTABLE: return "no such table";
+    case KEEL_ETABLEEXISTS: return "table exists";
+    case KEEL_ESYNTAX: return "expression syntax error";
+    case KEEL_EVALIDATION: return "validation error";
+    case KEEL_ECONDITION: return "conditional check failed";
+    case KEEL_ECANCELED: return "transaction canceled";
     }
     return "unknown status";
 }

@@ -77,7 +77,7 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
     st = keel__snapshot_trailers(s, &tr, &n);  /* the writer may read the index unlocked */
     if (st != KEEL_OK) goto fail;
     uint64_t total = s->live_bytes, done = 0;  /* progress in bytes of live entries */
-    st = keel__write_new_file(s->path, ".compact-", s->align, &tmp, &fd, &tag);
+    st = keel__write_new_file(s->path, ".compact-", s->align, s->kind, &tmp, &fd, &tag);
     if (st != KEEL_OK) goto fail;
     struct stat osb;  /* the compacted file keeps the store's permissions */
     if (fstat(s->fd, &osb) == 0) (void)fchmod(fd, osb.st_mode & 07777);
@@ -158,6 +158,7 @@ keel_status keel_compact(keel_store *s, keel_progress_fn progress, void *ctx) {
         s->inode = (uint64_t)sb.st_ino;
         s->device = (uint64_t)sb.st_dev;
     }
+    if (s->hook.on_reload) s->hook.on_reload(s->hook.ctx, s);
     pthread_rwlock_unlock(&s->index_lock);
     keel__os_close(old_fd);
     free(o.buf);

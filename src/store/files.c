@@ -27,9 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-keel_status keel__new_header_bytes(uint32_t align, uint8_t out[KEEL_HEADER_SIZE],
-                                    uint32_t *tag_out) {
-    keel_header h = {KEEL_FORMAT_MAJOR, KEEL_FORMAT_MINOR, 0, 0, (uint64_t)time(NULL)};
+keel_status keel__new_header_bytes(uint32_t align, uint8_t kind, uint8_t out[KEEL_HEADER_SIZE],
+                                   uint32_t *tag_out) {
+    keel_header h = {KEEL_FORMAT_MAJOR, KEEL_FORMAT_MINOR, 0, kind, 0, (uint64_t)time(NULL)};
     while ((1u << h.align_log2) < align) h.align_log2++;
     do {
         int err = keel__os_random(&h.file_tag, sizeof h.file_tag);
@@ -43,7 +43,7 @@ keel_status keel__new_header_bytes(uint32_t align, uint8_t out[KEEL_HEADER_SIZE]
 /* Write a header into a fresh uniquely named file "<path><suffix>XXXXXX" and fsync it.
  * Created with mode 0666 less the umask, like any file. Shared with compaction. */
 keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t align,
-                                 char **tmp_out, int *fd_out, uint32_t *tag_out) {
+                                 uint8_t kind, char **tmp_out, int *fd_out, uint32_t *tag_out) {
     static const char digits[] = "0123456789abcdefghijklmnopqrstuvwxyz";
     size_t n = strlen(path) + strlen(suffix) + 8;
     char *tmp = malloc(n);
@@ -70,7 +70,7 @@ keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t 
         return st;
     }
     uint8_t hdr[KEEL_HEADER_SIZE];
-    keel_status st = keel__new_header_bytes(align, hdr, tag_out);
+    keel_status st = keel__new_header_bytes(align, kind, hdr, tag_out);
     if (st == KEEL_OK) {
         err = keel__os_pwrite_all(fd, hdr, sizeof hdr, 0);
         if (!err) err = keel__os_fdatasync(fd);
@@ -88,11 +88,11 @@ keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t 
 }
 
 /* Create `path` atomically with a complete header. KEEL_EEXIST if it appeared meanwhile. */
-keel_status keel__create_file(const char *path, uint32_t align) {
+keel_status keel__create_file(const char *path, uint32_t align, uint8_t kind) {
     char *tmp;
     int fd;
     uint32_t tag;
-    keel_status st = keel__write_new_file(path, ".new-", align, &tmp, &fd, &tag);
+    keel_status st = keel__write_new_file(path, ".new-", align, kind, &tmp, &fd, &tag);
     if (st != KEEL_OK) return st;
     /* Linked while still locked, so that no sweep removes it before it has its name. */
     int err = keel__os_link(tmp, path);

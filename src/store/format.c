@@ -19,6 +19,7 @@ void keel__header_encode(const keel_header *h, uint8_t out[KEEL_HEADER_SIZE]) {
     keel__st16(out + 8, h->major);
     keel__st16(out + 10, h->minor);
     out[12] = h->align_log2;
+    out[13] = h->kind;
     keel__st32(out + 16, h->file_tag);
     keel__st64(out + 24, h->created);
     keel__st32(out + 60, keel_crc32c(0, out, 60));
@@ -34,6 +35,7 @@ keel_status keel__header_decode(const uint8_t in[KEEL_HEADER_SIZE], keel_header 
     h->major = keel__ld16(in + 8);
     h->minor = keel__ld16(in + 10);
     h->align_log2 = in[12];
+    h->kind = in[13];
     h->file_tag = keel__ld32(in + 16);
     h->created = keel__ld64(in + 24);
     if (h->major > KEEL_FORMAT_MAJOR)
@@ -44,6 +46,9 @@ keel_status keel__header_decode(const uint8_t in[KEEL_HEADER_SIZE], keel_header 
     if (h->align_log2 > KEEL_MAX_ALIGN_LOG2)
         return keel__fail(KEEL_ECORRUPT, "header: alignment 2^%u is out of range", h->align_log2);
     if (h->file_tag == 0) return keel__fail(KEEL_ECORRUPT, "header: file tag is zero");
+    if (h->kind > KEEL_FILE_KIND_MAX)
+        return keel__fail(KEEL_EVERSION, "file kind %u is newer than this library knows",
+                          h->kind);
     return KEEL_OK;
 }
 

@@ -266,7 +266,7 @@ static keel_status open_file(keel_store *s, const keel_options *o) {
         if (stat(path, &sb) == 0) {
             if (o->mode == KEEL_OPEN_NEW) return keel__fail(KEEL_EEXIST, "%s already exists", path);
         } else if (errno == ENOENT) {
-            keel_status st = keel__create_file(path, o->alignment);
+            keel_status st = keel__create_file(path, o->alignment, s->kind);
             if (st != KEEL_OK && !(st == KEEL_EEXIST && o->mode == KEEL_OPEN_CREATE)) return st;
         } else {
             return keel__fail_errno(errno, "stat %s", path);
@@ -308,7 +308,7 @@ static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
     if (size == 0) {
         if (!writable) return keel__fail(KEEL_EFORMAT, "%s is empty: not a keel store", s->path);
         /* An empty file (a fresh mktemp, say) becomes a new store; nothing is lost. */
-        keel_status st = keel__new_header_bytes(s->align, hdr, &s->file_tag);
+        keel_status st = keel__new_header_bytes(s->align, s->kind, hdr, &s->file_tag);
         if (st != KEEL_OK) return st;
         int err = keel__os_pwrite_all(s->fd, hdr, sizeof hdr, 0);
         if (!err) err = keel__os_fdatasync(s->fd);
@@ -335,6 +335,10 @@ static keel_status read_header(keel_store *s, uint64_t size, bool writable) {
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
         return keel__fail(st, "%s: %s", s->path, detail);
     }
+    if (h.kind != s->kind)
+        return keel__fail(KEEL_EFORMAT, "%s is a keel %s, not a %s (it was left untouched)",
+                          s->path, h.kind == KEEL_FILE_KIND_DB ? "database" : "DataStore",
+                          s->kind == KEEL_FILE_KIND_DB ? "database" : "DataStore");
     s->align = 1u << h.align_log2;
     s->file_tag = h.file_tag;
     s->format_major = h.major;
@@ -458,8 +462,8 @@ static void store_release(keel_store *s) {
     s->fd = -1;
 }
 
-static keel_status open_store(const char *path, const keel_options *opts, bool repair,
-                              keel_store **store_out) {
+static keel_status open_store(const char *path, const keel_options *opts, uint8_t kind,
+                              bool repair, keel_store **store_out) {
     keel_options o = KEEL_OPTIONS_INIT;
     if (opts) o = *opts;
     if (!path || !store_out) return keel__fail(KEEL_EINVAL, "keel_open: path and store_out are required");
@@ -498,6 +502,7 @@ static keel_status open_store(const char *path, const keel_options *opts, bool r
     s->align = o.alignment;
     s->test_hash_mask = o.test_hash_mask;
     s->repairing = repair;
+    s->kind = kind;
 
     keel_status st = open_file(s, &o);
     if (st == KEEL_OK) st = load(s, !s->read_only);
@@ -518,7 +523,12 @@ static keel_status open_store(const char *path, const keel_options *opts, bool r
 }
 
 keel_status keel_open(const char *path, const keel_options *opts, keel_store **store_out) {
-    return open_store(path, opts, false, store_out);
+    return open_store(path, opts, KEEL_FILE_KIND_STORE, false, store_out);
+}
+
+keel_status keel__open_kind(const char *path, const keel_options *opts, uint8_t kind,
+                            keel_store **store_out) {
+    return open_store(path, opts, kind, false, store_out);
 }
 
 keel_status keel_repair(const char *path, const keel_options *opts, keel_store **store_out) {
@@ -528,7 +538,7 @@ keel_status keel_repair(const char *path, const keel_options *opts, keel_store *
         return keel__fail(KEEL_EINVAL, "keel_repair: repairs an existing file: mode %s",
                           o.mode == KEEL_OPEN_NEW ? "KEEL_OPEN_NEW" : "KEEL_OPEN_READONLY");
     o.mode = KEEL_OPEN_EXISTING;  /* never creates a file, whatever the default mode is */
-    return open_store(path, &o, true, store_out);
+    return open_store(path, &o, KEEL_FILE_KIND_STORE, true, store_out);
 }
 
 keel_status keel_close(keel_store *s) {
@@ -618,7 +628,7 @@ static keel_status reload_replaced(keel_store *s) {
     o.mode = KEEL_OPEN_READONLY;
     o.test_hash_mask = s->test_hash_mask;
     keel_store *n;
-    keel_status st = keel_open(s->path, &o, &n);
+    keel_status st = keel__open_kind(s->path, &o, s->kind, &n);
     if (st != KEEL_OK) return st;
     pthread_rwlock_wrlock(&s->index_lock);
     keel__map_retire(s, s->map);
@@ -636,6 +646,7 @@ static keel_status reload_replaced(keel_store *s) {
     s->device = n->device;
     s->format_major = n->format_major;
     s->format_minor = n->format_minor;
+    if (s->hook.on_reload) s->hook.on_reload(s->hook.ctx, s);
     pthread_rwlock_unlock(&s->index_lock);
     n->fd = -1;
     n->map = NULL;
@@ -699,6 +710,7 @@ keel_status keel_refresh(keel_store *s) {
             s->entries++;
         }
         if (st == KEEL_OK) s->end = new_end;
+        if (l.n && s->hook.on_reload) s->hook.on_reload(s->hook.ctx, s);
     }
     pthread_rwlock_unlock(&s->index_lock);
     free(l.v);

@@ -41,9 +41,16 @@
 
 /* ---- format.c ------------------------------------------------------------------------ */
 
+/* Header byte 13: what the file holds. A store opened as the wrong kind is refused with
+ * KEEL_EFORMAT and left untouched. */
+#define KEEL_FILE_KIND_STORE 0u   /* a DataStore (keel.h) */
+#define KEEL_FILE_KIND_DB 1u      /* a Database (keel_db.h) */
+#define KEEL_FILE_KIND_MAX 1u
+
 typedef struct keel_header {
     uint16_t major, minor;
     uint8_t align_log2;
+    uint8_t kind;       /* KEEL_FILE_KIND_* */
     uint32_t file_tag;
     uint64_t created;
 } keel_header;
@@ -140,6 +147,17 @@ typedef struct keel_map {
 
 /* ---- the store ------------------------------------------------------------------------ */
 
+/* A face built on the store (the Database) keeps structures derived from the index. The
+ * store tells it, under s->index_lock held for writing, of every change it publishes:
+ * on_publish after an append (items[i].trailer_out and .replaced_live are set), on_reload
+ * after the whole index was replaced (compaction, refresh of a replaced file). */
+struct keel_append_item;
+typedef struct keel_store_hook {
+    void (*on_publish)(void *ctx, keel_store *s, const struct keel_append_item *items, size_t n);
+    void (*on_reload)(void *ctx, keel_store *s);
+    void *ctx;
+} keel_store_hook;
+
 struct keel_store {
     char *path;
     int fd;
@@ -151,6 +169,8 @@ struct keel_store {
     uint16_t format_major, format_minor;
     uint64_t test_hash_mask;
     uint64_t inode, device;         /* of the open file, for refresh */
+    uint8_t kind;                   /* KEEL_FILE_KIND_* of the file */
+    keel_store_hook hook;           /* the face above, told of every publish (db/) */
 
     pthread_mutex_t write_lock;     /* serializes writers */
     pthread_rwlock_t index_lock;    /* guards index, map, end, counters */
@@ -239,6 +259,10 @@ typedef struct keel_append_item {
     uint32_t src_crc;       /* with src_fd or crc_known: CRC32C of the value */
     uint64_t hash;
     bool crc_known;         /* src_crc is already computed (streams) */
+    /* Set by keel__append_group when it publishes: */
+    uint64_t trailer_out;   /* where the entry's trailer starts */
+    bool replaced_live;     /* the key had a live entry before this one */
+    uint64_t replaced_trailer; /* ... whose trailer starts here (its bytes stay in the file) */
 } keel_append_item;
 
 keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n);
@@ -268,15 +292,19 @@ static inline void keel__entry_at(const uint8_t *base, uint32_t align, uint64_t 
     e->voff = e->vlen ? keel__round_up(prev_end, align) : prev_end;
 }
 
+/* open.c: keel_open for a file of the given KEEL_FILE_KIND_*. */
+keel_status keel__open_kind(const char *path, const keel_options *opts, uint8_t kind,
+                            keel_store **store_out);
+
 /* files.c: creating store files, shared by open and compaction. */
 /* A fresh 64-byte header (random file tag) for a file of `align`. */
-keel_status keel__new_header_bytes(uint32_t align, uint8_t out[KEEL_HEADER_SIZE],
+keel_status keel__new_header_bytes(uint32_t align, uint8_t kind, uint8_t out[KEEL_HEADER_SIZE],
                                    uint32_t *tag_out);
 /* Write a header into a fresh uniquely named file "<path><suffix>XXXXXX" and fsync it. */
 keel_status keel__write_new_file(const char *path, const char *suffix, uint32_t align,
-                                 char **tmp_out, int *fd_out, uint32_t *tag_out);
+                                 uint8_t kind, char **tmp_out, int *fd_out, uint32_t *tag_out);
 /* Create `path` atomically with a complete header. KEEL_EEXIST if it appeared meanwhile. */
-keel_status keel__create_file(const char *path, uint32_t align);
+keel_status keel__create_file(const char *path, uint32_t align, uint8_t kind);
 /* Remove "<path>.compact-*" and "<path>.new-*" files left by a crash. */
 void keel__remove_stale_files(const char *path);
 

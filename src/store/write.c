@@ -190,9 +190,13 @@ keel_status keel__append_group(keel_store *s, keel_append_item *items, size_t n)
         if (st != KEEL_OK) break;  /* out of memory: the file is fine, the index is behind */
         if (old.slot && !old.dead) s->live_bytes -= keel__entry_span(s, old.trailer_start);
         if (!tomb) s->live_bytes += p->end - pl[i].prev_end;
+        items[i].trailer_out = p->trailer_start;
+        items[i].replaced_live = old.slot && !old.dead;
+        items[i].replaced_trailer = items[i].replaced_live ? old.trailer_start : 0;
     }
     s->entries += n;
     s->end = new_end;
+    if (st == KEEL_OK && s->hook.on_publish) s->hook.on_publish(s->hook.ctx, s, items, n);
     pthread_rwlock_unlock(&s->index_lock);
 out:
     if (pl != &one) free(pl);

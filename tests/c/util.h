@@ -41,6 +41,12 @@ static H_UNUSED const char *st_name(keel_status st) {
     case KEEL_EABORTED: return "KEEL_EABORTED";
     case KEEL_EBUSY: return "KEEL_EBUSY";
     case KEEL_EACCES: return "KEEL_EACCES";
+    case KEEL_ENOTABLE: return "KEEL_ENOTABLE";
+    case KEEL_ETABLEEXISTS: return "KEEL_ETABLEEXISTS";
+    case KEEL_ESYNTAX: return "KEEL_ESYNTAX";
+    case KEEL_EVALIDATION: return "KEEL_EVALIDATION";
+    case KEEL_ECONDITION: return "KEEL_ECONDITION";
+    case KEEL_ECANCELED: return "KEEL_ECANCELED";
     }
     return "(unknown status)";
 }

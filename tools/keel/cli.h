@@ -2,13 +2,15 @@
  * cli.h: the shapes shared by the files of the `keel` command-line tool (never installed).
  *
  * The tool is split by face: main.c (dispatch, option parsing, messages, output and the
- * progress bar), store_cmds.c (keel FILE COMMAND: the store commands and their table) and
- * records_cmds.c (keel records ...: record files). A face other than the store's is reached
- * by a leading word ("records"); adding one (say `keel db FILE ...` in db_cmds.c) is one
- * more file defining a `face`, its declaration below and one line in main.c's table.
+ * progress bar), store_cmds.c (keel FILE COMMAND: the store commands and their table),
+ * records_cmds.c (keel records ...: record files) and db_cmds.c (keel db FILE COMMAND:
+ * databases). A face other than the store's is reached by a leading word ("records",
+ * "db"); adding one is one more file defining a `face`, its declaration below and one line
+ * in main.c's table.
  *
  * Invariants every file relies on:
- *   - Only the public API is used: keel.h, keel_records.h and keel_migrate.h, never src/.
+ *   - Only the public API is used: keel.h, keel_records.h, keel_db.h and keel_migrate.h,
+ *     never src/.
  *   - A command returns an exit status (EXIT_*); every helper that reports a problem has
  *     already printed it on stderr, one "keel: ..." line, when it returns non-zero.
  *   - Standard output is written through stdio or write_all/outbuf, never both for the
@@ -110,6 +112,7 @@ typedef struct face {
 
 extern const face records_face;     /* records_cmds.c */
 extern const face import_face;      /* import_cmds.c: keel import-simd */
+extern const face db_face;          /* db_cmds.c */
 
 /* ---- main.c: messages --------------------------------------------------------------- */
 

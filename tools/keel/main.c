@@ -4,13 +4,14 @@
  *     keel FILE COMMAND [OPTIONS] [ARGS]         the store commands (store_cmds.c)
  *     keel records [cat] FILE [OPTIONS]          record files (records_cmds.c)
  *     keel import-simd SRC DST [OPTIONS]         SIMD R Drive import (import_cmds.c)
+ *     keel db FILE COMMAND [OPTIONS] [ARGS]      databases (db_cmds.c)
  *     keel help [COMMAND], keel --version
  *
- * This file dispatches: a leading word that names a face (faces[] below: "records") hands
- * the rest of the line to that face; anything else is FILE COMMAND, parsed here against
- * the store's command table by the shared option parser. It also holds what every face
- * shares: the messages, the output helpers (unbuffered writes, a buffered writer, sizes,
- * JSON strings) and the progress bar.
+ * This file dispatches: a leading word that names a face (faces[] below: "records",
+ * "db") hands the rest of the line to that face; anything else is FILE COMMAND, parsed
+ * here against the store's command table by the shared option parser. It also holds
+ * what every face shares: the messages, the output helpers (unbuffered writes, a buffered
+ * writer, sizes, JSON strings) and the progress bar.
  *
  * Exit status: 0 success, 1 key not found, 2 usage error, 3 any other error, reported on
  * stderr as "keel: <what>: <status text>: <detail>". Whatever a command returns, stdout is
@@ -34,6 +35,7 @@
 static const face *const faces[] = {
     &records_face,
     &import_face,
+    &db_face,
 };
 
 #define NFACES (sizeof faces / sizeof faces[0])

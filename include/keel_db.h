@@ -1,0 +1,405 @@
+/*
+ * keel_db.h: the Database face of keel: DynamoDB-style items in one keel file.
+ *
+ * A database is a keel store file (the container of keel.h: header, entries with CRC32C,
+ * torn-tail recovery, atomic groups, locking, compaction) marked in its header as a
+ * database. It holds tables; a table has a key schema (a partition key and an optional
+ * sort key, each of type S, N or B) and items: maps from attribute names to typed values.
+ *
+ * Items cross this API as CBOR (RFC 8949), the format they are stored in; docs/FORMAT.md
+ * says byte by byte which CBOR encodes which DynamoDB type:
+ *
+ *   S       text string               B      byte string
+ *   N       integer (major 0/1), bignum (tags 2/3), decimal fraction (tag 4 [exp, mant]),
+ *           or float64 (finite; kept as written so a caller can round-trip its own type)
+ *   BOOL    true/false                NULL   null
+ *   L       array                     M      map with text-string keys
+ *   SS/NS/BS  tag 258 (set) around a non-empty array of S, N or B values, no duplicates
+ *   vector  tag 85 (RFC 8746 float32 little-endian typed array) around a byte string
+ *
+ * An item is a CBOR map with text-string keys. Stored items may also hold padding entries
+ * (unsigned-integer keys) that place float32 vectors 64-byte aligned; readers skip them.
+ * Numbers follow DynamoDB: at most 38 significant digits, magnitude 1e-130 to
+ * 9.99..9e125 or zero, no NaN or infinity. Limits: 400 KB per item (DynamoDB's size rule),
+ * partition keys 1..2048 bytes, sort keys 1..1024 bytes, 32 levels of nesting.
+ *
+ * Keys sort as in DynamoDB: S by UTF-8 bytes, B by unsigned bytes, N numerically.
+ *
+ * Threads: one keel_db may be used from any number of threads. Writers are serialized;
+ * readers never wait for a writer's I/O. A view returned by a get or a cursor points into
+ * the file's mapping and stays valid until the database is closed.
+ *
+ * Errors are keel_status values (keel.h) with keel_errmsg() detail. Beyond those of
+ * keel.h: KEEL_ENOTABLE (no such table), KEEL_ETABLEEXISTS, KEEL_ESYNTAX (a malformed
+ * expression; the detail names the position), KEEL_EVALIDATION (a request DynamoDB would
+ * refuse: wrong key type, missing key attribute, oversized item, bad number, unused or
+ * missing placeholder), KEEL_ECONDITION (a write's condition was false), KEEL_ECANCELED (a
+ * transaction was canceled; its reasons say why). Nothing is written when a call fails.
+ */
+#ifndef KEEL_DB_H
+#define KEEL_DB_H
+
+#include "keel.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct keel_db keel_db;
+typedef struct keel_db_cursor keel_db_cursor;
+
+/* Limits (DynamoDB's). */
+#define KEEL_DB_MAX_ITEM (400u * 1024u)
+#define KEEL_DB_MAX_PK 2048u
+#define KEEL_DB_MAX_SK 1024u
+#define KEEL_DB_MAX_DEPTH 32u
+#define KEEL_DB_MAX_TABLE_NAME 255u
+
+typedef struct keel_db_options {
+    keel_open_mode mode;    /* default KEEL_OPEN_CREATE; KEEL_OPEN_READONLY for readers */
+    keel_sync_mode sync;    /* default KEEL_SYNC_NONE */
+} keel_db_options;
+
+#define KEEL_DB_OPTIONS_INIT { KEEL_OPEN_CREATE, KEEL_SYNC_NONE }
+
+/* Open or create the database at `path`. On success *db_out owns it until keel_db_free().
+ * KEEL_EFORMAT: the file is not a keel database (a DataStore file, or not keel at all; it
+ * is left untouched). Other errors as keel_open(). */
+KEEL_API keel_status keel_db_open(const char *path, const keel_db_options *opts,
+                                  keel_db **db_out);
+
+/* A database in an anonymous in-memory file (memfd): the same engine, gone at close. */
+KEEL_API keel_status keel_db_open_memory(const keel_db_options *opts, keel_db **db_out);
+
+/* Close (syncing per the sync mode); later calls return KEEL_ECLOSED. Twice is KEEL_OK. */
+KEEL_API keel_status keel_db_close(keel_db *db);
+/* Close if open and free. NULL is a no-op. */
+KEEL_API void keel_db_free(keel_db *db);
+
+/* fdatasync the file. */
+KEEL_API keel_status keel_db_sync(keel_db *db);
+/* Rewrite the file with live entries only (keel_compact); readers keep going. */
+KEEL_API keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx);
+/* Check every entry's checksum and every item's encoding. */
+KEEL_API keel_status keel_db_verify(keel_db *db, keel_verify_report *report_out);
+/* The underlying store's statistics. */
+KEEL_API keel_status keel_db_stat(keel_db *db, keel_stats *stats_out);
+
+/* ---- tables ---------------------------------------------------------------------------- */
+
+typedef enum keel_db_keytype {
+    KEEL_DB_KEY_NONE = 0,   /* no sort key */
+    KEEL_DB_KEY_S = 'S',
+    KEEL_DB_KEY_N = 'N',
+    KEEL_DB_KEY_B = 'B'
+} keel_db_keytype;
+
+typedef struct keel_db_schema {
+    const char *pk_name;            /* partition key attribute (1..255 bytes of UTF-8) */
+    keel_db_keytype pk_type;        /* S, N or B */
+    const char *sk_name;            /* sort key attribute, or NULL */
+    keel_db_keytype sk_type;        /* S, N or B; KEEL_DB_KEY_NONE when sk_name is NULL */
+} keel_db_schema;
+
+typedef struct keel_db_table_info {
+    char name[KEEL_DB_MAX_TABLE_NAME + 1];
+    char pk_name[256];
+    char sk_name[256];              /* "" when the table has no sort key */
+    keel_db_keytype pk_type, sk_type;
+    uint64_t items;                 /* live items */
+    uint64_t bytes;                 /* bytes of their stored entries */
+    uint64_t created;               /* seconds since the Unix epoch */
+} keel_db_table_info;
+
+/* Create table `name` (3..255 characters of [A-Za-z0-9_.-], DynamoDB's rule).
+ * KEEL_ETABLEEXISTS if it exists; KEEL_EVALIDATION for a bad name or schema. */
+KEEL_API keel_status keel_db_create_table(keel_db *db, const char *name,
+                                          const keel_db_schema *schema);
+/* Delete a table and all its items (one atomic append; space is reclaimed by compaction). */
+KEEL_API keel_status keel_db_delete_table(keel_db *db, const char *name);
+/* Describe a table. KEEL_ENOTABLE if absent. */
+KEEL_API keel_status keel_db_describe_table(keel_db *db, const char *name,
+                                            keel_db_table_info *info_out);
+/* The tables' names in order, as one buffer of NUL-terminated names: *names_out is
+ * malloc'd (free() it), *count_out names. */
+KEEL_API keel_status keel_db_list_tables(keel_db *db, char **names_out, size_t *count_out);
+
+/* ---- items ------------------------------------------------------------------------------ */
+
+/* Store `item` (a CBOR map) in `table`, replacing any item with the same key. The key
+ * attributes must be present with the schema's types. */
+KEEL_API keel_status keel_db_put_item(keel_db *db, const char *table, const void *item,
+                                      size_t item_len);
+/* Look up the item whose key attributes are those of `key` (a CBOR map holding exactly the
+ * key attributes). KEEL_OK: *item_out views the stored CBOR (valid until close);
+ * KEEL_NOTFOUND when absent. */
+KEEL_API keel_status keel_db_get_item(keel_db *db, const char *table, const void *key,
+                                      size_t key_len, keel_view *item_out);
+/* Delete the item with this key; absent is KEEL_OK (as in DynamoDB). */
+KEEL_API keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key,
+                                         size_t key_len);
+
+/* One write of a batch: a put (item) or a delete (key). */
+typedef struct keel_db_write {
+    const char *table;
+    const void *item;       /* CBOR map: the item to put, or the key to delete */
+    size_t item_len;
+    int is_delete;
+} keel_db_write;
+
+/* Apply every write as one atomic group: all are there after a crash, or none. Two writes
+ * to the same item are KEEL_EVALIDATION (as in DynamoDB). */
+KEEL_API keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t n);
+
+/* The default table of KeystoneDB's API: keys are raw bytes (a partition key and an
+ * optional sort key) that are not attributes of the item. `sk` NULL means no sort key
+ * (distinct from an empty sort key). As in KeystoneDB, any bytes are a key here, the empty
+ * string included, up to the limits (2048 and 1024 bytes). */
+KEEL_API keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const void *sk,
+                                    size_t sk_len, const void *item, size_t item_len);
+KEEL_API keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, const void *sk,
+                                    size_t sk_len, keel_view *item_out);
+KEEL_API keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len,
+                                       const void *sk, size_t sk_len);
+
+/* One write of a default-table batch: a put (item, a CBOR map) or a delete. `sk` NULL: no
+ * sort key. */
+typedef struct keel_db_kv_write {
+    const void *pk;
+    size_t pk_len;
+    const void *sk;
+    size_t sk_len;
+    const void *item;       /* puts: the item; ignored for deletes */
+    size_t item_len;
+    int is_delete;
+} keel_db_kv_write;
+
+/* keel_db_batch_write for the default table: one atomic group, all or none after a crash.
+ * Two writes to the same key are KEEL_EVALIDATION. */
+KEEL_API keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes,
+                                            size_t n);
+
+/* ---- conditional writes, updates and ReturnValues ---------------------------------------- */
+
+/* Which attributes a write returns (DynamoDB's ReturnValues). Put and delete take NONE and
+ * ALL_OLD; update takes all five. UPDATED_OLD and UPDATED_NEW return the update's target
+ * paths only (as a projection of them would: nested paths give nested maps). */
+typedef enum keel_db_return {
+    KEEL_DB_RETURN_NONE = 0,
+    KEEL_DB_RETURN_ALL_OLD,
+    KEEL_DB_RETURN_UPDATED_OLD,
+    KEEL_DB_RETURN_ALL_NEW,
+    KEEL_DB_RETURN_UPDATED_NEW
+} keel_db_return;
+
+/* Options of one conditional write. NULL options mean "unconditional, return nothing". */
+typedef struct keel_db_write_opts {
+    const char *condition;      /* ConditionExpression, or NULL */
+    const void *names;          /* CBOR map "#n" -> "name" (ExpressionAttributeNames), or NULL */
+    size_t names_len;
+    const void *values;         /* CBOR map ":v" -> value (ExpressionAttributeValues), or NULL */
+    size_t values_len;
+    keel_db_return return_values;
+    int return_old_on_condition_failure; /* ReturnValuesOnConditionCheckFailure=ALL_OLD */
+} keel_db_write_opts;
+
+#define KEEL_DB_WRITE_OPTS_INIT { NULL, NULL, 0, NULL, 0, KEEL_DB_RETURN_NONE, 0 }
+
+/* A result the library allocated: a CBOR map (an item, or the attributes ReturnValues
+ * asked for), owned by the caller until keel_db_buf_free(). data NULL and len 0 mean
+ * "no attributes" (DynamoDB returns no Attributes member then). */
+typedef struct keel_db_buf {
+    uint8_t *data;
+    size_t len;
+} keel_db_buf;
+
+/* Free a result and zero it. NULL and an empty buffer are no-ops. */
+KEEL_API void keel_db_buf_free(keel_db_buf *b);
+
+/* The conditional forms of put and delete, and update. Under the store's writer lock, in
+ * the critical section that writes, the current item is read, opts->condition evaluated
+ * against it (an absent item makes every path missing) and the new item computed: two
+ * threads racing a put conditioned on attribute_not_exists(pk) for one key see exactly one
+ * success.
+ *
+ * KEEL_ECONDITION ("The conditional request failed"): the condition was false; nothing was
+ * written; with return_old_on_condition_failure *out holds the current item (none when
+ * absent). KEEL_OK: *out holds what return_values asks for (ALL_OLD: the replaced, deleted
+ * or updated item; ALL_NEW: the item written). Every other status leaves *out empty. `out`
+ * may be NULL when nothing is asked for; it is always reset first. Returned items are as
+ * get_item returns them (they may hold padding entries, which readers skip).
+ *
+ * Expressions are parsed (KEEL_ESYNTAX) and every name and value must be used
+ * (KEEL_EVALIDATION) before the lock is taken. */
+KEEL_API keel_status keel_db_put_item_ex(keel_db *db, const char *table, const void *item,
+                                         size_t item_len, const keel_db_write_opts *opts,
+                                         keel_db_buf *out);
+KEEL_API keel_status keel_db_delete_item_ex(keel_db *db, const char *table, const void *key,
+                                            size_t key_len, const keel_db_write_opts *opts,
+                                            keel_db_buf *out);
+/* UpdateItem: apply `update` (an UpdateExpression: SET, REMOVE, ADD, DELETE; NULL for
+ * none) to the item with this key, creating it from the key when absent. Every operand
+ * reads the item as it was before the update. Numbers are exact (38 digits; a result out
+ * of range is KEEL_EVALIDATION). KEEL_EVALIDATION with DynamoDB's messages for: a key
+ * attribute as a target ("Cannot update attribute pk. This attribute is part of the key"),
+ * overlapping paths, an invalid document path, operands of the wrong type, a new item
+ * over 400 KB. */
+KEEL_API keel_status keel_db_update_item(keel_db *db, const char *table, const void *key,
+                                         size_t key_len, const char *update,
+                                         const keel_db_write_opts *opts, keel_db_buf *out);
+
+/* ---- transactions ------------------------------------------------------------------------- */
+
+#define KEEL_DB_MAX_TRANSACT 100u
+
+typedef enum keel_db_tx_kind {
+    KEEL_DB_TX_PUT = 1,         /* item: the item */
+    KEEL_DB_TX_UPDATE,          /* item: the key; update: the UpdateExpression */
+    KEEL_DB_TX_DELETE,          /* item: the key */
+    KEEL_DB_TX_CHECK            /* item: the key; condition required (ConditionCheck) */
+} keel_db_tx_kind;
+
+/* One action of TransactWriteItems. Each has its own names and values. */
+typedef struct keel_db_tx_write {
+    keel_db_tx_kind kind;
+    const char *table;
+    const void *item;           /* CBOR map: the item (PUT) or the key (the others) */
+    size_t item_len;
+    const char *update;         /* UPDATE only, may be NULL */
+    const char *condition;      /* NULL: none (required for CHECK) */
+    const void *names;
+    size_t names_len;
+    const void *values;
+    size_t values_len;
+    int return_old_on_condition_failure;
+} keel_db_tx_write;
+
+#define KEEL_DB_TX_WRITE_INIT { (keel_db_tx_kind)0, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL, 0, 0 }
+
+/* Why an action canceled a transaction (DynamoDB's CancellationReasons). */
+typedef enum keel_db_reason_code {
+    KEEL_DB_REASON_NONE = 0,            /* "None": this action was fine */
+    KEEL_DB_REASON_CONDITION_FAILED,    /* "ConditionalCheckFailed" */
+    KEEL_DB_REASON_VALIDATION           /* "ValidationError": e.g. an update's operand type */
+} keel_db_reason_code;
+
+typedef struct keel_db_tx_reason {
+    keel_db_reason_code code;
+    const char *code_name;      /* static: "None", "ConditionalCheckFailed", "ValidationError" */
+    char message[256];          /* "" for None; "The conditional request failed"; ... */
+    keel_db_buf item;           /* ConditionalCheckFailed with return_old_on_condition_failure:
+                                 * the current item (empty when absent) */
+} keel_db_tx_reason;
+
+/* TransactWriteItems: 1..100 actions across tables. Every condition is checked and every
+ * new item computed against the current items under the writer lock; then all writes are
+ * appended as one atomic group (all there after a crash, or none), or nothing is written.
+ *
+ * KEEL_ECANCELED: some action failed its condition or its evaluation; if reasons_out is
+ * not NULL (an array of n) it holds one reason per action, in order; release the items
+ * with keel_db_tx_reasons_free(). KEEL_OK: reasons_out (if given) is all "None".
+ * Refused whole, before any item is read (KEEL_EVALIDATION / KEEL_ESYNTAX /
+ * KEEL_ENOTABLE, the detail naming the action): an empty or oversized list, two actions
+ * on one item ("Transaction request cannot include multiple operations on one item"), a
+ * malformed expression, a bad key or item, a CHECK without a condition. */
+KEEL_API keel_status keel_db_transact_write(keel_db *db, const keel_db_tx_write *actions,
+                                            size_t n, keel_db_tx_reason *reasons_out);
+/* Free the items of reasons[0..n) and reset them. */
+KEEL_API void keel_db_tx_reasons_free(keel_db_tx_reason *reasons, size_t n);
+
+/* One Get of TransactGetItems. */
+typedef struct keel_db_tx_get {
+    const char *table;
+    const void *key;            /* CBOR map: exactly the key attributes */
+    size_t key_len;
+    const char *projection;     /* NULL: the whole item */
+    const void *names;          /* for the projection, or NULL */
+    size_t names_len;
+} keel_db_tx_get;
+
+/* TransactGetItems: 1..100 gets read under one hold of the read lock, so they see one
+ * moment: a transaction's writes are all visible or none. items_out[i] (an array of n,
+ * reset first) is a copy of the i-th item (projected if asked), empty when absent; free
+ * each with keel_db_buf_free(). On an error every items_out[i] is empty. */
+KEEL_API keel_status keel_db_transact_get(keel_db *db, const keel_db_tx_get *gets, size_t n,
+                                          keel_db_buf *items_out);
+
+/* ---- queries and scans ------------------------------------------------------------------- */
+
+typedef struct keel_db_query {
+    const char *key_condition;  /* query only: "pk = :v [AND sk-condition]" */
+    const char *filter;         /* NULL: no filter */
+    const char *projection;     /* NULL: whole items */
+    const void *names;          /* CBOR map "#n" -> "name", or NULL */
+    size_t names_len;
+    const void *values;         /* CBOR map ":v" -> value, or NULL */
+    size_t values_len;
+    int forward;                /* query only: 1 ascending (default), 0 descending */
+    uint64_t limit;             /* items evaluated (before the filter), 0: no limit */
+    const void *start_key;      /* CBOR map: resume after this key (a cursor's last key) */
+    size_t start_key_len;
+    uint32_t segment;           /* scan only: this segment of total_segments */
+    uint32_t total_segments;    /* scan only: 0 or 1 for the whole table */
+} keel_db_query;
+
+#define KEEL_DB_QUERY_INIT { NULL, NULL, NULL, NULL, 0, NULL, 0, 1, 0, NULL, 0, 0, 0 }
+
+/* Start a query (items of one partition, in sort-key order) or a scan (every item of the
+ * table). Parse errors (KEEL_ESYNTAX, with the position) and validation errors are
+ * reported here, before any item is read. Release with keel_db_cursor_free(). The cursor
+ * sees the table as it is at each step (read-committed, as DynamoDB). */
+KEEL_API keel_status keel_db_query_start(keel_db *db, const char *table,
+                                         const keel_db_query *q, keel_db_cursor **cursor_out);
+KEEL_API keel_status keel_db_scan_start(keel_db *db, const char *table,
+                                        const keel_db_query *q, keel_db_cursor **cursor_out);
+
+/* The next item that passes the filter: KEEL_OK with *item_out (projected: valid until the
+ * next call on this cursor; whole: valid until close), KEEL_NOTFOUND when done. */
+KEEL_API keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out);
+/* Where to resume: the key (CBOR map) of the last item evaluated when the limit stopped
+ * the cursor; KEEL_NOTFOUND when the cursor ran to the end. Valid until the next call. */
+KEEL_API keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out);
+/* Items evaluated (scanned) and items returned so far. */
+KEEL_API void keel_db_cursor_counts(const keel_db_cursor *c, uint64_t *scanned_out,
+                                    uint64_t *returned_out);
+KEEL_API void keel_db_cursor_free(keel_db_cursor *c);
+
+/* Number of items in a table. */
+KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *count_out);
+
+/* ---- DynamoDB JSON ------------------------------------------------------------------------ */
+
+/* The text form of items and values that DynamoDB's API, the AWS CLI and boto3's client use:
+ * every value an AttributeValue, {"S": "text"}, {"N": "12.5"} (numbers as strings, exact),
+ * {"B": "<base64>"}, {"BOOL": true}, {"NULL": true}, {"L": [...]}, {"M": {...}}, {"SS": [...]},
+ * {"NS": ["1", ...]}, {"BS": ["<base64>", ...]}. Numbers come out in DynamoDB's normalized
+ * text (never an exponent: 1e3 -> "1000"); B is strict RFC 4648 base64. A float32 vector
+ * has no DynamoDB type and comes out as {"L": [{"N": ...}, ...]} (DynamoDB's SearchVector
+ * form, each element the shortest decimal that reads back as the same float32); JSON in
+ * never makes a vector. */
+typedef enum keel_db_json_kind {
+    KEEL_DB_JSON_ITEM = 0,  /* an item or a key: {"name": AttributeValue, ...} */
+    KEEL_DB_JSON_VALUE,     /* one AttributeValue */
+    KEEL_DB_JSON_VALUES,    /* ExpressionAttributeValues: {":v": AttributeValue, ...} */
+    KEEL_DB_JSON_NAMES      /* ExpressionAttributeNames: {"#n": "name", ...} */
+} keel_db_json_kind;
+
+/* Parse `json` (len bytes of UTF-8, one JSON value) as `kind` into CBOR for this API:
+ * *cbor_out is malloc'd (free() it), *len_out its length. KEEL_EVALIDATION with
+ * DynamoDB's message for malformed JSON, an AttributeValue with no or several types, a bad
+ * number, bad base64, an empty set, duplicate set members or duplicate names; the item as
+ * a whole (sizes, key attributes) is checked by the call that uses it. */
+KEEL_API keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *json,
+                                          size_t len, uint8_t **cbor_out, size_t *len_out);
+/* The CBOR `cbor` (an item, a key or a cursor's last key for KEEL_DB_JSON_ITEM and
+ * _VALUES) as one line of JSON: *json_out is malloc'd and NUL-terminated (free() it),
+ * *len_out (may be NULL) its length. Padding pairs are skipped. KEEL_EVALIDATION when
+ * `cbor` is not a valid value of that kind. */
+KEEL_API keel_status keel_db_json_from_cbor(keel_db_json_kind kind, const void *cbor,
+                                            size_t len, char **json_out, size_t *len_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KEEL_DB_H */

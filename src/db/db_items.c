@@ -1,0 +1,193 @@
+/*
+ * db_items.c: item operations: put, get, delete and update (with conditions and
+ * ReturnValues), atomic batches, and the KeystoneDB default table.
+ *
+ * Every write goes through db_write.c: prepared completely before the store's writer lock
+ * is taken (the item checked against DynamoDB's rules, its key against the table's schema,
+ * its expressions parsed), then under the lock its current item read, its condition
+ * checked and its new item computed, and everything appended as one atomic group through
+ * the store's append path, whose publish hook (db.c) keeps the ordered index and the
+ * counts current. Nothing is written when any step fails. This file only shapes requests
+ * and results.
+ */
+#include "db/db_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- single items ------------------------------------------------------------------------ */
+
+static keel_status check_rv(const keel_db_write_opts *o, bool update) {
+    if (o->return_values < KEEL_DB_RETURN_NONE || o->return_values > KEEL_DB_RETURN_UPDATED_NEW)
+        return keel__fail(KEEL_EVALIDATION, "Return values set to invalid value");
+    if (!update && o->return_values != KEEL_DB_RETURN_NONE &&
+        o->return_values != KEEL_DB_RETURN_ALL_OLD)
+        return keel__fail(KEEL_EVALIDATION, "ReturnValues can only be ALL_OLD or NONE");
+    return KEEL_OK;
+}
+
+/* One conditional write from start to end: prepare, run, results. */
+static keel_status write_one(keel_db *db, kdb_wkind kind, const char *table, const void *item,
+                             size_t len, const char *update, const keel_db_write_opts *opts,
+                             keel_db_buf *out) {
+    if (out) out->data = NULL, out->len = 0;
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
+    if (opts) o = *opts;
+    keel_status st = check_rv(&o, kind == KDB_W_UPDATE);
+    if (st != KEEL_OK) return st;
+    kdb_write *w = calloc(1, sizeof *w);
+    if (!w) return keel__fail(KEEL_ENOMEM, "a write");
+    w->rv = o.return_values;
+    w->rv_on_fail = o.return_old_on_condition_failure != 0;
+    st = kdb_write_prepare(db, w, kind, table, item, len, update, o.condition, o.names,
+                           o.names_len, o.values, o.values_len);
+    if (st == KEEL_OK) st = kdb_writes_run(db, w, 1);
+    if ((st == KEEL_OK || st == KEEL_ECONDITION) && out) {
+        char detail[256];
+        snprintf(detail, sizeof detail, "%s", keel_errmsg());
+        keel_status rst = kdb_write_result(w, out);
+        if (rst != KEEL_OK) st = rst;
+        else if (st != KEEL_OK) keel__fail(st, "%s", detail);
+    }
+    kdb_write_free(w);
+    free(w);
+    return st;
+}
+
+keel_status keel_db_put_item(keel_db *db, const char *table, const void *item, size_t item_len) {
+    return write_one(db, KDB_W_PUT, table, item, item_len, NULL, NULL, NULL);
+}
+
+keel_status keel_db_put_item_ex(keel_db *db, const char *table, const void *item,
+                                size_t item_len, const keel_db_write_opts *opts,
+                                keel_db_buf *out) {
+    return write_one(db, KDB_W_PUT, table, item, item_len, NULL, opts, out);
+}
+
+keel_status keel_db_get_item(keel_db *db, const char *table, const void *key, size_t key_len,
+                             keel_view *item_out) {
+    if (!item_out) return keel__fail(KEEL_EINVAL, "keel_db_get_item: item_out is NULL");
+    if (!key) return keel__fail(KEEL_EINVAL, "key is NULL");
+    kdb_table t;
+    keel_status st = kdb_table_get(db, table, &t);
+    if (st != KEEL_OK) return st;
+    kdb_key k;
+    if ((st = kdb_item_key(&t, key, key_len, true, &k)) != KEEL_OK) return st;
+    return keel_get(db->s, k.b, k.len, item_out);
+}
+
+keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key, size_t key_len) {
+    return write_one(db, KDB_W_DELETE, table, key, key_len, NULL, NULL, NULL);
+}
+
+keel_status keel_db_delete_item_ex(keel_db *db, const char *table, const void *key,
+                                   size_t key_len, const keel_db_write_opts *opts,
+                                   keel_db_buf *out) {
+    return write_one(db, KDB_W_DELETE, table, key, key_len, NULL, opts, out);
+}
+
+keel_status keel_db_update_item(keel_db *db, const char *table, const void *key, size_t key_len,
+                                const char *update, const keel_db_write_opts *opts,
+                                keel_db_buf *out) {
+    return write_one(db, KDB_W_UPDATE, table, key, key_len, update, opts, out);
+}
+
+static void free_writes(kdb_write *w, size_t n) {
+    for (size_t i = 0; i < n; i++) kdb_write_free(&w[i]);
+    free(w);
+}
+
+keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t n) {
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    if (n == 0) return KEEL_OK;
+    if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_batch_write: writes is NULL");
+    kdb_write *w = calloc(n, sizeof *w);
+    if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
+    keel_status st = KEEL_OK;
+    for (size_t i = 0; i < n && st == KEEL_OK; i++) {
+        st = kdb_write_prepare(db, &w[i], writes[i].is_delete ? KDB_W_DELETE : KDB_W_PUT,
+                               writes[i].table, writes[i].item, writes[i].item_len, NULL, NULL,
+                               NULL, 0, NULL, 0);
+        if (st != KEEL_OK) {
+            char detail[400];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            st = keel__fail(st, "batch write %zu of %zu: %s", i + 1, n, detail);
+        }
+    }
+    if (st == KEEL_OK)
+        st = kdb_writes_distinct(w, n, "Provided list of item keys contains duplicates");
+    if (st == KEEL_OK) st = kdb_writes_run(db, w, n);
+    free_writes(w, n);
+    return st;
+}
+
+/* ---- the default table -------------------------------------------------------------------- */
+
+keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const void *sk,
+                           size_t sk_len, const void *item, size_t item_len) {
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    kdb_write *w = calloc(1, sizeof *w);
+    if (!w) return keel__fail(KEEL_ENOMEM, "a write");
+    keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &w->key);
+    if (st == KEEL_OK)
+        st = kdb_write_prepare(db, w, KDB_W_PUT, NULL, item, item_len, NULL, NULL, NULL, 0,
+                               NULL, 0);
+    if (st == KEEL_OK) st = kdb_writes_run(db, w, 1);
+    free_writes(w, 1);
+    return st;
+}
+
+keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, size_t n) {
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    if (n == 0) return KEEL_OK;
+    if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: writes is NULL");
+    kdb_write *w = calloc(n, sizeof *w);
+    if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
+    keel_status st = KEEL_OK;
+    for (size_t i = 0; i < n && st == KEEL_OK; i++) {
+        const keel_db_kv_write *x = &writes[i];
+        st = kdb_key_make_kv(x->pk, x->pk_len, x->sk, x->sk_len, &w[i].key);
+        if (st == KEEL_OK && x->is_delete) {
+            w[i].kind = KDB_W_DELETE;
+            w[i].table = KDB_TABLE_KV;
+        } else if (st == KEEL_OK) {
+            st = kdb_write_prepare(db, &w[i], KDB_W_PUT, NULL, x->item, x->item_len, NULL, NULL,
+                                   NULL, 0, NULL, 0);
+        }
+        if (st != KEEL_OK) {
+            char detail[400];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            st = keel__fail(st, "batch write %zu of %zu: %s", i + 1, n, detail);
+        }
+    }
+    if (st == KEEL_OK)
+        st = kdb_writes_distinct(w, n, "Provided list of item keys contains duplicates");
+    if (st == KEEL_OK) st = kdb_writes_run(db, w, n);
+    free_writes(w, n);
+    return st;
+}
+
+keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, const void *sk,
+                           size_t sk_len, keel_view *item_out) {
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    if (!item_out) return keel__fail(KEEL_EINVAL, "keel_db_kv_get: item_out is NULL");
+    kdb_key k;
+    keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &k);
+    if (st != KEEL_OK) return st;
+    return keel_get(db->s, k.b, k.len, item_out);
+}
+
+keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len, const void *sk,
+                              size_t sk_len) {
+    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    kdb_write *w = calloc(1, sizeof *w);
+    if (!w) return keel__fail(KEEL_ENOMEM, "a write");
+    w->kind = KDB_W_DELETE;
+    w->table = KDB_TABLE_KV;
+    keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &w->key);
+    if (st == KEEL_OK) st = kdb_writes_run(db, w, 1);
+    free_writes(w, 1);
+    return st;
+}

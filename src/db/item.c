@@ -1,0 +1,836 @@
+/*
+ * item.c: item values. Decoding one CBOR value into its DynamoDB type (lazily: a kdb_val
+ * points into the caller's bytes), iteration over maps, lists and sets, attribute lookup,
+ * the full validation of an item from a caller (DynamoDB's rules, limits and size), the
+ * stored form (vector padding), deep equality and ordering.
+ *
+ * Type mapping (include/keel_db.h, docs/FORMAT.md): text -> S, bytes -> B, integers, tags
+ * 2/3 (bignum), tag 4 (decimal fraction [exponent, mantissa]) and finite floats -> N, true
+ * and false -> BOOL, null -> NULL, array -> L, map -> M, tag 258 around a non-empty array
+ * -> SS/NS/BS by the first element's type, tag 85 around a byte string of 4*dims bytes
+ * (dims >= 1, every float32 finite) -> V. Anything else (undefined, other tags, a set of
+ * lists) is not an item value.
+ *
+ * kdb_val_decode checks the structure of one value and finds its end (kdb_cbor_skip,
+ * depth-bounded); it does not walk into containers' element types, check UTF-8 or number
+ * ranges: kdb_item_check does, once, when an item comes from a caller. The M count is the
+ * map head's count: it includes padding pairs, which only stored top-level maps hold.
+ *
+ * Padding (stored form): before each top-level vector, one pair key = uint 0 (0x00), value
+ * = byte string 0x58 LL followed by LL zero bytes, so a pair is 3 + LL bytes, 3..66. Its
+ * size is chosen so that the vector's payload starts at a multiple of 64 from the item's
+ * first byte: a needed pad of 3..63 bytes is used as is, 0, 1 or 2 become 64, 65 or 66.
+ * Every top-level vector gets exactly one pair, so the map's count (attributes + vectors)
+ * and therefore its head length are known before anything is placed. Readers skip any
+ * pair whose key is an unsigned integer and whose value is a byte string; kdb_item_check
+ * accepts such pairs only at the top level, and kdb_item_store_form drops them before
+ * placing its own, so storing a stored item again gives the same bytes.
+ *
+ * DynamoDB's size (kdb_item_check): for each attribute, the UTF-8 length of its name plus
+ * its value's size: S and B their length; N (significant digits + 1) / 2 + 1; BOOL and
+ * NULL 1; L and M 3 + per element 1 + its size (+ its name's length in an M); sets the sum
+ * of their elements' sizes; V (keel's) its payload, 4 bytes per dimension.
+ *
+ * Nesting: a top-level attribute's value is at level 1; an L or M at level 32 is the
+ * deepest allowed (its elements are at level 33 and must not be containers).
+ */
+#include "db/db.h"
+#include "base/base.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SKIP_DEPTH (KEEL_DB_MAX_DEPTH + 1)
+
+/* ---- decoding -------------------------------------------------------------------------- */
+
+/* A tagged value (t is its tag head) into v: numbers, sets, vectors; false otherwise. */
+static bool decode_tagged(const uint8_t *p, size_t len, const kdb_head *t, kdb_val *v) {
+    size_t hl = t->head_len;
+    kdb_head h;
+    if (!kdb_cbor_head(p + hl, len - hl, &h)) return false;
+    switch (t->v.u) {
+    case KDB_TAG_POS_BIGNUM:
+    case KDB_TAG_NEG_BIGNUM:
+        if (h.kind != KDB_C_BYTES) return false;
+        v->type = KDB_N;
+        v->len = hl + h.head_len;
+        return true;
+    case KDB_TAG_DECIMAL: {
+        if (h.kind != KDB_C_ARRAY || h.v.u != 2) return false;
+        size_t pos = hl + h.head_len;
+        kdb_head e, m;
+        if (!kdb_cbor_head(p + pos, len - pos, &e)) return false;
+        if (e.kind != KDB_C_UINT && e.kind != KDB_C_NEGINT) return false;
+        pos += e.head_len;
+        if (!kdb_cbor_head(p + pos, len - pos, &m)) return false;
+        pos += m.head_len;
+        if (m.kind == KDB_C_TAG && (m.v.u == KDB_TAG_POS_BIGNUM || m.v.u == KDB_TAG_NEG_BIGNUM)) {
+            kdb_head mb;
+            if (!kdb_cbor_head(p + pos, len - pos, &mb) || mb.kind != KDB_C_BYTES) return false;
+            pos += mb.head_len;
+        } else if (m.kind != KDB_C_UINT && m.kind != KDB_C_NEGINT) {
+            return false;
+        }
+        v->type = KDB_N;
+        v->len = pos;
+        return true;
+    }
+    case KDB_TAG_SET: {
+        if (h.kind != KDB_C_ARRAY || h.v.u == 0) return false;
+        /* depth 2: a decimal fraction element is an array inside the set's array */
+        size_t n = kdb_cbor_skip(p + hl, len - hl, 2);
+        if (n == 0) return false;
+        kdb_val first;
+        if (!kdb_val_decode(p + hl + h.head_len, len - hl - h.head_len, &first)) return false;
+        switch (first.type) {
+        case KDB_S: v->type = KDB_SS; break;
+        case KDB_N: v->type = KDB_NS; break;
+        case KDB_B: v->type = KDB_BS; break;
+        default: return false;
+        }
+        v->len = hl + n;
+        v->count = h.v.u;
+        v->body = p + hl + h.head_len;
+        v->body_len = n - h.head_len;
+        return true;
+    }
+    case KDB_TAG_F32LE: {
+        if (h.kind != KDB_C_BYTES || h.size == 0 || h.size % 4 != 0) return false;
+        for (size_t i = 0; i < h.size; i += 4)
+            if ((keel__ld32(h.data + i) & 0x7F800000u) == 0x7F800000u) return false;
+        v->type = KDB_V;
+        v->len = hl + h.head_len;
+        v->data = h.data;
+        v->size = h.size;
+        v->count = h.size / 4;
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+bool kdb_val_decode(const uint8_t *p, size_t len, kdb_val *out) {
+    kdb_head h;
+    if (!kdb_cbor_head(p, len, &h)) return false;
+    kdb_val v;
+    memset(&v, 0, sizeof v);
+    v.p = p;
+    v.len = h.head_len;
+    switch (h.kind) {
+    case KDB_C_TEXT:
+    case KDB_C_BYTES:
+        v.type = h.kind == KDB_C_TEXT ? KDB_S : KDB_B;
+        v.data = h.data;
+        v.size = h.size;
+        break;
+    case KDB_C_FLOAT:
+        if (!isfinite(h.v.f)) return false;
+        v.type = KDB_N;
+        break;
+    case KDB_C_UINT:
+    case KDB_C_NEGINT:
+        v.type = KDB_N;
+        break;
+    case KDB_C_TRUE:
+    case KDB_C_FALSE:
+        v.type = KDB_BOOL;
+        v.b = h.kind == KDB_C_TRUE;
+        break;
+    case KDB_C_NULL:
+        v.type = KDB_NULL;
+        break;
+    case KDB_C_ARRAY:
+    case KDB_C_MAP: {
+        size_t n = kdb_cbor_skip(p, len, SKIP_DEPTH);
+        if (n == 0) return false;
+        v.type = h.kind == KDB_C_ARRAY ? KDB_L : KDB_M;
+        v.len = n;
+        v.count = h.v.u;
+        v.body = p + h.head_len;
+        v.body_len = n - h.head_len;
+        break;
+    }
+    case KDB_C_TAG:
+        if (!decode_tagged(p, len, &h, &v)) return false;
+        break;
+    default:
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* An integer head as a number (uint, negint) or a bignum tag followed by its bytes. */
+static keel_status int_num(const uint8_t *p, size_t len, kdb_num *out) {
+    kdb_head h;
+    if (!kdb_cbor_head(p, len, &h)) return keel__fail(KEEL_EVALIDATION, "malformed number");
+    if (h.kind == KDB_C_UINT) {
+        kdb_num_from_u64(h.v.u, out);
+        return KEEL_OK;
+    }
+    if (h.kind == KDB_C_NEGINT) {
+        kdb_num_from_neg_u64(h.v.u, out);
+        return KEEL_OK;
+    }
+    if (h.kind == KDB_C_TAG && (h.v.u == KDB_TAG_POS_BIGNUM || h.v.u == KDB_TAG_NEG_BIGNUM)) {
+        kdb_head b;
+        if (!kdb_cbor_head(p + h.head_len, len - h.head_len, &b) || b.kind != KDB_C_BYTES)
+            return keel__fail(KEEL_EVALIDATION, "malformed bignum");
+        return kdb_num_from_bignum(h.v.u == KDB_TAG_NEG_BIGNUM, b.data, b.size, out);
+    }
+    return keel__fail(KEEL_EVALIDATION, "malformed number");
+}
+
+keel_status kdb_val_num(const kdb_val *v, kdb_num *out) {
+    if (v->type != KDB_N) return keel__fail(KEEL_EVALIDATION, "not a number");
+    kdb_head h;
+    if (!kdb_cbor_head(v->p, v->len, &h)) return keel__fail(KEEL_EVALIDATION, "malformed number");
+    if (h.kind == KDB_C_FLOAT) return kdb_num_from_double(h.v.f, out);
+    if (h.kind != KDB_C_TAG || h.v.u != KDB_TAG_DECIMAL) return int_num(v->p, v->len, out);
+    /* 4([e, m]): decode_tagged checked the shape */
+    size_t pos = h.head_len;
+    kdb_head a, e;
+    if (!kdb_cbor_head(v->p + pos, v->len - pos, &a)) return keel__fail(KEEL_EVALIDATION, "malformed decimal");
+    pos += a.head_len;
+    if (!kdb_cbor_head(v->p + pos, v->len - pos, &e)) return keel__fail(KEEL_EVALIDATION, "malformed decimal");
+    pos += e.head_len;
+    int64_t ex;
+    if (e.kind == KDB_C_UINT) ex = e.v.u > 1000000 ? 1000000 : (int64_t)e.v.u;
+    else if (e.kind == KDB_C_NEGINT) ex = e.v.u > 1000000 ? -1000000 : -1 - (int64_t)e.v.u;
+    else return keel__fail(KEEL_EVALIDATION, "malformed decimal");
+    keel_status st = int_num(v->p + pos, v->len - pos, out);
+    if (st != KEEL_OK) return st;
+    return kdb_num_scale10(out, ex);
+}
+
+const char *kdb_type_name(kdb_type t) {
+    switch (t) {
+    case KDB_S: return "S";
+    case KDB_N: return "N";
+    case KDB_B: return "B";
+    case KDB_BOOL: return "BOOL";
+    case KDB_NULL: return "NULL";
+    case KDB_L: return "L";
+    case KDB_M: return "M";
+    case KDB_SS: return "SS";
+    case KDB_NS: return "NS";
+    case KDB_BS: return "BS";
+    case KDB_V: return "V";
+    }
+    return "?";
+}
+
+/* ---- iteration ------------------------------------------------------------------------- */
+
+void kdb_iter_init(kdb_iter *it, const kdb_val *c) {
+    memset(it, 0, sizeof *it);
+    switch (c->type) {
+    case KDB_L:
+    case KDB_M:
+    case KDB_SS:
+    case KDB_NS:
+    case KDB_BS:
+        it->p = c->body;
+        it->end = c->body + c->body_len;
+        it->left = c->count;
+        it->map = c->type == KDB_M;
+        break;
+    default:
+        break;
+    }
+}
+
+/* Is the pair at p a padding pair? Sets *len_out to its length. -1 malformed. */
+static int padding_pair(const uint8_t *p, size_t rem, const kdb_head *k, size_t *len_out) {
+    if (k->kind != KDB_C_UINT) return 0;
+    kdb_head v;
+    if (!kdb_cbor_head(p + k->head_len, rem - k->head_len, &v) || v.kind != KDB_C_BYTES) return -1;
+    *len_out = k->head_len + v.head_len;
+    return 1;
+}
+
+int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, kdb_val *val) {
+    while (it->left > 0) {
+        size_t rem = (size_t)(it->end - it->p);
+        if (it->map) {
+            kdb_head k;
+            if (!kdb_cbor_head(it->p, rem, &k)) return -1;
+            size_t plen = 0;
+            int pad = padding_pair(it->p, rem, &k, &plen);
+            if (pad < 0) return -1;
+            if (pad) {
+                it->p += plen;
+                it->left--;
+                continue;
+            }
+            if (k.kind != KDB_C_TEXT) return -1;
+            /* it->p stays at the pair until its value decodes (messages point there) */
+            if (!kdb_val_decode(it->p + k.head_len, rem - k.head_len, val)) return -1;
+            if (name_out) *name_out = k.data;
+            if (name_len_out) *name_len_out = k.size;
+            it->p += k.head_len + val->len;
+            it->left--;
+            return 1;
+        }
+        if (name_out) *name_out = NULL;
+        if (name_len_out) *name_len_out = 0;
+        if (!kdb_val_decode(it->p, rem, val)) return -1;
+        it->p += val->len;
+        it->left--;
+        return 1;
+    }
+    return 0;
+}
+
+bool kdb_item_open(const uint8_t *item, size_t len, kdb_val *out) {
+    if (!item) return false;
+    kdb_val v;
+    if (!kdb_val_decode(item, len, &v) || v.type != KDB_M) return false;
+    *out = v;
+    return true;
+}
+
+bool kdb_item_attr(const uint8_t *item, size_t len, const char *name, size_t name_len,
+                   kdb_val *out) {
+    kdb_val m;
+    if (!kdb_item_open(item, len, &m)) return false;
+    kdb_iter it;
+    kdb_iter_init(&it, &m);
+    const uint8_t *n;
+    size_t nl;
+    kdb_val v;
+    while (kdb_iter_next(&it, &n, &nl, &v) == 1) {
+        if (nl == name_len && memcmp(n, name, nl) == 0) {
+            *out = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* ---- validation ------------------------------------------------------------------------ */
+
+static bool utf8_valid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        uint32_t cp, min;
+        if ((c & 0xE0) == 0xC0) k = 1, cp = c & 0x1Fu, min = 0x80;
+        else if ((c & 0xF0) == 0xE0) k = 2, cp = c & 0x0Fu, min = 0x800;
+        else if ((c & 0xF8) == 0xF0) k = 3, cp = c & 0x07u, min = 0x10000;
+        else return false;
+        if (n - i <= k) return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return false;
+            cp = cp << 6 | (s[i + j] & 0x3Fu);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+/* The path of the value being checked, kept as segments and formatted only for a
+ * message (formatting every name on the way would cost more than the check itself). */
+typedef struct seg {
+    const uint8_t *name;    /* NULL: a list index */
+    size_t len;
+    uint64_t idx;
+} seg;
+
+#define PATH_SEGS 40        /* deeper paths (only in malformed input) are cut with "..." */
+
+typedef struct chk {
+    seg s[PATH_SEGS];
+    unsigned depth;
+} chk;
+
+static keel_status bad(const chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static keel_status bad(const chk *c, const char *fmt, ...) {
+    char msg[400], path[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->depth == 0) return keel__fail(KEEL_EVALIDATION, "item: %s", msg);
+    size_t k = 0;
+    path[0] = 0;
+    unsigned n = c->depth < PATH_SEGS ? c->depth : PATH_SEGS;
+    for (unsigned i = 0; i < n && k < sizeof path - 80; i++) {
+        const seg *g = &c->s[i];
+        int w;
+        if (g->name)
+            w = snprintf(path + k, sizeof path - k, "%s%.*s%s", i ? "." : "",
+                         (int)(g->len > 64 ? 64 : g->len), (const char *)g->name,
+                         g->len > 64 ? "..." : "");
+        else
+            w = snprintf(path + k, sizeof path - k, "[%llu]", (unsigned long long)g->idx);
+        if (w > 0) k += (size_t)w;
+    }
+    if (k >= sizeof path - 80 || c->depth > PATH_SEGS) snprintf(path + k, sizeof path - k, "...");
+    return keel__fail(KEEL_EVALIDATION, "attribute %s: %s", path, msg);
+}
+
+/* Enter ".name" or "[i]"; pop() leaves it. */
+static unsigned push_name(chk *c, const uint8_t *name, size_t n) {
+    if (c->depth < PATH_SEGS) {
+        c->s[c->depth].name = name;
+        c->s[c->depth].len = n;
+    }
+    return c->depth++;
+}
+
+static unsigned push_index(chk *c, uint64_t i) {
+    if (c->depth < PATH_SEGS) {
+        c->s[c->depth].name = NULL;
+        c->s[c->depth].idx = i;
+    }
+    return c->depth++;
+}
+
+static void pop(chk *c, unsigned old) { c->depth = old; }
+
+typedef struct span {
+    const uint8_t *p;
+    size_t n;
+} span;
+
+static int span_cmp(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    size_t m = x->n < y->n ? x->n : y->n;
+    int c = m ? memcmp(x->p, y->p, m) : 0;
+    if (c) return c;
+    return x->n < y->n ? -1 : x->n > y->n;
+}
+
+static int num_qcmp(const void *a, const void *b) { return kdb_num_cmp(a, b); }
+
+/* Any two equal among v[0..n)? Sorts v when n is large. */
+static bool spans_dup(span *v, size_t n) {
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (v[i].n == v[j].n && memcmp(v[i].p, v[j].p, v[i].n) == 0) return true;
+        return false;
+    }
+    qsort(v, n, sizeof *v, span_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (span_cmp(&v[i - 1], &v[i]) == 0) return true;
+    return false;
+}
+
+static uint64_t num_size(const kdb_num *x) { return (uint64_t)(x->n + 1) / 2 + 1; }
+
+/* Why kdb_val_decode refused the value at p (for the message; the path names it). */
+static keel_status why_bad_value(chk *c, const uint8_t *p, size_t len) {
+    kdb_head h, in;
+    if (!kdb_cbor_head(p, len, &h)) return bad(c, "not well-formed CBOR");
+    if (h.kind == KDB_C_UNDEFINED) return bad(c, "undefined is not an item value");
+    if (h.kind == KDB_C_FLOAT) return bad(c, "NaN and Infinity are not valid numbers");
+    if (h.kind == KDB_C_TAG) {
+        bool has = kdb_cbor_head(p + h.head_len, len - h.head_len, &in);
+        if (h.v.u == KDB_TAG_SET && has && in.kind == KDB_C_ARRAY && in.v.u == 0)
+            return bad(c, "empty sets are not allowed");
+        if (h.v.u == KDB_TAG_SET)
+            return bad(c, "a set must be a non-empty array of strings, numbers or binary values");
+        if (h.v.u == KDB_TAG_F32LE)
+            return bad(c, "a vector must be a byte string of 4 * dims bytes (dims >= 1) of "
+                          "finite float32 values");
+        if (h.v.u <= KDB_TAG_DECIMAL && h.v.u >= KDB_TAG_POS_BIGNUM) return bad(c, "malformed number");
+        return bad(c, "CBOR tag %llu is not an item type", (unsigned long long)h.v.u);
+    }
+    return bad(c, "not well-formed CBOR, or nested deeper than 32 levels");
+}
+
+/* Why the map pair at p was refused. */
+static keel_status why_bad_pair(chk *c, const uint8_t *p, size_t len) {
+    kdb_head k;
+    if (!kdb_cbor_head(p, len, &k)) return bad(c, "not well-formed CBOR");
+    if (k.kind == KDB_C_UINT) return bad(c, "a padding entry's value must be a byte string");
+    if (k.kind != KDB_C_TEXT) return bad(c, "attribute names must be text strings");
+    unsigned old = push_name(c, k.data, k.size);
+    keel_status st = why_bad_value(c, p + k.head_len, len - k.head_len);
+    pop(c, old);
+    return st;
+}
+
+static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t *size);
+
+static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t *size,
+                             bool top) {
+    /* count is bounded by the bytes of the map (kdb_cbor_skip checked it) */
+    span small[16];
+    span *names = small;
+    if (v->count > 16) {
+        names = malloc((size_t)v->count * sizeof *names);
+        if (!names) return keel__fail(KEEL_ENOMEM, "checking an item of %llu attributes",
+                                      (unsigned long long)v->count);
+    }
+    size_t k = 0;
+    keel_status st = KEEL_OK;
+    kdb_iter it;
+    kdb_iter_init(&it, v);
+    const uint8_t *name;
+    size_t nlen;
+    kdb_val e;
+    int r;
+    while ((r = kdb_iter_next(&it, &name, &nlen, &e)) == 1) {
+        if (nlen == 0) {
+            st = bad(c, "empty attribute name");
+            goto done;
+        }
+        if (nlen > 65535) {
+            st = bad(c, "attribute name of %zu bytes (the limit is 65535)", nlen);
+            goto done;
+        }
+        if (!utf8_valid(name, nlen)) {
+            st = bad(c, "attribute name is not valid UTF-8");
+            goto done;
+        }
+        names[k].p = name;
+        names[k].n = nlen;
+        k++;
+        unsigned old = push_name(c, name, nlen);
+        uint64_t es = 0;
+        st = check_val(c, &e, level + 1, &es);
+        pop(c, old);
+        if (st != KEEL_OK) goto done;
+        *size += nlen + es + (top ? 0 : 1);
+    }
+    if (r < 0) {
+        st = why_bad_pair(c, it.p, (size_t)(it.end - it.p));
+        goto done;
+    }
+    if (!top && k != v->count) {
+        st = bad(c, "padding entries are allowed only at the top level of an item");
+        goto done;
+    }
+    if (spans_dup(names, k)) {
+        st = bad(c, "duplicate attribute names");
+        goto done;
+    }
+    if (!top) *size += 3;
+done:
+    if (names != small) free(names);
+    return st;
+}
+
+static keel_status check_set(chk *c, const kdb_val *v, uint64_t *size) {
+    kdb_type want = v->type == KDB_SS ? KDB_S : v->type == KDB_NS ? KDB_N : KDB_B;
+    const char *what = v->type == KDB_SS ? "string" : v->type == KDB_NS ? "number" : "binary";
+    size_t n = (size_t)v->count;
+    span small_sp[16];
+    kdb_num small_nums[16];
+    span *sp = NULL;
+    kdb_num *nums = NULL;
+    if (want == KDB_N) nums = n <= 16 ? small_nums : malloc(n * sizeof *nums);
+    else sp = n <= 16 ? small_sp : malloc(n * sizeof *sp);
+    if (!nums && !sp) return keel__fail(KEEL_ENOMEM, "checking a set of %zu elements", n);
+    keel_status st = KEEL_OK;
+    kdb_iter it;
+    kdb_iter_init(&it, v);
+    kdb_val e;
+    size_t k = 0;
+    int r;
+    while ((r = kdb_iter_next(&it, NULL, NULL, &e)) == 1) {
+        if (e.type != want) {
+            st = bad(c, "%s set contains an element of type %s", what, kdb_type_name(e.type));
+            goto done;
+        }
+        if (want == KDB_N) {
+            if (kdb_val_num(&e, &nums[k]) != KEEL_OK) {
+                char msg[200];
+                snprintf(msg, sizeof msg, "%s", keel_errmsg());
+                st = bad(c, "%s", msg);
+                goto done;
+            }
+            *size += num_size(&nums[k]);
+        } else {
+            if (want == KDB_S && !utf8_valid(e.data, e.size)) {
+                st = bad(c, "string set contains invalid UTF-8");
+                goto done;
+            }
+            sp[k].p = e.data;
+            sp[k].n = e.size;
+            *size += e.size;
+        }
+        k++;
+    }
+    if (r < 0) {
+        st = bad(c, "malformed %s set", what);
+        goto done;
+    }
+    bool dup = false;
+    if (want == KDB_N && k <= 16) {
+        for (size_t i = 1; i < k && !dup; i++)
+            for (size_t j = 0; j < i && !dup; j++) dup = kdb_num_cmp(&nums[i], &nums[j]) == 0;
+    } else if (want == KDB_N) {
+        qsort(nums, k, sizeof *nums, num_qcmp);
+        for (size_t i = 1; i < k && !dup; i++) dup = kdb_num_cmp(&nums[i - 1], &nums[i]) == 0;
+    } else {
+        dup = spans_dup(sp, k);
+    }
+    if (dup) st = bad(c, "%s set contains duplicates", what);
+done:
+    if (sp != small_sp) free(sp);
+    if (nums != small_nums) free(nums);
+    return st;
+}
+
+static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t *size) {
+    switch (v->type) {
+    case KDB_S:
+        if (!utf8_valid(v->data, v->size)) return bad(c, "string is not valid UTF-8");
+        *size += v->size;
+        return KEEL_OK;
+    case KDB_B:
+        *size += v->size;
+        return KEEL_OK;
+    case KDB_N: {
+        kdb_num x;
+        if (kdb_val_num(v, &x) != KEEL_OK) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "%s", keel_errmsg());
+            return bad(c, "%s", msg);
+        }
+        *size += num_size(&x);
+        return KEEL_OK;
+    }
+    case KDB_BOOL:
+    case KDB_NULL:
+        *size += 1;
+        return KEEL_OK;
+    case KDB_V:
+        *size += v->size;
+        return KEEL_OK;
+    case KDB_SS:
+    case KDB_NS:
+    case KDB_BS:
+        return check_set(c, v, size);
+    case KDB_L: {
+        if (level > KEEL_DB_MAX_DEPTH) return bad(c, "nested deeper than 32 levels");
+        kdb_iter it;
+        kdb_iter_init(&it, v);
+        kdb_val e;
+        uint64_t i = 0;
+        int r;
+        while ((r = kdb_iter_next(&it, NULL, NULL, &e)) == 1) {
+            unsigned old = push_index(c, i++);
+            keel_status st = check_val(c, &e, level + 1, size);
+            pop(c, old);
+            if (st != KEEL_OK) return st;
+            *size += 1;
+        }
+        if (r < 0) {
+            unsigned old = push_index(c, i);
+            keel_status st = why_bad_value(c, it.p, (size_t)(it.end - it.p));
+            pop(c, old);
+            return st;
+        }
+        *size += 3;
+        return KEEL_OK;
+    }
+    case KDB_M:
+        if (level > KEEL_DB_MAX_DEPTH) return bad(c, "nested deeper than 32 levels");
+        return check_map(c, v, level, size, false);
+    }
+    return bad(c, "unknown type");
+}
+
+keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out) {
+    chk c;
+    c.depth = 0;
+    if (!item || len == 0) return keel__fail(KEEL_EVALIDATION, "item: empty");
+    kdb_head h;
+    if (!kdb_cbor_head(item, len, &h)) return bad(&c, "not well-formed CBOR");
+    if (h.kind != KDB_C_MAP) return bad(&c, "an item must be a CBOR map");
+    kdb_val m;
+    if (!kdb_item_open(item, len, &m)) {
+        if (kdb_cbor_skip(item, len, 100000) != 0) return bad(&c, "nested deeper than 32 levels");
+        return bad(&c, "not well-formed CBOR (or a value that is not an item value)");
+    }
+    if (m.len != len) return bad(&c, "%zu bytes after the item's map", len - m.len);
+    uint64_t size = 0;
+    keel_status st = check_map(&c, &m, 0, &size, true);
+    if (st != KEEL_OK) return st;
+    if (size > KEEL_DB_MAX_ITEM)
+        return keel__fail(KEEL_EVALIDATION, "Item size has exceeded the maximum allowed size "
+                          "(%llu bytes, the limit is %u)", (unsigned long long)size,
+                          KEEL_DB_MAX_ITEM);
+    if (size_out) *size_out = (size_t)size;
+    return KEEL_OK;
+}
+
+/* ---- stored form ----------------------------------------------------------------------- */
+
+keel_status kdb_item_store_form(const uint8_t *item, size_t len, kdb_buf *out) {
+    out->len = 0;
+    out->failed = false;
+    kdb_val m;
+    if (!kdb_item_open(item, len, &m) || m.len != len)
+        return keel__fail(KEEL_EVALIDATION, "item: not a well-formed CBOR map");
+    /* Pass 1: count the attributes and the vectors. */
+    uint64_t attrs = 0, vectors = 0;
+    kdb_iter it;
+    kdb_iter_init(&it, &m);
+    kdb_val v;
+    int r;
+    while ((r = kdb_iter_next(&it, NULL, NULL, &v)) == 1) {
+        attrs++;
+        if (v.type == KDB_V) vectors++;
+    }
+    if (r < 0) return keel__fail(KEEL_EVALIDATION, "item: malformed map");
+    kdb_enc_map(out, attrs + vectors);
+    /* Pass 2: copy each attribute's key and value bytes, a padding pair before vectors. */
+    kdb_iter_init(&it, &m);
+    for (;;) {
+        const uint8_t *key_start = it.p;
+        r = kdb_iter_next(&it, NULL, NULL, &v);
+        if (r <= 0) break;
+        /* The iterator may have skipped padding pairs: the key is the head just before
+         * the value. Find it by decoding heads from key_start. */
+        const uint8_t *k = key_start;
+        for (;;) {
+            kdb_head h;
+            if (!kdb_cbor_head(k, (size_t)(v.p - k), &h)) return keel__fail(KEEL_EVALIDATION, "item: malformed map");
+            if (k + h.head_len == v.p) break;
+            k += h.head_len; /* a padding key or value */
+        }
+        size_t key_len = (size_t)(v.p - k);
+        if (v.type == KDB_V) {
+            size_t hdr = (size_t)(v.data - v.p);
+            size_t at = (out->len + 3 + key_len + hdr) % 64; /* with the smallest pair */
+            size_t pad = 3 + (at ? 64 - at : 0);             /* 3..66 */
+            uint8_t pair[66];
+            memset(pair, 0, sizeof pair);
+            pair[0] = 0x00;
+            pair[1] = 0x58;
+            pair[2] = (uint8_t)(pad - 3);
+            kdb_buf_put(out, pair, pad);
+        }
+        kdb_buf_put(out, k, key_len);
+        kdb_buf_put(out, v.p, v.len);
+    }
+    if (r < 0) return keel__fail(KEEL_EVALIDATION, "item: malformed map");
+    if (out->failed) return keel__fail(KEEL_ENOMEM, "item: out of memory building the stored form");
+    return KEEL_OK;
+}
+
+/* ---- equality and order ---------------------------------------------------------------- */
+
+static bool num_equal(const kdb_val *a, const kdb_val *b) {
+    kdb_num x, y;
+    if (kdb_val_num(a, &x) != KEEL_OK || kdb_val_num(b, &y) != KEEL_OK)
+        return a->len == b->len && memcmp(a->p, b->p, a->len) == 0;
+    return kdb_num_cmp(&x, &y) == 0;
+}
+
+/* Elements of container a, each found in b (sets) or at the same position (lists). */
+static bool elems_in(const kdb_val *a, const kdb_val *b) {
+    kdb_iter ia;
+    kdb_iter_init(&ia, a);
+    kdb_val x, y;
+    int r;
+    while ((r = kdb_iter_next(&ia, NULL, NULL, &x)) == 1) {
+        kdb_iter ib;
+        kdb_iter_init(&ib, b);
+        bool found = false;
+        int s;
+        while (!found && (s = kdb_iter_next(&ib, NULL, NULL, &y)) == 1) found = kdb_val_equal(&x, &y);
+        if (!found) return false;
+    }
+    return r == 0;
+}
+
+static bool maps_equal(const kdb_val *a, const kdb_val *b) {
+    uint64_t na = 0, nb = 0;
+    kdb_iter ia, ib;
+    const uint8_t *n1, *n2;
+    size_t l1, l2;
+    kdb_val x, y;
+    int r;
+    kdb_iter_init(&ib, b);
+    while ((r = kdb_iter_next(&ib, NULL, NULL, &y)) == 1) nb++;
+    if (r < 0) return false;
+    kdb_iter_init(&ia, a);
+    while ((r = kdb_iter_next(&ia, &n1, &l1, &x)) == 1) {
+        na++;
+        kdb_iter_init(&ib, b);
+        bool found = false;
+        while (!found && kdb_iter_next(&ib, &n2, &l2, &y) == 1)
+            if (l1 == l2 && memcmp(n1, n2, l1) == 0) found = true;
+        if (!found || !kdb_val_equal(&x, &y)) return false;
+    }
+    return r == 0 && na == nb;
+}
+
+bool kdb_val_equal(const kdb_val *a, const kdb_val *b) {
+    if (a->type != b->type) return false;
+    switch (a->type) {
+    case KDB_S:
+    case KDB_B:
+        return a->size == b->size && (a->size == 0 || memcmp(a->data, b->data, a->size) == 0);
+    case KDB_N:
+        return num_equal(a, b);
+    case KDB_BOOL:
+        return a->b == b->b;
+    case KDB_NULL:
+        return true;
+    case KDB_V:
+        if (a->size != b->size) return false;
+        for (size_t i = 0; i < a->size; i += 4) {
+            uint32_t u = keel__ld32(a->data + i), w = keel__ld32(b->data + i);
+            float f, g;
+            memcpy(&f, &u, 4);
+            memcpy(&g, &w, 4);
+            if (f != g) return false;
+        }
+        return true;
+    case KDB_L: {
+        if (a->count != b->count) return false;
+        kdb_iter ia, ib;
+        kdb_iter_init(&ia, a);
+        kdb_iter_init(&ib, b);
+        kdb_val x, y;
+        int r;
+        while ((r = kdb_iter_next(&ia, NULL, NULL, &x)) == 1)
+            if (kdb_iter_next(&ib, NULL, NULL, &y) != 1 || !kdb_val_equal(&x, &y)) return false;
+        return r == 0;
+    }
+    case KDB_M:
+        return maps_equal(a, b);
+    case KDB_SS:
+    case KDB_NS:
+    case KDB_BS:
+        /* sets hold no duplicates: same size and a within b means equal */
+        return a->count == b->count && elems_in(a, b);
+    }
+    return false;
+}
+
+int kdb_val_compare(const kdb_val *a, const kdb_val *b) {
+    if (a->type != b->type) return 2;
+    if (a->type == KDB_N) {
+        kdb_num x, y;
+        if (kdb_val_num(a, &x) != KEEL_OK || kdb_val_num(b, &y) != KEEL_OK) return 2;
+        int c = kdb_num_cmp(&x, &y);
+        return (c > 0) - (c < 0);
+    }
+    if (a->type == KDB_S || a->type == KDB_B) {
+        size_t m = a->size < b->size ? a->size : b->size;
+        int c = m ? memcmp(a->data, b->data, m) : 0;
+        if (c == 0) c = a->size < b->size ? -1 : a->size > b->size;
+        return (c > 0) - (c < 0);
+    }
+    return 2;
+}
