@@ -1,12 +1,14 @@
 /*
- * db.c: a database handle: open, the table catalog, and the ordered index kept in step
- * with the store.
+ * db.c: a database handle: opening the store, the table catalog, and the ordered index
+ * kept in step with the store (db_tables.c adds the table-level operations on top).
  *
  * A database is a store file of kind KEEL_FILE_KIND_DB. Every item is one store entry,
  * keyed by its store key (key.c) and valued by its CBOR item in stored form (item.c).
  * The catalog lives in the same file: one entry per table under table id 0
  * (KDB_TABLE_CATALOG), plus a record of the next table id; creating or deleting a table
- * is one atomic append, so the catalog and the items always agree after a crash.
+ * is one atomic append, so the catalog and the items always agree after a crash. A table's
+ * catalog entry also holds its TTL attribute and its secondary indexes (db_index.c), whose
+ * entries have table ids of their own and are counted and ordered like items.
  *
  * Point reads go through the store's hash index. Range reads (Query, Scan) go through the
  * ordered index (order.c), built at open from the store's index and then kept current by
@@ -22,13 +24,9 @@
  */
 #include "db/db_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- the ordered index's view of the file ---------------------------------------------- */
 

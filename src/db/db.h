@@ -18,7 +18,9 @@
  *   expr_*.c  the expression engine: one parser and evaluator for key conditions,
  *             conditions/filters and projections, over encoded items
  *   update.c  update expressions (SET/REMOVE/ADD/DELETE) applied to an encoded item
- *   db.c      open, catalog and tables, item operations, batches, cursors
+ *   db.c      open, catalog and tables, the publish hook (db_internal.h lists the rest:
+ *             db_tables.c, db_write.c, db_items.c, db_tx.c, db_query.c, db_index.c,
+ *             db_index_ops.c)
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never
