@@ -433,8 +433,8 @@ KEEL_API keel_status keel_db_update_table(keel_db *db, const char *table,
  * reaps first) deletes them. */
 KEEL_API keel_status keel_db_update_ttl(keel_db *db, const char *table, const char *attribute);
 
-/* The clock TTL reads: seconds since the Unix epoch. NULL restores time(). Set it before
- * other threads use the database. */
+/* The clock TTL reads: seconds since the Unix epoch. NULL restores time(). May be called
+ * while other threads use the database (fn and ctx are stored atomically, each). */
 typedef int64_t (*keel_db_clock_fn)(void *ctx);
 KEEL_API void keel_db_set_clock(keel_db *db, keel_db_clock_fn fn, void *ctx);
 

@@ -39,14 +39,18 @@
 
 /* ---- clock and expiry ----------------------------------------------------------------------- */
 
+/* The clock may be set while other threads read it: both fields are accessed atomically
+ * (a reader may pair a new function with the old context only if a caller changes both
+ * at once; keeldb always passes the same context). */
 void keel_db_set_clock(keel_db *db, keel_db_clock_fn fn, void *ctx) {
     if (!db) return;
-    db->clock = fn;
-    db->clock_ctx = ctx;
+    __atomic_store_n(&db->clock_ctx, ctx, __ATOMIC_RELEASE);
+    __atomic_store_n(&db->clock, fn, __ATOMIC_RELEASE);
 }
 
 int64_t kdb_now(const keel_db *db) {
-    return db->clock ? db->clock(db->clock_ctx) : (int64_t)time(NULL);
+    keel_db_clock_fn fn = __atomic_load_n(&db->clock, __ATOMIC_ACQUIRE);
+    return fn ? fn(__atomic_load_n(&db->clock_ctx, __ATOMIC_ACQUIRE)) : (int64_t)time(NULL);
 }
 
 bool kdb_expired(const char *ttl, int64_t now, const uint8_t *item, size_t len) {
