@@ -10,6 +10,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* A table as the catalog describes it, with counts kept by the store's publish hook. */
 typedef struct kdb_table {
@@ -136,7 +139,6 @@ typedef struct kdb_write {
     kdb_wkind kind;
     uint32_t table;             /* table id, re-checked under the lock */
     char pk[256], sk[256];      /* the table's key names (sk "" when none) */
-    kdb_key key;
     const uint8_t *keymap;      /* UPDATE: the caller's key map (borrowed for the call) */
     size_t keymap_len;
     kdb_expr *cond, *update;    /* owned; NULL when absent */
@@ -153,7 +155,19 @@ typedef struct kdb_write {
     bool unchanged;             /* an UPDATE without actions of an existing item */
     keel_status st;             /* KEEL_OK, KEEL_ECONDITION or the evaluation's error */
     char msg[256];              /* its detail */
+    kdb_key key;                /* last: large (room for index keys), never zeroed whole */
 } kdb_write;
+
+/* A zeroed write but for its key's bytes (kdb_write_alloc: one write per call is the
+ * common case, and clearing the 11 KB key buffer would cost more than the rest). */
+static inline kdb_write *kdb_write_alloc(void) {
+    kdb_write *w = malloc(sizeof *w);
+    if (w) {
+        memset(w, 0, offsetof(kdb_write, key));
+        w->key.len = w->key.part_len = 0;
+    }
+    return w;
+}
 
 /* Prepare a write of `kind` on `table` (NULL for the default table, with `key` already
  * made): check the item or key, parse the expressions with one substitution map and
