@@ -336,6 +336,21 @@ static void buf_set(kdb_buf *b, const kdb_key *k) {
     kdb_buf_put(b, k->b, k->len);
 }
 
+/* Does the old item's entry (key ok) equal the new one (key nk, value val)? `tmp` holds
+ * the old projection. */
+static bool same_entry(const kdb_index *x, const kdb_table *t, const kdb_key *ok,
+                       const kdb_key *nk, const uint8_t *old, size_t old_len,
+                       const uint8_t *val, size_t vlen, kdb_buf *tmp) {
+    if (ok->len != nk->len || memcmp(ok->b, nk->b, ok->len) != 0) return false;
+    if (x->proj == KEEL_DB_PROJECT_ALL)
+        return old_len == vlen && memcmp(old, val, vlen) == 0;
+    bool same = kdb_index_project(x, t, old, old_len, tmp) == KEEL_OK && tmp->len == vlen &&
+                memcmp(tmp->p, val, vlen) == 0;
+    keel__clear_error();
+    tmp->len = 0;
+    return same;
+}
+
 /* The entries of index x for an item going from `old` to `now` (either may be NULL). */
 static size_t one_index(const kdb_index *x, const kdb_table *t, const kdb_key *tkey,
                         const uint8_t *old, size_t old_len, const uint8_t *now, size_t now_len,
@@ -355,13 +370,17 @@ static size_t one_index(const kdb_index *x, const kdb_table *t, const kdb_key *t
         items[m++] = entry(&bufs[0], NULL, 0);
     }
     if (hn > 0) {
-        buf_set(&bufs[1], nk);
         const uint8_t *val = now;
         size_t vlen = now_len;
         if (x->proj != KEEL_DB_PROJECT_ALL) {
             if ((*st = kdb_index_project(x, t, now, now_len, &bufs[2])) != KEEL_OK) goto out;
             val = bufs[2].p, vlen = bufs[2].len;
         }
+        /* Same key, same projection: the entry there is already right (not so while the
+         * index is being backfilled: the old item may have no entry yet). */
+        if (ho > 0 && !x->creating && same_entry(x, t, ok, nk, old, old_len, val, vlen, &bufs[0]))
+            goto out;
+        buf_set(&bufs[1], nk);
         items[m++] = entry(&bufs[1], val, vlen);
     }
     if (bufs[0].failed || bufs[1].failed) *st = keel__fail(KEEL_ENOMEM, "an index key");
