@@ -181,6 +181,9 @@ def test_definitions_refused() -> None:
         db.create_table("t2x", partition_key=("p", "S"), sort_key=("k", "N"), local_indexes=lsis)
     with pytest.raises(keeldb.ValidationError):
         db.create_table("t3x", partition_key=("p", "S"), global_indexes=[dict(GSI, name="a")])
+    with pytest.raises(keeldb.ValidationError):
+        db.create_table("t3x", partition_key=("p", "S"),
+                        global_indexes=[dict(GSI, Projection="ALL")])  # a misspelt field
     assert db.list_tables() == []
     t = db.create_table("t4x", partition_key=("p", "S"), sort_key=("k", "N"),
                         local_indexes=lsis[:5])

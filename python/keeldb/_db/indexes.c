@@ -71,6 +71,18 @@ parse_def(kdp_state *st, PyObject *o, int local, keel_db_index_def *d, PyObject 
                      Py_TYPE(o)->tp_name);
         return -1;
     }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(o, &pos, &k, &v)) {
+        const char *kn = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL;
+        if (kn == NULL || (strcmp(kn, "name") != 0 && strcmp(kn, "partition_key") != 0 &&
+                           strcmp(kn, "sort_key") != 0 && strcmp(kn, "projection") != 0)) {
+            PyErr_Clear();
+            PyErr_Format(st->ValidationError, "an index definition takes 'name', "
+                         "'partition_key', 'sort_key' and 'projection', not %R", k);
+            return -1;
+        }
+    }
     PyObject *name = PyDict_GetItemString(o, "name"), *pk = PyDict_GetItemString(o, "partition_key");
     PyObject *sk = PyDict_GetItemString(o, "sort_key"), *proj = PyDict_GetItemString(o, "projection");
     if (name == NULL || (pk == NULL && !local)) {
