@@ -317,8 +317,12 @@ class Table:
         return self._db.count(self._name)
 
     def describe(self) -> Dict[str, Any]:
-        """The schema and counts."""
-        return self._db.describe_table(self._name)
+        """The schema and counts, the secondary indexes and the TTL attribute."""
+        d = self._db.describe_table(self._name)
+        stats = self._db.table_stats(self._name)
+        d["indexes"] = stats["indexes"]
+        d["ttl_attribute"] = stats["ttl_attribute"]
+        return d
 
     def add_index(
         self,

@@ -140,6 +140,10 @@ def test_every_write_kind_keeps_indexes(seed: int) -> None:
     check(t, model)
     stats = t.stats()
     assert [i["name"] for i in stats["indexes"]] == ["by_l", "by_g", "g_keys"]
+    d = t.describe()
+    assert [i["name"] for i in d["indexes"]] == ["by_l", "by_g", "g_keys"]
+    assert d["indexes"][0]["kind"] == "local" and d["indexes"][0]["projection"] == ["x"]
+    assert d["indexes"][2]["sort_key"] is None and d["ttl_attribute"] is None
     assert stats["indexes"][1]["item_count"] == len(model_index(model, GSI))
 
 
