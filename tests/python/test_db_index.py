@@ -276,3 +276,20 @@ def test_ttl_moving_clock(tmp_path: Any) -> None:
     t.disable_ttl()
     assert t.ttl is None
     db.close()
+
+
+def test_projected_vectors_stay_aligned_and_key_limits() -> None:
+    db = keeldb.Database.create_in_memory()
+    t = db.create_table(
+        "vecs", partition_key=("id", "S"),
+        global_indexes=[{"name": "inc", "partition_key": ("kind", "S"), "projection": ["emb"]},
+                        {"name": "all", "partition_key": ("kind", "S")}])
+    t.put_item({"id": "a", "kind": "k", "pad": "x" * 7, "emb": keeldb.Vector([1.0, 2.0, 3.0])})
+    for name in ("inc", "all"):
+        (it,) = list(t.query("kind = :k", values={":k": "k"}, index=name))
+        assert it["emb"].tolist() == [1.0, 2.0, 3.0]
+        assert it["emb"].ctypes.data % 64 == 0  # a view into the file, 64-byte aligned
+    with pytest.raises(keeldb.ValidationError, match="2048"):
+        t.put_item({"id": "b", "kind": "x" * 3000})  # an index partition key over the limit
+    assert t.count() == 1
+    db.verify()
