@@ -552,6 +552,60 @@ static void test_crash_cut_index_write(void) {
     free(full);
 }
 
+/* A transaction over indexed items (a put that moves one, an update, a delete), cut at
+ * every byte: after reopening, all three writes and their index entries, or none. */
+static void test_crash_cut_index_transaction(void) {
+    keel_db_options o = KEEL_DB_OPTIONS_INIT;
+    keel_db *db;
+    REQUIRE_OK(keel_db_open(h_path("tx.keel"), &o, &db));
+    REQUIRE_OK(keel_db_create_table_ex(db, "tbl", &schema, defs, NDEFS));
+    static const char *const before_items[] = {
+        "{\"p\": \"a\", \"k\": 1, \"g\": \"a\", \"s\": 1, \"l\": 1}",
+        "{\"p\": \"a\", \"k\": 2, \"g\": \"a\", \"s\": 2}",
+        "{\"p\": \"a\", \"k\": 3, \"g\": \"a\", \"s\": 3, \"l\": 3, \"x\": \"i\"}",
+    };
+    size_t len;
+    for (size_t i = 0; i < 3; i++) {
+        uint8_t *it = cbdup(before_items[i], &len);
+        REQUIRE_OK(keel_db_put_item(db, "tbl", it, len));
+        free(it);
+    }
+    REQUIRE_OK(keel_db_sync(db));
+    long long before = file_size(h_path("tx.keel"));
+    size_t l0, l1, l2, lv;
+    uint8_t *put = cbdup("{\"p\": \"a\", \"k\": 1, \"g\": \"b\", \"s\": 1}", &l0);
+    uint8_t *upd = cbdup("{\"p\": \"a\", \"k\": 2}", &l1);
+    uint8_t *del = cbdup("{\"p\": \"a\", \"k\": 3}", &l2);
+    uint8_t *vals = cbdup("{\":l\": 5}", &lv);
+    keel_db_tx_write tx[3] = {KEEL_DB_TX_WRITE_INIT, KEEL_DB_TX_WRITE_INIT, KEEL_DB_TX_WRITE_INIT};
+    tx[0].kind = KEEL_DB_TX_PUT, tx[0].table = "tbl", tx[0].item = put, tx[0].item_len = l0;
+    tx[1].kind = KEEL_DB_TX_UPDATE, tx[1].table = "tbl", tx[1].item = upd, tx[1].item_len = l1;
+    tx[1].update = "SET l = :l", tx[1].values = vals, tx[1].values_len = lv;
+    tx[2].kind = KEEL_DB_TX_DELETE, tx[2].table = "tbl", tx[2].item = del, tx[2].item_len = l2;
+    REQUIRE_OK(keel_db_transact_write(db, tx, 3, NULL));
+    keel_db_free(db);
+    free(put), free(upd), free(del), free(vals);
+    size_t full_len;
+    uint8_t *full = read_file(h_path("tx.keel"), &full_len);
+    REQUIRE(full != NULL);
+    for (size_t cut = (size_t)before; cut <= full_len && !h_failures(); cut++) {
+        REQUIRE(write_file(h_path("tx2.keel"), full, cut) == 0);
+        REQUIRE_OK(keel_db_open(h_path("tx2.keel"), &o, &db));
+        items a, b, l;
+        REQUIRE_OK(query(db, "byg", "g = :g", "{\":g\": \"a\"}", &a));
+        REQUIRE_OK(query(db, "byg", "g = :g", "{\":g\": \"b\"}", &b));
+        REQUIRE_OK(scan(db, "byl", &l));
+        /* before: byg a = {1,2,3}, byl = {1,3}; after: byg a = {2}, b = {1}, byl = {2} */
+        bool newer = a.n == 1 && b.n == 1 && l.n == 1, older = a.n == 3 && b.n == 0 && l.n == 2;
+        CHECKF(cut == full_len ? newer : older, "cut at %zu of %zu: %zu %zu %zu", cut, full_len,
+               a.n, b.n, l.n);
+        if (cut == full_len || cut % 8 == 0) check_indexes(db, NDEFS);
+        items_free(&a), items_free(&b), items_free(&l);
+        keel_db_free(db);
+    }
+    free(full);
+}
+
 /* ---- TTL ---------------------------------------------------------------------------------------- */
 
 static int64_t fake_now;
@@ -703,6 +757,7 @@ int main(int argc, char **argv) {
         H_TEST(test_backfill),
         H_TEST(test_backfill_crash),
         H_TEST(test_crash_cut_index_write),
+        H_TEST(test_crash_cut_index_transaction),
         H_TEST(test_ttl),
         H_TEST(test_backfill_races_writers),
     };
