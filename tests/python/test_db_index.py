@@ -293,3 +293,48 @@ def test_projected_vectors_stay_aligned_and_key_limits() -> None:
         t.put_item({"id": "b", "kind": "x" * 3000})  # an index partition key over the limit
     assert t.count() == 1
     db.verify()
+
+
+def test_threads_write_reap_and_read_an_index() -> None:
+    import threading
+
+    db = keeldb.Database.create_in_memory()
+    t = make(db)
+    db.set_clock(1000)
+    t.enable_ttl("exp")
+    errors: List[BaseException] = []
+
+    def writer(seed: int) -> None:
+        r = random.Random(seed)
+        try:
+            for _ in range(300):
+                it = rand_item(r)
+                if r.randrange(3) == 0:
+                    it["exp"] = 1000 + r.randrange(-5, 5)
+                t.put_item(it)
+                if r.randrange(4) == 0:
+                    t.update_item({"p": it["p"], "k": it["k"]}, "SET g = :g", values={":g": "b"})
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+
+    def reaper() -> None:
+        try:
+            for _ in range(50):
+                db.reap_expired()
+        except BaseException as e:  # pragma: no cover
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(s,)) for s in range(3)]
+    threads.append(threading.Thread(target=reaper))
+    for th in threads:
+        th.start()
+    for _ in range(30):
+        for it in t.query("g = :g", values={":g": "b"}, index="by_g"):
+            assert it["g"] == "b"
+    for th in threads:
+        th.join()
+    assert not errors
+    db.reap_expired()
+    live = {(it["p"], it["k"]): it for it in t.scan()}
+    assert t.count() == len(live)
+    check(t, live)
