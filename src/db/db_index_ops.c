@@ -441,7 +441,13 @@ static keel_status reap_table(keel_db *db, uint32_t id, uint64_t max, uint64_t *
         }
         keel__reader_leave(db->s);
         if (!nw) continue;
-        if ((st = kdb_writes_run(db, w, nw)) != KEEL_OK) break;
+        if ((st = kdb_writes_run(db, w, nw)) != KEEL_OK) {
+            if (st == KEEL_ENOTABLE) {  /* deleted meanwhile: nothing left to reap */
+                keel__clear_error();
+                st = KEEL_OK;
+            }
+            break;
+        }
         for (size_t i = 0; i < nw; i++) *n += w[i].prev != NULL;
     }
     free(w);
