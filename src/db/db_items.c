@@ -37,7 +37,7 @@ static keel_status write_one(keel_db *db, kdb_wkind kind, const char *table, con
     if (opts) o = *opts;
     keel_status st = check_rv(&o, kind == KDB_W_UPDATE);
     if (st != KEEL_OK) return st;
-    kdb_write *w = calloc(1, sizeof *w);
+    kdb_write *w = kdb_write_alloc();
     if (!w) return keel__fail(KEEL_ENOMEM, "a write");
     w->rv = o.return_values;
     w->rv_on_fail = o.return_old_on_condition_failure != 0;
@@ -75,7 +75,14 @@ keel_status keel_db_get_item(keel_db *db, const char *table, const void *key, si
     if (st != KEEL_OK) return st;
     kdb_key k;
     if ((st = kdb_item_key(&t, key, key_len, true, &k)) != KEEL_OK) return st;
-    return keel_get(db->s, k.b, k.len, item_out);
+    if ((st = keel_get(db->s, k.b, k.len, item_out)) != KEEL_OK) return st;
+    /* An expired item (TTL) is gone for readers from the moment it expires. */
+    if (t.ttl[0] && kdb_expired(t.ttl, kdb_now(db), item_out->data, item_out->len)) {
+        item_out->data = NULL;
+        item_out->len = 0;
+        return keel__fail(KEEL_NOTFOUND, "the item has expired");
+    }
+    return KEEL_OK;
 }
 
 keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key, size_t key_len) {
@@ -128,7 +135,7 @@ keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t
 keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const void *sk,
                            size_t sk_len, const void *item, size_t item_len) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
-    kdb_write *w = calloc(1, sizeof *w);
+    kdb_write *w = kdb_write_alloc();
     if (!w) return keel__fail(KEEL_ENOMEM, "a write");
     keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &w->key);
     if (st == KEEL_OK)
@@ -182,7 +189,7 @@ keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, const voi
 keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len, const void *sk,
                               size_t sk_len) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
-    kdb_write *w = calloc(1, sizeof *w);
+    kdb_write *w = kdb_write_alloc();
     if (!w) return keel__fail(KEEL_ENOMEM, "a write");
     w->kind = KDB_W_DELETE;
     w->table = KDB_TABLE_KV;

@@ -412,7 +412,7 @@ keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len,
 keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out) {
     if (!e || !out || e->kind != KDB_EXPR_UPDATE)
         return keel__fail(KEEL_EINVAL, "kdb_update_project: not an update expression");
-    uint32_t local[64];
+    uint32_t local[64] = {0};
     uint32_t *ids = e->n_acts <= 64 ? local : malloc(e->n_acts * sizeof *ids);
     if (!ids) return keel__fail(KEEL_ENOMEM, "update: out of memory");
     for (uint32_t i = 0; i < e->n_acts; i++) ids[i] = e->acts[i].path;
