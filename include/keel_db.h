@@ -358,6 +358,11 @@ KEEL_API keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out)
 /* Where to resume: the key (CBOR map) of the last item evaluated when the limit stopped
  * the cursor; KEEL_NOTFOUND when the cursor ran to the end. Valid until the next call. */
 KEEL_API keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out);
+/* The item keel_db_cursor_next returned last, whole (unprojected; valid until close), and
+ * its key map (valid until the next call on this cursor): where a caller that stops early
+ * (DynamoDB's 1 MB pages) resumes. KEEL_NOTFOUND before the first item. */
+KEEL_API keel_status keel_db_cursor_current(keel_db_cursor *c, keel_view *item_out,
+                                            keel_view *key_out);
 /* Items evaluated (scanned) and items returned so far. */
 KEEL_API void keel_db_cursor_counts(const keel_db_cursor *c, uint64_t *scanned_out,
                                     uint64_t *returned_out);

@@ -48,6 +48,9 @@ struct keel_db_cursor {
     } batch[BATCH];
     size_t bn, bi;
     kdb_buf out;                /* the projected item, or the last key map */
+    const uint8_t *cur_item;    /* the whole item cursor_next returned last, for _current */
+    size_t cur_item_len;
+    kdb_buf cur_key;            /* its key map */
 };
 
 static int keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
@@ -69,6 +72,7 @@ void keel_db_cursor_free(keel_db_cursor *c) {
     free(c->values);
     free(c->start);
     kdb_buf_free(&c->out);
+    kdb_buf_free(&c->cur_key);
     free(c);
 }
 
@@ -335,6 +339,8 @@ keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out) {
     }
     const uint8_t *item = c->batch[c->bi].p;
     size_t len = c->batch[c->bi].len;
+    c->cur_item = item;
+    c->cur_item_len = len;
     c->bi++;
     c->returned++;
     if (!c->projection) {
@@ -349,28 +355,48 @@ keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out) {
     return KEEL_OK;
 }
 
+/* The key map of `item` (a stored item of the cursor's table) into `out` (reset first). */
+static keel_status key_of(const keel_db_cursor *c, const uint8_t *item, size_t len, kdb_buf *out) {
+    kdb_val pk, sk;
+    if (!kdb_item_attr(item, len, c->t.pk, strlen(c->t.pk), &pk) ||
+        (c->t.skt && !kdb_item_attr(item, len, c->t.sk, strlen(c->t.sk), &sk)))
+        return keel__fail(KEEL_ECORRUPT, "a stored item of table %s lacks its key attributes",
+                          c->t.name);
+    out->len = 0;
+    out->failed = false;
+    kdb_enc_map(out, c->t.skt ? 2 : 1);
+    kdb_enc_text(out, c->t.pk, strlen(c->t.pk));
+    kdb_buf_put(out, pk.p, pk.len);
+    if (c->t.skt) {
+        kdb_enc_text(out, c->t.sk, strlen(c->t.sk));
+        kdb_buf_put(out, sk.p, sk.len);
+    }
+    if (out->failed) return keel__fail(KEEL_ENOMEM, "last evaluated key");
+    return KEEL_OK;
+}
+
 keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out) {
     if (!c || !key_out) return keel__fail(KEEL_EINVAL, "keel_db_cursor_last_key: NULL argument");
     /* Only a cursor stopped by its limit has somewhere to resume; one that ran out of items
      * has not, even when it consumed every batch. */
     if (!c->limited || !c->last_item || c->bi < c->bn) return KEEL_NOTFOUND;
-    kdb_val pk, sk;
-    if (!kdb_item_attr(c->last_item, c->last_item_len, c->t.pk, strlen(c->t.pk), &pk) ||
-        (c->t.skt && !kdb_item_attr(c->last_item, c->last_item_len, c->t.sk, strlen(c->t.sk), &sk)))
-        return keel__fail(KEEL_ECORRUPT, "a stored item of table %s lacks its key attributes",
-                          c->t.name);
-    c->out.len = 0;
-    c->out.failed = false;
-    kdb_enc_map(&c->out, c->t.skt ? 2 : 1);
-    kdb_enc_text(&c->out, c->t.pk, strlen(c->t.pk));
-    kdb_buf_put(&c->out, pk.p, pk.len);
-    if (c->t.skt) {
-        kdb_enc_text(&c->out, c->t.sk, strlen(c->t.sk));
-        kdb_buf_put(&c->out, sk.p, sk.len);
-    }
-    if (c->out.failed) return keel__fail(KEEL_ENOMEM, "last evaluated key");
+    keel_status st = key_of(c, c->last_item, c->last_item_len, &c->out);
+    if (st != KEEL_OK) return st;
     key_out->data = c->out.p;
     key_out->len = c->out.len;
+    return KEEL_OK;
+}
+
+keel_status keel_db_cursor_current(keel_db_cursor *c, keel_view *item_out, keel_view *key_out) {
+    if (!c || !item_out || !key_out)
+        return keel__fail(KEEL_EINVAL, "keel_db_cursor_current: NULL argument");
+    if (!c->cur_item) return KEEL_NOTFOUND;
+    keel_status st = key_of(c, c->cur_item, c->cur_item_len, &c->cur_key);
+    if (st != KEEL_OK) return st;
+    item_out->data = c->cur_item;
+    item_out->len = c->cur_item_len;
+    key_out->data = c->cur_key.p;
+    key_out->len = c->cur_key.len;
     return KEEL_OK;
 }
 
