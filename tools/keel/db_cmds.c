@@ -472,7 +472,7 @@ static int cmd_tables(db_args *a) {
     for (size_t i = 0; i < n; i++) {
         if (a->json) {
             if (i) fputs(", ", stdout);
-            json_string(stdout, p);
+            print_json_string(stdout, p);
         } else {
             printf("%s\n", p);
         }
@@ -553,21 +553,21 @@ static int cmd_describe(db_args *a) {
     bool has_sk = t.sk_name[0] != '\0';
     if (a->json) {
         fputs("{\"Table\": {\"TableName\": ", stdout);
-        json_string(stdout, t.name);
+        print_json_string(stdout, t.name);
         fputs(", \"KeySchema\": [{\"AttributeName\": ", stdout);
-        json_string(stdout, t.pk_name);
+        print_json_string(stdout, t.pk_name);
         fputs(", \"KeyType\": \"HASH\"}", stdout);
         if (has_sk) {
             fputs(", {\"AttributeName\": ", stdout);
-            json_string(stdout, t.sk_name);
+            print_json_string(stdout, t.sk_name);
             fputs(", \"KeyType\": \"RANGE\"}", stdout);
         }
         fputs("], \"AttributeDefinitions\": [{\"AttributeName\": ", stdout);
-        json_string(stdout, t.pk_name);
+        print_json_string(stdout, t.pk_name);
         printf(", \"AttributeType\": \"%s\"}", type_name(t.pk_type));
         if (has_sk) {
             fputs(", {\"AttributeName\": ", stdout);
-            json_string(stdout, t.sk_name);
+            print_json_string(stdout, t.sk_name);
             printf(", \"AttributeType\": \"%s\"}", type_name(t.sk_type));
         }
         printf("], \"TableStatus\": \"ACTIVE\", \"ItemCount\": %" PRIu64
@@ -909,7 +909,7 @@ static int cmd_stat(db_args *a) {
     if (st != KEEL_OK) return close_db(db, a->path, cli_fail(st, "stat '%s'", a->path));
     if (a->json) {
         fputs("{\"path\": ", stdout);
-        json_string(stdout, a->path);
+        print_json_string(stdout, a->path);
         printf(", \"format_version\": \"%u.%u\", \"file_size\": %" PRIu64 ", \"entries\": %"
                PRIu64 ", \"live_entries\": %" PRIu64 ", \"live_bytes\": %" PRIu64
                ", \"reclaimable_bytes\": %" PRIu64 ", \"tables\": [",
@@ -941,7 +941,7 @@ static int cmd_stat(db_args *a) {
         }
         if (a->json) {
             fputs(i ? ", {\"name\": " : "{\"name\": ", stdout);
-            json_string(stdout, p);
+            print_json_string(stdout, p);
             printf(", \"items\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", info.items, info.bytes);
         } else {
             char h[32];
