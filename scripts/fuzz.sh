@@ -1,8 +1,8 @@
 #!/bin/sh
 # scripts/fuzz.sh [SECONDS]: build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/,
 # regenerate the seed corpus in fuzz/corpus/ (gitignored), and fuzz each target (the store
-# opener, the record reader, the Database item decoders, the expression parser, then
-# DynamoDB JSON <-> CBOR) for SECONDS (default 60).
+# opener, the record reader, the Database item decoders, the expression parser, DynamoDB
+# JSON <-> CBOR, then DynamoDB requests through the server's handler) for SECONDS (default 60).
 # Exit status: 0 when no crash was found, non-zero otherwise; crash inputs are saved in
 # build-fuzz/fuzz-artifacts/ and can be replayed with
 #   build-fuzz/fuzz/fuzz_open build-fuzz/fuzz-artifacts/crash-...
@@ -20,10 +20,10 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dinstall_c_library=false
 fi
 ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_item \
-    fuzz/fuzz_expr fuzz/fuzz_json
+    fuzz/fuzz_expr fuzz/fuzz_json fuzz/fuzz_request
 
 corpus="$root/fuzz/corpus"
-mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$corpus-json" \
+mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$corpus-json" "$corpus-request" \
     "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
 # Seeds for the item target: a few CBOR items and numbers (fuzz_item.c says what it checks).
@@ -73,3 +73,11 @@ done
 printf '\002{":v": {"N": "1e125"}}' > "$corpus-json/seed-values"
 printf '\003{"#n": "name"}' > "$corpus-json/seed-names"
 run fuzz_json -max_len=4096 -dict="$root/fuzz/json.dict" "$@" "$corpus-json"
+# DynamoDB requests (fuzz_request.c): the first byte picks the operation (index into its
+# table: 4 PutItem, 5 GetItem, 8 Query, 9 Scan, 12 TransactWriteItems).
+printf '\004{"TableName":"tbl","Item":{"pk":{"S":"p0"},"sk":{"N":"9"}},"ConditionExpression":"attribute_not_exists(pk)","ReturnValuesOnConditionCheckFailure":"ALL_OLD"}' > "$corpus-request/seed-put"
+printf '\005{"TableName":"tbl","Key":{"pk":{"S":"p1"},"sk":{"N":"1"}},"ProjectionExpression":"l[0], #s","ExpressionAttributeNames":{"#s":"ss"}}' > "$corpus-request/seed-get"
+printf '\010{"TableName":"tbl","KeyConditions":{"pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"p0"}]}},"QueryFilter":{"v":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"3"}]}},"Limit":2}' > "$corpus-request/seed-query"
+printf '\011{"TableName":"tbl","Segment":1,"TotalSegments":2,"FilterExpression":"contains(ss, :a)","ExpressionAttributeValues":{":a":{"S":"a"}}}' > "$corpus-request/seed-scan"
+printf '\014{"TransactItems":[{"Update":{"TableName":"tbl","Key":{"pk":{"S":"p0"},"sk":{"N":"0"}},"UpdateExpression":"ADD v :one","ExpressionAttributeValues":{":one":{"N":"1"}}}},{"ConditionCheck":{"TableName":"tbl","Key":{"pk":{"S":"p1"},"sk":{"N":"1"}},"ConditionExpression":"v > :z","ExpressionAttributeValues":{":z":{"N":"0"}}}}]}' > "$corpus-request/seed-tx"
+run fuzz_request -max_len=8192 -dict="$root/fuzz/json.dict" "$@" "$corpus-request"
