@@ -290,6 +290,8 @@ PyObject *kdp_db_batch_write_items(DatabaseObject *self, PyObject *const *args,
 PyObject *kdp_db_batch_get_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames);
 PyObject *kdp_db_count(DatabaseObject *self, PyObject *name);
+/* dynamo.c */
+PyObject *kdp_db_dynamo_handle(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames);
 PyObject *kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,

@@ -695,6 +695,9 @@ static PyMethodDef Database_methods[] = {
      "One atomic write of items (puts) and keys (deletes); returns how many."},
     {"batch_get_items", FN(kdp_db_batch_get_items), FAST,
      "batch_get_items($self, /, table, keys)\n--\n\nThe items found, in the order of keys."},
+    {"_dynamo_handle", FN(kdp_db_dynamo_handle), METH_FASTCALL,
+     PyDoc_STR("_dynamo_handle(operation, body) -> (status, body, type): one DynamoDB request "
+               "through keel's C handler (keel_server.h); keeldb.dynamodb uses it")},
     {"count", (PyCFunction)kdp_db_count, METH_O,
      "count($self, table, /)\n--\n\nThe number of items in table."},
     {"query", FN(kdp_db_query), FAST,
