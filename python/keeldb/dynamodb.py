@@ -52,7 +52,7 @@ class _Raw:
 
 def _attach(events: Any, db: Database) -> None:
     """Answer the client's requests from the handler instead of the network."""
-    from botocore.awsrequest import AWSResponse
+    from botocore.awsrequest import AWSResponse  # type: ignore
 
     counter = [0]
 
@@ -78,8 +78,8 @@ def _attach(events: Any, db: Database) -> None:
 
 
 def _session_kwargs(region: str) -> Dict[str, Any]:
-    import botocore
-    from botocore.config import Config
+    import botocore  # type: ignore
+    from botocore.config import Config  # type: ignore
 
     return dict(region_name=region, endpoint_url="http://keel.invalid",
                 aws_access_key_id="keel", aws_secret_access_key="keel",
@@ -92,8 +92,8 @@ def client(path: "Union[str, os.PathLike[str], Database]", *, region: str = "us-
     """A DynamoDB low-level client on the keel database at ``path`` (created if absent)."""
     db, owned = _open(path, sync)
     try:
-        import boto3  # noqa: F401
-        import botocore.session
+        import boto3  # type: ignore  # noqa: F401
+        import botocore.session  # type: ignore
     except ImportError:
         return KeelDynamoClient(db, owned)
     session = botocore.session.get_session()
@@ -107,7 +107,7 @@ def resource(path: "Union[str, os.PathLike[str], Database]", *, region: str = "u
              sync: str = "none") -> Any:
     """A boto3 DynamoDB service resource (``.Table(name)``, ``.create_table(...)``) on the
     keel database at ``path``. Needs boto3."""
-    import boto3
+    import boto3  # type: ignore
 
     db, owned = _open(path, sync)
     res = boto3.session.Session().resource("dynamodb", **_session_kwargs(region))
