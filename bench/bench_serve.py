@@ -30,7 +30,20 @@ import time
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+
+
+def keel_binary() -> str:
+    """As keeldb.serve.keel_binary (not imported: this script may run under a Python that
+    has moto but not keeldb)."""
+    for c in (os.environ.get("KEEL_BIN"), os.path.join(os.path.dirname(sys.executable), "keel"),
+              os.path.join(ROOT, ".venv", "bin", "keel")):
+        if c and os.access(c, os.X_OK):
+            return c
+    import shutil
+    found = shutil.which("keel")
+    if not found:
+        raise SystemExit("keel not found: set KEEL_BIN")
+    return found
 
 LUA_COMMON = r"""
 wrk.method = "POST"
@@ -178,8 +191,6 @@ def main() -> int:
     ap.add_argument("--no-moto", action="store_true")
     ap.add_argument("--json", help="write the results here")
     args = ap.parse_args()
-    from keeldb.serve import keel_binary
-
     out = {"machine": f"{platform.machine()} {os.cpu_count()} cpus, {platform.platform()}",
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "connections": args.connections, "seconds": args.seconds, "items": args.items}
@@ -198,7 +209,10 @@ def main() -> int:
             out["moto"] = bench_server("moto", [moto.strip(), "-p", str(port)],
                                        f"http://127.0.0.1:{port}", args)
             for op in LUA_OPS:
-                ratio = out["keel"][op]["rps"] / max(out["moto"][op]["rps"], 1e-9)
+                if out["moto"][op]["requests"] == 0:
+                    print(f"keel/moto {op:16} moto completed no request in {args.seconds} s")
+                    continue
+                ratio = out["keel"][op]["rps"] / out["moto"][op]["rps"]
                 print(f"keel/moto {op:16} {ratio:8.1f}x")
         else:
             print("moto_server not found: pip install 'moto[server]'")
