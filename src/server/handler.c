@@ -38,6 +38,7 @@ static const struct {
     {"TransactGetItems", ksrv_transact_get},
     {"TransactWriteItems", ksrv_transact_write},
     {"UpdateItem", ksrv_update_item},
+    {"UpdateTable", ksrv_update_table},
     {"UpdateTimeToLive", ksrv_update_ttl},
 };
 

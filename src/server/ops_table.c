@@ -1,5 +1,7 @@
 /*
- * ops_table.c: CreateTable, DeleteTable, DescribeTable, ListTables and the TTL operations.
+ * ops_table.c: CreateTable, DeleteTable, DescribeTable, ListTables, UpdateTable and the TTL
+ * operations. UpdateTable accepts BillingMode and ProvisionedThroughput (no meaning for a
+ * local file: the table is unchanged) and refuses index, stream and replica updates.
  *
  * A keel table has a key schema only: no secondary indexes, no provisioned throughput, no
  * streams. CreateTable accepts BillingMode and ProvisionedThroughput (clients send them)
@@ -213,6 +215,30 @@ bool ksrv_list_tables(ksrv_req *r) {
     json_object_set_new(r->out, "TableNames", arr);
     if (more && last) json_object_set_new(r->out, "LastEvaluatedTableName", json_string(last));
     free(names);
+    return true;
+}
+
+bool ksrv_update_table(ksrv_req *r) {
+    const char *name;
+    json_t *gsi = NULL, *ad = NULL;
+    if (!ksrv_table_name(r, r->in, &name) ||
+        !ksrv_get_arr(r, r->in, "GlobalSecondaryIndexUpdates", false, &gsi) ||
+        !ksrv_get_arr(r, r->in, "AttributeDefinitions", false, &ad))
+        return false;
+    static const char *const modes[] = {"PROVISIONED", "PAY_PER_REQUEST", NULL};
+    const char *mode;
+    if (!ksrv_get_enum(r, r->in, "BillingMode", modes, NULL, &mode)) return false;
+    keel_db_table_info info;
+    keel_status st = keel_db_describe_table(r->db, name, &info);
+    if (st != KEEL_OK) return ksrv_fail_status(r, st, name);
+    if (gsi && json_array_size(gsi))
+        return ksrv_fail(r, "ValidationException", "keel does not support secondary indexes "
+                         "yet (GlobalSecondaryIndexUpdates)");
+    if (json_object_get(r->in, "StreamSpecification") ||
+        json_object_get(r->in, "ReplicaUpdates"))
+        return ksrv_fail(r, "ValidationException", "keel does not support streams or replicas");
+    /* Billing mode and throughput have no meaning for a local file: accepted, unchanged. */
+    json_object_set_new(r->out, "TableDescription", describe(r, &info, "ACTIVE"));
     return true;
 }
 

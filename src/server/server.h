@@ -8,7 +8,7 @@
  *   params.c     errors (keel statuses -> DynamoDB's), typed member getters, CBOR helpers
  *   legacy.c     the legacy parameters (KeyConditions, QueryFilter, ScanFilter, Expected,
  *                AttributesToGet, AttributeUpdates) rewritten as expressions
- *   ops_table.c  CreateTable, DeleteTable, DescribeTable, ListTables, the TTL stubs
+ *   ops_table.c  CreateTable, DeleteTable, DescribeTable, ListTables, UpdateTable, TTL
  *   ops_item.c   PutItem, GetItem, DeleteItem, UpdateItem, BatchGetItem, BatchWriteItem
  *   ops_query.c  Query, Scan (1 MB pages)
  *   ops_tx.c     TransactWriteItems, TransactGetItems
@@ -99,6 +99,7 @@ bool ksrv_create_table(ksrv_req *r);
 bool ksrv_delete_table(ksrv_req *r);
 bool ksrv_describe_table(ksrv_req *r);
 bool ksrv_list_tables(ksrv_req *r);
+bool ksrv_update_table(ksrv_req *r);
 bool ksrv_describe_ttl(ksrv_req *r);
 bool ksrv_update_ttl(ksrv_req *r);
 bool ksrv_put_item(ksrv_req *r);

@@ -131,6 +131,15 @@ static void test_tables(void) {
     ERROR("DescribeTable", "{\"TableName\":\"tab0\"}", "ResourceNotFoundException",
           "Requested resource not found: Table: tab0");
     ERROR("DeleteTable", "{\"TableName\":\"tab0\"}", "ResourceNotFoundException", NULL);
+    j = CALL("UpdateTable", "{\"TableName\":\"tbl\",\"BillingMode\":\"PROVISIONED\","
+             "\"ProvisionedThroughput\":{\"ReadCapacityUnits\":5,\"WriteCapacityUnits\":5}}", 200);
+    CHECK(strcmp(str_at(j, "TableDescription.TableStatus"), "ACTIVE") == 0);
+    json_decref(j);
+    ERROR("UpdateTable", "{\"TableName\":\"tbl\",\"GlobalSecondaryIndexUpdates\":[{\"Delete\":"
+          "{\"IndexName\":\"x\"}}]}", "ValidationException", "secondary indexes");
+    ERROR("UpdateTable", "{\"TableName\":\"nope\"}", "ResourceNotFoundException", NULL);
+    ERROR("UpdateTimeToLive", "{\"TableName\":\"tbl\",\"TimeToLiveSpecification\":{\"Enabled\":true,"
+          "\"AttributeName\":\"ttl\"}}", "ValidationException", "Time to Live");
     j = CALL("DescribeTimeToLive", "{\"TableName\":\"tbl\"}", 200);
     CHECK(strcmp(str_at(j, "TimeToLiveDescription.TimeToLiveStatus"), "DISABLED") == 0);
     json_decref(j);
