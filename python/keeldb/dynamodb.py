@@ -18,6 +18,8 @@ Without botocore, ``client()`` returns a small stand-in with the same low-level 
 that raises :class:`ClientError` (same ``.response`` shape); ``resource()`` needs boto3.
 
 ``path`` may also be an open :class:`keeldb.Database` (shared, not closed by ``close()``).
+A database the client opened is closed by ``client.close()`` (for a resource,
+``resource.meta.client.close()``), else when the client is garbage-collected.
 """
 from __future__ import annotations
 
@@ -77,6 +79,20 @@ def _attach(events: Any, db: Database) -> None:
     events.register_first("before-send.dynamodb", send)
 
 
+def _own(c: Any, db: Database, owned: bool) -> None:
+    """Keep the database alive with the client; its close() closes a database it opened."""
+    c._keel_db = db
+    if not owned:
+        return
+    orig = c.close
+
+    def close() -> None:
+        orig()
+        db.close()
+
+    c.close = close
+
+
 def _session_kwargs(region: str) -> Dict[str, Any]:
     import botocore  # type: ignore
     from botocore.config import Config  # type: ignore
@@ -99,7 +115,7 @@ def client(path: "Union[str, os.PathLike[str], Database]", *, region: str = "us-
     session = botocore.session.get_session()
     c = session.create_client("dynamodb", **_session_kwargs(region))
     _attach(c.meta.events, db)
-    c._keel_db = db  # keeps the database alive as long as the client
+    _own(c, db, owned)
     return c
 
 
@@ -112,7 +128,7 @@ def resource(path: "Union[str, os.PathLike[str], Database]", *, region: str = "u
     db, owned = _open(path, sync)
     res = boto3.session.Session().resource("dynamodb", **_session_kwargs(region))
     _attach(res.meta.client.meta.events, db)
-    res.meta.client._keel_db = db
+    _own(res.meta.client, db, owned)
     return res
 
 

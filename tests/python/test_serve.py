@@ -160,6 +160,9 @@ def test_boto3_client(server) -> None:
 def test_in_process_client(tmp_path: Path) -> None:
     c = kdynamo.client(tmp_path / "inproc.keel")
     check_client(c)
+    c.close()   # closes the database it opened: the file can be opened again at once
+    with keeldb.Database(str(tmp_path / "inproc.keel")) as db:
+        assert db.count("events") == 61
 
 
 def test_in_process_client_without_botocore(tmp_path: Path) -> None:
