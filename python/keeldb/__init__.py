@@ -35,11 +35,13 @@ from ._keeldb import (
     key_hash,
 )
 from ._db import (
+    ConditionalCheckFailed,
     CorruptFileError,
     Cursor,
     ExpressionSyntaxError,
     TableExistsError,
     TableNotFoundError,
+    TransactionCanceled,
     UnsupportedTypeError,
     ValidationError,
     Vector,
@@ -66,6 +68,8 @@ __all__ = [
     "ExpressionSyntaxError",
     "TableNotFoundError",
     "TableExistsError",
+    "ConditionalCheckFailed",
+    "TransactionCanceled",
     "UnsupportedTypeError",
     "CorruptFileError",
     "EntryHandle",

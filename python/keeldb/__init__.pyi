@@ -18,11 +18,13 @@ from ._keeldb import (
     key_hash as key_hash,
 )
 from ._db import (
+    ConditionalCheckFailed as ConditionalCheckFailed,
     CorruptFileError as CorruptFileError,
     Cursor as Cursor,
     ExpressionSyntaxError as ExpressionSyntaxError,
     TableExistsError as TableExistsError,
     TableNotFoundError as TableNotFoundError,
+    TransactionCanceled as TransactionCanceled,
     UnsupportedTypeError as UnsupportedTypeError,
     ValidationError as ValidationError,
     Vector as Vector,
@@ -48,6 +50,8 @@ __all__ = [
     "ExpressionSyntaxError",
     "TableNotFoundError",
     "TableExistsError",
+    "ConditionalCheckFailed",
+    "TransactionCanceled",
     "UnsupportedTypeError",
     "CorruptFileError",
     "EntryHandle",

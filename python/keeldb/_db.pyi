@@ -21,6 +21,10 @@ class TableNotFoundError(Error, KeyError): ...
 class TableExistsError(Error): ...
 class UnsupportedTypeError(ValidationError, TypeError): ...
 class CorruptFileError(CorruptError, OSError): ...
+class ConditionalCheckFailed(Error):
+    item: Optional[Dict[str, Any]]
+class TransactionCanceled(Error):
+    reasons: List[Dict[str, Any]]
 
 @final
 class Vector:
@@ -74,9 +78,40 @@ class Database:
     def delete_table(self, name: str, /) -> None: ...
     def describe_table(self, name: str, /) -> Dict[str, Any]: ...
     def list_tables(self) -> List[str]: ...
-    def put_item(self, table: str, item: Mapping[str, Any]) -> None: ...
+    def put_item(
+        self,
+        table: str,
+        item: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: Optional[str] = "NONE",
+        return_values_on_condition_check_failure: Optional[str] = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
     def get_item(self, table: str, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]: ...
-    def delete_item(self, table: str, key: Mapping[str, Any]) -> None: ...
+    def delete_item(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: Optional[str] = "NONE",
+        return_values_on_condition_check_failure: Optional[str] = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def update_item(
+        self,
+        table: str,
+        key: Mapping[str, Any],
+        update: Optional[str] = None,
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: Optional[str] = "NONE",
+        return_values_on_condition_check_failure: Optional[str] = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def _transact_write(self, actions: Sequence[Tuple[Any, ...]], /) -> None: ...
+    def _transact_get(self, gets: Sequence[Tuple[Any, ...]], /) -> List[Optional[Dict[str, Any]]]: ...
     def batch_write_items(
         self,
         table: str,

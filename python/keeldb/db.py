@@ -3,7 +3,8 @@
 ``Database`` is KeystoneDB's API (``put``/``get``/``delete`` on a default table whose keys
 are bytes, the ``_with_sk`` forms, ``batch_write``, ``batch_get``, ``flush``) plus tables in
 DynamoDB's model. The C type ``keeldb._db.Database`` does the work; this module adds only
-``Table``, a thin handle naming one table, and the ``Database`` methods that return one.
+``Table``, a thin handle naming one table, the ``Database`` methods that return one, and
+the unpacking of DynamoDB's TransactItems shape for ``transact_write``/``transact_get``.
 """
 from __future__ import annotations
 
@@ -15,6 +16,42 @@ from ._db import Cursor, Vector
 __all__ = ["Database", "Table", "Cursor", "Vector"]
 
 KeyDef = Tuple[str, str]
+
+# TransactItems action names -> keel_db_tx_kind, and the members each may hold.
+_TX_KINDS = {"Put": 1, "Update": 2, "Delete": 3, "ConditionCheck": 4}
+_TX_COMMON = {
+    "TableName",
+    "ConditionExpression",
+    "ExpressionAttributeNames",
+    "ExpressionAttributeValues",
+    "ReturnValuesOnConditionCheckFailure",
+}
+_TX_MEMBERS = {
+    "Put": _TX_COMMON | {"Item"},
+    "Update": _TX_COMMON | {"Key", "UpdateExpression"},
+    "Delete": _TX_COMMON | {"Key"},
+    "ConditionCheck": _TX_COMMON | {"Key"},
+}
+_GET_MEMBERS = {"TableName", "Key", "ProjectionExpression", "ExpressionAttributeNames"}
+
+
+def _one_action(i: int, action: Any, allowed: Mapping[str, Any]) -> Tuple[str, Mapping[str, Any]]:
+    """The (name, body) of ``{"Put": {...}}``, checked against ``allowed`` names."""
+    if not isinstance(action, Mapping) or len(action) != 1:
+        raise _db.ValidationError(
+            f"transact item {i}: must be a dict with exactly one of {sorted(allowed)}"
+        )
+    ((name, body),) = action.items()
+    if name not in allowed:
+        raise _db.ValidationError(f"transact item {i}: unknown action {name!r}")
+    if not isinstance(body, Mapping):
+        raise _db.ValidationError(f"transact item {i}: {name} must be a dict")
+    extra = set(body) - set(allowed[name])
+    if extra:
+        raise _db.ValidationError(f"transact item {i}: {name} has unknown members {sorted(extra)}")
+    if "TableName" not in body:
+        raise _db.ValidationError(f"transact item {i}: {name} needs TableName")
+    return name, body
 
 
 class Database(_db.Database):
@@ -47,6 +84,57 @@ class Database(_db.Database):
         self.describe_table(name)
         return Table(self, name)
 
+    def transact_write(self, actions: Sequence[Mapping[str, Mapping[str, Any]]]) -> None:
+        """TransactWriteItems: 1 to 100 actions in DynamoDB's TransactItems shape.
+
+        Each action is ``{"Put": {"TableName", "Item", ...}}``, ``{"Update": {"TableName",
+        "Key", "UpdateExpression", ...}}``, ``{"Delete": {"TableName", "Key", ...}}`` or
+        ``{"ConditionCheck": {"TableName", "Key", "ConditionExpression", ...}}``, each with
+        optional ``ConditionExpression``, ``ExpressionAttributeNames``,
+        ``ExpressionAttributeValues`` (Python values) and
+        ``ReturnValuesOnConditionCheckFailure`` (``"ALL_OLD"``). All conditions are checked
+        and all writes land as one atomic group, or nothing is written and
+        ``keeldb.TransactionCanceled`` is raised with ``.reasons`` (one per action).
+        """
+        flat = []
+        for i, action in enumerate(actions):
+            name, b = _one_action(i, action, _TX_MEMBERS)
+            what = b.get("Item") if name == "Put" else b.get("Key")
+            if what is None:
+                raise _db.ValidationError(
+                    f"transact item {i}: {name} needs {'Item' if name == 'Put' else 'Key'}"
+                )
+            flat.append(
+                (
+                    _TX_KINDS[name],
+                    b["TableName"],
+                    what,
+                    b.get("UpdateExpression"),
+                    b.get("ConditionExpression"),
+                    b.get("ExpressionAttributeNames"),
+                    b.get("ExpressionAttributeValues"),
+                    b.get("ReturnValuesOnConditionCheckFailure"),
+                )
+            )
+        self._transact_write(flat)
+
+    def transact_get(
+        self, gets: Sequence[Mapping[str, Mapping[str, Any]]]
+    ) -> List[Optional[Dict[str, Any]]]:
+        """TransactGetItems: 1 to 100 ``{"Get": {"TableName", "Key", ...}}`` read as one
+        consistent snapshot; the items in order (``None`` where absent), projected by an
+        optional ``ProjectionExpression`` (with ``ExpressionAttributeNames``)."""
+        flat = []
+        for i, g in enumerate(gets):
+            _, b = _one_action(i, g, {"Get": _GET_MEMBERS})
+            if "Key" not in b:
+                raise _db.ValidationError(f"transact item {i}: Get needs Key")
+            flat.append(
+                (b["TableName"], b["Key"], b.get("ProjectionExpression"),
+                 b.get("ExpressionAttributeNames"))
+            )
+        return self._transact_get(flat)
+
     def __repr__(self) -> str:
         where = "in memory" if self.in_memory else f"path={self.path!r}"
         flags = (" readonly" if self.readonly else "") + (" closed" if self.closed else "")
@@ -76,17 +164,69 @@ class Table:
         d = self._db.describe_table(self._name)
         return {"partition_key": d["partition_key"], "sort_key": d["sort_key"]}
 
-    def put_item(self, item: Mapping[str, Any]) -> None:
-        """Store ``item``, replacing any item with its key."""
-        self._db.put_item(self._name, item)
+    def put_item(
+        self,
+        item: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]:
+        """Store ``item``, replacing any item with its key, if ``condition`` holds.
+
+        ``keeldb.ConditionalCheckFailed`` (nothing written) when it does not; its ``.item``
+        is the current item if ``return_values_on_condition_check_failure="ALL_OLD"``.
+        Returns the replaced item for ``return_values="ALL_OLD"``, else ``None``.
+        """
+        return self._db.put_item(
+            self._name, item, condition, names, values, return_values,
+            return_values_on_condition_check_failure,
+        )
 
     def get_item(self, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
         """The item with this key (a dict of exactly the key attributes), or ``None``."""
         return self._db.get_item(self._name, key)
 
-    def delete_item(self, key: Mapping[str, Any]) -> None:
-        """Delete the item with this key; absent is not an error."""
-        self._db.delete_item(self._name, key)
+    def delete_item(
+        self,
+        key: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]:
+        """Delete the item with this key if ``condition`` holds; absent is not an error.
+
+        Returns the deleted item for ``return_values="ALL_OLD"``, else ``None``.
+        """
+        return self._db.delete_item(
+            self._name, key, condition, names, values, return_values,
+            return_values_on_condition_check_failure,
+        )
+
+    def update_item(
+        self,
+        key: Mapping[str, Any],
+        update: Optional[str] = None,
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]:
+        """Apply an UpdateExpression (SET, REMOVE, ADD, DELETE) to the item with this key,
+        creating it from the key when absent, if ``condition`` holds.
+
+        Every operand reads the item as it was before the update. Returns what
+        ``return_values`` asks for (``"NONE"``, ``"ALL_OLD"``, ``"UPDATED_OLD"``,
+        ``"ALL_NEW"``, ``"UPDATED_NEW"``) as a dict, or ``None``.
+        """
+        return self._db.update_item(
+            self._name, key, update, condition, names, values, return_values,
+            return_values_on_condition_check_failure,
+        )
 
     def query(
         self,

@@ -11,6 +11,10 @@ class Database(_db.Database):
         self, name: str, partition_key: _KeyDef, sort_key: Optional[_KeyDef] = None
     ) -> Table: ...
     def table(self, name: str) -> Table: ...
+    def transact_write(self, actions: Sequence[Mapping[str, Mapping[str, Any]]]) -> None: ...
+    def transact_get(
+        self, gets: Sequence[Mapping[str, Mapping[str, Any]]]
+    ) -> List[Optional[Dict[str, Any]]]: ...
 
 class Table:
     def __init__(self, db: Database, name: str) -> None: ...
@@ -20,9 +24,35 @@ class Table:
     def database(self) -> Database: ...
     @property
     def key_schema(self) -> Dict[str, Optional[_KeyDef]]: ...
-    def put_item(self, item: Mapping[str, Any]) -> None: ...
+    def put_item(
+        self,
+        item: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
     def get_item(self, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]: ...
-    def delete_item(self, key: Mapping[str, Any]) -> None: ...
+    def delete_item(
+        self,
+        key: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def update_item(
+        self,
+        key: Mapping[str, Any],
+        update: Optional[str] = None,
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
     def query(
         self,
         key_condition: str,

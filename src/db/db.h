@@ -7,21 +7,22 @@
  *
  *   number.c  DynamoDB numbers, exact: parse, normalize, compare, format, add/subtract,
  *             and their order-preserving key encoding
- *   cbor.c    the CBOR layer: bounds-checked decoding of one value (kdb_val) on libcbor's
- *             streaming decoder, map/array iteration, and the encoder (kdb_buf)
+ *   cbor.c    the CBOR layer: bounds-checked decoding of one head (a direct switch; libcbor's
+ *             stream decoder is kept as the reference), and the encoder (kdb_buf, libcbor)
  *   item.c    items: validation against DynamoDB's rules and limits, sizes, the stored
  *             form (vector padding), attribute lookup, deep equality and ordering
  *   key.c     store keys: (table id, partition key, sort key) -> bytes whose memcmp order
  *             is DynamoDB's order, and back
  *   order.c   the ordered index: an in-memory B+tree of (key prefix, entry offset) over
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
- *   expr_*.c  the expression engine: one parser and evaluator for key conditions,
- *             conditions/filters and projections, over encoded items
+ *   expr_lex.c, expr_parse.c, expr_eval.c (private header expr.h)
+ *             the expression engine: one parser and evaluator for key conditions,
+ *             conditions/filters, projections and updates, over encoded items
  *   update.c  update expressions (SET/REMOVE/ADD/DELETE) applied to an encoded item
  *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
- *   db.c      open, catalog and tables; db_write.c the one write path (conditions,
- *             updates, batches); db_items.c item operations; db_tx.c transactions;
- *             db_query.c Query and Scan cursors
+ *   db.c      open, catalog and tables; db_write.c the write path (conditions, new
+ *             items, entries); db_items.c item operations and batches; db_tx.c
+ *             transactions; db_query.c Query and Scan cursors
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never
@@ -314,7 +315,7 @@ size_t kdb_order_memory(const kdb_order *o);
  * Not thread-safe; for single-threaded tests of KEEL_ENOMEM. */
 void kdb_order_fault_inject(long skip);
 
-/* ---- expr.c -------------------------------------------------------------------------- */
+/* ---- expr_*.c ------------------------------------------------------------------------ */
 
 typedef enum kdb_expr_kind {
     KDB_EXPR_CONDITION = 1,     /* ConditionExpression, FilterExpression */
@@ -380,9 +381,9 @@ keel_status kdb_expr_keycond(const kdb_expr *e, const char *pk_name, keel_db_key
 
 /* ---- update.c ------------------------------------------------------------------------ */
 
-/* What can be refused before any item is read: an action on a key attribute ("Cannot
- * update attribute pk. This attribute is part of the key"), ADD with a value that is not a
- * number or a set, DELETE with a value that is not a set. sk NULL or "" when none. */
+/* What the table's schema refuses before any item is read: an action on a key attribute
+ * ("Cannot update attribute pk. This attribute is part of the key"). sk NULL or "" when
+ * none. (Constant operands of the wrong type are refused by the parser.) */
 keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk);
 /* Apply an UpdateExpression to `item` (the current item, or the key map an absent item is
  * created from). Every operand reads `item` as it was. The new item, a CBOR map not yet

@@ -12,9 +12,9 @@
  *     (a missing value equals nothing); attribute_exists false, attribute_not_exists true;
  *   - "=" and "<>" compare any two values deeply (different types are unequal); "<", "<=",
  *     ">", ">=" and BETWEEN only N with N, S with S (UTF-8 bytes), B with B, else false;
- *   - size() is the byte length of an S or B and the element count of a set, L or M (and
- *     the dimensions of a vector); on other types there is no size and the comparison is
- *     false;
+ *   - size() is the length of an S in UTF-16 code units (as DynamoDB counts), the byte
+ *     length of a B, the element count of a set, L or M (and the dimensions of a vector);
+ *     on other types there is no size and the comparison is false;
  *   - contains(path, v): substring of an S or B, element of a set, element of a list
  *     (deep equality); begins_with on S or B only;
  *   - a projection keeps the item's attributes in item order; nested paths give nested
@@ -68,6 +68,22 @@ bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *r
     return true;
 }
 
+/* The item's top-level map from its head alone. kdb_item_open would first walk the whole
+ * item to find its end; here each pair is checked as the iterator reaches it (a malformed
+ * one ends the walk), so a lookup reads the item once, not twice. */
+static bool open_root(const uint8_t *item, size_t len, kdb_val *out) {
+    kdb_head h;
+    if (!item || !kdb_cbor_head(item, len, &h) || h.kind != KDB_C_MAP) return false;
+    memset(out, 0, sizeof *out);
+    out->type = KDB_M;
+    out->p = item;
+    out->len = len;
+    out->count = h.v.u;
+    out->body = item + h.head_len;
+    out->body_len = len - h.head_len;
+    return true;
+}
+
 /* ---- operands ------------------------------------------------------------------------------- */
 
 /* An operand's value; `buf` holds the encoding of a size() result. */
@@ -76,9 +92,18 @@ typedef struct opval {
     uint8_t buf[9];
 } opval;
 
+/* DynamoDB counts a string's size in UTF-16 code units (checked against the service by
+ * others: size("\u00e9\U0001d11e") is 3): one per code point, two past U+FFFF. From UTF-8,
+ * that is one per byte that starts a code point, plus one per 4-byte lead. */
+static uint64_t utf16_units(const uint8_t *s, size_t n) {
+    uint64_t units = 0;
+    for (size_t i = 0; i < n; i++) units += (uint64_t)((s[i] & 0xC0) != 0x80) + (s[i] >= 0xF0);
+    return units;
+}
+
 static bool size_of(const kdb_val *v, uint64_t *out) {
     switch (v->type) {
-    case KDB_S:
+    case KDB_S: *out = utf16_units(v->data, v->size); return true;
     case KDB_B: *out = v->size; return true;
     case KDB_L:
     case KDB_M:
@@ -230,7 +255,7 @@ static bool cond(const kdb_expr *e, uint32_t id, const kdb_val *root) {
 int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len) {
     if (!e || (e->kind != KDB_EXPR_CONDITION && e->kind != KDB_EXPR_KEY_CONDITION)) return 0;
     kdb_val root;
-    bool have = item && kdb_item_open(item, len, &root);
+    bool have = open_root(item, len, &root);
     return cond(e, e->root, have ? &root : NULL) ? 1 : 0;
 }
 
@@ -290,7 +315,7 @@ keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint3
     out->len = 0;
     out->failed = false;
     kdb_val root;
-    if (!item || !kdb_item_open(item, len, &root)) {
+    if (!open_root(item, len, &root)) {
         kdb_enc_map(out, 0);
         return out->failed ? keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory") : KEEL_OK;
     }
@@ -412,10 +437,10 @@ keel_status kdb_expr_keycond(const kdb_expr *e, const char *pk_name, keel_db_key
         if (e->nodes[terms[t]].kind == KDB_EN_AND)
             return keel__fail(KEEL_EVALIDATION, "KeyConditionExpressions must only contain one "
                               "condition per key");
-        const uint8_t *name;
-        uint32_t len;
-        kdb_skop op;
-        const kdb_val *v1, *v2;
+        const uint8_t *name = NULL;
+        uint32_t len = 0;
+        kdb_skop op = KDB_SK_ANY;
+        const kdb_val *v1 = NULL, *v2 = NULL;
         keel_status st = key_term(e, terms[t], &name, &len, &op, &v1, &v2);
         if (st != KEEL_OK) return st;
         bool is_pk = same_name(name, len, pk_name);

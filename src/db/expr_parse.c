@@ -5,7 +5,7 @@
  * condition, projection, update); the kind only decides the top rule and a few checks.
  * DynamoDB's rules kept here: keywords (AND OR NOT BETWEEN IN SET REMOVE ADD DELETE) are
  * case-insensitive, function names are case-sensitive; a bare attribute name is
- * [A-Za-z_][A-Za-z0-9_]* and must not be one of DynamoDB's 573 reserved words (any other
+ * [A-Za-z][A-Za-z0-9_]* and must not be one of DynamoDB's 573 reserved words (any other
  * name goes through a #placeholder); placeholders are '#' or ':' then 1..254 bytes of
  * [A-Za-z0-9_]; NOT binds tighter than AND, AND tighter than OR; IN takes at most 100
  * operands; a document path has at most KEEL_DB_MAX_DEPTH elements; the text is at most
@@ -154,7 +154,10 @@ static keel_status parse_path(parser *p, uint32_t *out) {
         if (want_element) {
             kdb_epel *pel = &e->pels[e->n_pels];
             if (t->kind == KDB_T_NAME) {
-                if (is_grammar_kw(p, t)) return syntax(p, "an attribute name or a placeholder");
+                /* DynamoDB's bare names start with a letter ("_type" is its syntax error);
+                 * placeholders may start with anything of [A-Za-z0-9_]. */
+                if (p->text[t->pos] == '_' || is_grammar_kw(p, t))
+                    return syntax(p, "an attribute name or a placeholder");
                 if (kdb_expr_reserved(p->text + t->pos, t->len))
                     return keel__fail(KEEL_EVALIDATION, "Attribute name is a reserved keyword; "
                                       "reserved keyword: %.*s", (int)t->len, p->text + t->pos);
@@ -230,6 +233,20 @@ static keel_status parse_value_ref(parser *p, uint32_t *out) {
     return KEEL_OK;
 }
 
+/* A value operand of an update action or function must have a type it accepts: DynamoDB
+ * refuses the request up front ("Incorrect operand type for operator or function"). */
+static keel_status update_operand(parser *p, uint32_t id, const char *op, bool num, bool sets,
+                                  bool list) {
+    const kdb_enode *n = &p->e->nodes[id];
+    if (n->kind != KDB_EN_VALUE) return KEEL_OK;
+    kdb_type t = p->e->vals[n->first].type;
+    if ((num && t == KDB_N) || (sets && (t == KDB_SS || t == KDB_NS || t == KDB_BS)) ||
+        (list && t == KDB_L))
+        return KEEL_OK;
+    return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
+                      "operator or function: %s, operand type: %s", op, kdb_type_name(t));
+}
+
 static keel_status need_path(parser *p, uint32_t id, kdb_enode_kind f) {
     if (p->e->nodes[id].kind == KDB_EN_PATH) return KEEL_OK;
     return keel__fail(KEEL_EVALIDATION, "Operator or function requires a document path; "
@@ -282,6 +299,9 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
     if (k != KDB_EN_LIST_APPEND) {
         st = need_path(p, a0, k);
         if (st != KEEL_OK) return st;
+    } else {
+        if ((st = update_operand(p, a0, "list_append", false, false, true)) != KEEL_OK) return st;
+        if ((st = update_operand(p, a1, "list_append", false, false, true)) != KEEL_OK) return st;
     }
     uint8_t op = 0;
     if (k == KDB_EN_TYPE) {
@@ -583,6 +603,9 @@ static keel_status parse_set_value(parser *p, uint32_t *out) {
     kdb_enode_kind k = t->kind == KDB_T_PLUS ? KDB_EN_PLUS : KDB_EN_MINUS;
     p->i++;
     if ((st = parse_operand(p, true, &b)) != KEEL_OK) return st;
+    const char *op = k == KDB_EN_PLUS ? "+" : "-";
+    if ((st = update_operand(p, a, op, true, false, false)) != KEEL_OK) return st;
+    if ((st = update_operand(p, b, op, true, false, false)) != KEEL_OK) return st;
     push(p, a);
     push(p, b);
     *out = new_parent(p, k, pos, 2);
@@ -598,7 +621,10 @@ static keel_status parse_update(parser *p) {
         int c = -1;
         for (int k = 0; k < 4; k++)
             if (is_kw(p, cur(p), clause[k])) c = k;
-        if (c < 0) return syntax(p, "SET, REMOVE, ADD or DELETE");
+        if (c < 0)
+            return syntax(p, e->n_acts ? "',', SET, REMOVE, ADD, DELETE or the end of the "
+                                         "expression"
+                                       : "SET, REMOVE, ADD or DELETE");
         if (seen[c])
             return keel__fail(KEEL_EVALIDATION, "The \"%s\" section can only be used once in an "
                               "update expression", clause[c]);
@@ -618,6 +644,8 @@ static keel_status parse_update(parser *p) {
             } else if (c >= 2) {
                 if (cur(p)->kind != KDB_T_COLON) return syntax(p, "a :placeholder");
                 if ((st = parse_value_ref(p, &a->value)) != KEEL_OK) return st;
+                st = update_operand(p, a->value, clause[c], c == 2, true, false);
+                if (st != KEEL_OK) return st;
             }
             e->n_acts++;
             if (cur(p)->kind != KDB_T_COMMA) break;

@@ -191,7 +191,8 @@ static void encode(unode *n, kdb_buf *out) {
     }
     for (uint32_t i = 0; i < n->n; i++) {
         if (n->kids[i].removed) continue;
-        if (n->kind == UN_MAP) kdb_enc_text(out, (const char *)n->kids[i].name, n->kids[i].name_len);
+        if (n->kind == UN_MAP)
+            kdb_enc_text(out, (const char *)n->kids[i].name, n->kids[i].name_len);
         encode(&n->kids[i], out);
     }
 }
@@ -232,8 +233,6 @@ static keel_status num_op(uctx *c, const kdb_val *a, const kdb_val *b, bool minu
     kdb_enc_num(&buf, &r);
     return keep(c, &buf, out);
 }
-
-static bool is_set(kdb_type t) { return t == KDB_SS || t == KDB_NS || t == KDB_BS; }
 
 static bool set_has(const kdb_val *set, const kdb_val *x) {
     kdb_iter it;
@@ -327,20 +326,6 @@ typedef struct outcome {
     kdb_val v;
 } outcome;
 
-/* DynamoDB's long type names, as its ADD/DELETE operand messages print them. */
-static const char *long_type(kdb_type t) {
-    switch (t) {
-    case KDB_S: return "STRING";
-    case KDB_N: return "NUMBER";
-    case KDB_B: return "BINARY";
-    case KDB_BOOL: return "BOOLEAN";
-    case KDB_NULL: return "NULL";
-    case KDB_L: return "LIST";
-    case KDB_M: return "MAP";
-    default: return kdb_type_name(t);
-    }
-}
-
 static keel_status outcome_of(uctx *c, const kdb_eact *a, outcome *o) {
     const kdb_expr *e = c->e;
     const kdb_enode *path = &e->nodes[a->path];
@@ -381,21 +366,13 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk) 
     if (!e || e->kind != KDB_EXPR_UPDATE)
         return keel__fail(KEEL_EINVAL, "kdb_update_check: not an update expression");
     for (uint32_t i = 0; i < e->n_acts; i++) {
-        const kdb_eact *a = &e->acts[i];
-        const kdb_epel *first = &e->pels[e->nodes[a->path].first];
+        const kdb_epel *first = &e->pels[e->nodes[e->acts[i].path].first];
         const char *keys[2] = {pk, sk};
         for (int k = 0; k < 2; k++)
             if (keys[k] && keys[k][0] && strlen(keys[k]) == first->len &&
-                memcmp(keys[k], first->name, first->len) == 0 && e->nodes[a->path].n >= 1)
+                memcmp(keys[k], first->name, first->len) == 0)
                 return keel__fail(KEEL_EVALIDATION, "Cannot update attribute %s. This attribute "
                                   "is part of the key", keys[k]);
-        if (a->kind != KDB_ACT_ADD && a->kind != KDB_ACT_DELETE) continue;
-        const kdb_val *v = &e->vals[e->nodes[a->value].first];
-        bool ok = a->kind == KDB_ACT_ADD ? v->type == KDB_N || is_set(v->type) : is_set(v->type);
-        if (!ok)
-            return keel__fail(KEEL_EVALIDATION, "Invalid UpdateExpression: Incorrect operand type "
-                              "for operator or function; operator: %s, operand type: %s",
-                              a->kind == KDB_ACT_ADD ? "ADD" : "DELETE", long_type(v->type));
     }
     return KEEL_OK;
 }

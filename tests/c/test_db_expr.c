@@ -1,149 +1,16 @@
 /*
- * test_db_expr.c: the expression engine (src/db/expr_parse.c, expr_eval.c).
+ * test_db_expr.c: the expression engine (src/db/expr_lex.c, expr_parse.c, expr_eval.c).
  *
- * Items, value maps and name maps are written in a small JSON-like notation and encoded
- * with the kdb_enc_* encoders (cbor()): numbers (integers and decimals) are N, "text" is S,
- * b"bytes" is B, true/false/null, [..] is L, {..} is M, and <..> is a set (SS, NS or BS by
- * its first element). Then tables of cases: conditions with their truth value against a
- * fixed item, projections with their expected result, key conditions with what they
- * extract, and expressions that must fail with a given status and message.
+ * Items, value maps and name maps are written in the notation of db_notation.h and
+ * encoded with the kdb_enc_* encoders. Then tables of cases: conditions with their truth
+ * value against a fixed item, projections with their expected result, key conditions with
+ * what they extract, and expressions that must fail with a given status and message.
  */
 #include "harness.h"
 #include "util.h"
 
 #include "db/db.h"
-
-#include <ctype.h>
-
-/* ---- the notation -------------------------------------------------------------------------- */
-
-typedef struct jp {
-    const char *s;
-    bool bad;
-} jp;
-
-static void j_ws(jp *p) {
-    while (*p->s && isspace((unsigned char)*p->s)) p->s++;
-}
-
-static void j_value(jp *p, kdb_buf *b);
-
-/* Count the elements of the container starting at p->s (after its opening bracket). */
-static uint64_t j_count(const char *s, char close) {
-    int depth = 0;
-    uint64_t n = 0;
-    bool any = false, in_str = false;
-    for (; *s; s++) {
-        char c = *s;
-        if (in_str) {
-            if (c == '\\' && s[1]) s++;
-            else if (c == '"') in_str = false;
-            continue;
-        }
-        if (c == '"') in_str = true;
-        if (!isspace((unsigned char)c) && depth == 0 && c != close) any = true;
-        if (c == '[' || c == '{' || c == '<') depth++;
-        else if (c == ']' || c == '}' || c == '>') {
-            if (depth == 0) break;
-            depth--;
-        } else if (c == ',' && depth == 0) n++;
-    }
-    (void)close;
-    return any ? n + 1 : 0;
-}
-
-static void j_string(jp *p, kdb_buf *b, bool bytes) {
-    char tmp[8192];
-    size_t n = 0;
-    p->s++; /* opening quote */
-    while (*p->s && *p->s != '"' && n < sizeof tmp) {
-        if (*p->s == '\\' && p->s[1]) p->s++;
-        tmp[n++] = *p->s++;
-    }
-    if (*p->s != '"') {
-        p->bad = true;
-        return;
-    }
-    p->s++;
-    if (bytes) kdb_enc_bytes(b, tmp, n);
-    else kdb_enc_text(b, tmp, n);
-}
-
-static void j_value(jp *p, kdb_buf *b) {
-    j_ws(p);
-    char c = *p->s;
-    if (c == '"') {
-        j_string(p, b, false);
-    } else if (c == 'b' && p->s[1] == '"') {
-        p->s++;
-        j_string(p, b, true);
-    } else if (c == '[' || c == '{' || c == '<') {
-        char close = c == '[' ? ']' : c == '{' ? '}' : '>';
-        p->s++;
-        uint64_t n = j_count(p->s, close);
-        if (c == '<') kdb_enc_tag(b, KDB_TAG_SET);
-        if (c == '{') kdb_enc_map(b, n);
-        else kdb_enc_array(b, n);
-        for (uint64_t i = 0; i < n; i++) {
-            if (i) {
-                j_ws(p);
-                if (*p->s != ',') {
-                    p->bad = true;
-                    return;
-                }
-                p->s++;
-            }
-            if (c == '{') {
-                j_ws(p);
-                j_string(p, b, false);
-                j_ws(p);
-                if (*p->s != ':') {
-                    p->bad = true;
-                    return;
-                }
-                p->s++;
-            }
-            j_value(p, b);
-        }
-        j_ws(p);
-        if (*p->s != close) {
-            p->bad = true;
-            return;
-        }
-        p->s++;
-    } else if (!strncmp(p->s, "true", 4)) {
-        kdb_enc_bool(b, true);
-        p->s += 4;
-    } else if (!strncmp(p->s, "false", 5)) {
-        kdb_enc_bool(b, false);
-        p->s += 5;
-    } else if (!strncmp(p->s, "null", 4)) {
-        kdb_enc_null(b);
-        p->s += 4;
-    } else {
-        const char *start = p->s;
-        while (*p->s && (isalnum((unsigned char)*p->s) || strchr("+-.", *p->s))) p->s++;
-        kdb_num x;
-        if (p->s == start || kdb_num_parse(start, (size_t)(p->s - start), &x) != KEEL_OK) {
-            p->bad = true;
-            return;
-        }
-        kdb_enc_num(b, &x);
-    }
-}
-
-/* Encode `text` into `b` (reset first); aborts the test run on a typo in a table. */
-static void cbor(const char *text, kdb_buf *b) {
-    b->len = 0;
-    b->failed = false;
-    jp p = {text, false};
-    j_value(&p, b);
-    j_ws(&p);
-    if (p.bad || *p.s || b->failed) {
-        fprintf(stderr, "test notation error in: %s\n", text);
-        abort();
-    }
-}
+#include "db_notation.h"
 
 /* ---- shared fixtures ------------------------------------------------------------------------ */
 
@@ -152,7 +19,7 @@ static const char *const ITEM =
     " \"bin\": b\"abc\", \"t\": true, \"f\": false, \"nul\": null, \"e\": \"\","
     " \"l\": [1, \"two\", [3, 4], {\"x\": 5}], \"m\": {\"a\": 1, \"b\": {\"c\": \"deep\"}, \"lst\": [10, 20, 30]},"
     " \"ss\": <\"red\", \"green\">, \"ns\": <1, 2.5, 300>, \"bs\": <b\"ab\", b\"cd\">,"
-    " \"u\": \"h\xc3\xa9\", \"name\": \"reserved\", \"a.b\": \"dotted\", \"big\": 1e30, \"el\": [], \"em\": {}}";
+    " \"u\": \"h\xc3\xa9\", \"u4\": \"\xc3\xa9\xf0\x9d\x84\x9e\", \"name\": \"reserved\", \"a.b\": \"dotted\", \"big\": 1e30, \"el\": [], \"em\": {}}";
 
 static const char *const VALUES =
     "{\":one\": 1, \":two\": 2, \":42\": 42, \":42f\": 42.0, \":s\": \"hello world\", \":hel\": \"hel\","
@@ -248,8 +115,10 @@ static const cond_case COND[] = {
     {"contains(l, :l34)", 1}, {"contains(l, :mx)", 1}, {"contains(l, :one)", 1},
     {"contains(l, :two)", 0}, {"contains(m, :one)", 0}, {"contains(n, :42)", 0},
     {"contains(zzz, :one)", 0}, {"contains(ss, s)", 0},
-    /* size(): bytes of S (UTF-8) and B, elements of sets, lists and maps */
-    {"size(s) = :11", 1}, {"size(u) = :three", 1}, {"size(bin) = :three", 1},
+    /* size(): UTF-16 code units of S (DynamoDB's count), bytes of B, elements of sets,
+     * lists and maps */
+    {"size(s) = :11", 1}, {"size(u) = :two", 1}, {"size(u4) = :three", 1},
+    {"size(bin) = :three", 1},
     {"size(e) = :one", 0}, {"size(l) = :ten", 0}, {"size(l) < :five", 1},
     {"size(m) = :three", 1}, {"size(ss) = :two", 1}, {"size(ns) = :three", 1},
     {"size(el) < :one", 1}, {"size(em) <= :one", 1}, {"size(n) = :two", 0},
@@ -570,6 +439,9 @@ static const err_case ERRS[] = {
     {C, "n IN (:one,)", KEEL_ESYNTAX, "position 11"},
     {C, "NOT", KEEL_ESYNTAX, "position 3: unexpected end"},
     {C, "n = :42 AND AND s = :s", KEEL_ESYNTAX, "position 12: unexpected token 'AND'"},
+    {C, "_type = :42", KEEL_ESYNTAX, "position 0: unexpected token '_type'"},
+    {C, "m._a = :42", KEEL_ESYNTAX, "position 2: unexpected token '_a'"},
+    {C, "9a = :42", KEEL_ESYNTAX, "position 0: unexpected token '9'"},
     {C, "AND = :42", KEEL_ESYNTAX, "position 0: unexpected token 'AND'"},
     {C, "n = NOT", KEEL_ESYNTAX, "position 4"},
     {C, "()", KEEL_ESYNTAX, "position 1"},
@@ -621,7 +493,14 @@ static const err_case ERRS[] = {
     {U, "n = :one", KEEL_ESYNTAX, "position 0: unexpected token 'n'; expected SET, REMOVE, ADD or DELETE"},
     {U, "SET n :one", KEEL_ESYNTAX, "position 6: unexpected token ':one'; expected '='"},
     {U, "ADD n n", KEEL_ESYNTAX, "position 6"},
-    {U, "REMOVE n = :one", KEEL_ESYNTAX, "position 9"},
+    {U, "REMOVE n = :one", KEEL_ESYNTAX, "position 9: unexpected token '='; expected ','"},
+    {U, "SET n = n + :s", KEEL_EVALIDATION, "operator or function: +, operand type: S"},
+    {U, "SET n = :l34 - n", KEEL_EVALIDATION, "operator or function: -, operand type: L"},
+    {U, "ADD n :s", KEEL_EVALIDATION, "operator or function: ADD, operand type: S"},
+    {U, "DELETE ss :one", KEEL_EVALIDATION, "operator or function: DELETE, operand type: N"},
+    {U, "SET l = list_append(l, :one)", KEEL_EVALIDATION, "list_append, operand type: N"},
+    {U, "SET n = if_not_exists(:one, n)", KEEL_EVALIDATION, "requires a document path"},
+    {U, "SET n = if_not_exists(n, :one) + :one + :one", KEEL_ESYNTAX, "position 38: unexpected token '+'; expected ','"},
 };
 #undef C
 #undef P
@@ -693,6 +572,15 @@ static void test_placeholders(void) {
     REQUIRE_OK(kdb_subst_init(&s, NULL, 0, values.p, values.len));
     CHECK_ST(kdb_subst_check_unused(&s), KEEL_EVALIDATION);
     CHECKF(strstr(keel_errmsg(), "keys: {:a, :b}"), "%s", keel_errmsg());
+    /* Placeholders may start with a digit or an underscore (pynamodb uses #0, #1, ...). */
+    cbor("{\":_v\": 42}", &values);
+    cbor("{\"#0\": \"n\", \"#_x\": \"s\"}", &names);
+    REQUIRE_OK(kdb_subst_init(&s, names.p, names.len, values.p, values.len));
+    REQUIRE_OK(kdb_expr_parse(KDB_EXPR_CONDITION, "#0 = :_v AND attribute_exists(#_x)", 34, &s,
+                              &e));
+    kdb_expr_free(e);
+    CHECK_OK(kdb_subst_check_unused(&s));
+    cbor("{\":a\": 1, \":b\": 2}", &values);
     /* No maps at all. */
     REQUIRE_OK(kdb_subst_init(&s, NULL, 0, NULL, 0));
     CHECK_OK(kdb_subst_check_unused(&s));
@@ -840,7 +728,8 @@ static void test_limits(void) {
 static void test_reserved_words(void) {
     static const char *const words[] = {"ABORT", "zone", "Size", "status", "name", "DATA",
                                         "value", "ttl", "Key", "year", "timestamp"};
-    static const char *const fine[] = {"abort1", "zones", "sizes", "nam", "_name", "x", "ZZ"};
+    static const char *const fine[] = {"abort1", "zones", "sizes", "nam", "name_", "x", "ZZ",
+                                       "a_b9"};
     char buf[64];
     kdb_expr *e = NULL;
     for (size_t i = 0; i < H_COUNT(words); i++) {

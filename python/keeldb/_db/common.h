@@ -27,8 +27,9 @@
  *
  * Errors: the store's statuses map to the classes of keeldb._keeldb (Error, CorruptError,
  * FormatError, ...), taken from that module at init; this module adds ValidationError,
- * ExpressionSyntaxError, TableNotFoundError, TableExistsError, UnsupportedTypeError and
- * CorruptFileError (a CorruptError that is also an OSError, raised by opens).
+ * ExpressionSyntaxError, TableNotFoundError, TableExistsError, UnsupportedTypeError,
+ * CorruptFileError (a CorruptError that is also an OSError, raised by opens),
+ * ConditionalCheckFailed (.item) and TransactionCanceled (.reasons).
  *
  * Files (one extension module, keeldb._db, built from all of them)
  *   common.h    this header
@@ -37,7 +38,9 @@
  *   decode.c    CBOR -> Python value (zero-copy vectors over the mapping)
  *   vector.c    the Vector type
  *   database.c  Database: lifecycle, the KeystoneDB API, maintenance, the type
- *   tables.c    Database: tables and their items (put_item, get_item, batches, count)
+ *   tables.c    Database: tables and their items (get_item, batches, count)
+ *   writes.c    Database: put_item, delete_item, update_item (conditions, ReturnValues),
+ *               transactions
  *   cursor.c    Database.query/scan and the Cursor type
  * Shared functions are prefixed kdp_ and hidden (-fvisibility=hidden) like everything here
  * but PyInit__db.
@@ -90,6 +93,8 @@ typedef struct {
     PyObject *TableExistsError;
     PyObject *UnsupportedTypeError;
     PyObject *CorruptFileError;
+    PyObject *ConditionalCheckFailed;
+    PyObject *TransactionCanceled;
     /* Imported on first use. */
     PyObject *Decimal;          /* decimal.Decimal */
     PyObject *np_frombuffer;    /* numpy.frombuffer */
@@ -144,6 +149,7 @@ typedef struct {
     keel_db_cursor *c;      /* owned */
     int projected;          /* items are projections: copied, not views into the mapping */
     int done;
+    int busy;               /* a refill is running (GIL released): other threads must wait */
     PyObject *last_key;     /* dict or None once done */
     /* The current batch: views into the mapping, or into `copies` when projected. */
     keel_view items[CURSOR_BATCH];
@@ -285,6 +291,10 @@ PyObject *kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_
                           PyObject *kwnames);
 PyObject *kdp_db_delete_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames);
+PyObject *kdp_db_update_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_transact_write(DatabaseObject *self, PyObject *actions);
+PyObject *kdp_db_transact_get(DatabaseObject *self, PyObject *gets);
 PyObject *kdp_db_batch_write_items(DatabaseObject *self, PyObject *const *args,
                                    Py_ssize_t nargs, PyObject *kwnames);
 PyObject *kdp_db_batch_get_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,

@@ -388,6 +388,7 @@ Database_delete_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t 
 typedef struct {
     kdp_key pk, sk;
     int has_sk, held;
+    PyObject *hold;     /* strong: the (pk, ...) tuple the keys point into */
     size_t off, len;    /* the item's CBOR in the shared buffer (puts) */
 } kv_op;
 
@@ -426,6 +427,7 @@ kv_op_parse(kdp_state *st, PyObject *o, int is_put, kdp_buf *b, kv_op *op, Py_ss
     if (get_keys(pk, sk, &op->pk, &op->sk, &op->has_sk) < 0)
         return -1;
     op->held = 1;
+    op->hold = Py_NewRef(o);    /* later items' encoding may run Python code */
     return 0;
 }
 
@@ -489,6 +491,7 @@ out:
         kdp_key_release(&ops[i].pk);
         if (ops[i].has_sk)
             kdp_key_release(&ops[i].sk);
+        Py_XDECREF(ops[i].hold);
     }
     PyMem_Free(ops);
     PyMem_Free(w);
@@ -684,12 +687,29 @@ static PyMethodDef Database_methods[] = {
     {"list_tables", (PyCFunction)kdp_db_list_tables, METH_NOARGS,
      "list_tables($self, /)\n--\n\nThe tables' names, in order."},
     {"put_item", FN(kdp_db_put_item), FAST,
-     "put_item($self, /, table, item)\n--\n\nStore item in table, replacing any item with its "
-     "key."},
+     "put_item($self, /, table, item, condition=None, names=None, values=None, "
+     "return_values='NONE', return_values_on_condition_check_failure='NONE')\n--\n\n"
+     "Store item in table, replacing any item with its key, if condition holds (else "
+     "ConditionalCheckFailed). Returns the old item for return_values='ALL_OLD', else None."},
     {"get_item", FN(kdp_db_get_item), FAST,
      "get_item($self, /, table, key)\n--\n\nThe item with this key (a dict), or None."},
     {"delete_item", FN(kdp_db_delete_item), FAST,
-     "delete_item($self, /, table, key)\n--\n\nDelete the item; absent is not an error."},
+     "delete_item($self, /, table, key, condition=None, names=None, values=None, "
+     "return_values='NONE', return_values_on_condition_check_failure='NONE')\n--\n\n"
+     "Delete the item if condition holds; absent is not an error. Returns the old item for "
+     "return_values='ALL_OLD', else None."},
+    {"update_item", FN(kdp_db_update_item), FAST,
+     "update_item($self, /, table, key, update=None, condition=None, names=None, values=None, "
+     "return_values='NONE', return_values_on_condition_check_failure='NONE')\n--\n\n"
+     "Apply an UpdateExpression to the item (created from key when absent) if condition "
+     "holds. Returns what return_values asks for (NONE, ALL_OLD, UPDATED_OLD, ALL_NEW, "
+     "UPDATED_NEW) as a dict, or None."},
+    {"_transact_write", (PyCFunction)kdp_db_transact_write, METH_O,
+     "_transact_write($self, actions, /)\n--\n\nTransactWriteItems over flat tuples (see "
+     "Database.transact_write)."},
+    {"_transact_get", (PyCFunction)kdp_db_transact_get, METH_O,
+     "_transact_get($self, gets, /)\n--\n\nTransactGetItems over flat tuples (see "
+     "Database.transact_get)."},
     {"batch_write_items", FN(kdp_db_batch_write_items), FAST,
      "batch_write_items($self, /, table, puts=None, deletes=None)\n--\n\n"
      "One atomic write of items (puts) and keys (deletes); returns how many."},

@@ -79,6 +79,12 @@ kdp_raise_status(kdp_state *st, keel_status rc, const char *what, PyObject *file
     case KEEL_ETABLEEXISTS:
         exc_type = st->TableExistsError;
         break;
+    case KEEL_ECONDITION:
+        exc_type = st->ConditionalCheckFailed;
+        break;
+    case KEEL_ECANCELED:
+        exc_type = st->TransactionCanceled;
+        break;
     case KEEL_EINVAL:
     case KEEL_ERANGE:
         exc_type = PyExc_ValueError;
@@ -193,6 +199,24 @@ add_exceptions(PyObject *m, kdp_state *st)
             "Opening a damaged database file: a CorruptError that is also an OSError (as "
             "KeystoneDB's IOError).", st->CorruptError, PyExc_OSError)) == NULL)
         return -1;
+    if ((st->ConditionalCheckFailed = new_exc(m, "keeldb.ConditionalCheckFailed",
+            "A write's condition was false (\"The conditional request failed\"); nothing was "
+            "written. .item is the current item when return_values_on_condition_check_failure"
+            "=\"ALL_OLD\" was asked (None if absent), else None.", st->Error, NULL)) == NULL ||
+        PyObject_SetAttrString(st->ConditionalCheckFailed, "item", Py_None) < 0)
+        return -1;
+    if ((st->TransactionCanceled = new_exc(m, "keeldb.TransactionCanceled",
+            "A transaction was canceled and nothing was written. .reasons has one dict per "
+            "action, in order, in DynamoDB's CancellationReasons shape: {\"Code\": \"None\"}, "
+            "or {\"Code\": \"ConditionalCheckFailed\" | \"ValidationError\", \"Message\": ..., "
+            "\"Item\": ...}.", st->Error, NULL)) == NULL)
+        return -1;
+    PyObject *empty = PyList_New(0);
+    if (empty == NULL || PyObject_SetAttrString(st->TransactionCanceled, "reasons", empty) < 0) {
+        Py_XDECREF(empty);
+        return -1;
+    }
+    Py_DECREF(empty);
     return 0;
 }
 
@@ -357,7 +381,8 @@ module_exec(PyObject *m)
     X(Database_type) X(Vector_type) X(Cursor_type) X(Error) X(CorruptError) X(FormatError)   \
     X(VersionError) X(LockedError) X(ReadOnlyError) X(StoreIOError) X(ValidationError)       \
     X(ExpressionSyntaxError) X(TableNotFoundError) X(TableExistsError)                      \
-    X(UnsupportedTypeError) X(CorruptFileError) X(Decimal) X(np_frombuffer) X(np_float32)
+    X(UnsupportedTypeError) X(CorruptFileError) X(ConditionalCheckFailed)                    \
+    X(TransactionCanceled) X(Decimal) X(np_frombuffer) X(np_float32)
 
 static int
 module_traverse(PyObject *m, visitproc visit, void *arg)

@@ -1,7 +1,7 @@
 /*
  * tables.c: Database methods for tables in DynamoDB's model: create_table, delete_table,
- * describe_table, list_tables, and a table's items (put_item, get_item, delete_item,
- * batch_write_items, batch_get_items, count). keeldb.Table (python/keeldb/db.py) is a thin
+ * describe_table, list_tables, and a table's items (get_item, batch_write_items,
+ * batch_get_items, count; the writes with conditions are in writes.c). keeldb.Table (python/keeldb/db.py) is a thin
  * Python class over these. Items and keys are dicts; keys hold exactly the key attributes.
  * Writes release the GIL; a get keeps it (a lookup costs less than the release).
  *
@@ -177,24 +177,6 @@ table_and_map(DatabaseObject *self, const char *fname, const char *what, PyObjec
 }
 
 PyObject *
-kdp_db_put_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
-{
-    kdp_buf b;
-    kdp_buf_init(&b);
-    const char *name = table_and_map(self, "put_item", "item", args, nargs, kwnames, &b);
-    if (name == NULL) {
-        kdp_buf_free(&b);
-        return NULL;
-    }
-    keel_status rc;
-    IO_CALL(self, rc = keel_db_put_item(self->db, name, b.p, b.len));
-    kdp_buf_free(&b);
-    if (rc != KEEL_OK)
-        return kdp_raise_status(self->st, rc, "put_item", NULL);
-    Py_RETURN_NONE;
-}
-
-PyObject *
 kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     kdp_buf b;
@@ -212,25 +194,6 @@ kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, P
     if (rc != KEEL_OK)
         return kdp_raise_status(self->st, rc, "get_item", NULL);
     return kdp_decode(self->st, self, v.data, v.len);
-}
-
-PyObject *
-kdp_db_delete_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
-                   PyObject *kwnames)
-{
-    kdp_buf b;
-    kdp_buf_init(&b);
-    const char *name = table_and_map(self, "delete_item", "key", args, nargs, kwnames, &b);
-    if (name == NULL) {
-        kdp_buf_free(&b);
-        return NULL;
-    }
-    keel_status rc;
-    IO_CALL(self, rc = keel_db_delete_item(self->db, name, b.p, b.len));
-    kdp_buf_free(&b);
-    if (rc != KEEL_OK)
-        return kdp_raise_status(self->st, rc, "delete_item", NULL);
-    Py_RETURN_NONE;
 }
 
 PyObject *
