@@ -1,13 +1,17 @@
 /*
- * fuzz_expr.c: libFuzzer target for the expression engine (src/db/expr_parse.c and
- * expr_eval.c), the surface that takes a caller's expression text.
+ * fuzz_expr.c: libFuzzer target for the expression engine (src/db/expr_parse.c,
+ * expr_eval.c and update.c), the surface that takes a caller's expression text.
  *
  * The input is expression text. It is parsed as each kind (condition, key condition,
  * projection, update) with fixed ExpressionAttributeNames/Values; what parses is then
  * used: conditions are evaluated against a fixed item and against no item, key conditions
- * are extracted for a fixed schema, projections are applied to the fixed item.
+ * are extracted for a fixed schema, projections are applied to the fixed item, updates are
+ * checked against the key schema and applied to the fixed item and to a bare key (an
+ * absent item), and their UPDATED_OLD/UPDATED_NEW projections taken.
  * Promises checked (a broken one aborts): a failure is KEEL_ESYNTAX or KEEL_EVALIDATION
- * with a detail message; evaluation gives 0 or 1; a projection is a valid item. ASan,
+ * with a detail message; evaluation gives 0 or 1; a projection is a valid item; an update
+ * gives a well-formed map that is a valid item unless it nests too deeply, and never
+ * touches the key attributes. ASan,
  * UBSan and LSan catch the rest (reads outside the text, leaks of a failed parse).
  *
  * Expressions have no public entry point of their own yet (they reach users through
@@ -35,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                           \
     } while (0)
 
-static kdb_buf item, names, values;
+static kdb_buf item, keymap, names, values;
 
 static void text(kdb_buf *b, const char *s) { kdb_enc_text(b, s, strlen(s)); }
 
@@ -58,12 +62,16 @@ static void build(void) {
     text(&item, "ns"); kdb_enc_tag(&item, KDB_TAG_SET); kdb_enc_array(&item, 2);
     kdb_enc_uint(&item, 1); kdb_enc_uint(&item, 2);
 
+    kdb_enc_map(&keymap, 2);
+    text(&keymap, "pk"); text(&keymap, "p");
+    text(&keymap, "sk"); kdb_enc_uint(&keymap, 5);
+
     kdb_enc_map(&names, 3);
     text(&names, "#a"); text(&names, "a");
     text(&names, "#n"); text(&names, "name");
     text(&names, "#d"); text(&names, "a.b");
 
-    kdb_enc_map(&values, 7);
+    kdb_enc_map(&values, 10);
     text(&values, ":a"); kdb_enc_uint(&values, 1);
     text(&values, ":n"); kdb_enc_negint(&values, 4);
     text(&values, ":s"); text(&values, "he");
@@ -71,7 +79,13 @@ static void build(void) {
     text(&values, ":t"); text(&values, "SS");
     text(&values, ":l"); kdb_enc_array(&values, 1); kdb_enc_uint(&values, 2);
     text(&values, ":p"); text(&values, "p");
-    if (item.failed || names.failed || values.failed) abort();
+    text(&values, ":ss"); kdb_enc_tag(&values, KDB_TAG_SET); kdb_enc_array(&values, 2);
+    text(&values, "y"); text(&values, "z");
+    text(&values, ":ns"); kdb_enc_tag(&values, KDB_TAG_SET); kdb_enc_array(&values, 1);
+    kdb_enc_uint(&values, 2);
+    text(&values, ":big"); kdb_enc_tag(&values, KDB_TAG_DECIMAL); kdb_enc_array(&values, 2);
+    kdb_enc_uint(&values, 125); kdb_enc_uint(&values, 9);
+    if (keymap.failed || item.failed || names.failed || values.failed) abort();
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -121,6 +135,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             PROMISE(kdb_item_check(out.p, out.len, &isz) == KEEL_OK);
             break;
         }
+        case KDB_EXPR_UPDATE:
+            if (kdb_update_check(e, "pk", "sk") != KEEL_OK) break;
+            for (int base = 0; base < 2; base++) {
+                const kdb_buf *b = base ? &keymap : &item;
+                st = kdb_update_apply(e, b->p, b->len, &out);
+                PROMISE(st == KEEL_OK || st == KEEL_EVALIDATION);
+                if (st != KEEL_OK) continue;
+                kdb_val m, v, k;
+                PROMISE(kdb_item_open(out.p, out.len, &m) && m.len == out.len);
+                size_t isz;
+                st = kdb_item_check(out.p, out.len, &isz);
+                PROMISE(st == KEEL_OK || st == KEEL_EVALIDATION);
+                /* The key attributes come through untouched. */
+                PROMISE(kdb_item_attr(out.p, out.len, "pk", 2, &v) &&
+                        kdb_item_attr(b->p, b->len, "pk", 2, &k) && kdb_val_equal(&v, &k));
+                kdb_buf proj = {0};
+                PROMISE(kdb_update_project(e, out.p, out.len, &proj) == KEEL_OK);
+                PROMISE(kdb_item_open(proj.p, proj.len, &m) && m.len == proj.len);
+                PROMISE(kdb_update_project(e, b->p, b->len, &proj) == KEEL_OK);
+                PROMISE(kdb_item_check(proj.p, proj.len, &isz) == KEEL_OK);
+                kdb_buf_free(&proj);
+            }
+            break;
         default:
             break;
         }

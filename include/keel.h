@@ -89,7 +89,9 @@ typedef enum keel_status {
     KEEL_ENOTABLE = -32,    /* no table of that name */
     KEEL_ETABLEEXISTS = -33,/* a table of that name exists */
     KEEL_ESYNTAX = -34,     /* a malformed expression; the detail names the position */
-    KEEL_EVALIDATION = -35  /* a request DynamoDB would refuse (types, keys, sizes, numbers) */
+    KEEL_EVALIDATION = -35, /* a request DynamoDB would refuse (types, keys, sizes, numbers) */
+    KEEL_ECONDITION = -36,  /* a write's condition was false: "The conditional request failed" */
+    KEEL_ECANCELED = -37    /* a transaction was canceled; the reasons say which action failed */
 } keel_status;
 
 /* Static text for a status ("not found", "not a keel store", ...). Never NULL. */

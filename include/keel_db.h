@@ -33,7 +33,8 @@
  * keel.h: KEEL_ENOTABLE (no such table), KEEL_ETABLEEXISTS, KEEL_ESYNTAX (a malformed
  * expression; the detail names the position), KEEL_EVALIDATION (a request DynamoDB would
  * refuse: wrong key type, missing key attribute, oversized item, bad number, unused or
- * missing placeholder). Nothing is written when a call fails.
+ * missing placeholder), KEEL_ECONDITION (a write's condition was false), KEEL_ECANCELED (a
+ * transaction was canceled; its reasons say why). Nothing is written when a call fails.
  */
 #ifndef KEEL_DB_H
 #define KEEL_DB_H
@@ -159,6 +160,168 @@ KEEL_API keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, 
                                     size_t sk_len, keel_view *item_out);
 KEEL_API keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len,
                                        const void *sk, size_t sk_len);
+
+/* One write of a default-table batch: a put (item, a CBOR map) or a delete. `sk` NULL: no
+ * sort key. */
+typedef struct keel_db_kv_write {
+    const void *pk;
+    size_t pk_len;
+    const void *sk;
+    size_t sk_len;
+    const void *item;       /* puts: the item; ignored for deletes */
+    size_t item_len;
+    int is_delete;
+} keel_db_kv_write;
+
+/* keel_db_batch_write for the default table: one atomic group, all or none after a crash.
+ * Two writes to the same key are KEEL_EVALIDATION. */
+KEEL_API keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes,
+                                            size_t n);
+
+/* ---- conditional writes, updates and ReturnValues ---------------------------------------- */
+
+/* Which attributes a write returns (DynamoDB's ReturnValues). Put and delete take NONE and
+ * ALL_OLD; update takes all five. UPDATED_OLD and UPDATED_NEW return the update's target
+ * paths only (as a projection of them would: nested paths give nested maps). */
+typedef enum keel_db_return {
+    KEEL_DB_RETURN_NONE = 0,
+    KEEL_DB_RETURN_ALL_OLD,
+    KEEL_DB_RETURN_UPDATED_OLD,
+    KEEL_DB_RETURN_ALL_NEW,
+    KEEL_DB_RETURN_UPDATED_NEW
+} keel_db_return;
+
+/* Options of one conditional write. NULL options mean "unconditional, return nothing". */
+typedef struct keel_db_write_opts {
+    const char *condition;      /* ConditionExpression, or NULL */
+    const void *names;          /* CBOR map "#n" -> "name" (ExpressionAttributeNames), or NULL */
+    size_t names_len;
+    const void *values;         /* CBOR map ":v" -> value (ExpressionAttributeValues), or NULL */
+    size_t values_len;
+    keel_db_return return_values;
+    int return_old_on_condition_failure; /* ReturnValuesOnConditionCheckFailure=ALL_OLD */
+} keel_db_write_opts;
+
+#define KEEL_DB_WRITE_OPTS_INIT { NULL, NULL, 0, NULL, 0, KEEL_DB_RETURN_NONE, 0 }
+
+/* A result the library allocated: a CBOR map (an item, or the attributes ReturnValues
+ * asked for), owned by the caller until keel_db_buf_free(). data NULL and len 0 mean
+ * "no attributes" (DynamoDB returns no Attributes member then). */
+typedef struct keel_db_buf {
+    uint8_t *data;
+    size_t len;
+} keel_db_buf;
+
+/* Free a result and zero it. NULL and an empty buffer are no-ops. */
+KEEL_API void keel_db_buf_free(keel_db_buf *b);
+
+/* The conditional forms of put and delete, and update. Under the store's writer lock, in
+ * the critical section that writes, the current item is read, opts->condition evaluated
+ * against it (an absent item makes every path missing) and the new item computed: two
+ * threads racing a put conditioned on attribute_not_exists(pk) for one key see exactly one
+ * success.
+ *
+ * KEEL_ECONDITION ("The conditional request failed"): the condition was false; nothing was
+ * written; with return_old_on_condition_failure *out holds the current item (none when
+ * absent). KEEL_OK: *out holds what return_values asks for (ALL_OLD: the replaced, deleted
+ * or updated item; ALL_NEW: the item written). Every other status leaves *out empty. `out`
+ * may be NULL when nothing is asked for; it is always reset first. Returned items are as
+ * get_item returns them (they may hold padding entries, which readers skip).
+ *
+ * Expressions are parsed (KEEL_ESYNTAX) and every name and value must be used
+ * (KEEL_EVALIDATION) before the lock is taken. */
+KEEL_API keel_status keel_db_put_item_ex(keel_db *db, const char *table, const void *item,
+                                         size_t item_len, const keel_db_write_opts *opts,
+                                         keel_db_buf *out);
+KEEL_API keel_status keel_db_delete_item_ex(keel_db *db, const char *table, const void *key,
+                                            size_t key_len, const keel_db_write_opts *opts,
+                                            keel_db_buf *out);
+/* UpdateItem: apply `update` (an UpdateExpression: SET, REMOVE, ADD, DELETE; NULL for
+ * none) to the item with this key, creating it from the key when absent. Every operand
+ * reads the item as it was before the update. Numbers are exact (38 digits; a result out
+ * of range is KEEL_EVALIDATION). KEEL_EVALIDATION with DynamoDB's messages for: a key
+ * attribute as a target ("Cannot update attribute pk. This attribute is part of the key"),
+ * overlapping paths, an invalid document path, operands of the wrong type, a new item
+ * over 400 KB. */
+KEEL_API keel_status keel_db_update_item(keel_db *db, const char *table, const void *key,
+                                         size_t key_len, const char *update,
+                                         const keel_db_write_opts *opts, keel_db_buf *out);
+
+/* ---- transactions ------------------------------------------------------------------------- */
+
+#define KEEL_DB_MAX_TRANSACT 100u
+
+typedef enum keel_db_tx_kind {
+    KEEL_DB_TX_PUT = 1,         /* item: the item */
+    KEEL_DB_TX_UPDATE,          /* item: the key; update: the UpdateExpression */
+    KEEL_DB_TX_DELETE,          /* item: the key */
+    KEEL_DB_TX_CHECK            /* item: the key; condition required (ConditionCheck) */
+} keel_db_tx_kind;
+
+/* One action of TransactWriteItems. Each has its own names and values. */
+typedef struct keel_db_tx_write {
+    keel_db_tx_kind kind;
+    const char *table;
+    const void *item;           /* CBOR map: the item (PUT) or the key (the others) */
+    size_t item_len;
+    const char *update;         /* UPDATE only, may be NULL */
+    const char *condition;      /* NULL: none (required for CHECK) */
+    const void *names;
+    size_t names_len;
+    const void *values;
+    size_t values_len;
+    int return_old_on_condition_failure;
+} keel_db_tx_write;
+
+#define KEEL_DB_TX_WRITE_INIT { (keel_db_tx_kind)0, NULL, NULL, 0, NULL, NULL, NULL, 0, NULL, 0, 0 }
+
+/* Why an action canceled a transaction (DynamoDB's CancellationReasons). */
+typedef enum keel_db_reason_code {
+    KEEL_DB_REASON_NONE = 0,            /* "None": this action was fine */
+    KEEL_DB_REASON_CONDITION_FAILED,    /* "ConditionalCheckFailed" */
+    KEEL_DB_REASON_VALIDATION           /* "ValidationError": e.g. an update's operand type */
+} keel_db_reason_code;
+
+typedef struct keel_db_tx_reason {
+    keel_db_reason_code code;
+    const char *code_name;      /* static: "None", "ConditionalCheckFailed", "ValidationError" */
+    char message[256];          /* "" for None; "The conditional request failed"; ... */
+    keel_db_buf item;           /* ConditionalCheckFailed with return_old_on_condition_failure:
+                                 * the current item (empty when absent) */
+} keel_db_tx_reason;
+
+/* TransactWriteItems: 1..100 actions across tables. Every condition is checked and every
+ * new item computed against the current items under the writer lock; then all writes are
+ * appended as one atomic group (all there after a crash, or none), or nothing is written.
+ *
+ * KEEL_ECANCELED: some action failed its condition or its evaluation; if reasons_out is
+ * not NULL (an array of n) it holds one reason per action, in order; release the items
+ * with keel_db_tx_reasons_free(). KEEL_OK: reasons_out (if given) is all "None".
+ * Refused whole, before any item is read (KEEL_EVALIDATION / KEEL_ESYNTAX /
+ * KEEL_ENOTABLE, the detail naming the action): an empty or oversized list, two actions
+ * on one item ("Transaction request cannot include multiple operations on one item"), a
+ * malformed expression, a bad key or item, a CHECK without a condition. */
+KEEL_API keel_status keel_db_transact_write(keel_db *db, const keel_db_tx_write *actions,
+                                            size_t n, keel_db_tx_reason *reasons_out);
+/* Free the items of reasons[0..n) and reset them. */
+KEEL_API void keel_db_tx_reasons_free(keel_db_tx_reason *reasons, size_t n);
+
+/* One Get of TransactGetItems. */
+typedef struct keel_db_tx_get {
+    const char *table;
+    const void *key;            /* CBOR map: exactly the key attributes */
+    size_t key_len;
+    const char *projection;     /* NULL: the whole item */
+    const void *names;          /* for the projection, or NULL */
+    size_t names_len;
+} keel_db_tx_get;
+
+/* TransactGetItems: 1..100 gets read under one hold of the read lock, so they see one
+ * moment: a transaction's writes are all visible or none. items_out[i] (an array of n,
+ * reset first) is a copy of the i-th item (projected if asked), empty when absent; free
+ * each with keel_db_buf_free(). On an error every items_out[i] is empty. */
+KEEL_API keel_status keel_db_transact_get(keel_db *db, const keel_db_tx_get *gets, size_t n,
+                                          keel_db_buf *items_out);
 
 /* ---- queries and scans ------------------------------------------------------------------- */
 

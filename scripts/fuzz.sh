@@ -36,7 +36,8 @@ i=0
 for seed in 'a = :a AND (NOT #n <> :s OR size(l) BETWEEN :a AND :n)' \
             'pk = :p AND begins_with(sk, :s)' 'm.a.b, l[2][0], #d' \
             'SET a = a + :a, l = list_append(l, :l) REMOVE m.a ADD ns :a DELETE ss :t' \
-            'attribute_type(s, :t) OR contains(ss, :s) OR a IN (:a, :n)'; do
+            'attribute_type(s, :t) OR contains(ss, :s) OR a IN (:a, :n)' \
+            'SET l[5] = :a, m.a.b = if_not_exists(m.a.b, :n) - :a REMOVE l[0], s ADD ns :ns, a :big DELETE ss :ss'; do
     i=$((i + 1))
     [ -f "$corpus-expr/seed-$i" ] || printf '%s' "$seed" > "$corpus-expr/seed-$i"
 done

@@ -4,7 +4,9 @@ A superset of simd_r_drive's Python API: code written for it runs after
 ``from keeldb import DataStore``. On top of it: real zero-copy reads (``EntryHandle``
 exports the buffer protocol), sharing one store between threads, ``close()`` and context
 managers, compaction, iteration, a ``dict``-like interface and a typed error hierarchy.
-Also record files in the Riegeli container with Pisky's API (``keeldb.records``).
+Also record files in the Riegeli container with Pisky's API (``keeldb.records``), and
+DynamoDB-style items in one file with KeystoneDB's API (``keeldb.Database``: code written for
+KeystoneDB runs after ``import keeldb as keystonedb``).
 
     >>> from keeldb import DataStore
     >>> with DataStore("example.keel") as store:          # doctest: +SKIP
@@ -32,6 +34,19 @@ from ._keeldb import (
     engine_version,
     key_hash,
 )
+from ._db import (
+    ConditionalCheckFailed,
+    CorruptFileError,
+    Cursor,
+    ExpressionSyntaxError,
+    TableExistsError,
+    TableNotFoundError,
+    TransactionCanceled,
+    UnsupportedTypeError,
+    ValidationError,
+    Vector,
+)
+from .db import Database, Table
 from .records import (
     Bytes,
     CorruptionStrategy,
@@ -45,6 +60,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DataStore",
+    "Database",
+    "Table",
+    "Cursor",
+    "Vector",
+    "ValidationError",
+    "ExpressionSyntaxError",
+    "TableNotFoundError",
+    "TableExistsError",
+    "ConditionalCheckFailed",
+    "TransactionCanceled",
+    "UnsupportedTypeError",
+    "CorruptFileError",
     "EntryHandle",
     "EntryStream",
     "StoreIterator",

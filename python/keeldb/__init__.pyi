@@ -17,6 +17,19 @@ from ._keeldb import (
     engine_version as engine_version,
     key_hash as key_hash,
 )
+from ._db import (
+    ConditionalCheckFailed as ConditionalCheckFailed,
+    CorruptFileError as CorruptFileError,
+    Cursor as Cursor,
+    ExpressionSyntaxError as ExpressionSyntaxError,
+    TableExistsError as TableExistsError,
+    TableNotFoundError as TableNotFoundError,
+    TransactionCanceled as TransactionCanceled,
+    UnsupportedTypeError as UnsupportedTypeError,
+    ValidationError as ValidationError,
+    Vector as Vector,
+)
+from .db import Database as Database, Table as Table
 from .records import (
     Bytes as Bytes,
     CorruptionStrategy as CorruptionStrategy,
@@ -29,6 +42,18 @@ from .records import (
 __version__: str
 __all__ = [
     "DataStore",
+    "Database",
+    "Table",
+    "Cursor",
+    "Vector",
+    "ValidationError",
+    "ExpressionSyntaxError",
+    "TableNotFoundError",
+    "TableExistsError",
+    "ConditionalCheckFailed",
+    "TransactionCanceled",
+    "UnsupportedTypeError",
+    "CorruptFileError",
     "EntryHandle",
     "EntryStream",
     "StoreIterator",

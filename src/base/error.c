@@ -40,6 +40,8 @@ const char *keel_strerror(keel_status status) {
     case KEEL_ETABLEEXISTS: return "table exists";
     case KEEL_ESYNTAX: return "expression syntax error";
     case KEEL_EVALIDATION: return "validation error";
+    case KEEL_ECONDITION: return "conditional check failed";
+    case KEEL_ECANCELED: return "transaction canceled";
     }
     return "unknown status";
 }

@@ -17,8 +17,8 @@
  * Locks, in order: the store's write_lock (every writer, catalog changes included), the
  * store's index_lock, then db->cat_lock (the tables array, read by every call that names
  * a table; never held while taking another lock). The hook runs with write_lock and
- * index_lock held and may read the tables array without cat_lock, because only holders of
- * write_lock change it.
+ * index_lock held; it takes cat_lock for writing around the table counts it changes,
+ * because kdb_table_get copies whole tables (counts included) under cat_lock alone.
  */
 #include "db/db_internal.h"
 
@@ -238,6 +238,8 @@ out:
 static void on_publish(void *ctx, keel_store *s, const keel_append_item *items, size_t n) {
     keel_db *db = ctx;
     kdb_keysrc src = kdb_db_keysrc(db);
+    /* The counts live in tables[], which kdb_table_get copies under cat_lock alone. */
+    pthread_rwlock_wrlock(&db->cat_lock);
     for (size_t i = 0; i < n; i++) {
         const keel_append_item *it = &items[i];
         uint32_t table;
@@ -259,6 +261,7 @@ static void on_publish(void *ctx, keel_store *s, const keel_append_item *items, 
         if (kdb_order_put(db->order, it->key, it->key_len, it->trailer_out, &src) != KEEL_OK)
             atomic_store(&db->order_stale, true);
     }
+    pthread_rwlock_unlock(&db->cat_lock);
 }
 
 static void on_reload(void *ctx, keel_store *s) {

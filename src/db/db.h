@@ -15,11 +15,11 @@
  *             is DynamoDB's order, and back
  *   order.c   the ordered index: an in-memory B+tree of (key prefix, entry offset) over
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
- *   expr.c    the expression engine: one parser and evaluator for key conditions,
- *             conditions/filters and projections (and updates), over encoded items
+ *   expr_*.c  the expression engine: one parser and evaluator for key conditions,
+ *             conditions/filters and projections, over encoded items
+ *   update.c  update expressions (SET/REMOVE/ADD/DELETE) applied to an encoded item
  *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
- *   db.c      open, catalog and tables; db_items.c item operations and batches;
- *             db_query.c Query and Scan cursors
+ *   db.c      open, catalog and tables, item operations, batches, cursors
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never
@@ -375,6 +375,22 @@ typedef struct kdb_keycond {
  * key condition, a value of the wrong type). */
 keel_status kdb_expr_keycond(const kdb_expr *e, const char *pk_name, keel_db_keytype pk_type,
                              const char *sk_name, keel_db_keytype sk_type, kdb_keycond *out);
+
+/* ---- update.c ------------------------------------------------------------------------ */
+
+/* What can be refused before any item is read: an action on a key attribute ("Cannot
+ * update attribute pk. This attribute is part of the key"), ADD with a value that is not a
+ * number or a set, DELETE with a value that is not a set. sk NULL or "" when none. */
+keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk);
+/* Apply an UpdateExpression to `item` (the current item, or the key map an absent item is
+ * created from). Every operand reads `item` as it was. The new item, a CBOR map not yet
+ * checked against the item rules (size, nesting) nor in stored form, goes to `out` (reset
+ * first). KEEL_EVALIDATION with DynamoDB's message: an invalid document path, an operand
+ * of the wrong type, an attribute that does not exist, a number out of range. */
+keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out);
+/* ReturnValues UPDATED_OLD / UPDATED_NEW: `item` projected on the update's target paths. */
+keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t len,
+                               kdb_buf *out);
 
 /* ---- db.c ---------------------------------------------------------------------------- */
 

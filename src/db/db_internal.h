@@ -1,6 +1,7 @@
 /*
  * db_internal.h: the database handle, shared by db.c (open, catalog, tables),
- * db_items.c (item operations) and db_query.c (cursors). Never installed.
+ * db_write.c (the write path), db_items.c (item operations), db_tx.c (transactions) and
+ * db_query.c (cursors). Never installed.
  */
 #ifndef KEEL_SRC_DB_INTERNAL_H
 #define KEEL_SRC_DB_INTERNAL_H
@@ -48,5 +49,51 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
  * holds the store's write_lock. */
 keel_status kdb_db_fresh_order(keel_db *db);
 keel_status kdb_db_fresh_order_locked(keel_db *db);
+
+/* ---- db_write.c: the write path ---------------------------------------------------------- */
+
+typedef enum kdb_wkind {
+    KDB_W_PUT = 1, KDB_W_UPDATE, KDB_W_DELETE, KDB_W_CHECK  /* as keel_db_tx_kind */
+} kdb_wkind;
+
+/* One write of a request. kdb_write_prepare fills the first part outside any lock;
+ * kdb_writes_run fills the outcome under the writer lock. */
+typedef struct kdb_write {
+    kdb_wkind kind;
+    uint32_t table;             /* table id, re-checked under the lock */
+    char pk[256], sk[256];      /* the table's key names (sk "" when none) */
+    kdb_key key;
+    const uint8_t *keymap;      /* UPDATE: the caller's key map (borrowed for the call) */
+    size_t keymap_len;
+    kdb_expr *cond, *update;    /* owned; NULL when absent */
+    keel_db_return rv;
+    bool rv_on_fail;
+    kdb_buf value;              /* the new item's stored form: PUT prepared, UPDATE computed */
+    /* outcome */
+    uint64_t hash;
+    const uint8_t *old;         /* the current item, a view into the mapping, or NULL */
+    size_t old_len;
+    bool unchanged;             /* an UPDATE without actions of an existing item */
+    keel_status st;             /* KEEL_OK, KEEL_ECONDITION or the evaluation's error */
+    char msg[256];              /* its detail */
+} kdb_write;
+
+/* Prepare a write of `kind` on `table` (NULL for the default table, with `key` already
+ * made): check the item or key, parse the expressions with one substitution map and
+ * refuse unused names and values. `item`: the item (PUT) or the key map. */
+keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const char *table,
+                              const void *item, size_t item_len, const char *update,
+                              const char *condition, const void *names, size_t names_len,
+                              const void *values, size_t values_len);
+void kdb_write_free(kdb_write *w);
+/* KEEL_EVALIDATION when two writes name one item (`dup_msg`: DynamoDB's message). */
+keel_status kdb_writes_distinct(kdb_write *w, size_t n, const char *dup_msg);
+/* Under the writer lock: for each write, its current item, its condition, its new item;
+ * then, if every write passed, all their entries as one atomic group. A single write
+ * that fails returns its own status; several return KEEL_ECANCELED with each w[i].st set. */
+keel_status kdb_writes_run(keel_db *db, kdb_write *w, size_t n);
+/* What w->rv asks for after a successful run, or the current item after a failed
+ * condition when w->rv_on_fail. `out` is reset first. */
+keel_status kdb_write_result(const kdb_write *w, keel_db_buf *out);
 
 #endif /* KEEL_SRC_DB_INTERNAL_H */

@@ -1,8 +1,8 @@
 /*
  * expr.h: the parsed form of a DynamoDB expression, shared by expr_lex.c (tokens and
  * substitution maps), expr_parse.c (text -> tree) and expr_eval.c (tree x encoded item ->
- * result). Only those three files include it; the rest of src/db/ sees kdb_expr as opaque
- * through db.h.
+ * result), plus update.c (update expressions applied to an item). Only those files
+ * include it; the rest of src/db/ sees kdb_expr as opaque through db.h.
  *
  * A kdb_expr is a few flat arrays, all sized from the token count before parsing starts
  * (every node, path element and value stems from a distinct token, so none can overflow):
@@ -13,7 +13,7 @@
  *   vals    the :placeholders' values, decoded once, pointing into the expression's own
  *           copy of ExpressionAttributeValues (so results such as kdb_keycond live as long
  *           as the expression, not as long as the caller's buffers)
- *   acts    update actions (SET/REMOVE/ADD/DELETE), parsed now, evaluated in part 2
+ *   acts    update actions (SET/REMOVE/ADD/DELETE), in text order; update.c applies them
  *
  * Invariants: the tree is acyclic and every index is in range (the parser only links
  * nodes it has already built); the nesting of conditions is at most KDB_EXPR_MAX_NEST, so
@@ -126,5 +126,15 @@ bool kdb_expr_reserved(const char *text, size_t len);
 /* Find `key` in the CBOR map m[0..len): 1 with its pair index and value, 0 when absent. */
 int kdb_expr_map_find(const uint8_t *m, size_t len, const char *key, size_t key_len,
                       uint32_t *index_out, kdb_val *val_out);
+
+/* ---- expr_eval.c, shared with update.c ---- */
+
+/* Resolve the PATH node `path` in `root` (NULL: nothing resolves). False when missing. */
+bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root,
+                      kdb_val *out);
+/* The projection of an item on the PATH nodes ids[0..n) (no two overlapping), as a new
+ * CBOR map in `out` (reset first). */
+keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint32_t n,
+                                   const uint8_t *item, size_t len, kdb_buf *out);
 
 #endif /* KEEL_SRC_DB_EXPR_H */

@@ -52,7 +52,8 @@ static bool child_at(const kdb_val *l, uint32_t index, kdb_val *out) {
     }
 }
 
-static bool resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root, kdb_val *out) {
+bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root,
+                      kdb_val *out) {
     if (!root) return false;
     kdb_val v = *root;
     for (uint32_t k = 0; k < path->n; k++) {
@@ -108,11 +109,11 @@ static bool operand(const kdb_expr *e, uint32_t id, const kdb_val *root, opval *
         out->v = e->vals[n->first];
         return true;
     case KDB_EN_PATH:
-        return resolve(e, n, root, &out->v);
+        return kdb_expr_resolve(e, n, root, &out->v);
     case KDB_EN_SIZE: {
         kdb_val v;
         uint64_t size;
-        if (!resolve(e, &e->nodes[e->kids[n->first]], root, &v) || !size_of(&v, &size))
+        if (!kdb_expr_resolve(e, &e->nodes[e->kids[n->first]], root, &v) || !size_of(&v, &size))
             return false;
         size_t len = cbor_uint(out->buf, size);
         return kdb_val_decode(out->buf, len, &out->v);
@@ -284,9 +285,8 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
     return selected;
 }
 
-keel_status kdb_expr_project(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out) {
-    if (!e || !out || e->kind != KDB_EXPR_PROJECTION)
-        return keel__fail(KEEL_EINVAL, "kdb_expr_project: not a projection");
+keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint32_t n,
+                                   const uint8_t *item, size_t len, kdb_buf *out) {
     out->len = 0;
     out->failed = false;
     kdb_val root;
@@ -295,18 +295,24 @@ keel_status kdb_expr_project(const kdb_expr *e, const uint8_t *item, size_t len,
         return out->failed ? keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory") : KEEL_OK;
     }
     uint32_t depth = 0;
-    for (uint32_t i = 0; i < e->n_paths; i++)
-        if (e->nodes[e->paths[i]].n > depth) depth = e->nodes[e->paths[i]].n;
+    for (uint32_t i = 0; i < n; i++)
+        if (e->nodes[ids[i]].n > depth) depth = e->nodes[ids[i]].n;
     uint32_t local[256];
-    size_t need = (size_t)e->n_paths * (depth + 1);
+    size_t need = (size_t)n * (depth + 1);
     uint32_t *scratch = need <= 256 ? local : malloc(need * sizeof *scratch);
     if (!scratch) return keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory");
-    uint64_t count = project_level(e, e->paths, e->n_paths, 0, &root, scratch, NULL);
+    uint64_t count = project_level(e, ids, n, 0, &root, scratch, NULL);
     kdb_enc_map(out, count);
-    project_level(e, e->paths, e->n_paths, 0, &root, scratch, out);
+    project_level(e, ids, n, 0, &root, scratch, out);
     if (scratch != local) free(scratch);
     if (out->failed) return keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory");
     return KEEL_OK;
+}
+
+keel_status kdb_expr_project(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out) {
+    if (!e || !out || e->kind != KDB_EXPR_PROJECTION)
+        return keel__fail(KEEL_EINVAL, "kdb_expr_project: not a projection");
+    return kdb_expr_project_paths(e, e->paths, e->n_paths, item, len, out);
 }
 
 /* ---- key conditions ------------------------------------------------------------------------- */

@@ -45,6 +45,8 @@ static H_UNUSED const char *st_name(keel_status st) {
     case KEEL_ETABLEEXISTS: return "KEEL_ETABLEEXISTS";
     case KEEL_ESYNTAX: return "KEEL_ESYNTAX";
     case KEEL_EVALIDATION: return "KEEL_EVALIDATION";
+    case KEEL_ECONDITION: return "KEEL_ECONDITION";
+    case KEEL_ECANCELED: return "KEEL_ECANCELED";
     }
     return "(unknown status)";
 }

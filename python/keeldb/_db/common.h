@@ -1,0 +1,315 @@
+/*
+ * common.h: shared by the files of keeldb._db, the CPython glue between keel_db.h (the
+ * Database face: DynamoDB-style items in one keel file) and the `keeldb` package.
+ *
+ * Items cross the C API as CBOR, so this extension is mostly two converters: Python values
+ * to CBOR (encode.c) and CBOR to Python values (decode.c), following the values table of
+ * docs/DATABASE.md. Everything else is thin: a method parses its arguments, converts,
+ * calls one keel_db_ function and converts the result or raises. The recipe is the one of
+ * keeldb._keeldb: multi-phase init, heap types, module state, no globals.
+ *
+ * Objects
+ *   Database   owns one keel_db. Items come back as dicts built from the stored CBOR.
+ *   Vector     a float32 vector. Made from Python (Vector([1.0, 2.0]), its own copy) or by
+ *              the decoder over a vector inside a stored item (zero copy: a pointer into the
+ *              file's mapping, 64-byte aligned for top-level vectors, holding a strong
+ *              reference to the Database). It exports the buffer protocol (format "f",
+ *              read-only); decoded vectors reach the user as numpy arrays over it. Exports
+ *              of mapped vectors count in the Database's `exports`, and close() raises
+ *              BufferError while any is alive: keel unmaps everything at close.
+ *   Cursor     a query or scan: a keel_db_cursor, refilled with the GIL released (up to
+ *              CURSOR_BATCH items per refill), items converted under the GIL; .last_key.
+ *
+ * Threads and the GIL: as keeldb._keeldb (see its common.h). Lookups (get) keep the GIL;
+ * writes, batches, flush, compact, verify, open, close and cursor refills release it while
+ * holding `oplock` for reading; close() sets `closed` under the GIL and then takes `oplock`
+ * for writing, so it waits for the calls in flight.
+ *
+ * Errors: the store's statuses map to the classes of keeldb._keeldb (Error, CorruptError,
+ * FormatError, ...), taken from that module at init; this module adds ValidationError,
+ * ExpressionSyntaxError, TableNotFoundError, TableExistsError, UnsupportedTypeError,
+ * CorruptFileError (a CorruptError that is also an OSError, raised by opens),
+ * ConditionalCheckFailed (.item) and TransactionCanceled (.reasons).
+ *
+ * Files (one extension module, keeldb._db, built from all of them)
+ *   common.h    this header
+ *   module.c    module init/exec/traverse/clear, the exception classes, status -> exception
+ *   encode.c    Python value -> CBOR (a growing buffer)
+ *   decode.c    CBOR -> Python value (zero-copy vectors over the mapping)
+ *   vector.c    the Vector type
+ *   database.c  Database: lifecycle, the KeystoneDB API, maintenance, the type
+ *   tables.c    Database: tables and their items (get_item, batches, count)
+ *   writes.c    Database: put_item, delete_item, update_item (conditions, ReturnValues),
+ *               transactions
+ *   cursor.c    Database.query/scan and the Cursor type
+ * Shared functions are prefixed kdp_ and hidden (-fvisibility=hidden) like everything here
+ * but PyInit__db.
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#ifndef KEELDB_DB_COMMON_H
+#define KEELDB_DB_COMMON_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "keel.h"
+#include "keel_db.h"
+
+/* Items a cursor collects per refill, with the GIL released. */
+#define CURSOR_BATCH 64
+/* Nesting the converters follow before refusing (the library's limit, 32, is checked by
+ * the library; this only stops runaway recursion on cyclic or hostile input). */
+#define CONVERT_MAX_DEPTH ((int)(2 * KEEL_DB_MAX_DEPTH))
+
+/* ---------------------------------------------------------------------------------------
+ * Module state
+ */
+
+#define KEYCACHE_SLOTS 512
+#define KEYCACHE_MAXLEN 48
+
+typedef struct {
+    PyTypeObject *Database_type;
+    PyTypeObject *Vector_type;
+    PyTypeObject *Cursor_type;
+    /* keeldb._keeldb's classes (strong references). */
+    PyObject *Error;
+    PyObject *CorruptError;
+    PyObject *FormatError;
+    PyObject *VersionError;
+    PyObject *LockedError;
+    PyObject *ReadOnlyError;
+    PyObject *StoreIOError;
+    /* Ours. */
+    PyObject *ValidationError;
+    PyObject *ExpressionSyntaxError;
+    PyObject *TableNotFoundError;
+    PyObject *TableExistsError;
+    PyObject *UnsupportedTypeError;
+    PyObject *CorruptFileError;
+    PyObject *ConditionalCheckFailed;
+    PyObject *TransactionCanceled;
+    /* Imported on first use. */
+    PyObject *Decimal;          /* decimal.Decimal */
+    PyObject *np_frombuffer;    /* numpy.frombuffer */
+    PyObject *np_float32;       /* numpy.float32 */
+    int numpy_missing;          /* import failed once: vectors come back as Vector */
+    /* Attribute names recur in every item: the decoder keeps the last str made for each
+     * hash slot (ASCII names up to KEYCACHE_MAXLEN bytes), so a repeated name costs a
+     * compare and an INCREF, and its dict insertion reuses the str's cached hash. */
+    PyObject *keycache[KEYCACHE_SLOTS];
+} kdp_state;
+
+static inline kdp_state *
+get_state(PyObject *module)
+{
+    return (kdp_state *)PyModule_GetState(module);
+}
+
+/* The module that defined `type` or one of its bases (Python subclasses included). */
+PyObject *kdp_module_of_type(PyTypeObject *type);
+
+/* ---------------------------------------------------------------------------------------
+ * Object layouts
+ */
+
+typedef struct {
+    PyObject_HEAD
+    keel_db *db;            /* owned; freed in dealloc (close() leaves it allocated) */
+    kdp_state *st;          /* lives as long as `module`, which we hold */
+    PyObject *module;
+    PyObject *path;         /* str, or None in memory */
+    PyObject *weakreflist;
+    pthread_rwlock_t oplock;
+    int lock_ready;
+    int closed;
+    int readonly;
+    int memory;
+    Py_ssize_t exports;     /* live buffer exports of Vectors over this mapping */
+} DatabaseObject;
+
+typedef struct {
+    PyObject_HEAD
+    DatabaseObject *db;     /* strong, when the data lies in db's mapping; else NULL */
+    PyObject *owner;        /* strong: a bytes object holding the data when db is NULL */
+    const float *data;      /* little-endian float32 values */
+    Py_ssize_t n;
+    Py_ssize_t exports;
+} VectorObject;
+
+typedef struct {
+    PyObject_HEAD
+    DatabaseObject *db;     /* strong */
+    keel_db_cursor *c;      /* owned */
+    int projected;          /* items are projections: copied, not views into the mapping */
+    int done;
+    PyObject *last_key;     /* dict or None once done */
+    /* The current batch: views into the mapping, or into `copies` when projected. */
+    keel_view items[CURSOR_BATCH];
+    size_t n, i;
+    uint8_t *copies;        /* projected items of the batch, back to back */
+    size_t copies_cap;
+} CursorObject;
+
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define NO_NEW_FLAG Py_TPFLAGS_DISALLOW_INSTANTIATION
+#else
+#define NO_NEW_FLAG 0
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * Errors (module.c)
+ */
+
+/* ValueError("I/O operation on closed database"). Always returns NULL. */
+PyObject *kdp_raise_closed(void);
+
+/* Raise the Python exception for `rc` with keel_errmsg()'s detail, prefixed by `what`.
+ * Must run on the thread of the failing call, before any other keel_ call. `filename`
+ * (may be NULL) marks an open: OSError subclasses get it, and KEEL_ECORRUPT becomes
+ * CorruptFileError. Always returns NULL. */
+PyObject *kdp_raise_status(kdp_state *st, keel_status rc, const char *what, PyObject *filename);
+
+/* ---------------------------------------------------------------------------------------
+ * Conversions (encode.c, decode.c)
+ */
+
+typedef struct {
+    uint8_t *p;
+    size_t len, cap;
+    uint8_t small[512];     /* most items fit here: no allocation */
+} kdp_buf;
+
+static inline void
+kdp_buf_init(kdp_buf *b)
+{
+    b->p = b->small;
+    b->len = 0;
+    b->cap = sizeof b->small;
+}
+
+static inline void
+kdp_buf_free(kdp_buf *b)
+{
+    if (b->p != b->small)
+        PyMem_Free(b->p);
+    kdp_buf_init(b);
+}
+
+/* Append the CBOR of `v` to `b`: any value of the values table. 0, or -1 with an exception
+ * (UnsupportedTypeError, ValueError for NaN/infinity, MemoryError). `what` names the value
+ * in messages ("item", "key", "values"). */
+int kdp_encode_value(kdp_state *st, kdp_buf *b, PyObject *v, const char *what);
+/* An item or a key: `v` must be a dict with str keys (TypeError otherwise). */
+int kdp_encode_item(kdp_state *st, kdp_buf *b, PyObject *v, const char *what);
+/* Expression placeholders: a dict of str -> value ("#n" -> str for names). */
+int kdp_encode_placeholders(kdp_state *st, kdp_buf *b, PyObject *v, const char *what,
+                            int names);
+/* Append one CBOR head (major type 0..7, argument). */
+int kdp_put_head(kdp_buf *b, unsigned major, uint64_t arg);
+
+/* Decode one CBOR value at p[0..len) into a new Python object. `db` not NULL: the bytes lie
+ * in db's mapping (valid until close), so vectors are zero copy over it; NULL: vectors are
+ * copied. Malformed input raises CorruptError. */
+PyObject *kdp_decode(kdp_state *st, DatabaseObject *db, const uint8_t *p, size_t len);
+
+/* A vector over `n` float32 values at `data`: zero copy in db's mapping when `db` is not
+ * NULL, else a copy. Returned as a read-only numpy array when numpy is importable, else as
+ * a Vector. */
+PyObject *kdp_vector_value(kdp_state *st, DatabaseObject *db, const uint8_t *data, size_t n);
+
+/* ---------------------------------------------------------------------------------------
+ * Database helpers
+ */
+
+static inline int
+db_check(DatabaseObject *self)
+{
+    if (self->closed || self->db == NULL) {
+        kdp_raise_closed();
+        return -1;
+    }
+    return 0;
+}
+
+/* Run `stmt` with the GIL released while holding oplock for reading (see the header). The
+ * caller has checked that the database is open, with the GIL held since. */
+#define IO_CALL(self, stmt)                                                                 \
+    do {                                                                                    \
+        pthread_rwlock_rdlock(&(self)->oplock);                                             \
+        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
+        pthread_rwlock_unlock(&(self)->oplock);                                             \
+        Py_END_ALLOW_THREADS                                                                \
+    } while (0)
+
+/* A key of the default table: bytes-like or str (UTF-8). */
+typedef struct {
+    const char *buf;
+    Py_ssize_t len;
+    int has_view;
+    Py_buffer view;
+} kdp_key;
+
+int kdp_key_get(PyObject *o, kdp_key *k, const char *what);
+
+static inline void
+kdp_key_release(kdp_key *k)
+{
+    if (k->has_view) {
+        PyBuffer_Release(&k->view);
+        k->has_view = 0;
+    }
+}
+
+/* METH_FASTCALL | METH_KEYWORDS parsing (as keeldb._keeldb's). nkwonly: the last
+ * `nmax - npos` names are keyword-only. out[] receives borrowed references, NULL for
+ * absent ones. */
+int kdp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                   const char *const *names, Py_ssize_t nreq, Py_ssize_t npos, Py_ssize_t nmax,
+                   PyObject **out);
+
+/* A table name argument: str, at most KEEL_DB_MAX_TABLE_NAME bytes of UTF-8, no NUL.
+ * Returns a pointer into `o` (valid while `o` lives) or NULL with TypeError/ValidationError. */
+const char *kdp_table_name(kdp_state *st, PyObject *o);
+
+/* Table methods (tables.c) and cursor methods (cursor.c), listed in database.c's table. */
+PyObject *kdp_db_create_table(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+PyObject *kdp_db_delete_table(DatabaseObject *self, PyObject *name);
+PyObject *kdp_db_describe_table(DatabaseObject *self, PyObject *name);
+PyObject *kdp_db_list_tables(DatabaseObject *self, PyObject *unused);
+PyObject *kdp_db_put_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames);
+PyObject *kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames);
+PyObject *kdp_db_delete_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_update_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_transact_write(DatabaseObject *self, PyObject *actions);
+PyObject *kdp_db_transact_get(DatabaseObject *self, PyObject *gets);
+PyObject *kdp_db_batch_write_items(DatabaseObject *self, PyObject *const *args,
+                                   Py_ssize_t nargs, PyObject *kwnames);
+PyObject *kdp_db_batch_get_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                 PyObject *kwnames);
+PyObject *kdp_db_count(DatabaseObject *self, PyObject *name);
+PyObject *kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames);
+PyObject *kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames);
+
+/* ---------------------------------------------------------------------------------------
+ * Type specs, one per type, defined next to each type; module_exec creates the types.
+ */
+
+extern PyType_Spec kdp_database_spec;
+extern PyType_Spec kdp_vector_spec;
+extern PyType_Spec kdp_cursor_spec;
+
+#endif /* KEELDB_DB_COMMON_H */

@@ -1,0 +1,301 @@
+/*
+ * tables.c: Database methods for tables in DynamoDB's model: create_table, delete_table,
+ * describe_table, list_tables, and a table's items (get_item, batch_write_items,
+ * batch_get_items, count; the writes with conditions are in writes.c). keeldb.Table (python/keeldb/db.py) is a thin
+ * Python class over these. Items and keys are dicts; keys hold exactly the key attributes.
+ * Writes release the GIL; a get keeps it (a lookup costs less than the release).
+ *
+ * SPDX-License-Identifier: Apache-2.0
+ */
+#include "common.h"
+
+#include <stdlib.h>
+
+/* ("name", "S"|"N"|"B") -> name and type. */
+static int
+parse_key_def(kdp_state *st, PyObject *o, const char *what, const char **name,
+              keel_db_keytype *type)
+{
+    if (!PyTuple_Check(o) || PyTuple_GET_SIZE(o) != 2 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(o, 0)) || !PyUnicode_Check(PyTuple_GET_ITEM(o, 1))) {
+        PyErr_Format(PyExc_TypeError, "%s must be a tuple (attribute name, 'S' | 'N' | 'B'), "
+                     "not %R", what, o);
+        return -1;
+    }
+    Py_ssize_t n;
+    *name = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(o, 0), &n);
+    if (*name == NULL)
+        return -1;
+    if ((size_t)n != strlen(*name)) {
+        PyErr_Format(st->ValidationError, "%s: attribute name holds a NUL character", what);
+        return -1;
+    }
+    const char *t = PyUnicode_AsUTF8(PyTuple_GET_ITEM(o, 1));
+    if (t == NULL)
+        return -1;
+    if (strcmp(t, "S") == 0)
+        *type = KEEL_DB_KEY_S;
+    else if (strcmp(t, "N") == 0)
+        *type = KEEL_DB_KEY_N;
+    else if (strcmp(t, "B") == 0)
+        *type = KEEL_DB_KEY_B;
+    else {
+        PyErr_Format(st->ValidationError, "%s '%s': type must be 'S', 'N' or 'B', not '%s'",
+                     what, *name, t);
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *
+kdp_db_create_table(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames)
+{
+    static const char *const names[] = {"name", "partition_key", "sort_key"};
+    PyObject *a[3];
+    if (kdp_parse_args("create_table", args, nargs, kwnames, names, 2, 3, 3, a) < 0)
+        return NULL;
+    const char *name = kdp_table_name(self->st, a[0]);
+    if (name == NULL)
+        return NULL;
+    keel_db_schema schema = {NULL, KEEL_DB_KEY_NONE, NULL, KEEL_DB_KEY_NONE};
+    if (parse_key_def(self->st, a[1], "partition_key", &schema.pk_name, &schema.pk_type) < 0)
+        return NULL;
+    if (a[2] != NULL && a[2] != Py_None &&
+        parse_key_def(self->st, a[2], "sort_key", &schema.sk_name, &schema.sk_type) < 0)
+        return NULL;
+    if (db_check(self) < 0)
+        return NULL;
+    keel_status rc;
+    IO_CALL(self, rc = keel_db_create_table(self->db, name, &schema));
+    if (rc != KEEL_OK)
+        return kdp_raise_status(self->st, rc, "create_table", NULL);
+    Py_RETURN_NONE;
+}
+
+PyObject *
+kdp_db_delete_table(DatabaseObject *self, PyObject *name_arg)
+{
+    const char *name = kdp_table_name(self->st, name_arg);
+    if (name == NULL || db_check(self) < 0)
+        return NULL;
+    keel_status rc;
+    IO_CALL(self, rc = keel_db_delete_table(self->db, name));
+    if (rc != KEEL_OK)
+        return kdp_raise_status(self->st, rc, "delete_table", NULL);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+key_def(const char *name, keel_db_keytype t)
+{
+    char type[2] = {(char)t, '\0'};
+    return Py_BuildValue("(ss)", name, type);
+}
+
+PyObject *
+kdp_db_describe_table(DatabaseObject *self, PyObject *name_arg)
+{
+    const char *name = kdp_table_name(self->st, name_arg);
+    if (name == NULL || db_check(self) < 0)
+        return NULL;
+    keel_db_table_info info;
+    keel_status rc = keel_db_describe_table(self->db, name, &info);
+    if (rc != KEEL_OK)
+        return kdp_raise_status(self->st, rc, "describe_table", NULL);
+    PyObject *pk = key_def(info.pk_name, info.pk_type);
+    PyObject *sk = info.sk_type != KEEL_DB_KEY_NONE ? key_def(info.sk_name, info.sk_type)
+                                                   : Py_NewRef(Py_None);
+    PyObject *r = NULL;
+    if (pk != NULL && sk != NULL)
+        r = Py_BuildValue("{sssOsOsKsKsK}", "name", info.name, "partition_key", pk, "sort_key",
+                          sk, "item_count", (unsigned long long)info.items, "size_bytes",
+                          (unsigned long long)info.bytes, "created",
+                          (unsigned long long)info.created);
+    Py_XDECREF(pk);
+    Py_XDECREF(sk);
+    return r;
+}
+
+PyObject *
+kdp_db_list_tables(DatabaseObject *self, PyObject *Py_UNUSED(unused))
+{
+    if (db_check(self) < 0)
+        return NULL;
+    char *names = NULL;
+    size_t n = 0;
+    keel_status rc = keel_db_list_tables(self->db, &names, &n);
+    if (rc != KEEL_OK)
+        return kdp_raise_status(self->st, rc, "list_tables", NULL);
+    PyObject *out = PyList_New((Py_ssize_t)n);
+    const char *p = names;
+    for (size_t i = 0; out && i < n; i++) {
+        PyObject *s = PyUnicode_FromString(p);
+        if (s == NULL) {
+            Py_CLEAR(out);
+            break;
+        }
+        PyList_SET_ITEM(out, (Py_ssize_t)i, s);
+        p += strlen(p) + 1;
+    }
+    free(names);
+    return out;
+}
+
+PyObject *
+kdp_db_count(DatabaseObject *self, PyObject *name_arg)
+{
+    const char *name = kdp_table_name(self->st, name_arg);
+    if (name == NULL || db_check(self) < 0)
+        return NULL;
+    uint64_t n = 0;
+    keel_status rc = keel_db_count(self->db, name, &n);
+    if (rc != KEEL_OK)
+        return kdp_raise_status(self->st, rc, "count", NULL);
+    return PyLong_FromUnsignedLongLong(n);
+}
+
+/* ---- items ---------------------------------------------------------------------------- */
+
+/* Parse (table, item-or-key) and encode the dict. */
+static const char *
+table_and_map(DatabaseObject *self, const char *fname, const char *what, PyObject *const *args,
+              Py_ssize_t nargs, PyObject *kwnames, kdp_buf *b)
+{
+    static const char *const item_names[] = {"table", "item"};
+    static const char *const key_names[] = {"table", "key"};
+    PyObject *a[2];
+    if (kdp_parse_args(fname, args, nargs, kwnames,
+                       strcmp(what, "item") == 0 ? item_names : key_names, 2, 2, 2, a) < 0)
+        return NULL;
+    const char *name = kdp_table_name(self->st, a[0]);
+    if (name == NULL || db_check(self) < 0)
+        return NULL;
+    if (kdp_encode_item(self->st, b, a[1], what) < 0)
+        return NULL;
+    return name;
+}
+
+PyObject *
+kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    kdp_buf b;
+    kdp_buf_init(&b);
+    const char *name = table_and_map(self, "get_item", "key", args, nargs, kwnames, &b);
+    if (name == NULL) {
+        kdp_buf_free(&b);
+        return NULL;
+    }
+    keel_view v;
+    keel_status rc = keel_db_get_item(self->db, name, b.p, b.len, &v);
+    kdp_buf_free(&b);
+    if (rc == KEEL_NOTFOUND)
+        Py_RETURN_NONE;
+    if (rc != KEEL_OK)
+        return kdp_raise_status(self->st, rc, "get_item", NULL);
+    return kdp_decode(self->st, self, v.data, v.len);
+}
+
+PyObject *
+kdp_db_batch_write_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames)
+{
+    static const char *const names[] = {"table", "puts", "deletes"};
+    PyObject *a[3];
+    if (kdp_parse_args("batch_write_items", args, nargs, kwnames, names, 1, 3, 3, a) < 0)
+        return NULL;
+    const char *name = kdp_table_name(self->st, a[0]);
+    if (name == NULL || db_check(self) < 0)
+        return NULL;
+    PyObject *puts = NULL, *dels = NULL, *result = NULL;
+    size_t *offs = NULL;
+    keel_db_write *w = NULL;
+    Py_ssize_t np = 0, nd = 0;
+    kdp_buf b;
+    kdp_buf_init(&b);
+    if (a[1] && a[1] != Py_None &&
+        !(puts = PySequence_Fast(a[1], "batch_write(): puts must be a list of items")))
+        goto out;
+    if (a[2] && a[2] != Py_None &&
+        !(dels = PySequence_Fast(a[2], "batch_write(): deletes must be a list of keys")))
+        goto out;
+    np = puts ? PySequence_Fast_GET_SIZE(puts) : 0;
+    nd = dels ? PySequence_Fast_GET_SIZE(dels) : 0;
+    offs = PyMem_Calloc((size_t)(np + nd) + 1, sizeof *offs);
+    w = PyMem_Calloc((size_t)(np + nd) + 1, sizeof *w);
+    if (offs == NULL || w == NULL) {
+        PyErr_NoMemory();
+        goto out;
+    }
+    for (Py_ssize_t i = 0; i < np + nd; i++) {
+        offs[i] = b.len;
+        PyObject *o = i < np ? PySequence_Fast_GET_ITEM(puts, i)
+                             : PySequence_Fast_GET_ITEM(dels, i - np);
+        if (kdp_encode_item(self->st, &b, o, i < np ? "item" : "key") < 0)
+            goto out;
+    }
+    offs[np + nd] = b.len;
+    for (Py_ssize_t i = 0; i < np + nd; i++) {
+        w[i].table = name;
+        w[i].item = b.p + offs[i];
+        w[i].item_len = offs[i + 1] - offs[i];
+        w[i].is_delete = i >= np;
+    }
+    keel_status rc;
+    IO_CALL(self, rc = keel_db_batch_write(self->db, w, (size_t)(np + nd)));
+    if (rc != KEEL_OK)
+        kdp_raise_status(self->st, rc, "batch_write", NULL);
+    else
+        result = PyLong_FromSsize_t(np + nd);
+out:
+    PyMem_Free(offs);
+    PyMem_Free(w);
+    kdp_buf_free(&b);
+    Py_XDECREF(puts);
+    Py_XDECREF(dels);
+    return result;
+}
+
+PyObject *
+kdp_db_batch_get_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                       PyObject *kwnames)
+{
+    static const char *const names[] = {"table", "keys"};
+    PyObject *a[2];
+    if (kdp_parse_args("batch_get_items", args, nargs, kwnames, names, 2, 2, 2, a) < 0)
+        return NULL;
+    const char *name = kdp_table_name(self->st, a[0]);
+    if (name == NULL || db_check(self) < 0)
+        return NULL;
+    if (PyDict_Check(a[1]))
+        return PyErr_Format(PyExc_TypeError, "batch_get() takes a list of keys, not a dict");
+    PyObject *seq = PySequence_Fast(a[1], "batch_get() takes a list of keys");
+    if (seq == NULL)
+        return NULL;
+    PyObject *out = PyList_New(0);
+    kdp_buf b;
+    kdp_buf_init(&b);
+    for (Py_ssize_t i = 0; out && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        b.len = 0;
+        if (kdp_encode_item(self->st, &b, PySequence_Fast_GET_ITEM(seq, i), "key") < 0) {
+            Py_CLEAR(out);
+            break;
+        }
+        if (db_check(self) < 0) {
+            Py_CLEAR(out);
+            break;
+        }
+        keel_view v;
+        keel_status rc = keel_db_get_item(self->db, name, b.p, b.len, &v);
+        if (rc == KEEL_NOTFOUND)
+            continue;
+        PyObject *item = rc == KEEL_OK ? kdp_decode(self->st, self, v.data, v.len)
+                                       : kdp_raise_status(self->st, rc, "batch_get", NULL);
+        if (item == NULL || PyList_Append(out, item) < 0)
+            Py_CLEAR(out);
+        Py_XDECREF(item);
+    }
+    kdp_buf_free(&b);
+    Py_DECREF(seq);
+    return out;
+}

@@ -1,0 +1,313 @@
+"""The Database: DynamoDB-style items in one keel file (docs/DATABASE.md).
+
+``Database`` is KeystoneDB's API (``put``/``get``/``delete`` on a default table whose keys
+are bytes, the ``_with_sk`` forms, ``batch_write``, ``batch_get``, ``flush``) plus tables in
+DynamoDB's model. The C type ``keeldb._db.Database`` does the work; this module adds only
+``Table``, a thin handle naming one table, the ``Database`` methods that return one, and
+the unpacking of DynamoDB's TransactItems shape for ``transact_write``/``transact_get``.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from . import _db
+from ._db import Cursor, Vector
+
+__all__ = ["Database", "Table", "Cursor", "Vector"]
+
+KeyDef = Tuple[str, str]
+
+# TransactItems action names -> keel_db_tx_kind, and the members each may hold.
+_TX_KINDS = {"Put": 1, "Update": 2, "Delete": 3, "ConditionCheck": 4}
+_TX_COMMON = {
+    "TableName",
+    "ConditionExpression",
+    "ExpressionAttributeNames",
+    "ExpressionAttributeValues",
+    "ReturnValuesOnConditionCheckFailure",
+}
+_TX_MEMBERS = {
+    "Put": _TX_COMMON | {"Item"},
+    "Update": _TX_COMMON | {"Key", "UpdateExpression"},
+    "Delete": _TX_COMMON | {"Key"},
+    "ConditionCheck": _TX_COMMON | {"Key"},
+}
+_GET_MEMBERS = {"TableName", "Key", "ProjectionExpression", "ExpressionAttributeNames"}
+
+
+def _one_action(i: int, action: Any, allowed: Mapping[str, Any]) -> Tuple[str, Mapping[str, Any]]:
+    """The (name, body) of ``{"Put": {...}}``, checked against ``allowed`` names."""
+    if not isinstance(action, Mapping) or len(action) != 1:
+        raise _db.ValidationError(
+            f"transact item {i}: must be a dict with exactly one of {sorted(allowed)}"
+        )
+    ((name, body),) = action.items()
+    if name not in allowed:
+        raise _db.ValidationError(f"transact item {i}: unknown action {name!r}")
+    if not isinstance(body, Mapping):
+        raise _db.ValidationError(f"transact item {i}: {name} must be a dict")
+    extra = set(body) - set(allowed[name])
+    if extra:
+        raise _db.ValidationError(f"transact item {i}: {name} has unknown members {sorted(extra)}")
+    if "TableName" not in body:
+        raise _db.ValidationError(f"transact item {i}: {name} needs TableName")
+    return name, body
+
+
+class Database(_db.Database):
+    """DynamoDB-style items in one keel file (KeystoneDB's API plus tables).
+
+    ``Database(path, *, readonly=False, sync="none")`` opens the file, creating it when
+    missing; ``Database.create(path)`` (``FileExistsError`` if it exists),
+    ``Database.open(path)`` (``FileNotFoundError``; ``keeldb.CorruptFileError``, an
+    ``OSError``, when damaged) and ``Database.create_in_memory()``.
+    """
+
+    __slots__ = ()
+
+    def create_table(  # type: ignore[override]
+        self,
+        name: str,
+        partition_key: KeyDef,
+        sort_key: Optional[KeyDef] = None,
+    ) -> "Table":
+        """Create a table; key types are ``"S"``, ``"N"`` or ``"B"``.
+
+        ``keeldb.TableExistsError`` if it exists, ``keeldb.ValidationError`` for a bad name
+        or schema.
+        """
+        _db.Database.create_table(self, name, partition_key, sort_key)
+        return Table(self, name)
+
+    def table(self, name: str) -> "Table":
+        """The table ``name``; ``keeldb.TableNotFoundError`` (a ``KeyError``) if absent."""
+        self.describe_table(name)
+        return Table(self, name)
+
+    def transact_write(self, actions: Sequence[Mapping[str, Mapping[str, Any]]]) -> None:
+        """TransactWriteItems: 1 to 100 actions in DynamoDB's TransactItems shape.
+
+        Each action is ``{"Put": {"TableName", "Item", ...}}``, ``{"Update": {"TableName",
+        "Key", "UpdateExpression", ...}}``, ``{"Delete": {"TableName", "Key", ...}}`` or
+        ``{"ConditionCheck": {"TableName", "Key", "ConditionExpression", ...}}``, each with
+        optional ``ConditionExpression``, ``ExpressionAttributeNames``,
+        ``ExpressionAttributeValues`` (Python values) and
+        ``ReturnValuesOnConditionCheckFailure`` (``"ALL_OLD"``). All conditions are checked
+        and all writes land as one atomic group, or nothing is written and
+        ``keeldb.TransactionCanceled`` is raised with ``.reasons`` (one per action).
+        """
+        flat = []
+        for i, action in enumerate(actions):
+            name, b = _one_action(i, action, _TX_MEMBERS)
+            what = b.get("Item") if name == "Put" else b.get("Key")
+            if what is None:
+                raise _db.ValidationError(
+                    f"transact item {i}: {name} needs {'Item' if name == 'Put' else 'Key'}"
+                )
+            flat.append(
+                (
+                    _TX_KINDS[name],
+                    b["TableName"],
+                    what,
+                    b.get("UpdateExpression"),
+                    b.get("ConditionExpression"),
+                    b.get("ExpressionAttributeNames"),
+                    b.get("ExpressionAttributeValues"),
+                    b.get("ReturnValuesOnConditionCheckFailure"),
+                )
+            )
+        self._transact_write(flat)
+
+    def transact_get(
+        self, gets: Sequence[Mapping[str, Mapping[str, Any]]]
+    ) -> List[Optional[Dict[str, Any]]]:
+        """TransactGetItems: 1 to 100 ``{"Get": {"TableName", "Key", ...}}`` read as one
+        consistent snapshot; the items in order (``None`` where absent), projected by an
+        optional ``ProjectionExpression`` (with ``ExpressionAttributeNames``)."""
+        flat = []
+        for i, g in enumerate(gets):
+            _, b = _one_action(i, g, {"Get": _GET_MEMBERS})
+            if "Key" not in b:
+                raise _db.ValidationError(f"transact item {i}: Get needs Key")
+            flat.append(
+                (b["TableName"], b["Key"], b.get("ProjectionExpression"),
+                 b.get("ExpressionAttributeNames"))
+            )
+        return self._transact_get(flat)
+
+    def __repr__(self) -> str:
+        where = "in memory" if self.in_memory else f"path={self.path!r}"
+        flags = (" readonly" if self.readonly else "") + (" closed" if self.closed else "")
+        return f"<keeldb.Database {where}{flags}>"
+
+
+class Table:
+    """One table of a Database: items are dicts holding the key attributes."""
+
+    __slots__ = ("_db", "_name")
+
+    def __init__(self, db: Database, name: str) -> None:
+        self._db = db
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    @property
+    def key_schema(self) -> Dict[str, Optional[KeyDef]]:
+        """``{"partition_key": (name, type), "sort_key": (name, type) or None}``."""
+        d = self._db.describe_table(self._name)
+        return {"partition_key": d["partition_key"], "sort_key": d["sort_key"]}
+
+    def put_item(
+        self,
+        item: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]:
+        """Store ``item``, replacing any item with its key, if ``condition`` holds.
+
+        ``keeldb.ConditionalCheckFailed`` (nothing written) when it does not; its ``.item``
+        is the current item if ``return_values_on_condition_check_failure="ALL_OLD"``.
+        Returns the replaced item for ``return_values="ALL_OLD"``, else ``None``.
+        """
+        return self._db.put_item(
+            self._name, item, condition, names, values, return_values,
+            return_values_on_condition_check_failure,
+        )
+
+    def get_item(self, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+        """The item with this key (a dict of exactly the key attributes), or ``None``."""
+        return self._db.get_item(self._name, key)
+
+    def delete_item(
+        self,
+        key: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]:
+        """Delete the item with this key if ``condition`` holds; absent is not an error.
+
+        Returns the deleted item for ``return_values="ALL_OLD"``, else ``None``.
+        """
+        return self._db.delete_item(
+            self._name, key, condition, names, values, return_values,
+            return_values_on_condition_check_failure,
+        )
+
+    def update_item(
+        self,
+        key: Mapping[str, Any],
+        update: Optional[str] = None,
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]:
+        """Apply an UpdateExpression (SET, REMOVE, ADD, DELETE) to the item with this key,
+        creating it from the key when absent, if ``condition`` holds.
+
+        Every operand reads the item as it was before the update. Returns what
+        ``return_values`` asks for (``"NONE"``, ``"ALL_OLD"``, ``"UPDATED_OLD"``,
+        ``"ALL_NEW"``, ``"UPDATED_NEW"``) as a dict, or ``None``.
+        """
+        return self._db.update_item(
+            self._name, key, update, condition, names, values, return_values,
+            return_values_on_condition_check_failure,
+        )
+
+    def query(
+        self,
+        key_condition: str,
+        *,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        filter: Optional[str] = None,
+        projection: Optional[str] = None,
+        forward: bool = True,
+        limit: Optional[int] = None,
+        start_key: Optional[Mapping[str, Any]] = None,
+        index: Optional[str] = None,
+    ) -> Cursor:
+        """The items of one partition in sort-key order (an iterator with ``.last_key``)."""
+        if index is not None:
+            raise _db.ValidationError(
+                f"query: no index named {index!r} (tables have no secondary indexes yet)"
+            )
+        return self._db.query(
+            self._name,
+            key_condition,
+            values=values,
+            names=names,
+            filter=filter,
+            projection=projection,
+            forward=forward,
+            limit=limit,
+            start_key=start_key,
+        )
+
+    def scan(
+        self,
+        *,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        limit: Optional[int] = None,
+        start_key: Optional[Mapping[str, Any]] = None,
+        segment: Optional[int] = None,
+        total_segments: Optional[int] = None,
+    ) -> Cursor:
+        """Every item (of one segment of a parallel scan), as an iterator."""
+        return self._db.scan(
+            self._name,
+            filter=filter,
+            values=values,
+            names=names,
+            projection=projection,
+            limit=limit,
+            start_key=start_key,
+            segment=segment,
+            total_segments=total_segments,
+        )
+
+    def batch_write(
+        self,
+        puts: Optional[Sequence[Mapping[str, Any]]] = None,
+        deletes: Optional[Sequence[Mapping[str, Any]]] = None,
+    ) -> int:
+        """One atomic write of items and keys; returns how many writes."""
+        return self._db.batch_write_items(self._name, puts, deletes)
+
+    def batch_get(self, keys: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]:
+        """The items found, in the order of the keys."""
+        return self._db.batch_get_items(self._name, list(keys))
+
+    def count(self) -> int:
+        """The number of items."""
+        return self._db.count(self._name)
+
+    def describe(self) -> Dict[str, Any]:
+        """The schema and counts."""
+        return self._db.describe_table(self._name)
+
+    def __repr__(self) -> str:
+        return f"<keeldb.Table {self._name!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Table) and other._db is self._db and other._name == self._name
+
+    def __hash__(self) -> int:
+        return hash((id(self._db), self._name))

@@ -1,0 +1,92 @@
+# Stubs for keeldb.db: Database (KeystoneDB's API plus tables) and Table.
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from . import _db
+from ._db import Cursor as Cursor, Vector as Vector
+
+_KeyDef = Tuple[str, str]
+
+class Database(_db.Database):
+    def create_table(  # type: ignore[override]
+        self, name: str, partition_key: _KeyDef, sort_key: Optional[_KeyDef] = None
+    ) -> Table: ...
+    def table(self, name: str) -> Table: ...
+    def transact_write(self, actions: Sequence[Mapping[str, Mapping[str, Any]]]) -> None: ...
+    def transact_get(
+        self, gets: Sequence[Mapping[str, Mapping[str, Any]]]
+    ) -> List[Optional[Dict[str, Any]]]: ...
+
+class Table:
+    def __init__(self, db: Database, name: str) -> None: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def database(self) -> Database: ...
+    @property
+    def key_schema(self) -> Dict[str, Optional[_KeyDef]]: ...
+    def put_item(
+        self,
+        item: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def get_item(self, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]: ...
+    def delete_item(
+        self,
+        key: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def update_item(
+        self,
+        key: Mapping[str, Any],
+        update: Optional[str] = None,
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def query(
+        self,
+        key_condition: str,
+        *,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        filter: Optional[str] = None,
+        projection: Optional[str] = None,
+        forward: bool = True,
+        limit: Optional[int] = None,
+        start_key: Optional[Mapping[str, Any]] = None,
+        index: Optional[str] = None,
+    ) -> Cursor: ...
+    def scan(
+        self,
+        *,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        limit: Optional[int] = None,
+        start_key: Optional[Mapping[str, Any]] = None,
+        segment: Optional[int] = None,
+        total_segments: Optional[int] = None,
+    ) -> Cursor: ...
+    def batch_write(
+        self,
+        puts: Optional[Sequence[Mapping[str, Any]]] = None,
+        deletes: Optional[Sequence[Mapping[str, Any]]] = None,
+    ) -> int: ...
+    def batch_get(self, keys: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]: ...
+    def count(self) -> int: ...
+    def describe(self) -> Dict[str, Any]: ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+__all__ = ["Database", "Table", "Cursor", "Vector"]

@@ -1,0 +1,342 @@
+/*
+ * db_write.c: the write path every item write takes: put, delete, update, batch writes,
+ * transactions and the default table's writes.
+ *
+ * A request is a list of kdb_write. Outside any lock, kdb_write_prepare checks what can be
+ * checked alone: the item against DynamoDB's rules, the key against the schema, the
+ * expressions (parsed once, with every name and value used), and a put's stored form.
+ * (kdb_item_key, the store key of an item or a key map, lives here for every reader too.)
+ * Then kdb_writes_run takes the store's writer lock and, in one critical section:
+ *
+ *   1. checks each write's table still exists (a concurrent delete_table could otherwise
+ *      leave orphans);
+ *   2. for each write (eval_write): finds its current item through the hash index (the
+ *      writer lock keeps the index still: only writers change it), evaluates its
+ *      condition against that item, and computes its new item (an update applies its
+ *      expression to the current item, or to the key map when there is none);
+ *   3. if every write passed, turns each into store entries (entries_for_write: the one
+ *      place that knows which entries a write needs, given its old and new item) and
+ *      appends them all as one atomic group.
+ *
+ * So a condition and the write it guards can never be separated by another writer, and a
+ * request is all or nothing both in memory and after a crash. Results (ReturnValues) are
+ * formed after the lock is released: the old item is a view into the mapping, whose
+ * committed bytes never change and which is never unmapped before close.
+ */
+#include "db/db_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- keys -------------------------------------------------------------------------------- */
+
+/* Count the attributes of a key map and check it names only the schema's keys. */
+static keel_status check_key_only(const kdb_table *t, const uint8_t *key, size_t len) {
+    kdb_val m, v;
+    if (!kdb_item_open(key, len, &m))
+        return keel__fail(KEEL_EVALIDATION, "the key must be a map of attribute names to values");
+    kdb_iter it;
+    kdb_iter_init(&it, &m);
+    const uint8_t *name;
+    size_t nlen;
+    int r;
+    while ((r = kdb_iter_next(&it, &name, &nlen, &v)) == 1) {
+        bool is_pk = nlen == strlen(t->pk) && memcmp(name, t->pk, nlen) == 0;
+        bool is_sk = t->skt && nlen == strlen(t->sk) && memcmp(name, t->sk, nlen) == 0;
+        if (!is_pk && !is_sk)
+            return keel__fail(KEEL_EVALIDATION, "The provided key element does not match the "
+                              "schema: '%.*s' is not a key attribute of table %s",
+                              (int)(nlen > 255 ? 255 : nlen), (const char *)name, t->name);
+    }
+    if (r < 0) return keel__fail(KEEL_EVALIDATION, "the key is not a valid item encoding");
+    return KEEL_OK;
+}
+
+/* DynamoDB's message for a key attribute of the wrong type, naming the attribute. */
+static keel_status check_key_type(const char *name, keel_db_keytype want, const kdb_val *v) {
+    kdb_type w = want == KEEL_DB_KEY_S ? KDB_S : want == KEEL_DB_KEY_N ? KDB_N : KDB_B;
+    if (v->type == w) return KEEL_OK;
+    return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Type mismatch "
+                      "for key %s expected: %s actual: %s", name, kdb_type_name(w),
+                      kdb_type_name(v->type));
+}
+
+/* The store key of an item (or of a key map) of table `t`. */
+keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bool key_only,
+                         kdb_key *out) {
+    if (key_only) {
+        size_t size;
+        keel_status st = kdb_item_check(item, len, &size);
+        if (st == KEEL_OK) st = check_key_only(t, item, len);
+        if (st != KEEL_OK) return st;
+    }
+    kdb_val pk, sk;
+    if (!kdb_item_attr(item, len, t->pk, strlen(t->pk), &pk))
+        return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Missing "
+                          "the key %s in the %s", t->pk, key_only ? "key" : "item");
+    if (t->skt && !kdb_item_attr(item, len, t->sk, strlen(t->sk), &sk))
+        return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Missing "
+                          "the key %s in the %s", t->sk, key_only ? "key" : "item");
+    keel_status st = check_key_type(t->pk, t->pkt, &pk);
+    if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk);
+    if (st != KEEL_OK) return st;
+    return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
+}
+
+/* ---- preparing --------------------------------------------------------------------------- */
+
+static keel_status parse(kdb_expr_kind kind, const char *text, kdb_subst *s, kdb_expr **out) {
+    return kdb_expr_parse(kind, text, strlen(text), s, out);
+}
+
+keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const char *table,
+                              const void *item, size_t item_len, const char *update,
+                              const char *condition, const void *names, size_t names_len,
+                              const void *values, size_t values_len) {
+    w->kind = kind;
+    if (!item) return keel__fail(KEEL_EINVAL, kind == KDB_W_PUT ? "item is NULL" : "key is NULL");
+    keel_status st;
+    if (table) {
+        kdb_table t;
+        if ((st = kdb_table_get(db, table, &t)) != KEEL_OK) return st;
+        w->table = t.id;
+        snprintf(w->pk, sizeof w->pk, "%s", t.pk);
+        snprintf(w->sk, sizeof w->sk, "%s", t.sk);
+        if (kind == KDB_W_PUT) {
+            size_t size;
+            st = kdb_item_check(item, item_len, &size);
+            if (st == KEEL_OK) st = kdb_item_key(&t, item, item_len, false, &w->key);
+        } else {
+            st = kdb_item_key(&t, item, item_len, true, &w->key);
+        }
+        if (st != KEEL_OK) return st;
+    } else {
+        w->table = KDB_TABLE_KV;  /* the caller made w->key */
+        if (kind == KDB_W_PUT) {
+            size_t size;
+            if ((st = kdb_item_check(item, item_len, &size)) != KEEL_OK) return st;
+        }
+    }
+    if (kind == KDB_W_PUT && (st = kdb_item_store_form(item, item_len, &w->value)) != KEEL_OK)
+        return st;
+    if (kind == KDB_W_UPDATE) {
+        w->keymap = item;
+        w->keymap_len = item_len;
+    }
+    if (kind == KDB_W_CHECK && !condition)
+        return keel__fail(KEEL_EVALIDATION, "ConditionCheck requires a ConditionExpression");
+    if (update && kind != KDB_W_UPDATE)
+        return keel__fail(KEEL_EINVAL, "an update expression given to a write that is not an "
+                          "update");
+    kdb_subst s;
+    if ((st = kdb_subst_init(&s, names, names_len, values, values_len)) != KEEL_OK) return st;
+    if (condition && (st = parse(KDB_EXPR_CONDITION, condition, &s, &w->cond)) != KEEL_OK)
+        return st;
+    if (update) {
+        if ((st = parse(KDB_EXPR_UPDATE, update, &s, &w->update)) != KEEL_OK) return st;
+        if ((st = kdb_update_check(w->update, w->pk, w->sk)) != KEEL_OK) return st;
+    }
+    return kdb_subst_check_unused(&s);
+}
+
+void kdb_write_free(kdb_write *w) {
+    kdb_expr_free(w->cond);
+    kdb_expr_free(w->update);
+    kdb_buf_free(&w->value);
+    w->cond = w->update = NULL;
+}
+
+static int cmp_keys(const void *a, const void *b) {
+    const kdb_key *x = &(*(const kdb_write *const *)a)->key;
+    const kdb_key *y = &(*(const kdb_write *const *)b)->key;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->b, y->b, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+keel_status kdb_writes_distinct(kdb_write *w, size_t n, const char *dup_msg) {
+    if (n < 2) return KEEL_OK;
+    /* Sorting pointers keeps the caller's order for the append. */
+    kdb_write **sorted = malloc(n * sizeof *sorted);
+    if (!sorted) return keel__fail(KEEL_ENOMEM, "a request of %zu writes", n);
+    for (size_t i = 0; i < n; i++) sorted[i] = &w[i];
+    qsort(sorted, n, sizeof *sorted, cmp_keys);
+    keel_status st = KEEL_OK;
+    for (size_t i = 1; i < n && st == KEEL_OK; i++)
+        if (cmp_keys(&sorted[i - 1], &sorted[i]) == 0)
+            st = keel__fail(KEEL_EVALIDATION, "%s", dup_msg);
+    free(sorted);
+    return st;
+}
+
+/* ---- under the writer lock --------------------------------------------------------------- */
+
+static void write_fails(kdb_write *w, keel_status st) {
+    w->st = st;
+    snprintf(w->msg, sizeof w->msg, "%s", keel_errmsg());
+}
+
+/* The new item of an update: its expression applied to the current item (or to the key
+ * map for an absent one), checked like a caller's item, in stored form in w->value. */
+static void compute_update(kdb_write *w) {
+    const uint8_t *base = w->old ? w->old : w->keymap;
+    size_t base_len = w->old ? w->old_len : w->keymap_len;
+    if (!w->update && w->old) {
+        w->unchanged = true;
+        return;
+    }
+    kdb_buf next = {0};
+    keel_status st;
+    if (w->update) {
+        st = kdb_update_apply(w->update, base, base_len, &next);
+    } else {
+        kdb_buf_put(&next, base, base_len);
+        st = next.failed ? keel__fail(KEEL_ENOMEM, "update: out of memory") : KEEL_OK;
+    }
+    size_t size;
+    if (st == KEEL_OK && (st = kdb_item_check(next.p, next.len, &size)) != KEEL_OK) {
+        char detail[200];
+        snprintf(detail, sizeof detail, "%s", keel_errmsg());
+        st = keel__fail(st, "Item size to update has exceeded the maximum allowed size, or the "
+                        "updated item is invalid: %s", detail);
+    }
+    if (st == KEEL_OK) st = kdb_item_store_form(next.p, next.len, &w->value);
+    kdb_buf_free(&next);
+    if (st != KEEL_OK) write_fails(w, st);
+}
+
+/* Step 2 for one write: current item, condition, new item. */
+static void eval_write(keel_db *db, kdb_write *w) {
+    w->st = KEEL_OK;
+    w->msg[0] = '\0';
+    w->old = NULL;
+    w->old_len = 0;
+    w->unchanged = false;
+    w->hash = keel_hash(w->key.b, w->key.len);
+    keel_hit hit;
+    if (keel__index_find(db->s, w->hash, w->key.b, w->key.len, &hit) && !hit.dead) {
+        w->old = keel__at(db->s, hit.value_start);
+        w->old_len = (size_t)hit.value_len;
+    }
+    if (w->cond && !kdb_expr_eval(w->cond, w->old, w->old_len)) {
+        w->st = KEEL_ECONDITION;
+        snprintf(w->msg, sizeof w->msg, "The conditional request failed");
+        return;
+    }
+    if (w->kind == KDB_W_UPDATE) compute_update(w);
+}
+
+/* Most entries one write needs (secondary indexes would raise it). */
+#define KDB_WRITE_MAX_ENTRIES 1
+
+/* The store entries that make write `w` durable, given its current item (w->old, NULL
+ * when absent) and its new item (w->value, for a put or an update): the item's entry, a
+ * tombstone when a delete finds an item, or nothing (a condition check, a delete of an
+ * absent item, an update that changes nothing). This is the one place that maps a write
+ * to entries: secondary-index and TTL maintenance add theirs here. Returns how many it
+ * wrote to items[] (at most KDB_WRITE_MAX_ENTRIES). */
+static size_t entries_for_write(keel_db *db, const kdb_write *w, keel_append_item *items) {
+    (void)db;
+    switch (w->kind) {
+    case KDB_W_PUT:
+    case KDB_W_UPDATE:
+        if (w->unchanged) return 0;
+        items[0] = (keel_append_item){.key = w->key.b, .key_len = (uint32_t)w->key.len,
+                                      .value = w->value.p, .value_len = w->value.len,
+                                      .src_fd = -1, .hash = w->hash};
+        return 1;
+    case KDB_W_DELETE:
+        if (!w->old) return 0;  /* DynamoDB's delete of a missing item changes nothing */
+        items[0] = (keel_append_item){.key = w->key.b, .key_len = (uint32_t)w->key.len,
+                                      .flags = KEEL_FLAG_TOMBSTONE, .src_fd = -1,
+                                      .hash = w->hash};
+        return 1;
+    case KDB_W_CHECK:
+        return 0;
+    }
+    return 0;
+}
+
+keel_status kdb_writes_run(keel_db *db, kdb_write *w, size_t n) {
+    size_t cap = n * KDB_WRITE_MAX_ENTRIES;
+    keel_append_item one[KDB_WRITE_MAX_ENTRIES];
+    keel_append_item *items = cap <= KDB_WRITE_MAX_ENTRIES ? one : calloc(cap, sizeof *items);
+    if (!items) return keel__fail(KEEL_ENOMEM, "a request of %zu writes", n);
+    keel_status st = keel__writer_enter(db->s);
+    if (st != KEEL_OK) goto out;
+    size_t failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!kdb_table_by_id(db, w[i].table)) {
+            st = keel__fail(KEEL_ENOTABLE, "the table was deleted");
+            goto leave;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        eval_write(db, &w[i]);
+        failed += w[i].st != KEEL_OK;
+    }
+    if (failed) {
+        st = n == 1 ? keel__fail(w[0].st, "%s", w[0].msg)
+                    : keel__fail(KEEL_ECANCELED, "%zu of %zu writes failed", failed, n);
+        goto leave;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) m += entries_for_write(db, &w[i], items + m);
+    st = keel__append_group(db->s, items, m);
+leave:
+    keel__writer_leave(db->s);
+out:
+    if (items != one) free(items);
+    return st;
+}
+
+/* ---- results ----------------------------------------------------------------------------- */
+
+void keel_db_buf_free(keel_db_buf *b) {
+    if (!b) return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+static keel_status copy_out(const uint8_t *p, size_t len, keel_db_buf *out) {
+    if (!p || !len) return KEEL_OK;
+    out->data = malloc(len);
+    if (!out->data) return keel__fail(KEEL_ENOMEM, "a result of %zu bytes", len);
+    memcpy(out->data, p, len);
+    out->len = len;
+    return KEEL_OK;
+}
+
+/* An UPDATED_* projection: empty when it selected nothing (DynamoDB omits Attributes). */
+static keel_status updated(const kdb_write *w, const uint8_t *item, size_t len,
+                           keel_db_buf *out) {
+    if (!w->update || !item) return KEEL_OK;
+    kdb_buf b = {0};
+    keel_status st = kdb_update_project(w->update, item, len, &b);
+    if (st == KEEL_OK && !(b.len == 1 && b.p[0] == 0xA0)) {
+        out->data = b.p;
+        out->len = b.len;
+        return KEEL_OK;
+    }
+    kdb_buf_free(&b);
+    return st;
+}
+
+keel_status kdb_write_result(const kdb_write *w, keel_db_buf *out) {
+    out->data = NULL;
+    out->len = 0;
+    if (w->st == KEEL_ECONDITION) return w->rv_on_fail ? copy_out(w->old, w->old_len, out) : KEEL_OK;
+    if (w->st != KEEL_OK) return KEEL_OK;
+    const uint8_t *now = w->unchanged ? w->old : w->value.p;
+    size_t now_len = w->unchanged ? w->old_len : w->value.len;
+    switch (w->rv) {
+    case KEEL_DB_RETURN_NONE: return KEEL_OK;
+    case KEEL_DB_RETURN_ALL_OLD: return copy_out(w->old, w->old_len, out);
+    case KEEL_DB_RETURN_ALL_NEW: return copy_out(now, now_len, out);
+    case KEEL_DB_RETURN_UPDATED_OLD: return updated(w, w->old, w->old_len, out);
+    case KEEL_DB_RETURN_UPDATED_NEW: return updated(w, now, now_len, out);
+    }
+    return KEEL_OK;
+}

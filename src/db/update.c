@@ -1,0 +1,445 @@
+/*
+ * update.c: UpdateExpressions (SET, REMOVE, ADD, DELETE) applied to an encoded item.
+ *
+ * An update runs in two phases, because DynamoDB evaluates every action against the item
+ * as it was before the update (SET a = b, b = a swaps):
+ *
+ *   1. Each action becomes an outcome: "set this path to this value" or "remove this
+ *      path" (or nothing, for a DELETE on a missing set). Operands are read from the old
+ *      item; computed values (sums, list_append, set union and difference) are encoded
+ *      into buffers this update owns.
+ *   2. The outcomes are applied to a tree that mirrors the item only along the paths the
+ *      update touches: a node is either RAW (a value's encoding, untouched, wherever it
+ *      lies) or an expanded MAP or LIST whose children are nodes. Everything off those
+ *      paths is copied byte for byte when the tree is encoded.
+ *
+ * List semantics (DynamoDB's): indexes name elements of the list as it was; REMOVE marks
+ * elements, so later ones shift down; SET past the end appends, several such SETs in index
+ * order. The parser has already refused overlapping paths, so no two outcomes touch one
+ * node, and a removed node is never descended into.
+ *
+ * Invariants: the tree's depth is at most a path's length (KEEL_DB_MAX_DEPTH), so the
+ * recursive encoder and destructor are bounded; names point into the item or the
+ * expression, which outlive the update; the result is a CBOR map that the caller checks
+ * (kdb_item_check: size, nesting) before storing it.
+ */
+#include "db/expr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char invalid_path[] =
+    "The document path provided in the update expression is invalid for update";
+static const char bad_type[] = "An operand in the update expression has an incorrect data type";
+
+/* ---- the tree ---------------------------------------------------------------------------- */
+
+enum { UN_RAW = 0, UN_MAP, UN_LIST };
+
+typedef struct unode {
+    uint8_t kind;
+    bool removed;
+    bool appended;          /* a list element SET past the end of the old list */
+    const uint8_t *name;    /* as a map child */
+    uint32_t name_len;
+    uint32_t index;         /* as an appended list child: the index asked for */
+    kdb_val v;              /* RAW */
+    struct unode *kids;     /* MAP, LIST: old children first (lists: at their old index) */
+    uint32_t n, cap, old_n;
+} unode;
+
+typedef struct uctx {
+    const kdb_expr *e;
+    const kdb_val *root;    /* the old item (operands are read here) */
+    uint8_t **owned;        /* encodings of computed values */
+    size_t n_owned, cap_owned;
+} uctx;
+
+static void unode_free(unode *n) {
+    for (uint32_t i = 0; i < n->n; i++) unode_free(&n->kids[i]);
+    free(n->kids);
+    n->kids = NULL;
+    n->n = n->cap = n->old_n = 0;
+}
+
+static unode *add_kid(unode *n) {
+    if (n->n == n->cap) {
+        uint32_t cap = n->cap ? n->cap * 2 : 4;
+        unode *k = realloc(n->kids, cap * sizeof *k);
+        if (!k) return NULL;
+        n->kids = k;
+        n->cap = cap;
+    }
+    unode *k = &n->kids[n->n++];
+    memset(k, 0, sizeof *k);
+    return k;
+}
+
+/* Make a RAW map or list an expanded node; false (and unchanged) for other types. */
+static keel_status expand(unode *n, bool *ok) {
+    *ok = true;
+    if (n->kind != UN_RAW) return KEEL_OK;
+    if (n->v.type != KDB_M && n->v.type != KDB_L) {
+        *ok = false;
+        return KEEL_OK;
+    }
+    kdb_val v = n->v;
+    n->kind = v.type == KDB_M ? UN_MAP : UN_LIST;
+    kdb_iter it;
+    kdb_iter_init(&it, &v);
+    const uint8_t *name;
+    size_t len;
+    kdb_val kid;
+    int r;
+    while ((r = kdb_iter_next(&it, &name, &len, &kid)) == 1) {
+        unode *k = add_kid(n);
+        if (!k) return keel__fail(KEEL_ENOMEM, "update: out of memory");
+        k->v = kid;
+        if (n->kind == UN_MAP) {
+            k->name = name;
+            k->name_len = (uint32_t)len;
+        }
+    }
+    if (r < 0) return keel__fail(KEEL_EVALIDATION, "update: the item is malformed");
+    n->old_n = n->n;
+    return KEEL_OK;
+}
+
+/* The child of an expanded node that `pel` names (an old one for a list), or NULL. */
+static unode *child(unode *n, const kdb_epel *pel) {
+    if (pel->name) {
+        if (n->kind != UN_MAP) return NULL;
+        for (uint32_t i = 0; i < n->n; i++)
+            if (!n->kids[i].removed && n->kids[i].name_len == pel->len &&
+                memcmp(n->kids[i].name, pel->name, pel->len) == 0)
+                return &n->kids[i];
+        return NULL;
+    }
+    if (n->kind != UN_LIST || pel->index >= n->old_n) return NULL;
+    return n->kids[pel->index].removed ? NULL : &n->kids[pel->index];
+}
+
+/* The expanded node holding the last element of `path`: every element before it must
+ * exist, and the holder must be a map (last element a name) or a list (an index). */
+static keel_status holder(unode *root, const kdb_expr *e, const kdb_enode *path, unode **out) {
+    unode *n = root;
+    for (uint32_t k = 0;; k++) {
+        bool ok;
+        keel_status st = expand(n, &ok);
+        if (st != KEEL_OK) return st;
+        const kdb_epel *pel = &e->pels[path->first + k];
+        if (!ok || (pel->name ? n->kind != UN_MAP : n->kind != UN_LIST))
+            return keel__fail(KEEL_EVALIDATION, "%s", invalid_path);
+        if (k + 1 == path->n) break;
+        if (!(n = child(n, pel))) return keel__fail(KEEL_EVALIDATION, "%s", invalid_path);
+    }
+    *out = n;
+    return KEEL_OK;
+}
+
+static keel_status tree_set(unode *root, const kdb_expr *e, const kdb_enode *path,
+                            const kdb_val *v) {
+    unode *h;
+    keel_status st = holder(root, e, path, &h);
+    if (st != KEEL_OK) return st;
+    const kdb_epel *pel = &e->pels[path->first + path->n - 1];
+    unode *k = child(h, pel);
+    if (k) {
+        unode_free(k);
+        k->kind = UN_RAW;
+    } else {
+        if (!(k = add_kid(h))) return keel__fail(KEEL_ENOMEM, "update: out of memory");
+        if (pel->name) {
+            k->name = pel->name;
+            k->name_len = pel->len;
+        } else {
+            k->appended = true;
+            k->index = pel->index;
+        }
+    }
+    k->v = *v;
+    return KEEL_OK;
+}
+
+static keel_status tree_remove(unode *root, const kdb_expr *e, const kdb_enode *path) {
+    unode *h;
+    keel_status st = holder(root, e, path, &h);
+    if (st != KEEL_OK) return st;
+    unode *k = child(h, &e->pels[path->first + path->n - 1]);
+    if (k) k->removed = true;   /* absent: nothing to remove, as DynamoDB */
+    return KEEL_OK;
+}
+
+static int cmp_appended(const void *a, const void *b) {
+    uint32_t x = ((const unode *)a)->index, y = ((const unode *)b)->index;
+    return (x > y) - (x < y);
+}
+
+static void encode(unode *n, kdb_buf *out) {
+    if (n->kind == UN_RAW) {
+        kdb_buf_put(out, n->v.p, n->v.len);
+        return;
+    }
+    uint64_t count = 0;
+    for (uint32_t i = 0; i < n->n; i++) count += !n->kids[i].removed;
+    if (n->kind == UN_MAP) {
+        kdb_enc_map(out, count);
+    } else {
+        kdb_enc_array(out, count);
+        /* Appended elements go after the old ones, in the order of the indexes asked for. */
+        qsort(n->kids + n->old_n, n->n - n->old_n, sizeof *n->kids, cmp_appended);
+    }
+    for (uint32_t i = 0; i < n->n; i++) {
+        if (n->kids[i].removed) continue;
+        if (n->kind == UN_MAP) kdb_enc_text(out, (const char *)n->kids[i].name, n->kids[i].name_len);
+        encode(&n->kids[i], out);
+    }
+}
+
+/* ---- values ------------------------------------------------------------------------------ */
+
+/* Keep a computed encoding; v decodes it. */
+static keel_status keep(uctx *c, kdb_buf *b, kdb_val *v) {
+    if (b->failed) {
+        kdb_buf_free(b);
+        return keel__fail(KEEL_ENOMEM, "update: out of memory");
+    }
+    if (c->n_owned == c->cap_owned) {
+        size_t cap = c->cap_owned ? c->cap_owned * 2 : 8;
+        uint8_t **o = realloc(c->owned, cap * sizeof *o);
+        if (!o) {
+            kdb_buf_free(b);
+            return keel__fail(KEEL_ENOMEM, "update: out of memory");
+        }
+        c->owned = o;
+        c->cap_owned = cap;
+    }
+    c->owned[c->n_owned++] = b->p;
+    if (!kdb_val_decode(b->p, b->len, v))
+        return keel__fail(KEEL_EVALIDATION, "update: computed an invalid value");
+    return KEEL_OK;
+}
+
+static keel_status num_op(uctx *c, const kdb_val *a, const kdb_val *b, bool minus, kdb_val *out) {
+    if (a->type != KDB_N || b->type != KDB_N)
+        return keel__fail(KEEL_EVALIDATION, "%s", bad_type);
+    kdb_num x, y, r;
+    keel_status st = kdb_val_num(a, &x);
+    if (st == KEEL_OK) st = kdb_val_num(b, &y);
+    if (st == KEEL_OK) st = minus ? kdb_num_sub(&x, &y, &r) : kdb_num_add(&x, &y, &r);
+    if (st != KEEL_OK) return st;
+    kdb_buf buf = {0};
+    kdb_enc_num(&buf, &r);
+    return keep(c, &buf, out);
+}
+
+static bool is_set(kdb_type t) { return t == KDB_SS || t == KDB_NS || t == KDB_BS; }
+
+static bool set_has(const kdb_val *set, const kdb_val *x) {
+    kdb_iter it;
+    kdb_val y;
+    kdb_iter_init(&it, set);
+    while (kdb_iter_next(&it, NULL, NULL, &y) == 1)
+        if (kdb_val_equal(&y, x)) return true;
+    return false;
+}
+
+/* a ∪ b (union) or a − b (difference) of two sets of one type. *empty: nothing is left. */
+static keel_status set_op(uctx *c, const kdb_val *a, const kdb_val *b, bool difference,
+                          kdb_val *out, bool *empty) {
+    kdb_buf elems = {0};
+    uint64_t count = 0;
+    kdb_iter it;
+    kdb_val x;
+    kdb_iter_init(&it, a);
+    while (kdb_iter_next(&it, NULL, NULL, &x) == 1) {
+        if (difference && set_has(b, &x)) continue;
+        kdb_buf_put(&elems, x.p, x.len);
+        count++;
+    }
+    if (!difference) {
+        kdb_iter_init(&it, b);
+        while (kdb_iter_next(&it, NULL, NULL, &x) == 1) {
+            if (set_has(a, &x)) continue;
+            kdb_buf_put(&elems, x.p, x.len);
+            count++;
+        }
+    }
+    *empty = count == 0;
+    if (*empty || elems.failed) {
+        bool failed = elems.failed;
+        kdb_buf_free(&elems);
+        return failed ? keel__fail(KEEL_ENOMEM, "update: out of memory") : KEEL_OK;
+    }
+    kdb_buf buf = {0};
+    kdb_enc_tag(&buf, KDB_TAG_SET);
+    kdb_enc_array(&buf, count);
+    kdb_buf_put(&buf, elems.p, elems.len);
+    kdb_buf_free(&elems);
+    return keep(c, &buf, out);
+}
+
+/* The value of a SET operand; recursion is bounded by the parser's nesting limit. */
+static keel_status value_of(uctx *c, uint32_t id, kdb_val *out) {
+    const kdb_expr *e = c->e;
+    const kdb_enode *n = &e->nodes[id];
+    const uint32_t *kid = e->kids + n->first;
+    kdb_val a, b;
+    keel_status st;
+    switch (n->kind) {
+    case KDB_EN_VALUE:
+        *out = e->vals[n->first];
+        return KEEL_OK;
+    case KDB_EN_PATH:
+        if (kdb_expr_resolve(e, n, c->root, out)) return KEEL_OK;
+        return keel__fail(KEEL_EVALIDATION, "The provided expression refers to an attribute "
+                          "that does not exist in the item");
+    case KDB_EN_IF_NOT_EXISTS:
+        if (kdb_expr_resolve(e, &e->nodes[kid[0]], c->root, out)) return KEEL_OK;
+        return value_of(c, kid[1], out);
+    case KDB_EN_PLUS:
+    case KDB_EN_MINUS:
+        if ((st = value_of(c, kid[0], &a)) != KEEL_OK) return st;
+        if ((st = value_of(c, kid[1], &b)) != KEEL_OK) return st;
+        return num_op(c, &a, &b, n->kind == KDB_EN_MINUS, out);
+    case KDB_EN_LIST_APPEND: {
+        if ((st = value_of(c, kid[0], &a)) != KEEL_OK) return st;
+        if ((st = value_of(c, kid[1], &b)) != KEEL_OK) return st;
+        if (a.type != KDB_L || b.type != KDB_L)
+            return keel__fail(KEEL_EVALIDATION, "%s", bad_type);
+        kdb_buf buf = {0};
+        kdb_enc_array(&buf, a.count + b.count);
+        if (a.count) kdb_buf_put(&buf, a.body, a.body_len);
+        if (b.count) kdb_buf_put(&buf, b.body, b.body_len);
+        return keep(c, &buf, out);
+    }
+    default:
+        return keel__fail(KEEL_EVALIDATION, "update: not a value");
+    }
+}
+
+/* ---- actions ----------------------------------------------------------------------------- */
+
+enum { OUT_NONE = 0, OUT_SET, OUT_REMOVE };
+
+typedef struct outcome {
+    uint8_t what;
+    kdb_val v;
+} outcome;
+
+/* DynamoDB's long type names, as its ADD/DELETE operand messages print them. */
+static const char *long_type(kdb_type t) {
+    switch (t) {
+    case KDB_S: return "STRING";
+    case KDB_N: return "NUMBER";
+    case KDB_B: return "BINARY";
+    case KDB_BOOL: return "BOOLEAN";
+    case KDB_NULL: return "NULL";
+    case KDB_L: return "LIST";
+    case KDB_M: return "MAP";
+    default: return kdb_type_name(t);
+    }
+}
+
+static keel_status outcome_of(uctx *c, const kdb_eact *a, outcome *o) {
+    const kdb_expr *e = c->e;
+    const kdb_enode *path = &e->nodes[a->path];
+    o->what = OUT_NONE;
+    if (a->kind == KDB_ACT_SET) {
+        o->what = OUT_SET;
+        return value_of(c, a->value, &o->v);
+    }
+    if (a->kind == KDB_ACT_REMOVE) {
+        o->what = OUT_REMOVE;
+        return KEEL_OK;
+    }
+    const kdb_val *v = &e->vals[e->nodes[a->value].first];
+    kdb_val cur;
+    bool have = kdb_expr_resolve(e, path, c->root, &cur);
+    if (a->kind == KDB_ACT_ADD) {
+        if (!have) {
+            o->what = OUT_SET;  /* 0 + v, or the empty set ∪ v */
+            o->v = *v;
+            return KEEL_OK;
+        }
+        if (cur.type != v->type) return keel__fail(KEEL_EVALIDATION, "%s", bad_type);
+        o->what = OUT_SET;
+        if (v->type == KDB_N) return num_op(c, &cur, v, false, &o->v);
+        bool empty;
+        return set_op(c, &cur, v, false, &o->v, &empty);
+    }
+    /* DELETE */
+    if (!have) return KEEL_OK;
+    if (cur.type != v->type) return keel__fail(KEEL_EVALIDATION, "%s", bad_type);
+    bool empty;
+    keel_status st = set_op(c, &cur, v, true, &o->v, &empty);
+    o->what = empty ? OUT_REMOVE : OUT_SET;
+    return st;
+}
+
+keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk) {
+    if (!e || e->kind != KDB_EXPR_UPDATE)
+        return keel__fail(KEEL_EINVAL, "kdb_update_check: not an update expression");
+    for (uint32_t i = 0; i < e->n_acts; i++) {
+        const kdb_eact *a = &e->acts[i];
+        const kdb_epel *first = &e->pels[e->nodes[a->path].first];
+        const char *keys[2] = {pk, sk};
+        for (int k = 0; k < 2; k++)
+            if (keys[k] && keys[k][0] && strlen(keys[k]) == first->len &&
+                memcmp(keys[k], first->name, first->len) == 0 && e->nodes[a->path].n >= 1)
+                return keel__fail(KEEL_EVALIDATION, "Cannot update attribute %s. This attribute "
+                                  "is part of the key", keys[k]);
+        if (a->kind != KDB_ACT_ADD && a->kind != KDB_ACT_DELETE) continue;
+        const kdb_val *v = &e->vals[e->nodes[a->value].first];
+        bool ok = a->kind == KDB_ACT_ADD ? v->type == KDB_N || is_set(v->type) : is_set(v->type);
+        if (!ok)
+            return keel__fail(KEEL_EVALIDATION, "Invalid UpdateExpression: Incorrect operand type "
+                              "for operator or function; operator: %s, operand type: %s",
+                              a->kind == KDB_ACT_ADD ? "ADD" : "DELETE", long_type(v->type));
+    }
+    return KEEL_OK;
+}
+
+keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out) {
+    if (!e || !out || e->kind != KDB_EXPR_UPDATE)
+        return keel__fail(KEEL_EINVAL, "kdb_update_apply: not an update expression");
+    out->len = 0;
+    out->failed = false;
+    kdb_val root;
+    if (!item || !kdb_item_open(item, len, &root))
+        return keel__fail(KEEL_EINVAL, "kdb_update_apply: the item is not a map");
+    uctx c = {.e = e, .root = &root};
+    unode tree = {.kind = UN_RAW, .v = root};
+    outcome *o = calloc(e->n_acts ? e->n_acts : 1, sizeof *o);
+    keel_status st = o ? KEEL_OK : keel__fail(KEEL_ENOMEM, "update: out of memory");
+    /* Phase 1: every value from the old item. */
+    for (uint32_t i = 0; st == KEEL_OK && i < e->n_acts; i++)
+        st = outcome_of(&c, &e->acts[i], &o[i]);
+    /* Phase 2: the outcomes applied to the tree. */
+    for (uint32_t i = 0; st == KEEL_OK && i < e->n_acts; i++) {
+        const kdb_enode *path = &e->nodes[e->acts[i].path];
+        if (o[i].what == OUT_SET) st = tree_set(&tree, e, path, &o[i].v);
+        else if (o[i].what == OUT_REMOVE) st = tree_remove(&tree, e, path);
+    }
+    if (st == KEEL_OK) {
+        encode(&tree, out);
+        if (out->failed) st = keel__fail(KEEL_ENOMEM, "update: out of memory");
+    }
+    unode_free(&tree);
+    free(o);
+    for (size_t i = 0; i < c.n_owned; i++) free(c.owned[i]);
+    free(c.owned);
+    return st;
+}
+
+keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out) {
+    if (!e || !out || e->kind != KDB_EXPR_UPDATE)
+        return keel__fail(KEEL_EINVAL, "kdb_update_project: not an update expression");
+    uint32_t local[64];
+    uint32_t *ids = e->n_acts <= 64 ? local : malloc(e->n_acts * sizeof *ids);
+    if (!ids) return keel__fail(KEEL_ENOMEM, "update: out of memory");
+    for (uint32_t i = 0; i < e->n_acts; i++) ids[i] = e->acts[i].path;
+    keel_status st = kdb_expr_project_paths(e, ids, e->n_acts, item, len, out);
+    if (ids != local) free(ids);
+    return st;
+}
