@@ -366,6 +366,91 @@ KEEL_API void keel_db_cursor_free(keel_db_cursor *c);
 /* Number of items in a table. */
 KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *count_out);
 
+/* ---- PartiQL ------------------------------------------------------------------------------ */
+
+/* DynamoDB's PartiQL subset (ExecuteStatement), compiled to the same expressions as the calls
+ * above (docs/DATABASE.md, "PartiQL"):
+ *
+ *   SELECT * | path, ... FROM "t" [WHERE cond] [ORDER BY sk [ASC|DESC]]
+ *   INSERT INTO "t" VALUE {'k': v, ...}               (KEEL_EDUPLICATE if the item exists)
+ *   UPDATE "t" SET p = v [, ...] [REMOVE p] ... WHERE key [AND cond]
+ *          [RETURNING ALL OLD | MODIFIED OLD | ALL NEW | MODIFIED NEW *]
+ *   DELETE FROM "t" WHERE key [AND cond] [RETURNING ALL OLD *]
+ *
+ * Literals: 'text' ('' for a quote), numbers (exact), TRUE, FALSE, NULL, {'k': v} (M),
+ * [v, ...] (L), <<v, ...>> (a set); `?` takes the next element of `params`, a CBOR array
+ * of values (NULL/0: none; the count must match). Conditions: = <> != < <= > >=, [NOT]
+ * BETWEEN, [NOT] IN (...) or [...], AND, OR, NOT, IS [NOT] MISSING, IS [NOT] NULL,
+ * BEGINS_WITH, CONTAINS, ATTRIBUTE_TYPE, SIZE. SET values: a value or path, a + b, a - b,
+ * LIST_APPEND(a, b), SET_ADD(p, set) and SET_DELETE(p, set) on the target path p.
+ *
+ * A SELECT whose WHERE holds `pk = v` or `pk IN (...)` (ANDed with the rest) reads only
+ * those partitions: point gets when the sort key is also given with `=` (or the table has
+ * none), else queries with at most one sort-key condition (=, <, <=, >, >=, BETWEEN,
+ * BEGINS_WITH) as the key condition; every other condition filters. Without one it scans.
+ * UPDATE and DELETE need the whole key as equalities; the rest of their WHERE is a
+ * condition (KEEL_ECONDITION when false). UPDATE never creates an item (KEEL_ECONDITION
+ * when absent); DELETE of an absent item succeeds and deletes nothing.
+ *
+ * Errors before anything is read or written: KEEL_ESYNTAX "syntax error at position N: ..."
+ * (N the 0-based byte offset in the statement), KEEL_EVALIDATION (parameters, a form the
+ * subset refuses, what the expressions refuse), KEEL_ENOTABLE. */
+
+typedef struct keel_db_execute_opts {
+    uint64_t limit;         /* SELECT: items evaluated before the filter, 0: no limit */
+} keel_db_execute_opts;
+
+#define KEEL_DB_EXECUTE_OPTS_INIT { 0 }
+
+/* How a statement ran. */
+typedef enum keel_db_plan {
+    KEEL_DB_PLAN_GET = 1,   /* point gets by full key */
+    KEEL_DB_PLAN_QUERY,     /* queries of the named partitions */
+    KEEL_DB_PLAN_SCAN,      /* a scan of the table */
+    KEEL_DB_PLAN_WRITE      /* INSERT, UPDATE or DELETE */
+} keel_db_plan;
+
+typedef struct keel_db_result keel_db_result;
+
+/* Run one statement. A write is done when this returns (its RETURNING item, if any, is
+ * the result's one item); a SELECT returns a result to read items from, as a cursor does.
+ * On an error *result_out is NULL. */
+KEEL_API keel_status keel_db_execute(keel_db *db, const char *statement, const void *params,
+                                     size_t params_len, const keel_db_execute_opts *opts,
+                                     keel_db_result **result_out);
+/* The next item: KEEL_OK with *item_out (valid until the next call on this result, or
+ * close), KEEL_NOTFOUND when there are no more. */
+KEEL_API keel_status keel_db_result_next(keel_db_result *r, keel_view *item_out);
+/* Items evaluated (read from the table) and returned so far. */
+KEEL_API void keel_db_result_counts(const keel_db_result *r, uint64_t *scanned_out,
+                                    uint64_t *returned_out);
+KEEL_API keel_db_plan keel_db_result_plan(const keel_db_result *r);
+KEEL_API void keel_db_result_free(keel_db_result *r);
+
+/* One statement of a batch, and its outcome. */
+typedef struct keel_db_statement {
+    const char *statement;
+    const void *params;     /* CBOR array, or NULL */
+    size_t params_len;
+} keel_db_statement;
+
+typedef struct keel_db_batch_response {
+    keel_status status;     /* KEEL_OK, or this statement's error */
+    char message[256];      /* keel_errmsg() of the error, "" on success */
+    keel_db_buf item;       /* a read's item (empty when absent), a write's RETURNING */
+} keel_db_batch_response;
+
+#define KEEL_DB_MAX_BATCH_STATEMENTS 25u
+
+/* BatchExecuteStatement: 1..25 statements, all SELECTs by full key or all writes, each run
+ * on its own (not one transaction: use keel_db_transact_write for that); responses[i]
+ * says how statement i went. KEEL_OK when the batch itself was valid, even if statements
+ * failed; KEEL_EVALIDATION (nothing run) for an empty or oversized batch or a mix of reads
+ * and writes. Free the items with keel_db_batch_responses_free(). */
+KEEL_API keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement *stmts,
+                                           size_t n, keel_db_batch_response *responses);
+KEEL_API void keel_db_batch_responses_free(keel_db_batch_response *responses, size_t n);
+
 /* ---- DynamoDB JSON ------------------------------------------------------------------------ */
 
 /* The text form of items and values that DynamoDB's API, the AWS CLI and boto3's client use:
