@@ -451,6 +451,42 @@ KEEL_API keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement 
                                            size_t n, keel_db_batch_response *responses);
 KEEL_API void keel_db_batch_responses_free(keel_db_batch_response *responses, size_t n);
 
+/* ---- import and export ---------------------------------------------------------------------- */
+
+/* DynamoDB's export format (its export to S3, "DynamoDB JSON"): one item per line,
+ * {"Item": {"name": AttributeValue, ...}}, optionally gzip-compressed, so tables move
+ * between keel and DynamoDB (or anything that reads its exports) both ways. */
+typedef struct keel_db_io_opts {
+    int gzip;                   /* export: gzip the output (import detects gzip by itself) */
+    keel_progress_fn progress;  /* NULL, or called as it goes: export in items of the
+                                 * table's count, import in input bytes of the file's size
+                                 * (not called when reading a pipe) */
+    void *progress_ctx;
+    size_t batch;               /* import: items per atomic batch; 0 means 100 */
+} keel_db_io_opts;
+
+#define KEEL_DB_IO_OPTS_INIT { 0, NULL, NULL, 0 }
+
+typedef struct keel_db_io_report {
+    uint64_t items;             /* items exported, or imported (written) */
+    uint64_t lines;             /* lines written or read */
+    uint64_t bad_line;          /* import: the 1-based line that stopped it, 0 if none */
+} keel_db_io_report;
+
+/* Write every item of `table` to `path` ("-": standard output), replacing the file. The
+ * items are those a scan sees (read-committed, not a snapshot). On an error a partial file
+ * is removed. */
+KEEL_API keel_status keel_db_export(keel_db *db, const char *table, const char *path,
+                                    const keel_db_io_opts *opts, keel_db_io_report *report);
+/* Put the items of `path` ("-": standard input; gzip or plain) into `table`, which must
+ * exist. Blank lines are skipped. Not one transaction: items are written in atomic
+ * batches, and a bad line (not JSON, not {"Item": {...}}, an item DynamoDB would refuse,
+ * a key not of the table's schema) stops the import with KEEL_EVALIDATION naming the
+ * line in the detail and in report->bad_line: every item before it is written, it and
+ * the lines after it are not. A key repeated in the file: the later line wins. */
+KEEL_API keel_status keel_db_import(keel_db *db, const char *table, const char *path,
+                                    const keel_db_io_opts *opts, keel_db_io_report *report);
+
 /* ---- DynamoDB JSON ------------------------------------------------------------------------ */
 
 /* The text form of items and values that DynamoDB's API, the AWS CLI and boto3's client use:
@@ -465,7 +501,9 @@ typedef enum keel_db_json_kind {
     KEEL_DB_JSON_ITEM = 0,  /* an item or a key: {"name": AttributeValue, ...} */
     KEEL_DB_JSON_VALUE,     /* one AttributeValue */
     KEEL_DB_JSON_VALUES,    /* ExpressionAttributeValues: {":v": AttributeValue, ...} */
-    KEEL_DB_JSON_NAMES      /* ExpressionAttributeNames: {"#n": "name", ...} */
+    KEEL_DB_JSON_NAMES,     /* ExpressionAttributeNames: {"#n": "name", ...} */
+    KEEL_DB_JSON_PARAMS     /* PartiQL Parameters: [AttributeValue, ...] -> a CBOR array
+                             * (to CBOR only) */
 } keel_db_json_kind;
 
 /* Parse `json` (len bytes of UTF-8, one JSON value) as `kind` into CBOR for this API:
