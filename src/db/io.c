@@ -155,7 +155,8 @@ static keel_status read_line(gzFile gz, kdb_buf *line, bool *more, const char *p
 /* One line's item: {"Item": {...}} -> CBOR in `out`, its store key in `key`. */
 static keel_status parse_line(const kdb_table *t, const kdb_buf *line, kdb_buf *out, kdb_key *key) {
     json_error_t err;
-    json_t *j = json_loadb((const char *)line->p, line->len, JSON_REJECT_DUPLICATES, &err);
+    json_t *j = json_loadb((const char *)line->p, line->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL,
+                           &err);
     if (!j) return keel__fail(KEEL_EVALIDATION, "not JSON: %s (column %d)", err.text, err.column);
     json_t *item = json_is_object(j) && json_object_size(j) == 1 ? json_object_get(j, "Item") : NULL;
     keel_status st;
