@@ -4,7 +4,7 @@
  *
  * The first byte picks the parameters (none, or one of a few CBOR arrays, one of them
  * malformed); the rest is the statement. Each input runs against a fresh in-memory
- * database holding a table "t" (pk S, sk N) with a few items and a table "k" (id N), so a
+ * database holding a table "tbl" (pk S, sk N) with a few items and a table "kvs" (id N), so a
  * run never depends on an earlier one. Promises checked (a broken one aborts): a failure
  * is one of the statuses keel_db_execute documents, with a detail message, and a syntax
  * error names a position inside the statement; a result's items are valid items (they
@@ -52,17 +52,17 @@ static keel_db *fresh(void) {
     PROMISE(keel_db_open_memory(NULL, &db) == KEEL_OK);
     keel_db_schema t = {"pk", KEEL_DB_KEY_S, "sk", KEEL_DB_KEY_N};
     keel_db_schema k = {"id", KEEL_DB_KEY_N, NULL, KEEL_DB_KEY_NONE};
-    PROMISE(keel_db_create_table(db, "t", &t) == KEEL_OK);
-    PROMISE(keel_db_create_table(db, "k", &k) == KEEL_OK);
+    PROMISE(keel_db_create_table(db, "tbl", &t) == KEEL_OK);
+    PROMISE(keel_db_create_table(db, "kvs", &k) == KEEL_OK);
     /* {"pk": "a", "sk": 1|2|3, "n": 5, "l": [1, "x"], "m": {"x": [1]}, "s": SS["x"]} */
     for (uint8_t i = 1; i <= 3; i++) {
         uint8_t item[] = {0xa6, 0x62, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', i, 0x61, 'n', 0x05,
                           0x61, 'l', 0x82, 0x01, 0x61, 'x', 0x61, 'm', 0xa1, 0x61, 'x', 0x81,
                           0x01, 0x61, 's', 0xd9, 0x01, 0x02, 0x81, 0x61, 'x'};
-        PROMISE(keel_db_put_item(db, "t", item, sizeof item) == KEEL_OK);
+        PROMISE(keel_db_put_item(db, "tbl", item, sizeof item) == KEEL_OK);
     }
     uint8_t one[] = {0xa1, 0x62, 'i', 'd', 0x01};
-    PROMISE(keel_db_put_item(db, "k", one, sizeof one) == KEEL_OK);
+    PROMISE(keel_db_put_item(db, "kvs", one, sizeof one) == KEEL_OK);
     return db;
 }
 

@@ -67,12 +67,12 @@ run fuzz_item -max_len=65536 -dict="$root/fuzz/item.dict" "$@" "$corpus-item"
 run fuzz_expr -max_len=4200 -dict="$root/fuzz/expr.dict" "$@" "$corpus-expr"
 # PartiQL (the first byte picks the parameters: 0-4 one of fuzz_partiql.c's arrays, 5 none).
 i=0
-for seed in "\005SELECT * FROM t WHERE pk = 'a' AND sk BETWEEN 1 AND 2 AND n IS NOT MISSING" \
-            "\001SELECT l[1], m.x FROM \"t\" WHERE pk = ? AND (contains(s, 'x') OR NOT n <> 5)" \
-            "\005INSERT INTO k VALUE {'id': 2, 'l': [1, 'a', TRUE, NULL], 's': <<'x', 'y'>>, 'm': {}}" \
-            "\002UPDATE t SET n = n + ?, l = list_append(l, [2]) REMOVE m.x WHERE pk = ? AND sk = 1 RETURNING ALL NEW *" \
-            "\005DELETE FROM k WHERE id = 1 AND id IN [1, 2] RETURNING ALL OLD *" \
-            "\005SELECT * FROM t WHERE pk IN ('a', 'b') AND begins_with(pk, 'a') ORDER BY sk DESC"; do
+for seed in "\005SELECT * FROM tbl WHERE pk = 'a' AND sk BETWEEN 1 AND 2 AND n IS NOT MISSING" \
+            "\001SELECT l[1], m.x FROM \"tbl\" WHERE pk = ? AND (contains(s, 'x') OR NOT n <> 5)" \
+            "\005INSERT INTO kvs VALUE {'id': 2, 'l': [1, 'a', TRUE, NULL], 's': <<'x', 'y'>>, 'm': {}}" \
+            "\002UPDATE tbl SET n = n + ?, l = list_append(l, [2]) REMOVE m.x WHERE pk = ? AND sk = 1 RETURNING ALL NEW *" \
+            "\005DELETE FROM kvs WHERE id = 1 AND id IN [1, 2] RETURNING ALL OLD *" \
+            "\005SELECT * FROM tbl WHERE pk IN ('a', 'b') AND begins_with(pk, 'a') ORDER BY sk DESC"; do
     i=$((i + 1))
     [ -f "$corpus-partiql/seed-$i" ] || printf "$seed" > "$corpus-partiql/seed-$i"
 done

@@ -273,10 +273,12 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
             pt.failed)
             st = oom();
     }
-    if (st == KEEL_OK && r->plan == KEEL_DB_PLAN_GET) {
-        kdb_subst s;
+    /* Every name and value checked now, whatever the plan: nothing fails later. */
+    kdb_subst s;
+    if (st == KEEL_OK)
         st = kdb_subst_init(&s, r->names.len ? r->names.p : NULL, r->names.len,
                             values.len ? values.p : NULL, values.len);
+    if (st == KEEL_OK && r->plan == KEEL_DB_PLAN_GET) {
         if (st == KEEL_OK && ft.len)
             st = kdb_expr_parse(KDB_EXPR_CONDITION, (const char *)ft.p, ft.len, &s, &r->filter);
         if (st == KEEL_OK && pt.len)

@@ -386,13 +386,31 @@ static bool starts_literal(const pparser *p) {
            k == T_LSET || kw(p, "TRUE") || kw(p, "FALSE") || kw(p, "NULL");
 }
 
-static keel_status value_node(pparser *p, uint32_t *out) {
+/* A literal operand as a VALUE node. Unless it is an INSERT's item (the put checks that),
+ * it is checked here as DynamoDB checks a value (UTF-8, numbers, sets, sizes), so a bad
+ * one is refused before anything is read, naming its position. */
+static keel_status value_node(pparser *p, bool check, uint32_t *out) {
     kdb_pq *q = p->q;
     uint32_t pos = p->t.pos;
     size_t off = q->vbuf.len;
     keel_status st = parse_literal(p, &q->vbuf);
     if (st != KEEL_OK) return st;
     if (q->vbuf.failed) return oom();
+    if (check) {
+        kdb_buf m = {0};
+        size_t size;
+        kdb_enc_map(&m, 1);
+        kdb_enc_text(&m, "v", 1);
+        kdb_buf_put(&m, q->vbuf.p + off, q->vbuf.len - off);
+        st = m.failed ? oom() : kdb_item_check(m.p, m.len, &size);
+        kdb_buf_free(&m);
+        if (st == KEEL_EVALIDATION) {
+            char detail[300];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            return keel__fail(st, "The value at position %u is invalid: %s", pos, detail);
+        }
+        if (st != KEEL_OK) return st;
+    }
     if (!GROW(q->vals, q->n_vals, q->cap_vals)) return oom();
     q->vals[q->n_vals].off = off;
     q->vals[q->n_vals].len = q->vbuf.len - off;
@@ -416,6 +434,18 @@ static keel_status add_name_pel(pparser *p) {
     if (pel->len == 0)
         return keel__fail(KEEL_EVALIDATION, "An attribute name at position %u is empty",
                           p->t.pos);
+    /* The name must be UTF-8, as an item's: checked by the item checker on {name: null}. */
+    kdb_buf m = {0};
+    size_t size;
+    kdb_enc_map(&m, 1);
+    kdb_enc_text(&m, (const char *)q->strs.p + pel->off, pel->len);
+    kdb_enc_null(&m);
+    keel_status st = m.failed ? oom() : kdb_item_check(m.p, m.len, &size);
+    kdb_buf_free(&m);
+    if (st == KEEL_EVALIDATION)
+        return keel__fail(st, "The attribute name at position %u is not valid UTF-8 or too long",
+                          p->t.pos);
+    if (st != KEEL_OK) return st;
     q->n_pels++;
     return next(p);
 }
@@ -496,7 +526,7 @@ static bool at_call(const pparser *p) {
 
 /* operand ::= path | literal | function(...) */
 static keel_status parse_operand(pparser *p, uint32_t *out) {
-    if (starts_literal(p)) return value_node(p, out);
+    if (starts_literal(p)) return value_node(p, true, out);
     if (at_call(p)) return parse_func(p, out);
     return parse_path(p, out);
 }
@@ -788,7 +818,7 @@ static keel_status parse_statement(pparser *p) {
         if ((st = table_name(p, q->table, "a table name")) != KEEL_OK) return st;
         if ((st = expect_kw(p, "VALUE")) != KEEL_OK) return st;
         if (p->t.kind != T_LC && p->t.kind != T_QMARK) return syntax(p, "an item {...} or ?");
-        if ((st = value_node(p, &q->item)) != KEEL_OK) return st;
+        if ((st = value_node(p, false, &q->item)) != KEEL_OK) return st;
     } else if (kw(p, "UPDATE")) {
         q->kind = KDB_PQ_UPDATE;
         if ((st = next(p)) != KEEL_OK || (st = parse_update(p)) != KEEL_OK) return st;

@@ -232,6 +232,10 @@ static void test_parameters(void) {
     CHECK_ST(run(db, "SELECT * FROM nums WHERE id = ?", "[1, 2]").st, KEEL_EVALIDATION);
     CHECK_ST(run(db, "SELECT * FROM nums WHERE id = ?", "{\"a\": 1}").st, KEEL_EVALIDATION);
     CHECK_ST(run(db, "SELECT * FROM nums WHERE id = ?", "[x\"ff\"]").st, KEEL_EVALIDATION);
+    /* Invalid UTF-8 in a parameter, a literal or a name: refused by execute, before reading. */
+    CHECK_ST(run(db, "SELECT * FROM Music WHERE Artist = ?", "[\"\\xff\"]").st, KEEL_EVALIDATION);
+    CHECK_ST(run(db, "SELECT * FROM Music WHERE Artist = '\xff'", NULL).st, KEEL_EVALIDATION);
+    CHECK_ST(run(db, "SELECT \"\xff\" FROM Music WHERE Artist = 'a'", NULL).st, KEEL_EVALIDATION);
     keel_db_free(db);
 }
 
