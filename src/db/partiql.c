@@ -88,13 +88,12 @@ typedef struct conj {
 } conj;
 
 static void conjuncts(const kdb_pq *q, conj *c) {
-    const kdb_pqnode *w = &q->nodes[q->where];
     if (!q->has_where) {
         c->n = 0;
         c->ids = NULL;
-    } else if (w->kind == KDB_PQN_AND) {
-        c->ids = q->kids + w->first;
-        c->n = w->n;
+    } else if (q->nodes[q->where].kind == KDB_PQN_AND) {
+        c->ids = q->kids + q->nodes[q->where].first;
+        c->n = q->nodes[q->where].n;
     } else {
         c->one = q->where;
         c->ids = &c->one;
@@ -124,7 +123,7 @@ static bool value_of_type(const kdb_pq *q, uint32_t id, keel_db_keytype t, kdb_v
 static uint32_t eq_value(const kdb_pq *q, uint32_t id, const char *attr) {
     const kdb_pqnode *n = &q->nodes[id];
     if (n->kind != KDB_PQN_CMP || n->op != KDB_PQC_EQ) return UINT32_MAX;
-    const uint32_t *k = q->kids + n->first;
+    const uint32_t *k = n->n ? q->kids + n->first : NULL;
     if (names_attr(q, k[0], attr) && is_value(q, k[1])) return k[1];
     if (names_attr(q, k[1], attr) && is_value(q, k[0])) return k[0];
     return UINT32_MAX;
@@ -133,7 +132,7 @@ static uint32_t eq_value(const kdb_pq *q, uint32_t id, const char *attr) {
 /* A sort-key conjunct usable in a key condition (its values of the key's type). */
 static bool sk_range(const kdb_pq *q, uint32_t id, const kdb_table *t) {
     const kdb_pqnode *n = &q->nodes[id];
-    const uint32_t *k = q->kids + n->first;
+    const uint32_t *k = n->n ? q->kids + n->first : NULL;
     if (n->kind == KDB_PQN_CMP && n->op != KDB_PQC_NE) {
         uint32_t v = names_attr(q, k[0], t->sk) ? k[1] : names_attr(q, k[1], t->sk) ? k[0]
                                                                                    : UINT32_MAX;

@@ -103,6 +103,36 @@ typedef struct kdb_pq {
     kdb_buf vbuf;           /* values, CBOR */
 } kdb_pq;
 
+/* ---- partiql_lex.c: tokens ---------------------------------------------------------------- */
+
+typedef enum kdb_pqt {
+    KDB_PQT_END = 0, KDB_PQT_IDENT, KDB_PQT_QIDENT, KDB_PQT_STR, KDB_PQT_NUM, KDB_PQT_LP,
+    KDB_PQT_RP, KDB_PQT_LB, KDB_PQT_RB, KDB_PQT_LC, KDB_PQT_RC, KDB_PQT_LSET, KDB_PQT_RSET,
+    KDB_PQT_COMMA, KDB_PQT_DOT, KDB_PQT_COLON, KDB_PQT_STAR, KDB_PQT_QMARK, KDB_PQT_EQ,
+    KDB_PQT_NE, KDB_PQT_LT, KDB_PQT_LE, KDB_PQT_GT, KDB_PQT_GE, KDB_PQT_PLUS, KDB_PQT_MINUS,
+    KDB_PQT_SEMI
+} kdb_pqt;
+
+typedef struct kdb_pqtok {
+    kdb_pqt kind;
+    uint32_t pos, len;      /* 0-based byte offset and length in the text */
+} kdb_pqtok;
+
+/* A lexer over text[0..len): `t` is the current token, `at` where the next one is sought. */
+typedef struct kdb_pqlex {
+    const char *text;
+    size_t len;
+    kdb_pqtok t;
+    uint32_t at;
+} kdb_pqlex;
+
+/* Read the next token into lx->t (KDB_PQT_END at the end; `--` comments and whitespace
+ * skipped). KEEL_ESYNTAX naming the position for a byte no token starts with or an
+ * unterminated string or quoted identifier. */
+keel_status kdb_pq_next(kdb_pqlex *lx);
+
+/* ---- partiql_parse.c, partiql_render.c ---------------------------------------------------- */
+
 /* Parse a statement. `params` is a CBOR array (or NULL) whose elements the `?` markers
  * take in order. KEEL_ESYNTAX "syntax error at position N: ..." for malformed text;
  * KEEL_EVALIDATION for a parameter count that does not match, a malformed parameter, or a

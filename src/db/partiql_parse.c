@@ -1,6 +1,6 @@
 /*
- * partiql_parse.c: DynamoDB's PartiQL subset, text -> statement tree (db/partiql.h), and
- * the tree's conditions, paths and SET values -> DynamoDB expression text.
+ * partiql_parse.c: DynamoDB's PartiQL subset, tokens (partiql_lex.c) -> statement tree
+ * (db/partiql.h).
  *
  * Grammar (keywords case-insensitive; identifiers bare [A-Za-z_][A-Za-z0-9_$]* or
  * "double-quoted" with "" for a quote; strings 'single-quoted' with '' for a quote):
@@ -30,151 +30,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- tokens --------------------------------------------------------------------------------- */
 
-typedef enum tkind {
-    T_END = 0, T_IDENT, T_QIDENT, T_STR, T_NUM, T_LP, T_RP, T_LB, T_RB, T_LC, T_RC, T_LSET,
-    T_RSET, T_COMMA, T_DOT, T_COLON, T_STAR, T_QMARK, T_EQ, T_NE, T_LT, T_LE, T_GT, T_GE,
-    T_PLUS, T_MINUS, T_SEMI
-} tkind;
-
-typedef struct ptok {
-    tkind kind;
-    uint32_t pos, len;
-} ptok;
+/* ---- the parser -------------------------------------------------------------------------- */
 
 typedef struct pparser {
     kdb_pq *q;
     const char *text;
     size_t len;
-    ptok t;                 /* the current token */
-    uint32_t at;            /* where the next token starts its search */
+    kdb_pqlex lx;           /* lx.t: the current token */
     const uint8_t *params;  /* the rest of the parameter array */
     size_t params_len;
     uint64_t params_left, params_total, params_used;
     unsigned depth;
 } pparser;
 
-static bool ident_start(int c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
-static bool ident_char(int c) { return ident_start(c) || (c >= '0' && c <= '9') || c == '$'; }
+static keel_status next(pparser *p) { return kdb_pq_next(&p->lx); }
 static bool digit(int c) { return c >= '0' && c <= '9'; }
 
-static keel_status lex_fail(uint32_t pos, const char *what) {
-    return keel__fail(KEEL_ESYNTAX, "syntax error at position %u: %s", pos, what);
-}
-
-/* Read the next token into p->t. */
-static keel_status next(pparser *p) {
-    const char *s = p->text;
-    size_t i = p->at, n = p->len;
-    for (;;) {
-        while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
-        if (i + 1 < n && s[i] == '-' && s[i + 1] == '-') { /* -- comment */
-            while (i < n && s[i] != '\n') i++;
-            continue;
-        }
-        break;
-    }
-    ptok t = {T_END, (uint32_t)i, 0};
-    if (i >= n) {
-        p->t = t;
-        p->at = (uint32_t)i;
-        return KEEL_OK;
-    }
-    int c = (unsigned char)s[i];
-    size_t j = i + 1;
-    if (ident_start(c)) {
-        while (j < n && ident_char((unsigned char)s[j])) j++;
-        t.kind = T_IDENT;
-    } else if (c == '"' || c == '\'') {
-        for (;; j++) {
-            if (j >= n) return lex_fail((uint32_t)i, c == '"' ? "unterminated quoted "
-                                        "identifier" : "unterminated string");
-            if (s[j] == c) {
-                if (j + 1 < n && s[j + 1] == c) {
-                    j++;
-                    continue;
-                }
-                j++;
-                break;
-            }
-        }
-        t.kind = c == '"' ? T_QIDENT : T_STR;
-    } else if (digit(c) || (c == '.' && j < n && digit((unsigned char)s[j]))) {
-        while (j < n && digit((unsigned char)s[j])) j++;
-        if (c != '.' && j < n && s[j] == '.') {
-            j++;
-            while (j < n && digit((unsigned char)s[j])) j++;
-        }
-        if (j < n && (s[j] == 'e' || s[j] == 'E')) {
-            size_t k = j + 1;
-            if (k < n && (s[k] == '+' || s[k] == '-')) k++;
-            if (k < n && digit((unsigned char)s[k])) {
-                j = k;
-                while (j < n && digit((unsigned char)s[j])) j++;
-            }
-        }
-        t.kind = T_NUM;
-    } else {
-        char d = j < n ? s[j] : 0;
-        switch (c) {
-        case '(': t.kind = T_LP; break;
-        case ')': t.kind = T_RP; break;
-        case '[': t.kind = T_LB; break;
-        case ']': t.kind = T_RB; break;
-        case '{': t.kind = T_LC; break;
-        case '}': t.kind = T_RC; break;
-        case ',': t.kind = T_COMMA; break;
-        case '.': t.kind = T_DOT; break;
-        case ':': t.kind = T_COLON; break;
-        case '*': t.kind = T_STAR; break;
-        case '?': t.kind = T_QMARK; break;
-        case '=': t.kind = T_EQ; break;
-        case '+': t.kind = T_PLUS; break;
-        case '-': t.kind = T_MINUS; break;
-        case ';': t.kind = T_SEMI; break;
-        case '!':
-            if (d != '=') return lex_fail((uint32_t)i, "unexpected character '!'");
-            t.kind = T_NE, j++;
-            break;
-        case '<':
-            if (d == '=') t.kind = T_LE, j++;
-            else if (d == '>') t.kind = T_NE, j++;
-            else if (d == '<') t.kind = T_LSET, j++;
-            else t.kind = T_LT;
-            break;
-        case '>':
-            if (d == '=') t.kind = T_GE, j++;
-            else if (d == '>') t.kind = T_RSET, j++;
-            else t.kind = T_GT;
-            break;
-        default:
-            if (c >= 0x20 && c < 0x7f)
-                return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected "
-                                  "character '%c'", i, c);
-            return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected byte "
-                              "0x%02x", i, (unsigned)c);
-        }
-    }
-    t.len = (uint32_t)(j - i);
-    p->t = t;
-    p->at = (uint32_t)j;
-    return KEEL_OK;
-}
-
 static keel_status syntax(pparser *p, const char *expected) {
-    if (p->t.kind == T_END)
+    if (p->lx.t.kind == KDB_PQT_END)
         return keel__fail(KEEL_ESYNTAX, "syntax error at position %u: unexpected end of "
-                          "statement; expected %s", p->t.pos, expected);
+                          "statement; expected %s", p->lx.t.pos, expected);
     return keel__fail(KEEL_ESYNTAX, "syntax error at position %u: unexpected token '%.*s'; "
-                      "expected %s", p->t.pos, (int)(p->t.len > 64 ? 64 : p->t.len),
-                      p->text + p->t.pos, expected);
+                      "expected %s", p->lx.t.pos, (int)(p->lx.t.len > 64 ? 64 : p->lx.t.len),
+                      p->text + p->lx.t.pos, expected);
 }
 
 static bool kw(const pparser *p, const char *word) {
-    if (p->t.kind != T_IDENT || strlen(word) != p->t.len) return false;
-    for (uint32_t i = 0; i < p->t.len; i++) {
-        char c = p->text[p->t.pos + i];
+    if (p->lx.t.kind != KDB_PQT_IDENT || strlen(word) != p->lx.t.len) return false;
+    for (uint32_t i = 0; i < p->lx.t.len; i++) {
+        char c = p->text[p->lx.t.pos + i];
         if (c >= 'a' && c <= 'z') c = (char)(c - 32);
         if (c != word[i]) return false;
     }
@@ -191,8 +76,8 @@ static bool is_keyword(const pparser *p) {
     return false;
 }
 
-static keel_status expect(pparser *p, tkind k, const char *expected) {
-    if (p->t.kind != k) return syntax(p, expected);
+static keel_status expect(pparser *p, kdb_pqt k, const char *expected) {
+    if (p->lx.t.kind != k) return syntax(p, expected);
     return next(p);
 }
 
@@ -204,7 +89,7 @@ static keel_status expect_kw(pparser *p, const char *word) {
 static keel_status nest(pparser *p) {
     if (++p->depth > KDB_PQ_MAX_NEST)
         return keel__fail(KEEL_EVALIDATION, "The statement is nested too deeply (more than %u "
-                          "levels) at position %u", KDB_PQ_MAX_NEST, p->t.pos);
+                          "levels) at position %u", KDB_PQ_MAX_NEST, p->lx.t.pos);
     return KEEL_OK;
 }
 
@@ -261,32 +146,32 @@ static keel_status parse_literal(pparser *p, kdb_buf *out);
 
 /* The unescaped text of a quoted token (quotes dropped, doubled quotes single). */
 static void unquote(const pparser *p, kdb_buf *out) {
-    const char *s = p->text + p->t.pos + 1;
-    size_t n = p->t.len - 2;
+    const char *s = p->text + p->lx.t.pos + 1;
+    size_t n = p->lx.t.len - 2;
     for (size_t i = 0; i < n; i++) {
         kdb_buf_put(out, s + i, 1);
-        if (s[i] == p->text[p->t.pos] && i + 1 < n) i++;
+        if (s[i] == p->text[p->lx.t.pos] && i + 1 < n) i++;
     }
 }
 
-static keel_status literal_list(pparser *p, tkind close, const char *what, kdb_buf *out,
+static keel_status literal_list(pparser *p, kdb_pqt close, const char *what, kdb_buf *out,
                                 uint64_t *count, bool map) {
     *count = 0;
     keel_status st;
-    if (p->t.kind == close) return next(p);
+    if (p->lx.t.kind == close) return next(p);
     for (;;) {
         if (map) {
-            if (p->t.kind != T_STR) return syntax(p, "a 'string' attribute name");
+            if (p->lx.t.kind != KDB_PQT_STR) return syntax(p, "a 'string' attribute name");
             kdb_buf name = {0};
             unquote(p, &name);
             kdb_enc_text(out, name.p ? (const char *)name.p : "", name.len);
             kdb_buf_free(&name);
             if ((st = next(p)) != KEEL_OK) return st;
-            if ((st = expect(p, T_COLON, "':'")) != KEEL_OK) return st;
+            if ((st = expect(p, KDB_PQT_COLON, "':'")) != KEEL_OK) return st;
         }
         if ((st = parse_literal(p, out)) != KEEL_OK) return st;
         (*count)++;
-        if (p->t.kind == T_COMMA) {
+        if (p->lx.t.kind == KDB_PQT_COMMA) {
             if ((st = next(p)) != KEEL_OK) return st;
             continue;
         }
@@ -297,24 +182,24 @@ static keel_status literal_list(pparser *p, tkind close, const char *what, kdb_b
 /* One literal (or `?`), encoded as CBOR onto `out`. */
 static keel_status parse_literal(pparser *p, kdb_buf *out) {
     keel_status st;
-    uint32_t pos = p->t.pos;
-    switch (p->t.kind) {
-    case T_STR: {
+    uint32_t pos = p->lx.t.pos;
+    switch (p->lx.t.kind) {
+    case KDB_PQT_STR: {
         kdb_buf s = {0};
         unquote(p, &s);
         kdb_enc_text(out, s.p ? (const char *)s.p : "", s.len);
         kdb_buf_free(&s);
         return next(p);
     }
-    case T_MINUS:
-    case T_NUM: {
-        bool neg = p->t.kind == T_MINUS;
-        if (neg && ((st = next(p)) != KEEL_OK || p->t.kind != T_NUM))
+    case KDB_PQT_MINUS:
+    case KDB_PQT_NUM: {
+        bool neg = p->lx.t.kind == KDB_PQT_MINUS;
+        if (neg && ((st = next(p)) != KEEL_OK || p->lx.t.kind != KDB_PQT_NUM))
             return st != KEEL_OK ? st : syntax(p, "a number");
         char buf[512];
-        if (p->t.len + 2 > sizeof buf)
+        if (p->lx.t.len + 2 > sizeof buf)
             return keel__fail(KEEL_EVALIDATION, "The number at position %u is too long", pos);
-        snprintf(buf, sizeof buf, "%s%.*s", neg ? "-" : "", (int)p->t.len, p->text + p->t.pos);
+        snprintf(buf, sizeof buf, "%s%.*s", neg ? "-" : "", (int)p->lx.t.len, p->text + p->lx.t.pos);
         kdb_num x;
         if ((st = kdb_num_parse(buf, strlen(buf), &x)) != KEEL_OK) {
             char detail[300];
@@ -324,7 +209,7 @@ static keel_status parse_literal(pparser *p, kdb_buf *out) {
         kdb_enc_num(out, &x);
         return next(p);
     }
-    case T_QMARK: {
+    case KDB_PQT_QMARK: {
         if (p->params_left == 0)
             return keel__fail(KEEL_EVALIDATION, "Number of parameters in request and statement "
                               "don't match: the statement has more than %llu",
@@ -341,22 +226,22 @@ static keel_status parse_literal(pparser *p, kdb_buf *out) {
         p->params_used++;
         return next(p);
     }
-    case T_LC:
-    case T_LB:
-    case T_LSET: {
-        tkind open = p->t.kind;
+    case KDB_PQT_LC:
+    case KDB_PQT_LB:
+    case KDB_PQT_LSET: {
+        kdb_pqt open = p->lx.t.kind;
         if ((st = nest(p)) != KEEL_OK || (st = next(p)) != KEEL_OK) return st;
         kdb_buf inner = {0};
         uint64_t count;
-        st = open == T_LC ? literal_list(p, T_RC, "',' or '}'", &inner, &count, true)
-           : open == T_LB ? literal_list(p, T_RB, "',' or ']'", &inner, &count, false)
-                          : literal_list(p, T_RSET, "',' or '>>'", &inner, &count, false);
-        if (st == KEEL_OK && open == T_LSET && count == 0)
+        st = open == KDB_PQT_LC ? literal_list(p, KDB_PQT_RC, "',' or '}'", &inner, &count, true)
+           : open == KDB_PQT_LB ? literal_list(p, KDB_PQT_RB, "',' or ']'", &inner, &count, false)
+                          : literal_list(p, KDB_PQT_RSET, "',' or '>>'", &inner, &count, false);
+        if (st == KEEL_OK && open == KDB_PQT_LSET && count == 0)
             st = keel__fail(KEEL_EVALIDATION, "An empty set is not a valid value (position %u)",
                             pos);
         if (st == KEEL_OK) {
-            if (open == T_LC) kdb_enc_map(out, count);
-            else if (open == T_LB) kdb_enc_array(out, count);
+            if (open == KDB_PQT_LC) kdb_enc_map(out, count);
+            else if (open == KDB_PQT_LB) kdb_enc_array(out, count);
             else kdb_enc_tag(out, KDB_TAG_SET), kdb_enc_array(out, count);
             if (inner.len) kdb_buf_put(out, inner.p, inner.len);
             if (inner.failed) out->failed = true;
@@ -365,7 +250,7 @@ static keel_status parse_literal(pparser *p, kdb_buf *out) {
         p->depth--;
         return st;
     }
-    case T_IDENT:
+    case KDB_PQT_IDENT:
         if (kw(p, "TRUE") || kw(p, "FALSE")) {
             kdb_enc_bool(out, kw(p, "TRUE"));
             return next(p);
@@ -381,9 +266,9 @@ static keel_status parse_literal(pparser *p, kdb_buf *out) {
 }
 
 static bool starts_literal(const pparser *p) {
-    tkind k = p->t.kind;
-    return k == T_STR || k == T_NUM || k == T_MINUS || k == T_QMARK || k == T_LC || k == T_LB ||
-           k == T_LSET || kw(p, "TRUE") || kw(p, "FALSE") || kw(p, "NULL");
+    kdb_pqt k = p->lx.t.kind;
+    return k == KDB_PQT_STR || k == KDB_PQT_NUM || k == KDB_PQT_MINUS || k == KDB_PQT_QMARK || k == KDB_PQT_LC || k == KDB_PQT_LB ||
+           k == KDB_PQT_LSET || kw(p, "TRUE") || kw(p, "FALSE") || kw(p, "NULL");
 }
 
 /* A literal operand as a VALUE node. Unless it is an INSERT's item (the put checks that),
@@ -391,7 +276,7 @@ static bool starts_literal(const pparser *p) {
  * one is refused before anything is read, naming its position. */
 static keel_status value_node(pparser *p, bool check, uint32_t *out) {
     kdb_pq *q = p->q;
-    uint32_t pos = p->t.pos;
+    uint32_t pos = p->lx.t.pos;
     size_t off = q->vbuf.len;
     keel_status st = parse_literal(p, &q->vbuf);
     if (st != KEEL_OK) return st;
@@ -426,14 +311,14 @@ static keel_status add_name_pel(pparser *p) {
     if (!GROW(q->pels, q->n_pels, q->cap_pels)) return oom();
     kdb_pqpel *pel = &q->pels[q->n_pels];
     pel->off = q->strs.len;
-    if (p->t.kind == T_QIDENT) unquote(p, &q->strs);
-    else kdb_buf_put(&q->strs, p->text + p->t.pos, p->t.len);
+    if (p->lx.t.kind == KDB_PQT_QIDENT) unquote(p, &q->strs);
+    else kdb_buf_put(&q->strs, p->text + p->lx.t.pos, p->lx.t.len);
     if (q->strs.failed) return oom();
     pel->len = (uint32_t)(q->strs.len - pel->off);
     pel->index = 0;
     if (pel->len == 0)
         return keel__fail(KEEL_EVALIDATION, "An attribute name at position %u is empty",
-                          p->t.pos);
+                          p->lx.t.pos);
     /* The name must be UTF-8, as an item's: checked by the item checker on {name: null}. */
     kdb_buf m = {0};
     size_t size;
@@ -444,7 +329,7 @@ static keel_status add_name_pel(pparser *p) {
     kdb_buf_free(&m);
     if (st == KEEL_EVALIDATION)
         return keel__fail(st, "The attribute name at position %u is not valid UTF-8 or too long",
-                          p->t.pos);
+                          p->lx.t.pos);
     if (st != KEEL_OK) return st;
     q->n_pels++;
     return next(p);
@@ -452,31 +337,31 @@ static keel_status add_name_pel(pparser *p) {
 
 static keel_status parse_path(pparser *p, uint32_t *out) {
     kdb_pq *q = p->q;
-    uint32_t pos = p->t.pos, first = q->n_pels;
+    uint32_t pos = p->lx.t.pos, first = q->n_pels;
     keel_status st;
-    if (p->t.kind != T_QIDENT && (p->t.kind != T_IDENT || is_keyword(p)))
+    if (p->lx.t.kind != KDB_PQT_QIDENT && (p->lx.t.kind != KDB_PQT_IDENT || is_keyword(p)))
         return syntax(p, "an attribute name");
     if ((st = add_name_pel(p)) != KEEL_OK) return st;
     for (;;) {
-        if (p->t.kind == T_DOT) {
+        if (p->lx.t.kind == KDB_PQT_DOT) {
             if ((st = next(p)) != KEEL_OK) return st;
-            if (p->t.kind != T_QIDENT && p->t.kind != T_IDENT) return syntax(p, "an attribute name");
+            if (p->lx.t.kind != KDB_PQT_QIDENT && p->lx.t.kind != KDB_PQT_IDENT) return syntax(p, "an attribute name");
             if ((st = add_name_pel(p)) != KEEL_OK) return st;
-        } else if (p->t.kind == T_LB) {
+        } else if (p->lx.t.kind == KDB_PQT_LB) {
             if ((st = next(p)) != KEEL_OK) return st;
-            if (p->t.kind != T_NUM) return syntax(p, "a list index");
+            if (p->lx.t.kind != KDB_PQT_NUM) return syntax(p, "a list index");
             uint64_t v = 0;
-            for (uint32_t k = 0; k < p->t.len; k++) {
-                char c = p->text[p->t.pos + k];
+            for (uint32_t k = 0; k < p->lx.t.len; k++) {
+                char c = p->text[p->lx.t.pos + k];
                 if (!digit((unsigned char)c)) return syntax(p, "a list index");
                 v = v * 10 + (uint64_t)(c - '0');
                 if (v > INT32_MAX)
                     return keel__fail(KEEL_EVALIDATION, "List index is too large; position %u",
-                                      p->t.pos);
+                                      p->lx.t.pos);
             }
             if (!GROW(q->pels, q->n_pels, q->cap_pels)) return oom();
             q->pels[q->n_pels++] = (kdb_pqpel){0, UINT32_MAX, (uint32_t)v};
-            if ((st = next(p)) != KEEL_OK || (st = expect(p, T_RB, "']'")) != KEEL_OK) return st;
+            if ((st = next(p)) != KEEL_OK || (st = expect(p, KDB_PQT_RB, "']'")) != KEEL_OK) return st;
         } else {
             break;
         }
@@ -504,24 +389,24 @@ static keel_status parse_func(pparser *p, uint32_t *out) {
     for (; f < sizeof funcs / sizeof funcs[0]; f++)
         if (kw(p, funcs[f].name)) break;
     if (f == sizeof funcs / sizeof funcs[0])
-        return keel__fail(KEEL_EVALIDATION, "Unsupported function at position %u: %.*s", p->t.pos,
-                          (int)(p->t.len > 64 ? 64 : p->t.len), p->text + p->t.pos);
-    uint32_t pos = p->t.pos, args[2];
+        return keel__fail(KEEL_EVALIDATION, "Unsupported function at position %u: %.*s", p->lx.t.pos,
+                          (int)(p->lx.t.len > 64 ? 64 : p->lx.t.len), p->text + p->lx.t.pos);
+    uint32_t pos = p->lx.t.pos, args[2];
     keel_status st;
     if ((st = nest(p)) != KEEL_OK || (st = next(p)) != KEEL_OK ||
-        (st = expect(p, T_LP, "'('")) != KEEL_OK)
+        (st = expect(p, KDB_PQT_LP, "'('")) != KEEL_OK)
         return st;
     for (unsigned a = 0; a < funcs[f].args; a++) {
-        if (a && (st = expect(p, T_COMMA, "','")) != KEEL_OK) return st;
+        if (a && (st = expect(p, KDB_PQT_COMMA, "','")) != KEEL_OK) return st;
         if ((st = parse_operand(p, &args[a])) != KEEL_OK) return st;
     }
-    if ((st = expect(p, T_RP, "')'")) != KEEL_OK) return st;
+    if ((st = expect(p, KDB_PQT_RP, "')'")) != KEEL_OK) return st;
     p->depth--;
     return new_node(p, KDB_PQN_FUNC, (uint8_t)funcs[f].f, pos, args, funcs[f].args, out);
 }
 
 static bool at_call(const pparser *p) {
-    return p->t.kind == T_IDENT && p->at < p->len && p->text[p->at] == '(';
+    return p->lx.t.kind == KDB_PQT_IDENT && p->lx.at < p->len && p->text[p->lx.at] == '(';
 }
 
 /* operand ::= path | literal | function(...) */
@@ -535,14 +420,14 @@ static keel_status parse_operand(pparser *p, uint32_t *out) {
 
 static keel_status parse_or(pparser *p, uint32_t *out);
 
-static bool cmp_op(tkind k, uint8_t *op) {
+static bool cmp_op(kdb_pqt k, uint8_t *op) {
     switch (k) {
-    case T_EQ: *op = KDB_PQC_EQ; return true;
-    case T_NE: *op = KDB_PQC_NE; return true;
-    case T_LT: *op = KDB_PQC_LT; return true;
-    case T_LE: *op = KDB_PQC_LE; return true;
-    case T_GT: *op = KDB_PQC_GT; return true;
-    case T_GE: *op = KDB_PQC_GE; return true;
+    case KDB_PQT_EQ: *op = KDB_PQC_EQ; return true;
+    case KDB_PQT_NE: *op = KDB_PQC_NE; return true;
+    case KDB_PQT_LT: *op = KDB_PQC_LT; return true;
+    case KDB_PQT_LE: *op = KDB_PQC_LE; return true;
+    case KDB_PQT_GT: *op = KDB_PQC_GT; return true;
+    case KDB_PQT_GE: *op = KDB_PQC_GE; return true;
     default: return false;
     }
 }
@@ -554,32 +439,32 @@ static keel_status negate(pparser *p, uint32_t pos, uint32_t *id) {
 
 static keel_status parse_pred(pparser *p, uint32_t *out) {
     keel_status st;
-    uint32_t pos = p->t.pos;
-    if (p->t.kind == T_LP) {
+    uint32_t pos = p->lx.t.pos;
+    if (p->lx.t.kind == KDB_PQT_LP) {
         if ((st = nest(p)) != KEEL_OK || (st = next(p)) != KEEL_OK) return st;
         if ((st = parse_or(p, out)) != KEEL_OK) return st;
         p->depth--;
-        return expect(p, T_RP, "')', AND or OR");
+        return expect(p, KDB_PQT_RP, "')', AND or OR");
     }
     uint32_t left;
     if ((st = parse_operand(p, &left)) != KEEL_OK) return st;
     const kdb_pqnode *ln = &p->q->nodes[left];
     uint8_t op;
-    if (cmp_op(p->t.kind, &op)) {
-        pos = p->t.pos;
+    if (cmp_op(p->lx.t.kind, &op)) {
+        pos = p->lx.t.pos;
         uint32_t kids[2] = {left, 0};
         if ((st = next(p)) != KEEL_OK || (st = parse_operand(p, &kids[1])) != KEEL_OK) return st;
         return new_node(p, KDB_PQN_CMP, op, pos, kids, 2, out);
     }
     bool neg = false;
-    uint32_t not_pos = p->t.pos;
+    uint32_t not_pos = p->lx.t.pos;
     if (kw(p, "NOT")) {
         neg = true;
         if ((st = next(p)) != KEEL_OK) return st;
         if (!kw(p, "BETWEEN") && !kw(p, "IN")) return syntax(p, "BETWEEN or IN");
     }
     if (kw(p, "BETWEEN")) {
-        pos = p->t.pos;
+        pos = p->lx.t.pos;
         uint32_t kids[3] = {left, 0, 0};
         if ((st = next(p)) != KEEL_OK || (st = parse_operand(p, &kids[1])) != KEEL_OK ||
             (st = expect_kw(p, "AND")) != KEEL_OK || (st = parse_operand(p, &kids[2])) != KEEL_OK ||
@@ -588,10 +473,10 @@ static keel_status parse_pred(pparser *p, uint32_t *out) {
         return neg ? negate(p, not_pos, out) : KEEL_OK;
     }
     if (kw(p, "IN")) {
-        pos = p->t.pos;
+        pos = p->lx.t.pos;
         if ((st = next(p)) != KEEL_OK) return st;
-        tkind close = p->t.kind == T_LB ? T_RB : T_RP;
-        if (p->t.kind != T_LP && p->t.kind != T_LB) return syntax(p, "'(' or '['");
+        kdb_pqt close = p->lx.t.kind == KDB_PQT_LB ? KDB_PQT_RB : KDB_PQT_RP;
+        if (p->lx.t.kind != KDB_PQT_LP && p->lx.t.kind != KDB_PQT_LB) return syntax(p, "'(' or '['");
         if ((st = next(p)) != KEEL_OK) return st;
         idlist l = {0};
         st = ids_push(&l, left) ? KEEL_OK : oom();
@@ -602,9 +487,9 @@ static keel_status parse_pred(pparser *p, uint32_t *out) {
             else if (l.n - 1 > 100)
                 st = keel__fail(KEEL_EVALIDATION, "The IN operator at position %u has more than "
                                 "100 operands", pos);
-            else if (p->t.kind == T_COMMA) st = next(p);
+            else if (p->lx.t.kind == KDB_PQT_COMMA) st = next(p);
             else {
-                st = expect(p, close, close == T_RB ? "',' or ']'" : "',' or ')'");
+                st = expect(p, close, close == KDB_PQT_RB ? "',' or ']'" : "',' or ')'");
                 break;
             }
         }
@@ -614,7 +499,7 @@ static keel_status parse_pred(pparser *p, uint32_t *out) {
         return neg ? negate(p, not_pos, out) : KEEL_OK;
     }
     if (kw(p, "IS")) {
-        pos = p->t.pos;
+        pos = p->lx.t.pos;
         if ((st = next(p)) != KEEL_OK) return st;
         bool isnot = kw(p, "NOT");
         if (isnot && (st = next(p)) != KEEL_OK) return st;
@@ -634,7 +519,7 @@ static keel_status parse_pred(pparser *p, uint32_t *out) {
 
 static keel_status parse_not(pparser *p, uint32_t *out) {
     if (!kw(p, "NOT")) return parse_pred(p, out);
-    uint32_t pos = p->t.pos;
+    uint32_t pos = p->lx.t.pos;
     keel_status st;
     if ((st = nest(p)) != KEEL_OK || (st = next(p)) != KEEL_OK || (st = parse_not(p, out)) != KEEL_OK)
         return st;
@@ -643,7 +528,7 @@ static keel_status parse_not(pparser *p, uint32_t *out) {
 }
 
 static keel_status parse_chain(pparser *p, bool is_or, uint32_t *out) {
-    uint32_t pos = p->t.pos, id;
+    uint32_t pos = p->lx.t.pos, id;
     idlist l = {0};
     keel_status st;
     for (;;) {
@@ -669,14 +554,14 @@ static keel_status parse_or(pparser *p, uint32_t *out) { return parse_chain(p, t
 /* ---- statements ------------------------------------------------------------------------------ */
 
 static keel_status table_name(pparser *p, char *dst, const char *what) {
-    if (p->t.kind != T_QIDENT && (p->t.kind != T_IDENT || is_keyword(p))) return syntax(p, what);
+    if (p->lx.t.kind != KDB_PQT_QIDENT && (p->lx.t.kind != KDB_PQT_IDENT || is_keyword(p))) return syntax(p, what);
     kdb_buf b = {0};
-    if (p->t.kind == T_QIDENT) unquote(p, &b);
-    else kdb_buf_put(&b, p->text + p->t.pos, p->t.len);
+    if (p->lx.t.kind == KDB_PQT_QIDENT) unquote(p, &b);
+    else kdb_buf_put(&b, p->text + p->lx.t.pos, p->lx.t.len);
     keel_status st = KEEL_OK;
     if (b.failed) st = oom();
     else if (b.len == 0 || b.len > KEEL_DB_MAX_TABLE_NAME || memchr(b.p, 0, b.len))
-        st = keel__fail(KEEL_EVALIDATION, "Invalid table name at position %u", p->t.pos);
+        st = keel__fail(KEEL_EVALIDATION, "Invalid table name at position %u", p->lx.t.pos);
     else {
         memcpy(dst, b.p, b.len);
         dst[b.len] = 0;
@@ -699,7 +584,7 @@ static keel_status parse_where(pparser *p, bool required) {
 static keel_status parse_select(pparser *p) {
     kdb_pq *q = p->q;
     keel_status st;
-    if (p->t.kind == T_STAR) {
+    if (p->lx.t.kind == KDB_PQT_STAR) {
         q->star = true;
         if ((st = next(p)) != KEEL_OK) return st;
     } else {
@@ -711,7 +596,7 @@ static keel_status parse_select(pparser *p) {
                 st = oom();
                 break;
             }
-            if (p->t.kind != T_COMMA) break;
+            if (p->lx.t.kind != KDB_PQT_COMMA) break;
             if ((st = next(p)) != KEEL_OK) break;
         }
         q->proj = l.v;
@@ -719,9 +604,9 @@ static keel_status parse_select(pparser *p) {
         if (st != KEEL_OK) return st;
     }
     if ((st = expect_kw(p, "FROM")) != KEEL_OK) return st;
-    q->table_pos = p->t.pos;
+    q->table_pos = p->lx.t.pos;
     if ((st = table_name(p, q->table, "a table name")) != KEEL_OK) return st;
-    if (p->t.kind == T_DOT) {
+    if (p->lx.t.kind == KDB_PQT_DOT) {
         if ((st = next(p)) != KEEL_OK || (st = table_name(p, q->index, "an index name")) != KEEL_OK)
             return st;
     }
@@ -750,8 +635,8 @@ static keel_status parse_returning(pparser *p, bool delete_only) {
     if (!old && !kw(p, "NEW")) return syntax(p, "OLD or NEW");
     if (delete_only && (!all || !old))
         return keel__fail(KEEL_EVALIDATION, "DELETE supports only RETURNING ALL OLD * "
-                          "(position %u)", p->t.pos);
-    if ((st = next(p)) != KEEL_OK || (st = expect(p, T_STAR, "'*'")) != KEEL_OK) return st;
+                          "(position %u)", p->lx.t.pos);
+    if ((st = next(p)) != KEEL_OK || (st = expect(p, KDB_PQT_STAR, "'*'")) != KEEL_OK) return st;
     p->q->returning = all ? (old ? KEEL_DB_RETURN_ALL_OLD : KEEL_DB_RETURN_ALL_NEW)
                           : (old ? KEEL_DB_RETURN_UPDATED_OLD : KEEL_DB_RETURN_UPDATED_NEW);
     return KEEL_OK;
@@ -762,12 +647,12 @@ static keel_status parse_set_value(pparser *p, uint32_t *out) {
     uint32_t kids[2];
     keel_status st = parse_operand(p, &kids[0]);
     if (st != KEEL_OK) return st;
-    if (p->t.kind != T_PLUS && p->t.kind != T_MINUS) {
+    if (p->lx.t.kind != KDB_PQT_PLUS && p->lx.t.kind != KDB_PQT_MINUS) {
         *out = kids[0];
         return KEEL_OK;
     }
-    uint32_t pos = p->t.pos;
-    uint8_t op = p->t.kind == T_PLUS ? '+' : '-';
+    uint32_t pos = p->lx.t.pos;
+    uint8_t op = p->lx.t.kind == KDB_PQT_PLUS ? '+' : '-';
     if ((st = next(p)) != KEEL_OK || (st = parse_operand(p, &kids[1])) != KEEL_OK) return st;
     return new_node(p, KDB_PQN_ARITH, op, pos, kids, 2, out);
 }
@@ -775,7 +660,7 @@ static keel_status parse_set_value(pparser *p, uint32_t *out) {
 static keel_status parse_update(pparser *p) {
     kdb_pq *q = p->q;
     keel_status st;
-    q->table_pos = p->t.pos;
+    q->table_pos = p->lx.t.pos;
     if ((st = table_name(p, q->table, "a table name")) != KEEL_OK) return st;
     if (!kw(p, "SET") && !kw(p, "REMOVE")) return syntax(p, "SET or REMOVE");
     while (kw(p, "SET") || kw(p, "REMOVE")) {
@@ -784,7 +669,7 @@ static keel_status parse_update(pparser *p) {
         for (;;) {
             kdb_pqact a = {0, UINT32_MAX};
             if ((st = parse_path(p, &a.path)) != KEEL_OK) return st;
-            if (set && ((st = expect(p, T_EQ, "'='")) != KEEL_OK ||
+            if (set && ((st = expect(p, KDB_PQT_EQ, "'='")) != KEEL_OK ||
                         (st = parse_set_value(p, &a.value)) != KEEL_OK))
                 return st;
             uint32_t cap = q->n_acts;
@@ -797,7 +682,7 @@ static keel_status parse_update(pparser *p) {
             q->acts[q->n_acts++] = a;
             if (q->n_acts > 1000)
                 return keel__fail(KEEL_EVALIDATION, "Too many SET and REMOVE actions");
-            if (p->t.kind != T_COMMA) break;
+            if (p->lx.t.kind != KDB_PQT_COMMA) break;
             if ((st = next(p)) != KEEL_OK) return st;
         }
     }
@@ -814,10 +699,10 @@ static keel_status parse_statement(pparser *p) {
     } else if (kw(p, "INSERT")) {
         q->kind = KDB_PQ_INSERT;
         if ((st = next(p)) != KEEL_OK || (st = expect_kw(p, "INTO")) != KEEL_OK) return st;
-        q->table_pos = p->t.pos;
+        q->table_pos = p->lx.t.pos;
         if ((st = table_name(p, q->table, "a table name")) != KEEL_OK) return st;
         if ((st = expect_kw(p, "VALUE")) != KEEL_OK) return st;
-        if (p->t.kind != T_LC && p->t.kind != T_QMARK) return syntax(p, "an item {...} or ?");
+        if (p->lx.t.kind != KDB_PQT_LC && p->lx.t.kind != KDB_PQT_QMARK) return syntax(p, "an item {...} or ?");
         if ((st = value_node(p, false, &q->item)) != KEEL_OK) return st;
     } else if (kw(p, "UPDATE")) {
         q->kind = KDB_PQ_UPDATE;
@@ -825,15 +710,15 @@ static keel_status parse_statement(pparser *p) {
     } else if (kw(p, "DELETE")) {
         q->kind = KDB_PQ_DELETE;
         if ((st = next(p)) != KEEL_OK || (st = expect_kw(p, "FROM")) != KEEL_OK) return st;
-        q->table_pos = p->t.pos;
+        q->table_pos = p->lx.t.pos;
         if ((st = table_name(p, q->table, "a table name")) != KEEL_OK) return st;
         if ((st = parse_where(p, true)) != KEEL_OK || (st = parse_returning(p, true)) != KEEL_OK)
             return st;
     } else {
         return syntax(p, "SELECT, INSERT, UPDATE or DELETE");
     }
-    if (p->t.kind == T_SEMI && (st = next(p)) != KEEL_OK) return st;
-    if (p->t.kind != T_END) return syntax(p, "the end of the statement");
+    if (p->lx.t.kind == KDB_PQT_SEMI && (st = next(p)) != KEEL_OK) return st;
+    if (p->lx.t.kind != KDB_PQT_END) return syntax(p, "the end of the statement");
     return KEEL_OK;
 }
 
@@ -857,7 +742,7 @@ keel_status kdb_pq_parse(const char *text, size_t len, const uint8_t *params, si
     if (len > KDB_PQ_MAX_LEN)
         return keel__fail(KEEL_EVALIDATION, "Statement length %zu is over the limit of %u", len,
                           KDB_PQ_MAX_LEN);
-    pparser p = {.q = q, .text = text, .len = len};
+    pparser p = {.q = q, .text = text, .len = len, .lx = {.text = text, .len = len}};
     if (params && params_len) {
         kdb_head h;
         if (!kdb_cbor_head(params, params_len, &h) || h.kind != KDB_C_ARRAY)
