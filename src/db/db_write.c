@@ -198,8 +198,7 @@ static void compute_update(kdb_write *w) {
     if (st == KEEL_OK && (st = kdb_item_check(next.p, next.len, &size)) != KEEL_OK) {
         char detail[200];
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
-        st = keel__fail(st, "Item size to update has exceeded the maximum allowed size, or the "
-                        "updated item is invalid: %s", detail);
+        st = keel__fail(st, "the updated item: %s", detail);
     }
     if (st == KEEL_OK) st = kdb_item_store_form(next.p, next.len, &w->value);
     kdb_buf_free(&next);
@@ -327,7 +326,8 @@ static keel_status updated(const kdb_write *w, const uint8_t *item, size_t len,
 keel_status kdb_write_result(const kdb_write *w, keel_db_buf *out) {
     out->data = NULL;
     out->len = 0;
-    if (w->st == KEEL_ECONDITION) return w->rv_on_fail ? copy_out(w->old, w->old_len, out) : KEEL_OK;
+    if (w->st == KEEL_ECONDITION)
+        return w->rv_on_fail ? copy_out(w->old, w->old_len, out) : KEEL_OK;
     if (w->st != KEEL_OK) return KEEL_OK;
     const uint8_t *now = w->unchanged ? w->old : w->value.p;
     size_t now_len = w->unchanged ? w->old_len : w->value.len;

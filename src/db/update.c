@@ -191,7 +191,8 @@ static void encode(unode *n, kdb_buf *out) {
     }
     for (uint32_t i = 0; i < n->n; i++) {
         if (n->kids[i].removed) continue;
-        if (n->kind == UN_MAP) kdb_enc_text(out, (const char *)n->kids[i].name, n->kids[i].name_len);
+        if (n->kind == UN_MAP)
+            kdb_enc_text(out, (const char *)n->kids[i].name, n->kids[i].name_len);
         encode(&n->kids[i], out);
     }
 }
@@ -386,7 +387,7 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk) 
         const char *keys[2] = {pk, sk};
         for (int k = 0; k < 2; k++)
             if (keys[k] && keys[k][0] && strlen(keys[k]) == first->len &&
-                memcmp(keys[k], first->name, first->len) == 0 && e->nodes[a->path].n >= 1)
+                memcmp(keys[k], first->name, first->len) == 0)
                 return keel__fail(KEEL_EVALIDATION, "Cannot update attribute %s. This attribute "
                                   "is part of the key", keys[k]);
         if (a->kind != KDB_ACT_ADD && a->kind != KDB_ACT_DELETE) continue;

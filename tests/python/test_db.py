@@ -13,8 +13,10 @@ import math
 from pathlib import Path
 from typing import Any, Iterator
 
+import hypothesis.strategies as st
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 import keeldb
 from keeldb import _db
@@ -73,6 +75,38 @@ def test_value_round_trip(value: Any) -> None:
         assert back.as_tuple() == value.as_tuple()
 
 
+@given(st.decimals(allow_nan=False, allow_infinity=False))
+@settings(max_examples=300, deadline=None)
+def test_decimal_round_trip_exact(d: decimal.Decimal) -> None:
+    back = _db._decode(_db._encode(d))
+    assert back == d
+    if not d.is_zero():
+        assert back.as_tuple() == d.as_tuple()
+    else:
+        assert back.as_tuple().exponent == d.as_tuple().exponent
+
+
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text() | st.binary(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=20))
+@settings(max_examples=300, deadline=None)
+def test_any_value_round_trips(v: Any) -> None:
+    back = _db._decode(_db._encode(v))
+    assert back == v and repr(back) == repr(v)  # repr: -0.0 and 1.0 stay themselves
+
+
+@pytest.mark.parametrize("text", ["-0", "0E-5", "1E+5", "-1.5E-7", "12345678901234567890",
+                                  "-98765432109876543210.123", "0.000", "1e-130", "9.99E+125",
+                                  "123456789012345678", "-123456789012345678", "1234567890123456789"])
+def test_decimal_forms(text: str) -> None:
+    d = decimal.Decimal(text)
+    back = _db._decode(_db._encode(d))
+    assert back == d and (d.is_zero() or back.as_tuple() == d.as_tuple())
+
+
 def test_value_conversions_that_change_type() -> None:
     assert _db._decode(_db._encode((1, 2))) == [1, 2]
     assert _db._decode(_db._encode(bytearray(b"ab"))) == b"ab"
@@ -129,6 +163,7 @@ def test_unsupported_types(value: Any) -> None:
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, decimal.Decimal("NaN"),
+                                   decimal.Decimal("sNaN"), decimal.Decimal("-NaN"),
                                    decimal.Decimal("Infinity"), decimal.Decimal("-Infinity")])
 def test_nan_and_infinity_are_value_errors(value: Any) -> None:
     with pytest.raises(ValueError, match="NaN or infinity"):
@@ -143,10 +178,25 @@ def test_cycles_stop() -> None:
 
 
 @pytest.mark.parametrize("raw", ["", "a1", "a16161", "5f", "9f", "f7", "d9ffff00", "a1f500",
-                                 "6161ff", "1c", "c280"])
+                                 "6161ff", "1c", "c280", "61ff", "a161ff01", "d9010281" "8101"])
 def test_malformed_cbor_is_corrupt_error(raw: str) -> None:
     with pytest.raises(keeldb.CorruptError):
         _db._decode(bytes.fromhex(raw))
+
+
+@given(st.binary(max_size=64), st.data())
+@settings(max_examples=500, deadline=None)
+def test_decoder_survives_any_bytes(raw: bytes, data: st.DataObject) -> None:
+    # Random bytes, and valid items with a byte changed or cut: a value or CorruptError.
+    item = _db._encode({"a": [1, {"b": b"x" * 30}], "n": 2**70, "d": decimal.Decimal("1.5"),
+                        "s": {"x"}, "v": keeldb.Vector([1.0, 2.0])})
+    pos = data.draw(st.integers(0, len(item) - 1))
+    mutated = item[:pos] + bytes([data.draw(st.integers(0, 255))]) + item[pos + 1:]
+    for candidate in (raw, mutated, item[:pos]):
+        try:
+            _db._decode(candidate)
+        except keeldb.CorruptError:
+            pass
 
 
 # ---- opening and closing ----------------------------------------------------------------------
@@ -589,6 +639,22 @@ def test_cursor_is_an_iterator(filled: keeldb.Table) -> None:
         keeldb.Cursor()
 
 
+def test_cursor_in_a_cycle_is_collected() -> None:
+    import weakref
+
+    class MyDatabase(keeldb.Database):
+        __slots__ = ("cursor",)
+
+    d = MyDatabase.create_in_memory()
+    t = d.create_table("tab", partition_key=("k", "S"))
+    t.put_item({"k": "a"})
+    d.cursor = t.scan()  # d -> cursor -> d
+    ref = weakref.ref(d)
+    del d, t
+    gc.collect()
+    assert ref() is None
+
+
 def test_cursor_after_close_refuses(dbpath: Path) -> None:
     d = keeldb.Database.create(dbpath)
     t = d.create_table("tab", partition_key=("k", "S"))
@@ -695,3 +761,18 @@ def test_exception_hierarchy() -> None:
     assert issubclass(keeldb.UnsupportedTypeError, ValueError)
     assert issubclass(keeldb.CorruptFileError, keeldb.CorruptError)
     assert issubclass(keeldb.CorruptFileError, OSError)
+
+
+def test_database_md_examples_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "DATABASE.md"
+    blocks = re.findall(r"^```python\n(.*?)^```", doc.read_text(), re.S | re.M)
+    assert len(blocks) >= 2
+    monkeypatch.chdir(tmp_path)
+    for code in blocks:
+        ns: dict[str, Any] = {"__name__": "__main__"}
+        exec(compile(code, str(doc), "exec"), ns)
+        for v in ns.values():
+            if isinstance(v, keeldb.Database):
+                v.close()

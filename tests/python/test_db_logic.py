@@ -1,8 +1,9 @@
 """keeldb's write logic: conditions, update expressions, ReturnValues and transactions.
 
 DynamoDB's documented examples with Python values, the errors (ConditionalCheckFailed with
-.item, TransactionCanceled with .reasons, ValidationError with DynamoDB's messages), and
-threads racing conditional puts on one key: exactly one wins.
+.item, TransactionCanceled with .reasons, ValidationError with DynamoDB's messages),
+threads racing conditional puts on one key (exactly one wins), and SET's arithmetic
+against decimal with unbounded precision (exact, or refused past 38 digits).
 """
 
 from __future__ import annotations
@@ -308,3 +309,40 @@ def test_counter_no_lost_updates(db: keeldb.Database, t: keeldb.Table) -> None:
         th.join()
     assert not errors, errors
     assert t.get_item({"id": 1}) == {"id": 1, "n": 2 * per}
+
+
+# ---- exact arithmetic, against decimal with unbounded precision ---------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+_digits = st.integers(min_value=-(10**38) + 1, max_value=10**38 - 1)
+_numbers = st.builds(lambda m, e: decimal.Decimal(m).scaleb(e), _digits,
+                     st.integers(min_value=-40, max_value=40))
+
+
+def _significant(d: decimal.Decimal) -> int:
+    """Significant digits, without rounding (normalize() would round to the context)."""
+    digits = "".join(map(str, d.as_tuple().digits)).strip("0")
+    return len(digits)
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=_numbers, b=_numbers, minus=st.booleans())
+def test_arithmetic_is_exact(a: decimal.Decimal, b: decimal.Decimal, minus: bool) -> None:
+    db = keeldb.Database.create_in_memory()
+    try:
+        t = db.create_table("nums", partition_key=("id", "N"))
+        t.put_item({"id": 1, "n": a})
+        with decimal.localcontext() as ctx:
+            ctx.prec = 200
+            want = a - b if minus else a + b
+        expr = "SET n = n - :b" if minus else "SET n = n + :b"
+        if _significant(want) > 38:
+            with pytest.raises(keeldb.ValidationError):
+                t.update_item({"id": 1}, expr, values={":b": b})
+            assert t.get_item({"id": 1}) == {"id": 1, "n": a}
+        else:
+            got = t.update_item({"id": 1}, expr, values={":b": b}, return_values="UPDATED_NEW")
+            assert got is not None and decimal.Decimal(got["n"]) == want
+    finally:
+        db.close()

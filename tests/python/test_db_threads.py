@@ -105,3 +105,29 @@ def test_close_waits_for_calls_in_flight(tmp_path: Path) -> None:
     assert outcomes in (["closed"], ["finished"])
     with keeldb.Database.open(tmp_path / "db.keel") as again:
         assert again.verify() > 0
+
+
+def test_one_cursor_shared_by_threads_never_repeats_an_item() -> None:
+    # A cursor is an iterator: sharing one between threads yields each item once at most;
+    # a thread that arrives while another refills it gets a RuntimeError, not a data race.
+    with keeldb.Database.create_in_memory() as db:
+        t = db.create_table("tab", partition_key=("k", "S"), sort_key=("n", "N"))
+        t.batch_write(puts=[{"k": "a", "n": i, "pad": "x" * 200} for i in range(3000)])
+        cur = t.query("k = :k", values={":k": "a"})
+        seen: List[int] = []
+        lock = threading.Lock()
+
+        def worker(i: int) -> None:
+            while True:
+                try:
+                    item = next(cur)
+                except StopIteration:
+                    return
+                except RuntimeError as e:
+                    assert "another thread" in str(e)
+                    continue
+                with lock:
+                    seen.append(item["n"])
+
+        run_threads(worker, n=4)
+        assert sorted(seen) == list(range(3000))

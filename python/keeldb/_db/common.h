@@ -151,6 +151,7 @@ typedef struct {
     keel_db_cursor *c;      /* owned */
     int projected;          /* items are projections: copied, not views into the mapping */
     int done;
+    int busy;               /* a refill is running (GIL released): other threads must wait */
     PyObject *last_key;     /* dict or None once done */
     /* The current batch: views into the mapping, or into `copies` when projected. */
     keel_view items[CURSOR_BATCH];

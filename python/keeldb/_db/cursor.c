@@ -118,7 +118,7 @@ parse_common(DatabaseObject *self, request *r, PyObject *values, PyObject *names
 static PyObject *
 new_cursor(DatabaseObject *self, keel_db_cursor *c, int projected)
 {
-    CursorObject *cur = PyObject_New(CursorObject, self->st->Cursor_type);
+    CursorObject *cur = PyObject_GC_New(CursorObject, self->st->Cursor_type);
     if (cur == NULL) {
         keel_db_cursor_free(c);
         return NULL;
@@ -127,10 +127,12 @@ new_cursor(DatabaseObject *self, keel_db_cursor *c, int projected)
     cur->c = c;
     cur->projected = projected;
     cur->done = 0;
+    cur->busy = 0;
     cur->last_key = Py_NewRef(Py_None);
     cur->n = cur->i = 0;
     cur->copies = NULL;
     cur->copies_cap = 0;
+    PyObject_GC_Track(cur);
     return (PyObject *)cur;
 }
 
@@ -284,7 +286,9 @@ refill(CursorObject *cur)
 {
     DatabaseObject *db = cur->db;
     batch b = {.n = 0, .nomem = 0, .rc = KEEL_OK, .key = NULL, .key_len = 0};
+    cur->busy = 1;
     IO_CALL(db, collect(cur, &b));
+    cur->busy = 0;
     if (b.nomem) {
         free(b.key);
         PyErr_NoMemory();
@@ -307,7 +311,7 @@ refill(CursorObject *cur)
             free(b.key);
             if (k == NULL)
                 return -1;
-            Py_SETREF(cur->last_key, k);
+            Py_XSETREF(cur->last_key, k);
         }
     }
     return 0;
@@ -316,6 +320,13 @@ refill(CursorObject *cur)
 static PyObject *
 Cursor_next(CursorObject *cur)
 {
+    if (cur->busy) {
+        /* A keel_db_cursor is for one thread at a time, like any iterator. */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cursor is being advanced by another thread; give each thread its own "
+                        "query or scan (or a segment of a parallel scan)");
+        return NULL;
+    }
     if (db_check(cur->db) < 0)
         return NULL;
     while (cur->i == cur->n) {
@@ -334,22 +345,42 @@ Cursor_iter(CursorObject *cur)
     return Py_NewRef((PyObject *)cur);
 }
 
+/* A cursor can sit in a cycle (kept in an attribute of a Database subclass, or in a dict a
+ * last_key refers to): it takes part in garbage collection. `db` is kept until dealloc,
+ * since the C cursor points into it. */
+static int
+Cursor_traverse(CursorObject *cur, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(cur));
+    Py_VISIT(cur->db);
+    Py_VISIT(cur->last_key);
+    return 0;
+}
+
+static int
+Cursor_clear(CursorObject *cur)
+{
+    Py_CLEAR(cur->last_key);
+    return 0;
+}
+
 static void
 Cursor_dealloc(CursorObject *cur)
 {
     PyTypeObject *tp = Py_TYPE(cur);
+    PyObject_GC_UnTrack(cur);
     keel_db_cursor_free(cur->c);
     free(cur->copies);
     Py_XDECREF(cur->last_key);
     Py_XDECREF(cur->db);
-    PyObject_Free(cur);
+    PyObject_GC_Del(cur);
     Py_DECREF(tp);
 }
 
 static PyObject *
 Cursor_get_last_key(CursorObject *cur, void *Py_UNUSED(c))
 {
-    return Py_NewRef(cur->last_key);
+    return Py_NewRef(cur->last_key ? cur->last_key : Py_None);
 }
 
 static PyObject *
@@ -379,6 +410,8 @@ static PyType_Slot Cursor_slots[] = {
     {Py_tp_doc, "An iterator over the items of a query or a scan (Database.query, "
                 "Database.scan, Table.query, Table.scan)."},
     {Py_tp_dealloc, Cursor_dealloc},
+    {Py_tp_traverse, Cursor_traverse},
+    {Py_tp_clear, Cursor_clear},
     {Py_tp_iter, Cursor_iter},
     {Py_tp_iternext, Cursor_next},
     {Py_tp_getset, Cursor_getset},
@@ -387,6 +420,6 @@ static PyType_Slot Cursor_slots[] = {
 PyType_Spec kdp_cursor_spec = {
     .name = "keeldb.Cursor",
     .basicsize = sizeof(CursorObject),
-    .flags = Py_TPFLAGS_DEFAULT | NO_NEW_FLAG,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | NO_NEW_FLAG,
     .slots = Cursor_slots,
 };

@@ -388,6 +388,7 @@ Database_delete_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t 
 typedef struct {
     kdp_key pk, sk;
     int has_sk, held;
+    PyObject *hold;     /* strong: the (pk, ...) tuple the keys point into */
     size_t off, len;    /* the item's CBOR in the shared buffer (puts) */
 } kv_op;
 
@@ -426,6 +427,7 @@ kv_op_parse(kdp_state *st, PyObject *o, int is_put, kdp_buf *b, kv_op *op, Py_ss
     if (get_keys(pk, sk, &op->pk, &op->sk, &op->has_sk) < 0)
         return -1;
     op->held = 1;
+    op->hold = Py_NewRef(o);    /* later items' encoding may run Python code */
     return 0;
 }
 
@@ -489,6 +491,7 @@ out:
         kdp_key_release(&ops[i].pk);
         if (ops[i].has_sk)
             kdp_key_release(&ops[i].sk);
+        Py_XDECREF(ops[i].hold);
     }
     PyMem_Free(ops);
     PyMem_Free(w);

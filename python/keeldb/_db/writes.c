@@ -113,7 +113,8 @@ static int
 parse_wopts(kdp_state *st, PyObject *cond, PyObject *names, PyObject *values, PyObject *rv,
             PyObject *rvf, wopts *w)
 {
-    if (opt_str(st, cond, "condition", &w->o.condition) < 0 || parse_rv(st, rv, &w->o.return_values) < 0 ||
+    if (opt_str(st, cond, "condition", &w->o.condition) < 0 ||
+        parse_rv(st, rv, &w->o.return_values) < 0 ||
         parse_rvf(st, rvf, &w->o.return_old_on_condition_failure) < 0)
         return -1;
     if (names != NULL && names != Py_None) {
