@@ -244,6 +244,9 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
                     (st = kdb_item_key(t, r->keys.p + start, r->keys.len - start, true, &key)) != KEEL_OK)
                     break;
             } else {
+                kdb_key key; /* a partition key the query can encode (its length) */
+                if ((st = kdb_key_make(t->id, t->pkt, &pv, KEEL_DB_KEY_NONE, NULL, &key)) != KEEL_OK)
+                    break;
                 kdb_buf_put(&r->keys, pv.p, pv.len);
             }
             st = add_key(r, start);
@@ -253,11 +256,13 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
     /* Expressions: key condition (QUERY), filter, projection, in one set of placeholders. */
     kdb_pqgen g = {0};
     kdb_buf kc = {0}, ft = {0}, pt = {0}, values = {0};
+    size_t sk_at = 0;           /* where the sort-key condition starts in kc */
     if (st == KEEL_OK && r->plan == KEEL_DB_PLAN_QUERY) {
         kdb_pq_render_name(&g, t->pk, strlen(t->pk), &kc);
         kdb_buf_put(&kc, " = :pk", 6);
         if (sk_i != UINT32_MAX) {
             kdb_buf_put(&kc, " AND ", 5);
+            sk_at = kc.len;
             st = kdb_pq_render(q, c.ids[sk_i], &g, &kc);
         }
     }
@@ -272,17 +277,24 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
             pt.failed)
             st = oom();
     }
-    /* Every name and value checked now, whatever the plan: nothing fails later. */
+    /* Every name, value and expression is checked now, whatever the plan, so that nothing
+     * the statement says fails later, at a read (a query's cursors parse their own copies;
+     * the sort-key condition is checked here as a condition). */
     kdb_subst s;
     if (st == KEEL_OK)
         st = kdb_subst_init(&s, r->names.len ? r->names.p : NULL, r->names.len,
                             values.len ? values.p : NULL, values.len);
-    if (st == KEEL_OK && r->plan == KEEL_DB_PLAN_GET) {
-        if (st == KEEL_OK && ft.len)
-            st = kdb_expr_parse(KDB_EXPR_CONDITION, (const char *)ft.p, ft.len, &s, &r->filter);
-        if (st == KEEL_OK && pt.len)
-            st = kdb_expr_parse(KDB_EXPR_PROJECTION, (const char *)pt.p, pt.len, &s, &r->proj);
-    } else if (st == KEEL_OK) {
+    if (st == KEEL_OK && ft.len)
+        st = kdb_expr_parse(KDB_EXPR_CONDITION, (const char *)ft.p, ft.len, &s, &r->filter);
+    if (st == KEEL_OK && pt.len)
+        st = kdb_expr_parse(KDB_EXPR_PROJECTION, (const char *)pt.p, pt.len, &s, &r->proj);
+    if (st == KEEL_OK && sk_at) {
+        kdb_expr *skx = NULL;
+        st = kdb_expr_parse(KDB_EXPR_CONDITION, (const char *)kc.p + sk_at, kc.len - sk_at, &s,
+                            &skx);
+        kdb_expr_free(skx);
+    }
+    if (st == KEEL_OK && r->plan != KEEL_DB_PLAN_GET) {
         if ((kc.len && !(r->kc = text_dup(&kc))) || (ft.len && !(r->ftext = text_dup(&ft))) ||
             (pt.len && !(r->ptext = text_dup(&pt))))
             st = oom();
