@@ -64,7 +64,7 @@ keel_status keel_db_export(keel_db *db, const char *table, const char *path,
         json_t *item = NULL;
         if ((st = kdb_json_from_item(v.data, v.len, &item)) != KEEL_OK) break;
         json_t *line = json_pack("{s:o}", "Item", item);
-        char *text = line ? json_dumps(line, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+        char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
         json_decref(line);
         if (!text) {
             st = keel__fail(KEEL_ENOMEM, "exporting an item");

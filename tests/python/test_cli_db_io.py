@@ -68,6 +68,7 @@ def test_round_trip_every_type(keel: Keel, filled: Path, tmp_path: Path, gz: boo
     text = (gzip.decompress(raw) if gz else raw).decode()
     lines = text.splitlines()
     assert len(lines) == 3 and text.endswith("\n")
+    assert "h\u00e9llo" in text and "\\u0000" in text     # UTF-8 as is; NUL escaped
     for line in lines:                      # DynamoDB's export format: {"Item": {...}}
         obj = json.loads(line)
         assert list(obj) == ["Item"]
