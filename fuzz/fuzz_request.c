@@ -36,7 +36,7 @@ static const char *const ops[] = {
     "CreateTable", "DeleteTable", "DescribeTable", "ListTables", "PutItem", "GetItem",
     "DeleteItem", "UpdateItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
     "TransactWriteItems", "TransactGetItems", "DescribeTimeToLive", "UpdateTimeToLive",
-    "UpdateTable", "NoSuchOperation", "",
+    "UpdateTable", "ExecuteStatement", "BatchExecuteStatement", "NoSuchOperation", "",
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 

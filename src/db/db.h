@@ -23,6 +23,10 @@
  *   db.c      open, catalog and tables; db_write.c the write path (conditions, new
  *             items, entries); db_items.c item operations and batches; db_tx.c
  *             transactions; db_query.c Query and Scan cursors
+ *   partiql*.c  PartiQL: partiql_lex.c tokens, partiql_parse.c the statement tree,
+ *             partiql_render.c the tree as DynamoDB expressions, partiql.c plans and
+ *             execution (partiql.h)
+ *   io.c      import and export in DynamoDB's export format (JSON lines, gzip)
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never

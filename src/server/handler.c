@@ -23,6 +23,7 @@ static const struct {
     const char *name;
     op_fn fn;
 } ops[] = {
+    {"BatchExecuteStatement", ksrv_batch_execute_statement},
     {"BatchGetItem", ksrv_batch_get},
     {"BatchWriteItem", ksrv_batch_write},
     {"CreateTable", ksrv_create_table},
@@ -30,6 +31,7 @@ static const struct {
     {"DeleteTable", ksrv_delete_table},
     {"DescribeTable", ksrv_describe_table},
     {"DescribeTimeToLive", ksrv_describe_ttl},
+    {"ExecuteStatement", ksrv_execute_statement},
     {"GetItem", ksrv_get_item},
     {"ListTables", ksrv_list_tables},
     {"PutItem", ksrv_put_item},

@@ -26,6 +26,7 @@ static const char *full_type(const char *type) {
         {"ResourceInUseException", KSRV_PREFIX "ResourceInUseException"},
         {"ConditionalCheckFailedException", KSRV_PREFIX "ConditionalCheckFailedException"},
         {"TransactionCanceledException", KSRV_PREFIX "TransactionCanceledException"},
+        {"DuplicateItemException", KSRV_PREFIX "DuplicateItemException"},
         {"InternalServerError", KSRV_PREFIX "InternalServerError"},
         {"SerializationException", KSRV_CORAL "SerializationException"},
         {"UnknownOperationException", KSRV_CORAL "UnknownOperationException"},

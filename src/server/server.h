@@ -12,6 +12,7 @@
  *   ops_item.c   PutItem, GetItem, DeleteItem, UpdateItem, BatchGetItem, BatchWriteItem
  *   ops_query.c  Query, Scan (1 MB pages)
  *   ops_tx.c     TransactWriteItems, TransactGetItems
+ *   ops_partiql.c  ExecuteStatement, BatchExecuteStatement (PartiQL)
  *
  * Every op gets a ksrv_req whose `in` is the request's JSON object and fills `out` (the
  * 200 response object) or calls ksrv_fail* and returns false. Request values are untrusted:
@@ -112,5 +113,7 @@ bool ksrv_query(ksrv_req *r);
 bool ksrv_scan(ksrv_req *r);
 bool ksrv_transact_write(ksrv_req *r);
 bool ksrv_transact_get(ksrv_req *r);
+bool ksrv_execute_statement(ksrv_req *r);
+bool ksrv_batch_execute_statement(ksrv_req *r);
 
 #endif /* KEEL_SRC_SERVER_H */

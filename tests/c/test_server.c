@@ -428,6 +428,47 @@ static void test_transactions(void) {
     keel_db_free(g_db);
 }
 
+static void test_partiql(void) {
+    open_db();
+    json_t *j = CALL("ExecuteStatement", "{\"Statement\":\"INSERT INTO \\\"tbl\\\" VALUE {'pk': ?, "
+                     "'sk': 1, 'v': 5}\",\"Parameters\":[{\"S\":\"a\"}]}", 200);
+    CHECK_EQ(json_array_size(json_object_get(j, "Items")), 0u);
+    json_decref(j);
+    ERROR("ExecuteStatement", "{\"Statement\":\"INSERT INTO \\\"tbl\\\" VALUE {'pk': 'a', 'sk': 1}\"}",
+          "DuplicateItemException", "Duplicate primary key");
+    put_n("a", 2, "");
+    j = CALL("ExecuteStatement", "{\"Statement\":\"SELECT sk, v FROM \\\"tbl\\\" WHERE pk = 'a' "
+             "AND v >= ?\",\"Parameters\":[{\"N\":\"5\"}]}", 200);
+    CHECK_EQ(json_array_size(json_object_get(j, "Items")), 2u);
+    CHECK(strcmp(str_at(j, "Items.1.v.N"), "20") == 0);
+    json_decref(j);
+    j = CALL("ExecuteStatement", "{\"Statement\":\"UPDATE \\\"tbl\\\" SET v = v + 1 WHERE pk = 'a' "
+             "AND sk = 1 RETURNING ALL NEW *\"}", 200);
+    CHECK(strcmp(str_at(j, "Items.0.v.N"), "6") == 0);
+    json_decref(j);
+    ERROR("ExecuteStatement", "{\"Statement\":\"SELEC * FROM x\"}", "ValidationException",
+          "Statement wasn't well formed");
+    ERROR("ExecuteStatement", "{\"Statement\":\"DELETE FROM \\\"tbl\\\" WHERE pk = 'a' AND sk = 1 "
+          "AND v = 0\"}", "ConditionalCheckFailedException", NULL);
+    ERROR("ExecuteStatement", "{\"Statement\":\"SELECT * FROM \\\"nope\\\"\"}",
+          "ResourceNotFoundException", NULL);
+    ERROR("ExecuteStatement", "{}", "ValidationException", "Value null at 'statement'");
+    j = CALL("BatchExecuteStatement", "{\"Statements\":[{\"Statement\":\"SELECT * FROM \\\"tbl\\\" "
+             "WHERE pk = 'a' AND sk = 2\"},{\"Statement\":\"SELECT * FROM \\\"tbl\\\" WHERE pk = ? "
+             "AND sk = 9\",\"Parameters\":[{\"S\":\"a\"}]}]}", 200);
+    CHECK(strcmp(str_at(j, "Responses.0.Item.v.N"), "20") == 0);
+    CHECK_EQ(json_object_size(json_array_get(json_object_get(j, "Responses"), 1)), 0u);
+    json_decref(j);
+    j = CALL("BatchExecuteStatement", "{\"Statements\":[{\"Statement\":\"INSERT INTO \\\"tbl\\\" "
+             "VALUE {'pk': 'a', 'sk': 2}\"},{\"Statement\":\"INSERT INTO \\\"tbl\\\" VALUE "
+             "{'pk': 'b', 'sk': 2}\"}]}", 200);
+    CHECK(strcmp(str_at(j, "Responses.0.Error.Code"), "DuplicateItem") == 0);
+    CHECK(json_object_get(json_array_get(json_object_get(j, "Responses"), 1), "Error") == NULL);
+    json_decref(j);
+    ERROR("BatchExecuteStatement", "{\"Statements\":[]}", "ValidationException", NULL);
+    keel_db_free(g_db);
+}
+
 static void test_protocol_errors(void) {
     open_db();
     ERROR("Frobnicate", "{}", "UnknownOperationException", "unknown operation");
@@ -460,6 +501,7 @@ int main(int argc, char **argv) {
         H_TEST(test_pages),
         H_TEST(test_batches),
         H_TEST(test_transactions),
+        H_TEST(test_partiql),
         H_TEST(test_protocol_errors),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));

@@ -29,7 +29,7 @@
  * FormatError, ...), taken from that module at init; this module adds ValidationError,
  * ExpressionSyntaxError, TableNotFoundError, TableExistsError, UnsupportedTypeError,
  * CorruptFileError (a CorruptError that is also an OSError, raised by opens),
- * ConditionalCheckFailed (.item) and TransactionCanceled (.reasons).
+ * ConditionalCheckFailed (.item), TransactionCanceled (.reasons) and DuplicateItemError.
  *
  * Files (one extension module, keeldb._db, built from all of them)
  *   common.h    this header
@@ -42,6 +42,7 @@
  *   writes.c    Database: put_item, delete_item, update_item (conditions, ReturnValues),
  *               transactions
  *   cursor.c    Database.query/scan and the Cursor type
+ *   partiql.c   Database.execute/batch_execute (PartiQL)
  * Shared functions are prefixed kdp_ and hidden (-fvisibility=hidden) like everything here
  * but PyInit__db.
  *
@@ -95,6 +96,7 @@ typedef struct {
     PyObject *CorruptFileError;
     PyObject *ConditionalCheckFailed;
     PyObject *TransactionCanceled;
+    PyObject *DuplicateItemError;
     /* Imported on first use. */
     PyObject *Decimal;          /* decimal.Decimal */
     PyObject *np_frombuffer;    /* numpy.frombuffer */
@@ -300,6 +302,9 @@ PyObject *kdp_db_batch_write_items(DatabaseObject *self, PyObject *const *args,
 PyObject *kdp_db_batch_get_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames);
 PyObject *kdp_db_count(DatabaseObject *self, PyObject *name);
+PyObject *kdp_db_execute(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames);
+PyObject *kdp_db_batch_execute(DatabaseObject *self, PyObject *statements);
 /* dynamo.c */
 PyObject *kdp_db_dynamo_handle(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
