@@ -149,6 +149,26 @@ def check_client(c) -> None:
                   ExpressionAttributeValues={":t": {"N": "10"}})["Count"] == 10
 
 
+def test_partiql(server) -> None:
+    c = _client(server.endpoint_url)
+    _make_events(c)
+    c.execute_statement(Statement='INSERT INTO "events" VALUE {\'pk\': ?, \'sk\': 1, \'v\': 5}',
+                        Parameters=[{"S": "a"}])
+    with pytest.raises(c.exceptions.DuplicateItemException):
+        c.execute_statement(Statement='INSERT INTO "events" VALUE {\'pk\': \'a\', \'sk\': 1}')
+    got = c.execute_statement(Statement='SELECT v FROM "events" WHERE pk = ? AND sk = 1',
+                              Parameters=[{"S": "a"}])
+    assert got["Items"] == [{"v": {"N": "5"}}]
+    r = c.batch_execute_statement(Statements=[
+        {"Statement": 'UPDATE "events" SET v = v + 1 WHERE pk = \'a\' AND sk = 1'},
+        {"Statement": 'INSERT INTO "events" VALUE {\'pk\': \'a\', \'sk\': 1}'}])
+    assert "Error" not in r["Responses"][0]
+    assert r["Responses"][1]["Error"]["Code"] == "DuplicateItem"
+    with pytest.raises(ClientError) as e:
+        c.execute_statement(Statement="SELEC nothing")
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
 def test_boto3_client(server) -> None:
     c = _client(server.endpoint_url)
     check_client(c)
