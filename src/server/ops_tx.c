@@ -118,7 +118,7 @@ static bool canceled(ksrv_req *r, keel_db_tx_reason *reasons, size_t n) {
 }
 
 bool ksrv_transact_write(ksrv_req *r) {
-    json_t *items;
+    json_t *items = NULL;
     const char *token = NULL;
     int cap;
     if (!tx_items(r, &items) || !ksrv_get_str(r, r->in, "ClientRequestToken", false, &token) ||
@@ -158,7 +158,7 @@ bool ksrv_transact_write(ksrv_req *r) {
 }
 
 bool ksrv_transact_get(ksrv_req *r) {
-    json_t *items;
+    json_t *items = NULL;
     int cap;
     if (!tx_items(r, &items) || !ksrv_capacity_mode(r, r->in, &cap)) return false;
     size_t n = json_array_size(items);
