@@ -97,7 +97,8 @@ typedef enum keel_status {
     KEEL_ESYNTAX = -34,     /* a malformed expression; the detail names the position */
     KEEL_EVALIDATION = -35, /* a request DynamoDB would refuse (types, keys, sizes, numbers) */
     KEEL_ECONDITION = -36,  /* a write's condition was false: "The conditional request failed" */
-    KEEL_ECANCELED = -37    /* a transaction was canceled; the reasons say which action failed */
+    KEEL_ECANCELED = -37,   /* a transaction was canceled; the reasons say which action failed */
+    KEEL_EDUPLICATE = -38   /* PartiQL INSERT of an item that exists (DynamoDB's DuplicateItem) */
 } keel_status;
 
 /* Static text for a status ("not found", "not a keel store", ...). Never NULL. */

@@ -363,6 +363,11 @@ KEEL_API keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out)
 /* Where to resume: the key (CBOR map) of the last item evaluated when the limit stopped
  * the cursor; KEEL_NOTFOUND when the cursor ran to the end. Valid until the next call. */
 KEEL_API keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out);
+/* The item keel_db_cursor_next returned last, whole (unprojected; valid until close), and
+ * its key map (valid until the next call on this cursor): where a caller that stops early
+ * (DynamoDB's 1 MB pages) resumes. KEEL_NOTFOUND before the first item. */
+KEEL_API keel_status keel_db_cursor_current(keel_db_cursor *c, keel_view *item_out,
+                                            keel_view *key_out);
 /* Items evaluated (scanned) and items returned so far. */
 KEEL_API void keel_db_cursor_counts(const keel_db_cursor *c, uint64_t *scanned_out,
                                     uint64_t *returned_out);
@@ -370,6 +375,127 @@ KEEL_API void keel_db_cursor_free(keel_db_cursor *c);
 
 /* Number of items in a table (expired items not yet reaped included, as in DynamoDB). */
 KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *count_out);
+
+/* ---- PartiQL ------------------------------------------------------------------------------ */
+
+/* DynamoDB's PartiQL subset (ExecuteStatement), compiled to the same expressions as the calls
+ * above (docs/DATABASE.md, "PartiQL"):
+ *
+ *   SELECT * | path, ... FROM "t" [WHERE cond] [ORDER BY sk [ASC|DESC]]
+ *   INSERT INTO "t" VALUE {'k': v, ...}               (KEEL_EDUPLICATE if the item exists)
+ *   UPDATE "t" SET p = v [, ...] [REMOVE p] ... WHERE key [AND cond]
+ *          [RETURNING ALL OLD | MODIFIED OLD | ALL NEW | MODIFIED NEW *]
+ *   DELETE FROM "t" WHERE key [AND cond] [RETURNING ALL OLD *]
+ *
+ * Literals: 'text' ('' for a quote), numbers (exact), TRUE, FALSE, NULL, {'k': v} (M),
+ * [v, ...] (L), <<v, ...>> (a set); `?` takes the next element of `params`, a CBOR array
+ * of values (NULL/0: none; the count must match). Conditions: = <> != < <= > >=, [NOT]
+ * BETWEEN, [NOT] IN (...) or [...], AND, OR, NOT, IS [NOT] MISSING, IS [NOT] NULL,
+ * BEGINS_WITH, CONTAINS, ATTRIBUTE_TYPE, SIZE. SET values: a value or path, a + b, a - b,
+ * LIST_APPEND(a, b), SET_ADD(p, set) and SET_DELETE(p, set) on the target path p.
+ *
+ * A SELECT whose WHERE holds `pk = v` or `pk IN (...)` (ANDed with the rest) reads only
+ * those partitions: point gets when the sort key is also given with `=` (or the table has
+ * none), else queries with at most one sort-key condition (=, <, <=, >, >=, BETWEEN,
+ * BEGINS_WITH) as the key condition; every other condition filters. Without one it scans.
+ * UPDATE and DELETE need the whole key as equalities; the rest of their WHERE is a
+ * condition (KEEL_ECONDITION when false). UPDATE never creates an item (KEEL_ECONDITION
+ * when absent); DELETE of an absent item succeeds and deletes nothing.
+ *
+ * Errors before anything is read or written: KEEL_ESYNTAX "syntax error at position N: ..."
+ * (N the 0-based byte offset in the statement), KEEL_EVALIDATION (parameters, a form the
+ * subset refuses, what the expressions refuse), KEEL_ENOTABLE. */
+
+typedef struct keel_db_execute_opts {
+    uint64_t limit;         /* SELECT: items evaluated before the filter, 0: no limit */
+} keel_db_execute_opts;
+
+#define KEEL_DB_EXECUTE_OPTS_INIT { 0 }
+
+/* How a statement ran. */
+typedef enum keel_db_plan {
+    KEEL_DB_PLAN_GET = 1,   /* point gets by full key */
+    KEEL_DB_PLAN_QUERY,     /* queries of the named partitions */
+    KEEL_DB_PLAN_SCAN,      /* a scan of the table */
+    KEEL_DB_PLAN_WRITE      /* INSERT, UPDATE or DELETE */
+} keel_db_plan;
+
+typedef struct keel_db_result keel_db_result;
+
+/* Run one statement. A write is done when this returns (its RETURNING item, if any, is
+ * the result's one item); a SELECT returns a result to read items from, as a cursor does.
+ * On an error *result_out is NULL. */
+KEEL_API keel_status keel_db_execute(keel_db *db, const char *statement, const void *params,
+                                     size_t params_len, const keel_db_execute_opts *opts,
+                                     keel_db_result **result_out);
+/* The next item: KEEL_OK with *item_out (valid until the next call on this result, or
+ * close), KEEL_NOTFOUND when there are no more. */
+KEEL_API keel_status keel_db_result_next(keel_db_result *r, keel_view *item_out);
+/* Items evaluated (read from the table) and returned so far. */
+KEEL_API void keel_db_result_counts(const keel_db_result *r, uint64_t *scanned_out,
+                                    uint64_t *returned_out);
+KEEL_API keel_db_plan keel_db_result_plan(const keel_db_result *r);
+KEEL_API void keel_db_result_free(keel_db_result *r);
+
+/* One statement of a batch, and its outcome. */
+typedef struct keel_db_statement {
+    const char *statement;
+    const void *params;     /* CBOR array, or NULL */
+    size_t params_len;
+} keel_db_statement;
+
+typedef struct keel_db_batch_response {
+    keel_status status;     /* KEEL_OK, or this statement's error */
+    char message[256];      /* keel_errmsg() of the error, "" on success */
+    keel_db_buf item;       /* a read's item (empty when absent), a write's RETURNING */
+} keel_db_batch_response;
+
+#define KEEL_DB_MAX_BATCH_STATEMENTS 25u
+
+/* BatchExecuteStatement: 1..25 statements, all SELECTs by full key or all writes, each run
+ * on its own (not one transaction: use keel_db_transact_write for that); responses[i]
+ * says how statement i went. KEEL_OK when the batch itself was valid, even if statements
+ * failed; KEEL_EVALIDATION (nothing run) for an empty or oversized batch or a mix of reads
+ * and writes. Free the items with keel_db_batch_responses_free(). */
+KEEL_API keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement *stmts,
+                                           size_t n, keel_db_batch_response *responses);
+KEEL_API void keel_db_batch_responses_free(keel_db_batch_response *responses, size_t n);
+
+/* ---- import and export ---------------------------------------------------------------------- */
+
+/* DynamoDB's export format (its export to S3, "DynamoDB JSON"): one item per line,
+ * {"Item": {"name": AttributeValue, ...}}, optionally gzip-compressed, so tables move
+ * between keel and DynamoDB (or anything that reads its exports) both ways. */
+typedef struct keel_db_io_opts {
+    int gzip;                   /* export: gzip the output (import detects gzip by itself) */
+    keel_progress_fn progress;  /* NULL, or called as it goes: export in items of the
+                                 * table's count, import in input bytes of the file's size
+                                 * (not called when reading a pipe) */
+    void *progress_ctx;
+    size_t batch;               /* import: items per atomic batch; 0 means 100 */
+} keel_db_io_opts;
+
+#define KEEL_DB_IO_OPTS_INIT { 0, NULL, NULL, 0 }
+
+typedef struct keel_db_io_report {
+    uint64_t items;             /* items exported, or imported (written) */
+    uint64_t lines;             /* lines written or read */
+    uint64_t bad_line;          /* import: the 1-based line that stopped it, 0 if none */
+} keel_db_io_report;
+
+/* Write every item of `table` to `path` ("-": standard output), replacing the file. The
+ * items are those a scan sees (read-committed, not a snapshot). On an error a partial file
+ * is removed. */
+KEEL_API keel_status keel_db_export(keel_db *db, const char *table, const char *path,
+                                    const keel_db_io_opts *opts, keel_db_io_report *report);
+/* Put the items of `path` ("-": standard input; gzip or plain) into `table`, which must
+ * exist. Blank lines are skipped. Not one transaction: items are written in atomic
+ * batches, and a bad line (not JSON, not {"Item": {...}}, an item DynamoDB would refuse,
+ * a key not of the table's schema) stops the import with KEEL_EVALIDATION naming the
+ * line in the detail and in report->bad_line: every item before it is written, it and
+ * the lines after it are not. A key repeated in the file: the later line wins. */
+KEEL_API keel_status keel_db_import(keel_db *db, const char *table, const char *path,
+                                    const keel_db_io_opts *opts, keel_db_io_report *report);
 
 /* ---- DynamoDB JSON ------------------------------------------------------------------------ */
 
@@ -385,7 +511,9 @@ typedef enum keel_db_json_kind {
     KEEL_DB_JSON_ITEM = 0,  /* an item or a key: {"name": AttributeValue, ...} */
     KEEL_DB_JSON_VALUE,     /* one AttributeValue */
     KEEL_DB_JSON_VALUES,    /* ExpressionAttributeValues: {":v": AttributeValue, ...} */
-    KEEL_DB_JSON_NAMES      /* ExpressionAttributeNames: {"#n": "name", ...} */
+    KEEL_DB_JSON_NAMES,     /* ExpressionAttributeNames: {"#n": "name", ...} */
+    KEEL_DB_JSON_PARAMS     /* PartiQL Parameters: [AttributeValue, ...] -> a CBOR array
+                             * (to CBOR only) */
 } keel_db_json_kind;
 
 /* Parse `json` (len bytes of UTF-8, one JSON value) as `kind` into CBOR for this API:

@@ -2,7 +2,8 @@
 # scripts/fuzz.sh [SECONDS]: build the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/,
 # regenerate the seed corpus in fuzz/corpus/ (gitignored), and fuzz each target (the store
 # opener, the record reader, the SIMD R Drive reader and importer, the Database item
-# decoders, the expression parser, then DynamoDB JSON <-> CBOR) for SECONDS (default 60).
+# decoders, the expression parser, PartiQL, DynamoDB JSON <-> CBOR, then DynamoDB requests
+# through the server's handler) for SECONDS (default 60).
 # Exit status: 0 when no crash was found, non-zero otherwise; crash inputs are saved in
 # build-fuzz/fuzz-artifacts/ and can be replayed with
 #   build-fuzz/fuzz/fuzz_open build-fuzz/fuzz-artifacts/crash-...
@@ -20,10 +21,11 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dinstall_c_library=false
 fi
 ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_simd \
-    fuzz/fuzz_item fuzz/fuzz_expr fuzz/fuzz_json
+    fuzz/fuzz_item fuzz/fuzz_expr fuzz/fuzz_partiql fuzz/fuzz_json fuzz/fuzz_request
 
 corpus="$root/fuzz/corpus"
-mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$corpus-json" \
+mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$corpus-partiql" "$corpus-json" \
+    "$corpus-request" \
     "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
 # Two SIMD R Drive files: unpadded (the engine on PyPI) and 64-byte aligned (its 0.15 on),
@@ -82,6 +84,18 @@ run fuzz_simd -max_len=16384 "$@" "$corpus-simd"
 run fuzz_item -max_len=65536 -dict="$root/fuzz/item.dict" "$@" "$corpus-item"
 # DynamoDB expressions (4 KB is their limit; a little past it exercises the check).
 run fuzz_expr -max_len=4200 -dict="$root/fuzz/expr.dict" "$@" "$corpus-expr"
+# PartiQL (the first byte picks the parameters: 0-4 one of fuzz_partiql.c's arrays, 5 none).
+i=0
+for seed in "\005SELECT * FROM tbl WHERE pk = 'a' AND sk BETWEEN 1 AND 2 AND n IS NOT MISSING" \
+            "\001SELECT l[1], m.x FROM \"tbl\" WHERE pk = ? AND (contains(s, 'x') OR NOT n <> 5)" \
+            "\005INSERT INTO kvs VALUE {'id': 2, 'l': [1, 'a', TRUE, NULL], 's': <<'x', 'y'>>, 'm': {}}" \
+            "\002UPDATE tbl SET n = n + ?, l = list_append(l, [2]) REMOVE m.x WHERE pk = ? AND sk = 1 RETURNING ALL NEW *" \
+            "\005DELETE FROM kvs WHERE id = 1 AND id IN [1, 2] RETURNING ALL OLD *" \
+            "\005SELECT * FROM tbl WHERE pk IN ('a', 'b') AND begins_with(pk, 'a') ORDER BY sk DESC"; do
+    i=$((i + 1))
+    [ -f "$corpus-partiql/seed-$i" ] || printf "$seed" > "$corpus-partiql/seed-$i"
+done
+run fuzz_partiql -max_len=4096 -dict="$root/fuzz/partiql.dict" "$@" "$corpus-partiql"
 for seed in '{"pk": {"S": "a"}, "n": {"N": "-1.5e3"}, "l": {"L": [{"NULL": true}, {"BOOL": false}]}}' \
             '{"m": {"M": {"b": {"B": "AAE="}, "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2"]}}}}' \
             '{"bs": {"BS": ["Zm9v", "YmFy"]}}'; do
@@ -91,3 +105,14 @@ done
 printf '\002{":v": {"N": "1e125"}}' > "$corpus-json/seed-values"
 printf '\003{"#n": "name"}' > "$corpus-json/seed-names"
 run fuzz_json -max_len=4096 -dict="$root/fuzz/json.dict" "$@" "$corpus-json"
+# DynamoDB requests (fuzz_request.c): the first byte picks the operation (index into its
+# table: 4 PutItem, 5 GetItem, 8 Query, 9 Scan, 12 TransactWriteItems, 17 ExecuteStatement,
+# 18 BatchExecuteStatement).
+printf '\004{"TableName":"tbl","Item":{"pk":{"S":"p0"},"sk":{"N":"9"}},"ConditionExpression":"attribute_not_exists(pk)","ReturnValuesOnConditionCheckFailure":"ALL_OLD"}' > "$corpus-request/seed-put"
+printf '\005{"TableName":"tbl","Key":{"pk":{"S":"p1"},"sk":{"N":"1"}},"ProjectionExpression":"l[0], #s","ExpressionAttributeNames":{"#s":"ss"}}' > "$corpus-request/seed-get"
+printf '\010{"TableName":"tbl","KeyConditions":{"pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"p0"}]}},"QueryFilter":{"v":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"3"}]}},"Limit":2}' > "$corpus-request/seed-query"
+printf '\011{"TableName":"tbl","Segment":1,"TotalSegments":2,"FilterExpression":"contains(ss, :a)","ExpressionAttributeValues":{":a":{"S":"a"}}}' > "$corpus-request/seed-scan"
+printf '\014{"TransactItems":[{"Update":{"TableName":"tbl","Key":{"pk":{"S":"p0"},"sk":{"N":"0"}},"UpdateExpression":"ADD v :one","ExpressionAttributeValues":{":one":{"N":"1"}}}},{"ConditionCheck":{"TableName":"tbl","Key":{"pk":{"S":"p1"},"sk":{"N":"1"}},"ConditionExpression":"v > :z","ExpressionAttributeValues":{":z":{"N":"0"}}}}]}' > "$corpus-request/seed-tx"
+printf '\021{"Statement":"SELECT v, l[0] FROM \\"tbl\\" WHERE pk = ? AND sk BETWEEN 1 AND 5","Parameters":[{"S":"p1"}]}' > "$corpus-request/seed-select"
+printf '\022{"Statements":[{"Statement":"UPDATE \\"tbl\\" SET v = v + 1 WHERE pk = ? AND sk = 0","Parameters":[{"S":"p0"}]},{"Statement":"INSERT INTO \\"tbl\\" VALUE {\047pk\047: \047z\047, \047sk\047: 1}"}]}' > "$corpus-request/seed-batch"
+run fuzz_request -max_len=8192 -dict="$root/fuzz/json.dict" "$@" "$corpus-request"

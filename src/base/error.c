@@ -42,6 +42,7 @@ const char *keel_strerror(keel_status status) {
     case KEEL_EVALIDATION: return "validation error";
     case KEEL_ECONDITION: return "conditional check failed";
     case KEEL_ECANCELED: return "transaction canceled";
+    case KEEL_EDUPLICATE: return "duplicate item";
     }
     return "unknown status";
 }

@@ -23,6 +23,10 @@
  *   db.c      open, catalog and tables, the publish hook (db_internal.h lists the rest:
  *             db_tables.c, db_write.c, db_items.c, db_tx.c, db_query.c, db_index.c,
  *             db_index_ops.c)
+ *   partiql*.c  PartiQL: partiql_lex.c tokens, partiql_parse.c the statement tree,
+ *             partiql_render.c the tree as DynamoDB expressions, partiql.c plans and
+ *             execution (partiql.h)
+ *   io.c      import and export in DynamoDB's export format (JSON lines, gzip)
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never

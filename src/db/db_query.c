@@ -59,6 +59,9 @@ struct keel_db_cursor {
     } batch[BATCH];
     size_t bn, bi;
     kdb_buf out;                /* the projected item, or the last key map */
+    const uint8_t *cur_item;    /* the whole item cursor_next returned last, for _current */
+    size_t cur_item_len;
+    kdb_buf cur_key;            /* its key map */
 };
 
 static int keycmp(const uint8_t *a, size_t an, const uint8_t *b, size_t bn) {
@@ -80,6 +83,7 @@ void keel_db_cursor_free(keel_db_cursor *c) {
     free(c->values);
     free(c->start);
     kdb_buf_free(&c->out);
+    kdb_buf_free(&c->cur_key);
     free(c);
 }
 
@@ -459,6 +463,8 @@ keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out) {
     }
     const uint8_t *item = c->batch[c->bi].p;
     size_t len = c->batch[c->bi].len;
+    c->cur_item = item;
+    c->cur_item_len = len;
     c->bi++;
     c->returned++;
     if (!c->projection) {
@@ -473,11 +479,8 @@ keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out) {
     return KEEL_OK;
 }
 
-keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out) {
-    if (!c || !key_out) return keel__fail(KEEL_EINVAL, "keel_db_cursor_last_key: NULL argument");
-    /* Only a cursor stopped by its limit has somewhere to resume; one that ran out of items
-     * has not, even when it consumed every batch. */
-    if (!c->limited || !c->last_item || c->bi < c->bn) return KEEL_NOTFOUND;
+/* The key map of `item` (a stored item of the cursor's table) into `out` (reset first). */
+static keel_status key_of(const keel_db_cursor *c, const uint8_t *item, size_t len, kdb_buf *out) {
     /* The table's key attributes, then (an index query) the index's others. */
     const char *names[4] = {c->base.pk, c->base.sk, c->is_index ? c->t.pk : "",
                             c->is_index ? c->t.sk : ""};
@@ -490,22 +493,45 @@ keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out) {
             names[i] = "";
             continue;
         }
-        if (!kdb_item_attr(c->last_item, c->last_item_len, names[i], strlen(names[i]), &vals[i]))
+        if (!kdb_item_attr(item, len, names[i], strlen(names[i]), &vals[i]))
             return keel__fail(KEEL_ECORRUPT, "a stored item of table %s lacks its key attributes",
                               c->base.name);
         n++;
     }
-    c->out.len = 0;
-    c->out.failed = false;
-    kdb_enc_map(&c->out, n);
+    out->len = 0;
+    out->failed = false;
+    kdb_enc_map(out, n);
     for (size_t i = 0; i < 4; i++) {
         if (!names[i][0]) continue;
-        kdb_enc_text(&c->out, names[i], strlen(names[i]));
-        kdb_buf_put(&c->out, vals[i].p, vals[i].len);
+        kdb_enc_text(out, names[i], strlen(names[i]));
+        kdb_buf_put(out, vals[i].p, vals[i].len);
     }
-    if (c->out.failed) return keel__fail(KEEL_ENOMEM, "last evaluated key");
+    if (out->failed) return keel__fail(KEEL_ENOMEM, "last evaluated key");
+    return KEEL_OK;
+}
+
+keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out) {
+    if (!c || !key_out) return keel__fail(KEEL_EINVAL, "keel_db_cursor_last_key: NULL argument");
+    /* Only a cursor stopped by its limit has somewhere to resume; one that ran out of items
+     * has not, even when it consumed every batch. */
+    if (!c->limited || !c->last_item || c->bi < c->bn) return KEEL_NOTFOUND;
+    keel_status st = key_of(c, c->last_item, c->last_item_len, &c->out);
+    if (st != KEEL_OK) return st;
     key_out->data = c->out.p;
     key_out->len = c->out.len;
+    return KEEL_OK;
+}
+
+keel_status keel_db_cursor_current(keel_db_cursor *c, keel_view *item_out, keel_view *key_out) {
+    if (!c || !item_out || !key_out)
+        return keel__fail(KEEL_EINVAL, "keel_db_cursor_current: NULL argument");
+    if (!c->cur_item) return KEEL_NOTFOUND;
+    keel_status st = key_of(c, c->cur_item, c->cur_item_len, &c->cur_key);
+    if (st != KEEL_OK) return st;
+    item_out->data = c->cur_item;
+    item_out->len = c->cur_item_len;
+    key_out->data = c->cur_key.p;
+    key_out->len = c->cur_key.len;
     return KEEL_OK;
 }
 

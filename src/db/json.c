@@ -718,6 +718,25 @@ keel_status kdb_json_from_names(const uint8_t *p, size_t len, json_t **out) {
     return KEEL_OK;
 }
 
+/* ExecuteStatement's Parameters, [AttributeValue, ...]: a CBOR array (keel_db_execute). */
+static keel_status json_to_params(json_t *a, kdb_buf *out) {
+    if (!json_is_array(a))
+        return keel__fail(KEEL_EVALIDATION, "Parameters must be a JSON array of AttributeValues");
+    size_t start = out->len;
+    kdb_enc_array(out, json_array_size(a));
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        jpath path = {{0}, 0};
+        keel_status st = value_to_cbor(json_array_get(a, i), out, &path, 0);
+        if (st != KEEL_OK && st != KEEL_ENOMEM) {
+            char detail[512];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            st = keel__fail(st, "Parameters contains an invalid value: %s at index %zu", detail, i);
+        }
+        if (st != KEEL_OK) return finish_buf(out, start, st);
+    }
+    return finish_buf(out, start, KEEL_OK);
+}
+
 /* ---- the public text form (keel_db.h) ---------------------------------------------------- */
 
 keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *json, size_t len,
@@ -725,7 +744,7 @@ keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *json, size_
     if (!json || !cbor_out || !len_out)
         return keel__fail(KEEL_EINVAL, "keel_db_json_to_cbor: a NULL argument");
     if (kind != KEEL_DB_JSON_ITEM && kind != KEEL_DB_JSON_VALUE && kind != KEEL_DB_JSON_VALUES &&
-        kind != KEEL_DB_JSON_NAMES)
+        kind != KEEL_DB_JSON_NAMES && kind != KEEL_DB_JSON_PARAMS)
         return keel__fail(KEEL_EINVAL, "keel_db_json_to_cbor: unknown kind %d", (int)kind);
     json_error_t err;
     /* Duplicate names are refused: in an item they would silently drop a value. U+0000 is
@@ -741,6 +760,7 @@ keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *json, size_
     case KEEL_DB_JSON_ITEM: st = kdb_json_to_item(j, &b); break;
     case KEEL_DB_JSON_VALUE: st = kdb_json_to_value(j, &b); break;
     case KEEL_DB_JSON_VALUES: st = kdb_json_to_values(j, &b); break;
+    case KEEL_DB_JSON_PARAMS: st = json_to_params(j, &b); break;
     default: st = kdb_json_to_names(j, &b); break;
     }
     json_decref(j);

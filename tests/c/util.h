@@ -47,6 +47,7 @@ static H_UNUSED const char *st_name(keel_status st) {
     case KEEL_EVALIDATION: return "KEEL_EVALIDATION";
     case KEEL_ECONDITION: return "KEEL_ECONDITION";
     case KEEL_ECANCELED: return "KEEL_ECANCELED";
+    case KEEL_EDUPLICATE: return "KEEL_EDUPLICATE";
     }
     return "(unknown status)";
 }

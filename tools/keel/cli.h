@@ -113,6 +113,7 @@ typedef struct face {
 extern const face records_face;     /* records_cmds.c */
 extern const face import_face;      /* import_cmds.c: keel import-simd */
 extern const face db_face;          /* db_cmds.c */
+extern const face serve_face;       /* serve.c: keel serve, the DynamoDB endpoint */
 
 /* ---- main.c: messages --------------------------------------------------------------- */
 
@@ -158,7 +159,7 @@ void out_put(outbuf *o, const void *data, size_t len);
 const char *human_size(uint64_t n, char *buf, size_t cap);
 
 /* Print `s` as a JSON string literal. */
-void json_string(FILE *f, const char *s);
+void print_json_string(FILE *f, const char *s);
 
 /* Progress bar state: redrawn on stderr when the percentage changes. */
 typedef struct progress {

@@ -2,7 +2,9 @@
  * db_cmds.c: the Database face of the `keel` tool (keel_db.h): `keel db FILE COMMAND`.
  *
  *     keel db FILE tables | create-table | delete-table | describe | put | get | del |
- *                  query | scan | count | stat | verify | compact
+ *                  query | scan | count | stat | verify | compact | sql | export | import
+ *
+ * (sql, export and import live in db_io_cmds.c; what the two files share, in db_cli.h.)
  *
  * Items, keys, ExpressionAttributeValues and start keys are DynamoDB JSON, as the AWS CLI
  * writes them ({"pk": {"S": "a"}, "n": {"N": "1.5"}}); the library converts them
@@ -27,7 +29,7 @@
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "cli.h"
-#include "keel_db.h"
+#include "db_cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -39,45 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- arguments ---------------------------------------------------------------------------- */
-
-enum {
-    DB_JSON = 1u << 0,
-    DB_SYNC = 1u << 1,
-    DB_VALUES = 1u << 2,
-    DB_NAMES = 1u << 3,
-    DB_FILTER = 1u << 4,
-    DB_PROJECTION = 1u << 5,
-    DB_REVERSE = 1u << 6,
-    DB_LIMIT = 1u << 7,
-    DB_START = 1u << 8,
-    DB_SEGMENT = 1u << 9,       /* --segment and --total-segments */
-};
-
-#define DB_MAX_POS 3
-
-typedef struct db_args {
-    const char *path;
-    const struct db_command *cmd;
-    char *pos[DB_MAX_POS];
-    int npos;
-    bool json, sync, reverse;
-    const char *values, *names, *filter, *projection, *start_key;
-    uint64_t limit;             /* 0: none */
-    uint32_t segment, total_segments;
-    bool has_segment, has_total;
-} db_args;
-
-typedef struct db_command {
-    const char *name;
-    int (*run)(db_args *a);
-    int min_pos, max_pos;
-    const char *pos_names[DB_MAX_POS];
-    unsigned opts;
-    const char *synopsis;       /* after "keel db FILE " */
-    const char *summary;
-    const char *help;
-} db_command;
+/* ---- arguments (db_cli.h) ---------------------------------------------------------------- */
 
 static int cmd_tables(db_args *a);
 static int cmd_create_table(db_args *a);
@@ -228,6 +192,8 @@ static const db_command db_commands[] = {
      "Rewrite FILE with only the live entries (crash-safe: a new file is written,\n"
      "synced and renamed over FILE). Prints the sizes before and after, and a\n"
      "progress bar on standard error when that is a terminal. FILE must exist.\n"},
+    DB_SQL_HELP_ENTRY,
+    DB_IO_HELP_ENTRIES,
 };
 
 #define DB_NCOMMANDS (sizeof db_commands / sizeof db_commands[0])
@@ -272,8 +238,7 @@ static void print_db_command_help(const db_command *c) {
 }
 
 /* Report a usage mistake and point at the help. Returns EXIT_USAGE. */
-static int db_usage(const db_command *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int db_usage(const db_command *c, const char *fmt, ...) {
+int db_usage(const db_command *c, const char *fmt, ...) {
     va_list ap;
     fputs("keel: ", stderr);
     va_start(ap, fmt);
@@ -343,6 +308,8 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
             {"--reverse", DB_REVERSE, false},    {"--limit", DB_LIMIT, true},
             {"--start-key", DB_START, true},     {"--segment", DB_SEGMENT, true},
             {"--total-segments", DB_SEGMENT, true},
+            {"--gzip", DB_GZIP, false},          {"--create", DB_CREATE, true},
+            {"--params", DB_PARAMS, true},
         };
         size_t k = 0;
         while (k < sizeof known / sizeof known[0] && strcmp(known[k].name, name) != 0) k++;
@@ -364,6 +331,9 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
         case DB_FILTER: a->filter = value; break;
         case DB_PROJECTION: a->projection = value; break;
         case DB_START: a->start_key = value; break;
+        case DB_GZIP: a->gzip = true; break;
+        case DB_CREATE: a->create = value; break;
+        case DB_PARAMS: a->params = value; break;
         case DB_LIMIT:
             if (!parse_u64(value, UINT64_MAX, &v) || v == 0)
                 return db_usage(c, "%s: --limit: '%s' is not a positive integer", c->name, value);
@@ -398,7 +368,7 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
 
 /* ---- opening, JSON, output ---------------------------------------------------------------- */
 
-static int open_db(const db_args *a, keel_open_mode mode, keel_db **out) {
+int open_db(const db_args *a, keel_open_mode mode, keel_db **out) {
     keel_db_options o = KEEL_DB_OPTIONS_INIT;
     o.mode = mode;
     o.sync = a->sync && mode != KEEL_OPEN_READONLY ? KEEL_SYNC_DATA : KEEL_SYNC_NONE;
@@ -408,23 +378,17 @@ static int open_db(const db_args *a, keel_open_mode mode, keel_db **out) {
 }
 
 /* Close a database (syncing per the mode) and report a failure. Always frees. */
-static int close_db(keel_db *db, const char *path, int rc) {
+int close_db(keel_db *db, const char *path, int rc) {
     keel_status st = keel_db_close(db);
     if (st != KEEL_OK && rc == EXIT_OK) rc = cli_fail(st, "closing '%s'", path);
     keel_db_free(db);
     return rc;
 }
 
-/* Owned CBOR converted from an argument. */
-typedef struct cbor {
-    uint8_t *p;
-    size_t len;
-} cbor;
-
 /* Convert argument `text` (what: "ITEM", "--values", ...) to CBOR; a refusal is a usage
  * error that quotes the converter's message. Returns 0, EXIT_USAGE or EXIT_ERROR. */
-static int json_arg(const db_args *a, keel_db_json_kind kind, const char *what, const char *text,
-                    cbor *out) {
+int json_arg(const db_args *a, keel_db_json_kind kind, const char *what, const char *text,
+             cbor *out) {
     out->p = NULL;
     out->len = 0;
     if (!text) return 0;
@@ -436,7 +400,7 @@ static int json_arg(const db_args *a, keel_db_json_kind kind, const char *what, 
 }
 
 /* Write the item (or key) `v` as one line of DynamoDB JSON. Returns 0 or EXIT_ERROR. */
-static int put_item_line(outbuf *o, const void *item, size_t len, const char *what) {
+int put_item_line(outbuf *o, const void *item, size_t len, const char *what) {
     char *s;
     size_t n;
     keel_status st = keel_db_json_from_cbor(KEEL_DB_JSON_ITEM, item, len, &s, &n);
@@ -446,7 +410,7 @@ static int put_item_line(outbuf *o, const void *item, size_t len, const char *wh
     return 0;
 }
 
-static outbuf *new_outbuf(const char *what) {
+outbuf *new_outbuf(const char *what) {
     outbuf *o = malloc(sizeof *o);
     if (!o) {
         say("%s: out of memory", what);
@@ -472,7 +436,7 @@ static int cmd_tables(db_args *a) {
     for (size_t i = 0; i < n; i++) {
         if (a->json) {
             if (i) fputs(", ", stdout);
-            json_string(stdout, p);
+            print_json_string(stdout, p);
         } else {
             printf("%s\n", p);
         }
@@ -484,8 +448,8 @@ static int cmd_tables(db_args *a) {
 }
 
 /* "name:T" -> name (a copy, in *name_out) and type. */
-static int parse_key_spec(const db_args *a, const char *spec, const char *what, char **name_out,
-                          keel_db_keytype *type_out) {
+int parse_key_spec(const db_args *a, const char *spec, const char *what, char **name_out,
+                   keel_db_keytype *type_out) {
     const char *colon = strrchr(spec, ':');
     if (!colon || colon == spec || colon[1] == '\0' || colon[2] != '\0')
         return db_usage(a->cmd, "%s: %s '%s' is not NAME:TYPE (TYPE one of S, N, B)",
@@ -553,21 +517,21 @@ static int cmd_describe(db_args *a) {
     bool has_sk = t.sk_name[0] != '\0';
     if (a->json) {
         fputs("{\"Table\": {\"TableName\": ", stdout);
-        json_string(stdout, t.name);
+        print_json_string(stdout, t.name);
         fputs(", \"KeySchema\": [{\"AttributeName\": ", stdout);
-        json_string(stdout, t.pk_name);
+        print_json_string(stdout, t.pk_name);
         fputs(", \"KeyType\": \"HASH\"}", stdout);
         if (has_sk) {
             fputs(", {\"AttributeName\": ", stdout);
-            json_string(stdout, t.sk_name);
+            print_json_string(stdout, t.sk_name);
             fputs(", \"KeyType\": \"RANGE\"}", stdout);
         }
         fputs("], \"AttributeDefinitions\": [{\"AttributeName\": ", stdout);
-        json_string(stdout, t.pk_name);
+        print_json_string(stdout, t.pk_name);
         printf(", \"AttributeType\": \"%s\"}", type_name(t.pk_type));
         if (has_sk) {
             fputs(", {\"AttributeName\": ", stdout);
-            json_string(stdout, t.sk_name);
+            print_json_string(stdout, t.sk_name);
             printf(", \"AttributeType\": \"%s\"}", type_name(t.sk_type));
         }
         printf("], \"TableStatus\": \"ACTIVE\", \"ItemCount\": %" PRIu64
@@ -909,7 +873,7 @@ static int cmd_stat(db_args *a) {
     if (st != KEEL_OK) return close_db(db, a->path, cli_fail(st, "stat '%s'", a->path));
     if (a->json) {
         fputs("{\"path\": ", stdout);
-        json_string(stdout, a->path);
+        print_json_string(stdout, a->path);
         printf(", \"format_version\": \"%u.%u\", \"file_size\": %" PRIu64 ", \"entries\": %"
                PRIu64 ", \"live_entries\": %" PRIu64 ", \"live_bytes\": %" PRIu64
                ", \"reclaimable_bytes\": %" PRIu64 ", \"tables\": [",
@@ -941,7 +905,7 @@ static int cmd_stat(db_args *a) {
         }
         if (a->json) {
             fputs(i ? ", {\"name\": " : "{\"name\": ", stdout);
-            json_string(stdout, p);
+            print_json_string(stdout, p);
             printf(", \"items\": %" PRIu64 ", \"bytes\": %" PRIu64 "}", info.items, info.bytes);
         } else {
             char h[32];
@@ -1056,7 +1020,8 @@ const face db_face = {
         "  db FILE tables | create-table NAME PK:TYPE [SK:TYPE] | delete-table NAME\n"
         "  db FILE describe TABLE | count TABLE | put TABLE ITEM|- | get TABLE KEY\n"
         "  db FILE del TABLE KEY | query TABLE KEY_CONDITION | scan TABLE\n"
-        "  db FILE stat | verify | compact\n"
+        "  db FILE stat | verify | compact | sql STATEMENT\n"
+        "  db FILE export TABLE OUT | import TABLE IN\n"
         "(see 'keel help db'; a store named 'db' is reached as ./db)\n",
     .hint = "for databases: keel db FILE COMMAND",
     .main = db_main,

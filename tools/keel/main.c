@@ -36,6 +36,7 @@ static const face *const faces[] = {
     &records_face,
     &import_face,
     &db_face,
+    &serve_face,
 };
 
 #define NFACES (sizeof faces / sizeof faces[0])
@@ -199,7 +200,7 @@ const char *human_size(uint64_t n, char *buf, size_t cap)
 
 /* Print `s` as a JSON string literal (control characters, quote and backslash escaped;
  * other bytes are passed through). */
-void json_string(FILE *f, const char *s)
+void print_json_string(FILE *f, const char *s)
 {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {

@@ -257,7 +257,7 @@ static int cmd_records_stat(const rec_args *a)
 
     if (a->json) {
         fputs("{\"path\": ", stdout);
-        json_string(stdout, a->path);
+        print_json_string(stdout, a->path);
         printf(", \"file_size\": %" PRIu64 ", \"records\": %" PRIu64
                ", \"record_bytes\": %" PRIu64 ", \"chunks\": %" PRIu64
                ", \"signature_chunks\": %" PRIu64 ", \"record_chunks\": %" PRIu64
@@ -280,7 +280,7 @@ static int cmd_records_stat(const rec_args *a)
         if (intact)
             fputs("null", stdout);
         else
-            json_string(stdout, detail);
+            print_json_string(stdout, detail);
         fputs("}\n", stdout);
     } else {
         char h1[32], h2[32], h3[32];

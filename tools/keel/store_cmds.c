@@ -405,7 +405,7 @@ static int cmd_stat(args *a)
 
     if (a->json) {
         fputs("{\"path\": ", stdout);
-        json_string(stdout, a->path);
+        print_json_string(stdout, a->path);
         printf(", \"format_version\": \"%u.%u\", \"format_major\": %u, \"format_minor\": %u, "
                "\"alignment\": %" PRIu32 ", \"file_size\": %" PRIu64 ", \"entries\": %" PRIu64
                ", \"live_keys\": %" PRIu64 ", \"live_bytes\": %" PRIu64

@@ -29,7 +29,7 @@
  * FormatError, ...), taken from that module at init; this module adds ValidationError,
  * ExpressionSyntaxError, TableNotFoundError, TableExistsError, UnsupportedTypeError,
  * CorruptFileError (a CorruptError that is also an OSError, raised by opens),
- * ConditionalCheckFailed (.item) and TransactionCanceled (.reasons).
+ * ConditionalCheckFailed (.item), TransactionCanceled (.reasons) and DuplicateItemError.
  *
  * Files (one extension module, keeldb._db, built from all of them)
  *   common.h    this header
@@ -43,6 +43,7 @@
  *               transactions
  *   cursor.c    Database.query/scan and the Cursor type
  *   indexes.c   Database: secondary index definitions, update_table, TTL, table_stats
+ *   partiql.c   Database.execute/batch_execute (PartiQL)
  * Shared functions are prefixed kdp_ and hidden (-fvisibility=hidden) like everything here
  * but PyInit__db.
  *
@@ -96,6 +97,7 @@ typedef struct {
     PyObject *CorruptFileError;
     PyObject *ConditionalCheckFailed;
     PyObject *TransactionCanceled;
+    PyObject *DuplicateItemError;
     /* Imported on first use. */
     PyObject *Decimal;          /* decimal.Decimal */
     PyObject *np_frombuffer;    /* numpy.frombuffer */
@@ -316,6 +318,11 @@ PyObject *kdp_db_set_clock(DatabaseObject *self, PyObject *now);
 PyObject *kdp_db_reap_expired(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames);
 PyObject *kdp_db_table_stats(DatabaseObject *self, PyObject *name);
+PyObject *kdp_db_execute(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                         PyObject *kwnames);
+PyObject *kdp_db_batch_execute(DatabaseObject *self, PyObject *statements);
+/* dynamo.c */
+PyObject *kdp_db_dynamo_handle(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs);
 PyObject *kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames);
 PyObject *kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,

@@ -722,6 +722,19 @@ static PyMethodDef Database_methods[] = {
      "Apply an UpdateExpression to the item (created from key when absent) if condition "
      "holds. Returns what return_values asks for (NONE, ALL_OLD, UPDATED_OLD, ALL_NEW, "
      "UPDATED_NEW) as a dict, or None."},
+    {"execute", FN(kdp_db_execute), FAST,
+     PyDoc_STR("execute($self, /, statement, parameters=None, limit=None)\n--\n\n"
+               "Run one PartiQL statement (DynamoDB's ExecuteStatement). parameters fill the ?\n"
+               "markers in order. A SELECT returns the items it finds (reading only the\n"
+               "partitions its WHERE names by key, else scanning); a write returns [] or\n"
+               "the item its RETURNING clause asks for.")},
+    {"batch_execute", (PyCFunction)kdp_db_batch_execute, METH_O,
+     PyDoc_STR("batch_execute($self, statements, /)\n--\n\n"
+               "BatchExecuteStatement: 1 to 25 statements, each a str, a (statement,\n"
+               "parameters) pair or {\"Statement\": ..., \"Parameters\": [...]}; all\n"
+               "SELECTs by full key or all writes, each run on its own. One response per\n"
+               "statement, DynamoDB's shape: {\"Item\": item} (reads that found one), {},\n"
+               "or {\"Error\": {\"Code\": ..., \"Message\": ...}}.")},
     {"_transact_write", (PyCFunction)kdp_db_transact_write, METH_O,
      "_transact_write($self, actions, /)\n--\n\nTransactWriteItems over flat tuples (see "
      "Database.transact_write)."},
@@ -733,6 +746,9 @@ static PyMethodDef Database_methods[] = {
      "One atomic write of items (puts) and keys (deletes); returns how many."},
     {"batch_get_items", FN(kdp_db_batch_get_items), FAST,
      "batch_get_items($self, /, table, keys)\n--\n\nThe items found, in the order of keys."},
+    {"_dynamo_handle", FN(kdp_db_dynamo_handle), METH_FASTCALL,
+     PyDoc_STR("_dynamo_handle(operation, body) -> (status, body, type): one DynamoDB request "
+               "through keel's C handler (keel_server.h); keeldb.dynamodb uses it")},
     {"count", (PyCFunction)kdp_db_count, METH_O,
      "count($self, table, /)\n--\n\nThe number of items in table."},
     {"query", FN(kdp_db_query), FAST,

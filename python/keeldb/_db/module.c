@@ -85,6 +85,9 @@ kdp_raise_status(kdp_state *st, keel_status rc, const char *what, PyObject *file
     case KEEL_ECANCELED:
         exc_type = st->TransactionCanceled;
         break;
+    case KEEL_EDUPLICATE:
+        exc_type = st->DuplicateItemError;
+        break;
     case KEEL_EINVAL:
     case KEEL_ERANGE:
         exc_type = PyExc_ValueError;
@@ -210,6 +213,10 @@ add_exceptions(PyObject *m, kdp_state *st)
             "action, in order, in DynamoDB's CancellationReasons shape: {\"Code\": \"None\"}, "
             "or {\"Code\": \"ConditionalCheckFailed\" | \"ValidationError\", \"Message\": ..., "
             "\"Item\": ...}.", st->Error, NULL)) == NULL)
+        return -1;
+    if ((st->DuplicateItemError = new_exc(m, "keeldb.DuplicateItemError",
+            "A PartiQL INSERT of an item that exists (DynamoDB's DuplicateItemException); "
+            "nothing was written.", st->Error, NULL)) == NULL)
         return -1;
     PyObject *empty = PyList_New(0);
     if (empty == NULL || PyObject_SetAttrString(st->TransactionCanceled, "reasons", empty) < 0) {
@@ -382,7 +389,7 @@ module_exec(PyObject *m)
     X(VersionError) X(LockedError) X(ReadOnlyError) X(StoreIOError) X(ValidationError)       \
     X(ExpressionSyntaxError) X(TableNotFoundError) X(TableExistsError)                      \
     X(UnsupportedTypeError) X(CorruptFileError) X(ConditionalCheckFailed)                    \
-    X(TransactionCanceled) X(Decimal) X(np_frombuffer) X(np_float32)
+    X(TransactionCanceled) X(DuplicateItemError) X(Decimal) X(np_frombuffer) X(np_float32)
 
 static int
 module_traverse(PyObject *m, visitproc visit, void *arg)

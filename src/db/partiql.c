@@ -1,0 +1,638 @@
+/*
+ * partiql.c: PartiQL statements planned and run (keel_db_execute, keel_db_batch_execute).
+ *
+ * A parsed statement (partiql_parse.c) is planned against its table's key schema:
+ *
+ *   SELECT  the WHERE clause's top-level conjuncts are searched for `pk = v` or
+ *           `pk IN (v, ...)`; with one, and a `sk = v` (or no sort key), the plan is point
+ *           gets; with one and some other sort-key conjunct (<, <=, >, >=, BETWEEN,
+ *           BEGINS_WITH), or none, it is one Query per partition key value, that conjunct
+ *           its key condition; without one it is a Scan. The conjuncts not used as keys are
+ *           the filter. Partition key values of the wrong type can match nothing and are
+ *           dropped (so `pk = 1` on an S key reads nothing, as DynamoDB answers).
+ *   INSERT  a put conditioned on attribute_not_exists(pk): KEEL_EDUPLICATE when it fails.
+ *   UPDATE  keel_db_update_item with the SET/REMOVE clauses as an UpdateExpression and the
+ *           condition attribute_exists(pk) AND (the rest of WHERE).
+ *   DELETE  keel_db_delete_item_ex with attribute_not_exists(pk) OR (the rest of WHERE), so
+ *           an absent item is a success and a present one must pass the rest.
+ *
+ * Every expression goes through partiql_render.c to DynamoDB expression text with fresh
+ * placeholders, and from there through the one expression parser: this file never
+ * evaluates a condition itself except by kdb_expr_eval on a plan that parser built.
+ * A result owns copies of everything it uses (texts, maps, keys); item views point into
+ * the mapping or into the result's own buffer.
+ */
+#include "db/db_internal.h"
+#include "db/partiql.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct keel_db_result {
+    keel_db *db;
+    keel_db_plan plan;
+    kdb_table t;
+    uint64_t limit, scanned, returned;
+    kdb_buf keys;               /* GET: the key maps; QUERY: the partition key values */
+    size_t *offs;               /* where each starts in `keys` (n + 1 entries) */
+    size_t n, i;
+    kdb_expr *filter, *proj;    /* GET */
+    kdb_buf out;                /* GET: the projected item */
+    char *kc, *ftext, *ptext;   /* QUERY, SCAN: expression texts (NULL: none) */
+    kdb_buf names, common;      /* QUERY, SCAN: the names map; the values' pairs */
+    uint32_t n_common;
+    kdb_buf values;             /* the values map of the current cursor */
+    bool forward;
+    keel_db_cursor *cur;
+    uint64_t cur_scanned;       /* scanned by finished cursors */
+    keel_db_buf ret;            /* WRITE: the RETURNING item */
+};
+
+void keel_db_result_free(keel_db_result *r) {
+    if (!r) return;
+    kdb_buf_free(&r->keys);
+    free(r->offs);
+    kdb_expr_free(r->filter);
+    kdb_expr_free(r->proj);
+    kdb_buf_free(&r->out);
+    free(r->kc);
+    free(r->ftext);
+    free(r->ptext);
+    kdb_buf_free(&r->names);
+    kdb_buf_free(&r->common);
+    kdb_buf_free(&r->values);
+    keel_db_cursor_free(r->cur);
+    keel_db_buf_free(&r->ret);
+    free(r);
+}
+
+static keel_status oom(void) { return keel__fail(KEEL_ENOMEM, "running a PartiQL statement"); }
+
+static char *text_dup(const kdb_buf *b) {
+    char *s = malloc(b->len + 1);
+    if (s) {
+        if (b->len) memcpy(s, b->p, b->len);
+        s[b->len] = 0;
+    }
+    return s;
+}
+
+/* ---- the WHERE clause's conjuncts ------------------------------------------------------ */
+
+typedef struct conj {
+    const uint32_t *ids;
+    uint32_t n;
+    uint32_t one;
+} conj;
+
+static void conjuncts(const kdb_pq *q, conj *c) {
+    if (!q->has_where) {
+        c->n = 0;
+        c->ids = NULL;
+    } else if (q->nodes[q->where].kind == KDB_PQN_AND) {
+        c->ids = q->kids + q->nodes[q->where].first;
+        c->n = q->nodes[q->where].n;
+    } else {
+        c->one = q->where;
+        c->ids = &c->one;
+        c->n = 1;
+    }
+}
+
+static bool names_attr(const kdb_pq *q, uint32_t id, const char *attr) {
+    const char *name;
+    size_t len;
+    return attr && attr[0] && kdb_pq_simple_path(q, id, &name, &len) && len == strlen(attr) &&
+           memcmp(name, attr, len) == 0;
+}
+
+static bool is_value(const kdb_pq *q, uint32_t id) { return q->nodes[id].kind == KDB_PQN_VALUE; }
+
+static bool value_of_type(const kdb_pq *q, uint32_t id, keel_db_keytype t, kdb_val *out) {
+    const kdb_pqval *v = &q->vals[q->nodes[id].first];
+    kdb_val tmp;
+    if (!out) out = &tmp;
+    if (!kdb_val_decode(q->vbuf.p + v->off, v->len, out)) return false;
+    return (t == KEEL_DB_KEY_S && out->type == KDB_S) || (t == KEEL_DB_KEY_N && out->type == KDB_N) ||
+           (t == KEEL_DB_KEY_B && out->type == KDB_B);
+}
+
+/* `attr = v` (either side): the value node, or UINT32_MAX. */
+static uint32_t eq_value(const kdb_pq *q, uint32_t id, const char *attr) {
+    const kdb_pqnode *n = &q->nodes[id];
+    if (n->kind != KDB_PQN_CMP || n->op != KDB_PQC_EQ) return UINT32_MAX;
+    const uint32_t *k = n->n ? q->kids + n->first : NULL;
+    if (names_attr(q, k[0], attr) && is_value(q, k[1])) return k[1];
+    if (names_attr(q, k[1], attr) && is_value(q, k[0])) return k[0];
+    return UINT32_MAX;
+}
+
+/* A sort-key conjunct usable in a key condition (its values of the key's type). */
+static bool sk_range(const kdb_pq *q, uint32_t id, const kdb_table *t) {
+    const kdb_pqnode *n = &q->nodes[id];
+    const uint32_t *k = n->n ? q->kids + n->first : NULL;
+    if (n->kind == KDB_PQN_CMP && n->op != KDB_PQC_NE) {
+        uint32_t v = names_attr(q, k[0], t->sk) ? k[1] : names_attr(q, k[1], t->sk) ? k[0]
+                                                                                   : UINT32_MAX;
+        return v != UINT32_MAX && is_value(q, v) && value_of_type(q, v, t->skt, NULL);
+    }
+    if (n->kind == KDB_PQN_BETWEEN)
+        return names_attr(q, k[0], t->sk) && is_value(q, k[1]) && is_value(q, k[2]) &&
+               value_of_type(q, k[1], t->skt, NULL) && value_of_type(q, k[2], t->skt, NULL);
+    if (n->kind == KDB_PQN_FUNC && n->op == KDB_PQF_BEGINS)
+        return t->skt != KEEL_DB_KEY_N && names_attr(q, k[0], t->sk) && is_value(q, k[1]) &&
+               value_of_type(q, k[1], t->skt, NULL);
+    return false;
+}
+
+/* Render the conjuncts not marked used, ANDed, each parenthesized. Empty: no text. */
+static keel_status render_rest(const kdb_pq *q, const conj *c, const bool *used, kdb_pqgen *g,
+                               kdb_buf *text) {
+    text->len = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (used[i]) continue;
+        if (text->len) kdb_buf_put(text, " AND ", 5);
+        kdb_buf_put(text, "(", 1);
+        keel_status st = kdb_pq_render(q, c->ids[i], g, text);
+        if (st != KEEL_OK) return st;
+        kdb_buf_put(text, ")", 1);
+    }
+    return text->failed ? oom() : KEEL_OK;
+}
+
+static void enc_key(kdb_buf *b, const kdb_table *t, const uint8_t *pk, size_t pk_len,
+                    const uint8_t *sk, size_t sk_len) {
+    kdb_enc_map(b, sk ? 2 : 1);
+    kdb_enc_text(b, t->pk, strlen(t->pk));
+    kdb_buf_put(b, pk, pk_len);
+    if (sk) {
+        kdb_enc_text(b, t->sk, strlen(t->sk));
+        kdb_buf_put(b, sk, sk_len);
+    }
+}
+
+static const kdb_pqval *val(const kdb_pq *q, uint32_t id) { return &q->vals[q->nodes[id].first]; }
+
+/* ---- SELECT ------------------------------------------------------------------------------ */
+
+static keel_status add_key(keel_db_result *r, size_t start) {
+    size_t *o = realloc(r->offs, (r->n + 2) * sizeof *o);
+    if (!o) return oom();
+    r->offs = o;
+    o[r->n] = start;
+    o[++r->n] = r->keys.len;
+    return r->keys.failed ? oom() : KEEL_OK;
+}
+
+static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
+    const kdb_table *t = &r->t;
+    conj c;
+    conjuncts(q, &c);
+    bool *used = calloc(c.n + 1, sizeof *used);
+    if (!used) return oom();
+    uint32_t pk_i = UINT32_MAX, sk_i = UINT32_MAX;
+    for (uint32_t i = 0; i < c.n && pk_i == UINT32_MAX; i++) {
+        const kdb_pqnode *n = &q->nodes[c.ids[i]];
+        bool in = n->kind == KDB_PQN_IN && names_attr(q, q->kids[n->first], t->pk);
+        for (uint32_t k = 1; in && k < n->n; k++) in = is_value(q, q->kids[n->first + k]);
+        if (in || eq_value(q, c.ids[i], t->pk) != UINT32_MAX) pk_i = i;
+    }
+    if (pk_i != UINT32_MAX && t->skt) {
+        for (uint32_t i = 0; i < c.n && sk_i == UINT32_MAX; i++)
+            if (i != pk_i && eq_value(q, c.ids[i], t->sk) != UINT32_MAX &&
+                value_of_type(q, eq_value(q, c.ids[i], t->sk), t->skt, NULL))
+                sk_i = i;
+        for (uint32_t i = 0; i < c.n && sk_i == UINT32_MAX; i++)
+            if (i != pk_i && sk_range(q, c.ids[i], t)) sk_i = i;
+    }
+    bool point = pk_i != UINT32_MAX &&
+                 (!t->skt || (sk_i != UINT32_MAX && eq_value(q, c.ids[sk_i], t->sk) != UINT32_MAX));
+    r->plan = pk_i == UINT32_MAX ? KEEL_DB_PLAN_SCAN : point ? KEEL_DB_PLAN_GET : KEEL_DB_PLAN_QUERY;
+    if (pk_i != UINT32_MAX) used[pk_i] = true;
+    if (sk_i != UINT32_MAX && r->plan != KEEL_DB_PLAN_SCAN) used[sk_i] = true;
+
+    keel_status st = KEEL_OK;
+    if (q->order && r->plan == KEEL_DB_PLAN_SCAN)
+        st = keel__fail(KEEL_EVALIDATION, "ORDER BY needs a WHERE clause with an equality on "
+                        "the partition key %s", t->pk);
+    else if (q->order && !names_attr(q, q->order_path, t->sk) && !names_attr(q, q->order_path, t->pk))
+        st = keel__fail(KEEL_EVALIDATION, "ORDER BY can only name a key attribute of %s", t->name);
+    r->forward = q->order >= 0;
+
+    /* The partition key values (of the key's type), each as the key or as a value. */
+    const kdb_val *skv = NULL;
+    kdb_val skval;
+    if (st == KEEL_OK && r->plan == KEEL_DB_PLAN_GET && t->skt) {
+        uint32_t v = eq_value(q, c.ids[sk_i], t->sk);
+        if (value_of_type(q, v, t->skt, &skval)) skv = &skval;
+    }
+    if (st == KEEL_OK && pk_i != UINT32_MAX) {
+        const kdb_pqnode *n = &q->nodes[c.ids[pk_i]];
+        uint32_t first = n->kind == KDB_PQN_IN ? 1 : 0;
+        uint32_t last = n->kind == KDB_PQN_IN ? n->n : 1;
+        for (uint32_t k = first; k < last && st == KEEL_OK; k++) {
+            uint32_t v = n->kind == KDB_PQN_IN ? q->kids[n->first + k] : eq_value(q, c.ids[pk_i], t->pk);
+            kdb_val pv;
+            if (!value_of_type(q, v, t->pkt, &pv)) continue;
+            size_t start = r->keys.len;
+            if (r->plan == KEEL_DB_PLAN_GET) {
+                enc_key(&r->keys, t, pv.p, pv.len, skv ? skv->p : NULL, skv ? skv->len : 0);
+                kdb_key key;
+                if (!r->keys.failed &&
+                    (st = kdb_item_key(t, r->keys.p + start, r->keys.len - start, true, &key)) != KEEL_OK)
+                    break;
+            } else {
+                kdb_key key; /* a partition key the query can encode (its length) */
+                if ((st = kdb_key_make(t->id, t->pkt, &pv, KEEL_DB_KEY_NONE, NULL, &key)) != KEEL_OK)
+                    break;
+                kdb_buf_put(&r->keys, pv.p, pv.len);
+            }
+            st = add_key(r, start);
+        }
+    }
+
+    /* Expressions: key condition (QUERY), filter, projection, in one set of placeholders. */
+    kdb_pqgen g = {0};
+    kdb_buf kc = {0}, ft = {0}, pt = {0}, values = {0};
+    size_t sk_at = 0;           /* where the sort-key condition starts in kc */
+    if (st == KEEL_OK && r->plan == KEEL_DB_PLAN_QUERY) {
+        kdb_pq_render_name(&g, t->pk, strlen(t->pk), &kc);
+        kdb_buf_put(&kc, " = :pk", 6);
+        if (sk_i != UINT32_MAX) {
+            kdb_buf_put(&kc, " AND ", 5);
+            sk_at = kc.len;
+            st = kdb_pq_render(q, c.ids[sk_i], &g, &kc);
+        }
+    }
+    if (st == KEEL_OK) st = render_rest(q, &c, used, &g, &ft);
+    for (uint32_t i = 0; st == KEEL_OK && i < q->n_proj; i++) {
+        if (i) kdb_buf_put(&pt, ", ", 2);
+        st = kdb_pq_render(q, q->proj[i], &g, &pt);
+    }
+    if (st == KEEL_OK) {
+        kdb_pq_gen_maps(&g, &r->names, &values);
+        if (r->names.failed || values.failed || g.names.failed || g.values.failed || kc.failed ||
+            pt.failed)
+            st = oom();
+    }
+    /* Every name, value and expression is checked now, whatever the plan, so that nothing
+     * the statement says fails later, at a read (a query's cursors parse their own copies;
+     * the sort-key condition is checked here as a condition). */
+    kdb_subst s;
+    if (st == KEEL_OK)
+        st = kdb_subst_init(&s, r->names.len ? r->names.p : NULL, r->names.len,
+                            values.len ? values.p : NULL, values.len);
+    if (st == KEEL_OK && ft.len)
+        st = kdb_expr_parse(KDB_EXPR_CONDITION, (const char *)ft.p, ft.len, &s, &r->filter);
+    if (st == KEEL_OK && pt.len)
+        st = kdb_expr_parse(KDB_EXPR_PROJECTION, (const char *)pt.p, pt.len, &s, &r->proj);
+    if (st == KEEL_OK && sk_at) {
+        kdb_expr *skx = NULL;
+        st = kdb_expr_parse(KDB_EXPR_CONDITION, (const char *)kc.p + sk_at, kc.len - sk_at, &s,
+                            &skx);
+        kdb_expr_free(skx);
+    }
+    if (st == KEEL_OK && r->plan != KEEL_DB_PLAN_GET) {
+        if ((kc.len && !(r->kc = text_dup(&kc))) || (ft.len && !(r->ftext = text_dup(&ft))) ||
+            (pt.len && !(r->ptext = text_dup(&pt))))
+            st = oom();
+        kdb_buf_put(&r->common, g.values.p, g.values.len);
+        r->n_common = g.n_values;
+        if (r->common.failed) st = oom();
+        if (r->plan == KEEL_DB_PLAN_SCAN) r->n = 1;
+    }
+    kdb_buf_free(&kc);
+    kdb_buf_free(&ft);
+    kdb_buf_free(&pt);
+    kdb_buf_free(&values);
+    kdb_pqgen_free(&g);
+    free(used);
+    return st;
+}
+
+/* Start the cursor for partition value i (QUERY) or the scan. */
+static keel_status start_cursor(keel_db_result *r) {
+    keel_db_query qq = KEEL_DB_QUERY_INIT;
+    r->values.len = 0;
+    r->values.failed = false;
+    uint32_t nv = r->n_common + (r->plan == KEEL_DB_PLAN_QUERY);
+    if (nv) {
+        kdb_enc_map(&r->values, nv);
+        kdb_buf_put(&r->values, r->common.p, r->common.len);
+        if (r->plan == KEEL_DB_PLAN_QUERY) {
+            kdb_enc_text(&r->values, ":pk", 3);
+            kdb_buf_put(&r->values, r->keys.p + r->offs[r->i], r->offs[r->i + 1] - r->offs[r->i]);
+        }
+        if (r->values.failed) return oom();
+        qq.values = r->values.p;
+        qq.values_len = r->values.len;
+    }
+    if (r->names.len) {
+        qq.names = r->names.p;
+        qq.names_len = r->names.len;
+    }
+    qq.key_condition = r->kc;
+    qq.filter = r->ftext;
+    qq.projection = r->ptext;
+    qq.forward = r->forward;
+    qq.limit = r->limit ? r->limit - r->scanned : 0;
+    r->i++;
+    return r->plan == KEEL_DB_PLAN_QUERY ? keel_db_query_start(r->db, r->t.name, &qq, &r->cur)
+                                         : keel_db_scan_start(r->db, r->t.name, &qq, &r->cur);
+}
+
+static keel_status next_get(keel_db_result *r, keel_view *item_out) {
+    while (r->i < r->n) {
+        if (r->limit && r->scanned >= r->limit) return KEEL_NOTFOUND;
+        const uint8_t *key = r->keys.p + r->offs[r->i];
+        size_t len = r->offs[r->i + 1] - r->offs[r->i];
+        r->i++;
+        keel_view v;
+        keel_status st = keel_db_get_item(r->db, r->t.name, key, len, &v);
+        if (st == KEEL_NOTFOUND) continue;
+        if (st != KEEL_OK) return st;
+        r->scanned++;
+        if (r->filter && kdb_expr_eval(r->filter, v.data, v.len) != 1) continue;
+        if (r->proj) {
+            if ((st = kdb_expr_project(r->proj, v.data, v.len, &r->out)) != KEEL_OK) return st;
+            v.data = r->out.p;
+            v.len = r->out.len;
+        }
+        *item_out = v;
+        return KEEL_OK;
+    }
+    return KEEL_NOTFOUND;
+}
+
+static keel_status next_cursor(keel_db_result *r, keel_view *item_out) {
+    for (;;) {
+        if (!r->cur) {
+            if (r->i >= r->n || (r->limit && r->scanned >= r->limit)) return KEEL_NOTFOUND;
+            keel_status st = start_cursor(r);
+            if (st != KEEL_OK) return st;
+        }
+        keel_status st = keel_db_cursor_next(r->cur, item_out);
+        uint64_t sc;
+        keel_db_cursor_counts(r->cur, &sc, NULL);
+        r->scanned = r->cur_scanned + sc;
+        if (st != KEEL_NOTFOUND) return st;
+        r->cur_scanned = r->scanned;
+        keel_db_cursor_free(r->cur);
+        r->cur = NULL;
+    }
+}
+
+keel_status keel_db_result_next(keel_db_result *r, keel_view *item_out) {
+    if (!r || !item_out) return keel__fail(KEEL_EINVAL, "keel_db_result_next: NULL argument");
+    keel_status st;
+    switch (r->plan) {
+    case KEEL_DB_PLAN_GET: st = next_get(r, item_out); break;
+    case KEEL_DB_PLAN_QUERY:
+    case KEEL_DB_PLAN_SCAN: st = next_cursor(r, item_out); break;
+    default:
+        if (r->i || !r->ret.data) return KEEL_NOTFOUND;
+        r->i = 1;
+        item_out->data = r->ret.data;
+        item_out->len = r->ret.len;
+        st = KEEL_OK;
+    }
+    if (st == KEEL_OK) r->returned++;
+    return st;
+}
+
+void keel_db_result_counts(const keel_db_result *r, uint64_t *scanned_out, uint64_t *returned_out) {
+    if (scanned_out) *scanned_out = r ? r->scanned : 0;
+    if (returned_out) *returned_out = r ? r->returned : 0;
+}
+
+keel_db_plan keel_db_result_plan(const keel_db_result *r) { return r ? r->plan : (keel_db_plan)0; }
+
+/* ---- writes ---------------------------------------------------------------------------------- */
+
+/* The key of an UPDATE or DELETE: equalities on every key attribute, marked used. */
+static keel_status write_key(const keel_db_result *r, const kdb_pq *q, const conj *c, bool *used,
+                             kdb_buf *key) {
+    const kdb_table *t = &r->t;
+    uint32_t pv = UINT32_MAX, sv = UINT32_MAX;
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint32_t v;
+        if (pv == UINT32_MAX && (v = eq_value(q, c->ids[i], t->pk)) != UINT32_MAX) {
+            pv = v;
+            used[i] = true;
+        } else if (t->skt && sv == UINT32_MAX && (v = eq_value(q, c->ids[i], t->sk)) != UINT32_MAX) {
+            sv = v;
+            used[i] = true;
+        }
+    }
+    if (pv == UINT32_MAX || (t->skt && sv == UINT32_MAX))
+        return keel__fail(KEEL_EVALIDATION, "Where clause does not contain a mandatory equality "
+                          "on all key attributes");
+    const kdb_pqval *p = val(q, pv), *s = sv != UINT32_MAX ? val(q, sv) : NULL;
+    enc_key(key, t, q->vbuf.p + p->off, p->len, s ? q->vbuf.p + s->off : NULL, s ? s->len : 0);
+    return key->failed ? oom() : KEEL_OK;
+}
+
+static bool same_path(const kdb_pq *q, uint32_t a, uint32_t b) {
+    const kdb_pqnode *x = &q->nodes[a], *y = &q->nodes[b];
+    if (x->kind != KDB_PQN_PATH || y->kind != KDB_PQN_PATH || x->n != y->n) return false;
+    for (uint32_t k = 0; k < x->n; k++) {
+        const kdb_pqpel *m = &q->pels[x->first + k], *n = &q->pels[y->first + k];
+        if (m->len != n->len) return false;
+        if (m->len == UINT32_MAX ? m->index != n->index
+                                 : memcmp(q->strs.p + m->off, q->strs.p + n->off, m->len) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* SET/REMOVE actions as an UpdateExpression: SET ..., REMOVE ..., ADD/DELETE for SET_ADD
+ * and SET_DELETE. */
+static keel_status render_update(const kdb_pq *q, kdb_pqgen *g, kdb_buf *text) {
+    static const char *const section[] = {"SET ", "REMOVE ", "ADD ", "DELETE "};
+    for (int s = 0; s < 4; s++) {
+        bool first = true;
+        for (uint32_t i = 0; i < q->n_acts; i++) {
+            const kdb_pqact *a = &q->acts[i];
+            const kdb_pqnode *v = a->value != UINT32_MAX ? &q->nodes[a->value] : NULL;
+            int kind = !v ? 1 : v->kind == KDB_PQN_FUNC && v->op == KDB_PQF_SET_ADD ? 2
+                         : v->kind == KDB_PQN_FUNC && v->op == KDB_PQF_SET_DELETE ? 3 : 0;
+            if (kind != s) continue;
+            kdb_buf_put(text, first ? (text->len ? " " : "") : ", ", first ? (text->len ? 1 : 0) : 2);
+            if (first) kdb_buf_put(text, section[s], strlen(section[s]));
+            first = false;
+            keel_status st = kdb_pq_render(q, a->path, g, text);
+            if (st != KEEL_OK) return st;
+            if (kind == 1) continue;
+            if (kind >= 2) {
+                const uint32_t *k = q->kids + v->first;
+                if (!same_path(q, k[0], a->path) || !is_value(q, k[1]))
+                    return keel__fail(KEEL_EVALIDATION, "%s must name the path it sets and "
+                                      "give a set value (position %u)",
+                                      kind == 2 ? "SET_ADD" : "SET_DELETE", v->pos);
+                kdb_buf_put(text, " ", 1);
+                st = kdb_pq_render(q, k[1], g, text);
+            } else {
+                kdb_buf_put(text, " = ", 3);
+                st = kdb_pq_render(q, a->value, g, text);
+            }
+            if (st != KEEL_OK) return st;
+        }
+    }
+    return text->failed ? oom() : KEEL_OK;
+}
+
+static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
+    const kdb_table *t = &r->t;
+    kdb_pqgen g = {0};
+    kdb_buf key = {0}, cond = {0}, rest = {0}, upd = {0}, names = {0}, values = {0};
+    char *cond_s = NULL, *upd_s = NULL;
+    conj c;
+    conjuncts(q, &c);
+    bool *used = calloc(c.n + 1, sizeof *used);
+    keel_status st = used ? KEEL_OK : oom();
+    r->plan = KEEL_DB_PLAN_WRITE;
+    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) st = write_key(r, q, &c, used, &key);
+    if (st == KEEL_OK && q->kind == KDB_PQ_UPDATE) st = render_update(q, &g, &upd);
+    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) st = render_rest(q, &c, used, &g, &rest);
+    if (st == KEEL_OK) {
+        bool neg = q->kind != KDB_PQ_UPDATE;
+        if (q->kind == KDB_PQ_DELETE && !rest.len) {
+            /* no condition */
+        } else {
+            kdb_buf_put(&cond, neg ? "attribute_not_exists(" : "attribute_exists(", neg ? 21 : 17);
+            kdb_pq_render_name(&g, t->pk, strlen(t->pk), &cond);
+            kdb_buf_put(&cond, ")", 1);
+            if (rest.len) {
+                kdb_buf_put(&cond, neg ? " OR (" : " AND (", neg ? 5 : 6);
+                kdb_buf_put(&cond, rest.p, rest.len);
+                kdb_buf_put(&cond, ")", 1);
+            }
+        }
+        kdb_pq_gen_maps(&g, &names, &values);
+        if ((cond.len && !(cond_s = text_dup(&cond))) || (upd.len && !(upd_s = text_dup(&upd))) ||
+            names.failed || values.failed || cond.failed)
+            st = oom();
+    }
+    keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
+    o.condition = cond_s;
+    o.names = names.len ? names.p : NULL;
+    o.names_len = names.len;
+    o.values = values.len ? values.p : NULL;
+    o.values_len = values.len;
+    o.return_values = (keel_db_return)q->returning;
+    if (st == KEEL_OK) {
+        switch (q->kind) {
+        case KDB_PQ_INSERT: {
+            const kdb_pqval *v = val(q, q->item);
+            kdb_val iv;
+            if (!kdb_val_decode(q->vbuf.p + v->off, v->len, &iv) || iv.type != KDB_M) {
+                st = keel__fail(KEEL_EVALIDATION, "INSERT needs an item: a map of attributes");
+                break;
+            }
+            st = keel_db_put_item_ex(r->db, t->name, q->vbuf.p + v->off, v->len, &o, &r->ret);
+            if (st == KEEL_ECONDITION)
+                st = keel__fail(KEEL_EDUPLICATE, "Duplicate primary key exists in table");
+            break;
+        }
+        case KDB_PQ_UPDATE:
+            st = keel_db_update_item(r->db, t->name, key.p, key.len, upd_s, &o, &r->ret);
+            break;
+        default:
+            st = keel_db_delete_item_ex(r->db, t->name, key.p, key.len, &o, &r->ret);
+            break;
+        }
+    }
+    free(cond_s);
+    free(upd_s);
+    free(used);
+    kdb_buf_free(&key);
+    kdb_buf_free(&cond);
+    kdb_buf_free(&rest);
+    kdb_buf_free(&upd);
+    kdb_buf_free(&names);
+    kdb_buf_free(&values);
+    kdb_pqgen_free(&g);
+    return st;
+}
+
+/* ---- the API ---------------------------------------------------------------------------------- */
+
+keel_status keel_db_execute(keel_db *db, const char *statement, const void *params,
+                            size_t params_len, const keel_db_execute_opts *opts,
+                            keel_db_result **result_out) {
+    if (result_out) *result_out = NULL;
+    if (!db || !statement || !result_out)
+        return keel__fail(KEEL_EINVAL, "keel_db_execute: NULL argument");
+    kdb_pq q;
+    keel_status st = kdb_pq_parse(statement, strlen(statement), params, params_len, &q);
+    if (st != KEEL_OK) return st;
+    keel_db_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        kdb_pq_free(&q);
+        return oom();
+    }
+    r->db = db;
+    r->limit = opts ? opts->limit : 0;
+    st = kdb_table_get(db, q.table, &r->t);
+    if (st == KEEL_OK && q.index[0])
+        st = keel__fail(KEEL_EVALIDATION, "The table does not have the specified index: %s",
+                        q.index);
+    if (st == KEEL_OK) st = q.kind == KDB_PQ_SELECT ? plan_select(r, &q) : run_write(r, &q);
+    kdb_pq_free(&q);
+    if (st != KEEL_OK) {
+        keel_db_result_free(r);
+        return st;
+    }
+    *result_out = r;
+    return KEEL_OK;
+}
+
+static bool is_select(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    return strncasecmp(s, "SELECT", 6) == 0;
+}
+
+static void respond(keel_db_batch_response *resp, keel_status st) {
+    resp->status = st;
+    if (st != KEEL_OK) snprintf(resp->message, sizeof resp->message, "%s", keel_errmsg());
+}
+
+keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement *stmts, size_t n,
+                                  keel_db_batch_response *responses) {
+    if (!db || (n && (!stmts || !responses)))
+        return keel__fail(KEEL_EINVAL, "keel_db_batch_execute: NULL argument");
+    for (size_t i = 0; i < n; i++) memset(&responses[i], 0, sizeof responses[i]);
+    if (n == 0 || n > KEEL_DB_MAX_BATCH_STATEMENTS)
+        return keel__fail(KEEL_EVALIDATION, "A batch holds 1 to %u statements, not %zu",
+                          KEEL_DB_MAX_BATCH_STATEMENTS, n);
+    bool reads = stmts[0].statement && is_select(stmts[0].statement);
+    for (size_t i = 0; i < n; i++)
+        if (!stmts[i].statement || is_select(stmts[i].statement) != reads)
+            return keel__fail(KEEL_EVALIDATION, "Batch statements must all be reads or all be "
+                              "writes (statement %zu)", i);
+    for (size_t i = 0; i < n; i++) {
+        keel_db_result *r = NULL;
+        keel_status st = keel_db_execute(db, stmts[i].statement, stmts[i].params,
+                                         stmts[i].params_len, NULL, &r);
+        if (st == KEEL_OK && reads && (r->plan != KEEL_DB_PLAN_GET || r->n > 1))
+            st = keel__fail(KEEL_EVALIDATION, "Batch read statements must name one item by its "
+                            "whole primary key");
+        keel_view v;
+        keel_status nst = st == KEEL_OK ? keel_db_result_next(r, &v) : KEEL_NOTFOUND;
+        if (nst == KEEL_OK) {
+            responses[i].item.data = malloc(v.len ? v.len : 1);
+            if (!responses[i].item.data) nst = oom();
+            else memcpy(responses[i].item.data, v.data, v.len), responses[i].item.len = v.len;
+        }
+        if (st == KEEL_OK && nst != KEEL_OK && nst != KEEL_NOTFOUND) st = nst;
+        respond(&responses[i], st);
+        keel_db_result_free(r);
+    }
+    return KEEL_OK;
+}
+
+void keel_db_batch_responses_free(keel_db_batch_response *responses, size_t n) {
+    for (size_t i = 0; responses && i < n; i++) keel_db_buf_free(&responses[i].item);
+}

@@ -1,0 +1,167 @@
+/*
+ * partiql.h: DynamoDB's PartiQL, shared by partiql_parse.c (text -> statement tree, and the
+ * tree -> DynamoDB expression text) and partiql.c (plans and execution). Never installed.
+ *
+ * PartiQL is not evaluated here. A statement compiles to DynamoDB expressions, the same
+ * requests an API caller could make: its WHERE clause to a key condition, a filter or a
+ * ConditionExpression, its projection to a ProjectionExpression, its SET/REMOVE clauses to
+ * an UpdateExpression. Every attribute name becomes a #placeholder and every literal or
+ * `?` parameter a :placeholder whose value is the literal's CBOR, so the one expression
+ * parser (expr_parse.c) builds the plans and the one evaluator (expr_eval.c, update.c)
+ * runs them; reserved words and quoting never reach it.
+ *
+ * Invariants: every node index stored in a node, an action or the statement is in range
+ * (the parser only links nodes it has built); the nesting of conditions and literals is
+ * bounded (KDB_PQ_MAX_NEST), so rendering and literal encoding recurse boundedly; names
+ * and values are offsets into buffers the statement owns, so growing them never leaves a
+ * dangling pointer.
+ */
+#ifndef KEEL_SRC_DB_PARTIQL_H
+#define KEEL_SRC_DB_PARTIQL_H
+
+#include "db/db.h"
+
+#define KDB_PQ_MAX_LEN 8192u        /* bytes of statement text (DynamoDB's limit) */
+#define KDB_PQ_MAX_NEST 64u         /* nesting of parentheses, NOT and literals */
+
+typedef enum kdb_pq_kind {
+    KDB_PQ_SELECT = 1, KDB_PQ_INSERT, KDB_PQ_UPDATE, KDB_PQ_DELETE
+} kdb_pq_kind;
+
+typedef enum kdb_pqn_kind {
+    KDB_PQN_PATH = 1,   /* pels[first..first+n) */
+    KDB_PQN_VALUE,      /* vals[first] */
+    KDB_PQN_CMP,        /* op: KDB_PQC_*; kids 2 */
+    KDB_PQN_BETWEEN,    /* kids 3 */
+    KDB_PQN_IN,         /* kids[0] IN (kids[1..n)) */
+    KDB_PQN_AND,        /* n-ary */
+    KDB_PQN_OR,         /* n-ary */
+    KDB_PQN_NOT,        /* kids 1 */
+    KDB_PQN_FUNC,       /* op: kdb_pqf; kids: the arguments */
+    KDB_PQN_IS,         /* op: kdb_pqis; kids 1 (a path) */
+    KDB_PQN_ARITH       /* op: '+' or '-'; kids 2 (SET values only) */
+} kdb_pqn_kind;
+
+/* Comparison operators, in the order of the text " = ", " <> ", " < ", " <= ", " > ", " >= ". */
+enum { KDB_PQC_EQ = 0, KDB_PQC_NE, KDB_PQC_LT, KDB_PQC_LE, KDB_PQC_GT, KDB_PQC_GE };
+
+typedef enum kdb_pqf {
+    KDB_PQF_BEGINS = 1, KDB_PQF_CONTAINS, KDB_PQF_TYPE, KDB_PQF_SIZE, KDB_PQF_LIST_APPEND,
+    KDB_PQF_SET_ADD, KDB_PQF_SET_DELETE
+} kdb_pqf;
+
+typedef enum kdb_pqis {
+    KDB_PQIS_MISSING = 1, KDB_PQIS_NOT_MISSING, KDB_PQIS_NULL, KDB_PQIS_NOT_NULL
+} kdb_pqis;
+
+typedef struct kdb_pqnode {
+    uint8_t kind, op;
+    uint32_t pos;           /* 0-based byte offset of the node's first token */
+    uint32_t first, n;
+} kdb_pqnode;
+
+typedef struct kdb_pqpel {
+    size_t off;             /* name: bytes strs.p[off..off+len); index: len == UINT32_MAX */
+    uint32_t len;
+    uint32_t index;
+} kdb_pqpel;
+
+typedef struct kdb_pqval {
+    size_t off, len;        /* CBOR of the value in vbuf */
+} kdb_pqval;
+
+typedef struct kdb_pqact {
+    uint32_t path;          /* PATH node */
+    uint32_t value;         /* SET: the value node; REMOVE: UINT32_MAX */
+} kdb_pqact;
+
+typedef struct kdb_pq {
+    kdb_pq_kind kind;
+    char table[KEEL_DB_MAX_TABLE_NAME + 1];
+    char index[KEEL_DB_MAX_TABLE_NAME + 1]; /* "" when none */
+    uint32_t table_pos;
+    bool star;              /* SELECT * */
+    uint32_t *proj;         /* SELECT: projected PATH nodes */
+    uint32_t n_proj;
+    bool has_where;
+    uint32_t where;         /* the condition node */
+    uint32_t item;          /* INSERT: the VALUE node of the item */
+    kdb_pqact *acts;        /* UPDATE: SET and REMOVE actions in text order */
+    uint32_t n_acts;
+    int returning;          /* keel_db_return */
+    int order;              /* SELECT ... ORDER BY: 0 none, 1 ASC, -1 DESC */
+    uint32_t order_path;
+    kdb_pqnode *nodes;
+    uint32_t n_nodes, cap_nodes;
+    uint32_t *kids;
+    uint32_t n_kids, cap_kids;
+    kdb_pqpel *pels;
+    uint32_t n_pels, cap_pels;
+    kdb_pqval *vals;
+    uint32_t n_vals, cap_vals;
+    kdb_buf strs;           /* path element names, unescaped */
+    kdb_buf vbuf;           /* values, CBOR */
+} kdb_pq;
+
+/* ---- partiql_lex.c: tokens ---------------------------------------------------------------- */
+
+typedef enum kdb_pqt {
+    KDB_PQT_END = 0, KDB_PQT_IDENT, KDB_PQT_QIDENT, KDB_PQT_STR, KDB_PQT_NUM, KDB_PQT_LP,
+    KDB_PQT_RP, KDB_PQT_LB, KDB_PQT_RB, KDB_PQT_LC, KDB_PQT_RC, KDB_PQT_LSET, KDB_PQT_RSET,
+    KDB_PQT_COMMA, KDB_PQT_DOT, KDB_PQT_COLON, KDB_PQT_STAR, KDB_PQT_QMARK, KDB_PQT_EQ,
+    KDB_PQT_NE, KDB_PQT_LT, KDB_PQT_LE, KDB_PQT_GT, KDB_PQT_GE, KDB_PQT_PLUS, KDB_PQT_MINUS,
+    KDB_PQT_SEMI
+} kdb_pqt;
+
+typedef struct kdb_pqtok {
+    kdb_pqt kind;
+    uint32_t pos, len;      /* 0-based byte offset and length in the text */
+} kdb_pqtok;
+
+/* A lexer over text[0..len): `t` is the current token, `at` where the next one is sought. */
+typedef struct kdb_pqlex {
+    const char *text;
+    size_t len;
+    kdb_pqtok t;
+    uint32_t at;
+} kdb_pqlex;
+
+/* Read the next token into lx->t (KDB_PQT_END at the end; `--` comments and whitespace
+ * skipped). KEEL_ESYNTAX naming the position for a byte no token starts with or an
+ * unterminated string or quoted identifier. */
+keel_status kdb_pq_next(kdb_pqlex *lx);
+
+/* ---- partiql_parse.c, partiql_render.c ---------------------------------------------------- */
+
+/* Parse a statement. `params` is a CBOR array (or NULL) whose elements the `?` markers
+ * take in order. KEEL_ESYNTAX "syntax error at position N: ..." for malformed text;
+ * KEEL_EVALIDATION for a parameter count that does not match, a malformed parameter, or a
+ * form this subset refuses. On failure *q is freed. */
+keel_status kdb_pq_parse(const char *text, size_t len, const uint8_t *params, size_t params_len,
+                         kdb_pq *q);
+void kdb_pq_free(kdb_pq *q);
+
+/* Placeholder maps and expression text being generated for one request. */
+typedef struct kdb_pqgen {
+    kdb_buf names, values;  /* CBOR pairs (no map head yet) */
+    uint32_t n_names, n_values;
+} kdb_pqgen;
+
+/* Append the DynamoDB expression text of condition `id` (or of an operand, a SET value or
+ * a path) to `text`, adding its placeholders to `g`. KEEL_EVALIDATION for a form DynamoDB's
+ * expressions cannot say (arithmetic in a condition, a function misused), naming its
+ * position. */
+keel_status kdb_pq_render(const kdb_pq *q, uint32_t id, kdb_pqgen *g, kdb_buf *text);
+/* A value placeholder for `cbor` in `g`, its text appended to `text`. */
+void kdb_pq_render_value(kdb_pqgen *g, const uint8_t *cbor, size_t len, kdb_buf *text);
+/* A name placeholder for `name`, its text appended to `text`. */
+void kdb_pq_render_name(kdb_pqgen *g, const char *name, size_t len, kdb_buf *text);
+/* The maps of `g` as complete CBOR maps (head + pairs) in `names` and `values` (reset first);
+ * an empty map comes out empty (len 0). */
+void kdb_pq_gen_maps(const kdb_pqgen *g, kdb_buf *names, kdb_buf *values);
+void kdb_pqgen_free(kdb_pqgen *g);
+
+/* The single-name path `id` as (name, len); false when it is not one. */
+bool kdb_pq_simple_path(const kdb_pq *q, uint32_t id, const char **name, size_t *len);
+
+#endif /* KEEL_SRC_DB_PARTIQL_H */
