@@ -65,13 +65,46 @@ static keel_status check_key_type(const char *name, keel_db_keytype want, const 
 /* The store key of an item (or of a key map) of table `t`. */
 keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bool key_only,
                          kdb_key *out) {
-    if (key_only) {
-        size_t size;
-        keel_status st = kdb_item_check(item, len, &size);
-        if (st == KEEL_OK) st = check_key_only(t, item, len);
-        if (st != KEEL_OK) return st;
-    }
     kdb_val pk, sk;
+    if (key_only) {
+        /* A key map is small and is never stored: one pass finds its attributes and refuses
+         * any other (the full item check cost most of a get). Values are checked as keys by
+         * kdb_key_make below. */
+        kdb_val m, v;
+        if (!kdb_item_open(item, len, &m) || m.len != len)
+            return keel__fail(KEEL_EVALIDATION, "the key must be a map of attribute names to values");
+        bool have_pk = false, have_sk = false;
+        kdb_iter it;
+        kdb_iter_init(&it, &m);
+        const uint8_t *name;
+        size_t nlen;
+        int r;
+        size_t pkl = strlen(t->pk), skl = t->skt ? strlen(t->sk) : 0;
+        while ((r = kdb_iter_next(&it, &name, &nlen, &v)) == 1) {
+            bool is_pk = nlen == pkl && memcmp(name, t->pk, nlen) == 0;
+            bool is_sk = !is_pk && t->skt && nlen == skl && memcmp(name, t->sk, nlen) == 0;
+            if ((is_pk && have_pk) || (is_sk && have_sk))
+                return keel__fail(KEEL_EVALIDATION, "the key names attribute '%.*s' twice",
+                                  (int)(nlen > 255 ? 255 : nlen), (const char *)name);
+            if (is_pk) {
+                pk = v;
+                have_pk = true;
+            } else if (is_sk) {
+                sk = v;
+                have_sk = true;
+            } else {
+                return check_key_only(t, item, len);  /* its message names the attribute */
+            }
+        }
+        if (r < 0) return keel__fail(KEEL_EVALIDATION, "the key is not a valid item encoding");
+        if (!have_pk || (t->skt && !have_sk))
+            return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: "
+                              "Missing the key %s in the key", have_pk ? t->sk : t->pk);
+        keel_status st = check_key_type(t->pk, t->pkt, &pk);
+        if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk);
+        if (st != KEEL_OK) return st;
+        return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
+    }
     if (!kdb_item_attr(item, len, t->pk, strlen(t->pk), &pk))
         return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Missing "
                           "the key %s in the %s", t->pk, key_only ? "key" : "item");

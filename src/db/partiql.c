@@ -123,7 +123,7 @@ static bool value_of_type(const kdb_pq *q, uint32_t id, keel_db_keytype t, kdb_v
 static uint32_t eq_value(const kdb_pq *q, uint32_t id, const char *attr) {
     const kdb_pqnode *n = &q->nodes[id];
     if (n->kind != KDB_PQN_CMP || n->op != KDB_PQC_EQ) return UINT32_MAX;
-    const uint32_t *k = n->n ? q->kids + n->first : NULL;
+    const uint32_t *k = kdb_pq_kids(q, n);
     if (names_attr(q, k[0], attr) && is_value(q, k[1])) return k[1];
     if (names_attr(q, k[1], attr) && is_value(q, k[0])) return k[0];
     return UINT32_MAX;
@@ -132,7 +132,7 @@ static uint32_t eq_value(const kdb_pq *q, uint32_t id, const char *attr) {
 /* A sort-key conjunct usable in a key condition (its values of the key's type). */
 static bool sk_range(const kdb_pq *q, uint32_t id, const kdb_table *t) {
     const kdb_pqnode *n = &q->nodes[id];
-    const uint32_t *k = n->n ? q->kids + n->first : NULL;
+    const uint32_t *k = kdb_pq_kids(q, n);
     if (n->kind == KDB_PQN_CMP && n->op != KDB_PQC_NE) {
         uint32_t v = names_attr(q, k[0], t->sk) ? k[1] : names_attr(q, k[1], t->sk) ? k[0]
                                                                                    : UINT32_MAX;
@@ -466,7 +466,7 @@ static keel_status render_update(const kdb_pq *q, kdb_pqgen *g, kdb_buf *text) {
             if (st != KEEL_OK) return st;
             if (kind == 1) continue;
             if (kind >= 2) {
-                const uint32_t *k = q->kids + v->first;
+                const uint32_t *k = kdb_pq_kids(q, v);
                 if (!same_path(q, k[0], a->path) || !is_value(q, k[1]))
                     return keel__fail(KEEL_EVALIDATION, "%s must name the path it sets and "
                                       "give a set value (position %u)",

@@ -161,6 +161,13 @@ void kdb_pq_render_name(kdb_pqgen *g, const char *name, size_t len, kdb_buf *tex
 void kdb_pq_gen_maps(const kdb_pqgen *g, kdb_buf *names, kdb_buf *values);
 void kdb_pqgen_free(kdb_pqgen *g);
 
+/* The children of node `n` (NULL when it has none: a PATH's and a VALUE's first/n index
+ * pels and vals, not kids). */
+static inline const uint32_t *kdb_pq_kids(const kdb_pq *q, const kdb_pqnode *n) {
+    return n->kind == KDB_PQN_PATH || n->kind == KDB_PQN_VALUE || n->n == 0 ? NULL
+                                                                          : q->kids + n->first;
+}
+
 /* The single-name path `id` as (name, len); false when it is not one. */
 bool kdb_pq_simple_path(const kdb_pq *q, uint32_t id, const char **name, size_t *len);
 

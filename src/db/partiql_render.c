@@ -105,7 +105,7 @@ static keel_status render_func(const kdb_pq *q, const kdb_pqnode *n, kdb_pqgen *
                                bool cond) {
     static const char *const names[] = {"", "begins_with", "contains", "attribute_type", "size",
                                         "list_append", "set_add", "set_delete"};
-    const uint32_t *kid = n->n ? q->kids + n->first : NULL;
+    const uint32_t *kid = kdb_pq_kids(q, n);
     keel_status st;
     if (n->op == KDB_PQF_SET_ADD || n->op == KDB_PQF_SET_DELETE)
         return refuse(n, "SET_ADD and SET_DELETE can only be the whole value of a SET action on "
@@ -126,7 +126,7 @@ static keel_status render_func(const kdb_pq *q, const kdb_pqnode *n, kdb_pqgen *
 
 static keel_status render(const kdb_pq *q, uint32_t id, kdb_pqgen *g, kdb_buf *t, bool cond) {
     const kdb_pqnode *n = &q->nodes[id];
-    const uint32_t *kid = n->n ? q->kids + n->first : NULL;
+    const uint32_t *kid = kdb_pq_kids(q, n);
     keel_status st;
     if (cond && !is_cond(n)) return refuse(n, "A condition is expected here");
     if (!cond && is_cond(n)) return refuse(n, "A value is expected here, not a condition");
@@ -197,7 +197,7 @@ static keel_status render(const kdb_pq *q, uint32_t id, kdb_pqgen *g, kdb_buf *t
 keel_status kdb_pq_render(const kdb_pq *q, uint32_t id, kdb_pqgen *g, kdb_buf *text) {
     const kdb_pqnode *n = &q->nodes[id];
     if (n->kind == KDB_PQN_ARITH) { /* a SET value: operand (+|-) operand */
-        const uint32_t *kid = n->n ? q->kids + n->first : NULL;
+        const uint32_t *kid = kdb_pq_kids(q, n);
         keel_status st = render(q, kid[0], g, text, false);
         if (st != KEEL_OK) return st;
         put_str(text, n->op == '+' ? " + " : " - ");
