@@ -15,12 +15,33 @@ the same timed loops, one engine after another in this process, each on a fresh 
               executemany in one transaction; lmdb: one transaction per batch)
   reopen      close, then open the populated file and read one item (seconds)
 
+Part 2 (conditions, updates, transactions, indexes, PartiQL):
+
+  cond_put    puts conditioned on attribute_not_exists(device) of --ops fresh keys (all
+              succeed; sqlite3: INSERT ... ON CONFLICT DO NOTHING and a rowcount check)
+  update      SET score = score + :one on --ops random items (sqlite3: UPDATE ... SET doc =
+              json_set(doc, '$.score', json_extract(doc, '$.score') + 1))
+  transact    transactions of 10 puts of new items (--ops / 10 of them; keel: Database.transact_write;
+              sqlite3: BEGIN, 10 INSERT OR REPLACE, COMMIT; moto: transact_write_items)
+  gsi_query   --queries queries of a global secondary index on "team" (about 10 items
+              each), on a second table of the items holding the index from its creation
+              (sqlite3: an index on json_extract(doc, '$.team'))
+  partiql     SELECT * FROM "events" WHERE device = ? AND ts = ? on --ops random keys
+              (keel: Database.execute; sqlite3: the same SELECT by primary key; moto:
+              execute_statement)
+
+An engine without a workload shows n/a (lmdb has none of part 2: it has no conditions,
+expressions, indexes or query language to compare).
+
 Durability: keel sync="none" (its default), sqlite3 WAL with synchronous=NORMAL, lmdb
 sync=False; none fsyncs per write. moto (boto3's in-process DynamoDB mock, what Python users
-test against today) runs the same loops on --moto-n items (default 2,000), because it takes
-milliseconds per call; its rates are per second all the same.
+test against today) runs the same loops on --moto-n items (default 2,000) and at most
+--moto-ops (default 500) calls of each kind, because it takes milliseconds per call (a
+transaction or a PartiQL SELECT takes the better part of a second: moto copies its tables
+for a transaction's rollback and scans for PartiQL); its rates are per second all the same.
 
-Usage: python bench/bench_db.py [--n 100000] [--runs 3] [--json FILE] [--markdown]
+Usage: python bench/bench_db.py [--n 100000] [--runs 3] [--moto-n 2000] [--moto-ops 500]
+                                [--json FILE] [--markdown]
 """
 
 from __future__ import annotations
@@ -46,7 +67,8 @@ try:
 except ImportError:  # pragma: no cover
     lmdb = None
 
-WORKLOADS = ["put", "get", "query", "scan", "batch", "reopen"]
+WORKLOADS = ["put", "get", "query", "scan", "batch", "reopen",
+             "cond_put", "update", "transact", "gsi_query", "partiql"]
 
 
 def make_items(n: int, partitions: int, seed: int) -> list[dict[str, Any]]:
@@ -65,6 +87,7 @@ def make_items(n: int, partitions: int, seed: int) -> list[dict[str, Any]]:
             "meta": {"fw": f"1.{rng.randrange(20)}", "batt": rng.randrange(100)},
             "score": rng.randrange(1000),
             "active": rng.random() < 0.5,
+            "team": f"team-{(i * 7919) % max(1, n // 10):06d}",
         })
     return items
 
@@ -79,6 +102,13 @@ class Engine:
     def query(self, device: str) -> int: ...
     def scan_filtered(self, below: int) -> int: ...
     def batch(self, items: list[dict[str, Any]]) -> None: ...
+    # Part 2; an engine that lacks one raises NotImplementedError and shows n/a.
+    def cond_put(self, item: dict[str, Any]) -> bool: raise NotImplementedError
+    def incr(self, device: str, ts: int) -> None: raise NotImplementedError
+    def transact(self, items: list[dict[str, Any]]) -> None: raise NotImplementedError
+    def load_gsi(self, items: list[dict[str, Any]]) -> None: raise NotImplementedError
+    def gsi_query(self, owner: str) -> int: raise NotImplementedError
+    def partiql_get(self, device: str, ts: int) -> Any: raise NotImplementedError
 
 
 class Keel(Engine):
@@ -108,6 +138,38 @@ class Keel(Engine):
 
     def batch(self, items: list[dict[str, Any]]) -> None:
         self.t.batch_write(puts=items)
+
+    def cond_put(self, item: dict[str, Any]) -> bool:
+        try:
+            self.t.put_item(item, condition="attribute_not_exists(device)")
+            return True
+        except keeldb.ConditionalCheckFailed:
+            return False
+
+    def incr(self, device: str, ts: int) -> None:
+        self.t.update_item({"device": device, "ts": ts}, "SET score = score + :one",
+                           values={":one": 1})
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        self.db.transact_write([{"Put": {"TableName": "events", "Item": i}} for i in items])
+
+    def load_gsi(self, items: list[dict[str, Any]]) -> None:
+        self.g = self.db.create_table(
+            "owned", partition_key=("device", "S"), sort_key=("ts", "N"),
+            global_indexes=[{"name": "by_team", "partition_key": ("team", "S"),
+                             "projection": "ALL"}])
+        for i in range(0, len(items), 100):
+            self.g.batch_write(puts=items[i:i + 100])
+
+    def gsi_query(self, owner: str) -> int:
+        return sum(1 for _ in self.g.query("team = :o", values={":o": owner},
+                                           index="by_team"))
+
+    def partiql_get(self, device: str, ts: int) -> Any:
+        if not hasattr(self.db, "execute"):
+            raise NotImplementedError
+        return self.db.execute('SELECT * FROM "events" WHERE device = ? AND ts = ?',
+                               [device, ts])
 
 
 class Sqlite(Engine):
@@ -146,6 +208,42 @@ class Sqlite(Engine):
         self.c.executemany("INSERT OR REPLACE INTO events VALUES (?, ?, ?)",
                            [(i["device"], i["ts"], json.dumps(i)) for i in items])
         self.c.execute("COMMIT")
+
+    def cond_put(self, item: dict[str, Any]) -> bool:
+        cur = self.c.execute("INSERT INTO events VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                             (item["device"], item["ts"], json.dumps(item)))
+        return cur.rowcount == 1
+
+    def incr(self, device: str, ts: int) -> None:
+        self.c.execute("UPDATE events SET doc = json_set(doc, '$.score', "
+                       "json_extract(doc, '$.score') + 1) WHERE pk = ? AND sk = ?",
+                       (device, ts))
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        self.c.execute("BEGIN")
+        for i in items:
+            self.c.execute("INSERT OR REPLACE INTO events VALUES (?, ?, ?)",
+                           (i["device"], i["ts"], json.dumps(i)))
+        self.c.execute("COMMIT")
+
+    def load_gsi(self, items: list[dict[str, Any]]) -> None:
+        self.c.execute("CREATE TABLE owned (pk TEXT, sk INTEGER, doc TEXT, "
+                       "PRIMARY KEY (pk, sk)) WITHOUT ROWID")
+        self.c.execute("CREATE INDEX owned_team ON owned (json_extract(doc, '$.team'))")
+        self.c.execute("BEGIN")
+        self.c.executemany("INSERT INTO owned VALUES (?, ?, ?)",
+                           [(i["device"], i["ts"], json.dumps(i)) for i in items])
+        self.c.execute("COMMIT")
+
+    def gsi_query(self, owner: str) -> int:
+        rows = self.c.execute("SELECT doc FROM owned WHERE json_extract(doc, '$.team') = ?",
+                              (owner,))
+        return sum(1 for r in rows if json.loads(r[0]))
+
+    def partiql_get(self, device: str, ts: int) -> Any:
+        row = self.c.execute("SELECT doc FROM events WHERE pk = ? AND sk = ?",
+                             (device, ts)).fetchone()
+        return json.loads(row[0]) if row else None
 
 
 class Lmdb(Engine):
@@ -255,6 +353,51 @@ class Moto(Engine):
             for i in items:
                 w.put_item(Item=to_dynamo(i))
 
+    def cond_put(self, item: dict[str, Any]) -> bool:
+        try:
+            self.t.put_item(Item=to_dynamo(item),
+                            ConditionExpression="attribute_not_exists(device)")
+            return True
+        except self.res.meta.client.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def incr(self, device: str, ts: int) -> None:
+        self.t.update_item(Key={"device": device, "ts": ts},
+                           UpdateExpression="SET score = score + :one",
+                           ExpressionAttributeValues={":one": 1})
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        # The resource's client converts Python values to AttributeValues itself.
+        self.res.meta.client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "events", "Item": to_dynamo(i)}} for i in items])
+
+    def load_gsi(self, items: list[dict[str, Any]]) -> None:
+        self.g = self.res.create_table(
+            TableName="owned",
+            KeySchema=[{"AttributeName": "device", "KeyType": "HASH"},
+                       {"AttributeName": "ts", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "device", "AttributeType": "S"},
+                                  {"AttributeName": "ts", "AttributeType": "N"},
+                                  {"AttributeName": "team", "AttributeType": "S"}],
+            GlobalSecondaryIndexes=[{
+                "IndexName": "by_team",
+                "KeySchema": [{"AttributeName": "team", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"}}],
+            BillingMode="PAY_PER_REQUEST")
+        with self.g.batch_writer() as w:
+            for i in items:
+                w.put_item(Item=to_dynamo(i))
+
+    def gsi_query(self, owner: str) -> int:
+        from boto3.dynamodb.conditions import Key
+        return len(self.g.query(IndexName="by_team",
+                                KeyConditionExpression=Key("team").eq(owner))["Items"])
+
+    def partiql_get(self, device: str, ts: int) -> Any:
+        return self.res.meta.client.execute_statement(
+            Statement='SELECT * FROM "events" WHERE device = ? AND ts = ?',
+            Parameters=[device, ts])["Items"]
+
 
 def run_engine(engine: Engine, items: list[dict[str, Any]], args: argparse.Namespace,
                workdir: str) -> dict[str, float]:
@@ -263,6 +406,8 @@ def run_engine(engine: Engine, items: list[dict[str, Any]], args: argparse.Names
     devices = sorted({i["device"] for i in items})
     probes = [items[rng.randrange(n)] for _ in range(min(args.ops, n * 4))]
     qdevs = [rng.choice(devices) for _ in range(args.queries)]
+    if isinstance(engine, Moto):  # milliseconds to seconds a call: fewer of them
+        probes, qdevs = probes[:args.moto_ops], qdevs[:args.moto_ops]
     out: dict[str, float] = {}
     path = tempfile.mkdtemp(dir=workdir)
     try:
@@ -288,18 +433,80 @@ def run_engine(engine: Engine, items: list[dict[str, Any]], args: argparse.Names
         for i in range(0, n, 100):
             engine.batch(items[i:i + 100])
         out["batch"] = n / (time.perf_counter() - t)
-        if isinstance(engine, Moto):
-            engine.stop()
-        else:
+        if not isinstance(engine, Moto):
+            # Before part 2, whose writes and second table would make the file larger.
             engine.close()
             t = time.perf_counter()
             engine.open(path)
             engine.get(items[0]["device"], items[0]["ts"])
             out["reopen"] = time.perf_counter() - t
+        out.update(run_part2(engine, items, probes, qdevs, args))
+        if isinstance(engine, Moto):
+            engine.stop()
+        else:
             engine.close()
     finally:
         shutil.rmtree(path, ignore_errors=True)
     return out
+
+
+def timed(fn: Callable[[], int]) -> float | None:
+    """Ops per second of fn (which returns how many it did), None when the engine lacks it."""
+    t = time.perf_counter()
+    try:
+        done = fn()
+    except NotImplementedError:
+        return None
+    return done / (time.perf_counter() - t)
+
+
+def run_part2(engine: Engine, items: list[dict[str, Any]], probes: list[dict[str, Any]],
+              qdevs: list[str], args: argparse.Namespace) -> dict[str, float]:
+    n = len(items)
+    k = min(len(probes), n)
+    rng = random.Random(2)
+    fresh = [dict(it, device="fresh-" + it["device"]) for it in items[:k]]
+    owners = sorted({i["team"] for i in items})
+    qowners = [rng.choice(owners) for _ in qdevs]
+    res: dict[str, float | None] = {}
+
+    def cond_put() -> int:
+        ok = sum(engine.cond_put(it) for it in fresh)
+        assert ok == k, (engine.name, ok, k)
+        return k
+
+    def update() -> int:
+        for p in probes[:k]:
+            engine.incr(p["device"], p["ts"])
+        return k
+
+    def transact() -> int:
+        groups = [[dict(it, device="tx-" + it["device"]) for it in items[i:i + 10]]
+                  for i in range(0, min(n, k), 10)]
+        for g in groups:
+            engine.transact(g)
+        return len(groups)
+
+    def gsi_query() -> int:
+        engine.load_gsi(items)  # untimed below: only the queries count
+        return -1
+
+    def partiql() -> int:
+        for p in probes[:k]:
+            engine.partiql_get(p["device"], p["ts"])
+        return k
+
+    res["cond_put"] = timed(cond_put)
+    res["update"] = timed(update)
+    res["transact"] = timed(transact)
+    if timed(gsi_query) is not None:
+        def queries() -> int:
+            got = sum(engine.gsi_query(o) for o in qowners)
+            assert got >= len(qowners), (engine.name, got)
+            return len(qowners)
+        res["gsi_query"] = timed(queries)
+    res["partiql"] = timed(partiql)
+    return {w: v for w, v in res.items() if v is not None}
 
 
 def main() -> None:
@@ -309,6 +516,8 @@ def main() -> None:
     ap.add_argument("--ops", type=int, default=100_000, help="random gets")
     ap.add_argument("--queries", type=int, default=2_000)
     ap.add_argument("--moto-n", type=int, default=2_000)
+    ap.add_argument("--moto-ops", type=int, default=500,
+                    help="at most this many gets, queries, updates, ... for moto")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--engines", default="keeldb,sqlite3,lmdb,moto")
     ap.add_argument("--dir", default=None)
@@ -383,7 +592,7 @@ def print_table(med: dict[str, dict[str, float]], markdown: bool) -> None:
         print(f"| {w} | " + " | ".join(cells) + " |")
     if markdown:
         print("\n(keel/peer in brackets: keel's rate over the peer's; for reopen, the peer's "
-              "time over keel's)")
+              "time over keel's; n/a: the engine has no such operation)")
 
 
 if __name__ == "__main__":

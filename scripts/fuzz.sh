@@ -106,8 +106,8 @@ printf '\002{":v": {"N": "1e125"}}' > "$corpus-json/seed-values"
 printf '\003{"#n": "name"}' > "$corpus-json/seed-names"
 run fuzz_json -max_len=4096 -dict="$root/fuzz/json.dict" "$@" "$corpus-json"
 # DynamoDB requests (fuzz_request.c): the first byte picks the operation (index into its
-# table: 4 PutItem, 5 GetItem, 8 Query, 9 Scan, 12 TransactWriteItems, 17 ExecuteStatement,
-# 18 BatchExecuteStatement).
+# table: 0 CreateTable, 4 PutItem, 5 GetItem, 8 Query, 9 Scan, 12 TransactWriteItems,
+# 15 UpdateTimeToLive, 16 UpdateTable, 17 ExecuteStatement, 18 BatchExecuteStatement).
 printf '\004{"TableName":"tbl","Item":{"pk":{"S":"p0"},"sk":{"N":"9"}},"ConditionExpression":"attribute_not_exists(pk)","ReturnValuesOnConditionCheckFailure":"ALL_OLD"}' > "$corpus-request/seed-put"
 printf '\005{"TableName":"tbl","Key":{"pk":{"S":"p1"},"sk":{"N":"1"}},"ProjectionExpression":"l[0], #s","ExpressionAttributeNames":{"#s":"ss"}}' > "$corpus-request/seed-get"
 printf '\010{"TableName":"tbl","KeyConditions":{"pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"p0"}]}},"QueryFilter":{"v":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"3"}]}},"Limit":2}' > "$corpus-request/seed-query"
@@ -115,4 +115,8 @@ printf '\011{"TableName":"tbl","Segment":1,"TotalSegments":2,"FilterExpression":
 printf '\014{"TransactItems":[{"Update":{"TableName":"tbl","Key":{"pk":{"S":"p0"},"sk":{"N":"0"}},"UpdateExpression":"ADD v :one","ExpressionAttributeValues":{":one":{"N":"1"}}}},{"ConditionCheck":{"TableName":"tbl","Key":{"pk":{"S":"p1"},"sk":{"N":"1"}},"ConditionExpression":"v > :z","ExpressionAttributeValues":{":z":{"N":"0"}}}}]}' > "$corpus-request/seed-tx"
 printf '\021{"Statement":"SELECT v, l[0] FROM \\"tbl\\" WHERE pk = ? AND sk BETWEEN 1 AND 5","Parameters":[{"S":"p1"}]}' > "$corpus-request/seed-select"
 printf '\022{"Statements":[{"Statement":"UPDATE \\"tbl\\" SET v = v + 1 WHERE pk = ? AND sk = 0","Parameters":[{"S":"p0"}]},{"Statement":"INSERT INTO \\"tbl\\" VALUE {\047pk\047: \047z\047, \047sk\047: 1}"}]}' > "$corpus-request/seed-batch"
+printf '\000{"TableName":"ixt","KeySchema":[{"AttributeName":"a","KeyType":"HASH"},{"AttributeName":"b","KeyType":"RANGE"}],"AttributeDefinitions":[{"AttributeName":"a","AttributeType":"S"},{"AttributeName":"b","AttributeType":"N"},{"AttributeName":"g","AttributeType":"S"},{"AttributeName":"l","AttributeType":"N"}],"GlobalSecondaryIndexes":[{"IndexName":"gix","KeySchema":[{"AttributeName":"g","KeyType":"HASH"}],"Projection":{"ProjectionType":"INCLUDE","NonKeyAttributes":["v","w"]}}],"LocalSecondaryIndexes":[{"IndexName":"lix","KeySchema":[{"AttributeName":"a","KeyType":"HASH"},{"AttributeName":"l","KeyType":"RANGE"}],"Projection":{"ProjectionType":"KEYS_ONLY"}}]}' > "$corpus-request/seed-create-indexes"
+printf '\020{"TableName":"tbl","AttributeDefinitions":[{"AttributeName":"g","AttributeType":"S"}],"GlobalSecondaryIndexUpdates":[{"Create":{"IndexName":"gix","KeySchema":[{"AttributeName":"g","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}}]}' > "$corpus-request/seed-add-index"
+printf '\010{"TableName":"tbl","IndexName":"gix","KeyConditionExpression":"g = :g","ExpressionAttributeValues":{":g":{"S":"x"}},"Limit":1,"ExclusiveStartKey":{"pk":{"S":"a"},"sk":{"N":"1"},"g":{"S":"x"}}}' > "$corpus-request/seed-query-index"
+printf '\017{"TableName":"tbl","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"exp"}}' > "$corpus-request/seed-ttl"
 run fuzz_request -max_len=8192 -dict="$root/fuzz/json.dict" "$@" "$corpus-request"

@@ -8,12 +8,41 @@
  * evaluate more than 1 MB (it never returns more). Count is after the filter, ScannedCount
  * before it. Select=COUNT returns the counts only. Legacy KeyConditions, QueryFilter,
  * ScanFilter and AttributesToGet are rewritten as expressions first (legacy.c).
+ *
+ * IndexName reads a secondary index (the engine's q.index): items are the index's
+ * projections and LastEvaluatedKey holds the table's and the index's keys. The index is
+ * looked up first for DynamoDB's errors (unknown index, ConsistentRead on a global one).
  */
 #include "server/server.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define PAGE_MAX (1024u * 1024u)
+
+/* IndexName must name an index of the table, and a global one cannot be read consistently
+ * (DynamoDB's rule; keel's reads would be consistent anyway). */
+static bool check_index(ksrv_req *r, const char *table, const char *index, bool consistent) {
+    keel_db_table_stats *s = malloc(sizeof *s);
+    if (!s) return ksrv_fail(r, "InternalServerError", "out of memory");
+    keel_status st = keel_db_get_stats(r->db, table, s);
+    bool ok = true;
+    if (st != KEEL_OK) {
+        ok = ksrv_fail_status(r, st, table);
+    } else {
+        const keel_db_index_info *x = NULL;
+        for (size_t i = 0; i < s->nindexes; i++)
+            if (strcmp(s->indexes[i].name, index) == 0) x = &s->indexes[i];
+        if (!x)
+            ok = ksrv_fail(r, "ValidationException", "The table does not have the specified "
+                           "index: %.255s", index);
+        else if (!x->local && consistent)
+            ok = ksrv_fail(r, "ValidationException", "Consistent reads are not supported on "
+                           "global secondary indexes");
+    }
+    free(s);
+    return ok;
+}
 
 static bool run(ksrv_req *r, bool is_query) {
     const char *table, *index = NULL, *select, *kc = NULL, *filter = NULL, *proj = NULL;
@@ -64,15 +93,13 @@ static bool run(ksrv_req *r, bool is_query) {
         !ksrv_get_str(r, r->in, "FilterExpression", false, &filter) ||
         !ksrv_get_str(r, r->in, "ProjectionExpression", false, &proj))
         return false;
-    if (index)
-        return ksrv_fail(r, "ValidationException", "The table does not have the specified "
-                         "index: %.255s", index);
+    if (index && !check_index(r, table, index, consistent)) return false;
     if (has_limit && limit < 1)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld' at "
                          "'limit' failed to satisfy constraint: Member must have value greater "
                          "than or equal to 1", limit);
     bool count_only = select && strcmp(select, "COUNT") == 0;
-    if (select && strcmp(select, "ALL_PROJECTED_ATTRIBUTES") == 0)
+    if (select && strcmp(select, "ALL_PROJECTED_ATTRIBUTES") == 0 && !index)
         return ksrv_fail(r, "ValidationException", "ALL_PROJECTED_ATTRIBUTES can be used only "
                          "when Querying using an IndexName");
     if (select && strcmp(select, "SPECIFIC_ATTRIBUTES") == 0 && !proj)
@@ -109,6 +136,7 @@ static bool run(ksrv_req *r, bool is_query) {
     }
     q.segment = (uint32_t)segment;
     q.total_segments = (uint32_t)total;
+    q.index = index;
     keel_db_cursor *c = NULL;
     keel_status st = is_query ? keel_db_query_start(r->db, table, &q, &c)
                               : keel_db_scan_start(r->db, table, &q, &c);

@@ -27,6 +27,7 @@ static const char *full_type(const char *type) {
         {"ConditionalCheckFailedException", KSRV_PREFIX "ConditionalCheckFailedException"},
         {"TransactionCanceledException", KSRV_PREFIX "TransactionCanceledException"},
         {"DuplicateItemException", KSRV_PREFIX "DuplicateItemException"},
+        {"LimitExceededException", KSRV_PREFIX "LimitExceededException"},
         {"InternalServerError", KSRV_PREFIX "InternalServerError"},
         {"SerializationException", KSRV_CORAL "SerializationException"},
         {"UnknownOperationException", KSRV_CORAL "UnknownOperationException"},

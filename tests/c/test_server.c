@@ -10,7 +10,10 @@
  * filters, Select COUNT, Limit and LastEvaluatedKey, 1 MB pages, segments), batches
  * (limits, duplicates, UnprocessedKeys/Items), transactions (CancellationReasons), and the
  * protocol's errors (__type and status for malformed JSON, wrong types, unknown operations,
- * missing tables, nesting).
+ * missing tables, nesting). Secondary indexes (CreateTable with GSIs and LSIs and DynamoDB's
+ * AttributeDefinitions rules, DescribeTable's index descriptions, Query/Scan IndexName,
+ * UpdateTable's index Create/Delete) and TTL (UpdateTimeToLive's refusals, expiry through
+ * the injectable clock) have their own tests.
  */
 #include "util.h"
 
@@ -136,11 +139,226 @@ static void test_tables(void) {
     CHECK(strcmp(str_at(j, "TableDescription.TableStatus"), "ACTIVE") == 0);
     json_decref(j);
     ERROR("UpdateTable", "{\"TableName\":\"tbl\",\"GlobalSecondaryIndexUpdates\":[{\"Delete\":"
-          "{\"IndexName\":\"x\"}}]}", "ValidationException", "secondary indexes");
+          "{\"IndexName\":\"x\"}}]}", "ResourceNotFoundException", "index x not found");
     ERROR("UpdateTable", "{\"TableName\":\"nope\"}", "ResourceNotFoundException", NULL);
-    ERROR("UpdateTimeToLive", "{\"TableName\":\"tbl\",\"TimeToLiveSpecification\":{\"Enabled\":true,"
-          "\"AttributeName\":\"ttl\"}}", "ValidationException", "Time to Live");
     j = CALL("DescribeTimeToLive", "{\"TableName\":\"tbl\"}", 200);
+    CHECK(strcmp(str_at(j, "TimeToLiveDescription.TimeToLiveStatus"), "DISABLED") == 0);
+    json_decref(j);
+    keel_db_free(g_db);
+}
+
+/* JSON written with ' for " (the tests below would drown in backslashes); a ring of 4
+ * buffers so that a call may take two. */
+static const char *jq(const char *s) {
+    static char bufs[4][4096];
+    static int at;
+    char *b = bufs[at++ % 4];
+    size_t i = 0;
+    for (; s[i] && i < sizeof bufs[0] - 1; i++) b[i] = s[i] == '\'' ? '"' : s[i];
+    b[i] = '\0';
+    return b;
+}
+
+#define IDX_TABLE                                                                              \
+    "{'TableName':'itab','KeySchema':[{'AttributeName':'pk','KeyType':'HASH'},"                 \
+    "{'AttributeName':'sk','KeyType':'RANGE'}],"                                              \
+    "'AttributeDefinitions':[{'AttributeName':'pk','AttributeType':'S'},"                     \
+    "{'AttributeName':'sk','AttributeType':'N'},{'AttributeName':'g','AttributeType':'S'},"   \
+    "{'AttributeName':'l','AttributeType':'N'}],'BillingMode':'PAY_PER_REQUEST',"             \
+    "'GlobalSecondaryIndexes':[{'IndexName':'byg','KeySchema':[{'AttributeName':'g',"         \
+    "'KeyType':'HASH'},{'AttributeName':'sk','KeyType':'RANGE'}],"                            \
+    "'Projection':{'ProjectionType':'INCLUDE','NonKeyAttributes':['v']}}],"                   \
+    "'LocalSecondaryIndexes':[{'IndexName':'byl','KeySchema':[{'AttributeName':'pk',"         \
+    "'KeyType':'HASH'},{'AttributeName':'l','KeyType':'RANGE'}],"                             \
+    "'Projection':{'ProjectionType':'KEYS_ONLY'}}]}"
+
+static void test_indexes(void) {
+    open_db();
+    /* AttributeDefinitions must type every index key and nothing else */
+    ERROR("CreateTable", jq("{'TableName':'itab','KeySchema':[{'AttributeName':'pk','KeyType':"
+          "'HASH'}],'AttributeDefinitions':[{'AttributeName':'pk','AttributeType':'S'}],"
+          "'GlobalSecondaryIndexes':[{'IndexName':'byg','KeySchema':[{'AttributeName':'g',"
+          "'KeyType':'HASH'}],'Projection':{'ProjectionType':'ALL'}}]}"),
+          "ValidationException", "Some index key attributes are not defined in "
+          "AttributeDefinitions. Keys: [g], AttributeDefinitions: [pk]");
+    ERROR("CreateTable", jq("{'TableName':'itab','KeySchema':[{'AttributeName':'pk','KeyType':"
+          "'HASH'}],'AttributeDefinitions':[{'AttributeName':'pk','AttributeType':'S'},"
+          "{'AttributeName':'g','AttributeType':'S'},{'AttributeName':'z','AttributeType':'S'}],"
+          "'GlobalSecondaryIndexes':[{'IndexName':'byg','KeySchema':[{'AttributeName':'g',"
+          "'KeyType':'HASH'}],'Projection':{'ProjectionType':'ALL'}}]}"),
+          "ValidationException", "Some AttributeDefinitions are not used");
+    ERROR("CreateTable", jq("{'TableName':'itab','KeySchema':[{'AttributeName':'pk','KeyType':"
+          "'HASH'},{'AttributeName':'sk','KeyType':'RANGE'}],'AttributeDefinitions':["
+          "{'AttributeName':'pk','AttributeType':'S'},{'AttributeName':'sk','AttributeType':'N'},"
+          "{'AttributeName':'g','AttributeType':'S'}],'LocalSecondaryIndexes':[{'IndexName':"
+          "'byl','KeySchema':[{'AttributeName':'g','KeyType':'HASH'},{'AttributeName':'sk',"
+          "'KeyType':'RANGE'}],'Projection':{'ProjectionType':'ALL'}}]}"),
+          "ValidationException", "same leading hash key");
+    ERROR("CreateTable", jq("{'TableName':'itab','KeySchema':[{'AttributeName':'pk','KeyType':"
+          "'HASH'}],'AttributeDefinitions':[{'AttributeName':'pk','AttributeType':'S'},"
+          "{'AttributeName':'g','AttributeType':'S'}],"
+          "'GlobalSecondaryIndexes':[{'IndexName':'byg','KeySchema':[{'AttributeName':'g',"
+          "'KeyType':'HASH'}],'Projection':{'ProjectionType':'ALL','NonKeyAttributes':['v']}}]}"),
+          "ValidationException", "ProjectionType is ALL, but NonKeyAttributes is specified");
+    ERROR("CreateTable", jq("{'TableName':'itab','KeySchema':[{'AttributeName':'pk','KeyType':"
+          "'HASH'}],'AttributeDefinitions':[{'AttributeName':'pk','AttributeType':'S'}],"
+          "'GlobalSecondaryIndexes':[{'IndexName':'byg','KeySchema':[{'AttributeName':'pk',"
+          "'KeyType':'HASH'}]}]}"), "ValidationException", "Value null at 'projection'");
+    json_t *j = CALL("CreateTable", jq(IDX_TABLE), 200);
+    CHECK(strcmp(str_at(j, "TableDescription.GlobalSecondaryIndexes.0.IndexName"), "byg") == 0);
+    json_decref(j);
+    ERROR("CreateTable", jq(IDX_TABLE), "ResourceInUseException", NULL);
+    for (int i = 0; i < 6; i++) {
+        char body[400];
+        snprintf(body, sizeof body, "{'TableName':'itab','Item':{'pk':{'S':'p%d'},'sk':{'N':'%d'},"
+                 "'g':{'S':'%s'},'l':{'N':'%d'},'v':{'S':'v%d'},'w':{'S':'w'}}}", i % 2, i,
+                 i < 4 ? "even" : "odd", 10 - i, i);
+        OK("PutItem", jq(body));
+    }
+    OK("PutItem", jq("{'TableName':'itab','Item':{'pk':{'S':'p0'},'sk':{'N':'99'}}}"));  /* sparse */
+    j = CALL("DescribeTable", jq("{'TableName':'itab'}"), 200);
+    CHECK_EQ(json_array_size(json_object_get(json_object_get(j, "Table"),
+                                             "AttributeDefinitions")), 4u);
+    CHECK(strcmp(str_at(j, "Table.GlobalSecondaryIndexes.0.IndexStatus"), "ACTIVE") == 0);
+    CHECK(strcmp(str_at(j, "Table.GlobalSecondaryIndexes.0.Projection.ProjectionType"),
+                 "INCLUDE") == 0);
+    CHECK(strcmp(str_at(j, "Table.GlobalSecondaryIndexes.0.Projection.NonKeyAttributes.0"),
+                 "v") == 0);
+    CHECK(strcmp(str_at(j, "Table.GlobalSecondaryIndexes.0.IndexArn"),
+                 "arn:aws:dynamodb:us-east-1:123456789012:table/itab/index/byg") == 0);
+    json_t *g0 = json_array_get(json_object_get(json_object_get(j, "Table"),
+                                                "GlobalSecondaryIndexes"), 0);
+    CHECK_EQ(int_at(g0, "ItemCount"), 6);
+    CHECK(strcmp(str_at(j, "Table.LocalSecondaryIndexes.0.KeySchema.1.AttributeName"),
+                 "l") == 0);
+    CHECK(str_at(j, "Table.LocalSecondaryIndexes.0.IndexStatus") == NULL);
+    json_decref(j);
+    /* Query a GSI: index key order, INCLUDE projection, LastEvaluatedKey with both keys */
+    j = CALL("Query", jq("{'TableName':'itab','IndexName':'byg','KeyConditionExpression':"
+             "'g = :g','ExpressionAttributeValues':{':g':{'S':'even'}},'Limit':2}"), 200);
+    CHECK_EQ(int_at(j, "Count"), 2);
+    CHECK(strcmp(str_at(j, "Items.1.v.S"), "v1") == 0);
+    CHECK(str_at(j, "Items.1.w.S") == NULL);
+    CHECK(strcmp(str_at(j, "LastEvaluatedKey.g.S"), "even") == 0);
+    CHECK(strcmp(str_at(j, "LastEvaluatedKey.pk.S"), "p1") == 0);
+    CHECK(strcmp(str_at(j, "LastEvaluatedKey.sk.N"), "1") == 0);
+    char body[1024];
+    char *lek = json_dumps(json_object_get(j, "LastEvaluatedKey"), JSON_COMPACT);
+    snprintf(body, sizeof body, "{\"TableName\":\"itab\",\"IndexName\":\"byg\","
+             "\"KeyConditionExpression\":\"g = :g\",\"ExpressionAttributeValues\":{\":g\":"
+             "{\"S\":\"even\"}},\"ExclusiveStartKey\":%s}", lek);
+    free(lek);
+    json_decref(j);
+    j = CALL("Query", body, 200);
+    CHECK_EQ(int_at(j, "Count"), 2);
+    CHECK(strcmp(str_at(j, "Items.0.sk.N"), "2") == 0);
+    json_decref(j);
+    /* an LSI: KEYS_ONLY, sorted by l; consistent reads allowed */
+    j = CALL("Query", jq("{'TableName':'itab','IndexName':'byl','ConsistentRead':true,"
+             "'KeyConditionExpression':'pk = :p AND l < :l','ExpressionAttributeValues':"
+             "{':p':{'S':'p0'},':l':{'N':'9'}},'Select':'ALL_PROJECTED_ATTRIBUTES'}"), 200);
+    CHECK_EQ(int_at(j, "Count"), 2);
+    CHECK(strcmp(str_at(j, "Items.0.l.N"), "6") == 0);
+    CHECK(str_at(j, "Items.0.v.S") == NULL);
+    json_decref(j);
+    ERROR("Query", jq("{'TableName':'itab','IndexName':'byg','ConsistentRead':true,"
+          "'KeyConditionExpression':'g = :g','ExpressionAttributeValues':{':g':{'S':'odd'}}}"),
+          "ValidationException", "Consistent reads are not supported on global secondary "
+          "indexes");
+    ERROR("Scan", jq("{'TableName':'itab','IndexName':'nope'}"), "ValidationException",
+          "The table does not have the specified index: nope");
+    j = CALL("Scan", jq("{'TableName':'itab','IndexName':'byg'}"), 200);
+    CHECK_EQ(int_at(j, "Count"), 6);
+    json_decref(j);
+    /* UpdateTable: add a global index (backfilled before the answer), then drop it */
+    ERROR("UpdateTable", jq("{'TableName':'itab','GlobalSecondaryIndexUpdates':[{'Create':"
+          "{'IndexName':'byw','KeySchema':[{'AttributeName':'w','KeyType':'HASH'}],"
+          "'Projection':{'ProjectionType':'ALL'}}}]}"), "ValidationException",
+          "AttributeDefinitions");
+    ERROR("UpdateTable", jq("{'TableName':'itab','GlobalSecondaryIndexUpdates':[{'Delete':"
+          "{'IndexName':'a1x'}},{'Delete':{'IndexName':'a2x'}}]}"), "LimitExceededException",
+          "Only 1 online index");
+    j = CALL("UpdateTable", jq("{'TableName':'itab','AttributeDefinitions':[{'AttributeName':'w',"
+             "'AttributeType':'S'}],'GlobalSecondaryIndexUpdates':[{'Create':{'IndexName':'byw',"
+             "'KeySchema':[{'AttributeName':'w','KeyType':'HASH'}],'Projection':"
+             "{'ProjectionType':'ALL'},'ProvisionedThroughput':{'ReadCapacityUnits':1,"
+             "'WriteCapacityUnits':1}}}]}"), 200);
+    CHECK(strcmp(str_at(j, "TableDescription.GlobalSecondaryIndexes.1.IndexName"), "byw") == 0);
+    CHECK(strcmp(str_at(j, "TableDescription.GlobalSecondaryIndexes.1.IndexStatus"),
+                 "ACTIVE") == 0);
+    json_decref(j);
+    ERROR("UpdateTable", jq("{'TableName':'itab','AttributeDefinitions':[{'AttributeName':'w',"
+          "'AttributeType':'S'}],'GlobalSecondaryIndexUpdates':[{'Create':{'IndexName':'byw',"
+          "'KeySchema':[{'AttributeName':'w','KeyType':'HASH'}],'Projection':"
+          "{'ProjectionType':'ALL'}}}]}"), "ValidationException", "already exists");
+    j = CALL("Query", jq("{'TableName':'itab','IndexName':'byw','KeyConditionExpression':"
+             "'w = :w','ExpressionAttributeValues':{':w':{'S':'w'}},'Select':'COUNT'}"), 200);
+    CHECK_EQ(int_at(j, "Count"), 6);
+    json_decref(j);
+    j = CALL("UpdateTable", jq("{'TableName':'itab','GlobalSecondaryIndexUpdates':[{'Delete':"
+             "{'IndexName':'byw'}}]}"), 200);
+    CHECK_EQ(json_array_size(json_object_get(json_object_get(j, "TableDescription"),
+                                             "GlobalSecondaryIndexes")), 1u);
+    json_decref(j);
+    ERROR("Query", jq("{'TableName':'itab','IndexName':'byw','KeyConditionExpression':"
+          "'w = :w','ExpressionAttributeValues':{':w':{'S':'w'}}}"), "ValidationException",
+          "specified index: byw");
+    ERROR("UpdateTable", jq("{'TableName':'itab','GlobalSecondaryIndexUpdates':[{'Delete':"
+          "{'IndexName':'byl'}}]}"), "ResourceNotFoundException", NULL);
+    keel_db_free(g_db);
+}
+
+static int64_t g_now = 1000;
+static int64_t fixed_clock(void *ctx) {
+    (void)ctx;
+    return g_now;
+}
+
+static void test_ttl(void) {
+    open_db();
+    keel_db_set_clock(g_db, fixed_clock, NULL);
+    ERROR("UpdateTimeToLive", jq("{'TableName':'tbl','TimeToLiveSpecification':"
+          "{'Enabled':false,'AttributeName':'exp'}}"), "ValidationException",
+          "TimeToLive is already disabled");
+    ERROR("UpdateTimeToLive", jq("{'TableName':'tbl','TimeToLiveSpecification':"
+          "{'AttributeName':'exp'}}"), "ValidationException", "timeToLiveSpecification.enabled");
+    ERROR("UpdateTimeToLive", jq("{'TableName':'tbl'}"), "ValidationException",
+          "Value null at 'timeToLiveSpecification'");
+    ERROR("UpdateTimeToLive", jq("{'TableName':'nope','TimeToLiveSpecification':"
+          "{'Enabled':true,'AttributeName':'exp'}}"), "ResourceNotFoundException", NULL);
+    json_t *j = CALL("UpdateTimeToLive", jq("{'TableName':'tbl','TimeToLiveSpecification':"
+                     "{'Enabled':true,'AttributeName':'exp'}}"), 200);
+    CHECK(json_is_true(json_object_get(json_object_get(j, "TimeToLiveSpecification"),
+                                       "Enabled")));
+    json_decref(j);
+    j = CALL("DescribeTimeToLive", jq("{'TableName':'tbl'}"), 200);
+    CHECK(strcmp(str_at(j, "TimeToLiveDescription.TimeToLiveStatus"), "ENABLED") == 0);
+    CHECK(strcmp(str_at(j, "TimeToLiveDescription.AttributeName"), "exp") == 0);
+    json_decref(j);
+    ERROR("UpdateTimeToLive", jq("{'TableName':'tbl','TimeToLiveSpecification':"
+          "{'Enabled':true,'AttributeName':'exp'}}"), "ValidationException",
+          "TimeToLive is already enabled");
+    ERROR("UpdateTimeToLive", jq("{'TableName':'tbl','TimeToLiveSpecification':"
+          "{'Enabled':false,'AttributeName':'other'}}"), "ValidationException",
+          "TimeToLive is active on a different AttributeName: current AttributeName is exp");
+    OK("PutItem", jq("{'TableName':'tbl','Item':{'pk':{'S':'a'},'sk':{'N':'1'},"
+                     "'exp':{'N':'1500'}}}"));
+    OK("PutItem", jq("{'TableName':'tbl','Item':{'pk':{'S':'a'},'sk':{'N':'2'},"
+                     "'exp':{'N':'5000'}}}"));
+    j = CALL("GetItem", jq("{'TableName':'tbl','Key':{'pk':{'S':'a'},'sk':{'N':'1'}}}"), 200);
+    CHECK(json_object_get(j, "Item") != NULL);
+    json_decref(j);
+    g_now = 2000;   /* the first item expires */
+    j = CALL("GetItem", jq("{'TableName':'tbl','Key':{'pk':{'S':'a'},'sk':{'N':'1'}}}"), 200);
+    CHECK(json_object_get(j, "Item") == NULL);
+    json_decref(j);
+    j = CALL("Query", jq("{'TableName':'tbl','KeyConditionExpression':'pk = :p',"
+             "'ExpressionAttributeValues':{':p':{'S':'a'}}}"), 200);
+    CHECK_EQ(int_at(j, "Count"), 1);
+    json_decref(j);
+    OK("UpdateTimeToLive", jq("{'TableName':'tbl','TimeToLiveSpecification':"
+                              "{'Enabled':false,'AttributeName':'exp'}}"));
+    j = CALL("DescribeTimeToLive", jq("{'TableName':'tbl'}"), 200);
     CHECK(strcmp(str_at(j, "TimeToLiveDescription.TimeToLiveStatus"), "DISABLED") == 0);
     json_decref(j);
     keel_db_free(g_db);
@@ -496,6 +714,8 @@ static void test_protocol_errors(void) {
 int main(int argc, char **argv) {
     static const h_test tests[] = {
         H_TEST(test_tables),
+        H_TEST(test_indexes),
+        H_TEST(test_ttl),
         H_TEST(test_items),
         H_TEST(test_query_scan),
         H_TEST(test_pages),

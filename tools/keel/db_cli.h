@@ -30,6 +30,8 @@ enum {
     DB_GZIP = 1u << 10,         /* export --gzip */
     DB_CREATE = 1u << 11,       /* import --create PK:TYPE[,SK:TYPE] */
     DB_PARAMS = 1u << 12,       /* sql --params JSON */
+    DB_CONDITION = 1u << 13,    /* update --condition EXPR */
+    DB_RETURN = 1u << 14,       /* update --return NONE|ALL_OLD|... */
 };
 
 #define DB_MAX_POS 3
@@ -46,6 +48,8 @@ typedef struct db_args {
     bool has_segment, has_total;
     bool gzip;
     const char *create, *params;
+    const char *condition;
+    keel_db_return return_values;
 } db_args;
 
 typedef struct db_command {

@@ -2,7 +2,8 @@
  * db_cmds.c: the Database face of the `keel` tool (keel_db.h): `keel db FILE COMMAND`.
  *
  *     keel db FILE tables | create-table | delete-table | describe | put | get | del |
- *                  query | scan | count | stat | verify | compact | sql | export | import
+ *                  update | transact | query | scan | count | stat | stats | verify |
+ *                  compact | sql | export | import
  *
  * (sql, export and import live in db_io_cmds.c; what the two files share, in db_cli.h.)
  *
@@ -30,6 +31,7 @@
  */
 #include "cli.h"
 #include "db_cli.h"
+#include "keel_server.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -56,6 +58,9 @@ static int cmd_count(db_args *a);
 static int cmd_stat(db_args *a);
 static int cmd_verify(db_args *a);
 static int cmd_compact(db_args *a);
+static int cmd_update(db_args *a);
+static int cmd_transact(db_args *a);
+static int cmd_stats(db_args *a);
 
 #define EXPR_OPTS_HELP                                                                       \
     "  --filter EXPR       a FilterExpression: only items for which it is true are\n"        \
@@ -134,6 +139,50 @@ static const db_command db_commands[] = {
      "Exit status 1 when there is no such item. FILE must exist.\n"
      "\n"
      "  --sync       fdatasync before returning\n"},
+    {"update", cmd_update, 3, 3, {"TABLE", "KEY", "UPDATE_EXPR"},
+     DB_CONDITION | DB_NAMES | DB_VALUES | DB_RETURN | DB_SYNC,
+     "update TABLE KEY UPDATE_EXPR [--condition EXPR] [--names JSON] [--values JSON]\n"
+     "                     [--return NONE|ALL_OLD|UPDATED_OLD|ALL_NEW|UPDATED_NEW] [--sync]",
+     "apply an UpdateExpression to one item (UpdateItem)",
+     "Apply UPDATE_EXPR, a DynamoDB UpdateExpression (SET, REMOVE, ADD, DELETE), to the\n"
+     "item whose key is KEY (a DynamoDB JSON object of the key attributes), creating it\n"
+     "from the key when absent, as UpdateItem does:\n"
+     "    keel db app.keel update events '{\"device\": {\"S\": \"a\"}, \"ts\": {\"N\": \"5\"}}' \\\n"
+     "        'SET hits = if_not_exists(hits, :zero) + :one' \\\n"
+     "        --values '{\":zero\": {\"N\": \"0\"}, \":one\": {\"N\": \"1\"}}'\n"
+     "The attributes --return asks for are printed on one line in DynamoDB JSON (nothing\n"
+     "for NONE, the default, or when there are none). With --condition, the condition\n"
+     "is checked and the item written under one lock; when it is false nothing is\n"
+     "written and the exit status is 3 (\"The conditional request failed\", naming the\n"
+     "condition). FILE and TABLE must exist.\n"
+     "\n"
+     "  --condition EXPR    a ConditionExpression the current item must satisfy\n"
+     "  --names JSON        ExpressionAttributeNames: {\"#n\": \"name\", ...}\n"
+     "  --values JSON       ExpressionAttributeValues: {\":v\": {\"S\": \"a\"}, ...}\n"
+     "  --return WHAT       ReturnValues: NONE (default), ALL_OLD, UPDATED_OLD, ALL_NEW\n"
+     "                      or UPDATED_NEW\n"
+     "  --sync              fdatasync before returning\n"},
+    {"transact", cmd_transact, 1, 1, {"ACTIONS"}, DB_SYNC,
+     "transact [--sync] ACTIONS|-",
+     "apply up to 100 writes atomically (TransactWriteItems)",
+     "Apply the actions of ACTIONS ('-': read them from standard input), a JSON list in\n"
+     "DynamoDB's TransactItems shape, as the AWS CLI's --transact-items takes it (an\n"
+     "object {\"TransactItems\": [...]} is accepted too):\n"
+     "    [{\"Put\": {\"TableName\": \"t\", \"Item\": {\"pk\": {\"S\": \"a\"}},\n"
+     "              \"ConditionExpression\": \"attribute_not_exists(pk)\"}},\n"
+     "     {\"Update\": {\"TableName\": \"t\", \"Key\": {\"pk\": {\"S\": \"b\"}},\n"
+     "                 \"UpdateExpression\": \"SET n = n - :one\",\n"
+     "                 \"ExpressionAttributeValues\": {\":one\": {\"N\": \"1\"}}}},\n"
+     "     {\"Delete\": {...}}, {\"ConditionCheck\": {...}}]\n"
+     "Every condition is checked and every write lands as one atomic group, or nothing\n"
+     "is written. When the transaction is canceled, its CancellationReasons (one per\n"
+     "action, in order: {\"Code\": \"None\"} or {\"Code\": \"ConditionalCheckFailed\",\n"
+     "\"Message\": ...}) are printed on standard output as {\"CancellationReasons\": [...]}\n"
+     "and the exit status is 3. A request DynamoDB would refuse (two actions on one\n"
+     "item, a missing table, a bad expression) is exit status 3 with its message.\n"
+     "FILE must exist.\n"
+     "\n"
+     "  --sync              fdatasync before returning\n"},
     {"query", cmd_query, 2, 2, {"TABLE", "KEY_CONDITION"},
      DB_JSON | DB_VALUES | DB_NAMES | DB_FILTER | DB_PROJECTION | DB_REVERSE | DB_LIMIT |
          DB_START,
@@ -180,6 +229,17 @@ static const db_command db_commands[] = {
      "read-only.\n"
      "\n"
      "  --json       print one JSON object instead\n"},
+    {"stats", cmd_stats, 1, 1, {"TABLE"}, DB_JSON,
+     "stats [--json] TABLE",
+     "show a table's items, bytes, indexes and TTL attribute",
+     "Show TABLE's item count and bytes, its TTL attribute (or none), and each\n"
+     "secondary index (local ones first, then global) with its key schema,\n"
+     "projection, entry count and bytes. The file is opened read-only.\n"
+     "\n"
+     "  --json       print one JSON object: {\"TableName\": ..., \"ItemCount\": N,\n"
+     "               \"TableSizeBytes\": N, \"TimeToLiveAttribute\": NAME|null, \"Indexes\":\n"
+     "               [{\"IndexName\": ..., \"Kind\": \"GLOBAL\"|\"LOCAL\", \"KeySchema\": ...,\n"
+     "               \"Projection\": ..., \"ItemCount\": N, \"IndexSizeBytes\": N, ...}]}\n"},
     {"verify", cmd_verify, 0, 0, {NULL}, 0,
      "verify",
      "check every entry's checksum and every item's encoding",
@@ -309,7 +369,8 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
             {"--start-key", DB_START, true},     {"--segment", DB_SEGMENT, true},
             {"--total-segments", DB_SEGMENT, true},
             {"--gzip", DB_GZIP, false},          {"--create", DB_CREATE, true},
-            {"--params", DB_PARAMS, true},
+            {"--params", DB_PARAMS, true},       {"--condition", DB_CONDITION, true},
+            {"--return", DB_RETURN, true},
         };
         size_t k = 0;
         while (k < sizeof known / sizeof known[0] && strcmp(known[k].name, name) != 0) k++;
@@ -334,6 +395,18 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
         case DB_GZIP: a->gzip = true; break;
         case DB_CREATE: a->create = value; break;
         case DB_PARAMS: a->params = value; break;
+        case DB_CONDITION: a->condition = value; break;
+        case DB_RETURN: {
+            static const char *const rv[] = {"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW",
+                                             "UPDATED_NEW"};
+            size_t r = 0;
+            while (r < 5 && strcmp(rv[r], value) != 0) r++;
+            if (r == 5)
+                return db_usage(c, "%s: --return: '%s' is not one of NONE, ALL_OLD, "
+                                "UPDATED_OLD, ALL_NEW, UPDATED_NEW", c->name, value);
+            a->return_values = (keel_db_return)r;
+            break;
+        }
         case DB_LIMIT:
             if (!parse_u64(value, UINT64_MAX, &v) || v == 0)
                 return db_usage(c, "%s: --limit: '%s' is not a positive integer", c->name, value);
@@ -692,6 +765,175 @@ static int cmd_del(db_args *a) {
     return rc;
 }
 
+/* ---- update, transact -------------------------------------------------------------------- */
+
+static int cmd_update(db_args *a) {
+    const char *table = a->pos[0];
+    cbor key, values = {NULL, 0}, names = {NULL, 0};
+    int rc = json_arg(a, KEEL_DB_JSON_ITEM, "KEY", a->pos[1], &key);
+    if (!rc) rc = json_arg(a, KEEL_DB_JSON_VALUES, "--values", a->values, &values);
+    if (!rc) rc = json_arg(a, KEEL_DB_JSON_NAMES, "--names", a->names, &names);
+    keel_db *db = NULL;
+    if (!rc) rc = open_db(a, KEEL_OPEN_EXISTING, &db);
+    if (rc) {
+        free(key.p);
+        free(values.p);
+        free(names.p);
+        return rc;
+    }
+    keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
+    o.condition = a->condition;
+    o.names = names.p;
+    o.names_len = names.len;
+    o.values = values.p;
+    o.values_len = values.len;
+    o.return_values = a->return_values;
+    keel_db_buf out = {NULL, 0};
+    keel_status st = keel_db_update_item(db, table, key.p, key.len, a->pos[2], &o, &out);
+    if (st == KEEL_ECONDITION)
+        rc = cli_fail(st, "update '%s': condition '%s' is false for key %s", table,
+                      a->condition ? a->condition : "", a->pos[1]);
+    else if (st != KEEL_OK)
+        rc = cli_fail(st, "update '%s'", table);
+    else if (out.data) {
+        outbuf *ob = new_outbuf("update");
+        if (!ob) {
+            rc = EXIT_ERROR;
+        } else {
+            rc = put_item_line(ob, out.data, out.len, "update");
+            out_put(ob, "\n", 1);
+            out_flush(ob);
+            if (rc == EXIT_OK && ob->err) rc = output_failed(ob->err);
+            free(ob);
+        }
+    }
+    keel_db_buf_free(&out);
+    free(key.p);
+    free(values.p);
+    free(names.p);
+    return close_db(db, a->path, rc);
+}
+
+/* All of standard input as a NUL-terminated string (NULL after reporting a failure). */
+static char *read_stdin(const char *what, size_t *len_out) {
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (!buf) {
+            say("%s: out of memory", what);
+            return NULL;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, stdin);
+        len += n;
+        if (n == 0) break;
+        if (len + 1 == cap) {
+            if (cap >= KEEL_DYNAMO_MAX_BODY) break;
+            char *nb = realloc(buf, cap *= 2);
+            if (!nb) free(buf);
+            buf = nb;
+        }
+    }
+    if (ferror(stdin)) {
+        say("%s: reading standard input: %s", what, strerror(errno));
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    *len_out = len;
+    return buf;
+}
+
+/* The text of the JSON string member "message" of a response body, unescaped only as far as
+ * a one-line message needs ("" when absent). */
+static void response_message(const char *body, char *out, size_t cap) {
+    const char *p = strstr(body, "\"message\":");
+    size_t n = 0;
+    if (p) {
+        p += 10;
+        while (*p == ' ') p++;
+        if (*p == '"') {
+            for (p++; *p && *p != '"' && n + 1 < cap; p++) {
+                if (*p == '\\' && p[1]) p++;
+                out[n++] = *p;
+            }
+        }
+    }
+    out[n] = '\0';
+}
+
+/* TransactWriteItems through the same request handler `keel serve` uses, so the CLI
+ * accepts exactly DynamoDB's TransactItems JSON and answers with DynamoDB's reasons. */
+static int cmd_transact(db_args *a) {
+    const char *arg = a->pos[0];
+    char *in = NULL;
+    size_t inlen;
+    if (strcmp(arg, "-") == 0) {
+        if (!(in = read_stdin("transact", &inlen))) return EXIT_ERROR;
+        arg = in;
+    } else {
+        inlen = strlen(arg);
+    }
+    const char *p = arg;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r') p++;
+    if (*p != '[' && *p != '{') {
+        free(in);
+        return db_usage(a->cmd, "transact: ACTIONS is not a JSON list of TransactItems");
+    }
+    char *body;
+    size_t blen;
+    if (*p == '[') {   /* the AWS CLI's --transact-items: the list itself */
+        blen = inlen + 20;
+        body = malloc(blen + 1);
+        if (body) blen = (size_t)snprintf(body, blen + 1, "{\"TransactItems\": %s}", arg);
+    } else {
+        blen = inlen;
+        body = strdup(arg);
+    }
+    free(in);
+    if (!body) return cli_fail(KEEL_ENOMEM, "transact");
+    keel_db *db;
+    int rc = open_db(a, KEEL_OPEN_EXISTING, &db);
+    if (rc) {
+        free(body);
+        return rc;
+    }
+    keel_dynamo_response r;
+    keel_dynamo_handle(db, "TransactWriteItems", body, blen, &r);
+    free(body);
+    if (r.status != 200) {
+        const char *type = strchr(r.type, '#');
+        type = type ? type + 1 : r.type;
+        char msg[1024];
+        response_message(r.body, msg, sizeof msg);
+        if (strcmp(type, "TransactionCanceledException") == 0) {
+            /* The response is DynamoDB's: its CancellationReasons, one per action. */
+            const char *reasons = strstr(r.body, "\"CancellationReasons\"");
+            const char *end = reasons ? strchr(reasons, '[') : NULL;
+            /* The end of the list: the ']' that closes it, outside strings. */
+            for (int depth = 0; end && *end; end++) {
+                if (*end == '"') {
+                    for (end++; *end && *end != '"'; end++)
+                        if (*end == '\\' && end[1]) end++;
+                    if (!*end) break;
+                } else if (*end == '[' || *end == '{') {
+                    depth++;
+                } else if ((*end == ']' || *end == '}') && --depth == 0) {
+                    break;
+                }
+            }
+            if (end && *end == ']') {
+                printf("{%.*s}\n", (int)(end + 1 - reasons), reasons);
+                fflush(stdout);
+            }
+        }
+        say("transact: %s: %s", type, msg);
+        /* Text that is not JSON of the right shape is a usage error, as for the others. */
+        rc = strcmp(type, "SerializationException") == 0 ? EXIT_USAGE : EXIT_ERROR;
+    }
+    keel_dynamo_response_free(&r);
+    return close_db(db, a->path, rc);
+}
+
 /* ---- query and scan ----------------------------------------------------------------------- */
 
 /* A progress bar in items, drawn on stderr only after the scan has run for a moment (a
@@ -918,6 +1160,93 @@ static int cmd_stat(db_args *a) {
     return close_db(db, a->path, rc);
 }
 
+static const char *projection_name(keel_db_projection p) {
+    return p == KEEL_DB_PROJECT_KEYS_ONLY ? "KEYS_ONLY"
+           : p == KEEL_DB_PROJECT_INCLUDE ? "INCLUDE" : "ALL";
+}
+
+static int cmd_stats(db_args *a) {
+    keel_db_table_stats *t = malloc(sizeof *t);
+    if (!t) return cli_fail(KEEL_ENOMEM, "stats");
+    keel_db *db;
+    int rc = open_db(a, KEEL_OPEN_READONLY, &db);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    keel_status st = keel_db_get_stats(db, a->pos[0], t);
+    if (st != KEEL_OK) {
+        free(t);
+        return close_db(db, a->path, cli_fail(st, "stats '%s'", a->pos[0]));
+    }
+    char h[32];
+    if (a->json) {
+        fputs("{\"TableName\": ", stdout);
+        print_json_string(stdout, a->pos[0]);
+        printf(", \"ItemCount\": %" PRIu64 ", \"TableSizeBytes\": %" PRIu64
+               ", \"TimeToLiveAttribute\": ", t->items, t->bytes);
+        if (t->ttl_attribute[0])
+            print_json_string(stdout, t->ttl_attribute);
+        else
+            fputs("null", stdout);
+        fputs(", \"Indexes\": [", stdout);
+    } else {
+        printf("table:          %s\n"
+               "items:          %" PRIu64 "\n"
+               "bytes:          %" PRIu64 " (%s)\n"
+               "ttl attribute:  %s\n"
+               "indexes:        %zu\n",
+               a->pos[0], t->items, t->bytes, human_size(t->bytes, h, sizeof h),
+               t->ttl_attribute[0] ? t->ttl_attribute : "none", t->nindexes);
+    }
+    for (size_t i = 0; i < t->nindexes; i++) {
+        const keel_db_index_info *x = &t->indexes[i];
+        if (a->json) {
+            fputs(i ? ", {\"IndexName\": " : "{\"IndexName\": ", stdout);
+            print_json_string(stdout, x->name);
+            printf(", \"Kind\": \"%s\", \"KeySchema\": [{\"AttributeName\": ",
+                   x->local ? "LOCAL" : "GLOBAL");
+            print_json_string(stdout, x->pk_name);
+            printf(", \"AttributeType\": \"%s\", \"KeyType\": \"HASH\"}", type_name(x->pk_type));
+            if (x->sk_name[0]) {
+                fputs(", {\"AttributeName\": ", stdout);
+                print_json_string(stdout, x->sk_name);
+                printf(", \"AttributeType\": \"%s\", \"KeyType\": \"RANGE\"}",
+                       type_name(x->sk_type));
+            }
+            printf("], \"Projection\": {\"ProjectionType\": \"%s\"",
+                   projection_name(x->projection));
+            if (x->projection == KEEL_DB_PROJECT_INCLUDE) {
+                fputs(", \"NonKeyAttributes\": [", stdout);
+                const char *p = x->include;
+                for (size_t j = 0; j < x->ninclude; j++, p += strlen(p) + 1) {
+                    if (j) fputs(", ", stdout);
+                    print_json_string(stdout, p);
+                }
+                fputc(']', stdout);
+            }
+            printf("}, \"IndexStatus\": \"%s\", \"ItemCount\": %" PRIu64
+                   ", \"IndexSizeBytes\": %" PRIu64 "}",
+                   x->creating ? "CREATING" : "ACTIVE", x->items, x->bytes);
+        } else {
+            printf("  %s (%s%s): %s", x->name, x->local ? "local" : "global",
+                   x->creating ? ", being backfilled" : "", x->pk_name);
+            if (x->sk_name[0]) printf(", %s", x->sk_name);
+            printf("; projection %s", projection_name(x->projection));
+            if (x->projection == KEEL_DB_PROJECT_INCLUDE) {
+                const char *p = x->include;
+                for (size_t j = 0; j < x->ninclude; j++, p += strlen(p) + 1)
+                    printf("%s%s", j ? "," : " ", p);
+            }
+            printf("; %" PRIu64 " entries, %" PRIu64 " bytes (%s)\n", x->items, x->bytes,
+                   human_size(x->bytes, h, sizeof h));
+        }
+    }
+    if (a->json) fputs("]}\n", stdout);
+    free(t);
+    return close_db(db, a->path, EXIT_OK);
+}
+
 static int cmd_verify(db_args *a) {
     keel_db *db;
     int rc = open_db(a, KEEL_OPEN_READONLY, &db);
@@ -1020,6 +1349,7 @@ const face db_face = {
         "  db FILE tables | create-table NAME PK:TYPE [SK:TYPE] | delete-table NAME\n"
         "  db FILE describe TABLE | count TABLE | put TABLE ITEM|- | get TABLE KEY\n"
         "  db FILE del TABLE KEY | query TABLE KEY_CONDITION | scan TABLE\n"
+        "  db FILE update TABLE KEY UPDATE_EXPR | transact ACTIONS|- | stats TABLE\n"
         "  db FILE stat | verify | compact | sql STATEMENT\n"
         "  db FILE export TABLE OUT | import TABLE IN\n"
         "(see 'keel help db'; a store named 'db' is reached as ./db)\n",
