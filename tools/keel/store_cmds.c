@@ -419,7 +419,7 @@ static int cmd_stat(args *a)
             printf("{\"kind\": \"%s\", \"valid_end\": %" PRIu64 ", \"ignored_bytes\": %" PRIu64
                    ", \"damaged_offset\": %" PRIu64 ", \"detail\": ", recovery_kind_name(r.kind),
                    r.valid_end, r.cut_bytes, r.damaged_offset);
-            json_string(stdout, r.detail);
+            print_json_string(stdout, r.detail);
             fputs("}}\n", stdout);
         }
         keel_free(s);
