@@ -83,8 +83,7 @@ def test_repair_cuts_a_broken_chain(tmp_path):
         keeldb.DataStore.repair(tmp_path / "missing.keel")
 
 
-def test_cli_stat_and_repair(tmp_path):
-    cli = os.environ.get("KEEL_CLI", "keel")
+def test_cli_stat_and_repair(tmp_path, cli):
     p = tmp_path / "s.keel"
     _store(p, 2)
     with open(p, "ab") as f:
