@@ -339,12 +339,16 @@ typedef struct keel_db_query {
     size_t start_key_len;
     uint32_t segment;           /* scan only: this segment of total_segments */
     uint32_t total_segments;    /* scan only: 0 or 1 for the whole table */
+    const char *index;          /* a secondary index of the table to read, or NULL */
 } keel_db_query;
 
-#define KEEL_DB_QUERY_INIT { NULL, NULL, NULL, NULL, 0, NULL, 0, 1, 0, NULL, 0, 0, 0 }
+#define KEEL_DB_QUERY_INIT { NULL, NULL, NULL, NULL, 0, NULL, 0, 1, 0, NULL, 0, 0, 0, NULL }
 
 /* Start a query (items of one partition, in sort-key order) or a scan (every item of the
- * table). Parse errors (KEEL_ESYNTAX, with the position) and validation errors are
+ * table). With q->index, the same over a secondary index: the key condition names the
+ * index's keys, items come in the index's key order (ties: the table key's order) and are
+ * the index's projections; start_key and last_key hold the table's and the index's key
+ * attributes. An index still being backfilled is KEEL_EVALIDATION. Parse errors (KEEL_ESYNTAX, with the position) and validation errors are
  * reported here, before any item is read. Release with keel_db_cursor_free(). The cursor
  * sees the table as it is at each step (read-committed, as DynamoDB). */
 KEEL_API keel_status keel_db_query_start(keel_db *db, const char *table,
@@ -363,7 +367,7 @@ KEEL_API void keel_db_cursor_counts(const keel_db_cursor *c, uint64_t *scanned_o
                                     uint64_t *returned_out);
 KEEL_API void keel_db_cursor_free(keel_db_cursor *c);
 
-/* Number of items in a table. */
+/* Number of items in a table (expired items not yet reaped included, as in DynamoDB). */
 KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *count_out);
 
 /* ---- DynamoDB JSON ------------------------------------------------------------------------ */
@@ -396,6 +400,105 @@ KEEL_API keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *js
  * `cbor` is not a valid value of that kind. */
 KEEL_API keel_status keel_db_json_from_cbor(keel_db_json_kind kind, const void *cbor,
                                             size_t len, char **json_out, size_t *len_out);
+
+/* ---- secondary indexes -------------------------------------------------------------------- */
+
+/* An index entry is the item's projection: ALL its attributes, or its keys (the table's
+ * and the index's) only, or its keys and the attributes listed in `include`. */
+typedef enum keel_db_projection {
+    KEEL_DB_PROJECT_ALL = 0,
+    KEEL_DB_PROJECT_KEYS_ONLY,
+    KEEL_DB_PROJECT_INCLUDE
+} keel_db_projection;
+
+#define KEEL_DB_MAX_LSI 5u
+#define KEEL_DB_MAX_GSI 20u
+#define KEEL_DB_MAX_INCLUDE 100u    /* non-key attributes projected, all indexes of a table */
+
+/* A global (local = 0) or local (local = 1) secondary index. A local index has the
+ * table's partition key and its own sort key (required); a global one any partition key
+ * and an optional sort key. Names: 3..255 characters of [A-Za-z0-9_.-], distinct within
+ * the table. An item without the index's key attributes, or with one of another type, is
+ * not in the index (the index is sparse). */
+typedef struct keel_db_index_def {
+    const char *name;
+    int local;
+    const char *pk_name;
+    keel_db_keytype pk_type;
+    const char *sk_name;            /* NULL: none (global indexes only) */
+    keel_db_keytype sk_type;
+    keel_db_projection projection;
+    const char *const *include;     /* KEEL_DB_PROJECT_INCLUDE: the non-key attributes */
+    size_t ninclude;
+} keel_db_index_def;
+
+/* keel_db_create_table with secondary indexes (at most 5 local and 20 global), created
+ * empty with the table in one atomic append. */
+KEEL_API keel_status keel_db_create_table_ex(keel_db *db, const char *name,
+                                             const keel_db_schema *schema,
+                                             const keel_db_index_def *indexes, size_t n);
+
+/* UpdateTable's index updates: create a global index (backfilled) or delete an index. */
+typedef struct keel_db_table_update {
+    const keel_db_index_def *create_index;  /* a global index to add, or NULL */
+    const char *delete_index;               /* an index to drop, or NULL */
+} keel_db_table_update;
+
+/* Add a global index: its catalog entry is written marked "creating", then its entries
+ * are built from the table's items in atomic batches (writes in between keep it current),
+ * then the mark is cleared; the call returns when the index is ready. A crash meanwhile
+ * leaves it "creating": the next writable open restarts the backfill from the start
+ * (entries already written are rewritten identically). Local indexes can only be created
+ * with the table (KEEL_EVALIDATION), as in DynamoDB. Dropping an index removes its catalog
+ * entry and every entry of it in one atomic append. */
+KEEL_API keel_status keel_db_update_table(keel_db *db, const char *table,
+                                          const keel_db_table_update *u);
+
+/* ---- TTL ---------------------------------------------------------------------------------- */
+
+/* UpdateTimeToLive: `attribute` names the TTL attribute (NULL disables TTL). An item whose
+ * TTL attribute is a number of seconds since the Unix epoch <= now is expired: from that
+ * moment get_item, batch gets, transact_get, queries and scans (of the table and of its
+ * indexes) no longer return it, and writes see it as absent (conditions, updates,
+ * ReturnValues). Its entries stay until keel_db_reap_expired (or keel_db_compact, which
+ * reaps first) deletes them. */
+KEEL_API keel_status keel_db_update_ttl(keel_db *db, const char *table, const char *attribute);
+
+/* The clock TTL reads: seconds since the Unix epoch. NULL restores time(). Set it before
+ * other threads use the database. */
+typedef int64_t (*keel_db_clock_fn)(void *ctx);
+KEEL_API void keel_db_set_clock(keel_db *db, keel_db_clock_fn fn, void *ctx);
+
+/* Delete expired items of `table` (NULL: every table with TTL) and their index entries,
+ * in atomic batches, at most `max` items (0: all). *reaped_out (may be NULL): how many. */
+KEEL_API keel_status keel_db_reap_expired(keel_db *db, const char *table, uint64_t max,
+                                          uint64_t *reaped_out);
+
+/* ---- statistics --------------------------------------------------------------------------- */
+
+typedef struct keel_db_index_info {
+    char name[256];
+    int local;
+    int creating;                   /* being backfilled: not readable yet */
+    char pk_name[256], sk_name[256];
+    keel_db_keytype pk_type, sk_type;
+    keel_db_projection projection;
+    char include[2048];             /* INCLUDE: the attributes, NUL-separated (truncated) */
+    size_t ninclude;
+    uint64_t items, bytes;          /* index entries and their bytes */
+} keel_db_index_info;
+
+typedef struct keel_db_table_stats {
+    uint64_t items, bytes;          /* as keel_db_describe_table */
+    char ttl_attribute[256];        /* "" when TTL is disabled */
+    size_t nindexes;
+    keel_db_index_info indexes[KEEL_DB_MAX_LSI + KEEL_DB_MAX_GSI];
+} keel_db_table_stats;
+
+/* A table's counts, TTL attribute and indexes (local ones first, then global, each in
+ * creation order). The struct is large (about 70 KB): allocate it. */
+KEEL_API keel_status keel_db_get_stats(keel_db *db, const char *table,
+                                         keel_db_table_stats *out);
 
 #ifdef __cplusplus
 }

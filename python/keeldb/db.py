@@ -8,7 +8,7 @@ the unpacking of DynamoDB's TransactItems shape for ``transact_write``/``transac
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _db
 from ._db import Cursor, Vector
@@ -70,13 +70,26 @@ class Database(_db.Database):
         name: str,
         partition_key: KeyDef,
         sort_key: Optional[KeyDef] = None,
+        *,
+        global_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
+        local_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
     ) -> "Table":
         """Create a table; key types are ``"S"``, ``"N"`` or ``"B"``.
 
-        ``keeldb.TableExistsError`` if it exists, ``keeldb.ValidationError`` for a bad name
-        or schema.
+        Secondary indexes are dicts ``{"name": ..., "partition_key": (name, type),
+        "sort_key": (name, type) | None, "projection": "ALL" | "KEYS_ONLY" | [attr, ...]}``
+        (at most 20 global and 5 local; a local index has the table's partition key, which
+        it may omit, and a sort key). ``keeldb.TableExistsError`` if it exists,
+        ``keeldb.ValidationError`` for a bad name, schema or index.
         """
-        _db.Database.create_table(self, name, partition_key, sort_key)
+        _db.Database.create_table(
+            self,
+            name,
+            partition_key,
+            sort_key,
+            global_indexes=global_indexes,
+            local_indexes=local_indexes,
+        )
         return Table(self, name)
 
     def table(self, name: str) -> "Table":
@@ -241,11 +254,11 @@ class Table:
         start_key: Optional[Mapping[str, Any]] = None,
         index: Optional[str] = None,
     ) -> Cursor:
-        """The items of one partition in sort-key order (an iterator with ``.last_key``)."""
-        if index is not None:
-            raise _db.ValidationError(
-                f"query: no index named {index!r} (tables have no secondary indexes yet)"
-            )
+        """The items of one partition in sort-key order (an iterator with ``.last_key``).
+
+        With ``index=``, the partition and sort key are the index's, and the items its
+        projections in index order.
+        """
         return self._db.query(
             self._name,
             key_condition,
@@ -256,6 +269,7 @@ class Table:
             forward=forward,
             limit=limit,
             start_key=start_key,
+            index=index,
         )
 
     def scan(
@@ -269,8 +283,10 @@ class Table:
         start_key: Optional[Mapping[str, Any]] = None,
         segment: Optional[int] = None,
         total_segments: Optional[int] = None,
+        index: Optional[str] = None,
     ) -> Cursor:
-        """Every item (of one segment of a parallel scan), as an iterator."""
+        """Every item (of one segment of a parallel scan), as an iterator; with ``index=``,
+        every entry of that secondary index."""
         return self._db.scan(
             self._name,
             filter=filter,
@@ -281,6 +297,7 @@ class Table:
             start_key=start_key,
             segment=segment,
             total_segments=total_segments,
+            index=index,
         )
 
     def batch_write(
@@ -302,6 +319,48 @@ class Table:
     def describe(self) -> Dict[str, Any]:
         """The schema and counts."""
         return self._db.describe_table(self._name)
+
+    def add_index(
+        self,
+        name: str,
+        partition_key: KeyDef,
+        sort_key: Optional[KeyDef] = None,
+        projection: Union[str, Sequence[str]] = "ALL",
+    ) -> None:
+        """Add a global secondary index; it is built from the items already there before
+        this returns (local indexes can only be given to ``create_table``)."""
+        self._db.update_table(
+            self._name,
+            create_index={
+                "name": name,
+                "partition_key": partition_key,
+                "sort_key": sort_key,
+                "projection": projection,
+            },
+        )
+
+    def drop_index(self, name: str) -> None:
+        """Drop a secondary index and all its entries."""
+        self._db.update_table(self._name, delete_index=name)
+
+    def enable_ttl(self, attribute: str) -> None:
+        """Expire items whose ``attribute`` is a number of epoch seconds <= now: they
+        vanish from every read at once and are deleted by ``Database.reap_expired()`` (and
+        by ``compact()``)."""
+        self._db.update_ttl(self._name, attribute)
+
+    def disable_ttl(self) -> None:
+        """Stop expiring items (expired ones not yet reaped are visible again)."""
+        self._db.update_ttl(self._name, None)
+
+    @property
+    def ttl(self) -> Optional[str]:
+        """The TTL attribute, or None when TTL is disabled."""
+        return self._db.table_stats(self._name)["ttl_attribute"]
+
+    def stats(self) -> Dict[str, Any]:
+        """Items and bytes of the table and of each of its indexes, and its TTL attribute."""
+        return self._db.table_stats(self._name)
 
     def __repr__(self) -> str:
         return f"<keeldb.Table {self._name!r}>"

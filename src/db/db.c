@@ -1,12 +1,14 @@
 /*
- * db.c: a database handle: open, the table catalog, and the ordered index kept in step
- * with the store.
+ * db.c: a database handle: opening the store, the table catalog, and the ordered index
+ * kept in step with the store (db_tables.c adds the table-level operations on top).
  *
  * A database is a store file of kind KEEL_FILE_KIND_DB. Every item is one store entry,
  * keyed by its store key (key.c) and valued by its CBOR item in stored form (item.c).
  * The catalog lives in the same file: one entry per table under table id 0
  * (KDB_TABLE_CATALOG), plus a record of the next table id; creating or deleting a table
- * is one atomic append, so the catalog and the items always agree after a crash.
+ * is one atomic append, so the catalog and the items always agree after a crash. A table's
+ * catalog entry also holds its TTL attribute and its secondary indexes (db_index.c), whose
+ * entries have table ids of their own and are counted and ordered like items.
  *
  * Point reads go through the store's hash index. Range reads (Query, Scan) go through the
  * ordered index (order.c), built at open from the store's index and then kept current by
@@ -22,13 +24,9 @@
  */
 #include "db/db_internal.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- the ordered index's view of the file ---------------------------------------------- */
 
@@ -76,8 +74,8 @@ static size_t catalog_key(const char *name, uint8_t *out) {
 
 static const uint8_t next_id_key[] = {0, 0, 0, 0, 0, 'n', 'e', 'x', 't', '_', 'i', 'd'};
 
-static void catalog_value(const kdb_table *t, kdb_buf *b) {
-    kdb_enc_map(b, t->skt ? 6 : 4);
+static void catalog_value(keel_db *db, const kdb_table *t, uint32_t skip_index, kdb_buf *b) {
+    kdb_enc_map(b, (t->skt ? 6 : 4) + kdb_catalog_extra_pairs(db, t));
     kdb_enc_text(b, "id", 2);
     kdb_enc_uint(b, t->id);
     kdb_enc_text(b, "created", 7);
@@ -92,6 +90,36 @@ static void catalog_value(const kdb_table *t, kdb_buf *b) {
         kdb_enc_text(b, "skt", 3);
         kdb_enc_text(b, (const char *)&t->skt, 1);
     }
+    kdb_catalog_encode_extra(db, t, skip_index, b);
+}
+
+void kdb_catalog_entry(keel_db *db, const kdb_table *t, uint32_t skip_index, uint8_t *ckey,
+                       size_t *cklen, kdb_buf *val) {
+    *cklen = catalog_key(t->name, ckey);
+    catalog_value(db, t, skip_index, val);
+}
+
+keel_status kdb_catalog_write(keel_db *db, const kdb_table *t, uint32_t next_id) {
+    uint8_t ckey[5 + KEEL_DB_MAX_TABLE_NAME];
+    size_t cklen;
+    kdb_buf val = {0}, next = {0};
+    kdb_catalog_entry(db, t, 0, ckey, &cklen, &val);
+    if (next_id) kdb_enc_uint(&next, next_id);
+    keel_status st;
+    if (val.failed || next.failed) {
+        st = keel__fail(KEEL_ENOMEM, "catalog entry");
+    } else {
+        keel_append_item items[2] = {
+            {.key = ckey, .key_len = (uint32_t)cklen, .value = val.p, .value_len = val.len,
+             .src_fd = -1, .hash = keel_hash(ckey, cklen)},
+            {.key = next_id_key, .key_len = sizeof next_id_key, .value = next.p,
+             .value_len = next.len, .src_fd = -1, .hash = keel_hash(next_id_key, sizeof next_id_key)},
+        };
+        st = keel__append_group(db->s, items, next_id ? 2 : 1);
+    }
+    kdb_buf_free(&val);
+    kdb_buf_free(&next);
+    return st;
 }
 
 static bool keytype_of(const kdb_val *v, keel_db_keytype *out) {
@@ -140,7 +168,7 @@ bad:
                       (const char *)key + 5);
 }
 
-static keel_status tables_add(keel_db *db, const kdb_table *t) {
+keel_status kdb_tables_add(keel_db *db, const kdb_table *t) {
     if (db->ntables == db->cap) {
         size_t cap = db->cap ? db->cap * 2 : 8;
         kdb_table *v = realloc(db->tables, cap * sizeof *v);
@@ -159,7 +187,31 @@ static keel_status tables_add(keel_db *db, const kdb_table *t) {
     return KEEL_OK;
 }
 
+void kdb_tables_remove(keel_db *db, uint32_t id) {
+    for (size_t i = 0; i < db->ntables; i++) {
+        if (db->tables[i].id == id) {
+            memmove(&db->tables[i], &db->tables[i + 1],
+                    (db->ntables - i - 1) * sizeof db->tables[0]);
+            db->ntables--;
+            return;
+        }
+    }
+}
+
 /* ---- building the ordered index ----------------------------------------------------------- */
+
+/* The counts of table or index `id`, false when there is none. */
+static bool counts_of(keel_db *db, uint32_t id, uint64_t **items, uint64_t **bytes) {
+    kdb_table *t = kdb_table_by_id(db, id);
+    if (t) {
+        *items = &t->items, *bytes = &t->bytes;
+        return true;
+    }
+    kdb_index *x = kdb_index_by_id(db, id);
+    if (!x) return false;
+    *items = &x->items, *bytes = &x->bytes;
+    return true;
+}
 
 /* Rebuild the catalog, the table counts and the ordered index from the store's index.
  * Called at open (single-threaded) and from the reload hook (index lock held). */
@@ -177,6 +229,7 @@ static keel_status rebuild(keel_db *db) {
     }
     const uint8_t *base = s->map->base;
     db->ntables = 0;
+    kdb_indexes_clear(db);
     db->next_id = KDB_TABLE_FIRST;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -204,7 +257,8 @@ static keel_status rebuild(keel_db *db) {
         } else if (e.klen > 5 && key[4] == 1) {
             kdb_table t;
             if ((st = catalog_parse(key, e.klen, val, e.vlen, &t)) != KEEL_OK) goto out;
-            if ((st = tables_add(db, &t)) != KEEL_OK) goto out;
+            if ((st = kdb_catalog_parse_extra(db, &t, val, e.vlen)) != KEEL_OK) goto out;
+            if ((st = kdb_tables_add(db, &t)) != KEEL_OK) goto out;
             if (t.id >= db->next_id) db->next_id = t.id + 1;
         }
     }
@@ -215,14 +269,15 @@ static keel_status rebuild(keel_db *db) {
     db->kv.pkt = KEEL_DB_KEY_B;
     db->kv.skt = KEEL_DB_KEY_B;
     for (size_t i = 0; i < db->ntables; i++) db->tables[i].items = db->tables[i].bytes = 0;
+    for (size_t i = 0; i < db->nindexes; i++) db->indexes[i].items = db->indexes[i].bytes = 0;
     /* Entries of tables that are not in the catalog cannot exist (a table's items and its
      * catalog entry are written and deleted in one atomic group); skip them if they do. */
     size_t w = 0;
     for (size_t i = 0; i < k; i++) {
-        kdb_table *t = kdb_table_by_id(db, (uint32_t)(v[i].prefix >> 32));
-        if (!t) continue;
-        t->items++;
-        t->bytes += keel__entry_span(s, v[i].off);
+        uint64_t *items, *bytes;
+        if (!counts_of(db, (uint32_t)(v[i].prefix >> 32), &items, &bytes)) continue;
+        ++*items;
+        *bytes += keel__entry_span(s, v[i].off);
         v[w++] = v[i];
     }
     st = kdb_order_build(db->order, v, w);
@@ -244,18 +299,18 @@ static void on_publish(void *ctx, keel_store *s, const keel_append_item *items, 
         const keel_append_item *it = &items[i];
         uint32_t table;
         if (!kdb_key_table(it->key, it->key_len, &table) || table == KDB_TABLE_CATALOG) continue;
-        kdb_table *t = kdb_table_by_id(db, table);
-        if (!t) continue;  /* the table is being deleted in this very group */
+        uint64_t *nitems, *nbytes;
+        if (!counts_of(db, table, &nitems, &nbytes)) continue;  /* being created or deleted */
         if (it->replaced_live) {
-            t->items--;
-            t->bytes -= keel__entry_span(s, it->replaced_trailer);
+            --*nitems;
+            *nbytes -= keel__entry_span(s, it->replaced_trailer);
         }
         if (it->flags & KEEL_FLAG_TOMBSTONE) {
             if (it->replaced_live) kdb_order_remove(db->order, it->key, it->key_len, &src);
             continue;
         }
-        t->items++;
-        t->bytes += keel__entry_span(s, it->trailer_out);
+        ++*nitems;
+        *nbytes += keel__entry_span(s, it->trailer_out);
         /* Out of memory leaves the ordered index behind the store; the next range read
          * rebuilds it (kdb_db_fresh_order). */
         if (kdb_order_put(db->order, it->key, it->key_len, it->trailer_out, &src) != KEEL_OK)
@@ -289,10 +344,55 @@ keel_status kdb_db_fresh_order(keel_db *db) {
     return st;
 }
 
+/* ---- ranges of the ordered index ---------------------------------------------------------- */
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Position on the first entry of table `id` after `after` (NULL: from the start). */
+static bool range_seek(keel_db *db, uint32_t id, const uint8_t *after, size_t after_len,
+                       kdb_opos *pos) {
+    kdb_keysrc src = kdb_db_keysrc(db);
+    uint8_t lo[8] = {0};
+    put_be32(lo, id);
+    if (!after) return kdb_order_seek(db->order, lo, sizeof lo, &src, pos);
+    if (!kdb_order_seek(db->order, after, after_len, &src, pos)) return false;
+    size_t klen;
+    const uint8_t *k = kdb_key_at(db->s, kdb_order_get(pos).off, &klen);
+    if (klen == after_len && memcmp(k, after, klen) == 0) return kdb_order_next(db->order, pos);
+    return true;
+}
+
+keel_status kdb_collect_range(keel_db *db, uint32_t id, keel_append_item **items, size_t *n,
+                              size_t *cap) {
+    kdb_opos pos;
+    bool more = range_seek(db, id, NULL, 0, &pos);
+    while (more) {
+        kdb_oent e = kdb_order_get(&pos);
+        if ((uint32_t)(e.prefix >> 32) != id) break;
+        if (*n == *cap) {
+            size_t c = *cap ? *cap * 2 : 64;
+            keel_append_item *v = realloc(*items, c * sizeof *v);
+            if (!v) return keel__fail(KEEL_ENOMEM, "collecting %zu entries", *n);
+            *items = v;
+            *cap = c;
+        }
+        size_t klen;
+        const uint8_t *key = kdb_key_at(db->s, e.off, &klen);
+        (*items)[(*n)++] = (keel_append_item){.key = key, .key_len = (uint32_t)klen,
+                                              .flags = KEEL_FLAG_TOMBSTONE, .src_fd = -1,
+                                              .hash = keel_hash(key, klen)};
+        more = kdb_order_next(db->order, &pos);
+    }
+    return KEEL_OK;
+}
+
 /* ---- open and close --------------------------------------------------------------------- */
 
-static keel_status db_open_path(const char *path, const keel_db_options *opts, bool memory,
-                                keel_db **db_out) {
+keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool memory,
+                             keel_db **db_out) {
     keel_db_options o = KEEL_DB_OPTIONS_INIT;
     if (opts) o = *opts;
     if (!db_out) return keel__fail(KEEL_EINVAL, "keel_db_open: db_out is NULL");
@@ -320,29 +420,6 @@ static keel_status db_open_path(const char *path, const keel_db_options *opts, b
     return KEEL_OK;
 }
 
-keel_status keel_db_open(const char *path, const keel_db_options *opts, keel_db **db_out) {
-    if (!path) return keel__fail(KEEL_EINVAL, "keel_db_open: path is NULL");
-    return db_open_path(path, opts, false, db_out);
-}
-
-keel_status keel_db_open_memory(const keel_db_options *opts, keel_db **db_out) {
-    keel_db_options o = KEEL_DB_OPTIONS_INIT;
-    if (opts) o = *opts;
-    if (o.mode == KEEL_OPEN_READONLY || o.mode == KEEL_OPEN_EXISTING)
-        return keel__fail(KEEL_EINVAL, "an in-memory database is always new: open mode %d",
-                          (int)o.mode);
-    int fd = memfd_create("keel-db", MFD_CLOEXEC);
-    if (fd < 0) return keel__fail_errno(errno, "memfd_create");
-    /* The store opens the anonymous file by its /proc name (a second descriptor of the
-     * same file), so every code path is the one a file on disk takes. */
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    o.mode = KEEL_OPEN_CREATE;
-    keel_status st = db_open_path(path, &o, true, db_out);
-    close(fd);
-    return st;
-}
-
 keel_status keel_db_close(keel_db *db) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     return keel_close(db->s);
@@ -353,6 +430,8 @@ void keel_db_free(keel_db *db) {
     keel_free(db->s);
     kdb_order_free(db->order);
     free(db->tables);
+    kdb_indexes_clear(db);
+    free(db->indexes);
     pthread_rwlock_destroy(&db->cat_lock);
     free(db);
 }
@@ -362,13 +441,6 @@ keel_status keel_db_sync(keel_db *db) {
     return keel_sync(db->s);
 }
 
-keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx) {
-    if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
-    if (db->memory)
-        return keel__fail(KEEL_EINVAL, "an in-memory database has no file to compact into");
-    return keel_compact(db->s, progress, ctx);
-}
-
 keel_status keel_db_stat(keel_db *db, keel_stats *stats_out) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     return keel_stat(db->s, stats_out);
@@ -376,23 +448,23 @@ keel_status keel_db_stat(keel_db *db, keel_stats *stats_out) {
 
 /* ---- tables ------------------------------------------------------------------------------ */
 
-static keel_status check_table_name(const char *name) {
-    if (!name) return keel__fail(KEEL_EINVAL, "table name is NULL");
+keel_status kdb_check_name(const char *what, const char *name) {
+    if (!name) return keel__fail(KEEL_EINVAL, "%s is NULL", what);
     size_t n = strlen(name);
     if (n < 3 || n > KEEL_DB_MAX_TABLE_NAME)
-        return keel__fail(KEEL_EVALIDATION, "table name '%.255s' must be 3 to 255 characters long",
-                          name);
+        return keel__fail(KEEL_EVALIDATION, "%s '%.255s' must be 3 to 255 characters long",
+                          what, name);
     for (size_t i = 0; i < n; i++) {
         char c = name[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               c == '_' || c == '-' || c == '.'))
-            return keel__fail(KEEL_EVALIDATION, "table name '%s' may hold only [a-zA-Z0-9_.-]",
+            return keel__fail(KEEL_EVALIDATION, "%s '%s' may hold only [a-zA-Z0-9_.-]", what,
                               name);
     }
     return KEEL_OK;
 }
 
-static keel_status check_key_def(const char *what, const char *name, keel_db_keytype type) {
+keel_status kdb_check_key_def(const char *what, const char *name, keel_db_keytype type) {
     if (!name) return keel__fail(KEEL_EVALIDATION, "%s: attribute name is missing", what);
     size_t n = strlen(name);
     if (n == 0 || n > 255)
@@ -416,121 +488,6 @@ keel_status kdb_table_get(keel_db *db, const char *name, kdb_table *out) {
         }
     }
     pthread_rwlock_unlock(&db->cat_lock);
-    return st;
-}
-
-keel_status keel_db_create_table(keel_db *db, const char *name, const keel_db_schema *schema) {
-    if (!db || !schema) return keel__fail(KEEL_EINVAL, "keel_db_create_table: NULL argument");
-    keel_status st = check_table_name(name);
-    if (st == KEEL_OK) st = check_key_def("partition key", schema->pk_name, schema->pk_type);
-    if (st == KEEL_OK && (schema->sk_name || schema->sk_type != KEEL_DB_KEY_NONE)) {
-        st = check_key_def("sort key", schema->sk_name, schema->sk_type);
-        if (st == KEEL_OK && strcmp(schema->sk_name, schema->pk_name) == 0)
-            st = keel__fail(KEEL_EVALIDATION, "the partition key and the sort key are both '%s'",
-                            schema->pk_name);
-    }
-    if (st != KEEL_OK) return st;
-    kdb_table t;
-    memset(&t, 0, sizeof t);
-    snprintf(t.name, sizeof t.name, "%s", name);
-    snprintf(t.pk, sizeof t.pk, "%s", schema->pk_name);
-    t.pkt = schema->pk_type;
-    if (schema->sk_name) {
-        snprintf(t.sk, sizeof t.sk, "%s", schema->sk_name);
-        t.skt = schema->sk_type;
-    }
-    t.created = (uint64_t)time(NULL);
-
-    if ((st = keel__writer_enter(db->s)) != KEEL_OK) return st;
-    kdb_table old;
-    if (kdb_table_get(db, name, &old) == KEEL_OK) {
-        st = keel__fail(KEEL_ETABLEEXISTS, "table '%s' already exists", name);
-        goto out;
-    }
-    keel__clear_error();
-    t.id = db->next_id;
-    uint8_t ckey[5 + KEEL_DB_MAX_TABLE_NAME];
-    size_t cklen = catalog_key(name, ckey);
-    kdb_buf val = {0}, next = {0};
-    catalog_value(&t, &val);
-    kdb_enc_uint(&next, (uint64_t)t.id + 1);
-    if (val.failed || next.failed) {
-        st = keel__fail(KEEL_ENOMEM, "catalog entry");
-    } else {
-        keel_append_item items[2] = {
-            {.key = ckey, .key_len = (uint32_t)cklen, .value = val.p, .value_len = val.len,
-             .src_fd = -1, .hash = keel_hash(ckey, cklen)},
-            {.key = next_id_key, .key_len = sizeof next_id_key, .value = next.p,
-             .value_len = next.len, .src_fd = -1, .hash = keel_hash(next_id_key, sizeof next_id_key)},
-        };
-        st = keel__append_group(db->s, items, 2);
-    }
-    if (st == KEEL_OK) {
-        pthread_rwlock_wrlock(&db->cat_lock);
-        st = tables_add(db, &t);
-        if (st == KEEL_OK) db->next_id = t.id + 1;
-        pthread_rwlock_unlock(&db->cat_lock);
-    }
-    kdb_buf_free(&val);
-    kdb_buf_free(&next);
-out:
-    keel__writer_leave(db->s);
-    return st;
-}
-
-keel_status keel_db_delete_table(keel_db *db, const char *name) {
-    kdb_table t;
-    keel_status st = kdb_table_get(db, name, &t);
-    if (st != KEEL_OK) return st;
-    if ((st = keel__writer_enter(db->s)) != KEEL_OK) return st;
-    if ((st = kdb_table_get(db, name, &t)) != KEEL_OK) goto out;
-    if ((st = kdb_db_fresh_order_locked(db)) != KEEL_OK) goto out;
-    /* One tombstone per item and one for the catalog entry, as one atomic group. The
-     * writer lock keeps the ordered index still while the keys are collected; the keys
-     * themselves are read from the mapping, where committed bytes never change. */
-    size_t cap = (size_t)t.items + 1, n = 0;
-    keel_append_item *items = calloc(cap, sizeof *items);
-    if (!items) {
-        st = keel__fail(KEEL_ENOMEM, "deleting %llu items", (unsigned long long)t.items);
-        goto out;
-    }
-    kdb_keysrc src = kdb_db_keysrc(db);
-    uint8_t lo[8] = {0};
-    lo[0] = (uint8_t)(t.id >> 24), lo[1] = (uint8_t)(t.id >> 16), lo[2] = (uint8_t)(t.id >> 8),
-    lo[3] = (uint8_t)t.id;
-    kdb_opos pos;
-    bool more = kdb_order_seek(db->order, lo, sizeof lo, &src, &pos);
-    while (more && n + 1 < cap) {
-        kdb_oent e = kdb_order_get(&pos);
-        if ((uint32_t)(e.prefix >> 32) != t.id) break;
-        size_t klen;
-        const uint8_t *key = kdb_key_at(db->s, e.off, &klen);
-        items[n++] = (keel_append_item){.key = key, .key_len = (uint32_t)klen,
-                                        .flags = KEEL_FLAG_TOMBSTONE, .src_fd = -1,
-                                        .hash = keel_hash(key, klen)};
-        more = kdb_order_next(db->order, &pos);
-    }
-    uint8_t ckey[5 + KEEL_DB_MAX_TABLE_NAME];
-    size_t cklen = catalog_key(name, ckey);
-    items[n++] = (keel_append_item){.key = ckey, .key_len = (uint32_t)cklen,
-                                    .flags = KEEL_FLAG_TOMBSTONE, .src_fd = -1,
-                                    .hash = keel_hash(ckey, cklen)};
-    st = keel__append_group(db->s, items, n);
-    free(items);
-    if (st == KEEL_OK) {
-        pthread_rwlock_wrlock(&db->cat_lock);
-        for (size_t i = 0; i < db->ntables; i++) {
-            if (db->tables[i].id == t.id) {
-                memmove(&db->tables[i], &db->tables[i + 1],
-                        (db->ntables - i - 1) * sizeof db->tables[0]);
-                db->ntables--;
-                break;
-            }
-        }
-        pthread_rwlock_unlock(&db->cat_lock);
-    }
-out:
-    keel__writer_leave(db->s);
     return st;
 }
 

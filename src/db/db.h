@@ -19,9 +19,9 @@
  *             conditions/filters and projections, over encoded items
  *   update.c  update expressions (SET/REMOVE/ADD/DELETE) applied to an encoded item
  *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
- *   db.c      open, catalog and tables; db_write.c the write path (conditions, new
- *             items, entries); db_items.c item operations and batches; db_tx.c
- *             transactions; db_query.c Query and Scan cursors
+ *   db.c      open, catalog and tables, the publish hook (db_internal.h lists the rest:
+ *             db_tables.c, db_write.c, db_items.c, db_tx.c, db_query.c, db_index.c,
+ *             db_index_ops.c)
  *
  * Values from disk and from callers are untrusted bytes: every decoder here checks lengths
  * before forming pointers and returns false/KEEL_EVALIDATION on malformed input, never
@@ -230,7 +230,10 @@ int kdb_val_compare(const kdb_val *a, const kdb_val *b);
  * partition key and an optional B sort key encoded 0x00 (absent) or 0x01 + bytes.
  * memcmp order of store keys is: table, partition hash, partition key, sort key, so a
  * partition is one contiguous range and its items are in DynamoDB's sort-key order. */
-#define KDB_KEY_MAX (8 + 2 * KEEL_DB_MAX_PK + 2 + KEEL_DB_MAX_SK + KDB_NUM_KEY_MAX + 1)
+/* Room for the longest key: a secondary index entry's (index partition key and escaped sort
+ * key, then the item's table key without its table id; db_index.c). */
+#define KDB_TABLE_KEY_MAX (8 + 2 * KEEL_DB_MAX_PK + 2 + KEEL_DB_MAX_SK + KDB_NUM_KEY_MAX + 1)
+#define KDB_KEY_MAX (KDB_TABLE_KEY_MAX + 2 * KEEL_DB_MAX_PK + 2 + 2 * KEEL_DB_MAX_SK + 2)
 #define KDB_TABLE_CATALOG 0u    /* catalog records (one per table) */
 #define KDB_TABLE_KV 1u         /* the KeystoneDB-style default table */
 #define KDB_TABLE_FIRST 16u     /* the first id given to a user table */
@@ -252,6 +255,11 @@ keel_status kdb_key_make_kv(const void *pk, size_t pk_len, const void *sk, size_
 /* Append an encoded sort key value to a partition prefix (for Query bounds): the prefix is
  * out->b[0..out->part_len). */
 keel_status kdb_key_append_sk(kdb_key *k, keel_db_keytype sk_type, const kdb_val *sk);
+/* Append an index sort key value self-delimiting (S, B escaped and terminated, N as is):
+ * a secondary index entry's key is not over after its sort key. `bound`: a Query bound
+ * (empty S/B allowed); `terminate` false: a prefix (begins_with). */
+keel_status kdb_key_append_isk(kdb_key *k, keel_db_keytype sk_type, const kdb_val *sk,
+                              bool bound, bool terminate);
 /* The table id of a store key; false if shorter than 8 bytes. */
 bool kdb_key_table(const uint8_t *key, size_t len, uint32_t *table_out);
 

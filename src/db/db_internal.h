@@ -1,7 +1,7 @@
 /*
  * db_internal.h: the database handle, shared by db.c (open, catalog, tables),
  * db_write.c (the write path), db_items.c (item operations), db_tx.c (transactions) and
- * db_query.c (cursors). Never installed.
+ * db_query.c (cursors) and db_index.c (secondary indexes, TTL). Never installed.
  */
 #ifndef KEEL_SRC_DB_INTERNAL_H
 #define KEEL_SRC_DB_INTERNAL_H
@@ -19,7 +19,22 @@ typedef struct kdb_table {
     keel_db_keytype pkt, skt;       /* skt KEEL_DB_KEY_NONE when there is no sort key */
     uint64_t created;
     uint64_t items, bytes;          /* live items and their entries' bytes */
+    char ttl[256];                  /* the TTL attribute, "" when TTL is disabled */
 } kdb_table;
+
+/* A secondary index: its own table id (entries keyed as db_index.c says), owned by the
+ * table `owner`. Changed only under the store's write_lock (and cat_lock for readers). */
+typedef struct kdb_index {
+    char name[256];
+    uint32_t id, owner;
+    bool local, creating;           /* creating: being backfilled, not readable */
+    char pk[256], sk[256];
+    keel_db_keytype pkt, skt;
+    keel_db_projection proj;
+    char *include;                  /* INCLUDE: ninclude NUL-terminated names, owned */
+    size_t include_len, ninclude;
+    uint64_t items, bytes;
+} kdb_index;
 
 struct keel_db {
     keel_store *s;
@@ -31,6 +46,10 @@ struct keel_db {
     uint32_t next_id;               /* the next table id (ids are never reused) */
     kdb_table kv;                   /* the KeystoneDB default table (id KDB_TABLE_KV) */
     bool memory;                    /* an anonymous in-memory file */
+    kdb_index *indexes;             /* every table's secondary indexes, in creation order */
+    size_t nindexes, icap;
+    keel_db_clock_fn clock;         /* TTL's clock; NULL: time() */
+    void *clock_ctx;
 };
 
 /* The store key of the entry whose trailer is at `off` (ctx: the store; lock held). */
@@ -48,7 +67,62 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
 /* Rebuild the ordered index if the hook could not keep it current. _locked: the caller
  * holds the store's write_lock. */
 keel_status kdb_db_fresh_order(keel_db *db);
+/* Open the store and rebuild the catalog and the ordered index (db_tables.c adds the
+ * rest of keel_db_open). */
+keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool memory,
+                             keel_db **db_out);
+/* Add a table to / remove one from db->tables (cat_lock held for writing). */
+keel_status kdb_tables_add(keel_db *db, const kdb_table *t);
+void kdb_tables_remove(keel_db *db, uint32_t id);
 keel_status kdb_db_fresh_order_locked(keel_db *db);
+/* Write table `t`'s catalog entry (with its indexes and TTL) and, when next_id > 0, the
+ * next id record, as one atomic group. write_lock held. */
+keel_status kdb_catalog_write(keel_db *db, const kdb_table *t, uint32_t next_id);
+/* Table t's catalog entry (key into ckey, at least 5 + KEEL_DB_MAX_TABLE_NAME bytes; value
+ * into val), leaving out index `skip_index` (0: none). */
+void kdb_catalog_entry(keel_db *db, const kdb_table *t, uint32_t skip_index, uint8_t *ckey,
+                       size_t *cklen, kdb_buf *val);
+/* A table or index name: 3..255 characters of [A-Za-z0-9_.-]. */
+keel_status kdb_check_name(const char *what, const char *name);
+keel_status kdb_check_key_def(const char *what, const char *name, keel_db_keytype type);
+
+/* ---- db_index.c: secondary indexes and TTL -------------------------------------------- */
+
+kdb_index *kdb_index_by_id(keel_db *db, uint32_t id);
+/* The index `name` of table `owner`, or NULL (cat_lock or write_lock held). */
+kdb_index *kdb_index_find(keel_db *db, uint32_t owner, const char *name);
+size_t kdb_index_count(const keel_db *db, uint32_t owner);
+void kdb_indexes_clear(keel_db *db);
+/* Append x (its include list is taken over) / remove index `id`. cat_lock held for
+ * writing (or single-threaded). */
+keel_status kdb_indexes_add(keel_db *db, kdb_index *x);
+void kdb_indexes_remove(keel_db *db, uint32_t id);
+/* db_index_ops.c: check and add the n index definitions of a new table t, with ids
+ * first_id.. (write_lock held; all or none). Remove every index of `owner`. */
+keel_status kdb_indexes_define(keel_db *db, const kdb_table *t, const keel_db_index_def *defs,
+                               size_t n, uint32_t first_id);
+void kdb_indexes_drop_owner(keel_db *db, uint32_t owner);
+/* Catalog: the "indexes" array of table `t` (encoded into b), and its decoding. */
+size_t kdb_catalog_extra_pairs(keel_db *db, const kdb_table *t);
+void kdb_catalog_encode_extra(keel_db *db, const kdb_table *t, uint32_t skip_index,
+                              kdb_buf *b);
+keel_status kdb_catalog_parse_extra(keel_db *db, kdb_table *t, const uint8_t *val, size_t len);
+/* Finish backfills a crash interrupted (writable open). */
+keel_status kdb_index_resume(keel_db *db);
+/* The index entry key of `item` (whose table key is tkey) in index x: 1 made, 0 the item
+ * is not in the index (sparse), or a failure status (negative) with keel__fail detail. */
+int kdb_index_key(const kdb_index *x, const kdb_key *tkey, const uint8_t *item, size_t len,
+                  kdb_key *out, keel_status *st);
+/* The projection (KEYS_ONLY or INCLUDE) of `item` of table t in index x, in stored form. */
+keel_status kdb_index_project(const kdb_index *x, const kdb_table *t, const uint8_t *item,
+                              size_t len, kdb_buf *out);
+int64_t kdb_now(const keel_db *db);
+/* Is `item` expired under TTL attribute `ttl` ("" : never) at `now`? */
+bool kdb_expired(const char *ttl, int64_t now, const uint8_t *item, size_t len);
+/* Append the entries tombstoning every entry of table or index `id` (write_lock held,
+ * ordered index fresh) to *items (grown as needed). */
+keel_status kdb_collect_range(keel_db *db, uint32_t id, keel_append_item **items, size_t *n,
+                              size_t *cap);
 
 /* ---- db_write.c: the write path ---------------------------------------------------------- */
 
@@ -73,6 +147,9 @@ typedef struct kdb_write {
     uint64_t hash;
     const uint8_t *old;         /* the current item, a view into the mapping, or NULL */
     size_t old_len;
+    const uint8_t *prev;        /* the stored item even if expired (its index entries go) */
+    size_t prev_len;
+    bool reap;                  /* a reaper's delete: only if the item is still expired */
     bool unchanged;             /* an UPDATE without actions of an existing item */
     keel_status st;             /* KEEL_OK, KEEL_ECONDITION or the evaluation's error */
     char msg[256];              /* its detail */
@@ -92,6 +169,15 @@ keel_status kdb_writes_distinct(kdb_write *w, size_t n, const char *dup_msg);
  * then, if every write passed, all their entries as one atomic group. A single write
  * that fails returns its own status; several return KEEL_ECANCELED with each w[i].st set. */
 keel_status kdb_writes_run(keel_db *db, kdb_write *w, size_t n);
+/* The index entries of a write given its old item (w->prev) and its new item (`now`, NULL
+ * for a delete): for each index of its table, a tombstone for the old entry whose key
+ * changes or goes, and the new entry. items[] has room for 2 per index; bufs[] for 3 per
+ * index (keys and projections; the caller frees them after the append). Returns how many
+ * items it wrote; *st != KEEL_OK when an index key is invalid (DynamoDB refuses the
+ * write). write_lock held. */
+size_t kdb_index_entries(keel_db *db, const kdb_table *t, const kdb_write *w, const uint8_t *now,
+                         size_t now_len, keel_append_item *items, kdb_buf *bufs,
+                         keel_status *st);
 /* What w->rv asks for after a successful run, or the current item after a failed
  * condition when w->rv_on_fail. `out` is reset first. */
 keel_status kdb_write_result(const kdb_write *w, keel_db_buf *out);

@@ -75,7 +75,14 @@ keel_status keel_db_get_item(keel_db *db, const char *table, const void *key, si
     if (st != KEEL_OK) return st;
     kdb_key k;
     if ((st = kdb_item_key(&t, key, key_len, true, &k)) != KEEL_OK) return st;
-    return keel_get(db->s, k.b, k.len, item_out);
+    if ((st = keel_get(db->s, k.b, k.len, item_out)) != KEEL_OK) return st;
+    /* An expired item (TTL) is gone for readers from the moment it expires. */
+    if (t.ttl[0] && kdb_expired(t.ttl, kdb_now(db), item_out->data, item_out->len)) {
+        item_out->data = NULL;
+        item_out->len = 0;
+        return keel__fail(KEEL_NOTFOUND, "the item has expired");
+    }
+    return KEEL_OK;
 }
 
 keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key, size_t key_len) {

@@ -13,6 +13,13 @@
  * scan sees each item as it is at the moment its batch is read (read-committed, as
  * DynamoDB). Item views point into the mapping; committed bytes never change and retired
  * mappings stay mapped until close, so they, and the remembered position, outlive the lock.
+ *
+ * A cursor over a secondary index (q->index) walks the index's entries (db_index.c) the
+ * same way: c->t then describes the index (its id and key schema) and c->base the table.
+ * Index sort keys are stored self-delimiting, so its bounds are prefixes: "sk = v" is
+ * every key that starts with the encoding of v. With TTL, an expired item is skipped as
+ * if absent (an index entry's item is looked up by its table key: a projection may lack
+ * the TTL attribute).
  */
 #include "db/db_internal.h"
 
@@ -29,7 +36,11 @@ typedef struct bound {
 
 struct keel_db_cursor {
     keel_db *db;
-    kdb_table t;
+    kdb_table t;                /* the table, or for an index query its index's keys */
+    kdb_table base;             /* the table */
+    kdb_index ix;               /* the index (include list not copied) */
+    bool is_index;
+    char ttl[256];              /* the table's TTL attribute, "" none */
     bool forward;
     uint8_t *names, *values;    /* owned copies: kdb_val in the expressions point here */
     kdb_subst subst;
@@ -97,6 +108,31 @@ static keel_status cursor_new(keel_db *db, const char *table, const keel_db_quer
     c->forward = q->forward != 0;
     c->limit = q->limit;
     keel_status st = kdb_table_get(db, table, &c->t);
+    if (st == KEEL_OK) {
+        c->base = c->t;
+        memcpy(c->ttl, c->t.ttl, sizeof c->ttl);
+    }
+    if (st == KEEL_OK && q->index) {
+        pthread_rwlock_rdlock(&db->cat_lock);
+        const kdb_index *x = kdb_index_find(db, c->t.id, q->index);
+        if (x) {
+            c->ix = *x;
+            c->ix.include = NULL;
+        }
+        pthread_rwlock_unlock(&db->cat_lock);
+        if (!x)
+            st = keel__fail(KEEL_EVALIDATION, "The table does not have the specified index: "
+                            "%.255s", q->index);
+        else if (c->ix.creating)
+            st = keel__fail(KEEL_EVALIDATION, "Cannot read from backfilling global secondary "
+                            "index: %s", c->ix.name);
+        c->is_index = true;
+        c->t.id = c->ix.id;
+        memcpy(c->t.pk, c->ix.pk, sizeof c->t.pk);
+        memcpy(c->t.sk, c->ix.sk, sizeof c->t.sk);
+        c->t.pkt = c->ix.pkt;
+        c->t.skt = c->ix.skt;
+    }
     if (st == KEEL_OK && ((q->names && !(c->names = dup_bytes(q->names, q->names_len))) ||
                           (q->values && !(c->values = dup_bytes(q->values, q->values_len)))))
         st = keel__fail(KEEL_ENOMEM, "copying the expression attributes");
@@ -121,7 +157,19 @@ static keel_status cursor_new(keel_db *db, const char *table, const keel_db_quer
 static keel_status cursor_start_key(keel_db_cursor *c, const keel_db_query *q) {
     if (!q->start_key) return KEEL_OK;
     kdb_key k;
-    keel_status st = kdb_item_key(&c->t, q->start_key, q->start_key_len, true, &k);
+    keel_status st;
+    if (c->is_index) {
+        /* The table's and the index's key attributes: the entry's full key. */
+        kdb_key tk;
+        size_t size;
+        st = kdb_item_check(q->start_key, q->start_key_len, &size);
+        if (st == KEEL_OK) st = kdb_item_key(&c->base, q->start_key, q->start_key_len, false, &tk);
+        if (st == KEEL_OK && kdb_index_key(&c->ix, &tk, q->start_key, q->start_key_len, &k,
+                                           &st) == 0)
+            st = keel__fail(KEEL_EVALIDATION, "the index's key attributes are missing");
+    } else {
+        st = kdb_item_key(&c->t, q->start_key, q->start_key_len, true, &k);
+    }
     if (st != KEEL_OK) {
         char detail[400];
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
@@ -131,6 +179,61 @@ static keel_status cursor_start_key(keel_db_cursor *c, const keel_db_query *q) {
     c->pos = c->start;
     c->pos_len = k.len;
     return KEEL_OK;
+}
+
+/* Bounds of an index query inside partition p: an index sort key is followed by the table
+ * key, so "sk op v" compares prefixes: [E(v), succ(E(v))) holds every entry with v. */
+static keel_status index_bounds(keel_db_cursor *c, const kdb_keycond *kc, const kdb_key *p) {
+    kdb_key *a = malloc(2 * sizeof *a), *b = a + 1;
+    if (!a) return keel__fail(KEEL_ENOMEM, "query bounds");
+    keel_status st = KEEL_OK;
+    *a = *p;
+    c->lo.k = *p;
+    c->lo.incl = true;
+    c->hi.k = *p;
+    c->hi.incl = false;
+    if (kc->op != KDB_SK_ANY)
+        st = kdb_key_append_isk(a, c->t.skt, &kc->sk1, true, kc->op != KDB_SK_BEGINS);
+    if (st != KEEL_OK) goto out;
+    *b = *a;
+    bool b_succ = successor(b);  /* every key starting with E(v) is below it */
+    switch (kc->op) {
+    case KDB_SK_ANY:
+        if (!successor(&c->hi.k)) c->hi.k.len = 0;
+        break;
+    case KDB_SK_EQ:
+    case KDB_SK_BEGINS:
+        c->lo.k = *a;
+        c->hi.k = *b;
+        if (!b_succ) c->hi.k.len = 0;
+        break;
+    case KDB_SK_LT:
+        c->hi.k = *a;
+        break;
+    case KDB_SK_LE:
+        c->hi.k = *b;
+        if (!b_succ) c->hi.k.len = 0;
+        break;
+    case KDB_SK_GT:
+    case KDB_SK_GE:
+        c->lo.k = kc->op == KDB_SK_GT ? *b : *a;
+        if (!successor(&c->hi.k)) c->hi.k.len = 0;
+        break;
+    case KDB_SK_BETWEEN:
+        *b = *p;
+        st = kdb_key_append_isk(b, c->t.skt, &kc->sk2, true, true);
+        if (st == KEEL_OK && keycmp(a->b, a->len, b->b, b->len) > 0)
+            st = keel__fail(KEEL_EVALIDATION,
+                            "Invalid KeyConditionExpression: The BETWEEN operator requires "
+                            "upper bound to be greater than or equal to lower bound");
+        c->lo.k = *a;
+        c->hi.k = *b;
+        if (!successor(&c->hi.k)) c->hi.k.len = 0;
+        break;
+    }
+out:
+    free(a);
+    return st;
 }
 
 keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_query *q,
@@ -152,7 +255,8 @@ keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_qu
     /* Bounds inside the partition P: see db.h for the key layout. */
     kdb_key p;
     if (st == KEEL_OK) st = kdb_key_make(c->t.id, c->t.pkt, &kc.pk, KEEL_DB_KEY_NONE, NULL, &p);
-    if (st == KEEL_OK) {
+    if (st == KEEL_OK && c->is_index) st = index_bounds(c, &kc, &p);
+    else if (st == KEEL_OK) {
         c->lo.k = p;
         c->lo.incl = true;
         c->hi.k = p;
@@ -285,6 +389,21 @@ static bool cursor_seek(keel_db_cursor *c, const kdb_keysrc *src, kdb_opos *pos)
     return kdb_order_seek_before(o, c->hi.k.b, c->hi.k.len, src, pos);
 }
 
+/* Is this item (or, for an index, the item of this index entry) expired? Index lock held. */
+static bool expired(keel_db_cursor *c, int64_t now, const uint8_t *item, size_t len) {
+    if (!c->is_index) return kdb_expired(c->ttl, now, item, len);
+    kdb_key *tk = malloc(sizeof *tk);
+    keel_hit hit;
+    bool gone = false;
+    if (tk && kdb_item_key(&c->base, item, len, false, tk) == KEEL_OK) {
+        keel_store *s = c->db->s;
+        if (keel__index_find(s, keel_hash(tk->b, tk->len), tk->b, tk->len, &hit) && !hit.dead)
+            gone = kdb_expired(c->ttl, now, keel__at(s, hit.value_start), (size_t)hit.value_len);
+    }
+    free(tk);
+    return gone;
+}
+
 /* Collect the next batch of items that pass the filter. */
 static keel_status refill(keel_db_cursor *c) {
     keel_db *db = c->db;
@@ -295,6 +414,7 @@ static keel_status refill(keel_db_cursor *c) {
     keel_store *s = db->s;
     kdb_keysrc src = kdb_db_keysrc(db);
     kdb_opos pos;
+    int64_t now = c->ttl[0] ? kdb_now(db) : 0;
     bool more = cursor_seek(c, &src, &pos);
     while (more && c->bn < BATCH) {
         if (c->limit && c->scanned >= c->limit) {
@@ -308,9 +428,13 @@ static keel_status refill(keel_db_cursor *c) {
         keel_snap_entry se;
         keel__entry_at(s->map->base, s->align, e.off, &se);
         const uint8_t *item = s->map->base + se.voff;
-        c->scanned++;
         c->pos = key;
         c->pos_len = klen;
+        if (c->ttl[0] && expired(c, now, item, se.vlen)) {
+            more = c->forward ? kdb_order_next(db->order, &pos) : kdb_order_prev(db->order, &pos);
+            continue;
+        }
+        c->scanned++;
         c->last_item = item;
         c->last_item_len = se.vlen;
         if (!c->filter || kdb_expr_eval(c->filter, item, se.vlen) == 1) {
@@ -354,19 +478,30 @@ keel_status keel_db_cursor_last_key(keel_db_cursor *c, keel_view *key_out) {
     /* Only a cursor stopped by its limit has somewhere to resume; one that ran out of items
      * has not, even when it consumed every batch. */
     if (!c->limited || !c->last_item || c->bi < c->bn) return KEEL_NOTFOUND;
-    kdb_val pk, sk;
-    if (!kdb_item_attr(c->last_item, c->last_item_len, c->t.pk, strlen(c->t.pk), &pk) ||
-        (c->t.skt && !kdb_item_attr(c->last_item, c->last_item_len, c->t.sk, strlen(c->t.sk), &sk)))
-        return keel__fail(KEEL_ECORRUPT, "a stored item of table %s lacks its key attributes",
-                          c->t.name);
+    /* The table's key attributes, then (an index query) the index's others. */
+    const char *names[4] = {c->base.pk, c->base.sk, c->is_index ? c->t.pk : "",
+                            c->is_index ? c->t.sk : ""};
+    kdb_val vals[4];
+    size_t n = 0;
+    for (size_t i = 0; i < 4; i++) {
+        bool dup = !names[i][0];
+        for (size_t j = 0; j < i && !dup; j++) dup = strcmp(names[i], names[j]) == 0;
+        if (dup) {
+            names[i] = "";
+            continue;
+        }
+        if (!kdb_item_attr(c->last_item, c->last_item_len, names[i], strlen(names[i]), &vals[i]))
+            return keel__fail(KEEL_ECORRUPT, "a stored item of table %s lacks its key attributes",
+                              c->base.name);
+        n++;
+    }
     c->out.len = 0;
     c->out.failed = false;
-    kdb_enc_map(&c->out, c->t.skt ? 2 : 1);
-    kdb_enc_text(&c->out, c->t.pk, strlen(c->t.pk));
-    kdb_buf_put(&c->out, pk.p, pk.len);
-    if (c->t.skt) {
-        kdb_enc_text(&c->out, c->t.sk, strlen(c->t.sk));
-        kdb_buf_put(&c->out, sk.p, sk.len);
+    kdb_enc_map(&c->out, n);
+    for (size_t i = 0; i < 4; i++) {
+        if (!names[i][0]) continue;
+        kdb_enc_text(&c->out, names[i], strlen(names[i]));
+        kdb_buf_put(&c->out, vals[i].p, vals[i].len);
     }
     if (c->out.failed) return keel__fail(KEEL_ENOMEM, "last evaluated key");
     key_out->data = c->out.p;

@@ -115,6 +115,7 @@ keel_status keel_db_transact_write(keel_db *db, const keel_db_tx_write *actions,
 typedef struct tx_get {
     kdb_key key;
     kdb_expr *projection;
+    char ttl[256];          /* the table's TTL attribute ("" none) */
     uint64_t hash;
     const uint8_t *item;    /* view found under the lock, or NULL */
     size_t len;
@@ -125,6 +126,7 @@ static keel_status prepare_get(keel_db *db, const keel_db_tx_get *g, tx_get *out
     kdb_table t;
     keel_status st = kdb_table_get(db, g->table, &t);
     if (st == KEEL_OK) st = kdb_item_key(&t, g->key, g->key_len, true, &out->key);
+    memcpy(out->ttl, t.ttl, sizeof out->ttl);
     if (st != KEEL_OK) return st;
     out->hash = keel_hash(out->key.b, out->key.len);
     kdb_subst s;
@@ -159,6 +161,7 @@ keel_status keel_db_transact_get(keel_db *db, const keel_db_tx_get *gets, size_t
     if (st == KEEL_OK) {
         /* Tables are checked by prepare_get: a concurrent delete_table leaves tombstones,
          * which this snapshot then sees as absent items, as DynamoDB would. */
+        int64_t now = kdb_now(db);
         if ((st = keel__reader_enter(db->s)) == KEEL_OK) {
             for (size_t i = 0; i < n; i++) {
                 keel_hit hit;
@@ -166,6 +169,7 @@ keel_status keel_db_transact_get(keel_db *db, const keel_db_tx_get *gets, size_t
                     !hit.dead) {
                     g[i].item = keel__at(db->s, hit.value_start);
                     g[i].len = (size_t)hit.value_len;
+                    if (kdb_expired(g[i].ttl, now, g[i].item, g[i].len)) g[i].item = NULL;
                 }
             }
             keel__reader_leave(db->s);

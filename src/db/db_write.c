@@ -193,18 +193,27 @@ static void compute_update(kdb_write *w) {
     if (st != KEEL_OK) write_fails(w, st);
 }
 
-/* Step 2 for one write: current item, condition, new item. */
-static void eval_write(keel_db *db, kdb_write *w) {
+/* Step 2 for one write: current item, condition, new item. An expired item (TTL) is
+ * absent to the condition, the update and ReturnValues, but its entries (w->prev) are
+ * still replaced or deleted. */
+static void eval_write(keel_db *db, kdb_write *w, int64_t now) {
     w->st = KEEL_OK;
     w->msg[0] = '\0';
-    w->old = NULL;
-    w->old_len = 0;
+    w->old = w->prev = NULL;
+    w->old_len = w->prev_len = 0;
     w->unchanged = false;
     w->hash = keel_hash(w->key.b, w->key.len);
     keel_hit hit;
     if (keel__index_find(db->s, w->hash, w->key.b, w->key.len, &hit) && !hit.dead) {
-        w->old = keel__at(db->s, hit.value_start);
-        w->old_len = (size_t)hit.value_len;
+        w->prev = keel__at(db->s, hit.value_start);
+        w->prev_len = (size_t)hit.value_len;
+        const kdb_table *t = kdb_table_by_id(db, w->table);
+        bool expired = t && kdb_expired(t->ttl, now, w->prev, w->prev_len);
+        if (!expired) {
+            w->old = w->prev;
+            w->old_len = w->prev_len;
+        }
+        if (w->reap && !expired) w->prev = NULL;  /* written again meanwhile: keep it */
     }
     if (w->cond && !kdb_expr_eval(w->cond, w->old, w->old_len)) {
         w->st = KEEL_ECONDITION;
@@ -214,17 +223,19 @@ static void eval_write(keel_db *db, kdb_write *w) {
     if (w->kind == KDB_W_UPDATE) compute_update(w);
 }
 
-/* Most entries one write needs (secondary indexes would raise it). */
-#define KDB_WRITE_MAX_ENTRIES 1
-
-/* The store entries that make write `w` durable, given its current item (w->old, NULL
- * when absent) and its new item (w->value, for a put or an update): the item's entry, a
- * tombstone when a delete finds an item, or nothing (a condition check, a delete of an
- * absent item, an update that changes nothing). This is the one place that maps a write
- * to entries: secondary-index and TTL maintenance add theirs here. Returns how many it
- * wrote to items[] (at most KDB_WRITE_MAX_ENTRIES). */
-static size_t entries_for_write(keel_db *db, const kdb_write *w, keel_append_item *items) {
-    (void)db;
+/* The store entries that make write `w` durable, given its stored item (w->prev, NULL
+ * when absent; an expired one included) and its new item (w->value, for a put or an
+ * update): the item's entry, a tombstone when a delete finds an item, or nothing (a
+ * condition check, a delete of an absent item, an update that changes nothing); then
+ * the entries of the table's secondary indexes (kdb_index_entries: the old entry's
+ * tombstone when its index key changes or goes, the new projection). This is the one
+ * place that maps a write to entries, so an item and its index entries are always in
+ * one atomic group. items[] has room for 1 + 2 per index, bufs[] for 3 per index. */
+static size_t entries_for_write(keel_db *db, const kdb_write *w, keel_append_item *items,
+                                kdb_buf *bufs, keel_status *st) {
+    *st = KEEL_OK;
+    const uint8_t *now = NULL;
+    size_t now_len = 0;
     switch (w->kind) {
     case KDB_W_PUT:
     case KDB_W_UPDATE:
@@ -232,35 +243,51 @@ static size_t entries_for_write(keel_db *db, const kdb_write *w, keel_append_ite
         items[0] = (keel_append_item){.key = w->key.b, .key_len = (uint32_t)w->key.len,
                                       .value = w->value.p, .value_len = w->value.len,
                                       .src_fd = -1, .hash = w->hash};
-        return 1;
+        now = w->value.p, now_len = w->value.len;
+        break;
     case KDB_W_DELETE:
-        if (!w->old) return 0;  /* DynamoDB's delete of a missing item changes nothing */
+        if (!w->prev) return 0;  /* DynamoDB's delete of a missing item changes nothing */
         items[0] = (keel_append_item){.key = w->key.b, .key_len = (uint32_t)w->key.len,
                                       .flags = KEEL_FLAG_TOMBSTONE, .src_fd = -1,
                                       .hash = w->hash};
-        return 1;
+        break;
     case KDB_W_CHECK:
         return 0;
     }
-    return 0;
+    const kdb_table *t = kdb_table_by_id(db, w->table);
+    return 1 + (t ? kdb_index_entries(db, t, w, now, now_len, items + 1, bufs, st) : 0);
 }
 
 keel_status kdb_writes_run(keel_db *db, kdb_write *w, size_t n) {
-    size_t cap = n * KDB_WRITE_MAX_ENTRIES;
-    keel_append_item one[KDB_WRITE_MAX_ENTRIES];
-    keel_append_item *items = cap <= KDB_WRITE_MAX_ENTRIES ? one : calloc(cap, sizeof *items);
-    if (!items) return keel__fail(KEEL_ENOMEM, "a request of %zu writes", n);
+    keel_append_item one[1];
+    keel_append_item *items = one;
+    kdb_buf *bufs = NULL;
+    size_t nbufs = 0;
     keel_status st = keel__writer_enter(db->s);
-    if (st != KEEL_OK) goto out;
-    size_t failed = 0;
+    if (st != KEEL_OK) return st;
+    /* Index definitions change only under the writer lock: sized once, used throughout. */
+    size_t cap = 0;
     for (size_t i = 0; i < n; i++) {
         if (!kdb_table_by_id(db, w[i].table)) {
             st = keel__fail(KEEL_ENOTABLE, "the table was deleted");
             goto leave;
         }
+        size_t k = kdb_index_count(db, w[i].table);
+        cap += 1 + 2 * k;
+        nbufs += 3 * k;
     }
+    if (cap > 1 && !(items = calloc(cap, sizeof *items))) {
+        st = keel__fail(KEEL_ENOMEM, "a request of %zu writes", n);
+        goto leave;
+    }
+    if (nbufs && !(bufs = calloc(nbufs, sizeof *bufs))) {
+        st = keel__fail(KEEL_ENOMEM, "a request of %zu writes", n);
+        goto leave;
+    }
+    int64_t now = kdb_now(db);
+    size_t failed = 0;
     for (size_t i = 0; i < n; i++) {
-        eval_write(db, &w[i]);
+        eval_write(db, &w[i], now);
         failed += w[i].st != KEEL_OK;
     }
     if (failed) {
@@ -268,12 +295,21 @@ keel_status kdb_writes_run(keel_db *db, kdb_write *w, size_t n) {
                     : keel__fail(KEEL_ECANCELED, "%zu of %zu writes failed", failed, n);
         goto leave;
     }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) m += entries_for_write(db, &w[i], items + m);
-    st = keel__append_group(db->s, items, m);
+    size_t m = 0, b = 0;
+    for (size_t i = 0; i < n && st == KEEL_OK; i++) {
+        m += entries_for_write(db, &w[i], items + m, bufs ? bufs + b : NULL, &st);
+        b += 3 * kdb_index_count(db, w[i].table);
+        if (st != KEEL_OK && n > 1) {
+            char detail[300];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            st = keel__fail(st, "write %zu of %zu: %s", i + 1, n, detail);
+        }
+    }
+    if (st == KEEL_OK) st = keel__append_group(db->s, items, m);
 leave:
     keel__writer_leave(db->s);
-out:
+    for (size_t i = 0; i < nbufs; i++) kdb_buf_free(&bufs[i]);
+    free(bufs);
     if (items != one) free(items);
     return st;
 }

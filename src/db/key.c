@@ -23,6 +23,11 @@
  * bytes within the same limits, the empty partition key included.
  * kdb_key_append_sk builds Query bounds and so accepts an empty S/B value (a bound, not a
  * key that is stored); its length limit is the same.
+ *
+ * Secondary index entries (db_index.c) are keyed [index id][hash][index partition key]
+ * [index sort key][the item's table key without its table id]. The index sort key is not
+ * last, so kdb_key_append_isk writes it self-delimiting like a partition key (S, B escaped
+ * and terminated; N as is); without the terminator it is a prefix bound (begins_with).
  */
 #include "db/db.h"
 #include "base/base.h"
@@ -152,6 +157,32 @@ keel_status kdb_key_append_sk(kdb_key *k, keel_db_keytype sk_type, const kdb_val
         return keel__fail(KEEL_EINVAL, "kdb_key_append_sk: bad arguments");
     k->len = k->part_len;
     return put_sk(k, sk_type, sk, true);
+}
+
+keel_status kdb_key_append_isk(kdb_key *k, keel_db_keytype sk_type, const kdb_val *sk,
+                              bool bound, bool terminate) {
+    if (!k || !sk || k->len + 2 * KEEL_DB_MAX_SK + 2 > KDB_KEY_MAX)
+        return keel__fail(KEEL_EINVAL, "kdb_key_append_isk: bad arguments");
+    keel_status st = check_type("index sort key", sk_type, sk);
+    if (st != KEEL_OK) return st;
+    if (sk->type == KDB_N) {
+        kdb_num x;
+        if ((st = kdb_val_num(sk, &x)) != KEEL_OK) return st;
+        k->len += kdb_num_key_encode(&x, k->b + k->len);
+        return KEEL_OK;
+    }
+    if (sk->size == 0 && !bound)
+        return keel__fail(KEEL_EVALIDATION, "One or more parameter values are not valid. A "
+                          "value specified for a secondary index key is not supported. The "
+                          "AttributeValue for a key attribute cannot contain an empty %s value",
+                          sk->type == KDB_S ? "string" : "binary");
+    if (sk->size > KEEL_DB_MAX_SK)
+        return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: "
+                          "Aggregated size of all range keys has exceeded the size limit of "
+                          "1024 bytes");
+    put_escaped(k, sk->data, sk->size);
+    if (!terminate) k->len -= 2;
+    return KEEL_OK;
 }
 
 bool kdb_key_table(const uint8_t *key, size_t len, uint32_t *table_out) {

@@ -2,7 +2,10 @@
 atomic batches on two tables (an N sort key and an S sort key) and on KeystoneDB's default
 table; queries with every sort-key operator in both directions, paginated with limit= and
 start_key=; scans paginated and split into segments, with and without a filter; reopen and
-compaction (on a file) or the in-memory engine. Kept to a few seconds."""
+compaction (on a file) or the in-memory engine. The "nums" table has TTL (attribute "exp",
+a clock the machine moves) and a KEYS_ONLY global index on (v, sk) compared with a model
+query after every step; expired items vanish from every read and are reaped (by a rule and
+by compaction). Kept to a few seconds."""
 
 from __future__ import annotations
 
@@ -48,14 +51,32 @@ class DatabaseMachine(RuleBasedStateMachine):
         self.model: Dict[str, Dict[Tuple[str, Any], Dict[str, Any]]] = {t: {} for t in TABLES}
         self.kv: Dict[Tuple[bytes, Optional[bytes]], Dict[str, Any]] = {}
         self.memory = False
+        self.now = 1000
 
     @initialize(memory=st.booleans())
     def open(self, memory: bool) -> None:
         self.memory = memory
         self.db = (keeldb.Database.create_in_memory() if memory
                    else keeldb.Database.create(self.path))
-        self.db.create_table("nums", partition_key=("pk", "S"), sort_key=("sk", "N"))
+        nums = self.db.create_table(
+            "nums", partition_key=("pk", "S"), sort_key=("sk", "N"),
+            global_indexes=[{"name": "by_v", "partition_key": ("v", "N"),
+                             "sort_key": ("sk", "N"), "projection": "KEYS_ONLY"}])
         self.db.create_table("strs", partition_key=("pk", "S"), sort_key=("sk", "S"))
+        self.db.set_clock(self.now)
+        nums.enable_ttl("exp")
+
+    def expired(self, item: Dict[str, Any]) -> bool:
+        return "exp" in item and item["exp"] <= self.now
+
+    def live(self, name: str) -> Dict[Tuple[str, Any], Dict[str, Any]]:
+        return {k: it for k, it in self.model[name].items() if not self.expired(it)}
+
+    def drop_expired(self) -> int:
+        gone = [k for k, it in self.model["nums"].items() if self.expired(it)]
+        for k in gone:
+            del self.model["nums"][k]
+        return len(gone)
 
     def teardown(self) -> None:
         if self.db is not None:
@@ -75,7 +96,11 @@ class DatabaseMachine(RuleBasedStateMachine):
         sk = data.draw(TABLES[name])
         if name == "strs" and sk == "":
             return  # DynamoDB refuses empty key strings; test_db covers the error
-        item = {"pk": pk, "sk": sk, "v": v}
+        item: Dict[str, Any] = {"pk": pk, "sk": sk, "v": v}
+        if name == "nums":
+            exp = data.draw(st.one_of(st.none(), st.integers(self.now - 2, self.now + 8)))
+            if exp is not None:
+                item["exp"] = exp
         self.table(name).put_item(item)
         self.model[name][(pk, norm(sk))] = item
 
@@ -124,6 +149,46 @@ class DatabaseMachine(RuleBasedStateMachine):
             self.db.put(pk, {"v": v, "f": float(v)}, sk=sk)
             self.kv[mk] = {"v": v, "f": float(v)}
 
+    @rule(dt=st.integers(0, 4))
+    def tick(self, dt: int) -> None:
+        assert self.db is not None
+        self.now += dt
+        self.db.set_clock(self.now)
+
+    @rule(limit=st.one_of(st.none(), st.integers(1, 3)))
+    def reap(self, limit: Optional[int]) -> None:
+        assert self.db is not None
+        n = self.db.reap_expired(max=limit)
+        if limit is None:
+            assert n == self.drop_expired()
+        else:
+            want = sum(self.expired(it) for it in self.model["nums"].values())
+            assert n == min(limit, want)
+            if n == want:
+                self.drop_expired()
+            else:  # which ones went is the reaper's order: ask the table
+                self.drop_expired_reaped()
+
+    def drop_expired_reaped(self) -> None:
+        assert self.db is not None
+        t = self.table("nums")
+        for k, it in list(self.model["nums"].items()):
+            if self.expired(it):
+                self.db.set_clock(0)  # see expired items again to learn which remain
+                if t.get_item({"pk": it["pk"], "sk": it["sk"]}) is None:
+                    del self.model["nums"][k]
+                self.db.set_clock(self.now)
+
+    @rule(v=VALUES)
+    def query_index(self, v: int) -> None:
+        got = list(self.table("nums").query("v = :v", values={":v": v}, index="by_v"))
+        assert all(set(it) == {"pk", "sk", "v"} for it in got)
+        sks = [norm(it["sk"]) for it in got]
+        assert sks == sorted(sks)
+        want = [k for k, it in self.live("nums").items() if it["v"] == v]
+        assert sorted(((it["pk"], norm(it["sk"])) for it in got), key=repr) == \
+            sorted(want, key=repr)
+
     # ---- reads -----------------------------------------------------------------------------
 
     @rule(key=KV_KEYS)
@@ -169,7 +234,7 @@ class DatabaseMachine(RuleBasedStateMachine):
         flt = None
         if filtered:
             flt, values[":v"] = "v >= :v", 0
-        want = sorted(((sort_key(sk), it) for (p, sk), it in self.model[name].items()
+        want = sorted(((sort_key(sk), it) for (p, sk), it in self.live(name).items()
                        if p == pk and pred(sort_key(sk))), key=lambda x: x[0],
                       reverse=not forward)
         want_items = [it for _, it in want if not filtered or it["v"] >= 0]
@@ -198,7 +263,7 @@ class DatabaseMachine(RuleBasedStateMachine):
                 start = it.last_key
                 if start is None:
                     break
-        want = [k for k, it in self.model[name].items() if not filtered or it["v"] < 2]
+        want = [k for k, it in self.live(name).items() if not filtered or it["v"] < 2]
         assert sorted(got, key=repr) == sorted(want, key=repr)
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -209,12 +274,14 @@ class DatabaseMachine(RuleBasedStateMachine):
         assert self.db is not None
         self.db.close()
         self.db = keeldb.Database.open(self.path)
+        self.db.set_clock(self.now)
 
     @precondition(lambda self: not self.memory)
     @rule()
     def compact(self) -> None:
         assert self.db is not None
-        self.db.compact()
+        self.db.compact()  # reaps first
+        self.drop_expired()
 
     @invariant()
     def counts(self) -> None:

@@ -42,6 +42,7 @@
  *   writes.c    Database: put_item, delete_item, update_item (conditions, ReturnValues),
  *               transactions
  *   cursor.c    Database.query/scan and the Cursor type
+ *   indexes.c   Database: secondary index definitions, update_table, TTL, table_stats
  * Shared functions are prefixed kdp_ and hidden (-fvisibility=hidden) like everything here
  * but PyInit__db.
  *
@@ -132,6 +133,7 @@ typedef struct {
     int readonly;
     int memory;
     Py_ssize_t exports;     /* live buffer exports of Vectors over this mapping */
+    int64_t clock_now;      /* set_clock(): TTL's fixed time (atomic; indexes.c) */
 } DatabaseObject;
 
 typedef struct {
@@ -300,6 +302,20 @@ PyObject *kdp_db_batch_write_items(DatabaseObject *self, PyObject *const *args,
 PyObject *kdp_db_batch_get_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                                  PyObject *kwnames);
 PyObject *kdp_db_count(DatabaseObject *self, PyObject *name);
+/* indexes.c. kdp_index_defs: local then global definitions (local ones without a
+ * partition_key get the table's); the strings stay alive in `keep` (a list). */
+int kdp_index_defs(kdp_state *st, PyObject *gsis, PyObject *lsis, const char *table_pk,
+                   keel_db_keytype table_pkt, keel_db_index_def **out, size_t *n,
+                   PyObject *keep);
+void kdp_index_defs_free(keel_db_index_def *defs, size_t n);
+PyObject *kdp_db_update_table(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+PyObject *kdp_db_update_ttl(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                            PyObject *kwnames);
+PyObject *kdp_db_set_clock(DatabaseObject *self, PyObject *now);
+PyObject *kdp_db_reap_expired(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+PyObject *kdp_db_table_stats(DatabaseObject *self, PyObject *name);
 PyObject *kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames);
 PyObject *kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,

@@ -140,9 +140,9 @@ PyObject *
 kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"table", "key_condition", "values", "names", "filter",
-                                        "projection", "forward", "limit", "start_key"};
-    PyObject *a[9];
-    if (kdp_parse_args("query", args, nargs, kwnames, names, 2, 2, 9, a) < 0)
+                                        "projection", "forward", "limit", "start_key", "index"};
+    PyObject *a[10];
+    if (kdp_parse_args("query", args, nargs, kwnames, names, 2, 2, 10, a) < 0)
         return NULL;
     const char *table = kdp_table_name(self->st, a[0]);
     if (table == NULL || db_check(self) < 0)
@@ -159,7 +159,8 @@ kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
             PyErr_SetString(PyExc_TypeError, "key_condition must be a str, not None");
         goto out;
     }
-    if (parse_common(self, &r, a[2], a[3], a[4], a[5], a[7], a[8]) < 0)
+    if (parse_common(self, &r, a[2], a[3], a[4], a[5], a[7], a[8]) < 0 ||
+        opt_str(a[9], "index", &r.q.index) < 0)
         goto out;
     int forward = a[6] ? PyObject_IsTrue(a[6]) : 1;
     if (forward < 0)
@@ -180,9 +181,10 @@ PyObject *
 kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     static const char *const names[] = {"table", "filter", "values", "names", "projection",
-                                        "limit", "start_key", "segment", "total_segments"};
-    PyObject *a[9];
-    if (kdp_parse_args("scan", args, nargs, kwnames, names, 1, 1, 9, a) < 0)
+                                        "limit", "start_key", "segment", "total_segments",
+                                        "index"};
+    PyObject *a[10];
+    if (kdp_parse_args("scan", args, nargs, kwnames, names, 1, 1, 10, a) < 0)
         return NULL;
     const char *table = kdp_table_name(self->st, a[0]);
     if (table == NULL || db_check(self) < 0)
@@ -194,7 +196,8 @@ kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
     kdp_buf_init(&r.values);
     kdp_buf_init(&r.start);
     PyObject *result = NULL;
-    if (parse_common(self, &r, a[2], a[3], a[1], a[4], a[5], a[6]) < 0)
+    if (parse_common(self, &r, a[2], a[3], a[1], a[4], a[5], a[6]) < 0 ||
+        opt_str(a[9], "index", &r.q.index) < 0)
         goto out;
     unsigned long long seg = 0, total = 0;
     int has_seg, has_total;

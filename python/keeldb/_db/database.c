@@ -677,9 +677,27 @@ static PyMethodDef Database_methods[] = {
     {"stats", (PyCFunction)Database_stats, METH_NOARGS,
      "stats($self, /)\n--\n\nThe file's statistics (a dict)."},
     {"create_table", FN(kdp_db_create_table), FAST,
-     "create_table($self, /, name, partition_key, sort_key=None)\n--\n\n"
-     "Create a table; keys are (attribute name, 'S' | 'N' | 'B'). Returns None; "
+     "create_table($self, /, name, partition_key, sort_key=None, global_indexes=None, "
+     "local_indexes=None)\n--\n\n"
+     "Create a table; keys are (attribute name, 'S' | 'N' | 'B'); indexes are dicts "
+     "{name, partition_key, sort_key, projection}. Returns None; "
      "keeldb.Database.create_table wraps it to return a Table."},
+    {"update_table", FN(kdp_db_update_table), FAST,
+     "update_table($self, /, table, *, create_index=None, delete_index=None)\n--\n\n"
+     "Add a global secondary index (backfilled before this returns) or drop an index."},
+    {"update_ttl", FN(kdp_db_update_ttl), FAST,
+     "update_ttl($self, /, table, attribute)\n--\n\n"
+     "Set the table's TTL attribute (epoch seconds), or disable TTL with None."},
+    {"set_clock", (PyCFunction)kdp_db_set_clock, METH_O,
+     "set_clock($self, now, /)\n--\n\n"
+     "TTL's clock: a fixed time in epoch seconds (for tests), or None for the real time."},
+    {"reap_expired", FN(kdp_db_reap_expired), FAST,
+     "reap_expired($self, /, table=None, max=None)\n--\n\n"
+     "Delete expired items (of table, or of every table with TTL) and their index entries "
+     "in atomic batches; returns how many."},
+    {"table_stats", (PyCFunction)kdp_db_table_stats, METH_O,
+     "table_stats($self, table, /)\n--\n\n"
+     "The table's item count and bytes, TTL attribute and indexes with their sizes."},
     {"delete_table", (PyCFunction)kdp_db_delete_table, METH_O,
      "delete_table($self, name, /)\n--\n\nDelete a table and all its items."},
     {"describe_table", (PyCFunction)kdp_db_describe_table, METH_O,
@@ -719,11 +737,11 @@ static PyMethodDef Database_methods[] = {
      "count($self, table, /)\n--\n\nThe number of items in table."},
     {"query", FN(kdp_db_query), FAST,
      "query($self, /, table, key_condition, *, values=None, names=None, filter=None, "
-     "projection=None, forward=True, limit=None, start_key=None)\n--\n\n"
+     "projection=None, forward=True, limit=None, start_key=None, index=None)\n--\n\n"
      "A Cursor over the items of one partition, in sort-key order."},
     {"scan", FN(kdp_db_scan), FAST,
      "scan($self, /, table, *, filter=None, values=None, names=None, projection=None, "
-     "limit=None, start_key=None, segment=None, total_segments=None)\n--\n\n"
+     "limit=None, start_key=None, segment=None, total_segments=None, index=None)\n--\n\n"
      "A Cursor over every item of table (or of one segment)."},
     {"__enter__", (PyCFunction)Database_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nReturn self."},

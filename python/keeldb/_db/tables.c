@@ -51,9 +51,10 @@ PyObject *
 kdp_db_create_table(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                     PyObject *kwnames)
 {
-    static const char *const names[] = {"name", "partition_key", "sort_key"};
-    PyObject *a[3];
-    if (kdp_parse_args("create_table", args, nargs, kwnames, names, 2, 3, 3, a) < 0)
+    static const char *const names[] = {"name", "partition_key", "sort_key", "global_indexes",
+                                        "local_indexes"};
+    PyObject *a[5];
+    if (kdp_parse_args("create_table", args, nargs, kwnames, names, 2, 3, 5, a) < 0)
         return NULL;
     const char *name = kdp_table_name(self->st, a[0]);
     if (name == NULL)
@@ -66,8 +67,20 @@ kdp_db_create_table(DatabaseObject *self, PyObject *const *args, Py_ssize_t narg
         return NULL;
     if (db_check(self) < 0)
         return NULL;
+    PyObject *keep = PyList_New(0);
+    if (keep == NULL)
+        return NULL;
+    keel_db_index_def *defs = NULL;
+    size_t n = 0;
+    if (kdp_index_defs(self->st, a[3], a[4], schema.pk_name, schema.pk_type, &defs, &n,
+                       keep) < 0) {
+        Py_DECREF(keep);
+        return NULL;
+    }
     keel_status rc;
-    IO_CALL(self, rc = keel_db_create_table(self->db, name, &schema));
+    IO_CALL(self, rc = keel_db_create_table_ex(self->db, name, &schema, defs, n));
+    kdp_index_defs_free(defs, n);
+    Py_DECREF(keep);
     if (rc != KEEL_OK)
         return kdp_raise_status(self->st, rc, "create_table", NULL);
     Py_RETURN_NONE;
