@@ -43,6 +43,7 @@
  *               transactions
  *   cursor.c    Database.query/scan and the Cursor type
  *   indexes.c   Database: secondary index definitions, update_table, TTL, table_stats
+ *   search.c    Database: vector indexes, search and search_batch
  * Shared functions are prefixed kdp_ and hidden (-fvisibility=hidden) like everything here
  * but PyInit__db.
  *
@@ -316,6 +317,17 @@ PyObject *kdp_db_set_clock(DatabaseObject *self, PyObject *now);
 PyObject *kdp_db_reap_expired(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames);
 PyObject *kdp_db_table_stats(DatabaseObject *self, PyObject *name);
+
+/* search.c */
+PyObject *kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args,
+                                     Py_ssize_t nargs, PyObject *kwnames);
+PyObject *kdp_db_drop_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames);
+PyObject *kdp_db_vector_indexes(DatabaseObject *self, PyObject *name);
+PyObject *kdp_db_search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames);
+PyObject *kdp_db_search_batch(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
 PyObject *kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames);
 PyObject *kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
