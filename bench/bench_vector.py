@@ -50,7 +50,7 @@ def recall(found: Any, truth: Any) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
 
 
-def bench(n: int, d: int, nq: int, out: List[str]) -> None:
+def bench(n: int, d: int, nq: int, out: List[str], ann: bool = True) -> None:
     import faiss
 
     x = clustered(n, d, 42)
@@ -110,6 +110,10 @@ def bench(n: int, d: int, nq: int, out: List[str]) -> None:
     db.close()
     os.unlink(path)
 
+    if not ann:
+        for key, val in row.items():
+            print(f"{key:24s} {val:.3f}" if isinstance(val, float) else f"{key:24s} {val}")
+        return
     # approximate peers (reference: keel has none yet)
     import hnswlib
     from usearch.index import Index as UIndex
@@ -133,7 +137,7 @@ def bench(n: int, d: int, nq: int, out: List[str]) -> None:
         h.set_ef(ef)
         return [h.knn_query(v, k)[0][0] for v in q]
 
-    row["hnswlib"] = sweep(hs, [16, 32, 64, 128, 256])
+    row["hnswlib"] = sweep(hs, [32, 64, 128, 256, 512, 1024])
     t0 = time.perf_counter()
     fh = faiss.IndexHNSWFlat(d, 32)
     fh.hnsw.efConstruction = 40
@@ -144,7 +148,7 @@ def bench(n: int, d: int, nq: int, out: List[str]) -> None:
         fh.hnsw.efSearch = ef
         return [fh.search(v[None, :], k)[1][0] for v in q]
 
-    row["faiss HNSW"] = sweep(fs, [16, 32, 64, 128, 256])
+    row["faiss HNSW"] = sweep(fs, [32, 64, 128, 256, 512, 1024])
     t0 = time.perf_counter()
     u = UIndex(ndim=d, metric="l2sq", connectivity=16, expansion_add=128)
     u.add(np.arange(n), x)
@@ -154,7 +158,7 @@ def bench(n: int, d: int, nq: int, out: List[str]) -> None:
         u.expansion_search = ef
         return [u.search(v, k).keys for v in q]
 
-    row["usearch"] = sweep(us, [16, 32, 64, 128, 256])
+    row["usearch"] = sweep(us, [32, 64, 128, 256, 512, 1024])
     row["rss MB"] = rss_mb()
     for key, val in row.items():
         line = f"{key:24s} {val:.3f}" if isinstance(val, float) else f"{key:24s} {val}"
@@ -168,12 +172,12 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dims", type=int, nargs="+", default=[128, 768])
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--no-ann", action="store_true", help="skip the approximate peers")
     a = ap.parse_args()
-    print(f"kernels: {keeldb.db._db.vector_kernels() if hasattr(keeldb.db._db, 'vector_kernels') else '?'}; "
-          f"cpus: {os.cpu_count()}; load: {os.getloadavg()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"cpus: {os.cpu_count()}; load: {os.getloadavg()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     out: List[str] = []
     for d in a.dims:
-        bench(a.n, d, a.queries, out)
+        bench(a.n, d, a.queries, out, not a.no_ann)
 
 
 if __name__ == "__main__":

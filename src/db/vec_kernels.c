@@ -44,7 +44,7 @@ static void dot_norm_scalar(const float *a, const float *b, size_t d, float *dot
     *bb = dot_scalar(b, b, d);
 }
 
-static void dot4_scalar(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
+static void dotn_scalar(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
                         float dots[KDB_VEC_BLOCK], float *xx) {
     float s[KDB_VEC_BLOCK] = {0}, n = 0;
     for (size_t i = 0; i < d; i++) {
@@ -57,7 +57,7 @@ static void dot4_scalar(const float *const q[KDB_VEC_BLOCK], const float *x, siz
 }
 
 static const kdb_vec_kernels scalar = {"scalar", dot_scalar, l2sq_scalar, dot_norm_scalar,
-                                       dot4_scalar};
+                                       dotn_scalar};
 
 const kdb_vec_kernels *kdb_vec_scalar(void) { return &scalar; }
 

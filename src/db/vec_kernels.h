@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#define KDB_VEC_BLOCK 4     /* queries per pass of the batch kernel */
+#define KDB_VEC_BLOCK 8     /* queries per pass of the batch kernel */
 
 typedef struct kdb_vec_kernels {
     const char *name;       /* "scalar", "avx2", "avx512", "neon" */
@@ -24,7 +24,7 @@ typedef struct kdb_vec_kernels {
     void (*dot_norm)(const float *a, const float *b, size_t d, float *dot, float *bb);
     /* The batch kernel: dots[j] = q[j] . x for j < KDB_VEC_BLOCK and *xx = x . x, each
      * element of x loaded once for the whole block of queries. */
-    void (*dot4)(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
+    void (*dotn)(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
                  float dots[KDB_VEC_BLOCK], float *xx);
 } kdb_vec_kernels;
 

@@ -48,26 +48,26 @@ static void dot_norm_neon(const float *a, const float *b, size_t d, float *dot, 
     *bb = sn;
 }
 
-static void dot4_neon(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
+static void dotn_neon(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
                       float dots[KDB_VEC_BLOCK], float *xx) {
-    float32x4_t s[4] = {vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0), vdupq_n_f32(0)};
-    float32x4_t n = vdupq_n_f32(0);
+    float32x4_t s[KDB_VEC_BLOCK], n = vdupq_n_f32(0);
+    for (int j = 0; j < KDB_VEC_BLOCK; j++) s[j] = vdupq_n_f32(0);
     size_t i = 0;
     for (; i + 4 <= d; i += 4) {
         float32x4_t v = vld1q_f32(x + i);
         n = vfmaq_f32(n, v, v);
-        for (int j = 0; j < 4; j++) s[j] = vfmaq_f32(s[j], vld1q_f32(q[j] + i), v);
+        for (int j = 0; j < KDB_VEC_BLOCK; j++) s[j] = vfmaq_f32(s[j], vld1q_f32(q[j] + i), v);
     }
     float nn = vaddvq_f32(n);
-    for (int j = 0; j < 4; j++) dots[j] = vaddvq_f32(s[j]);
+    for (int j = 0; j < KDB_VEC_BLOCK; j++) dots[j] = vaddvq_f32(s[j]);
     for (; i < d; i++) {
         nn += x[i] * x[i];
-        for (int j = 0; j < 4; j++) dots[j] += q[j][i] * x[i];
+        for (int j = 0; j < KDB_VEC_BLOCK; j++) dots[j] += q[j][i] * x[i];
     }
     *xx = nn;
 }
 
-static const kdb_vec_kernels neon = {"neon", dot_neon, l2sq_neon, dot_norm_neon, dot4_neon};
+static const kdb_vec_kernels neon = {"neon", dot_neon, l2sq_neon, dot_norm_neon, dotn_neon};
 
 const kdb_vec_kernels *kdb_vec_neon(void) { return &neon; }
 #else

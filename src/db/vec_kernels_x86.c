@@ -80,25 +80,23 @@ AVX2 static void dot_norm_avx2(const float *a, const float *b, size_t d, float *
     *bb = n;
 }
 
-AVX2 static void dot4_avx2(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
+AVX2 static void dotn_avx2(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
                            float dots[KDB_VEC_BLOCK], float *xx) {
-    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps();
-    __m256 s3 = _mm256_setzero_ps(), n = _mm256_setzero_ps();
+    __m256 s[KDB_VEC_BLOCK], n = _mm256_setzero_ps();
+    for (int j = 0; j < KDB_VEC_BLOCK; j++) s[j] = _mm256_setzero_ps();
     size_t i = 0;
     for (; i + 8 <= d; i += 8) {
         __m256 v = _mm256_loadu_ps(x + i);
         n = _mm256_fmadd_ps(v, v, n);
-        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q[0] + i), v, s0);
-        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q[1] + i), v, s1);
-        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(q[2] + i), v, s2);
-        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(q[3] + i), v, s3);
+        for (int j = 0; j < KDB_VEC_BLOCK; j++)
+            s[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q[j] + i), v, s[j]);
     }
-    float r[4] = {hsum256(s0), hsum256(s1), hsum256(s2), hsum256(s3)}, nn = hsum256(n);
+    float nn = hsum256(n);
+    for (int j = 0; j < KDB_VEC_BLOCK; j++) dots[j] = hsum256(s[j]);
     for (; i < d; i++) {
         nn += x[i] * x[i];
-        for (int j = 0; j < 4; j++) r[j] += q[j][i] * x[i];
+        for (int j = 0; j < KDB_VEC_BLOCK; j++) dots[j] += q[j][i] * x[i];
     }
-    for (int j = 0; j < 4; j++) dots[j] = r[j];
     *xx = nn;
 }
 
@@ -158,29 +156,24 @@ AVX512 static void dot_norm_avx512(const float *a, const float *b, size_t d, flo
     *bb = _mm512_reduce_add_ps(n);
 }
 
-AVX512 static void dot4_avx512(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
+AVX512 static void dotn_avx512(const float *const q[KDB_VEC_BLOCK], const float *x, size_t d,
                                float dots[KDB_VEC_BLOCK], float *xx) {
-    __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps();
-    __m512 s3 = _mm512_setzero_ps(), n = _mm512_setzero_ps();
+    __m512 s[KDB_VEC_BLOCK], n = _mm512_setzero_ps();
+    for (int j = 0; j < KDB_VEC_BLOCK; j++) s[j] = _mm512_setzero_ps();
     for (size_t i = 0; i < d; i += 16) {
         __mmask16 m = d - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (d - i)) - 1);
         __m512 v = _mm512_maskz_loadu_ps(m, x + i);
         n = _mm512_fmadd_ps(v, v, n);
-        s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[0] + i), v, s0);
-        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[1] + i), v, s1);
-        s2 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[2] + i), v, s2);
-        s3 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[3] + i), v, s3);
+        for (int j = 0; j < KDB_VEC_BLOCK; j++)
+            s[j] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[j] + i), v, s[j]);
     }
-    dots[0] = _mm512_reduce_add_ps(s0);
-    dots[1] = _mm512_reduce_add_ps(s1);
-    dots[2] = _mm512_reduce_add_ps(s2);
-    dots[3] = _mm512_reduce_add_ps(s3);
+    for (int j = 0; j < KDB_VEC_BLOCK; j++) dots[j] = _mm512_reduce_add_ps(s[j]);
     *xx = _mm512_reduce_add_ps(n);
 }
 
-static const kdb_vec_kernels avx2 = {"avx2", dot_avx2, l2sq_avx2, dot_norm_avx2, dot4_avx2};
+static const kdb_vec_kernels avx2 = {"avx2", dot_avx2, l2sq_avx2, dot_norm_avx2, dotn_avx2};
 static const kdb_vec_kernels avx512 = {"avx512", dot_avx512, l2sq_avx512, dot_norm_avx512,
-                                       dot4_avx512};
+                                       dotn_avx512};
 
 const kdb_vec_kernels *kdb_vec_avx2(void) {
     __builtin_cpu_init();

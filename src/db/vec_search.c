@@ -13,9 +13,10 @@
  * which keeps filtered searches at the cost of the scan. Large scans are split into
  * contiguous slices, one heap set per thread, merged at the end.
  *
- * The batch form walks the candidates once per block of KDB_VEC_BLOCK queries with the
- * dot4 kernel (each vector loaded once per block), deriving every distance from the dots
- * and the norms: |q - x|^2 = |q|^2 + |x|^2 - 2 q.x (clamped at 0).
+ * The batch form takes the candidates in cache-sized chunks and, for each chunk, every block
+ * of KDB_VEC_BLOCK queries with the dotn kernel (each vector loaded once per block, and from
+ * memory once per batch), deriving every distance from the dots and the norms:
+ * |q - x|^2 = |q|^2 + |x|^2 - 2 q.x (clamped at 0).
  */
 #include "db/db_internal.h"
 #include "db/vec_kernels.h"
@@ -136,26 +137,33 @@ static void *scan_run(void *arg) {
         }
         return NULL;
     }
-    for (size_t b = 0; b < sc->nq; b += KDB_VEC_BLOCK) {
-        const float *qs[KDB_VEC_BLOCK];
-        size_t nb = sc->nq - b < KDB_VEC_BLOCK ? sc->nq - b : KDB_VEC_BLOCK;
-        for (size_t j = 0; j < KDB_VEC_BLOCK; j++) qs[j] = sc->q + (b + (j < nb ? j : 0)) * d;
-        for (size_t i = sc->lo; i < sc->hi; i++) {
-            const float *v = (const float *)(const void *)(base + x->pay[i]);
-            float dots[KDB_VEC_BLOCK], xx;
-            kn->dot4(qs, v, d, dots, &xx);
-            int ok = -1;
-            for (size_t j = 0; j < nb; j++) {
-                float key, qq = sc->qq[b + j];
-                switch (x->dist) {
-                case KEEL_DB_COSINE: key = cos_key(dots[j], qq, xx); break;
-                case KEEL_DB_EUCLIDEAN:
-                    key = qq + xx - 2 * dots[j];
-                    if (key < 0) key = 0;
-                    break;
-                default: key = -dots[j]; break;
+    /* Tiles: a chunk of candidates small enough to stay in cache (about 256 KB) meets every
+     * block of queries before the next chunk is read, so memory is read once per batch. */
+    size_t chunk = (256u << 10) / (d * 4);
+    if (chunk < 16) chunk = 16;
+    for (size_t c = sc->lo; c < sc->hi; c += chunk) {
+        for (size_t b = 0; b < sc->nq; b += KDB_VEC_BLOCK) {
+            const float *qs[KDB_VEC_BLOCK];
+            size_t nb = sc->nq - b < KDB_VEC_BLOCK ? sc->nq - b : KDB_VEC_BLOCK;
+            for (size_t j = 0; j < KDB_VEC_BLOCK; j++) qs[j] = sc->q + (b + (j < nb ? j : 0)) * d;
+            size_t end = sc->hi - c < chunk ? sc->hi : c + chunk;
+            for (size_t i = c; i < end; i++) {
+                const float *v = (const float *)(const void *)(base + x->pay[i]);
+                float dots[KDB_VEC_BLOCK], xx;
+                kn->dotn(qs, v, d, dots, &xx);
+                int ok = -1;
+                for (size_t j = 0; j < nb; j++) {
+                    float key, qq = sc->qq[b + j];
+                    switch (x->dist) {
+                    case KEEL_DB_COSINE: key = cos_key(dots[j], qq, xx); break;
+                    case KEEL_DB_EUCLIDEAN:
+                        key = qq + xx - 2 * dots[j];
+                        if (key < 0) key = 0;
+                        break;
+                    default: key = -dots[j]; break;
+                    }
+                    offer(sc, &sc->heaps[b + j], key, i, &ok);
                 }
-                offer(sc, &sc->heaps[b + j], key, i, &ok);
             }
         }
     }

@@ -215,7 +215,8 @@ static void test_kernels(void) {
     for (size_t s = 0; s < ns; s++) {
         size_t d = sizes[s];
         for (size_t i = 0; i < d * 5; i++) a[i] = rnd(&r);
-        const float *q4[4] = {b, b + d, b + 2 * d, b + 3 * d};
+        const float *q4[KDB_VEC_BLOCK];
+        for (int j = 0; j < KDB_VEC_BLOCK; j++) q4[j] = j < 4 ? b + (size_t)j * d : a;
         double dot = 0, l2 = 0, bb = 0;
         for (size_t i = 0; i < d; i++) {
             dot += (double)a[i] * b[i];
@@ -224,18 +225,18 @@ static void test_kernels(void) {
         }
         double tol = 1e-4 * (double)d;
         for (size_t k = 0; k < nk; k++) {
-            float fd, fb, dots[4], xx;
+            float fd, fb, dots[KDB_VEC_BLOCK], xx;
             CHECKF(fabs(ks[k]->dot(a, b, d) - dot) <= tol, "%s dot d=%zu", ks[k]->name, d);
             CHECKF(fabs(ks[k]->l2sq(a, b, d) - l2) <= tol, "%s l2 d=%zu", ks[k]->name, d);
             ks[k]->dot_norm(a, b, d, &fd, &fb);
             CHECKF(fabs(fd - dot) <= tol && fabs(fb - bb) <= tol, "%s dot_norm d=%zu", ks[k]->name,
                    d);
-            ks[k]->dot4(q4, a, d, dots, &xx);
-            float sd[4], sx;
-            ks[0]->dot4(q4, a, d, sd, &sx);
-            for (int j = 0; j < 4; j++)
-                CHECKF(fabsf(dots[j] - sd[j]) <= tol, "%s dot4 d=%zu q%d", ks[k]->name, d, j);
-            CHECKF(fabsf(xx - sx) <= tol, "%s dot4 norm d=%zu", ks[k]->name, d);
+            ks[k]->dotn(q4, a, d, dots, &xx);
+            float sd[KDB_VEC_BLOCK], sx;
+            ks[0]->dotn(q4, a, d, sd, &sx);
+            for (int j = 0; j < KDB_VEC_BLOCK; j++)
+                CHECKF(fabsf(dots[j] - sd[j]) <= tol, "%s dotn d=%zu q%d", ks[k]->name, d, j);
+            CHECKF(fabsf(xx - sx) <= tol, "%s dotn norm d=%zu", ks[k]->name, d);
             CHECKF(fabs(ks[0]->dot(a, b, d) - ks[k]->dot(a, b, d)) <= tol, "%s vs scalar",
                    ks[k]->name);
         }
