@@ -11,7 +11,7 @@
  * model's best k. Adversarial data: all vectors equal (ties), zero vectors under cosine,
  * dimension 1 and 4096. Consistency: after puts, updates, deletes, TTL expiry and reaping,
  * reopen (the candidate lists are rebuilt), compaction, dropping the index and the table,
- * and a crash cut at every byte of the last write. Bad input is KEEL_EVALIDATION.
+ * and a crash cut at every 7th byte of the last write. Bad input is KEEL_EVALIDATION.
  */
 #include "db_util.h"
 #include "db/db_internal.h"
