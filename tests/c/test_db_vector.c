@@ -214,7 +214,9 @@ static void test_kernels(void) {
     float *a = malloc(4096 * 4 * 5), *b = a + 4096;
     for (size_t s = 0; s < ns; s++) {
         size_t d = sizes[s];
-        for (size_t i = 0; i < d * 5; i++) a[i] = rnd(&r);
+        /* a: d floats; b: four query vectors of d floats each, 4096 floats further on. */
+        for (size_t i = 0; i < d; i++) a[i] = rnd(&r);
+        for (size_t i = 0; i < 4 * d; i++) b[i] = rnd(&r);
         const float *q4[KDB_VEC_BLOCK];
         for (int j = 0; j < KDB_VEC_BLOCK; j++) q4[j] = j < 4 ? b + (size_t)j * d : a;
         double dot = 0, l2 = 0, bb = 0;
