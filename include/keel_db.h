@@ -497,6 +497,7 @@ KEEL_API keel_status keel_db_export(keel_db *db, const char *table, const char *
 KEEL_API keel_status keel_db_import(keel_db *db, const char *table, const char *path,
                                     const keel_db_io_opts *opts, keel_db_io_report *report);
 
+
 /* ---- DynamoDB JSON ------------------------------------------------------------------------ */
 
 /* The text form of items and values that DynamoDB's API, the AWS CLI and boto3's client use:
@@ -628,6 +629,118 @@ typedef struct keel_db_table_stats {
  * creation order). The struct is large (about 70 KB): allocate it. */
 KEEL_API keel_status keel_db_get_stats(keel_db *db, const char *table,
                                          keel_db_table_stats *out);
+
+
+/* ---- vector search ------------------------------------------------------------------------ */
+
+/* A vector index (DynamoDB's VectorIndexes): the items of a table whose attribute
+ * `attribute` is a float32 vector (CBOR tag 85) of exactly `dimensions` elements, searched
+ * by `distance`. Scores follow DynamoDB: COSINE is 1 - cosine similarity (0..2; a stored
+ * zero vector scores 1) and the k smallest come first; EUCLIDEAN is the Euclidean distance,
+ * k smallest first; DOT_PRODUCT is the dot product, k largest first. Items whose attribute
+ * is missing, not a vector or of another length are not in the index (it is sparse). */
+typedef enum keel_db_distance {
+    KEEL_DB_COSINE = 0,
+    KEEL_DB_EUCLIDEAN,
+    KEEL_DB_DOT_PRODUCT
+} keel_db_distance;
+
+#define KEEL_DB_MAX_DIMENSIONS 4096u
+#define KEEL_DB_MAX_TOPK 100u
+#define KEEL_DB_MAX_VECTOR_INDEXES 20u  /* per table */
+
+typedef struct keel_db_vector_index_def {
+    const char *name;               /* 3..255 of [A-Za-z0-9_.-], distinct within the table */
+    const char *attribute;          /* the vector attribute: not a table or index key */
+    uint32_t dimensions;            /* 1..4096 */
+    keel_db_distance distance;
+    keel_db_projection projection;  /* what a search returns of each item (default ALL) */
+    const char *const *include;     /* KEEL_DB_PROJECT_INCLUDE: the non-key attributes */
+    size_t ninclude;
+    const char *const *filter_attributes;  /* DynamoDB's INLINE_FILTER attributes (recorded) */
+    size_t nfilter;
+} keel_db_vector_index_def;
+
+/* Add a vector index to a table. Its definition is written to the table's catalog entry in
+ * one atomic append; the candidate list (the offsets of the items that have the vector) is
+ * built in memory from the table's items before the call returns, kept current by every
+ * write, delete and TTL reap, and rebuilt at open (it is derived data: a crash cannot make
+ * it disagree with the items). KEEL_EVALIDATION for a bad definition, a name already used
+ * by an index of the table, or more than KEEL_DB_MAX_VECTOR_INDEXES. */
+KEEL_API keel_status keel_db_create_vector_index(keel_db *db, const char *table,
+                                                 const keel_db_vector_index_def *def);
+/* Remove a vector index (one atomic catalog append). KEEL_EVALIDATION when absent. */
+KEEL_API keel_status keel_db_drop_vector_index(keel_db *db, const char *table,
+                                               const char *name);
+
+/* A table's vector indexes: up to `cap` definitions into out[] (strings point into *names_out,
+ * one allocation the caller frees with free()); *n_out the number the table has. */
+typedef struct keel_db_vector_index_info {
+    char name[256], attribute[256];
+    uint32_t dimensions;
+    keel_db_distance distance;
+    keel_db_projection projection;
+    uint64_t items;                 /* items currently in the index */
+} keel_db_vector_index_info;
+KEEL_API keel_status keel_db_list_vector_indexes(keel_db *db, const char *table,
+                                                 keel_db_vector_index_info *out, size_t cap,
+                                                 size_t *n_out);
+
+/* Options of a search. `filter` is a condition (keel's full filter expressions; DynamoDB's
+ * SearchConditionExpression, `=` on filter attributes joined by AND, is a subset) applied to
+ * each item; `projection` a ProjectionExpression replacing the index's projection; names
+ * and values are CBOR maps as in keel_db_query. `ef` is reserved for approximate search
+ * (0: exact search, which is what this version does). */
+typedef struct keel_db_search_opts {
+    const char *filter;
+    const char *projection;
+    const void *names;
+    size_t names_len;
+    const void *values;
+    size_t values_len;
+    uint32_t ef;
+    uint32_t threads;               /* 0: automatic (threads only for large scans) */
+} keel_db_search_opts;
+
+#define KEEL_DB_SEARCH_OPTS_INIT { NULL, NULL, NULL, 0, NULL, 0, 0, 0 }
+
+/* One result: the item (its projection, a CBOR map the caller frees with keel_db_buf_free
+ * or keel_db_hits_free), its score, and the stored vector in place (`vector.data` points at
+ * the float32 payload in the mapping, vector.len = 4 * dimensions bytes; valid until the
+ * database is closed: zero copy). */
+typedef struct keel_db_hit {
+    keel_db_buf item;
+    float score;
+    keel_view vector;
+} keel_db_hit;
+
+/* SearchVectors: the k (1..100) nearest items of `table` to `query` (dims float32 values,
+ * dims equal to the index's dimensions, all finite; under COSINE not all zero) by the
+ * index's distance, best first; ties in order of storage. Items filtered out or expired
+ * (TTL) are not counted. hits_out has room for k hits; *n_out (<= k) is how many were
+ * found. The search reads the vectors where they lie in the mapping, with the CPU's best
+ * SIMD kernels, splitting large scans across threads; it holds the store's read lock, so a
+ * writer waits for it. KEEL_EVALIDATION: no such index, wrong dimensions, non-finite
+ * values, k out of range; KEEL_ESYNTAX: a malformed filter or projection. */
+KEEL_API keel_status keel_db_search(keel_db *db, const char *table, const char *index,
+                                    const float *query, size_t dims, uint32_t k,
+                                    const keel_db_search_opts *opts, keel_db_hit *hits_out,
+                                    size_t *n_out);
+
+/* Many queries at once (queries: nq rows of dims floats, row-major): the same results as nq
+ * calls of keel_db_search, computed with a blocked kernel that loads each stored vector once
+ * per block of queries. hits_out has room for nq * k hits (query i's at i * k), counts_out
+ * for nq counts. On error every hit is empty. */
+KEEL_API keel_status keel_db_search_batch(keel_db *db, const char *table, const char *index,
+                                          const float *queries, size_t nq, size_t dims,
+                                          uint32_t k, const keel_db_search_opts *opts,
+                                          keel_db_hit *hits_out, size_t *counts_out);
+
+/* Free the items of n hits and zero them. */
+KEEL_API void keel_db_hits_free(keel_db_hit *hits, size_t n);
+
+/* The name of the kernels this CPU uses ("avx512", "avx2", "neon", "scalar"). */
+KEEL_API const char *keel_db_vector_kernels(void);
 
 #ifdef __cplusplus
 }

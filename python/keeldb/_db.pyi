@@ -94,6 +94,42 @@ class Database:
     def set_clock(self, now: Optional[int], /) -> None: ...
     def reap_expired(self, table: Optional[str] = None, max: Optional[int] = None) -> int: ...
     def table_stats(self, table: str, /) -> Dict[str, Any]: ...
+    def create_vector_index(
+        self,
+        table: str,
+        name: str,
+        attribute: str,
+        dimensions: int,
+        distance: str = "COSINE",
+        projection: Union[str, Sequence[str], None] = None,
+        filter_attributes: Optional[Sequence[str]] = None,
+    ) -> None: ...
+    def drop_vector_index(self, table: str, name: str) -> None: ...
+    def vector_indexes(self, table: str, /) -> List[Dict[str, Any]]: ...
+    def search(
+        self,
+        table: str,
+        index: str,
+        vector: Any,
+        k: int,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        ef: Optional[int] = None,
+    ) -> List[Tuple[Dict[str, Any], float]]: ...
+    def search_batch(
+        self,
+        table: str,
+        index: str,
+        queries: Any,
+        k: int,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        ef: Optional[int] = None,
+    ) -> List[List[Tuple[Dict[str, Any], float]]]: ...
     def delete_table(self, name: str, /) -> None: ...
     def describe_table(self, name: str, /) -> Dict[str, Any]: ...
     def list_tables(self) -> List[str]: ...

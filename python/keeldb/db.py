@@ -54,6 +54,24 @@ def _one_action(i: int, action: Any, allowed: Mapping[str, Any]) -> Tuple[str, M
     return name, body
 
 
+def _f32(v: Any, ndim: int) -> Any:
+    """``v`` as a C-contiguous float32 array (numpy when available, else array.array)."""
+    if isinstance(v, Vector):
+        return v
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - numpy is optional
+        if ndim != 1:
+            raise TypeError("search_batch needs numpy") from None
+        import array
+
+        return array.array("f", v)
+    a = np.ascontiguousarray(v, dtype=np.float32)
+    if a.ndim != ndim:
+        raise _db.ValidationError(f"the query must have {ndim} dimension(s), not {a.ndim}")
+    return a
+
+
 class Database(_db.Database):
     """DynamoDB-style items in one keel file (KeystoneDB's API plus tables).
 
@@ -73,6 +91,7 @@ class Database(_db.Database):
         *,
         global_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
         local_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
+        vector_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
     ) -> "Table":
         """Create a table; key types are ``"S"``, ``"N"`` or ``"B"``.
 
@@ -81,6 +100,10 @@ class Database(_db.Database):
         (at most 20 global and 5 local; a local index has the table's partition key, which
         it may omit, and a sort key). ``keeldb.TableExistsError`` if it exists,
         ``keeldb.ValidationError`` for a bad name, schema or index.
+
+        Vector indexes are dicts ``{"name", "attribute", "dimensions", "distance":
+        "COSINE" | "EUCLIDEAN" | "DOT_PRODUCT", "projection"?, "filter_attributes"?}``; they
+        are added right after the table (see ``Table.add_vector_index``).
         """
         _db.Database.create_table(
             self,
@@ -90,7 +113,14 @@ class Database(_db.Database):
             global_indexes=global_indexes,
             local_indexes=local_indexes,
         )
-        return Table(self, name)
+        t = Table(self, name)
+        try:
+            for v in vector_indexes or ():
+                t.add_vector_index(**v)
+        except BaseException:
+            self.delete_table(name)
+            raise
+        return t
 
     def table(self, name: str) -> "Table":
         """The table ``name``; ``keeldb.TableNotFoundError`` (a ``KeyError``) if absent."""
@@ -341,6 +371,68 @@ class Table:
                 "sort_key": sort_key,
                 "projection": projection,
             },
+        )
+
+    def add_vector_index(
+        self,
+        name: str,
+        attribute: str,
+        dimensions: int,
+        distance: str = "COSINE",
+        projection: Union[str, Sequence[str], None] = None,
+        filter_attributes: Optional[Sequence[str]] = None,
+    ) -> None:
+        """Add a vector index over the float32 vectors of ``attribute`` that have
+        ``dimensions`` elements (1..4096), searched by ``distance`` (``"COSINE"``,
+        ``"EUCLIDEAN"`` or ``"DOT_PRODUCT"``); built from the items already there."""
+        self._db.create_vector_index(
+            self._name, name, attribute, dimensions, distance, projection, filter_attributes
+        )
+
+    def drop_vector_index(self, name: str) -> None:
+        """Drop a vector index."""
+        self._db.drop_vector_index(self._name, name)
+
+    def vector_indexes(self) -> List[Dict[str, Any]]:
+        """The table's vector indexes (name, attribute, dimensions, distance, projection,
+        items)."""
+        return self._db.vector_indexes(self._name)
+
+    def search(
+        self,
+        index: str,
+        vector: Any,
+        k: int,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        ef: Optional[int] = None,
+    ) -> List[Tuple[Dict[str, Any], float]]:
+        """The ``k`` (1..100) items nearest to ``vector`` (anything numpy turns into float32
+        values), best first, as ``(item, score)``: COSINE and EUCLIDEAN scores ascending,
+        DOT_PRODUCT descending (DynamoDB's conventions). ``filter`` is a condition on the
+        items; ``projection`` a ProjectionExpression. The items' stored vectors come back as
+        zero-copy numpy arrays over the file."""
+        return self._db.search(
+            self._name, index, _f32(vector, 1), k, filter, values, names, projection, ef
+        )
+
+    def search_batch(
+        self,
+        index: str,
+        queries: Any,
+        k: int,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        ef: Optional[int] = None,
+    ) -> List[List[Tuple[Dict[str, Any], float]]]:
+        """``search`` for each row of a 2-D array of queries, in one pass over the vectors
+        per block of queries."""
+        return self._db.search_batch(
+            self._name, index, _f32(queries, 2), k, filter, values, names, projection, ef
         )
 
     def drop_index(self, name: str) -> None:

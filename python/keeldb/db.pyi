@@ -15,6 +15,7 @@ class Database(_db.Database):
         *,
         global_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
         local_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
+        vector_indexes: Optional[Sequence[Mapping[str, Any]]] = None,
     ) -> Table: ...
     def table(self, name: str) -> Table: ...
     def transact_write(self, actions: Sequence[Mapping[str, Mapping[str, Any]]]) -> None: ...
@@ -92,6 +93,39 @@ class Table:
     ) -> int: ...
     def batch_get(self, keys: Iterable[Mapping[str, Any]]) -> List[Dict[str, Any]]: ...
     def count(self) -> int: ...
+    def add_vector_index(
+        self,
+        name: str,
+        attribute: str,
+        dimensions: int,
+        distance: str = "COSINE",
+        projection: Union[str, Sequence[str], None] = None,
+        filter_attributes: Optional[Sequence[str]] = None,
+    ) -> None: ...
+    def drop_vector_index(self, name: str) -> None: ...
+    def vector_indexes(self) -> List[Dict[str, Any]]: ...
+    def search(
+        self,
+        index: str,
+        vector: Any,
+        k: int,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        ef: Optional[int] = None,
+    ) -> List[Tuple[Dict[str, Any], float]]: ...
+    def search_batch(
+        self,
+        index: str,
+        queries: Any,
+        k: int,
+        filter: Optional[str] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        names: Optional[Mapping[str, str]] = None,
+        projection: Optional[str] = None,
+        ef: Optional[int] = None,
+    ) -> List[List[Tuple[Dict[str, Any], float]]]: ...
     def add_index(
         self,
         name: str,

@@ -230,6 +230,7 @@ static keel_status rebuild(keel_db *db) {
     const uint8_t *base = s->map->base;
     db->ntables = 0;
     kdb_indexes_clear(db);
+    kdb_vec_clear(db);
     db->next_id = KDB_TABLE_FIRST;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -280,8 +281,9 @@ static keel_status rebuild(keel_db *db) {
         *bytes += keel__entry_span(s, v[i].off);
         v[w++] = v[i];
     }
+    bool vec_ok = kdb_vec_rebuild(db, v, w);
     st = kdb_order_build(db->order, v, w);
-    atomic_store(&db->order_stale, st != KEEL_OK);
+    atomic_store(&db->order_stale, st != KEEL_OK || !vec_ok);
 out:
     free(v);
     free(tr);
@@ -301,6 +303,7 @@ static void on_publish(void *ctx, keel_store *s, const keel_append_item *items, 
         if (!kdb_key_table(it->key, it->key_len, &table) || table == KDB_TABLE_CATALOG) continue;
         uint64_t *nitems, *nbytes;
         if (!counts_of(db, table, &nitems, &nbytes)) continue;  /* being created or deleted */
+        if (db->nvix) kdb_vec_publish(db, table, it);
         if (it->replaced_live) {
             --*nitems;
             *nbytes -= keel__entry_span(s, it->replaced_trailer);
@@ -432,6 +435,7 @@ void keel_db_free(keel_db *db) {
     free(db->tables);
     kdb_indexes_clear(db);
     free(db->indexes);
+    kdb_vec_clear(db);
     pthread_rwlock_destroy(&db->cat_lock);
     free(db);
 }

@@ -119,7 +119,7 @@ void kdb_indexes_remove(keel_db *db, uint32_t id) {
 static const char *const proj_names[] = {"ALL", "KEYS_ONLY", "INCLUDE"};
 
 size_t kdb_catalog_extra_pairs(keel_db *db, const kdb_table *t) {
-    return (t->ttl[0] != 0) + (kdb_index_count(db, t->id) > 0);
+    return (t->ttl[0] != 0) + (kdb_index_count(db, t->id) > 0) + kdb_vec_pairs(db, t);
 }
 
 static void enc_str(kdb_buf *b, const char *s) { kdb_enc_text(b, s, strlen(s)); }
@@ -130,6 +130,7 @@ void kdb_catalog_encode_extra(keel_db *db, const kdb_table *t, uint32_t skip_ind
         enc_str(b, "ttl");
         enc_str(b, t->ttl);
     }
+    kdb_vec_encode(db, t, b);
     size_t n = kdb_index_count(db, t->id);
     if (!n) return;
     enc_str(b, "indexes");
@@ -244,6 +245,8 @@ keel_status kdb_catalog_parse_extra(keel_db *db, kdb_table *t, const uint8_t *va
     kdb_val v, e;
     if (kdb_item_attr(val, len, "ttl", 3, &v) && !text_of(val, len, "ttl", t->ttl, sizeof t->ttl))
         return keel__fail(KEEL_ECORRUPT, "catalog entry of table '%s': a malformed ttl", t->name);
+    keel_status vst = kdb_vec_parse(db, t, val, len);
+    if (vst != KEEL_OK) return vst;
     if (!kdb_item_attr(val, len, "indexes", 7, &v)) return KEEL_OK;
     if (v.type != KDB_L)
         return keel__fail(KEEL_ECORRUPT, "catalog entry of table '%s': indexes", t->name);

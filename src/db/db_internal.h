@@ -53,6 +53,8 @@ struct keel_db {
     size_t nindexes, icap;
     keel_db_clock_fn clock;         /* TTL's clock; NULL: time() */
     void *clock_ctx;
+    struct kdb_vindex **vix;        /* vector indexes (vector.c); under s->index_lock */
+    size_t nvix;
 };
 
 /* The store key of the entry whose trailer is at `off` (ctx: the store; lock held). */
@@ -195,5 +197,45 @@ size_t kdb_index_entries(keel_db *db, const kdb_table *t, const kdb_write *w, co
 /* What w->rv asks for after a successful run, or the current item after a failed
  * condition when w->rv_on_fail. `out` is reset first. */
 keel_status kdb_write_result(const kdb_write *w, keel_db_buf *out);
+
+/* ---- vector.c: vector indexes (vec_ops.c creates, vec_search.c searches them) ------------ */
+
+/* A vector index and its candidate list: the trailer offsets of the table's items that
+ * hold a vector of the index's dimensions, with their payloads' offsets in the mapping.
+ * Definitions and lists change only under the store's index_lock held for writing (the
+ * publish hook, or a writer creating/dropping an index); searches hold it for reading. */
+typedef struct kdb_vindex {
+    char name[256], attr[256];
+    uint32_t owner, dims;
+    keel_db_distance dist;
+    keel_db_projection proj;
+    char *include, *filters;        /* NUL-terminated names, owned */
+    size_t include_len, ninclude, filters_len, nfilters;
+    uint64_t *tr, *pay;             /* candidates: trailer and payload offsets */
+    size_t n, cap;
+    uint64_t *hkey;                 /* open addressing: trailer -> slot (0: empty) */
+    uint32_t *hval;
+    size_t hcap;
+} kdb_vindex;
+
+size_t kdb_vec_pairs(const keel_db *db, const kdb_table *t);
+void kdb_vec_encode(const keel_db *db, const kdb_table *t, kdb_buf *b);
+keel_status kdb_vec_parse(keel_db *db, const kdb_table *t, const uint8_t *val, size_t len);
+void kdb_vec_clear(keel_db *db);
+void kdb_vec_drop_owner(keel_db *db, uint32_t owner);
+/* The hook's part: keep the candidate lists of table `table` in step with one entry. */
+void kdb_vec_publish(keel_db *db, uint32_t table, const keel_append_item *it);
+/* After a rebuild: fill every candidate list from the ordered index's entries (false: out
+ * of memory, the lists are incomplete). */
+bool kdb_vec_rebuild(keel_db *db, const kdb_oent *v, size_t n);
+kdb_vindex *kdb_vec_find(const keel_db *db, uint32_t owner, const char *name);
+size_t kdb_vec_count(const keel_db *db, uint32_t owner);
+/* Add x to db->vix / take it out (not freed); index_lock held for writing. */
+keel_status kdb_vec_add(keel_db *db, kdb_vindex *x);
+void kdb_vec_take(keel_db *db, kdb_vindex *x);
+void kdb_vec_free(kdb_vindex *x);
+/* Add the entry at trailer `tr` to x's list if it holds a vector of x's dimensions; false
+ * only when out of memory. */
+bool kdb_vec_track(keel_db *db, kdb_vindex *x, uint64_t tr);
 
 #endif /* KEEL_SRC_DB_INTERNAL_H */

@@ -161,6 +161,9 @@ keel_status keel_db_delete_table(keel_db *db, const char *name) {
         kdb_tables_remove(db, t.id);
         pthread_rwlock_unlock(&db->cat_lock);
         kdb_indexes_drop_owner(db, t.id);
+        pthread_rwlock_wrlock(&db->s->index_lock);
+        kdb_vec_drop_owner(db, t.id);
+        pthread_rwlock_unlock(&db->s->index_lock);
     }
 out:
     keel__writer_leave(db->s);

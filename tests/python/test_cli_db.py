@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 COMMANDS = ["tables", "create-table", "delete-table", "describe", "put", "get", "del",
-            "query", "scan", "count", "stat", "verify", "compact"]
+            "query", "scan", "count", "stat", "verify", "compact", "search"]
 
 # The `cli` fixture (the keel binary under test) comes from conftest.py.
 
@@ -681,3 +681,31 @@ def test_binary_keys(keel: Keel, db: Path) -> None:
     items = keel.items(db, "query", "blobs", "id = :i", "--values", '{":i": {"B": "a2V5"}}')
     # B sort keys in unsigned byte order: 00 < 00 00 < 01 02 03 < 80 < ff.
     assert [i["part"]["B"] for i in items] == ["AA==", "AAA=", "AQID", "gA==", "/w=="]
+
+
+def test_search(keel: Keel, db: Path) -> None:
+    np = pytest.importorskip("numpy")
+    import keeldb
+
+    with keeldb.Database(str(db)) as d:
+        t = d.create_table("tbl", partition_key=("p", "S"), vector_indexes=[
+            {"name": "euc", "attribute": "v", "dimensions": 3, "distance": "EUCLIDEAN"}])
+        for i in range(5):
+            t.put_item({"p": f"i{i}", "g": i, "v": np.array([i, 0, 0], np.float32)})
+    hits = keel.items(db, "search", "tbl", "euc", "--vector", "[2.2, 0, 0]", "--k", "2",
+                      "--projection", "p")
+    assert [h["Item"]["p"]["S"] for h in hits] == ["i2", "i3"]
+    assert abs(hits[0]["Score"] - 0.2) < 1e-5
+    dyn = dumps({"L": [{"N": "4"}, {"N": "0"}, {"N": "0"}]})
+    out = keel.json(db, "search", "tbl", "euc", "--vector", dyn, "--k", "1")
+    assert out["Count"] == 1 and out["Items"][0]["p"] == {"S": "i4"} and out["Scores"] == [0]
+    q = db.parent / "q.json"
+    q.write_text("[0, 0, 0]")
+    hits = keel.items(db, "search", "tbl", "euc", "--vector", str(q), "--filter", "g > :g",
+                      "--values", dumps({":g": {"N": "2"}}))
+    assert [h["Item"]["p"]["S"] for h in hits] == ["i3", "i4"]
+    assert_error(keel.db(db, "search", "tbl", "euc", "--vector", "[1, 2]", check=None), 3,
+                 "dimensions")
+    assert_error(keel.db(db, "search", "tbl", "euc", check=None), 2, "missing --vector")
+    assert_error(keel.db(db, "search", "tbl", "euc", "--vector", "[1,0,0]", "--k", "101",
+                         check=None), 2, "--k")

@@ -32,6 +32,7 @@ enum {
     DB_PARAMS = 1u << 12,       /* sql --params JSON */
     DB_CONDITION = 1u << 13,    /* update --condition EXPR */
     DB_RETURN = 1u << 14,       /* update --return NONE|ALL_OLD|... */
+    DB_VECTOR = 1u << 15,       /* search: --vector and --k */
 };
 
 #define DB_MAX_POS 3
@@ -50,6 +51,8 @@ typedef struct db_args {
     const char *create, *params;
     const char *condition;
     keel_db_return return_values;
+    const char *vector;         /* search: JSON or a file holding it */
+    uint32_t k;                 /* search: 1..100 (default 10) */
 } db_args;
 
 typedef struct db_command {

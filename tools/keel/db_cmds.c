@@ -61,6 +61,7 @@ static int cmd_compact(db_args *a);
 static int cmd_update(db_args *a);
 static int cmd_transact(db_args *a);
 static int cmd_stats(db_args *a);
+static int cmd_search(db_args *a);
 
 #define EXPR_OPTS_HELP                                                                       \
     "  --filter EXPR       a FilterExpression: only items for which it is true are\n"        \
@@ -212,6 +213,22 @@ static const db_command db_commands[] = {
      "\n"
      "  --segment N         with --total-segments M: scan only segment N (0..M-1) of a\n"
      "  --total-segments M  parallel scan; the M segments together hold every item once\n"
+     EXPR_OPTS_HELP},
+    {"search", cmd_search, 2, 2, {"TABLE", "INDEX"},
+     DB_JSON | DB_VALUES | DB_NAMES | DB_FILTER | DB_PROJECTION | DB_VECTOR,
+     "search TABLE INDEX --vector JSON_OR_FILE [--k N] [--filter EXPR] [--projection EXPR]\n"
+     "                     [--values JSON] [--names JSON] [--json]",
+     "print the k items nearest to a vector (a vector index's SearchVectors)",
+     "Print the K (default 10, at most 100) items of TABLE nearest to the query vector by\n"
+     "the distance of vector index INDEX, best first, one {\"Item\": ..., \"Score\": ...}\n"
+     "per line (COSINE and EUCLIDEAN scores ascending, DOT_PRODUCT descending). The\n"
+     "vector is a JSON array of numbers ('[0.1, 0.2]'), DynamoDB's SearchVector form\n"
+     "('{\"L\": [{\"N\": \"0.1\"}, ...]}'), or the name of a file holding either.\n"
+     "The file is opened read-only.\n"
+     "\n"
+     "  --vector V   the query vector (required)\n"
+     "  --k N        how many items (1..100, default 10)\n"
+     "  --json       print {\"Items\": [...], \"Scores\": [...], \"Count\": N} instead\n"
      EXPR_OPTS_HELP},
     {"count", cmd_count, 1, 1, {"TABLE"}, DB_JSON,
      "count [--json] TABLE",
@@ -371,6 +388,7 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
             {"--gzip", DB_GZIP, false},          {"--create", DB_CREATE, true},
             {"--params", DB_PARAMS, true},       {"--condition", DB_CONDITION, true},
             {"--return", DB_RETURN, true},
+            {"--vector", DB_VECTOR, true},       {"--k", DB_VECTOR, true},
         };
         size_t k = 0;
         while (k < sizeof known / sizeof known[0] && strcmp(known[k].name, name) != 0) k++;
@@ -427,9 +445,21 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
                 a->has_total = true;
             }
             break;
+        case DB_VECTOR:
+            if (strcmp(name, "--vector") == 0) {
+                a->vector = value;
+            } else {
+                if (!parse_u64(value, 100, &v) || v == 0)
+                    return db_usage(c, "%s: --k: '%s' is not an integer from 1 to 100", c->name,
+                                    value);
+                a->k = (uint32_t)v;
+            }
+            break;
         default: break;
         }
     }
+    if ((c->opts & DB_VECTOR) && !a->vector)
+        return db_usage(c, "%s: missing --vector", c->name);
     if (a->npos < c->min_pos) return db_usage(c, "%s: missing %s", c->name, c->pos_names[a->npos]);
     if (a->has_segment != a->has_total)
         return db_usage(c, "%s: --segment and --total-segments go together", c->name);
@@ -1357,3 +1387,139 @@ const face db_face = {
     .main = db_main,
     .help = db_help,
 };
+
+/* ---- vector search ------------------------------------------------------------------------ */
+
+/* The numbers of a JSON array of numbers or of DynamoDB's {"L": [{"N": "..."}, ...]} into
+ * *out (malloc'd): a scanner that accepts only those shapes' characters and numbers. */
+static bool vector_elems(const char *p, float **out, size_t *n_out) {
+    size_t n = 0, cap = 64;
+    float *v = malloc(cap * sizeof *v);
+    if (!v) return false;
+    int depth = 0;
+    bool ok = true, seen = false;
+    while (*p && ok) {
+        char c = *p;
+        if (strchr("-+.0123456789", c)) {
+            char *end;
+            double d = strtod(p, &end);
+            if (end == p) ok = false;
+            if (n == cap) {
+                float *g = realloc(v, (cap *= 2) * sizeof *v);
+                if (!g) ok = false;
+                else v = g;
+            }
+            if (ok) v[n++] = (float)d;
+            p = end;
+            continue;
+        }
+        if (c == '[') depth++, seen = true;
+        else if (c == ']') depth--;
+        else if (!strchr("{}\":,NL \t\r\n", c)) ok = false;
+        p++;
+    }
+    if (!ok || !seen || depth != 0) {
+        free(v);
+        return false;
+    }
+    *out = v;
+    *n_out = n;
+    return true;
+}
+
+static int vector_arg(const db_args *a, float **out, size_t *n_out) {
+    const char *text = a->vector;
+    char *file = NULL;
+    if (text[0] != '[' && text[0] != '{') {
+        FILE *f = fopen(text, "rb");
+        if (!f) return db_usage(a->cmd, "%s: --vector: '%s' is neither JSON nor a readable file "
+                                "(%s)", a->cmd->name, text, strerror(errno));
+        size_t cap = 4096, len = 0, r;
+        file = malloc(cap + 1);
+        while (file && (r = fread(file + len, 1, cap - len, f)) > 0) {
+            len += r;
+            if (len == cap) {
+                char *g = realloc(file, (cap *= 2) + 1);
+                if (!g) free(file);
+                file = g;
+            }
+        }
+        fclose(f);
+        if (!file) {
+            say("%s: out of memory", a->cmd->name);
+            return EXIT_ERROR;
+        }
+        file[len] = '\0';
+        text = file;
+    }
+    bool ok = vector_elems(text, out, n_out);
+    free(file);
+    if (!ok)
+        return db_usage(a->cmd, "%s: --vector: not a JSON array of numbers or {\"L\": [{\"N\": "
+                        "...}, ...]}", a->cmd->name);
+    return 0;
+}
+
+static int cmd_search(db_args *a) {
+    const char *table = a->pos[0], *index = a->pos[1];
+    uint32_t k = a->k ? a->k : 10;
+    cbor values = {NULL, 0}, names = {NULL, 0};
+    float *vec = NULL;
+    size_t dims = 0;
+    int rc = vector_arg(a, &vec, &dims);
+    if (!rc) rc = json_arg(a, KEEL_DB_JSON_VALUES, "--values", a->values, &values);
+    if (!rc) rc = json_arg(a, KEEL_DB_JSON_NAMES, "--names", a->names, &names);
+    keel_db *db = NULL;
+    if (!rc) rc = open_db(a, KEEL_OPEN_READONLY, &db);
+    keel_db_hit *hits = NULL;
+    outbuf *o = NULL;
+    size_t n = 0;
+    if (rc) goto out;
+    keel_db_search_opts so = KEEL_DB_SEARCH_OPTS_INIT;
+    so.filter = a->filter;
+    so.projection = a->projection;
+    so.names = names.p;
+    so.names_len = names.len;
+    so.values = values.p;
+    so.values_len = values.len;
+    hits = calloc(k, sizeof *hits);
+    if (!hits || !(o = new_outbuf("search"))) {
+        rc = hits ? EXIT_ERROR : (say("search: out of memory"), EXIT_ERROR);
+        goto out;
+    }
+    keel_status st = keel_db_search(db, table, index, vec, dims, k, &so, hits, &n);
+    if (st != KEEL_OK) {
+        rc = cli_fail(st, "search '%s' index '%s'", table, index);
+        goto out;
+    }
+    if (a->json) out_put(o, "{\"Items\": [", 11);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (a->json && i) out_put(o, ", ", 2);
+        if (!a->json) out_put(o, "{\"Item\": ", 9);
+        rc = put_item_line(o, hits[i].item.data, hits[i].item.len, "search");
+        char sc[64];
+        int m = snprintf(sc, sizeof sc, ", \"Score\": %.9g}\n", (double)hits[i].score);
+        if (!a->json) out_put(o, sc, (size_t)m);
+    }
+    if (a->json && !rc) {
+        out_put(o, "], \"Scores\": [", 14);
+        for (size_t i = 0; i < n; i++) {
+            char sc[40];
+            int m = snprintf(sc, sizeof sc, "%s%.9g", i ? ", " : "", (double)hits[i].score);
+            out_put(o, sc, (size_t)m);
+        }
+        char tail[48];
+        int m = snprintf(tail, sizeof tail, "], \"Count\": %zu}\n", n);
+        out_put(o, tail, (size_t)m);
+    }
+    out_flush(o);
+    if (o->err && rc == EXIT_OK) rc = output_failed(o->err);
+out:
+    keel_db_hits_free(hits, n);
+    free(hits);
+    free(o);
+    free(vec);
+    free(values.p);
+    free(names.p);
+    return db ? close_db(db, a->path, rc) : rc;
+}

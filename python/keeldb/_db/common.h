@@ -44,6 +44,7 @@
  *   cursor.c    Database.query/scan and the Cursor type
  *   indexes.c   Database: secondary index definitions, update_table, TTL, table_stats
  *   partiql.c   Database.execute/batch_execute (PartiQL)
+ *   search.c    Database: vector indexes, search and search_batch
  * Shared functions are prefixed kdp_ and hidden (-fvisibility=hidden) like everything here
  * but PyInit__db.
  *
@@ -323,6 +324,17 @@ PyObject *kdp_db_execute(DatabaseObject *self, PyObject *const *args, Py_ssize_t
 PyObject *kdp_db_batch_execute(DatabaseObject *self, PyObject *statements);
 /* dynamo.c */
 PyObject *kdp_db_dynamo_handle(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs);
+
+/* search.c */
+PyObject *kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args,
+                                     Py_ssize_t nargs, PyObject *kwnames);
+PyObject *kdp_db_drop_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames);
+PyObject *kdp_db_vector_indexes(DatabaseObject *self, PyObject *name);
+PyObject *kdp_db_search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames);
+PyObject *kdp_db_search_batch(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
 PyObject *kdp_db_query(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                        PyObject *kwnames);
 PyObject *kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,

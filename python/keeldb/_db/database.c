@@ -695,6 +695,22 @@ static PyMethodDef Database_methods[] = {
      "reap_expired($self, /, table=None, max=None)\n--\n\n"
      "Delete expired items (of table, or of every table with TTL) and their index entries "
      "in atomic batches; returns how many."},
+    {"create_vector_index", FN(kdp_db_create_vector_index), FAST,
+     PyDoc_STR("create_vector_index($self, table, name, attribute, dimensions, /,\n"
+               "                    distance='COSINE', projection=None, filter_attributes=None)\n--\n\n"
+               "Add a vector index (backfilled from the table's items).")},
+    {"drop_vector_index", FN(kdp_db_drop_vector_index), FAST,
+     PyDoc_STR("drop_vector_index($self, table, name, /)\n--\n\nRemove a vector index.")},
+    {"vector_indexes", (PyCFunction)kdp_db_vector_indexes, METH_O,
+     PyDoc_STR("vector_indexes($self, table, /)\n--\n\nThe table's vector indexes as dicts.")},
+    {"search", FN(kdp_db_search), FAST,
+     PyDoc_STR("search($self, table, index, vector, k, /, filter=None, values=None, names=None,\n"
+               "       projection=None, ef=None)\n--\n\n"
+               "The k nearest items to a float32 vector: a list of (item, score).")},
+    {"search_batch", FN(kdp_db_search_batch), FAST,
+     PyDoc_STR("search_batch($self, table, index, queries, k, /, filter=None, values=None,\n"
+               "             names=None, projection=None, ef=None)\n--\n\n"
+               "search() for each row of a 2-D float32 array: a list of lists of (item, score).")},
     {"table_stats", (PyCFunction)kdp_db_table_stats, METH_O,
      "table_stats($self, table, /)\n--\n\n"
      "The table's item count and bytes, TTL attribute and indexes with their sizes."},

@@ -1,0 +1,363 @@
+/*
+ * vec_search.c: exact vector search (keel_db_search, keel_db_search_batch) over a vector
+ * index's candidate list (vector.c).
+ *
+ * A search holds the store's index lock for reading from start to end: the candidate list,
+ * the mapping's base and the items cannot change under it (the hook needs the lock for
+ * writing). Each candidate's vector is read in place from the mapping through the kernels
+ * kdb_vec_best() chose for this CPU. Every distance is turned into a key where smaller is
+ * better (COSINE 1 - cos, EUCLIDEAN the squared distance, DOT_PRODUCT the negated dot), so
+ * one bounded max-heap of k (key, slot) pairs per query keeps the best k; ties go to the
+ * lower slot, so the result does not depend on how the scan was split. The filter and TTL
+ * are checked only for a candidate that would enter the heap (they do not change its key),
+ * which keeps filtered searches at the cost of the scan. Large scans are split into
+ * contiguous slices, one heap set per thread, merged at the end.
+ *
+ * The batch form takes the candidates in cache-sized chunks and, for each chunk, every block
+ * of KDB_VEC_BLOCK queries with the dotn kernel (each vector loaded once per block, and from
+ * memory once per batch), deriving every distance from the dots and the norms:
+ * |q - x|^2 = |q|^2 + |x|^2 - 2 q.x (clamped at 0).
+ */
+#include "db/db_internal.h"
+#include "db/vec_kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define THREAD_MIN_FLOATS (1u << 21)  /* a scan of at least 8 MB (times queries) may split */
+#define MAX_THREADS 16
+
+typedef struct hent {
+    float key;
+    uint32_t slot;
+} hent;
+
+typedef struct heap {
+    hent *v;
+    size_t n, k;
+} heap;
+
+static bool worse(hent a, hent b) { return a.key > b.key || (a.key == b.key && a.slot > b.slot); }
+
+static bool heap_wants(const heap *h, float key, uint32_t slot) {
+    return h->n < h->k || worse(h->v[0], (hent){key, slot});
+}
+
+static void heap_push(heap *h, hent e) {
+    if (h->n < h->k) {
+        size_t i = h->n++;
+        while (i > 0) {
+            size_t p = (i - 1) / 2;
+            if (!worse(e, h->v[p])) break;
+            h->v[i] = h->v[p];
+            i = p;
+        }
+        h->v[i] = e;
+        return;
+    }
+    if (!worse(h->v[0], e)) return;
+    size_t i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n) break;
+        if (c + 1 < h->n && worse(h->v[c + 1], h->v[c])) c++;
+        if (!worse(h->v[c], e)) break;
+        h->v[i] = h->v[c];
+        i = c;
+    }
+    h->v[i] = e;
+}
+
+static int hent_cmp(const void *a, const void *b) {
+    hent x = *(const hent *)a, y = *(const hent *)b;
+    return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
+}
+
+typedef struct scan {
+    keel_db *db;
+    const kdb_vindex *x;
+    const kdb_vec_kernels *kn;
+    const float *q;             /* nq rows of d */
+    const float *qq;            /* their squared norms */
+    size_t nq, d;
+    const kdb_expr *filter;
+    const char *ttl;
+    int64_t now;
+    size_t lo, hi;              /* this slice of the candidates */
+    heap *heaps;                /* nq heaps */
+} scan;
+
+/* Does the candidate in `slot` pass the TTL and the filter? */
+static bool accept(const scan *sc, size_t slot) {
+    if (!sc->filter && !sc->ttl[0]) return true;
+    keel_store *s = sc->db->s;
+    keel_snap_entry e;
+    keel__entry_at(s->map->base, s->align, sc->x->tr[slot], &e);
+    const uint8_t *item = s->map->base + e.voff;
+    if (sc->ttl[0] && kdb_expired(sc->ttl, sc->now, item, e.vlen)) return false;
+    return !sc->filter || kdb_expr_eval(sc->filter, item, e.vlen) == 1;
+}
+
+static float cos_key(float dot, float qq, float xx) {
+    if (!(xx > 0)) return 1.0f;
+    float k = 1.0f - dot / sqrtf(qq * xx);
+    return k < 0 ? 0 : k > 2 ? 2 : k;
+}
+
+static void offer(const scan *sc, heap *h, float key, size_t slot, int *ok) {
+    if (!heap_wants(h, key, (uint32_t)slot)) return;
+    if (*ok < 0) *ok = accept(sc, slot);
+    if (*ok) heap_push(h, (hent){key, (uint32_t)slot});
+}
+
+static void *scan_run(void *arg) {
+    scan *sc = arg;
+    const kdb_vindex *x = sc->x;
+    const uint8_t *base = sc->db->s->map->base;
+    const kdb_vec_kernels *kn = sc->kn;
+    size_t d = sc->d;
+    if (sc->nq == 1) {
+        const float *q = sc->q;
+        float qq = sc->qq[0];
+        for (size_t i = sc->lo; i < sc->hi; i++) {
+            const float *v = (const float *)(const void *)(base + x->pay[i]);
+            float key, dot, xx;
+            switch (x->dist) {
+            case KEEL_DB_COSINE:
+                kn->dot_norm(q, v, d, &dot, &xx);
+                key = cos_key(dot, qq, xx);
+                break;
+            case KEEL_DB_EUCLIDEAN: key = kn->l2sq(q, v, d); break;
+            default: key = -kn->dot(q, v, d); break;
+            }
+            int ok = -1;
+            offer(sc, &sc->heaps[0], key, i, &ok);
+        }
+        return NULL;
+    }
+    /* Tiles: a chunk of candidates small enough to stay in cache (about 256 KB) meets every
+     * block of queries before the next chunk is read, so memory is read once per batch. */
+    size_t chunk = (256u << 10) / (d * 4);
+    if (chunk < 16) chunk = 16;
+    for (size_t c = sc->lo; c < sc->hi; c += chunk) {
+        for (size_t b = 0; b < sc->nq; b += KDB_VEC_BLOCK) {
+            const float *qs[KDB_VEC_BLOCK];
+            size_t nb = sc->nq - b < KDB_VEC_BLOCK ? sc->nq - b : KDB_VEC_BLOCK;
+            for (size_t j = 0; j < KDB_VEC_BLOCK; j++) qs[j] = sc->q + (b + (j < nb ? j : 0)) * d;
+            size_t end = sc->hi - c < chunk ? sc->hi : c + chunk;
+            for (size_t i = c; i < end; i++) {
+                const float *v = (const float *)(const void *)(base + x->pay[i]);
+                float dots[KDB_VEC_BLOCK], xx;
+                kn->dotn(qs, v, d, dots, &xx);
+                int ok = -1;
+                for (size_t j = 0; j < nb; j++) {
+                    float key, qq = sc->qq[b + j];
+                    switch (x->dist) {
+                    case KEEL_DB_COSINE: key = cos_key(dots[j], qq, xx); break;
+                    case KEEL_DB_EUCLIDEAN:
+                        key = qq + xx - 2 * dots[j];
+                        if (key < 0) key = 0;
+                        break;
+                    default: key = -dots[j]; break;
+                    }
+                    offer(sc, &sc->heaps[b + j], key, i, &ok);
+                }
+            }
+        }
+    }
+    return NULL;
+}
+
+static float score_of(keel_db_distance dist, float key) {
+    return dist == KEEL_DB_EUCLIDEAN ? sqrtf(key) : dist == KEEL_DB_DOT_PRODUCT ? -key : key;
+}
+
+static keel_status check_queries(const kdb_vindex *x, const float *q, size_t nq, size_t dims,
+                                 float *qq) {
+    if (dims != x->dims)
+        return keel__fail(KEEL_EVALIDATION, "the query vector has %zu dimensions; vector index "
+                          "'%s' has %u", dims, x->name, x->dims);
+    for (size_t j = 0; j < nq; j++) {
+        double n = 0;
+        for (size_t i = 0; i < dims; i++) {
+            float v = q[j * dims + i];
+            if (!isfinite(v))
+                return keel__fail(KEEL_EVALIDATION, "query %zu, element %zu: the number is not "
+                                  "a finite float32", j, i);
+            n += (double)v * v;
+        }
+        if (x->dist == KEEL_DB_COSINE && n == 0)
+            return keel__fail(KEEL_EVALIDATION, "query %zu: a zero vector has no cosine distance",
+                              j);
+        qq[j] = (float)n;
+    }
+    return KEEL_OK;
+}
+
+/* The item of slot `slot`, projected as the request or the index says, into hit->item. */
+static keel_status make_hit(keel_db *db, const kdb_vindex *x, const kdb_table *t,
+                            const kdb_expr *proj, hent e, keel_db_hit *hit) {
+    keel_store *s = db->s;
+    keel_snap_entry se;
+    keel__entry_at(s->map->base, s->align, x->tr[e.slot], &se);
+    const uint8_t *item = s->map->base + se.voff;
+    kdb_buf b = {0};
+    keel_status st = KEEL_OK;
+    if (proj) {
+        st = kdb_expr_project(proj, item, se.vlen, &b);
+    } else if (x->proj == KEEL_DB_PROJECT_ALL) {
+        kdb_buf_put(&b, item, se.vlen);
+    } else {
+        kdb_index ix;
+        memset(&ix, 0, sizeof ix);
+        memcpy(ix.pk, t->pk, sizeof ix.pk);
+        memcpy(ix.sk, t->sk, sizeof ix.sk);
+        ix.pkt = t->pkt, ix.skt = t->skt, ix.proj = x->proj;
+        ix.include = x->include, ix.include_len = x->include_len, ix.ninclude = x->ninclude;
+        st = kdb_index_project(&ix, t, item, se.vlen, &b);
+    }
+    if (st == KEEL_OK && b.failed) st = keel__fail(KEEL_ENOMEM, "a search result");
+    if (st != KEEL_OK) {
+        kdb_buf_free(&b);
+        return st;
+    }
+    hit->item.data = b.p;
+    hit->item.len = b.len;
+    hit->score = score_of(x->dist, e.key);
+    hit->vector.data = s->map->base + x->pay[e.slot];
+    hit->vector.len = (size_t)x->dims * 4;
+    return KEEL_OK;
+}
+
+static size_t thread_count(const kdb_vindex *x, size_t nq, uint32_t asked) {
+    if (asked) return asked > MAX_THREADS ? MAX_THREADS : asked;
+    double work = (double)x->n * x->dims * (double)nq;
+    if (work < THREAD_MIN_FLOATS) return 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = cpus > 1 ? (size_t)cpus : 1;
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    while (n > 1 && x->n / n < 1024) n--;
+    return n;
+}
+
+/* Scan x for the nq queries into per-query heaps (nq * k entries at `out`), then sort
+ * each: counts[j] results for query j. Lock held. */
+static keel_status run(scan *proto, uint32_t k, size_t nthreads, hent *out, size_t *counts) {
+    size_t nq = proto->nq, n = proto->x->n;
+    scan sc[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    bool started[MAX_THREADS] = {false};
+    hent *store = malloc(nthreads * nq * k * sizeof *store + 1);
+    heap *heaps = malloc(nthreads * nq * sizeof *heaps + 1);
+    if (!store || !heaps) {
+        free(store);
+        free(heaps);
+        return keel__fail(KEEL_ENOMEM, "search heaps for %zu queries", nq);
+    }
+    for (size_t t = 0; t < nthreads; t++) {
+        sc[t] = *proto;
+        sc[t].lo = n * t / nthreads;
+        sc[t].hi = n * (t + 1) / nthreads;
+        sc[t].heaps = heaps + t * nq;
+        for (size_t j = 0; j < nq; j++)
+            sc[t].heaps[j] = (heap){store + (t * nq + j) * k, 0, k};
+    }
+    for (size_t t = 1; t < nthreads; t++)
+        started[t] = pthread_create(&th[t], NULL, scan_run, &sc[t]) == 0;
+    scan_run(&sc[0]);
+    for (size_t t = 1; t < nthreads; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else scan_run(&sc[t]);
+    }
+    for (size_t j = 0; j < nq; j++) {
+        heap h = {out + j * k, 0, k};
+        for (size_t t = 0; t < nthreads; t++)
+            for (size_t i = 0; i < heaps[t * nq + j].n; i++) heap_push(&h, heaps[t * nq + j].v[i]);
+        qsort(h.v, h.n, sizeof *h.v, hent_cmp);
+        counts[j] = h.n;
+    }
+    free(store);
+    free(heaps);
+    return KEEL_OK;
+}
+
+keel_status keel_db_search_batch(keel_db *db, const char *table, const char *index,
+                                 const float *queries, size_t nq, size_t dims, uint32_t k,
+                                 const keel_db_search_opts *opts, keel_db_hit *hits_out,
+                                 size_t *counts_out) {
+    if (!db || !table || !index || !queries || !hits_out || !counts_out)
+        return keel__fail(KEEL_EINVAL, "keel_db_search: NULL argument");
+    if (nq == 0) return keel__fail(KEEL_EINVAL, "keel_db_search_batch: no queries");
+    if (k < 1 || k > KEEL_DB_MAX_TOPK)
+        return keel__fail(KEEL_EVALIDATION, "TopK %u: it must be 1 to %u", k, KEEL_DB_MAX_TOPK);
+    memset(hits_out, 0, nq * k * sizeof *hits_out);
+    memset(counts_out, 0, nq * sizeof *counts_out);
+    if (dims < 1 || dims > KEEL_DB_MAX_DIMENSIONS)
+        return keel__fail(KEEL_EVALIDATION, "the query vector has %zu dimensions (1 to %u)", dims,
+                          KEEL_DB_MAX_DIMENSIONS);
+    keel_db_search_opts o = KEEL_DB_SEARCH_OPTS_INIT;
+    if (opts) o = *opts;
+    kdb_table t;
+    keel_status st = kdb_table_get(db, table, &t);
+    if (st != KEEL_OK) return st;
+    kdb_subst sub;
+    kdb_expr *filter = NULL, *proj = NULL;
+    float *qq = malloc(nq * sizeof *qq);
+    hent *best = malloc(nq * k * sizeof *best);
+    if (!qq || !best) st = keel__fail(KEEL_ENOMEM, "a search of %zu queries", nq);
+    if (st == KEEL_OK)
+        st = kdb_subst_init(&sub, o.names, o.names ? o.names_len : 0, o.values,
+                            o.values ? o.values_len : 0);
+    if (st == KEEL_OK && o.filter)
+        st = kdb_expr_parse(KDB_EXPR_CONDITION, o.filter, strlen(o.filter), &sub, &filter);
+    if (st == KEEL_OK && o.projection)
+        st = kdb_expr_parse(KDB_EXPR_PROJECTION, o.projection, strlen(o.projection), &sub, &proj);
+    if (st == KEEL_OK) st = kdb_subst_check_unused(&sub);
+    bool locked = false;
+    if (st == KEEL_OK && (st = keel__reader_enter(db->s)) == KEEL_OK) locked = true;
+    const kdb_vindex *x = NULL;
+    if (st == KEEL_OK && !(x = kdb_vec_find(db, t.id, index)))
+        st = keel__fail(KEEL_EVALIDATION, "table '%s' has no vector index named '%.255s'", t.name,
+                        index);
+    if (st == KEEL_OK) st = check_queries(x, queries, nq, dims, qq);
+    if (st == KEEL_OK) {
+        scan proto = {.db = db, .x = x, .kn = kdb_vec_best(), .q = queries, .qq = qq, .nq = nq,
+                      .d = dims, .filter = filter, .ttl = t.ttl, .now = kdb_now(db)};
+        st = run(&proto, k, thread_count(x, nq, o.threads), best, counts_out);
+    }
+    for (size_t j = 0; st == KEEL_OK && j < nq; j++)
+        for (size_t i = 0; st == KEEL_OK && i < counts_out[j]; i++)
+            st = make_hit(db, x, &t, proj, best[j * k + i], &hits_out[j * k + i]);
+    if (locked) keel__reader_leave(db->s);
+    if (st != KEEL_OK) {
+        keel_db_hits_free(hits_out, nq * k);
+        memset(counts_out, 0, nq * sizeof *counts_out);
+    }
+    kdb_expr_free(filter);
+    kdb_expr_free(proj);
+    free(qq);
+    free(best);
+    return st;
+}
+
+keel_status keel_db_search(keel_db *db, const char *table, const char *index, const float *query,
+                           size_t dims, uint32_t k, const keel_db_search_opts *opts,
+                           keel_db_hit *hits_out, size_t *n_out) {
+    if (!n_out) return keel__fail(KEEL_EINVAL, "keel_db_search: n_out is NULL");
+    *n_out = 0;
+    if (k < 1 || k > KEEL_DB_MAX_TOPK)
+        return keel__fail(KEEL_EVALIDATION, "TopK %u: it must be 1 to %u", k, KEEL_DB_MAX_TOPK);
+    return keel_db_search_batch(db, table, index, query, 1, dims, k, opts, hits_out, n_out);
+}
+
+void keel_db_hits_free(keel_db_hit *hits, size_t n) {
+    if (!hits) return;
+    for (size_t i = 0; i < n; i++) {
+        keel_db_buf_free(&hits[i].item);
+        memset(&hits[i], 0, sizeof hits[i]);
+    }
+}
+
+const char *keel_db_vector_kernels(void) { return kdb_vec_best()->name; }
