@@ -100,11 +100,12 @@ class Database:
         name: str,
         attribute: str,
         dimensions: int,
+        /,
         distance: str = "COSINE",
         projection: Union[str, Sequence[str], None] = None,
         filter_attributes: Optional[Sequence[str]] = None,
     ) -> None: ...
-    def drop_vector_index(self, table: str, name: str) -> None: ...
+    def drop_vector_index(self, table: str, name: str, /) -> None: ...
     def vector_indexes(self, table: str, /) -> List[Dict[str, Any]]: ...
     def search(
         self,
@@ -112,6 +113,7 @@ class Database:
         index: str,
         vector: Any,
         k: int,
+        /,
         filter: Optional[str] = None,
         values: Optional[Mapping[str, Any]] = None,
         names: Optional[Mapping[str, str]] = None,
@@ -124,6 +126,7 @@ class Database:
         index: str,
         queries: Any,
         k: int,
+        /,
         filter: Optional[str] = None,
         values: Optional[Mapping[str, Any]] = None,
         names: Optional[Mapping[str, str]] = None,
