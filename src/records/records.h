@@ -73,6 +73,10 @@ static inline size_t keel__rec_varint_len(uint64_t v) {
  * FF 00) as Riegeli's reader does; rejects more than 10 bytes and overflow. */
 bool keel__rec_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
 
+/* writer.c: KEEL_EINVAL (with detail) unless the compression, its level (none for
+ * uncompressed output) and the sync mode are valid. */
+keel_status keel__rec_check_writer_options(const keel_rec_writer_options *o);
+
 /* ---- placement (Riegeli's formulas) -------------------------------------------------- */
 
 static inline uint64_t keel__rec_overhead_blocks(uint64_t pos, uint64_t size) {

@@ -521,26 +521,44 @@ keel_status keel_rec_writer_recovery(const keel_rec_writer *w, keel_recovery *re
     return KEEL_OK;
 }
 
+/* The compression, its level and the sync mode, as Riegeli's option grammar allows them:
+ * `uncompressed` takes no level, `zstd` -131072..22, `brotli` 0..11 (0: the codec's default
+ * here, as in keel_records.h). Shared with keel_rec_mtwriter_open, which checks its
+ * writers' options up front rather than at each shard's first write. */
+keel_status keel__rec_check_writer_options(const keel_rec_writer_options *o) {
+    switch (o->compression) {
+    case KEEL_REC_UNCOMPRESSED:
+        if (o->level != 0)
+            return keel__fail(KEEL_EINVAL, "compression level %d given for uncompressed "
+                              "output (only zstd and brotli take a level)", o->level);
+        break;
+    case KEEL_REC_ZSTD:
+        if (o->level < -131072 || o->level > 22)
+            return keel__fail(KEEL_EINVAL, "zstd level %d out of range (-131072..22)", o->level);
+        break;
+    case KEEL_REC_BROTLI:
+        if (o->level < 0 || o->level > 11)
+            return keel__fail(KEEL_EINVAL, "brotli level %d out of range (0..11)", o->level);
+        break;
+    default: return keel__fail(KEEL_EINVAL, "unknown compression %d", (int)o->compression);
+    }
+    if (o->sync != KEEL_SYNC_NONE && o->sync != KEEL_SYNC_DATA && o->sync != KEEL_SYNC_FULL)
+        return keel__fail(KEEL_EINVAL, "unknown sync mode %d", (int)o->sync);
+    return KEEL_OK;
+}
+
 keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options *opts,
                                  keel_rec_writer **out) {
     keel__clear_error();
     if (!path || !out) return keel__fail(KEEL_EINVAL, "keel_rec_writer_open: NULL argument");
     keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
     if (opts) o = *opts;
-    int comp;
-    switch (o.compression) {
-    case KEEL_REC_UNCOMPRESSED: comp = REC_COMP_NONE; break;
-    case KEEL_REC_ZSTD: comp = REC_COMP_ZSTD; break;
-    case KEEL_REC_BROTLI: comp = REC_COMP_BROTLI; break;
-    default: return keel__fail(KEEL_EINVAL, "unknown compression %d", (int)o.compression);
-    }
-    if (comp == REC_COMP_ZSTD && (o.level < -131072 || o.level > 22))
-        return keel__fail(KEEL_EINVAL, "zstd level %d out of range", o.level);
-    if (comp == REC_COMP_BROTLI && (o.level < 0 || o.level > 11))
-        return keel__fail(KEEL_EINVAL, "brotli level %d out of range (0..11)", o.level);
+    keel_status st0 = keel__rec_check_writer_options(&o);
+    if (st0 != KEEL_OK) return st0;
+    int comp = o.compression == KEEL_REC_ZSTD     ? REC_COMP_ZSTD
+               : o.compression == KEEL_REC_BROTLI ? REC_COMP_BROTLI
+                                                  : REC_COMP_NONE;
     if (o.chunk_size == 0) o.chunk_size = KEEL_REC_DEFAULT_CHUNK_SIZE;
-    if (o.sync != KEEL_SYNC_NONE && o.sync != KEEL_SYNC_DATA && o.sync != KEEL_SYNC_FULL)
-        return keel__fail(KEEL_EINVAL, "unknown sync mode %d", (int)o.sync);
 
     keel_rec_writer *w = calloc(1, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "allocating a record writer");
