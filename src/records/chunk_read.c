@@ -5,7 +5,8 @@
  * preadv that sends the block headers it crosses to a side buffer and the data bytes,
  * contiguous, into the chunk's buffer; every block header and the data hash checked), a
  * whole simple chunk decoded (keel__rec_load_simple), and ArrayRecord's postscript at the
- * end of a file (keel__rec_find_ar_footer).
+ * end of a file (keel__rec_find_ar_footer), and where append may continue after a crashed
+ * or damaged tail (keel__rec_find_append_point).
  *
  * Nothing here recovers from damage: every problem is KEEL_ECORRUPT with the offset in the
  * detail, and the caller decides (error or recover). Files are read with pread/preadv
@@ -15,6 +16,7 @@
 #include "records/records.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,4 +220,69 @@ keel_status keel__rec_load_simple(int fd, uint64_t size, uint64_t c, keel_rec_ch
     if (!st) st = keel__rec_decode_simple(ch, h_out, c);
     keel__rec_scratch_free(&s);
     return st;
+}
+
+/* ---- the tail of a file, for append ---------------------------------------------------- */
+
+/* How far back from the end append checks chunk data: the chunks written since the last
+ * sync are the ones a power loss can leave with intact headers and lost data. */
+#define APPEND_CHECK_WINDOW (UINT64_C(4) << 20)
+
+/* Where appending continues: the end of the last complete chunk whose data is intact.
+ * Reads block and chunk headers near the end and the data of the chunks that begin in
+ * the last APPEND_CHECK_WINDOW bytes (all of a smaller file). *damaged_out is 1 when the
+ * cut starts at a complete chunk whose data (or a block header inside it) is damaged,
+ * 0 when it is an unfinished chunk. *footer_out is 1 when the point is an ArrayRecord
+ * footer (rewritten at close, not damage). */
+keel_status keel__rec_find_append_point(int fd, uint64_t size, uint64_t *out, int *damaged_out,
+                                        int *footer_out) {
+    uint64_t footer = 0;
+    *damaged_out = *footer_out = 0;
+    keel_status st = keel__rec_find_ar_footer(fd, size, &footer);
+    if (st == KEEL_OK) {
+        *out = footer;      /* the footer, padding and postscript are rewritten at close */
+        *footer_out = 1;
+        return KEEL_OK;
+    }
+    if (st != KEEL_NOTFOUND) return st;
+    /* An intact block header tells where a chunk begins in or after its block: take the
+     * lowest one in the window (the last intact one before it when there is none). */
+    uint64_t b = (size - 1) / REC_B * REC_B;
+    uint64_t start = REC_SIG_SIZE;
+    bool found = false;
+    for (; b > 0; b -= REC_B) {
+        if (found && size - b > APPEND_CHECK_WINDOW) break;
+        uint8_t bh[REC_BH];
+        size_t got = 0;
+        int e = keel__os_pread_all(fd, bh, REC_BH, b, &got);
+        if (e) return keel__fail_errno(e, "reading block header at offset %llu",
+                                       (unsigned long long)b);
+        uint64_t prev, next;
+        if (got == REC_BH && keel__rec_block_header_decode(bh, &prev, &next) && prev <= b) {
+            if (prev == 0) start = b;
+            else if (b + next <= size) start = b + next;
+            else start = b - prev;     /* the chunk crossing b is the unfinished one */
+            if (start < REC_SIG_SIZE) start = REC_SIG_SIZE;
+            found = true;
+        }
+    }
+    if (b == 0) start = REC_SIG_SIZE;  /* the window covers the whole file */
+    uint64_t c = start;
+    while (c < size) {
+        rec_chunk_header h;
+        uint64_t end;
+        int is_short = 0;
+        st = keel__rec_read_header(fd, size, c, &h, &end, &is_short);
+        if (st == KEEL_ECORRUPT || is_short || end > size) break;
+        if (st) return st;
+        st = keel__rec_check_chunk_data(fd, c, &h, end);
+        if (st == KEEL_ECORRUPT) {
+            *damaged_out = 1;
+            break;
+        }
+        if (st) return st;
+        c = end;
+    }
+    *out = c < size ? c : size;
+    return KEEL_OK;
 }

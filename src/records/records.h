@@ -8,7 +8,7 @@
  *           signature, simple-chunk encode/decode, the ArrayRecord protobuf messages
  * writer.c  keel_rec_writer
  * chunk_read.c  reading one chunk: header, data (one preadv), a whole simple chunk, the
- *           ArrayRecord postscript; shared by the reader and append
+ *           ArrayRecord postscript, the append point; shared by the reader and append
  * reader.c  keel_rec_reader, counting, statistics
  * mt.c      the sharded multi-threaded writer and reader used by Python
  *
@@ -208,6 +208,11 @@ keel_status keel__rec_find_ar_footer(int fd, uint64_t size, uint64_t *footer_out
  * the position of a bad block header (0 when the problem is elsewhere). */
 keel_status keel__rec_read_data(int fd, rec_scratch *s, uint64_t c, const rec_chunk_header *h,
                                 uint64_t end, keel_rec_chunk *ch, uint64_t *bad_block_out);
+/* Where appending to a file of `size` bytes continues: the end of its last complete chunk
+ * whose data is intact (chunks near the end are read whole); *damaged_out 1 when the cut
+ * starts at a damaged chunk, *footer_out 1 when it is an ArrayRecord footer. */
+keel_status keel__rec_find_append_point(int fd, uint64_t size, uint64_t *out, int *damaged_out,
+                                        int *footer_out);
 /* Read header and data of a simple chunk at `c` and decode it (no recovery). */
 keel_status keel__rec_load_simple(int fd, uint64_t size, uint64_t c, keel_rec_chunk *ch,
                                   rec_chunk_header *h_out);
