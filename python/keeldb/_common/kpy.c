@@ -67,6 +67,13 @@ kpy_new_exception(PyObject *m, const char *name, const char *doc, PyObject *b1, 
     return e;
 }
 
+PyObject *
+kpy_raise_closed(const char *what)
+{
+    PyErr_Format(PyExc_ValueError, "I/O operation on closed %s", what);
+    return NULL;
+}
+
 /* ---- arguments -------------------------------------------------------------------------- */
 
 int

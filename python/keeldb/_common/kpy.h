@@ -28,6 +28,8 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <pthread.h>
+
 #include "keel.h"
 
 /* ---- modules and types ---------------------------------------------------------------- */
@@ -45,6 +47,22 @@ int kpy_add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot);
  * to `m` as X. New reference (the module holds another) or NULL. */
 PyObject *kpy_new_exception(PyObject *m, const char *name, const char *doc, PyObject *b1,
                             PyObject *b2);
+
+/* ---- handles ---------------------------------------------------------------------------- */
+
+/* DataStore and Database hold a pthread rwlock `oplock`: calls that release the GIL hold it
+ * for reading, close() takes it for writing and so waits for them. Run `stmt` that way.
+ * The caller has checked, with the GIL held, that the handle is open. */
+#define KPY_IO_CALL(self, stmt)                                                             \
+    do {                                                                                    \
+        pthread_rwlock_rdlock(&(self)->oplock);                                             \
+        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
+        pthread_rwlock_unlock(&(self)->oplock);                                             \
+        Py_END_ALLOW_THREADS                                                                \
+    } while (0)
+
+/* ValueError("I/O operation on closed WHAT"). Always returns NULL. */
+PyObject *kpy_raise_closed(const char *what);
 
 /* ---- arguments -------------------------------------------------------------------------- */
 

@@ -240,15 +240,10 @@ db_check(DatabaseObject *self)
     return 0;
 }
 
-/* Run `stmt` with the GIL released while holding oplock for reading (see the header). The
- * caller has checked that the database is open, with the GIL held since. */
-#define IO_CALL(self, stmt)                                                                 \
-    do {                                                                                    \
-        pthread_rwlock_rdlock(&(self)->oplock);                                             \
-        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
-        pthread_rwlock_unlock(&(self)->oplock);                                             \
-        Py_END_ALLOW_THREADS                                                                \
-    } while (0)
+/* Run `stmt` with the GIL released while holding oplock for reading (see the header and
+ * ../_common/kpy.h). The caller has checked that the database is open, with the GIL held
+ * since. */
+#define IO_CALL(self, stmt) KPY_IO_CALL(self, stmt)
 
 /* A key of the default table: bytes, str (UTF-8), bytearray or memoryview. */
 typedef kpy_buf kdp_key;

@@ -26,8 +26,7 @@ kdp_module_of_type(PyTypeObject *type)
 PyObject *
 kdp_raise_closed(void)
 {
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed database");
-    return NULL;
+    return kpy_raise_closed("database");
 }
 
 /* This module's own classes for the statuses of keel_db.h; the store's statuses are

@@ -211,15 +211,10 @@ store_check(StoreObject *self)
     return 0;
 }
 
-/* Run `stmt` with the GIL released while holding oplock for reading (see the header). The
- * caller has checked that the store is open, with the GIL held since. */
-#define IO_CALL(self, stmt)                                                                 \
-    do {                                                                                    \
-        pthread_rwlock_rdlock(&(self)->oplock);                                             \
-        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
-        pthread_rwlock_unlock(&(self)->oplock);                                             \
-        Py_END_ALLOW_THREADS                                                                \
-    } while (0)
+/* Run `stmt` with the GIL released while holding oplock for reading (see the header and
+ * ../_common/kpy.h). The caller has checked that the store is open, with the GIL held
+ * since. */
+#define IO_CALL(self, stmt) KPY_IO_CALL(self, stmt)
 
 /* bytes copy of `n` bytes at `p`, which lies in this store's mapping. */
 PyObject *kdb_copy_bytes(StoreObject *self, const void *p, size_t n);

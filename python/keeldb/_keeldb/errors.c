@@ -28,8 +28,7 @@ kdb_add_exceptions(PyObject *m, keeldb_state *st)
 PyObject *
 kdb_raise_closed(void)
 {
-    PyErr_SetString(PyExc_ValueError, "I/O operation on closed store");
-    return NULL;
+    return kpy_raise_closed("store");
 }
 
 PyObject *
