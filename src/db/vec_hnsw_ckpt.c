@@ -7,8 +7,8 @@
  * KDB_TABLE_VGRAPH, keyed (table id 2, owner table id, chunk number, index name), and one
  * checkpoint is one atomic group (the new chunks plus tombstones for the old checkpoint's
  * extra chunks), so a crash leaves the previous checkpoint or the new one, never a mix.
- * The first chunk starts with a header: magic, version, chunk count, total length, an
- * XXH3 checksum of everything after the header, and the store position it covers. The body
+ * The first chunk starts with a header: magic, version, chunk count, total length, the
+ * store position it covers, and an XXH3 checksum of the whole (the checksum field as zeros). The body
  * holds the index's parameters, every id's key and vector hash, and the graph's links.
  *
  * Loading trusts nothing: a wrong magic, version, count, length, checksum, parameter or
@@ -126,7 +126,7 @@ static kdb_graph *load(keel_db *db, kdb_vindex *x) {
     if (!c0 || len0 < HEADER || memcmp(c0, magic, 8) != 0 || le32(c0 + 8) != VERSION)
         return NULL;
     uint32_t nchunks = le32(c0 + 12);
-    uint64_t total = le64(c0 + 16), sum = le64(c0 + 24);
+    uint64_t total = le64(c0 + 16), sum = le64(c0 + 32);
     if (nchunks < 1 || total < HEADER + 20 || total > (uint64_t)nchunks * CHUNK) return NULL;
     uint8_t *blob = malloc(total);
     if (!blob) return NULL;
@@ -143,7 +143,8 @@ static kdb_graph *load(keel_db *db, kdb_vindex *x) {
     }
     kdb_graph *g = NULL;
     const uint8_t *p = blob + HEADER, *e = blob + total;
-    if (at != total || keel_hash(p, total - HEADER) != sum) goto bad;
+    memset(blob + 32, 0, 8);    /* the checksum covers every byte, itself as zeros */
+    if (at != total || keel_hash(blob, total) != sum) goto bad;
     if (le32(p) != x->dims || le32(p + 4) != (uint32_t)x->dist || le32(p + 8) != x->m ||
         le32(p + 12) != x->efc)
         goto bad;
@@ -281,8 +282,9 @@ static keel_status write_one(keel_db *db, kdb_vindex *x) {
         put32(b.p + 8, VERSION);
         put32(b.p + 12, nchunks);
         put64(b.p + 16, b.len);
-        put64(b.p + 24, keel_hash(b.p + HEADER, b.len - HEADER));
-        put64(b.p + 32, db->s->end);
+        put64(b.p + 24, db->s->end);
+        put64(b.p + 32, 0);
+        put64(b.p + 32, keel_hash(b.p, b.len));
         items = calloc(nitems, sizeof *items);
         keys = malloc((size_t)nitems * (12 + 256));
         if (!items || !keys) st = keel__fail(KEEL_ENOMEM, "vector graph checkpoint");
