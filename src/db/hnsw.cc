@@ -168,12 +168,14 @@ size_t keel__hnsw_count(const keel__hnsw *h) {
 }
 
 size_t keel__hnsw_memory(const keel__hnsw *h) {
+    /* O(1): the upper levels are estimated from their expected count per point, 1/(M-1)
+     * (levels are drawn as floor(-ln U / ln M)). */
     const graph &g = h->g;
     size_t n = g.max_elements_ * (g.size_data_per_element_ + sizeof(void *) + sizeof(int) +
-                                  sizeof(std::mutex));
-    for (size_t i = 0; i < g.cur_element_count; i++)
-        if (g.element_levels_[i] > 0) n += g.size_links_per_element_ * g.element_levels_[i];
-    return n + g.label_lookup_.size() * 32 + g.max_elements_ * sizeof(unsigned short);
+                                  sizeof(std::mutex) + sizeof(unsigned short));
+    n += (size_t)((double)g.cur_element_count * (double)g.size_links_per_element_ /
+                  (double)(g.M_ > 1 ? g.M_ - 1 : 1));
+    return n + g.label_lookup_.size() * 32;
 }
 
 /* Saved form, little-endian: count u32, entry u32 (0xffffffff: none), maxlevel u32

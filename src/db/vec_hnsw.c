@@ -519,8 +519,11 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
             st = keel__fail(KEEL_ENOMEM, "vector graph '%s': %s", x->name, keel__hnsw_error());
             break;
         }
+        /* The graph's answers come best first by its own distance, which orders as the
+         * exact key does (the same kernels; COSINE over normalized copies): the first k
+         * that pass are the answer, re-scored exactly and re-sorted by (key, slot). */
         size_t m = 0;
-        for (long i = 0; i < n; i++) {
+        for (long i = 0; i < n && m < a->k; i++) {
             uint32_t id = labels[i];
             if (id >= g->nid || !g->key[id] || !accept(db, a, g->tr[id])) continue;
             size_t slot = kdb_vec_slot(x, g->tr[id]);
