@@ -364,14 +364,17 @@ static keel_status drain_dirty(keel_db *db, kdb_graph *g) {
  * match are copied into the graph. Index lock held for writing (or single-threaded). */
 bool kdb_hnsw_sync(keel_db *db, kdb_vindex *x, kdb_graph *g, bool fill) {
     keel_store *s = db->s;
+    const uint8_t *base = s->map->base;
     size_t seencap = g->nid ? g->nid : 1;
     uint8_t *seen = calloc(seencap, 1);
     float *buf = malloc((size_t)g->dims * sizeof *buf);
     bool ok = seen && buf;
     size_t mismatched = 0;
     for (size_t i = 0; ok && i < x->n; i++) {
-        size_t klen;
-        const uint8_t *key = kdb_key_at(s, x->tr[i], &klen);
+        keel_snap_entry e;
+        keel__entry_at(base, s->align, x->tr[i], &e);
+        const uint8_t *key = base + e.voff + e.vlen;
+        size_t klen = e.klen;
         uint64_t h = keel_hash(key, klen);
         uint32_t id = map_find(g, key, klen, h);
         if (id == KDB_NOID && (id = kdb_hnsw_id_new(g, key, klen, h)) == KDB_NOID) {
@@ -427,14 +430,8 @@ static float exact_key(keel_db_distance dist, const float *q, float qq, const fl
     }
 }
 
-static bool accept(keel_db *db, const kdb_hsearch *a, uint64_t tr) {
-    if (!a->filter && !a->ttl[0]) return true;
-    keel_store *s = db->s;
-    keel_snap_entry e;
-    keel__entry_at(s->map->base, s->align, tr, &e);
-    const uint8_t *item = s->map->base + e.voff;
-    if (a->ttl[0] && kdb_expired(a->ttl, a->now, item, e.vlen)) return false;
-    return !a->filter || kdb_expr_eval(a->filter, item, e.vlen) == 1;
+static bool accept(const kdb_hsearch *a, uint64_t tr) {
+    return !a->filtered || a->pass(a->ctx, tr);
 }
 
 static int res_cmp(const void *a, const void *b) {
@@ -444,10 +441,10 @@ static int res_cmp(const void *a, const void *b) {
 }
 
 /* The share of candidates that pass the filter and TTL, from an even sample. */
-static double pass_rate(keel_db *db, const kdb_vindex *x, const kdb_hsearch *a) {
-    if (!a->filter && !a->ttl[0]) return 1.0;
+static double pass_rate(const kdb_vindex *x, const kdb_hsearch *a) {
+    if (!a->filtered) return 1.0;
     size_t n = x->n, sample = n < 512 ? n : 512, pass = 0;
-    for (size_t i = 0; i < sample; i++) pass += accept(db, a, x->tr[i * n / sample]);
+    for (size_t i = 0; i < sample; i++) pass += accept(a, x->tr[i * n / sample]);
     return sample ? (double)pass / (double)sample : 0.0;
 }
 
@@ -496,7 +493,7 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
                             size_t *counts, bool *done) {
     *done = false;
     if (x->n < kdb_hnsw_min_items() || x->n <= a->k) return KEEL_OK;
-    double rate = pass_rate(db, x, a);
+    double rate = pass_rate(x, a);
     /* A filter that keeps few items: the exact scan (which tests the filter only on items
      * that would enter the top k) beats widening the beam until k survive. */
     if (rate * (double)x->n < 4.0 * a->k || rate < 0.02) return KEEL_OK;
@@ -525,8 +522,8 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
         size_t m = 0;
         for (long i = 0; i < n && m < a->k; i++) {
             uint32_t id = labels[i];
-            if (id >= g->nid || !g->key[id] || !accept(db, a, g->tr[id])) continue;
-            size_t slot = kdb_vec_slot(x, g->tr[id]);
+            if (id >= g->nid || !g->key[id] || !accept(a, g->tr[id])) continue;
+            size_t slot = a->slot_of(x, g->tr[id]);
             if (slot == SIZE_MAX) continue;
             const float *v = (const float *)(const void *)(db->s->map->base + g->pay[id]);
             tmp[m++] = (kdb_vres){exact_key(x->dist, q, a->qq[j], v, x->dims), (uint32_t)slot};

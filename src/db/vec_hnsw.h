@@ -47,12 +47,15 @@ typedef struct kdb_vres {           /* one result: exact key (smaller is better)
     uint32_t slot;
 } kdb_vres;
 
-typedef struct kdb_hsearch {        /* a search as vec_search.c checked it */
+/* A search as vec_search.c checked it. The callbacks keep this file below vector.c and
+ * db.c in the call graph (scripts/check-layers.py): it never calls them by name. */
+typedef struct kdb_hsearch {
     const float *q, *qq;            /* nq rows of dims; their squared norms */
     size_t nq, k, ef;
-    const kdb_expr *filter;
-    const char *ttl;
-    int64_t now;
+    bool filtered;                  /* a filter or a TTL: `pass` must be asked */
+    bool (*pass)(const void *ctx, uint64_t tr);   /* the item at trailer tr passes */
+    size_t (*slot_of)(const kdb_vindex *x, uint64_t tr);  /* its candidate slot */
+    const void *ctx;
 } kdb_hsearch;
 
 size_t kdb_hnsw_min_items(void);

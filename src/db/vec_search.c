@@ -98,6 +98,17 @@ static bool accept(const scan *sc, size_t slot) {
     return !sc->filter || kdb_expr_eval(sc->filter, item, e.vlen) == 1;
 }
 
+/* The approximate path's view of accept(): by trailer (vec_hnsw.c). */
+static bool pass_tr(const void *ctx, uint64_t tr) {
+    const scan *sc = ctx;
+    keel_store *s = sc->db->s;
+    keel_snap_entry e;
+    keel__entry_at(s->map->base, s->align, tr, &e);
+    const uint8_t *item = s->map->base + e.voff;
+    if (sc->ttl[0] && kdb_expired(sc->ttl, sc->now, item, e.vlen)) return false;
+    return !sc->filter || kdb_expr_eval(sc->filter, item, e.vlen) == 1;
+}
+
 static float cos_key(float dot, float qq, float xx) {
     if (!(xx > 0)) return 1.0f;
     float k = 1.0f - dot / sqrtf(qq * xx);
@@ -325,8 +336,10 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
     if (st == KEEL_OK) st = check_queries(x, queries, nq, dims, qq);
     bool done = false;
     if (st == KEEL_OK && o.ef) {   /* approximate (vec_hnsw.c), unless it says scan */
+        scan ctx = {.db = db, .x = x, .filter = filter, .ttl = t.ttl, .now = kdb_now(db)};
         kdb_hsearch hs = {.q = queries, .qq = qq, .nq = nq, .k = k, .ef = o.ef,
-                          .filter = filter, .ttl = t.ttl, .now = kdb_now(db)};
+                          .filtered = filter || t.ttl[0], .pass = pass_tr,
+                          .slot_of = kdb_vec_slot, .ctx = &ctx};
         st = kdb_hnsw_search(db, (kdb_vindex *)x, &hs, best, counts_out, &done);
     }
     if (st == KEEL_OK && !done) {
