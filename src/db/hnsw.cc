@@ -181,7 +181,9 @@ size_t keel__hnsw_memory(const keel__hnsw *h) {
 /* Saved form, little-endian: count u32, entry u32 (0xffffffff: none), maxlevel u32
  * (0xffffffff when empty), then per internal id: label u32, level u32, then for each
  * level 0..level a list: header u32 (count in the low 16 bits, bit 16 the delete mark,
- * only on level 0) and `count` neighbour internal ids u32. */
+ * only on level 0) and `count` neighbour internal ids u32; a point marked deleted is
+ * followed by its vector (dims float32: searches still route through it, and its item,
+ * gone from the file, cannot give it back). */
 int keel__hnsw_save(const keel__hnsw *h, char **out, size_t *len_out) {
     try {
         const graph &g = h->g;
@@ -202,6 +204,14 @@ int keel__hnsw_save(const keel__hnsw *h, char **out, size_t *len_out) {
                 put32(o, head);
                 const hnswlib::tableint *ids = (const hnswlib::tableint *)(ll + 1);
                 for (unsigned j = 0; j < n; j++) put32(o, ids[j]);
+            }
+            if (g.isMarkedDeleted((hnswlib::tableint)i)) {
+                const float *v = (const float *)g.getDataByInternalId((hnswlib::tableint)i);
+                for (size_t j = 0; j < g.data_size_ / 4; j++) {
+                    uint32_t u;
+                    std::memcpy(&u, &v[j], 4);
+                    put32(o, u);
+                }
             }
         }
         char *b = (char *)std::malloc(o.size() ? o.size() : 1);
@@ -270,6 +280,15 @@ keel__hnsw *keel__hnsw_load(size_t dims, int kind, keel__hnsw_fn fn, size_t m, s
                     ids[j] = id;
                 }
                 if (head >> 16) g.markDeletedInternal(i);
+            }
+            float *data = (float *)g.getDataByInternalId(i);
+            std::memset(data, 0, g.data_size_);
+            if (g.isMarkedDeleted(i)) {
+                need(g.data_size_);
+                for (size_t j = 0; j < g.data_size_ / 4; j++, p += 4) {
+                    uint32_t u = ld32(p);
+                    std::memcpy(&data[j], &u, 4);
+                }
             }
             g.label_lookup_[label] = i;
         }

@@ -395,8 +395,10 @@ bool kdb_hnsw_sync(keel_db *db, kdb_vindex *x, kdb_graph *g, bool fill) {
         g->tr[id] = x->tr[i], g->pay[id] = x->pay[i];
         const uint8_t *v = s->map->base + x->pay[i];
         if (g->vhash[id] && kdb_hnsw_vhash(v, (size_t)g->dims * 4) == g->vhash[id]) {
-            if (fill) keel__hnsw_set_vector(g->h, id, graph_vec(g, (const float *)(const void *)v, buf));
-            continue;
+            if (!fill ||
+                keel__hnsw_set_vector(g->h, id, graph_vec(g, (const float *)(const void *)v, buf)) == 0)
+                continue;
+            g->vhash[id] = 0;   /* the checkpoint said "in the graph" and it is not */
         }
         mismatched += g->vhash[id] != 0;
         ok = mark_dirty(g, id);

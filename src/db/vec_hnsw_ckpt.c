@@ -247,7 +247,11 @@ void kdb_hnsw_attach_all(keel_db *db) {
 static keel_status write_one(keel_db *db, kdb_vindex *x) {
     kdb_graph *g = x->g;
     if (!g || !g->h || g->broken || g->version == g->saved_version) return KEEL_OK;
-    pthread_rwlock_rdlock(&g->lock);
+    /* For writing: items deleted since the last drain are marked deleted first, so every
+     * point the graph routes through without an item has its vector in the checkpoint. */
+    pthread_rwlock_wrlock(&g->lock);
+    for (uint32_t id = 0; id < g->nid; id++)
+        if (!g->key[id] && g->vhash[id]) keel__hnsw_remove(g->h, id), g->vhash[id] = 0;
     uint64_t version = g->version;
     char *gb = NULL;
     size_t glen = 0;
