@@ -71,14 +71,18 @@ KEEL_API keel_status keel_db_open(const char *path, const keel_db_options *opts,
 /* A database in an anonymous in-memory file (memfd): the same engine, gone at close. */
 KEEL_API keel_status keel_db_open_memory(const keel_db_options *opts, keel_db **db_out);
 
-/* Close (syncing per the sync mode); later calls return KEEL_ECLOSED. Twice is KEEL_OK. */
+/* Close (syncing per the sync mode); later calls return KEEL_ECLOSED. Twice is KEEL_OK.
+ * First, on a writable file, each vector index graph that changed since its checkpoint is
+ * checkpointed into the file (see keel_db_search_opts.ef; a failure there only costs the
+ * next open a rebuild). keel_db_free without keel_db_close writes no checkpoint. */
 KEEL_API keel_status keel_db_close(keel_db *db);
 /* Close if open and free. NULL is a no-op. */
 KEEL_API void keel_db_free(keel_db *db);
 
 /* fdatasync the file. */
 KEEL_API keel_status keel_db_sync(keel_db *db);
-/* Rewrite the file with live entries only (keel_compact); readers keep going. */
+/* Rewrite the file with live entries only (keel_compact); readers keep going. Changed
+ * vector index graphs are checkpointed first; graphs survive compaction in memory. */
 KEEL_API keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx);
 /* Check every entry's checksum and every item's encoding. */
 KEEL_API keel_status keel_db_verify(keel_db *db, keel_verify_report *report_out);
@@ -675,7 +679,8 @@ typedef struct keel_db_vector_index_def {
  * one atomic append; the candidate list (the offsets of the items that have the vector) is
  * built in memory from the table's items before the call returns, kept current by every
  * write, delete and TTL reap, and rebuilt at open (it is derived data: a crash cannot make
- * it disagree with the items). KEEL_EVALIDATION for a bad definition, a name already used
+ * it disagree with the items). The approximate search's graph is built later, by the
+ * index's first search with ef > 0. KEEL_EVALIDATION for a bad definition, a name already used
  * by an index of the table, or more than KEEL_DB_MAX_VECTOR_INDEXES. */
 KEEL_API keel_status keel_db_create_vector_index(keel_db *db, const char *table,
                                                  const keel_db_vector_index_def *def);
