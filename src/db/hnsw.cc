@@ -255,7 +255,8 @@ keel__hnsw *keel__hnsw_load(size_t dims, int kind, keel__hnsw_fn fn, size_t m, s
             g.linkLists_[i] = nullptr;
             g.cur_element_count = i + 1;  /* the destructor frees linkLists_[0..i] */
             if (lv > 0) {
-                g.linkLists_[i] = (char *)std::calloc(lv, g.size_links_per_element_);
+                /* 4 spare bytes: hnswlib's search prefetches one id past a full list */
+                g.linkLists_[i] = (char *)std::calloc(1, lv * g.size_links_per_element_ + 4);
                 if (!g.linkLists_[i]) {
                     g.element_levels_[i] = 0;
                     throw std::bad_alloc();

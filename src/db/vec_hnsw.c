@@ -16,9 +16,9 @@
  * Updates. The store's publish hook (vector.c -> kdb_hnsw_note, index lock held for
  * writing) only moves ids: a new item gets an id, a deleted one gives its id back, and
  * either way the id goes on the dirty list. The next approximate search drains the list
- * under the graph's own lock held for writing (add, relink or mark deleted; in parallel
- * when many are pending), so a write never pays an HNSW insertion under the store's write
- * lock and a bulk load builds its graph in one parallel pass. A search holds the index lock
+ * under the graph's own lock held for writing (add, relink or mark deleted), so a write
+ * never pays an HNSW insertion under the store's write lock and a bulk load builds its
+ * graph in one pass. A search holds the index lock
  * for reading (items, offsets and ids cannot move) and the graph lock for reading.
  *
  * Lifetime. A graph exists only once used: the first approximate search builds it from the
@@ -41,10 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define PAR_MIN 2048        /* pending insertions that make the drain use threads */
-#define MAX_DRAIN_THREADS 16
 
 /* Below this many items an approximate search scans exactly instead (see ARCHITECTURE.md:
  * under ~5k items one SIMD scan costs about what the graph walk costs at ef 64, and it is
@@ -335,18 +332,11 @@ static keel_status drain_dirty(keel_db *db, kdb_graph *g) {
     drain d = {.g = g, .base = base, .ids = g->dirty, .n = nadd};
     atomic_init(&d.next, 0);
     atomic_init(&d.failed, false);
-    size_t nt = 1;
-    if (nadd >= PAR_MIN) {
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        nt = cpus > 1 ? (size_t)cpus : 1;
-        if (nt > MAX_DRAIN_THREADS) nt = MAX_DRAIN_THREADS;
-    }
-    pthread_t th[MAX_DRAIN_THREADS];
-    bool started[MAX_DRAIN_THREADS] = {false};
-    for (size_t t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, drain_run, &d) == 0;
+    /* One thread: Debian's hnswlib 0.6.2 draws each insertion's level from one random
+     * generator without a lock (a data race under concurrent addPoint), so the drain
+     * inserts serially; drain_run is written so that a fixed hnswlib could run it on
+     * several threads again. */
     drain_run(&d);
-    for (size_t t = 1; t < nt; t++)
-        if (started[t]) pthread_join(th[t], NULL);
     g->inserts += nadd;
     g->version++;
     if (atomic_load(&d.failed)) {
