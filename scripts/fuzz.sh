@@ -21,11 +21,12 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dinstall_c_library=false
 fi
 ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_simd \
-    fuzz/fuzz_item fuzz/fuzz_expr fuzz/fuzz_partiql fuzz/fuzz_json fuzz/fuzz_request
+    fuzz/fuzz_item fuzz/fuzz_expr fuzz/fuzz_partiql fuzz/fuzz_json fuzz/fuzz_request \
+    fuzz/fuzz_hnsw
 
 corpus="$root/fuzz/corpus"
 mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$corpus-partiql" "$corpus-json" \
-    "$corpus-request" \
+    "$corpus-request" "$corpus-hnsw" \
     "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
 # Two SIMD R Drive files: unpadded (the engine on PyPI) and 64-byte aligned (its 0.15 on),
@@ -120,3 +121,6 @@ printf '\020{"TableName":"tbl","AttributeDefinitions":[{"AttributeName":"g","Att
 printf '\010{"TableName":"tbl","IndexName":"gix","KeyConditionExpression":"g = :g","ExpressionAttributeValues":{":g":{"S":"x"}},"Limit":1,"ExclusiveStartKey":{"pk":{"S":"a"},"sk":{"N":"1"},"g":{"S":"x"}}}' > "$corpus-request/seed-query-index"
 printf '\017{"TableName":"tbl","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"exp"}}' > "$corpus-request/seed-ttl"
 run fuzz_request -max_len=8192 -dict="$root/fuzz/json.dict" "$@" "$corpus-request"
+# Saved vector graphs: an empty one (label bound 5, L2) as the seed.
+printf '\002\000\000\000\000\377\377\377\377\377\377\377\377' >"$corpus-hnsw/empty"
+run fuzz_hnsw -max_len=8192 "$@" "$corpus-hnsw"

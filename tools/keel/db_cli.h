@@ -55,6 +55,7 @@ typedef struct db_args {
     keel_db_return return_values;
     const char *vector;         /* search: JSON or a file holding it */
     uint32_t k;                 /* search: 1..100 (default 10) */
+    uint32_t ef;                /* search: 0 exact, else the approximate beam */
 } db_args;
 
 typedef struct db_command {

@@ -202,8 +202,8 @@ static const db_command db_commands[] = {
      EXPR_OPTS_HELP},
     {"search", cmd_search, 2, 2, {"TABLE", "INDEX"},
      DB_JSON | DB_VALUES | DB_NAMES | DB_FILTER | DB_PROJECTION | DB_VECTOR,
-     "search TABLE INDEX --vector JSON_OR_FILE [--k N] [--filter EXPR] [--projection EXPR]\n"
-     "                     [--values JSON] [--names JSON] [--json]",
+     "search TABLE INDEX --vector JSON_OR_FILE [--k N] [--ef N] [--filter EXPR]\n"
+     "                     [--projection EXPR] [--values JSON] [--names JSON] [--json]",
      "print the k items nearest to a vector (a vector index's SearchVectors)",
      "Print the K (default 10, at most 100) items of TABLE nearest to the query vector by\n"
      "the distance of vector index INDEX, best first, one {\"Item\": ..., \"Score\": ...}\n"
@@ -214,6 +214,8 @@ static const db_command db_commands[] = {
      "\n"
      "  --vector V   the query vector (required)\n"
      "  --k N        how many items (1..100, default 10)\n"
+     "  --ef N       approximate search through the index's HNSW graph with a beam of N\n"
+     "               (1..4096; 0, the default: exact). Exact anyway under 5,000 items.\n"
      "  --json       print {\"Items\": [...], \"Scores\": [...], \"Count\": N} instead\n"
      EXPR_OPTS_HELP},
     {"count", cmd_count, 1, 1, {"TABLE"}, DB_JSON,
@@ -375,6 +377,7 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
             {"--params", DB_PARAMS, true},       {"--condition", DB_CONDITION, true},
             {"--return", DB_RETURN, true},
             {"--vector", DB_VECTOR, true},       {"--k", DB_VECTOR, true},
+            {"--ef", DB_VECTOR, true},
         };
         size_t k = 0;
         while (k < sizeof known / sizeof known[0] && strcmp(known[k].name, name) != 0) k++;
@@ -434,6 +437,11 @@ static int parse_db_args(db_args *a, int argc, char **argv) {
         case DB_VECTOR:
             if (strcmp(name, "--vector") == 0) {
                 a->vector = value;
+            } else if (strcmp(name, "--ef") == 0) {
+                if (!parse_u64(value, KEEL_DB_MAX_EF, &v))
+                    return db_usage(c, "%s: --ef: '%s' is not an integer from 0 to %u", c->name,
+                                    value, KEEL_DB_MAX_EF);
+                a->ef = (uint32_t)v;
             } else {
                 if (!parse_u64(value, 100, &v) || v == 0)
                     return db_usage(c, "%s: --k: '%s' is not an integer from 1 to 100", c->name,

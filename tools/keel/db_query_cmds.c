@@ -282,6 +282,7 @@ int cmd_search(db_args *a) {
     so.names_len = names.len;
     so.values = values.p;
     so.values_len = values.len;
+    so.ef = a->ef;
     hits = calloc(k, sizeof *hits);
     if (!hits || !(o = new_outbuf("search"))) {
         rc = hits ? EXIT_ERROR : (say("search: out of memory"), EXIT_ERROR);
