@@ -130,15 +130,6 @@ static bool keytype_of(const kdb_val *v, keel_db_keytype *out) {
     return true;
 }
 
-bool kdb_catalog_text(const kdb_val *v, char *out, size_t cap) {
-    if (v->type != KDB_S || v->size == 0 || v->size >= cap || memchr(v->data, 0, v->size) ||
-        !kdb_utf8_valid(v->data, v->size))
-        return false;
-    memcpy(out, v->data, v->size);
-    out[v->size] = '\0';
-    return true;
-}
-
 /* Decode one catalog entry (untrusted bytes from the file). */
 static keel_status catalog_parse(const uint8_t *key, size_t klen, const uint8_t *val,
                                  size_t vlen, kdb_table *t) {
@@ -161,7 +152,8 @@ static keel_status catalog_parse(const uint8_t *key, size_t klen, const uint8_t 
     if (kdb_item_attr(val, vlen, "created", 7, &v) && v.type == KDB_N &&
         kdb_val_num(&v, &num) == KEEL_OK && kdb_num_to_i64(&num, &id) && id >= 0)
         t->created = (uint64_t)id;
-    if (!kdb_item_attr(val, vlen, "pk", 2, &v) || !kdb_catalog_text(&v, t->pk, sizeof t->pk)) goto bad;
+    if (!kdb_item_attr(val, vlen, "pk", 2, &v) || !kdb_catalog_text(&v, t->pk, sizeof t->pk))
+        goto bad;
     if (!kdb_item_attr(val, vlen, "pkt", 3, &v) || !keytype_of(&v, &t->pkt)) goto bad;
     if (kdb_item_attr(val, vlen, "sk", 2, &v)) {
         if (!kdb_catalog_text(&v, t->sk, sizeof t->sk)) goto bad;

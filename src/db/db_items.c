@@ -139,8 +139,8 @@ keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const voi
     if (!w) return keel__fail(KEEL_ENOMEM, "a write");
     keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &w->key);
     if (st == KEEL_OK)
-        st = kdb_write_prepare(db, w, KDB_W_PUT, NULL, item, item_len, NULL, NULL, NULL, 0,
-                               NULL, 0);
+        st = kdb_write_prepare(db, w, KDB_W_PUT, kdb_kv_table, item, item_len, NULL, NULL,
+                               NULL, 0, NULL, 0);
     if (st == KEEL_OK) st = kdb_writes_run(db, w, 1);
     free_writes(w, 1);
     return st;
@@ -160,8 +160,8 @@ keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, 
             w[i].kind = KDB_W_DELETE;
             w[i].table = KDB_TABLE_KV;
         } else if (st == KEEL_OK) {
-            st = kdb_write_prepare(db, &w[i], KDB_W_PUT, NULL, x->item, x->item_len, NULL, NULL,
-                                   NULL, 0, NULL, 0);
+            st = kdb_write_prepare(db, &w[i], KDB_W_PUT, kdb_kv_table, x->item, x->item_len,
+                                   NULL, NULL, NULL, 0, NULL, 0);
         }
         if (st != KEEL_OK) {
             char detail[400];

@@ -242,6 +242,7 @@ out:
 
 keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_query *q,
                                 keel_db_cursor **cursor_out) {
+    if (!cursor_out) return keel__fail(KEEL_EINVAL, "keel_db_query_start: cursor_out is NULL");
     keel_db_cursor *c = NULL;
     keel_status st = cursor_new(db, table, q, &c);
     if (st != KEEL_OK) return st;
@@ -322,6 +323,7 @@ keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_qu
 
 keel_status keel_db_scan_start(keel_db *db, const char *table, const keel_db_query *q,
                                keel_db_cursor **cursor_out) {
+    if (!cursor_out) return keel__fail(KEEL_EINVAL, "keel_db_scan_start: cursor_out is NULL");
     keel_db_cursor *c = NULL;
     keel_status st = cursor_new(db, table, q, &c);
     if (st != KEEL_OK) return st;

@@ -340,6 +340,15 @@ bool kdb_utf8_valid(const uint8_t *s, size_t n) {
     return true;
 }
 
+bool kdb_catalog_text(const kdb_val *v, char *out, size_t cap) {
+    if (v->type != KDB_S || v->size == 0 || v->size >= cap || memchr(v->data, 0, v->size) ||
+        !kdb_utf8_valid(v->data, v->size))
+        return false;
+    memcpy(out, v->data, v->size);
+    out[v->size] = '\0';
+    return true;
+}
+
 /* The path of the value being checked, kept as segments and formatted only for a
  * message (formatting every name on the way would cost more than the check itself). */
 typedef struct seg {

@@ -603,7 +603,9 @@ keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement *stmts, s
                                   keel_db_batch_response *responses) {
     if (!db || (n && (!stmts || !responses)))
         return keel__fail(KEEL_EINVAL, "keel_db_batch_execute: NULL argument");
-    for (size_t i = 0; i < n; i++) memset(&responses[i], 0, sizeof responses[i]);
+    /* Cleared only for a valid n: a huge one would run past the caller's array. */
+    for (size_t i = 0; i < n && n <= KEEL_DB_MAX_BATCH_STATEMENTS; i++)
+        memset(&responses[i], 0, sizeof responses[i]);
     if (n == 0 || n > KEEL_DB_MAX_BATCH_STATEMENTS)
         return keel__fail(KEEL_EVALIDATION, "A batch holds 1 to %u statements, not %zu",
                           KEEL_DB_MAX_BATCH_STATEMENTS, n);
