@@ -266,7 +266,7 @@ int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len) {
  * element k names; with `out` NULL only count them. Returns the number of map pairs or list
  * elements selected. `scratch` has room for n entries per remaining level. */
 static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n, uint32_t k,
-                              const kdb_val *v, uint32_t *scratch, kdb_buf *out) {
+                              const kdb_val *v, uint32_t *scratch, kdb_buf *out, bool *bad) {
     bool map = v->type == KDB_M;
     if (!map && v->type != KDB_L) return 0;
     kdb_iter it;
@@ -275,7 +275,8 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
     size_t name_len;
     kdb_val child;
     uint64_t selected = 0;
-    for (uint32_t index = 0; kdb_iter_next(&it, &name, &name_len, &child) == 1; index++) {
+    int r;
+    for (uint32_t index = 0; (r = kdb_iter_next(&it, &name, &name_len, &child)) == 1; index++) {
         /* The paths whose element k is this child; whole: one of them ends here (then it
          * is the only one: overlapping paths were refused by the parser). */
         uint32_t m = 0;
@@ -293,7 +294,7 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
         if (!whole && m == 0) continue;
         uint64_t inner = 0;
         if (!whole) {
-            inner = project_level(e, scratch, m, k + 1, &child, scratch + n, NULL);
+            inner = project_level(e, scratch, m, k + 1, &child, scratch + n, NULL, bad);
             if (inner == 0) continue;
         }
         selected++;
@@ -304,9 +305,12 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
         } else {
             if (child.type == KDB_M) kdb_enc_map(out, inner);
             else kdb_enc_array(out, inner);
-            project_level(e, scratch, m, k + 1, &child, scratch + n, out);
+            project_level(e, scratch, m, k + 1, &child, scratch + n, out, bad);
         }
     }
+    /* A stored item that does not decode (a damaged file) must not project as one that
+     * lacks the attributes: the caller reports it. */
+    if (r < 0) *bad = true;
     return selected;
 }
 
@@ -315,10 +319,12 @@ keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint3
     out->len = 0;
     out->failed = false;
     kdb_val root;
-    if (!open_root(item, len, &root)) {
+    if (!item) {  /* no item: nothing selected */
         kdb_enc_map(out, 0);
         return out->failed ? keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory") : KEEL_OK;
     }
+    if (!open_root(item, len, &root))
+        return keel__fail(KEEL_ECORRUPT, "projection: the stored item is malformed (not a map)");
     uint32_t depth = 0;
     for (uint32_t i = 0; i < n; i++)
         if (e->nodes[ids[i]].n > depth) depth = e->nodes[ids[i]].n;
@@ -326,10 +332,14 @@ keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint3
     size_t need = (size_t)n * (depth + 1);
     uint32_t *scratch = need <= 256 ? local : malloc(need * sizeof *scratch);
     if (!scratch) return keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory");
-    uint64_t count = project_level(e, ids, n, 0, &root, scratch, NULL);
-    kdb_enc_map(out, count);
-    project_level(e, ids, n, 0, &root, scratch, out);
+    bool bad = false;
+    uint64_t count = project_level(e, ids, n, 0, &root, scratch, NULL, &bad);
+    if (!bad) {
+        kdb_enc_map(out, count);
+        project_level(e, ids, n, 0, &root, scratch, out, &bad);
+    }
     if (scratch != local) free(scratch);
+    if (bad) return keel__fail(KEEL_ECORRUPT, "projection: the stored item is malformed");
     if (out->failed) return keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory");
     return KEEL_OK;
 }

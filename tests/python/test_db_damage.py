@@ -218,6 +218,24 @@ def test_deeply_nested_stored_item_is_corrupt(tmp_path: Path) -> None:
             db.verify()
 
 
+def test_damaged_item_is_reported_by_projections_and_updates(tmp_path: Path) -> None:
+    # Before the fix a projection of an item whose CBOR does not decode returned {} (as if
+    # the item lacked the attributes) and update_item raised ValueError ("invalid argument").
+    p = tmp_path / "db.keel"
+    item_db(p, b"\x81" * 200_000 + b"\x01")
+    with keeldb.Database(p, readonly=True) as db:
+        t = db.table("tab")
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            list(t.scan(projection="pk"))
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            list(t.query("pk = :p", values={":p": "a"}, projection="x[0]"))
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            db.execute("SELECT pk FROM tab")
+    with keeldb.Database.open(p) as db:
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            db.table("tab").update_item({"pk": "a"}, "SET y = :v", values={":v": 1})
+
+
 # ---- a seeded sweep ----------------------------------------------------------------------
 
 SWEEP_CHILD = textwrap.dedent("""
