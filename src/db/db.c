@@ -432,12 +432,8 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
     keel_status st = kdb_order_new(&db->order);
     if (st == KEEL_OK) st = keel__open_kind(path, &so, KEEL_FILE_KIND_DB, &db->s);
     if (st == KEEL_OK) st = rebuild(db);
-    if (st != KEEL_OK) {
-        if (db->s) keel_free(db->s);
-        kdb_order_free(db->order);
-        free(db->tables);
-        pthread_rwlock_destroy(&db->cat_lock);
-        free(db);
+    if (st != KEEL_OK) {  /* a damaged catalog fails after some indexes were read */
+        keel_db_free(db);
         return st;
     }
     db->s->hook = (keel_store_hook){on_publish, on_reload, db};

@@ -110,6 +110,8 @@ keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (n == 0) return KEEL_OK;
     if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_batch_write: writes is NULL");
+    if (n > SIZE_MAX / sizeof(kdb_write))  /* no caller holds that many: a wrong count */
+        return keel__fail(KEEL_EINVAL, "keel_db_batch_write: %zu writes", n);
     kdb_write *w = calloc(n, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
     keel_status st = KEEL_OK;
@@ -150,6 +152,8 @@ keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, 
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (n == 0) return KEEL_OK;
     if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: writes is NULL");
+    if (n > SIZE_MAX / sizeof(kdb_write))
+        return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: %zu writes", n);
     kdb_write *w = calloc(n, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
     keel_status st = KEEL_OK;
