@@ -45,8 +45,8 @@ static void build(const char *path) {
              " {\"NULL\": true}, {\"BOOL\": false}]}}}, \"ss\": {\"SS\": [\"a\", \"b\"]},"
              " \"ns\": {\"NS\": [\"1\", \"2e5\"]}, \"bs\": {\"BS\": [\"cQ==\"]},"
              " \"exp\": {\"N\": \"4000000000\"}}");
-    item_put(db, "tab", "{\"pk\": {\"S\": \"p1\"}, \"sk\": {\"N\": \"-2.25\"}, \"c\": {\"S\": \"c1\"},"
-             " \"n\": {\"N\": \"-1e-100\"}, \"exp\": {\"N\": \"1\"}}");
+    item_put(db, "tab", "{\"pk\": {\"S\": \"p1\"}, \"sk\": {\"N\": \"-2.25\"},"
+             " \"c\": {\"S\": \"c1\"}, \"n\": {\"N\": \"-1e-100\"}, \"exp\": {\"N\": \"1\"}}");
     /* An item with a vector (tag 85 around 16 bytes: four float32 little-endian). */
     static const uint8_t vec_item[] = {
         0xA4, 0x62, 'p', 'k', 0x62, 'p', '2', 0x62, 's', 'k', 0x03, 0x61, 'c', 0x62, 'c', '2',
