@@ -373,7 +373,9 @@ keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb
 void kdb_expr_free(kdb_expr *e);
 
 /* A condition or filter against an item (NULL/0 for "no item": every path is missing).
- * 1 true, 0 false. */
+ * 1 true, 0 false, -1 the item is malformed where the expression looked (a damaged file:
+ * the caller reports KEEL_ECORRUPT rather than taking the item for one without the
+ * attribute). */
 int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len);
 
 /* The projection of an item as a new CBOR map in `out` (reset first). */

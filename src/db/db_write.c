@@ -263,7 +263,13 @@ static void eval_write(keel_db *db, kdb_write *w, int64_t now) {
         }
         if (w->reap && !expired) w->prev = NULL;  /* written again meanwhile: keep it */
     }
-    if (w->cond && !kdb_expr_eval(w->cond, w->old, w->old_len)) {
+    int holds = w->cond ? kdb_expr_eval(w->cond, w->old, w->old_len) : 1;
+    if (holds < 0) {
+        w->st = KEEL_ECORRUPT;
+        snprintf(w->msg, sizeof w->msg, "condition: the stored item is malformed");
+        return;
+    }
+    if (!holds) {
         w->st = KEEL_ECONDITION;
         snprintf(w->msg, sizeof w->msg, "The conditional request failed");
         return;

@@ -31,14 +31,21 @@
 
 /* ---- paths ---------------------------------------------------------------------------------- */
 
+/* Set when a lookup met bytes that do not decode (a damaged stored item); kdb_expr_eval
+ * clears it first and reports it, so that a damaged item is not taken for one that lacks
+ * the attribute (a filter would drop it silently, a condition would see it absent). */
+static _Thread_local bool damaged;
+
 static bool child_named(const kdb_val *m, const uint8_t *name, size_t len, kdb_val *out) {
     if (m->type != KDB_M) return false;
     kdb_iter it;
     kdb_iter_init(&it, m);
     const uint8_t *n;
     size_t nl;
-    while (kdb_iter_next(&it, &n, &nl, out) == 1)
+    int r;
+    while ((r = kdb_iter_next(&it, &n, &nl, out)) == 1)
         if (nl == len && memcmp(n, name, len) == 0) return true;
+    if (r < 0) damaged = true;
     return false;
 }
 
@@ -47,7 +54,11 @@ static bool child_at(const kdb_val *l, uint32_t index, kdb_val *out) {
     kdb_iter it;
     kdb_iter_init(&it, l);
     for (uint32_t i = 0;; i++) {
-        if (kdb_iter_next(&it, NULL, NULL, out) != 1) return false;
+        int r = kdb_iter_next(&it, NULL, NULL, out);
+        if (r != 1) {
+            if (r < 0) damaged = true;
+            return false;
+        }
         if (i == index) return true;
     }
 }
@@ -173,8 +184,10 @@ static bool contains(const kdb_val *a, const kdb_val *b) {
         kdb_iter it;
         kdb_val x;
         kdb_iter_init(&it, a);
-        while (kdb_iter_next(&it, NULL, NULL, &x) == 1)
+        int r;
+        while ((r = kdb_iter_next(&it, NULL, NULL, &x)) == 1)
             if (kdb_val_equal(&x, b)) return true;
+        if (r < 0) damaged = true;
         return false;
     }
     default:
@@ -256,7 +269,10 @@ int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len) {
     if (!e || (e->kind != KDB_EXPR_CONDITION && e->kind != KDB_EXPR_KEY_CONDITION)) return 0;
     kdb_val root;
     bool have = open_root(item, len, &root);
-    return cond(e, e->root, have ? &root : NULL) ? 1 : 0;
+    if (item && !have) return -1;
+    damaged = false;
+    bool r = cond(e, e->root, have ? &root : NULL);
+    return damaged ? -1 : r ? 1 : 0;
 }
 
 /* ---- projections ---------------------------------------------------------------------------- */

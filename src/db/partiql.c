@@ -354,7 +354,9 @@ static keel_status next_get(keel_db_result *r, keel_view *item_out) {
         if (st == KEEL_NOTFOUND) continue;
         if (st != KEEL_OK) return st;
         r->scanned++;
-        if (r->filter && kdb_expr_eval(r->filter, v.data, v.len) != 1) continue;
+        int pass = r->filter ? kdb_expr_eval(r->filter, v.data, v.len) : 1;
+        if (pass < 0) return keel__fail(KEEL_ECORRUPT, "WHERE: the stored item is malformed");
+        if (pass != 1) continue;
         if (r->proj) {
             if ((st = kdb_expr_project(r->proj, v.data, v.len, &r->out)) != KEEL_OK) return st;
             v.data = r->out.p;

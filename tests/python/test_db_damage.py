@@ -231,9 +231,20 @@ def test_damaged_item_is_reported_by_projections_and_updates(tmp_path: Path) -> 
             list(t.query("pk = :p", values={":p": "a"}, projection="x[0]"))
         with pytest.raises(keeldb.CorruptError, match="malformed"):
             db.execute("SELECT pk FROM tab")
-    with keeldb.Database.open(p) as db:
+        # Filters and conditions: before, the damaged item was taken for one without the
+        # attribute (dropped by the filter, "attribute_not_exists" true).
         with pytest.raises(keeldb.CorruptError, match="malformed"):
-            db.table("tab").update_item({"pk": "a"}, "SET y = :v", values={":v": 1})
+            list(t.scan(filter="x[0][0] = :v", values={":v": 1}))
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            db.execute("SELECT * FROM tab WHERE x[0][0] = 1")
+    with keeldb.Database.open(p) as db:
+        t = db.table("tab")
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            t.update_item({"pk": "a"}, "SET y = :v", values={":v": 1})
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            t.put_item({"pk": "a", "y": 2}, condition="attribute_not_exists(x[0][0])")
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            t.delete_item({"pk": "a"}, condition="x[0][0] = :v", values={":v": 1})
 
 
 # ---- a seeded sweep ----------------------------------------------------------------------
