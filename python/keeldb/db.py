@@ -57,7 +57,7 @@ def _one_action(i: int, action: Any, allowed: Mapping[str, Any]) -> Tuple[str, M
 def _ef(ef: Optional[int], exact: bool) -> Optional[int]:
     if exact and ef:
         raise ValueError(f"search: exact=True and ef={ef!r} contradict each other")
-    return 0 if exact else ef
+    return None if exact else ef
 
 
 def _f32(v: Any, ndim: int) -> Any:

@@ -131,19 +131,15 @@ static bool keytype_of(const kdb_val *v, keel_db_keytype *out) {
     return true;
 }
 
-static bool copy_text(const kdb_val *v, char *out, size_t cap) {
-    if (v->type != KDB_S || v->size == 0 || v->size >= cap) return false;
-    memcpy(out, v->data, v->size);
-    out[v->size] = '\0';
-    return memchr(out, '\0', v->size) == NULL;
-}
-
 /* Decode one catalog entry (untrusted bytes from the file). */
 static keel_status catalog_parse(const uint8_t *key, size_t klen, const uint8_t *val,
                                  size_t vlen, kdb_table *t) {
     memset(t, 0, sizeof *t);
     size_t nlen = klen - 5;
-    if (nlen == 0 || nlen > KEEL_DB_MAX_TABLE_NAME) goto bad;
+    /* The name comes back to callers as a C string (and to Python as str). */
+    if (nlen == 0 || nlen > KEEL_DB_MAX_TABLE_NAME || memchr(key + 5, 0, nlen) ||
+        !kdb_utf8_valid(key + 5, nlen))
+        goto bad;
     memcpy(t->name, key + 5, nlen);
     kdb_val m, v;
     if (!kdb_item_open(val, vlen, &m)) goto bad;
@@ -151,16 +147,17 @@ static keel_status catalog_parse(const uint8_t *key, size_t klen, const uint8_t 
     kdb_num num;
     if (!kdb_item_attr(val, vlen, "id", 2, &v) || v.type != KDB_N ||
         kdb_val_num(&v, &num) != KEEL_OK || !kdb_num_to_i64(&num, &id) || id < KDB_TABLE_FIRST ||
-        id > (int64_t)UINT32_MAX)
+        id > (int64_t)KDB_TABLE_LAST)
         goto bad;
     t->id = (uint32_t)id;
     if (kdb_item_attr(val, vlen, "created", 7, &v) && v.type == KDB_N &&
         kdb_val_num(&v, &num) == KEEL_OK && kdb_num_to_i64(&num, &id) && id >= 0)
         t->created = (uint64_t)id;
-    if (!kdb_item_attr(val, vlen, "pk", 2, &v) || !copy_text(&v, t->pk, sizeof t->pk)) goto bad;
+    if (!kdb_item_attr(val, vlen, "pk", 2, &v) || !kdb_catalog_text(&v, t->pk, sizeof t->pk))
+        goto bad;
     if (!kdb_item_attr(val, vlen, "pkt", 3, &v) || !keytype_of(&v, &t->pkt)) goto bad;
     if (kdb_item_attr(val, vlen, "sk", 2, &v)) {
-        if (!copy_text(&v, t->sk, sizeof t->sk)) goto bad;
+        if (!kdb_catalog_text(&v, t->sk, sizeof t->sk)) goto bad;
         if (!kdb_item_attr(val, vlen, "skt", 3, &v) || !keytype_of(&v, &t->skt)) goto bad;
     }
     return KEEL_OK;
@@ -212,6 +209,30 @@ static bool counts_of(keel_db *db, uint32_t id, uint64_t **items, uint64_t **byt
     if (!x) return false;
     *items = &x->items, *bytes = &x->bytes;
     return true;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Every table and index of the catalog has an id of its own: a damaged catalog that gave two
+ * of them one id would mix their entries (and their writes) silently. */
+static keel_status check_ids(keel_db *db) {
+    size_t n = db->ntables + db->nindexes;
+    if (n < 2) return KEEL_OK;
+    uint32_t *ids = malloc(n * sizeof *ids);
+    if (!ids) return keel__fail(KEEL_ENOMEM, "catalog of %zu tables and indexes", n);
+    for (size_t i = 0; i < db->ntables; i++) ids[i] = db->tables[i].id;
+    for (size_t i = 0; i < db->nindexes; i++) ids[db->ntables + i] = db->indexes[i].id;
+    qsort(ids, n, sizeof *ids, cmp_u32);
+    keel_status st = KEEL_OK;
+    for (size_t i = 1; i < n && st == KEEL_OK; i++)
+        if (ids[i] == ids[i - 1])
+            st = keel__fail(KEEL_ECORRUPT, "catalog: two tables or indexes have the id %u",
+                            ids[i]);
+    free(ids);
+    return st;
 }
 
 /* Rebuild the catalog, the table counts and the ordered index from the store's index.
@@ -268,6 +289,7 @@ static keel_status rebuild(keel_db *db) {
             if (t.id >= db->next_id) db->next_id = t.id + 1;
         }
     }
+    if ((st = check_ids(db)) != KEEL_OK) goto out;
     kdb_keysrc src = kdb_db_keysrc(db);
     if ((st = kdb_order_sort(v, k, &src)) != KEEL_OK) goto out;
     memset(&db->kv, 0, sizeof db->kv);
@@ -416,17 +438,8 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
     keel_status st = kdb_order_new(&db->order);
     if (st == KEEL_OK) st = keel__open_kind(path, &so, KEEL_FILE_KIND_DB, &db->s);
     if (st == KEEL_OK) st = rebuild(db);
-    if (st != KEEL_OK) {
-        if (db->s) keel_free(db->s);
-        kdb_order_free(db->order);
-        free(db->tables);
-        kdb_indexes_clear(db);
-        free(db->indexes);
-        kdb_vec_clear(db);
-        kdb_hnsw_pool_free(db);
-        pthread_rwlock_destroy(&db->cat_lock);
-        pthread_mutex_destroy(&db->graph_mu);
-        free(db);
+    if (st != KEEL_OK) {  /* a damaged catalog fails after some indexes were read */
+        keel_db_free(db);
         return st;
     }
     db->s->hook = (keel_store_hook){on_publish, on_reload, db};

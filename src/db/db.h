@@ -205,6 +205,12 @@ int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, 
 
 /* The whole item as a map value; false when `item` is not a map. */
 bool kdb_item_open(const uint8_t *item, size_t len, kdb_val *out);
+/* Whether s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF). */
+bool kdb_utf8_valid(const uint8_t *s, size_t n);
+/* A catalog text (untrusted, from the file) copied into out[cap] as a C string: false unless
+ * it is a non-empty text shorter than cap, valid UTF-8, without NUL. */
+bool kdb_catalog_text(const kdb_val *v, char *out, size_t cap);
 /* Top-level attribute `name`; false when absent. */
 bool kdb_item_attr(const uint8_t *item, size_t len, const char *name, size_t name_len,
                    kdb_val *out);
@@ -242,6 +248,7 @@ int kdb_val_compare(const kdb_val *a, const kdb_val *b);
 #define KDB_TABLE_CATALOG 0u    /* catalog records (one per table) */
 #define KDB_TABLE_KV 1u         /* the KeystoneDB-style default table */
 #define KDB_TABLE_FIRST 16u     /* the first id given to a user table */
+#define KDB_TABLE_LAST 0xFFFFFFFEu /* the last id a table or index may have */
 
 typedef struct kdb_key {
     uint8_t b[KDB_KEY_MAX];
@@ -366,7 +373,9 @@ keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb
 void kdb_expr_free(kdb_expr *e);
 
 /* A condition or filter against an item (NULL/0 for "no item": every path is missing).
- * 1 true, 0 false. */
+ * 1 true, 0 false, -1 the item is malformed where the expression looked (a damaged file:
+ * the caller reports KEEL_ECORRUPT rather than taking the item for one without the
+ * attribute). */
 int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len);
 
 /* The projection of an item as a new CBOR map in `out` (reset first). */

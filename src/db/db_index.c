@@ -174,12 +174,7 @@ void kdb_catalog_encode_extra(keel_db *db, const kdb_table *t, uint32_t skip_ind
 
 static bool text_of(const uint8_t *m, size_t len, const char *name, char *out, size_t cap) {
     kdb_val v;
-    if (!kdb_item_attr(m, len, name, strlen(name), &v) || v.type != KDB_S || v.size == 0 ||
-        v.size >= cap || memchr(v.data, 0, v.size))
-        return false;
-    memcpy(out, v.data, v.size);
-    out[v.size] = '\0';
-    return true;
+    return kdb_item_attr(m, len, name, strlen(name), &v) && kdb_catalog_text(&v, out, cap);
 }
 
 static bool keytype_at(const uint8_t *m, size_t len, const char *name, keel_db_keytype *out) {
@@ -203,7 +198,7 @@ static keel_status parse_index(keel_db *db, const kdb_table *t, const kdb_val *m
     if (!text_of(p, len, "name", x.name, sizeof x.name) || !text_of(p, len, "pk", x.pk, sizeof x.pk) ||
         !keytype_at(p, len, "pkt", &x.pkt) || !text_of(p, len, "proj", proj, sizeof proj) ||
         !kdb_item_attr(p, len, "id", 2, &v) || v.type != KDB_N || kdb_val_num(&v, &num) != KEEL_OK ||
-        !kdb_num_to_i64(&num, &id) || id < KDB_TABLE_FIRST || id > (int64_t)UINT32_MAX)
+        !kdb_num_to_i64(&num, &id) || id < KDB_TABLE_FIRST || id > (int64_t)KDB_TABLE_LAST)
         goto bad;
     x.id = (uint32_t)id;
     if (text_of(p, len, "sk", x.sk, sizeof x.sk) && !keytype_at(p, len, "skt", &x.skt)) goto bad;
@@ -221,7 +216,8 @@ static keel_status parse_index(keel_db *db, const kdb_table *t, const kdb_val *m
         if (!x.include) return keel__fail(KEEL_ENOMEM, "index catalog");
         int r;
         while ((r = kdb_iter_next(&it, NULL, NULL, &e)) == 1) {
-            if (e.type != KDB_S || e.size == 0 || e.size > 255 || memchr(e.data, 0, e.size)) {
+            if (e.type != KDB_S || e.size == 0 || e.size > 255 || memchr(e.data, 0, e.size) ||
+                !kdb_utf8_valid(e.data, e.size)) {
                 free(x.include);
                 goto bad;
             }

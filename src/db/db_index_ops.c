@@ -329,6 +329,8 @@ static keel_status create_index(keel_db *db, const char *table, const keel_db_in
     kdb_index x;
     memset(&x, 0, sizeof x);
     if (!t) st = keel__fail(KEEL_ENOTABLE, "no table named '%.255s'", table);
+    else if (id > KDB_TABLE_LAST)
+        st = keel__fail(KEEL_EVALIDATION, "no index ids are left in this database");
     if (st == KEEL_OK) st = check_def(db, t, def, &x);
     if (st == KEEL_OK) {
         x.id = id;

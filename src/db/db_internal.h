@@ -177,8 +177,13 @@ static inline kdb_write *kdb_write_alloc(void) {
     return w;
 }
 
-/* Prepare a write of `kind` on `table` (NULL for the default table, with `key` already
- * made): check the item or key, parse the expressions with one substitution map and
+/* The `table` kdb_write_prepare takes for the default (KeystoneDB) table, whose callers
+ * make w->key themselves. A caller's NULL table is refused: before it was the marker, and a
+ * public write with a NULL table stored an entry with an empty key that no open accepts. */
+extern const char kdb_kv_table[];
+
+/* Prepare a write of `kind` on `table` (kdb_kv_table for the default table, with `key`
+ * already made): check the item or key, parse the expressions with one substitution map and
  * refuse unused names and values. `item`: the item (PUT) or the key map. */
 keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const char *table,
                               const void *item, size_t item_len, const char *update,

@@ -110,6 +110,8 @@ keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (n == 0) return KEEL_OK;
     if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_batch_write: writes is NULL");
+    if (n > SIZE_MAX / sizeof(kdb_write))  /* no caller holds that many: a wrong count */
+        return keel__fail(KEEL_EINVAL, "keel_db_batch_write: %zu writes", n);
     kdb_write *w = calloc(n, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
     keel_status st = KEEL_OK;
@@ -139,8 +141,8 @@ keel_status keel_db_kv_put(keel_db *db, const void *pk, size_t pk_len, const voi
     if (!w) return keel__fail(KEEL_ENOMEM, "a write");
     keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &w->key);
     if (st == KEEL_OK)
-        st = kdb_write_prepare(db, w, KDB_W_PUT, NULL, item, item_len, NULL, NULL, NULL, 0,
-                               NULL, 0);
+        st = kdb_write_prepare(db, w, KDB_W_PUT, kdb_kv_table, item, item_len, NULL, NULL,
+                               NULL, 0, NULL, 0);
     if (st == KEEL_OK) st = kdb_writes_run(db, w, 1);
     free_writes(w, 1);
     return st;
@@ -150,6 +152,8 @@ keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, 
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (n == 0) return KEEL_OK;
     if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: writes is NULL");
+    if (n > SIZE_MAX / sizeof(kdb_write))
+        return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: %zu writes", n);
     kdb_write *w = calloc(n, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
     keel_status st = KEEL_OK;
@@ -160,8 +164,8 @@ keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, 
             w[i].kind = KDB_W_DELETE;
             w[i].table = KDB_TABLE_KV;
         } else if (st == KEEL_OK) {
-            st = kdb_write_prepare(db, &w[i], KDB_W_PUT, NULL, x->item, x->item_len, NULL, NULL,
-                                   NULL, 0, NULL, 0);
+            st = kdb_write_prepare(db, &w[i], KDB_W_PUT, kdb_kv_table, x->item, x->item_len,
+                                   NULL, NULL, NULL, 0, NULL, 0);
         }
         if (st != KEEL_OK) {
             char detail[400];

@@ -242,6 +242,7 @@ out:
 
 keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_query *q,
                                 keel_db_cursor **cursor_out) {
+    if (!cursor_out) return keel__fail(KEEL_EINVAL, "keel_db_query_start: cursor_out is NULL");
     keel_db_cursor *c = NULL;
     keel_status st = cursor_new(db, table, q, &c);
     if (st != KEEL_OK) return st;
@@ -322,6 +323,7 @@ keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_qu
 
 keel_status keel_db_scan_start(keel_db *db, const char *table, const keel_db_query *q,
                                keel_db_cursor **cursor_out) {
+    if (!cursor_out) return keel__fail(KEEL_EINVAL, "keel_db_scan_start: cursor_out is NULL");
     keel_db_cursor *c = NULL;
     keel_status st = cursor_new(db, table, q, &c);
     if (st != KEEL_OK) return st;
@@ -441,7 +443,13 @@ static keel_status refill(keel_db_cursor *c) {
         c->scanned++;
         c->last_item = item;
         c->last_item_len = se.vlen;
-        if (!c->filter || kdb_expr_eval(c->filter, item, se.vlen) == 1) {
+        int pass = c->filter ? kdb_expr_eval(c->filter, item, se.vlen) : 1;
+        if (pass < 0) {
+            st = keel__fail(KEEL_ECORRUPT, "filter: the stored item at offset %llu is malformed",
+                            (unsigned long long)se.voff);
+            break;
+        }
+        if (pass == 1) {
             c->batch[c->bn].p = item;
             c->batch[c->bn].len = se.vlen;
             c->bn++;
@@ -451,7 +459,7 @@ static keel_status refill(keel_db_cursor *c) {
     if (c->limit && c->scanned >= c->limit) c->limited = true;
     if (!more || (c->bn < BATCH && !c->limited)) c->done = true;
     keel__reader_leave(s);
-    return KEEL_OK;
+    return st;
 }
 
 keel_status keel_db_cursor_next(keel_db_cursor *c, keel_view *item_out) {

@@ -110,6 +110,11 @@ keel_status keel_db_create_table_ex(keel_db *db, const char *name, const keel_db
         goto out;
     }
     keel__clear_error();
+    if (db->next_id > KDB_TABLE_LAST - nindexes) {
+        st = keel__fail(KEEL_EVALIDATION, "no table ids are left in this database (next id %u)",
+                        db->next_id);
+        goto out;
+    }
     t.id = db->next_id;
     /* The indexes take the ids after the table's; all are in the one catalog entry. */
     uint32_t next = t.id + 1 + (uint32_t)nindexes;

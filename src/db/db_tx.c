@@ -61,7 +61,9 @@ static keel_status prepare_all(keel_db *db, const keel_db_tx_write *a, kdb_write
 
 keel_status keel_db_transact_write(keel_db *db, const keel_db_tx_write *actions, size_t n,
                                    keel_db_tx_reason *reasons_out) {
-    if (reasons_out) {
+    /* An n out of range is refused below without touching reasons_out: a huge n would
+     * make the clearing run past the caller's array (n * size even wraps). */
+    if (reasons_out && n <= KEEL_DB_MAX_TRANSACT) {
         memset(reasons_out, 0, n * sizeof *reasons_out);
         for (size_t i = 0; i < n; i++) reason_set(&reasons_out[i], KEEL_DB_REASON_NONE, NULL);
     }
@@ -141,7 +143,7 @@ static keel_status prepare_get(keel_db *db, const keel_db_tx_get *g, tx_get *out
 keel_status keel_db_transact_get(keel_db *db, const keel_db_tx_get *gets, size_t n,
                                  keel_db_buf *items_out) {
     if (!items_out) return keel__fail(KEEL_EINVAL, "keel_db_transact_get: items_out is NULL");
-    memset(items_out, 0, n * sizeof *items_out);
+    if (n <= KEEL_DB_MAX_TRANSACT) memset(items_out, 0, n * sizeof *items_out);
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (n == 0 || n > KEEL_DB_MAX_TRANSACT)
         return keel__fail(KEEL_EVALIDATION, "1 validation error detected: Value at "

@@ -123,14 +123,17 @@ static keel_status parse(kdb_expr_kind kind, const char *text, kdb_subst *s, kdb
     return kdb_expr_parse(kind, text, strlen(text), s, out);
 }
 
+const char kdb_kv_table[] = "(the default table)";
+
 keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const char *table,
                               const void *item, size_t item_len, const char *update,
                               const char *condition, const void *names, size_t names_len,
                               const void *values, size_t values_len) {
     w->kind = kind;
+    if (!table) return keel__fail(KEEL_EINVAL, "table name is NULL");
     if (!item) return keel__fail(KEEL_EINVAL, kind == KDB_W_PUT ? "item is NULL" : "key is NULL");
     keel_status st;
-    if (table) {
+    if (table != kdb_kv_table) {
         kdb_table t;
         if ((st = kdb_table_get(db, table, &t)) != KEEL_OK) return st;
         w->table = t.id;
@@ -260,7 +263,13 @@ static void eval_write(keel_db *db, kdb_write *w, int64_t now) {
         }
         if (w->reap && !expired) w->prev = NULL;  /* written again meanwhile: keep it */
     }
-    if (w->cond && !kdb_expr_eval(w->cond, w->old, w->old_len)) {
+    int holds = w->cond ? kdb_expr_eval(w->cond, w->old, w->old_len) : 1;
+    if (holds < 0) {
+        w->st = KEEL_ECORRUPT;
+        snprintf(w->msg, sizeof w->msg, "condition: the stored item is malformed");
+        return;
+    }
+    if (!holds) {
         w->st = KEEL_ECONDITION;
         snprintf(w->msg, sizeof w->msg, "The conditional request failed");
         return;

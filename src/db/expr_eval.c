@@ -31,14 +31,21 @@
 
 /* ---- paths ---------------------------------------------------------------------------------- */
 
+/* Set when a lookup met bytes that do not decode (a damaged stored item); kdb_expr_eval
+ * clears it first and reports it, so that a damaged item is not taken for one that lacks
+ * the attribute (a filter would drop it silently, a condition would see it absent). */
+static _Thread_local bool damaged;
+
 static bool child_named(const kdb_val *m, const uint8_t *name, size_t len, kdb_val *out) {
     if (m->type != KDB_M) return false;
     kdb_iter it;
     kdb_iter_init(&it, m);
     const uint8_t *n;
     size_t nl;
-    while (kdb_iter_next(&it, &n, &nl, out) == 1)
+    int r;
+    while ((r = kdb_iter_next(&it, &n, &nl, out)) == 1)
         if (nl == len && memcmp(n, name, len) == 0) return true;
+    if (r < 0) damaged = true;
     return false;
 }
 
@@ -47,7 +54,11 @@ static bool child_at(const kdb_val *l, uint32_t index, kdb_val *out) {
     kdb_iter it;
     kdb_iter_init(&it, l);
     for (uint32_t i = 0;; i++) {
-        if (kdb_iter_next(&it, NULL, NULL, out) != 1) return false;
+        int r = kdb_iter_next(&it, NULL, NULL, out);
+        if (r != 1) {
+            if (r < 0) damaged = true;
+            return false;
+        }
         if (i == index) return true;
     }
 }
@@ -173,8 +184,10 @@ static bool contains(const kdb_val *a, const kdb_val *b) {
         kdb_iter it;
         kdb_val x;
         kdb_iter_init(&it, a);
-        while (kdb_iter_next(&it, NULL, NULL, &x) == 1)
+        int r;
+        while ((r = kdb_iter_next(&it, NULL, NULL, &x)) == 1)
             if (kdb_val_equal(&x, b)) return true;
+        if (r < 0) damaged = true;
         return false;
     }
     default:
@@ -256,7 +269,10 @@ int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len) {
     if (!e || (e->kind != KDB_EXPR_CONDITION && e->kind != KDB_EXPR_KEY_CONDITION)) return 0;
     kdb_val root;
     bool have = open_root(item, len, &root);
-    return cond(e, e->root, have ? &root : NULL) ? 1 : 0;
+    if (item && !have) return -1;
+    damaged = false;
+    bool r = cond(e, e->root, have ? &root : NULL);
+    return damaged ? -1 : r ? 1 : 0;
 }
 
 /* ---- projections ---------------------------------------------------------------------------- */
@@ -266,7 +282,7 @@ int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len) {
  * element k names; with `out` NULL only count them. Returns the number of map pairs or list
  * elements selected. `scratch` has room for n entries per remaining level. */
 static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n, uint32_t k,
-                              const kdb_val *v, uint32_t *scratch, kdb_buf *out) {
+                              const kdb_val *v, uint32_t *scratch, kdb_buf *out, bool *bad) {
     bool map = v->type == KDB_M;
     if (!map && v->type != KDB_L) return 0;
     kdb_iter it;
@@ -275,7 +291,8 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
     size_t name_len;
     kdb_val child;
     uint64_t selected = 0;
-    for (uint32_t index = 0; kdb_iter_next(&it, &name, &name_len, &child) == 1; index++) {
+    int r;
+    for (uint32_t index = 0; (r = kdb_iter_next(&it, &name, &name_len, &child)) == 1; index++) {
         /* The paths whose element k is this child; whole: one of them ends here (then it
          * is the only one: overlapping paths were refused by the parser). */
         uint32_t m = 0;
@@ -293,7 +310,7 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
         if (!whole && m == 0) continue;
         uint64_t inner = 0;
         if (!whole) {
-            inner = project_level(e, scratch, m, k + 1, &child, scratch + n, NULL);
+            inner = project_level(e, scratch, m, k + 1, &child, scratch + n, NULL, bad);
             if (inner == 0) continue;
         }
         selected++;
@@ -304,9 +321,12 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
         } else {
             if (child.type == KDB_M) kdb_enc_map(out, inner);
             else kdb_enc_array(out, inner);
-            project_level(e, scratch, m, k + 1, &child, scratch + n, out);
+            project_level(e, scratch, m, k + 1, &child, scratch + n, out, bad);
         }
     }
+    /* A stored item that does not decode (a damaged file) must not project as one that
+     * lacks the attributes: the caller reports it. */
+    if (r < 0) *bad = true;
     return selected;
 }
 
@@ -315,10 +335,12 @@ keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint3
     out->len = 0;
     out->failed = false;
     kdb_val root;
-    if (!open_root(item, len, &root)) {
+    if (!item) {  /* no item: nothing selected */
         kdb_enc_map(out, 0);
         return out->failed ? keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory") : KEEL_OK;
     }
+    if (!open_root(item, len, &root))
+        return keel__fail(KEEL_ECORRUPT, "projection: the stored item is malformed (not a map)");
     uint32_t depth = 0;
     for (uint32_t i = 0; i < n; i++)
         if (e->nodes[ids[i]].n > depth) depth = e->nodes[ids[i]].n;
@@ -326,10 +348,14 @@ keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint3
     size_t need = (size_t)n * (depth + 1);
     uint32_t *scratch = need <= 256 ? local : malloc(need * sizeof *scratch);
     if (!scratch) return keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory");
-    uint64_t count = project_level(e, ids, n, 0, &root, scratch, NULL);
-    kdb_enc_map(out, count);
-    project_level(e, ids, n, 0, &root, scratch, out);
+    bool bad = false;
+    uint64_t count = project_level(e, ids, n, 0, &root, scratch, NULL, &bad);
+    if (!bad) {
+        kdb_enc_map(out, count);
+        project_level(e, ids, n, 0, &root, scratch, out, &bad);
+    }
     if (scratch != local) free(scratch);
+    if (bad) return keel__fail(KEEL_ECORRUPT, "projection: the stored item is malformed");
     if (out->failed) return keel__fail(KEEL_ENOMEM, "kdb_expr_project: out of memory");
     return KEEL_OK;
 }

@@ -315,7 +315,7 @@ bool kdb_item_attr(const uint8_t *item, size_t len, const char *name, size_t nam
 
 /* ---- validation ------------------------------------------------------------------------ */
 
-static bool utf8_valid(const uint8_t *s, size_t n) {
+bool kdb_utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         uint8_t c = s[i];
@@ -337,6 +337,15 @@ static bool utf8_valid(const uint8_t *s, size_t n) {
         if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
         i += k + 1;
     }
+    return true;
+}
+
+bool kdb_catalog_text(const kdb_val *v, char *out, size_t cap) {
+    if (v->type != KDB_S || v->size == 0 || v->size >= cap || memchr(v->data, 0, v->size) ||
+        !kdb_utf8_valid(v->data, v->size))
+        return false;
+    memcpy(out, v->data, v->size);
+    out[v->size] = '\0';
     return true;
 }
 
@@ -493,7 +502,7 @@ static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t 
             st = bad(c, "attribute name of %zu bytes (the limit is 65535)", nlen);
             goto done;
         }
-        if (!utf8_valid(name, nlen)) {
+        if (!kdb_utf8_valid(name, nlen)) {
             st = bad(c, "attribute name is not valid UTF-8");
             goto done;
         }
@@ -556,7 +565,7 @@ static keel_status check_set(chk *c, const kdb_val *v, uint64_t *size) {
             }
             *size += num_size(&nums[k]);
         } else {
-            if (want == KDB_S && !utf8_valid(e.data, e.size)) {
+            if (want == KDB_S && !kdb_utf8_valid(e.data, e.size)) {
                 st = bad(c, "string set contains invalid UTF-8");
                 goto done;
             }
@@ -590,7 +599,7 @@ done:
 static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t *size) {
     switch (v->type) {
     case KDB_S:
-        if (!utf8_valid(v->data, v->size)) return bad(c, "string is not valid UTF-8");
+        if (!kdb_utf8_valid(v->data, v->size)) return bad(c, "string is not valid UTF-8");
         *size += v->size;
         return KEEL_OK;
     case KDB_B:

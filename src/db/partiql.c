@@ -354,7 +354,9 @@ static keel_status next_get(keel_db_result *r, keel_view *item_out) {
         if (st == KEEL_NOTFOUND) continue;
         if (st != KEEL_OK) return st;
         r->scanned++;
-        if (r->filter && kdb_expr_eval(r->filter, v.data, v.len) != 1) continue;
+        int pass = r->filter ? kdb_expr_eval(r->filter, v.data, v.len) : 1;
+        if (pass < 0) return keel__fail(KEEL_ECORRUPT, "WHERE: the stored item is malformed");
+        if (pass != 1) continue;
         if (r->proj) {
             if ((st = kdb_expr_project(r->proj, v.data, v.len, &r->out)) != KEEL_OK) return st;
             v.data = r->out.p;
@@ -603,7 +605,9 @@ keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement *stmts, s
                                   keel_db_batch_response *responses) {
     if (!db || (n && (!stmts || !responses)))
         return keel__fail(KEEL_EINVAL, "keel_db_batch_execute: NULL argument");
-    for (size_t i = 0; i < n; i++) memset(&responses[i], 0, sizeof responses[i]);
+    /* Cleared only for a valid n: a huge one would run past the caller's array. */
+    for (size_t i = 0; i < n && n <= KEEL_DB_MAX_BATCH_STATEMENTS; i++)
+        memset(&responses[i], 0, sizeof responses[i]);
     if (n == 0 || n > KEEL_DB_MAX_BATCH_STATEMENTS)
         return keel__fail(KEEL_EVALIDATION, "A batch holds 1 to %u statements, not %zu",
                           KEEL_DB_MAX_BATCH_STATEMENTS, n);

@@ -383,8 +383,9 @@ keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len,
     out->len = 0;
     out->failed = false;
     kdb_val root;
-    if (!item || !kdb_item_open(item, len, &root))
-        return keel__fail(KEEL_EINVAL, "kdb_update_apply: the item is not a map");
+    if (!item) return keel__fail(KEEL_EINVAL, "kdb_update_apply: the item is NULL");
+    if (!kdb_item_open(item, len, &root))  /* the old item, from the file: damaged */
+        return keel__fail(KEEL_ECORRUPT, "update: the stored item is malformed (not a map)");
     uctx c = {.e = e, .root = &root};
     unode tree = {.kind = UN_RAW, .v = root};
     outcome *o = calloc(e->n_acts ? e->n_acts : 1, sizeof *o);

@@ -301,6 +301,10 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
     if (nq == 0) return keel__fail(KEEL_EINVAL, "keel_db_search_batch: no queries");
     if (k < 1 || k > KEEL_DB_MAX_TOPK)
         return keel__fail(KEEL_EVALIDATION, "TopK %u: it must be 1 to %u", k, KEEL_DB_MAX_TOPK);
+    /* No caller holds nq * k hits or nq * dims floats when those products wrap: refuse
+     * before clearing the outputs (the clearing would run past them). */
+    if (nq > SIZE_MAX / KEEL_DB_MAX_DIMENSIONS / sizeof(keel_db_hit))
+        return keel__fail(KEEL_EINVAL, "keel_db_search_batch: %zu queries is too many", nq);
     memset(hits_out, 0, nq * k * sizeof *hits_out);
     memset(counts_out, 0, nq * sizeof *counts_out);
     if (opts && opts->ef > KEEL_DB_MAX_EF)

@@ -289,12 +289,7 @@ void kdb_vec_encode(const keel_db *db, const kdb_table *t, kdb_buf *b) {
 
 static bool text_attr(const kdb_val *m, const char *name, char *out, size_t cap) {
     kdb_val v;
-    if (!kdb_item_attr(m->p, m->len, name, strlen(name), &v) || v.type != KDB_S ||
-        v.size == 0 || v.size >= cap || memchr(v.data, 0, v.size))
-        return false;
-    memcpy(out, v.data, v.size);
-    out[v.size] = 0;
-    return true;
+    return kdb_item_attr(m->p, m->len, name, strlen(name), &v) && kdb_catalog_text(&v, out, cap);
 }
 
 static int enum_of(const char *s, const char *const *names, int n) {
@@ -315,7 +310,9 @@ static bool names_attr(const kdb_val *m, const char *name, char **out, size_t *l
     int r;
     size_t n = 0;
     while ((r = kdb_iter_next(&it, NULL, NULL, &e)) == 1) {
-        if (e.type != KDB_S || !e.size || e.size > 255 || memchr(e.data, 0, e.size)) break;
+        if (e.type != KDB_S || !e.size || e.size > 255 || memchr(e.data, 0, e.size) ||
+            !kdb_utf8_valid(e.data, e.size))
+            break;
         kdb_buf_put(&b, e.data, e.size);
         kdb_buf_put(&b, "", 1);
         n++;

@@ -195,3 +195,73 @@ def test_record_errors_carry_errno(tmp_path: Path) -> None:
 def test_shard_paths_must_be_a_collection(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="shard_paths"):
         MultiThreadedReader.new_with_shard_paths(str(tmp_path / "one"))
+
+
+# ---- Database ----------------------------------------------------------------------------
+# Before the fix: ef=0 and ef=-1 searched with the default ef, k=True searched k=1,
+# reap_expired(max=0) reaped everything ("0 means no limit"), dimensions=2**32+4 reported
+# "dimensions 0", and values past 64 bits raised an OverflowError naming no argument.
+
+
+@pytest.fixture
+def vdb() -> Any:
+    import numpy as np
+    db = keeldb.Database.create_in_memory()
+    t = db.create_table("tab", partition_key=("pk", "S"))
+    t.put_item({"pk": "a", "vec": np.ones(4, dtype=np.float32), "exp": 10})
+    t.add_vector_index("vix", attribute="vec", dimensions=4)
+    t.enable_ttl("exp")
+    yield db, t, np.ones(4, dtype=np.float32)
+    db.close()
+
+
+@pytest.mark.parametrize("value,exc", [
+    (0, ValueError), (-1, ValueError), (2**32, OverflowError), (2**64, OverflowError),
+    (True, TypeError), (1.5, TypeError)])
+def test_search_ef(vdb: Any, value: Any, exc: type) -> None:
+    db, t, q = vdb
+    _raises(exc, "ef", lambda: t.search("vix", q, k=1, ef=value))
+    _raises(exc, "ef", lambda: t.search_batch("vix", q[None, :], k=1, ef=value))
+
+
+@pytest.mark.parametrize("value,exc", [(0, keeldb.ValidationError), (101, keeldb.ValidationError),
+                                       (2**64, OverflowError), (True, TypeError)])
+def test_search_k(vdb: Any, value: Any, exc: type) -> None:
+    db, t, q = vdb
+    _raises(exc, "k", lambda: t.search("vix", q, k=value))
+
+
+@pytest.mark.parametrize("value,exc", [
+    (0, keeldb.ValidationError), (-1, keeldb.ValidationError), (4097, keeldb.ValidationError),
+    (2**32 + 4, keeldb.ValidationError), (2**64, OverflowError), (True, TypeError)])
+def test_vector_index_dimensions(vdb: Any, value: Any, exc: type) -> None:
+    db, t, q = vdb
+    _raises(exc, "dimensions", lambda: t.add_vector_index("vi2", attribute="vec", dimensions=value))
+    if exc is keeldb.ValidationError:
+        _raises(exc, str(value), lambda: t.add_vector_index("vi2", attribute="vec",
+                                                             dimensions=value))
+    assert [v["name"] for v in t.vector_indexes()] == ["vix"]
+
+
+@pytest.mark.parametrize("value,exc", [(0, ValueError), (-1, ValueError),
+                                       (2**64, OverflowError), (True, TypeError)])
+def test_reap_expired_max(vdb: Any, value: Any, exc: type) -> None:
+    db, t, q = vdb
+    db.set_clock(100)
+    _raises(exc, "max", lambda: db.reap_expired(max=value))
+    db.set_clock(0)
+    assert t.get_item({"pk": "a"}) is not None  # nothing was reaped
+
+
+@pytest.mark.parametrize("value,exc", [(0, ValueError), (-1, ValueError),
+                                       (2**64, OverflowError), (True, TypeError)])
+def test_execute_limit(vdb: Any, value: Any, exc: type) -> None:
+    db, t, q = vdb
+    _raises(exc, "limit", lambda: db.execute("SELECT * FROM tab", limit=value))
+
+
+@pytest.mark.parametrize("value,exc", [(2**63, OverflowError), (-2**63 - 1, ValueError),
+                                       (1.5, TypeError), (True, TypeError)])
+def test_set_clock(vdb: Any, value: Any, exc: type) -> None:
+    db, t, q = vdb
+    _raises(exc, "now", lambda: db.set_clock(value))

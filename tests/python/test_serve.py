@@ -380,6 +380,50 @@ def test_auth(tmp_path: Path) -> None:
         assert st == 400 and b"MissingAuthenticationToken" in body
 
 
+def test_slow_clients_cannot_hold_every_connection(tmp_path: Path, cli: str) -> None:
+    # Slowloris: clients that open connections and send headers a byte at a time. Before
+    # --idle-timeout and --max-connections-per-ip, 8 such connections held a server started
+    # with --max-connections 8 for 120 s: every other client timed out.
+    from keeldb.serve import Server
+    args = [cli, "serve", str(tmp_path / "slow.keel"), "--port", "0",
+            "--max-connections", "8", "--max-connections-per-ip", "3", "--idle-timeout", "1"]
+    s = Server(args)
+    try:
+        slow = []
+        for _ in range(6):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+            slow.append(c)
+        # Past the per-client limit the server drops the connection at once.
+        dropped = 0
+        for c in slow:
+            try:
+                c.settimeout(0.5)
+                dropped += c.recv(1) == b""
+            except socket.timeout:
+                pass
+            except ConnectionError:
+                dropped += 1
+        assert dropped >= 3
+        # The idle timeout closes the half-sent requests.
+        time.sleep(2.5)
+        for c in slow:
+            try:
+                c.settimeout(1)
+                assert c.recv(1) == b""
+            except ConnectionError:
+                pass
+            c.close()
+        st, _, body = _post(s.endpoint_url, "DynamoDB_20120810.ListTables", b"{}")
+        assert st == 200 and b"TableNames" in body
+    finally:
+        s.close()
+    for bad in (["--idle-timeout", "0"], ["--port", ""], ["--max-connections-per-ip", "-1"]):
+        r = subprocess.run([cli, "serve", str(tmp_path / "x.keel")] + bad, capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 2 and "bad " + bad[0] in r.stderr
+
+
 # ---- concurrency and durability ------------------------------------------------------------
 
 

@@ -226,6 +226,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static const char serve_help_text[] =
     "usage: keel serve FILE [--host ADDR] [--port N] [--threads N] [--sync none|data|full]\n"
     "                  [--auth KEYID:SECRET] [--log FILE] [--max-connections N]\n"
+    "                  [--max-connections-per-ip N] [--idle-timeout SECONDS]\n"
     "\n"
     "Serve the keel database FILE (created if absent) as a DynamoDB endpoint: HTTP POST /\n"
     "with X-Amz-Target: DynamoDB_20120810.<Operation> and a JSON body, as boto3, PynamoDB\n"
@@ -246,6 +247,12 @@ static const char serve_help_text[] =
     "  --log FILE           one line per request: time, client, operation, status, bytes\n"
     "                       in and out, duration ('-' for stderr)\n"
     "  --max-connections N  concurrent connections (default 256)\n"
+    "  --max-connections-per-ip N\n"
+    "                       concurrent connections from one client address (default 0: no\n"
+    "                       limit of its own), so that one client cannot hold them all\n"
+    "  --idle-timeout SECONDS\n"
+    "                       close a connection that sends or receives nothing for this long\n"
+    "                       (default 120; 1 to 86400), a half-sent request included\n"
     "\n"
     "On start it prints 'keel serve: listening on http://HOST:PORT' on stdout. Requests over\n"
     "16 MB get 413; malformed requests get 400 with a DynamoDB error body. SIGINT or SIGTERM\n"
@@ -257,9 +264,21 @@ static void serve_help(int argc, char **argv) {
     fputs(serve_help_text, stdout);
 }
 
+/* A decimal number in [lo, hi]: digits only (no sign, space or empty string, which strtoul
+ * takes as 0 or wraps). */
+static bool parse_count(const char *v, unsigned long lo, unsigned long hi, unsigned long *out) {
+    if (!v || *v < '0' || *v > '9') return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long n = strtoul(v, &end, 10);
+    if (errno || *end || n < lo || n > hi) return false;
+    *out = n;
+    return true;
+}
+
 static int serve_main(int argc, char **argv) {
     const char *path = NULL, *host = "127.0.0.1", *log_path = NULL, *auth = NULL;
-    unsigned long port = 8000, threads = 2, max_conns = 256;
+    unsigned long port = 8000, threads = 2, max_conns = 256, per_ip = 0, idle = 120;
     keel_sync_mode sync = KEEL_SYNC_NONE;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -271,23 +290,28 @@ static int serve_main(int argc, char **argv) {
         bool takes = strcmp(a, "--host") == 0 || strcmp(a, "--port") == 0 ||
                      strcmp(a, "--threads") == 0 || strcmp(a, "--sync") == 0 ||
                      strcmp(a, "--auth") == 0 || strcmp(a, "--log") == 0 ||
-                     strcmp(a, "--max-connections") == 0;
+                     strcmp(a, "--max-connections") == 0 ||
+                     strcmp(a, "--max-connections-per-ip") == 0 ||
+                     strcmp(a, "--idle-timeout") == 0;
         if (takes && !v) return usage_error(NULL, "serve: %s needs a value", a);
-        char *end = NULL;
         if (strcmp(a, "--host") == 0) host = v;
         else if (strcmp(a, "--log") == 0) log_path = v;
         else if (strcmp(a, "--auth") == 0) auth = v;
         else if (strcmp(a, "--port") == 0) {
-            port = strtoul(v, &end, 10);
-            if (*end || port > 65535) return usage_error(NULL, "serve: bad --port '%s'", v);
+            if (!parse_count(v, 0, 65535, &port))
+                return usage_error(NULL, "serve: bad --port '%s'", v);
         } else if (strcmp(a, "--threads") == 0) {
-            threads = strtoul(v, &end, 10);
-            if (*end || threads < 1 || threads > 256)
+            if (!parse_count(v, 1, 256, &threads))
                 return usage_error(NULL, "serve: bad --threads '%s' (1..256)", v);
         } else if (strcmp(a, "--max-connections") == 0) {
-            max_conns = strtoul(v, &end, 10);
-            if (*end || max_conns < 1 || max_conns > 65536)
+            if (!parse_count(v, 1, 65536, &max_conns))
                 return usage_error(NULL, "serve: bad --max-connections '%s'", v);
+        } else if (strcmp(a, "--max-connections-per-ip") == 0) {
+            if (!parse_count(v, 0, 65536, &per_ip))
+                return usage_error(NULL, "serve: bad --max-connections-per-ip '%s'", v);
+        } else if (strcmp(a, "--idle-timeout") == 0) {
+            if (!parse_count(v, 1, 86400, &idle))
+                return usage_error(NULL, "serve: bad --idle-timeout '%s' (1..86400)", v);
         } else if (strcmp(a, "--sync") == 0) {
             if (strcmp(v, "none") == 0) sync = KEEL_SYNC_NONE;
             else if (strcmp(v, "data") == 0) sync = KEEL_SYNC_DATA;
@@ -365,7 +389,8 @@ static int serve_main(int argc, char **argv) {
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conns,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)idle,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
         MHD_OPTION_END);
     if (!d) {

@@ -65,6 +65,7 @@
 #include "keel.h"
 #include "keel_db.h"
 #include "../_common/kpy.h"
+#include "../intarg.h"
 
 /* Items a cursor collects per refill, with the GIL released. */
 #define CURSOR_BATCH 64

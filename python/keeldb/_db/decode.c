@@ -212,6 +212,10 @@ bignum(dec *d, uint64_t tag)
         return NULL;
     if (h.kind != K_BYTES)
         return corrupt(d, "a bignum needs a byte string");
+    /* A DynamoDB number is below 10^126 < 2^419: 53 bytes. A longer magnitude is damage (and
+     * would make a number no str() or Decimal can take). */
+    if (h.u > 64)
+        return corrupt(d, "a bignum too long for a number");
     /* int.from_bytes rather than the private _PyLong_FromByteArray: bignums are rare. */
     PyObject *n = PyObject_CallMethod((PyObject *)&PyLong_Type, "from_bytes", "y#s",
                                       (const char *)h.data, (Py_ssize_t)h.u, "big");
@@ -246,6 +250,16 @@ decimal_fraction(dec *d)
     PyObject *e = integer(d);
     if (e == NULL)
         return NULL;
+    /* Written exponents lie in DynamoDB's range (about -130 - 38 to 126); a damaged one could
+     * be any integer, which Decimal refuses with its own exception (or takes, huge). */
+    int overflow = 0;
+    long long ev = PyLong_AsLongLongAndOverflow(e, &overflow);
+    if (overflow || ev < -1000 || ev > 1000) {
+        Py_DECREF(e);
+        if (PyErr_Occurred())
+            return NULL;
+        return corrupt(d, "a decimal fraction's exponent is out of range");
+    }
     PyObject *m = integer(d);
     if (m == NULL) {
         Py_DECREF(e);

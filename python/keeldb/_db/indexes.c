@@ -275,9 +275,10 @@ kdp_db_set_clock(DatabaseObject *self, PyObject *now)
         keel_db_set_clock(self->db, NULL, NULL);
         Py_RETURN_NONE;
     }
-    long long v = PyLong_AsLongLong(now);
-    if (v == -1 && PyErr_Occurred())
+    unsigned long long u;
+    if (keeldb_int_arg(now, "now", LLONG_MIN, LLONG_MAX, &u) < 0)
         return NULL;
+    long long v = (long long)u;
     __atomic_store_n(&self->clock_now, (int64_t)v, __ATOMIC_RELAXED);
     keel_db_set_clock(self->db, fixed_clock, self);
     Py_RETURN_NONE;
@@ -296,8 +297,8 @@ kdp_db_reap_expired(DatabaseObject *self, PyObject *const *args, Py_ssize_t narg
         return NULL;
     unsigned long long max = 0;
     if (a[1] != NULL && a[1] != Py_None) {
-        max = PyLong_AsUnsignedLongLong(a[1]);
-        if (max == (unsigned long long)-1 && PyErr_Occurred())
+        /* 0 is the C API's "no limit": a caller's 0 is refused, None means no limit */
+        if (keeldb_int_arg(a[1], "max", 1, ULLONG_MAX, &max) < 0)
             return NULL;
     }
     if (db_check(self) < 0)

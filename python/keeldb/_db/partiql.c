@@ -40,13 +40,9 @@ opt_limit(PyObject *o, uint64_t *out)
     *out = 0;
     if (o == NULL || o == Py_None)
         return 0;
-    unsigned long long v = PyLong_AsUnsignedLongLong(o);
-    if (v == (unsigned long long)-1 && PyErr_Occurred())
+    unsigned long long v;
+    if (keeldb_int_arg(o, "limit", 1, ULLONG_MAX, &v) < 0)
         return -1;
-    if (v == 0) {
-        PyErr_SetString(PyExc_ValueError, "limit must be a positive integer");
-        return -1;
-    }
     *out = v;
     return 0;
 }

@@ -119,10 +119,17 @@ kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize
     if (str_arg(a[1], "name", &def.name) < 0 || str_arg(a[2], "attribute", &def.attribute) < 0 ||
         opt_str(a[4], "distance", &dist) < 0)
         goto out;
-    long dims = PyLong_AsLong(a[3]);
-    if (dims == -1 && PyErr_Occurred())
+    /* Checked whole: a value past 32 bits must not reach the library cut (2**32 + 4 was 4). */
+    unsigned long long udims;
+    if (keeldb_int_arg(a[3], "dimensions", LLONG_MIN, LLONG_MAX, &udims) < 0)
         goto out;
-    def.dimensions = dims < 0 || dims > UINT32_MAX ? 0 : (uint32_t)dims;
+    long long dims = (long long)udims;
+    if (dims < 1 || dims > KEEL_DB_MAX_DIMENSIONS) {
+        PyErr_Format(self->st->ValidationError, "vector index '%s': dimensions %lld (1 to %u)",
+                     def.name, dims, KEEL_DB_MAX_DIMENSIONS);
+        goto out;
+    }
+    def.dimensions = (uint32_t)dims;
     int d = -1;
     for (int i = 0; i < 3 && dist; i++)
         if (strcmp(dist, dist_names[i]) == 0)
@@ -258,11 +265,12 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     const char *table = kdp_table_name(self->st, a[0]), *index;
     if (table == NULL || db_check(self) < 0 || str_arg(a[1], "index", &index) < 0)
         return NULL;
-    long k = PyLong_AsLong(a[3]);
-    if (k == -1 && PyErr_Occurred())
+    unsigned long long uk;
+    if (keeldb_int_arg(a[3], "k", LLONG_MIN, LLONG_MAX, &uk) < 0)
         return NULL;
+    long long k = (long long)uk;
     if (k < 1 || k > KEEL_DB_MAX_TOPK) {
-        PyErr_Format(self->st->ValidationError, "k %ld: it must be 1 to %u", k, KEEL_DB_MAX_TOPK);
+        PyErr_Format(self->st->ValidationError, "k %lld: it must be 1 to %u", k, KEEL_DB_MAX_TOPK);
         return NULL;
     }
     keel_db_search_opts o = KEEL_DB_SEARCH_OPTS_INIT;
@@ -285,8 +293,12 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
             goto out;
         o.names = nams.p, o.names_len = nams.len;
     }
-    if (opt_u32(self, a[8], "ef", &o.ef) < 0)
-        goto out;
+    if (a[8] != NULL && a[8] != Py_None) {
+        unsigned long long ef;  /* None is exact search; an explicit ef is 1..4096 */
+        if (keeldb_int_arg(a[8], "ef", 1, UINT32_MAX, &ef) < 0)
+            goto out;
+        o.ef = (uint32_t)ef;
+    }
     if (PyObject_GetBuffer(a[2], &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         goto out;
     const char *f = view.format ? view.format : "B";
