@@ -216,6 +216,13 @@ typedef struct kdb_vindex {
     uint64_t *hkey;                 /* open addressing: trailer -> slot (0: empty) */
     uint32_t *hval;
     size_t hcap;
+    uint64_t moves;                 /* bumped whenever a slot's vector leaves or changes */
+    /* vec_search.c's scan order, built by a search (under its own mutex, with the index lock
+     * held for reading): ord_n slots sorted by payload offset, valid while moves ==
+     * ord_moves (later appends are added to its end). */
+    uint32_t *ord;
+    size_t ord_n, ord_cap;
+    uint64_t ord_moves;
 } kdb_vindex;
 
 size_t kdb_vec_pairs(const keel_db *db, const kdb_table *t);

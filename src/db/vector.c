@@ -108,6 +108,7 @@ static void cand_remove(kdb_vindex *x, uint64_t tr) {
     if (j == SIZE_MAX) return;
     size_t slot = x->hval[j];
     hdel(x, j);
+    x->moves++;
     size_t last = --x->n;
     if (slot != last) {
         x->tr[slot] = x->tr[last], x->pay[slot] = x->pay[last];
@@ -118,6 +119,7 @@ static void cand_remove(kdb_vindex *x, uint64_t tr) {
 
 static void cand_reset(kdb_vindex *x) {
     x->n = 0;
+    x->moves++;
     if (x->hkey) memset(x->hkey, 0, x->hcap * sizeof *x->hkey);
 }
 
@@ -129,6 +131,7 @@ void kdb_vec_free(kdb_vindex *x) {
     free(x->pay);
     free(x->hkey);
     free(x->hval);
+    free(x->ord);
     free(x);
 }
 

@@ -309,6 +309,45 @@ static void test_random_search(void) {
     free(m.v);
 }
 
+/* The scan order (vec_search.c) is cached per index and extended or rebuilt as the list
+ * changes: searches between every few writes must see each change, whether the writes only
+ * append (the order is extended), replace or delete (it is rebuilt), or compaction moves
+ * every vector. */
+static void test_scan_order(void) {
+    model m;
+    keel_db *db = fresh("o.keel", &m, 21);
+    REQUIRE(db != NULL);
+    rng r = rng_seed(23);
+    float v[40];
+    /* Most backfilled (slots in key-hash order, not file order), then appends. */
+    for (int i = 0; i < 240 && !h_failures(); i++) {
+        if (i == 180) create_indexes(db, m.dims);
+        for (size_t j = 0; j < 40; j++) v[j] = rnd(&r);
+        REQUIRE_OK(put(db, &m, i, (int)rng_below(&r, 4), v, m.dims));
+        if (i > 180 && i % 20 == 19) check_all(db, &m, &r, 1, -1);
+    }
+    for (int i = 0; i < 200 && !h_failures(); i++) {
+        int id = (int)rng_below(&r, 260);
+        if (rng_below(&r, 3) != 0) {
+            keel_status st = del(db, &m, id);
+            CHECK(st == KEEL_OK || st == KEEL_NOTFOUND);
+        } else {
+            for (size_t j = 0; j < 40; j++) v[j] = rnd(&r);
+            REQUIRE_OK(put(db, &m, id, (int)rng_below(&r, 4), v, m.dims));
+        }
+        if (i % 10 == 9) check_all(db, &m, &r, 1, i % 20 == 9 ? -1 : 3);
+    }
+    REQUIRE_OK(keel_db_compact(db, NULL, NULL));
+    check_all(db, &m, &r, 2, -1);
+    for (int i = 300; i < 330; i++) {
+        for (size_t j = 0; j < 40; j++) v[j] = rnd(&r);
+        REQUIRE_OK(put(db, &m, i, 1, v, m.dims));
+    }
+    check_all(db, &m, &r, 2, -1);
+    keel_db_free(db);
+    free(m.v);
+}
+
 static void test_adversarial(void) {
     model m;
     keel_db *db = fresh("a.keel", &m, 1);
@@ -450,6 +489,7 @@ int main(int argc, char **argv) {
     static const h_test tests[] = {
         H_TEST(test_kernels),
         H_TEST(test_random_search),
+        H_TEST(test_scan_order),
         H_TEST(test_adversarial),
         H_TEST(test_ttl_and_crash),
     };
