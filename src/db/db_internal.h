@@ -236,6 +236,10 @@ void kdb_vec_publish(keel_db *db, uint32_t table, const keel_append_item *it);
  * of memory, the lists are incomplete). */
 bool kdb_vec_rebuild(keel_db *db, const kdb_oent *v, size_t n);
 kdb_vindex *kdb_vec_find(const keel_db *db, uint32_t owner, const char *name);
+/* Batch searches through OpenBLAS's sgemm (1, the default when keel was built with it) or
+ * keel's blocked kernels (0): on >= 0 sets it, -1 only asks. Always 0 without OpenBLAS.
+ * For the tests and benchmarks, which cover and compare both. */
+int kdb_vec_blas(int on);
 size_t kdb_vec_count(const keel_db *db, uint32_t owner);
 /* Add x to db->vix / take it out (not freed); index_lock held for writing. */
 keel_status kdb_vec_add(keel_db *db, kdb_vindex *x);

@@ -21,7 +21,11 @@
 #include "db/db_internal.h"
 #include "db/vec_kernels.h"
 
+#ifdef KEEL_HAVE_BLAS
+#include <cblas.h>
+#endif
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,10 +204,108 @@ static float cos_key(float dot, float qq, float xx) {
     return k < 0 ? 0 : k > 2 ? 2 : k;
 }
 
+/* The key (smaller is better) of a stored vector with squared norm xx for a query with
+ * squared norm qq, from their dot product. */
+static inline float key_of(keel_db_distance dist, float dot, float qq, float xx) {
+    switch (dist) {
+    case KEEL_DB_COSINE: return cos_key(dot, qq, xx);
+    case KEEL_DB_EUCLIDEAN: {
+        float key = qq + xx - 2 * dot;
+        return key < 0 ? 0 : key;
+    }
+    default: return -dot;
+    }
+}
+
 static void offer(const scan *sc, heap *h, float key, size_t slot, int *ok) {
     if (!heap_wants(h, key, (uint32_t)slot)) return;
     if (*ok < 0) *ok = accept(sc, slot);
     if (*ok) heap_push(h, (hent){key, (uint32_t)slot});
+}
+
+#ifdef KEEL_HAVE_BLAS
+/* The batch through sgemm: a chunk of candidates is copied into a packed matrix (the
+ * stored vectors are not evenly spaced in the file) with their squared norms, multiplied by
+ * a block of queries (dots = Q . X^T), and every product turned into a key and offered to
+ * its query's heap. Copying costs one read of the chunk per batch, the product nq reads
+ * of it from cache. false: out of memory (the caller uses the kernels instead). */
+#define BLAS_CHUNK 1024     /* candidates per product */
+#define BLAS_QBLOCK 1024    /* queries per product */
+
+/* row[i] = the key of dot row[i] (for a query of squared norm qq and a vector of squared
+ * norm xx[i]), one distance per loop so that the compiler vectorizes it: the top-k pass
+ * after sgemm was a quarter of a batch at 128 dimensions. */
+static void keys_of(keel_db_distance dist, float *restrict row, float qq,
+                    const float *restrict xx, size_t m) {
+    switch (dist) {
+    case KEEL_DB_COSINE:
+        for (size_t i = 0; i < m; i++) row[i] = cos_key(row[i], qq, xx[i]);
+        break;
+    case KEEL_DB_EUCLIDEAN:
+        for (size_t i = 0; i < m; i++) {
+            float key = qq + xx[i] - 2 * row[i];
+            row[i] = key < 0 ? 0 : key;
+        }
+        break;
+    default:
+        for (size_t i = 0; i < m; i++) row[i] = -row[i];
+        break;
+    }
+}
+
+static bool scan_blas(scan *sc) {
+    const kdb_vindex *x = sc->x;
+    const uint8_t *base = sc->db->s->map->base;
+    size_t d = sc->d, nq = sc->nq;
+    size_t qb = nq < BLAS_QBLOCK ? nq : BLAS_QBLOCK;
+    float *xs = malloc(BLAS_CHUNK * d * sizeof *xs), *xx = malloc(BLAS_CHUNK * sizeof *xx);
+    float *dots = malloc(qb * BLAS_CHUNK * sizeof *dots);
+    uint32_t *slots = malloc(BLAS_CHUNK * sizeof *slots);
+    bool ok = xs && xx && dots && slots;
+    for (size_t c = sc->lo; ok && c < sc->hi; c += BLAS_CHUNK) {
+        size_t m = sc->hi - c < BLAS_CHUNK ? sc->hi - c : BLAS_CHUNK;
+        for (size_t i = 0; i < m; i++) {
+            size_t slot = sc->ord ? sc->ord[c + i] : c + i;
+            const float *v = (const float *)(const void *)(base + x->pay[slot]);
+            memcpy(xs + i * d, v, d * sizeof *v);
+            xx[i] = sc->kn->dot(v, v, d);
+            slots[i] = (uint32_t)slot;
+        }
+        for (size_t b = 0; b < nq; b += qb) {
+            size_t nb = nq - b < qb ? nq - b : qb;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)m, (int)d, 1.0f,
+                        sc->q + b * d, (int)d, xs, (int)d, 0.0f, dots, (int)m);
+            for (size_t j = 0; j < nb; j++) {
+                heap *h = &sc->heaps[b + j];
+                float *row = dots + j * m;
+                keys_of(x->dist, row, sc->qq[b + j], xx, m);
+                for (size_t i = 0; i < m; i++) {
+                    if (h->n == h->k && row[i] > h->v[0].key) continue;
+                    int acc = -1;
+                    offer(sc, h, row[i], slots[i], &acc);
+                }
+            }
+        }
+    }
+    free(xs);
+    free(xx);
+    free(dots);
+    free(slots);
+    return ok;
+}
+#endif
+
+static atomic_bool blas_on = true;
+
+int kdb_vec_blas(int on) {
+#ifdef KEEL_HAVE_BLAS
+    if (on >= 0) atomic_store(&blas_on, on != 0);
+    return atomic_load(&blas_on);
+#else
+    (void)on;
+    (void)blas_on;
+    return 0;
+#endif
 }
 
 static void *scan_run(void *arg) {
@@ -233,6 +335,9 @@ static void *scan_run(void *arg) {
         }
         return NULL;
     }
+#ifdef KEEL_HAVE_BLAS
+    if (kdb_vec_blas(-1) && scan_blas(sc)) return NULL;
+#endif
     /* Tiles: a chunk of candidates small enough to stay in cache (about 256 KB) meets every
      * block of queries before the next chunk is read, so memory is read once per batch. */
     size_t chunk = (256u << 10) / (d * 4);
@@ -249,18 +354,9 @@ static void *scan_run(void *arg) {
                 float dots[KDB_VEC_BLOCK], xx;
                 kn->dotn(qs, v, d, dots, &xx);
                 int ok = -1;
-                for (size_t j = 0; j < nb; j++) {
-                    float key, qq = sc->qq[b + j];
-                    switch (x->dist) {
-                    case KEEL_DB_COSINE: key = cos_key(dots[j], qq, xx); break;
-                    case KEEL_DB_EUCLIDEAN:
-                        key = qq + xx - 2 * dots[j];
-                        if (key < 0) key = 0;
-                        break;
-                    default: key = -dots[j]; break;
-                    }
-                    offer(sc, &sc->heaps[b + j], key, slot, &ok);
-                }
+                for (size_t j = 0; j < nb; j++)
+                    offer(sc, &sc->heaps[b + j], key_of(x->dist, dots[j], sc->qq[b + j], xx),
+                          slot, &ok);
             }
         }
     }
@@ -329,6 +425,7 @@ static keel_status make_hit(keel_db *db, const kdb_vindex *x, const kdb_table *t
 }
 
 static size_t thread_count(const kdb_vindex *x, size_t nq, uint32_t asked) {
+    if (nq > 1 && kdb_vec_blas(-1)) return 1;   /* sgemm runs on OpenBLAS's own threads */
     if (asked) return asked > MAX_THREADS ? MAX_THREADS : asked;
     double work = (double)x->n * x->dims * (double)nq;
     if (work < THREAD_MIN_FLOATS) return 1;

@@ -176,11 +176,18 @@ static void check_all(keel_db *db, const model *m, rng *r, size_t nq, int gfilte
                 check_hits(m, (keel_db_distance)d, q + j * dims, k, gfilter, hits, n, dnames[d]);
                 keel_db_hits_free(hits, n);
             }
-            CHECK_OK(keel_db_search_batch(db, "tbl", dnames[d], q, nq, dims, k, &o, hits, counts));
-            for (size_t j = 0; j < nq; j++)
-                check_hits(m, (keel_db_distance)d, q + j * dims, k, gfilter, hits + j * k,
-                           counts[j], "batch");
-            keel_db_hits_free(hits, nq * k);
+            /* the batch through OpenBLAS (when built with it) and through the kernels */
+            int was = kdb_vec_blas(-1);
+            for (int blas = was; blas >= 0; blas--) {
+                kdb_vec_blas(blas);
+                CHECK_OK(keel_db_search_batch(db, "tbl", dnames[d], q, nq, dims, k, &o, hits,
+                                              counts));
+                kdb_vec_blas(was);
+                for (size_t j = 0; j < nq; j++)
+                    check_hits(m, (keel_db_distance)d, q + j * dims, k, gfilter, hits + j * k,
+                               counts[j], blas ? "batch blas" : "batch");
+                keel_db_hits_free(hits, nq * k);
+            }
         }
     }
     free(q);
