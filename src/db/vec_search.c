@@ -10,8 +10,9 @@
  * one bounded max-heap of k (key, slot) pairs per query keeps the best k; ties go to the
  * lower slot, so the result does not depend on how the scan was split. The filter and TTL
  * are checked only for a candidate that would enter the heap (they do not change its key),
- * which keeps filtered searches at the cost of the scan. Large scans are split into
- * contiguous slices, one heap set per thread, merged at the end.
+ * which keeps filtered searches at the cost of the scan. Large scans are split into pieces
+ * of the scan order that the threads take until none is left, one heap set per thread,
+ * merged at the end.
  *
  * The batch form takes the candidates in cache-sized chunks and, for each chunk, every block
  * of KDB_VEC_BLOCK queries with the dotn kernel (each vector loaded once per block, and from
@@ -183,7 +184,9 @@ typedef struct scan {
     const kdb_expr *filter;
     const char *ttl;
     int64_t now;
-    size_t lo, hi;              /* this slice of the candidates */
+    size_t lo, hi;              /* the piece of the scan order being scanned */
+    atomic_size_t *next;        /* the next piece's start, shared by the threads */
+    size_t piece;               /* candidates a piece */
     heap *heaps;                /* nq heaps */
 } scan;
 
@@ -308,8 +311,7 @@ int kdb_vec_blas(int on) {
 #endif
 }
 
-static void *scan_run(void *arg) {
-    scan *sc = arg;
+static void scan_piece(scan *sc) {
     const kdb_vindex *x = sc->x;
     const uint8_t *base = sc->db->s->map->base;
     const kdb_vec_kernels *kn = sc->kn;
@@ -333,10 +335,10 @@ static void *scan_run(void *arg) {
             int ok = -1;
             offer(sc, &sc->heaps[0], key, slot, &ok);
         }
-        return NULL;
+        return;
     }
 #ifdef KEEL_HAVE_BLAS
-    if (kdb_vec_blas(-1) && scan_blas(sc)) return NULL;
+    if (kdb_vec_blas(-1) && scan_blas(sc)) return;
 #endif
     /* Tiles: a chunk of candidates small enough to stay in cache (about 256 KB) meets every
      * block of queries before the next chunk is read, so memory is read once per batch. */
@@ -359,6 +361,22 @@ static void *scan_run(void *arg) {
                           slot, &ok);
             }
         }
+    }
+    return;
+}
+
+/* A thread of the scan: it takes pieces of the scan order until none is left, so a thread
+ * the system delays (a busy machine) leaves its share to the others instead of holding up
+ * the search; one thread takes the whole order as one piece. */
+static void *scan_run(void *arg) {
+    scan *sc = arg;
+    size_t n = sc->x->n;
+    for (;;) {
+        size_t lo = atomic_fetch_add(sc->next, sc->piece);
+        if (lo >= n) break;
+        sc->lo = lo;
+        sc->hi = n - lo < sc->piece ? n : lo + sc->piece;
+        scan_piece(sc);
     }
     return NULL;
 }
@@ -450,10 +468,16 @@ static keel_status run(scan *proto, uint32_t k, size_t nthreads, hent *out, size
         free(heaps);
         return keel__fail(KEEL_ENOMEM, "search heaps for %zu queries", nq);
     }
+    atomic_size_t next = 0;
+    /* Pieces of about 1 MB of vectors (small enough to balance, large enough to stream),
+     * and at least four a thread. */
+    size_t piece = (1u << 20) / (proto->d * 4), even = (n + 4 * nthreads - 1) / (4 * nthreads);
+    if (even < piece) piece = even;
+    if (nthreads == 1 || piece < 1) piece = n ? n : 1;
     for (size_t t = 0; t < nthreads; t++) {
         sc[t] = *proto;
-        sc[t].lo = n * t / nthreads;
-        sc[t].hi = n * (t + 1) / nthreads;
+        sc[t].next = &next;
+        sc[t].piece = piece;
         sc[t].heaps = heaps + t * nq;
         for (size_t j = 0; j < nq; j++)
             sc[t].heaps[j] = (heap){store + (t * nq + j) * k, 0, k};
