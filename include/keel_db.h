@@ -735,7 +735,9 @@ typedef struct keel_db_search_opts {
     const void *values;
     size_t values_len;
     uint32_t ef;
-    uint32_t threads;               /* 0: automatic (threads only for large scans) */
+    uint32_t threads;               /* 0: automatic (threads only for large scans); a batch
+                                     * built with OpenBLAS runs on OpenBLAS's threads
+                                     * (OPENBLAS_NUM_THREADS) and ignores this */
 } keel_db_search_opts;
 
 #define KEEL_DB_SEARCH_OPTS_INIT { NULL, NULL, NULL, 0, NULL, 0, 0, 0 }
@@ -764,8 +766,9 @@ KEEL_API keel_status keel_db_search(keel_db *db, const char *table, const char *
                                     size_t *n_out);
 
 /* Many queries at once (queries: nq rows of dims floats, row-major): the same results as nq
- * calls of keel_db_search, computed with a blocked kernel that loads each stored vector once
- * per block of queries. hits_out has room for nq * k hits (query i's at i * k), counts_out
+ * calls of keel_db_search, computed as one matrix product per chunk of stored vectors
+ * (OpenBLAS sgemm when keel was built with it, else a blocked kernel that loads each stored
+ * vector once per block of queries) followed by a top-k pass. hits_out has room for nq * k hits (query i's at i * k), counts_out
  * for nq counts. On error every hit is empty. */
 KEEL_API keel_status keel_db_search_batch(keel_db *db, const char *table, const char *index,
                                           const float *queries, size_t nq, size_t dims,

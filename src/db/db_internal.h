@@ -230,6 +230,13 @@ typedef struct kdb_vindex {
     uint32_t m, efc;                /* HNSW parameters (vec_hnsw.c) */
     struct kdb_graph *g;            /* the approximate search's graph, or NULL */
     uint32_t ckpt_chunks;           /* chunks of its checkpoint in the file */
+    uint64_t moves;                 /* bumped whenever a slot's vector leaves or changes */
+    /* vec_search.c's scan order, built by a search (under its own mutex, with the index lock
+     * held for reading): ord_n slots sorted by payload offset, valid while moves ==
+     * ord_moves (later appends are added to its end). */
+    uint32_t *ord;
+    size_t ord_n, ord_cap;
+    uint64_t ord_moves;
 } kdb_vindex;
 
 size_t kdb_vec_pairs(const keel_db *db, const kdb_table *t);
@@ -243,6 +250,10 @@ void kdb_vec_publish(keel_db *db, uint32_t table, const keel_append_item *it);
  * of memory, the lists are incomplete). */
 bool kdb_vec_rebuild(keel_db *db, const kdb_oent *v, size_t n);
 kdb_vindex *kdb_vec_find(const keel_db *db, uint32_t owner, const char *name);
+/* Batch searches through OpenBLAS's sgemm (1, the default when keel was built with it) or
+ * keel's blocked kernels (0): on >= 0 sets it, -1 only asks. Always 0 without OpenBLAS.
+ * For the tests and benchmarks, which cover and compare both. */
+int kdb_vec_blas(int on);
 size_t kdb_vec_count(const keel_db *db, uint32_t owner);
 /* Add x to db->vix / take it out (not freed); index_lock held for writing. */
 keel_status kdb_vec_add(keel_db *db, kdb_vindex *x);

@@ -10,8 +10,9 @@
  * one bounded max-heap of k (key, slot) pairs per query keeps the best k; ties go to the
  * lower slot, so the result does not depend on how the scan was split. The filter and TTL
  * are checked only for a candidate that would enter the heap (they do not change its key),
- * which keeps filtered searches at the cost of the scan. Large scans are split into
- * contiguous slices, one heap set per thread, merged at the end.
+ * which keeps filtered searches at the cost of the scan. Large scans are split into pieces
+ * of the scan order that the threads take until none is left, one heap set per thread,
+ * merged at the end.
  *
  * The batch form takes the candidates in cache-sized chunks and, for each chunk, every block
  * of KDB_VEC_BLOCK queries with the dotn kernel (each vector loaded once per block, and from
@@ -22,7 +23,11 @@
 #include "db/vec_hnsw.h"
 #include "db/vec_kernels.h"
 
+#ifdef KEEL_HAVE_BLAS
+#include <cblas.h>
+#endif
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,9 +78,103 @@ static int hent_cmp(const void *a, const void *b) {
     return worse(x, y) ? 1 : worse(y, x) ? -1 : 0;
 }
 
+/* ---- the scan order ------------------------------------------------------------------------ */
+
+/* The candidate list is in the order the ordered index (hash order) and the hook filled it,
+ * which is random in the file: scanning it so made every vector a random access into a new
+ * page, and a single query ran at 0.4 of the memory bandwidth. Scanning by payload offset
+ * reads the file front to back, which the hardware prefetchers follow. The order is cached
+ * per index and rebuilt only when a slot moved (x->moves); appended slots (new items, at
+ * the end of the log) extend it. Every reader that finds it stale rebuilds it under
+ * ord_lock; no writer can change the list meanwhile (readers hold the index lock), so
+ * readers agree on it. Out of memory: NULL, and the scan goes in slot order. */
+static pthread_mutex_t ord_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct opair {
+    uint64_t pay;
+    uint32_t slot;
+} opair;
+
+/* LSD radix sort of n pairs by pay, 11 bits a pass, as many passes as the largest offset
+ * needs; tmp has room for n. Returns the array that holds the result. */
+static opair *radix_sort(opair *a, opair *tmp, size_t n, uint64_t max) {
+    for (unsigned shift = 0; shift < 64 && (max >> shift) != 0; shift += 11) {
+        size_t cnt[2048] = {0};
+        for (size_t i = 0; i < n; i++) cnt[(a[i].pay >> shift) & 2047]++;
+        size_t sum = 0;
+        for (size_t b = 0; b < 2048; b++) {
+            size_t c = cnt[b];
+            cnt[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++) tmp[cnt[(a[i].pay >> shift) & 2047]++] = a[i];
+        opair *t = a;
+        a = tmp, tmp = t;
+    }
+    return a;
+}
+
+static bool ord_reserve(kdb_vindex *x, size_t n) {
+    if (n <= x->ord_cap) return true;
+    size_t cap = x->ord_cap ? x->ord_cap : 256;
+    while (cap < n) cap *= 2;
+    uint32_t *o = realloc(x->ord, cap * sizeof *o);
+    if (!o) return false;
+    x->ord = o, x->ord_cap = cap;
+    return true;
+}
+
+static bool ord_rebuild(kdb_vindex *x) {
+    size_t n = x->n;
+    opair *a = malloc(2 * n * sizeof *a + 1);
+    if (!a || !ord_reserve(x, n)) {
+        free(a);
+        return false;
+    }
+    uint64_t max = 0;
+    for (size_t i = 0; i < n; i++) {
+        a[i] = (opair){x->pay[i], (uint32_t)i};
+        if (x->pay[i] > max) max = x->pay[i];
+    }
+    opair *r = radix_sort(a, a + n, n, max);
+    for (size_t i = 0; i < n; i++) x->ord[i] = r[i].slot;
+    free(a);
+    x->ord_n = n;
+    x->ord_moves = x->moves;
+    return true;
+}
+
+/* The slots of x by payload offset (x->n of them), or NULL. Index lock held for reading. */
+static const uint32_t *scan_order(kdb_vindex *x) {
+    pthread_mutex_lock(&ord_lock);
+    bool ok = true;
+    if (x->ord_moves != x->moves || x->ord_n > x->n || !x->ord) {
+        ok = ord_rebuild(x);
+    } else if (x->ord_n < x->n) {
+        /* Only appends since: they extend the order if their offsets keep rising. */
+        ok = ord_reserve(x, x->n);
+        uint64_t last = x->ord_n ? x->pay[x->ord[x->ord_n - 1]] : 0;
+        for (size_t s = x->ord_n; ok && s < x->n; s++) {
+            if (x->pay[s] < last) {
+                ok = ord_rebuild(x);
+                break;
+            }
+            x->ord[s] = (uint32_t)s;
+            last = x->pay[s];
+            x->ord_n = s + 1;
+        }
+    }
+    const uint32_t *o = ok && x->n ? x->ord : NULL;
+    pthread_mutex_unlock(&ord_lock);
+    return o;
+}
+
+/* ---- the scan ------------------------------------------------------------------------------ */
+
 typedef struct scan {
     keel_db *db;
     const kdb_vindex *x;
+    const uint32_t *ord;        /* the scan order (NULL: slot order) */
     const kdb_vec_kernels *kn;
     const float *q;             /* nq rows of d */
     const float *qq;            /* their squared norms */
@@ -83,7 +182,9 @@ typedef struct scan {
     const kdb_expr *filter;
     const char *ttl;
     int64_t now;
-    size_t lo, hi;              /* this slice of the candidates */
+    size_t lo, hi;              /* the piece of the scan order being scanned */
+    atomic_size_t *next;        /* the next piece's start, shared by the threads */
+    size_t piece;               /* candidates a piece */
     heap *heaps;                /* nq heaps */
 } scan;
 
@@ -115,23 +216,122 @@ static float cos_key(float dot, float qq, float xx) {
     return k < 0 ? 0 : k > 2 ? 2 : k;
 }
 
+/* The key (smaller is better) of a stored vector with squared norm xx for a query with
+ * squared norm qq, from their dot product. */
+static inline float key_of(keel_db_distance dist, float dot, float qq, float xx) {
+    switch (dist) {
+    case KEEL_DB_COSINE: return cos_key(dot, qq, xx);
+    case KEEL_DB_EUCLIDEAN: {
+        float key = qq + xx - 2 * dot;
+        return key < 0 ? 0 : key;
+    }
+    default: return -dot;
+    }
+}
+
 static void offer(const scan *sc, heap *h, float key, size_t slot, int *ok) {
     if (!heap_wants(h, key, (uint32_t)slot)) return;
     if (*ok < 0) *ok = accept(sc, slot);
     if (*ok) heap_push(h, (hent){key, (uint32_t)slot});
 }
 
-static void *scan_run(void *arg) {
-    scan *sc = arg;
+#ifdef KEEL_HAVE_BLAS
+/* The batch through sgemm: a chunk of candidates is copied into a packed matrix (the
+ * stored vectors are not evenly spaced in the file) with their squared norms, multiplied by
+ * a block of queries (dots = Q . X^T), and every product turned into a key and offered to
+ * its query's heap. Copying costs one read of the chunk per batch, the product nq reads
+ * of it from cache. false: out of memory (the caller uses the kernels instead). */
+#define BLAS_CHUNK 1024     /* candidates per product */
+#define BLAS_QBLOCK 1024    /* queries per product */
+
+/* row[i] = the key of dot row[i] (for a query of squared norm qq and a vector of squared
+ * norm xx[i]), one distance per loop so that the compiler vectorizes it: the top-k pass
+ * after sgemm was a quarter of a batch at 128 dimensions. */
+static void keys_of(keel_db_distance dist, float *restrict row, float qq,
+                    const float *restrict xx, size_t m) {
+    switch (dist) {
+    case KEEL_DB_COSINE:
+        for (size_t i = 0; i < m; i++) row[i] = cos_key(row[i], qq, xx[i]);
+        break;
+    case KEEL_DB_EUCLIDEAN:
+        for (size_t i = 0; i < m; i++) {
+            float key = qq + xx[i] - 2 * row[i];
+            row[i] = key < 0 ? 0 : key;
+        }
+        break;
+    default:
+        for (size_t i = 0; i < m; i++) row[i] = -row[i];
+        break;
+    }
+}
+
+static bool scan_blas(scan *sc) {
+    const kdb_vindex *x = sc->x;
+    const uint8_t *base = sc->db->s->map->base;
+    size_t d = sc->d, nq = sc->nq;
+    size_t qb = nq < BLAS_QBLOCK ? nq : BLAS_QBLOCK;
+    float *xs = malloc(BLAS_CHUNK * d * sizeof *xs), *xx = malloc(BLAS_CHUNK * sizeof *xx);
+    float *dots = malloc(qb * BLAS_CHUNK * sizeof *dots);
+    uint32_t *slots = malloc(BLAS_CHUNK * sizeof *slots);
+    bool ok = xs && xx && dots && slots;
+    for (size_t c = sc->lo; ok && c < sc->hi; c += BLAS_CHUNK) {
+        size_t m = sc->hi - c < BLAS_CHUNK ? sc->hi - c : BLAS_CHUNK;
+        for (size_t i = 0; i < m; i++) {
+            size_t slot = sc->ord ? sc->ord[c + i] : c + i;
+            const float *v = (const float *)(const void *)(base + x->pay[slot]);
+            memcpy(xs + i * d, v, d * sizeof *v);
+            xx[i] = sc->kn->dot(v, v, d);
+            slots[i] = (uint32_t)slot;
+        }
+        for (size_t b = 0; b < nq; b += qb) {
+            size_t nb = nq - b < qb ? nq - b : qb;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nb, (int)m, (int)d, 1.0f,
+                        sc->q + b * d, (int)d, xs, (int)d, 0.0f, dots, (int)m);
+            for (size_t j = 0; j < nb; j++) {
+                heap *h = &sc->heaps[b + j];
+                float *row = dots + j * m;
+                keys_of(x->dist, row, sc->qq[b + j], xx, m);
+                for (size_t i = 0; i < m; i++) {
+                    if (h->n == h->k && row[i] > h->v[0].key) continue;
+                    int acc = -1;
+                    offer(sc, h, row[i], slots[i], &acc);
+                }
+            }
+        }
+    }
+    free(xs);
+    free(xx);
+    free(dots);
+    free(slots);
+    return ok;
+}
+#endif
+
+static atomic_bool blas_on = true;
+
+int kdb_vec_blas(int on) {
+#ifdef KEEL_HAVE_BLAS
+    if (on >= 0) atomic_store(&blas_on, on != 0);
+    return atomic_load(&blas_on);
+#else
+    (void)on;
+    (void)blas_on;
+    return 0;
+#endif
+}
+
+static void scan_piece(scan *sc) {
     const kdb_vindex *x = sc->x;
     const uint8_t *base = sc->db->s->map->base;
     const kdb_vec_kernels *kn = sc->kn;
+    const uint32_t *ord = sc->ord;
     size_t d = sc->d;
     if (sc->nq == 1) {
         const float *q = sc->q;
         float qq = sc->qq[0];
         for (size_t i = sc->lo; i < sc->hi; i++) {
-            const float *v = (const float *)(const void *)(base + x->pay[i]);
+            size_t slot = ord ? ord[i] : i;
+            const float *v = (const float *)(const void *)(base + x->pay[slot]);
             float key, dot, xx;
             switch (x->dist) {
             case KEEL_DB_COSINE:
@@ -142,10 +342,13 @@ static void *scan_run(void *arg) {
             default: key = -kn->dot(q, v, d); break;
             }
             int ok = -1;
-            offer(sc, &sc->heaps[0], key, i, &ok);
+            offer(sc, &sc->heaps[0], key, slot, &ok);
         }
-        return NULL;
+        return;
     }
+#ifdef KEEL_HAVE_BLAS
+    if (kdb_vec_blas(-1) && scan_blas(sc)) return;
+#endif
     /* Tiles: a chunk of candidates small enough to stay in cache (about 256 KB) meets every
      * block of queries before the next chunk is read, so memory is read once per batch. */
     size_t chunk = (256u << 10) / (d * 4);
@@ -157,24 +360,32 @@ static void *scan_run(void *arg) {
             for (size_t j = 0; j < KDB_VEC_BLOCK; j++) qs[j] = sc->q + (b + (j < nb ? j : 0)) * d;
             size_t end = sc->hi - c < chunk ? sc->hi : c + chunk;
             for (size_t i = c; i < end; i++) {
-                const float *v = (const float *)(const void *)(base + x->pay[i]);
+                size_t slot = ord ? ord[i] : i;
+                const float *v = (const float *)(const void *)(base + x->pay[slot]);
                 float dots[KDB_VEC_BLOCK], xx;
                 kn->dotn(qs, v, d, dots, &xx);
                 int ok = -1;
-                for (size_t j = 0; j < nb; j++) {
-                    float key, qq = sc->qq[b + j];
-                    switch (x->dist) {
-                    case KEEL_DB_COSINE: key = cos_key(dots[j], qq, xx); break;
-                    case KEEL_DB_EUCLIDEAN:
-                        key = qq + xx - 2 * dots[j];
-                        if (key < 0) key = 0;
-                        break;
-                    default: key = -dots[j]; break;
-                    }
-                    offer(sc, &sc->heaps[b + j], key, i, &ok);
-                }
+                for (size_t j = 0; j < nb; j++)
+                    offer(sc, &sc->heaps[b + j], key_of(x->dist, dots[j], sc->qq[b + j], xx),
+                          slot, &ok);
             }
         }
+    }
+    return;
+}
+
+/* A thread of the scan: it takes pieces of the scan order until none is left, so a thread
+ * the system delays (a busy machine) leaves its share to the others instead of holding up
+ * the search; one thread takes the whole order as one piece. */
+static void *scan_run(void *arg) {
+    scan *sc = arg;
+    size_t n = sc->x->n;
+    for (;;) {
+        size_t lo = atomic_fetch_add(sc->next, sc->piece);
+        if (lo >= n) break;
+        sc->lo = lo;
+        sc->hi = n - lo < sc->piece ? n : lo + sc->piece;
+        scan_piece(sc);
     }
     return NULL;
 }
@@ -241,6 +452,7 @@ static keel_status make_hit(keel_db *db, const kdb_vindex *x, const kdb_table *t
 }
 
 static size_t thread_count(const kdb_vindex *x, size_t nq, uint32_t asked) {
+    if (nq > 1 && kdb_vec_blas(-1)) return 1;   /* sgemm runs on OpenBLAS's own threads */
     if (asked) return asked > MAX_THREADS ? MAX_THREADS : asked;
     double work = (double)x->n * x->dims * (double)nq;
     if (work < THREAD_MIN_FLOATS) return 1;
@@ -265,10 +477,16 @@ static keel_status run(scan *proto, uint32_t k, size_t nthreads, hent *out, size
         free(heaps);
         return keel__fail(KEEL_ENOMEM, "search heaps for %zu queries", nq);
     }
+    atomic_size_t next = 0;
+    /* Pieces of about 1 MB of vectors (small enough to balance, large enough to stream),
+     * and at least four a thread. */
+    size_t piece = (1u << 20) / (proto->d * 4), even = (n + 4 * nthreads - 1) / (4 * nthreads);
+    if (even < piece) piece = even;
+    if (nthreads == 1 || piece < 1) piece = n ? n : 1;
     for (size_t t = 0; t < nthreads; t++) {
         sc[t] = *proto;
-        sc[t].lo = n * t / nthreads;
-        sc[t].hi = n * (t + 1) / nthreads;
+        sc[t].next = &next;
+        sc[t].piece = piece;
         sc[t].heaps = heaps + t * nq;
         for (size_t j = 0; j < nq; j++)
             sc[t].heaps[j] = (heap){store + (t * nq + j) * k, 0, k};
@@ -333,7 +551,7 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
     if (st == KEEL_OK) st = kdb_subst_check_unused(&sub);
     bool locked = false;
     if (st == KEEL_OK && (st = keel__reader_enter(db->s)) == KEEL_OK) locked = true;
-    const kdb_vindex *x = NULL;
+    kdb_vindex *x = NULL;
     if (st == KEEL_OK && !(x = kdb_vec_find(db, t.id, index)))
         st = keel__fail(KEEL_EVALIDATION, "table '%s' has no vector index named '%.255s'", t.name,
                         index);
@@ -347,8 +565,9 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
         st = kdb_hnsw_search(db, (kdb_vindex *)x, &hs, best, counts_out, &done);
     }
     if (st == KEEL_OK && !done) {
-        scan proto = {.db = db, .x = x, .kn = kdb_vec_best(), .q = queries, .qq = qq, .nq = nq,
-                      .d = dims, .filter = filter, .ttl = t.ttl, .now = kdb_now(db)};
+        scan proto = {.db = db, .x = x, .ord = scan_order(x), .kn = kdb_vec_best(),
+                      .q = queries, .qq = qq, .nq = nq, .d = dims, .filter = filter,
+                      .ttl = t.ttl, .now = kdb_now(db)};
         st = run(&proto, k, thread_count(x, nq, o.threads), best, counts_out);
     }
     for (size_t j = 0; st == KEEL_OK && j < nq; j++)

@@ -109,6 +109,7 @@ static void cand_remove(kdb_vindex *x, uint64_t tr) {
     if (j == SIZE_MAX) return;
     size_t slot = x->hval[j];
     hdel(x, j);
+    x->moves++;
     size_t last = --x->n;
     if (slot != last) {
         x->tr[slot] = x->tr[last], x->pay[slot] = x->pay[last];
@@ -119,6 +120,7 @@ static void cand_remove(kdb_vindex *x, uint64_t tr) {
 
 static void cand_reset(kdb_vindex *x) {
     x->n = 0;
+    x->moves++;
     if (x->hkey) memset(x->hkey, 0, x->hcap * sizeof *x->hkey);
 }
 
@@ -131,6 +133,7 @@ void kdb_vec_free(kdb_vindex *x) {
     free(x->hkey);
     free(x->hval);
     kdb_hnsw_graph_free(x->g);
+    free(x->ord);
     free(x);
 }
 
