@@ -8,7 +8,8 @@
  * request object itself, with generated placeholders ("#kc0", ":kc0", ...; a prefix per
  * legacy member so several can coexist) added to ExpressionAttributeNames/Values. The
  * engine then sees one kind of request. A request that gives both a legacy member and its
- * expression is refused, as DynamoDB does.
+ * expression is refused, as DynamoDB does, and so is a write mixing legacy members and
+ * expressions at all (ksrv_legacy_unmixed, checked by the handler before any rewriting).
  */
 #include "server/server.h"
 
@@ -65,6 +66,20 @@ static bool both(ksrv_req *r, const char *legacy, const char *expr) {
     return ksrv_fail(r, "ValidationException", "Can not use both expression and non-expression "
                      "parameters in the same request: Non-expression parameters: {%s} "
                      "Expression parameters: {%s}", legacy, expr);
+}
+
+bool ksrv_legacy_unmixed(ksrv_req *r, json_t *obj) {
+    /* A write's: its update and its condition. (Reads may mix: a Query with KeyConditions
+     * and a ProjectionExpression is accepted; the same-purpose pairs are refused where
+     * each legacy member is rewritten.) */
+    static const char *const legacy[] = {"AttributeUpdates", "Expected", NULL};
+    static const char *const exprs[] = {"UpdateExpression", "ConditionExpression", NULL};
+    for (size_t i = 0; legacy[i]; i++) {
+        if (!json_object_get(obj, legacy[i])) continue;
+        for (size_t j = 0; exprs[j]; j++)
+            if (json_object_get(obj, exprs[j])) return both(r, legacy[i], exprs[j]);
+    }
+    return true;
 }
 
 static void prefix_of(const char *legacy, char *p) {
@@ -209,6 +224,13 @@ bool ksrv_legacy_projection(ksrv_req *r, json_t *obj) {
             free(t.p);
             return ksrv_fail(r, "SerializationException", "AttributesToGet must hold strings");
         }
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(list, j), a)) {
+                free(t.p);
+                return ksrv_fail(r, "ValidationException", "One or more parameter values were "
+                                 "invalid: Duplicate value in attribute name: %.255s",
+                                 json_string_value(a));
+            }
         char n[32];
         snprintf(n, sizeof n, "#ag%zu", i);
         json_object_set(names, n, a);

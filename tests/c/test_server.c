@@ -706,8 +706,10 @@ static void test_protocol_errors(void) {
     ERROR("DescribeTable", "{\"TableName\":\"a\\\"b\\\\c\"}", "ValidationException", "a\"b\\c");
     /* an empty body is an empty request */
     ERROR("DescribeTable", "", "ValidationException", "Value null at 'tableName'");
-    /* a NUL inside a name */
-    ERROR("DescribeTable", "{\"TableName\":\"ab\\u0000c\"}", "SerializationException", NULL);
+    /* a NUL inside a name (values may hold NUL, names may not) */
+    ERROR("DescribeTable", "{\"TableName\":\"ab\\u0000c\"}", "ValidationException", "NUL");
+    /* a NUL inside an object key is still malformed JSON */
+    ERROR("DescribeTable", "{\"Table\\u0000Name\":\"abc\"}", "SerializationException", NULL);
     keel_db_free(g_db);
 }
 

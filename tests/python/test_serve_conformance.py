@@ -1,0 +1,208 @@
+"""keel serve against DynamoDB's documented behaviour, through boto3 on loopback.
+
+Each test pins one behaviour that an independent DynamoDB conformance run found keel
+getting wrong (the fixes are in src/server and src/db): request validation (billing mode
+contradictions, legacy and expression parameters mixed in a write, duplicate names),
+response shapes (DeleteTable's description, UPDATED/ALL_NEW of an update that creates
+nothing), values holding NUL characters, and the messages clients match on. One server
+per module; every test uses its own keys.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+import botocore  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+from keeldb.serve import serve  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def url(cli: str, tmp_path_factory: pytest.TempPathFactory):
+    os.environ.setdefault("KEEL_BIN", cli)
+    with serve(tmp_path_factory.mktemp("conf") / "db.keel") as s:
+        yield s.endpoint_url
+
+
+def _cfg():
+    # no client-side validation: the server's answers are what is tested
+    return botocore.client.Config(parameter_validation=False, retries={"max_attempts": 0})
+
+
+@pytest.fixture(scope="module")
+def client(url: str):
+    return boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="k", aws_secret_access_key="s", config=_cfg())
+
+
+@pytest.fixture(scope="module")
+def table(url: str, client):
+    """A table with a string hash key p and a string range key c (resource API)."""
+    client.create_table(TableName="conf", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                                   {"AttributeName": "c", "KeyType": "RANGE"}],
+                        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                                              {"AttributeName": "c", "AttributeType": "S"}])
+    res = boto3.resource("dynamodb", endpoint_url=url, region_name="us-east-1",
+                         aws_access_key_id="k", aws_secret_access_key="s", config=_cfg())
+    return res.Table("conf")
+
+
+def _key() -> dict:
+    return {"p": uuid.uuid4().hex, "c": "x"}
+
+
+def _err(e: pytest.ExceptionInfo) -> tuple[str, str]:
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+KS = [{"AttributeName": "p", "KeyType": "HASH"}]
+AD = [{"AttributeName": "p", "AttributeType": "S"}]
+
+
+# ---- CreateTable / DeleteTable ------------------------------------------------------------
+
+def test_billing_mode_contradictions_refused(client) -> None:
+    with pytest.raises(ClientError) as e:
+        client.create_table(TableName="bm1", KeySchema=KS, AttributeDefinitions=AD,
+                            BillingMode="PAY_PER_REQUEST",
+                            ProvisionedThroughput={"ReadCapacityUnits": 1,
+                                                   "WriteCapacityUnits": 1})
+    assert _err(e)[0] == "ValidationException" and "PAY_PER_REQUEST" in _err(e)[1]
+    with pytest.raises(ClientError) as e:
+        client.create_table(TableName="bm2", KeySchema=KS, AttributeDefinitions=AD,
+                            BillingMode="PROVISIONED")
+    assert _err(e)[0] == "ValidationException" and "PROVISIONED" in _err(e)[1]
+    names = client.list_tables()["TableNames"]
+    assert "bm1" not in names and "bm2" not in names
+    # the consistent forms (and leaving both out) are accepted
+    client.create_table(TableName="bm3", KeySchema=KS, AttributeDefinitions=AD,
+                        BillingMode="PROVISIONED",
+                        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    client.create_table(TableName="bm4", KeySchema=KS, AttributeDefinitions=AD)
+    client.delete_table(TableName="bm3")
+    client.delete_table(TableName="bm4")
+
+
+def test_duplicate_attribute_definition_names_the_attribute(client) -> None:
+    with pytest.raises(ClientError) as e:
+        client.create_table(TableName="dup", BillingMode="PAY_PER_REQUEST", KeySchema=KS,
+                            AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                                                  {"AttributeName": "p", "AttributeType": "N"}])
+    code, msg = _err(e)
+    assert code == "ValidationException" and "Duplicate" in msg and msg.endswith(": p")
+
+
+def test_delete_table_description_is_the_short_one(client) -> None:
+    client.create_table(
+        TableName="gone", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                   {"AttributeName": "c", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                              {"AttributeName": "c", "AttributeType": "S"},
+                              {"AttributeName": "x", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_x", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}])
+    d = client.delete_table(TableName="gone")["TableDescription"]
+    assert d["TableName"] == "gone" and d["TableStatus"] == "DELETING"
+    assert d["TableArn"].startswith("arn:") and d["TableId"]
+    assert d["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert d["ProvisionedThroughput"]["ReadCapacityUnits"] == 0
+    for absent in ("KeySchema", "AttributeDefinitions", "CreationDateTime",
+                   "GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        assert absent not in d
+
+
+# ---- request validation --------------------------------------------------------------------
+
+def test_write_mixing_legacy_and_expressions_is_refused(table) -> None:
+    k = _key()
+    table.put_item(Item=dict(k, a=2))
+    with pytest.raises(ClientError) as e:   # the condition must not be evaluated either
+        table.update_item(Key=k, AttributeUpdates={"a": {"Value": 1, "Action": "PUT"}},
+                          ConditionExpression="a = :v", ExpressionAttributeValues={":v": 2})
+    code, msg = _err(e)
+    assert code == "ValidationException"
+    assert "{AttributeUpdates}" in msg and "{ConditionExpression}" in msg
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=k, UpdateExpression="SET a = :v",
+                          ExpressionAttributeValues={":v": 3},
+                          Expected={"a": {"Value": 2}})
+    assert "{Expected}" in _err(e)[1] and "{UpdateExpression}" in _err(e)[1]
+    assert table.get_item(Key=k)["Item"]["a"] == 2
+    # a read may combine KeyConditions with a ProjectionExpression
+    got = table.query(KeyConditions={"p": {"AttributeValueList": [k["p"]],
+                                           "ComparisonOperator": "EQ"}},
+                      ProjectionExpression="a")["Items"]
+    assert got == [{"a": 2}]
+
+
+def test_attributes_to_get_duplicate_and_select_messages(table) -> None:
+    k = _key()
+    with pytest.raises(ClientError) as e:
+        table.get_item(Key=k, AttributesToGet=["a", "b", "a"])
+    assert _err(e) == ("ValidationException", "One or more parameter values were invalid: "
+                       "Duplicate value in attribute name: a")
+    with pytest.raises(ClientError) as e:
+        table.scan(Select="COUNT", AttributesToGet=["a"])
+    assert "AttributesToGet" in _err(e)[1]
+    with pytest.raises(ClientError) as e:
+        table.scan(Select="ALL_ATTRIBUTES", ProjectionExpression="a")
+    assert "ProjectionExpression" in _err(e)[1]
+
+
+# ---- values --------------------------------------------------------------------------------
+
+def test_nul_characters_in_string_values_and_keys(table) -> None:
+    k = {"p": "a\x00b" + uuid.uuid4().hex, "c": "\x00"}
+    item = dict(k, s="x\x00y", l=["\x00"], m={"k": "v\x00"}, ss={"\x00", "a"})
+    table.put_item(Item=item)
+    assert table.get_item(Key=k, ConsistentRead=True)["Item"] == item
+    # a prefix up to the NUL is another key
+    assert "Item" not in table.get_item(Key={"p": "a", "c": "\x00"})
+    got = table.query(KeyConditionExpression="p = :p AND begins_with(c, :c)",
+                      ExpressionAttributeValues={":p": k["p"], ":c": "\x00"})["Items"]
+    assert got == [item]
+
+
+def test_nul_refused_in_names(client, table) -> None:
+    with pytest.raises(ClientError) as e:
+        client.describe_table(TableName="co\x00nf")
+    assert _err(e)[0] == "ValidationException"
+
+
+# ---- updates that create nothing -----------------------------------------------------------
+
+def test_update_that_only_removes_creates_no_item(table) -> None:
+    for kw in ({"UpdateExpression": "REMOVE a, b"},
+               {"AttributeUpdates": {"a": {"Action": "DELETE"}}},
+               {"AttributeUpdates": {"a": {"Action": "DELETE", "Value": {1, 2}}}},
+               {"UpdateExpression": "DELETE s :v", "ExpressionAttributeValues": {":v": {"x"}}}):
+        k = _key()
+        r = table.update_item(Key=k, ReturnValues="ALL_NEW", **kw)
+        assert "Attributes" not in r, kw
+        assert "Item" not in table.get_item(Key=k, ConsistentRead=True), kw
+    # one SET among the removals does create it, and so does an empty AttributeUpdates
+    k = _key()
+    r = table.update_item(Key=k, UpdateExpression="REMOVE a SET b = :v",
+                          ExpressionAttributeValues={":v": 1}, ReturnValues="ALL_NEW")
+    assert r["Attributes"] == dict(k, b=1)
+    k = _key()
+    assert table.update_item(Key=k, AttributeUpdates={}, ReturnValues="ALL_NEW")[
+        "Attributes"] == k
+    # an existing item still loses the attribute
+    table.update_item(Key=k, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": 1})
+    table.update_item(Key=k, UpdateExpression="REMOVE a")
+    assert table.get_item(Key=k)["Item"] == k
+
+
+def test_update_that_only_removes_still_reports_type_errors(table) -> None:
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=_key(), UpdateExpression="DELETE s :v",
+                          ExpressionAttributeValues={":v": "not a set"})
+    assert _err(e)[0] == "ValidationException"
+
