@@ -206,3 +206,38 @@ def test_update_that_only_removes_still_reports_type_errors(table) -> None:
                           ExpressionAttributeValues={":v": "not a set"})
     assert _err(e)[0] == "ValidationException"
 
+
+
+# ---- secondary indexes ---------------------------------------------------------------------
+
+def test_index_key_of_another_type_is_refused(client, url) -> None:
+    client.create_table(
+        TableName="typed", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                              {"AttributeName": "x", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_x", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}])
+    t = boto3.resource("dynamodb", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="k", aws_secret_access_key="s",
+                       config=_cfg()).Table("typed")
+    with pytest.raises(ClientError) as e:
+        t.put_item(Item={"p": "a", "x": 3})
+    assert _err(e) == ("ValidationException", "One or more parameter values were invalid: "
+                       "Type mismatch for Index Key x Expected: S Actual: N IndexName: by_x")
+    assert "Item" not in t.get_item(Key={"p": "a"})
+    t.put_item(Item={"p": "b", "x": "ok"})
+    with pytest.raises(ClientError) as e:
+        t.update_item(Key={"p": "b"}, AttributeUpdates={"x": {"Value": 3, "Action": "PUT"}})
+    assert "mismatch" in _err(e)[1]
+    assert t.get_item(Key={"p": "b"})["Item"] == {"p": "b", "x": "ok"}
+    with pytest.raises(ClientError) as e:     # one bad item refuses the whole batch
+        with t.batch_writer() as b:
+            b.put_item(Item={"p": "c", "x": "fine"})
+            b.put_item(Item={"p": "d", "x": {"m": 1}})
+    assert "Actual: M" in _err(e)[1]
+    assert "Item" not in t.get_item(Key={"p": "c"})
+    # without the attribute the item is stored and simply not indexed
+    t.put_item(Item={"p": "e"})
+    got = t.scan(IndexName="by_x")["Items"]
+    assert got == [{"p": "b", "x": "ok"}]
