@@ -259,6 +259,9 @@ static keel_status parse_operand(parser *p, bool update, uint32_t *out);
 static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_t *out) {
     kdb_tok *t = cur(p);
     kdb_enode_kind k = func_kind(p, t);
+    char c0 = p->text[t->pos];
+    if (k == 0 && !((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z')))
+        return syntax(p, "a function name (a letter first)");  /* as DynamoDB: _f( */
     if (k == 0)
         return keel__fail(KEEL_EVALIDATION, "Invalid function name; function: %.*s",
                           (int)t->len, p->text + t->pos);

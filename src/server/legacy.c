@@ -242,6 +242,20 @@ bool ksrv_legacy_projection(ksrv_req *r, json_t *obj) {
     return ok;
 }
 
+/* The Value of an ADD (a number, a set or a list) or of a DELETE (a set): DynamoDB refuses
+ * other types up front, whatever the item holds. */
+static bool legacy_operand_ok(ksrv_req *r, bool add, json_t *value) {
+    const char *type = json_object_size(value) == 1 ? json_object_iter_key(
+                                                          json_object_iter(value)) : "";
+    static const char *const sets[] = {"SS", "NS", "BS", NULL};
+    for (size_t i = 0; sets[i]; i++)
+        if (strcmp(type, sets[i]) == 0) return true;
+    if (add && (strcmp(type, "N") == 0 || strcmp(type, "L") == 0)) return true;
+    return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: %s "
+                     "action%s is not supported for the type %.8s", add ? "ADD" : "DELETE",
+                     add ? "" : " with value", type);
+}
+
 bool ksrv_legacy_updates(ksrv_req *r, json_t *obj) {
     json_t *ups = NULL;
     if (!ksrv_get_obj(r, obj, "AttributeUpdates", false, &ups)) return false;
@@ -280,9 +294,22 @@ bool ksrv_legacy_updates(ksrv_req *r, json_t *obj) {
                            "specified");
             break;
         }
+        if (value && (which == 2 || which == 3) && !legacy_operand_ok(r, which == 2, value)) {
+            ok = false;
+            break;
+        }
+        /* ADD of a list appends to the attribute (absent: an empty list); no expression ADD
+         * takes lists, so it becomes a SET */
+        bool append = which == 2 && json_object_get(value, "L");
+        if (append) which = 0;
         text *t = &clause[which];
         put(t, "%s", t->len ? ", " : words[which]);
-        if (which == 0) put(t, "%s = %s", n, v);
+        if (append) {
+            char e[32];
+            snprintf(e, sizeof e, ":ae%u", k - 1);
+            json_object_set_new(values, e, json_pack("{s:[]}", "L"));
+            put(t, "%s = list_append(if_not_exists(%s, %s), %s)", n, n, e, v);
+        } else if (which == 0) put(t, "%s = %s", n, v);
         else if (which == 1) put(t, "%s", n);
         else put(t, "%s %s", n, v);
         if (value) json_object_set(values, v, value);

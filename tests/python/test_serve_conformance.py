@@ -241,3 +241,78 @@ def test_index_key_of_another_type_is_refused(client, url) -> None:
     t.put_item(Item={"p": "e"})
     got = t.scan(IndexName="by_x")["Items"]
     assert got == [{"p": "b", "x": "ok"}]
+
+
+# ---- Query and Scan ------------------------------------------------------------------------
+
+def test_query_filter_may_not_name_the_keys(table) -> None:
+    k = _key()
+    table.put_item(Item=dict(k, a=1))
+    for kw in ({"FilterExpression": "c = :c"}, {"FilterExpression": "a = :c OR p = :c"}):
+        with pytest.raises(ClientError) as e:
+            table.query(KeyConditionExpression="p = :p",
+                        ExpressionAttributeValues={":p": k["p"], ":c": "x"}, **kw)
+        assert _err(e)[0] == "ValidationException"
+        assert "non-primary key attributes" in _err(e)[1]
+    with pytest.raises(ClientError) as e:     # QueryFilter is rewritten as a filter
+        table.query(KeyConditions={"p": {"AttributeValueList": [k["p"]],
+                                         "ComparisonOperator": "EQ"}},
+                    QueryFilter={"c": {"AttributeValueList": ["x"], "ComparisonOperator": "EQ"}})
+    assert "Primary key attribute: c" in _err(e)[1]
+    # a scan may filter on keys; a query may filter on other attributes
+    assert table.scan(FilterExpression="p = :p", ExpressionAttributeValues={":p": k["p"]})[
+        "Items"] == [dict(k, a=1)]
+    assert table.query(KeyConditionExpression="p = :p", FilterExpression="a = :a",
+                       ExpressionAttributeValues={":p": k["p"], ":a": 1})["Count"] == 1
+
+
+def test_parallel_scan_start_key_must_be_in_its_segment(table) -> None:
+    with table.batch_writer() as b:
+        for i in range(40):
+            b.put_item(Item={"p": f"seg{i}", "c": "x"})
+    # every segment's LastEvaluatedKey resumes that segment; in another one it is refused
+    page = table.scan(TotalSegments=4, Segment=1, Limit=1)
+    lek = page["LastEvaluatedKey"]
+    table.scan(TotalSegments=4, Segment=1, ExclusiveStartKey=lek)
+    for seg in (0, 2, 3):
+        with pytest.raises(ClientError) as e:
+            table.scan(TotalSegments=4, Segment=seg, ExclusiveStartKey=lek)
+        assert _err(e) == ("ValidationException", "The provided Exclusive start key does not "
+                           "map to the provided segment")
+
+
+# ---- expressions and AttributeUpdates ------------------------------------------------------
+
+def test_function_name_must_start_with_a_letter(table) -> None:
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=_key(), UpdateExpression="SET a = _f(b)")
+    assert "syntax error" in _err(e)[1]
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=_key(), UpdateExpression="SET a = f1(b)")
+    assert "Invalid function name; function: f1" in _err(e)[1]
+
+
+def test_attribute_updates_add_and_delete(table) -> None:
+    k = _key()
+    au = lambda a, v: table.update_item(Key=k, AttributeUpdates={  # noqa: E731
+        "a": {"Action": a, "Value": v}})
+    au("ADD", [1, 2])                      # ADD of a list appends (absent: an empty list)
+    au("ADD", ["x"])
+    assert table.get_item(Key=k)["Item"]["a"] == [1, 2, "x"]
+    for action, value, word in (("ADD", "s", "ADD action is not supported for the type S"),
+                                ("ADD", {"m": 1}, "for the type M"),
+                                ("DELETE", [1], "DELETE action with value is not supported "
+                                                "for the type L")):
+        with pytest.raises(ClientError) as e:
+            au(action, value)
+        assert _err(e)[0] == "ValidationException" and word in _err(e)[1]
+    for value in ({1}, 3):                 # fits ADD, but not the list stored
+        with pytest.raises(ClientError) as e:
+            au("ADD", value)
+        assert _err(e)[1] == "Type mismatch for attribute to update"
+    table.put_item(Item=dict(k, a={1, 2}))
+    with pytest.raises(ClientError) as e:
+        au("DELETE", {"x"})
+    assert _err(e)[1] == "Type mismatch for attribute to update"
+    au("DELETE", {2})
+    assert table.get_item(Key=k)["Item"]["a"] == {1}
