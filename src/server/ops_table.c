@@ -162,6 +162,19 @@ static bool billing_consistent(ksrv_req *r, const char *mode) {
     return true;
 }
 
+/* Key attribute names are at most 255 bytes; DynamoDB checks it before anything else
+ * about the schema. */
+static bool key_names_short(ksrv_req *r, json_t *list, const char *where) {
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *n = json_object_get(json_array_get(list, i), "AttributeName");
+        if (json_is_string(n) && json_string_length(n) > 255)
+            return ksrv_fail(r, "ValidationException", "1 validation error detected: Value at "
+                             "'%s.%zu.member.attributeName' failed to satisfy constraint: "
+                             "Member must have length less than or equal to 255", where, i + 1);
+    }
+    return true;
+}
+
 /* AttributeDefinitions: names and types, every key of the table and of its indexes. */
 #define MAX_DEFS (2 + 2 * (KEEL_DB_MAX_LSI + KEEL_DB_MAX_GSI))
 typedef struct attr_defs {
@@ -394,7 +407,17 @@ bool ksrv_create_table(ksrv_req *r) {
     static const char *const modes[] = {"PROVISIONED", "PAY_PER_REQUEST", NULL};
     const char *mode;
     if (!ksrv_get_enum(r, r->in, "BillingMode", modes, "PROVISIONED", &mode)) return false;
-    if (!billing_consistent(r, mode)) return false;
+    if (!billing_consistent(r, mode) || !key_names_short(r, ks, "keySchema") ||
+        !key_names_short(r, ad, "attributeDefinitions"))
+        return false;
+    for (size_t i = 0; i < json_array_size(gsi) + json_array_size(lsi); i++) {
+        size_t ng0 = json_array_size(gsi);
+        json_t *x = json_array_get(i < ng0 ? gsi : lsi, i < ng0 ? i : i - ng0);
+        if (json_is_object(x) && !key_names_short(r, json_object_get(x, "KeySchema"),
+                                                  i < ng0 ? "globalSecondaryIndexes.keySchema"
+                                                          : "localSecondaryIndexes.keySchema"))
+            return false;
+    }
     size_t nl = json_array_size(lsi), ng = json_array_size(gsi);
     if ((lsi && !nl) || (gsi && !ng))
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "

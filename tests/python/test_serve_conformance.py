@@ -316,3 +316,35 @@ def test_attribute_updates_add_and_delete(table) -> None:
     assert _err(e)[1] == "Type mismatch for attribute to update"
     au("DELETE", {2})
     assert table.get_item(Key=k)["Item"]["a"] == {1}
+
+
+# ---- limits --------------------------------------------------------------------------------
+
+def test_attribute_name_limits(client, table) -> None:
+    k = _key()
+    long_name = "n" * 65536                # one byte over an item's attribute name limit
+    for call in (lambda: table.get_item(Key=k, ProjectionExpression="#n",
+                                        ExpressionAttributeNames={"#n": long_name}),
+                 lambda: table.get_item(Key=k, AttributesToGet=[long_name]),
+                 lambda: table.put_item(Item=k, ConditionExpression="attribute_exists(#n)",
+                                        ExpressionAttributeNames={"#n": long_name})):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e)[0] == "ValidationException" and "65535" in _err(e)[1]
+    # a key attribute name over 255 bytes is named as such, before the schema's coherence
+    too_long = "k" * 256
+    for ks, ad in (([{"AttributeName": too_long, "KeyType": "HASH"}],
+                    [{"AttributeName": "other", "AttributeType": "S"}]),
+                   ([{"AttributeName": "p", "KeyType": "HASH"}],
+                    [{"AttributeName": too_long, "AttributeType": "S"}])):
+        with pytest.raises(ClientError) as e:
+            client.create_table(TableName="longkey", BillingMode="PAY_PER_REQUEST",
+                                KeySchema=ks, AttributeDefinitions=ad)
+        assert "length less than or equal to 255" in _err(e)[1]
+
+
+def test_get_item_projection_error_names_no_transaction(table) -> None:
+    with pytest.raises(ClientError) as e:
+        table.get_item(Key=_key(), ProjectionExpression="x" * 4097)
+    code, msg = _err(e)
+    assert code == "ValidationException" and "4097" in msg and "transaction" not in msg
