@@ -266,6 +266,14 @@ def test_query_filter_may_not_name_the_keys(table) -> None:
                        ExpressionAttributeValues={":p": k["p"], ":a": 1})["Count"] == 1
 
 
+def test_key_condition_on_a_nested_path_says_so(table) -> None:
+    for kce in ("p = :p AND c.d = :c", "p = :p AND begins_with(c[0], :c)"):
+        with pytest.raises(ClientError) as e:
+            table.query(KeyConditionExpression=kce,
+                        ExpressionAttributeValues={":p": "x", ":c": "y"})
+        assert _err(e)[0] == "ValidationException" and "nested" in _err(e)[1]
+
+
 def test_parallel_scan_start_key_must_be_in_its_segment(table) -> None:
     with table.batch_writer() as b:
         for i in range(40):
