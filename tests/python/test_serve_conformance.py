@@ -300,6 +300,24 @@ def test_function_name_must_start_with_a_letter(table) -> None:
     assert "Invalid function name; function: f1" in _err(e)[1]
 
 
+def test_condition_functions_take_a_value_first(table) -> None:
+    k = _key()
+    table.put_item(Item=dict(k, a="he"))
+    cond = lambda ce, v: table.put_item(Item=dict(k, a="he"), ConditionExpression=ce,  # noqa: E731
+                                        ExpressionAttributeValues=v)
+    cond("begins_with(:s, a)", {":s": "hello"})
+    cond("attribute_type(:v, :t)", {":v": 1, ":t": "N"})
+    with pytest.raises(ClientError) as e:
+        cond("begins_with(:s, a)", {":s": "dog"})
+    assert _err(e)[0] == "ConditionalCheckFailedException"
+    with pytest.raises(ClientError) as e:
+        cond("begins_with(:n, a)", {":n": 1})
+    assert "begins_with, operand type: N" in _err(e)[1]
+    with pytest.raises(ClientError) as e:       # attribute_exists still wants a path
+        cond("attribute_exists(:v)", {":v": 1})
+    assert "requires a document path" in _err(e)[1]
+
+
 def test_attribute_updates_add_and_delete(table) -> None:
     k = _key()
     au = lambda a, v: table.update_item(Key=k, AttributeUpdates={  # noqa: E731
