@@ -399,8 +399,12 @@ static void test_items(void) {
           "ValidationException", "Type mismatch for key pk");
     ERROR("GetItem", "{\"TableName\":\"nope\",\"Key\":{\"pk\":{\"S\":\"a\"}}}",
           "ResourceNotFoundException", "Requested resource not found");
+    /* a number as a JSON number: the wrong JSON type, as DynamoDB's deserializer says */
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":12}}}",
-          "ValidationException", NULL);
+          "SerializationException", "N must be a JSON string");
+    ERROR("UpdateItem", "{\"TableName\":\"tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
+          "\"UpdateExpression\":\"SET v = :v\",\"ExpressionAttributeValues\":{\":v\":{\"S\":1}}}",
+          "SerializationException", "S must be a JSON string");
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},"
           "\"x\":{\"SS\":[]}}}", "ValidationException", NULL);
     ERROR("PutItem", "{\"TableName\":5}", "SerializationException", NULL);

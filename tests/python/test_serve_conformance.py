@@ -9,7 +9,10 @@ per module; every test uses its own keys.
 """
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -167,6 +170,28 @@ def test_nul_characters_in_string_values_and_keys(table) -> None:
     got = table.query(KeyConditionExpression="p = :p AND begins_with(c, :c)",
                       ExpressionAttributeValues={":p": k["p"], ":c": "\x00"})["Items"]
     assert got == [item]
+
+
+def _raw(url: str, op: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "X-Amz-Target": "DynamoDB_20120810." + op,
+        "Content-Type": "application/x-amz-json-1.0"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_attribute_value_of_the_wrong_json_type_is_a_serialization_error(url, table) -> None:
+    for op, body in (("PutItem", {"TableName": "conf", "Item": {"p": {"S": "a"}, "c": {"S": "b"},
+                                                                 "n": {"N": 12}}}),
+                     ("UpdateItem", {"TableName": "conf", "Key": {"p": {"S": "a"}, "c": {"S": "b"}},
+                                     "UpdateExpression": "SET v = :v",
+                                     "ExpressionAttributeValues": {":v": {"S": 1}}})):
+        status, err = _raw(url, op, body)
+        assert status == 400 and err["__type"].endswith("#SerializationException"), err
+        assert "must be a JSON string" in err["message"]
 
 
 def test_nul_refused_in_names(client, table) -> None:
