@@ -412,6 +412,8 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk);
  * first). KEEL_EVALIDATION with DynamoDB's message: an invalid document path, an operand
  * of the wrong type, an attribute that does not exist, a number out of range. */
 keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out);
+/* Whether every action of update `e` only takes away (REMOVE, DELETE from a set). */
+bool kdb_update_removes_only(const kdb_expr *e);
 /* ReturnValues UPDATED_OLD / UPDATED_NEW: `item` projected on the update's target paths. */
 keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t len,
                                kdb_buf *out);

@@ -350,6 +350,25 @@ static bool same_entry(const kdb_index *x, const kdb_table *t, const kdb_key *ok
     return same;
 }
 
+/* A written item whose index key attribute has another type than the index's: refused
+ * with DynamoDB's message (an absent attribute only keeps the item out of the index). */
+static bool key_type_refused(const kdb_index *x, const uint8_t *item, size_t len,
+                             keel_status *st) {
+    const char *names[2] = {x->pk, x->sk};
+    keel_db_keytype types[2] = {x->pkt, x->skt};
+    for (int i = 0; i < (x->skt ? 2 : 1); i++) {
+        kdb_val v;
+        if (kdb_item_attr(item, len, names[i], strlen(names[i]), &v) &&
+            v.type != type_of(types[i])) {
+            *st = keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Type "
+                             "mismatch for Index Key %s Expected: %c Actual: %s IndexName: %s",
+                             names[i], (char)types[i], kdb_type_name(v.type), x->name);
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The entries of index x for an item going from `old` to `now` (either may be NULL). */
 static size_t one_index(const kdb_index *x, const kdb_table *t, const kdb_key *tkey,
                         const uint8_t *old, size_t old_len, const uint8_t *now, size_t now_len,
@@ -362,6 +381,7 @@ static size_t one_index(const kdb_index *x, const kdb_table *t, const kdb_key *t
     keel_status ignored;
     size_t m = 0;
     int ho = old ? kdb_index_key(x, tkey, old, old_len, ok, &ignored) : 0;
+    if (now && key_type_refused(x, now, now_len, st)) goto out;
     int hn = now ? kdb_index_key(x, tkey, now, now_len, nk, st) : 0;
     if (hn < 0) goto out;
     if (ho > 0 && (hn == 0 || ok->len != nk->len || memcmp(ok->b, nk->b, ok->len) != 0)) {

@@ -5,7 +5,7 @@
  * contiguous range and orders its items by sort key); a scan is the range of a whole table,
  * or of a slice of its partition-hash space for a parallel segment. Every expression of the
  * request (key condition, filter, projection) is parsed, and its placeholders checked,
- * before the first item is read.
+ * before the first item is read; a query's filter may not name the keys it queries by.
  *
  * A cursor holds no lock between calls. Each refill takes the store's index lock for
  * reading, re-seeks just past the last key it evaluated, and collects up to BATCH items
@@ -22,6 +22,7 @@
  * the TTL attribute).
  */
 #include "db/db_internal.h"
+#include "db/expr.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,6 +241,24 @@ out:
     return st;
 }
 
+/* A query's filter may not name the key attributes it queries by (the table's, or the
+ * index's when querying one), as DynamoDB requires; a scan's filter may. */
+static keel_status filter_spares_keys(const keel_db_cursor *c) {
+    const kdb_expr *e = c->filter;
+    for (uint32_t i = 0; e && i < e->n_nodes; i++) {
+        if (e->nodes[i].kind != KDB_EN_PATH) continue;
+        const kdb_epel *first = &e->pels[e->nodes[i].first];
+        const char *keys[2] = {c->t.pk, c->t.skt ? c->t.sk : ""};
+        for (int k = 0; k < 2; k++)
+            if (first->name && keys[k][0] && strlen(keys[k]) == first->len &&
+                memcmp(keys[k], first->name, first->len) == 0)
+                return keel__fail(KEEL_EVALIDATION, "Filter Expression can only contain "
+                                  "non-primary key attributes: Primary key attribute: %s",
+                                  keys[k]);
+    }
+    return KEEL_OK;
+}
+
 keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_query *q,
                                 keel_db_cursor **cursor_out) {
     if (!cursor_out) return keel__fail(KEEL_EINVAL, "keel_db_query_start: cursor_out is NULL");
@@ -257,6 +276,7 @@ keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_qu
         st = kdb_expr_keycond(kc_expr, c->t.pk, c->t.pkt, c->t.skt ? c->t.sk : NULL, c->t.skt,
                               &kc);
     if (st == KEEL_OK) st = kdb_subst_check_unused(&c->subst);
+    if (st == KEEL_OK) st = filter_spares_keys(c);
     /* Bounds inside the partition P: see db.h for the key layout. */
     kdb_key p;
     if (st == KEEL_OK) st = kdb_key_make(c->t.id, c->t.pkt, &kc.pk, KEEL_DB_KEY_NONE, NULL, &p);
@@ -352,6 +372,12 @@ keel_status keel_db_scan_start(keel_db *db, const char *table, const keel_db_que
             put_be32(c->hi.k.b + 4, (uint32_t)hi_h);
         }
         st = cursor_start_key(c, q);
+        /* the start key's partition hash must fall in the segment */
+        if (st == KEEL_OK && c->start && q->total_segments &&
+            (keycmp(c->start, c->pos_len, c->lo.k.b, c->lo.k.len) < 0 ||
+             keycmp(c->start, c->pos_len, c->hi.k.b, c->hi.k.len) >= 0))
+            st = keel__fail(KEEL_EVALIDATION, "The provided Exclusive start key does not map to "
+                            "the provided segment");
     }
     if (st != KEEL_OK) {
         keel_db_cursor_free(c);

@@ -214,7 +214,9 @@ static void write_fails(kdb_write *w, keel_status st) {
 }
 
 /* The new item of an update: its expression applied to the current item (or to the key
- * map for an absent one), checked like a caller's item, in stored form in w->value. */
+ * map for an absent one), checked like a caller's item, in stored form in w->value. An
+ * update of an absent item that only takes away attributes creates nothing, as in
+ * DynamoDB (it is still applied, so its errors are reported). */
 static void compute_update(kdb_write *w) {
     const uint8_t *base = w->old ? w->old : w->keymap;
     size_t base_len = w->old ? w->old_len : w->keymap_len;
@@ -226,6 +228,11 @@ static void compute_update(kdb_write *w) {
     keel_status st;
     if (w->update) {
         st = kdb_update_apply(w->update, base, base_len, &next);
+        if (st == KEEL_OK && !w->old && kdb_update_removes_only(w->update)) {
+            kdb_buf_free(&next);
+            w->unchanged = true;
+            return;
+        }
     } else {
         kdb_buf_put(&next, base, base_len);
         st = next.failed ? keel__fail(KEEL_ENOMEM, "update: out of memory") : KEEL_OK;

@@ -372,6 +372,15 @@ static keel_status unsupported(void) {
     return keel__fail(KEEL_EVALIDATION, "Query key condition not supported");
 }
 
+/* Why operand `id` is no key attribute: a nested path is named as such. */
+static keel_status not_a_key(const kdb_expr *e, uint32_t id) {
+    const kdb_enode *n = &e->nodes[id];
+    if (n->kind == KDB_EN_PATH && (n->n != 1 || !e->pels[n->first].name))
+        return keel__fail(KEEL_EVALIDATION, "Query key condition not supported: a key condition "
+                          "cannot use nested attributes (a document path)");
+    return unsupported();
+}
+
 /* The single-name path `id` as (name, len); false when it is not one. */
 static bool key_name(const kdb_expr *e, uint32_t id, const uint8_t **name, uint32_t *len) {
     const kdb_enode *n = &e->nodes[id];
@@ -408,16 +417,16 @@ static keel_status key_term(const kdb_expr *e, uint32_t id, const uint8_t **name
             val = kid[0];
             flip = true;
         }
-        if (n->op > KDB_CMP_GE || n->op == KDB_CMP_NE || !key_name(e, path, name, len) ||
-            e->nodes[val].kind != KDB_EN_VALUE)
+        if (n->op > KDB_CMP_GE || n->op == KDB_CMP_NE || e->nodes[val].kind != KDB_EN_VALUE)
             return unsupported();
+        if (!key_name(e, path, name, len)) return not_a_key(e, path);
         *op = flip ? flipped[n->op] : ops[n->op];
         *v1 = &e->vals[e->nodes[val].first];
         return KEEL_OK;
     }
     if (n->kind == KDB_EN_BETWEEN || n->kind == KDB_EN_BEGINS) {
         uint32_t last = n->kind == KDB_EN_BETWEEN ? 2 : 1;
-        if (!key_name(e, kid[0], name, len)) return unsupported();
+        if (!key_name(e, kid[0], name, len)) return not_a_key(e, kid[0]);
         for (uint32_t i = 1; i <= last; i++)
             if (e->nodes[kid[i]].kind != KDB_EN_VALUE) return unsupported();
         *op = n->kind == KDB_EN_BETWEEN ? KDB_SK_BETWEEN : KDB_SK_BEGINS;

@@ -261,6 +261,10 @@ static keel_status subst_map(const uint8_t *m, size_t len, bool names, size_t *c
             return keel__fail(KEEL_EVALIDATION, "ExpressionAttributeNames contains invalid "
                               "value: Empty attribute name or not a string; for key: %.*s",
                               (int)name_len, (const char *)name);
+        if (names && v.size > 65535)    /* an item's attribute name limit */
+            return keel__fail(KEEL_EVALIDATION, "ExpressionAttributeNames contains invalid "
+                              "value: attribute name of %zu bytes (the limit is 65535); for "
+                              "key: %.*s", v.size, (int)name_len, (const char *)name);
         n++;
     }
     if (r < 0 || n != map.count)

@@ -259,6 +259,9 @@ static keel_status parse_operand(parser *p, bool update, uint32_t *out);
 static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_t *out) {
     kdb_tok *t = cur(p);
     kdb_enode_kind k = func_kind(p, t);
+    char c0 = p->text[t->pos];
+    if (k == 0 && !((c0 >= 'a' && c0 <= 'z') || (c0 >= 'A' && c0 <= 'Z')))
+        return syntax(p, "a function name (a letter first)");  /* as DynamoDB: _f( */
     if (k == 0)
         return keel__fail(KEEL_EVALIDATION, "Invalid function name; function: %.*s",
                           (int)t->len, p->text + t->pos);
@@ -296,9 +299,19 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
     kdb_expr *e = p->e;
     uint32_t a0 = p->stack[p->sp - want];
     uint32_t a1 = want > 1 ? p->stack[p->sp - 1] : 0;
-    if (k != KDB_EN_LIST_APPEND) {
+    /* attribute_type and begins_with also take a value first, as DynamoDB does (its
+     * documentation says a path); a key condition still wants the key's path. */
+    bool value_first = (k == KDB_EN_TYPE || k == KDB_EN_BEGINS) &&
+                       e->kind != KDB_EXPR_KEY_CONDITION && e->nodes[a0].kind == KDB_EN_VALUE;
+    if (k != KDB_EN_LIST_APPEND && !value_first) {
         st = need_path(p, a0, k);
         if (st != KEEL_OK) return st;
+    } else if (k != KDB_EN_LIST_APPEND) {
+        const kdb_val *v = &e->vals[e->nodes[a0].first];
+        if (k == KDB_EN_BEGINS && v->type != KDB_S && v->type != KDB_B)
+            return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or "
+                              "function; operator or function: begins_with, operand type: %s",
+                              kdb_type_name(v->type));
     } else {
         if ((st = update_operand(p, a0, "list_append", false, false, true)) != KEEL_OK) return st;
         if ((st = update_operand(p, a1, "list_append", false, false, true)) != KEEL_OK) return st;

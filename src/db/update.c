@@ -377,6 +377,12 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk) 
     return KEEL_OK;
 }
 
+bool kdb_update_removes_only(const kdb_expr *e) {
+    for (uint32_t i = 0; i < e->n_acts; i++)
+        if (e->acts[i].kind != KDB_ACT_REMOVE && e->acts[i].kind != KDB_ACT_DELETE) return false;
+    return true;
+}
+
 keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out) {
     if (!e || !out || e->kind != KDB_EXPR_UPDATE)
         return keel__fail(KEEL_EINVAL, "kdb_update_apply: not an update expression");

@@ -4,8 +4,11 @@
  * The body is checked for nesting depth (KEEL_DYNAMO_MAX_NESTING, by a scan that skips
  * strings) before jansson parses it, so a hostile body cannot make the parser recurse
  * deeply; it must be one JSON object. The operation is looked up in a table; unknown
- * names are UnknownOperationException. An op fills r->out or sets an error; the response
- * is then encoded compactly. Errors carry "__type" and "message" (botocore reads either
+ * names are UnknownOperationException. String values may hold NUL (\u0000), as DynamoDB's
+ * do; the typed getters of params.c refuse it in the members that are C strings (names,
+ * expressions), and jansson refuses it in object keys. A request mixing legacy members and
+ * expressions is refused before the op runs. An op fills r->out or sets an error; the
+ * response is then encoded compactly. Errors carry "__type" and "message" (botocore reads either
  * "message" or "Message"), JSON-escaped by jansson.
  * Parameter helpers and the error mapping are in params.c.
  */
@@ -120,7 +123,7 @@ int keel_dynamo_handle_ex(keel_db *db, const char *operation, const char *body, 
         return respond_error(out, &r);
     }
     json_error_t jerr;
-    json_t *in = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : json_object();
+    json_t *in = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr) : json_object();
     if (!in || !json_is_object(in)) {
         if (in) ksrv_fail(&r, "SerializationException", "Start of list found where not "
                           "expected");
@@ -132,7 +135,7 @@ int keel_dynamo_handle_ex(keel_db *db, const char *operation, const char *body, 
     r.in = in;
     r.out = json_object();
     int status;
-    if (r.out && fn(&r)) {
+    if (r.out && ksrv_legacy_unmixed(&r, in) && fn(&r)) {
         status = respond(out, 200, "", r.out);
     } else {
         if (!r.type) ksrv_fail(&r, "InternalServerError", "out of memory");

@@ -8,7 +8,8 @@
  * request object itself, with generated placeholders ("#kc0", ":kc0", ...; a prefix per
  * legacy member so several can coexist) added to ExpressionAttributeNames/Values. The
  * engine then sees one kind of request. A request that gives both a legacy member and its
- * expression is refused, as DynamoDB does.
+ * expression is refused, as DynamoDB does, and so is a write mixing legacy members and
+ * expressions at all (ksrv_legacy_unmixed, checked by the handler before any rewriting).
  */
 #include "server/server.h"
 
@@ -65,6 +66,20 @@ static bool both(ksrv_req *r, const char *legacy, const char *expr) {
     return ksrv_fail(r, "ValidationException", "Can not use both expression and non-expression "
                      "parameters in the same request: Non-expression parameters: {%s} "
                      "Expression parameters: {%s}", legacy, expr);
+}
+
+bool ksrv_legacy_unmixed(ksrv_req *r, json_t *obj) {
+    /* A write's: its update and its condition. (Reads may mix: a Query with KeyConditions
+     * and a ProjectionExpression is accepted; the same-purpose pairs are refused where
+     * each legacy member is rewritten.) */
+    static const char *const legacy[] = {"AttributeUpdates", "Expected", NULL};
+    static const char *const exprs[] = {"UpdateExpression", "ConditionExpression", NULL};
+    for (size_t i = 0; legacy[i]; i++) {
+        if (!json_object_get(obj, legacy[i])) continue;
+        for (size_t j = 0; exprs[j]; j++)
+            if (json_object_get(obj, exprs[j])) return both(r, legacy[i], exprs[j]);
+    }
+    return true;
 }
 
 static void prefix_of(const char *legacy, char *p) {
@@ -209,6 +224,13 @@ bool ksrv_legacy_projection(ksrv_req *r, json_t *obj) {
             free(t.p);
             return ksrv_fail(r, "SerializationException", "AttributesToGet must hold strings");
         }
+        for (size_t j = 0; j < i; j++)
+            if (json_equal(json_array_get(list, j), a)) {
+                free(t.p);
+                return ksrv_fail(r, "ValidationException", "One or more parameter values were "
+                                 "invalid: Duplicate value in attribute name: %.255s",
+                                 json_string_value(a));
+            }
         char n[32];
         snprintf(n, sizeof n, "#ag%zu", i);
         json_object_set(names, n, a);
@@ -218,6 +240,20 @@ bool ksrv_legacy_projection(ksrv_req *r, json_t *obj) {
     if (ok) json_object_set_new(obj, "ProjectionExpression", json_string(t.p));
     free(t.p);
     return ok;
+}
+
+/* The Value of an ADD (a number, a set or a list) or of a DELETE (a set): DynamoDB refuses
+ * other types up front, whatever the item holds. */
+static bool legacy_operand_ok(ksrv_req *r, bool add, json_t *value) {
+    const char *type = json_object_size(value) == 1 ? json_object_iter_key(
+                                                          json_object_iter(value)) : "";
+    static const char *const sets[] = {"SS", "NS", "BS", NULL};
+    for (size_t i = 0; sets[i]; i++)
+        if (strcmp(type, sets[i]) == 0) return true;
+    if (add && (strcmp(type, "N") == 0 || strcmp(type, "L") == 0)) return true;
+    return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: %s "
+                     "action%s is not supported for the type %.8s", add ? "ADD" : "DELETE",
+                     add ? "" : " with value", type);
 }
 
 bool ksrv_legacy_updates(ksrv_req *r, json_t *obj) {
@@ -258,9 +294,22 @@ bool ksrv_legacy_updates(ksrv_req *r, json_t *obj) {
                            "specified");
             break;
         }
+        if (value && (which == 2 || which == 3) && !legacy_operand_ok(r, which == 2, value)) {
+            ok = false;
+            break;
+        }
+        /* ADD of a list appends to the attribute (absent: an empty list); no expression ADD
+         * takes lists, so it becomes a SET */
+        bool append = which == 2 && json_object_get(value, "L");
+        if (append) which = 0;
         text *t = &clause[which];
         put(t, "%s", t->len ? ", " : words[which]);
-        if (which == 0) put(t, "%s = %s", n, v);
+        if (append) {
+            char e[32];
+            snprintf(e, sizeof e, ":ae%u", k - 1);
+            json_object_set_new(values, e, json_pack("{s:[]}", "L"));
+            put(t, "%s = list_append(if_not_exists(%s, %s), %s)", n, n, e, v);
+        } else if (which == 0) put(t, "%s = %s", n, v);
         else if (which == 1) put(t, "%s", n);
         else put(t, "%s %s", n, v);
         if (value) json_object_set(values, v, value);

@@ -130,6 +130,7 @@ bool ksrv_update_item(ksrv_req *r) {
     const char *table, *update = NULL;
     json_t *key = NULL;
     int cap;
+    bool legacy = json_object_get(r->in, "AttributeUpdates") != NULL;
     if (!ksrv_table_name(r, r->in, &table) || !ksrv_get_obj(r, r->in, "Key", true, &key) ||
         !ksrv_capacity_mode(r, r->in, &cap) || !ksrv_legacy_updates(r, r->in) ||
         !ksrv_get_str(r, r->in, "UpdateExpression", false, &update))
@@ -143,6 +144,9 @@ bool ksrv_update_item(ksrv_req *r) {
         keel_db_buf res = {0};
         keel_status st = keel_db_update_item(r->db, table, b.p, b.len, update, &o, &res);
         ok = write_done(r, st, &res, table, cap, res.len);
+        /* AttributeUpdates' own words for an ADD/DELETE that does not fit the attribute */
+        if (!ok && legacy && st == KEEL_EVALIDATION && strstr(r->msg, "incorrect data type"))
+            ksrv_fail(r, "ValidationException", "Type mismatch for attribute to update");
     }
     kdb_buf_free(&b);
     ksrv_exprs_free(&e);
@@ -196,7 +200,13 @@ static bool read_one(ksrv_req *r, const char *table, json_t *key, const char *pr
                             e->has_names ? e->names.len : 0};
         keel_db_buf res = {0};
         st = keel_db_transact_get(r->db, &g, 1, &res);
-        if (st != KEEL_OK) ok = ksrv_fail_status(r, st, NULL);
+        if (st != KEEL_OK) {
+            ok = ksrv_fail_status(r, st, NULL);
+            /* the engine's one-action transaction is ours, not the client's: not named */
+            static const char tx[] = "transaction get 1 of 1: ";
+            char *at = strstr(r->msg, tx);
+            if (at) memmove(at, at + sizeof tx - 1, strlen(at + sizeof tx - 1) + 1);
+        }
         else if (res.data) {
             *bytes = res.len;
             ok = (*out = ksrv_item_json(r, res.data, res.len)) != NULL;

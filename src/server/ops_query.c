@@ -89,6 +89,7 @@ static bool run(ksrv_req *r, bool is_query) {
                              "must be less than parameter TotalSegments: Segment: %lld is not "
                              "less than TotalSegments: %lld", segment, total);
     }
+    bool legacy_proj = json_object_get(r->in, "AttributesToGet") != NULL;
     if (!ksrv_legacy_projection(r, r->in) ||
         !ksrv_get_str(r, r->in, "FilterExpression", false, &filter) ||
         !ksrv_get_str(r, r->in, "ProjectionExpression", false, &proj))
@@ -106,8 +107,9 @@ static bool run(ksrv_req *r, bool is_query) {
         return ksrv_fail(r, "ValidationException", "SPECIFIC_ATTRIBUTES requires a "
                          "ProjectionExpression or AttributesToGet");
     if (select && proj && strcmp(select, "SPECIFIC_ATTRIBUTES"))
-        return ksrv_fail(r, "ValidationException", "Cannot specify the ProjectionExpression "
-                         "when choosing to get %s", select);
+        return ksrv_fail(r, "ValidationException", "Cannot specify the %s when choosing to "
+                         "get %s", legacy_proj ? "AttributesToGet" : "ProjectionExpression",
+                         select);
     ksrv_exprs e;
     kdb_buf sk = {0};
     if (!ksrv_exprs_get(r, r->in, &e)) return false;

@@ -5,8 +5,9 @@
  * A table has a key schema and up to 5 local and 20 global secondary indexes (the
  * engine's, keel_db_create_table_ex). AttributeDefinitions types every key attribute of the
  * table and its indexes and may define nothing else, as DynamoDB requires; the engine never
- * sees it. BillingMode and ProvisionedThroughput are accepted and ignored: every table and
- * global index is described as on-demand. A table is ACTIVE as soon as it exists; a global
+ * sees it. BillingMode and ProvisionedThroughput are accepted and ignored (DynamoDB's
+ * contradictions between them are refused): every table and global index is described as
+ * on-demand. A table is ACTIVE as soon as it exists; a global
  * index added by UpdateTable is backfilled before the response (the engine does it
  * synchronously), so it is described CREATING only if a crash interrupted its backfill.
  * Descriptions come from keel_db_get_stats (about 70 KB: malloc'd per request).
@@ -146,6 +147,34 @@ static json_t *describe(ksrv_req *r, const keel_db_table_info *t,
     return d;
 }
 
+/* The contradictions DynamoDB refuses: on-demand with a throughput, or PROVISIONED named
+ * without one. (BillingMode left out with no throughput stays accepted: keel ignores both.) */
+static bool billing_consistent(ksrv_req *r, const char *mode) {
+    bool pt = json_object_get(r->in, "ProvisionedThroughput") != NULL;
+    if (strcmp(mode, "PAY_PER_REQUEST") == 0 && pt)
+        return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
+                         "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified "
+                         "when BillingMode is PAY_PER_REQUEST");
+    if (strcmp(mode, "PROVISIONED") == 0 && !pt && json_object_get(r->in, "BillingMode"))
+        return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
+                         "ReadCapacityUnits and WriteCapacityUnits must both be specified when "
+                         "BillingMode is PROVISIONED");
+    return true;
+}
+
+/* Key attribute names are at most 255 bytes; DynamoDB checks it before anything else
+ * about the schema. */
+static bool key_names_short(ksrv_req *r, json_t *list, const char *where) {
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        json_t *n = json_object_get(json_array_get(list, i), "AttributeName");
+        if (json_is_string(n) && json_string_length(n) > 255)
+            return ksrv_fail(r, "ValidationException", "1 validation error detected: Value at "
+                             "'%s.%zu.member.attributeName' failed to satisfy constraint: "
+                             "Member must have length less than or equal to 255", where, i + 1);
+    }
+    return true;
+}
+
 /* AttributeDefinitions: names and types, every key of the table and of its indexes. */
 #define MAX_DEFS (2 + 2 * (KEEL_DB_MAX_LSI + KEEL_DB_MAX_GSI))
 typedef struct attr_defs {
@@ -178,7 +207,8 @@ static bool parse_defs(ksrv_req *r, json_t *ad, attr_defs *d) {
         for (size_t j = 0; j < d->n; j++)
             if (strcmp(d->name[j], name) == 0)
                 return ksrv_fail(r, "ValidationException", "Cannot have two attributes with the "
-                                 "same name");
+                                 "same name: Duplicate AttributeName in AttributeDefinitions: "
+                                 "%.255s", name);
         d->name[d->n] = name;
         d->type[d->n++] = (keel_db_keytype)t[0];
     }
@@ -377,6 +407,17 @@ bool ksrv_create_table(ksrv_req *r) {
     static const char *const modes[] = {"PROVISIONED", "PAY_PER_REQUEST", NULL};
     const char *mode;
     if (!ksrv_get_enum(r, r->in, "BillingMode", modes, "PROVISIONED", &mode)) return false;
+    if (!billing_consistent(r, mode) || !key_names_short(r, ks, "keySchema") ||
+        !key_names_short(r, ad, "attributeDefinitions"))
+        return false;
+    for (size_t i = 0; i < json_array_size(gsi) + json_array_size(lsi); i++) {
+        size_t ng0 = json_array_size(gsi);
+        json_t *x = json_array_get(i < ng0 ? gsi : lsi, i < ng0 ? i : i - ng0);
+        if (json_is_object(x) && !key_names_short(r, json_object_get(x, "KeySchema"),
+                                                  i < ng0 ? "globalSecondaryIndexes.keySchema"
+                                                          : "localSecondaryIndexes.keySchema"))
+            return false;
+    }
     size_t nl = json_array_size(lsi), ng = json_array_size(gsi);
     if ((lsi && !nl) || (gsi && !ng))
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
@@ -420,8 +461,13 @@ bool ksrv_delete_table(ksrv_req *r) {
         free(stats);
         return ksrv_fail_status(r, st, name);
     }
-    json_object_set_new(r->out, "TableDescription", describe(r, &info, stats, "DELETING"));
+    /* DynamoDB's DeleteTable answer leaves out the schema, the indexes and the creation time */
+    json_t *d = describe(r, &info, stats, "DELETING");
     free(stats);
+    static const char *const gone[] = {"KeySchema", "AttributeDefinitions", "CreationDateTime",
+                                       "LocalSecondaryIndexes", "GlobalSecondaryIndexes"};
+    for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) json_object_del(d, gone[i]);
+    json_object_set_new(r->out, "TableDescription", d);
     return true;
 }
 

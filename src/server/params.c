@@ -194,12 +194,21 @@ bool ksrv_check_table(ksrv_req *r, const char *name, const char **out) {
     return true;
 }
 
+/* A failed conversion of DynamoDB JSON: a member of the wrong JSON type ({"N": 5}) is a
+ * SerializationException, as DynamoDB's deserializer reports it; the rest keep the
+ * status's mapping. */
+static bool json_failed(ksrv_req *r, keel_status st) {
+    if (st == KEEL_EVALIDATION && strstr(keel_errmsg(), " must be a JSON "))
+        return ksrv_fail(r, "SerializationException", "%s", keel_errmsg());
+    return ksrv_fail_status(r, st, NULL);
+}
+
 bool ksrv_item_cbor(ksrv_req *r, json_t *m, kdb_buf *out) {
     out->len = 0;
     out->failed = false;
     keel_status st = kdb_json_to_item(m, out);
     if (st == KEEL_OK && out->failed) st = keel__fail(KEEL_ENOMEM, "item");
-    return st == KEEL_OK ? true : ksrv_fail_status(r, st, NULL);
+    return st == KEEL_OK ? true : json_failed(r, st);
 }
 
 json_t *ksrv_item_json(ksrv_req *r, const uint8_t *p, size_t len) {
@@ -238,7 +247,7 @@ bool ksrv_exprs_get(ksrv_req *r, json_t *obj, ksrv_exprs *e) {
         st = keel__fail(KEEL_ENOMEM, "expression attributes");
     if (st != KEEL_OK) {
         ksrv_exprs_free(e);
-        return ksrv_fail_status(r, st, NULL);
+        return json_failed(r, st);
     }
     return true;
 }

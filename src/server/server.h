@@ -94,6 +94,9 @@ bool ksrv_legacy_conditions(ksrv_req *r, json_t *obj, const char *legacy, const 
                             bool key_conditions);
 bool ksrv_legacy_projection(ksrv_req *r, json_t *obj);
 bool ksrv_legacy_updates(ksrv_req *r, json_t *obj);
+/* Refuse a write that mixes legacy members (AttributeUpdates, Expected) with expressions
+ * (UpdateExpression, ConditionExpression), before any rewriting, as DynamoDB does. */
+bool ksrv_legacy_unmixed(ksrv_req *r, json_t *obj);
 
 /* The ops. */
 bool ksrv_create_table(ksrv_req *r);

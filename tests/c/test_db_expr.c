@@ -471,7 +471,8 @@ static const err_case ERRS[] = {
     {C, "if_not_exists(n, :one) = :one", KEEL_EVALIDATION, "function: if_not_exists"},
     {C, "attribute_exists(:one)", KEEL_EVALIDATION, "requires a document path; operator or function: attribute_exists"},
     {C, "size(:s) = :one", KEEL_EVALIDATION, "requires a document path; operator or function: size"},
-    {C, "begins_with(:s, s)", KEEL_EVALIDATION, "requires a document path"},
+    /* a value first is allowed (as DynamoDB), but it must be a string or binary */
+    {C, "begins_with(:one, s)", KEEL_EVALIDATION, "begins_with, operand type: N"},
     {C, "attribute_type(s, :X)", KEEL_EVALIDATION, "Invalid attribute type name found; type: X, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"},
     {C, "attribute_type(s, :lower)", KEEL_EVALIDATION, "type: s,"},
     {C, "attribute_type(s, :one)", KEEL_EVALIDATION, "operand type: N"},

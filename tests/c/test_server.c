@@ -399,8 +399,12 @@ static void test_items(void) {
           "ValidationException", "Type mismatch for key pk");
     ERROR("GetItem", "{\"TableName\":\"nope\",\"Key\":{\"pk\":{\"S\":\"a\"}}}",
           "ResourceNotFoundException", "Requested resource not found");
+    /* a number as a JSON number: the wrong JSON type, as DynamoDB's deserializer says */
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":12}}}",
-          "ValidationException", NULL);
+          "SerializationException", "N must be a JSON string");
+    ERROR("UpdateItem", "{\"TableName\":\"tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
+          "\"UpdateExpression\":\"SET v = :v\",\"ExpressionAttributeValues\":{\":v\":{\"S\":1}}}",
+          "SerializationException", "S must be a JSON string");
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},"
           "\"x\":{\"SS\":[]}}}", "ValidationException", NULL);
     ERROR("PutItem", "{\"TableName\":5}", "SerializationException", NULL);
@@ -706,8 +710,10 @@ static void test_protocol_errors(void) {
     ERROR("DescribeTable", "{\"TableName\":\"a\\\"b\\\\c\"}", "ValidationException", "a\"b\\c");
     /* an empty body is an empty request */
     ERROR("DescribeTable", "", "ValidationException", "Value null at 'tableName'");
-    /* a NUL inside a name */
-    ERROR("DescribeTable", "{\"TableName\":\"ab\\u0000c\"}", "SerializationException", NULL);
+    /* a NUL inside a name (values may hold NUL, names may not) */
+    ERROR("DescribeTable", "{\"TableName\":\"ab\\u0000c\"}", "ValidationException", "NUL");
+    /* a NUL inside an object key is still malformed JSON */
+    ERROR("DescribeTable", "{\"Table\\u0000Name\":\"abc\"}", "SerializationException", NULL);
     keel_db_free(g_db);
 }
 

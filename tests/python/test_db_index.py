@@ -75,7 +75,7 @@ def rand_item(r: random.Random) -> Dict[str, Any]:
     if g < 3:
         item["g"] = "abc"[g]
     elif g == 3:
-        item["g"] = 7  # the wrong type: not in the index
+        item["h"] = 7  # no g: in no g index (a g of another type is refused)
     if r.randrange(4):
         item["s"] = r.randrange(5)
     if r.randrange(2):
@@ -153,7 +153,13 @@ def test_sparse_projection_and_pages() -> None:
     t.put_item({"p": "a", "k": 1, "g": "x", "s": 3, "x": "i", "y": 1, "l": 2})
     t.put_item({"p": "a", "k": 2, "g": "x", "s": 1})
     t.put_item({"p": "a", "k": 3, "g": "x"})          # no s: not in by_g
-    t.put_item({"p": "a", "k": 4, "g": 5, "s": 2})    # g not a string: in no g index
+    with pytest.raises(keeldb.ValidationError, match="Type mismatch for Index Key g "
+                       "Expected: S Actual: N IndexName: by_g"):
+        t.put_item({"p": "a", "k": 4, "g": 5, "s": 2})    # g not a string: refused
+    with pytest.raises(keeldb.ValidationError, match="Index Key l Expected: N Actual: S"):
+        t.update_item({"p": "a", "k": 1}, "SET l = :v", values={":v": "two"})
+    assert t.get_item({"p": "a", "k": 4}) is None
+    assert t.get_item({"p": "a", "k": 1})["l"] == 2
     got = list(t.query("g = :g", values={":g": "x"}, index="by_g"))
     assert [it["k"] for it in got] == [2, 1]
     assert got[1] == {"p": "a", "k": 1, "g": "x", "s": 3, "x": "i", "y": 1, "l": 2}

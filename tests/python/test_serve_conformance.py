@@ -1,0 +1,401 @@
+"""keel serve against DynamoDB's documented behaviour, through boto3 on loopback.
+
+Each test pins one behaviour that an independent DynamoDB conformance run found keel
+getting wrong (the fixes are in src/server and src/db): request validation (billing mode
+contradictions, legacy and expression parameters mixed in a write, duplicate names),
+response shapes (DeleteTable's description, UPDATED/ALL_NEW of an update that creates
+nothing), values holding NUL characters, and the messages clients match on. One server
+per module; every test uses its own keys.
+"""
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+import botocore  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+from keeldb.serve import serve  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def url(cli: str, tmp_path_factory: pytest.TempPathFactory):
+    os.environ.setdefault("KEEL_BIN", cli)
+    with serve(tmp_path_factory.mktemp("conf") / "db.keel") as s:
+        yield s.endpoint_url
+
+
+def _cfg():
+    # no client-side validation: the server's answers are what is tested
+    return botocore.client.Config(parameter_validation=False, retries={"max_attempts": 0})
+
+
+@pytest.fixture(scope="module")
+def client(url: str):
+    return boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="k", aws_secret_access_key="s", config=_cfg())
+
+
+@pytest.fixture(scope="module")
+def table(url: str, client):
+    """A table with a string hash key p and a string range key c (resource API)."""
+    client.create_table(TableName="conf", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                                   {"AttributeName": "c", "KeyType": "RANGE"}],
+                        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                                              {"AttributeName": "c", "AttributeType": "S"}])
+    res = boto3.resource("dynamodb", endpoint_url=url, region_name="us-east-1",
+                         aws_access_key_id="k", aws_secret_access_key="s", config=_cfg())
+    return res.Table("conf")
+
+
+def _key() -> dict:
+    return {"p": uuid.uuid4().hex, "c": "x"}
+
+
+def _err(e: pytest.ExceptionInfo) -> tuple[str, str]:
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+KS = [{"AttributeName": "p", "KeyType": "HASH"}]
+AD = [{"AttributeName": "p", "AttributeType": "S"}]
+
+
+# ---- CreateTable / DeleteTable ------------------------------------------------------------
+
+def test_billing_mode_contradictions_refused(client) -> None:
+    with pytest.raises(ClientError) as e:
+        client.create_table(TableName="bm1", KeySchema=KS, AttributeDefinitions=AD,
+                            BillingMode="PAY_PER_REQUEST",
+                            ProvisionedThroughput={"ReadCapacityUnits": 1,
+                                                   "WriteCapacityUnits": 1})
+    assert _err(e)[0] == "ValidationException" and "PAY_PER_REQUEST" in _err(e)[1]
+    with pytest.raises(ClientError) as e:
+        client.create_table(TableName="bm2", KeySchema=KS, AttributeDefinitions=AD,
+                            BillingMode="PROVISIONED")
+    assert _err(e)[0] == "ValidationException" and "PROVISIONED" in _err(e)[1]
+    names = client.list_tables()["TableNames"]
+    assert "bm1" not in names and "bm2" not in names
+    # the consistent forms (and leaving both out) are accepted
+    client.create_table(TableName="bm3", KeySchema=KS, AttributeDefinitions=AD,
+                        BillingMode="PROVISIONED",
+                        ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    client.create_table(TableName="bm4", KeySchema=KS, AttributeDefinitions=AD)
+    client.delete_table(TableName="bm3")
+    client.delete_table(TableName="bm4")
+
+
+def test_duplicate_attribute_definition_names_the_attribute(client) -> None:
+    with pytest.raises(ClientError) as e:
+        client.create_table(TableName="dup", BillingMode="PAY_PER_REQUEST", KeySchema=KS,
+                            AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                                                  {"AttributeName": "p", "AttributeType": "N"}])
+    code, msg = _err(e)
+    assert code == "ValidationException" and "Duplicate" in msg and msg.endswith(": p")
+
+
+def test_delete_table_description_is_the_short_one(client) -> None:
+    client.create_table(
+        TableName="gone", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                   {"AttributeName": "c", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                              {"AttributeName": "c", "AttributeType": "S"},
+                              {"AttributeName": "x", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_x", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}])
+    d = client.delete_table(TableName="gone")["TableDescription"]
+    assert d["TableName"] == "gone" and d["TableStatus"] == "DELETING"
+    assert d["TableArn"].startswith("arn:") and d["TableId"]
+    assert d["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert d["ProvisionedThroughput"]["ReadCapacityUnits"] == 0
+    for absent in ("KeySchema", "AttributeDefinitions", "CreationDateTime",
+                   "GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
+        assert absent not in d
+
+
+# ---- request validation --------------------------------------------------------------------
+
+def test_write_mixing_legacy_and_expressions_is_refused(table) -> None:
+    k = _key()
+    table.put_item(Item=dict(k, a=2))
+    with pytest.raises(ClientError) as e:   # the condition must not be evaluated either
+        table.update_item(Key=k, AttributeUpdates={"a": {"Value": 1, "Action": "PUT"}},
+                          ConditionExpression="a = :v", ExpressionAttributeValues={":v": 2})
+    code, msg = _err(e)
+    assert code == "ValidationException"
+    assert "{AttributeUpdates}" in msg and "{ConditionExpression}" in msg
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=k, UpdateExpression="SET a = :v",
+                          ExpressionAttributeValues={":v": 3},
+                          Expected={"a": {"Value": 2}})
+    assert "{Expected}" in _err(e)[1] and "{UpdateExpression}" in _err(e)[1]
+    assert table.get_item(Key=k)["Item"]["a"] == 2
+    # a read may combine KeyConditions with a ProjectionExpression
+    got = table.query(KeyConditions={"p": {"AttributeValueList": [k["p"]],
+                                           "ComparisonOperator": "EQ"}},
+                      ProjectionExpression="a")["Items"]
+    assert got == [{"a": 2}]
+
+
+def test_attributes_to_get_duplicate_and_select_messages(table) -> None:
+    k = _key()
+    with pytest.raises(ClientError) as e:
+        table.get_item(Key=k, AttributesToGet=["a", "b", "a"])
+    assert _err(e) == ("ValidationException", "One or more parameter values were invalid: "
+                       "Duplicate value in attribute name: a")
+    with pytest.raises(ClientError) as e:
+        table.scan(Select="COUNT", AttributesToGet=["a"])
+    assert "AttributesToGet" in _err(e)[1]
+    with pytest.raises(ClientError) as e:
+        table.scan(Select="ALL_ATTRIBUTES", ProjectionExpression="a")
+    assert "ProjectionExpression" in _err(e)[1]
+
+
+# ---- values --------------------------------------------------------------------------------
+
+def test_nul_characters_in_string_values_and_keys(table) -> None:
+    k = {"p": "a\x00b" + uuid.uuid4().hex, "c": "\x00"}
+    item = dict(k, s="x\x00y", l=["\x00"], m={"k": "v\x00"}, ss={"\x00", "a"})
+    table.put_item(Item=item)
+    assert table.get_item(Key=k, ConsistentRead=True)["Item"] == item
+    # a prefix up to the NUL is another key
+    assert "Item" not in table.get_item(Key={"p": "a", "c": "\x00"})
+    got = table.query(KeyConditionExpression="p = :p AND begins_with(c, :c)",
+                      ExpressionAttributeValues={":p": k["p"], ":c": "\x00"})["Items"]
+    assert got == [item]
+
+
+def _raw(url: str, op: str, body: dict) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "X-Amz-Target": "DynamoDB_20120810." + op,
+        "Content-Type": "application/x-amz-json-1.0"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_attribute_value_of_the_wrong_json_type_is_a_serialization_error(url, table) -> None:
+    for op, body in (("PutItem", {"TableName": "conf", "Item": {"p": {"S": "a"}, "c": {"S": "b"},
+                                                                 "n": {"N": 12}}}),
+                     ("UpdateItem", {"TableName": "conf", "Key": {"p": {"S": "a"}, "c": {"S": "b"}},
+                                     "UpdateExpression": "SET v = :v",
+                                     "ExpressionAttributeValues": {":v": {"S": 1}}})):
+        status, err = _raw(url, op, body)
+        assert status == 400 and err["__type"].endswith("#SerializationException"), err
+        assert "must be a JSON string" in err["message"]
+
+
+def test_nul_refused_in_names(client, table) -> None:
+    with pytest.raises(ClientError) as e:
+        client.describe_table(TableName="co\x00nf")
+    assert _err(e)[0] == "ValidationException"
+
+
+# ---- updates that create nothing -----------------------------------------------------------
+
+def test_update_that_only_removes_creates_no_item(table) -> None:
+    for kw in ({"UpdateExpression": "REMOVE a, b"},
+               {"AttributeUpdates": {"a": {"Action": "DELETE"}}},
+               {"AttributeUpdates": {"a": {"Action": "DELETE", "Value": {1, 2}}}},
+               {"UpdateExpression": "DELETE s :v", "ExpressionAttributeValues": {":v": {"x"}}}):
+        k = _key()
+        r = table.update_item(Key=k, ReturnValues="ALL_NEW", **kw)
+        assert "Attributes" not in r, kw
+        assert "Item" not in table.get_item(Key=k, ConsistentRead=True), kw
+    # one SET among the removals does create it, and so does an empty AttributeUpdates
+    k = _key()
+    r = table.update_item(Key=k, UpdateExpression="REMOVE a SET b = :v",
+                          ExpressionAttributeValues={":v": 1}, ReturnValues="ALL_NEW")
+    assert r["Attributes"] == dict(k, b=1)
+    k = _key()
+    assert table.update_item(Key=k, AttributeUpdates={}, ReturnValues="ALL_NEW")[
+        "Attributes"] == k
+    # an existing item still loses the attribute
+    table.update_item(Key=k, UpdateExpression="SET a = :v", ExpressionAttributeValues={":v": 1})
+    table.update_item(Key=k, UpdateExpression="REMOVE a")
+    assert table.get_item(Key=k)["Item"] == k
+
+
+def test_update_that_only_removes_still_reports_type_errors(table) -> None:
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=_key(), UpdateExpression="DELETE s :v",
+                          ExpressionAttributeValues={":v": "not a set"})
+    assert _err(e)[0] == "ValidationException"
+
+
+
+# ---- secondary indexes ---------------------------------------------------------------------
+
+def test_index_key_of_another_type_is_refused(client, url) -> None:
+    client.create_table(
+        TableName="typed", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                              {"AttributeName": "x", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_x", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}])
+    t = boto3.resource("dynamodb", endpoint_url=url, region_name="us-east-1",
+                       aws_access_key_id="k", aws_secret_access_key="s",
+                       config=_cfg()).Table("typed")
+    with pytest.raises(ClientError) as e:
+        t.put_item(Item={"p": "a", "x": 3})
+    assert _err(e) == ("ValidationException", "One or more parameter values were invalid: "
+                       "Type mismatch for Index Key x Expected: S Actual: N IndexName: by_x")
+    assert "Item" not in t.get_item(Key={"p": "a"})
+    t.put_item(Item={"p": "b", "x": "ok"})
+    with pytest.raises(ClientError) as e:
+        t.update_item(Key={"p": "b"}, AttributeUpdates={"x": {"Value": 3, "Action": "PUT"}})
+    assert "mismatch" in _err(e)[1]
+    assert t.get_item(Key={"p": "b"})["Item"] == {"p": "b", "x": "ok"}
+    with pytest.raises(ClientError) as e:     # one bad item refuses the whole batch
+        with t.batch_writer() as b:
+            b.put_item(Item={"p": "c", "x": "fine"})
+            b.put_item(Item={"p": "d", "x": {"m": 1}})
+    assert "Actual: M" in _err(e)[1]
+    assert "Item" not in t.get_item(Key={"p": "c"})
+    # without the attribute the item is stored and simply not indexed
+    t.put_item(Item={"p": "e"})
+    got = t.scan(IndexName="by_x")["Items"]
+    assert got == [{"p": "b", "x": "ok"}]
+
+
+# ---- Query and Scan ------------------------------------------------------------------------
+
+def test_query_filter_may_not_name_the_keys(table) -> None:
+    k = _key()
+    table.put_item(Item=dict(k, a=1))
+    for kw in ({"FilterExpression": "c = :c"}, {"FilterExpression": "a = :c OR p = :c"}):
+        with pytest.raises(ClientError) as e:
+            table.query(KeyConditionExpression="p = :p",
+                        ExpressionAttributeValues={":p": k["p"], ":c": "x"}, **kw)
+        assert _err(e)[0] == "ValidationException"
+        assert "non-primary key attributes" in _err(e)[1]
+    with pytest.raises(ClientError) as e:     # QueryFilter is rewritten as a filter
+        table.query(KeyConditions={"p": {"AttributeValueList": [k["p"]],
+                                         "ComparisonOperator": "EQ"}},
+                    QueryFilter={"c": {"AttributeValueList": ["x"], "ComparisonOperator": "EQ"}})
+    assert "Primary key attribute: c" in _err(e)[1]
+    # a scan may filter on keys; a query may filter on other attributes
+    assert table.scan(FilterExpression="p = :p", ExpressionAttributeValues={":p": k["p"]})[
+        "Items"] == [dict(k, a=1)]
+    assert table.query(KeyConditionExpression="p = :p", FilterExpression="a = :a",
+                       ExpressionAttributeValues={":p": k["p"], ":a": 1})["Count"] == 1
+
+
+def test_key_condition_on_a_nested_path_says_so(table) -> None:
+    for kce in ("p = :p AND c.d = :c", "p = :p AND begins_with(c[0], :c)"):
+        with pytest.raises(ClientError) as e:
+            table.query(KeyConditionExpression=kce,
+                        ExpressionAttributeValues={":p": "x", ":c": "y"})
+        assert _err(e)[0] == "ValidationException" and "nested" in _err(e)[1]
+
+
+def test_parallel_scan_start_key_must_be_in_its_segment(table) -> None:
+    with table.batch_writer() as b:
+        for i in range(40):
+            b.put_item(Item={"p": f"seg{i}", "c": "x"})
+    # every segment's LastEvaluatedKey resumes that segment; in another one it is refused
+    page = table.scan(TotalSegments=4, Segment=1, Limit=1)
+    lek = page["LastEvaluatedKey"]
+    table.scan(TotalSegments=4, Segment=1, ExclusiveStartKey=lek)
+    for seg in (0, 2, 3):
+        with pytest.raises(ClientError) as e:
+            table.scan(TotalSegments=4, Segment=seg, ExclusiveStartKey=lek)
+        assert _err(e) == ("ValidationException", "The provided Exclusive start key does not "
+                           "map to the provided segment")
+
+
+# ---- expressions and AttributeUpdates ------------------------------------------------------
+
+def test_function_name_must_start_with_a_letter(table) -> None:
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=_key(), UpdateExpression="SET a = _f(b)")
+    assert "syntax error" in _err(e)[1]
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=_key(), UpdateExpression="SET a = f1(b)")
+    assert "Invalid function name; function: f1" in _err(e)[1]
+
+
+def test_condition_functions_take_a_value_first(table) -> None:
+    k = _key()
+    table.put_item(Item=dict(k, a="he"))
+    cond = lambda ce, v: table.put_item(Item=dict(k, a="he"), ConditionExpression=ce,  # noqa: E731
+                                        ExpressionAttributeValues=v)
+    cond("begins_with(:s, a)", {":s": "hello"})
+    cond("attribute_type(:v, :t)", {":v": 1, ":t": "N"})
+    with pytest.raises(ClientError) as e:
+        cond("begins_with(:s, a)", {":s": "dog"})
+    assert _err(e)[0] == "ConditionalCheckFailedException"
+    with pytest.raises(ClientError) as e:
+        cond("begins_with(:n, a)", {":n": 1})
+    assert "begins_with, operand type: N" in _err(e)[1]
+    with pytest.raises(ClientError) as e:       # attribute_exists still wants a path
+        cond("attribute_exists(:v)", {":v": 1})
+    assert "requires a document path" in _err(e)[1]
+
+
+def test_attribute_updates_add_and_delete(table) -> None:
+    k = _key()
+    au = lambda a, v: table.update_item(Key=k, AttributeUpdates={  # noqa: E731
+        "a": {"Action": a, "Value": v}})
+    au("ADD", [1, 2])                      # ADD of a list appends (absent: an empty list)
+    au("ADD", ["x"])
+    assert table.get_item(Key=k)["Item"]["a"] == [1, 2, "x"]
+    for action, value, word in (("ADD", "s", "ADD action is not supported for the type S"),
+                                ("ADD", {"m": 1}, "for the type M"),
+                                ("DELETE", [1], "DELETE action with value is not supported "
+                                                "for the type L")):
+        with pytest.raises(ClientError) as e:
+            au(action, value)
+        assert _err(e)[0] == "ValidationException" and word in _err(e)[1]
+    for value in ({1}, 3):                 # fits ADD, but not the list stored
+        with pytest.raises(ClientError) as e:
+            au("ADD", value)
+        assert _err(e)[1] == "Type mismatch for attribute to update"
+    table.put_item(Item=dict(k, a={1, 2}))
+    with pytest.raises(ClientError) as e:
+        au("DELETE", {"x"})
+    assert _err(e)[1] == "Type mismatch for attribute to update"
+    au("DELETE", {2})
+    assert table.get_item(Key=k)["Item"]["a"] == {1}
+
+
+# ---- limits --------------------------------------------------------------------------------
+
+def test_attribute_name_limits(client, table) -> None:
+    k = _key()
+    long_name = "n" * 65536                # one byte over an item's attribute name limit
+    for call in (lambda: table.get_item(Key=k, ProjectionExpression="#n",
+                                        ExpressionAttributeNames={"#n": long_name}),
+                 lambda: table.get_item(Key=k, AttributesToGet=[long_name]),
+                 lambda: table.put_item(Item=k, ConditionExpression="attribute_exists(#n)",
+                                        ExpressionAttributeNames={"#n": long_name})):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e)[0] == "ValidationException" and "65535" in _err(e)[1]
+    # a key attribute name over 255 bytes is named as such, before the schema's coherence
+    too_long = "k" * 256
+    for ks, ad in (([{"AttributeName": too_long, "KeyType": "HASH"}],
+                    [{"AttributeName": "other", "AttributeType": "S"}]),
+                   ([{"AttributeName": "p", "KeyType": "HASH"}],
+                    [{"AttributeName": too_long, "AttributeType": "S"}])):
+        with pytest.raises(ClientError) as e:
+            client.create_table(TableName="longkey", BillingMode="PAY_PER_REQUEST",
+                                KeySchema=ks, AttributeDefinitions=ad)
+        assert "length less than or equal to 255" in _err(e)[1]
+
+
+def test_get_item_projection_error_names_no_transaction(table) -> None:
+    with pytest.raises(ClientError) as e:
+        table.get_item(Key=_key(), ProjectionExpression="x" * 4097)
+    code, msg = _err(e)
+    assert code == "ValidationException" and "4097" in msg and "transaction" not in msg
