@@ -23,6 +23,7 @@ import os
 import uuid
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
 
+import numpy as np
 import pyarrow as pa
 import ray.data
 from ray.data.block import Block, BlockAccessor, BlockMetadata
@@ -36,7 +37,7 @@ from .splits import (
     StoreRange,
     plan_splits,
     plan_store_splits,
-    read_range,
+    read_range_batches,
     read_store_range,
 )
 
@@ -46,24 +47,26 @@ ROWS_PER_BLOCK = 65536
 
 def _record_tables(r: RecordRange, include_paths: bool, column: str,
                    strategy: Any) -> Iterator[pa.Table]:
-    buf: List[bytes] = []
+    # One C call per block fills Arrow's binary layout (offsets + data) for the whole
+    # block, which pyarrow wraps without a copy: no Python object per record.
     first = r.start
-    for rec in read_range(r, corruption_strategy=strategy):
-        buf.append(rec.to_bytes())
-        if len(buf) == ROWS_PER_BLOCK:
-            yield _table(buf, r.path, first, include_paths, column)
-            first += len(buf)
-            buf = []
-    if buf or first == r.start:
-        yield _table(buf, r.path, first, include_paths, column)
+    for n, offsets, data in read_range_batches(r, batch_records=ROWS_PER_BLOCK,
+                                               corruption_strategy=strategy):
+        arr = pa.Array.from_buffers(pa.binary(), n,
+                                    [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        yield _table(arr, r.path, first, include_paths, column)
+        first += n
+    if first == r.start:
+        yield _table(pa.array([], pa.binary()), r.path, first, include_paths, column)
 
 
-def _table(recs: List[bytes], path: str, first: int, include_paths: bool,
+def _table(recs: pa.Array, path: str, first: int, include_paths: bool,
            column: str) -> pa.Table:
-    cols: Dict[str, Any] = {column: pa.array(recs, type=pa.binary())}
+    cols: Dict[str, Any] = {column: recs}
     if include_paths:
-        cols["path"] = pa.array([path] * len(recs), type=pa.string())
-        cols["index"] = pa.array(range(first, first + len(recs)), type=pa.int64())
+        n = len(recs)
+        cols["path"] = pa.repeat(pa.scalar(path, pa.string()), n)
+        cols["index"] = pa.array(np.arange(first, first + n, dtype=np.int64))
     return pa.table(cols)
 
 
