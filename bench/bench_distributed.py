@@ -2,19 +2,29 @@
 worker processes) and Grain, against plain single-process loops on the same files.
 
 Data (fixed seed): --files record files of --records records of --size random bytes each.
-  ray/dask files   default group (65536 records per chunk, ArrayRecord footer): the
-                   planner cuts them into --ranges record ranges
+  ray/dask files   default group (65536 records per chunk, ArrayRecord footer), read as
+                   record ranges planned from the footers
   grain files      group_size=1 (what array_record's data source asks for), a tenth of
                    the records, read by random index in a shuffled order
 
 Measured, median of --runs runs after one warm-up run (engine start-up is not timed):
   plain loop         for r in RecordReader(p) over every file, one process
-  plain + arrow      the same loop doing a read task's work: to_bytes() per record and one
-                     pyarrow table per 65536 records (what keeldb.ray yields)
-  ray, N workers     keeldb.ray.read_records(paths, override_num_blocks=ranges), rows
-                     counted by a map_batches fused into the read tasks (only counts
-                     travel to the driver, through iter_batches: Dataset.sum's aggregation
-                     cost seconds of its own), in a fresh Ray session, ray.init(num_cpus=N)
+  plain + arrow      a read task's work in one process: RecordReader.next_batch per block of
+                     up to 64 MiB wrapped as a pyarrow binary column (what keeldb.ray
+                     yields); "per record" is the former way, to_bytes() per record and
+                     pa.array() per 65536
+  ray, N workers     keeldb.ray.read_records(paths * --ray-scale) with its default read
+                     tasks (2 per CPU; --ranges N asks for N), rows counted by a
+                     map_batches fused into the read tasks (only counts travel to the
+                     driver, through iter_batches), in a fresh Ray session per worker
+                     count: ray.init(num_cpus=N, include_dashboard=False) (our recommended
+                     setting: nothing here needs the dashboard). The path list is repeated
+                     --ray-scale times (the same files read again from the page cache, a
+                     larger dataset without more disk): Ray Data 2.60 runs one task at a
+                     time for the first ~1 s of every execution (below), which a 1-second
+                     read cannot amortise. 1 and 2 workers alternate (1,2,1,2,...) for
+                     --rounds rounds; the ratio is the median of each round's 2/1 ratio,
+                     with the load average at each measurement.
   dask, 2 processes  keeldb.dask.read_records(...).count() on a LocalCluster of 2 processes
   grain sources      src[i] over shuffled indices: keeldb.grain.RecordsDataSource against
                      array_record's ArrayRecordDataSource; batched (_getitems /
@@ -23,8 +33,18 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
 Per-record overhead of an adapter = 1/rate(adapter) - 1/rate(plain loop on the same files):
 the sequential loop for Ray and Dask, RecordReader[i] in the same shuffled order for Grain.
 
+Why 1 s: Ray Data's executor takes its CPU limit from the autoscaling coordinator, whose
+first answer arrives asynchronously; until then (and the limit is refreshed only once a
+second, ResourceManager.GLOBAL_LIMITS_UPDATE_INTERVAL_S) the limit is 0 CPUs and the read
+operator runs one task at a time (seen in ray-data.log: "Tasks: 1
+[backpressured:tasks(ResourceBudget)]", budget cpu=0.0). After that, the executor waits for
+all running tasks (ray.wait(..., num_returns=len(active), timeout=0.1),
+WAIT_FOR_TASK_COMPLETION_TIMEOUT_S) before it notices one finished: a worker that finishes
+first idles up to 100 ms, which costs much against read tasks of ~0.1 s (64 MiB ranges).
+
 Usage: python bench/bench_distributed.py [--records 1000000] [--files 4] [--size 100]
-       [--runs 3] [--json | --markdown]
+       [--runs 3] [--rounds 3] [--ray-scale 8] [--ranges 0] [--skip ray,dask,grain]
+       [--json | --markdown]
 """
 
 from __future__ import annotations
@@ -88,6 +108,20 @@ def plain_arrow(paths: List[str]) -> int:
     import pyarrow as pa
     n = 0
     for p in paths:
+        with RecordReader(p) as r:
+            while True:
+                k, offsets, data = r.next_batch(1 << 20, 64 << 20)
+                if not k:
+                    break
+                n += len(pa.Array.from_buffers(pa.binary(), k, [None, pa.py_buffer(offsets),
+                                                                 pa.py_buffer(data)]))
+    return n
+
+
+def plain_arrow_per_record(paths: List[str]) -> int:
+    import pyarrow as pa
+    n = 0
+    for p in paths:
         buf: List[bytes] = []
         with RecordReader(p) as r:
             for rec in r:
@@ -102,7 +136,7 @@ def plain_arrow(paths: List[str]) -> int:
 # ---- Ray: each worker count in its own process and Ray session ----------------------------
 
 RAY_CHILD = r"""
-import json, sys, time, statistics
+import json, os, sys, time, statistics
 import pyarrow as pa, ray
 import keeldb.ray as kray
 paths, workers, ranges, runs = json.loads(sys.argv[1])
@@ -111,25 +145,49 @@ ray.data.DataContext.get_current().enable_progress_bars = False
 def count(t):
     return pa.table({"n": [t.num_rows]})
 def once():
-    ds = kray.read_records(paths, override_num_blocks=ranges)
+    ds = kray.read_records(paths, override_num_blocks=ranges or None)
     counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None)
     return sum(sum(b["n"].to_pylist()) for b in counts.iter_batches(batch_format="pyarrow"))
 once()
-times = []
+times, loads = [], []
 for _ in range(runs):
     t = time.perf_counter(); n = once(); times.append(time.perf_counter() - t)
-print(json.dumps({"records": n, "seconds": statistics.median(times)}))
+    loads.append(os.getloadavg()[0])
+print(json.dumps({"records": n, "seconds": statistics.median(times), "times": times,
+                  "load": statistics.median(loads)}))
 ray.shutdown()
 """
 
 
-def ray_rate(paths: List[str], workers: int, ranges: int, runs: int) -> Dict[str, float]:
+def ray_rate(paths: List[str], workers: int, ranges: int, runs: int) -> Dict[str, Any]:
     out = subprocess.run([sys.executable, "-c", RAY_CHILD,
                           json.dumps([paths, workers, ranges, runs])],
-                         capture_output=True, text=True, timeout=900, check=True)
+                         capture_output=True, text=True, timeout=1800, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     r["rate"] = r["records"] / r["seconds"]
     return r
+
+
+def ray_rounds(paths: List[str], ranges: int, runs: int, rounds: int
+               ) -> Dict[str, Any]:
+    """1 and 2 workers alternating, `rounds` times: each round's rates, its 2/1 ratio and
+    load averages; the rows are the medians over the rounds."""
+    per: Dict[int, List[Dict[str, Any]]] = {1: [], 2: []}
+    ratios = []
+    for k in range(rounds):
+        for w in (1, 2):
+            r = ray_rate(paths, w, ranges, runs)
+            per[w].append(r)
+            print(f"  round {k + 1}: ray, {w} worker(s): {r['rate']:,.0f} records/s "
+                  f"(load {r['load']:.1f})", file=sys.stderr, flush=True)
+        ratios.append(per[2][-1]["rate"] / per[1][-1]["rate"])
+    out: Dict[str, Any] = {"ratios": ratios, "ratio": statistics.median(ratios)}
+    for w in (1, 2):
+        rs = per[w]
+        rate = statistics.median(r["rate"] for r in rs)
+        out[w] = {"records": rs[0]["records"], "rate": rate, "seconds": rs[0]["records"] / rate,
+                  "rates": [r["rate"] for r in rs], "loads": [r["load"] for r in rs]}
+    return out
 
 
 def dask_rate(paths: List[str], ranges: int, runs: int) -> Dict[str, float]:
@@ -217,8 +275,14 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=1_000_000, help="records per file")
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--size", type=int, default=100, help="bytes per record")
-    ap.add_argument("--ranges", type=int, default=16, help="record ranges (read tasks)")
+    ap.add_argument("--ranges", type=int, default=0,
+                    help="Ray read tasks (0: read_records' default, 2 per CPU); Dask "
+                    "partitions (0: 16)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="Ray: 1 and 2 workers alternate this many times")
+    ap.add_argument("--ray-scale", type=int, default=8,
+                    help="Ray reads the path list repeated this many times")
     ap.add_argument("--skip", default="", help="comma-separated: ray,dask,grain")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--markdown", action="store_true")
@@ -237,12 +301,15 @@ def main() -> None:
         paths = make_files(d, a.files, a.records, a.size, 65536)
         rows["plain loop"] = timed(lambda: plain_loop(paths), a.runs)
         rows["plain + arrow"] = timed(lambda: plain_arrow(paths), a.runs)
+        rows["plain + arrow, per record"] = timed(lambda: plain_arrow_per_record(paths),
+                                                  a.runs)
         if "ray" not in skip:
-            for w in (1, 2):
-                rows[f"ray, {w} worker{'s' if w > 1 else ''}"] = ray_rate(paths, w, a.ranges,
-                                                                          a.runs)
+            rr = ray_rounds(paths * a.ray_scale, a.ranges, a.runs, a.rounds)
+            res["ray_rounds"] = rr
+            rows["ray, 1 worker"] = rr[1]
+            rows["ray, 2 workers"] = rr[2]
         if "dask" not in skip:
-            rows["dask, 2 processes"] = dask_rate(paths, a.ranges, a.runs)
+            rows["dask, 2 processes"] = dask_rate(paths, a.ranges or 16, a.runs)
         if "grain" not in skip:
             gpaths = make_files(d, a.files, max(1, a.records // 10), a.size, 1)
             for k, v in grain_rates(gpaths, a.runs).items():
@@ -255,9 +322,8 @@ def main() -> None:
                                                          or "grain" in name) else "plain loop"]
         r["overhead_us_per_record"] = (1 / r["rate"] - 1 / base["rate"]) * 1e6
     ratios = {}
-    if "ray, 2 workers" in rows:
-        ratios["ray 2 workers / 1 worker"] = rows["ray, 2 workers"]["rate"] / rows[
-            "ray, 1 worker"]["rate"]
+    if "ray_rounds" in res:
+        ratios["ray 2 workers / 1 worker (median of rounds)"] = res["ray_rounds"]["ratio"]
     if "array_record src[i]" in rows:
         ratios["grain source keel / array_record (src[i])"] = (
             rows["keel src[i]"]["rate"] / rows["array_record src[i]"]["rate"])
@@ -272,7 +338,8 @@ def main() -> None:
         return
     print(f"{res['date']}; {res['machine']}, {res['load_average_end']:.1f} at end; "
           f"Python {res['python']}; {a.files} files x {a.records} records of {a.size} B "
-          f"(grain: x {max(1, a.records // 10)}, group_size 1); median of {a.runs}")
+          f"(grain: x {max(1, a.records // 10)}, group_size 1; ray: the files {a.ray_scale} "
+          f"times over, {a.rounds} alternating rounds); median of {a.runs}")
     print()
     print("| path | records/s | seconds | overhead per record (µs) |")
     print("|---|---:|---:|---:|")
@@ -282,6 +349,12 @@ def main() -> None:
     print()
     for k, v in ratios.items():
         print(f"- {k}: {v:.2f}x")
+    if "ray_rounds" in res:
+        rr = res["ray_rounds"]
+        print(f"- ray rounds (1 worker, 2 workers, ratio, load averages): " + "; ".join(
+            f"{a / 1e6:.2f}M, {b / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
+            for a, b, q, la, lb in zip(rr[1]["rates"], rr[2]["rates"], rr["ratios"],
+                                      rr[1]["loads"], rr[2]["loads"])))
 
 
 if __name__ == "__main__":

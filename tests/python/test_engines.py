@@ -143,6 +143,31 @@ def test_ray_reads_ranges_in_two_workers(tmp_path: Path, ray_session: Any) -> No
     assert {r["path"] for r in with_paths} == {str(paths[0])}
 
 
+def test_ray_read_tasks_per_cpu_by_default(tmp_path: Path, ray_session: Any) -> None:
+    import keeldb.ray as kray
+
+    # 4 files of 20 chunks: Ray alone would ask for 200 tasks and cut their output into
+    # 200 blocks; read_records plans READ_TASKS_PER_CPU per CPU (2 CPUs here) at chunk
+    # boundaries, and each task yields one block (its range is under BLOCK_BYTES).
+    paths, recs = write_shards(tmp_path / "in", 4, 2000, array_record=True, group_size=100)
+    want = 2 * kray.READ_TASKS_PER_CPU
+    mat = kray.read_records(paths).materialize()
+    assert mat.num_blocks() == want
+    assert sorted(bytes(r["record"]) for r in mat.take_all()) == sorted(recs)
+    # Blocks are capped by bytes (the read function itself, in this process).
+    (r,) = keeldb.plan_splits(paths[0])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kray, "BLOCK_BYTES", 10_000)
+        tables = list(kray._record_tables(r, True, "record", None))
+    assert len(tables) > 3 and all(t["record"].combine_chunks().buffers()[2].size <= 10_000 for t in tables)
+    assert [i for t in tables for i in t["index"].to_pylist()] == list(range(2000))
+    assert [bytes(x) for t in tables for x in t["record"].to_pylist()] == recs[:2000]
+    with pytest.raises(ValueError, match="min_splits"):
+        kray.RecordsDatasource(paths, min_splits=0)
+    with pytest.raises(ValueError, match="min_splits"):
+        kray.StoreDatasource(tmp_path / "s.keel", min_splits="many")
+
+
 def test_ray_write_records_round_trip(tmp_path: Path, ray_session: Any) -> None:
     import keeldb.ray as kray
 

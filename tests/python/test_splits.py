@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import struct
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,77 @@ def test_range_reader_is_lazy(tmp_path: Path) -> None:
     p.unlink()
     with pytest.raises(FileNotFoundError):
         next(it)
+
+
+def _unbatch(n: int, offsets: bytes, data: bytes) -> list[bytes]:
+    offs = struct.unpack(f"<{n + 1}i", offsets)
+    assert offs[0] == 0 and offs[-1] == len(data) and list(offs) == sorted(offs)
+    return [data[offs[i]:offs[i + 1]] for i in range(n)]
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_next_batch_is_arrow_binary_layout(tmp_path: Path, kind: str) -> None:
+    p = tmp_path / "f.rec"
+    recs = [b"x" * (i % 37) + b"%d" % i for i in range(1000)]
+    with RecordWriter(p, **KINDS[kind]) as w:  # type: ignore[arg-type]
+        for r in recs:
+            w.write_record(r)
+    for max_records, max_bytes in ((1, 2**31 - 1), (7, 2**31 - 1), (100, 500), (5000, 1)):
+        with RecordReader(p) as r:
+            got: list[bytes] = []
+            while True:
+                n, offsets, data = r.next_batch(max_records, max_bytes)
+                if n == 0:
+                    assert (offsets, data) == (b"\0\0\0\0", b"")
+                    break
+                assert n <= max_records
+                assert len(data) <= max_bytes or n == 1    # a big record comes alone
+                got += _unbatch(n, offsets, data)
+                assert r.tell() == len(got)
+            assert got == recs, (max_records, max_bytes)
+    with RecordReader(p) as r:        # after a seek, and mixed with next_record
+        r.seek(500)
+        assert bytes(r.next_record()) == recs[500]  # type: ignore[arg-type]
+        assert _unbatch(*r.next_batch(3)) == recs[501:504]
+
+
+def test_next_batch_bad_arguments(tmp_path: Path) -> None:
+    p = tmp_path / "f.rec"
+    write_file(p, 3)
+    r = RecordReader(p)
+    for bad in (0, -1, 2**31 - 1):
+        with pytest.raises(ValueError, match="max_records"):
+            r.next_batch(bad)
+    for bad in (0, -5, 2**31):
+        with pytest.raises(ValueError, match="max_bytes"):
+            r.next_batch(1, bad)
+    with pytest.raises(TypeError):
+        r.next_batch("3")  # type: ignore[arg-type]
+    r.close()
+    with pytest.raises(ValueError, match="closed"):
+        r.next_batch(1)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_range_batches_read_every_record_once(tmp_path: Path, kind: str) -> None:
+    paths = [tmp_path / f"s{i}.rec" for i in range(3)]
+    want = [r for p in paths for r in write_file(p, 700 + 100 * paths.index(p), **KINDS[kind])]
+    for batch in (1, 64, 1000):
+        ranges = keeldb.plan_splits(paths, min_splits=9)
+        got = [rec for rr in ranges
+               for b in keeldb.read_range_batches(rr, batch_records=batch) for rec in _unbatch(*b)]
+        assert got == want, batch
+    with pytest.raises(ValueError, match="batch_records"):
+        next(keeldb.read_range_batches(ranges[0], batch_records=0))
+
+
+def test_range_batches_detect_a_shorter_file(tmp_path: Path) -> None:
+    p = tmp_path / "f.rec"
+    write_file(p, 500, chunk_size=1024)
+    (r,) = keeldb.plan_splits(p)
+    write_file(p, 100)
+    with pytest.raises(keeldb.CorruptError, match="changed since planning"):
+        list(keeldb.read_range_batches(r))
 
 
 # ---- stores -----------------------------------------------------------------------------------
