@@ -461,6 +461,31 @@ KEEL_API keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement 
                                            size_t n, keel_db_batch_response *responses);
 KEEL_API void keel_db_batch_responses_free(keel_db_batch_response *responses, size_t n);
 
+/* ExecuteTransaction: 1..100 statements run as one transaction. All SELECTs (each naming
+ * one item by its whole key, with equalities on the key attributes only) or all writes
+ * (INSERT, UPDATE, DELETE; RETURNING is refused): the reads are one keel_db_transact_get,
+ * the writes one keel_db_transact_write (all or nothing, one item per statement).
+ * `return_old_on_condition_failure` asks for the current item in that statement's
+ * cancellation reason (ReturnValuesOnConditionCheckFailure=ALL_OLD). */
+typedef struct keel_db_tx_statement {
+    const char *statement;
+    const void *params;     /* CBOR array, or NULL */
+    size_t params_len;
+    int return_old_on_condition_failure;
+} keel_db_tx_statement;
+
+/* Reads: items_out[i] (an array of n, reset first) is statement i's item (projected), empty
+ * when absent; free each with keel_db_buf_free. Writes: items_out is untouched (may be
+ * NULL). KEEL_ECANCELED: a write failed its condition (an INSERT of an existing item is
+ * reason "DuplicateItem", a failed WHERE "ConditionalCheckFailed"); reasons_out (an array
+ * of n, may be NULL) says why for each statement, as keel_db_transact_write.
+ * Refused whole before anything is read (KEEL_EVALIDATION / KEEL_ESYNTAX / KEEL_ENOTABLE,
+ * the detail naming the statement): an empty or oversized list, a mix of reads and writes,
+ * a SELECT that is not by one whole key, RETURNING, two statements on one item. */
+KEEL_API keel_status keel_db_execute_transaction(keel_db *db, const keel_db_tx_statement *stmts,
+                                                 size_t n, keel_db_buf *items_out,
+                                                 keel_db_tx_reason *reasons_out);
+
 /* ---- import and export ---------------------------------------------------------------------- */
 
 /* DynamoDB's export format (its export to S3, "DynamoDB JSON"): one item per line,

@@ -55,6 +55,8 @@ struct keel_db {
     void *clock_ctx;
     struct kdb_vindex **vix;        /* vector indexes (vector.c); under s->index_lock */
     size_t nvix;
+    void *ext;                      /* state of a layer above (the DynamoDB handler's token */
+    void (*ext_free)(void *);       /* cache), freed with the handle; set once by that layer */
 };
 
 /* The store key of the entry whose trailer is at `off` (ctx: the store; lock held). */

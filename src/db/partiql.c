@@ -294,9 +294,9 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
                             &skx);
         kdb_expr_free(skx);
     }
+    if (st == KEEL_OK && pt.len && !(r->ptext = text_dup(&pt))) st = oom();
     if (st == KEEL_OK && r->plan != KEEL_DB_PLAN_GET) {
-        if ((kc.len && !(r->kc = text_dup(&kc))) || (ft.len && !(r->ftext = text_dup(&ft))) ||
-            (pt.len && !(r->ptext = text_dup(&pt))))
+        if ((kc.len && !(r->kc = text_dup(&kc))) || (ft.len && !(r->ftext = text_dup(&ft))))
             st = oom();
         kdb_buf_put(&r->common, g.values.p, g.values.len);
         r->n_common = g.n_values;
@@ -483,17 +483,36 @@ static keel_status render_update(const kdb_pq *q, kdb_pqgen *g, kdb_buf *text) {
     return text->failed ? oom() : KEEL_OK;
 }
 
-static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
-    const kdb_table *t = &r->t;
+void kdb_pqw_free(kdb_pqw *w) {
+    kdb_buf_free(&w->key);
+    free(w->cond);
+    free(w->upd);
+    kdb_buf_free(&w->names);
+    kdb_buf_free(&w->values);
+    memset(w, 0, sizeof *w);
+}
+
+keel_status kdb_pq_compile_write(const kdb_table *t, const kdb_pq *q, kdb_pqw *w) {
     kdb_pqgen g = {0};
-    kdb_buf key = {0}, cond = {0}, rest = {0}, upd = {0}, names = {0}, values = {0};
-    char *cond_s = NULL, *upd_s = NULL;
+    kdb_buf cond = {0}, rest = {0}, upd = {0};
     conj c;
+    memset(w, 0, sizeof *w);
+    w->kind = q->kind;
+    w->returning = q->returning;
     conjuncts(q, &c);
     bool *used = calloc(c.n + 1, sizeof *used);
     keel_status st = used ? KEEL_OK : oom();
-    r->plan = KEEL_DB_PLAN_WRITE;
-    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) st = write_key(r, q, &c, used, &key);
+    if (st == KEEL_OK && q->kind == KDB_PQ_INSERT) {
+        const kdb_pqval *v = val(q, q->item);
+        kdb_val iv;
+        if (!kdb_val_decode(q->vbuf.p + v->off, v->len, &iv) || iv.type != KDB_M)
+            st = keel__fail(KEEL_EVALIDATION, "INSERT needs an item: a map of attributes");
+        else kdb_buf_put(&w->key, q->vbuf.p + v->off, v->len);
+    }
+    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) {
+        keel_db_result r = {.t = *t};
+        st = write_key(&r, q, &c, used, &w->key);
+    }
     if (st == KEEL_OK && q->kind == KDB_PQ_UPDATE) st = render_update(q, &g, &upd);
     if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) st = render_rest(q, &c, used, &g, &rest);
     if (st == KEEL_OK) {
@@ -510,50 +529,76 @@ static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
                 kdb_buf_put(&cond, ")", 1);
             }
         }
-        kdb_pq_gen_maps(&g, &names, &values);
-        if ((cond.len && !(cond_s = text_dup(&cond))) || (upd.len && !(upd_s = text_dup(&upd))) ||
-            names.failed || values.failed || cond.failed)
+        kdb_pq_gen_maps(&g, &w->names, &w->values);
+        if ((cond.len && !(w->cond = text_dup(&cond))) || (upd.len && !(w->upd = text_dup(&upd))) ||
+            w->names.failed || w->values.failed || cond.failed || w->key.failed)
             st = oom();
     }
-    keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
-    o.condition = cond_s;
-    o.names = names.len ? names.p : NULL;
-    o.names_len = names.len;
-    o.values = values.len ? values.p : NULL;
-    o.values_len = values.len;
-    o.return_values = (keel_db_return)q->returning;
-    if (st == KEEL_OK) {
-        switch (q->kind) {
-        case KDB_PQ_INSERT: {
-            const kdb_pqval *v = val(q, q->item);
-            kdb_val iv;
-            if (!kdb_val_decode(q->vbuf.p + v->off, v->len, &iv) || iv.type != KDB_M) {
-                st = keel__fail(KEEL_EVALIDATION, "INSERT needs an item: a map of attributes");
-                break;
-            }
-            st = keel_db_put_item_ex(r->db, t->name, q->vbuf.p + v->off, v->len, &o, &r->ret);
-            if (st == KEEL_ECONDITION)
-                st = keel__fail(KEEL_EDUPLICATE, "Duplicate primary key exists in table");
-            break;
-        }
-        case KDB_PQ_UPDATE:
-            st = keel_db_update_item(r->db, t->name, key.p, key.len, upd_s, &o, &r->ret);
-            break;
-        default:
-            st = keel_db_delete_item_ex(r->db, t->name, key.p, key.len, &o, &r->ret);
-            break;
-        }
-    }
-    free(cond_s);
-    free(upd_s);
     free(used);
-    kdb_buf_free(&key);
     kdb_buf_free(&cond);
     kdb_buf_free(&rest);
     kdb_buf_free(&upd);
-    kdb_buf_free(&names);
-    kdb_buf_free(&values);
     kdb_pqgen_free(&g);
+    if (st != KEEL_OK) kdb_pqw_free(w);
+    return st;
+}
+
+static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
+    const kdb_table *t = &r->t;
+    kdb_pqw w;
+    r->plan = KEEL_DB_PLAN_WRITE;
+    keel_status st = kdb_pq_compile_write(t, q, &w);
+    if (st != KEEL_OK) return st;
+    keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
+    o.condition = w.cond;
+    o.names = w.names.len ? w.names.p : NULL;
+    o.names_len = w.names.len;
+    o.values = w.values.len ? w.values.p : NULL;
+    o.values_len = w.values.len;
+    o.return_values = (keel_db_return)q->returning;
+    switch (q->kind) {
+    case KDB_PQ_INSERT:
+        st = keel_db_put_item_ex(r->db, t->name, w.key.p, w.key.len, &o, &r->ret);
+        if (st == KEEL_ECONDITION)
+            st = keel__fail(KEEL_EDUPLICATE, "Duplicate primary key exists in table");
+        break;
+    case KDB_PQ_UPDATE:
+        st = keel_db_update_item(r->db, t->name, w.key.p, w.key.len, w.upd, &o, &r->ret);
+        break;
+    default:
+        st = keel_db_delete_item_ex(r->db, t->name, w.key.p, w.key.len, &o, &r->ret);
+        break;
+    }
+    kdb_pqw_free(&w);
+    return st;
+}
+
+keel_status kdb_pq_compile_get(keel_db *db, const kdb_table *t, const kdb_pq *q, kdb_buf *key,
+                               char **projection, kdb_buf *names) {
+    keel_db_result r = {.db = db, .t = *t};
+    *projection = NULL;
+    keel_status st = plan_select(&r, q);
+    if (st == KEEL_OK && (r.plan != KEEL_DB_PLAN_GET || r.n != 1 || r.filter || q->order))
+        st = keel__fail(KEEL_EVALIDATION, "A transaction's SELECT must name one item by its "
+                        "whole primary key (equalities on the key attributes only)");
+    if (st == KEEL_OK) {
+        kdb_buf_put(key, r.keys.p + r.offs[0], r.offs[1] - r.offs[0]);
+        if (r.names.len) kdb_buf_put(names, r.names.p, r.names.len);
+        if (key->failed || names->failed) st = oom();
+        if (st == KEEL_OK && r.ptext) {
+            *projection = r.ptext;
+            r.ptext = NULL;
+        }
+    }
+    kdb_buf_free(&r.keys);
+    free(r.offs);
+    kdb_expr_free(r.filter);
+    kdb_expr_free(r.proj);
+    free(r.kc);
+    free(r.ftext);
+    free(r.ptext);
+    kdb_buf_free(&r.names);
+    kdb_buf_free(&r.common);
     return st;
 }
 

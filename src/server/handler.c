@@ -32,6 +32,7 @@ static const struct {
     {"DescribeTable", ksrv_describe_table},
     {"DescribeTimeToLive", ksrv_describe_ttl},
     {"ExecuteStatement", ksrv_execute_statement},
+    {"ExecuteTransaction", ksrv_execute_transaction},
     {"GetItem", ksrv_get_item},
     {"ListTables", ksrv_list_tables},
     {"PutItem", ksrv_put_item},

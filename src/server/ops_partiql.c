@@ -11,12 +11,17 @@
  * ConditionalCheckFailedException, a syntax error DynamoDB's "Statement wasn't well
  * formed" ValidationException. BatchExecuteStatement answers one Responses entry per
  * statement, {"Item"} or {"Error": {"Code", "Message"}} with DynamoDB's
- * BatchStatementError codes. ExecuteTransaction has no engine call yet (not served).
+ * BatchStatementError codes. ExecuteTransaction (keel_db_execute_transaction) runs 1..100
+ * statements as one transaction: reads answer Responses [{Item}] (an empty entry for an
+ * absent item), writes an empty response; a canceled one is TransactionCanceledException
+ * with a reason per statement, as TransactWriteItems; ClientRequestToken makes it
+ * idempotent for 10 minutes (idempotency.c).
  */
 #include "server/server.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_STATEMENT 8192u
 
@@ -49,6 +54,12 @@ static bool statement_text(ksrv_req *r, json_t *obj, const char **out) {
                          "%s", n < 1 ? "greater than or equal to 1"
                                      : "less than or equal to 8192");
     return true;
+}
+
+/* Whether a statement is a write (not a SELECT). */
+static bool stmts_write(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    return strncasecmp(s, "SELECT", 6) != 0;
 }
 
 /* The error of a failed statement. */
@@ -188,6 +199,88 @@ bool ksrv_batch_execute_statement(ksrv_req *r) {
     for (size_t i = 0; params && i < n; i++) kdb_buf_free(&params[i]);
     free(params);
     free(resp);
+    free(stmts);
+    return ok;
+}
+
+bool ksrv_execute_transaction(ksrv_req *r) {
+    static const char *const rvf[] = {"ALL_OLD", "NONE", NULL};
+    json_t *list = NULL;
+    const char *token = NULL;
+    int cap;
+    if (!ksrv_get_arr(r, r->in, "TransactStatements", true, &list) ||
+        !ksrv_idem_token(r, &token) || !ksrv_capacity_mode(r, r->in, &cap))
+        return false;
+    size_t n = json_array_size(list);
+    if (n < 1 || n > KEEL_DB_MAX_TRANSACT)
+        return ksrv_fail(r, "ValidationException", "1 validation error detected: Value at "
+                         "'transactStatements' failed to satisfy constraint: Member must have "
+                         "length %s", n < 1 ? "greater than or equal to 1"
+                                            : "less than or equal to 100");
+    keel_db_tx_statement *stmts = calloc(n, sizeof *stmts);
+    kdb_buf *params = calloc(n, sizeof *params);
+    keel_db_buf *items = calloc(n, sizeof *items);
+    keel_db_tx_reason *reasons = calloc(n, sizeof *reasons);
+    bool ok = stmts && params && items && reasons, replayed = false, taken = false;
+    if (!ok) ksrv_fail(r, "InternalServerError", "out of memory");
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *s = json_array_get(list, i);
+        bool has;
+        const char *rv;
+        if (!json_is_object(s)) {
+            ok = ksrv_fail(r, "SerializationException", "TransactStatements elements must be "
+                           "objects");
+            break;
+        }
+        ok = statement_text(r, s, &stmts[i].statement) && params_cbor(r, s, &params[i], &has) &&
+             ksrv_get_enum(r, s, "ReturnValuesOnConditionCheckFailure", rvf, "NONE", &rv);
+        if (ok && has) {
+            stmts[i].params = params[i].p;
+            stmts[i].params_len = params[i].len;
+        }
+        if (ok) stmts[i].return_old_on_condition_failure = strcmp(rv, "ALL_OLD") == 0;
+    }
+    if (ok && token) {
+        ok = ksrv_idem_enter(r, "ExecuteTransaction", token, &replayed);
+        taken = ok && !replayed;
+    }
+    bool read = false;
+    if (ok && !replayed) {
+        keel_status st = keel_db_execute_transaction(r->db, stmts, n, items, reasons);
+        if (st == KEEL_ECANCELED) ok = ksrv_tx_canceled(r, reasons, n);
+        else if (st != KEEL_OK) ok = statement_failed(r, st);
+        keel_db_tx_reasons_free(reasons, n);
+        read = st == KEEL_OK && !stmts_write(stmts[0].statement);
+    }
+    double units = 0;
+    if (ok && read) {
+        json_t *out = json_array();
+        for (size_t i = 0; ok && i < n; i++) {
+            json_t *o = json_object();
+            if (items[i].data) {
+                json_t *it = ksrv_item_json(r, items[i].data, items[i].len);
+                if (!it) ok = false;
+                else json_object_set_new(o, "Item", it);
+            }
+            units += 2 * ksrv_read_units(items[i].len, true);
+            json_array_append_new(out, o);
+        }
+        if (ok) json_object_set_new(r->out, "Responses", out);
+        else json_decref(out);
+    } else if (ok && !replayed) {
+        for (size_t i = 0; i < n; i++) units += 2 * ksrv_write_units(params[i].len + 64);
+    }
+    if (ok && cap && !replayed) {
+        json_t *caps = json_array();
+        json_array_append_new(caps, ksrv_capacity(cap, "", units, read));
+        json_object_set_new(r->out, "ConsumedCapacity", caps);
+    }
+    if (taken) ksrv_idem_end(r->db, token, ok, r->out);
+    for (size_t i = 0; items && i < n; i++) keel_db_buf_free(&items[i]);
+    for (size_t i = 0; params && i < n; i++) kdb_buf_free(&params[i]);
+    free(reasons);
+    free(items);
+    free(params);
     free(stmts);
     return ok;
 }

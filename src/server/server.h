@@ -12,7 +12,8 @@
  *   ops_item.c   PutItem, GetItem, DeleteItem, UpdateItem, BatchGetItem, BatchWriteItem
  *   ops_query.c  Query, Scan (1 MB pages)
  *   ops_tx.c     TransactWriteItems, TransactGetItems
- *   ops_partiql.c  ExecuteStatement, BatchExecuteStatement (PartiQL)
+ *   ops_partiql.c  ExecuteStatement, BatchExecuteStatement, ExecuteTransaction (PartiQL)
+ *   idempotency.c  ClientRequestToken: the 10-minute memory of transaction tokens
  *
  * Every op gets a ksrv_req whose `in` is the request's JSON object and fills `out` (the
  * 200 response object) or calls ksrv_fail* and returns false. Request values are untrusted:
@@ -95,6 +96,34 @@ bool ksrv_legacy_conditions(ksrv_req *r, json_t *obj, const char *legacy, const 
 bool ksrv_legacy_projection(ksrv_req *r, json_t *obj);
 bool ksrv_legacy_updates(ksrv_req *r, json_t *obj);
 
+/* ops_tx.c: TransactionCanceledException from the engine's reasons (sets r->extra). */
+bool ksrv_tx_canceled(ksrv_req *r, keel_db_tx_reason *reasons, size_t n);
+
+/* idempotency.c */
+#define KSRV_IDEM_SECONDS 600           /* DynamoDB's window: 10 minutes */
+#define KSRV_IDEM_MAX 100000u           /* tokens remembered per database handle */
+#define KSRV_IDEM_MAX_RESPONSE 65536u   /* longest response remembered */
+#define KSRV_IDEM_MAX_BYTES (32u * 1024u * 1024u)  /* responses remembered, in all */
+typedef enum ksrv_idem_result {
+    KSRV_IDEM_NEW = 0,      /* not seen: run it, then ksrv_idem_end */
+    KSRV_IDEM_DONE,         /* seen and succeeded: *resp is its response (NULL: not kept) */
+    KSRV_IDEM_MISMATCH,     /* seen with another request */
+    KSRV_IDEM_IN_PROGRESS,  /* seen and still running */
+    KSRV_IDEM_ERROR         /* out of memory */
+} ksrv_idem_result;
+/* Look `token` up for operation `op` and request `req` at time `now` (seconds), taking it
+ * when new; *resp (malloc'd) and *len the remembered response for DONE. */
+ksrv_idem_result ksrv_idem_begin(keel_db *db, const char *op, const char *token, json_t *req,
+                                 int64_t now, char **resp, size_t *len);
+/* The request that took `token` ended: ok keeps it (with `out`'s body), else forgets it. */
+void ksrv_idem_end(keel_db *db, const char *token, bool ok, json_t *out);
+int64_t ksrv_idem_now(void);
+/* ClientRequestToken of the request (1..36 characters), *token NULL when absent. */
+bool ksrv_idem_token(ksrv_req *r, const char **token);
+/* ksrv_idem_begin for a request: false with the error (mismatch, in progress); true with
+ * *replayed when the remembered response is now r->out. */
+bool ksrv_idem_enter(ksrv_req *r, const char *op, const char *token, bool *replayed);
+
 /* The ops. */
 bool ksrv_create_table(ksrv_req *r);
 bool ksrv_delete_table(ksrv_req *r);
@@ -115,5 +144,6 @@ bool ksrv_transact_write(ksrv_req *r);
 bool ksrv_transact_get(ksrv_req *r);
 bool ksrv_execute_statement(ksrv_req *r);
 bool ksrv_batch_execute_statement(ksrv_req *r);
+bool ksrv_execute_transaction(ksrv_req *r);
 
 #endif /* KEEL_SRC_SERVER_H */
