@@ -418,4 +418,10 @@ keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t le
 void *kdb_db_ext(const keel_db *db);
 void kdb_db_set_ext(keel_db *db, void *p, void (*free_fn)(void *));
 
+/* db_vschema.c: a vector index's search (filter) attributes and INCLUDE attributes, each
+ * as NUL-terminated names one after another (malloc'd copies: free() them).
+ * KEEL_EVALIDATION when the table has no such vector index. */
+keel_status kdb_vec_schema(keel_db *db, const char *table, const char *index, char **filters,
+                           size_t *nfilters, char **include, size_t *ninclude);
+
 #endif /* KEEL_SRC_DB_H */

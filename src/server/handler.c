@@ -38,6 +38,7 @@ static const struct {
     {"PutItem", ksrv_put_item},
     {"Query", ksrv_query},
     {"Scan", ksrv_scan},
+    {"SearchVectors", ksrv_search_vectors},
     {"TransactGetItems", ksrv_transact_get},
     {"TransactWriteItems", ksrv_transact_write},
     {"UpdateItem", ksrv_update_item},

@@ -93,7 +93,7 @@ bool ksrv_put_item(ksrv_req *r) {
     ksrv_exprs e;
     keel_db_write_opts o;
     if (!write_opts(r, r->in, false, &e, &o)) return false;
-    bool ok = ksrv_item_cbor(r, item, &b);
+    bool ok = ksrv_put_cbor(r, table, item, &b);
     if (ok) {
         keel_db_buf res = {0};
         keel_status st = keel_db_put_item_ex(r->db, table, b.p, b.len, &o, &res);
@@ -369,7 +369,8 @@ bool ksrv_batch_write(ksrv_req *r) {
                                    "supported datatypes");
                 else
                     ok = ksrv_get_obj(r, put ? put : del, put ? "Item" : "Key", true, &m) &&
-                         ksrv_item_cbor(r, m, &bufs[n]);
+                         (put ? ksrv_put_cbor(r, table, m, &bufs[n])
+                              : ksrv_item_cbor(r, m, &bufs[n]));
             } else {
                 ok = false;
             }

@@ -66,7 +66,9 @@ static bool parse_write(ksrv_req *r, json_t *ti, keel_db_tx_write *w, action *a)
         !ksrv_get_str(r, spec, "ConditionExpression", false, &w->condition) ||
         !ksrv_get_str(r, spec, "UpdateExpression", false, &w->update) ||
         !ksrv_get_enum(r, spec, "ReturnValuesOnConditionCheckFailure", rvf, "NONE", &rv) ||
-        !ksrv_item_cbor(r, m, &a->item) || !ksrv_exprs_get(r, spec, &a->e))
+        !(w->kind == KEEL_DB_TX_PUT ? ksrv_put_cbor(r, w->table, m, &a->item)
+                                    : ksrv_item_cbor(r, m, &a->item)) ||
+        !ksrv_exprs_get(r, spec, &a->e))
         return false;
     if (w->kind == KEEL_DB_TX_CHECK && !w->condition)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value null at "

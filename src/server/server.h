@@ -13,6 +13,7 @@
  *   ops_query.c  Query, Scan (1 MB pages)
  *   ops_tx.c     TransactWriteItems, TransactGetItems
  *   ops_partiql.c  ExecuteStatement, BatchExecuteStatement, ExecuteTransaction (PartiQL)
+ *   ops_vector.c   vector indexes (CreateTable, UpdateTable, DescribeTable) and SearchVectors
  *   idempotency.c  ClientRequestToken: the 10-minute memory of transaction tokens
  *
  * Every op gets a ksrv_req whose `in` is the request's JSON object and fills `out` (the
@@ -124,6 +125,19 @@ bool ksrv_idem_token(ksrv_req *r, const char **token);
  * *replayed when the remembered response is now r->out. */
 bool ksrv_idem_enter(ksrv_req *r, const char *op, const char *token, bool *replayed);
 
+/* ops_vector.c: VectorIndexes of CreateTable (checked before the table exists, then
+ * created), VectorIndexUpdates of UpdateTable, the VectorIndexes of a TableDescription
+ * (NULL when none). */
+bool ksrv_vector_check(ksrv_req *r, json_t *arr);
+bool ksrv_vector_create(ksrv_req *r, const char *table, json_t *arr);
+bool ksrv_vector_update(ksrv_req *r, const char *table, json_t *updates);
+json_t *ksrv_vector_describe(ksrv_req *r, const char *table, const char *arn);
+/* An item to put into `table` as CBOR, as ksrv_item_cbor, except that a top-level
+ * attribute that is the vector attribute of one of the table's vector indexes and holds
+ * {"L": [{"N": ...}, ...]} of exactly that index's dimensions, every element a finite
+ * float32, is stored as a float32 vector (so the index holds it). */
+bool ksrv_put_cbor(ksrv_req *r, const char *table, json_t *m, kdb_buf *out);
+
 /* The ops. */
 bool ksrv_create_table(ksrv_req *r);
 bool ksrv_delete_table(ksrv_req *r);
@@ -145,5 +159,6 @@ bool ksrv_transact_get(ksrv_req *r);
 bool ksrv_execute_statement(ksrv_req *r);
 bool ksrv_batch_execute_statement(ksrv_req *r);
 bool ksrv_execute_transaction(ksrv_req *r);
+bool ksrv_search_vectors(ksrv_req *r);
 
 #endif /* KEEL_SRC_SERVER_H */
