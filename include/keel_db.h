@@ -408,9 +408,11 @@ KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *cou
 
 typedef struct keel_db_execute_opts {
     uint64_t limit;         /* SELECT: items evaluated before the filter, 0: no limit */
+    const void *resume;     /* SELECT: a position from keel_db_result_position of the same */
+    size_t resume_len;      /* statement and parameters: continue after it (NULL: start) */
 } keel_db_execute_opts;
 
-#define KEEL_DB_EXECUTE_OPTS_INIT { 0 }
+#define KEEL_DB_EXECUTE_OPTS_INIT { 0, NULL, 0 }
 
 /* How a statement ran. */
 typedef enum keel_db_plan {
@@ -435,6 +437,16 @@ KEEL_API keel_status keel_db_result_next(keel_db_result *r, keel_view *item_out)
 KEEL_API void keel_db_result_counts(const keel_db_result *r, uint64_t *scanned_out,
                                     uint64_t *returned_out);
 KEEL_API keel_db_plan keel_db_result_plan(const keel_db_result *r);
+/* Where a SELECT's result stands, to continue it later (DynamoDB's NextToken): after the
+ * last item returned, or, when the limit stopped it, after the last item evaluated.
+ * KEEL_OK: *position_out (a CBOR value, free with keel_db_buf_free) goes back as
+ * opts->resume of the same statement with the same parameters, and *last_key_out (valid
+ * until the next call on the result; may be NULL) is the key map of the last item read,
+ * empty when none was (DynamoDB's LastEvaluatedKey). KEEL_NOTFOUND: nothing is left. A
+ * position is not checked for tampering: the caller that hands it out must (keel serve
+ * wraps it in an authenticated token); a malformed one is KEEL_EVALIDATION at execute. */
+KEEL_API keel_status keel_db_result_position(keel_db_result *r, keel_db_buf *position_out,
+                                             keel_view *last_key_out);
 KEEL_API void keel_db_result_free(keel_db_result *r);
 
 /* One statement of a batch, and its outcome. */

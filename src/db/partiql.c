@@ -48,6 +48,9 @@ struct keel_db_result {
     keel_db_cursor *cur;
     uint64_t cur_scanned;       /* scanned by finished cursors */
     keel_db_buf ret;            /* WRITE: the RETURNING item */
+    kdb_buf lim_key;            /* QUERY, SCAN: where the limit stopped the last cursor */
+    size_t lim_i;               /* ... and that cursor's partition */
+    kdb_buf resume_key;         /* resuming: the first cursor starts after this key */
 };
 
 void keel_db_result_free(keel_db_result *r) {
@@ -65,6 +68,8 @@ void keel_db_result_free(keel_db_result *r) {
     kdb_buf_free(&r->values);
     keel_db_cursor_free(r->cur);
     keel_db_buf_free(&r->ret);
+    kdb_buf_free(&r->lim_key);
+    kdb_buf_free(&r->resume_key);
     free(r);
 }
 
@@ -338,9 +343,16 @@ static keel_status start_cursor(keel_db_result *r) {
     qq.projection = r->ptext;
     qq.forward = r->forward;
     qq.limit = r->limit ? r->limit - r->scanned : 0;
+    if (r->resume_key.len) {
+        qq.start_key = r->resume_key.p;
+        qq.start_key_len = r->resume_key.len;
+    }
     r->i++;
-    return r->plan == KEEL_DB_PLAN_QUERY ? keel_db_query_start(r->db, r->t.name, &qq, &r->cur)
-                                         : keel_db_scan_start(r->db, r->t.name, &qq, &r->cur);
+    keel_status st = r->plan == KEEL_DB_PLAN_QUERY
+                         ? keel_db_query_start(r->db, r->t.name, &qq, &r->cur)
+                         : keel_db_scan_start(r->db, r->t.name, &qq, &r->cur);
+    r->resume_key.len = 0;      /* only the first cursor resumes */
+    return st;
 }
 
 static keel_status next_get(keel_db_result *r, keel_view *item_out) {
@@ -379,6 +391,14 @@ static keel_status next_cursor(keel_db_result *r, keel_view *item_out) {
         r->scanned = r->cur_scanned + sc;
         if (st != KEEL_NOTFOUND) return st;
         r->cur_scanned = r->scanned;
+        keel_view lk;
+        r->lim_key.len = 0;
+        if (r->limit && r->scanned >= r->limit &&
+            keel_db_cursor_last_key(r->cur, &lk) == KEEL_OK) {
+            kdb_buf_put(&r->lim_key, lk.data, lk.len);
+            r->lim_i = r->i - 1;
+            if (r->lim_key.failed) return oom();
+        }
         keel_db_cursor_free(r->cur);
         r->cur = NULL;
     }
@@ -408,6 +428,65 @@ void keel_db_result_counts(const keel_db_result *r, uint64_t *scanned_out, uint6
 }
 
 keel_db_plan keel_db_result_plan(const keel_db_result *r) { return r ? r->plan : (keel_db_plan)0; }
+
+/* A position is 8 bytes (big-endian) of the partition or key index to continue at, then,
+ * for a cursor stopped inside it, the key map to continue after. */
+keel_status keel_db_result_position(keel_db_result *r, keel_db_buf *position_out,
+                                    keel_view *last_key_out) {
+    if (!r || !position_out) return keel__fail(KEEL_EINVAL, "keel_db_result_position: NULL");
+    memset(position_out, 0, sizeof *position_out);
+    if (last_key_out) memset(last_key_out, 0, sizeof *last_key_out);
+    if (r->plan == KEEL_DB_PLAN_WRITE) return KEEL_NOTFOUND;
+    size_t i;
+    keel_view key = {0}, last = {0};
+    if (r->plan == KEEL_DB_PLAN_GET) {
+        if (r->i >= r->n) return KEEL_NOTFOUND;
+        i = r->i;
+        if (i > 0) {
+            last.data = r->keys.p + r->offs[i - 1];
+            last.len = r->offs[i] - r->offs[i - 1];
+        }
+    } else if (r->cur) {
+        keel_view item;
+        i = r->i - 1;
+        if (keel_db_cursor_current(r->cur, &item, &key) != KEEL_OK) memset(&key, 0, sizeof key);
+        last = key;
+    } else if (r->lim_key.len) {
+        i = r->lim_i;
+        key.data = r->lim_key.p;
+        key.len = r->lim_key.len;
+        last = key;
+    } else {
+        if (r->i >= r->n) return KEEL_NOTFOUND;
+        i = r->i;
+    }
+    uint8_t *p = malloc(8 + key.len);
+    if (!p) return oom();
+    for (int b = 0; b < 8; b++) p[b] = (uint8_t)((uint64_t)i >> (56 - 8 * b));
+    if (key.len) memcpy(p + 8, key.data, key.len);
+    position_out->data = p;
+    position_out->len = 8 + key.len;
+    if (last_key_out) *last_key_out = last;
+    return KEEL_OK;
+}
+
+static keel_status resume(keel_db_result *r, const uint8_t *p, size_t len) {
+    kdb_val m;
+    if (r->plan == KEEL_DB_PLAN_WRITE)
+        return keel__fail(KEEL_EVALIDATION, "a write statement cannot be resumed");
+    if (len < 8) return keel__fail(KEEL_EVALIDATION, "malformed resume position");
+    uint64_t i = kdb_ld64be(p);
+    if (i > r->n || (len > 8 && (r->plan == KEEL_DB_PLAN_GET || i >= r->n ||
+                                 !kdb_val_decode(p + 8, len - 8, &m) || m.type != KDB_M ||
+                                 m.len != len - 8)))
+        return keel__fail(KEEL_EVALIDATION, "malformed resume position");
+    r->i = (size_t)i;
+    if (len > 8) {
+        kdb_buf_put(&r->resume_key, p + 8, len - 8);
+        if (r->resume_key.failed) return oom();
+    }
+    return KEEL_OK;
+}
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
@@ -624,7 +703,11 @@ keel_status keel_db_execute(keel_db *db, const char *statement, const void *para
     if (st == KEEL_OK && q.index[0])
         st = keel__fail(KEEL_EVALIDATION, "The table does not have the specified index: %s",
                         q.index);
+    if (st == KEEL_OK && q.kind != KDB_PQ_SELECT && opts && opts->resume)
+        st = keel__fail(KEEL_EVALIDATION, "a write statement cannot be resumed");
     if (st == KEEL_OK) st = q.kind == KDB_PQ_SELECT ? plan_select(r, &q) : run_write(r, &q);
+    if (st == KEEL_OK && opts && opts->resume)
+        st = resume(r, opts->resume, opts->resume_len);
     kdb_pq_free(&q);
     if (st != KEEL_OK) {
         keel_db_result_free(r);

@@ -4,9 +4,11 @@
  *
  * Parameters (a JSON array of AttributeValues) become the CBOR array the engine binds to
  * `?`. A SELECT's items are converted as they are read; a write answers its RETURNING item
- * (or no item) in Items. keel's PartiQL results cannot be resumed, so ExecuteStatement
- * never returns a NextToken: a SELECT answers all its items in one response (Limit, when
- * given, bounds the items evaluated), and a NextToken sent in is a ValidationException.
+ * (or no item) in Items. A SELECT answers a page: it stops at the Limit (items evaluated)
+ * or once 1 MB of items is in the response, and then answers NextToken (token.c: the
+ * engine's resume position, sealed) and LastEvaluatedKey; the NextToken sent back with the
+ * same statement and parameters continues after the last item. A token that was altered,
+ * made for another statement or by another process is "Given NextToken is not valid".
  * Errors: KEEL_EDUPLICATE is DuplicateItemException, KEEL_ECONDITION
  * ConditionalCheckFailedException, a syntax error DynamoDB's "Statement wasn't well
  * formed" ValidationException. BatchExecuteStatement answers one Responses entry per
@@ -72,6 +74,28 @@ static bool statement_failed(ksrv_req *r, keel_status st) {
     return ksrv_fail_status(r, st, NULL);
 }
 
+#define PAGE_BYTES (1024u * 1024u)     /* DynamoDB's 1 MB page */
+
+/* NextToken and LastEvaluatedKey when the result has more. */
+static bool page_end(ksrv_req *r, keel_db_result *res, const char *stmt, const kdb_buf *p) {
+    keel_db_buf pos = {0};
+    keel_view last;
+    keel_status st = keel_db_result_position(res, &pos, &last);
+    if (st == KEEL_NOTFOUND) return true;
+    if (st != KEEL_OK) return statement_failed(r, st);
+    char *tok = ksrv_token_seal(pos.data, pos.len, stmt, p->p, p->len);
+    keel_db_buf_free(&pos);
+    if (!tok) return ksrv_fail(r, "InternalServerError", "out of memory");
+    json_object_set_new(r->out, "NextToken", json_string(tok));
+    free(tok);
+    if (last.len) {
+        json_t *k = ksrv_item_json(r, last.data, last.len);
+        if (!k) return false;
+        json_object_set_new(r->out, "LastEvaluatedKey", k);
+    }
+    return true;
+}
+
 bool ksrv_execute_statement(ksrv_req *r) {
     const char *stmt, *token = NULL;
     long long limit = 0;
@@ -83,9 +107,6 @@ bool ksrv_execute_statement(ksrv_req *r) {
         !ksrv_get_bool(r, r->in, "ConsistentRead", &consistent) ||
         !ksrv_capacity_mode(r, r->in, &cap))
         return false;
-    if (token)
-        return ksrv_fail(r, "ValidationException", "Given NextToken is not valid (keel answers "
-                         "every item of a statement in one response)");
     if (has_limit && limit < 1)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld' at "
                          "'limit' failed to satisfy constraint: Member must have value greater "
@@ -95,26 +116,42 @@ bool ksrv_execute_statement(ksrv_req *r) {
         kdb_buf_free(&p);
         return false;
     }
+    uint8_t *pos = NULL;
+    size_t pos_len = 0;
+    if (token && !ksrv_token_open(token, stmt, p.p, p.len, &pos, &pos_len)) {
+        kdb_buf_free(&p);
+        return ksrv_fail(r, "ValidationException", "Given NextToken is not valid");
+    }
     keel_db_execute_opts o = KEEL_DB_EXECUTE_OPTS_INIT;
     o.limit = has_limit ? (uint64_t)limit : 0;
+    o.resume = pos;
+    o.resume_len = pos_len;
     keel_db_result *res = NULL;
     keel_status st = keel_db_execute(r->db, stmt, has_params ? p.p : NULL,
                                      has_params ? p.len : 0, &o, &res);
-    kdb_buf_free(&p);
-    if (st != KEEL_OK) return statement_failed(r, st);
+    free(pos);
+    if (st != KEEL_OK) {
+        kdb_buf_free(&p);
+        if (token && st == KEEL_EVALIDATION)
+            return ksrv_fail(r, "ValidationException", "Given NextToken is not valid: %s",
+                             keel_errmsg());
+        return statement_failed(r, st);
+    }
     json_t *items = json_array();
     size_t bytes = 0;
     bool ok = true;
     keel_view v;
-    while (ok && (st = keel_db_result_next(res, &v)) == KEEL_OK) {
+    while (ok && bytes < PAGE_BYTES && (st = keel_db_result_next(res, &v)) == KEEL_OK) {
         json_t *j = ksrv_item_json(r, v.data, v.len);
         bytes += v.len;
         if (!j) ok = false;
         else json_array_append_new(items, j);
     }
-    if (ok && st != KEEL_NOTFOUND) ok = statement_failed(r, st);
+    if (ok && st != KEEL_NOTFOUND && st != KEEL_OK) ok = statement_failed(r, st);
     bool write = keel_db_result_plan(res) == KEEL_DB_PLAN_WRITE;
+    if (ok && !write) ok = page_end(r, res, stmt, &p);
     keel_db_result_free(res);
+    kdb_buf_free(&p);
     if (ok) {
         json_object_set_new(r->out, "Items", items);
         if (cap)

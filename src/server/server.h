@@ -14,6 +14,7 @@
  *   ops_tx.c     TransactWriteItems, TransactGetItems
  *   ops_partiql.c  ExecuteStatement, BatchExecuteStatement, ExecuteTransaction (PartiQL)
  *   ops_vector.c   vector indexes (CreateTable, UpdateTable, DescribeTable) and SearchVectors
+ *   token.c        ExecuteStatement's NextToken (sealed resume positions)
  *   idempotency.c  ClientRequestToken: the 10-minute memory of transaction tokens
  *
  * Every op gets a ksrv_req whose `in` is the request's JSON object and fills `out` (the
@@ -137,6 +138,15 @@ json_t *ksrv_vector_describe(ksrv_req *r, const char *table, const char *arn);
  * {"L": [{"N": ...}, ...]} of exactly that index's dimensions, every element a finite
  * float32, is stored as a float32 vector (so the index holds it). */
 bool ksrv_put_cbor(ksrv_req *r, const char *table, json_t *m, kdb_buf *out);
+
+/* token.c: a NextToken for the engine's position `pos` of statement `stmt` with parameters
+ * `params` (malloc'd text, NULL when out of memory); and back: false when the token was
+ * not made by this process for this statement and parameters (*pos malloc'd). */
+#define KSRV_MAX_TOKEN 32768u
+char *ksrv_token_seal(const uint8_t *pos, size_t len, const char *stmt, const uint8_t *params,
+                      size_t plen);
+bool ksrv_token_open(const char *token, const char *stmt, const uint8_t *params, size_t plen,
+                     uint8_t **pos, size_t *len);
 
 /* The ops. */
 bool ksrv_create_table(ksrv_req *r);
