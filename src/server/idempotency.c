@@ -13,7 +13,8 @@
  * taken, and once the request succeeded its response body. A failed request forgets its
  * token (DynamoDB lets a canceled transaction be retried with it). Memory is bounded:
  * at most KSRV_IDEM_MAX entries and KSRV_IDEM_MAX_BYTES of remembered responses; expired
- * entries go first, then the oldest. A response larger than KSRV_IDEM_MAX_RESPONSE is not
+ * entries go first, then the oldest (an eighth of them at once, so a full cache does not
+ * move its array on every request). Lookup is a linear scan of 64-bit token hashes. A response larger than KSRV_IDEM_MAX_RESPONSE is not
  * remembered (only reads give such; running a read again changes nothing).
  *
  * Invariants: entries are in the order they were taken (oldest first), so expiry and
@@ -28,6 +29,7 @@
 #include <xxhash.h>
 
 typedef struct idem_entry {
+    uint64_t th;            /* XXH3-64 of the token: compared first */
     char token[40];
     char op[24];
     XXH128_hash_t h;
@@ -74,6 +76,14 @@ static void drop_at(ksrv_idem *c, size_t i) {
     c->n--;
 }
 
+/* The entry of `token`, or c->n. A linear scan of 64-bit hashes: at most KSRV_IDEM_MAX. */
+static size_t find(const ksrv_idem *c, const char *token) {
+    uint64_t th = XXH3_64bits(token, strlen(token));
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].th == th && strcmp(c->e[i].token, token) == 0) return i;
+    return c->n;
+}
+
 static void expire(ksrv_idem *c, int64_t now) {
     size_t k = 0;
     while (k < c->n && now - c->e[k].at >= KSRV_IDEM_SECONDS) k++;
@@ -97,8 +107,7 @@ ksrv_idem_result ksrv_idem_begin(keel_db *db, const char *op, const char *token,
         return KSRV_IDEM_ERROR;
     }
     expire(c, now);
-    size_t i = 0;
-    while (i < c->n && strcmp(c->e[i].token, token) != 0) i++;
+    size_t i = find(c, token);
     if (i < c->n) {
         idem_entry *e = &c->e[i];
         if (strcmp(e->op, op) != 0 || !XXH128_isEqual(e->h, h)) {
@@ -118,7 +127,7 @@ ksrv_idem_result ksrv_idem_begin(keel_db *db, const char *op, const char *token,
             res = KSRV_IDEM_DONE;   /* remembered without its (large) response */
         }
     } else {
-        if (c->n == KSRV_IDEM_MAX) drop_prefix(c, 1);
+        if (c->n == KSRV_IDEM_MAX) drop_prefix(c, KSRV_IDEM_MAX / 8);   /* amortized */
         if (c->n == c->cap) {
             size_t cap = c->cap ? 2 * c->cap : 16;
             idem_entry *e = realloc(c->e, cap * sizeof *e);
@@ -131,6 +140,7 @@ ksrv_idem_result ksrv_idem_begin(keel_db *db, const char *op, const char *token,
             strncpy(e->token, token, sizeof e->token - 1);
             strncpy(e->op, op, sizeof e->op - 1);
             e->h = h;
+            e->th = XXH3_64bits(token, strlen(token));
             e->at = now;
         }
     }
@@ -141,8 +151,7 @@ ksrv_idem_result ksrv_idem_begin(keel_db *db, const char *op, const char *token,
 void ksrv_idem_end(keel_db *db, const char *token, bool ok, json_t *out) {
     pthread_mutex_lock(&idem_lock);
     ksrv_idem *c = kdb_db_ext(db);
-    size_t i = 0;
-    while (c && i < c->n && strcmp(c->e[i].token, token) != 0) i++;
+    size_t i = c ? find(c, token) : 0;
     if (c && i < c->n && !c->e[i].done) {
         if (!ok) {
             drop_at(c, i);

@@ -103,7 +103,7 @@ bool ksrv_tx_canceled(ksrv_req *r, keel_db_tx_reason *reasons, size_t n);
 
 /* idempotency.c */
 #define KSRV_IDEM_SECONDS 600           /* DynamoDB's window: 10 minutes */
-#define KSRV_IDEM_MAX 100000u           /* tokens remembered per database handle */
+#define KSRV_IDEM_MAX 16384u            /* tokens remembered per database handle */
 #define KSRV_IDEM_MAX_RESPONSE 65536u   /* longest response remembered */
 #define KSRV_IDEM_MAX_BYTES (32u * 1024u * 1024u)  /* responses remembered, in all */
 typedef enum ksrv_idem_result {
