@@ -67,7 +67,7 @@ int LLVMFuzzerInitialize(int *argc, char **argv[]) {
         must("PutItem", body);
     }
     /* a table with a vector index (3 dimensions, search attribute "c") for SearchVectors */
-    must("CreateTable", "{\"TableName\":\"vt\",\"KeySchema\":[{\"AttributeName\":\"pk\","
+    must("CreateTable", "{\"TableName\":\"vtb\",\"KeySchema\":[{\"AttributeName\":\"pk\","
          "\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"pk\","
          "\"AttributeType\":\"S\"}],\"VectorIndexes\":[{\"IndexName\":\"vix\","
          "\"VectorAttribute\":{\"AttributeName\":\"v\"},\"Dimensions\":3,"
@@ -76,7 +76,7 @@ int LLVMFuzzerInitialize(int *argc, char **argv[]) {
          "\"INLINE_FILTER\"}]}]}");
     for (int i = 0; i < 4; i++) {
         char body[256];
-        snprintf(body, sizeof body, "{\"TableName\":\"vt\",\"Item\":{\"pk\":{\"S\":\"v%d\"},"
+        snprintf(body, sizeof body, "{\"TableName\":\"vtb\",\"Item\":{\"pk\":{\"S\":\"v%d\"},"
                  "\"c\":{\"S\":\"%c\"},\"v\":{\"L\":[{\"N\":\"%d\"},{\"N\":\"1\"},"
                  "{\"N\":\"0.5\"}]}}}", i, 'a' + i % 2, i);
         must("PutItem", body);

@@ -65,14 +65,14 @@ static void drop_prefix(ksrv_idem *c, size_t k) {
         c->bytes -= c->e[i].len;
         free(c->e[i].resp);
     }
-    memmove(c->e, c->e + k, (c->n - k) * sizeof *c->e);
+    if (k && c->n > k) memmove(c->e, c->e + k, (c->n - k) * sizeof *c->e);
     c->n -= k;
 }
 
 static void drop_at(ksrv_idem *c, size_t i) {
     c->bytes -= c->e[i].len;
     free(c->e[i].resp);
-    memmove(c->e + i, c->e + i + 1, (c->n - i - 1) * sizeof *c->e);
+    if (c->n > i + 1) memmove(c->e + i, c->e + i + 1, (c->n - i - 1) * sizeof *c->e);
     c->n--;
 }
 
