@@ -490,3 +490,22 @@ def test_search_vectors_resource_and_cli(tmp_path: Path) -> None:
         assert out.returncode == 0, out.stderr
         assert [h["Item"]["pk"]["S"] for h in json.loads(out.stdout)["SearchResults"]] == \
             ["d09", "d08"]
+
+
+def test_stand_in_client_without_botocore(tmp_path: Path) -> None:
+    """keeldb.dynamodb's client without botocore reaches the new operations by name too."""
+    import keeldb
+    db = keeldb.Database(str(tmp_path / "plain.keel"))
+    c = kdynamo.KeelDynamoClient(db, True)
+    c.url = None
+    _vector_table(c)
+    r = c.search_vectors(TableName="docs", IndexName="emb", TopK=1,
+                         SearchVector=[{"N": "5"}, {"N": "0"}, {"N": "0.5"}])
+    assert r["SearchResults"][0]["Item"]["pk"] == {"S": "d05"}
+    c.execute_transaction(TransactStatements=[
+        {"Statement": "UPDATE \"docs\" SET cat = 'z' WHERE pk = 'd05'"}], ClientRequestToken="t")
+    with pytest.raises(kdynamo.ClientError) as e:
+        c.execute_transaction(TransactStatements=[
+            {"Statement": "UPDATE \"docs\" SET cat = 'y' WHERE pk = 'd05'"}], ClientRequestToken="t")
+    assert e.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    c.close()
