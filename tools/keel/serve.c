@@ -56,6 +56,7 @@ typedef struct conn {
     char *body;
     size_t len, cap;
     bool too_big;
+    size_t hint;            /* Content-Length, 0 when absent */
     struct timespec start;
 } conn;
 
@@ -156,11 +157,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
         const char *cl = header_of(c, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > KEEL_DYNAMO_MAX_BODY) {
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > KEEL_DYNAMO_MAX_BODY) {
             st->too_big = true;
             return send_error(s, c, 413, KSRV_COR "SerializationException",
                               "Request body is larger than 16 MB", st);
         }
+        /* the body buffer at its declared size: a fixed 4 KB first allocation is a
+         * large-bin request for glibc, which consolidates the fast bins (the handler's
+         * freed JSON nodes) on every request */
+        st->hint = (size_t)declared;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -172,7 +178,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         if (!st->too_big) {
             if (st->len + *upload_size > st->cap) {
-                size_t cap = st->cap ? st->cap : 4096;
+                size_t cap = st->cap ? st->cap : st->hint >= *upload_size ? st->hint : 4096;
                 while (cap < st->len + *upload_size) cap *= 2;
                 char *b = realloc(st->body, cap);
                 if (!b) return MHD_NO;
