@@ -381,6 +381,10 @@ def test_search_vectors(client) -> None:
                 ProjectionExpression="pk")
     assert r["SearchResults"][0]["Item"] == {"pk": {"S": "d04"}}
     assert [h["Item"]["pk"]["S"] for h in r["SearchResults"]] == ["d04", "d02", "d06"]
+    # Query and Scan cannot read a vector index
+    with pytest.raises(ClientError) as e:
+        c.scan(TableName="docs", IndexName="emb")
+    assert "index type" in e.value.response["Error"]["Message"]
     # a write moves the item in the index; a delete takes it out
     c.put_item(TableName="docs", Item={"pk": {"S": "d19"}, "v": _vec(3.2, 0, 0.5)})
     c.delete_item(TableName="docs", Key={"pk": {"S": "d03"}})
