@@ -513,3 +513,38 @@ def test_stand_in_client_without_botocore(tmp_path: Path) -> None:
             {"Statement": "UPDATE \"docs\" SET cat = 'y' WHERE pk = 'd05'"}], ClientRequestToken="t")
     assert e.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
     c.close()
+
+
+def test_client_request_token_concurrent(tmp_path: Path) -> None:
+    """8 threads send one transaction with one token at once: it is applied exactly once;
+    each caller sees success or TransactionInProgressException, never a second apply."""
+    import threading
+    with serve(tmp_path / "conc.keel") as s:
+        mk = lambda: boto3.client("dynamodb", endpoint_url=s.endpoint_url,  # noqa: E731
+                                  region_name="us-west-2", aws_access_key_id="AKIDEXAMPLE",
+                                  aws_secret_access_key="secret")
+        _table(mk())
+        results: list = []
+        for round_ in range(5):
+            token = f"conc-{round_}"
+            bump = [{"Update": {"TableName": "acct", "Key": {"pk": {"S": "n"}},
+                                "UpdateExpression": "ADD v :one",
+                                "ExpressionAttributeValues": {":one": {"N": "1"}}}}]
+            clients = [mk() for _ in range(8)]
+            gate = threading.Barrier(8)
+
+            def run(c) -> None:
+                gate.wait()
+                try:
+                    c.transact_write_items(TransactItems=bump, ClientRequestToken=token)
+                    results.append("ok")
+                except ClientError as e:
+                    results.append(e.response["Error"]["Code"])
+            ts = [threading.Thread(target=run, args=(c,)) for c in clients]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+        assert set(results) <= {"ok", "TransactionInProgressException"}, results
+        got = mk().get_item(TableName="acct", Key={"pk": {"S": "n"}}, ConsistentRead=True)
+        assert got["Item"]["v"] == {"N": "5"}
