@@ -172,7 +172,7 @@ static bool read_projection(ksrv_req *r, json_t *in, const char **proj, ksrv_exp
 
 /* Read one item (projected if asked) into a new JSON object, or *out NULL when absent. */
 static bool read_one(ksrv_req *r, const char *table, json_t *key, const char *proj,
-                     const ksrv_exprs *e, json_t **out, size_t *bytes) {
+                     const ksrv_exprs *e, json_t **out, size_t *bytes, kdb_buf *raw) {
     kdb_buf b = {0};
     *out = NULL;
     *bytes = 0;
@@ -187,7 +187,9 @@ static bool read_one(ksrv_req *r, const char *table, json_t *key, const char *pr
         st = keel_db_get_item(r->db, table, b.p, b.len, &v);
         if (st == KEEL_OK) {
             *bytes = v.len;
-            ok = (*out = ksrv_item_json(r, v.data, v.len)) != NULL;
+            /* GetItem: the item as JSON text straight from the mapping (no jansson tree) */
+            if (!raw || !kdb_json_write_item(v.data, v.len, raw))
+                ok = (*out = ksrv_item_json(r, v.data, v.len)) != NULL;
         } else if (st != KEEL_NOTFOUND) {
             ok = ksrv_fail_status(r, st, NULL);
         }
@@ -220,7 +222,7 @@ bool ksrv_get_item(ksrv_req *r) {
         return false;
     json_t *item;
     size_t bytes;
-    bool ok = read_one(r, table, key, proj, &e, &item, &bytes);
+    bool ok = read_one(r, table, key, proj, &e, &item, &bytes, &r->raw_item);
     if (ok && item) json_object_set_new(r->out, "Item", item);
     if (ok && cap)
         json_object_set_new(r->out, "ConsumedCapacity",
@@ -298,7 +300,7 @@ bool ksrv_batch_get(ksrv_req *r) {
                 json_array_append(left, key);
                 continue;
             }
-            ok = read_one(r, table, key, proj, &e, &item, &bytes);
+            ok = read_one(r, table, key, proj, &e, &item, &bytes, NULL);
             units += ksrv_read_units(bytes, consistent);
             sent += bytes;
             if (ok && item) json_array_append_new(items, item);

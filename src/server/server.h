@@ -45,6 +45,8 @@ typedef struct ksrv_req {
     const char *type;       /* static full __type */
     char msg[1024];
     json_t *extra;          /* members added to the error body (Item, CancellationReasons) */
+    kdb_buf raw_item;       /* GetItem: "Item" as JSON text (kdb_json_write_item), when not
+                             * empty, placed first in the response before r->out's members */
 } ksrv_req;
 
 /* Set the error (type is the name after '#': "ValidationException"; the prefix is added,

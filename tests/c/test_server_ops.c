@@ -16,6 +16,7 @@
 
 #include "keel_server.h"
 #include "server/server.h"
+#include "db/json.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -216,12 +217,73 @@ static void test_wire(void) {
     keel_db_free(g_db);
 }
 
+/* kdb_json_write_item gives json_dumps(kdb_json_from_item, JSON_COMPACT)'s bytes. */
+static void same_text(const uint8_t *cbor, size_t len) {
+    json_t *j = NULL;
+    CHECK_EQ(kdb_json_from_item(cbor, len, &j), KEEL_OK);
+    char *want = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    kdb_buf out = {0};
+    kdb_buf_put(&out, "x", 1);      /* appends after what is there */
+    CHECK(kdb_json_write_item(cbor, len, &out));
+    CHECKF(out.len == 1 + strlen(want) && memcmp(out.p + 1, want, out.len - 1) == 0,
+           "%.*s vs %s", (int)out.len, (const char *)out.p, want);
+    free(want);
+    kdb_buf_free(&out);
+}
+
+static void test_json_writer(void) {
+    static const char *const items[] = {
+        "{\"pk\":{\"S\":\"a\"}}",
+        "{\"s\":{\"S\":\"q\\\"b\\\\s/\\n\\r\\t\\b\\f\\u0001\\u001f\\u0000 \\u00e9\\u4e2d\\ud83d\\ude00\"}}",
+        "{\"n1\":{\"N\":\"0\"},\"n2\":{\"N\":\"-12.50\"},\"n3\":{\"N\":\"1e125\"},"
+        "\"n4\":{\"N\":\"12345678901234567890123456789012345678\"},\"n5\":{\"N\":\"-1E-130\"}}",
+        "{\"b\":{\"B\":\"AAEC/w==\"},\"e\":{\"B\":\"\"},\"t\":{\"BOOL\":true},"
+        "\"f\":{\"BOOL\":false},\"z\":{\"NULL\":true}}",
+        "{\"ss\":{\"SS\":[\"a\",\"\\\"\",\"\\u00ff\"]},\"ns\":{\"NS\":[\"1\",\"2.5\",\"-3\"]},"
+        "\"bs\":{\"BS\":[\"AA==\",\"AQI=\"]}}",
+        "{\"l\":{\"L\":[{\"S\":\"x\"},{\"L\":[]},{\"M\":{}},{\"M\":{\"k\\\"q\":{\"N\":\"1\"},"
+        "\"\\u00e9\":{\"L\":[{\"NULL\":true}]}}}]},\"m\":{\"M\":{\"a\":{\"M\":{\"b\":{\"SS\":[\"c\"]}}}}}}",
+        "{\"\":{\"S\":\"\"}}",
+    };
+    for (size_t i = 0; i < sizeof items / sizeof items[0]; i++) {
+        uint8_t *cbor = NULL;
+        size_t len = 0;
+        CHECKF(keel_db_json_to_cbor(KEEL_DB_JSON_ITEM, items[i], strlen(items[i]), &cbor, &len) ==
+               KEEL_OK, "%s: %s", items[i], keel_errmsg());
+        if (cbor) same_text(cbor, len);
+        free(cbor);
+    }
+    /* a float32 vector: {"v": tag 85 (3 floats)} */
+    uint8_t vec[3 + 3 + 12] = {0xA1, 0x61, 'v', 0xD8, 0x55, 0x4C};
+    float fs[3] = {0.1f, -3.0f, 1e-7f};
+    memcpy(vec + 6, fs, sizeof fs);     /* little-endian machine (x86, arm64) */
+    same_text(vec, sizeof vec);
+    /* what it leaves to jansson: a map over 32 pairs, invalid UTF-8, a repeated name */
+    kdb_buf big = {0}, out = {0};
+    kdb_enc_map(&big, 40);
+    for (int i = 0; i < 40; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "a%d", i);
+        kdb_enc_text(&big, name, strlen(name));
+        kdb_enc_text(&big, "v", 1);
+    }
+    CHECK(!kdb_json_write_item(big.p, big.len, &out) && out.len == 0);
+    uint8_t bad[] = {0xA1, 0x61, 'v', 0x62, 0xC3, 0x28};   /* {"v": "\xC3("} */
+    CHECK(!kdb_json_write_item(bad, sizeof bad, &out) && out.len == 0);
+    uint8_t twice[] = {0xA2, 0x61, 'v', 0x61, 'x', 0x61, 'v', 0x61, 'y'};
+    CHECK(!kdb_json_write_item(twice, sizeof twice, &out) && out.len == 0);
+    kdb_buf_free(&big);
+    kdb_buf_free(&out);
+}
+
 int main(int argc, char **argv) {
     static const h_test tests[] = {
         H_TEST(test_execute_transaction),
         H_TEST(test_resume),
         H_TEST(test_token_cache),
         H_TEST(test_wire),
+        H_TEST(test_json_writer),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));
 }
