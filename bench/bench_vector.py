@@ -1,6 +1,7 @@
 """Vector search benchmark: keel's exact search against numpy brute force and faiss IndexFlat,
-its batch form against faiss's, and (keel has no approximate index yet) the approximate
-peers' QPS at recall@10 >= 0.95 for reference: hnswlib, faiss HNSW, usearch.
+its batch form against faiss's, and keel's approximate search (its HNSW graph, ef swept)
+against the approximate peers at recall@10 >= 0.95: hnswlib, faiss HNSW, usearch; build
+time, memory, and keel's open time with and without the graph's checkpoint.
 
     .venv/bin/python bench/bench_vector.py [--n 100000] [--dims 128 768] [--queries 200]
 
@@ -48,6 +49,49 @@ def rss_mb() -> float:
 
 def recall(found: Any, truth: Any) -> float:
     return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def sweep(search: Callable[[int], Any], truth: Any, nq: int,
+          efs: List[int] = [16, 32, 64, 128, 256, 512, 1024]) -> str:
+    """QPS at the smallest ef (of efs) whose recall@10 reaches 0.95 (median of 3 runs)."""
+    for ef in efs:
+        r = recall(search(ef), truth)
+        if r >= 0.95:
+            tt = med(lambda: search(ef))
+            return f"{nq / tt:.0f} QPS (ef {ef}, recall {r:.3f})"
+    return "recall < 0.95"
+
+
+def keel_ann(path: str, t: Any, d: int, q: Any, truth: Any, k: int, row: Dict[str, Any]) -> Any:
+    """keel's approximate search on index "euc" (M 16, ef_construction 200, as hnswlib's):
+    the first approximate search builds the graph (both cores); close writes its checkpoint;
+    a reopen loads it. Returns the reopened table (and keeps its database open)."""
+    rss0 = rss_mb()
+    t0 = time.perf_counter()
+    t.search("euc", q[0], k, ef=64, projection="p")
+    row["keel HNSW build s"] = time.perf_counter() - t0
+    info = next(x for x in t.vector_indexes() if x["name"] == "euc")
+    row["keel graph MB"] = info["graph_bytes"] / 2**20
+    row["keel build RSS +MB"] = rss_mb() - rss0
+
+    def ks(ef: int) -> Any:
+        return [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
+
+    row["keel HNSW"] = sweep(ks, truth, len(q))
+    db = t.database
+    t0 = time.perf_counter()
+    db.close()
+    row["keel close (checkpoint) s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    db = keeldb.Database(path)
+    t = db.table("vec")
+    row["keel reopen (checkpoint) s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    t.search("euc", q[0], k, ef=64, projection="p")
+    row["keel 1st ANN query after reopen s"] = time.perf_counter() - t0
+    info = next(x for x in t.vector_indexes() if x["name"] == "euc")
+    row["keel graph after reopen"] = f"{info['graph']} ({info['graph_inserts']} inserted)"
+    return t
 
 
 def bench(n: int, d: int, nq: int, out: List[str], ann: bool = True) -> None:
@@ -107,6 +151,9 @@ def bench(n: int, d: int, nq: int, out: List[str], ann: bool = True) -> None:
     tkb = med(lambda: t.search_batch("euc", qb, k, projection="p"), 1)
     tfb = med(lambda: fl.search(qb, k), 1)
     row["keel batch1000 QPS"], row["faiss batch1000 QPS"] = 1000 / tkb, 1000 / tfb
+    if ann:
+        t = keel_ann(path, t, d, q, truth, k, row)
+        db = t.database
     db.close()
     os.unlink(path)
 
@@ -114,51 +161,48 @@ def bench(n: int, d: int, nq: int, out: List[str], ann: bool = True) -> None:
         for key, val in row.items():
             print(f"{key:24s} {val:.3f}" if isinstance(val, float) else f"{key:24s} {val}")
         return
-    # approximate peers (reference: keel has none yet)
+    # approximate peers, each one query per call like keel's search above
     import hnswlib
     from usearch.index import Index as UIndex
 
-    def sweep(search: Callable[[int], Any], efs: List[int]) -> str:
-        for ef in efs:
-            found = search(ef)
-            r = recall(found, truth)
-            if r >= 0.95:
-                tt = med(lambda: search(ef), 1)
-                return f"{nq / tt:.0f} QPS (ef {ef}, recall {r:.3f})"
-        return "recall < 0.95"
-
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     h = hnswlib.Index(space="l2", dim=d)
     h.init_index(max_elements=n, M=16, ef_construction=200)
     h.add_items(x)
     row["hnswlib build s"] = time.perf_counter() - t0
+    row["hnswlib build RSS +MB"] = rss_mb() - rss0
 
     def hs(ef: int) -> Any:
         h.set_ef(ef)
         return [h.knn_query(v, k)[0][0] for v in q]
 
-    row["hnswlib"] = sweep(hs, [32, 64, 128, 256, 512, 1024])
+    row["hnswlib"] = sweep(hs, truth, nq)
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     fh = faiss.IndexHNSWFlat(d, 32)
     fh.hnsw.efConstruction = 40
     fh.add(x)
     row["faiss HNSW build s"] = time.perf_counter() - t0
+    row["faiss HNSW build RSS +MB"] = rss_mb() - rss0
 
     def fs(ef: int) -> Any:
         fh.hnsw.efSearch = ef
         return [fh.search(v[None, :], k)[1][0] for v in q]
 
-    row["faiss HNSW"] = sweep(fs, [32, 64, 128, 256, 512, 1024])
+    row["faiss HNSW"] = sweep(fs, truth, nq)
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     u = UIndex(ndim=d, metric="l2sq", connectivity=16, expansion_add=128)
     u.add(np.arange(n), x)
     row["usearch build s"] = time.perf_counter() - t0
+    row["usearch build RSS +MB"] = rss_mb() - rss0
 
     def us(ef: int) -> Any:
         u.expansion_search = ef
         return [u.search(v, k).keys for v in q]
 
-    row["usearch"] = sweep(us, [32, 64, 128, 256, 512, 1024])
+    row["usearch"] = sweep(us, truth, nq)
     row["rss MB"] = rss_mb()
     for key, val in row.items():
         line = f"{key:24s} {val:.3f}" if isinstance(val, float) else f"{key:24s} {val}"

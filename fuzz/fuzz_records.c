@@ -63,7 +63,7 @@ static void write_structured(const uint8_t *d, size_t n) {
     }
     keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
     o.compression = (keel_rec_compression)(d[0] % 3);
-    o.level = 1;
+    o.level = o.compression != KEEL_REC_UNCOMPRESSED ? 1 : 0;   /* uncompressed takes none */
     o.chunk_size = 256u + d[0] * 64u;
     const uint8_t *tail = d + n - 3;
     const uint8_t *p = d + 1, *end = tail;

@@ -71,14 +71,18 @@ KEEL_API keel_status keel_db_open(const char *path, const keel_db_options *opts,
 /* A database in an anonymous in-memory file (memfd): the same engine, gone at close. */
 KEEL_API keel_status keel_db_open_memory(const keel_db_options *opts, keel_db **db_out);
 
-/* Close (syncing per the sync mode); later calls return KEEL_ECLOSED. Twice is KEEL_OK. */
+/* Close (syncing per the sync mode); later calls return KEEL_ECLOSED. Twice is KEEL_OK.
+ * First, on a writable file, each vector index graph that changed since its checkpoint is
+ * checkpointed into the file (see keel_db_search_opts.ef; a failure there only costs the
+ * next open a rebuild). keel_db_free without keel_db_close writes no checkpoint. */
 KEEL_API keel_status keel_db_close(keel_db *db);
 /* Close if open and free. NULL is a no-op. */
 KEEL_API void keel_db_free(keel_db *db);
 
 /* fdatasync the file. */
 KEEL_API keel_status keel_db_sync(keel_db *db);
-/* Rewrite the file with live entries only (keel_compact); readers keep going. */
+/* Rewrite the file with live entries only (keel_compact); readers keep going. Changed
+ * vector index graphs are checkpointed first; graphs survive compaction in memory. */
 KEEL_API keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx);
 /* Check every entry's checksum and every item's encoding. */
 KEEL_API keel_status keel_db_verify(keel_db *db, keel_verify_report *report_out);
@@ -685,6 +689,10 @@ typedef enum keel_db_distance {
 #define KEEL_DB_MAX_DIMENSIONS 4096u
 #define KEEL_DB_MAX_TOPK 100u
 #define KEEL_DB_MAX_VECTOR_INDEXES 20u  /* per table */
+#define KEEL_DB_MAX_EF 4096u            /* keel_db_search_opts.ef */
+#define KEEL_DB_HNSW_M 16u              /* default graph degree (M) */
+#define KEEL_DB_HNSW_EF_CONSTRUCTION 200u
+#define KEEL_DB_HNSW_MAX_M 128u
 
 typedef struct keel_db_vector_index_def {
     const char *name;               /* 3..255 of [A-Za-z0-9_.-], distinct within the table */
@@ -696,13 +704,20 @@ typedef struct keel_db_vector_index_def {
     size_t ninclude;
     const char *const *filter_attributes;  /* DynamoDB's INLINE_FILTER attributes (recorded) */
     size_t nfilter;
+    /* Approximate search's HNSW graph: M, the links per node (2..KEEL_DB_HNSW_MAX_M; 0:
+     * KEEL_DB_HNSW_M), and ef_construction, the beam while inserting (1..KEEL_DB_MAX_EF;
+     * 0: KEEL_DB_HNSW_EF_CONSTRUCTION). Larger: better recall, slower inserts, more memory. */
+    uint32_t m;
+    uint32_t ef_construction;
 } keel_db_vector_index_def;
 
-/* Add a vector index to a table. Its definition is written to the table's catalog entry in
+/* Add a vector index to a table (m and ef_construction checked as documented above). Its
+ * definition is written to the table's catalog entry in
  * one atomic append; the candidate list (the offsets of the items that have the vector) is
  * built in memory from the table's items before the call returns, kept current by every
  * write, delete and TTL reap, and rebuilt at open (it is derived data: a crash cannot make
- * it disagree with the items). KEEL_EVALIDATION for a bad definition, a name already used
+ * it disagree with the items). The approximate search's graph is built later, by the
+ * index's first search with ef > 0. KEEL_EVALIDATION for a bad definition, a name already used
  * by an index of the table, or more than KEEL_DB_MAX_VECTOR_INDEXES. */
 KEEL_API keel_status keel_db_create_vector_index(keel_db *db, const char *table,
                                                  const keel_db_vector_index_def *def);
@@ -718,7 +733,19 @@ typedef struct keel_db_vector_index_info {
     keel_db_distance distance;
     keel_db_projection projection;
     uint64_t items;                 /* items currently in the index */
+    uint32_t m, ef_construction;    /* the graph's parameters */
+    /* The approximate search's graph: KEEL_DB_GRAPH_NONE (not built: no approximate search
+     * yet since open, or none possible), _LOADED (read from its checkpoint in the file at
+     * open, then caught up), _BUILT (built from the items since open). */
+    int graph;
+    uint64_t graph_items;           /* live points in the graph */
+    uint64_t graph_pending;         /* writes not yet applied (the next search applies them) */
+    uint64_t graph_inserts;         /* points inserted or relinked since open */
+    uint64_t graph_bytes;           /* memory the graph holds (vectors included), estimated */
 } keel_db_vector_index_info;
+#define KEEL_DB_GRAPH_NONE 0
+#define KEEL_DB_GRAPH_LOADED 1
+#define KEEL_DB_GRAPH_BUILT 2
 KEEL_API keel_status keel_db_list_vector_indexes(keel_db *db, const char *table,
                                                  keel_db_vector_index_info *out, size_t cap,
                                                  size_t *n_out);
@@ -726,8 +753,17 @@ KEEL_API keel_status keel_db_list_vector_indexes(keel_db *db, const char *table,
 /* Options of a search. `filter` is a condition (keel's full filter expressions; DynamoDB's
  * SearchConditionExpression, `=` on filter attributes joined by AND, is a subset) applied to
  * each item; `projection` a ProjectionExpression replacing the index's projection; names
- * and values are CBOR maps as in keel_db_query. `ef` is reserved for approximate search
- * (0: exact search, which is what this version does). */
+ * and values are CBOR maps as in keel_db_query.
+ *
+ * `ef` chooses the search: 0, exact (every item is scored); 1..KEEL_DB_MAX_EF, approximate,
+ * through the index's HNSW graph with a beam of max(ef, k) (larger: better recall, slower).
+ * An approximate search still scans exactly, with the same results as ef 0, when the index
+ * holds fewer than 5,000 items, when a filter keeps few items (it is tried on a sample of
+ * 512), or when fewer than k items pass the filter among the graph's answers; with a
+ * filter that keeps a share p of the items the beam is widened to ef / p. Scores are always
+ * computed from the stored vectors exactly as ef 0 computes them. The graph is built on
+ * the first approximate search of an index (or loaded from its checkpoint at open), and
+ * writes reach it at the next approximate search. */
 typedef struct keel_db_search_opts {
     const char *filter;
     const char *projection;

@@ -66,7 +66,11 @@ typedef struct keel_rec_writer keel_rec_writer;
 /* Options for keel_rec_writer_open. Fields are only ever appended; NULL means defaults. */
 typedef struct keel_rec_writer_options {
     keel_rec_compression compression;   /* default KEEL_REC_UNCOMPRESSED */
-    int level;                          /* compression level; 0 = the codec's default */
+    int level;                          /* compression level; 0 = the codec's default:
+                                         * zstd -131072..22, brotli 0..11; uncompressed
+                                         * output takes none (non-zero: KEEL_EINVAL), as
+                                         * Riegeli's options ('uncompressed' has no
+                                         * level) and Disky (only Zstd(level) has one) */
     uint64_t chunk_size;                /* a chunk is written once its records hold this many
                                          * (uncompressed) bytes; 0 = 1 MiB (Disky's) */
     int append;                         /* non-zero: append to an existing file (created if

@@ -13,7 +13,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 DEB_PACKAGES=(gcc g++ pkg-config libxxhash-dev libisal-dev liblmdb-dev libzstd-dev libbrotli-dev libhighwayhash-dev
               libcbor-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
-              python3-dev python3-venv clang libclang-rt-14-dev)
+              python3-dev python3-venv clang libclang-rt-14-dev libhnswlib-dev)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -21,11 +21,12 @@ if [ ! -f "$build/build.ninja" ]; then
         -Dinstall_c_library=false
 fi
 ninja -C "$build" fuzz/fuzz_open fuzz/fuzz_make_corpus fuzz/fuzz_records fuzz/fuzz_simd \
-    fuzz/fuzz_item fuzz/fuzz_expr fuzz/fuzz_partiql fuzz/fuzz_json fuzz/fuzz_request
+    fuzz/fuzz_item fuzz/fuzz_expr fuzz/fuzz_partiql fuzz/fuzz_json fuzz/fuzz_request \
+    fuzz/fuzz_hnsw
 
 corpus="$root/fuzz/corpus"
 mkdir -p "$corpus" "$corpus-records" "$corpus-item" "$corpus-expr" "$corpus-partiql" "$corpus-json" \
-    "$corpus-request" \
+    "$corpus-request" "$corpus-hnsw" \
     "$build/fuzz-artifacts"
 "$build/fuzz/fuzz_make_corpus" "$corpus"
 # Two SIMD R Drive files: unpadded (the engine on PyPI) and 64-byte aligned (its 0.15 on),
@@ -126,3 +127,6 @@ printf '\021{"Statement":"SELECT * FROM \\"tbl\\"","Limit":3,"NextToken":"AQAAAA
 printf '\024{"TableName":"vtb","IndexName":"vix","SearchVector":[{"N":"1"},{"N":"0.5"},{"N":"-2"}],"TopK":2,"SearchConditionExpression":"#c = :c AND c = :d","ExpressionAttributeNames":{"#c":"c"},"ExpressionAttributeValues":{":c":{"S":"a"},":d":{"S":"a"}},"ProjectionExpression":"pk, v"}' > "$corpus-request/seed-search"
 printf '\020{"TableName":"vtb","VectorIndexUpdates":[{"Create":{"IndexName":"vix2","VectorAttribute":{"AttributeName":"w"},"Dimensions":2,"DistanceFunction":"DOT_PRODUCT","Projection":{"ProjectionType":"INCLUDE","NonKeyAttributes":["c"]},"SearchSchema":[{"AttributeName":"c","SearchSchemaElementType":"HASH"}]}}]}' > "$corpus-request/seed-add-vindex"
 run fuzz_request -max_len=8192 -dict="$root/fuzz/json.dict" "$@" "$corpus-request"
+# Saved vector graphs: an empty one (label bound 5, L2) as the seed.
+printf '\002\000\000\000\000\377\377\377\377\377\377\377\377' >"$corpus-hnsw/empty"
+run fuzz_hnsw -max_len=8192 "$@" "$corpus-hnsw"

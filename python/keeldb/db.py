@@ -54,6 +54,12 @@ def _one_action(i: int, action: Any, allowed: Mapping[str, Any]) -> Tuple[str, M
     return name, body
 
 
+def _ef(ef: Optional[int], exact: bool) -> Optional[int]:
+    if exact and ef:
+        raise ValueError(f"search: exact=True and ef={ef!r} contradict each other")
+    return 0 if exact else ef
+
+
 def _f32(v: Any, ndim: int) -> Any:
     """``v`` as a C-contiguous float32 array (numpy when available, else array.array)."""
     if isinstance(v, Vector):
@@ -381,12 +387,17 @@ class Table:
         distance: str = "COSINE",
         projection: Union[str, Sequence[str], None] = None,
         filter_attributes: Optional[Sequence[str]] = None,
+        m: Optional[int] = None,
+        ef_construction: Optional[int] = None,
     ) -> None:
         """Add a vector index over the float32 vectors of ``attribute`` that have
         ``dimensions`` elements (1..4096), searched by ``distance`` (``"COSINE"``,
-        ``"EUCLIDEAN"`` or ``"DOT_PRODUCT"``); built from the items already there."""
+        ``"EUCLIDEAN"`` or ``"DOT_PRODUCT"``); built from the items already there.
+        ``m`` (2..128, default 16) and ``ef_construction`` (1..4096, default 200) shape the
+        HNSW graph of approximate searches (``search(..., ef=...)``)."""
         self._db.create_vector_index(
-            self._name, name, attribute, dimensions, distance, projection, filter_attributes
+            self._name, name, attribute, dimensions, distance, projection, filter_attributes,
+            m, ef_construction,
         )
 
     def drop_vector_index(self, name: str) -> None:
@@ -395,7 +406,10 @@ class Table:
 
     def vector_indexes(self) -> List[Dict[str, Any]]:
         """The table's vector indexes (name, attribute, dimensions, distance, projection,
-        items)."""
+        items, m, ef_construction, and the approximate search's graph: ``graph``
+        ("none": not built since open, "loaded": read from its checkpoint in the file,
+        "built": built from the items), graph_items, graph_pending (writes the next
+        approximate search applies), graph_inserts (since open) and graph_bytes)."""
         return self._db.vector_indexes(self._name)
 
     def search(
@@ -408,14 +422,21 @@ class Table:
         names: Optional[Mapping[str, str]] = None,
         projection: Optional[str] = None,
         ef: Optional[int] = None,
+        exact: bool = False,
     ) -> List[Tuple[Dict[str, Any], float]]:
         """The ``k`` (1..100) items nearest to ``vector`` (anything numpy turns into float32
         values), best first, as ``(item, score)``: COSINE and EUCLIDEAN scores ascending,
         DOT_PRODUCT descending (DynamoDB's conventions). ``filter`` is a condition on the
         items; ``projection`` a ProjectionExpression. The items' stored vectors come back as
-        zero-copy numpy arrays over the file."""
+        zero-copy numpy arrays over the file.
+
+        ``ef`` (1..4096) asks for an approximate search through the index's HNSW graph with
+        that beam (larger: better recall, slower); ``None`` or 0, or ``exact=True``, scores
+        every item. An approximate search answers exactly anyway below 5,000 items, or when
+        the filter keeps few items; scores are always the exact ones."""
         return self._db.search(
-            self._name, index, _f32(vector, 1), k, filter, values, names, projection, ef
+            self._name, index, _f32(vector, 1), k, filter, values, names, projection,
+            _ef(ef, exact),
         )
 
     def search_batch(
@@ -428,11 +449,13 @@ class Table:
         names: Optional[Mapping[str, str]] = None,
         projection: Optional[str] = None,
         ef: Optional[int] = None,
+        exact: bool = False,
     ) -> List[List[Tuple[Dict[str, Any], float]]]:
         """``search`` for each row of a 2-D array of queries, in one pass over the vectors
         per block of queries."""
         return self._db.search_batch(
-            self._name, index, _f32(queries, 2), k, filter, values, names, projection, ef
+            self._name, index, _f32(queries, 2), k, filter, values, names, projection,
+            _ef(ef, exact),
         )
 
     def drop_index(self, name: str) -> None:

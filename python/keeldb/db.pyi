@@ -101,6 +101,8 @@ class Table:
         distance: str = "COSINE",
         projection: Union[str, Sequence[str], None] = None,
         filter_attributes: Optional[Sequence[str]] = None,
+        m: Optional[int] = None,
+        ef_construction: Optional[int] = None,
     ) -> None: ...
     def drop_vector_index(self, name: str) -> None: ...
     def vector_indexes(self) -> List[Dict[str, Any]]: ...
@@ -114,6 +116,7 @@ class Table:
         names: Optional[Mapping[str, str]] = None,
         projection: Optional[str] = None,
         ef: Optional[int] = None,
+        exact: bool = False,
     ) -> List[Tuple[Dict[str, Any], float]]: ...
     def search_batch(
         self,
@@ -125,6 +128,7 @@ class Table:
         names: Optional[Mapping[str, str]] = None,
         projection: Optional[str] = None,
         ef: Optional[int] = None,
+        exact: bool = False,
     ) -> List[List[Tuple[Dict[str, Any], float]]]: ...
     def add_index(
         self,

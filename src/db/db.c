@@ -23,6 +23,7 @@
  * because kdb_table_get copies whole tables (counts included) under cat_lock alone.
  */
 #include "db/db_internal.h"
+#include "db/vec_hnsw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +244,10 @@ static keel_status rebuild(keel_db *db) {
                             "database key", (unsigned long long)tr[i], e.klen);
             goto out;
         }
+        if (table == KDB_TABLE_VGRAPH) {   /* a vector graph checkpoint (vec_hnsw_ckpt.c) */
+            kdb_hnsw_note_chunk(db, key, e.klen, tr[i]);
+            continue;
+        }
         if (table != KDB_TABLE_CATALOG) {
             v[k++] = (kdb_oent){kdb_ld64be(key), tr[i]};
             continue;
@@ -406,6 +411,7 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
     keel_db *db = calloc(1, sizeof *db);
     if (!db) return keel__fail(KEEL_ENOMEM, "allocating a database handle");
     pthread_rwlock_init(&db->cat_lock, NULL);
+    pthread_mutex_init(&db->graph_mu, NULL);
     db->memory = memory;
     keel_status st = kdb_order_new(&db->order);
     if (st == KEEL_OK) st = keel__open_kind(path, &so, KEEL_FILE_KIND_DB, &db->s);
@@ -414,7 +420,12 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
         if (db->s) keel_free(db->s);
         kdb_order_free(db->order);
         free(db->tables);
+        kdb_indexes_clear(db);
+        free(db->indexes);
+        kdb_vec_clear(db);
+        kdb_hnsw_pool_free(db);
         pthread_rwlock_destroy(&db->cat_lock);
+        pthread_mutex_destroy(&db->graph_mu);
         free(db);
         return st;
     }
@@ -425,6 +436,12 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
 
 keel_status keel_db_close(keel_db *db) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
+    /* Vector graphs that changed are checkpointed first (derived data: a failure here
+     * costs the next open a rebuild, not the close). */
+    if (!db->memory && !db->s->read_only && keel__writer_enter(db->s) == KEEL_OK) {
+        kdb_hnsw_checkpoint_all(db);
+        keel__writer_leave(db->s);
+    }
     return keel_close(db->s);
 }
 
@@ -437,7 +454,9 @@ void keel_db_free(keel_db *db) {
     free(db->indexes);
     kdb_vec_clear(db);
     if (db->ext && db->ext_free) db->ext_free(db->ext);
+    kdb_hnsw_pool_free(db);
     pthread_rwlock_destroy(&db->cat_lock);
+    pthread_mutex_destroy(&db->graph_mu);
     free(db);
 }
 
@@ -579,7 +598,7 @@ keel_status keel_db_verify(keel_db *db, keel_verify_report *report_out) {
         if (!kdb_key_table(base + e.voff + e.vlen, e.klen, &table)) {
             st = keel__fail(KEEL_ECORRUPT, "entry at offset %llu: not a database key",
                             (unsigned long long)tr[i]);
-        } else if (table != KDB_TABLE_CATALOG) {
+        } else if (table != KDB_TABLE_CATALOG && table != KDB_TABLE_VGRAPH) {
             size_t size;
             if (kdb_item_check(base + e.voff, e.vlen, &size) != KEEL_OK) {
                 char detail[300];

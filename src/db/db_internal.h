@@ -57,6 +57,12 @@ struct keel_db {
     size_t nvix;
     void *ext;                      /* state of a layer above (the DynamoDB handler's token */
     void (*ext_free)(void *);       /* cache), freed with the handle; set once by that layer */
+    pthread_mutex_t graph_mu;       /* creating a vector graph (vec_hnsw.c) */
+    struct kdb_graph **gpool;       /* graphs set aside across a reload (vec_hnsw_ckpt.c) */
+    size_t ngpool;
+    struct kdb_ckpt_note *notes;    /* checkpoint chunks met by the last rebuild */
+    size_t nnotes, notecap;
+    uint64_t graph_rejected;        /* checkpoints found unusable since open */
 };
 
 /* The store key of the entry whose trailer is at `off` (ctx: the store; lock held). */
@@ -218,6 +224,9 @@ typedef struct kdb_vindex {
     uint64_t *hkey;                 /* open addressing: trailer -> slot (0: empty) */
     uint32_t *hval;
     size_t hcap;
+    uint32_t m, efc;                /* HNSW parameters (vec_hnsw.c) */
+    struct kdb_graph *g;            /* the approximate search's graph, or NULL */
+    uint32_t ckpt_chunks;           /* chunks of its checkpoint in the file */
 } kdb_vindex;
 
 size_t kdb_vec_pairs(const keel_db *db, const kdb_table *t);
@@ -239,5 +248,7 @@ void kdb_vec_free(kdb_vindex *x);
 /* Add the entry at trailer `tr` to x's list if it holds a vector of x's dimensions; false
  * only when out of memory. */
 bool kdb_vec_track(keel_db *db, kdb_vindex *x, uint64_t tr);
+/* The candidate slot of the entry at trailer `tr`, or SIZE_MAX. */
+size_t kdb_vec_slot(const kdb_vindex *x, uint64_t tr);
 
 #endif /* KEEL_SRC_DB_INTERNAL_H */

@@ -11,6 +11,7 @@
  * cat_lock, so readers never see a table the file does not have.
  */
 #include "db/db_internal.h"
+#include "db/vec_hnsw.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -63,6 +64,12 @@ keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx) {
     /* Expired items are reaped first, so that compaction reclaims their space. */
     keel_status st = keel_db_reap_expired(db, NULL, 0, NULL);
     if (st != KEEL_OK && st != KEEL_EREADONLY) return st;
+    /* Changed vector graphs are checkpointed first, so the compacted file carries their
+     * newest checkpoint and the space of the older ones is reclaimed now. */
+    if (st == KEEL_OK && keel__writer_enter(db->s) == KEEL_OK) {
+        kdb_hnsw_checkpoint_all(db);
+        keel__writer_leave(db->s);
+    }
     return keel_compact(db->s, progress, ctx);
 }
 

@@ -8,6 +8,7 @@
  * out of db->vix, then the catalog entry without it. vector.c holds the lists themselves.
  */
 #include "db/db_internal.h"
+#include "db/vec_hnsw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,12 @@ static keel_status check_def(const keel_db_vector_index_def *d) {
                           d->name);
     if ((unsigned)d->projection > KEEL_DB_PROJECT_INCLUDE)
         return keel__fail(KEEL_EVALIDATION, "vector index '%s': unknown projection", d->name);
+    if (d->m && (d->m < 2 || d->m > KEEL_DB_HNSW_MAX_M))
+        return keel__fail(KEEL_EVALIDATION, "vector index '%s': M %u (2 to %u)", d->name, d->m,
+                          KEEL_DB_HNSW_MAX_M);
+    if (d->ef_construction > KEEL_DB_MAX_EF)
+        return keel__fail(KEEL_EVALIDATION, "vector index '%s': ef_construction %u (1 to %u)",
+                          d->name, d->ef_construction, KEEL_DB_MAX_EF);
     return KEEL_OK;
 }
 
@@ -59,6 +66,8 @@ keel_status keel_db_create_vector_index(keel_db *db, const char *table,
     x->dims = def->dimensions;
     x->dist = def->distance;
     x->proj = def->projection;
+    x->m = def->m ? def->m : KEEL_DB_HNSW_M;
+    x->efc = def->ef_construction ? def->ef_construction : KEEL_DB_HNSW_EF_CONSTRUCTION;
     x->ninclude = def->projection == KEEL_DB_PROJECT_INCLUDE ? def->ninclude : 0;
     x->nfilters = def->nfilter;
     if ((st = copy_names("include", def->include, x->ninclude, &x->include, &x->include_len)) !=
@@ -162,6 +171,7 @@ keel_status keel_db_drop_vector_index(keel_db *db, const char *table, const char
         pthread_rwlock_unlock(&db->s->index_lock);
         if (st2 != KEEL_OK) kdb_vec_free(x);
     } else {
+        kdb_hnsw_forget(db, x);     /* its checkpoint, if any (derived data: best effort) */
         kdb_vec_free(x);
     }
 out:
@@ -191,6 +201,7 @@ keel_status keel_db_list_vector_indexes(keel_db *db, const char *table,
             o->distance = x->dist;
             o->projection = x->proj;
             o->items = x->n;
+            kdb_hnsw_info(x, o);
         }
         n++;
     }

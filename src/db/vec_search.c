@@ -19,6 +19,7 @@
  * |q - x|^2 = |q|^2 + |x|^2 - 2 q.x (clamped at 0).
  */
 #include "db/db_internal.h"
+#include "db/vec_hnsw.h"
 #include "db/vec_kernels.h"
 
 #include <math.h>
@@ -29,10 +30,7 @@
 #define THREAD_MIN_FLOATS (1u << 21)  /* a scan of at least 8 MB (times queries) may split */
 #define MAX_THREADS 16
 
-typedef struct hent {
-    float key;
-    uint32_t slot;
-} hent;
+typedef kdb_vres hent;  /* (key, slot): shared with the approximate path (vec_hnsw.c) */
 
 typedef struct heap {
     hent *v;
@@ -95,6 +93,17 @@ static bool accept(const scan *sc, size_t slot) {
     keel_store *s = sc->db->s;
     keel_snap_entry e;
     keel__entry_at(s->map->base, s->align, sc->x->tr[slot], &e);
+    const uint8_t *item = s->map->base + e.voff;
+    if (sc->ttl[0] && kdb_expired(sc->ttl, sc->now, item, e.vlen)) return false;
+    return !sc->filter || kdb_expr_eval(sc->filter, item, e.vlen) == 1;
+}
+
+/* The approximate path's view of accept(): by trailer (vec_hnsw.c). */
+static bool pass_tr(const void *ctx, uint64_t tr) {
+    const scan *sc = ctx;
+    keel_store *s = sc->db->s;
+    keel_snap_entry e;
+    keel__entry_at(s->map->base, s->align, tr, &e);
     const uint8_t *item = s->map->base + e.voff;
     if (sc->ttl[0] && kdb_expired(sc->ttl, sc->now, item, e.vlen)) return false;
     return !sc->filter || kdb_expr_eval(sc->filter, item, e.vlen) == 1;
@@ -294,6 +303,9 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
         return keel__fail(KEEL_EVALIDATION, "TopK %u: it must be 1 to %u", k, KEEL_DB_MAX_TOPK);
     memset(hits_out, 0, nq * k * sizeof *hits_out);
     memset(counts_out, 0, nq * sizeof *counts_out);
+    if (opts && opts->ef > KEEL_DB_MAX_EF)
+        return keel__fail(KEEL_EVALIDATION, "ef %u: it must be 0 (exact) to %u", opts->ef,
+                          KEEL_DB_MAX_EF);
     if (dims < 1 || dims > KEEL_DB_MAX_DIMENSIONS)
         return keel__fail(KEEL_EVALIDATION, "the query vector has %zu dimensions (1 to %u)", dims,
                           KEEL_DB_MAX_DIMENSIONS);
@@ -322,7 +334,15 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
         st = keel__fail(KEEL_EVALIDATION, "table '%s' has no vector index named '%.255s'", t.name,
                         index);
     if (st == KEEL_OK) st = check_queries(x, queries, nq, dims, qq);
-    if (st == KEEL_OK) {
+    bool done = false;
+    if (st == KEEL_OK && o.ef) {   /* approximate (vec_hnsw.c), unless it says scan */
+        scan ctx = {.db = db, .x = x, .filter = filter, .ttl = t.ttl, .now = kdb_now(db)};
+        kdb_hsearch hs = {.q = queries, .qq = qq, .nq = nq, .k = k, .ef = o.ef,
+                          .filtered = filter || t.ttl[0], .pass = pass_tr,
+                          .slot_of = kdb_vec_slot, .ctx = &ctx};
+        st = kdb_hnsw_search(db, (kdb_vindex *)x, &hs, best, counts_out, &done);
+    }
+    if (st == KEEL_OK && !done) {
         scan proto = {.db = db, .x = x, .kn = kdb_vec_best(), .q = queries, .qq = qq, .nq = nq,
                       .d = dims, .filter = filter, .ttl = t.ttl, .now = kdb_now(db)};
         st = run(&proto, k, thread_count(x, nq, o.threads), best, counts_out);

@@ -21,6 +21,7 @@
  * duplicates; every candidate's payload is dims * 4 bytes inside the mapping.
  */
 #include "db/db_internal.h"
+#include "db/vec_hnsw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,7 +130,13 @@ void kdb_vec_free(kdb_vindex *x) {
     free(x->pay);
     free(x->hkey);
     free(x->hval);
+    kdb_hnsw_graph_free(x->g);
     free(x);
+}
+
+size_t kdb_vec_slot(const kdb_vindex *x, uint64_t tr) {
+    size_t j = hfind(x, tr);
+    return j == SIZE_MAX ? SIZE_MAX : x->hval[j];
 }
 
 /* The payload offset of the vector of the entry at trailer `tr`, if it has one of x's
@@ -159,8 +166,11 @@ void kdb_vec_publish(keel_db *db, uint32_t table, const keel_append_item *it) {
         kdb_vindex *x = db->vix[i];
         if (x->owner != table) continue;
         if (it->replaced_live) cand_remove(x, it->replaced_trailer);
-        if (!(it->flags & KEEL_FLAG_TOMBSTONE) && !kdb_vec_track(db, x, it->trailer_out))
+        uint64_t pay = 0;
+        if (!(it->flags & KEEL_FLAG_TOMBSTONE) && vector_of(db, x, it->trailer_out, &pay) &&
+            !cand_add(x, it->trailer_out, pay))
             atomic_store(&db->order_stale, true);   /* the rebuild fills the lists again */
+        if (x->g) kdb_hnsw_note(x, it, pay);    /* the approximate search's graph */
     }
 }
 
@@ -172,6 +182,9 @@ bool kdb_vec_rebuild(keel_db *db, const kdb_oent *v, size_t n) {
         for (size_t i = 0; i < db->nvix; i++)
             if (db->vix[i]->owner == table && !kdb_vec_track(db, db->vix[i], v[k].off)) ok = false;
     }
+    /* The graphs: handed back across a reload, or loaded from their checkpoints. */
+    if (ok) kdb_hnsw_attach_all(db);
+    else kdb_hnsw_pool_free(db);
     return ok;
 }
 
@@ -200,7 +213,10 @@ void kdb_vec_take(keel_db *db, kdb_vindex *x) {
 }
 
 void kdb_vec_clear(keel_db *db) {
-    for (size_t i = 0; i < db->nvix; i++) kdb_vec_free(db->vix[i]);
+    for (size_t i = 0; i < db->nvix; i++) {
+        kdb_hnsw_detach(db, db->vix[i]);    /* kept for kdb_vec_rebuild to hand back */
+        kdb_vec_free(db->vix[i]);
+    }
     free(db->vix);
     db->vix = NULL;
     db->nvix = 0;
@@ -242,7 +258,8 @@ void kdb_vec_encode(const keel_db *db, const kdb_table *t, kdb_buf *b) {
     for (size_t i = 0; i < db->nvix; i++) {
         const kdb_vindex *x = db->vix[i];
         if (x->owner != t->id) continue;
-        kdb_enc_map(b, 5 + (x->proj == KEEL_DB_PROJECT_INCLUDE) + (x->nfilters > 0));
+        bool hp = x->m != KEEL_DB_HNSW_M || x->efc != KEEL_DB_HNSW_EF_CONSTRUCTION;
+        kdb_enc_map(b, 5 + (x->proj == KEEL_DB_PROJECT_INCLUDE) + (x->nfilters > 0) + 2 * hp);
         enc_str(b, "name");
         enc_str(b, x->name);
         enc_str(b, "attr");
@@ -260,6 +277,12 @@ void kdb_vec_encode(const keel_db *db, const kdb_table *t, kdb_buf *b) {
         if (x->nfilters) {
             enc_str(b, "filters");
             enc_names(b, x->filters, x->filters_len, x->nfilters);
+        }
+        if (hp) {   /* only when not the defaults: older catalogs stay as they were */
+            enc_str(b, "m");
+            kdb_enc_uint(b, x->m);
+            enc_str(b, "efc");
+            kdb_enc_uint(b, x->efc);
         }
     }
 }
@@ -305,6 +328,14 @@ static bool names_attr(const kdb_val *m, const char *name, char **out, size_t *l
     return true;
 }
 
+/* An optional unsigned number of the catalog (absent: *out unchanged). */
+static bool opt_uint(const kdb_val *m, const char *name, int64_t *out) {
+    kdb_val v;
+    kdb_num num;
+    if (!kdb_item_attr(m->p, m->len, name, strlen(name), &v)) return true;
+    return v.type == KDB_N && kdb_val_num(&v, &num) == KEEL_OK && kdb_num_to_i64(&num, out);
+}
+
 keel_status kdb_vec_parse(keel_db *db, const kdb_table *t, const uint8_t *val, size_t len) {
     kdb_val v, e;
     if (!kdb_item_attr(val, len, "vindexes", 8, &v)) return KEEL_OK;
@@ -336,6 +367,13 @@ keel_status kdb_vec_parse(keel_db *db, const kdb_table *t, const uint8_t *val, s
             kdb_vec_free(x);
             goto bad;
         }
+        int64_t m = KEEL_DB_HNSW_M, efc = KEEL_DB_HNSW_EF_CONSTRUCTION;
+        if (!opt_uint(&e, "m", &m) || !opt_uint(&e, "efc", &efc) || m < 2 ||
+            m > KEEL_DB_HNSW_MAX_M || efc < 1 || efc > KEEL_DB_MAX_EF) {
+            kdb_vec_free(x);
+            goto bad;
+        }
+        x->m = (uint32_t)m, x->efc = (uint32_t)efc;
         x->dist = (keel_db_distance)di;
         x->proj = (keel_db_projection)pi;
         x->dims = (uint32_t)dims;

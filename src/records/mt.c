@@ -224,6 +224,8 @@ keel_status keel_rec_mtwriter_open(const keel_rec_mtwriter_options *opts,
                                    keel_rec_mtwriter **out) {
     keel__clear_error();
     if (!opts || !opts->dir || !out) return keel__fail(KEEL_EINVAL, "keel_rec_mtwriter_open: NULL");
+    keel_status st0 = keel__rec_check_writer_options(&opts->writer);
+    if (st0 != KEEL_OK) return st0;
     keel_rec_mtwriter *w = calloc(1, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "allocating a writer");
     w->fork_gen = keel__fork_gen_open();

@@ -1,5 +1,5 @@
 /*
- * records_reader.c: keel_rec_reader (sequential and random access), counting and stats.
+ * reader.c: keel_rec_reader (sequential and random access), counting and stats.
  *
  * The reader keeps `pos`, the position of the next chunk to read. A chunk is read in two
  * steps: its 40-byte header (at most 64 physical bytes, at most one block header inside),
@@ -21,8 +21,8 @@
  * postscript in the last 64 KiB block) also marks where the records end: the footer chunk
  * is never returned as records.
  *
- * Files are read with pread/preadv directly (record files are not keel stores; os.c's fault
- * injection covers pread through keel__os_pread_all for the header reads).
+ * Reading one chunk (its header, its data with one preadv, the ArrayRecord postscript) is
+ * chunk_read.c's; this file is the reader's state machine over those calls.
  */
 #include "records/records.h"
 
@@ -62,220 +62,8 @@ struct keel_rec_reader {
     uint64_t total;
     bool ix_built;
 
-    struct iovec *iov;
-    size_t iov_cap;
-    uint8_t *bh;
-    size_t bh_cap;
+    rec_scratch scratch;        /* buffers of keel__rec_read_data */
 };
-
-/* ---- low-level reads ----------------------------------------------------------------------- */
-
-static int preadv_all(int fd, struct iovec *iov, size_t cnt, uint64_t off, size_t *got_out) {
-    size_t got = 0, i = 0;
-    while (i < cnt) {
-        int n = cnt - i > IOV_MAX ? IOV_MAX : (int)(cnt - i);
-        ssize_t r;
-        do r = preadv(fd, iov + i, n, (off_t)off);
-        while (r < 0 && errno == EINTR);
-        if (r < 0) return errno;
-        if (r == 0) break;
-        size_t done = (size_t)r;
-        got += done;
-        off += done;
-        while (i < cnt && done >= iov[i].iov_len) {
-            done -= iov[i].iov_len;
-            i++;
-        }
-        if (i < cnt && done) {
-            iov[i].iov_base = (uint8_t *)iov[i].iov_base + done;
-            iov[i].iov_len -= done;
-        }
-    }
-    *got_out = got;
-    return 0;
-}
-
-keel_status keel__rec_read_header(int fd, uint64_t size, uint64_t c, rec_chunk_header *h,
-                                  uint64_t *end_out, int *short_out) {
-    unsigned long long cc = (unsigned long long)c;
-    *short_out = 0;
-    if (!keel__rec_possible_boundary(c))
-        return keel__fail(KEEL_ECORRUPT, "offset %llu: not a possible chunk boundary", cc);
-    uint64_t span = keel__rec_add_with_overhead(c, REC_CH) - c;
-    if (c > size || span > size - c) {
-        *short_out = 1;
-        return KEEL_OK;
-    }
-    uint8_t buf[REC_CH + REC_BH], content[REC_CH];
-    size_t got = 0;
-    int e = keel__os_pread_all(fd, buf, (size_t)span, c, &got);
-    if (e) return keel__fail_errno(e, "reading chunk header at offset %llu", cc);
-    if (got < span) {
-        *short_out = 1;
-        return KEEL_OK;
-    }
-    const uint8_t *bh = NULL;
-    uint64_t bpos = 0;
-    if (c % REC_B == 0) {
-        bh = buf;
-        bpos = c;
-        memcpy(content, buf + REC_BH, REC_CH);
-    } else if (span > REC_CH) {
-        size_t first = (size_t)(REC_B - c % REC_B);
-        memcpy(content, buf, first);
-        bh = buf + first;
-        bpos = c + first;
-        memcpy(content + first, buf + first + REC_BH, REC_CH - first);
-    } else {
-        memcpy(content, buf, REC_CH);
-    }
-    uint64_t prev = 0, next = 0;
-    if (bh && (!keel__rec_block_header_decode(bh, &prev, &next) || prev != bpos - c))
-        return keel__fail(KEEL_ECORRUPT, "block header at offset %llu: %s",
-                          (unsigned long long)bpos,
-                          keel__rec_block_header_decode(bh, &prev, &next)
-                              ? "does not match the chunk at its offset"
-                              : "hash mismatch or invalid values");
-    if (!keel__rec_chunk_header_decode(content, h))
-        return keel__fail(KEEL_ECORRUPT, "chunk header at offset %llu: hash mismatch", cc);
-    if (h->data_size > (UINT64_C(1) << 60))
-        return keel__fail(KEEL_ECORRUPT, "chunk header at offset %llu: data size %llu", cc,
-                          (unsigned long long)h->data_size);
-    uint64_t end = keel__rec_chunk_end(c, h->data_size, h->num_records);
-    if (bh && next != end - bpos)
-        return keel__fail(KEEL_ECORRUPT, "block header at offset %llu: next_chunk %llu does not "
-                          "match the chunk at %llu", (unsigned long long)bpos,
-                          (unsigned long long)next, cc);
-    *end_out = end;
-    return KEEL_OK;
-}
-
-/* Read the data of the chunk at `c` (header `h`, ending at `end` <= file size) into
- * ch->raw, checking the block headers it crosses and the data hash. *bad_block_out gets
- * the position of a bad block header (0 when the problem is elsewhere). */
-static keel_status read_data(keel_rec_reader *r, uint64_t c, const rec_chunk_header *h,
-                             uint64_t end, keel_rec_chunk *ch, uint64_t *bad_block_out) {
-    unsigned long long cc = (unsigned long long)c;
-    *bad_block_out = 0;
-    keel_status st = keel__rec_chunk_reserve_raw(ch, (size_t)h->data_size);
-    if (st) return st;
-    uint64_t p = keel__rec_add_with_overhead(c, REC_CH);
-    uint64_t nblocks = (end - c) / REC_B + 2;
-    size_t niov = (size_t)nblocks * 2 + 2;
-    if (niov > r->iov_cap) {
-        struct iovec *v = realloc(r->iov, niov * sizeof *v);
-        if (!v) return keel__fail(KEEL_ENOMEM, "allocating iovecs");
-        r->iov = v;
-        r->iov_cap = niov;
-    }
-    if ((st = keel__rec_grow(&r->bh, &r->bh_cap, (size_t)nblocks * REC_BH)) != KEEL_OK) return st;
-    size_t k = 0, nb = 0;
-    uint64_t left = h->data_size, start = p, bfirst = 0;
-    uint8_t *dst = ch->raw;
-    while (left > 0) {
-        if (p % REC_B == 0) {
-            if (nb == 0) bfirst = p;
-            r->iov[k].iov_base = r->bh + nb++ * REC_BH;
-            r->iov[k++].iov_len = REC_BH;
-            p += REC_BH;
-        }
-        uint64_t room = REC_B - p % REC_B;
-        uint64_t n = left < room ? left : room;
-        r->iov[k].iov_base = dst;
-        r->iov[k++].iov_len = (size_t)n;
-        dst += n;
-        left -= n;
-        p += n;
-    }
-    size_t got = 0;
-    int e = preadv_all(r->fd, r->iov, k, start, &got);
-    if (e) return keel__fail_errno(e, "reading chunk at offset %llu", cc);
-    if (got < p - start)
-        return keel__fail(KEEL_ECORRUPT, "chunk at offset %llu is truncated", cc);
-    for (size_t i = 0; i < nb; i++) {
-        uint64_t b = bfirst + i * REC_B, prev, next;
-        const uint8_t *bh = r->bh + i * REC_BH;
-        if (!keel__rec_block_header_decode(bh, &prev, &next)) {
-            *bad_block_out = b;
-            return keel__fail(KEEL_ECORRUPT, "block header at offset %llu: hash mismatch or "
-                              "invalid values (in chunk at %llu)", (unsigned long long)b, cc);
-        }
-        if (prev != b - c || next != end - b) {
-            *bad_block_out = b;
-            return keel__fail(KEEL_ECORRUPT, "block header at offset %llu does not match the "
-                              "chunk at %llu", (unsigned long long)b, cc);
-        }
-    }
-    if (keel__rec_hash(ch->raw, (size_t)h->data_size) != h->data_hash)
-        return keel__fail(KEEL_ECORRUPT, "chunk at offset %llu: data hash mismatch", cc);
-    return KEEL_OK;
-}
-
-keel_status keel__rec_check_chunk_data(int fd, uint64_t c, const rec_chunk_header *h,
-                                       uint64_t end) {
-    keel_rec_reader r;
-    memset(&r, 0, sizeof r);
-    r.fd = fd;
-    keel_rec_chunk *ch = keel__rec_chunk_new();
-    if (!ch) return keel__fail(KEEL_ENOMEM, "allocating a chunk");
-    uint64_t bad;
-    keel_status st = read_data(&r, c, h, end, ch, &bad);
-    free(r.iov);
-    free(r.bh);
-    keel_rec_chunk_release(ch);
-    return st;
-}
-
-/* ---- ArrayRecord footer ------------------------------------------------------------------- */
-
-static keel_status load_simple(int fd, uint64_t size, uint64_t c, keel_rec_chunk *ch,
-                               rec_chunk_header *h_out);
-
-keel_status keel__rec_find_ar_footer(int fd, uint64_t size, uint64_t *footer_out) {
-    if (size < 2 * REC_B || size % REC_B != 0) return KEEL_NOTFOUND;
-    keel_rec_chunk *ch = keel__rec_chunk_new();
-    if (!ch) return keel__fail(KEEL_ENOMEM, "allocating a chunk");
-    rec_chunk_header h;
-    keel_status st = load_simple(fd, size, size - REC_B, ch, &h);
-    uint64_t off;
-    if (st == KEEL_OK && ch->n >= 1 &&
-        keel__rec_ar_parse_postscript(ch->values, (size_t)ch->offs[1], &off) &&
-        off >= REC_SIG_SIZE && off < size - REC_B) {
-        *footer_out = off;
-        st = KEEL_OK;
-    } else if (st == KEEL_ENOMEM || st == KEEL_EIO) {
-        /* keep */
-    } else {
-        st = KEEL_NOTFOUND;
-    }
-    keel_rec_chunk_release(ch);
-    return st;
-}
-
-/* ---- the reader ---------------------------------------------------------------------------- */
-
-/* Read header and data of a simple chunk at `c` and decode it (no recovery). */
-static keel_status load_simple(int fd, uint64_t size, uint64_t c, keel_rec_chunk *ch,
-                               rec_chunk_header *h_out) {
-    keel_rec_reader tmp;
-    memset(&tmp, 0, sizeof tmp);
-    tmp.fd = fd;
-    tmp.size = size;
-    uint64_t end = 0, bad = 0;
-    int is_short;
-    keel_status st = keel__rec_read_header(fd, size, c, h_out, &end, &is_short);
-    if (!st && (is_short || end > size))
-        st = keel__fail(KEEL_ECORRUPT, "chunk at offset %llu is truncated",
-                        (unsigned long long)c);
-    if (!st && h_out->type != REC_CHUNK_SIMPLE)
-        st = keel__fail(KEEL_ECORRUPT, "chunk at offset %llu: not a simple chunk",
-                        (unsigned long long)c);
-    if (!st) st = read_data(&tmp, c, h_out, end, ch, &bad);
-    if (!st) st = keel__rec_decode_simple(ch, h_out, c);
-    free(tmp.iov);
-    free(tmp.bh);
-    return st;
-}
 
 keel_status keel_rec_reader_open(const char *path, const keel_rec_reader_options *opts,
                                  keel_rec_reader **out) {
@@ -475,7 +263,7 @@ static keel_status advance(keel_rec_reader *r) {
         keel_rec_chunk *ch = fresh_chunk(&r->cur);
         if (!ch) return keel__fail(KEEL_ENOMEM, "allocating a chunk");
         uint64_t bad;
-        st = read_data(r, c, &h, end, ch, &bad);
+        st = keel__rec_read_data(r->fd, &r->scratch, c, &h, end, ch, &bad);
         if (!st) st = keel__rec_decode_simple(ch, &h, c);
         if (st) {
             ch->n = 0;
@@ -618,7 +406,7 @@ static keel_status load_ix(keel_rec_reader *r, size_t k, keel_rec_chunk **slot) 
     keel_status st = keel__rec_read_header(r->fd, r->size, c, &h, &end, &is_short);
     if (!st && (is_short || end > r->size))
         st = keel__fail(KEEL_ECORRUPT, "chunk at offset %llu is truncated", (unsigned long long)c);
-    if (!st) st = read_data(r, c, &h, end, ch, &bad);
+    if (!st) st = keel__rec_read_data(r->fd, &r->scratch, c, &h, end, ch, &bad);
     if (!st) st = keel__rec_decode_simple(ch, &h, c);
     if (!st && ch->n != r->ix[k].n)
         st = keel__fail(KEEL_ECORRUPT, "chunk at offset %llu changed", (unsigned long long)c);
@@ -733,8 +521,7 @@ void keel_rec_reader_close(keel_rec_reader *r) {
     keel_rec_chunk_release(r->rnd);
     free(r->skips);
     free(r->ix);
-    free(r->iov);
-    free(r->bh);
+    keel__rec_scratch_free(&r->scratch);
     free(r);
 }
 
@@ -790,7 +577,7 @@ static keel_status stat_fn(keel_rec_reader *r, uint64_t c, const rec_chunk_heade
     }
     if (x->verify) {
         uint64_t bad;
-        keel_status st = read_data(r, c, h, end, x->ch, &bad);
+        keel_status st = keel__rec_read_data(r->fd, &r->scratch, c, h, end, x->ch, &bad);
         if (!st) st = keel__rec_decode_simple(x->ch, h, c);
         if (st == KEEL_ENOMEM || st == KEEL_EIO) return st;
         if (st) s->corrupt_chunks++;
@@ -817,7 +604,7 @@ keel_status keel_rec_stat_file(const char *path, const keel_rec_reader_options *
     if (!st && r->data_end < r->size) {
         rec_chunk_header h;
         s.array_record = 1;
-        if (load_simple(r->fd, r->size, r->data_end, x.ch, &h) == KEEL_OK && x.ch->n >= 1) {
+        if (keel__rec_load_simple(r->fd, r->size, r->data_end, x.ch, &h) == KEEL_OK && x.ch->n >= 1) {
             uint64_t g = 0, n = 0;
             if (keel__rec_ar_parse_metadata(x.ch->values, (size_t)x.ch->offs[1], &g, &n))
                 s.array_record_group_size = g;
@@ -889,7 +676,7 @@ static keel_status chunks_from_footer(keel_rec_reader *r, chunks_ctx *x) {
     keel_rec_chunk *ch = keel__rec_chunk_new();
     if (!ch) return keel__fail(KEEL_ENOMEM, "allocating a chunk");
     rec_chunk_header h;
-    keel_status st = load_simple(r->fd, r->size, r->data_end, ch, &h);
+    keel_status st = keel__rec_load_simple(r->fd, r->size, r->data_end, ch, &h);
     uint64_t group = 0, total = 0;
     if (st == KEEL_ENOMEM || st == KEEL_EIO) goto done;
     st = KEEL_NOTFOUND;

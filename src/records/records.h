@@ -7,6 +7,8 @@
  * format.c  hashing, varints, block and chunk headers, Riegeli's placement formulas, the
  *           signature, simple-chunk encode/decode, the ArrayRecord protobuf messages
  * writer.c  keel_rec_writer
+ * chunk_read.c  reading one chunk: header, data (one preadv), a whole simple chunk, the
+ *           ArrayRecord postscript, the append point; shared by the reader and append
  * reader.c  keel_rec_reader, counting, statistics
  * mt.c      the sharded multi-threaded writer and reader used by Python
  *
@@ -23,6 +25,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/uio.h>
 
 #define REC_B ((uint64_t)KEEL_REC_BLOCK_SIZE)
 #define REC_BH 24u
@@ -72,6 +75,10 @@ static inline size_t keel__rec_varint_len(uint64_t v) {
 /* Decode a varint64 from [*p, end). Accepts non-shortest forms (Disky writes 127 as
  * FF 00) as Riegeli's reader does; rejects more than 10 bytes and overflow. */
 bool keel__rec_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+/* writer.c: KEEL_EINVAL (with detail) unless the compression, its level (none for
+ * uncompressed output) and the sync mode are valid. */
+keel_status keel__rec_check_writer_options(const keel_rec_writer_options *o);
 
 /* ---- placement (Riegeli's formulas) -------------------------------------------------- */
 
@@ -169,7 +176,18 @@ bool keel__rec_ar_parse_metadata(const uint8_t *p, size_t n, uint64_t *group_siz
 bool keel__rec_ar_parse_footer_entry(const uint8_t *p, size_t n, uint64_t *chunk_offset,
                                      uint64_t *decoded, uint64_t *num_records);
 
-/* ---- header walking (records_reader.c) --------------------------------------------------- */
+/* ---- reading one chunk (chunk_read.c) ---------------------------------------------------- */
+
+/* Buffers keel__rec_read_data reuses from call to call: iovecs and the block headers a
+ * chunk's data crosses. Zero-initialised; keel__rec_scratch_free releases them. */
+typedef struct rec_scratch {
+    struct iovec *iov;
+    size_t iov_cap;
+    uint8_t *bh;
+    size_t bh_cap;
+} rec_scratch;
+
+void keel__rec_scratch_free(rec_scratch *s);
 
 /* Read and check the header of the chunk at `c` in a file of `size` bytes. KEEL_OK with
  * *short_out set when the file ends before the header does; KEEL_ECORRUPT for a bad chunk
@@ -185,6 +203,19 @@ keel_status keel__rec_check_chunk_data(int fd, uint64_t c, const rec_chunk_heade
 /* KEEL_OK and the footer chunk's offset when the file ends with ArrayRecord's postscript;
  * KEEL_NOTFOUND when it does not. */
 keel_status keel__rec_find_ar_footer(int fd, uint64_t size, uint64_t *footer_out);
+/* Read the data of the chunk at `c` (header `h`, ending at `end` <= file size) into
+ * ch->raw, checking the block headers it crosses and the data hash. *bad_block_out gets
+ * the position of a bad block header (0 when the problem is elsewhere). */
+keel_status keel__rec_read_data(int fd, rec_scratch *s, uint64_t c, const rec_chunk_header *h,
+                                uint64_t end, keel_rec_chunk *ch, uint64_t *bad_block_out);
+/* Where appending to a file of `size` bytes continues: the end of its last complete chunk
+ * whose data is intact (chunks near the end are read whole); *damaged_out 1 when the cut
+ * starts at a damaged chunk, *footer_out 1 when it is an ArrayRecord footer. */
+keel_status keel__rec_find_append_point(int fd, uint64_t size, uint64_t *out, int *damaged_out,
+                                        int *footer_out);
+/* Read header and data of a simple chunk at `c` and decode it (no recovery). */
+keel_status keel__rec_load_simple(int fd, uint64_t size, uint64_t c, keel_rec_chunk *ch,
+                                  rec_chunk_header *h_out);
 
 /* The reader's next chunk with records, retained for the caller (records_mt.c). */
 keel_status keel__rec_reader_next_chunk(keel_rec_reader *r, keel_rec_chunk **out);

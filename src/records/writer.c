@@ -1,5 +1,5 @@
 /*
- * records_writer.c: keel_rec_writer, which appends records to a Riegeli/records file.
+ * writer.c: keel_rec_writer, which appends records to a Riegeli/records file.
  *
  * Records collect in memory: their sizes as varints in `sizes`, their bytes in `vbuf` after
  * a headroom. When the values reach the chunk size (or on flush/close) the chunk is
@@ -387,71 +387,7 @@ static keel_status do_sync(keel_rec_writer *w) {
     return KEEL_OK;
 }
 
-/* ---- the tail of an existing file ------------------------------------------------------------ */
-
-
-/* How far back from the end append checks chunk data: the chunks written since the last
- * sync are the ones a power loss can leave with intact headers and lost data. */
-#define APPEND_CHECK_WINDOW (UINT64_C(4) << 20)
-
-/* Where appending continues: the end of the last complete chunk whose data is intact.
- * Reads block and chunk headers near the end and the data of the chunks that begin in
- * the last APPEND_CHECK_WINDOW bytes (all of a smaller file). *damaged_out is 1 when the
- * cut starts at a complete chunk whose data (or a block header inside it) is damaged,
- * 0 when it is an unfinished chunk. *footer_out is 1 when the point is an ArrayRecord
- * footer (rewritten at close, not damage). */
-static keel_status find_append_point(int fd, uint64_t size, uint64_t *out, int *damaged_out,
-                                     int *footer_out) {
-    uint64_t footer;
-    *damaged_out = *footer_out = 0;
-    keel_status st = keel__rec_find_ar_footer(fd, size, &footer);
-    if (st == KEEL_OK) {
-        *out = footer;      /* the footer, padding and postscript are rewritten at close */
-        *footer_out = 1;
-        return KEEL_OK;
-    }
-    if (st != KEEL_NOTFOUND) return st;
-    /* An intact block header tells where a chunk begins in or after its block: take the
-     * lowest one in the window (the last intact one before it when there is none). */
-    uint64_t b = (size - 1) / REC_B * REC_B;
-    uint64_t start = REC_SIG_SIZE;
-    bool found = false;
-    for (; b > 0; b -= REC_B) {
-        if (found && size - b > APPEND_CHECK_WINDOW) break;
-        uint8_t bh[REC_BH];
-        size_t got = 0;
-        int e = keel__os_pread_all(fd, bh, REC_BH, b, &got);
-        if (e) return keel__fail_errno(e, "reading block header at offset %llu",
-                                       (unsigned long long)b);
-        uint64_t prev, next;
-        if (got == REC_BH && keel__rec_block_header_decode(bh, &prev, &next) && prev <= b) {
-            if (prev == 0) start = b;
-            else if (b + next <= size) start = b + next;
-            else start = b - prev;     /* the chunk crossing b is the unfinished one */
-            if (start < REC_SIG_SIZE) start = REC_SIG_SIZE;
-            found = true;
-        }
-    }
-    if (b == 0) start = REC_SIG_SIZE;  /* the window covers the whole file */
-    uint64_t c = start;
-    while (c < size) {
-        rec_chunk_header h;
-        uint64_t end;
-        int is_short = 0;
-        st = keel__rec_read_header(fd, size, c, &h, &end, &is_short);
-        if (st == KEEL_ECORRUPT || is_short || end > size) break;
-        if (st) return st;
-        st = keel__rec_check_chunk_data(fd, c, &h, end);
-        if (st == KEEL_ECORRUPT) {
-            *damaged_out = 1;
-            break;
-        }
-        if (st) return st;
-        c = end;
-    }
-    *out = c < size ? c : size;
-    return KEEL_OK;
-}
+/* ---- the tail of an existing file (where to append: chunk_read.c) ------------------------- */
 
 static keel_status add_ar(keel_rec_writer *w, uint64_t begin, uint64_t decoded, uint64_t n) {
     if (w->ar_n == w->ar_cap) {
@@ -521,26 +457,44 @@ keel_status keel_rec_writer_recovery(const keel_rec_writer *w, keel_recovery *re
     return KEEL_OK;
 }
 
+/* The compression, its level and the sync mode, as Riegeli's option grammar allows them:
+ * `uncompressed` takes no level, `zstd` -131072..22, `brotli` 0..11 (0: the codec's default
+ * here, as in keel_records.h). Shared with keel_rec_mtwriter_open, which checks its
+ * writers' options up front rather than at each shard's first write. */
+keel_status keel__rec_check_writer_options(const keel_rec_writer_options *o) {
+    switch (o->compression) {
+    case KEEL_REC_UNCOMPRESSED:
+        if (o->level != 0)
+            return keel__fail(KEEL_EINVAL, "compression level %d given for uncompressed "
+                              "output (only zstd and brotli take a level)", o->level);
+        break;
+    case KEEL_REC_ZSTD:
+        if (o->level < -131072 || o->level > 22)
+            return keel__fail(KEEL_EINVAL, "zstd level %d out of range (-131072..22)", o->level);
+        break;
+    case KEEL_REC_BROTLI:
+        if (o->level < 0 || o->level > 11)
+            return keel__fail(KEEL_EINVAL, "brotli level %d out of range (0..11)", o->level);
+        break;
+    default: return keel__fail(KEEL_EINVAL, "unknown compression %d", (int)o->compression);
+    }
+    if (o->sync != KEEL_SYNC_NONE && o->sync != KEEL_SYNC_DATA && o->sync != KEEL_SYNC_FULL)
+        return keel__fail(KEEL_EINVAL, "unknown sync mode %d", (int)o->sync);
+    return KEEL_OK;
+}
+
 keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options *opts,
                                  keel_rec_writer **out) {
     keel__clear_error();
     if (!path || !out) return keel__fail(KEEL_EINVAL, "keel_rec_writer_open: NULL argument");
     keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
     if (opts) o = *opts;
-    int comp;
-    switch (o.compression) {
-    case KEEL_REC_UNCOMPRESSED: comp = REC_COMP_NONE; break;
-    case KEEL_REC_ZSTD: comp = REC_COMP_ZSTD; break;
-    case KEEL_REC_BROTLI: comp = REC_COMP_BROTLI; break;
-    default: return keel__fail(KEEL_EINVAL, "unknown compression %d", (int)o.compression);
-    }
-    if (comp == REC_COMP_ZSTD && (o.level < -131072 || o.level > 22))
-        return keel__fail(KEEL_EINVAL, "zstd level %d out of range", o.level);
-    if (comp == REC_COMP_BROTLI && (o.level < 0 || o.level > 11))
-        return keel__fail(KEEL_EINVAL, "brotli level %d out of range (0..11)", o.level);
+    keel_status st0 = keel__rec_check_writer_options(&o);
+    if (st0 != KEEL_OK) return st0;
+    int comp = o.compression == KEEL_REC_ZSTD     ? REC_COMP_ZSTD
+               : o.compression == KEEL_REC_BROTLI ? REC_COMP_BROTLI
+                                                  : REC_COMP_NONE;
     if (o.chunk_size == 0) o.chunk_size = KEEL_REC_DEFAULT_CHUNK_SIZE;
-    if (o.sync != KEEL_SYNC_NONE && o.sync != KEEL_SYNC_DATA && o.sync != KEEL_SYNC_FULL)
-        return keel__fail(KEEL_EINVAL, "unknown sync mode %d", (int)o.sync);
 
     keel_rec_writer *w = calloc(1, sizeof *w);
     if (!w) return keel__fail(KEEL_ENOMEM, "allocating a record writer");
@@ -588,7 +542,7 @@ keel_status keel_rec_writer_open(const char *path, const keel_rec_writer_options
     } else {
         uint64_t at = size;
         int damaged, footer;
-        st = find_append_point(w->fd, size, &at, &damaged, &footer);
+        st = keel__rec_find_append_point(w->fd, size, &at, &damaged, &footer);
         if (st) goto fail;
         if (at < size && !footer) {
             /* Never destroy bytes silently: the cut is saved beside the file first. */

@@ -564,6 +564,55 @@ static void test_chunk_list(void) {
     keel_rec_reader_close(r);
 }
 
+/* The compression level is checked against the compression, as Riegeli's option grammar
+ * has it: uncompressed output takes none (a non-zero level is KEEL_EINVAL, not silently
+ * ignored), zstd -131072..22, brotli 0..11; 0 is each codec's default. The multi-threaded
+ * writer checks its writers' options when it opens, before any shard exists. */
+static void test_writer_levels(void) {
+    static const struct {
+        keel_rec_compression c;
+        int level;
+        keel_status want;
+    } cases[] = {
+        {KEEL_REC_UNCOMPRESSED, 0, KEEL_OK},     {KEEL_REC_UNCOMPRESSED, 1, KEEL_EINVAL},
+        {KEEL_REC_UNCOMPRESSED, -1, KEEL_EINVAL}, {KEEL_REC_ZSTD, 0, KEEL_OK},
+        {KEEL_REC_ZSTD, 22, KEEL_OK},            {KEEL_REC_ZSTD, -131072, KEEL_OK},
+        {KEEL_REC_ZSTD, 23, KEEL_EINVAL},        {KEEL_REC_ZSTD, -131073, KEEL_EINVAL},
+        {KEEL_REC_BROTLI, 0, KEEL_OK},           {KEEL_REC_BROTLI, 11, KEEL_OK},
+        {KEEL_REC_BROTLI, 12, KEEL_EINVAL},      {KEEL_REC_BROTLI, -1, KEEL_EINVAL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        keel_rec_writer_options o = KEEL_REC_WRITER_OPTIONS_INIT;
+        o.compression = cases[i].c;
+        o.level = cases[i].level;
+        const char *p = h_path("levels");
+        unlink(p);
+        keel_rec_writer *w = NULL;
+        keel_status st = keel_rec_writer_open(p, &o, &w);
+        CHECK(st == cases[i].want);
+        if (st == KEEL_OK) {
+            CHECK(keel_rec_writer_write(w, "abc", 3) == KEEL_OK);
+            CHECK(keel_rec_writer_close(w) == KEEL_OK);
+        } else {
+            CHECK(strstr(keel_errmsg(), "level") != NULL);
+            CHECK(access(p, F_OK) != 0);   /* refused before the file is created */
+        }
+    }
+    keel_rec_mtwriter_options mo;
+    memset(&mo, 0, sizeof mo);
+    mo.dir = h_path("levels-mt");
+    mo.num_shards = 2;
+    mo.worker_threads = 1;
+    mo.writer = (keel_rec_writer_options)KEEL_REC_WRITER_OPTIONS_INIT;
+    mo.writer.level = 3;
+    keel_rec_mtwriter *mw = NULL;
+    CHECK(keel_rec_mtwriter_open(&mo, &mw) == KEEL_EINVAL);
+    CHECK(mw == NULL && strstr(keel_errmsg(), "uncompressed") != NULL);
+    mo.writer.compression = KEEL_REC_ZSTD;
+    REQUIRE(keel_rec_mtwriter_open(&mo, &mw) == KEEL_OK);
+    CHECK(keel_rec_mtwriter_close(mw) == KEEL_OK);
+}
+
 int main(int argc, char **argv) {
     static const h_test tests[] = {
         H_TEST(test_signature_and_formulas),
@@ -577,6 +626,7 @@ int main(int argc, char **argv) {
         H_TEST(test_chunks_outlive_reader),
         H_TEST(test_mt_4_shards_100k),
         H_TEST(test_chunk_list),
+        H_TEST(test_writer_levels),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));
 }

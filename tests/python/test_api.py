@@ -41,6 +41,14 @@ def test_exception_hierarchy() -> None:
         assert issubclass(exc, keeldb.Error)
     assert issubclass(keeldb.Error, Exception)
     assert issubclass(keeldb.StoreIOError, OSError)
+    # The errno subclasses are what OSError(errno, ...) would pick, and StoreIOErrors.
+    for exc, builtin in (
+        (keeldb.StoreFileNotFoundError, FileNotFoundError),
+        (keeldb.StoreFileExistsError, FileExistsError),
+        (keeldb.StorePermissionError, PermissionError),
+    ):
+        assert issubclass(exc, keeldb.StoreIOError) and issubclass(exc, builtin)
+        assert exc.__module__ == "keeldb"
     assert keeldb.Error.__module__ == "keeldb"
 
 
@@ -101,15 +109,32 @@ def test_open_paths(tmp_path: Path) -> None:
 
 def test_open_missing_without_create(tmp_path: Path) -> None:
     p = tmp_path / "missing.keel"
-    with pytest.raises(keeldb.StoreIOError) as ei:
-        DataStore(p, create=False)
-    assert ei.value.errno == errno.ENOENT
-    assert isinstance(ei.value, FileNotFoundError) or isinstance(ei.value, OSError)
-    assert isinstance(ei.value, keeldb.Error)
-    assert ei.value.filename == str(p)
-    with pytest.raises(OSError):
-        DataStore(p, readonly=True)
+    # simd_r_drive raises OSError for a file it cannot open; ours is that, a keeldb.Error,
+    # and the FileNotFoundError that OSError(ENOENT, ...) would be, read-only or not.
+    for kwargs in ({"create": False}, {"readonly": True}):
+        with pytest.raises(FileNotFoundError) as ei:
+            DataStore(p, **kwargs)
+        assert type(ei.value) is keeldb.StoreFileNotFoundError
+        assert isinstance(ei.value, keeldb.StoreIOError)
+        assert isinstance(ei.value, keeldb.Error)
+        assert ei.value.errno == errno.ENOENT
+        assert ei.value.filename == str(p)
+        assert "no such file" in str(ei.value)
     assert not p.exists()
+    # A missing directory on the path is ENOENT too; the Database raises the same class.
+    with pytest.raises(keeldb.StoreFileNotFoundError):
+        DataStore(tmp_path / "no" / "dir.keel")
+    with pytest.raises(keeldb.StoreFileNotFoundError) as ei:
+        keeldb.Database.open(p)
+    assert ei.value.errno == errno.ENOENT
+
+
+def test_open_other_io_errors_are_store_io_errors(tmp_path: Path) -> None:
+    # A directory where the file should be: an OSError with an errno, not ENOENT.
+    with pytest.raises(keeldb.StoreIOError) as ei:
+        DataStore(tmp_path)
+    assert ei.value.errno not in (None, errno.ENOENT)
+    assert not isinstance(ei.value, FileNotFoundError)
 
 
 def test_open_foreign_file_is_untouched(tmp_path: Path) -> None:

@@ -101,6 +101,21 @@ def test_record_writer_valid_ints(tmp_path: Path) -> None:
     assert RecordReader.count_records(tmp_path / "f") == 2
 
 
+def test_record_writer_level_needs_compression(tmp_path: Path) -> None:
+    # As Riegeli's options ('uncompressed' takes no level) and Disky (only Zstd(level) has
+    # one): a level for uncompressed output is refused, not silently ignored, and nothing
+    # is created. Out-of-range levels are refused per codec; 0 is each codec's default.
+    for compression, level in ((None, 3), ("none", -1), ("zstd", 23), ("brotli", 12)):
+        p = tmp_path / f"{compression}-{level}"
+        with pytest.raises(ValueError, match="level"):
+            RecordWriter(p, compression, level=level)
+        assert not p.exists()
+    for compression, level in ((None, 0), ("zstd", 22), ("brotli", 11), ("brotli", 0)):
+        with RecordWriter(tmp_path / f"ok-{compression}-{level}", compression,
+                          level=level) as w:
+            w.write_record(b"x")
+
+
 MT_WRITER_BAD: Dict[str, Any] = {
     "num_shards": [(0, ValueError), (-1, ValueError), (2**32 + 1, OverflowError)],
     "worker_threads": [(0, ValueError), (-1, ValueError), (2**32 + 1, OverflowError)],

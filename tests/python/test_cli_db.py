@@ -709,3 +709,9 @@ def test_search(keel: Keel, db: Path) -> None:
     assert_error(keel.db(db, "search", "tbl", "euc", check=None), 2, "missing --vector")
     assert_error(keel.db(db, "search", "tbl", "euc", "--vector", "[1,0,0]", "--k", "101",
                          check=None), 2, "--k")
+    # --ef: approximate (exact anyway under 5,000 items: the same answer)
+    hits = keel.items(db, "search", "tbl", "euc", "--vector", "[2.2, 0, 0]", "--k", "2",
+                      "--ef", "16", "--projection", "p")
+    assert [h["Item"]["p"]["S"] for h in hits] == ["i2", "i3"]
+    assert_error(keel.db(db, "search", "tbl", "euc", "--vector", "[1,0,0]", "--ef", "4097",
+                         check=None), 2, "--ef")

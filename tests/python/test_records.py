@@ -522,9 +522,14 @@ def test_truncation_every_offset_of_last_block(tmp_path):
     data = src.read_bytes()
     assert len(data) > BLOCK
     p = tmp_path / "cut"
+    p.write_bytes(data)
     last_block = (len(data) - 1) // BLOCK * BLOCK
-    for cut in range(last_block, len(data) + 1):
-        p.write_bytes(data[:cut])
+    # Every cut, longest first: shrinking the one file with truncate is what a crashed
+    # writer leaves, and costs a fraction of rewriting it each time (re-creating a 70 KB
+    # file 8,700 times took 27 of this test's 35 s).
+    for cut in range(len(data), last_block - 1, -1):
+        os.truncate(p, cut)
+        assert p.stat().st_size == cut
         complete = max([n for end, n in ends if end <= cut], default=0)
         got = read_all(p, CorruptionStrategy.RECOVER)
         assert got == recs[:complete], cut

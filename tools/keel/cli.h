@@ -4,7 +4,7 @@
  * The tool is split by face: main.c (dispatch, option parsing, messages, output and the
  * progress bar), store_cmds.c (keel FILE COMMAND: the store commands and their table),
  * records_cmds.c (keel records ...: record files) and db_cmds.c (keel db FILE COMMAND:
- * databases). A face other than the store's is reached by a leading word ("records",
+ * databases, with its commands in the db_*_cmds.c files, see db_cli.h). A face other than the store's is reached by a leading word ("records",
  * "db"); adding one is one more file defining a `face`, its declaration below and one line
  * in main.c's table.
  *

@@ -1,6 +1,8 @@
 /*
  * db_cli.h: what the files of `keel db` share: db_cmds.c (the table of commands, argument
- * parsing, tables, items, queries and scans) and db_io_cmds.c (sql, export, import).
+ * parsing, the helpers below, the face), db_table_cmds.c (tables, stat, stats, verify,
+ * compact), db_item_cmds.c (put, get, del, update, transact), db_query_cmds.c (query,
+ * scan, search) and db_io_cmds.c (sql, export, import).
  *
  * A command gets its parsed arguments (db_args) and returns an exit status (cli.h); the
  * helpers below report their own failures and return EXIT_USAGE or EXIT_ERROR.
@@ -53,6 +55,7 @@ typedef struct db_args {
     keel_db_return return_values;
     const char *vector;         /* search: JSON or a file holding it */
     uint32_t k;                 /* search: 1..100 (default 10) */
+    uint32_t ef;                /* search: 0 exact, else the approximate beam */
 } db_args;
 
 typedef struct db_command {
@@ -89,6 +92,26 @@ outbuf *new_outbuf(const char *what);
 int parse_key_spec(const db_args *a, const char *spec, const char *what, char **name_out,
                    keel_db_keytype *type_out);
 
+/* The commands, listed in db_cmds.c's table. db_table_cmds.c: */
+int cmd_tables(db_args *a);
+int cmd_create_table(db_args *a);
+int cmd_delete_table(db_args *a);
+int cmd_describe(db_args *a);
+int cmd_count(db_args *a);
+int cmd_stats(db_args *a);
+int cmd_stat(db_args *a);
+int cmd_verify(db_args *a);
+int cmd_compact(db_args *a);
+/* db_item_cmds.c */
+int cmd_put(db_args *a);
+int cmd_get(db_args *a);
+int cmd_del(db_args *a);
+int cmd_update(db_args *a);
+int cmd_transact(db_args *a);
+/* db_query_cmds.c */
+int cmd_query(db_args *a);
+int cmd_scan(db_args *a);
+int cmd_search(db_args *a);
 /* db_io_cmds.c */
 int cmd_sql(db_args *a);
 int cmd_export(db_args *a);

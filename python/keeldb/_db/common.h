@@ -34,6 +34,7 @@
  * Files (one extension module, keeldb._db, built from all of them)
  *   common.h    this header
  *   module.c    module init/exec/traverse/clear, the exception classes, status -> exception
+ *               (the parts shared with keeldb._keeldb are ../_common/kpy.c's)
  *   encode.c    Python value -> CBOR (a growing buffer)
  *   decode.c    CBOR -> Python value (zero-copy vectors over the mapping)
  *   vector.c    the Vector type
@@ -63,6 +64,7 @@
 
 #include "keel.h"
 #include "keel_db.h"
+#include "../_common/kpy.h"
 
 /* Items a cursor collects per refill, with the GIL released. */
 #define CURSOR_BATCH 64
@@ -81,14 +83,8 @@ typedef struct {
     PyTypeObject *Database_type;
     PyTypeObject *Vector_type;
     PyTypeObject *Cursor_type;
-    /* keeldb._keeldb's classes (strong references). */
-    PyObject *Error;
-    PyObject *CorruptError;
-    PyObject *FormatError;
-    PyObject *VersionError;
-    PyObject *LockedError;
-    PyObject *ReadOnlyError;
-    PyObject *StoreIOError;
+    /* keeldb._keeldb's classes (strong references): st->Error, ..., st->StoreIOError. */
+    KPY_ERRORS_MEMBER;
     /* Ours. */
     PyObject *ValidationError;
     PyObject *ExpressionSyntaxError;
@@ -244,41 +240,35 @@ db_check(DatabaseObject *self)
     return 0;
 }
 
-/* Run `stmt` with the GIL released while holding oplock for reading (see the header). The
- * caller has checked that the database is open, with the GIL held since. */
-#define IO_CALL(self, stmt)                                                                 \
-    do {                                                                                    \
-        pthread_rwlock_rdlock(&(self)->oplock);                                             \
-        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
-        pthread_rwlock_unlock(&(self)->oplock);                                             \
-        Py_END_ALLOW_THREADS                                                                \
-    } while (0)
+/* Run `stmt` with the GIL released while holding oplock for reading (see the header and
+ * ../_common/kpy.h). The caller has checked that the database is open, with the GIL held
+ * since. */
+#define IO_CALL(self, stmt) KPY_IO_CALL(self, stmt)
 
-/* A key of the default table: bytes-like or str (UTF-8). */
-typedef struct {
-    const char *buf;
-    Py_ssize_t len;
-    int has_view;
-    Py_buffer view;
-} kdp_key;
+/* A key of the default table: bytes, str (UTF-8), bytearray or memoryview. */
+typedef kpy_buf kdp_key;
 
-int kdp_key_get(PyObject *o, kdp_key *k, const char *what);
+static inline int
+kdp_key_get(PyObject *o, kdp_key *k, const char *what)
+{
+    return kpy_buf_get(o, k, what, KPY_BUF_KEY);
+}
 
 static inline void
 kdp_key_release(kdp_key *k)
 {
-    if (k->has_view) {
-        PyBuffer_Release(&k->view);
-        k->has_view = 0;
-    }
+    kpy_buf_release(k);
 }
 
-/* METH_FASTCALL | METH_KEYWORDS parsing (as keeldb._keeldb's). nkwonly: the last
- * `nmax - npos` names are keyword-only. out[] receives borrowed references, NULL for
- * absent ones. */
-int kdp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                   const char *const *names, Py_ssize_t nreq, Py_ssize_t npos, Py_ssize_t nmax,
-                   PyObject **out);
+/* METH_FASTCALL | METH_KEYWORDS parsing (../_common/kpy.h): the last `nmax - npos` names
+ * are keyword-only. out[] receives borrowed references, NULL for absent ones. */
+static inline int
+kdp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               const char *const *names, Py_ssize_t nreq, Py_ssize_t npos, Py_ssize_t nmax,
+               PyObject **out)
+{
+    return kpy_parse_args(fname, args, nargs, kwnames, names, nreq, npos, nmax, out);
+}
 
 /* A table name argument: str, at most KEEL_DB_MAX_TABLE_NAME bytes of UTF-8, no NUL.
  * Returns a pointer into `o` (valid while `o` lives) or NULL with TypeError/ValidationError. */

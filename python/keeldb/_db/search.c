@@ -69,14 +69,43 @@ str_list(PyObject *o, const char *what, size_t *n_out, PyObject *keep)
     return v;
 }
 
+/* An optional int parameter: None -> 0 (the default); a bool, a negative or a huge value
+ * is refused here, the range by the library. */
+static int
+opt_u32(DatabaseObject *self, PyObject *o, const char *what, uint32_t *out)
+{
+    *out = 0;
+    if (o == NULL || o == Py_None)
+        return 0;
+    if (!PyLong_Check(o) || PyBool_Check(o)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not '%.200s'", what,
+                     Py_TYPE(o)->tp_name);
+        return -1;
+    }
+    long long v = PyLong_AsLongLong(o);
+    if (v == -1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError))
+            return -1;
+        PyErr_Clear();
+        v = -1;
+    }
+    if (v < 0 || v > (long long)UINT32_MAX) {
+        PyErr_Format(self->st->ValidationError, "%s %R: it must be a non-negative int", what, o);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
 PyObject *
 kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                            PyObject *kwnames)
 {
     static const char *const names[] = {"table", "name", "attribute", "dimensions", "distance",
-                                        "projection", "filter_attributes"};
-    PyObject *a[7];
-    if (kdp_parse_args("create_vector_index", args, nargs, kwnames, names, 4, 7, 7, a) < 0)
+                                        "projection", "filter_attributes", "m",
+                                        "ef_construction"};
+    PyObject *a[9];
+    if (kdp_parse_args("create_vector_index", args, nargs, kwnames, names, 4, 9, 9, a) < 0)
         return NULL;
     const char *table = kdp_table_name(self->st, a[0]);
     if (table == NULL || db_check(self) < 0)
@@ -104,6 +133,9 @@ kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize
         goto out;
     }
     def.distance = (keel_db_distance)d;
+    if (opt_u32(self, a[7], "m", &def.m) < 0 ||
+        opt_u32(self, a[8], "ef_construction", &def.ef_construction) < 0)
+        goto out;
     if (a[5] != NULL && a[5] != Py_None) {
         if (PyUnicode_Check(a[5])) {
             if (str_arg(a[5], "projection", &proj) < 0)
@@ -170,14 +202,20 @@ kdp_db_vector_indexes(DatabaseObject *self, PyObject *name)
     if (rc != KEEL_OK)
         return kdp_raise_status(self->st, rc, "vector_indexes", NULL);
     static const char *const projs[] = {"ALL", "KEYS_ONLY", "INCLUDE"};
+    static const char *const graphs[] = {"none", "loaded", "built"};
     PyObject *list = PyList_New(0);
     for (size_t i = 0; list != NULL && i < n && i < KEEL_DB_MAX_VECTOR_INDEXES; i++) {
-        PyObject *d = Py_BuildValue("{s:s,s:s,s:I,s:s,s:s,s:K}", "name", info[i].name,
-                                    "attribute", info[i].attribute, "dimensions",
-                                    (unsigned)info[i].dimensions, "distance",
-                                    dist_names[info[i].distance], "projection",
-                                    projs[info[i].projection], "items",
-                                    (unsigned long long)info[i].items);
+        const keel_db_vector_index_info *f = &info[i];
+        PyObject *d = Py_BuildValue(
+            "{s:s,s:s,s:I,s:s,s:s,s:K,s:I,s:I,s:s,s:K,s:K,s:K,s:K}", "name", f->name,
+            "attribute", f->attribute, "dimensions", (unsigned)f->dimensions, "distance",
+            dist_names[f->distance], "projection", projs[f->projection], "items",
+            (unsigned long long)f->items, "m", (unsigned)f->m, "ef_construction",
+            (unsigned)f->ef_construction, "graph", graphs[f->graph < 0 || f->graph > 2 ? 0 : f->graph],
+            "graph_items", (unsigned long long)f->graph_items, "graph_pending",
+            (unsigned long long)f->graph_pending, "graph_inserts",
+            (unsigned long long)f->graph_inserts, "graph_bytes",
+            (unsigned long long)f->graph_bytes);
         if (d == NULL || PyList_Append(list, d) < 0)
             Py_CLEAR(list);
         Py_XDECREF(d);
@@ -247,12 +285,8 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
             goto out;
         o.names = nams.p, o.names_len = nams.len;
     }
-    if (a[8] != NULL && a[8] != Py_None) {
-        long ef = PyLong_AsLong(a[8]);
-        if (ef == -1 && PyErr_Occurred())
-            goto out;
-        o.ef = ef < 0 || ef > UINT32_MAX ? 0 : (uint32_t)ef;
-    }
+    if (opt_u32(self, a[8], "ef", &o.ef) < 0)
+        goto out;
     if (PyObject_GetBuffer(a[2], &view, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
         goto out;
     const char *f = view.format ? view.format : "B";

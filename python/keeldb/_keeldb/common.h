@@ -37,8 +37,8 @@
  * Files (one extension module, keeldb._keeldb, built from all of them)
  *   common.h           this header: module state, object layouts, shared declarations
  *   module.c           module init/exec/traverse/clear, key_hash()
- *   errors.c           the exception classes; keel status -> Python exception
- *   args.c             argument parsing and bytes-like arguments
+ *   errors.c           the exception classes; keel status -> Python exception (both
+ *                      through ../_common/kpy.c, shared with keeldb._db and _records)
  *   datastore.c        DataStore: lifecycle, reads, iteration, maintenance, the type
  *   datastore_write.c  DataStore: writes (write, batches, write_stream, delete, rename...)
  *   datastore_recovery.c  DataStore.recovery, the RecoveryWarning at open, DataStore.repair
@@ -65,6 +65,7 @@
 
 #include "keel.h"
 #include "../intarg.h"
+#include "../_common/kpy.h"
 
 #if PY_VERSION_HEX < 0x030A0000
 #error "keeldb needs CPython 3.10 or later (pyproject.toml: requires-python)"
@@ -86,13 +87,7 @@ typedef struct {
     PyTypeObject *EntryStream_type;
     PyTypeObject *StoreIterator_type;
     PyTypeObject *NamespaceHasher_type;
-    PyObject *Error;
-    PyObject *CorruptError;
-    PyObject *FormatError;
-    PyObject *VersionError;
-    PyObject *LockedError;
-    PyObject *ReadOnlyError;
-    PyObject *StoreIOError;
+    KPY_ERRORS_MEMBER;            /* Error, CorruptError, ..., StoreIOError and subclasses */
     PyObject *RecoveryWarning;    /* a UserWarning: open cut a torn or damaged tail */
     PyObject *str_read;           /* "read" */
     PyObject *int_stream_size;    /* STREAM_READ_SIZE */
@@ -160,46 +155,47 @@ typedef struct {
  * Errors (errors.c)
  */
 
-/* Create the exception classes, add them to the module and keep them in `st`. */
+/* Create the exception classes (../_common/kpy.c's and RecoveryWarning), add them to the
+ * module and keep them in `st`. */
 int kdb_add_exceptions(PyObject *m, keeldb_state *st);
 
 /* ValueError("I/O operation on closed store"). Always returns NULL. */
 PyObject *kdb_raise_closed(void);
 
-/* Raise the Python exception for `rc` (an error status) with keel_errmsg()'s detail.
- * Must run on the thread that made the failing call, before any other keel_ call.
- * `filename` (may be NULL) is attached to OSError subclasses. Always returns NULL. */
+/* Raise the Python exception for `rc` (an error status) with keel_errmsg()'s detail
+ * (kpy_raise_status). Must run on the thread that made the failing call, before any other
+ * keel_ call. `filename` (may be NULL) is attached to OSError subclasses. Returns NULL. */
 PyObject *kdb_raise_status(keeldb_state *st, keel_status rc, const char *what,
                            PyObject *filename);
 
 /* ---------------------------------------------------------------------------------------
- * Argument helpers (args.c)
+ * Argument helpers (../_common/kpy.h)
  */
 
 /* A borrowed bytes-like argument: bytes without a Py_buffer, anything else through one. */
-typedef struct {
-    const char *buf;
-    Py_ssize_t len;
-    int has_view;
-    Py_buffer view;
-} barg;
+typedef kpy_buf barg;
 
-/* Borrow `o` as bytes-like into `a`; TypeError naming `what` otherwise. 0 or -1. */
-int kdb_barg_get(PyObject *o, barg *a, const char *what);
+/* Borrow `o` (bytes or any buffer) into `a`; TypeError naming `what` otherwise. 0 or -1. */
+static inline int
+kdb_barg_get(PyObject *o, barg *a, const char *what)
+{
+    return kpy_buf_get(o, a, what, KPY_BUF_ANY);
+}
 
 static inline void
 barg_release(barg *a)
 {
-    if (a->has_view) {
-        PyBuffer_Release(&a->view);
-        a->has_view = 0;
-    }
+    kpy_buf_release(a);
 }
 
-/* METH_FASTCALL | METH_KEYWORDS parsing without the generic parser's cost on the common
- * all-positional call. out[] receives borrowed references, NULL for absent optionals. */
-int kdb_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                   const char *const *names, Py_ssize_t nreq, Py_ssize_t nmax, PyObject **out);
+/* METH_FASTCALL | METH_KEYWORDS parsing (every parameter may be positional). out[]
+ * receives borrowed references, NULL for absent optionals. */
+static inline int
+kdb_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+               const char *const *names, Py_ssize_t nreq, Py_ssize_t nmax, PyObject **out)
+{
+    return kpy_parse_args(fname, args, nargs, kwnames, names, nreq, nmax, nmax, out);
+}
 
 /* ---------------------------------------------------------------------------------------
  * DataStore helpers
@@ -215,15 +211,10 @@ store_check(StoreObject *self)
     return 0;
 }
 
-/* Run `stmt` with the GIL released while holding oplock for reading (see the header). The
- * caller has checked that the store is open, with the GIL held since. */
-#define IO_CALL(self, stmt)                                                                 \
-    do {                                                                                    \
-        pthread_rwlock_rdlock(&(self)->oplock);                                             \
-        Py_BEGIN_ALLOW_THREADS stmt;                                                        \
-        pthread_rwlock_unlock(&(self)->oplock);                                             \
-        Py_END_ALLOW_THREADS                                                                \
-    } while (0)
+/* Run `stmt` with the GIL released while holding oplock for reading (see the header and
+ * ../_common/kpy.h). The caller has checked that the store is open, with the GIL held
+ * since. */
+#define IO_CALL(self, stmt) KPY_IO_CALL(self, stmt)
 
 /* bytes copy of `n` bytes at `p`, which lies in this store's mapping. */
 PyObject *kdb_copy_bytes(StoreObject *self, const void *p, size_t n);

@@ -1,7 +1,8 @@
 /*
  * module.c: the module keeldb._keeldb: multi-phase init (module_exec creates the
  * exceptions and the heap types into module state, then the constants), traverse/clear,
- * and the module-level key_hash(). No globals: everything per-module lives in
+ * and the module-level key_hash(); the shared pieces (finding a type's module, adding types)
+ * are ../_common/kpy.c's. No globals: everything per-module lives in
  * keeldb_state, reached from objects through their type's module (kdb_module_of_type).
  *
  * SPDX-License-Identifier: Apache-2.0
@@ -14,27 +15,7 @@ static struct PyModuleDef keeldb_module;
 PyObject *
 kdb_module_of_type(PyTypeObject *type)
 {
-#if PY_VERSION_HEX >= 0x030B0000
-    return PyType_GetModuleByDef(type, &keeldb_module);
-#else
-    PyObject *mro = type->tp_mro;
-    if (mro != NULL) {
-        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(mro); i++) {
-            PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-            if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE))
-                continue;
-            PyObject *m = PyType_GetModule(t);
-            if (m == NULL) {
-                PyErr_Clear();
-                continue;
-            }
-            if (PyModule_GetDef(m) == &keeldb_module)
-                return m;
-        }
-    }
-    PyErr_SetString(PyExc_TypeError, "keeldb: type is not from the keeldb module");
-    return NULL;
-#endif
+    return kpy_module_by_def(type, &keeldb_module, "keeldb._keeldb");
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -60,21 +41,6 @@ static PyMethodDef module_methods[] = {
      "key_hash($module, key, /)\n--\n\nXXH3-64 (seed 0) of key, as stored in every entry."},
     {NULL, NULL, 0, NULL}};
 
-static PyObject *
-new_type(PyObject *m, PyType_Spec *spec)
-{
-    PyObject *t = PyType_FromModuleAndSpec(m, spec, NULL);
-    if (t == NULL)
-        return NULL;
-    const char *dot = strrchr(spec->name, '.');
-    if (PyModule_AddObject(m, dot ? dot + 1 : spec->name, Py_NewRef(t)) < 0) {
-        Py_DECREF(t);
-        Py_DECREF(t);
-        return NULL;
-    }
-    return t;
-}
-
 static int
 module_exec(PyObject *m)
 {
@@ -83,15 +49,11 @@ module_exec(PyObject *m)
     if (kdb_add_exceptions(m, st) < 0)
         return -1;
 
-    if ((st->DataStore_type = (PyTypeObject *)new_type(m, &kdb_store_spec)) == NULL)
-        return -1;
-    if ((st->EntryHandle_type = (PyTypeObject *)new_type(m, &kdb_entry_spec)) == NULL)
-        return -1;
-    if ((st->EntryStream_type = (PyTypeObject *)new_type(m, &kdb_stream_spec)) == NULL)
-        return -1;
-    if ((st->StoreIterator_type = (PyTypeObject *)new_type(m, &kdb_iter_spec)) == NULL)
-        return -1;
-    if ((st->NamespaceHasher_type = (PyTypeObject *)new_type(m, &kdb_hasher_spec)) == NULL)
+    if (kpy_add_type(m, &kdb_store_spec, &st->DataStore_type) < 0 ||
+        kpy_add_type(m, &kdb_entry_spec, &st->EntryHandle_type) < 0 ||
+        kpy_add_type(m, &kdb_stream_spec, &st->EntryStream_type) < 0 ||
+        kpy_add_type(m, &kdb_iter_spec, &st->StoreIterator_type) < 0 ||
+        kpy_add_type(m, &kdb_hasher_spec, &st->NamespaceHasher_type) < 0)
         return -1;
 
     if ((st->str_read = PyUnicode_InternFromString("read")) == NULL)
@@ -121,13 +83,9 @@ module_traverse(PyObject *m, visitproc visit, void *arg)
     Py_VISIT(st->EntryStream_type);
     Py_VISIT(st->StoreIterator_type);
     Py_VISIT(st->NamespaceHasher_type);
-    Py_VISIT(st->Error);
-    Py_VISIT(st->CorruptError);
-    Py_VISIT(st->FormatError);
-    Py_VISIT(st->VersionError);
-    Py_VISIT(st->LockedError);
-    Py_VISIT(st->ReadOnlyError);
-    Py_VISIT(st->StoreIOError);
+    int r = kpy_errors_traverse(&st->errors, visit, arg);
+    if (r != 0)
+        return r;
     Py_VISIT(st->RecoveryWarning);
     return 0;
 }
@@ -143,13 +101,7 @@ module_clear(PyObject *m)
     Py_CLEAR(st->EntryStream_type);
     Py_CLEAR(st->StoreIterator_type);
     Py_CLEAR(st->NamespaceHasher_type);
-    Py_CLEAR(st->Error);
-    Py_CLEAR(st->CorruptError);
-    Py_CLEAR(st->FormatError);
-    Py_CLEAR(st->VersionError);
-    Py_CLEAR(st->LockedError);
-    Py_CLEAR(st->ReadOnlyError);
-    Py_CLEAR(st->StoreIOError);
+    kpy_errors_clear(&st->errors);
     Py_CLEAR(st->RecoveryWarning);
     Py_CLEAR(st->str_read);
     Py_CLEAR(st->int_stream_size);

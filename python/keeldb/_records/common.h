@@ -56,6 +56,7 @@
 
 #include "keel_records.h"
 #include "../intarg.h"
+#include "../_common/kpy.h"
 
 /* Upper bounds of the sharded reader's and writer's counts: past these a call would only
  * exhaust file descriptors or threads, so the argument is refused up front (OverflowError). */
@@ -75,8 +76,7 @@ static inline rec_state *get_state(PyObject *module) {
     return (rec_state *)PyModule_GetState(module);
 }
 
-/* The state of the module that defined `tp` or one of its bases (Python subclasses too).
- * PyType_GetModuleByDef is 3.11+; before it, walk the MRO's heap types. */
+/* The state of the module that defined `tp` or one of its bases (Python subclasses too). */
 rec_state *krec_state_of_type(PyTypeObject *tp);
 
 /* ---- errors and arguments (helpers.c) ------------------------------------------------ */

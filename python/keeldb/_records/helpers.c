@@ -8,27 +8,21 @@
  */
 #include "common.h"
 
-#include <errno.h>
 
 /* ---- errors and arguments ------------------------------------------------------------- */
 
 PyObject *krec_raise_status(keel_status st, const char *what) {
     const char *msg = keel_errmsg();
     if (!msg[0]) msg = keel_strerror(st);
-    int err = 0;
     switch (st) {
     case KEEL_ENOMEM: return PyErr_NoMemory();
     case KEEL_EINVAL:
         if (what) PyErr_Format(PyExc_ValueError, "%s: %s", what, msg);
         else PyErr_SetString(PyExc_ValueError, msg);
         return NULL;
-    case KEEL_ENOENT: err = ENOENT; break;
-    case KEEL_EACCES: err = EACCES; break;
-    case KEEL_EEXIST: err = EEXIST; break;
-    case KEEL_ENOSPC: err = ENOSPC; break;
-    case KEEL_EIO: err = EIO; break;
     default: break;
     }
+    int err = kpy_status_errno(st);
     PyObject *text = what ? PyUnicode_FromFormat("%s: %s", what, msg) : PyUnicode_FromString(msg);
     if (!text) return NULL;
     if (err == 0) {   /* a damaged file and the like: OSError without an errno, as Pisky */
@@ -39,12 +33,8 @@ PyObject *krec_raise_status(keel_status st, const char *what) {
     /* OSError(errno, text) sets .errno and .strerror and picks the subclass by errno
      * (FileNotFoundError, PermissionError, ...), as the DataStore's StoreIOError carries
      * errno. */
-    PyObject *exc = PyObject_CallFunction(PyExc_OSError, "iO", err, text);
+    kpy_raise_oserror(PyExc_OSError, err, text, NULL);
     Py_DECREF(text);
-    if (exc) {
-        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
-        Py_DECREF(exc);
-    }
     return NULL;
 }
 

@@ -2,7 +2,7 @@
  * module.c: the module keeldb._records: multi-phase init (records_exec creates the
  * heap types and the CorruptionStrategy enum into module state, then the constants),
  * traverse/clear, and krec_state_of_type, which finds that state from a type (Python
- * subclasses included). No globals.
+ * subclasses included; the shared pieces are ../_common/kpy.c's). No globals.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -10,44 +10,21 @@
 
 static struct PyModuleDef records_module;
 
-/* The state of the module that defined `tp` or one of its bases (Python subclasses too).
- * PyType_GetModuleByDef is 3.11+; before it, walk the MRO's heap types. */
+/* The state of the module that defined `tp` or one of its bases (Python subclasses too). */
 rec_state *krec_state_of_type(PyTypeObject *tp) {
-#if PY_VERSION_HEX >= 0x030B0000
-    PyObject *m = PyType_GetModuleByDef(tp, &records_module);
+    PyObject *m = kpy_module_by_def(tp, &records_module, "keeldb._records");
     return m ? get_state(m) : NULL;
-#else
-    PyObject *mro = tp->tp_mro;
-    for (Py_ssize_t i = 0; mro && i < PyTuple_GET_SIZE(mro); i++) {
-        PyTypeObject *t = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
-        if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)) continue;
-        PyObject *m = PyType_GetModule(t);
-        if (m == NULL) {
-            PyErr_Clear();
-            continue;
-        }
-        if (PyModule_GetDef(m) == &records_module) return get_state(m);
-    }
-    PyErr_SetString(PyExc_TypeError, "keeldb._records: type is not from this module");
-    return NULL;
-#endif
 }
 
 /* ---- module ------------------------------------------------------------------------------ */
 
-static int add_type(PyObject *m, PyType_Spec *spec, PyTypeObject **slot) {
-    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, NULL);
-    if (!*slot) return -1;
-    return PyModule_AddType(m, *slot);
-}
-
 static int records_exec(PyObject *m) {
     rec_state *s = get_state(m);
-    if (add_type(m, &krec_bytes_spec, &s->Bytes_type) < 0 ||
-        add_type(m, &krec_writer_spec, &s->RecordWriter_type) < 0 ||
-        add_type(m, &krec_reader_spec, &s->RecordReader_type) < 0 ||
-        add_type(m, &krec_mtwriter_spec, &s->MTWriter_type) < 0 ||
-        add_type(m, &krec_mtreader_spec, &s->MTReader_type) < 0)
+    if (kpy_add_type(m, &krec_bytes_spec, &s->Bytes_type) < 0 ||
+        kpy_add_type(m, &krec_writer_spec, &s->RecordWriter_type) < 0 ||
+        kpy_add_type(m, &krec_reader_spec, &s->RecordReader_type) < 0 ||
+        kpy_add_type(m, &krec_mtwriter_spec, &s->MTWriter_type) < 0 ||
+        kpy_add_type(m, &krec_mtreader_spec, &s->MTReader_type) < 0)
         return -1;
     PyObject *enum_mod = PyImport_ImportModule("enum");
     if (!enum_mod) return -1;
