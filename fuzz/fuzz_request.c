@@ -36,7 +36,8 @@ static const char *const ops[] = {
     "CreateTable", "DeleteTable", "DescribeTable", "ListTables", "PutItem", "GetItem",
     "DeleteItem", "UpdateItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
     "TransactWriteItems", "TransactGetItems", "DescribeTimeToLive", "UpdateTimeToLive",
-    "UpdateTable", "ExecuteStatement", "BatchExecuteStatement", "NoSuchOperation", "",
+    "UpdateTable", "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction",
+    "SearchVectors", "NoSuchOperation", "",
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -63,6 +64,21 @@ int LLVMFuzzerInitialize(int *argc, char **argv[]) {
         snprintf(body, sizeof body, "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"p%d\"},"
                  "\"sk\":{\"N\":\"%d\"},\"v\":{\"N\":\"%d\"},\"l\":{\"L\":[{\"S\":\"x\"}]},"
                  "\"ss\":{\"SS\":[\"a\",\"b\"]}}}", i % 2, i, i * 7);
+        must("PutItem", body);
+    }
+    /* a table with a vector index (3 dimensions, search attribute "c") for SearchVectors */
+    must("CreateTable", "{\"TableName\":\"vtb\",\"KeySchema\":[{\"AttributeName\":\"pk\","
+         "\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"pk\","
+         "\"AttributeType\":\"S\"}],\"VectorIndexes\":[{\"IndexName\":\"vix\","
+         "\"VectorAttribute\":{\"AttributeName\":\"v\"},\"Dimensions\":3,"
+         "\"DistanceFunction\":\"COSINE\",\"Projection\":{\"ProjectionType\":\"ALL\"},"
+         "\"SearchSchema\":[{\"AttributeName\":\"c\",\"SearchSchemaElementType\":"
+         "\"INLINE_FILTER\"}]}]}");
+    for (int i = 0; i < 4; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"TableName\":\"vtb\",\"Item\":{\"pk\":{\"S\":\"v%d\"},"
+                 "\"c\":{\"S\":\"%c\"},\"v\":{\"L\":[{\"N\":\"%d\"},{\"N\":\"1\"},"
+                 "{\"N\":\"0.5\"}]}}}", i, 'a' + i % 2, i);
         must("PutItem", body);
     }
     return 0;

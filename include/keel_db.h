@@ -412,9 +412,11 @@ KEEL_API keel_status keel_db_count(keel_db *db, const char *table, uint64_t *cou
 
 typedef struct keel_db_execute_opts {
     uint64_t limit;         /* SELECT: items evaluated before the filter, 0: no limit */
+    const void *resume;     /* SELECT: a position from keel_db_result_position of the same */
+    size_t resume_len;      /* statement and parameters: continue after it (NULL: start) */
 } keel_db_execute_opts;
 
-#define KEEL_DB_EXECUTE_OPTS_INIT { 0 }
+#define KEEL_DB_EXECUTE_OPTS_INIT { 0, NULL, 0 }
 
 /* How a statement ran. */
 typedef enum keel_db_plan {
@@ -439,6 +441,16 @@ KEEL_API keel_status keel_db_result_next(keel_db_result *r, keel_view *item_out)
 KEEL_API void keel_db_result_counts(const keel_db_result *r, uint64_t *scanned_out,
                                     uint64_t *returned_out);
 KEEL_API keel_db_plan keel_db_result_plan(const keel_db_result *r);
+/* Where a SELECT's result stands, to continue it later (DynamoDB's NextToken): after the
+ * last item returned, or, when the limit stopped it, after the last item evaluated.
+ * KEEL_OK: *position_out (a CBOR value, free with keel_db_buf_free) goes back as
+ * opts->resume of the same statement with the same parameters, and *last_key_out (valid
+ * until the next call on the result; may be NULL) is the key map of the last item read,
+ * empty when none was (DynamoDB's LastEvaluatedKey). KEEL_NOTFOUND: nothing is left. A
+ * position is not checked for tampering: the caller that hands it out must (keel serve
+ * wraps it in an authenticated token); a malformed one is KEEL_EVALIDATION at execute. */
+KEEL_API keel_status keel_db_result_position(keel_db_result *r, keel_db_buf *position_out,
+                                             keel_view *last_key_out);
 KEEL_API void keel_db_result_free(keel_db_result *r);
 
 /* One statement of a batch, and its outcome. */
@@ -464,6 +476,31 @@ typedef struct keel_db_batch_response {
 KEEL_API keel_status keel_db_batch_execute(keel_db *db, const keel_db_statement *stmts,
                                            size_t n, keel_db_batch_response *responses);
 KEEL_API void keel_db_batch_responses_free(keel_db_batch_response *responses, size_t n);
+
+/* ExecuteTransaction: 1..100 statements run as one transaction. All SELECTs (each naming
+ * one item by its whole key, with equalities on the key attributes only) or all writes
+ * (INSERT, UPDATE, DELETE; RETURNING is refused): the reads are one keel_db_transact_get,
+ * the writes one keel_db_transact_write (all or nothing, one item per statement).
+ * `return_old_on_condition_failure` asks for the current item in that statement's
+ * cancellation reason (ReturnValuesOnConditionCheckFailure=ALL_OLD). */
+typedef struct keel_db_tx_statement {
+    const char *statement;
+    const void *params;     /* CBOR array, or NULL */
+    size_t params_len;
+    int return_old_on_condition_failure;
+} keel_db_tx_statement;
+
+/* Reads: items_out[i] (an array of n, reset first) is statement i's item (projected), empty
+ * when absent; free each with keel_db_buf_free. Writes: items_out is untouched (may be
+ * NULL). KEEL_ECANCELED: a write failed its condition (an INSERT of an existing item is
+ * reason "DuplicateItem", a failed WHERE "ConditionalCheckFailed"); reasons_out (an array
+ * of n, may be NULL) says why for each statement, as keel_db_transact_write.
+ * Refused whole before anything is read (KEEL_EVALIDATION / KEEL_ESYNTAX / KEEL_ENOTABLE,
+ * the detail naming the statement): an empty or oversized list, a mix of reads and writes,
+ * a SELECT that is not by one whole key, RETURNING, two statements on one item. */
+KEEL_API keel_status keel_db_execute_transaction(keel_db *db, const keel_db_tx_statement *stmts,
+                                                 size_t n, keel_db_buf *items_out,
+                                                 keel_db_tx_reason *reasons_out);
 
 /* ---- import and export ---------------------------------------------------------------------- */
 

@@ -108,7 +108,8 @@ printf '\003{"#n": "name"}' > "$corpus-json/seed-names"
 run fuzz_json -max_len=4096 -dict="$root/fuzz/json.dict" "$@" "$corpus-json"
 # DynamoDB requests (fuzz_request.c): the first byte picks the operation (index into its
 # table: 0 CreateTable, 4 PutItem, 5 GetItem, 8 Query, 9 Scan, 12 TransactWriteItems,
-# 15 UpdateTimeToLive, 16 UpdateTable, 17 ExecuteStatement, 18 BatchExecuteStatement).
+# 15 UpdateTimeToLive, 16 UpdateTable, 17 ExecuteStatement, 18 BatchExecuteStatement,
+# 19 ExecuteTransaction, 20 SearchVectors).
 printf '\004{"TableName":"tbl","Item":{"pk":{"S":"p0"},"sk":{"N":"9"}},"ConditionExpression":"attribute_not_exists(pk)","ReturnValuesOnConditionCheckFailure":"ALL_OLD"}' > "$corpus-request/seed-put"
 printf '\005{"TableName":"tbl","Key":{"pk":{"S":"p1"},"sk":{"N":"1"}},"ProjectionExpression":"l[0], #s","ExpressionAttributeNames":{"#s":"ss"}}' > "$corpus-request/seed-get"
 printf '\010{"TableName":"tbl","KeyConditions":{"pk":{"ComparisonOperator":"EQ","AttributeValueList":[{"S":"p0"}]}},"QueryFilter":{"v":{"ComparisonOperator":"GT","AttributeValueList":[{"N":"3"}]}},"Limit":2}' > "$corpus-request/seed-query"
@@ -120,6 +121,11 @@ printf '\000{"TableName":"ixt","KeySchema":[{"AttributeName":"a","KeyType":"HASH
 printf '\020{"TableName":"tbl","AttributeDefinitions":[{"AttributeName":"g","AttributeType":"S"}],"GlobalSecondaryIndexUpdates":[{"Create":{"IndexName":"gix","KeySchema":[{"AttributeName":"g","KeyType":"HASH"}],"Projection":{"ProjectionType":"ALL"}}}]}' > "$corpus-request/seed-add-index"
 printf '\010{"TableName":"tbl","IndexName":"gix","KeyConditionExpression":"g = :g","ExpressionAttributeValues":{":g":{"S":"x"}},"Limit":1,"ExclusiveStartKey":{"pk":{"S":"a"},"sk":{"N":"1"},"g":{"S":"x"}}}' > "$corpus-request/seed-query-index"
 printf '\017{"TableName":"tbl","TimeToLiveSpecification":{"Enabled":true,"AttributeName":"exp"}}' > "$corpus-request/seed-ttl"
+printf '\023{"TransactStatements":[{"Statement":"UPDATE \\"tbl\\" SET v = v + 1 WHERE pk = ? AND sk = 0","Parameters":[{"S":"p0"}]},{"Statement":"INSERT INTO \\"tbl\\" VALUE {\047pk\047: \047q\047, \047sk\047: 2}","ReturnValuesOnConditionCheckFailure":"ALL_OLD"}],"ClientRequestToken":"tok-1"}' > "$corpus-request/seed-exec-tx"
+printf '\023{"TransactStatements":[{"Statement":"SELECT v, l[0] FROM \\"tbl\\" WHERE pk = \047p1\047 AND sk = 1"},{"Statement":"SELECT * FROM \\"tbl\\" WHERE pk = ? AND sk = ?","Parameters":[{"S":"p0"},{"N":"0"}]}]}' > "$corpus-request/seed-exec-tx-read"
+printf '\021{"Statement":"SELECT * FROM \\"tbl\\"","Limit":3,"NextToken":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=="}' > "$corpus-request/seed-select-token"
+printf '\024{"TableName":"vtb","IndexName":"vix","SearchVector":[{"N":"1"},{"N":"0.5"},{"N":"-2"}],"TopK":2,"SearchConditionExpression":"#c = :c AND c = :d","ExpressionAttributeNames":{"#c":"c"},"ExpressionAttributeValues":{":c":{"S":"a"},":d":{"S":"a"}},"ProjectionExpression":"pk, v"}' > "$corpus-request/seed-search"
+printf '\020{"TableName":"vtb","VectorIndexUpdates":[{"Create":{"IndexName":"vix2","VectorAttribute":{"AttributeName":"w"},"Dimensions":2,"DistanceFunction":"DOT_PRODUCT","Projection":{"ProjectionType":"INCLUDE","NonKeyAttributes":["c"]},"SearchSchema":[{"AttributeName":"c","SearchSchemaElementType":"HASH"}]}}]}' > "$corpus-request/seed-add-vindex"
 run fuzz_request -max_len=8192 -dict="$root/fuzz/json.dict" "$@" "$corpus-request"
 # Saved vector graphs: an empty one (label bound 5, L2) as the seed.
 printf '\002\000\000\000\000\377\377\377\377\377\377\377\377' >"$corpus-hnsw/empty"

@@ -466,10 +466,18 @@ void keel_db_free(keel_db *db) {
     kdb_indexes_clear(db);
     free(db->indexes);
     kdb_vec_clear(db);
+    if (db->ext && db->ext_free) db->ext_free(db->ext);
     kdb_hnsw_pool_free(db);
     pthread_rwlock_destroy(&db->cat_lock);
     pthread_mutex_destroy(&db->graph_mu);
     free(db);
+}
+
+void *kdb_db_ext(const keel_db *db) { return db->ext; }
+
+void kdb_db_set_ext(keel_db *db, void *p, void (*free_fn)(void *)) {
+    db->ext = p;
+    db->ext_free = free_fn;
 }
 
 keel_status keel_db_sync(keel_db *db) {

@@ -424,4 +424,15 @@ keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t le
 #define KEEL_FILE_KIND_STORE 0u
 #define KEEL_FILE_KIND_DB 1u
 
+/* A slot for the state of a layer above (the DynamoDB handler's token cache), freed with
+ * free_fn when the handle is freed. The caller serializes access. */
+void *kdb_db_ext(const keel_db *db);
+void kdb_db_set_ext(keel_db *db, void *p, void (*free_fn)(void *));
+
+/* db_vschema.c: a vector index's search (filter) attributes and INCLUDE attributes, each
+ * as NUL-terminated names one after another (malloc'd copies: free() them).
+ * KEEL_EVALIDATION when the table has no such vector index. */
+keel_status kdb_vec_schema(keel_db *db, const char *table, const char *index, char **filters,
+                           size_t *nfilters, char **include, size_t *ninclude);
+
 #endif /* KEEL_SRC_DB_H */

@@ -55,6 +55,8 @@ struct keel_db {
     void *clock_ctx;
     struct kdb_vindex **vix;        /* vector indexes (vector.c); under s->index_lock */
     size_t nvix;
+    void *ext;                      /* state of a layer above (the DynamoDB handler's token */
+    void (*ext_free)(void *);       /* cache), freed with the handle; set once by that layer */
     pthread_mutex_t graph_mu;       /* creating a vector graph (vec_hnsw.c) */
     struct kdb_graph **gpool;       /* graphs set aside across a reload (vec_hnsw_ckpt.c) */
     size_t ngpool;

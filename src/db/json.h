@@ -65,4 +65,9 @@ size_t kdb_base64_encode(const uint8_t *src, size_t n, char *dst);
  * is not valid; *len_out the decoded length. */
 bool kdb_base64_decode(const char *src, size_t n, uint8_t *dst, size_t *len_out);
 
+/* json_write.c: `item` as compact DynamoDB JSON text appended to `out`, the same bytes as
+ * json_dumps(kdb_json_from_item(item), JSON_COMPACT), without a jansson tree. False (out
+ * restored) for anything it leaves to that path: invalid data, a map of over 32 pairs. */
+bool kdb_json_write_item(const uint8_t *item, size_t len, kdb_buf *out);
+
 #endif /* KEEL_SRC_DB_JSON_H */

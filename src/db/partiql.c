@@ -48,6 +48,9 @@ struct keel_db_result {
     keel_db_cursor *cur;
     uint64_t cur_scanned;       /* scanned by finished cursors */
     keel_db_buf ret;            /* WRITE: the RETURNING item */
+    kdb_buf lim_key;            /* QUERY, SCAN: where the limit stopped the last cursor */
+    size_t lim_i;               /* ... and that cursor's partition */
+    kdb_buf resume_key;         /* resuming: the first cursor starts after this key */
 };
 
 void keel_db_result_free(keel_db_result *r) {
@@ -65,6 +68,8 @@ void keel_db_result_free(keel_db_result *r) {
     kdb_buf_free(&r->values);
     keel_db_cursor_free(r->cur);
     keel_db_buf_free(&r->ret);
+    kdb_buf_free(&r->lim_key);
+    kdb_buf_free(&r->resume_key);
     free(r);
 }
 
@@ -294,9 +299,9 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
                             &skx);
         kdb_expr_free(skx);
     }
+    if (st == KEEL_OK && pt.len && !(r->ptext = text_dup(&pt))) st = oom();
     if (st == KEEL_OK && r->plan != KEEL_DB_PLAN_GET) {
-        if ((kc.len && !(r->kc = text_dup(&kc))) || (ft.len && !(r->ftext = text_dup(&ft))) ||
-            (pt.len && !(r->ptext = text_dup(&pt))))
+        if ((kc.len && !(r->kc = text_dup(&kc))) || (ft.len && !(r->ftext = text_dup(&ft))))
             st = oom();
         kdb_buf_put(&r->common, g.values.p, g.values.len);
         r->n_common = g.n_values;
@@ -338,9 +343,16 @@ static keel_status start_cursor(keel_db_result *r) {
     qq.projection = r->ptext;
     qq.forward = r->forward;
     qq.limit = r->limit ? r->limit - r->scanned : 0;
+    if (r->resume_key.len) {
+        qq.start_key = r->resume_key.p;
+        qq.start_key_len = r->resume_key.len;
+    }
     r->i++;
-    return r->plan == KEEL_DB_PLAN_QUERY ? keel_db_query_start(r->db, r->t.name, &qq, &r->cur)
-                                         : keel_db_scan_start(r->db, r->t.name, &qq, &r->cur);
+    keel_status st = r->plan == KEEL_DB_PLAN_QUERY
+                         ? keel_db_query_start(r->db, r->t.name, &qq, &r->cur)
+                         : keel_db_scan_start(r->db, r->t.name, &qq, &r->cur);
+    r->resume_key.len = 0;      /* only the first cursor resumes */
+    return st;
 }
 
 static keel_status next_get(keel_db_result *r, keel_view *item_out) {
@@ -381,6 +393,14 @@ static keel_status next_cursor(keel_db_result *r, keel_view *item_out) {
         r->scanned = r->cur_scanned + sc;
         if (st != KEEL_NOTFOUND) return st;
         r->cur_scanned = r->scanned;
+        keel_view lk;
+        r->lim_key.len = 0;
+        if (r->limit && r->scanned >= r->limit &&
+            keel_db_cursor_last_key(r->cur, &lk) == KEEL_OK) {
+            kdb_buf_put(&r->lim_key, lk.data, lk.len);
+            r->lim_i = r->i - 1;
+            if (r->lim_key.failed) return oom();
+        }
         keel_db_cursor_free(r->cur);
         r->cur = NULL;
     }
@@ -410,6 +430,65 @@ void keel_db_result_counts(const keel_db_result *r, uint64_t *scanned_out, uint6
 }
 
 keel_db_plan keel_db_result_plan(const keel_db_result *r) { return r ? r->plan : (keel_db_plan)0; }
+
+/* A position is 8 bytes (big-endian) of the partition or key index to continue at, then,
+ * for a cursor stopped inside it, the key map to continue after. */
+keel_status keel_db_result_position(keel_db_result *r, keel_db_buf *position_out,
+                                    keel_view *last_key_out) {
+    if (!r || !position_out) return keel__fail(KEEL_EINVAL, "keel_db_result_position: NULL");
+    memset(position_out, 0, sizeof *position_out);
+    if (last_key_out) memset(last_key_out, 0, sizeof *last_key_out);
+    if (r->plan == KEEL_DB_PLAN_WRITE) return KEEL_NOTFOUND;
+    size_t i;
+    keel_view key = {0}, last = {0};
+    if (r->plan == KEEL_DB_PLAN_GET) {
+        if (r->i >= r->n) return KEEL_NOTFOUND;
+        i = r->i;
+        if (i > 0) {
+            last.data = r->keys.p + r->offs[i - 1];
+            last.len = r->offs[i] - r->offs[i - 1];
+        }
+    } else if (r->cur) {
+        keel_view item;
+        i = r->i - 1;
+        if (keel_db_cursor_current(r->cur, &item, &key) != KEEL_OK) memset(&key, 0, sizeof key);
+        last = key;
+    } else if (r->lim_key.len) {
+        i = r->lim_i;
+        key.data = r->lim_key.p;
+        key.len = r->lim_key.len;
+        last = key;
+    } else {
+        if (r->i >= r->n) return KEEL_NOTFOUND;
+        i = r->i;
+    }
+    uint8_t *p = malloc(8 + key.len);
+    if (!p) return oom();
+    for (int b = 0; b < 8; b++) p[b] = (uint8_t)((uint64_t)i >> (56 - 8 * b));
+    if (key.len) memcpy(p + 8, key.data, key.len);
+    position_out->data = p;
+    position_out->len = 8 + key.len;
+    if (last_key_out) *last_key_out = last;
+    return KEEL_OK;
+}
+
+static keel_status resume(keel_db_result *r, const uint8_t *p, size_t len) {
+    kdb_val m;
+    if (r->plan == KEEL_DB_PLAN_WRITE)
+        return keel__fail(KEEL_EVALIDATION, "a write statement cannot be resumed");
+    if (len < 8) return keel__fail(KEEL_EVALIDATION, "malformed resume position");
+    uint64_t i = kdb_ld64be(p);
+    if (i > r->n || (len > 8 && (r->plan == KEEL_DB_PLAN_GET || i >= r->n ||
+                                 !kdb_val_decode(p + 8, len - 8, &m) || m.type != KDB_M ||
+                                 m.len != len - 8)))
+        return keel__fail(KEEL_EVALIDATION, "malformed resume position");
+    r->i = (size_t)i;
+    if (len > 8) {
+        kdb_buf_put(&r->resume_key, p + 8, len - 8);
+        if (r->resume_key.failed) return oom();
+    }
+    return KEEL_OK;
+}
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
@@ -485,17 +564,36 @@ static keel_status render_update(const kdb_pq *q, kdb_pqgen *g, kdb_buf *text) {
     return text->failed ? oom() : KEEL_OK;
 }
 
-static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
-    const kdb_table *t = &r->t;
+void kdb_pqw_free(kdb_pqw *w) {
+    kdb_buf_free(&w->key);
+    free(w->cond);
+    free(w->upd);
+    kdb_buf_free(&w->names);
+    kdb_buf_free(&w->values);
+    memset(w, 0, sizeof *w);
+}
+
+keel_status kdb_pq_compile_write(const kdb_table *t, const kdb_pq *q, kdb_pqw *w) {
     kdb_pqgen g = {0};
-    kdb_buf key = {0}, cond = {0}, rest = {0}, upd = {0}, names = {0}, values = {0};
-    char *cond_s = NULL, *upd_s = NULL;
+    kdb_buf cond = {0}, rest = {0}, upd = {0};
     conj c;
+    memset(w, 0, sizeof *w);
+    w->kind = q->kind;
+    w->returning = q->returning;
     conjuncts(q, &c);
     bool *used = calloc(c.n + 1, sizeof *used);
     keel_status st = used ? KEEL_OK : oom();
-    r->plan = KEEL_DB_PLAN_WRITE;
-    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) st = write_key(r, q, &c, used, &key);
+    if (st == KEEL_OK && q->kind == KDB_PQ_INSERT) {
+        const kdb_pqval *v = val(q, q->item);
+        kdb_val iv;
+        if (!kdb_val_decode(q->vbuf.p + v->off, v->len, &iv) || iv.type != KDB_M)
+            st = keel__fail(KEEL_EVALIDATION, "INSERT needs an item: a map of attributes");
+        else kdb_buf_put(&w->key, q->vbuf.p + v->off, v->len);
+    }
+    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) {
+        keel_db_result r = {.t = *t};
+        st = write_key(&r, q, &c, used, &w->key);
+    }
     if (st == KEEL_OK && q->kind == KDB_PQ_UPDATE) st = render_update(q, &g, &upd);
     if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) st = render_rest(q, &c, used, &g, &rest);
     if (st == KEEL_OK) {
@@ -512,50 +610,76 @@ static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
                 kdb_buf_put(&cond, ")", 1);
             }
         }
-        kdb_pq_gen_maps(&g, &names, &values);
-        if ((cond.len && !(cond_s = text_dup(&cond))) || (upd.len && !(upd_s = text_dup(&upd))) ||
-            names.failed || values.failed || cond.failed)
+        kdb_pq_gen_maps(&g, &w->names, &w->values);
+        if ((cond.len && !(w->cond = text_dup(&cond))) || (upd.len && !(w->upd = text_dup(&upd))) ||
+            w->names.failed || w->values.failed || cond.failed || w->key.failed)
             st = oom();
     }
-    keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
-    o.condition = cond_s;
-    o.names = names.len ? names.p : NULL;
-    o.names_len = names.len;
-    o.values = values.len ? values.p : NULL;
-    o.values_len = values.len;
-    o.return_values = (keel_db_return)q->returning;
-    if (st == KEEL_OK) {
-        switch (q->kind) {
-        case KDB_PQ_INSERT: {
-            const kdb_pqval *v = val(q, q->item);
-            kdb_val iv;
-            if (!kdb_val_decode(q->vbuf.p + v->off, v->len, &iv) || iv.type != KDB_M) {
-                st = keel__fail(KEEL_EVALIDATION, "INSERT needs an item: a map of attributes");
-                break;
-            }
-            st = keel_db_put_item_ex(r->db, t->name, q->vbuf.p + v->off, v->len, &o, &r->ret);
-            if (st == KEEL_ECONDITION)
-                st = keel__fail(KEEL_EDUPLICATE, "Duplicate primary key exists in table");
-            break;
-        }
-        case KDB_PQ_UPDATE:
-            st = keel_db_update_item(r->db, t->name, key.p, key.len, upd_s, &o, &r->ret);
-            break;
-        default:
-            st = keel_db_delete_item_ex(r->db, t->name, key.p, key.len, &o, &r->ret);
-            break;
-        }
-    }
-    free(cond_s);
-    free(upd_s);
     free(used);
-    kdb_buf_free(&key);
     kdb_buf_free(&cond);
     kdb_buf_free(&rest);
     kdb_buf_free(&upd);
-    kdb_buf_free(&names);
-    kdb_buf_free(&values);
     kdb_pqgen_free(&g);
+    if (st != KEEL_OK) kdb_pqw_free(w);
+    return st;
+}
+
+static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
+    const kdb_table *t = &r->t;
+    kdb_pqw w;
+    r->plan = KEEL_DB_PLAN_WRITE;
+    keel_status st = kdb_pq_compile_write(t, q, &w);
+    if (st != KEEL_OK) return st;
+    keel_db_write_opts o = KEEL_DB_WRITE_OPTS_INIT;
+    o.condition = w.cond;
+    o.names = w.names.len ? w.names.p : NULL;
+    o.names_len = w.names.len;
+    o.values = w.values.len ? w.values.p : NULL;
+    o.values_len = w.values.len;
+    o.return_values = (keel_db_return)q->returning;
+    switch (q->kind) {
+    case KDB_PQ_INSERT:
+        st = keel_db_put_item_ex(r->db, t->name, w.key.p, w.key.len, &o, &r->ret);
+        if (st == KEEL_ECONDITION)
+            st = keel__fail(KEEL_EDUPLICATE, "Duplicate primary key exists in table");
+        break;
+    case KDB_PQ_UPDATE:
+        st = keel_db_update_item(r->db, t->name, w.key.p, w.key.len, w.upd, &o, &r->ret);
+        break;
+    default:
+        st = keel_db_delete_item_ex(r->db, t->name, w.key.p, w.key.len, &o, &r->ret);
+        break;
+    }
+    kdb_pqw_free(&w);
+    return st;
+}
+
+keel_status kdb_pq_compile_get(keel_db *db, const kdb_table *t, const kdb_pq *q, kdb_buf *key,
+                               char **projection, kdb_buf *names) {
+    keel_db_result r = {.db = db, .t = *t};
+    *projection = NULL;
+    keel_status st = plan_select(&r, q);
+    if (st == KEEL_OK && (r.plan != KEEL_DB_PLAN_GET || r.n != 1 || r.filter || q->order))
+        st = keel__fail(KEEL_EVALIDATION, "A transaction's SELECT must name one item by its "
+                        "whole primary key (equalities on the key attributes only)");
+    if (st == KEEL_OK) {
+        kdb_buf_put(key, r.keys.p + r.offs[0], r.offs[1] - r.offs[0]);
+        if (r.names.len) kdb_buf_put(names, r.names.p, r.names.len);
+        if (key->failed || names->failed) st = oom();
+        if (st == KEEL_OK && r.ptext) {
+            *projection = r.ptext;
+            r.ptext = NULL;
+        }
+    }
+    kdb_buf_free(&r.keys);
+    free(r.offs);
+    kdb_expr_free(r.filter);
+    kdb_expr_free(r.proj);
+    free(r.kc);
+    free(r.ftext);
+    free(r.ptext);
+    kdb_buf_free(&r.names);
+    kdb_buf_free(&r.common);
     return st;
 }
 
@@ -581,7 +705,11 @@ keel_status keel_db_execute(keel_db *db, const char *statement, const void *para
     if (st == KEEL_OK && q.index[0])
         st = keel__fail(KEEL_EVALIDATION, "The table does not have the specified index: %s",
                         q.index);
+    if (st == KEEL_OK && q.kind != KDB_PQ_SELECT && opts && opts->resume)
+        st = keel__fail(KEEL_EVALIDATION, "a write statement cannot be resumed");
     if (st == KEEL_OK) st = q.kind == KDB_PQ_SELECT ? plan_select(r, &q) : run_write(r, &q);
+    if (st == KEEL_OK && opts && opts->resume)
+        st = resume(r, opts->resume, opts->resume_len);
     kdb_pq_free(&q);
     if (st != KEEL_OK) {
         keel_db_result_free(r);

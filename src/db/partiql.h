@@ -19,7 +19,7 @@
 #ifndef KEEL_SRC_DB_PARTIQL_H
 #define KEEL_SRC_DB_PARTIQL_H
 
-#include "db/db.h"
+#include "db/db_internal.h"
 
 #define KDB_PQ_MAX_LEN 8192u        /* bytes of statement text (DynamoDB's limit) */
 #define KDB_PQ_MAX_NEST 64u         /* nesting of parentheses, NOT and literals */
@@ -170,5 +170,26 @@ static inline const uint32_t *kdb_pq_kids(const kdb_pq *q, const kdb_pqnode *n) 
 
 /* The single-name path `id` as (name, len); false when it is not one. */
 bool kdb_pq_simple_path(const kdb_pq *q, uint32_t id, const char **name, size_t *len);
+
+/* ---- partiql.c: statements compiled for a transaction (partiql_tx.c) ---------------------- */
+
+/* An INSERT, UPDATE or DELETE as the write it makes: `key` holds the key map (INSERT: the
+ * item), cond/upd the ConditionExpression and UpdateExpression texts (NULL: none), names
+ * and values their maps (empty: none). Free with kdb_pqw_free. */
+typedef struct kdb_pqw {
+    kdb_pq_kind kind;
+    int returning;
+    kdb_buf key;
+    char *cond, *upd;
+    kdb_buf names, values;
+} kdb_pqw;
+
+keel_status kdb_pq_compile_write(const kdb_table *t, const kdb_pq *q, kdb_pqw *w);
+void kdb_pqw_free(kdb_pqw *w);
+/* A SELECT that names one item by its whole key (and nothing else in WHERE): its key map in
+ * `key`, its ProjectionExpression (malloc'd, NULL for *) and names map in `names`.
+ * KEEL_EVALIDATION for any other SELECT. */
+keel_status kdb_pq_compile_get(keel_db *db, const kdb_table *t, const kdb_pq *q, kdb_buf *key,
+                               char **projection, kdb_buf *names);
 
 #endif /* KEEL_SRC_DB_PARTIQL_H */

@@ -8,7 +8,8 @@
  * do; the typed getters of params.c refuse it in the members that are C strings (names,
  * expressions), and jansson refuses it in object keys. A request mixing legacy members and
  * expressions is refused before the op runs. An op fills r->out or sets an error; the
- * response is then encoded compactly. Errors carry "__type" and "message" (botocore reads either
+ * response is then encoded compactly (GetItem's item is already text:
+ * kdb_json_write_item, spliced in first). Errors carry "__type" and "message" (botocore reads either
  * "message" or "Message"), JSON-escaped by jansson.
  * Parameter helpers and the error mapping are in params.c.
  */
@@ -35,11 +36,13 @@ static const struct {
     {"DescribeTable", ksrv_describe_table},
     {"DescribeTimeToLive", ksrv_describe_ttl},
     {"ExecuteStatement", ksrv_execute_statement},
+    {"ExecuteTransaction", ksrv_execute_transaction},
     {"GetItem", ksrv_get_item},
     {"ListTables", ksrv_list_tables},
     {"PutItem", ksrv_put_item},
     {"Query", ksrv_query},
     {"Scan", ksrv_scan},
+    {"SearchVectors", ksrv_search_vectors},
     {"TransactGetItems", ksrv_transact_get},
     {"TransactWriteItems", ksrv_transact_write},
     {"UpdateItem", ksrv_update_item},
@@ -81,6 +84,34 @@ static int respond(keel_dynamo_response *out, int status, const char *type, json
     }
     out->len = strlen(out->body);
     return out->status;
+}
+
+/* {"Item":<raw text>, ...the members of r->out} without putting the item in a tree. */
+static int respond_raw(keel_dynamo_response *out, ksrv_req *r) {
+    char *rest = json_dumps(r->out, JSON_COMPACT);
+    size_t rl = rest ? strlen(rest) : 0, n = 8 + r->raw_item.len + rl + 1;
+    char *body = rest && rl >= 2 ? malloc(n) : NULL;
+    if (!body) {
+        free(rest);
+        return respond(out, 500, NULL, NULL);
+    }
+    memcpy(body, "{\"Item\":", 8);
+    memcpy(body + 8, r->raw_item.p, r->raw_item.len);
+    size_t at = 8 + r->raw_item.len;
+    if (rl > 2) {
+        body[at++] = ',';
+        memcpy(body + at, rest + 1, rl - 1);    /* the members and the closing brace */
+        at += rl - 1;
+    } else {
+        body[at++] = '}';
+    }
+    body[at] = 0;
+    free(rest);
+    out->status = 200;
+    out->type = "";
+    out->body = body;
+    out->len = at;
+    return 200;
 }
 
 static int respond_error(keel_dynamo_response *out, ksrv_req *r) {
@@ -136,7 +167,7 @@ int keel_dynamo_handle_ex(keel_db *db, const char *operation, const char *body, 
     r.out = json_object();
     int status;
     if (r.out && ksrv_legacy_unmixed(&r, in) && fn(&r)) {
-        status = respond(out, 200, "", r.out);
+        status = r.raw_item.len ? respond_raw(out, &r) : respond(out, 200, "", r.out);
     } else {
         if (!r.type) ksrv_fail(&r, "InternalServerError", "out of memory");
         status = respond_error(out, &r);
@@ -144,6 +175,7 @@ int keel_dynamo_handle_ex(keel_db *db, const char *operation, const char *body, 
     json_decref(r.extra);
     json_decref(r.out);
     json_decref(in);
+    kdb_buf_free(&r.raw_item);
     return status;
 }
 

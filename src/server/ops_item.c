@@ -93,7 +93,7 @@ bool ksrv_put_item(ksrv_req *r) {
     ksrv_exprs e;
     keel_db_write_opts o;
     if (!write_opts(r, r->in, false, &e, &o)) return false;
-    bool ok = ksrv_item_cbor(r, item, &b);
+    bool ok = ksrv_put_cbor(r, table, item, &b);
     if (ok) {
         keel_db_buf res = {0};
         keel_status st = keel_db_put_item_ex(r->db, table, b.p, b.len, &o, &res);
@@ -176,7 +176,7 @@ static bool read_projection(ksrv_req *r, json_t *in, const char **proj, ksrv_exp
 
 /* Read one item (projected if asked) into a new JSON object, or *out NULL when absent. */
 static bool read_one(ksrv_req *r, const char *table, json_t *key, const char *proj,
-                     const ksrv_exprs *e, json_t **out, size_t *bytes) {
+                     const ksrv_exprs *e, json_t **out, size_t *bytes, kdb_buf *raw) {
     kdb_buf b = {0};
     *out = NULL;
     *bytes = 0;
@@ -191,7 +191,9 @@ static bool read_one(ksrv_req *r, const char *table, json_t *key, const char *pr
         st = keel_db_get_item(r->db, table, b.p, b.len, &v);
         if (st == KEEL_OK) {
             *bytes = v.len;
-            ok = (*out = ksrv_item_json(r, v.data, v.len)) != NULL;
+            /* GetItem: the item as JSON text straight from the mapping (no jansson tree) */
+            if (!raw || !kdb_json_write_item(v.data, v.len, raw))
+                ok = (*out = ksrv_item_json(r, v.data, v.len)) != NULL;
         } else if (st != KEEL_NOTFOUND) {
             ok = ksrv_fail_status(r, st, NULL);
         }
@@ -230,7 +232,7 @@ bool ksrv_get_item(ksrv_req *r) {
         return false;
     json_t *item;
     size_t bytes;
-    bool ok = read_one(r, table, key, proj, &e, &item, &bytes);
+    bool ok = read_one(r, table, key, proj, &e, &item, &bytes, &r->raw_item);
     if (ok && item) json_object_set_new(r->out, "Item", item);
     if (ok && cap)
         json_object_set_new(r->out, "ConsumedCapacity",
@@ -308,7 +310,7 @@ bool ksrv_batch_get(ksrv_req *r) {
                 json_array_append(left, key);
                 continue;
             }
-            ok = read_one(r, table, key, proj, &e, &item, &bytes);
+            ok = read_one(r, table, key, proj, &e, &item, &bytes, NULL);
             units += ksrv_read_units(bytes, consistent);
             sent += bytes;
             if (ok && item) json_array_append_new(items, item);
@@ -379,7 +381,8 @@ bool ksrv_batch_write(ksrv_req *r) {
                                    "supported datatypes");
                 else
                     ok = ksrv_get_obj(r, put ? put : del, put ? "Item" : "Key", true, &m) &&
-                         ksrv_item_cbor(r, m, &bufs[n]);
+                         (put ? ksrv_put_cbor(r, table, m, &bufs[n])
+                              : ksrv_item_cbor(r, m, &bufs[n]));
             } else {
                 ok = false;
             }

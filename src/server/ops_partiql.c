@@ -4,19 +4,26 @@
  *
  * Parameters (a JSON array of AttributeValues) become the CBOR array the engine binds to
  * `?`. A SELECT's items are converted as they are read; a write answers its RETURNING item
- * (or no item) in Items. keel's PartiQL results cannot be resumed, so ExecuteStatement
- * never returns a NextToken: a SELECT answers all its items in one response (Limit, when
- * given, bounds the items evaluated), and a NextToken sent in is a ValidationException.
+ * (or no item) in Items. A SELECT answers a page: it stops at the Limit (items evaluated)
+ * or once 1 MB of items is in the response, and then answers NextToken (token.c: the
+ * engine's resume position, sealed) and LastEvaluatedKey; the NextToken sent back with the
+ * same statement and parameters continues after the last item. A token that was altered,
+ * made for another statement or by another process is "Given NextToken is not valid".
  * Errors: KEEL_EDUPLICATE is DuplicateItemException, KEEL_ECONDITION
  * ConditionalCheckFailedException, a syntax error DynamoDB's "Statement wasn't well
  * formed" ValidationException. BatchExecuteStatement answers one Responses entry per
  * statement, {"Item"} or {"Error": {"Code", "Message"}} with DynamoDB's
- * BatchStatementError codes. ExecuteTransaction has no engine call yet (not served).
+ * BatchStatementError codes. ExecuteTransaction (keel_db_execute_transaction) runs 1..100
+ * statements as one transaction: reads answer Responses [{Item}] (an empty entry for an
+ * absent item), writes an empty response; a canceled one is TransactionCanceledException
+ * with a reason per statement, as TransactWriteItems; ClientRequestToken makes it
+ * idempotent for 10 minutes (idempotency.c).
  */
 #include "server/server.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MAX_STATEMENT 8192u
 
@@ -51,6 +58,12 @@ static bool statement_text(ksrv_req *r, json_t *obj, const char **out) {
     return true;
 }
 
+/* Whether a statement is a write (not a SELECT). */
+static bool stmts_write(const char *s) {
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r') s++;
+    return strncasecmp(s, "SELECT", 6) != 0;
+}
+
 /* The error of a failed statement. */
 static bool statement_failed(ksrv_req *r, keel_status st) {
     if (st == KEEL_EDUPLICATE)
@@ -59,6 +72,28 @@ static bool statement_failed(ksrv_req *r, keel_status st) {
         return ksrv_fail(r, "ValidationException", "Statement wasn't well formed, can't be "
                          "processed: %s", keel_errmsg());
     return ksrv_fail_status(r, st, NULL);
+}
+
+#define PAGE_BYTES (1024u * 1024u)     /* DynamoDB's 1 MB page */
+
+/* NextToken and LastEvaluatedKey when the result has more. */
+static bool page_end(ksrv_req *r, keel_db_result *res, const char *stmt, const kdb_buf *p) {
+    keel_db_buf pos = {0};
+    keel_view last;
+    keel_status st = keel_db_result_position(res, &pos, &last);
+    if (st == KEEL_NOTFOUND) return true;
+    if (st != KEEL_OK) return statement_failed(r, st);
+    char *tok = ksrv_token_seal(pos.data, pos.len, stmt, p->p, p->len);
+    keel_db_buf_free(&pos);
+    if (!tok) return ksrv_fail(r, "InternalServerError", "out of memory");
+    json_object_set_new(r->out, "NextToken", json_string(tok));
+    free(tok);
+    if (last.len) {
+        json_t *k = ksrv_item_json(r, last.data, last.len);
+        if (!k) return false;
+        json_object_set_new(r->out, "LastEvaluatedKey", k);
+    }
+    return true;
 }
 
 bool ksrv_execute_statement(ksrv_req *r) {
@@ -72,9 +107,6 @@ bool ksrv_execute_statement(ksrv_req *r) {
         !ksrv_get_bool(r, r->in, "ConsistentRead", &consistent) ||
         !ksrv_capacity_mode(r, r->in, &cap))
         return false;
-    if (token)
-        return ksrv_fail(r, "ValidationException", "Given NextToken is not valid (keel answers "
-                         "every item of a statement in one response)");
     if (has_limit && limit < 1)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld' at "
                          "'limit' failed to satisfy constraint: Member must have value greater "
@@ -84,26 +116,42 @@ bool ksrv_execute_statement(ksrv_req *r) {
         kdb_buf_free(&p);
         return false;
     }
+    uint8_t *pos = NULL;
+    size_t pos_len = 0;
+    if (token && !ksrv_token_open(token, stmt, p.p, p.len, &pos, &pos_len)) {
+        kdb_buf_free(&p);
+        return ksrv_fail(r, "ValidationException", "Given NextToken is not valid");
+    }
     keel_db_execute_opts o = KEEL_DB_EXECUTE_OPTS_INIT;
     o.limit = has_limit ? (uint64_t)limit : 0;
+    o.resume = pos;
+    o.resume_len = pos_len;
     keel_db_result *res = NULL;
     keel_status st = keel_db_execute(r->db, stmt, has_params ? p.p : NULL,
                                      has_params ? p.len : 0, &o, &res);
-    kdb_buf_free(&p);
-    if (st != KEEL_OK) return statement_failed(r, st);
+    free(pos);
+    if (st != KEEL_OK) {
+        kdb_buf_free(&p);
+        if (token && st == KEEL_EVALIDATION)
+            return ksrv_fail(r, "ValidationException", "Given NextToken is not valid: %s",
+                             keel_errmsg());
+        return statement_failed(r, st);
+    }
     json_t *items = json_array();
     size_t bytes = 0;
     bool ok = true;
     keel_view v;
-    while (ok && (st = keel_db_result_next(res, &v)) == KEEL_OK) {
+    while (ok && bytes < PAGE_BYTES && (st = keel_db_result_next(res, &v)) == KEEL_OK) {
         json_t *j = ksrv_item_json(r, v.data, v.len);
         bytes += v.len;
         if (!j) ok = false;
         else json_array_append_new(items, j);
     }
-    if (ok && st != KEEL_NOTFOUND) ok = statement_failed(r, st);
+    if (ok && st != KEEL_NOTFOUND && st != KEEL_OK) ok = statement_failed(r, st);
     bool write = keel_db_result_plan(res) == KEEL_DB_PLAN_WRITE;
+    if (ok && !write) ok = page_end(r, res, stmt, &p);
     keel_db_result_free(res);
+    kdb_buf_free(&p);
     if (ok) {
         json_object_set_new(r->out, "Items", items);
         if (cap)
@@ -188,6 +236,88 @@ bool ksrv_batch_execute_statement(ksrv_req *r) {
     for (size_t i = 0; params && i < n; i++) kdb_buf_free(&params[i]);
     free(params);
     free(resp);
+    free(stmts);
+    return ok;
+}
+
+bool ksrv_execute_transaction(ksrv_req *r) {
+    static const char *const rvf[] = {"ALL_OLD", "NONE", NULL};
+    json_t *list = NULL;
+    const char *token = NULL;
+    int cap;
+    if (!ksrv_get_arr(r, r->in, "TransactStatements", true, &list) ||
+        !ksrv_idem_token(r, &token) || !ksrv_capacity_mode(r, r->in, &cap))
+        return false;
+    size_t n = json_array_size(list);
+    if (n < 1 || n > KEEL_DB_MAX_TRANSACT)
+        return ksrv_fail(r, "ValidationException", "1 validation error detected: Value at "
+                         "'transactStatements' failed to satisfy constraint: Member must have "
+                         "length %s", n < 1 ? "greater than or equal to 1"
+                                            : "less than or equal to 100");
+    keel_db_tx_statement *stmts = calloc(n, sizeof *stmts);
+    kdb_buf *params = calloc(n, sizeof *params);
+    keel_db_buf *items = calloc(n, sizeof *items);
+    keel_db_tx_reason *reasons = calloc(n, sizeof *reasons);
+    bool ok = stmts && params && items && reasons, replayed = false, taken = false;
+    if (!ok) ksrv_fail(r, "InternalServerError", "out of memory");
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *s = json_array_get(list, i);
+        bool has;
+        const char *rv;
+        if (!json_is_object(s)) {
+            ok = ksrv_fail(r, "SerializationException", "TransactStatements elements must be "
+                           "objects");
+            break;
+        }
+        ok = statement_text(r, s, &stmts[i].statement) && params_cbor(r, s, &params[i], &has) &&
+             ksrv_get_enum(r, s, "ReturnValuesOnConditionCheckFailure", rvf, "NONE", &rv);
+        if (ok && has) {
+            stmts[i].params = params[i].p;
+            stmts[i].params_len = params[i].len;
+        }
+        if (ok) stmts[i].return_old_on_condition_failure = strcmp(rv, "ALL_OLD") == 0;
+    }
+    if (ok && token) {
+        ok = ksrv_idem_enter(r, "ExecuteTransaction", token, &replayed);
+        taken = ok && !replayed;
+    }
+    bool read = false;
+    if (ok && !replayed) {
+        keel_status st = keel_db_execute_transaction(r->db, stmts, n, items, reasons);
+        if (st == KEEL_ECANCELED) ok = ksrv_tx_canceled(r, reasons, n);
+        else if (st != KEEL_OK) ok = statement_failed(r, st);
+        keel_db_tx_reasons_free(reasons, n);
+        read = st == KEEL_OK && !stmts_write(stmts[0].statement);
+    }
+    double units = 0;
+    if (ok && read) {
+        json_t *out = json_array();
+        for (size_t i = 0; ok && i < n; i++) {
+            json_t *o = json_object();
+            if (items[i].data) {
+                json_t *it = ksrv_item_json(r, items[i].data, items[i].len);
+                if (!it) ok = false;
+                else json_object_set_new(o, "Item", it);
+            }
+            units += 2 * ksrv_read_units(items[i].len, true);
+            json_array_append_new(out, o);
+        }
+        if (ok) json_object_set_new(r->out, "Responses", out);
+        else json_decref(out);
+    } else if (ok && !replayed) {
+        for (size_t i = 0; i < n; i++) units += 2 * ksrv_write_units(params[i].len + 64);
+    }
+    if (ok && cap && !replayed) {
+        json_t *caps = json_array();
+        json_array_append_new(caps, ksrv_capacity(cap, "", units, read));
+        json_object_set_new(r->out, "ConsumedCapacity", caps);
+    }
+    if (taken) ksrv_idem_end(r->db, token, ok, r->out);
+    for (size_t i = 0; items && i < n; i++) keel_db_buf_free(&items[i]);
+    for (size_t i = 0; params && i < n; i++) kdb_buf_free(&params[i]);
+    free(reasons);
+    free(items);
+    free(params);
     free(stmts);
     return ok;
 }

@@ -33,12 +33,19 @@ static bool check_index(ksrv_req *r, const char *table, const char *index, bool 
         const keel_db_index_info *x = NULL;
         for (size_t i = 0; i < s->nindexes; i++)
             if (strcmp(s->indexes[i].name, index) == 0) x = &s->indexes[i];
-        if (!x)
+        char *f = NULL, *inc = NULL;
+        size_t nf, ni;
+        if (!x && kdb_vec_schema(r->db, table, index, &f, &nf, &inc, &ni) == KEEL_OK)
+            ok = ksrv_fail(r, "ValidationException", "The index type of %.255s (a vector index) "
+                           "does not support Query or Scan: use SearchVectors", index);
+        else if (!x)
             ok = ksrv_fail(r, "ValidationException", "The table does not have the specified "
                            "index: %.255s", index);
         else if (!x->local && consistent)
             ok = ksrv_fail(r, "ValidationException", "Consistent reads are not supported on "
                            "global secondary indexes");
+        free(f);
+        free(inc);
     }
     free(s);
     return ok;

@@ -10,6 +10,7 @@
  * on-demand. A table is ACTIVE as soon as it exists; a global
  * index added by UpdateTable is backfilled before the response (the engine does it
  * synchronously), so it is described CREATING only if a crash interrupted its backfill.
+ * Vector indexes (VectorIndexes, VectorIndexUpdates) are ops_vector.c's.
  * Descriptions come from keel_db_get_stats (about 70 KB: malloc'd per request).
  *
  * TTL: UpdateTimeToLive sets or clears the engine's TTL attribute at once (no ENABLING or
@@ -140,6 +141,8 @@ static json_t *describe(ksrv_req *r, const keel_db_table_info *t,
     if (json_array_size(gsis)) json_object_set(d, "GlobalSecondaryIndexes", gsis);
     json_decref(lsis);
     json_decref(gsis);
+    json_t *vix = ksrv_vector_describe(r, t->name, arn);
+    if (vix) json_object_set_new(d, "VectorIndexes", vix);
     json_object_set_new(d, "BillingModeSummary",
                         json_pack("{s:s, s:f}", "BillingMode", "PAY_PER_REQUEST",
                                   "LastUpdateToPayPerRequestDateTime", (double)t->created));
@@ -397,8 +400,9 @@ static bool respond(ksrv_req *r, const char *name, const char *member, const cha
 
 bool ksrv_create_table(ksrv_req *r) {
     const char *name;
-    json_t *ks = NULL, *ad = NULL, *gsi = NULL, *lsi = NULL;
+    json_t *ks = NULL, *ad = NULL, *gsi = NULL, *lsi = NULL, *vix = NULL;
     if (!ksrv_table_name(r, r->in, &name) ||
+        !ksrv_get_arr(r, r->in, "VectorIndexes", false, &vix) ||
         !ksrv_get_arr(r, r->in, "KeySchema", true, &ks) ||
         !ksrv_get_arr(r, r->in, "AttributeDefinitions", true, &ad) ||
         !ksrv_get_arr(r, r->in, "GlobalSecondaryIndexes", false, &gsi) ||
@@ -440,10 +444,16 @@ bool ksrv_create_table(ksrv_req *r) {
         ok = parse_index(r, json_array_get(i < nl ? lsi : gsi, i < nl ? i : i - nl), i < nl,
                          &schema, &defs, &idx[i], &inc[i]);
     if (ok) ok = all_used(r, &defs);
+    if (ok && vix) ok = ksrv_vector_check(r, vix);
     if (ok) {
         keel_status st = keel_db_create_table_ex(r->db, name, &schema, idx, n);
-        ok = st == KEEL_OK ? respond(r, name, "TableDescription", "ACTIVE")
-                           : ksrv_fail_status(r, st, name);
+        ok = st == KEEL_OK || ksrv_fail_status(r, st, name);
+        /* the vector indexes: all of them, or no table */
+        if (ok && vix && !ksrv_vector_create(r, name, vix)) {
+            ok = false;
+            keel_db_delete_table(r->db, name);
+        }
+        if (ok) ok = respond(r, name, "TableDescription", "ACTIVE");
     }
     for (size_t i = 0; i < n; i++) free(inc[i]);
     return ok;
@@ -569,9 +579,10 @@ static bool index_update(ksrv_req *r, const char *name, json_t *u, json_t *ad) {
 
 bool ksrv_update_table(ksrv_req *r) {
     const char *name;
-    json_t *gsi = NULL, *ad = NULL;
+    json_t *gsi = NULL, *ad = NULL, *vu = NULL;
     if (!ksrv_table_name(r, r->in, &name) ||
         !ksrv_get_arr(r, r->in, "GlobalSecondaryIndexUpdates", false, &gsi) ||
+        !ksrv_get_arr(r, r->in, "VectorIndexUpdates", false, &vu) ||
         !ksrv_get_arr(r, r->in, "AttributeDefinitions", false, &ad))
         return false;
     static const char *const modes[] = {"PROVISIONED", "PAY_PER_REQUEST", NULL};
@@ -586,8 +597,12 @@ bool ksrv_update_table(ksrv_req *r) {
     if (json_array_size(gsi) > 1)
         return ksrv_fail(r, "LimitExceededException", "Subscriber limit exceeded: Only 1 online "
                          "index can be created or deleted simultaneously per table");
+    if (gsi && vu)
+        return ksrv_fail(r, "LimitExceededException", "Subscriber limit exceeded: Only 1 online "
+                         "index can be created or deleted simultaneously per table");
     if (json_array_size(gsi) == 1 && !index_update(r, name, json_array_get(gsi, 0), ad))
         return false;
+    if (vu && !ksrv_vector_update(r, name, vu)) return false;
     /* Billing mode and throughput have no meaning for a local file: accepted, unchanged. */
     return respond(r, name, "TableDescription", "ACTIVE");
 }

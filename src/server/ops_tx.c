@@ -6,7 +6,7 @@
  * whole request with a ValidationException and nothing is read. A canceled transaction is
  * TransactionCanceledException with one CancellationReasons entry per action, in order
  * ({"Code":"None"} for the fine ones; Item when ReturnValuesOnConditionCheckFailure=ALL_OLD).
- * ClientRequestToken is accepted and not remembered (no idempotency window).
+ * ClientRequestToken makes TransactWriteItems idempotent for 10 minutes (idempotency.c).
  */
 #include "server/server.h"
 
@@ -66,7 +66,9 @@ static bool parse_write(ksrv_req *r, json_t *ti, keel_db_tx_write *w, action *a)
         !ksrv_get_str(r, spec, "ConditionExpression", false, &w->condition) ||
         !ksrv_get_str(r, spec, "UpdateExpression", false, &w->update) ||
         !ksrv_get_enum(r, spec, "ReturnValuesOnConditionCheckFailure", rvf, "NONE", &rv) ||
-        !ksrv_item_cbor(r, m, &a->item) || !ksrv_exprs_get(r, spec, &a->e))
+        !(w->kind == KEEL_DB_TX_PUT ? ksrv_put_cbor(r, w->table, m, &a->item)
+                                    : ksrv_item_cbor(r, m, &a->item)) ||
+        !ksrv_exprs_get(r, spec, &a->e))
         return false;
     if (w->kind == KEEL_DB_TX_CHECK && !w->condition)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value null at "
@@ -91,7 +93,7 @@ static bool parse_write(ksrv_req *r, json_t *ti, keel_db_tx_write *w, action *a)
 }
 
 /* TransactionCanceledException from the engine's reasons. */
-static bool canceled(ksrv_req *r, keel_db_tx_reason *reasons, size_t n) {
+bool ksrv_tx_canceled(ksrv_req *r, keel_db_tx_reason *reasons, size_t n) {
     json_t *arr = json_array();
     char codes[900] = "";
     size_t used = 0;
@@ -121,13 +123,10 @@ bool ksrv_transact_write(ksrv_req *r) {
     json_t *items = NULL;
     const char *token = NULL;
     int cap;
-    if (!tx_items(r, &items) || !ksrv_get_str(r, r->in, "ClientRequestToken", false, &token) ||
+    bool replayed = false;
+    if (!tx_items(r, &items) || !ksrv_idem_token(r, &token) ||
         !ksrv_capacity_mode(r, r->in, &cap))
         return false;
-    if (token && (strlen(token) < 1 || strlen(token) > 36))
-        return ksrv_fail(r, "ValidationException", "1 validation error detected: Value at "
-                         "'clientRequestToken' failed to satisfy constraint: Member must have "
-                         "length less than or equal to 36");
     size_t n = json_array_size(items);
     keel_db_tx_write *w = calloc(n, sizeof *w);
     action *a = calloc(n, sizeof *a);
@@ -138,19 +137,25 @@ bool ksrv_transact_write(ksrv_req *r) {
         w[i] = (keel_db_tx_write)KEEL_DB_TX_WRITE_INIT;
         ok = parse_write(r, json_array_get(items, i), &w[i], &a[i]);
     }
-    if (ok) {
+    bool taken = false;
+    if (ok && token) {
+        ok = ksrv_idem_enter(r, "TransactWriteItems", token, &replayed);
+        taken = ok && !replayed;
+    }
+    if (ok && !replayed) {
         keel_status st = keel_db_transact_write(r->db, w, n, reasons);
-        if (st == KEEL_ECANCELED) ok = canceled(r, reasons, n);
+        if (st == KEEL_ECANCELED) ok = ksrv_tx_canceled(r, reasons, n);
         else if (st != KEEL_OK) ok = ksrv_fail_status(r, st, NULL);
         keel_db_tx_reasons_free(reasons, n);
     }
-    if (ok && cap) {
+    if (ok && cap && !replayed) {
         json_t *caps = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(caps, ksrv_capacity(cap, w[i].table,
                                                       2 * ksrv_write_units(w[i].item_len), false));
         json_object_set_new(r->out, "ConsumedCapacity", caps);
     }
+    if (taken) ksrv_idem_end(r->db, token, ok, r->out);
     free(reasons);
     actions_free(a, n);
     free(w);

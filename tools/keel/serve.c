@@ -56,6 +56,7 @@ typedef struct conn {
     char *body;
     size_t len, cap;
     bool too_big;
+    size_t hint;            /* Content-Length, 0 when absent */
     struct timespec start;
 } conn;
 
@@ -92,16 +93,41 @@ static void log_request(server *s, struct MHD_Connection *c, const char *op, int
     pthread_mutex_unlock(&s->log_lock);
 }
 
-/* Queue a copy of `body` with DynamoDB's headers. */
+/* Decimal digits of v into buf (NUL-terminated); printf's machinery costs more per
+ * request than the rest of the header work. */
+static void put_dec(char *buf, unsigned long v) {
+    char t[24];
+    size_t n = 0;
+    do t[n++] = (char)('0' + v % 10); while ((v /= 10) != 0);
+    for (size_t i = 0; i < n; i++) buf[i] = t[n - 1 - i];
+    buf[n] = 0;
+}
+
+/* `digits` upper-case hex digits of v into buf (no NUL). */
+static void put_hex(char *buf, unsigned long long v, int digits) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (int i = digits - 1; i >= 0; i--, v >>= 4) buf[i] = hex[v & 15];
+}
+
+/* Queue `body` with DynamoDB's headers: a malloc'd body is handed over (`owned`: MHD frees
+ * it when sent), any other is copied. */
 static enum MHD_Result send_body(server *s, struct MHD_Connection *c, int status,
-                                 const char *body, size_t len) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    if (!r) return MHD_NO;
-    char crc[16], rid[48];
-    snprintf(crc, sizeof crc, "%lu", crc32(0L, (const Bytef *)body, (uInt)len));
+                                 const char *body, size_t len, bool owned) {
+    struct MHD_Response *r =
+        owned ? MHD_create_response_from_buffer_with_free_callback(len, (void *)body, free)
+              : MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!r) {
+        if (owned) free((void *)body);
+        return MHD_NO;
+    }
+    char crc[16], rid[40];
+    put_dec(crc, crc32(0L, (const Bytef *)body, (uInt)len));
     unsigned long long n = atomic_fetch_add(&s->counter, 1);
-    snprintf(rid, sizeof rid, "%016llX%020llX", s->nonce, n);
+    /* 16 hex digits of the nonce, then 20 of the counter (its top 4 always 0) */
+    put_hex(rid, s->nonce, 16);
+    memset(rid + 16, '0', 4);
+    put_hex(rid + 20, n, 16);
+    rid[36] = 0;
     MHD_add_response_header(r, "Content-Type", "application/x-amz-json-1.0");
     MHD_add_response_header(r, "x-amzn-RequestId", rid);
     MHD_add_response_header(r, "x-amz-crc32", crc);
@@ -116,7 +142,7 @@ static enum MHD_Result send_error(server *s, struct MHD_Connection *c, int statu
     char body[512];
     int n = snprintf(body, sizeof body, "{\"__type\":\"%s\",\"message\":\"%s\"}", type, msg);
     log_request(s, c, NULL, status, st ? st->len : 0, (size_t)n, st);
-    return send_body(s, c, status, body, (size_t)n);
+    return send_body(s, c, status, body, (size_t)n, false);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -131,11 +157,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         clock_gettime(CLOCK_MONOTONIC, &st->start);
         *con_cls = st;
         const char *cl = header_of(c, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > KEEL_DYNAMO_MAX_BODY) {
+        unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+        if (declared > KEEL_DYNAMO_MAX_BODY) {
             st->too_big = true;
             return send_error(s, c, 413, KSRV_COR "SerializationException",
                               "Request body is larger than 16 MB", st);
         }
+        /* the body buffer at its declared size: a fixed 4 KB first allocation is a
+         * large-bin request for glibc, which consolidates the fast bins (the handler's
+         * freed JSON nodes) on every request */
+        st->hint = (size_t)declared;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -147,7 +178,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         if (!st->too_big) {
             if (st->len + *upload_size > st->cap) {
-                size_t cap = st->cap ? st->cap : 4096;
+                size_t cap = st->cap ? st->cap : st->hint >= *upload_size ? st->hint : 4096;
                 while (cap < st->len + *upload_size) cap *= 2;
                 char *b = realloc(st->body, cap);
                 if (!b) return MHD_NO;
@@ -165,7 +196,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                           "Request body is larger than 16 MB", st);
     if (strcmp(method, "GET") == 0) {
         static const char healthy[] = "healthy: keel";
-        return send_body(s, c, 200, healthy, sizeof healthy - 1);
+        return send_body(s, c, 200, healthy, sizeof healthy - 1, false);
     }
     if (strcmp(method, "POST") != 0)
         return send_error(s, c, 405, KSRV_COR "UnknownOperationException",
@@ -205,7 +236,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     keel_dynamo_response resp;
     int status = keel_dynamo_handle_ex(s->db, op, st->body, st->len, &o, &resp);
     log_request(s, c, op, status, st->len, resp.len, st);
-    enum MHD_Result ret = send_body(s, c, status, resp.body, resp.len);
+    /* the handler's body is malloc'd except its static out-of-memory text (a 500) */
+    bool owned = status != 500;
+    enum MHD_Result ret = send_body(s, c, status, resp.body, resp.len, owned);
+    if (owned) resp.body = NULL;
     keel_dynamo_response_free(&resp);
     return ret;
 }
@@ -233,7 +267,11 @@ static const char serve_help_text[] =
     "and the AWS CLI send when given --endpoint-url / endpoint_url=http://HOST:PORT.\n"
     "Operations: CreateTable DeleteTable DescribeTable ListTables PutItem GetItem\n"
     "DeleteItem UpdateItem Query Scan BatchGetItem BatchWriteItem TransactWriteItems\n"
-    "TransactGetItems UpdateTable ExecuteStatement BatchExecuteStatement DescribeTimeToLive\n"
+    "TransactGetItems UpdateTable ExecuteStatement BatchExecuteStatement ExecuteTransaction\n"
+    "DescribeTimeToLive UpdateTimeToLive SearchVectors (vector indexes: CreateTable's\n"
+    "VectorIndexes, UpdateTable's VectorIndexUpdates). ClientRequestToken makes\n"
+    "TransactWriteItems and ExecuteTransaction idempotent for 10 minutes; ExecuteStatement\n"
+    "pages with NextToken (valid for the life of the server process).\n"
     "(docs/SERVER.md lists parameters and limits).\n"
     "\n"
     "  --host ADDR          address to bind (default 127.0.0.1, loopback only; 0.0.0.0 or ::\n"
@@ -391,6 +429,10 @@ static int serve_main(int argc, char **argv) {
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)max_conns,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)idle,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)per_ip,
+        /* MHD zeroes a connection's memory pool after every request: 16 KB holds the
+         * request line, SigV4's headers and a read buffer (bodies stream into our own
+         * buffer), at half the default's cost per request */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384,
         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
         MHD_OPTION_END);
     if (!d) {
