@@ -159,8 +159,10 @@ def test_bad_parameters(tmp_path: Any) -> None:
     q = np.ones(4, dtype=np.float32)
     with pytest.raises(keeldb.ValidationError, match="ef 4097"):
         t.search("vec", q, 3, ef=4097)
-    with pytest.raises(keeldb.ValidationError, match="ef -1"):
+    with pytest.raises(ValueError, match="ef must be at least 1, not -1"):
         t.search("vec", q, 3, ef=-1)
+    with pytest.raises(ValueError, match="ef must be at least 1, not 0"):
+        t.search("vec", q, 3, ef=0)
     with pytest.raises(TypeError, match="ef must be an int"):
         t.search("vec", q, 3, ef=1.5)
     with pytest.raises(ValueError, match="contradict"):
