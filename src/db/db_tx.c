@@ -71,7 +71,7 @@ keel_status keel_db_transact_write(keel_db *db, const keel_db_tx_write *actions,
                           "'transactItems' failed to satisfy constraint: Member must have "
                           "length between 1 and %u (it has %zu)", KEEL_DB_MAX_TRANSACT, n);
     if (!actions) return keel__fail(KEEL_EINVAL, "keel_db_transact_write: actions is NULL");
-    kdb_write *w = calloc(n, sizeof *w);
+    kdb_write *w = kdb_writes_alloc(n);
     if (!w) return keel__fail(KEEL_ENOMEM, "a transaction of %zu actions", n);
     keel_status st = prepare_all(db, actions, w, n);
     if (st == KEEL_OK) st = kdb_writes_run(db, w, n);
