@@ -25,7 +25,10 @@ static void reason_set(keel_db_tx_reason *r, keel_db_reason_code code, const cha
     static const char *const names[] = {"None", "ConditionalCheckFailed", "ValidationError"};
     r->code = code;
     r->code_name = names[code];
-    snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
+    if (msg && msg[0])
+        snprintf(r->message, sizeof r->message, "%s", msg);
+    else
+        r->message[0] = '\0';  /* every action of every transaction: no formatting */
 }
 
 void keel_db_tx_reasons_free(keel_db_tx_reason *reasons, size_t n) {
