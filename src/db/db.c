@@ -23,6 +23,7 @@
  * because kdb_table_get copies whole tables (counts included) under cat_lock alone.
  */
 #include "db/db_internal.h"
+#include "db/partiql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -406,6 +407,7 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
     keel_db *db = calloc(1, sizeof *db);
     if (!db) return keel__fail(KEEL_ENOMEM, "allocating a database handle");
     pthread_rwlock_init(&db->cat_lock, NULL);
+    db->pqcache = kdb_pqcache_new();
     db->memory = memory;
     keel_status st = kdb_order_new(&db->order);
     if (st == KEEL_OK) st = keel__open_kind(path, &so, KEEL_FILE_KIND_DB, &db->s);
@@ -414,6 +416,7 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
         if (db->s) keel_free(db->s);
         kdb_order_free(db->order);
         free(db->tables);
+        kdb_pqcache_free(db->pqcache);
         pthread_rwlock_destroy(&db->cat_lock);
         free(db);
         return st;
@@ -436,6 +439,7 @@ void keel_db_free(keel_db *db) {
     kdb_indexes_clear(db);
     free(db->indexes);
     kdb_vec_clear(db);
+    kdb_pqcache_free(db->pqcache);
     pthread_rwlock_destroy(&db->cat_lock);
     free(db);
 }

@@ -53,6 +53,7 @@ struct keel_db {
     size_t nindexes, icap;
     keel_db_clock_fn clock;         /* TTL's clock; NULL: time() */
     void *clock_ctx;
+    struct kdb_pqcache *pqcache;    /* parsed PartiQL statements (partiql_cache.c); NULL: none */
     struct kdb_vindex **vix;        /* vector indexes (vector.c); under s->index_lock */
     size_t nvix;
 };

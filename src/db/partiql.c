@@ -566,7 +566,8 @@ keel_status keel_db_execute(keel_db *db, const char *statement, const void *para
     if (!db || !statement || !result_out)
         return keel__fail(KEEL_EINVAL, "keel_db_execute: NULL argument");
     kdb_pq q;
-    keel_status st = kdb_pq_parse(statement, strlen(statement), params, params_len, &q);
+    keel_status st = kdb_pq_parse_cached(db, statement, strlen(statement), params, params_len,
+                                         &q);
     if (st != KEEL_OK) return st;
     keel_db_result *r = calloc(1, sizeof *r);
     if (!r) {
