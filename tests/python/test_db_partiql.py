@@ -197,3 +197,29 @@ def test_statement_cache_eviction_and_threads(db: keeldb.Database) -> None:
     for th in threads:
         th.join()
     assert bad == []
+
+
+def test_select_by_key_hides_expired_items_and_follows_the_table() -> None:
+    """A SELECT by key reads with the store key it planned while its table stands, so TTL
+    (read at the get, with a moving clock) and a table re-created between runs are both
+    honoured."""
+    db = keeldb.Database.create_in_memory()
+    t = db.create_table("ttl", partition_key=("p", "S"), sort_key=("k", "N"))
+    db.set_clock(1000)
+    t.enable_ttl("exp")
+    t.put_item({"p": "a", "k": 1, "exp": 1010})
+    t.put_item({"p": "a", "k": 2, "exp": 2000})
+    sel = "SELECT * FROM ttl WHERE p = ? AND k = ?"
+    assert db.execute(sel, ["a", 1]) == [{"p": "a", "k": 1, "exp": 1010}]
+    db.set_clock(1010)
+    assert db.execute(sel, ["a", 1]) == []
+    assert db.execute(sel, ["a", 2]) == [{"p": "a", "k": 2, "exp": 2000}]
+    assert db.execute("SELECT k FROM ttl WHERE p = 'a' AND k IN (1, 2)") == [{"k": 2}]
+    assert db.execute("SELECT k FROM ttl WHERE p IN ('a', 'b') AND k = 2") == [{"k": 2}]
+    t.disable_ttl()
+    assert db.execute(sel, ["a", 1]) == [{"p": "a", "k": 1, "exp": 1010}]
+    db.delete_table("ttl")
+    db.create_table("ttl", partition_key=("p", "S"), sort_key=("k", "S"))
+    db.table("ttl").put_item({"p": "a", "k": "1"})
+    assert db.execute(sel, ["a", 1]) == []
+    assert db.execute(sel, ["a", "1"]) == [{"p": "a", "k": "1"}]
