@@ -42,7 +42,8 @@ for a transaction's rollback and scans for PartiQL); its rates are per second al
 
 Clocks: wall time by default; --clock cpu times every loop by this process's CPU time
 (time.process_time: user and system time of all its threads), for a machine shared with
-other work, where a wall-clock rate also measures how often the scheduler ran us.
+other work, where a wall-clock rate also measures how often the scheduler ran us. CPU time
+leaves out waiting (sqlite3's checkpoints fsync), so it understates keel's write ratios.
 
 Usage: python bench/bench_db.py [--n 100000] [--runs 3] [--moto-n 2000] [--moto-ops 500]
                                 [--clock wall|cpu] [--json FILE] [--markdown]
@@ -73,8 +74,9 @@ except ImportError:  # pragma: no cover
 
 # The clock every timed loop reads: wall time by default; --clock cpu reads this process's
 # CPU time (user + system, every thread), which other work on a shared machine leaves
-# nearly alone. Every engine here runs in this process and waits on no other (none
-# fsyncs), so both clocks measure the same work.
+# nearly alone. CPU time leaves out waiting: sqlite3's WAL checkpoints fsync its database
+# file even with synchronous=NORMAL, so its writes take more wall time than CPU time, and
+# keel's write ratios by CPU time are lower than by wall time on a quiet machine.
 now: Callable[[], float] = time.perf_counter
 
 WORKLOADS = ["put", "get", "query", "scan", "batch", "reopen",
