@@ -145,6 +145,10 @@ class Database(_db.Database):
         and all writes land as one atomic group, or nothing is written and
         ``keeldb.TransactionCanceled`` is raised with ``.reasons`` (one per action).
         """
+        # Plain dicts in this shape are unpacked in C; anything else comes back
+        # NotImplemented, unwritten, and is unpacked here, where the checks name the problem.
+        if self._transact_write_items(actions) is not NotImplemented:
+            return
         flat = []
         for i, action in enumerate(actions):
             name, b = _one_action(i, action, _TX_MEMBERS)

@@ -24,6 +24,7 @@
  */
 #include "db/db_internal.h"
 #include "db/vec_hnsw.h"
+#include "db/partiql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -434,6 +435,7 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
     if (!db) return keel__fail(KEEL_ENOMEM, "allocating a database handle");
     pthread_rwlock_init(&db->cat_lock, NULL);
     pthread_mutex_init(&db->graph_mu, NULL);
+    db->pqcache = kdb_pqcache_new();
     db->memory = memory;
     keel_status st = kdb_order_new(&db->order);
     if (st == KEEL_OK) st = keel__open_kind(path, &so, KEEL_FILE_KIND_DB, &db->s);
@@ -468,6 +470,7 @@ void keel_db_free(keel_db *db) {
     kdb_vec_clear(db);
     if (db->ext && db->ext_free) db->ext_free(db->ext);
     kdb_hnsw_pool_free(db);
+    kdb_pqcache_free(db->pqcache);
     pthread_rwlock_destroy(&db->cat_lock);
     pthread_mutex_destroy(&db->graph_mu);
     free(db);
@@ -518,21 +521,23 @@ keel_status kdb_check_key_def(const char *what, const char *name, keel_db_keytyp
     return KEEL_OK;
 }
 
-/* Copy the table named `name` (under cat_lock). KEEL_ENOTABLE when absent. */
+/* Copy the table named `name` (under cat_lock). KEEL_ENOTABLE when absent. Every item
+ * operation starts here, so the message is formatted only on the miss (formatting it on
+ * every call was a third of a get's time in the library). */
 keel_status kdb_table_get(keel_db *db, const char *name, kdb_table *out) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (!name) return keel__fail(KEEL_EINVAL, "table name is NULL");
     pthread_rwlock_rdlock(&db->cat_lock);
-    keel_status st = keel__fail(KEEL_ENOTABLE, "no table named '%.255s'", name);
+    bool found = false;
     for (size_t i = 0; i < db->ntables; i++) {
         if (strcmp(db->tables[i].name, name) == 0) {
             *out = db->tables[i];
-            st = KEEL_OK;
+            found = true;
             break;
         }
     }
     pthread_rwlock_unlock(&db->cat_lock);
-    return st;
+    return found ? KEEL_OK : keel__fail(KEEL_ENOTABLE, "no table named '%.255s'", name);
 }
 
 keel_status keel_db_describe_table(keel_db *db, const char *name, keel_db_table_info *info_out) {

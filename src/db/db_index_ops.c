@@ -390,7 +390,7 @@ keel_status keel_db_update_ttl(keel_db *db, const char *table, const char *attri
 /* Reap table `id`: find expired items under the read lock, delete them through the write
  * path (which re-checks expiry under the writer lock), batch after batch. */
 static keel_status reap_table(keel_db *db, uint32_t id, uint64_t max, uint64_t *n) {
-    kdb_write *w = calloc(REAP_BATCH, sizeof *w);
+    kdb_write *w = kdb_writes_alloc(REAP_BATCH);
     kdb_key *last = malloc(sizeof *last);
     keel_status st = w && last ? KEEL_OK : keel__fail(KEEL_ENOMEM, "reaping");
     bool started = false, more = true;

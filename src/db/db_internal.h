@@ -53,6 +53,7 @@ struct keel_db {
     size_t nindexes, icap;
     keel_db_clock_fn clock;         /* TTL's clock; NULL: time() */
     void *clock_ctx;
+    struct kdb_pqcache *pqcache;    /* parsed PartiQL statements (partiql_cache.c); NULL: none */
     struct kdb_vindex **vix;        /* vector indexes (vector.c); under s->index_lock */
     size_t nvix;
     void *ext;                      /* state of a layer above (the DynamoDB handler's token */
@@ -168,13 +169,16 @@ typedef struct kdb_write {
     kdb_key key;                /* last: large (room for index keys), never zeroed whole */
 } kdb_write;
 
-/* A zeroed write but for its key's bytes (kdb_write_alloc: one write per call is the
- * common case, and clearing the 11 KB key buffer would cost more than the rest). */
-static inline kdb_write *kdb_write_alloc(void) {
-    kdb_write *w = malloc(sizeof *w);
-    if (w) {
-        memset(w, 0, offsetof(kdb_write, key));
-        w->key.len = w->key.part_len = 0;
+/* n writes, each zeroed but for its key's bytes (kdb_writes_alloc; kdb_write_alloc for
+ * one). Clearing the 11 KB key buffers would cost more than the rest: calloc of a batch of
+ * 100 writes cleared 1.1 MB, 11,600 instructions a write, and 120 KB for a 10-action
+ * transaction, 18 % of its instructions. NULL when out of memory or n is 0. */
+static inline kdb_write *kdb_writes_alloc(size_t n) {
+    if (n == 0 || n > SIZE_MAX / sizeof(kdb_write)) return NULL;
+    kdb_write *w = malloc(n * sizeof *w);
+    for (size_t i = 0; w && i < n; i++) {
+        memset(&w[i], 0, offsetof(kdb_write, key));
+        w[i].key.len = w[i].key.part_len = 0;
     }
     return w;
 }
@@ -183,6 +187,8 @@ static inline kdb_write *kdb_write_alloc(void) {
  * make w->key themselves. A caller's NULL table is refused: before it was the marker, and a
  * public write with a NULL table stored an entry with an empty key that no open accepts. */
 extern const char kdb_kv_table[];
+
+static inline kdb_write *kdb_write_alloc(void) { return kdb_writes_alloc(1); }
 
 /* Prepare a write of `kind` on `table` (kdb_kv_table for the default table, with `key`
  * already made): check the item or key, parse the expressions with one substitution map and

@@ -112,7 +112,7 @@ keel_status keel_db_batch_write(keel_db *db, const keel_db_write *writes, size_t
     if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_batch_write: writes is NULL");
     if (n > SIZE_MAX / sizeof(kdb_write))  /* no caller holds that many: a wrong count */
         return keel__fail(KEEL_EINVAL, "keel_db_batch_write: %zu writes", n);
-    kdb_write *w = calloc(n, sizeof *w);
+    kdb_write *w = kdb_writes_alloc(n);
     if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
     keel_status st = KEEL_OK;
     for (size_t i = 0; i < n && st == KEEL_OK; i++) {
@@ -154,7 +154,7 @@ keel_status keel_db_kv_batch_write(keel_db *db, const keel_db_kv_write *writes, 
     if (!writes) return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: writes is NULL");
     if (n > SIZE_MAX / sizeof(kdb_write))
         return keel__fail(KEEL_EINVAL, "keel_db_kv_batch_write: %zu writes", n);
-    kdb_write *w = calloc(n, sizeof *w);
+    kdb_write *w = kdb_writes_alloc(n);
     if (!w) return keel__fail(KEEL_ENOMEM, "a batch of %zu writes", n);
     keel_status st = KEEL_OK;
     for (size_t i = 0; i < n && st == KEEL_OK; i++) {

@@ -25,7 +25,10 @@ static void reason_set(keel_db_tx_reason *r, keel_db_reason_code code, const cha
     static const char *const names[] = {"None", "ConditionalCheckFailed", "ValidationError"};
     r->code = code;
     r->code_name = names[code];
-    snprintf(r->message, sizeof r->message, "%s", msg ? msg : "");
+    if (msg && msg[0])
+        snprintf(r->message, sizeof r->message, "%s", msg);
+    else
+        r->message[0] = '\0';  /* every action of every transaction: no formatting */
 }
 
 void keel_db_tx_reasons_free(keel_db_tx_reason *reasons, size_t n) {
@@ -73,7 +76,7 @@ keel_status keel_db_transact_write(keel_db *db, const keel_db_tx_write *actions,
                           "'transactItems' failed to satisfy constraint: Member must have "
                           "length between 1 and %u (it has %zu)", KEEL_DB_MAX_TRANSACT, n);
     if (!actions) return keel__fail(KEEL_EINVAL, "keel_db_transact_write: actions is NULL");
-    kdb_write *w = calloc(n, sizeof *w);
+    kdb_write *w = kdb_writes_alloc(n);
     if (!w) return keel__fail(KEEL_ENOMEM, "a transaction of %zu actions", n);
     keel_status st = prepare_all(db, actions, w, n);
     if (st == KEEL_OK) st = kdb_writes_run(db, w, n);

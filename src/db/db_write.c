@@ -105,10 +105,30 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
         if (st != KEEL_OK) return st;
         return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
     }
-    if (!kdb_item_attr(item, len, t->pk, strlen(t->pk), &pk))
+    /* One walk finds both keys (kdb_item_attr twice walked the whole item twice more, to
+     * open it): the first attribute of each name, as kdb_item_attr finds. */
+    bool have_pk = false, have_sk = !t->skt;
+    kdb_val m, v;
+    if (kdb_item_open(item, len, &m)) {
+        size_t pkl = strlen(t->pk), skl = t->skt ? strlen(t->sk) : 0;
+        kdb_iter it;
+        kdb_iter_init(&it, &m);
+        const uint8_t *name;
+        size_t nlen;
+        while ((!have_pk || !have_sk) && kdb_iter_next(&it, &name, &nlen, &v) == 1) {
+            if (!have_pk && nlen == pkl && memcmp(name, t->pk, nlen) == 0) {
+                pk = v;
+                have_pk = true;
+            } else if (!have_sk && nlen == skl && memcmp(name, t->sk, nlen) == 0) {
+                sk = v;
+                have_sk = true;
+            }
+        }
+    }
+    if (!have_pk)
         return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Missing "
                           "the key %s in the %s", t->pk, key_only ? "key" : "item");
-    if (t->skt && !kdb_item_attr(item, len, t->sk, strlen(t->sk), &sk))
+    if (!have_sk)
         return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Missing "
                           "the key %s in the %s", t->sk, key_only ? "key" : "item");
     keel_status st = check_key_type(t->pk, t->pkt, &pk);

@@ -37,6 +37,8 @@ struct keel_db_result {
     uint64_t limit, scanned, returned;
     kdb_buf keys;               /* GET: the key maps; QUERY: the partition key values */
     size_t *offs;               /* where each starts in `keys` (n + 1 entries) */
+    kdb_buf skeys;              /* GET: the store key of each key map, made when planned */
+    size_t *soffs;              /* where each starts in `skeys` (n + 1 entries) */
     size_t n, i;
     kdb_expr *filter, *proj;    /* GET */
     kdb_buf out;                /* GET: the projected item */
@@ -57,6 +59,8 @@ void keel_db_result_free(keel_db_result *r) {
     if (!r) return;
     kdb_buf_free(&r->keys);
     free(r->offs);
+    kdb_buf_free(&r->skeys);
+    free(r->soffs);
     kdb_expr_free(r->filter);
     kdb_expr_free(r->proj);
     kdb_buf_free(&r->out);
@@ -248,6 +252,19 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
                 if (!r->keys.failed &&
                     (st = kdb_item_key(t, r->keys.p + start, r->keys.len - start, true, &key)) != KEEL_OK)
                     break;
+                size_t *so = r->keys.failed ? NULL : realloc(r->soffs, (r->n + 2) * sizeof *so);
+                if (!so) {
+                    st = oom();
+                    break;
+                }
+                r->soffs = so;
+                so[r->n] = r->skeys.len;
+                kdb_buf_put(&r->skeys, key.b, key.len);
+                so[r->n + 1] = r->skeys.len;
+                if (r->skeys.failed) {
+                    st = oom();
+                    break;
+                }
             } else {
                 kdb_key key; /* a partition key the query can encode (its length) */
                 if ((st = kdb_key_make(t->id, t->pkt, &pv, KEEL_DB_KEY_NONE, NULL, &key)) != KEEL_OK)
@@ -360,9 +377,20 @@ static keel_status next_get(keel_db_result *r, keel_view *item_out) {
         if (r->limit && r->scanned >= r->limit) return KEEL_NOTFOUND;
         const uint8_t *key = r->keys.p + r->offs[r->i];
         size_t len = r->offs[r->i + 1] - r->offs[r->i];
-        r->i++;
+        size_t k = r->i++;
         keel_view v;
-        keel_status st = keel_db_get_item(r->db, r->t.name, key, len, &v);
+        /* The store key made when planning serves while the table is the one planned for
+         * (ids are never reused, and a table's schema never changes); otherwise the key
+         * map goes through keel_db_get_item as a caller's would. */
+        kdb_table t;
+        keel_status st = kdb_table_get(r->db, r->t.name, &t);
+        if (st == KEEL_OK && t.id == r->t.id && r->soffs) {
+            st = keel_get(r->db->s, r->skeys.p + r->soffs[k], r->soffs[k + 1] - r->soffs[k], &v);
+            if (st == KEEL_OK && t.ttl[0] && kdb_expired(t.ttl, kdb_now(r->db), v.data, v.len))
+                st = keel__fail(KEEL_NOTFOUND, "the item has expired");
+        } else if (st == KEEL_OK) {
+            st = keel_db_get_item(r->db, r->t.name, key, len, &v);
+        }
         if (st == KEEL_NOTFOUND) continue;
         if (st != KEEL_OK) return st;
         r->scanned++;
@@ -692,7 +720,8 @@ keel_status keel_db_execute(keel_db *db, const char *statement, const void *para
     if (!db || !statement || !result_out)
         return keel__fail(KEEL_EINVAL, "keel_db_execute: NULL argument");
     kdb_pq q;
-    keel_status st = kdb_pq_parse(statement, strlen(statement), params, params_len, &q);
+    keel_status st = kdb_pq_parse_cached(db, statement, strlen(statement), params, params_len,
+                                         &q);
     if (st != KEEL_OK) return st;
     keel_db_result *r = calloc(1, sizeof *r);
     if (!r) {

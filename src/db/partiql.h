@@ -68,6 +68,8 @@ typedef struct kdb_pqpel {
 
 typedef struct kdb_pqval {
     size_t off, len;        /* CBOR of the value in vbuf */
+    uint32_t param;         /* the value is exactly the param-th `?` (1-based); 0: a literal */
+    bool check;             /* checked as an attribute value (kdb_item_check) when parsed */
 } kdb_pqval;
 
 typedef struct kdb_pqact {
@@ -101,6 +103,7 @@ typedef struct kdb_pq {
     uint32_t n_vals, cap_vals;
     kdb_buf strs;           /* path element names, unescaped */
     kdb_buf vbuf;           /* values, CBOR */
+    uint32_t n_params;      /* `?` markers (parameters used) */
 } kdb_pq;
 
 /* ---- partiql_lex.c: tokens ---------------------------------------------------------------- */
@@ -140,6 +143,16 @@ keel_status kdb_pq_next(kdb_pqlex *lx);
 keel_status kdb_pq_parse(const char *text, size_t len, const uint8_t *params, size_t params_len,
                          kdb_pq *q);
 void kdb_pq_free(kdb_pq *q);
+
+/* ---- partiql_cache.c: parsed statements by their text --------------------------------- */
+
+typedef struct kdb_pqcache kdb_pqcache;
+kdb_pqcache *kdb_pqcache_new(void);     /* NULL when out of memory (then nothing is cached) */
+void kdb_pqcache_free(kdb_pqcache *c);
+/* kdb_pq_parse, from db's cache when the text was parsed before: the same result and,
+ * on failure, the same error. */
+keel_status kdb_pq_parse_cached(keel_db *db, const char *text, size_t len,
+                                const uint8_t *params, size_t params_len, kdb_pq *q);
 
 /* Placeholder maps and expression text being generated for one request. */
 typedef struct kdb_pqgen {

@@ -278,6 +278,8 @@ static keel_status value_node(pparser *p, bool check, uint32_t *out) {
     kdb_pq *q = p->q;
     uint32_t pos = p->lx.t.pos;
     size_t off = q->vbuf.len;
+    bool qmark = p->lx.t.kind == KDB_PQT_QMARK;
+    uint64_t param = p->params_used + 1;
     keel_status st = parse_literal(p, &q->vbuf);
     if (st != KEEL_OK) return st;
     if (q->vbuf.failed) return oom();
@@ -299,6 +301,8 @@ static keel_status value_node(pparser *p, bool check, uint32_t *out) {
     if (!GROW(q->vals, q->n_vals, q->cap_vals)) return oom();
     q->vals[q->n_vals].off = off;
     q->vals[q->n_vals].len = q->vbuf.len - off;
+    q->vals[q->n_vals].param = qmark ? (uint32_t)param : 0;  /* for partiql_cache.c */
+    q->vals[q->n_vals].check = check;
     if ((st = new_node(p, KDB_PQN_VALUE, 0, pos, NULL, 0, out)) != KEEL_OK) return st;
     q->nodes[*out].first = q->n_vals++;
     return KEEL_OK;
@@ -758,5 +762,6 @@ keel_status kdb_pq_parse(const char *text, size_t len, const uint8_t *params, si
                         "match: %llu given, %llu used", (unsigned long long)p.params_total,
                         (unsigned long long)p.params_used);
     if (st != KEEL_OK) kdb_pq_free(q);
+    else q->n_params = (uint32_t)p.params_used;
     return st;
 }

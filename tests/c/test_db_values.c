@@ -190,6 +190,25 @@ static void test_num_convert(void) {
         }
         if (h_failures() > 10) break;
     }
+    /* Short decimals (number.c's m / 10^k path) and their neighbours one ulp away (which
+     * need 16 or 17 digits), against the same reference. */
+    for (int i = 0; i < 200000 && h_failures() < 10; i++) {
+        uint64_t m = rng_next(&r) % (i % 3 ? 1000000ull : 1000000000000000ull);
+        int k = (int)(rng_next(&r) % 22);
+        char txt[64];
+        snprintf(txt, sizeof txt, "%s%llue-%d", i % 2 ? "-" : "", (unsigned long long)m, k);
+        double d = strtod(txt, NULL);
+        if (i % 5 == 0) d = nextafter(d, i % 10 ? 1e300 : -1e300);
+        if (d == 0 || !isfinite(d)) continue;
+        CHECKF(kdb_num_from_double(d, &x) == KEEL_OK, "%.17g: %s", d, keel_errmsg());
+        char ref[40];
+        for (int prec = 1; prec <= 17; prec++) {
+            snprintf(ref, sizeof ref, "%.*g", prec, d);
+            if (strtod(ref, NULL) == d) break;
+        }
+        kdb_num y = num(ref);
+        CHECKF(num_same(&x, &y), "%.17g -> %s, want %s", d, fmt(&x), ref);
+    }
     /* doubles written from short decimals come back as those decimals */
     for (int i = 0; i < 20000 && h_failures() < 10; i++) {
         char dec[64];

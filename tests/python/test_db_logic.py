@@ -221,6 +221,43 @@ def test_transact_write(db: keeldb.Database, t: keeldb.Table) -> None:
         db.transact_write([{"Delete": {"TableName": "nothere", "Key": {"id": 1}}}])
 
 
+def test_transact_write_shapes(db: keeldb.Database, t: keeldb.Table) -> None:
+    """Plain dicts are unpacked in C, anything else in Python: both write the same, and a
+    malformed action gets the message that names it, with nothing written."""
+    from types import MappingProxyType
+
+    put = {"Put": {"TableName": "products", "Item": {"id": 1, "n": 1}}}
+    db.transact_write((put,))                                     # a tuple of dicts
+    db.transact_write(iter([{"Put": {"TableName": "products", "Item": {"id": 2}}}]))
+    db.transact_write([MappingProxyType(                          # other mappings
+        {"Update": MappingProxyType({"TableName": "products", "Key": {"id": 1},
+                                     "UpdateExpression": "SET n = n + :one",
+                                     "ExpressionAttributeValues": {":one": 1}})})])
+    assert t.get_item({"id": 1}) == {"id": 1, "n": 2}
+    assert t.get_item({"id": 2}) == {"id": 2}
+    bad = [
+        ({"Put": {"TableName": "products", "Key": {"id": 9}}}, "Put has unknown members"),
+        ({"Delete": {"TableName": "products", "Item": {"id": 9}}}, "unknown members"),
+        ({"Put": {"TableName": "products", "Item": {"id": 9},
+                  "UpdateExpression": "SET a = :a"}}, "unknown members"),
+        ({"Put": {"Item": {"id": 9}}}, "needs TableName"),
+        ({"Put": {"TableName": "products"}}, "Put needs Item"),
+        ({"Put": {"TableName": "products", "Item": None}}, "Put needs Item"),
+        ({"Delete": {"TableName": "products"}}, "Delete needs Key"),
+        ({"Put": {"TableName": "products", "Item": {"id": 9}}, "Delete": {}},
+         "exactly one of"),
+        ({"Put": [("TableName", "products")]}, "Put must be a dict"),
+        ("Put", "must be a dict with exactly one"),
+    ]
+    for action, msg in bad:
+        with pytest.raises(keeldb.ValidationError, match=msg):
+            db.transact_write([{"Put": {"TableName": "products", "Item": {"id": 9}}}, action])
+        assert t.get_item({"id": 9}) is None
+    with pytest.raises(TypeError, match="TableName|table"):
+        db.transact_write([{"Put": {"TableName": 5, "Item": {"id": 9}}}])
+    assert t.get_item({"id": 9}) is None
+
+
 def test_transact_get(db: keeldb.Database, t: keeldb.Table) -> None:
     t.put_item({"id": 1, "a": {"b": 2, "c": 3}, "d": 4})
     got = db.transact_get([

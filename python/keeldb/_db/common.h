@@ -290,6 +290,7 @@ PyObject *kdp_db_delete_item(DatabaseObject *self, PyObject *const *args, Py_ssi
 PyObject *kdp_db_update_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                              PyObject *kwnames);
 PyObject *kdp_db_transact_write(DatabaseObject *self, PyObject *actions);
+PyObject *kdp_db_transact_write_items(DatabaseObject *self, PyObject *actions);
 PyObject *kdp_db_transact_get(DatabaseObject *self, PyObject *gets);
 PyObject *kdp_db_batch_write_items(DatabaseObject *self, PyObject *const *args,
                                    Py_ssize_t nargs, PyObject *kwnames);

@@ -755,6 +755,9 @@ static PyMethodDef Database_methods[] = {
     {"_transact_write", (PyCFunction)kdp_db_transact_write, METH_O,
      "_transact_write($self, actions, /)\n--\n\nTransactWriteItems over flat tuples (see "
      "Database.transact_write)."},
+    {"_transact_write_items", (PyCFunction)kdp_db_transact_write_items, METH_O,
+     "_transact_write_items($self, actions, /)\n--\n\nTransactWriteItems from plain dicts in "
+     "DynamoDB's shape; NotImplemented for anything else (see Database.transact_write)."},
     {"_transact_get", (PyCFunction)kdp_db_transact_get, METH_O,
      "_transact_get($self, gets, /)\n--\n\nTransactGetItems over flat tuples (see "
      "Database.transact_get)."},

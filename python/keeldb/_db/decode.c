@@ -341,20 +341,58 @@ skip(dec *d, int depth)
     return 0;
 }
 
+/* Text as a str. ASCII text (most attribute values) is copied straight into a new compact
+ * ASCII str; PyUnicode_DecodeUTF8 (for the rest) spends twice as long finding that out. */
+static PyObject *
+text(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    uint64_t acc = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < n; i++)
+        acc |= p[i];
+    if ((acc & 0x8080808080808080ull) || n < 2)    /* CPython keeps "" and 1-char strs */
+        return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
+    PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
+    if (s != NULL && n)
+        memcpy(PyUnicode_DATA(s), p, n);
+    return s;
+}
+
 /* An attribute name as a str, from the cache when it was seen before (see common.h). */
 static PyObject *
 attr_name(kdp_state *st, const uint8_t *p, size_t n)
 {
     if (n > KEYCACHE_MAXLEN)
         return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
-    uint32_t h = 2166136261u ^ (uint32_t)n;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 16777619u;
-    PyObject **slot = &st->keycache[(h ^ (h >> 15)) & (KEYCACHE_SLOTS - 1)];
+    /* The slot from the first and last (up to) 8 bytes and the length: a byte-at-a-time
+     * hash cost more than the rest of a hit; a collision only costs a miss. */
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        a = x;
+        b = y;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a = a << 8 | p[i];
+    }
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + n) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 32;
+    h ^= h >> 13;
+    PyObject **slot = &st->keycache[h & (KEYCACHE_SLOTS - 1)];
     PyObject *k = *slot;
     if (k != NULL && (size_t)PyUnicode_GET_LENGTH(k) == n && memcmp(PyUnicode_DATA(k), p, n) == 0)
         return Py_NewRef(k);
-    k = PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
+    k = text(p, n);
     if (k != NULL && PyUnicode_IS_COMPACT_ASCII(k)) {
         if (PyObject_Hash(k) == -1) {   /* computed once, kept in the str */
             Py_DECREF(k);
@@ -422,7 +460,7 @@ value(dec *d, int depth)
     case K_BYTES:
         return PyBytes_FromStringAndSize((const char *)h.data, (Py_ssize_t)h.u);
     case K_TEXT:
-        return PyUnicode_DecodeUTF8((const char *)h.data, (Py_ssize_t)h.u, "strict");
+        return text(h.data, (size_t)h.u);
     case K_ARRAY:
         return array_items(d, h.u, depth, 0);
     case K_MAP:
