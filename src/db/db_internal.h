@@ -81,6 +81,11 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
 /* Rebuild the ordered index if the hook could not keep it current. _locked: the caller
  * holds the store's write_lock. */
 keel_status kdb_db_fresh_order(keel_db *db);
+/* keel_db_query_start, with `key_filter` allowing a filter that names the key attributes:
+ * DynamoDB refuses that in a Query's FilterExpression, but a PartiQL WHERE clause compiles
+ * the key conditions it cannot use as bounds (`sk IN (...)`, `sk <> ?`) into the filter. */
+keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query *q,
+                            bool key_filter, keel_db_cursor **cursor_out);
 /* Open the store and rebuild the catalog and the ordered index (db_tables.c adds the
  * rest of keel_db_open). */
 keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool memory,

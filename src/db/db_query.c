@@ -261,6 +261,11 @@ static keel_status filter_spares_keys(const keel_db_cursor *c) {
 
 keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_query *q,
                                 keel_db_cursor **cursor_out) {
+    return kdb_query_start(db, table, q, false, cursor_out);
+}
+
+keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query *q,
+                            bool key_filter, keel_db_cursor **cursor_out) {
     if (!cursor_out) return keel__fail(KEEL_EINVAL, "keel_db_query_start: cursor_out is NULL");
     keel_db_cursor *c = NULL;
     keel_status st = cursor_new(db, table, q, &c);
@@ -276,7 +281,7 @@ keel_status keel_db_query_start(keel_db *db, const char *table, const keel_db_qu
         st = kdb_expr_keycond(kc_expr, c->t.pk, c->t.pkt, c->t.skt ? c->t.sk : NULL, c->t.skt,
                               &kc);
     if (st == KEEL_OK) st = kdb_subst_check_unused(&c->subst);
-    if (st == KEEL_OK) st = filter_spares_keys(c);
+    if (st == KEEL_OK && !key_filter) st = filter_spares_keys(c);
     /* Bounds inside the partition P: see db.h for the key layout. */
     kdb_key p;
     if (st == KEEL_OK) st = kdb_key_make(c->t.id, c->t.pkt, &kc.pk, KEEL_DB_KEY_NONE, NULL, &p);

@@ -366,7 +366,7 @@ static keel_status start_cursor(keel_db_result *r) {
     }
     r->i++;
     keel_status st = r->plan == KEEL_DB_PLAN_QUERY
-                         ? keel_db_query_start(r->db, r->t.name, &qq, &r->cur)
+                         ? kdb_query_start(r->db, r->t.name, &qq, true, &r->cur)
                          : keel_db_scan_start(r->db, r->t.name, &qq, &r->cur);
     r->resume_key.len = 0;      /* only the first cursor resumes */
     return st;
