@@ -1,9 +1,10 @@
 """keeldb.ray: record files and stores as Ray Data sources and sinks (``keeldb[ray]``).
 
-- ``read_records(paths)``: a ``ray.data.Dataset`` with one read task per record range
+- ``read_records(paths)``: a ``ray.data.Dataset`` whose read tasks are record ranges
   (``keeldb.plan_splits``: chunk-aligned, about ``target_bytes`` each, planned from the
-  ArrayRecord footer when there is one), not one per file, so a single large file is read
-  by many workers. Rows have a ``record`` column (binary), plus ``path`` and ``index`` with
+  ArrayRecord footer when there is one), not files, so a single large file is read by many
+  workers; consecutive ranges share a task when there are more of them than tasks wanted.
+  Rows have a ``record`` column (binary), plus ``path`` and ``index`` with
   ``include_paths=True``.
 - ``write_records(dataset, dir)``: through ``RecordsDatasink``, each write task writes one
   shard under a temporary name; the shards are renamed to ``part-NNNNN.riegeli`` when the
@@ -103,7 +104,8 @@ def _table(recs: pa.Array, path: str, first: int, include_paths: bool,
 
 
 class RecordsDatasource(Datasource):
-    """Ray Data source over record files: one read task per record range.
+    """Ray Data source over record files: read tasks over record ranges (one range a
+    task, or several consecutive ones when the plan has more ranges than tasks wanted).
 
     Ranges of about ``target_bytes``, at least ``min_splits`` of them: "auto" is
     ``READ_TASKS_PER_CPU`` per CPU of the cluster, None the number of tasks Ray asks for
@@ -139,22 +141,51 @@ class RecordsDatasource(Datasource):
     def get_read_tasks(self, parallelism: int, per_task_row_limit: Optional[int] = None,
                        data_context: Any = None) -> List[ReadTask]:
         # Ranges of about target_bytes; more (smaller) ones when min_splits (or, without
-        # it, Ray) asks for more tasks, never fewer: a range is the unit of work, and a
-        # task reads exactly one.
-        ranges = self._plan(_want_splits(self._min_splits, parallelism))
+        # it, Ray) asks for more tasks. When the plan has more ranges than tasks wanted
+        # (many files, each cut on its own), consecutive ranges share a task: Ray Data
+        # hands out the next task only after polling its running ones (up to 100 ms), so
+        # a task must be worth far more than that for two workers to stay busy.
+        want = _want_splits(self._min_splits, parallelism)
+        ranges = self._plan(want)
         schema = pa.schema([(self._column, pa.binary())] + (
             [("path", pa.string()), ("index", pa.int64())] if self._include_paths else []))
         tasks = []
-        for r in ranges:
-            meta = BlockMetadata(num_rows=r.num_records, size_bytes=int(r.nbytes),
-                                 input_files=(r.path,), exec_stats=None)
+        for group in _group_ranges(ranges, want):
+            meta = BlockMetadata(num_rows=sum(r.num_records for r in group),
+                                 size_bytes=int(sum(r.nbytes for r in group)),
+                                 input_files=tuple(dict.fromkeys(r.path for r in group)),
+                                 exec_stats=None)
 
-            def read_fn(r: RecordRange = r) -> Iterator[Block]:
-                return _record_tables(r, self._include_paths, self._column, self._strategy)
+            def read_fn(group: List[RecordRange] = group) -> Iterator[Block]:
+                for r in group:
+                    yield from _record_tables(r, self._include_paths, self._column,
+                                              self._strategy)
 
             tasks.append(ReadTask(read_fn, meta, schema=schema,
                                   per_task_row_limit=per_task_row_limit))
         return tasks
+
+
+def _group_ranges(ranges: List[RecordRange], n: int) -> List[List[RecordRange]]:
+    """The ranges in order, in at most ``n`` groups of consecutive ranges holding about
+    equal bytes; one range a group when there are no more than ``n``."""
+    if len(ranges) <= n:
+        return [[r] for r in ranges]
+    sizes = [max(1, int(r.nbytes)) for r in ranges]
+    total = sum(sizes)
+    groups: List[List[RecordRange]] = [[]]
+    acc = 0
+    for i, (r, size) in enumerate(zip(ranges, sizes)):
+        left = len(ranges) - i                    # ranges not yet placed, r included
+        # Close the current group when r's middle lies past the group's share of the
+        # bytes (each cut falls at the range boundary nearest to k * total / n), or when
+        # every group still to come needs one of the ranges left.
+        if groups[-1] and len(groups) < n and (
+                acc + size / 2 > total * len(groups) / n or left <= n - len(groups)):
+            groups.append([])
+        groups[-1].append(r)
+        acc += size
+    return groups
 
 
 def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
@@ -162,7 +193,7 @@ def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
                  column: str = "record", corruption_strategy: Any = None,
                  override_num_blocks: Optional[int] = None,
                  **read_args: Any) -> ray.data.Dataset:
-    """Read record files into a Dataset: one read task per record range.
+    """Read record files into a Dataset: read tasks over record ranges.
 
     ``override_num_blocks`` asks for at least that many ranges (cut inside chunks only
     when the files have fewer chunks); without it, ranges of about ``target_bytes`` and
@@ -174,7 +205,8 @@ def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
                             column=column, corruption_strategy=corruption_strategy,
                             min_splits=override_num_blocks or "auto")
     if override_num_blocks is None:
-        override_num_blocks = max(1, len(src._plan(_want_splits("auto", 1))))
+        want = _want_splits("auto", 1)
+        override_num_blocks = max(1, min(want, len(src._plan(want))))
     return ray.data.read_datasource(src, override_num_blocks=override_num_blocks, **read_args)
 
 
@@ -325,7 +357,8 @@ def read_store(path: PathArg, *, target_bytes: int = DEFAULT_TARGET_BYTES,
     src = StoreDatasource(path, target_bytes=target_bytes,
                           min_splits=override_num_blocks or "auto")
     if override_num_blocks is None:
-        override_num_blocks = max(1, len(src._plan(_want_splits("auto", 1))))
+        want = _want_splits("auto", 1)
+        override_num_blocks = max(1, min(want, len(src._plan(want))))
     return ray.data.read_datasource(src, override_num_blocks=override_num_blocks, **read_args)
 
 

@@ -168,6 +168,30 @@ def test_ray_read_tasks_per_cpu_by_default(tmp_path: Path, ray_session: Any) -> 
         kray.StoreDatasource(tmp_path / "s.keel", min_splits="many")
 
 
+def test_ray_groups_ranges_when_files_outnumber_tasks(tmp_path: Path, ray_session: Any) -> None:
+    import keeldb.ray as kray
+
+    # 12 files, each one range: on 2 CPUs read_records wants 4 tasks, so consecutive
+    # ranges share a task (3 files each, about equal bytes), every record read once.
+    paths, recs = write_shards(tmp_path / "in", 12, 1200, array_record=True, group_size=100)
+    want = 2 * kray.READ_TASKS_PER_CPU
+    src = kray.RecordsDatasource(paths, min_splits="auto")
+    tasks = src.get_read_tasks(200)
+    assert len(tasks) == want
+    assert [t.metadata.num_rows for t in tasks] == [3600] * want
+    assert [len(t.metadata.input_files) for t in tasks] == [3] * want
+    mat = kray.read_records(paths, include_paths=True).materialize()
+    rows = mat.take_all()
+    assert sorted(bytes(r["record"]) for r in rows) == sorted(recs)
+    assert len({(r["path"], r["index"]) for r in rows}) == len(recs)
+    # The grouping itself: order kept, never more groups than asked, none empty.
+    ranges = keeldb.plan_splits(paths)
+    for n in (1, 2, 5, 11, 12, 40):
+        groups = kray._group_ranges(ranges, n)
+        assert len(groups) == min(n, len(ranges)) and all(groups)
+        assert [r for g in groups for r in g] == ranges
+
+
 def test_ray_write_records_round_trip(tmp_path: Path, ray_session: Any) -> None:
     import keeldb.ray as kray
 
