@@ -701,6 +701,8 @@ keel_status kdb_pq_compile_get(keel_db *db, const kdb_table *t, const kdb_pq *q,
     }
     kdb_buf_free(&r.keys);
     free(r.offs);
+    kdb_buf_free(&r.skeys);
+    free(r.soffs);
     kdb_expr_free(r.filter);
     kdb_expr_free(r.proj);
     free(r.kc);
