@@ -16,7 +16,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 
 if [ ! -f "$build/build.ninja" ]; then
-    CC=clang meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=none \
+    CC=clang CXX=clang++ meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=none \
         -Dbuildtype=debugoptimized -Dbench=false -Dtests=false -Dpython=disabled \
         -Dinstall_c_library=false
 fi
