@@ -6,7 +6,7 @@
 # against a sanitized build of the extension, the engine tests (Grain, Ray, Dask;
 # pytest -m engines) once, and a short libFuzzer run of each decoder.
 # Set-up is scripts/bootstrap.sh.
-# KEEL_FUZZ_SECONDS (default 10, per target; nine targets) sets the fuzzing time; 0 skips it.
+# KEEL_FUZZ_SECONDS (default 5, per target; ten targets) sets the fuzzing time; 0 skips it.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -26,9 +26,9 @@ ninja -C build-asan
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C build-asan --suite c --print-errorlogs --timeout-multiplier 3
 
-if [ "${KEEL_FUZZ_SECONDS:-10}" != 0 ] && [ -x scripts/fuzz.sh ]; then
-  log "fuzzing every decoder and parser (scripts/fuzz.sh), ${KEEL_FUZZ_SECONDS:-10} s each"
-  scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-10}"
+if [ "${KEEL_FUZZ_SECONDS:-5}" != 0 ] && [ -x scripts/fuzz.sh ]; then
+  log "fuzzing every decoder and parser (scripts/fuzz.sh), ${KEEL_FUZZ_SECONDS:-5} s each"
+  scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-5}"
 fi
 
 log "Python tests (keeldb and the keel CLI from .venv)"
