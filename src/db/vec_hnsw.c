@@ -529,9 +529,16 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
     keel_status st = ready(db, x, &use);
     if (st != KEEL_OK || !use) return st;
     kdb_graph *g = x->g;
-    uint32_t *labels = malloc(ef * sizeof *labels);
-    float *dists = malloc(ef * sizeof *dists), *qn = malloc((size_t)x->dims * sizeof *qn);
-    kdb_vres *tmp = malloc(ef * sizeof *tmp);
+    /* Small beams and vectors (the common case) use the stack: no allocation per query. */
+    enum { SMALL_EF = 256, SMALL_DIMS = 1024 };
+    uint32_t labels_s[SMALL_EF];
+    float dists_s[SMALL_EF], qn_s[SMALL_DIMS];
+    kdb_vres tmp_s[SMALL_EF];
+    bool small = ef <= SMALL_EF && x->dims <= SMALL_DIMS;
+    uint32_t *labels = small ? labels_s : malloc(ef * sizeof *labels);
+    float *dists = small ? dists_s : malloc(ef * sizeof *dists);
+    float *qn = small ? qn_s : malloc((size_t)x->dims * sizeof *qn);
+    kdb_vres *tmp = small ? tmp_s : malloc(ef * sizeof *tmp);
     if (!labels || !dists || !qn || !tmp) st = keel__fail(KEEL_ENOMEM, "an approximate search");
     bool short_of_k = false;
     for (size_t j = 0; st == KEEL_OK && j < a->nq && !short_of_k; j++) {
@@ -559,10 +566,12 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
         memcpy(out + j * a->k, tmp, counts[j] * sizeof *tmp);
     }
     pthread_rwlock_unlock(&g->lock);
-    free(labels);
-    free(dists);
-    free(qn);
-    free(tmp);
+    if (!small) {
+        free(labels);
+        free(dists);
+        free(qn);
+        free(tmp);
+    }
     if (st == KEEL_OK && !short_of_k) *done = true;
     return st;
 }
