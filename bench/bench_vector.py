@@ -87,7 +87,7 @@ def isum(a: Any) -> Any:
         _POOL = ThreadPoolExecutor(nt)
     v = a.view(np.int32)
     step = (len(v) + nt - 1) // nt
-    return sum(_POOL.map(lambda i: v[i:i + step].sum(dtype=np.int32), range(0, len(v), step)))
+    return sum(int(x) for x in _POOL.map(lambda i: v[i:i + step].sum(dtype=np.int32), range(0, len(v), step)))
 
 
 def interleaved(fns: Dict[str, Callable[[], Any]], runs: int) -> Dict[str, float]:
@@ -178,7 +178,7 @@ def exact(path: str, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
 
 
 def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
-        threads: int, row: Dict[str, Any]) -> Any:
+        threads: int, peers: List[str], row: Dict[str, Any]) -> Any:
     import faiss
     import hnswlib
     from usearch.index import Index as UIndex
@@ -195,38 +195,41 @@ def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: in
     row["keel graph MB (estimate)"] = info["graph_bytes"] / 2**20
     searchers["keel"] = lambda ef: [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
 
-    rss0 = rss_mb()
-    h = hnswlib.Index(space="l2", dim=d)
-    h.init_index(max_elements=n, M=16, ef_construction=200)
-    row["hnswlib build s"] = timed(lambda: h.add_items(x, num_threads=threads))
-    row["hnswlib build RSS +MB"] = rss_mb() - rss0
+    if "hnswlib" in peers:
+        rss0 = rss_mb()
+        h = hnswlib.Index(space="l2", dim=d)
+        h.init_index(max_elements=n, M=16, ef_construction=200)
+        row["hnswlib build s"] = timed(lambda: h.add_items(x, num_threads=threads))
+        row["hnswlib build RSS +MB"] = rss_mb() - rss0
 
-    def hs(ef: int) -> Any:
-        h.set_ef(ef)
-        return [h.knn_query(v, k, num_threads=1)[0][0] for v in q]
-    searchers["hnswlib"] = hs
+        def hs(ef: int) -> Any:
+            h.set_ef(ef)
+            return [h.knn_query(v, k, num_threads=1)[0][0] for v in q]
+        searchers["hnswlib"] = hs
 
-    rss0 = rss_mb()
-    fh = faiss.IndexHNSWFlat(d, 16)
-    fh.hnsw.efConstruction = 200
-    row["faiss HNSW build s"] = timed(lambda: fh.add(x))
-    row["faiss HNSW build RSS +MB"] = rss_mb() - rss0
+    if "faiss" in peers:
+        rss0 = rss_mb()
+        fh = faiss.IndexHNSWFlat(d, 16)
+        fh.hnsw.efConstruction = 200
+        row["faiss HNSW build s"] = timed(lambda: fh.add(x))
+        row["faiss HNSW build RSS +MB"] = rss_mb() - rss0
+
+        def fs(ef: int) -> Any:
+            fh.hnsw.efSearch = ef
+            return [fh.search(v[None, :], k)[1][0] for v in q]
+        searchers["faiss HNSW"] = fs
     faiss.omp_set_num_threads(1)
 
-    def fs(ef: int) -> Any:
-        fh.hnsw.efSearch = ef
-        return [fh.search(v[None, :], k)[1][0] for v in q]
-    searchers["faiss HNSW"] = fs
+    if "usearch" in peers:
+        rss0 = rss_mb()
+        u = UIndex(ndim=d, metric="l2sq", connectivity=16, expansion_add=200)
+        row["usearch build s"] = timed(lambda: u.add(np.arange(n), x, threads=threads))
+        row["usearch build RSS +MB"] = rss_mb() - rss0
 
-    rss0 = rss_mb()
-    u = UIndex(ndim=d, metric="l2sq", connectivity=16, expansion_add=200)
-    row["usearch build s"] = timed(lambda: u.add(np.arange(n), x, threads=threads))
-    row["usearch build RSS +MB"] = rss_mb() - rss0
-
-    def us(ef: int) -> Any:
-        u.expansion_search = ef
-        return [u.search(v, k, threads=1).keys for v in q]
-    searchers["usearch"] = us
+        def us(ef: int) -> Any:
+            u.expansion_search = ef
+            return [u.search(v, k, threads=1).keys for v in q]
+        searchers["usearch"] = us
 
     chosen: Dict[str, int] = {}
     for name, s in searchers.items():
@@ -241,13 +244,14 @@ def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: in
     m = interleaved({name: (lambda s=searchers[name], ef=ef: s(ef)) for name, ef in chosen.items()}, runs)
     for name in chosen:
         row[f"ANN {name} QPS"] = len(q) / m[name]
-    peers = [row[f"ANN {p} QPS"] for p in chosen if p != "keel"]
-    if "keel" in chosen and peers:
-        row["ANN keel / best peer"] = row["ANN keel QPS"] / max(peers)
+    rates = [row[f"ANN {p} QPS"] for p in chosen if p != "keel"]
+    if "keel" in chosen and rates:
+        row["ANN keel / best peer"] = row["ANN keel QPS"] / max(rates)
     # keel against hnswlib at the same ef (the same graph parameters and search code)
     if "hnswlib" in chosen:
         ef = chosen["hnswlib"]
-        mm = interleaved({"keel": lambda: searchers["keel"](ef), "hnswlib": lambda: hs(ef)}, runs)
+        mm = interleaved({"keel": lambda: searchers["keel"](ef),
+                          "hnswlib": lambda: searchers["hnswlib"](ef)}, runs)
         row[f"at ef {ef}: keel / hnswlib QPS"] = mm["hnswlib"] / mm["keel"]
         row[f"at ef {ef}: keel recall"] = recall(searchers["keel"](ef), truth)
     db.close()
@@ -261,6 +265,14 @@ def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: in
     return db
 
 
+class Row(dict):  # type: ignore[type-arg]
+    """The figures of one run, each printed as it is measured (a long run shows progress)."""
+
+    def __setitem__(self, key: str, val: Any) -> None:
+        super().__setitem__(key, val)
+        print(f"{key:44s} {val:.3f}" if isinstance(val, float) else f"{key:44s} {val}", flush=True)
+
+
 def bench(a: Any, d: int) -> Dict[str, Any]:
     import faiss
 
@@ -268,7 +280,8 @@ def bench(a: Any, d: int) -> Dict[str, Any]:
     centers = np.random.default_rng(42).standard_normal((100, d)).astype(np.float32) * 4
     x = clustered(n, d, 42, centers)
     q = clustered(a.queries, d, 7, centers)
-    row: Dict[str, Any] = {"n": n, "d": d, "load average at start": os.getloadavg()[0]}
+    row: Dict[str, Any] = Row()
+    row["n"], row["d"], row["load average at start"] = n, d, os.getloadavg()[0]
     fl = faiss.IndexFlatL2(d)
     fl.add(x)
     _, truth = fl.search(q, k)
@@ -280,7 +293,7 @@ def bench(a: Any, d: int) -> Dict[str, Any]:
     if not a.no_exact:
         exact(path, t, x, q, truth, k, a.runs, row)
     if not a.no_ann:
-        db = ann(path, db, t, x, q, truth, k, a.runs, a.threads, row)
+        db = ann(path, db, t, x, q, truth, k, a.runs, a.threads, a.peers, row)
     row["load average at end"] = os.getloadavg()[0]
     row["RSS MB"] = rss_mb()
     db.close()
@@ -299,6 +312,8 @@ def main() -> None:
     ap.add_argument("--tmp", default=None, help="directory for the keel file")
     ap.add_argument("--no-ann", action="store_true", help="skip the approximate search")
     ap.add_argument("--no-exact", action="store_true", help="skip the exact search")
+    ap.add_argument("--peers", nargs="+", default=["hnswlib", "faiss", "usearch"],
+                    help="approximate peers to build and time")
     a = ap.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
@@ -306,9 +321,7 @@ def main() -> None:
           f"load {os.getloadavg()}; commit {commit}; kernels {keeldb.vector_kernels() if hasattr(keeldb, 'vector_kernels') else '?'}",
           flush=True)
     for d in a.dims:
-        row = bench(a, d)
-        for key, val in row.items():
-            print(f"{key:44s} {val:.3f}" if isinstance(val, float) else f"{key:44s} {val}", flush=True)
+        bench(a, d)
         print(flush=True)
 
 
