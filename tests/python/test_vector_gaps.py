@@ -1,0 +1,156 @@
+"""The vector indexes' semantics at the edges, through keeldb's public API: a filtered search
+that meets a damaged item raises CorruptError; the graph checkpoints of dropped tables and
+dropped vector indexes are reclaimed (with the drop, crash-safe, and by compaction for
+orphans); every write path stores an indexed L of N as a float32 vector (and refuses a
+wrong length or a non-number as DynamoDB does); REMOVE and TTL expiry take an item out of
+both the exact and the approximate search."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import time
+from pathlib import Path
+from typing import Any, List, Tuple
+
+import pytest
+
+import keeldb
+
+np = pytest.importorskip("numpy")
+
+MAGIC = b"KEELHNSW"     # the first bytes of a graph checkpoint (docs/FORMAT.md)
+N = 5200                # over the 5,000 items below which an approximate search scans
+DIMS = 4
+
+
+# ---- the file, as docs/FORMAT.md states it (as in test_db_damage.py) ------------------------
+
+_T: List[int] = []
+for _i in range(256):
+    _c = _i
+    for _ in range(8):
+        _c = (_c >> 1) ^ (0x82F63B78 if _c & 1 else 0)
+    _T.append(_c)
+
+
+def crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _T[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+Entry = Tuple[int, int, int, int, int]  # value offset, value length, key offset, key length, trailer
+
+
+def entries(raw: bytes) -> List[Entry]:
+    out = []
+    end = len(raw) & ~7
+    align = 1 << raw[12]
+    while end > 64:
+        t = end - 40
+        _, prev, vlen, klen, _, magic = struct.unpack_from("<QQQIHH", raw, t)
+        assert magic == 0x546B
+        voff = (prev + align - 1) // align * align if vlen else prev
+        out.append((voff, vlen, voff + vlen, klen, t))
+        end = prev
+    return out[::-1]
+
+
+def reseal(raw: bytearray, e: Entry) -> None:
+    voff, vlen, koff, klen, t = e
+    body = bytes(raw[voff:voff + vlen]) + bytes(raw[koff:koff + klen]) + bytes(raw[t:t + 36])
+    struct.pack_into("<I", raw, t + 36, crc32c(body))
+
+
+def set_kind(path: Path, kind: int) -> None:
+    head = bytearray(path.read_bytes()[:64])
+    head[13] = kind
+    struct.pack_into("<I", head, 60, crc32c(bytes(head[:60])))
+    with open(path, "r+b") as f:
+        f.write(head)
+
+
+# ---- a database big enough for the approximate path ----------------------------------------
+
+
+def fill(t: keeldb.Table, n: int, seed: int = 7) -> Any:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((n, DIMS)).astype(np.float32)
+    for s in range(0, n, 1000):
+        t.batch_write(puts=[{"pk": f"k{i}", "v": v[i], "w": np.full(2, 1.5, np.float32),
+                             "g": i % 4} for i in range(s, min(n, s + 1000))])
+    return v
+
+
+def vindex(name: str = "vix", **kw: Any) -> dict:
+    return dict({"name": name, "attribute": "v", "dimensions": DIMS, "distance": "EUCLIDEAN"},
+                **kw)
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, Any]:
+    """A closed file: table "tab" with N items and vector index "vix" whose graph was built
+    and checkpointed (at close)."""
+    p = tmp_path_factory.mktemp("big") / "db.keel"
+    with keeldb.Database.create(p) as db:
+        t = db.create_table("tab", partition_key=("pk", "S"), vector_indexes=[vindex()])
+        v = fill(t, N)
+        t.search("vix", v[0], 5, ef=64)
+        assert t.vector_indexes()[0]["graph"] == "built"
+    assert MAGIC in p.read_bytes()
+    return p, v
+
+
+def copy_of(big: Tuple[Path, Any], tmp_path: Path) -> Path:
+    p = tmp_path / "db.keel"
+    shutil.copy(big[0], p)
+    return p
+
+
+# ---- a filtered search meets a damaged item --------------------------------------------------
+
+
+def flip_w(p: Path, pk: bytes) -> None:
+    """Flip one bit of item pk's attribute w (float32 1.5 -> NaN): the item still opens and
+    its vector v (before w) is still indexed, but w no longer decodes."""
+    raw = bytearray(p.read_bytes())
+    for e in reversed(entries(bytes(raw))):
+        voff, vlen, koff, klen, _ = e
+        if raw[voff:voff + vlen].find(b"\x62pk\x62" + pk) >= 0:
+            i = raw.index(b"\x00\x00\xc0\x3f", voff, voff + vlen)
+            raw[i + 3] ^= 0x40
+            reseal(raw, e)
+            p.write_bytes(bytes(raw))
+            return
+    raise AssertionError("item not found")
+
+
+@pytest.mark.parametrize("ef", [None, 64])
+def test_filtered_search_reports_a_damaged_item(big: Tuple[Path, Any], tmp_path: Path,
+                                                ef: Any) -> None:
+    # Before the fix the filter's "malformed" verdict counted as "does not pass": the search
+    # answered without the item, silently (a scan with the same filter raised).
+    p = copy_of(big, tmp_path)
+    flip_w(p, b"k0")
+    q = big[1][0]
+    with keeldb.Database(p, readonly=True) as db:
+        t = db.table("tab")
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            list(t.scan(filter="attribute_exists(w)"))
+        for filt in ("attribute_exists(w)", "size(w) = :two AND g < :four"):
+            vals = {":two": 2, ":four": 4} if ":" in filt else None
+            with pytest.raises(keeldb.CorruptError,
+                               match=r"vector search of table 'tab'.*malformed stored item"):
+                t.search("vix", q, 5, filter=filt, values=vals, projection="pk", ef=ef)
+            with pytest.raises(keeldb.CorruptError, match="malformed stored item"):
+                t.search_batch("vix", np.stack([q, q]), 5, filter=filt, values=vals,
+                               projection="pk", ef=ef)
+        # k0 is indexed: reading it raises too (the projection decodes it)
+        with pytest.raises(keeldb.CorruptError, match="malformed"):
+            t.search("vix", q, 2, projection="pk", ef=ef)
+        # a filter that decides before the damaged attribute answers without k0
+        got = t.search("vix", q, 2, filter="pk <> :k", values={":k": "k0"}, projection="pk",
+                       ef=ef)
+        assert len(got) == 2 and "k0" not in [h["pk"] for h, _ in got]
