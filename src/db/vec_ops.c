@@ -5,7 +5,8 @@
  * (the candidate list filled from the table's entries in the ordered index) under the index
  * lock held for writing, then written to the table's catalog entry in one atomic append; a
  * failed append takes it out again, so memory and file agree. Dropping is the reverse:
- * out of db->vix, then the catalog entry without it. vector.c holds the lists themselves.
+ * out of db->vix, then the catalog entry without it, with tombstones for its graph's
+ * checkpoint in the same atomic group. vector.c holds the lists themselves.
  */
 #include "db/db_internal.h"
 #include "db/vec_hnsw.h"
@@ -162,18 +163,22 @@ keel_status keel_db_drop_vector_index(keel_db *db, const char *table, const char
                         name);
         goto out;
     }
+    /* Its checkpoint's chunks are tombstoned in the catalog entry's group: a crash leaves
+     * the index with its checkpoint, or neither. */
+    kdb_tombs tombs;
+    if ((st = kdb_hnsw_tombstones(db, t->id, x->name, &tombs)) != KEEL_OK) goto out;
     pthread_rwlock_wrlock(&db->s->index_lock);
     kdb_vec_take(db, x);
     pthread_rwlock_unlock(&db->s->index_lock);
-    if ((st = kdb_catalog_write(db, t, 0)) != KEEL_OK) {
+    if ((st = kdb_catalog_write_with(db, t, 0, tombs.items, tombs.n)) != KEEL_OK) {
         pthread_rwlock_wrlock(&db->s->index_lock);
         keel_status st2 = kdb_vec_add(db, x);
         pthread_rwlock_unlock(&db->s->index_lock);
         if (st2 != KEEL_OK) kdb_vec_free(x);
     } else {
-        kdb_hnsw_forget(db, x);     /* its checkpoint, if any (derived data: best effort) */
         kdb_vec_free(x);
     }
+    kdb_tombs_free(&tombs);
 out:
     keel__writer_leave(db->s);
     return st;
