@@ -222,7 +222,8 @@ static void test_random_search(void) {
     create_indexes(db, m.dims);   /* backfilled from the items */
     check_all(db, &m, &r, 6, -1);
     check_all(db, &m, &r, 5, 2);
-    /* writes after the index: new, replaced (vector changed, removed, wrong length), deleted */
+    /* writes after the index: new, replaced (vector changed, removed), refused (wrong
+     * length), deleted */
     for (int i = 0; i < 300; i++) {
         int id = (int)rng_below(&r, MAXN);
         if (rng_below(&r, 4) == 0) {
@@ -232,6 +233,11 @@ static void test_random_search(void) {
         }
         for (size_t j = 0; j < 40; j++) v[j] = rnd(&r);
         size_t n = rng_below(&r, 8) == 0 ? (rng_below(&r, 2) ? 0 : 3) : m.dims;
+        if (n == 3) {   /* a vector of another length than the indexes' is refused */
+            CHECK_EQ(put(db, &m, id, (int)rng_below(&r, 4), v, n), KEEL_EVALIDATION);
+            CHECK(strstr(keel_errmsg(), "Expected: 19, Actual: 3") != NULL);
+            continue;
+        }
         REQUIRE_OK(put(db, &m, id, (int)rng_below(&r, 4), v, n));
     }
     check_all(db, &m, &r, 5, -1);

@@ -317,7 +317,11 @@ def _vector_table(c) -> None:
     for i in range(20):
         c.put_item(TableName="docs", Item={"pk": {"S": f"d{i:02d}"}, "v": _vec(i, 0, 0.5),
                                            "cat": {"S": "ab"[i % 2]}, "shop": {"S": "s"}})
-    c.put_item(TableName="docs", Item={"pk": {"S": "short"}, "v": _vec(1, 2)})   # not indexed
+    # a vector of the wrong length is refused, as DynamoDB refuses it (was: stored, not indexed)
+    with pytest.raises(Exception) as e:     # botocore's ClientError, or the stand-in's
+        c.put_item(TableName="docs", Item={"pk": {"S": "short"}, "v": _vec(1, 2)})
+    assert _code(e) == "ValidationException"
+    assert "Expected: 3, Actual: 2" in e.value.response["Error"]["Message"]
 
 
 def _search(c, **kw):
