@@ -252,3 +252,154 @@ def test_compaction_drops_orphaned_checkpoints(big: Tuple[Path, Any], tmp_path: 
         t = db.table("tab")
         t.search("vix", big[1][0], 3, ef=64, projection="pk")
         assert t.vector_indexes()[0]["graph"] == "loaded"
+
+
+# ---- every write path stores an indexed L of N as a vector -----------------------------------
+
+
+def pks(hits: List[Tuple[dict, float]]) -> List[str]:
+    return [h["pk"] for h, _ in hits]
+
+
+def test_python_writes_store_vectors(tmp_path: Path) -> None:
+    # Before the fix an update's or PartiQL's list stayed a list (not indexed), and a wrong
+    # length or a non-number was stored as it was.
+    with keeldb.Database.create(tmp_path / "db.keel") as db:
+        t = db.create_table("tab", partition_key=("pk", "S"), vector_indexes=[
+            {"name": "vix", "attribute": "v", "dimensions": 3, "distance": "EUCLIDEAN"}])
+        t.put_item({"pk": "put", "v": [1, 0, 0]})
+        t.update_item({"pk": "upd"}, "SET v = :v", values={":v": [2, 0, 0]})
+        t.update_item({"pk": "np"}, "SET v = :v", values={":v": np.array([3, 0, 0], np.float32)})
+        t.update_item({"pk": "vec"}, "SET v = :v", values={":v": keeldb.Vector([4, 0, 0])})
+        db.execute("INSERT INTO tab VALUE {'pk': 'ins', 'v': [5, 0, 0]}")
+        db.execute("INSERT INTO tab VALUE {'pk': 'later'}")
+        db.execute("UPDATE tab SET v = [6, 0, 0] WHERE pk = 'later'")
+        db.execute("UPDATE tab SET v = ? WHERE pk = 'later'", [[6.5, 0, 0]])
+        for pk in ("put", "upd", "np", "vec", "ins", "later"):
+            v = t.get_item({"pk": pk})["v"]
+            assert isinstance(v, np.ndarray) and v.dtype == np.float32, pk
+        del v
+        got = t.search("vix", [0, 0, 0], 10, projection="pk")
+        assert pks(got) == ["put", "upd", "np", "vec", "ins", "later"]
+        assert got[-1][1] == 6.5
+        # refusals name the attribute and the index, and write nothing
+        bad = [([1, 2], "Invalid size for parameter v, Expected: 3, Actual: 2"),
+               (np.ones(4, np.float32), "Expected: 3, Actual: 4"),
+               ([1, "x", 3], r"v\[1\], Expected: 32-bit floating point number, Actual: S"),
+               ([1e39, 0, 0], "outside the float32 range"),
+               ("text", "Expected: L, Actual: S. IndexName: vix")]
+        for value, msg in bad:
+            with pytest.raises(keeldb.ValidationError, match=msg):
+                t.update_item({"pk": "bad"}, "SET v = :v", values={":v": value})
+            with pytest.raises(keeldb.ValidationError, match=msg):
+                t.put_item({"pk": "bad", "v": value})
+        with pytest.raises(keeldb.ValidationError, match="Expected: 3, Actual: 2"):
+            db.execute("INSERT INTO tab VALUE {'pk': 'bad', 'v': [1, 2]}")
+        with pytest.raises(keeldb.ValidationError, match="Expected: 3, Actual: 4"):
+            db.execute("UPDATE tab SET v = [1, 2, 3, 4] WHERE pk = 'later'")
+        assert t.get_item({"pk": "bad"}) is None
+        # REMOVE takes the item out of the index
+        t.update_item({"pk": "put"}, "REMOVE v")
+        db.execute("UPDATE tab REMOVE v WHERE pk = 'ins'")
+        assert pks(t.search("vix", [0, 0, 0], 10, projection="pk")) == ["upd", "np", "vec",
+                                                                         "later"]
+
+
+def test_remove_and_ttl_leave_approximate_search(big: Tuple[Path, Any], tmp_path: Path) -> None:
+    p = copy_of(big, tmp_path)
+    v = big[1]
+    with keeldb.Database.open(p) as db:
+        t = db.table("tab")
+        t.enable_ttl("exp")
+        for ef in (None, 64):
+            assert pks(t.search("vix", v[5], 1, projection="pk", ef=ef)) == ["k5"]
+        t.update_item({"pk": "k5"}, "REMOVE v")
+        t.update_item({"pk": "k6"}, "SET exp = :t", values={":t": int(time.time()) - 10})
+        t.update_item({"pk": "k7"}, "SET v = :v", values={":v": [float(x) for x in v[8]]})
+        for ef in (None, 64):
+            assert "k5" not in pks(t.search("vix", v[5], 10, projection="pk", ef=ef))
+            assert "k6" not in pks(t.search("vix", v[6], 10, projection="pk", ef=ef))
+            got = t.search("vix", v[8], 2, projection="pk", ef=ef)
+            assert sorted(pks(got)) == ["k7", "k8"] and [s for _, s in got] == [0.0, 0.0]
+        assert t.vector_indexes()[0]["graph"] == "loaded"
+        assert t.vector_indexes()[0]["items"] == N - 1
+
+
+# ---- the same through DynamoDB's API on `keel serve` -----------------------------------------
+
+boto3 = pytest.importorskip("boto3")
+from botocore.exceptions import ClientError  # noqa: E402
+
+from keeldb.serve import serve  # noqa: E402
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keel_bin(cli: str) -> None:
+    import os
+    os.environ.setdefault("KEEL_BIN", cli)
+
+
+def _n(*xs: float) -> dict:
+    return {"L": [{"N": str(x)} for x in xs]}
+
+
+def test_boto3_write_paths_store_vectors(tmp_path: Path) -> None:
+    with serve(tmp_path / "db.keel") as s:
+        c = boto3.client("dynamodb", endpoint_url=s.endpoint_url, region_name="us-west-2",
+                         aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+        c.create_table(
+            TableName="docs", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            VectorIndexes=[{"IndexName": "emb", "VectorAttribute": {"AttributeName": "v"},
+                            "Dimensions": 3, "DistanceFunction": "EUCLIDEAN",
+                            "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+        c.put_item(TableName="docs", Item={"pk": {"S": "put"}, "v": _n(1, 0, 0)})
+        c.update_item(TableName="docs", Key={"pk": {"S": "upd"}}, UpdateExpression="SET v = :v",
+                      ExpressionAttributeValues={":v": _n(2, 0, 0)})
+        c.execute_statement(Statement="INSERT INTO docs VALUE {'pk': 'ins', 'v': [3, 0, 0]}")
+        c.execute_statement(Statement="INSERT INTO docs VALUE {'pk': 'later'}")
+        c.execute_statement(Statement="UPDATE docs SET v = ? WHERE pk = 'later'",
+                            Parameters=[_n(4, 0, 0)])
+        c.transact_write_items(TransactItems=[{"Update": {
+            "TableName": "docs", "Key": {"pk": {"S": "tx"}}, "UpdateExpression": "SET v = :v",
+            "ExpressionAttributeValues": {":v": _n(5, 0, 0)}}}])
+        d = c.describe_table(TableName="docs")["Table"]["VectorIndexes"][0]
+        assert d["ItemCount"] == 5
+        # the stored vector reads back as an L of N
+        assert c.get_item(TableName="docs", Key={"pk": {"S": "upd"}})["Item"]["v"] == _n(2, 0, 0)
+
+        def search() -> List[str]:
+            r = c._make_api_call("SearchVectors", {
+                "TableName": "docs", "IndexName": "emb", "TopK": 10,
+                "SearchVector": [{"N": "0"}, {"N": "0"}, {"N": "0"}]}) \
+                if "SearchVectors" in c.meta.service_model.operation_names else None
+            if r is None:
+                pytest.skip("this botocore does not know SearchVectors")
+            return [h["Item"]["pk"]["S"] for h in r["SearchResults"]]
+
+        assert search() == ["put", "upd", "ins", "later", "tx"]
+        # refused as PutItem refuses: ValidationException naming the problem
+        bad = [(_n(1, 2), "Expected: 3, Actual: 2"),
+               ({"L": [{"N": "1"}, {"S": "x"}, {"N": "3"}]}, "Actual: S"),
+               ({"S": "text"}, "Expected: L, Actual: S")]
+        for value, msg in bad:
+            for call in (lambda: c.put_item(TableName="docs", Item={"pk": {"S": "b"}, "v": value}),
+                         lambda: c.update_item(TableName="docs", Key={"pk": {"S": "b"}},
+                                               UpdateExpression="SET v = :v",
+                                               ExpressionAttributeValues={":v": value}),
+                         lambda: c.execute_statement(
+                             Statement="UPDATE docs SET v = ? WHERE pk = 'later'",
+                             Parameters=[value])):
+                with pytest.raises(ClientError) as e:
+                    call()
+                err = e.value.response["Error"]
+                assert err["Code"] == "ValidationException" and msg in err["Message"], err
+        with pytest.raises(ClientError) as e:
+            c.transact_write_items(TransactItems=[{"Put": {
+                "TableName": "docs", "Item": {"pk": {"S": "b"}, "v": _n(1, 2)}}}])
+        assert e.value.response["Error"]["Code"] == "TransactionCanceledException"
+        # REMOVE takes the item out of the index
+        c.update_item(TableName="docs", Key={"pk": {"S": "put"}}, UpdateExpression="REMOVE v")
+        c.execute_statement(Statement="UPDATE docs REMOVE v WHERE pk = 'ins'")
+        assert search() == ["upd", "later", "tx"]
