@@ -694,6 +694,13 @@ typedef enum keel_db_distance {
 #define KEEL_DB_HNSW_EF_CONSTRUCTION 200u
 #define KEEL_DB_HNSW_MAX_M 128u
 
+/* DynamoDB's SearchSchemaElementType of a vector index's search attribute. Both kinds may
+ * be named in a search's condition (`=`); an index has at most one HASH attribute. */
+typedef enum keel_db_search_kind {
+    KEEL_DB_INLINE_FILTER = 0,
+    KEEL_DB_HASH
+} keel_db_search_kind;
+
 typedef struct keel_db_vector_index_def {
     const char *name;               /* 3..255 of [A-Za-z0-9_.-], distinct within the table */
     const char *attribute;          /* the vector attribute: not a table or index key */
@@ -702,13 +709,16 @@ typedef struct keel_db_vector_index_def {
     keel_db_projection projection;  /* what a search returns of each item (default ALL) */
     const char *const *include;     /* KEEL_DB_PROJECT_INCLUDE: the non-key attributes */
     size_t ninclude;
-    const char *const *filter_attributes;  /* DynamoDB's INLINE_FILTER attributes (recorded) */
-    size_t nfilter;
+    const char *const *filter_attributes;  /* DynamoDB's SearchSchema attributes (recorded) */
+    size_t nfilter;                 /* ... each named once */
     /* Approximate search's HNSW graph: M, the links per node (2..KEEL_DB_HNSW_MAX_M; 0:
      * KEEL_DB_HNSW_M), and ef_construction, the beam while inserting (1..KEEL_DB_MAX_EF;
      * 0: KEEL_DB_HNSW_EF_CONSTRUCTION). Larger: better recall, slower inserts, more memory. */
     uint32_t m;
     uint32_t ef_construction;
+    /* The SearchSchemaElementType of each filter attribute (nfilter of them; at most one
+     * KEEL_DB_HASH), or NULL: all KEEL_DB_INLINE_FILTER. Stored in the catalog. */
+    const keel_db_search_kind *filter_kinds;
 } keel_db_vector_index_def;
 
 /* Add a vector index to a table (m and ef_construction checked as documented above). Its

@@ -237,6 +237,7 @@ typedef struct kdb_vindex {
     keel_db_distance dist;
     keel_db_projection proj;
     char *include, *filters;        /* NUL-terminated names, owned */
+    char hash[256];                 /* the filter attribute that is SearchSchema's HASH, or "" */
     size_t include_len, ninclude, filters_len, nfilters;
     uint64_t *tr, *pay;             /* candidates: trailer and payload offsets */
     size_t n, cap;

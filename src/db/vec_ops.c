@@ -51,6 +51,25 @@ static keel_status check_def(const keel_db_vector_index_def *d) {
     if (d->ef_construction > KEEL_DB_MAX_EF)
         return keel__fail(KEEL_EVALIDATION, "vector index '%s': ef_construction %u (1 to %u)",
                           d->name, d->ef_construction, KEEL_DB_MAX_EF);
+    /* The SearchSchema: each attribute once, at most one HASH element. */
+    size_t nhash = 0;
+    for (size_t i = 0; i < d->nfilter; i++) {
+        const char *a = d->filter_attributes ? d->filter_attributes[i] : NULL;
+        for (size_t j = 0; a && j < i; j++)
+            if (d->filter_attributes[j] && strcmp(d->filter_attributes[j], a) == 0)
+                return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: "
+                                  "vector index %s names the SearchSchema attribute %.255s twice",
+                                  d->name, a);
+        if (!d->filter_kinds) continue;
+        if ((unsigned)d->filter_kinds[i] > KEEL_DB_HASH)
+            return keel__fail(KEEL_EVALIDATION, "vector index '%s': filter attribute %zu has an "
+                              "unknown kind %d", d->name, i, (int)d->filter_kinds[i]);
+        nhash += d->filter_kinds[i] == KEEL_DB_HASH;
+    }
+    if (nhash > 1)
+        return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: vector "
+                          "index %s has %zu SearchSchema elements of type HASH; at most one is "
+                          "allowed", d->name, nhash);
     return KEEL_OK;
 }
 
@@ -71,6 +90,9 @@ keel_status keel_db_create_vector_index(keel_db *db, const char *table,
     x->efc = def->ef_construction ? def->ef_construction : KEEL_DB_HNSW_EF_CONSTRUCTION;
     x->ninclude = def->projection == KEEL_DB_PROJECT_INCLUDE ? def->ninclude : 0;
     x->nfilters = def->nfilter;
+    for (size_t i = 0; def->filter_kinds && i < def->nfilter; i++)
+        if (def->filter_kinds[i] == KEEL_DB_HASH)
+            snprintf(x->hash, sizeof x->hash, "%s", def->filter_attributes[i]);
     if ((st = copy_names("include", def->include, x->ninclude, &x->include, &x->include_len)) !=
             KEEL_OK ||
         (st = copy_names("filter attribute", def->filter_attributes, x->nfilters, &x->filters,

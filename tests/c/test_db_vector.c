@@ -141,7 +141,7 @@ static const char *const dnames[] = {"cos", "euc", "dot"};
 static void create_indexes(keel_db *db, size_t dims) {
     for (int d = 0; d < 3; d++) {
         keel_db_vector_index_def def = {dnames[d], "v", (uint32_t)dims, (keel_db_distance)d,
-                                        KEEL_DB_PROJECT_ALL, NULL, 0, NULL, 0, 0, 0};
+                                        KEEL_DB_PROJECT_ALL, NULL, 0, NULL, 0, 0, 0, NULL};
         REQUIRE_OK(keel_db_create_vector_index(db, "tbl", &def));
     }
 }
@@ -360,7 +360,7 @@ static void test_adversarial(void) {
     CHECK_ST(keel_db_search(db, "tbl", "euc", &q, 1, 5, &o, hits, &n), KEEL_ESYNTAX);
     /* definitions */
     keel_db_vector_index_def def = {"big", "w", 4097, KEEL_DB_COSINE, KEEL_DB_PROJECT_ALL,
-                                    NULL, 0, NULL, 0, 0, 0};
+                                    NULL, 0, NULL, 0, 0, 0, NULL};
     CHECK_ST(keel_db_create_vector_index(db, "tbl", &def), KEEL_EVALIDATION);
     def.dimensions = 0;
     CHECK_ST(keel_db_create_vector_index(db, "tbl", &def), KEEL_EVALIDATION);
@@ -378,7 +378,7 @@ static void test_adversarial(void) {
     REQUIRE(db != NULL);
     create_indexes(db, 4096);
     keel_db_vector_index_def ko = {"keys", "v", 4096, KEEL_DB_EUCLIDEAN, KEEL_DB_PROJECT_KEYS_ONLY,
-                                   NULL, 0, NULL, 0, 0, 0};
+                                   NULL, 0, NULL, 0, 0, 0, NULL};
     REQUIRE_OK(keel_db_create_vector_index(db, "tbl", &ko));
     rng r = rng_seed(3);
     float *v = malloc(4096 * 4);

@@ -8,7 +8,8 @@
  * stored before the index, with a vector of another length, stays updatable); REMOVE takes
  * the item out of the index. Checkpoints (src/db/vec_hnsw_ckpt.c): dropping a vector index
  * or deleting its table leaves no live checkpoint chunk (the tombstones are in the drop's
- * own group), and compaction drops chunks no index owns.
+ * own group), and compaction drops chunks no index owns. The SearchSchema's element types
+ * (HASH, INLINE_FILTER) are stored and survive reopen and compaction.
  */
 #include "db_util.h"
 #include "db/db_internal.h"
@@ -20,7 +21,7 @@ static const keel_db_schema schema = {"p", KEEL_DB_KEY_S, NULL, KEEL_DB_KEY_NONE
 
 static keel_db_vector_index_def def3(const char *name) {
     keel_db_vector_index_def d = {name, "v", 3, KEEL_DB_EUCLIDEAN, KEEL_DB_PROJECT_ALL,
-                                  NULL, 0, NULL, 0, 0, 0};
+                                  NULL, 0, NULL, 0, 0, 0, NULL};
     return d;
 }
 
@@ -223,11 +224,59 @@ static void test_drops_reclaim_checkpoints(void) {
     keel_db_free(db);
 }
 
+/* The SearchSchema's element types are stored (HASH for at most one attribute). */
+static void test_search_schema_kinds(void) {
+    remove(h_path("k.keel"));
+    keel_db_options o = KEEL_DB_OPTIONS_INIT;
+    keel_db *db = NULL;
+    REQUIRE_OK(keel_db_open(h_path("k.keel"), &o, &db));
+    REQUIRE_OK(keel_db_create_table(db, "tbl", &schema));
+    const char *attrs[] = {"cat", "shop", "cat"};
+    keel_db_search_kind kinds[] = {KEEL_DB_INLINE_FILTER, KEEL_DB_HASH, KEEL_DB_HASH};
+    keel_db_vector_index_def d = def3("vix");
+    d.filter_attributes = attrs, d.nfilter = 3, d.filter_kinds = kinds;
+    CHECK_ST(keel_db_create_vector_index(db, "tbl", &d), KEEL_EVALIDATION);  /* cat twice */
+    CHECK(strstr(keel_errmsg(), "SearchSchema attribute cat twice") != NULL);
+    const char *attrs2[] = {"cat", "shop", "size"};
+    d.filter_attributes = attrs2;
+    CHECK_ST(keel_db_create_vector_index(db, "tbl", &d), KEEL_EVALIDATION);  /* two HASH */
+    CHECK(strstr(keel_errmsg(), "2 SearchSchema elements of type HASH") != NULL);
+    kinds[2] = (keel_db_search_kind)7;
+    CHECK_ST(keel_db_create_vector_index(db, "tbl", &d), KEEL_EVALIDATION);
+    kinds[2] = KEEL_DB_INLINE_FILTER;
+    CHECK_OK(keel_db_create_vector_index(db, "tbl", &d));
+    keel_db_vector_index_def plain = def3("plain");
+    plain.filter_attributes = attrs2, plain.nfilter = 2;   /* no kinds: INLINE_FILTER */
+    CHECK_OK(keel_db_create_vector_index(db, "tbl", &plain));
+    for (int round = 0; round < 3; round++) {   /* as created, reopened, compacted */
+        char *f = NULL, *inc = NULL, hash[256];
+        size_t nf, ni;
+        CHECK_OK(kdb_vec_schema(db, "tbl", "vix", &f, &nf, &inc, &ni, hash));
+        CHECK_EQ(nf, 3);
+        CHECK(strcmp(hash, "shop") == 0);
+        free(f);
+        free(inc);
+        CHECK_OK(kdb_vec_schema(db, "tbl", "plain", &f, &nf, &inc, &ni, hash));
+        CHECK_EQ(nf, 2);
+        CHECK(hash[0] == 0);
+        free(f);
+        free(inc);
+        if (round == 0) {
+            keel_db_free(db);
+            REQUIRE_OK(keel_db_open(h_path("k.keel"), &o, &db));
+        } else if (round == 1) {
+            CHECK_OK(keel_db_compact(db, NULL, NULL));
+        }
+    }
+    keel_db_free(db);
+}
+
 int main(int argc, char **argv) {
     setenv("KEEL_DB_HNSW_MIN_ITEMS", "10", 1);
     static const h_test tests[] = {
         H_TEST(test_writes_store_vectors),
         H_TEST(test_drops_reclaim_checkpoints),
+        H_TEST(test_search_schema_kinds),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));
 }

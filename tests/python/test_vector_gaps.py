@@ -403,3 +403,67 @@ def test_boto3_write_paths_store_vectors(tmp_path: Path) -> None:
         c.update_item(TableName="docs", Key={"pk": {"S": "put"}}, UpdateExpression="REMOVE v")
         c.execute_statement(Statement="UPDATE docs REMOVE v WHERE pk = 'ins'")
         assert search() == ["upd", "later", "tx"]
+
+
+# ---- SearchSchema's HASH and INLINE_FILTER are stored ----------------------------------------
+
+
+def _schema_table(c: Any, name: str, schema: List[dict]) -> None:
+    c.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        VectorIndexes=[{"IndexName": "emb", "VectorAttribute": {"AttributeName": "v"},
+                        "Dimensions": 3, "DistanceFunction": "COSINE",
+                        "Projection": {"ProjectionType": "ALL"}, "SearchSchema": schema}])
+
+
+def test_search_schema_kinds_are_described(tmp_path: Path) -> None:
+    # Before the fix DescribeTable said INLINE_FILTER for every element.
+    schema = [{"AttributeName": "cat", "SearchSchemaElementType": "INLINE_FILTER"},
+              {"AttributeName": "shop", "SearchSchemaElementType": "HASH"}]
+    p = tmp_path / "db.keel"
+    with serve(p) as s:
+        c = boto3.client("dynamodb", endpoint_url=s.endpoint_url, region_name="us-west-2",
+                         aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+        _schema_table(c, "docs", schema)
+        d = c.describe_table(TableName="docs")["Table"]["VectorIndexes"][0]
+        assert d["SearchSchema"] == schema
+        c.update_table(TableName="docs", VectorIndexUpdates=[{"Create": {
+            "IndexName": "plain", "VectorAttribute": {"AttributeName": "v"}, "Dimensions": 3,
+            "DistanceFunction": "EUCLIDEAN", "Projection": {"ProjectionType": "ALL"},
+            "SearchSchema": [{"AttributeName": "cat",
+                              "SearchSchemaElementType": "INLINE_FILTER"}]}}])
+        # two HASH elements, or one attribute twice: refused, nothing created
+        for bad in ([{"AttributeName": "a", "SearchSchemaElementType": "HASH"},
+                     {"AttributeName": "b", "SearchSchemaElementType": "HASH"}],
+                    [{"AttributeName": "a", "SearchSchemaElementType": "HASH"},
+                     {"AttributeName": "a", "SearchSchemaElementType": "INLINE_FILTER"}]):
+            with pytest.raises(ClientError) as e:
+                _schema_table(c, "nope", bad)
+            assert e.value.response["Error"]["Code"] == "ValidationException"
+            assert "SearchSchema" in e.value.response["Error"]["Message"]
+        assert "nope" not in c.list_tables()["TableNames"]
+    # stored in the file: the same after a restart, and through the Python API's view
+    from keeldb import dynamodb as kdynamo
+    c = kdynamo.client(p)
+    try:
+        got = {x["IndexName"]: x["SearchSchema"]
+               for x in c.describe_table(TableName="docs")["Table"]["VectorIndexes"]}
+        assert got == {"emb": schema, "plain": [{"AttributeName": "cat",
+                                                 "SearchSchemaElementType": "INLINE_FILTER"}]}
+    finally:
+        c.close()
+    with keeldb.Database.open(p) as db:
+        t = db.table("docs")
+        # the HASH attribute joins the filter attributes when they do not name it
+        t.add_vector_index("pyx", "v", 3, filter_attributes=["cat"], hash_attribute="shop")
+        with pytest.raises(keeldb.ValidationError, match="not one of filter_attributes"):
+            db.create_vector_index("docs", "pyy", "v", 3, "COSINE", None, ["a"], None, None, "b")
+    c = kdynamo.client(p)
+    try:
+        got = {x["IndexName"]: x["SearchSchema"]
+               for x in c.describe_table(TableName="docs")["Table"]["VectorIndexes"]}
+        assert got["pyx"] == schema
+    finally:
+        c.close()
