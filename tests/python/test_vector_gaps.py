@@ -467,3 +467,21 @@ def test_search_schema_kinds_are_described(tmp_path: Path) -> None:
         assert got["pyx"] == schema
     finally:
         c.close()
+
+
+def test_catalog_hash_must_be_a_filter_attribute(tmp_path: Path) -> None:
+    p = tmp_path / "db.keel"
+    with keeldb.Database.create(p) as db:
+        db.create_table("tab", partition_key=("pk", "S")).add_vector_index(
+            "vix", "v", 3, filter_attributes=["cat"], hash_attribute="shop")
+    with keeldb.Database(p, readonly=True) as db:
+        assert db.table("tab").vector_indexes()[0]["name"] == "vix"
+    raw = bytearray(p.read_bytes())
+    e = [e for e in entries(bytes(raw))
+         if raw[e[2]:e[2] + e[3]] == b"\0\0\0\0\x01tab"][-1]
+    i = raw.index(b"\x64hash\x64shop", e[0], e[0] + e[1])
+    raw[i + 9] = ord("q")       # "hash": "shoq", not one of the filters
+    reseal(raw, e)
+    p.write_bytes(bytes(raw))
+    with pytest.raises(keeldb.CorruptError, match="catalog entry of table 'tab': vindexes"):
+        keeldb.Database(p, readonly=True)
