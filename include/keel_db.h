@@ -82,7 +82,8 @@ KEEL_API void keel_db_free(keel_db *db);
 /* fdatasync the file. */
 KEEL_API keel_status keel_db_sync(keel_db *db);
 /* Rewrite the file with live entries only (keel_compact); readers keep going. Changed
- * vector index graphs are checkpointed first; graphs survive compaction in memory. */
+ * vector index graphs are checkpointed first, and checkpoints no vector index owns are
+ * left out; graphs survive compaction in memory. */
 KEEL_API keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx);
 /* Check every entry's checksum and every item's encoding. */
 KEEL_API keel_status keel_db_verify(keel_db *db, keel_verify_report *report_out);
@@ -119,7 +120,8 @@ typedef struct keel_db_table_info {
  * KEEL_ETABLEEXISTS if it exists; KEEL_EVALIDATION for a bad name or schema. */
 KEEL_API keel_status keel_db_create_table(keel_db *db, const char *name,
                                           const keel_db_schema *schema);
-/* Delete a table and all its items (one atomic append; space is reclaimed by compaction). */
+/* Delete a table, all its items, index entries and vector graph checkpoints (one atomic
+ * append; space is reclaimed by compaction). */
 KEEL_API keel_status keel_db_delete_table(keel_db *db, const char *name);
 /* Describe a table. KEEL_ENOTABLE if absent. */
 KEEL_API keel_status keel_db_describe_table(keel_db *db, const char *name,
@@ -678,8 +680,15 @@ KEEL_API keel_status keel_db_get_stats(keel_db *db, const char *table,
  * `attribute` is a float32 vector (CBOR tag 85) of exactly `dimensions` elements, searched
  * by `distance`. Scores follow DynamoDB: COSINE is 1 - cosine similarity (0..2; a stored
  * zero vector scores 1) and the k smallest come first; EUCLIDEAN is the Euclidean distance,
- * k smallest first; DOT_PRODUCT is the dot product, k largest first. Items whose attribute
- * is missing, not a vector or of another length are not in the index (it is sparse). */
+ * k smallest first; DOT_PRODUCT is the dot product, k largest first. Items without the
+ * attribute are not in the index (it is sparse). Once an index exists, every write of its
+ * attribute (put, update, batch, transaction, PartiQL) must give a float32 vector or a list
+ * (L) of numbers of exactly `dimensions` elements, each in float32's range: a list is
+ * stored as a float32 vector (nearest float32 of each number); anything else is
+ * KEEL_EVALIDATION with DynamoDB's wording ("Invalid size for parameter v, Expected: 4,
+ * Actual: 3 ..."), and nothing is written. An update checks only the attributes it
+ * changes. Items written before the index with another value there stay as they are, out
+ * of the index. */
 typedef enum keel_db_distance {
     KEEL_DB_COSINE = 0,
     KEEL_DB_EUCLIDEAN,
@@ -731,7 +740,8 @@ typedef struct keel_db_vector_index_def {
  * by an index of the table, or more than KEEL_DB_MAX_VECTOR_INDEXES. */
 KEEL_API keel_status keel_db_create_vector_index(keel_db *db, const char *table,
                                                  const keel_db_vector_index_def *def);
-/* Remove a vector index (one atomic catalog append). KEEL_EVALIDATION when absent. */
+/* Remove a vector index (one atomic append: the catalog entry and tombstones for its
+ * graph's checkpoint). KEEL_EVALIDATION when absent. */
 KEEL_API keel_status keel_db_drop_vector_index(keel_db *db, const char *table,
                                                const char *name);
 
