@@ -687,8 +687,9 @@ KEEL_API keel_status keel_db_get_stats(keel_db *db, const char *table,
  * stored as a float32 vector (nearest float32 of each number); anything else is
  * KEEL_EVALIDATION with DynamoDB's wording ("Invalid size for parameter v, Expected: 4,
  * Actual: 3 ..."), and nothing is written. An update checks only the attributes it
- * changes. Items written before the index with another value there stay as they are, out
- * of the index. */
+ * changes. Creating the index stores the lists of its length already there as vectors
+ * (after the index's own append, in batches through the write path); items with another
+ * value there stay as they are, out of the index. */
 typedef enum keel_db_distance {
     KEEL_DB_COSINE = 0,
     KEEL_DB_EUCLIDEAN,

@@ -171,6 +171,8 @@ typedef struct kdb_write {
     const uint8_t *prev;        /* the stored item even if expired (its index entries go) */
     size_t prev_len;
     bool reap;                  /* a reaper's delete: only if the item is still expired */
+    bool revector;              /* an UPDATE (no expression) that only stores the current
+                                 * item's vector lists as vectors (vec_ops.c backfill) */
     bool unchanged;             /* an UPDATE without actions of an existing item */
     keel_status st;             /* KEEL_OK, KEEL_ECONDITION or the evaluation's error */
     char msg[256];              /* its detail */

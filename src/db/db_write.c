@@ -238,6 +238,18 @@ static void write_fails(kdb_write *w, keel_status st) {
  * update of an absent item that only takes away attributes creates nothing, as in
  * DynamoDB (it is still applied, so its errors are reported). */
 static void compute_update(keel_db *db, kdb_write *w) {
+    if (w->revector) {  /* the current item, its vector lists stored as vectors, if any */
+        kdb_buf conv = {0};
+        bool changed = false;
+        w->unchanged = true;
+        if (w->old && kdb_vec_conform(db, w->table, w->old, w->old_len, NULL, 0, &conv,
+                                      &changed) == KEEL_OK && changed &&
+            kdb_item_store_form(conv.p, conv.len, &w->value) == KEEL_OK)
+            w->unchanged = false;
+        keel__clear_error();    /* an item the rule refuses is left as it is (sparse) */
+        kdb_buf_free(&conv);
+        return;
+    }
     const uint8_t *base = w->old ? w->old : w->keymap;
     size_t base_len = w->old ? w->old_len : w->keymap_len;
     if (!w->update && w->old) {

@@ -4,7 +4,8 @@
  * A definition is checked, then, under the writer lock, added to db->vix and backfilled
  * (the candidate list filled from the table's entries in the ordered index) under the index
  * lock held for writing, then written to the table's catalog entry in one atomic append; a
- * failed append takes it out again, so memory and file agree. Dropping is the reverse:
+ * failed append takes it out again, so memory and file agree. Then items that hold the
+ * attribute as a list of the index's length are stored again as vectors (revector_lists). Dropping is the reverse:
  * out of db->vix, then the catalog entry without it, with tombstones for its graph's
  * checkpoint in the same atomic group. vector.c holds the lists themselves.
  */
@@ -71,6 +72,71 @@ static keel_status check_def(const keel_db_vector_index_def *d) {
                           "index %s has %zu SearchSchema elements of type HASH; at most one is "
                           "allowed", d->name, nhash);
     return KEEL_OK;
+}
+
+/* After an index on `attr` (dims elements) of table `id` is created: the items written
+ * before it whose attribute is a list of dims elements (DynamoDB's form of a vector) are
+ * stored again with it as a float32 vector, so that the index holds them as DynamoDB's
+ * backfill would. Like the reaper: keys found under the reader lock, REVECTOR_BATCH at a
+ * time, each rewritten through the write path, which converts the item as it is then (a
+ * concurrent write is never undone; an item the rule refuses, as a list with a string in
+ * it, is left alone, out of the index). A crash between batches leaves the rest as lists,
+ * out of the index, until they are written again. */
+#define REVECTOR_BATCH 256
+static keel_status revector_lists(keel_db *db, uint32_t id, const char *attr, uint32_t dims) {
+    kdb_write *w = kdb_writes_alloc(REVECTOR_BATCH);
+    kdb_key *last = malloc(sizeof *last);
+    keel_status st = w && last ? KEEL_OK : keel__fail(KEEL_ENOMEM, "vector index backfill");
+    bool started = false, more = true;
+    size_t alen = strlen(attr);
+    while (st == KEEL_OK && more) {
+        if ((st = kdb_db_fresh_order(db)) != KEEL_OK) break;
+        if ((st = keel__reader_enter(db->s)) != KEEL_OK) break;
+        kdb_keysrc src = kdb_db_keysrc(db);
+        kdb_opos pos;
+        uint8_t lo[8] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
+                         (uint8_t)id, 0, 0, 0, 0};
+        more = started ? kdb_order_seek(db->order, last->b, last->len, &src, &pos)
+                       : kdb_order_seek(db->order, lo, sizeof lo, &src, &pos);
+        size_t nw = 0;
+        while (more && nw < REVECTOR_BATCH) {
+            kdb_oent e = kdb_order_get(&pos);
+            if ((uint32_t)(e.prefix >> 32) != id) {
+                more = false;
+                break;
+            }
+            size_t klen;
+            const uint8_t *key = kdb_key_at(db->s, e.off, &klen);
+            keel_snap_entry se;
+            keel__entry_at(db->s->map->base, db->s->align, e.off, &se);
+            kdb_val v;
+            bool skip = started && klen == last->len && memcmp(key, last->b, klen) == 0;
+            if (!skip && kdb_item_attr(db->s->map->base + se.voff, se.vlen, attr, alen, &v) &&
+                v.type == KDB_L && v.count == dims) {
+                memset(&w[nw], 0, offsetof(kdb_write, key));
+                w[nw].kind = KDB_W_UPDATE;
+                w[nw].table = id;
+                w[nw].revector = true;
+                memcpy(w[nw].key.b, key, klen);
+                w[nw].key.len = klen;
+                nw++;
+            }
+            memcpy(last->b, key, klen);
+            last->len = klen;
+            started = true;
+            more = kdb_order_next(db->order, &pos);
+        }
+        keel__reader_leave(db->s);
+        if (nw && (st = kdb_writes_run(db, w, nw)) == KEEL_ENOTABLE) {
+            keel__clear_error();    /* the table was deleted meanwhile: nothing to do */
+            st = KEEL_OK;
+            break;
+        }
+        for (size_t i = 0; i < nw; i++) kdb_write_free(&w[i]);
+    }
+    free(w);
+    free(last);
+    return st;
 }
 
 keel_status keel_db_create_vector_index(keel_db *db, const char *table,
@@ -162,8 +228,13 @@ keel_status keel_db_create_vector_index(keel_db *db, const char *table,
         pthread_rwlock_unlock(&db->s->index_lock);
         goto fail;
     }
+    uint32_t id = t->id, dims = x->dims;
+    char attr[256];
+    memcpy(attr, x->attr, sizeof attr);
     keel__writer_leave(db->s);
-    return KEEL_OK;
+    /* The index exists from here on; its lists become vectors after it (the writer lock
+     * is taken batch by batch, so other writers are not held up for the whole table). */
+    return revector_lists(db, id, attr, dims);
 fail:
     keel__writer_leave(db->s);
     kdb_vec_free(x);

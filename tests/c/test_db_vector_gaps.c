@@ -6,7 +6,8 @@
  * non-number, a number outside float32's range, a value that is not a list are
  * KEEL_EVALIDATION with DynamoDB's wording; an update checks only what it changes (an item
  * stored before the index, with a vector of another length, stays updatable); REMOVE takes
- * the item out of the index. Checkpoints (src/db/vec_hnsw_ckpt.c): dropping a vector index
+ * the item out of the index; creating an index stores the lists of its length already there
+ * as vectors (and leaves other values alone). Checkpoints (src/db/vec_hnsw_ckpt.c): dropping a vector index
  * or deleting its table leaves no live checkpoint chunk (the tombstones are in the drop's
  * own group), and compaction drops chunks no index owns. The SearchSchema's element types
  * (HASH, INLINE_FILTER) are stored and survive reopen and compaction.
@@ -73,8 +74,19 @@ static void test_writes_store_vectors(void) {
     REQUIRE_OK(keel_db_open_memory(NULL, &db));
     REQUIRE_OK(keel_db_create_table(db, "tbl", &schema));
     REQUIRE_OK(put(db, "{\"p\": \"old\", \"v\": [1, 2]}"));    /* before the index: stored */
+    REQUIRE_OK(put(db, "{\"p\": \"early\", \"v\": [7, 8, 9]}"));
+    REQUIRE_OK(put(db, "{\"p\": \"odd\", \"v\": [7, \"x\", 9]}"));
+    CHECK_EQ(stored_v(db, "early", NULL), KDB_L);
     keel_db_vector_index_def d = def3("vix");
     REQUIRE_OK(keel_db_create_vector_index(db, "tbl", &d));
+    /* the index's backfill stores a list of its length as a vector, and leaves the rest */
+    CHECK_EQ(stored_v(db, "early", NULL), KDB_V);
+    CHECK_EQ(stored_v(db, "odd", NULL), KDB_L);
+    CHECK_EQ(stored_v(db, "old", NULL), KDB_L);
+    CHECK_EQ(found(db, "vix", 0, 0, 0), 1);
+    size_t ekl;
+    const uint8_t *ek = cb("{\"p\": \"early\"}", &ekl);
+    REQUIRE_OK(keel_db_delete_item(db, "tbl", ek, ekl));
     CHECK_EQ(found(db, "vix", 0, 0, 0), 0);
     /* a put of an L of N: stored as a float32 vector, indexed */
     CHECK_OK(put(db, "{\"p\": \"a\", \"v\": [1, d\"2.5\", -3]}"));

@@ -485,3 +485,29 @@ def test_catalog_hash_must_be_a_filter_attribute(tmp_path: Path) -> None:
     p.write_bytes(bytes(raw))
     with pytest.raises(keeldb.CorruptError, match="catalog entry of table 'tab': vindexes"):
         keeldb.Database(p, readonly=True)
+
+
+def test_new_index_stores_existing_lists_as_vectors(tmp_path: Path) -> None:
+    # Items written before the index with a list of its length (DynamoDB's form of a
+    # vector) are indexed, as DynamoDB's backfill indexes them: before, they stayed lists
+    # and out of the index. Over several of the backfill's batches (256 items).
+    with keeldb.Database.create(tmp_path / "db.keel") as db:
+        t = db.create_table("tab", partition_key=("pk", "S"))
+        t.add_index("byg", partition_key=("g", "N"))
+        for i in range(700):
+            t.put_item({"pk": f"k{i}", "g": i % 3, "v": [i, 1, 0]})
+        t.put_item({"pk": "short", "g": 0, "v": [1, 2]})
+        t.put_item({"pk": "text", "g": 0, "v": [1, "x", 3]})
+        t.put_item({"pk": "none", "g": 0})
+        t.add_vector_index("vix", "v", 3, "EUCLIDEAN")
+        assert t.vector_indexes()[0]["items"] == 700
+        assert pks(t.search("vix", [0, 1, 0], 2, projection="pk")) == ["k0", "k1"]
+        assert isinstance(t.get_item({"pk": "k5"})["v"], np.ndarray)
+        assert t.get_item({"pk": "short"})["v"] == [1, 2]
+        assert t.get_item({"pk": "text"})["v"] == [1, "x", 3]
+        # the secondary index's projections were rewritten with the items
+        got = {it["pk"]: it["v"] for it in t.query("g = :g", values={":g": 1}, index="byg")}
+        assert len(got) == 233 and all(isinstance(v, np.ndarray) for v in got.values())
+        np.testing.assert_array_equal(got["k4"], [4, 1, 0])
+        del got
+        assert t.count() == 703
