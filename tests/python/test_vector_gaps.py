@@ -511,3 +511,41 @@ def test_new_index_stores_existing_lists_as_vectors(tmp_path: Path) -> None:
         np.testing.assert_array_equal(got["k4"], [4, 1, 0])
         del got
         assert t.count() == 703
+
+
+def test_new_index_backfill_beside_writers(tmp_path: Path) -> None:
+    # A writer rewrites items (as lists) while the index is created and backfilled: no
+    # write is lost or undone, and every item ends as an indexed vector.
+    import threading
+    with keeldb.Database.create(tmp_path / "db.keel") as db:
+        t = db.create_table("tab", partition_key=("pk", "S"))
+        n = 1500
+        for s in range(0, n, 500):
+            t.batch_write(puts=[{"pk": f"k{i}", "v": [i, 0, 0]} for i in range(s, s + 500)])
+        stop = threading.Event()
+        last = {}
+
+        def writer() -> None:
+            r = 1
+            while not stop.is_set():
+                for i in range(0, n, 7):
+                    t.update_item({"pk": f"k{i}"}, "SET v = :v", values={":v": [i, r, 0]})
+                    last[i] = r
+                r += 1
+
+        th = threading.Thread(target=writer)
+        th.start()
+        try:
+            time.sleep(0.05)
+            t.add_vector_index("vix", "v", 3, "EUCLIDEAN")
+            time.sleep(0.05)
+        finally:
+            stop.set()
+            th.join()
+        assert t.vector_indexes()[0]["items"] == n
+        for i in range(0, n, 7):
+            v = t.get_item({"pk": f"k{i}"})["v"]
+            assert isinstance(v, np.ndarray) and list(v) == [i, last.get(i, 0), 0], i
+        del v
+        got = t.search("vix", [0, 0, 0], 100, projection="pk")
+        assert len(got) == 100
