@@ -7,9 +7,9 @@
  * Each is one critical section under the store's writer lock and one atomic append: a new
  * table's catalog entry (its indexes and TTL inside) with the next-id record; a deleted
  * table's catalog tombstone with a tombstone for every item, every index entry and every
- * chunk of its vector graphs' checkpoints. The
- * in-memory catalog (db->tables, db->indexes) changes after the append succeeds, under
- * cat_lock, so readers never see a table the file does not have.
+ * chunk of its vector graphs' checkpoints. The in-memory catalog (db->tables, db->indexes)
+ * changes after the append succeeds, under cat_lock, so readers never see a table the file
+ * does not have. Compaction first tombstones checkpoint chunks no vector index owns.
  */
 #include "db/db_internal.h"
 #include "db/vec_hnsw.h"

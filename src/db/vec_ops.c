@@ -4,10 +4,11 @@
  * A definition is checked, then, under the writer lock, added to db->vix and backfilled
  * (the candidate list filled from the table's entries in the ordered index) under the index
  * lock held for writing, then written to the table's catalog entry in one atomic append; a
- * failed append takes it out again, so memory and file agree. Then items that hold the
- * attribute as a list of the index's length are stored again as vectors (revector_lists). Dropping is the reverse:
- * out of db->vix, then the catalog entry without it, with tombstones for its graph's
- * checkpoint in the same atomic group. vector.c holds the lists themselves.
+ * failed append takes it out again, so memory and file agree. Then the items that hold the
+ * attribute as a list of the index's length are stored again as vectors (revector_lists).
+ * Dropping is the reverse: out of db->vix, then the catalog entry without it, with
+ * tombstones for its graph's checkpoint in the same atomic group. vector.c holds the
+ * lists themselves.
  */
 #include "db/db_internal.h"
 #include "db/vec_hnsw.h"
@@ -127,12 +128,13 @@ static keel_status revector_lists(keel_db *db, uint32_t id, const char *attr, ui
             more = kdb_order_next(db->order, &pos);
         }
         keel__reader_leave(db->s);
-        if (nw && (st = kdb_writes_run(db, w, nw)) == KEEL_ENOTABLE) {
+        if (nw) st = kdb_writes_run(db, w, nw);
+        for (size_t i = 0; i < nw; i++) kdb_write_free(&w[i]);
+        if (st == KEEL_ENOTABLE) {
             keel__clear_error();    /* the table was deleted meanwhile: nothing to do */
             st = KEEL_OK;
             break;
         }
-        for (size_t i = 0; i < nw; i++) kdb_write_free(&w[i]);
     }
     free(w);
     free(last);
