@@ -273,6 +273,11 @@ void kdb_vec_publish(keel_db *db, uint32_t table, const keel_append_item *it);
  * are not checked. */
 keel_status kdb_vec_conform(keel_db *db, uint32_t table, const uint8_t *item, size_t len,
                             const uint8_t *old, size_t old_len, kdb_buf *out, bool *changed);
+/* `item` with each float32 vector at an attribute of table's vector indexes written as a
+ * list of numbers (as DynamoDB shows it) into *out; false when it has none (or is
+ * malformed). */
+bool kdb_vec_as_lists(const keel_db *db, uint32_t table, const uint8_t *item, size_t len,
+                      kdb_buf *out);
 /* After a rebuild: fill every candidate list from the ordered index's entries (false: out
  * of memory, the lists are incomplete). */
 bool kdb_vec_rebuild(keel_db *db, const kdb_oent *v, size_t n);

@@ -260,6 +260,16 @@ static void compute_update(keel_db *db, kdb_write *w) {
     keel_status st;
     if (w->update) {
         st = kdb_update_apply(w->update, base, base_len, &next);
+        kdb_buf lists = {0};
+        if (st == KEEL_EVALIDATION && db->nvix &&
+            kdb_vec_as_lists(db, w->table, base, base_len, &lists)) {
+            /* An update that needs the stored vectors as the lists DynamoDB shows
+             * (SET v[1] = :x): applied to that form; the result is converted back below. */
+            next.len = 0;
+            next.failed = false;
+            st = kdb_update_apply(w->update, lists.p, lists.len, &next);
+        }
+        kdb_buf_free(&lists);
         if (st == KEEL_OK && !w->old && kdb_update_removes_only(w->update)) {
             kdb_buf_free(&next);
             w->unchanged = true;

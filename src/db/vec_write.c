@@ -13,10 +13,17 @@
  * dimensions too. An update checks only the attributes it changed (an attribute whose
  * encoding is byte-identical to the stored item's is left alone, as DynamoDB validates what
  * a write changes), so an item stored before this rule stays updatable.
+ *
+ * To an update expression a stored vector is what DynamoDB shows, a list of numbers: an
+ * update that cannot apply to the stored form (`SET v[1] = :x`, `list_append(v, :l)`) is
+ * applied again to the item with its indexed vectors as lists (kdb_vec_as_lists: each
+ * element the shortest decimal that reads back as its float32), and the result is checked
+ * and converted like any write.
  */
 #include "db/db_internal.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,4 +167,64 @@ keel_status kdb_vec_conform(keel_db *db, uint32_t table, const uint8_t *item, si
     if (out->failed) return keel__fail(KEEL_ENOMEM, "item: out of memory storing its vectors");
     *changed = true;
     return KEEL_OK;
+}
+
+/* The shortest decimal text that strtof reads back as f (f finite). */
+static void f32_text(float f, char *buf, size_t cap) {
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, cap, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f) return;
+    }
+    snprintf(buf, cap, "%.9g", (double)f);
+}
+
+static bool indexed_attr(const keel_db *db, uint32_t table, const uint8_t *name, size_t len) {
+    for (size_t i = 0; i < db->nvix; i++) {
+        const kdb_vindex *x = db->vix[i];
+        if (x->owner == table && strlen(x->attr) == len && memcmp(x->attr, name, len) == 0)
+            return true;
+    }
+    return false;
+}
+
+bool kdb_vec_as_lists(const keel_db *db, uint32_t table, const uint8_t *item, size_t len,
+                      kdb_buf *out) {
+    kdb_val m, v;
+    kdb_iter it;
+    const uint8_t *name;
+    size_t nlen;
+    uint64_t pairs = 0;
+    bool any = false;
+    int r;
+    if (!kdb_item_open(item, len, &m)) return false;
+    kdb_iter_init(&it, &m);
+    while ((r = kdb_iter_next(&it, &name, &nlen, &v)) == 1) {
+        pairs++;
+        any |= v.type == KDB_V && indexed_attr(db, table, name, nlen);
+    }
+    if (r < 0 || !any) return false;
+    out->len = 0;
+    out->failed = false;
+    kdb_enc_map(out, pairs);
+    kdb_iter_init(&it, &m);
+    while ((r = kdb_iter_next(&it, &name, &nlen, &v)) == 1) {
+        kdb_enc_text(out, (const char *)name, nlen);
+        if (v.type != KDB_V || !indexed_attr(db, table, name, nlen)) {
+            kdb_buf_put(out, v.p, v.len);
+            continue;
+        }
+        kdb_enc_array(out, v.count);
+        for (uint64_t i = 0; i < v.count; i++) {
+            uint32_t bits = (uint32_t)v.data[4 * i] | (uint32_t)v.data[4 * i + 1] << 8 |
+                            (uint32_t)v.data[4 * i + 2] << 16 | (uint32_t)v.data[4 * i + 3] << 24;
+            float f;
+            memcpy(&f, &bits, 4);
+            char text[32];
+            kdb_num num;
+            f32_text(f, text, sizeof text);
+            if (kdb_num_parse(text, strlen(text), &num) != KEEL_OK) return false;
+            kdb_enc_num(out, &num);
+        }
+    }
+    return r == 0 && !out->failed;
 }

@@ -97,6 +97,11 @@ static void test_writes_store_vectors(void) {
     CHECK_OK(update(db, "b", "SET v = :v", "{\":v\": [4, 5, 6]}"));
     CHECK_EQ(stored_v(db, "b", f), KDB_V);
     CHECK(f[0] == 4.0f && f[2] == 6.0f);
+    CHECK_OK(update(db, "b", "SET v[1] = :x", "{\":x\": d\"0.5\"}"));  /* as a list */
+    CHECK_EQ(stored_v(db, "b", f), KDB_V);
+    CHECK(f[0] == 4.0f && f[1] == 0.5f && f[2] == 6.0f);
+    CHECK_ST(update(db, "b", "REMOVE v[0]", NULL), KEEL_EVALIDATION);
+    CHECK(strstr(keel_errmsg(), "Expected: 3, Actual: 2") != NULL);
     CHECK_EQ(found(db, "vix", 0, 0, 0), 2);
     /* refusals, and nothing written */
     CHECK_ST(put(db, "{\"p\": \"c\", \"v\": [1, 2]}"), KEEL_EVALIDATION);

@@ -549,3 +549,27 @@ def test_new_index_backfill_beside_writers(tmp_path: Path) -> None:
         del v
         got = t.search("vix", [0, 0, 0], 100, projection="pk")
         assert len(got) == 100
+
+
+def test_update_paths_into_a_stored_vector(tmp_path: Path) -> None:
+    # To an update a stored vector is the list DynamoDB shows: before, SET v[1] = :x on it
+    # was "The document path provided in the update expression is invalid for update".
+    with keeldb.Database.create(tmp_path / "db.keel") as db:
+        t = db.create_table("tab", partition_key=("pk", "S"), vector_indexes=[
+            {"name": "vix", "attribute": "v", "dimensions": 3, "distance": "EUCLIDEAN"}])
+        t.put_item({"pk": "a", "v": np.array([0.1, 2, 3], np.float32), "w": [1, 2]})
+        t.update_item({"pk": "a"}, "SET v[1] = :x, w[0] = :x", values={":x": 5})
+        got = t.get_item({"pk": "a"})
+        np.testing.assert_array_equal(got["v"], np.array([0.1, 5, 3], np.float32))
+        assert got["w"] == [5, 2]
+        del got
+        assert t.search("vix", np.array([0.1, 5, 3], np.float32), 1, projection="pk") == \
+            [({"pk": "a"}, 0.0)]
+        with pytest.raises(keeldb.ValidationError, match="Expected: 3, Actual: 4"):
+            t.update_item({"pk": "a"}, "SET v = list_append(v, :l)", values={":l": [1]})
+        with pytest.raises(keeldb.ValidationError, match="Expected: 3, Actual: 2"):
+            t.update_item({"pk": "a"}, "REMOVE v[0]")
+        db.execute("UPDATE tab SET v[2] = 7 WHERE pk = 'a'")
+        v = t.get_item({"pk": "a"})["v"]
+        np.testing.assert_array_equal(v, np.array([0.1, 5, 7], np.float32))
+        del v
