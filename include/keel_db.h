@@ -82,7 +82,8 @@ KEEL_API void keel_db_free(keel_db *db);
 /* fdatasync the file. */
 KEEL_API keel_status keel_db_sync(keel_db *db);
 /* Rewrite the file with live entries only (keel_compact); readers keep going. Changed
- * vector index graphs are checkpointed first; graphs survive compaction in memory. */
+ * vector index graphs are checkpointed first, and checkpoints no vector index owns are
+ * left out; graphs survive compaction in memory. */
 KEEL_API keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx);
 /* Check every entry's checksum and every item's encoding. */
 KEEL_API keel_status keel_db_verify(keel_db *db, keel_verify_report *report_out);
@@ -119,7 +120,8 @@ typedef struct keel_db_table_info {
  * KEEL_ETABLEEXISTS if it exists; KEEL_EVALIDATION for a bad name or schema. */
 KEEL_API keel_status keel_db_create_table(keel_db *db, const char *name,
                                           const keel_db_schema *schema);
-/* Delete a table and all its items (one atomic append; space is reclaimed by compaction). */
+/* Delete a table, all its items, index entries and vector graph checkpoints (one atomic
+ * append; space is reclaimed by compaction). */
 KEEL_API keel_status keel_db_delete_table(keel_db *db, const char *name);
 /* Describe a table. KEEL_ENOTABLE if absent. */
 KEEL_API keel_status keel_db_describe_table(keel_db *db, const char *name,
@@ -678,8 +680,16 @@ KEEL_API keel_status keel_db_get_stats(keel_db *db, const char *table,
  * `attribute` is a float32 vector (CBOR tag 85) of exactly `dimensions` elements, searched
  * by `distance`. Scores follow DynamoDB: COSINE is 1 - cosine similarity (0..2; a stored
  * zero vector scores 1) and the k smallest come first; EUCLIDEAN is the Euclidean distance,
- * k smallest first; DOT_PRODUCT is the dot product, k largest first. Items whose attribute
- * is missing, not a vector or of another length are not in the index (it is sparse). */
+ * k smallest first; DOT_PRODUCT is the dot product, k largest first. Items without the
+ * attribute are not in the index (it is sparse). Once an index exists, every write of its
+ * attribute (put, update, batch, transaction, PartiQL) must give a float32 vector or a list
+ * (L) of numbers of exactly `dimensions` elements, each in float32's range: a list is
+ * stored as a float32 vector (nearest float32 of each number); anything else is
+ * KEEL_EVALIDATION with DynamoDB's wording ("Invalid size for parameter v, Expected: 4,
+ * Actual: 3 ..."), and nothing is written. An update checks only the attributes it
+ * changes. Creating the index stores the lists of its length already there as vectors
+ * (after the index's own append, in batches through the write path); items with another
+ * value there stay as they are, out of the index. */
 typedef enum keel_db_distance {
     KEEL_DB_COSINE = 0,
     KEEL_DB_EUCLIDEAN,
@@ -694,6 +704,13 @@ typedef enum keel_db_distance {
 #define KEEL_DB_HNSW_EF_CONSTRUCTION 200u
 #define KEEL_DB_HNSW_MAX_M 128u
 
+/* DynamoDB's SearchSchemaElementType of a vector index's search attribute. Both kinds may
+ * be named in a search's condition (`=`); an index has at most one HASH attribute. */
+typedef enum keel_db_search_kind {
+    KEEL_DB_INLINE_FILTER = 0,
+    KEEL_DB_HASH
+} keel_db_search_kind;
+
 typedef struct keel_db_vector_index_def {
     const char *name;               /* 3..255 of [A-Za-z0-9_.-], distinct within the table */
     const char *attribute;          /* the vector attribute: not a table or index key */
@@ -702,13 +719,16 @@ typedef struct keel_db_vector_index_def {
     keel_db_projection projection;  /* what a search returns of each item (default ALL) */
     const char *const *include;     /* KEEL_DB_PROJECT_INCLUDE: the non-key attributes */
     size_t ninclude;
-    const char *const *filter_attributes;  /* DynamoDB's INLINE_FILTER attributes (recorded) */
-    size_t nfilter;
+    const char *const *filter_attributes;  /* DynamoDB's SearchSchema attributes (recorded) */
+    size_t nfilter;                 /* ... each named once */
     /* Approximate search's HNSW graph: M, the links per node (2..KEEL_DB_HNSW_MAX_M; 0:
      * KEEL_DB_HNSW_M), and ef_construction, the beam while inserting (1..KEEL_DB_MAX_EF;
      * 0: KEEL_DB_HNSW_EF_CONSTRUCTION). Larger: better recall, slower inserts, more memory. */
     uint32_t m;
     uint32_t ef_construction;
+    /* The SearchSchemaElementType of each filter attribute (nfilter of them; at most one
+     * KEEL_DB_HASH), or NULL: all KEEL_DB_INLINE_FILTER. Stored in the catalog. */
+    const keel_db_search_kind *filter_kinds;
 } keel_db_vector_index_def;
 
 /* Add a vector index to a table (m and ef_construction checked as documented above). Its
@@ -721,7 +741,8 @@ typedef struct keel_db_vector_index_def {
  * by an index of the table, or more than KEEL_DB_MAX_VECTOR_INDEXES. */
 KEEL_API keel_status keel_db_create_vector_index(keel_db *db, const char *table,
                                                  const keel_db_vector_index_def *def);
-/* Remove a vector index (one atomic catalog append). KEEL_EVALIDATION when absent. */
+/* Remove a vector index (one atomic append: the catalog entry and tombstones for its
+ * graph's checkpoint). KEEL_EVALIDATION when absent. */
 KEEL_API keel_status keel_db_drop_vector_index(keel_db *db, const char *table,
                                                const char *name);
 

@@ -117,8 +117,9 @@ class Database(_db.Database):
         ``keeldb.ValidationError`` for a bad name, schema or index.
 
         Vector indexes are dicts ``{"name", "attribute", "dimensions", "distance":
-        "COSINE" | "EUCLIDEAN" | "DOT_PRODUCT", "projection"?, "filter_attributes"?}``; they
-        are added right after the table (see ``Table.add_vector_index``).
+        "COSINE" | "EUCLIDEAN" | "DOT_PRODUCT", "projection"?, "filter_attributes"?,
+        "hash_attribute"?}``; they are added right after the table (see
+        ``Table.add_vector_index``).
         """
         _db.Database.create_table(
             self,
@@ -402,15 +403,25 @@ class Table:
         filter_attributes: Optional[Sequence[str]] = None,
         m: Optional[int] = None,
         ef_construction: Optional[int] = None,
+        hash_attribute: Optional[str] = None,
     ) -> None:
         """Add a vector index over the float32 vectors of ``attribute`` that have
         ``dimensions`` elements (1..4096), searched by ``distance`` (``"COSINE"``,
         ``"EUCLIDEAN"`` or ``"DOT_PRODUCT"``); built from the items already there.
         ``m`` (2..128, default 16) and ``ef_construction`` (1..4096, default 200) shape the
-        HNSW graph of approximate searches (``search(..., ef=...)``)."""
+        HNSW graph of approximate searches (``search(..., ef=...)``).
+
+        ``filter_attributes`` and ``hash_attribute`` are DynamoDB's SearchSchema (its
+        INLINE_FILTER elements and its one HASH element; the HASH attribute is added to the
+        filter attributes when absent). Once indexed, ``attribute`` must be a list of
+        ``dimensions`` numbers (stored as a float32 vector) or a float32 vector of that
+        length on every write: anything else is a ``keeldb.ValidationError``."""
+        filters = list(filter_attributes) if filter_attributes is not None else None
+        if hash_attribute is not None and hash_attribute not in (filters or ()):
+            filters = (filters or []) + [hash_attribute]
         self._db.create_vector_index(
-            self._name, name, attribute, dimensions, distance, projection, filter_attributes,
-            m, ef_construction,
+            self._name, name, attribute, dimensions, distance, projection, filters,
+            m, ef_construction, hash_attribute,
         )
 
     def drop_vector_index(self, name: str) -> None:

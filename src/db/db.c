@@ -102,6 +102,11 @@ void kdb_catalog_entry(keel_db *db, const kdb_table *t, uint32_t skip_index, uin
 }
 
 keel_status kdb_catalog_write(keel_db *db, const kdb_table *t, uint32_t next_id) {
+    return kdb_catalog_write_with(db, t, next_id, NULL, 0);
+}
+
+keel_status kdb_catalog_write_with(keel_db *db, const kdb_table *t, uint32_t next_id,
+                                   const keel_append_item *extra, size_t nextra) {
     uint8_t ckey[5 + KEEL_DB_MAX_TABLE_NAME];
     size_t cklen;
     kdb_buf val = {0}, next = {0};
@@ -111,13 +116,24 @@ keel_status kdb_catalog_write(keel_db *db, const kdb_table *t, uint32_t next_id)
     if (val.failed || next.failed) {
         st = keel__fail(KEEL_ENOMEM, "catalog entry");
     } else {
-        keel_append_item items[2] = {
+        keel_append_item two[2] = {
             {.key = ckey, .key_len = (uint32_t)cklen, .value = val.p, .value_len = val.len,
              .src_fd = -1, .hash = keel_hash(ckey, cklen)},
             {.key = next_id_key, .key_len = sizeof next_id_key, .value = next.p,
              .value_len = next.len, .src_fd = -1, .hash = keel_hash(next_id_key, sizeof next_id_key)},
         };
-        st = keel__append_group(db->s, items, next_id ? 2 : 1);
+        size_t n = next_id ? 2 : 1;
+        keel_append_item *items = two;
+        if (nextra && !(items = malloc((n + nextra) * sizeof *items))) {
+            st = keel__fail(KEEL_ENOMEM, "catalog entry");
+        } else {
+            if (nextra) {
+                memcpy(items, two, n * sizeof *items);
+                memcpy(items + n, extra, nextra * sizeof *items);
+            }
+            st = keel__append_group(db->s, items, n + nextra);
+            if (items != two) free(items);
+        }
     }
     kdb_buf_free(&val);
     kdb_buf_free(&next);

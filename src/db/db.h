@@ -430,9 +430,10 @@ void *kdb_db_ext(const keel_db *db);
 void kdb_db_set_ext(keel_db *db, void *p, void (*free_fn)(void *));
 
 /* db_vschema.c: a vector index's search (filter) attributes and INCLUDE attributes, each
- * as NUL-terminated names one after another (malloc'd copies: free() them).
+ * as NUL-terminated names one after another (malloc'd copies: free() them), and, when hash
+ * is not NULL (256 bytes), the filter attribute that is the HASH element ("" if none).
  * KEEL_EVALIDATION when the table has no such vector index. */
 keel_status kdb_vec_schema(keel_db *db, const char *table, const char *index, char **filters,
-                           size_t *nfilters, char **include, size_t *ninclude);
+                           size_t *nfilters, char **include, size_t *ninclude, char *hash);
 
 #endif /* KEEL_SRC_DB_H */

@@ -97,6 +97,9 @@ keel_status kdb_db_fresh_order_locked(keel_db *db);
 /* Write table `t`'s catalog entry (with its indexes and TTL) and, when next_id > 0, the
  * next id record, as one atomic group. write_lock held. */
 keel_status kdb_catalog_write(keel_db *db, const kdb_table *t, uint32_t next_id);
+/* The same with `nextra` more entries in its atomic group (a dropped index's tombstones). */
+keel_status kdb_catalog_write_with(keel_db *db, const kdb_table *t, uint32_t next_id,
+                                   const keel_append_item *extra, size_t nextra);
 /* Table t's catalog entry (key into ckey, at least 5 + KEEL_DB_MAX_TABLE_NAME bytes; value
  * into val), leaving out index `skip_index` (0: none). */
 void kdb_catalog_entry(keel_db *db, const kdb_table *t, uint32_t skip_index, uint8_t *ckey,
@@ -168,6 +171,8 @@ typedef struct kdb_write {
     const uint8_t *prev;        /* the stored item even if expired (its index entries go) */
     size_t prev_len;
     bool reap;                  /* a reaper's delete: only if the item is still expired */
+    bool revector;              /* an UPDATE (no expression) that only stores the current
+                                 * item's vector lists as vectors (vec_ops.c backfill) */
     bool unchanged;             /* an UPDATE without actions of an existing item */
     keel_status st;             /* KEEL_OK, KEEL_ECONDITION or the evaluation's error */
     char msg[256];              /* its detail */
@@ -234,6 +239,7 @@ typedef struct kdb_vindex {
     keel_db_distance dist;
     keel_db_projection proj;
     char *include, *filters;        /* NUL-terminated names, owned */
+    char hash[256];                 /* the filter attribute that is SearchSchema's HASH, or "" */
     size_t include_len, ninclude, filters_len, nfilters;
     uint64_t *tr, *pay;             /* candidates: trailer and payload offsets */
     size_t n, cap;
@@ -261,6 +267,19 @@ void kdb_vec_clear(keel_db *db);
 void kdb_vec_drop_owner(keel_db *db, uint32_t owner);
 /* The hook's part: keep the candidate lists of table `table` in step with one entry. */
 void kdb_vec_publish(keel_db *db, uint32_t table, const keel_append_item *it);
+/* vec_write.c: an item about to be written to table `table` (writer lock held), its vector
+ * attributes checked against the table's vector indexes (DynamoDB's ValidationException
+ * for a wrong length, type or number) and each L of N an index reads converted to a
+ * float32 vector: then *changed is set and *out holds the converted item (plain form).
+ * Attributes byte-identical in `old` (the stored item an update starts from, or NULL)
+ * are not checked. */
+keel_status kdb_vec_conform(keel_db *db, uint32_t table, const uint8_t *item, size_t len,
+                            const uint8_t *old, size_t old_len, kdb_buf *out, bool *changed);
+/* `item` with each float32 vector at an attribute of table's vector indexes written as a
+ * list of numbers (as DynamoDB shows it) into *out; false when it has none (or is
+ * malformed). */
+bool kdb_vec_as_lists(const keel_db *db, uint32_t table, const uint8_t *item, size_t len,
+                      kdb_buf *out);
 /* After a rebuild: fill every candidate list from the ordered index's entries (false: out
  * of memory, the lists are incomplete). */
 bool kdb_vec_rebuild(keel_db *db, const kdb_oent *v, size_t n);

@@ -6,9 +6,10 @@
  *
  * Each is one critical section under the store's writer lock and one atomic append: a new
  * table's catalog entry (its indexes and TTL inside) with the next-id record; a deleted
- * table's catalog tombstone with a tombstone for every item and every index entry. The
- * in-memory catalog (db->tables, db->indexes) changes after the append succeeds, under
- * cat_lock, so readers never see a table the file does not have.
+ * table's catalog tombstone with a tombstone for every item, every index entry and every
+ * chunk of its vector graphs' checkpoints. The in-memory catalog (db->tables, db->indexes)
+ * changes after the append succeeds, under cat_lock, so readers never see a table the file
+ * does not have. Compaction first tombstones checkpoint chunks no vector index owns.
  */
 #include "db/db_internal.h"
 #include "db/vec_hnsw.h"
@@ -68,7 +69,12 @@ keel_status keel_db_compact(keel_db *db, keel_progress_fn progress, void *ctx) {
      * newest checkpoint and the space of the older ones is reclaimed now. */
     if (st == KEEL_OK && keel__writer_enter(db->s) == KEEL_OK) {
         kdb_hnsw_checkpoint_all(db);
+        /* Checkpoint chunks no live index owns (a file written before drops tombstoned
+         * them) are tombstoned, so compaction does not copy them. */
+        size_t dropped;
+        st = kdb_hnsw_drop_orphans(db, &dropped);
         keel__writer_leave(db->s);
+        if (st != KEEL_OK) return st;
     }
     return keel_compact(db->s, progress, ctx);
 }
@@ -149,15 +155,21 @@ keel_status keel_db_delete_table(keel_db *db, const char *name) {
     for (size_t i = 0; i < db->nindexes && st == KEEL_OK; i++)
         if (db->indexes[i].owner == t.id)
             st = kdb_collect_range(db, db->indexes[i].id, &items, &n, &cap);
-    if (st == KEEL_OK && n == cap) {
-        keel_append_item *v = realloc(items, (cap + 1) * sizeof *v);
+    /* ... and one for each chunk of its vector graphs' checkpoints (vec_hnsw_ckpt.c). */
+    kdb_tombs tombs = {0};
+    if (st == KEEL_OK) st = kdb_hnsw_tombstones(db, t.id, NULL, &tombs);
+    if (st == KEEL_OK && n + tombs.n + 1 > cap) {
+        keel_append_item *v = realloc(items, (n + tombs.n + 1) * sizeof *v);
         if (!v) st = keel__fail(KEEL_ENOMEM, "deleting %llu items", (unsigned long long)t.items);
         else items = v;
     }
     if (st != KEEL_OK) {
         free(items);
+        kdb_tombs_free(&tombs);
         goto out;
     }
+    if (tombs.n) memcpy(items + n, tombs.items, tombs.n * sizeof *items);
+    n += tombs.n;
     uint8_t ckey[5 + KEEL_DB_MAX_TABLE_NAME];
     size_t cklen;
     kdb_buf unused = {0};
@@ -168,6 +180,7 @@ keel_status keel_db_delete_table(keel_db *db, const char *name) {
                                     .hash = keel_hash(ckey, cklen)};
     st = keel__append_group(db->s, items, n);
     free(items);
+    kdb_tombs_free(&tombs);
     if (st == KEEL_OK) {
         pthread_rwlock_wrlock(&db->cat_lock);
         kdb_tables_remove(db, t.id);

@@ -1,8 +1,8 @@
 /*
  * db_vschema.c: what the DynamoDB handler needs to know of a vector index beyond
  * keel_db_list_vector_indexes: its search attributes (DynamoDB's SearchSchema, recorded as
- * the definition's filter_attributes) and its INCLUDE attributes, for DescribeTable and for
- * checking a SearchConditionExpression. Read under the store's reader lock, as the list is;
+ * the definition's filter_attributes, and which of them is the HASH element) and its
+ * INCLUDE attributes, for DescribeTable and for checking a SearchConditionExpression. Read under the store's reader lock, as the list is;
  * the names are copied out, so nothing points into the index after the call.
  */
 #include "db/db_internal.h"
@@ -19,8 +19,9 @@ static keel_status copy_names(const char *src, size_t len, char **out) {
 }
 
 keel_status kdb_vec_schema(keel_db *db, const char *table, const char *index, char **filters,
-                           size_t *nfilters, char **include, size_t *ninclude) {
+                           size_t *nfilters, char **include, size_t *ninclude, char *hash) {
     *filters = *include = NULL;
+    if (hash) hash[0] = 0;
     *nfilters = *ninclude = 0;
     kdb_table t;
     keel_status st = kdb_table_get(db, table, &t);
@@ -35,6 +36,7 @@ keel_status kdb_vec_schema(keel_db *db, const char *table, const char *index, ch
         if (st == KEEL_OK) st = copy_names(x->include, x->include ? x->include_len : 0, include);
         *nfilters = x->nfilters;
         *ninclude = x->ninclude;
+        if (hash) memcpy(hash, x->hash, sizeof x->hash);
     }
     keel__reader_leave(db->s);
     if (st != KEEL_OK) {

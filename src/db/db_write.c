@@ -237,7 +237,19 @@ static void write_fails(kdb_write *w, keel_status st) {
  * map for an absent one), checked like a caller's item, in stored form in w->value. An
  * update of an absent item that only takes away attributes creates nothing, as in
  * DynamoDB (it is still applied, so its errors are reported). */
-static void compute_update(kdb_write *w) {
+static void compute_update(keel_db *db, kdb_write *w) {
+    if (w->revector) {  /* the current item, its vector lists stored as vectors, if any */
+        kdb_buf conv = {0};
+        bool changed = false;
+        w->unchanged = true;
+        if (w->old && kdb_vec_conform(db, w->table, w->old, w->old_len, NULL, 0, &conv,
+                                      &changed) == KEEL_OK && changed &&
+            kdb_item_store_form(conv.p, conv.len, &w->value) == KEEL_OK)
+            w->unchanged = false;
+        keel__clear_error();    /* an item the rule refuses is left as it is (sparse) */
+        kdb_buf_free(&conv);
+        return;
+    }
     const uint8_t *base = w->old ? w->old : w->keymap;
     size_t base_len = w->old ? w->old_len : w->keymap_len;
     if (!w->update && w->old) {
@@ -248,6 +260,16 @@ static void compute_update(kdb_write *w) {
     keel_status st;
     if (w->update) {
         st = kdb_update_apply(w->update, base, base_len, &next);
+        kdb_buf lists = {0};
+        if (st == KEEL_EVALIDATION && db->nvix &&
+            kdb_vec_as_lists(db, w->table, base, base_len, &lists)) {
+            /* An update that needs the stored vectors as the lists DynamoDB shows
+             * (SET v[1] = :x): applied to that form; the result is converted back below. */
+            next.len = 0;
+            next.failed = false;
+            st = kdb_update_apply(w->update, lists.p, lists.len, &next);
+        }
+        kdb_buf_free(&lists);
         if (st == KEEL_OK && !w->old && kdb_update_removes_only(w->update)) {
             kdb_buf_free(&next);
             w->unchanged = true;
@@ -263,8 +285,27 @@ static void compute_update(kdb_write *w) {
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
         st = keel__fail(st, "the updated item: %s", detail);
     }
-    if (st == KEEL_OK) st = kdb_item_store_form(next.p, next.len, &w->value);
+    kdb_buf conv = {0};
+    bool changed = false;
+    if (st == KEEL_OK && db->nvix)
+        st = kdb_vec_conform(db, w->table, next.p, next.len, w->old, w->old_len, &conv, &changed);
+    if (st == KEEL_OK)
+        st = changed ? kdb_item_store_form(conv.p, conv.len, &w->value)
+                     : kdb_item_store_form(next.p, next.len, &w->value);
+    kdb_buf_free(&conv);
     kdb_buf_free(&next);
+    if (st != KEEL_OK) write_fails(w, st);
+}
+
+/* A put's new item: its vector attributes as the table's vector indexes want them
+ * (vec_write.c), in stored form in w->value. */
+static void conform_put(keel_db *db, kdb_write *w) {
+    kdb_buf conv = {0};
+    bool changed = false;
+    keel_status st = kdb_vec_conform(db, w->table, w->value.p, w->value.len, NULL, 0, &conv,
+                                     &changed);
+    if (st == KEEL_OK && changed) st = kdb_item_store_form(conv.p, conv.len, &w->value);
+    kdb_buf_free(&conv);
     if (st != KEEL_OK) write_fails(w, st);
 }
 
@@ -301,7 +342,8 @@ static void eval_write(keel_db *db, kdb_write *w, int64_t now) {
         snprintf(w->msg, sizeof w->msg, "The conditional request failed");
         return;
     }
-    if (w->kind == KDB_W_UPDATE) compute_update(w);
+    if (w->kind == KDB_W_UPDATE) compute_update(db, w);
+    if (w->kind == KDB_W_PUT && db->nvix && w->table != KDB_TABLE_KV) conform_put(db, w);
 }
 
 /* The store entries that make write `w` durable, given its stored item (w->prev, NULL

@@ -84,7 +84,19 @@ void kdb_hnsw_detach(keel_db *db, kdb_vindex *x);
 void kdb_hnsw_pool_free(keel_db *db);
 /* Write a checkpoint of every changed graph (writer lock held). */
 keel_status kdb_hnsw_checkpoint_all(keel_db *db);
-/* Tombstone the checkpoint of index x (being dropped; writer lock held). */
-keel_status kdb_hnsw_forget(keel_db *db, const kdb_vindex *x);
+/* Tombstones for the checkpoint chunks of the vector indexes of table `owner` (all of
+ * them, or only the one named `name`), for the caller to append in the group that drops
+ * them (writer lock held). The caller frees them with kdb_tombs_free. */
+#define KDB_CKPT_KEY_MAX (12 + 255)
+typedef struct kdb_tombs {
+    keel_append_item *items;
+    uint8_t *keys;      /* n keys of KDB_CKPT_KEY_MAX bytes each, which items point into */
+    size_t n;
+} kdb_tombs;
+keel_status kdb_hnsw_tombstones(keel_db *db, uint32_t owner, const char *name, kdb_tombs *out);
+void kdb_tombs_free(kdb_tombs *t);
+/* Tombstone every checkpoint chunk in the file that no live vector index owns, in one
+ * atomic group; *dropped how many (writer lock held). */
+keel_status kdb_hnsw_drop_orphans(keel_db *db, size_t *dropped);
 
 #endif /* KEEL_SRC_DB_VEC_HNSW_H */

@@ -22,6 +22,13 @@
  * When: at keel_db_close and before keel_db_compact, for each graph that changed since its
  * last checkpoint (an in-memory database never writes one). Compaction copies the live
  * checkpoint like any entry; it stays valid because nothing in it depends on offsets.
+ *
+ * Reclaiming: dropping a vector index or deleting its table puts tombstones for its
+ * checkpoint's chunks (kdb_hnsw_tombstones) in the same atomic group as the catalog change,
+ * so no crash leaves a checkpoint whose index is gone (a re-created index of the same name
+ * and table would otherwise load it). keel_db_compact first tombstones any chunk that no
+ * live index owns (kdb_hnsw_drop_orphans: files written before this rule, or a chunk past
+ * its checkpoint's count), so the compacted file holds only live checkpoints.
  */
 #include "db/vec_hnsw.h"
 
@@ -30,6 +37,7 @@
 #include <string.h>
 
 #define CHUNK (4u << 20)
+_Static_assert(KDB_CKPT_KEY_MAX == 12 + 255, "a chunk key: 12 bytes and the index name");
 #define HEADER 40
 #define VERSION 1u
 static const char magic[8] = {'K', 'E', 'E', 'L', 'H', 'N', 'S', 'W'};
@@ -290,11 +298,11 @@ static keel_status write_one(keel_db *db, kdb_vindex *x) {
         put64(b.p + 32, 0);
         put64(b.p + 32, keel_hash(b.p, b.len));
         items = calloc(nitems, sizeof *items);
-        keys = malloc((size_t)nitems * (12 + 256));
+        keys = malloc((size_t)nitems * KDB_CKPT_KEY_MAX);
         if (!items || !keys) st = keel__fail(KEEL_ENOMEM, "vector graph checkpoint");
     }
     for (uint32_t c = 0; st == KEEL_OK && c < nitems; c++) {
-        uint8_t *k = keys + (size_t)c * (12 + 256);
+        uint8_t *k = keys + (size_t)c * KDB_CKPT_KEY_MAX;
         size_t kl = chunk_key(x, c, k);
         items[c] = (keel_append_item){.key = k, .key_len = (uint32_t)kl, .src_fd = -1,
                                       .hash = keel_hash(k, kl)};
@@ -327,23 +335,89 @@ keel_status kdb_hnsw_checkpoint_all(keel_db *db) {
     return st;
 }
 
-keel_status kdb_hnsw_forget(keel_db *db, const kdb_vindex *x) {
-    if (!x->ckpt_chunks || db->memory) return KEEL_OK;
-    keel_append_item *items = calloc(x->ckpt_chunks, sizeof *items);
-    uint8_t *keys = malloc((size_t)x->ckpt_chunks * (12 + 256));
-    keel_status st = KEEL_OK;
-    if (!items || !keys) {
-        st = keel__fail(KEEL_ENOMEM, "vector graph checkpoint");
-    } else {
-        for (uint32_t c = 0; c < x->ckpt_chunks; c++) {
-            uint8_t *k = keys + (size_t)c * (12 + 256);
-            size_t kl = chunk_key(x, c, k);
-            items[c] = (keel_append_item){.key = k, .key_len = (uint32_t)kl, .src_fd = -1,
-                                          .flags = KEEL_FLAG_TOMBSTONE, .hash = keel_hash(k, kl)};
-        }
-        st = keel__append_group(db->s, items, x->ckpt_chunks);
+keel_status kdb_hnsw_tombstones(keel_db *db, uint32_t owner, const char *name,
+                                kdb_tombs *out) {
+    out->items = NULL, out->keys = NULL, out->n = 0;
+    if (db->memory) return KEEL_OK;     /* an in-memory database never writes one */
+    size_t total = 0;
+    for (size_t i = 0; i < db->nvix; i++) {
+        const kdb_vindex *x = db->vix[i];
+        if (x->owner == owner && (!name || strcmp(x->name, name) == 0)) total += x->ckpt_chunks;
     }
+    if (!total) return KEEL_OK;
+    out->items = calloc(total, sizeof *out->items);
+    out->keys = malloc(total * KDB_CKPT_KEY_MAX);
+    if (!out->items || !out->keys) {
+        kdb_tombs_free(out);
+        return keel__fail(KEEL_ENOMEM, "tombstones for %zu vector graph checkpoint chunks", total);
+    }
+    for (size_t i = 0; i < db->nvix; i++) {
+        const kdb_vindex *x = db->vix[i];
+        if (x->owner != owner || (name && strcmp(x->name, name) != 0)) continue;
+        for (uint32_t c = 0; c < x->ckpt_chunks; c++, out->n++) {
+            uint8_t *k = out->keys + out->n * KDB_CKPT_KEY_MAX;
+            size_t kl = chunk_key(x, c, k);
+            out->items[out->n] = (keel_append_item){.key = k, .key_len = (uint32_t)kl,
+                                                    .src_fd = -1, .flags = KEEL_FLAG_TOMBSTONE,
+                                                    .hash = keel_hash(k, kl)};
+        }
+    }
+    return KEEL_OK;
+}
+
+void kdb_tombs_free(kdb_tombs *t) {
+    free(t->items);
+    free(t->keys);
+    t->items = NULL, t->keys = NULL, t->n = 0;
+}
+
+/* Is the live entry with this table-2 key a chunk of a live index's current checkpoint? */
+static bool chunk_wanted(const keel_db *db, const uint8_t *key, size_t klen) {
+    if (klen < 13 || klen > KDB_CKPT_KEY_MAX) return false;
+    uint32_t owner = be32(key + 4), chunk = be32(key + 8);
+    for (size_t i = 0; i < db->nvix; i++) {
+        const kdb_vindex *x = db->vix[i];
+        if (x->owner == owner && strlen(x->name) == klen - 12 &&
+            memcmp(x->name, key + 12, klen - 12) == 0)
+            return chunk < x->ckpt_chunks;
+    }
+    return false;
+}
+
+keel_status kdb_hnsw_drop_orphans(keel_db *db, size_t *dropped) {
+    *dropped = 0;
+    if (db->memory || db->s->read_only) return KEEL_OK;
+    uint64_t *tr = NULL;
+    size_t n = 0;
+    keel_status st = keel__snapshot_trailers(db->s, &tr, &n);
+    if (st != KEEL_OK) return st;
+    const uint8_t *base = db->s->map->base;
+    keel_append_item *items = NULL;
+    size_t m = 0, cap = 0;
+    for (size_t i = 0; i < n && st == KEEL_OK; i++) {
+        keel_snap_entry e;
+        keel__entry_at(base, db->s->align, tr[i], &e);
+        const uint8_t *key = base + e.voff + e.vlen;
+        if (e.klen < 4 || key[0] || key[1] || key[2] || key[3] != KDB_TABLE_VGRAPH ||
+            chunk_wanted(db, key, e.klen))
+            continue;
+        if (m == cap) {
+            size_t nc = cap ? cap * 2 : 16;
+            keel_append_item *v = realloc(items, nc * sizeof *v);
+            if (!v) {
+                st = keel__fail(KEEL_ENOMEM, "tombstones for orphaned vector graph chunks");
+                break;
+            }
+            items = v, cap = nc;
+        }
+        /* The key is read from the mapping, where committed bytes never change. */
+        items[m++] = (keel_append_item){.key = key, .key_len = e.klen, .src_fd = -1,
+                                        .flags = KEEL_FLAG_TOMBSTONE,
+                                        .hash = keel_hash(key, e.klen)};
+    }
+    if (st == KEEL_OK && m) st = keel__append_group(db->s, items, m);
+    if (st == KEEL_OK) *dropped = m;
     free(items);
-    free(keys);
+    free(tr);
     return st;
 }

@@ -4,8 +4,11 @@
  * A definition is checked, then, under the writer lock, added to db->vix and backfilled
  * (the candidate list filled from the table's entries in the ordered index) under the index
  * lock held for writing, then written to the table's catalog entry in one atomic append; a
- * failed append takes it out again, so memory and file agree. Dropping is the reverse:
- * out of db->vix, then the catalog entry without it. vector.c holds the lists themselves.
+ * failed append takes it out again, so memory and file agree. Then the items that hold the
+ * attribute as a list of the index's length are stored again as vectors (revector_lists).
+ * Dropping is the reverse: out of db->vix, then the catalog entry without it, with
+ * tombstones for its graph's checkpoint in the same atomic group. vector.c holds the
+ * lists themselves.
  */
 #include "db/db_internal.h"
 #include "db/vec_hnsw.h"
@@ -50,7 +53,92 @@ static keel_status check_def(const keel_db_vector_index_def *d) {
     if (d->ef_construction > KEEL_DB_MAX_EF)
         return keel__fail(KEEL_EVALIDATION, "vector index '%s': ef_construction %u (1 to %u)",
                           d->name, d->ef_construction, KEEL_DB_MAX_EF);
+    /* The SearchSchema: each attribute once, at most one HASH element. */
+    size_t nhash = 0;
+    for (size_t i = 0; i < d->nfilter; i++) {
+        const char *a = d->filter_attributes ? d->filter_attributes[i] : NULL;
+        for (size_t j = 0; a && j < i; j++)
+            if (d->filter_attributes[j] && strcmp(d->filter_attributes[j], a) == 0)
+                return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: "
+                                  "vector index %s names the SearchSchema attribute %.255s twice",
+                                  d->name, a);
+        if (!d->filter_kinds) continue;
+        if ((unsigned)d->filter_kinds[i] > KEEL_DB_HASH)
+            return keel__fail(KEEL_EVALIDATION, "vector index '%s': filter attribute %zu has an "
+                              "unknown kind %d", d->name, i, (int)d->filter_kinds[i]);
+        nhash += d->filter_kinds[i] == KEEL_DB_HASH;
+    }
+    if (nhash > 1)
+        return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: vector "
+                          "index %s has %zu SearchSchema elements of type HASH; at most one is "
+                          "allowed", d->name, nhash);
     return KEEL_OK;
+}
+
+/* After an index on `attr` (dims elements) of table `id` is created: the items written
+ * before it whose attribute is a list of dims elements (DynamoDB's form of a vector) are
+ * stored again with it as a float32 vector, so that the index holds them as DynamoDB's
+ * backfill would. Like the reaper: keys found under the reader lock, REVECTOR_BATCH at a
+ * time, each rewritten through the write path, which converts the item as it is then (a
+ * concurrent write is never undone; an item the rule refuses, as a list with a string in
+ * it, is left alone, out of the index). A crash between batches leaves the rest as lists,
+ * out of the index, until they are written again. */
+#define REVECTOR_BATCH 256
+static keel_status revector_lists(keel_db *db, uint32_t id, const char *attr, uint32_t dims) {
+    kdb_write *w = kdb_writes_alloc(REVECTOR_BATCH);
+    kdb_key *last = malloc(sizeof *last);
+    keel_status st = w && last ? KEEL_OK : keel__fail(KEEL_ENOMEM, "vector index backfill");
+    bool started = false, more = true;
+    size_t alen = strlen(attr);
+    while (st == KEEL_OK && more) {
+        if ((st = kdb_db_fresh_order(db)) != KEEL_OK) break;
+        if ((st = keel__reader_enter(db->s)) != KEEL_OK) break;
+        kdb_keysrc src = kdb_db_keysrc(db);
+        kdb_opos pos;
+        uint8_t lo[8] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
+                         (uint8_t)id, 0, 0, 0, 0};
+        more = started ? kdb_order_seek(db->order, last->b, last->len, &src, &pos)
+                       : kdb_order_seek(db->order, lo, sizeof lo, &src, &pos);
+        size_t nw = 0;
+        while (more && nw < REVECTOR_BATCH) {
+            kdb_oent e = kdb_order_get(&pos);
+            if ((uint32_t)(e.prefix >> 32) != id) {
+                more = false;
+                break;
+            }
+            size_t klen;
+            const uint8_t *key = kdb_key_at(db->s, e.off, &klen);
+            keel_snap_entry se;
+            keel__entry_at(db->s->map->base, db->s->align, e.off, &se);
+            kdb_val v;
+            bool skip = started && klen == last->len && memcmp(key, last->b, klen) == 0;
+            if (!skip && kdb_item_attr(db->s->map->base + se.voff, se.vlen, attr, alen, &v) &&
+                v.type == KDB_L && v.count == dims) {
+                memset(&w[nw], 0, offsetof(kdb_write, key));
+                w[nw].kind = KDB_W_UPDATE;
+                w[nw].table = id;
+                w[nw].revector = true;
+                memcpy(w[nw].key.b, key, klen);
+                w[nw].key.len = klen;
+                nw++;
+            }
+            memcpy(last->b, key, klen);
+            last->len = klen;
+            started = true;
+            more = kdb_order_next(db->order, &pos);
+        }
+        keel__reader_leave(db->s);
+        if (nw) st = kdb_writes_run(db, w, nw);
+        for (size_t i = 0; i < nw; i++) kdb_write_free(&w[i]);
+        if (st == KEEL_ENOTABLE) {
+            keel__clear_error();    /* the table was deleted meanwhile: nothing to do */
+            st = KEEL_OK;
+            break;
+        }
+    }
+    free(w);
+    free(last);
+    return st;
 }
 
 keel_status keel_db_create_vector_index(keel_db *db, const char *table,
@@ -70,6 +158,9 @@ keel_status keel_db_create_vector_index(keel_db *db, const char *table,
     x->efc = def->ef_construction ? def->ef_construction : KEEL_DB_HNSW_EF_CONSTRUCTION;
     x->ninclude = def->projection == KEEL_DB_PROJECT_INCLUDE ? def->ninclude : 0;
     x->nfilters = def->nfilter;
+    for (size_t i = 0; def->filter_kinds && i < def->nfilter; i++)
+        if (def->filter_kinds[i] == KEEL_DB_HASH)
+            snprintf(x->hash, sizeof x->hash, "%s", def->filter_attributes[i]);
     if ((st = copy_names("include", def->include, x->ninclude, &x->include, &x->include_len)) !=
             KEEL_OK ||
         (st = copy_names("filter attribute", def->filter_attributes, x->nfilters, &x->filters,
@@ -139,8 +230,13 @@ keel_status keel_db_create_vector_index(keel_db *db, const char *table,
         pthread_rwlock_unlock(&db->s->index_lock);
         goto fail;
     }
+    uint32_t id = t->id, dims = x->dims;
+    char attr[256];
+    memcpy(attr, x->attr, sizeof attr);
     keel__writer_leave(db->s);
-    return KEEL_OK;
+    /* The index exists from here on; its lists become vectors after it (the writer lock
+     * is taken batch by batch, so other writers are not held up for the whole table). */
+    return revector_lists(db, id, attr, dims);
 fail:
     keel__writer_leave(db->s);
     kdb_vec_free(x);
@@ -162,18 +258,22 @@ keel_status keel_db_drop_vector_index(keel_db *db, const char *table, const char
                         name);
         goto out;
     }
+    /* Its checkpoint's chunks are tombstoned in the catalog entry's group: a crash leaves
+     * the index with its checkpoint, or neither. */
+    kdb_tombs tombs;
+    if ((st = kdb_hnsw_tombstones(db, t->id, x->name, &tombs)) != KEEL_OK) goto out;
     pthread_rwlock_wrlock(&db->s->index_lock);
     kdb_vec_take(db, x);
     pthread_rwlock_unlock(&db->s->index_lock);
-    if ((st = kdb_catalog_write(db, t, 0)) != KEEL_OK) {
+    if ((st = kdb_catalog_write_with(db, t, 0, tombs.items, tombs.n)) != KEEL_OK) {
         pthread_rwlock_wrlock(&db->s->index_lock);
         keel_status st2 = kdb_vec_add(db, x);
         pthread_rwlock_unlock(&db->s->index_lock);
         if (st2 != KEEL_OK) kdb_vec_free(x);
     } else {
-        kdb_hnsw_forget(db, x);     /* its checkpoint, if any (derived data: best effort) */
         kdb_vec_free(x);
     }
+    kdb_tombs_free(&tombs);
 out:
     keel__writer_leave(db->s);
     return st;

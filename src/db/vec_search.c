@@ -28,6 +28,7 @@
 #endif
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -186,24 +187,16 @@ typedef struct scan {
     const kdb_expr *filter;
     const char *ttl;
     int64_t now;
+    _Atomic uint64_t *damaged;  /* the trailer of a damaged item the filter met (0: none) */
     size_t lo, hi;              /* the piece of the scan order being scanned */
     atomic_size_t *next;        /* the next piece's start, shared by the threads */
     size_t piece;               /* candidates a piece */
     heap *heaps;                /* nq heaps */
 } scan;
 
-/* Does the candidate in `slot` pass the TTL and the filter? */
-static bool accept(const scan *sc, size_t slot) {
-    if (!sc->filter && !sc->ttl[0]) return true;
-    keel_store *s = sc->db->s;
-    keel_snap_entry e;
-    keel__entry_at(s->map->base, s->align, sc->x->tr[slot], &e);
-    const uint8_t *item = s->map->base + e.voff;
-    if (sc->ttl[0] && kdb_expired(sc->ttl, sc->now, item, e.vlen)) return false;
-    return !sc->filter || kdb_expr_eval(sc->filter, item, e.vlen) == 1;
-}
-
-/* The approximate path's view of accept(): by trailer (vec_hnsw.c). */
+/* Does the item whose trailer is at `tr` pass the TTL and the filter? An item whose bytes
+ * do not decode is not passed, and its trailer is kept in sc->damaged (the first one met):
+ * the search then fails with KEEL_ECORRUPT instead of answering without it. */
 static bool pass_tr(const void *ctx, uint64_t tr) {
     const scan *sc = ctx;
     keel_store *s = sc->db->s;
@@ -211,7 +204,33 @@ static bool pass_tr(const void *ctx, uint64_t tr) {
     keel__entry_at(s->map->base, s->align, tr, &e);
     const uint8_t *item = s->map->base + e.voff;
     if (sc->ttl[0] && kdb_expired(sc->ttl, sc->now, item, e.vlen)) return false;
-    return !sc->filter || kdb_expr_eval(sc->filter, item, e.vlen) == 1;
+    if (!sc->filter) return true;
+    int r = kdb_expr_eval(sc->filter, item, e.vlen);
+    if (r < 0) {
+        uint64_t none = 0;
+        atomic_compare_exchange_strong(sc->damaged, &none, tr);
+    }
+    return r == 1;
+}
+
+/* Does the candidate in `slot` pass the TTL and the filter? */
+static bool accept(const scan *sc, size_t slot) {
+    if (!sc->filter && !sc->ttl[0]) return true;
+    return pass_tr(sc, sc->x->tr[slot]);
+}
+
+/* KEEL_ECORRUPT naming the table and the store key of the damaged item at trailer tr. */
+static keel_status damaged_item(keel_db *db, const kdb_table *t, uint64_t tr) {
+    keel_snap_entry e;
+    keel__entry_at(db->s->map->base, db->s->align, tr, &e);
+    const uint8_t *key = db->s->map->base + e.voff + e.vlen;
+    char hex[2 * 24 + 4];
+    size_t n = e.klen < 24 ? e.klen : 24;
+    for (size_t i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", key[i]);
+    if (n < e.klen) memcpy(hex + 2 * n, "...", 4);
+    return keel__fail(KEEL_ECORRUPT, "vector search of table '%s': the filter met a malformed "
+                      "stored item (key %s, value at offset %llu)", t->name, hex,
+                      (unsigned long long)e.voff);
 }
 
 static float cos_key(float dot, float qq, float xx) {
@@ -563,8 +582,10 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
                         index);
     if (st == KEEL_OK) st = check_queries(x, queries, nq, dims, qq);
     bool done = false;
+    _Atomic uint64_t damaged = 0;
     if (st == KEEL_OK && o.ef) {   /* approximate (vec_hnsw.c), unless it says scan */
-        scan ctx = {.db = db, .x = x, .filter = filter, .ttl = t.ttl, .now = kdb_now(db)};
+        scan ctx = {.db = db, .x = x, .filter = filter, .ttl = t.ttl, .now = kdb_now(db),
+                    .damaged = &damaged};
         kdb_hsearch hs = {.q = queries, .qq = qq, .nq = nq, .k = k, .ef = o.ef,
                           .filtered = filter || t.ttl[0], .pass = pass_tr,
                           .slot_of = kdb_vec_slot, .ctx = &ctx};
@@ -575,9 +596,10 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
         scan proto = {.db = db, .x = x, .ord = ord, .ord_pay = ord ? x->ord_pay : NULL,
                       .kn = kdb_vec_best(),
                       .q = queries, .qq = qq, .nq = nq, .d = dims, .filter = filter,
-                      .ttl = t.ttl, .now = kdb_now(db)};
+                      .ttl = t.ttl, .now = kdb_now(db), .damaged = &damaged};
         st = run(&proto, k, thread_count(x, nq, o.threads), best, counts_out);
     }
+    if (st == KEEL_OK && atomic_load(&damaged)) st = damaged_item(db, &t, atomic_load(&damaged));
     for (size_t j = 0; st == KEEL_OK && j < nq; j++)
         for (size_t i = 0; st == KEEL_OK && i < counts_out[j]; i++)
             st = make_hit(db, x, &t, proj, best[j * k + i], &hits_out[j * k + i]);

@@ -263,7 +263,8 @@ void kdb_vec_encode(const keel_db *db, const kdb_table *t, kdb_buf *b) {
         const kdb_vindex *x = db->vix[i];
         if (x->owner != t->id) continue;
         bool hp = x->m != KEEL_DB_HNSW_M || x->efc != KEEL_DB_HNSW_EF_CONSTRUCTION;
-        kdb_enc_map(b, 5 + (x->proj == KEEL_DB_PROJECT_INCLUDE) + (x->nfilters > 0) + 2 * hp);
+        kdb_enc_map(b, 5 + (x->proj == KEEL_DB_PROJECT_INCLUDE) + (x->nfilters > 0) + 2 * hp +
+                           (x->hash[0] != 0));
         enc_str(b, "name");
         enc_str(b, x->name);
         enc_str(b, "attr");
@@ -281,6 +282,10 @@ void kdb_vec_encode(const keel_db *db, const kdb_table *t, kdb_buf *b) {
         if (x->nfilters) {
             enc_str(b, "filters");
             enc_names(b, x->filters, x->filters_len, x->nfilters);
+        }
+        if (x->hash[0]) {   /* only with a HASH element: older catalogs stay as they were */
+            enc_str(b, "hash");
+            enc_str(b, x->hash);
         }
         if (hp) {   /* only when not the defaults: older catalogs stay as they were */
             enc_str(b, "m");
@@ -329,6 +334,12 @@ static bool names_attr(const kdb_val *m, const char *name, char **out, size_t *l
     return true;
 }
 
+static bool is_filter(const kdb_vindex *x, const char *name) {
+    for (const char *p = x->filters, *e = p + x->filters_len; p && p < e; p += strlen(p) + 1)
+        if (strcmp(p, name) == 0) return true;
+    return false;
+}
+
 /* An optional unsigned number of the catalog (absent: *out unchanged). */
 static bool opt_uint(const kdb_val *m, const char *name, int64_t *out) {
     kdb_val v;
@@ -375,6 +386,14 @@ keel_status kdb_vec_parse(keel_db *db, const kdb_table *t, const uint8_t *val, s
             goto bad;
         }
         x->m = (uint32_t)m, x->efc = (uint32_t)efc;
+        /* "hash": absent (every filter INLINE_FILTER, as files written before it) or one of
+         * the filter attributes. */
+        kdb_val hv;
+        if (kdb_item_attr(e.p, e.len, "hash", 4, &hv) &&
+            (!kdb_catalog_text(&hv, x->hash, sizeof x->hash) || !is_filter(x, x->hash))) {
+            kdb_vec_free(x);
+            goto bad;
+        }
         x->dist = (keel_db_distance)di;
         x->proj = (keel_db_projection)pi;
         x->dims = (uint32_t)dims;

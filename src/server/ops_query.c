@@ -35,7 +35,7 @@ static bool check_index(ksrv_req *r, const char *table, const char *index, bool 
             if (strcmp(s->indexes[i].name, index) == 0) x = &s->indexes[i];
         char *f = NULL, *inc = NULL;
         size_t nf, ni;
-        if (!x && kdb_vec_schema(r->db, table, index, &f, &nf, &inc, &ni) == KEEL_OK)
+        if (!x && kdb_vec_schema(r->db, table, index, &f, &nf, &inc, &ni, NULL) == KEEL_OK)
             ok = ksrv_fail(r, "ValidationException", "The index type of %.255s (a vector index) "
                            "does not support Query or Scan: use SearchVectors", index);
         else if (!x)

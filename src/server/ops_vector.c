@@ -9,8 +9,8 @@
  * failure deletes the new table again, so the request is all or nothing); UpdateTable
  * takes one VectorIndexUpdates entry, Create (built before the response) or Delete.
  * DescribeTable lists them ACTIVE with ItemCount and IndexSizeBytes (4 bytes per element of
- * each indexed vector). The engine records the SearchSchema's attribute names, not their
- * element types: they are described back as INLINE_FILTER.
+ * each indexed vector) and the SearchSchema as defined: the engine stores each attribute
+ * and which one is the HASH element (at most one; an attribute named twice is refused).
  *
  * SearchVectors: SearchVector is a list of {"N": "..."} elements (a bare number is a
  * SerializationException, as DynamoDB answers), each a finite float32; TopK 1..100;
@@ -35,6 +35,7 @@ typedef struct vdef {
     keel_db_vector_index_def d;
     const char *include[KEEL_DB_MAX_INCLUDE];
     const char *filters[64];
+    keel_db_search_kind kinds[64];
 } vdef;
 
 static bool parse_vdef(ksrv_req *r, json_t *e, vdef *v) {
@@ -112,7 +113,9 @@ static bool parse_vdef(ksrv_req *r, json_t *e, vdef *v) {
             return ksrv_fail(r, "ValidationException", "1 validation error detected: Value null "
                              "at 'searchSchema.member.searchSchemaElementType' failed to "
                              "satisfy constraint: Member must not be null");
+        v->kinds[i] = strcmp(kind, "HASH") == 0 ? KEEL_DB_HASH : KEEL_DB_INLINE_FILTER;
     }
+    v->d.filter_kinds = v->kinds;
     v->d.filter_attributes = v->filters;
     v->d.nfilter = json_array_size(schema);
     return true;
@@ -232,12 +235,19 @@ bool ksrv_put_cbor(ksrv_req *r, const char *table, json_t *m, kdb_buf *out) {
 
 /* ---- DescribeTable ----------------------------------------------------------------------- */
 
-static json_t *names_array(const char *p, size_t n, const char *kind) {
+static json_t *names_array(const char *p, size_t n) {
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++, p += strlen(p) + 1) json_array_append_new(a, json_string(p));
+    return a;
+}
+
+/* SearchSchema: each filter attribute with its element type (the one named `hash` HASH). */
+static json_t *search_schema(const char *p, size_t n, const char *hash) {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++, p += strlen(p) + 1)
-        json_array_append_new(a, kind ? json_pack("{s:s, s:s}", "AttributeName", p,
-                                                  "SearchSchemaElementType", kind)
-                                      : json_string(p));
+        json_array_append_new(a, json_pack("{s:s, s:s}", "AttributeName", p,
+                                           "SearchSchemaElementType",
+                                           strcmp(p, hash) == 0 ? "HASH" : "INLINE_FILTER"));
     return a;
 }
 
@@ -252,12 +262,12 @@ json_t *ksrv_vector_describe(ksrv_req *r, const char *table, const char *arn) {
     json_t *arr = json_array();
     for (size_t i = 0; i < n && i < KEEL_DB_MAX_VECTOR_INDEXES; i++) {
         const keel_db_vector_index_info *x = &info[i];
-        char *filters = NULL, *include = NULL;
+        char *filters = NULL, *include = NULL, hash[256];
         size_t nf = 0, ni = 0;
-        if (kdb_vec_schema(r->db, table, x->name, &filters, &nf, &include, &ni) != KEEL_OK)
+        if (kdb_vec_schema(r->db, table, x->name, &filters, &nf, &include, &ni, hash) != KEEL_OK)
             continue;
         json_t *proj = json_pack("{s:s}", "ProjectionType", projs[x->projection]);
-        if (ni) json_object_set_new(proj, "NonKeyAttributes", names_array(include, ni, NULL));
+        if (ni) json_object_set_new(proj, "NonKeyAttributes", names_array(include, ni));
         json_t *d = json_pack("{s:s, s:{s:s}, s:I, s:s, s:o, s:s, s:b, s:I, s:I}",
                               "IndexName", x->name, "VectorAttribute", "AttributeName",
                               x->attribute, "Dimensions", (json_int_t)x->dimensions,
@@ -267,8 +277,7 @@ json_t *ksrv_vector_describe(ksrv_req *r, const char *table, const char *arn) {
                               (json_int_t)x->items);
         if (d) {
             json_object_set_new(d, "IndexArn", json_sprintf("%s/index/%s", arn, x->name));
-            if (nf)
-                json_object_set_new(d, "SearchSchema", names_array(filters, nf, "INLINE_FILTER"));
+            if (nf) json_object_set_new(d, "SearchSchema", search_schema(filters, nf, hash));
             json_array_append_new(arr, d);
         }
         free(filters);
@@ -413,7 +422,7 @@ bool ksrv_search_vectors(ksrv_req *r) {
                                         : "less than or equal to 100");
     char *filters = NULL, *include = NULL;
     size_t nf = 0, ni = 0;
-    keel_status st = kdb_vec_schema(r->db, table, index, &filters, &nf, &include, &ni);
+    keel_status st = kdb_vec_schema(r->db, table, index, &filters, &nf, &include, &ni, NULL);
     free(include);
     if (st == KEEL_EVALIDATION)
         return ksrv_fail(r, "ResourceNotFoundException", "Requested resource not found: "

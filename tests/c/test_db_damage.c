@@ -37,7 +37,7 @@ static void build(const char *path) {
     REQUIRE_OK(keel_db_create_table_ex(db, "tab", &schema, &ix, 1));
     REQUIRE_OK(keel_db_update_ttl(db, "tab", "exp"));
     keel_db_vector_index_def vd = {"vix", "vec", 4, KEEL_DB_COSINE, KEEL_DB_PROJECT_ALL,
-                                   NULL, 0, NULL, 0, 0, 0};
+                                   NULL, 0, NULL, 0, 0, 0, NULL};
     REQUIRE_OK(keel_db_create_vector_index(db, "tab", &vd));
     item_put(db, "tab", "{\"pk\": {\"S\": \"p0\"}, \"sk\": {\"N\": \"1\"}, \"c\": {\"S\": \"c0\"},"
              " \"n\": {\"N\": \"1.5\"}, \"big\": {\"N\": \"123456789012345678901234567890\"},"

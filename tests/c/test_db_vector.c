@@ -141,7 +141,7 @@ static const char *const dnames[] = {"cos", "euc", "dot"};
 static void create_indexes(keel_db *db, size_t dims) {
     for (int d = 0; d < 3; d++) {
         keel_db_vector_index_def def = {dnames[d], "v", (uint32_t)dims, (keel_db_distance)d,
-                                        KEEL_DB_PROJECT_ALL, NULL, 0, NULL, 0, 0, 0};
+                                        KEEL_DB_PROJECT_ALL, NULL, 0, NULL, 0, 0, 0, NULL};
         REQUIRE_OK(keel_db_create_vector_index(db, "tbl", &def));
     }
 }
@@ -222,7 +222,8 @@ static void test_random_search(void) {
     create_indexes(db, m.dims);   /* backfilled from the items */
     check_all(db, &m, &r, 6, -1);
     check_all(db, &m, &r, 5, 2);
-    /* writes after the index: new, replaced (vector changed, removed, wrong length), deleted */
+    /* writes after the index: new, replaced (vector changed, removed), refused (wrong
+     * length), deleted */
     for (int i = 0; i < 300; i++) {
         int id = (int)rng_below(&r, MAXN);
         if (rng_below(&r, 4) == 0) {
@@ -232,6 +233,11 @@ static void test_random_search(void) {
         }
         for (size_t j = 0; j < 40; j++) v[j] = rnd(&r);
         size_t n = rng_below(&r, 8) == 0 ? (rng_below(&r, 2) ? 0 : 3) : m.dims;
+        if (n == 3) {   /* a vector of another length than the indexes' is refused */
+            CHECK_EQ(put(db, &m, id, (int)rng_below(&r, 4), v, n), KEEL_EVALIDATION);
+            CHECK(strstr(keel_errmsg(), "Expected: 19, Actual: 3") != NULL);
+            continue;
+        }
         REQUIRE_OK(put(db, &m, id, (int)rng_below(&r, 4), v, n));
     }
     check_all(db, &m, &r, 5, -1);
@@ -354,7 +360,7 @@ static void test_adversarial(void) {
     CHECK_ST(keel_db_search(db, "tbl", "euc", &q, 1, 5, &o, hits, &n), KEEL_ESYNTAX);
     /* definitions */
     keel_db_vector_index_def def = {"big", "w", 4097, KEEL_DB_COSINE, KEEL_DB_PROJECT_ALL,
-                                    NULL, 0, NULL, 0, 0, 0};
+                                    NULL, 0, NULL, 0, 0, 0, NULL};
     CHECK_ST(keel_db_create_vector_index(db, "tbl", &def), KEEL_EVALIDATION);
     def.dimensions = 0;
     CHECK_ST(keel_db_create_vector_index(db, "tbl", &def), KEEL_EVALIDATION);
@@ -372,7 +378,7 @@ static void test_adversarial(void) {
     REQUIRE(db != NULL);
     create_indexes(db, 4096);
     keel_db_vector_index_def ko = {"keys", "v", 4096, KEEL_DB_EUCLIDEAN, KEEL_DB_PROJECT_KEYS_ONLY,
-                                   NULL, 0, NULL, 0, 0, 0};
+                                   NULL, 0, NULL, 0, 0, 0, NULL};
     REQUIRE_OK(keel_db_create_vector_index(db, "tbl", &ko));
     rng r = rng_seed(3);
     float *v = malloc(4096 * 4);

@@ -104,7 +104,7 @@ static void create_n(keel_db *db, size_t dims, uint32_t m, uint32_t efc, int nd)
     REQUIRE_OK(keel_db_create_table(db, "tbl", &schema));
     for (int d = 0; d < nd; d++) {
         keel_db_vector_index_def def = {dnames[d], "v", (uint32_t)dims, (keel_db_distance)d,
-                                        KEEL_DB_PROJECT_ALL, NULL, 0, NULL, 0, m, efc};
+                                        KEEL_DB_PROJECT_ALL, NULL, 0, NULL, 0, m, efc, NULL};
         REQUIRE_OK(keel_db_create_vector_index(db, "tbl", &def));
     }
 }
@@ -433,7 +433,7 @@ static void test_bad_input(void) {
     REQUIRE(db != NULL);
     REQUIRE_OK(keel_db_create_table(db, "tbl", &schema));
     keel_db_vector_index_def def = {"vxx", "v", 4, KEEL_DB_COSINE, KEEL_DB_PROJECT_ALL,
-                                    NULL, 0, NULL, 0, 1, 0};
+                                    NULL, 0, NULL, 0, 1, 0, NULL};
     CHECK_ST(keel_db_create_vector_index(db, "tbl", &def), KEEL_EVALIDATION);
     CHECK(strstr(keel_errmsg(), "M 1") != NULL);
     def.m = KEEL_DB_HNSW_MAX_M + 1;

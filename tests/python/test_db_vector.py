@@ -69,7 +69,11 @@ def fill(t: keeldb.Table, model: Dict[str, Any], rng: Any, n: int) -> None:
         if r < 0.9:
             item["v"] = rng.standard_normal(DIMS).astype(np.float32)
         elif r < 0.95:
-            item["v"] = rng.standard_normal(3).astype(np.float32)
+            # A vector of other dimensions than the index's is refused, as DynamoDB refuses
+            # it (before: stored and left out of the index).
+            bad = dict(item, v=rng.standard_normal(3).astype(np.float32))
+            with pytest.raises(keeldb.ValidationError, match="Invalid size for parameter v"):
+                t.put_item(bad)
         t.put_item(item)
         model[item["p"]] = item
 

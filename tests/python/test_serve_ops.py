@@ -317,7 +317,11 @@ def _vector_table(c) -> None:
     for i in range(20):
         c.put_item(TableName="docs", Item={"pk": {"S": f"d{i:02d}"}, "v": _vec(i, 0, 0.5),
                                            "cat": {"S": "ab"[i % 2]}, "shop": {"S": "s"}})
-    c.put_item(TableName="docs", Item={"pk": {"S": "short"}, "v": _vec(1, 2)})   # not indexed
+    # a vector of the wrong length is refused, as DynamoDB refuses it (was: stored, not indexed)
+    with pytest.raises(Exception) as e:     # botocore's ClientError, or the stand-in's
+        c.put_item(TableName="docs", Item={"pk": {"S": "short"}, "v": _vec(1, 2)})
+    assert _code(e) == "ValidationException"
+    assert "Expected: 3, Actual: 2" in e.value.response["Error"]["Message"]
 
 
 def _search(c, **kw):
@@ -338,7 +342,7 @@ def test_vector_indexes_described(client) -> None:
     assert (x["IndexName"], x["Dimensions"], x["DistanceFunction"], x["IndexStatus"],
             x["ItemCount"], x["IndexSizeBytes"]) == ("emb", 3, "EUCLIDEAN", "ACTIVE", 20, 240)
     assert x["VectorAttribute"] == {"AttributeName": "v"}
-    assert [a["AttributeName"] for a in x["SearchSchema"]] == ["cat", "shop"]
+    assert x["SearchSchema"] == VIX[0]["SearchSchema"]     # HASH and INLINE_FILTER kept
     assert x["IndexArn"].endswith(":table/docs/index/emb")
     c.update_table(TableName="docs", VectorIndexUpdates=[{"Create": {
         "IndexName": "cos", "VectorAttribute": {"AttributeName": "v"}, "Dimensions": 3,

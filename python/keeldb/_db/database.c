@@ -698,7 +698,7 @@ static PyMethodDef Database_methods[] = {
     {"create_vector_index", FN(kdp_db_create_vector_index), FAST,
      PyDoc_STR("create_vector_index($self, table, name, attribute, dimensions, /,\n"
                "                    distance='COSINE', projection=None, filter_attributes=None,\n"
-               "                    m=None, ef_construction=None)\n--\n\n"
+               "                    m=None, ef_construction=None, hash_attribute=None)\n--\n\n"
                "Add a vector index (backfilled from the table's items).")},
     {"drop_vector_index", FN(kdp_db_drop_vector_index), FAST,
      PyDoc_STR("drop_vector_index($self, table, name, /)\n--\n\nRemove a vector index.")},

@@ -13,6 +13,7 @@
  */
 #include "common.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 static const char *const dist_names[] = {"COSINE", "EUCLIDEAN", "DOT_PRODUCT"};
@@ -103,9 +104,9 @@ kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize
 {
     static const char *const names[] = {"table", "name", "attribute", "dimensions", "distance",
                                         "projection", "filter_attributes", "m",
-                                        "ef_construction"};
-    PyObject *a[9];
-    if (kdp_parse_args("create_vector_index", args, nargs, kwnames, names, 4, 9, 9, a) < 0)
+                                        "ef_construction", "hash_attribute"};
+    PyObject *a[10];
+    if (kdp_parse_args("create_vector_index", args, nargs, kwnames, names, 4, 10, 10, a) < 0)
         return NULL;
     const char *table = kdp_table_name(self->st, a[0]);
     if (table == NULL || db_check(self) < 0)
@@ -165,6 +166,30 @@ kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize
     if (a[6] != NULL && a[6] != Py_None &&
         (def.filter_attributes = str_list(a[6], "filter_attributes", &def.nfilter, keep)) == NULL)
         goto out;
+    /* hash_attribute: the filter attribute that is DynamoDB's SearchSchema HASH element. */
+    keel_db_search_kind *kinds = NULL;
+    if (a[9] != NULL && a[9] != Py_None) {
+        const char *hash;
+        if (str_arg(a[9], "hash_attribute", &hash) < 0)
+            goto out;
+        kinds = PyMem_Calloc(def.nfilter ? def.nfilter : 1, sizeof *kinds);
+        if (kinds == NULL) {
+            PyErr_NoMemory();
+            goto out;
+        }
+        bool found = false;
+        for (size_t i = 0; i < def.nfilter; i++)
+            if (strcmp(def.filter_attributes[i], hash) == 0) {
+                kinds[i] = KEEL_DB_HASH;
+                found = true;
+            }
+        def.filter_kinds = kinds;
+        if (!found) {
+            PyErr_Format(self->st->ValidationError, "vector index '%s': hash_attribute %R is "
+                         "not one of filter_attributes", def.name, a[9]);
+            goto out;
+        }
+    }
     keel_status rc;
     IO_CALL(self, rc = keel_db_create_vector_index(self->db, table, &def));
     if (rc != KEEL_OK)
@@ -174,6 +199,7 @@ kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize
 out:
     PyMem_Free((void *)def.include);
     PyMem_Free((void *)def.filter_attributes);
+    PyMem_Free((void *)def.filter_kinds);
     Py_DECREF(keep);
     return result;
 }
