@@ -9,6 +9,7 @@ Also: keel's open time with the graph's checkpoint.
     .venv/bin/python bench/bench_hnsw_pair.py N DIMS EF[,EF...]     e.g. 100000 128 128,512
 """
 import time, os, tempfile, numpy as np, keeldb, hnswlib, statistics, sys, faiss
+os.environ.setdefault("KEEL_DB_HNSW_THREADS", "1")  # keel's build on one thread too (its default: one per CPU)
 n, d = int(sys.argv[1]), int(sys.argv[2]); efs = [int(e) for e in sys.argv[3].split(",")]
 rng = np.random.default_rng(42)
 c = rng.standard_normal((100, d)).astype(np.float32) * 4

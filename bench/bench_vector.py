@@ -1,43 +1,58 @@
-"""Vector search benchmark: keel's exact search against numpy brute force and faiss IndexFlat,
-its batch form against faiss's, and keel's approximate search (its HNSW graph, ef swept)
-against the approximate peers at recall@10 >= 0.95: hnswlib, faiss HNSW, usearch; build
-time, memory, and keel's open time with and without the graph's checkpoint.
+"""Vector search benchmark: keel's exact search against numpy brute force and faiss IndexFlat
+(one query per call, and a batch of 1,000), its scan rate against a plain read of the same
+memory, and keel's approximate search (its HNSW graph) against hnswlib, faiss HNSW and
+usearch at recall@10 >= 0.95, with build time and memory.
 
-    .venv/bin/python bench/bench_vector.py [--n 100000] [--dims 128 768] [--queries 200]
+    nice .venv/bin/python bench/bench_vector.py --n 100000 --dims 128 [--no-ann] [--no-exact]
 
-Data: `n` vectors in 100 Gaussian clusters (fixed seed 42), float32; queries drawn the same
-way. Distance: EUCLIDEAN (k = 10). Every figure is the median of 3 runs in this process.
-"Scan GB/s" is the vector bytes one exact query reads divided by its time; "memory read"
-is numpy summing the same bytes (a plain sequential read) for comparison; "vector bytes /
-file bytes" bounds their ratio (the scan also streams the items' keys and headers).
+Data: `n` vectors in 100 Gaussian clusters (centers N(0, 4^2), unit noise; seed 42),
+float32; the queries are drawn from the same clusters (seed 7 picks the clusters and the
+noise). Distance EUCLIDEAN, k = 10. Ground truth: faiss IndexFlatL2.
+
+Exact: every figure is the median of `--runs` rounds in which keel, numpy and faiss run
+one after the other (interleaved, so a change in the machine's load hits all three).
+"Scan" rates count the vector bytes; three plain reads (numpy summing the bytes as int32, on
+one thread per CPU like keel's scan) are the
+references: the keel file's own mapping (the same page-cache pages the scan streams, the
+same 4 KB page-table entries), an anonymous copy of the vectors on 4 KB pages, and one on
+transparent huge pages (what numpy gives a large array; the two copies only up to 1 GiB
+of vectors). The scan streams the items' keys
+and headers too, so "vector bytes / file bytes" bounds "vector GB/s / file read GB/s".
+
+Approximate: every library builds with M 16 and ef_construction 200 (faiss: efConstruction
+200; usearch: connectivity 16, expansion_add 200) on `--threads` threads (keel: the
+KEEL_DB_HNSW_THREADS environment variable); then for each library the smallest ef of the
+sweep reaching recall@10 0.95 is found, and the libraries are timed at those efs one
+query per call, interleaved, `--runs` rounds, medians. Memory: the process's RSS growth
+over the build (the vectors the library copies plus its links) and keel's own estimate.
 """
 from __future__ import annotations
 
 import argparse
+import mmap
 import os
 import statistics
+import subprocess
 import tempfile
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import numpy as np
 
 import keeldb
 
+EFS = [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
 
-def clustered(n: int, d: int, seed: int) -> Any:
+
+def clustered(n: int, d: int, seed: int, centers: Any) -> Any:
     rng = np.random.default_rng(seed)
-    centers = rng.standard_normal((100, d)).astype(np.float32) * 4
-    return (centers[rng.integers(0, 100, n)] + rng.standard_normal((n, d))).astype(np.float32)
+    return (centers[rng.integers(0, len(centers), n)] + rng.standard_normal((n, d))).astype(np.float32)
 
 
-def med(fn: Callable[[], Any], runs: int = 3) -> float:
-    ts = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return statistics.median(ts)
+def timed(fn: Callable[[], Any]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
 
 
 def rss_mb() -> float:
@@ -49,174 +64,242 @@ def rss_mb() -> float:
 
 
 def recall(found: Any, truth: Any) -> float:
-    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+    return float(np.mean([len(set(map(int, f)) & set(map(int, t))) / len(t) for f, t in zip(found, truth)]))
 
 
-def sweep(search: Callable[[int], Any], truth: Any, nq: int,
-          efs: List[int] = [16, 32, 64, 128, 256, 512, 1024]) -> str:
-    """QPS at the smallest ef (of efs) whose recall@10 reaches 0.95 (median of 3 runs)."""
-    for ef in efs:
-        r = recall(search(ef), truth)
-        if r >= 0.95:
-            tt = med(lambda: search(ef))
-            return f"{nq / tt:.0f} QPS (ef {ef}, recall {r:.3f})"
-    return "recall < 0.95"
+def hugepage(on: bool) -> None:
+    np._core.multiarray._set_madvise_hugepage(on)
 
 
-def keel_ann(path: str, t: Any, d: int, q: Any, truth: Any, k: int, row: Dict[str, Any]) -> Any:
-    """keel's approximate search on index "euc" (M 16, ef_construction 200, as hnswlib's):
-    the first approximate search builds the graph (both cores); close writes its checkpoint;
-    a reopen loads it. Returns the reopened table (and keeps its database open)."""
-    rss0 = rss_mb()
-    t0 = time.perf_counter()
-    t.search("euc", q[0], k, ef=64, projection="p")
-    row["keel HNSW build s"] = time.perf_counter() - t0
-    info = next(x for x in t.vector_indexes() if x["name"] == "euc")
-    row["keel graph MB"] = info["graph_bytes"] / 2**20
-    row["keel build RSS +MB"] = rss_mb() - rss0
-
-    def ks(ef: int) -> Any:
-        return [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
-
-    row["keel HNSW"] = sweep(ks, truth, len(q))
-    db = t.database
-    t0 = time.perf_counter()
-    db.close()
-    row["keel close (checkpoint) s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    db = keeldb.Database(path)
-    t = db.table("vec")
-    row["keel reopen (checkpoint) s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    t.search("euc", q[0], k, ef=64, projection="p")
-    row["keel 1st ANN query after reopen s"] = time.perf_counter() - t0
-    info = next(x for x in t.vector_indexes() if x["name"] == "euc")
-    row["keel graph after reopen"] = f"{info['graph']} ({info['graph_inserts']} inserted)"
-    return t
+_POOL: Any = None
 
 
-def bench(n: int, d: int, nq: int, out: List[str], ann: bool = True) -> None:
-    import faiss
+def isum(a: Any) -> Any:
+    """A plain read: the bytes summed as int32 (wrapping), on as many threads as keel's
+    scan uses (one per CPU; numpy releases the GIL), each over a contiguous share. Not a
+    float sum: the file's bytes (keys, headers) read as floats include subnormals, which
+    slow float adds down."""
+    global _POOL
+    from concurrent.futures import ThreadPoolExecutor
 
-    x = clustered(n, d, 42)
-    q = clustered(nq, d, 7)
-    k = 10
-    row: Dict[str, Any] = {"n": n, "d": d}
-    tmp = tempfile.mkdtemp()
-    path = os.path.join(tmp, "v.keel")
+    nt = os.cpu_count() or 1
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(nt)
+    v = a.view(np.int32)
+    step = (len(v) + nt - 1) // nt
+    return sum(int(x) for x in _POOL.map(lambda i: v[i:i + step].sum(dtype=np.int32), range(0, len(v), step)))
+
+
+def interleaved(fns: Dict[str, Callable[[], Any]], runs: int) -> Dict[str, float]:
+    """Median seconds of each function, the functions taking turns `runs` times."""
+    ts: Dict[str, List[float]] = {k: [] for k in fns}
+    for _ in range(runs):
+        for k, f in fns.items():
+            ts[k].append(timed(f))
+    return {k: statistics.median(v) for k, v in ts.items()}
+
+
+def load(path: str, x: Any, d: int, row: Dict[str, Any]) -> Tuple[Any, Any]:
     db = keeldb.Database(path)
     t = db.create_table("vec", partition_key=("p", "N"))
-    t0 = time.perf_counter()
     step = 1000
-    for i in range(0, n, step):
-        t.batch_write([{"p": j, "v": x[j]} for j in range(i, min(n, i + step))])
-    row["load s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    t.add_vector_index("euc", "v", d, "EUCLIDEAN")
-    row["index build s"] = time.perf_counter() - t0
+    row["keel load s"] = timed(lambda: [
+        t.batch_write([{"p": j, "v": x[j]} for j in range(i, min(len(x), i + step))])
+        for i in range(0, len(x), step)])
+    row["keel index backfill s"] = timed(lambda: t.add_vector_index("euc", "v", d, "EUCLIDEAN"))
     db.close()
     t0 = time.perf_counter()
     db = keeldb.Database(path)
-    t = db.table("vec")
-    row["reopen s"] = time.perf_counter() - t0
+    row["keel reopen s"] = time.perf_counter() - t0
+    return db, db.table("vec")
 
-    # ground truth and the brute-force peers
+
+def exact(path: str, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
+          row: Dict[str, Any]) -> None:
+    import faiss
+
+    n, d = x.shape
     fl = faiss.IndexFlatL2(d)
     fl.add(x)
-    _, truth = fl.search(q, k)
+    xx = (x * x).sum(1)
+    got = [[it["p"] for it, _ in t.search("euc", v, k, projection="p")] for v in q]
+    row["keel recall@10 (exact)"] = recall(got, truth)
 
     def keel_one() -> None:
         for v in q:
             t.search("euc", v, k, projection="p")
 
     def numpy_one() -> None:
-        xx = (x * x).sum(1)
         for v in q:
-            dist = xx - 2 * (x @ v)
-            np.argpartition(dist, k)[:k]
+            np.argpartition(xx - 2 * (x @ v), k)[:k]
 
     def faiss_one() -> None:
         for v in q:
             fl.search(v[None, :], k)
 
-    got = [[it["p"] for it, _ in t.search("euc", v, k, projection="p")] for v in q]
-    row["keel recall@10"] = recall(got, truth)
-    tk, tn, tf = med(keel_one), med(numpy_one), med(faiss_one)
-    row["keel QPS"], row["numpy QPS"], row["faiss Flat QPS"] = nq / tk, nq / tn, nq / tf
-    scan_bytes = n * d * 4
-    row["keel scan GB/s"] = scan_bytes * nq / tk / 1e9
-    tr = med(lambda: [x.sum(dtype=np.float32) for _ in range(10)]) / 10
-    row["memory read GB/s"] = scan_bytes / tr / 1e9
-    # batch of queries
-    qb = clustered(1000, d, 9)
-    tkb = med(lambda: t.search_batch("euc", qb, k, projection="p"))
-    tfb = med(lambda: fl.search(qb, k))
-    row["keel batch1000 QPS"], row["faiss batch1000 QPS"] = 1000 / tkb, 1000 / tfb
-    row["scan / memory read"] = row["keel scan GB/s"] / row["memory read GB/s"]
-    # The vectors lie inside their items: a scan in file order streams the items' other
-    # bytes too, so the vector bytes per file byte bound the ratio above.
-    row["vector bytes / file bytes"] = scan_bytes / os.path.getsize(path)
-    row["keel / faiss Flat"] = row["keel QPS"] / row["faiss Flat QPS"]
-    row["batch keel / faiss"] = row["keel batch1000 QPS"] / row["faiss batch1000 QPS"]
-    row["load average"] = os.getloadavg()[0]
-    if ann:
-        t = keel_ann(path, t, d, q, truth, k, row)
-        db = t.database
-    db.close()
-    os.unlink(path)
+    # the plain reads: the keel file's mapping, anonymous 4 KB pages, anonymous huge pages
+    fd = os.open(path, os.O_RDONLY)
+    size = os.fstat(fd).st_size
+    fm = mmap.mmap(fd, size, prot=mmap.PROT_READ)
+    fa = np.frombuffer(fm, dtype=np.float32, count=size // 4)
+    fns = {"keel": keel_one, "numpy": numpy_one, "faiss": faiss_one, "file read": lambda: isum(fa)}
+    copies = x.nbytes <= 1 << 30  # two more copies of the vectors: only when small enough
+    if copies:
+        hugepage(False)
+        x4 = x.copy()
+        hugepage(True)
+        x2 = x.copy()
+        fns["4k read"] = lambda: isum(x4)
+        fns["thp read"] = lambda: isum(x2)
+    nq = len(q)
+    m = interleaved(fns, runs)
+    del fa
+    fm.close()
+    os.close(fd)
+    vb = n * d * 4
+    row["keel QPS"], row["numpy QPS"], row["faiss Flat QPS"] = nq / m["keel"], nq / m["numpy"], nq / m["faiss"]
+    row["keel / faiss Flat"] = m["faiss"] / m["keel"]
+    row["keel vector GB/s"] = vb * nq / m["keel"] / 1e9
+    row["keel file GB/s"] = size * nq / m["keel"] / 1e9
+    row["read: keel file GB/s"] = size / m["file read"] / 1e9
+    row["vector bytes / file bytes"] = vb / size
+    row["scan / file read (same bytes, same pages)"] = row["keel file GB/s"] / row["read: keel file GB/s"]
+    if copies:
+        row["read: anon 4K GB/s"] = vb / m["4k read"] / 1e9
+        row["read: anon THP GB/s"] = vb / m["thp read"] / 1e9
+        row["scan vectors / anon 4K read"] = row["keel vector GB/s"] / row["read: anon 4K GB/s"]
+        row["scan vectors / anon THP read"] = row["keel vector GB/s"] / row["read: anon THP GB/s"]
+        del x4, x2
+    qb = clustered(1000, d, 9, x[:: max(1, n // 100)][:100])
+    mb = interleaved({"keel": lambda: t.search_batch("euc", qb, k, projection="p"),
+                      "faiss": lambda: fl.search(qb, k)}, runs)
+    row["keel batch1000 QPS"], row["faiss batch1000 QPS"] = 1000 / mb["keel"], 1000 / mb["faiss"]
+    row["batch keel / faiss"] = mb["faiss"] / mb["keel"]
 
-    if not ann:
-        for key, val in row.items():
-            print(f"{key:24s} {val:.3f}" if isinstance(val, float) else f"{key:24s} {val}")
-        return
-    # approximate peers, each one query per call like keel's search above
+
+def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
+        threads: int, peers: List[str], row: Dict[str, Any]) -> Any:
+    import faiss
     import hnswlib
     from usearch.index import Index as UIndex
 
+    n, d = x.shape
+    os.environ["KEEL_DB_HNSW_THREADS"] = str(threads)
+    faiss.omp_set_num_threads(threads)
+    searchers: Dict[str, Callable[[int], Any]] = {}
+
     rss0 = rss_mb()
+    row["keel build s"] = timed(lambda: t.search("euc", q[0], k, ef=64, projection="p"))
+    row["keel build RSS +MB"] = rss_mb() - rss0
+    info = next(i for i in t.vector_indexes() if i["name"] == "euc")
+    row["keel graph MB (estimate)"] = info["graph_bytes"] / 2**20
+    searchers["keel"] = lambda ef: [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
+
+    if "hnswlib" in peers:
+        rss0 = rss_mb()
+        h = hnswlib.Index(space="l2", dim=d)
+        h.init_index(max_elements=n, M=16, ef_construction=200)
+        row["hnswlib build s"] = timed(lambda: h.add_items(x, num_threads=threads))
+        row["hnswlib build RSS +MB"] = rss_mb() - rss0
+
+        def hs(ef: int) -> Any:
+            h.set_ef(ef)
+            return [h.knn_query(v, k, num_threads=1)[0][0] for v in q]
+        searchers["hnswlib"] = hs
+
+    if "faiss" in peers:
+        rss0 = rss_mb()
+        fh = faiss.IndexHNSWFlat(d, 16)
+        fh.hnsw.efConstruction = 200
+        row["faiss HNSW build s"] = timed(lambda: fh.add(x))
+        row["faiss HNSW build RSS +MB"] = rss_mb() - rss0
+
+        def fs(ef: int) -> Any:
+            fh.hnsw.efSearch = ef
+            return [fh.search(v[None, :], k)[1][0] for v in q]
+        searchers["faiss HNSW"] = fs
+    faiss.omp_set_num_threads(1)
+
+    if "usearch" in peers:
+        rss0 = rss_mb()
+        u = UIndex(ndim=d, metric="l2sq", connectivity=16, expansion_add=200)
+        row["usearch build s"] = timed(lambda: u.add(np.arange(n), x, threads=threads))
+        row["usearch build RSS +MB"] = rss_mb() - rss0
+
+        def us(ef: int) -> Any:
+            u.expansion_search = ef
+            return [u.search(v, k, threads=1).keys for v in q]
+        searchers["usearch"] = us
+
+    chosen: Dict[str, int] = {}
+    for name, s in searchers.items():
+        for ef in EFS:
+            r = recall(s(ef), truth)
+            if r >= 0.95:
+                chosen[name] = ef
+                row[f"{name} ef / recall"] = f"{ef} / {r:.3f}"
+                break
+        else:
+            row[f"{name} ef / recall"] = f"recall < 0.95 at ef {EFS[-1]}"
+    m = interleaved({name: (lambda s=searchers[name], ef=ef: s(ef)) for name, ef in chosen.items()}, runs)
+    for name in chosen:
+        row[f"ANN {name} QPS"] = len(q) / m[name]
+    rates = [row[f"ANN {p} QPS"] for p in chosen if p != "keel"]
+    if "keel" in chosen and rates:
+        row["ANN keel / best peer"] = row["ANN keel QPS"] / max(rates)
+    # keel against hnswlib at the same ef (the same graph parameters and search code)
+    if "hnswlib" in chosen:
+        ef = chosen["hnswlib"]
+        mm = interleaved({"keel": lambda: searchers["keel"](ef),
+                          "hnswlib": lambda: searchers["hnswlib"](ef)}, runs)
+        row[f"at ef {ef}: keel / hnswlib QPS"] = mm["hnswlib"] / mm["keel"]
+        row[f"at ef {ef}: keel recall"] = recall(searchers["keel"](ef), truth)
+    db.close()
     t0 = time.perf_counter()
-    h = hnswlib.Index(space="l2", dim=d)
-    h.init_index(max_elements=n, M=16, ef_construction=200)
-    h.add_items(x)
-    row["hnswlib build s"] = time.perf_counter() - t0
-    row["hnswlib build RSS +MB"] = rss_mb() - rss0
+    db = keeldb.Database(path)
+    t = db.table("vec")
+    t.search("euc", q[0], k, ef=64, projection="p")
+    row["keel reopen + 1st ANN query s (checkpoint)"] = time.perf_counter() - t0
+    info = next(i for i in t.vector_indexes() if i["name"] == "euc")
+    row["keel graph after reopen"] = f"{info['graph']} ({info['graph_inserts']} inserted)"
+    return db
 
-    def hs(ef: int) -> Any:
-        h.set_ef(ef)
-        return [h.knn_query(v, k)[0][0] for v in q]
 
-    row["hnswlib"] = sweep(hs, truth, nq)
-    rss0 = rss_mb()
-    t0 = time.perf_counter()
-    fh = faiss.IndexHNSWFlat(d, 32)
-    fh.hnsw.efConstruction = 40
-    fh.add(x)
-    row["faiss HNSW build s"] = time.perf_counter() - t0
-    row["faiss HNSW build RSS +MB"] = rss_mb() - rss0
+class Row(dict):  # type: ignore[type-arg]
+    """The figures of one run, each printed as it is measured (a long run shows progress)."""
 
-    def fs(ef: int) -> Any:
-        fh.hnsw.efSearch = ef
-        return [fh.search(v[None, :], k)[1][0] for v in q]
+    def __setitem__(self, key: str, val: Any) -> None:
+        super().__setitem__(key, val)
+        print(f"{key:44s} {val:.3f}" if isinstance(val, float) else f"{key:44s} {val}", flush=True)
 
-    row["faiss HNSW"] = sweep(fs, truth, nq)
-    rss0 = rss_mb()
-    t0 = time.perf_counter()
-    u = UIndex(ndim=d, metric="l2sq", connectivity=16, expansion_add=128)
-    u.add(np.arange(n), x)
-    row["usearch build s"] = time.perf_counter() - t0
-    row["usearch build RSS +MB"] = rss_mb() - rss0
 
-    def us(ef: int) -> Any:
-        u.expansion_search = ef
-        return [u.search(v, k).keys for v in q]
+def bench(a: Any, d: int) -> Dict[str, Any]:
+    import faiss
 
-    row["usearch"] = sweep(us, truth, nq)
-    row["rss MB"] = rss_mb()
-    for key, val in row.items():
-        line = f"{key:24s} {val:.3f}" if isinstance(val, float) else f"{key:24s} {val}"
-        print(line, flush=True)
-        out.append(line)
-    print(flush=True)
+    n, k = a.n, 10
+    centers = np.random.default_rng(42).standard_normal((100, d)).astype(np.float32) * 4
+    x = clustered(n, d, 42, centers)
+    q = clustered(a.queries, d, 7, centers)
+    row: Dict[str, Any] = Row()
+    row["n"], row["d"], row["load average at start"] = n, d, os.getloadavg()[0]
+    fl = faiss.IndexFlatL2(d)
+    fl.add(x)
+    _, truth = fl.search(q, k)
+    del fl
+    tmp = tempfile.mkdtemp(dir=a.tmp)
+    path = os.path.join(tmp, "v.keel")
+    db, t = load(path, x, d, row)
+    row["keel file MB"] = os.path.getsize(path) / 2**20
+    if not a.no_exact:
+        exact(path, t, x, q, truth, k, a.runs, row)
+    if not a.no_ann:
+        db = ann(path, db, t, x, q, truth, k, a.runs, a.threads, a.peers, row)
+    row["load average at end"] = os.getloadavg()[0]
+    row["RSS MB"] = rss_mb()
+    db.close()
+    os.unlink(path)
+    os.rmdir(tmp)
+    return row
 
 
 def main() -> None:
@@ -224,12 +307,22 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--dims", type=int, nargs="+", default=[128, 768])
     ap.add_argument("--queries", type=int, default=200)
-    ap.add_argument("--no-ann", action="store_true", help="skip the approximate peers")
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=2, help="build threads for every library")
+    ap.add_argument("--tmp", default=None, help="directory for the keel file")
+    ap.add_argument("--no-ann", action="store_true", help="skip the approximate search")
+    ap.add_argument("--no-exact", action="store_true", help="skip the exact search")
+    ap.add_argument("--peers", nargs="+", default=["hnswlib", "faiss", "usearch"],
+                    help="approximate peers to build and time")
     a = ap.parse_args()
-    print(f"cpus: {os.cpu_count()}; load: {os.getloadavg()}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    out: List[str] = []
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; cpus {os.cpu_count()}; "
+          f"load {os.getloadavg()}; commit {commit}; kernels {keeldb.vector_kernels() if hasattr(keeldb, 'vector_kernels') else '?'}",
+          flush=True)
     for d in a.dims:
-        bench(a.n, d, a.queries, out, not a.no_ann)
+        bench(a, d)
+        print(flush=True)
 
 
 if __name__ == "__main__":

@@ -60,18 +60,27 @@ def _ef(ef: Optional[int], exact: bool) -> Optional[int]:
     return None if exact else ef
 
 
+_np: Any = None  # numpy, imported at the first search (it is optional)
+
+
 def _f32(v: Any, ndim: int) -> Any:
     """``v`` as a C-contiguous float32 array (numpy when available, else array.array)."""
+    global _np
     if isinstance(v, Vector):
         return v
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover - numpy is optional
-        if ndim != 1:
-            raise TypeError("search_batch needs numpy") from None
-        import array
+    np = _np
+    if np is None:
+        try:
+            import numpy as np
+        except ImportError:  # pragma: no cover - numpy is optional
+            if ndim != 1:
+                raise TypeError("search_batch needs numpy") from None
+            import array
 
-        return array.array("f", v)
+            return array.array("f", v)
+        _np = np
+    if type(v) is np.ndarray and v.dtype == np.float32 and v.ndim == ndim and v.flags.c_contiguous:
+        return v  # already what the C layer takes: no conversion per query
     a = np.ascontiguousarray(v, dtype=np.float32)
     if a.ndim != ndim:
         raise _db.ValidationError(f"the query must have {ndim} dimension(s), not {a.ndim}")

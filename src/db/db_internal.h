@@ -252,8 +252,10 @@ typedef struct kdb_vindex {
     uint64_t moves;                 /* bumped whenever a slot's vector leaves or changes */
     /* vec_search.c's scan order, built by a search (under its own mutex, with the index lock
      * held for reading): ord_n slots sorted by payload offset, valid while moves ==
-     * ord_moves (later appends are added to its end). */
+     * ord_moves (later appends are added to its end); ord_pay[i] is pay[ord[i]], so a scan
+     * reads the offsets in order instead of looking each up in pay at random. */
     uint32_t *ord;
+    uint64_t *ord_pay;
     size_t ord_n, ord_cap;
     uint64_t ord_moves;
 } kdb_vindex;

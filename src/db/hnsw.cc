@@ -18,8 +18,13 @@
  * Labels are the caller's item ids (any uint32); hnswlib's internal ids are its own.
  * keel__hnsw_search never changes the index (hnswlib's searchKnn is const and its visited
  * lists are pooled under a mutex), so searches may run concurrently; every other call
- * needs the caller's exclusive lock, except keel__hnsw_add, which hnswlib allows from
- * several threads at once for distinct labels once capacity is reserved.
+ * needs the caller's exclusive lock, except keel__hnsw_add of a label not yet in the graph
+ * (keel__hnsw_has false), which may run on several threads at once once capacity is
+ * reserved and the graph holds at least one point: hnswlib locks each point's links, and
+ * the one shared thing 0.6.2 leaves unlocked in that path, the random generator that draws
+ * each new point's level, is drawn under a lock here (the specialization of getRandomLevel
+ * below). Re-adding an existing label (hnswlib's updatePoint, which draws from a second
+ * unlocked generator) stays serial.
  *
  * The saved form (keel__hnsw_save; docs/FORMAT.md "vector graph checkpoint") holds the
  * links, levels, labels and delete marks, not the vectors: the caller puts them back from
@@ -30,7 +35,9 @@
 
 #include <hnswlib/hnswlib.h>
 
+#include <cmath>
 #include <cstring>
+#include <mutex>
 #include <exception>
 #include <new>
 
@@ -71,6 +78,24 @@ class kernel_space : public hnswlib::SpaceInterface<float> {
 };
 
 typedef hnswlib::HierarchicalNSW<float> graph;
+
+std::mutex g_level_mu;
+
+}  // namespace
+
+/* hnswlib 0.6.2 draws a new point's level from level_generator_ inside addPoint with no
+ * lock, a data race when points are added from several threads. This explicit
+ * specialization (declared before any use in this, the only translation unit that
+ * instantiates the graph) takes the same draw, floor(-ln U(0,1) * 1/ln M), under a mutex:
+ * one draw per insertion, nothing next to the insertion's distance computations. */
+template <>
+int hnswlib::HierarchicalNSW<float>::getRandomLevel(double reverse_size) {
+    std::lock_guard<std::mutex> lock(g_level_mu);
+    std::uniform_real_distribution<double> distribution(0.0, 1.0);
+    return (int)(-std::log(distribution(level_generator_)) * reverse_size);
+}
+
+namespace {
 
 void put32(std::string &o, uint32_t v) {
     char b[4] = {char(v), char(v >> 8), char(v >> 16), char(v >> 24)};
@@ -129,6 +154,10 @@ int keel__hnsw_add(keel__hnsw *h, uint32_t label, const float *v) {
         set_err(e.what());
         return -1;
     }
+}
+
+int keel__hnsw_has(const keel__hnsw *h, uint32_t label) {
+    return h->g.label_lookup_.count(label) != 0;
 }
 
 void keel__hnsw_remove(keel__hnsw *h, uint32_t label) {

@@ -30,6 +30,8 @@ int keel__hnsw_reserve(keel__hnsw *h, size_t n);
 /* Insert `label` with vector v (copied), or replace its vector and relink it (and clear its
  * delete mark) when it is already there. Room must have been reserved. */
 int keel__hnsw_add(keel__hnsw *h, uint32_t label, const float *v);
+/* 1 when `label` is in the graph (live or marked deleted), else 0. */
+int keel__hnsw_has(const keel__hnsw *h, uint32_t label);
 /* Mark `label` deleted (searches route through it but never return it); absent: no-op. */
 void keel__hnsw_remove(keel__hnsw *h, uint32_t label);
 /* Overwrite the vector of `label` without relinking (after keel__hnsw_load). */

@@ -100,8 +100,12 @@ static bool decode_tagged(const uint8_t *p, size_t len, const kdb_head *t, kdb_v
     }
     case KDB_TAG_F32LE: {
         if (h.kind != KDB_C_BYTES || h.size == 0 || h.size % 4 != 0) return false;
+        /* Branch-free so that it vectorizes: every projection, filter and result decodes
+         * the vector value, and vector searches do that for each hit. */
+        uint32_t nonfinite = 0;
         for (size_t i = 0; i < h.size; i += 4)
-            if ((keel__ld32(h.data + i) & 0x7F800000u) == 0x7F800000u) return false;
+            nonfinite |= (keel__ld32(h.data + i) & 0x7F800000u) == 0x7F800000u;
+        if (nonfinite) return false;
         v->type = KDB_V;
         v->len = hl + h.head_len;
         v->data = h.data;

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 /* Below this many items an approximate search scans exactly instead (see ARCHITECTURE.md:
@@ -298,6 +299,19 @@ static void *drain_run(void *arg) {
     return NULL;
 }
 
+#define DRAIN_MAX_THREADS 8
+
+/* Threads for inserting n new points: one per online CPU (at most 8), none extra under
+ * 2,048 points (thread start-up against a few milliseconds of work).
+ * KEEL_DB_HNSW_THREADS overrides it (1: serial; benchmarks and tests). */
+static size_t drain_threads(size_t n) {
+    const char *e = getenv("KEEL_DB_HNSW_THREADS");
+    long t = e && *e ? strtol(e, NULL, 10) : (n < 2048 ? 1 : sysconf(_SC_NPROCESSORS_ONLN));
+    if (t < 1) t = 1;
+    if (t > DRAIN_MAX_THREADS) t = DRAIN_MAX_THREADS;
+    return (size_t)t;
+}
+
 /* Apply every pending change to the graph. Index lock held (read), graph lock (write). */
 static keel_status drain_dirty(keel_db *db, kdb_graph *g) {
     if (!g->ndirty) return KEEL_OK;
@@ -329,14 +343,33 @@ static keel_status drain_dirty(keel_db *db, kdb_graph *g) {
     }
     g->ndirty = 0;
     if (!nadd) return KEEL_OK;
-    drain d = {.g = g, .base = base, .ids = g->dirty, .n = nadd};
+    /* Serial first: ids already in the graph (relinked through hnswlib's updatePoint,
+     * which is not safe in parallel) and, into an empty graph, the first point (hnswlib's
+     * concurrent adds need an entry point). The rest, new labels, go in on up to
+     * drain_threads() threads (hnsw.cc says why that is safe). */
+    size_t nser = 0;
+    bool first = keel__hnsw_count(g->h) == 0;
+    for (size_t i = 0; i < nadd; i++) {
+        uint32_t id = g->dirty[i];
+        if (first || keel__hnsw_has(g->h, id)) {
+            g->dirty[i] = g->dirty[nser];
+            g->dirty[nser++] = id;
+            first = false;
+        }
+    }
+    drain d = {.g = g, .base = base, .ids = g->dirty, .n = nser};
     atomic_init(&d.next, 0);
     atomic_init(&d.failed, false);
-    /* One thread: Debian's hnswlib 0.6.2 draws each insertion's level from one random
-     * generator without a lock (a data race under concurrent addPoint), so the drain
-     * inserts serially; drain_run is written so that a fixed hnswlib could run it on
-     * several threads again. */
     drain_run(&d);
+    d.ids = g->dirty + nser, d.n = nadd - nser;
+    atomic_store(&d.next, 0);
+    size_t nth = drain_threads(d.n);
+    pthread_t th[DRAIN_MAX_THREADS];
+    bool started[DRAIN_MAX_THREADS] = {false};
+    for (size_t t = 1; t < nth; t++) started[t] = pthread_create(&th[t], NULL, drain_run, &d) == 0;
+    drain_run(&d);
+    for (size_t t = 1; t < nth; t++)
+        if (started[t]) pthread_join(th[t], NULL);
     g->inserts += nadd;
     g->version++;
     if (atomic_load(&d.failed)) {
@@ -496,9 +529,16 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
     keel_status st = ready(db, x, &use);
     if (st != KEEL_OK || !use) return st;
     kdb_graph *g = x->g;
-    uint32_t *labels = malloc(ef * sizeof *labels);
-    float *dists = malloc(ef * sizeof *dists), *qn = malloc((size_t)x->dims * sizeof *qn);
-    kdb_vres *tmp = malloc(ef * sizeof *tmp);
+    /* Small beams and vectors (the common case) use the stack: no allocation per query. */
+    enum { SMALL_EF = 256, SMALL_DIMS = 1024 };
+    uint32_t labels_s[SMALL_EF];
+    float dists_s[SMALL_EF], qn_s[SMALL_DIMS];
+    kdb_vres tmp_s[SMALL_EF];
+    bool small = ef <= SMALL_EF && x->dims <= SMALL_DIMS;
+    uint32_t *labels = small ? labels_s : malloc(ef * sizeof *labels);
+    float *dists = small ? dists_s : malloc(ef * sizeof *dists);
+    float *qn = small ? qn_s : malloc((size_t)x->dims * sizeof *qn);
+    kdb_vres *tmp = small ? tmp_s : malloc(ef * sizeof *tmp);
     if (!labels || !dists || !qn || !tmp) st = keel__fail(KEEL_ENOMEM, "an approximate search");
     bool short_of_k = false;
     for (size_t j = 0; st == KEEL_OK && j < a->nq && !short_of_k; j++) {
@@ -526,10 +566,12 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
         memcpy(out + j * a->k, tmp, counts[j] * sizeof *tmp);
     }
     pthread_rwlock_unlock(&g->lock);
-    free(labels);
-    free(dists);
-    free(qn);
-    free(tmp);
+    if (!small) {
+        free(labels);
+        free(dists);
+        free(qn);
+        free(tmp);
+    }
     if (st == KEEL_OK && !short_of_k) *done = true;
     return st;
 }

@@ -121,7 +121,10 @@ static bool ord_reserve(kdb_vindex *x, size_t n) {
     while (cap < n) cap *= 2;
     uint32_t *o = realloc(x->ord, cap * sizeof *o);
     if (!o) return false;
-    x->ord = o, x->ord_cap = cap;
+    x->ord = o;
+    uint64_t *op = realloc(x->ord_pay, cap * sizeof *op);
+    if (!op) return false;
+    x->ord_pay = op, x->ord_cap = cap;
     return true;
 }
 
@@ -138,7 +141,7 @@ static bool ord_rebuild(kdb_vindex *x) {
         if (x->pay[i] > max) max = x->pay[i];
     }
     opair *r = radix_sort(a, a + n, n, max);
-    for (size_t i = 0; i < n; i++) x->ord[i] = r[i].slot;
+    for (size_t i = 0; i < n; i++) x->ord[i] = r[i].slot, x->ord_pay[i] = r[i].pay;
     free(a);
     x->ord_n = n;
     x->ord_moves = x->moves;
@@ -161,7 +164,7 @@ static const uint32_t *scan_order(kdb_vindex *x) {
                 break;
             }
             x->ord[s] = (uint32_t)s;
-            last = x->pay[s];
+            x->ord_pay[s] = last = x->pay[s];
             x->ord_n = s + 1;
         }
     }
@@ -176,6 +179,7 @@ typedef struct scan {
     keel_db *db;
     const kdb_vindex *x;
     const uint32_t *ord;        /* the scan order (NULL: slot order) */
+    const uint64_t *ord_pay;    /* the payload offsets in that order (with ord) */
     const kdb_vec_kernels *kn;
     const float *q;             /* nq rows of d */
     const float *qq;            /* their squared norms */
@@ -297,7 +301,8 @@ static bool scan_blas(scan *sc) {
         size_t m = sc->hi - c < BLAS_CHUNK ? sc->hi - c : BLAS_CHUNK;
         for (size_t i = 0; i < m; i++) {
             size_t slot = sc->ord ? sc->ord[c + i] : c + i;
-            const float *v = (const float *)(const void *)(base + x->pay[slot]);
+            const float *v =
+                (const float *)(const void *)(base + (sc->ord ? sc->ord_pay[c + i] : x->pay[slot]));
             memcpy(xs + i * d, v, d * sizeof *v);
             xx[i] = sc->kn->dot(v, v, d);
             slots[i] = (uint32_t)slot;
@@ -344,13 +349,14 @@ static void scan_piece(scan *sc) {
     const uint8_t *base = sc->db->s->map->base;
     const kdb_vec_kernels *kn = sc->kn;
     const uint32_t *ord = sc->ord;
+    const uint64_t *opay = sc->ord_pay;
     size_t d = sc->d;
     if (sc->nq == 1) {
         const float *q = sc->q;
         float qq = sc->qq[0];
         for (size_t i = sc->lo; i < sc->hi; i++) {
             size_t slot = ord ? ord[i] : i;
-            const float *v = (const float *)(const void *)(base + x->pay[slot]);
+            const float *v = (const float *)(const void *)(base + (ord ? opay[i] : x->pay[i]));
             float key, dot, xx;
             switch (x->dist) {
             case KEEL_DB_COSINE:
@@ -380,7 +386,7 @@ static void scan_piece(scan *sc) {
             size_t end = sc->hi - c < chunk ? sc->hi : c + chunk;
             for (size_t i = c; i < end; i++) {
                 size_t slot = ord ? ord[i] : i;
-                const float *v = (const float *)(const void *)(base + x->pay[slot]);
+                const float *v = (const float *)(const void *)(base + (ord ? opay[i] : x->pay[i]));
                 float dots[KDB_VEC_BLOCK], xx;
                 kn->dotn(qs, v, d, dots, &xx);
                 int ok = -1;
@@ -586,7 +592,9 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
         st = kdb_hnsw_search(db, (kdb_vindex *)x, &hs, best, counts_out, &done);
     }
     if (st == KEEL_OK && !done) {
-        scan proto = {.db = db, .x = x, .ord = scan_order(x), .kn = kdb_vec_best(),
+        const uint32_t *ord = scan_order(x);  /* x->ord_pay goes with it */
+        scan proto = {.db = db, .x = x, .ord = ord, .ord_pay = ord ? x->ord_pay : NULL,
+                      .kn = kdb_vec_best(),
                       .q = queries, .qq = qq, .nq = nq, .d = dims, .filter = filter,
                       .ttl = t.ttl, .now = kdb_now(db), .damaged = &damaged};
         st = run(&proto, k, thread_count(x, nq, o.threads), best, counts_out);

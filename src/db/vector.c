@@ -134,6 +134,7 @@ void kdb_vec_free(kdb_vindex *x) {
     free(x->hval);
     kdb_hnsw_graph_free(x->g);
     free(x->ord);
+    free(x->ord_pay);
     free(x);
 }
 

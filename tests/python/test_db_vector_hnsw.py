@@ -110,7 +110,9 @@ def test_recall_updates_and_reopen(tmp_path: Any) -> None:
     db.close()
 
 
-def test_damaged_checkpoint_is_rebuilt(tmp_path: Any) -> None:
+def test_damaged_checkpoint_is_rebuilt(tmp_path: Any, monkeypatch: Any) -> None:
+    # one inserting thread: a parallel build's graph depends on the threads' interleaving
+    monkeypatch.setenv("KEEL_DB_HNSW_THREADS", "1")
     db, t, v, q = build(tmp_path / "b.keel")
     alive = np.ones(N, dtype=bool)
     want = [[h[1] for h in t.search("euc", qi, K, ef=EF)] for qi in q[:5]]
@@ -127,6 +129,33 @@ def test_damaged_checkpoint_is_rebuilt(tmp_path: Any) -> None:
     assert info(t, "euc")["graph"] == "built"
     for qi, w in zip(q[:5], want):  # the rebuilt graph is built the same way
         assert [h[1] for h in t.search("euc", qi, K, ef=EF)] == pytest.approx(w)
+    db.close()
+
+
+@pytest.mark.parametrize("threads", ["1", "4"])
+def test_parallel_build(tmp_path: Any, monkeypatch: Any, threads: str) -> None:
+    """The graph built on several inserting threads (4, more than this machine may have, so
+    that they interleave) holds every item once and reaches the serial build's recall;
+    a second drain mixing re-inserted (moved) vectors, which go in serially, with new
+    items, which go in on the threads, keeps it right."""
+    monkeypatch.setenv("KEEL_DB_HNSW_THREADS", threads)
+    db, t, v, q = build(tmp_path / "p.keel")
+    alive = np.ones(N, dtype=bool)
+    assert recall(t, "euc", "EUCLIDEAN", v, q, alive) >= 0.95
+    i = info(t, "euc")
+    assert i["graph_items"] == N and i["graph_inserts"] == N
+    rng = np.random.default_rng(7)
+    extra = clustered(rng, 3000, v[rng.integers(0, N, 40)])
+    v = np.concatenate([v, extra])
+    alive = np.ones(len(v), dtype=bool)
+    for j in range(0, 200):
+        v[j] = q[j % len(q)] + 0.01 * j
+    t.batch_write(puts=[{"p": j, "g": 0, "v": v[j]} for j in range(0, 200)])
+    for s in range(N, len(v), 1000):
+        t.batch_write(puts=[{"p": j, "g": 0, "v": v[j]} for j in range(s, s + 1000)])
+    assert recall(t, "euc", "EUCLIDEAN", v, q, alive) >= 0.95
+    i = info(t, "euc")
+    assert i["graph_items"] == len(v) and i["graph_inserts"] == N + 3200
     db.close()
 
 
