@@ -104,18 +104,44 @@ def plain_loop(paths: List[str]) -> int:
     return n
 
 
-def plain_arrow(paths: List[str]) -> int:
+def plain_arrow(paths: List[str], alloc: Any = "arrow") -> int:
+    """A read task's work in this process: the ranges keeldb.ray plans, each read with
+    read_range_batches into buffers from Arrow's memory pool (alloc="arrow", what
+    keeldb.ray does) or into a new bytes object per block (alloc=None, before)."""
     import pyarrow as pa
+
+    from keeldb import plan_splits, read_range_batches
     n = 0
-    for p in paths:
-        with RecordReader(p) as r:
-            while True:
-                k, offsets, data = r.next_batch(1 << 20, 64 << 20)
-                if not k:
-                    break
-                n += len(pa.Array.from_buffers(pa.binary(), k, [None, pa.py_buffer(offsets),
-                                                                 pa.py_buffer(data)]))
+    for r in plan_splits(paths):
+        for k, offsets, data in read_range_batches(
+                r, batch_records=1 << 20, max_bytes=64 << 20,
+                alloc=pa.allocate_buffer if alloc == "arrow" else None):
+            n += len(pa.Array.from_buffers(pa.binary(), k, [None, pa.py_buffer(offsets),
+                                                             pa.py_buffer(data)]))
     return n
+
+
+def _plain_part(paths: List[str]) -> int:
+    return plain_arrow(paths)
+
+
+class PlainProcesses:
+    """plain_arrow in `workers` forked processes (started once), the files dealt out in
+    turn: what this machine gives two processes doing a read task's work, with no
+    engine, to set the Ray ratio against in the same round."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        self.workers = workers
+        self.pool = multiprocessing.get_context("fork").Pool(workers)
+
+    def run(self, paths: List[str]) -> int:
+        parts = [paths[i::self.workers] for i in range(self.workers)]
+        return sum(self.pool.map(_plain_part, parts, chunksize=1))
+
+    def close(self) -> None:
+        self.pool.close()
+        self.pool.join()
 
 
 def plain_arrow_per_record(paths: List[str]) -> int:
@@ -170,20 +196,34 @@ def ray_rate(paths: List[str], workers: int, ranges: int, runs: int) -> Dict[str
 
 def ray_rounds(paths: List[str], ranges: int, runs: int, rounds: int
                ) -> Dict[str, Any]:
-    """1 and 2 workers alternating, `rounds` times: each round's rates, its 2/1 ratio and
-    load averages; the rows are the medians over the rounds."""
-    per: Dict[int, List[Dict[str, Any]]] = {1: [], 2: []}
-    ratios = []
-    for k in range(rounds):
-        for w in (1, 2):
-            r = ray_rate(paths, w, ranges, runs)
-            per[w].append(r)
-            print(f"  round {k + 1}: ray, {w} worker(s): {r['rate']:,.0f} records/s "
-                  f"(load {r['load']:.1f})", file=sys.stderr, flush=True)
-        ratios.append(per[2][-1]["rate"] / per[1][-1]["rate"])
-    out: Dict[str, Any] = {"ratios": ratios, "ratio": statistics.median(ratios)}
-    for w in (1, 2):
-        rs = per[w]
+    """Each round: the plain read task's work in 1 and then 2 processes, then Ray with 1
+    and then 2 workers, over the same records; each round's 2/1 ratios and load averages;
+    the rows are the medians over the rounds."""
+    per: Dict[Any, List[Dict[str, Any]]] = {1: [], 2: [], "p1": [], "p2": []}
+    ratios, plain_ratios = [], []
+    pools = {w: PlainProcesses(w) for w in (1, 2)}
+    try:
+        for k in range(rounds):
+            for w in (1, 2):
+                r = timed(lambda: pools[w].run(paths), runs)
+                r["load"] = os.getloadavg()[0]
+                per[f"p{w}"].append(r)
+                print(f"  round {k + 1}: plain, {w} process(es): {r['rate']:,.0f} records/s "
+                      f"(load {r['load']:.1f})", file=sys.stderr, flush=True)
+            plain_ratios.append(per["p2"][-1]["rate"] / per["p1"][-1]["rate"])
+            for w in (1, 2):
+                r = ray_rate(paths, w, ranges, runs)
+                per[w].append(r)
+                print(f"  round {k + 1}: ray, {w} worker(s): {r['rate']:,.0f} records/s "
+                      f"(load {r['load']:.1f})", file=sys.stderr, flush=True)
+            ratios.append(per[2][-1]["rate"] / per[1][-1]["rate"])
+    finally:
+        for pool in pools.values():
+            pool.close()
+    out: Dict[Any, Any] = {"ratios": ratios, "ratio": statistics.median(ratios),
+                           "plain_ratios": plain_ratios,
+                           "plain_ratio": statistics.median(plain_ratios)}
+    for w, rs in per.items():
         rate = statistics.median(r["rate"] for r in rs)
         out[w] = {"records": rs[0]["records"], "rate": rate, "seconds": rs[0]["records"] / rate,
                   "rates": [r["rate"] for r in rs], "loads": [r["load"] for r in rs]}
@@ -301,11 +341,15 @@ def main() -> None:
         paths = make_files(d, a.files, a.records, a.size, 65536)
         rows["plain loop"] = timed(lambda: plain_loop(paths), a.runs)
         rows["plain + arrow"] = timed(lambda: plain_arrow(paths), a.runs)
+        rows["plain + arrow, new bytes per block"] = timed(lambda: plain_arrow(paths, None),
+                                                           a.runs)
         rows["plain + arrow, per record"] = timed(lambda: plain_arrow_per_record(paths),
                                                   a.runs)
         if "ray" not in skip:
             rr = ray_rounds(paths * a.ray_scale, a.ranges, a.runs, a.rounds)
             res["ray_rounds"] = rr
+            rows["plain + arrow x scale, 1 process"] = rr["p1"]
+            rows["plain + arrow x scale, 2 processes"] = rr["p2"]
             rows["ray, 1 worker"] = rr[1]
             rows["ray, 2 workers"] = rr[2]
         if "dask" not in skip:
@@ -324,6 +368,8 @@ def main() -> None:
     ratios = {}
     if "ray_rounds" in res:
         ratios["ray 2 workers / 1 worker (median of rounds)"] = res["ray_rounds"]["ratio"]
+        ratios["plain 2 processes / 1 process (median of rounds)"] = (
+            res["ray_rounds"]["plain_ratio"])
     if "array_record src[i]" in rows:
         ratios["grain source keel / array_record (src[i])"] = (
             rows["keel src[i]"]["rate"] / rows["array_record src[i]"]["rate"])
@@ -351,10 +397,15 @@ def main() -> None:
         print(f"- {k}: {v:.2f}x")
     if "ray_rounds" in res:
         rr = res["ray_rounds"]
-        print(f"- ray rounds (1 worker, 2 workers, ratio, load averages): " + "; ".join(
+        print("- ray rounds (1 worker, 2 workers, ratio, load averages): " + "; ".join(
             f"{a / 1e6:.2f}M, {b / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
             for a, b, q, la, lb in zip(rr[1]["rates"], rr[2]["rates"], rr["ratios"],
                                       rr[1]["loads"], rr[2]["loads"])))
+        print("- plain rounds (1 process, 2 processes, ratio, load averages): " + "; ".join(
+            f"{a / 1e6:.2f}M, {b / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
+            for a, b, q, la, lb in zip(rr["p1"]["rates"], rr["p2"]["rates"],
+                                      rr["plain_ratios"], rr["p1"]["loads"],
+                                      rr["p2"]["loads"])))
 
 
 if __name__ == "__main__":
