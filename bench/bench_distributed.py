@@ -9,22 +9,34 @@ Data (fixed seed): --files record files of --records records of --size random by
 
 Measured, median of --runs runs after one warm-up run (engine start-up is not timed):
   plain loop         for r in RecordReader(p) over every file, one process
-  plain + arrow      a read task's work in one process: RecordReader.next_batch per block of
-                     up to 64 MiB wrapped as a pyarrow binary column (what keeldb.ray
-                     yields); "per record" is the former way, to_bytes() per record and
-                     pa.array() per 65536
+  plain + arrow      a read task's work in one process: the ranges keeldb.ray plans, read
+                     with read_range_batches into buffers from Arrow's memory pool (what
+                     keeldb.ray's read tasks do), each block wrapped as a pyarrow binary
+                     column; "new bytes per block" is the same through next_batch (a new
+                     64 MiB bytes object per block, its pages faulted in afresh: before);
+                     "per record" the way before that (to_bytes() per record, pa.array()
+                     per 65536)
+  plain, 1/2 procs   the same work over the --ray-scale times repeated path list, in one
+                     and in two forked processes (the files dealt out in turn), in each
+                     round just before Ray's: what this machine gives two processes doing a
+                     read task's work without any engine, the ceiling for Ray's ratio
   ray, N workers     keeldb.ray.read_records(paths * --ray-scale) with its default read
-                     tasks (2 per CPU; --ranges N asks for N), rows counted by a
+                     tasks (2 ranges per CPU at least, tasks shrinking along the dataset;
+                     --ranges N asks for N tasks of equal bytes), rows counted by a
                      map_batches fused into the read tasks (only counts travel to the
-                     driver, through iter_batches), in a fresh Ray session per worker
-                     count: ray.init(num_cpus=N, include_dashboard=False) (our recommended
-                     setting: nothing here needs the dashboard). The path list is repeated
-                     --ray-scale times (the same files read again from the page cache, a
-                     larger dataset without more disk): Ray Data 2.60 runs one task at a
-                     time for the first ~1 s of every execution (below), which a 1-second
-                     read cannot amortise. 1 and 2 workers alternate (1,2,1,2,...) for
-                     --rounds rounds; the ratio is the median of each round's 2/1 ratio,
-                     with the load average at each measurement.
+                     driver, through iter_batches: the driver does no per-record work, and
+                     no block goes through the object store; materialize() would store
+                     the whole dataset there), in a fresh Ray session per worker count:
+                     ray.init(num_cpus=N, include_dashboard=False, log_to_driver=False),
+                     progress bars off. Both worker counts read the same records from the
+                     same page cache and count them the same way; only the number of read
+                     tasks differs (keeldb's default depends on the CPUs; --ranges makes
+                     it the same). The path list is repeated --ray-scale times (a larger
+                     dataset without more disk): Ray Data 2.60 runs one task at a time for
+                     the first ~1 s of every execution (below), which a short read cannot
+                     amortise. Each round runs plain 1, plain 2, ray 1, ray 2; a ratio is
+                     the median of the rounds' 2/1 ratios, with the load average at each
+                     measurement.
   dask, 2 processes  keeldb.dask.read_records(...).count() on a LocalCluster of 2 processes
   grain sources      src[i] over shuffled indices: keeldb.grain.RecordsDataSource against
                      array_record's ArrayRecordDataSource; batched (_getitems /
@@ -41,6 +53,8 @@ operator runs one task at a time (seen in ray-data.log: "Tasks: 1
 all running tasks (ray.wait(..., num_returns=len(active), timeout=0.1),
 WAIT_FOR_TASK_COMPLETION_TIMEOUT_S) before it notices one finished: a worker that finishes
 first idles up to 100 ms, which costs much against read tasks of ~0.1 s (64 MiB ranges).
+keeldb.ray's default tasks are large (a quarter of the data first on 2 CPUs) and shrink
+along the dataset, so the worker that starts a second late still finishes with the other.
 
 Usage: python bench/bench_distributed.py [--records 1000000] [--files 4] [--size 100]
        [--runs 3] [--rounds 3] [--ray-scale 8] [--ranges 0] [--skip ray,dask,grain]

@@ -3,9 +3,10 @@
 - ``read_records(paths)``: a ``ray.data.Dataset`` whose read tasks are record ranges
   (``keeldb.plan_splits``: chunk-aligned, about ``target_bytes`` each, planned from the
   ArrayRecord footer when there is one), not files, so a single large file is read by many
-  workers; consecutive ranges share a task when there are more of them than tasks wanted.
-  Rows have a ``record`` column (binary), plus ``path`` and ``index`` with
-  ``include_paths=True``.
+  workers; consecutive ranges share a task when there are more of them than tasks wanted,
+  in tasks that shrink along the dataset so the workers finish together. A task fills its
+  Arrow buffers from Arrow's memory pool in one C call per block. Rows have a ``record``
+  column (binary), plus ``path`` and ``index`` with ``include_paths=True``.
 - ``write_records(dataset, dir)``: through ``RecordsDatasink``, each write task writes one
   shard under a temporary name; the shards are renamed to ``part-NNNNN.riegeli`` when the
   whole write has succeeded (``on_write_complete``), and removed when it failed. The
@@ -116,8 +117,10 @@ class RecordsDatasource(Datasource):
     task, or several consecutive ones when the plan has more ranges than tasks wanted).
 
     Ranges of about ``target_bytes``, at least ``min_splits`` of them: "auto" is
-    ``READ_TASKS_PER_CPU`` per CPU of the cluster, None the number of tasks Ray asks for
-    (its ``parallelism``: 200 or more by default, whatever the cluster)."""
+    ``READ_TASKS_PER_CPU`` per CPU of the cluster (and tasks shrinking along the dataset,
+    ``_guided_groups``), None the number of tasks Ray asks for (its ``parallelism``: 200
+    or more by default, whatever the cluster); with an int or None, tasks of about equal
+    bytes (``_group_ranges``)."""
 
     def __init__(self, paths: Union[PathArg, Iterable[PathArg]], *,
                  target_bytes: int = DEFAULT_TARGET_BYTES, include_paths: bool = False,
