@@ -73,7 +73,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 from keeldb import RecordReader, RecordWriter
 
@@ -173,70 +173,104 @@ def plain_arrow_per_record(paths: List[str]) -> int:
     return n
 
 
-# ---- Ray: each worker count in its own process and Ray session ----------------------------
+# ---- Ray: one Ray session (process) per measurement ----------------------------------------
 
+# argv: paths, CPUs of the session, --ranges, runs, and the schedule: the read concurrency of
+# each execution in turn (null: read_records' default, as many tasks at once as CPUs; 1: one
+# worker), repeated `runs` times after one warm-up of each. Prints, per schedule slot, the
+# seconds of each run and the load average after it.
 RAY_CHILD = r"""
-import json, os, sys, time, statistics
+import json, os, sys, time
 import pyarrow as pa, ray
 import keeldb.ray as kray
-paths, workers, ranges, runs = json.loads(sys.argv[1])
-ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+paths, cpus, ranges, runs, schedule = json.loads(sys.argv[1])
+ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
 ray.data.DataContext.get_current().enable_progress_bars = False
 def count(t):
     return pa.table({"n": [t.num_rows]})
-def once():
-    ds = kray.read_records(paths, override_num_blocks=ranges or None)
+def once(concurrency):
+    ds = kray.read_records(paths, override_num_blocks=ranges or None,
+                           **({"concurrency": concurrency} if concurrency else {}))
     counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None)
     return sum(sum(b["n"].to_pylist()) for b in counts.iter_batches(batch_format="pyarrow"))
-once()
-times, loads = [], []
+for c in schedule:
+    once(c)
+out = [{"times": [], "loads": []} for _ in schedule]
 for _ in range(runs):
-    t = time.perf_counter(); n = once(); times.append(time.perf_counter() - t)
-    loads.append(os.getloadavg()[0])
-print(json.dumps({"records": n, "seconds": statistics.median(times), "times": times,
-                  "load": statistics.median(loads)}))
+    for slot, c in zip(out, schedule):
+        t = time.perf_counter(); n = once(c); slot["times"].append(time.perf_counter() - t)
+        slot["loads"].append(os.getloadavg()[0])
+        slot["records"] = n
+print(json.dumps(out))
 ray.shutdown()
 """
 
 
-def ray_rate(paths: List[str], workers: int, ranges: int, runs: int) -> Dict[str, Any]:
+def ray_session(paths: List[str], cpus: int, ranges: int, runs: int,
+                schedule: List[Optional[int]]) -> List[Dict[str, Any]]:
     out = subprocess.run([sys.executable, "-c", RAY_CHILD,
-                          json.dumps([paths, workers, ranges, runs])],
-                         capture_output=True, text=True, timeout=1800, check=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    r["rate"] = r["records"] / r["seconds"]
-    return r
+                          json.dumps([paths, cpus, ranges, runs, schedule])],
+                         capture_output=True, text=True, timeout=3600, check=True)
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _rate(records: int, times: List[float], loads: List[float]) -> Dict[str, Any]:
+    med = statistics.median(times)
+    return {"records": records, "seconds": med, "rate": records / med,
+            "load": statistics.median(loads)}
 
 
 def ray_rounds(paths: List[str], ranges: int, runs: int, rounds: int
                ) -> Dict[str, Any]:
-    """Each round: the plain read task's work in 1 and then 2 processes, then Ray with 1
-    and then 2 workers, over the same records; each round's 2/1 ratios and load averages;
-    the rows are the medians over the rounds."""
-    per: Dict[Any, List[Dict[str, Any]]] = {1: [], 2: [], "p1": [], "p2": []}
-    ratios, plain_ratios = [], []
+    """Each round, over the same records: the plain read task's work in 1 and 2
+    processes, run after run alternating; Ray in one session of 2 CPUs, execution after
+    execution alternating one read task at a time (read concurrency 1: one worker) and
+    read_records' default (2 workers); then Ray in a session of 1 CPU and in one of 2
+    (the set-up a user would have). Each pair's 2/1 ratio and load averages; the rows are
+    medians over the rounds."""
+    keys = ("p1", "p2", "s1", "s2", 1, 2)
+    per: Dict[Any, List[Dict[str, Any]]] = {k: [] for k in keys}
+    ratios: Dict[str, List[float]] = {"plain": [], "ray paired": [], "ray sessions": []}
     pools = {w: PlainProcesses(w) for w in (1, 2)}
+
+    def show(k: int, what: str, r: Dict[str, Any]) -> None:
+        print(f"  round {k + 1}: {what}: {r['rate']:,.0f} records/s (load {r['load']:.1f})",
+              file=sys.stderr, flush=True)
+
     try:
         for k in range(rounds):
             for w in (1, 2):
-                r = timed(lambda: pools[w].run(paths), runs)
-                r["load"] = os.getloadavg()[0]
-                per[f"p{w}"].append(r)
-                print(f"  round {k + 1}: plain, {w} process(es): {r['rate']:,.0f} records/s "
-                      f"(load {r['load']:.1f})", file=sys.stderr, flush=True)
-            plain_ratios.append(per["p2"][-1]["rate"] / per["p1"][-1]["rate"])
+                pools[w].run(paths)                           # warm-up
+            pt: Dict[int, List[float]] = {1: [], 2: []}
+            pl: Dict[int, List[float]] = {1: [], 2: []}
+            n = 0
+            for _ in range(runs):
+                for w in (1, 2):
+                    t = time.perf_counter()
+                    n = pools[w].run(paths)
+                    pt[w].append(time.perf_counter() - t)
+                    pl[w].append(os.getloadavg()[0])
             for w in (1, 2):
-                r = ray_rate(paths, w, ranges, runs)
-                per[w].append(r)
-                print(f"  round {k + 1}: ray, {w} worker(s): {r['rate']:,.0f} records/s "
-                      f"(load {r['load']:.1f})", file=sys.stderr, flush=True)
-            ratios.append(per[2][-1]["rate"] / per[1][-1]["rate"])
+                per[f"p{w}"].append(_rate(n, pt[w], pl[w]))
+                show(k, f"plain, {w} process(es)", per[f"p{w}"][-1])
+            # Ray, one session, one worker and two alternating.
+            one, two = ray_session(paths, 2, ranges, runs, [1, None])
+            for w, slot in ((1, one), (2, two)):
+                per[w].append(_rate(slot["records"], slot["times"], slot["loads"]))
+                show(k, f"ray, {w} worker(s), one session", per[w][-1])
+            # Ray, a session of 1 CPU, then one of 2.
+            for w in (1, 2):
+                (slot,) = ray_session(paths, w, ranges, runs, [None])
+                per[f"s{w}"].append(_rate(slot["records"], slot["times"], slot["loads"]))
+                show(k, f"ray, ray.init(num_cpus={w})", per[f"s{w}"][-1])
+            for name, a, b in (("plain", "p1", "p2"), ("ray paired", 1, 2),
+                               ("ray sessions", "s1", "s2")):
+                ratios[name].append(per[b][-1]["rate"] / per[a][-1]["rate"])
     finally:
         for pool in pools.values():
             pool.close()
-    out: Dict[Any, Any] = {"ratios": ratios, "ratio": statistics.median(ratios),
-                           "plain_ratios": plain_ratios,
-                           "plain_ratio": statistics.median(plain_ratios)}
+    out: Dict[Any, Any] = {"ratios": ratios,
+                           "ratio": {k: statistics.median(v) for k, v in ratios.items()}}
     for w, rs in per.items():
         rate = statistics.median(r["rate"] for r in rs)
         out[w] = {"records": rs[0]["records"], "rate": rate, "seconds": rs[0]["records"] / rate,
@@ -364,8 +398,10 @@ def main() -> None:
             res["ray_rounds"] = rr
             rows["plain + arrow x scale, 1 process"] = rr["p1"]
             rows["plain + arrow x scale, 2 processes"] = rr["p2"]
-            rows["ray, 1 worker"] = rr[1]
-            rows["ray, 2 workers"] = rr[2]
+            rows["ray, 1 worker (one session, concurrency=1)"] = rr[1]
+            rows["ray, 2 workers (one session)"] = rr[2]
+            rows["ray, ray.init(num_cpus=1)"] = rr["s1"]
+            rows["ray, ray.init(num_cpus=2)"] = rr["s2"]
         if "dask" not in skip:
             rows["dask, 2 processes"] = dask_rate(paths, a.ranges or 16, a.runs)
         if "grain" not in skip:
@@ -381,9 +417,10 @@ def main() -> None:
         r["overhead_us_per_record"] = (1 / r["rate"] - 1 / base["rate"]) * 1e6
     ratios = {}
     if "ray_rounds" in res:
-        ratios["ray 2 workers / 1 worker (median of rounds)"] = res["ray_rounds"]["ratio"]
-        ratios["plain 2 processes / 1 process (median of rounds)"] = (
-            res["ray_rounds"]["plain_ratio"])
+        rq = res["ray_rounds"]["ratio"]
+        ratios["ray 2 workers / 1 worker, one session (median of rounds)"] = rq["ray paired"]
+        ratios["ray num_cpus=2 / num_cpus=1 sessions (median of rounds)"] = rq["ray sessions"]
+        ratios["plain 2 processes / 1 process (median of rounds)"] = rq["plain"]
     if "array_record src[i]" in rows:
         ratios["grain source keel / array_record (src[i])"] = (
             rows["keel src[i]"]["rate"] / rows["array_record src[i]"]["rate"])
@@ -411,15 +448,12 @@ def main() -> None:
         print(f"- {k}: {v:.2f}x")
     if "ray_rounds" in res:
         rr = res["ray_rounds"]
-        print("- ray rounds (1 worker, 2 workers, ratio, load averages): " + "; ".join(
-            f"{a / 1e6:.2f}M, {b / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
-            for a, b, q, la, lb in zip(rr[1]["rates"], rr[2]["rates"], rr["ratios"],
-                                      rr[1]["loads"], rr[2]["loads"])))
-        print("- plain rounds (1 process, 2 processes, ratio, load averages): " + "; ".join(
-            f"{a / 1e6:.2f}M, {b / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
-            for a, b, q, la, lb in zip(rr["p1"]["rates"], rr["p2"]["rates"],
-                                      rr["plain_ratios"], rr["p1"]["loads"],
-                                      rr["p2"]["loads"])))
+        for name, a, b in (("plain", "p1", "p2"), ("ray paired", 1, 2),
+                           ("ray sessions", "s1", "s2")):
+            print(f"- {name} rounds (1, 2, ratio, load averages): " + "; ".join(
+                f"{x / 1e6:.2f}M, {y / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
+                for x, y, q, la, lb in zip(rr[a]["rates"], rr[b]["rates"], rr["ratios"][name],
+                                          rr[a]["loads"], rr[b]["loads"])))
 
 
 if __name__ == "__main__":
