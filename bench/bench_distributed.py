@@ -68,12 +68,13 @@ import json
 import os
 import platform
 import random
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List
 
 from keeldb import RecordReader, RecordWriter
 
@@ -175,9 +176,9 @@ def plain_arrow_per_record(paths: List[str]) -> int:
 
 # ---- Ray: one Ray session (process) per measurement ----------------------------------------
 
-# argv: paths, CPUs of the session, --ranges, runs, and the schedule: the read concurrency of
-# each execution in turn (null: read_records' default, as many tasks at once as CPUs; 1: one
-# worker), repeated `runs` times after one warm-up of each. Prints, per schedule slot, the
+# argv: paths, CPUs of the session, --ranges, runs, and the schedule: for each execution in
+# turn, whether one worker reads (true: one task at a time) or as many as there are CPUs
+# (false, read_records' default), repeated `runs` times after one warm-up of each. Prints, per schedule slot, the
 # seconds of each run and the load average after it.
 RAY_CHILD = r"""
 import json, os, sys, time
@@ -188,10 +189,14 @@ ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_
 ray.data.DataContext.get_current().enable_progress_bars = False
 def count(t):
     return pa.table({"n": [t.num_rows]})
-def once(concurrency):
+def once(one):
+    # One worker: each read task asks for every CPU of the session, so one runs at a time
+    # (the same tasks as two workers read). Not concurrency=1, which stops Ray from fusing
+    # the count into the read tasks: every block would go through the object store.
+    cpus_arg = {"num_cpus": cpus} if one else {}
     ds = kray.read_records(paths, override_num_blocks=ranges or None,
-                           **({"concurrency": concurrency} if concurrency else {}))
-    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None)
+                           ray_remote_args=cpus_arg)
+    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None, **cpus_arg)
     return sum(sum(b["n"].to_pylist()) for b in counts.iter_batches(batch_format="pyarrow"))
 for c in schedule:
     once(c)
@@ -207,7 +212,7 @@ ray.shutdown()
 
 
 def ray_session(paths: List[str], cpus: int, ranges: int, runs: int,
-                schedule: List[Optional[int]]) -> List[Dict[str, Any]]:
+                schedule: List[bool]) -> List[Dict[str, Any]]:
     out = subprocess.run([sys.executable, "-c", RAY_CHILD,
                           json.dumps([paths, cpus, ranges, runs, schedule])],
                          capture_output=True, text=True, timeout=3600, check=True)
@@ -224,7 +229,7 @@ def ray_rounds(paths: List[str], ranges: int, runs: int, rounds: int
                ) -> Dict[str, Any]:
     """Each round, over the same records: the plain read task's work in 1 and 2
     processes, run after run alternating; Ray in one session of 2 CPUs, execution after
-    execution alternating one read task at a time (read concurrency 1: one worker) and
+    execution alternating one read task at a time (each asks for 2 CPUs: one worker) and
     read_records' default (2 workers); then Ray in a session of 1 CPU and in one of 2
     (the set-up a user would have). Each pair's 2/1 ratio and load averages; the rows are
     medians over the rounds."""
@@ -254,13 +259,13 @@ def ray_rounds(paths: List[str], ranges: int, runs: int, rounds: int
                 per[f"p{w}"].append(_rate(n, pt[w], pl[w]))
                 show(k, f"plain, {w} process(es)", per[f"p{w}"][-1])
             # Ray, one session, one worker and two alternating.
-            one, two = ray_session(paths, 2, ranges, runs, [1, None])
+            one, two = ray_session(paths, 2, ranges, runs, [True, False])
             for w, slot in ((1, one), (2, two)):
                 per[w].append(_rate(slot["records"], slot["times"], slot["loads"]))
                 show(k, f"ray, {w} worker(s), one session", per[w][-1])
             # Ray, a session of 1 CPU, then one of 2.
             for w in (1, 2):
-                (slot,) = ray_session(paths, w, ranges, runs, [None])
+                (slot,) = ray_session(paths, w, ranges, runs, [False])
                 per[f"s{w}"].append(_rate(slot["records"], slot["times"], slot["loads"]))
                 show(k, f"ray, ray.init(num_cpus={w})", per[f"s{w}"][-1])
             for name, a, b in (("plain", "p1", "p2"), ("ray paired", 1, 2),
@@ -359,6 +364,8 @@ def grain_rates(paths: List[str], runs: int) -> Dict[str, Dict[str, float]]:
 
 
 def main() -> None:
+    # Stopped with SIGTERM: unwind, so the temporary directory and the pools go away.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000, help="records per file")
     ap.add_argument("--files", type=int, default=4)
@@ -398,7 +405,7 @@ def main() -> None:
             res["ray_rounds"] = rr
             rows["plain + arrow x scale, 1 process"] = rr["p1"]
             rows["plain + arrow x scale, 2 processes"] = rr["p2"]
-            rows["ray, 1 worker (one session, concurrency=1)"] = rr[1]
+            rows["ray, 1 worker (one session, tasks of 2 CPUs)"] = rr[1]
             rows["ray, 2 workers (one session)"] = rr[2]
             rows["ray, ray.init(num_cpus=1)"] = rr["s1"]
             rows["ray, ray.init(num_cpus=2)"] = rr["s2"]
