@@ -34,9 +34,14 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      it the same). The path list is repeated --ray-scale times (a larger
                      dataset without more disk): Ray Data 2.60 runs one task at a time for
                      the first ~1 s of every execution (below), which a short read cannot
-                     amortise. Each round runs plain 1, plain 2, ray 1, ray 2; a ratio is
-                     the median of the rounds' 2/1 ratios, with the load average at each
-                     measurement.
+                     amortise. Measured three ways each round: in one session of 2 CPUs,
+                     executions alternating between one worker (read and count tasks ask
+                     for 2 CPUs each, so one runs at a time: the same tasks, the same
+                     fusion; concurrency=1 would stop the fusion) and two (the default),
+                     so load swings on a shared machine hit both alike; and in a session
+                     of 1 CPU, then one of 2 (what a user sets up; --runs each).
+                     A round runs plain 1 and 2 alternating, then Ray; a ratio is the
+                     median of the rounds' 2/1 ratios, with the load average at each.
   dask, 2 processes  keeldb.dask.read_records(...).count() on a LocalCluster of 2 processes
   grain sources      src[i] over shuffled indices: keeldb.grain.RecordsDataSource against
                      array_record's ArrayRecordDataSource; batched (_getitems /
