@@ -21,17 +21,16 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      round just before Ray's: what this machine gives two processes doing a
                      read task's work without any engine, the ceiling for Ray's ratio
   ray, N workers     keeldb.ray.read_records(paths * --ray-scale) with its default read
-                     tasks (2 ranges per CPU at least, tasks shrinking along the dataset;
-                     --ranges N asks for N tasks of equal bytes), rows counted by a
-                     map_batches fused into the read tasks (only counts travel to the
-                     driver, through iter_batches: the driver does no per-record work, and
-                     no block goes through the object store; materialize() would store
-                     the whole dataset there), in a fresh Ray session per worker count:
+                     tasks (2 per CPU, of about equal bytes; --ranges N asks for N), rows
+                     counted by a map_batches fused into the read tasks (only counts
+                     travel to the driver, through iter_batches: the driver does no
+                     per-record work, and no block goes through the object store;
+                     materialize() would store the whole dataset there), Ray started by
                      ray.init(num_cpus=N, include_dashboard=False, log_to_driver=False),
                      progress bars off. Both worker counts read the same records from the
-                     same page cache and count them the same way; only the number of read
-                     tasks differs (keeldb's default depends on the CPUs; --ranges makes
-                     it the same). The path list is repeated --ray-scale times (a larger
+                     page cache and count them the same way; in separate sessions the
+                     number of read tasks differs (keeldb's default depends on the CPUs;
+                     --ranges makes it the same), in the paired session it does not. The path list is repeated --ray-scale times (a larger
                      dataset without more disk): Ray Data 2.60 runs one task at a time for
                      the first ~1 s of every execution (below), which a short read cannot
                      amortise. Measured three ways each round: in one session of 2 CPUs,
@@ -58,8 +57,6 @@ operator runs one task at a time (seen in ray-data.log: "Tasks: 1
 all running tasks (ray.wait(..., num_returns=len(active), timeout=0.1),
 WAIT_FOR_TASK_COMPLETION_TIMEOUT_S) before it notices one finished: a worker that finishes
 first idles up to 100 ms, which costs much against read tasks of ~0.1 s (64 MiB ranges).
-keeldb.ray's default tasks are large (a quarter of the data first on 2 CPUs) and shrink
-along the dataset, so the worker that starts a second late still finishes with the other.
 
 Usage: python bench/bench_distributed.py [--records 1000000] [--files 4] [--size 100]
        [--runs 3] [--rounds 3] [--ray-scale 8] [--ranges 0] [--skip ray,dask,grain]
@@ -160,7 +157,7 @@ class PlainProcesses:
         return sum(self.pool.map(_plain_part, parts, chunksize=1))
 
     def close(self) -> None:
-        self.pool.close()
+        self.pool.terminate()
         self.pool.join()
 
 
@@ -369,8 +366,15 @@ def grain_rates(paths: List[str], runs: int) -> Dict[str, Dict[str, float]]:
 
 
 def main() -> None:
-    # Stopped with SIGTERM: unwind, so the temporary directory and the pools go away.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    # Stopped with SIGTERM: unwind, so the temporary directory goes away (only in this
+    # process: the forked pool workers just end, and the pools are terminated).
+    main_pid = os.getpid()
+
+    def on_term(*_: Any) -> None:
+        if os.getpid() == main_pid:
+            sys.exit(143)
+        os._exit(143)
+    signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000, help="records per file")
     ap.add_argument("--files", type=int, default=4)

@@ -3,9 +3,8 @@
 - ``read_records(paths)``: a ``ray.data.Dataset`` whose read tasks are record ranges
   (``keeldb.plan_splits``: chunk-aligned, about ``target_bytes`` each, planned from the
   ArrayRecord footer when there is one), not files, so a single large file is read by many
-  workers; consecutive ranges share a task when there are more of them than tasks wanted,
-  in tasks that shrink along the dataset so the workers finish together. A task fills its
-  Arrow buffers from Arrow's memory pool in one C call per block. Rows have a ``record``
+  workers; consecutive ranges share a task when there are more of them than tasks wanted.
+  A task fills its Arrow buffers from Arrow's memory pool in one C call per block. Rows have a ``record``
   column (binary), plus ``path`` and ``index`` with ``include_paths=True``.
 - ``write_records(dataset, dir)``: through ``RecordsDatasink``, each write task writes one
   shard under a temporary name; the shards are renamed to ``part-NNNNN.riegeli`` when the
@@ -117,10 +116,9 @@ class RecordsDatasource(Datasource):
     task, or several consecutive ones when the plan has more ranges than tasks wanted).
 
     Ranges of about ``target_bytes``, at least ``min_splits`` of them: "auto" is
-    ``READ_TASKS_PER_CPU`` per CPU of the cluster (and tasks shrinking along the dataset,
-    ``_guided_groups``), None the number of tasks Ray asks for (its ``parallelism``: 200
-    or more by default, whatever the cluster); with an int or None, tasks of about equal
-    bytes (``_group_ranges``)."""
+    ``READ_TASKS_PER_CPU`` per CPU of the cluster, None the number of tasks Ray asks for
+    (its ``parallelism``: 200 or more by default, whatever the cluster); consecutive ranges
+    share tasks of about equal bytes when there are more (``_group_ranges``)."""
 
     def __init__(self, paths: Union[PathArg, Iterable[PathArg]], *,
                  target_bytes: int = DEFAULT_TARGET_BYTES, include_paths: bool = False,
@@ -155,16 +153,14 @@ class RecordsDatasource(Datasource):
         # it, Ray) asks for more tasks. When the plan has more ranges than that (many
         # files, each cut on its own), consecutive ranges share a task: Ray Data hands out
         # the next task only after polling its running ones (up to 100 ms), so a task must
-        # be worth far more than that for two workers to stay busy. With "auto" the tasks
-        # shrink along the dataset (_guided_groups), so the workers finish together.
+        # be worth far more than that for two workers to stay busy. (Tasks that shrink
+        # along the dataset, to even out the workers' ends, measured slower: more tasks.)
         want = _want_splits(self._min_splits, parallelism)
         ranges = self._plan(want)
         schema = pa.schema([(self._column, pa.binary())] + (
             [("path", pa.string()), ("index", pa.int64())] if self._include_paths else []))
-        groups = (_guided_groups(ranges, _cluster_cpus()) if self._min_splits == "auto"
-                  else _group_ranges(ranges, want))
         tasks = []
-        for group in groups:
+        for group in _group_ranges(ranges, want):
             meta = BlockMetadata(num_rows=sum(r.num_records for r in group),
                                  size_bytes=int(sum(r.nbytes for r in group)),
                                  input_files=tuple(dict.fromkeys(r.path for r in group)),
@@ -202,44 +198,6 @@ def _group_ranges(ranges: List[RecordRange], n: int) -> List[List[RecordRange]]:
     return groups
 
 
-# _guided_groups: a task takes about 1 / GUIDED_FACTOR of the bytes left per CPU, and at
-# least 1 / GUIDED_MIN_PARTS of the whole per CPU.
-GUIDED_FACTOR = 2
-GUIDED_MIN_PARTS = 10
-
-
-def _guided_groups(ranges: List[RecordRange], cpus: int) -> List[List[RecordRange]]:
-    """The ranges in order, in groups of consecutive ranges that shrink along the list
-    (guided self-scheduling): each takes about the bytes not yet grouped / (GUIDED_FACTOR
-    x cpus), none less than the total / (GUIDED_MIN_PARTS x cpus); one range a group when
-    the ranges are that large already.
-
-    Why not equal groups: workers do not start together (Ray Data 2.60 runs one task at a
-    time for the first ~1 s of an execution) nor run at the same speed (other load), and
-    with equal tasks the last one to start sets the end; with tasks that shrink, whoever
-    is free takes the next smaller piece and the workers finish within a small task of
-    each other. The first task is the size of equal grouping's (a quarter of the data on
-    2 CPUs); 2 CPUs make about 10 tasks."""
-    sizes = [max(1, int(r.nbytes)) for r in ranges]
-    total = sum(sizes)
-    floor = total / (GUIDED_MIN_PARTS * cpus)
-    groups: List[List[RecordRange]] = []
-    left = total
-    i = 0
-    while i < len(ranges):
-        want = max(left / (GUIDED_FACTOR * cpus), floor)
-        group, acc = [ranges[i]], sizes[i]
-        i += 1
-        # Take the next range while its middle falls within the group's share.
-        while i < len(ranges) and acc + sizes[i] / 2 <= want:
-            group.append(ranges[i])
-            acc += sizes[i]
-            i += 1
-        groups.append(group)
-        left -= acc
-    return groups
-
-
 def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
                  target_bytes: int = DEFAULT_TARGET_BYTES, include_paths: bool = False,
                  column: str = "record", corruption_strategy: Any = None,
@@ -248,12 +206,11 @@ def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
     """Read record files into a Dataset: read tasks over record ranges.
 
     ``override_num_blocks`` asks for at least that many ranges (cut inside chunks only
-    when the files have fewer chunks), grouped into that many tasks of about equal bytes
-    when there are more; without it, ranges of about ``target_bytes`` and at least
-    ``READ_TASKS_PER_CPU`` per CPU of the cluster, planned now and passed to Ray as the
-    number of blocks (so Ray does not cut each task's output into its default 200+
-    blocks), in tasks that shrink along the dataset (``_guided_groups``). Each task
-    yields blocks of up to ``BLOCK_BYTES``. Other keywords go to
+    when the files have fewer chunks); without it, ranges of about ``target_bytes`` and
+    at least ``READ_TASKS_PER_CPU`` per CPU of the cluster, planned now and passed to
+    Ray as the number of blocks (so Ray does not cut each task's output into its default
+    200+ blocks). Either way, more ranges than that share tasks of about equal bytes.
+    Each task yields blocks of up to ``BLOCK_BYTES``. Other keywords go to
     ``ray.data.read_datasource`` (``concurrency``, ``ray_remote_args``, ...)."""
     src = RecordsDatasource(paths, target_bytes=target_bytes, include_paths=include_paths,
                             column=column, corruption_strategy=corruption_strategy,

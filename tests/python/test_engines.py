@@ -171,40 +171,25 @@ def test_ray_read_tasks_per_cpu_by_default(tmp_path: Path, ray_session: Any) -> 
 def test_ray_groups_ranges_when_files_outnumber_tasks(tmp_path: Path, ray_session: Any) -> None:
     import keeldb.ray as kray
 
-    # 12 files, each one range, on 2 CPUs. By default consecutive ranges share tasks
-    # that shrink along the dataset (guided): the first a quarter of the bytes (1 / (2 x 2
-    # CPUs)), then about half of what is left per CPU, none under a twentieth of the whole.
+    # 12 files, each one range: on 2 CPUs read_records wants 4 tasks, so consecutive
+    # ranges share a task (3 files each, about equal bytes), every record read once.
     paths, recs = write_shards(tmp_path / "in", 12, 1200, array_record=True, group_size=100)
+    want = 2 * kray.READ_TASKS_PER_CPU
     src = kray.RecordsDatasource(paths, min_splits="auto")
     tasks = src.get_read_tasks(200)
-    rows = [t.metadata.num_rows for t in tasks]
-    assert rows == [3600, 2400, 2400, 1200, 1200, 1200, 1200, 1200], rows
-    assert [len(t.metadata.input_files) for t in tasks] == [3, 2, 2, 1, 1, 1, 1, 1]
-    # With override_num_blocks, that many tasks of about equal bytes (3 files each).
-    src = kray.RecordsDatasource(paths, min_splits=4)
-    assert [t.metadata.num_rows for t in src.get_read_tasks(4)] == [3600] * 4
-    for n in (None, 4):
-        mat = kray.read_records(paths, include_paths=True, override_num_blocks=n).materialize()
-        got = mat.take_all()
-        assert sorted(bytes(r["record"]) for r in got) == sorted(recs)
-        assert len({(r["path"], r["index"]) for r in got}) == len(recs)
+    assert len(tasks) == want
+    assert [t.metadata.num_rows for t in tasks] == [3600] * want
+    assert [len(t.metadata.input_files) for t in tasks] == [3] * want
+    mat = kray.read_records(paths, include_paths=True).materialize()
+    rows = mat.take_all()
+    assert sorted(bytes(r["record"]) for r in rows) == sorted(recs)
+    assert len({(r["path"], r["index"]) for r in rows}) == len(recs)
     # The grouping itself: order kept, never more groups than asked, none empty.
     ranges = keeldb.plan_splits(paths)
     for n in (1, 2, 5, 11, 12, 40):
         groups = kray._group_ranges(ranges, n)
         assert len(groups) == min(n, len(ranges)) and all(groups)
         assert [r for g in groups for r in g] == ranges
-    # Guided: order kept, sizes never grow, one range a group when they are few or large.
-    many = [keeldb.RecordRange("f", i, i + 1, 100 + (i % 3)) for i in range(300)]
-    for cpus in (1, 2, 3, 8, 64):
-        groups = kray._guided_groups(many, cpus)
-        assert [r for g in groups for r in g] == many and all(groups)
-        sizes = [sum(r.nbytes for r in g) for g in groups]
-        assert all(b <= a + 102 for a, b in zip(sizes, sizes[1:])), (cpus, sizes)
-        assert sizes[0] <= sum(sizes) / (2 * cpus) + 102
-        assert len(groups) <= kray.GUIDED_MIN_PARTS * cpus + 1
-    assert kray._guided_groups(many[:4], 2) == [[r] for r in many[:4]]
-    assert kray._guided_groups([], 2) == []
 
 
 def test_ray_write_records_round_trip(tmp_path: Path, ray_session: Any) -> None:
