@@ -30,8 +30,9 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      progress bars off. Both worker counts read the same records from the
                      page cache and count them the same way; in separate sessions the
                      number of read tasks differs (keeldb's default depends on the CPUs;
-                     --ranges makes it the same), in the paired session it does not. The path list is repeated --ray-scale times (a larger
-                     dataset without more disk): Ray Data 2.60 runs one task at a time for
+                     --ranges makes it the same), in the paired session it does not.
+                     The path list is repeated --ray-scale times (a larger dataset without
+                     more disk): Ray Data 2.60 runs one task at a time for
                      the first ~1 s of every execution (below), which a short read cannot
                      amortise. Measured three ways each round: in one session of 2 CPUs,
                      executions alternating between one worker (read and count tasks ask
@@ -180,8 +181,8 @@ def plain_arrow_per_record(paths: List[str]) -> int:
 
 # argv: paths, CPUs of the session, --ranges, runs, and the schedule: for each execution in
 # turn, whether one worker reads (true: one task at a time) or as many as there are CPUs
-# (false, read_records' default), repeated `runs` times after one warm-up of each. Prints, per schedule slot, the
-# seconds of each run and the load average after it.
+# (false, read_records' default), repeated `runs` times after one warm-up of each. Prints,
+# per schedule slot, the seconds of each run and the load average after it.
 RAY_CHILD = r"""
 import json, os, sys, time
 import pyarrow as pa, ray

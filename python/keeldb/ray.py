@@ -4,8 +4,9 @@
   (``keeldb.plan_splits``: chunk-aligned, about ``target_bytes`` each, planned from the
   ArrayRecord footer when there is one), not files, so a single large file is read by many
   workers; consecutive ranges share a task when there are more of them than tasks wanted.
-  A task fills its Arrow buffers from Arrow's memory pool in one C call per block. Rows have a ``record``
-  column (binary), plus ``path`` and ``index`` with ``include_paths=True``.
+  A task fills its Arrow buffers from Arrow's memory pool in one C call per block. Rows
+  have a ``record`` column (binary), plus ``path`` and ``index`` with
+  ``include_paths=True``.
 - ``write_records(dataset, dir)``: through ``RecordsDatasink``, each write task writes one
   shard under a temporary name; the shards are renamed to ``part-NNNNN.riegeli`` when the
   whole write has succeeded (``on_write_complete``), and removed when it failed. The
@@ -60,19 +61,15 @@ STORE_ROWS_PER_BLOCK = 65536
 READ_TASKS_PER_CPU = 2
 
 
-def _cluster_cpus() -> int:
-    """The CPUs of the Ray cluster (asked on the driver, after ray.init); before
-    ray.init, those a local ray.init (Ray Data's implicit one) would see."""
-    cpus = (ray.cluster_resources().get("CPU", 1) if ray.is_initialized()
-            else os.cpu_count() or 1)
-    return max(1, int(cpus))
-
-
 def _want_splits(min_splits: Union[int, str, None], parallelism: int) -> int:
     """How many ranges a source plans at least: ``min_splits``; for "auto",
-    READ_TASKS_PER_CPU per CPU of the cluster; for None, Ray's ``parallelism``."""
+    READ_TASKS_PER_CPU per CPU of the cluster (asked when the tasks are made, on the
+    driver, after ray.init); for None, Ray's ``parallelism``."""
     if min_splits == "auto":
-        return _cluster_cpus() * READ_TASKS_PER_CPU
+        # Before ray.init, the CPUs a local ray.init (Ray Data's implicit one) would see.
+        cpus = (ray.cluster_resources().get("CPU", 1) if ray.is_initialized()
+                else os.cpu_count() or 1)
+        return max(1, int(cpus) * READ_TASKS_PER_CPU)
     if min_splits is None:
         return max(1, parallelism)
     if isinstance(min_splits, str) or min_splits < 1:
