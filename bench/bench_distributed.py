@@ -9,22 +9,39 @@ Data (fixed seed): --files record files of --records records of --size random by
 
 Measured, median of --runs runs after one warm-up run (engine start-up is not timed):
   plain loop         for r in RecordReader(p) over every file, one process
-  plain + arrow      a read task's work in one process: RecordReader.next_batch per block of
-                     up to 64 MiB wrapped as a pyarrow binary column (what keeldb.ray
-                     yields); "per record" is the former way, to_bytes() per record and
-                     pa.array() per 65536
+  plain + arrow      a read task's work in one process: the ranges keeldb.ray plans, read
+                     with read_range_batches into buffers from Arrow's memory pool (what
+                     keeldb.ray's read tasks do), each block wrapped as a pyarrow binary
+                     column; "new bytes per block" is the same through next_batch (a new
+                     64 MiB bytes object per block, its pages faulted in afresh: before);
+                     "per record" the way before that (to_bytes() per record, pa.array()
+                     per 65536)
+  plain, 1/2 procs   the same work over the --ray-scale times repeated path list, in one
+                     and in two forked processes (the files dealt out in turn), in each
+                     round just before Ray's: what this machine gives two processes doing a
+                     read task's work without any engine, the ceiling for Ray's ratio
   ray, N workers     keeldb.ray.read_records(paths * --ray-scale) with its default read
-                     tasks (2 per CPU; --ranges N asks for N), rows counted by a
-                     map_batches fused into the read tasks (only counts travel to the
-                     driver, through iter_batches), in a fresh Ray session per worker
-                     count: ray.init(num_cpus=N, include_dashboard=False) (our recommended
-                     setting: nothing here needs the dashboard). The path list is repeated
-                     --ray-scale times (the same files read again from the page cache, a
-                     larger dataset without more disk): Ray Data 2.60 runs one task at a
-                     time for the first ~1 s of every execution (below), which a 1-second
-                     read cannot amortise. 1 and 2 workers alternate (1,2,1,2,...) for
-                     --rounds rounds; the ratio is the median of each round's 2/1 ratio,
-                     with the load average at each measurement.
+                     tasks (2 per CPU, of about equal bytes; --ranges N asks for N), rows
+                     counted by a map_batches fused into the read tasks (only counts
+                     travel to the driver, through iter_batches: the driver does no
+                     per-record work, and no block goes through the object store;
+                     materialize() would store the whole dataset there), Ray started by
+                     ray.init(num_cpus=N, include_dashboard=False, log_to_driver=False),
+                     progress bars off. Both worker counts read the same records from the
+                     page cache and count them the same way; in separate sessions the
+                     number of read tasks differs (keeldb's default depends on the CPUs;
+                     --ranges makes it the same), in the paired session it does not.
+                     The path list is repeated --ray-scale times (a larger dataset without
+                     more disk): Ray Data 2.60 runs one task at a time for
+                     the first ~1 s of every execution (below), which a short read cannot
+                     amortise. Measured three ways each round: in one session of 2 CPUs,
+                     executions alternating between one worker (read and count tasks ask
+                     for 2 CPUs each, so one runs at a time: the same tasks, the same
+                     fusion; concurrency=1 would stop the fusion) and two (the default),
+                     so load swings on a shared machine hit both alike; and in a session
+                     of 1 CPU, then one of 2 (what a user sets up; --runs each).
+                     A round runs plain 1 and 2 alternating, then Ray; a ratio is the
+                     median of the rounds' 2/1 ratios, with the load average at each.
   dask, 2 processes  keeldb.dask.read_records(...).count() on a LocalCluster of 2 processes
   grain sources      src[i] over shuffled indices: keeldb.grain.RecordsDataSource against
                      array_record's ArrayRecordDataSource; batched (_getitems /
@@ -54,6 +71,7 @@ import json
 import os
 import platform
 import random
+import signal
 import statistics
 import subprocess
 import sys
@@ -104,18 +122,44 @@ def plain_loop(paths: List[str]) -> int:
     return n
 
 
-def plain_arrow(paths: List[str]) -> int:
+def plain_arrow(paths: List[str], alloc: Any = "arrow") -> int:
+    """A read task's work in this process: the ranges keeldb.ray plans, each read with
+    read_range_batches into buffers from Arrow's memory pool (alloc="arrow", what
+    keeldb.ray does) or into a new bytes object per block (alloc=None, before)."""
     import pyarrow as pa
+
+    from keeldb import plan_splits, read_range_batches
     n = 0
-    for p in paths:
-        with RecordReader(p) as r:
-            while True:
-                k, offsets, data = r.next_batch(1 << 20, 64 << 20)
-                if not k:
-                    break
-                n += len(pa.Array.from_buffers(pa.binary(), k, [None, pa.py_buffer(offsets),
-                                                                 pa.py_buffer(data)]))
+    for r in plan_splits(paths):
+        for k, offsets, data in read_range_batches(
+                r, batch_records=1 << 20, max_bytes=64 << 20,
+                alloc=pa.allocate_buffer if alloc == "arrow" else None):
+            n += len(pa.Array.from_buffers(pa.binary(), k, [None, pa.py_buffer(offsets),
+                                                             pa.py_buffer(data)]))
     return n
+
+
+def _plain_part(paths: List[str]) -> int:
+    return plain_arrow(paths)
+
+
+class PlainProcesses:
+    """plain_arrow in `workers` forked processes (started once), the files dealt out in
+    turn: what this machine gives two processes doing a read task's work, with no
+    engine, to set the Ray ratio against in the same round."""
+
+    def __init__(self, workers: int) -> None:
+        import multiprocessing
+        self.workers = workers
+        self.pool = multiprocessing.get_context("fork").Pool(workers)
+
+    def run(self, paths: List[str]) -> int:
+        parts = [paths[i::self.workers] for i in range(self.workers)]
+        return sum(self.pool.map(_plain_part, parts, chunksize=1))
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
 
 
 def plain_arrow_per_record(paths: List[str]) -> int:
@@ -133,57 +177,109 @@ def plain_arrow_per_record(paths: List[str]) -> int:
     return n
 
 
-# ---- Ray: each worker count in its own process and Ray session ----------------------------
+# ---- Ray: one Ray session (process) per measurement ----------------------------------------
 
+# argv: paths, CPUs of the session, --ranges, runs, and the schedule: for each execution in
+# turn, whether one worker reads (true: one task at a time) or as many as there are CPUs
+# (false, read_records' default), repeated `runs` times after one warm-up of each. Prints,
+# per schedule slot, the seconds of each run and the load average after it.
 RAY_CHILD = r"""
-import json, os, sys, time, statistics
+import json, os, sys, time
 import pyarrow as pa, ray
 import keeldb.ray as kray
-paths, workers, ranges, runs = json.loads(sys.argv[1])
-ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False)
+paths, cpus, ranges, runs, schedule = json.loads(sys.argv[1])
+ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
 ray.data.DataContext.get_current().enable_progress_bars = False
 def count(t):
     return pa.table({"n": [t.num_rows]})
-def once():
-    ds = kray.read_records(paths, override_num_blocks=ranges or None)
-    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None)
+def once(one):
+    # One worker: each read task asks for every CPU of the session, so one runs at a time
+    # (the same tasks as two workers read). Not concurrency=1, which stops Ray from fusing
+    # the count into the read tasks: every block would go through the object store.
+    cpus_arg = {"num_cpus": cpus} if one else {}
+    ds = kray.read_records(paths, override_num_blocks=ranges or None,
+                           ray_remote_args=cpus_arg)
+    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None, **cpus_arg)
     return sum(sum(b["n"].to_pylist()) for b in counts.iter_batches(batch_format="pyarrow"))
-once()
-times, loads = [], []
+for c in schedule:
+    once(c)
+out = [{"times": [], "loads": []} for _ in schedule]
 for _ in range(runs):
-    t = time.perf_counter(); n = once(); times.append(time.perf_counter() - t)
-    loads.append(os.getloadavg()[0])
-print(json.dumps({"records": n, "seconds": statistics.median(times), "times": times,
-                  "load": statistics.median(loads)}))
+    for slot, c in zip(out, schedule):
+        t = time.perf_counter(); n = once(c); slot["times"].append(time.perf_counter() - t)
+        slot["loads"].append(os.getloadavg()[0])
+        slot["records"] = n
+print(json.dumps(out))
 ray.shutdown()
 """
 
 
-def ray_rate(paths: List[str], workers: int, ranges: int, runs: int) -> Dict[str, Any]:
+def ray_session(paths: List[str], cpus: int, ranges: int, runs: int,
+                schedule: List[bool]) -> List[Dict[str, Any]]:
     out = subprocess.run([sys.executable, "-c", RAY_CHILD,
-                          json.dumps([paths, workers, ranges, runs])],
-                         capture_output=True, text=True, timeout=1800, check=True)
-    r = json.loads(out.stdout.strip().splitlines()[-1])
-    r["rate"] = r["records"] / r["seconds"]
-    return r
+                          json.dumps([paths, cpus, ranges, runs, schedule])],
+                         capture_output=True, text=True, timeout=3600, check=True)
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def _rate(records: int, times: List[float], loads: List[float]) -> Dict[str, Any]:
+    med = statistics.median(times)
+    return {"records": records, "seconds": med, "rate": records / med,
+            "load": statistics.median(loads)}
 
 
 def ray_rounds(paths: List[str], ranges: int, runs: int, rounds: int
                ) -> Dict[str, Any]:
-    """1 and 2 workers alternating, `rounds` times: each round's rates, its 2/1 ratio and
-    load averages; the rows are the medians over the rounds."""
-    per: Dict[int, List[Dict[str, Any]]] = {1: [], 2: []}
-    ratios = []
-    for k in range(rounds):
-        for w in (1, 2):
-            r = ray_rate(paths, w, ranges, runs)
-            per[w].append(r)
-            print(f"  round {k + 1}: ray, {w} worker(s): {r['rate']:,.0f} records/s "
-                  f"(load {r['load']:.1f})", file=sys.stderr, flush=True)
-        ratios.append(per[2][-1]["rate"] / per[1][-1]["rate"])
-    out: Dict[str, Any] = {"ratios": ratios, "ratio": statistics.median(ratios)}
-    for w in (1, 2):
-        rs = per[w]
+    """Each round, over the same records: the plain read task's work in 1 and 2
+    processes, run after run alternating; Ray in one session of 2 CPUs, execution after
+    execution alternating one read task at a time (each asks for 2 CPUs: one worker) and
+    read_records' default (2 workers); then Ray in a session of 1 CPU and in one of 2
+    (the set-up a user would have). Each pair's 2/1 ratio and load averages; the rows are
+    medians over the rounds."""
+    keys = ("p1", "p2", "s1", "s2", 1, 2)
+    per: Dict[Any, List[Dict[str, Any]]] = {k: [] for k in keys}
+    ratios: Dict[str, List[float]] = {"plain": [], "ray paired": [], "ray sessions": []}
+    pools = {w: PlainProcesses(w) for w in (1, 2)}
+
+    def show(k: int, what: str, r: Dict[str, Any]) -> None:
+        print(f"  round {k + 1}: {what}: {r['rate']:,.0f} records/s (load {r['load']:.1f})",
+              file=sys.stderr, flush=True)
+
+    try:
+        for k in range(rounds):
+            for w in (1, 2):
+                pools[w].run(paths)                           # warm-up
+            pt: Dict[int, List[float]] = {1: [], 2: []}
+            pl: Dict[int, List[float]] = {1: [], 2: []}
+            n = 0
+            for _ in range(runs):
+                for w in (1, 2):
+                    t = time.perf_counter()
+                    n = pools[w].run(paths)
+                    pt[w].append(time.perf_counter() - t)
+                    pl[w].append(os.getloadavg()[0])
+            for w in (1, 2):
+                per[f"p{w}"].append(_rate(n, pt[w], pl[w]))
+                show(k, f"plain, {w} process(es)", per[f"p{w}"][-1])
+            # Ray, one session, one worker and two alternating.
+            one, two = ray_session(paths, 2, ranges, runs, [True, False])
+            for w, slot in ((1, one), (2, two)):
+                per[w].append(_rate(slot["records"], slot["times"], slot["loads"]))
+                show(k, f"ray, {w} worker(s), one session", per[w][-1])
+            # Ray, a session of 1 CPU, then one of 2.
+            for w in (1, 2):
+                (slot,) = ray_session(paths, w, ranges, runs, [False])
+                per[f"s{w}"].append(_rate(slot["records"], slot["times"], slot["loads"]))
+                show(k, f"ray, ray.init(num_cpus={w})", per[f"s{w}"][-1])
+            for name, a, b in (("plain", "p1", "p2"), ("ray paired", 1, 2),
+                               ("ray sessions", "s1", "s2")):
+                ratios[name].append(per[b][-1]["rate"] / per[a][-1]["rate"])
+    finally:
+        for pool in pools.values():
+            pool.close()
+    out: Dict[Any, Any] = {"ratios": ratios,
+                           "ratio": {k: statistics.median(v) for k, v in ratios.items()}}
+    for w, rs in per.items():
         rate = statistics.median(r["rate"] for r in rs)
         out[w] = {"records": rs[0]["records"], "rate": rate, "seconds": rs[0]["records"] / rate,
                   "rates": [r["rate"] for r in rs], "loads": [r["load"] for r in rs]}
@@ -271,6 +367,15 @@ def grain_rates(paths: List[str], runs: int) -> Dict[str, Dict[str, float]]:
 
 
 def main() -> None:
+    # Stopped with SIGTERM: unwind, so the temporary directory goes away (only in this
+    # process: the forked pool workers just end, and the pools are terminated).
+    main_pid = os.getpid()
+
+    def on_term(*_: Any) -> None:
+        if os.getpid() == main_pid:
+            sys.exit(143)
+        os._exit(143)
+    signal.signal(signal.SIGTERM, on_term)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--records", type=int, default=1_000_000, help="records per file")
     ap.add_argument("--files", type=int, default=4)
@@ -301,13 +406,19 @@ def main() -> None:
         paths = make_files(d, a.files, a.records, a.size, 65536)
         rows["plain loop"] = timed(lambda: plain_loop(paths), a.runs)
         rows["plain + arrow"] = timed(lambda: plain_arrow(paths), a.runs)
+        rows["plain + arrow, new bytes per block"] = timed(lambda: plain_arrow(paths, None),
+                                                           a.runs)
         rows["plain + arrow, per record"] = timed(lambda: plain_arrow_per_record(paths),
                                                   a.runs)
         if "ray" not in skip:
             rr = ray_rounds(paths * a.ray_scale, a.ranges, a.runs, a.rounds)
             res["ray_rounds"] = rr
-            rows["ray, 1 worker"] = rr[1]
-            rows["ray, 2 workers"] = rr[2]
+            rows["plain + arrow x scale, 1 process"] = rr["p1"]
+            rows["plain + arrow x scale, 2 processes"] = rr["p2"]
+            rows["ray, 1 worker (one session, tasks of 2 CPUs)"] = rr[1]
+            rows["ray, 2 workers (one session)"] = rr[2]
+            rows["ray, ray.init(num_cpus=1)"] = rr["s1"]
+            rows["ray, ray.init(num_cpus=2)"] = rr["s2"]
         if "dask" not in skip:
             rows["dask, 2 processes"] = dask_rate(paths, a.ranges or 16, a.runs)
         if "grain" not in skip:
@@ -323,7 +434,10 @@ def main() -> None:
         r["overhead_us_per_record"] = (1 / r["rate"] - 1 / base["rate"]) * 1e6
     ratios = {}
     if "ray_rounds" in res:
-        ratios["ray 2 workers / 1 worker (median of rounds)"] = res["ray_rounds"]["ratio"]
+        rq = res["ray_rounds"]["ratio"]
+        ratios["ray 2 workers / 1 worker, one session (median of rounds)"] = rq["ray paired"]
+        ratios["ray num_cpus=2 / num_cpus=1 sessions (median of rounds)"] = rq["ray sessions"]
+        ratios["plain 2 processes / 1 process (median of rounds)"] = rq["plain"]
     if "array_record src[i]" in rows:
         ratios["grain source keel / array_record (src[i])"] = (
             rows["keel src[i]"]["rate"] / rows["array_record src[i]"]["rate"])
@@ -351,10 +465,12 @@ def main() -> None:
         print(f"- {k}: {v:.2f}x")
     if "ray_rounds" in res:
         rr = res["ray_rounds"]
-        print(f"- ray rounds (1 worker, 2 workers, ratio, load averages): " + "; ".join(
-            f"{a / 1e6:.2f}M, {b / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
-            for a, b, q, la, lb in zip(rr[1]["rates"], rr[2]["rates"], rr["ratios"],
-                                      rr[1]["loads"], rr[2]["loads"])))
+        for name, a, b in (("plain", "p1", "p2"), ("ray paired", 1, 2),
+                           ("ray sessions", "s1", "s2")):
+            print(f"- {name} rounds (1, 2, ratio, load averages): " + "; ".join(
+                f"{x / 1e6:.2f}M, {y / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
+                for x, y, q, la, lb in zip(rr[a]["rates"], rr[b]["rates"], rr["ratios"][name],
+                                          rr[a]["loads"], rr[b]["loads"])))
 
 
 if __name__ == "__main__":

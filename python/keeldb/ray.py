@@ -4,7 +4,8 @@
   (``keeldb.plan_splits``: chunk-aligned, about ``target_bytes`` each, planned from the
   ArrayRecord footer when there is one), not files, so a single large file is read by many
   workers; consecutive ranges share a task when there are more of them than tasks wanted.
-  Rows have a ``record`` column (binary), plus ``path`` and ``index`` with
+  A task fills its Arrow buffers from Arrow's memory pool in one C call per block. Rows
+  have a ``record`` column (binary), plus ``path`` and ``index`` with
   ``include_paths=True``.
 - ``write_records(dataset, dir)``: through ``RecordsDatasink``, each write task writes one
   shard under a temporary name; the shards are renamed to ``part-NNNNN.riegeli`` when the
@@ -80,11 +81,15 @@ def _want_splits(min_splits: Union[int, str, None], parallelism: int) -> int:
 def _record_tables(r: RecordRange, include_paths: bool, column: str,
                    strategy: Any) -> Iterator[pa.Table]:
     # One C call per block fills Arrow's binary layout (offsets + data) for the whole
-    # block, which pyarrow wraps without a copy: no Python object per record.
+    # block, which pyarrow wraps without a copy: no Python object per record. The buffers
+    # come from Arrow's memory pool, which keeps freed memory mapped: a new bytes object
+    # per 64 MiB block had its pages faulted in from the kernel each time, a third of the
+    # task's CPU, and the fault path's locks slowed two workers down together.
     first = r.start
     for n, offsets, data in read_range_batches(r, batch_records=ROWS_PER_BLOCK,
                                                max_bytes=BLOCK_BYTES,
-                                               corruption_strategy=strategy):
+                                               corruption_strategy=strategy,
+                                               alloc=pa.allocate_buffer):
         arr = pa.Array.from_buffers(pa.binary(), n,
                                     [None, pa.py_buffer(offsets), pa.py_buffer(data)])
         yield _table(arr, r.path, first, include_paths, column)
@@ -109,7 +114,8 @@ class RecordsDatasource(Datasource):
 
     Ranges of about ``target_bytes``, at least ``min_splits`` of them: "auto" is
     ``READ_TASKS_PER_CPU`` per CPU of the cluster, None the number of tasks Ray asks for
-    (its ``parallelism``: 200 or more by default, whatever the cluster)."""
+    (its ``parallelism``: 200 or more by default, whatever the cluster); consecutive ranges
+    share tasks of about equal bytes when there are more (``_group_ranges``)."""
 
     def __init__(self, paths: Union[PathArg, Iterable[PathArg]], *,
                  target_bytes: int = DEFAULT_TARGET_BYTES, include_paths: bool = False,
@@ -141,10 +147,11 @@ class RecordsDatasource(Datasource):
     def get_read_tasks(self, parallelism: int, per_task_row_limit: Optional[int] = None,
                        data_context: Any = None) -> List[ReadTask]:
         # Ranges of about target_bytes; more (smaller) ones when min_splits (or, without
-        # it, Ray) asks for more tasks. When the plan has more ranges than tasks wanted
-        # (many files, each cut on its own), consecutive ranges share a task: Ray Data
-        # hands out the next task only after polling its running ones (up to 100 ms), so
-        # a task must be worth far more than that for two workers to stay busy.
+        # it, Ray) asks for more tasks. When the plan has more ranges than that (many
+        # files, each cut on its own), consecutive ranges share a task: Ray Data hands out
+        # the next task only after polling its running ones (up to 100 ms), so a task must
+        # be worth far more than that for two workers to stay busy. (Tasks that shrink
+        # along the dataset, to even out the workers' ends, measured slower: more tasks.)
         want = _want_splits(self._min_splits, parallelism)
         ranges = self._plan(want)
         schema = pa.schema([(self._column, pa.binary())] + (
@@ -199,7 +206,8 @@ def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
     when the files have fewer chunks); without it, ranges of about ``target_bytes`` and
     at least ``READ_TASKS_PER_CPU`` per CPU of the cluster, planned now and passed to
     Ray as the number of blocks (so Ray does not cut each task's output into its default
-    200+ blocks). Each task yields blocks of up to ``BLOCK_BYTES``. Other keywords go to
+    200+ blocks). Either way, more ranges than that share tasks of about equal bytes.
+    Each task yields blocks of up to ``BLOCK_BYTES``. Other keywords go to
     ``ray.data.read_datasource`` (``concurrency``, ``ray_remote_args``, ...)."""
     src = RecordsDatasource(paths, target_bytes=target_bytes, include_paths=include_paths,
                             column=column, corruption_strategy=corruption_strategy,

@@ -352,3 +352,74 @@ def test_forked_child_cannot_use_a_parent_writer(tmp_path: Path) -> None:
     assert [bytes(x) for x in RecordReader(rec_path)] == [b"parent-0", b"parent-1"]
     ro.close()
     store.close()
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_next_batch_into_fills_callers_buffers(tmp_path: Path, kind: str) -> None:
+    p = tmp_path / "f.rec"
+    recs = [b"x" * (i % 37) + b"%d" % i for i in range(1000)]
+    with RecordWriter(p, **KINDS[kind]) as w:  # type: ignore[arg-type]
+        for r in recs:
+            w.write_record(r)
+    for max_records, slots, cap in ((1, 2, 40), (7, 100, 1 << 20), (100, 11, 500),
+                                    (5000, 5001, 300)):
+        with RecordReader(p) as r:
+            got: list[bytes] = []
+            while True:
+                offsets, data = bytearray(b"\xff" * 4 * slots), bytearray(cap)
+                n, used = r.next_batch_into(offsets, data, max_records)
+                if n == 0:
+                    assert used == 0 and offsets[:4] == b"\0\0\0\0"
+                    break
+                assert n <= min(max_records, slots - 1) and used <= cap
+                got += _unbatch(n, bytes(offsets[:4 * (n + 1)]), bytes(data[:used]))
+                assert r.tell() == len(got)
+            assert got == recs, (max_records, slots, cap)
+    with RecordReader(p) as r:        # a record longer than data: count 0, reader stays
+        r.seek(36)                    # recs[36] is 38 bytes
+        assert r.next_batch_into(bytearray(8), bytearray(37)) == (0, 0)
+        assert r.tell() == 36
+        assert _unbatch(*r.next_batch(1)) == [recs[36]]
+        mv = memoryview(bytearray(16))            # any writable buffer
+        assert r.next_batch_into(mv[:8], bytearray(100))[0] == 1
+        assert r.tell() == 38
+
+
+def test_next_batch_into_bad_arguments(tmp_path: Path) -> None:
+    p = tmp_path / "f.rec"
+    write_file(p, 3)
+    r = RecordReader(p)
+    for bad in (0, -1, 2**31 - 1):
+        with pytest.raises(ValueError, match="max_records"):
+            r.next_batch_into(bytearray(8), bytearray(8), bad)
+    with pytest.raises(ValueError, match="offsets holds 4 bytes"):
+        r.next_batch_into(bytearray(4), bytearray(8))
+    with pytest.raises(TypeError):
+        r.next_batch_into(b"\0" * 8, bytearray(8))    # read-only
+    r.close()
+    with pytest.raises(ValueError, match="closed"):
+        r.next_batch_into(bytearray(8), bytearray(8))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_range_batches_into_allocated_buffers(tmp_path: Path, kind: str) -> None:
+    paths = [tmp_path / f"s{i}.rec" for i in range(3)]
+    want = [r for p in paths for r in write_file(p, 700 + 100 * paths.index(p), **KINDS[kind])]
+    asked: list[int] = []
+
+    def alloc(n: int) -> bytearray:
+        asked.append(n)
+        return bytearray(n)
+
+    for batch, max_bytes in ((1, 2**31 - 1), (64, 2**31 - 1), (1000, 300), (1000, 5)):
+        ranges = keeldb.plan_splits(paths, min_splits=9)
+        got, asked[:] = [], []
+        for rr in ranges:
+            for n, offsets, data in keeldb.read_range_batches(rr, batch_records=batch,
+                                                               max_bytes=max_bytes,
+                                                               alloc=alloc):
+                got += _unbatch(n, bytes(offsets), bytes(data))
+        assert got == want, (batch, max_bytes)
+        assert max(asked) <= max(max_bytes, 4 * (batch + 1))
+    with pytest.raises(ValueError, match="max_bytes"):
+        next(keeldb.read_range_batches(ranges[0], max_bytes=0, alloc=alloc))
