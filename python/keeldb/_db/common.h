@@ -38,7 +38,8 @@
  *   encode.c    Python value -> CBOR (a growing buffer)
  *   decode.c    CBOR -> Python value (zero-copy vectors over the mapping)
  *   vector.c    the Vector type
- *   database.c  Database: lifecycle, the KeystoneDB API, maintenance, the type
+ *   database.c  Database: lifecycle, maintenance, the type and its method table
+ *   kv.c        Database: the KeystoneDB API over the default table
  *   tables.c    Database: tables and their items (get_item, batches, count)
  *   writes.c    Database: put_item, delete_item, update_item (conditions, ReturnValues),
  *               transactions
@@ -276,6 +277,22 @@ kdp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObj
 const char *kdp_table_name(kdp_state *st, PyObject *o);
 
 /* Table methods (tables.c) and cursor methods (cursor.c), listed in database.c's table. */
+PyObject *kdp_db_put(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames);
+PyObject *kdp_db_put_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_get(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames);
+PyObject *kdp_db_get_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_delete(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames);
+PyObject *kdp_db_delete_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames);
+PyObject *kdp_db_batch_write(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_batch_get(DatabaseObject *self, PyObject *keys);
+PyObject *kdp_db_flush(DatabaseObject *self, PyObject *unused);
 PyObject *kdp_db_create_table(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames);
 PyObject *kdp_db_delete_table(DatabaseObject *self, PyObject *name);
