@@ -9,8 +9,9 @@
  *             and their order-preserving key encoding
  *   cbor.c    the CBOR layer: bounds-checked decoding of one head (a direct switch; libcbor's
  *             stream decoder is kept as the reference), and the encoder (kdb_buf, libcbor)
- *   item.c    items: validation against DynamoDB's rules and limits, sizes, the stored
- *             form (vector padding), attribute lookup, deep equality and ordering
+ *   item.c    items: DynamoDB types of values, the stored form (vector padding),
+ *             attribute lookup, deep equality and ordering; item_check.c: validation
+ *             against DynamoDB's rules and limits, and sizes
  *   key.c     store keys: (table id, partition key, sort key) -> bytes whose memcmp order
  *             is DynamoDB's order, and back
  *   order.c   the ordered index: an in-memory B+tree of (key prefix, entry offset) over
