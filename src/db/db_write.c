@@ -139,9 +139,6 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
 
 /* ---- preparing --------------------------------------------------------------------------- */
 
-static keel_status parse(kdb_expr_kind kind, const char *text, kdb_subst *s, kdb_expr **out) {
-    return kdb_expr_parse(kind, text, strlen(text), s, out);
-}
 
 const char kdb_kv_table[] = "(the default table)";
 
@@ -196,10 +193,12 @@ keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const c
                           "update");
     kdb_subst s;
     if ((st = kdb_subst_init(&s, names, names_len, values, values_len)) != KEEL_OK) return st;
-    if (condition && (st = parse(KDB_EXPR_CONDITION, condition, &s, &w->cond)) != KEEL_OK)
+    if (condition &&
+        (st = kdb_expr_parse_cached(db, KDB_EXPR_CONDITION, condition, &s, &w->cond)) != KEEL_OK)
         return st;
     if (update) {
-        if ((st = parse(KDB_EXPR_UPDATE, update, &s, &w->update)) != KEEL_OK) return st;
+        if ((st = kdb_expr_parse_cached(db, KDB_EXPR_UPDATE, update, &s, &w->update)) != KEEL_OK)
+            return st;
         if ((st = kdb_update_check(w->update, w->pk, w->sk)) != KEEL_OK) return st;
     }
     return kdb_subst_check_unused(&s);
