@@ -221,6 +221,9 @@ bool kdb_item_attr(const uint8_t *item, size_t len, const char *name, size_t nam
  * vectors), DynamoDB's size <= 400 KB. KEEL_EVALIDATION naming the attribute path and the
  * problem. *size_out: DynamoDB's item size. */
 keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out);
+/* A decoded value checked as kdb_item_check checks the one-attribute item {"v": value}:
+ * KEEL_OK exactly when that item passes (item_check.c), without building it. */
+keel_status kdb_val_check(const kdb_val *v);
 /* The stored form of a checked item: the same attributes, with a padding entry before
  * each top-level vector so that its payload lands on a 64-byte boundary when the item
  * starts on one. `out` is reset first. */

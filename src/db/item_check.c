@@ -323,6 +323,19 @@ static keel_status check_val(chk *c, const kdb_val *v, unsigned level, uint64_t 
     return bad(c, "unknown type");
 }
 
+keel_status kdb_val_check(const kdb_val *v) {
+    chk c;
+    c.depth = 0;
+    uint64_t size = 0;
+    keel_status st = check_val(&c, v, 1, &size);   /* an attribute's level, as in a map */
+    if (st != KEEL_OK) return st;
+    if (size + 1 > KEEL_DB_MAX_ITEM)                /* + the name "v" */
+        return keel__fail(KEEL_EVALIDATION, "Item size has exceeded the maximum allowed size "
+                          "(%llu bytes, the limit is %u)", (unsigned long long)(size + 1),
+                          KEEL_DB_MAX_ITEM);
+    return KEEL_OK;
+}
+
 keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out) {
     chk c;
     c.depth = 0;
