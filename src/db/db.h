@@ -221,6 +221,11 @@ bool kdb_item_attr(const uint8_t *item, size_t len, const char *name, size_t nam
  * vectors), DynamoDB's size <= 400 KB. KEEL_EVALIDATION naming the attribute path and the
  * problem. *size_out: DynamoDB's item size. */
 keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out);
+/* kdb_item_check, and *plain_out (may be NULL) true when the item's stored form
+ * (kdb_item_store_form) is its own bytes: no top-level vector, no padding pair, and the
+ * shortest map head; then a writer may store the bytes as they are. */
+keel_status kdb_item_check_plain(const uint8_t *item, size_t len, size_t *size_out,
+                                 bool *plain_out);
 /* A decoded value checked as kdb_item_check checks the one-attribute item {"v": value}:
  * KEEL_OK exactly when that item passes (item_check.c), without building it. */
 keel_status kdb_val_check(const kdb_val *v);

@@ -142,6 +142,17 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
 
 const char kdb_kv_table[] = "(the default table)";
 
+/* The stored form of a checked item into out: its own bytes when `plain` (the check found
+ * nothing for kdb_item_store_form to change, which would walk the item twice to find so). */
+static keel_status store_form(const uint8_t *item, size_t len, bool plain, kdb_buf *out) {
+    if (!plain) return kdb_item_store_form(item, len, out);
+    out->len = 0;
+    out->failed = false;
+    kdb_buf_put(out, item, len);
+    return out->failed ? keel__fail(KEEL_ENOMEM, "item: out of memory building the stored form")
+                       : KEEL_OK;
+}
+
 /* A key attribute name into a write's buffer of `cap` bytes (the catalog's names fit: they
  * come from buffers of the same size). snprintf's "%s" cost 900 instructions a name, a
  * tenth of a put's library time. */
@@ -159,6 +170,7 @@ keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const c
     if (!table) return keel__fail(KEEL_EINVAL, "table name is NULL");
     if (!item) return keel__fail(KEEL_EINVAL, kind == KDB_W_PUT ? "item is NULL" : "key is NULL");
     keel_status st;
+    bool plain = false;     /* the item's stored form is its bytes (kdb_item_check_plain) */
     if (table != kdb_kv_table) {
         kdb_table t;
         if ((st = kdb_table_get(db, table, &t)) != KEEL_OK) return st;
@@ -167,7 +179,7 @@ keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const c
         copy_name(w->sk, sizeof w->sk, t.sk);
         if (kind == KDB_W_PUT) {
             size_t size;
-            st = kdb_item_check(item, item_len, &size);
+            st = kdb_item_check_plain(item, item_len, &size, &plain);
             if (st == KEEL_OK) st = kdb_item_key(&t, item, item_len, false, &w->key);
         } else {
             st = kdb_item_key(&t, item, item_len, true, &w->key);
@@ -177,10 +189,10 @@ keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const c
         w->table = KDB_TABLE_KV;  /* the caller made w->key */
         if (kind == KDB_W_PUT) {
             size_t size;
-            if ((st = kdb_item_check(item, item_len, &size)) != KEEL_OK) return st;
+            if ((st = kdb_item_check_plain(item, item_len, &size, &plain)) != KEEL_OK) return st;
         }
     }
-    if (kind == KDB_W_PUT && (st = kdb_item_store_form(item, item_len, &w->value)) != KEEL_OK)
+    if (kind == KDB_W_PUT && (st = store_form(item, item_len, plain, &w->value)) != KEEL_OK)
         return st;
     if (kind == KDB_W_UPDATE) {
         w->keymap = item;
@@ -266,12 +278,13 @@ static void compute_update(kdb_write *w) {
         st = next.failed ? keel__fail(KEEL_ENOMEM, "update: out of memory") : KEEL_OK;
     }
     size_t size;
-    if (st == KEEL_OK && (st = kdb_item_check(next.p, next.len, &size)) != KEEL_OK) {
+    bool plain = false;
+    if (st == KEEL_OK && (st = kdb_item_check_plain(next.p, next.len, &size, &plain)) != KEEL_OK) {
         char detail[200];
         snprintf(detail, sizeof detail, "%s", keel_errmsg());
         st = keel__fail(st, "the updated item: %s", detail);
     }
-    if (st == KEEL_OK) st = kdb_item_store_form(next.p, next.len, &w->value);
+    if (st == KEEL_OK) st = store_form(next.p, next.len, plain, &w->value);
     kdb_buf_free(&next);
     if (st != KEEL_OK) write_fails(w, st);
 }

@@ -29,6 +29,8 @@ typedef struct seg {
 typedef struct chk {
     seg s[PATH_SEGS];
     unsigned depth;
+    uint64_t top_attrs;     /* the item's attributes, padding pairs not counted */
+    bool top_vector;        /* one of them is a vector */
 } chk;
 
 static keel_status bad(const chk *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -176,6 +178,7 @@ static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t 
         names[k].p = name;
         names[k].n = nlen;
         k++;
+        if (top && e.type == KDB_V) c->top_vector = true;
         unsigned old = push_name(c, name, nlen);
         uint64_t es = 0;
         st = check_val(c, &e, level + 1, &es);
@@ -195,6 +198,7 @@ static keel_status check_map(chk *c, const kdb_val *v, unsigned level, uint64_t 
         st = bad(c, "duplicate attribute names");
         goto done;
     }
+    if (top) c->top_attrs = k;
     if (!top) *size += 3;
 done:
     if (names != small) free(names);
@@ -336,9 +340,18 @@ keel_status kdb_val_check(const kdb_val *v) {
     return KEEL_OK;
 }
 
-keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out) {
+/* The length of the shortest CBOR head for argument n. */
+static size_t head_len(uint64_t n) {
+    return n < 24 ? 1 : n <= 0xff ? 2 : n <= 0xffff ? 3 : n <= 0xffffffffu ? 5 : 9;
+}
+
+keel_status kdb_item_check_plain(const uint8_t *item, size_t len, size_t *size_out,
+                                 bool *plain_out) {
     chk c;
     c.depth = 0;
+    c.top_attrs = 0;
+    c.top_vector = false;
+    if (plain_out) *plain_out = false;
     if (!item || len == 0) return keel__fail(KEEL_EVALIDATION, "item: empty");
     kdb_head h;
     if (!kdb_cbor_head(item, len, &h)) return bad(&c, "not well-formed CBOR");
@@ -357,5 +370,13 @@ keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out) {
                           "(%llu bytes, the limit is %u)", (unsigned long long)size,
                           KEEL_DB_MAX_ITEM);
     if (size_out) *size_out = (size_t)size;
+    /* kdb_item_store_form would write these very bytes: no padding pair to drop, no vector
+     * to pad, and the head it writes (the shortest for the count). */
+    if (plain_out)
+        *plain_out = !c.top_vector && c.top_attrs == m.count && h.head_len == head_len(m.count);
     return KEEL_OK;
+}
+
+keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out) {
+    return kdb_item_check_plain(item, len, size_out, NULL);
 }
