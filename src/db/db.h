@@ -144,6 +144,8 @@ typedef struct kdb_buf {
 
 void kdb_buf_free(kdb_buf *b);
 void kdb_buf_put(kdb_buf *b, const void *data, size_t n);
+/* Room for n more bytes at once (false, and b->failed, when out of memory). */
+bool kdb_buf_reserve(kdb_buf *b, size_t n);
 void kdb_enc_uint(kdb_buf *b, uint64_t v);
 void kdb_enc_negint(kdb_buf *b, uint64_t v);  /* encodes -1 - v */
 void kdb_enc_i64(kdb_buf *b, int64_t v);

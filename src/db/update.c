@@ -85,6 +85,11 @@ static keel_status expand(unode *n, bool *ok) {
     }
     kdb_val v = n->v;
     n->kind = v.type == KDB_M ? UN_MAP : UN_LIST;
+    if (v.count > 0 && v.count <= 4096) {   /* room for the old children at once */
+        n->kids = malloc((size_t)(v.count + 1) * sizeof *n->kids);
+        if (!n->kids) return keel__fail(KEEL_ENOMEM, "update: out of memory");
+        n->cap = (uint32_t)v.count + 1;
+    }
     kdb_iter it;
     kdb_iter_init(&it, &v);
     const uint8_t *name;
@@ -406,6 +411,7 @@ keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len,
         else if (o[i].what == OUT_REMOVE) st = tree_remove(&tree, e, path);
     }
     if (st == KEEL_OK) {
+        kdb_buf_reserve(out, len + 64);     /* about the new item's size: one allocation */
         encode(&tree, out);
         if (out->failed) st = keel__fail(KEEL_ENOMEM, "update: out of memory");
     }
