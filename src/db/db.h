@@ -18,7 +18,8 @@
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
  *   expr_lex.c, expr_parse.c, expr_eval.c (private header expr.h)
  *             the expression engine: one parser and evaluator for key conditions,
- *             conditions/filters, projections and updates, over encoded items
+ *             conditions/filters, projections and updates, over encoded items;
+ *             expr_cache.c keeps writes' parsed conditions and updates
  *   update.c  update expressions (SET/REMOVE/ADD/DELETE) applied to an encoded item
  *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
  *   db.c      open, catalog and tables, the publish hook (db_internal.h lists the rest:
