@@ -278,11 +278,19 @@ static void compute_update(kdb_write *w) {
         st = next.failed ? keel__fail(KEEL_ENOMEM, "update: out of memory") : KEEL_OK;
     }
     size_t size;
-    bool plain = false;
-    if (st == KEEL_OK && (st = kdb_item_check_plain(next.p, next.len, &size, &plain)) != KEEL_OK) {
-        char detail[200];
-        snprintf(detail, sizeof detail, "%s", keel_errmsg());
-        st = keel__fail(st, "the updated item: %s", detail);
+    bool plain = false, handled = false;
+    /* The current item's untouched attributes were checked when written: check what the
+     * update wrote (when it can say), else the whole new item. */
+    if (st == KEEL_OK) {
+        keel_status cst = KEEL_OK;
+        handled = w->old && w->update &&
+                  kdb_update_check_written(w->update, next.p, next.len, &plain);
+        if (!handled) cst = kdb_item_check_plain(next.p, next.len, &size, &plain);
+        if (cst != KEEL_OK) {
+            char detail[200];
+            snprintf(detail, sizeof detail, "%s", keel_errmsg());
+            st = keel__fail(cst, "the updated item: %s", detail);
+        }
     }
     if (st == KEEL_OK) st = store_form(next.p, next.len, plain, &w->value);
     kdb_buf_free(&next);

@@ -8,6 +8,7 @@ check of each request, and an expression that fails keeps failing with the parse
 from __future__ import annotations
 
 import inspect
+from decimal import Decimal
 import threading
 
 import pytest
@@ -153,3 +154,33 @@ def test_many_expressions_evict_and_threads_share(t):
         th.join()
     assert not errors
     assert t.get_item(key)["n"] == 1200
+
+
+def test_update_checks_what_it_writes_and_the_size(t):
+    """An update of a stored item checks the attributes it writes (and, for items long
+    enough to matter, the whole item's size); the errors are the full check's."""
+    key = {"pk": "a", "sk": 1}
+    t.put_item({"pk": "a", "sk": 1, "big": "x" * 390_000})
+    with pytest.raises(keeldb.ValidationError, match="size has exceeded"):
+        t.update_item(key, "SET more = :s", values={":s": "y" * 20_000})
+    assert "more" not in t.get_item(key)
+    t.update_item(key, "SET more = :s", values={":s": "y" * 1_000})
+    assert len(t.get_item(key)["more"]) == 1_000
+    # Nested paths take the full check; a number out of range fails either way.
+    t.put_item({"pk": "b", "sk": 1, "m": {"n": 1}, "n": Decimal("9e125")})
+    with pytest.raises(keeldb.ValidationError):
+        t.update_item({"pk": "b", "sk": 1}, "SET n = n + :d", values={":d": Decimal("9e125")})
+    with pytest.raises(keeldb.ValidationError):
+        t.update_item({"pk": "b", "sk": 1}, "SET m.n = n + :d", values={":d": Decimal("9e125")})
+    t.update_item({"pk": "b", "sk": 1}, "SET m.n = m.n + :d, x = :d", values={":d": 2})
+    assert t.get_item({"pk": "b", "sk": 1})["m"] == {"n": 3}
+
+
+def test_update_of_an_item_with_a_vector_keeps_it_aligned(t):
+    key = {"pk": "v", "sk": 1}
+    t.put_item({"pk": "v", "sk": 1, "vec": keeldb.Vector([1.0, 2.0, 3.0]), "n": 1})
+    for _ in range(3):
+        t.update_item(key, "SET n = n + :one, s = :s", values={":one": 1, ":s": "abc"})
+    item = t.get_item(key)
+    assert item["n"] == 4 and item["s"] == "abc"
+    assert list(item["vec"]) == [1.0, 2.0, 3.0]
