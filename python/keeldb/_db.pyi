@@ -50,6 +50,42 @@ class Cursor(Iterator[Dict[str, Any]]):
     @property
     def done(self) -> bool: ...
 
+class Table:
+    def __new__(cls, db: Database, name: str) -> Table: ...
+    @property
+    def _db(self) -> Database: ...
+    @property
+    def _name(self) -> str: ...
+    def get_item(self, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]: ...
+    def put_item(
+        self,
+        item: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def delete_item(
+        self,
+        key: Mapping[str, Any],
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+    def update_item(
+        self,
+        key: Mapping[str, Any],
+        update: Optional[str] = None,
+        condition: Optional[str] = None,
+        names: Optional[Mapping[str, str]] = None,
+        values: Optional[Mapping[str, Any]] = None,
+        return_values: str = "NONE",
+        return_values_on_condition_check_failure: str = "NONE",
+    ) -> Optional[Dict[str, Any]]: ...
+
 class Database:
     def __new__(cls: Type[_Self], path: _Path, *, readonly: bool = False, sync: str = "none") -> _Self: ...
     @classmethod

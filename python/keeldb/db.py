@@ -5,6 +5,8 @@ are bytes, the ``_with_sk`` forms, ``batch_write``, ``batch_get``, ``flush``) pl
 DynamoDB's model. The C type ``keeldb._db.Database`` does the work; this module adds only
 ``Table``, a thin handle naming one table, the ``Database`` methods that return one, and
 the unpacking of DynamoDB's TransactItems shape for ``transact_write``/``transact_get``.
+``Table``'s per-item methods (``get_item``, ``put_item``, ``delete_item``, ``update_item``)
+are its C base's, ``keeldb._db.Table``: one C call per item, no Python frame on the way.
 """
 from __future__ import annotations
 
@@ -204,14 +206,17 @@ class Database(_db.Database):
         return f"<keeldb.Database {where}{flags}>"
 
 
-class Table:
-    """One table of a Database: items are dicts holding the key attributes."""
+class Table(_db.Table):
+    """One table of a Database: items are dicts holding the key attributes.
 
-    __slots__ = ("_db", "_name")
+    ``Table(db, name)``. The per-item methods come from the C base ``keeldb._db.Table``:
+    ``get_item(key)``, ``put_item(item, condition=None, names=None, values=None,
+    return_values="NONE", return_values_on_condition_check_failure="NONE")``,
+    ``delete_item(key, ...)`` (the same options) and ``update_item(key, update=None,
+    condition=None, ...)`` (see ``help(keeldb._db.Table)``).
+    """
 
-    def __init__(self, db: Database, name: str) -> None:
-        self._db = db
-        self._name = name
+    __slots__ = ()
 
     @property
     def name(self) -> str:
@@ -226,70 +231,6 @@ class Table:
         """``{"partition_key": (name, type), "sort_key": (name, type) or None}``."""
         d = self._db.describe_table(self._name)
         return {"partition_key": d["partition_key"], "sort_key": d["sort_key"]}
-
-    def put_item(
-        self,
-        item: Mapping[str, Any],
-        condition: Optional[str] = None,
-        names: Optional[Mapping[str, str]] = None,
-        values: Optional[Mapping[str, Any]] = None,
-        return_values: str = "NONE",
-        return_values_on_condition_check_failure: str = "NONE",
-    ) -> Optional[Dict[str, Any]]:
-        """Store ``item``, replacing any item with its key, if ``condition`` holds.
-
-        ``keeldb.ConditionalCheckFailed`` (nothing written) when it does not; its ``.item``
-        is the current item if ``return_values_on_condition_check_failure="ALL_OLD"``.
-        Returns the replaced item for ``return_values="ALL_OLD"``, else ``None``.
-        """
-        return self._db.put_item(
-            self._name, item, condition, names, values, return_values,
-            return_values_on_condition_check_failure,
-        )
-
-    def get_item(self, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
-        """The item with this key (a dict of exactly the key attributes), or ``None``."""
-        return self._db.get_item(self._name, key)
-
-    def delete_item(
-        self,
-        key: Mapping[str, Any],
-        condition: Optional[str] = None,
-        names: Optional[Mapping[str, str]] = None,
-        values: Optional[Mapping[str, Any]] = None,
-        return_values: str = "NONE",
-        return_values_on_condition_check_failure: str = "NONE",
-    ) -> Optional[Dict[str, Any]]:
-        """Delete the item with this key if ``condition`` holds; absent is not an error.
-
-        Returns the deleted item for ``return_values="ALL_OLD"``, else ``None``.
-        """
-        return self._db.delete_item(
-            self._name, key, condition, names, values, return_values,
-            return_values_on_condition_check_failure,
-        )
-
-    def update_item(
-        self,
-        key: Mapping[str, Any],
-        update: Optional[str] = None,
-        condition: Optional[str] = None,
-        names: Optional[Mapping[str, str]] = None,
-        values: Optional[Mapping[str, Any]] = None,
-        return_values: str = "NONE",
-        return_values_on_condition_check_failure: str = "NONE",
-    ) -> Optional[Dict[str, Any]]:
-        """Apply an UpdateExpression (SET, REMOVE, ADD, DELETE) to the item with this key,
-        creating it from the key when absent, if ``condition`` holds.
-
-        Every operand reads the item as it was before the update. Returns what
-        ``return_values`` asks for (``"NONE"``, ``"ALL_OLD"``, ``"UPDATED_OLD"``,
-        ``"ALL_NEW"``, ``"UPDATED_NEW"``) as a dict, or ``None``.
-        """
-        return self._db.update_item(
-            self._name, key, update, condition, names, values, return_values,
-            return_values_on_condition_check_failure,
-        )
 
     def query(
         self,

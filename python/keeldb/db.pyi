@@ -23,43 +23,15 @@ class Database(_db.Database):
         self, gets: Sequence[Mapping[str, Mapping[str, Any]]]
     ) -> List[Optional[Dict[str, Any]]]: ...
 
-class Table:
-    def __init__(self, db: Database, name: str) -> None: ...
+class Table(_db.Table):
+    def __new__(cls, db: Database, name: str) -> Table: ...
     @property
     def name(self) -> str: ...
     @property
     def database(self) -> Database: ...
     @property
     def key_schema(self) -> Dict[str, Optional[_KeyDef]]: ...
-    def put_item(
-        self,
-        item: Mapping[str, Any],
-        condition: Optional[str] = None,
-        names: Optional[Mapping[str, str]] = None,
-        values: Optional[Mapping[str, Any]] = None,
-        return_values: str = "NONE",
-        return_values_on_condition_check_failure: str = "NONE",
-    ) -> Optional[Dict[str, Any]]: ...
-    def get_item(self, key: Mapping[str, Any]) -> Optional[Dict[str, Any]]: ...
-    def delete_item(
-        self,
-        key: Mapping[str, Any],
-        condition: Optional[str] = None,
-        names: Optional[Mapping[str, str]] = None,
-        values: Optional[Mapping[str, Any]] = None,
-        return_values: str = "NONE",
-        return_values_on_condition_check_failure: str = "NONE",
-    ) -> Optional[Dict[str, Any]]: ...
-    def update_item(
-        self,
-        key: Mapping[str, Any],
-        update: Optional[str] = None,
-        condition: Optional[str] = None,
-        names: Optional[Mapping[str, str]] = None,
-        values: Optional[Mapping[str, Any]] = None,
-        return_values: str = "NONE",
-        return_values_on_condition_check_failure: str = "NONE",
-    ) -> Optional[Dict[str, Any]]: ...
+    # get_item, put_item, delete_item, update_item: the C base's (keeldb._db.Table).
     def query(
         self,
         key_condition: str,

@@ -311,6 +311,8 @@ static bool reserve(kdb_buf *b, size_t n) {
     return true;
 }
 
+bool kdb_buf_reserve(kdb_buf *b, size_t n) { return reserve(b, n); }
+
 void kdb_buf_put(kdb_buf *b, const void *data, size_t n) {
     if (n == 0 || !reserve(b, n)) return;
     memcpy(b->p + b->len, data, n);

@@ -452,6 +452,7 @@ keel_status kdb_db_open_path(const char *path, const keel_db_options *opts, bool
     pthread_rwlock_init(&db->cat_lock, NULL);
     pthread_mutex_init(&db->graph_mu, NULL);
     db->pqcache = kdb_pqcache_new();
+    db->exprcache = kdb_exprcache_new();
     db->memory = memory;
     keel_status st = kdb_order_new(&db->order);
     if (st == KEEL_OK) st = keel__open_kind(path, &so, KEEL_FILE_KIND_DB, &db->s);
@@ -487,6 +488,7 @@ void keel_db_free(keel_db *db) {
     if (db->ext && db->ext_free) db->ext_free(db->ext);
     kdb_hnsw_pool_free(db);
     kdb_pqcache_free(db->pqcache);
+    kdb_exprcache_free(db->exprcache);
     pthread_rwlock_destroy(&db->cat_lock);
     pthread_mutex_destroy(&db->graph_mu);
     free(db);

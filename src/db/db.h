@@ -9,15 +9,17 @@
  *             and their order-preserving key encoding
  *   cbor.c    the CBOR layer: bounds-checked decoding of one head (a direct switch; libcbor's
  *             stream decoder is kept as the reference), and the encoder (kdb_buf, libcbor)
- *   item.c    items: validation against DynamoDB's rules and limits, sizes, the stored
- *             form (vector padding), attribute lookup, deep equality and ordering
+ *   item.c    items: DynamoDB types of values, the stored form (vector padding),
+ *             attribute lookup, deep equality and ordering; item_check.c: validation
+ *             against DynamoDB's rules and limits, and sizes
  *   key.c     store keys: (table id, partition key, sort key) -> bytes whose memcmp order
  *             is DynamoDB's order, and back
  *   order.c   the ordered index: an in-memory B+tree of (key prefix, entry offset) over
  *             the keys in the mapping, rebuilt at open; Query and Scan are ranges of it
  *   expr_lex.c, expr_parse.c, expr_eval.c (private header expr.h)
  *             the expression engine: one parser and evaluator for key conditions,
- *             conditions/filters, projections and updates, over encoded items
+ *             conditions/filters, projections and updates, over encoded items;
+ *             expr_cache.c keeps writes' parsed conditions and updates
  *   update.c  update expressions (SET/REMOVE/ADD/DELETE) applied to an encoded item
  *   json.c    DynamoDB JSON <-> CBOR items (json.h; the CLI and the HTTP endpoint)
  *   db.c      open, catalog and tables, the publish hook (db_internal.h lists the rest:
@@ -143,6 +145,8 @@ typedef struct kdb_buf {
 
 void kdb_buf_free(kdb_buf *b);
 void kdb_buf_put(kdb_buf *b, const void *data, size_t n);
+/* Room for n more bytes at once (false, and b->failed, when out of memory). */
+bool kdb_buf_reserve(kdb_buf *b, size_t n);
 void kdb_enc_uint(kdb_buf *b, uint64_t v);
 void kdb_enc_negint(kdb_buf *b, uint64_t v);  /* encodes -1 - v */
 void kdb_enc_i64(kdb_buf *b, int64_t v);
@@ -220,6 +224,14 @@ bool kdb_item_attr(const uint8_t *item, size_t len, const char *name, size_t nam
  * vectors), DynamoDB's size <= 400 KB. KEEL_EVALIDATION naming the attribute path and the
  * problem. *size_out: DynamoDB's item size. */
 keel_status kdb_item_check(const uint8_t *item, size_t len, size_t *size_out);
+/* kdb_item_check, and *plain_out (may be NULL) true when the item's stored form
+ * (kdb_item_store_form) is its own bytes: no top-level vector, no padding pair, and the
+ * shortest map head; then a writer may store the bytes as they are. */
+keel_status kdb_item_check_plain(const uint8_t *item, size_t len, size_t *size_out,
+                                 bool *plain_out);
+/* A decoded value checked as kdb_item_check checks the one-attribute item {"v": value}:
+ * KEEL_OK exactly when that item passes (item_check.c), without building it. */
+keel_status kdb_val_check(const kdb_val *v);
 /* The stored form of a checked item: the same attributes, with a padding entry before
  * each top-level vector so that its payload lands on a 64-byte boundary when the item
  * starts on one. `out` is reset first. */
@@ -414,6 +426,14 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk);
 keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out);
 /* Whether every action of update `e` only takes away (REMOVE, DELETE from a set). */
 bool kdb_update_removes_only(const kdb_expr *e);
+/* The check of an update's result `next` (kdb_update_apply's) when the item it was applied
+ * to is a stored one, whose other attributes passed kdb_item_check when written: when every
+ * action names a top-level attribute and `next` is too short to exceed the size limit,
+ * only the attributes the update wrote are checked (their names, and kdb_val_check): true
+ * when they pass, with *plain as kdb_item_check_plain's. False otherwise, or when a
+ * written attribute fails: the caller checks the whole item (whose message names the
+ * path). */
+bool kdb_update_check_written(const kdb_expr *e, const uint8_t *next, size_t len, bool *plain);
 /* ReturnValues UPDATED_OLD / UPDATED_NEW: `item` projected on the update's target paths. */
 keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t len,
                                kdb_buf *out);

@@ -54,6 +54,7 @@ struct keel_db {
     keel_db_clock_fn clock;         /* TTL's clock; NULL: time() */
     void *clock_ctx;
     struct kdb_pqcache *pqcache;    /* parsed PartiQL statements (partiql_cache.c); NULL: none */
+    struct kdb_exprcache *exprcache; /* parsed conditions and updates (expr_cache.c); NULL: none */
     struct kdb_vindex **vix;        /* vector indexes (vector.c); under s->index_lock */
     size_t nvix;
     void *ext;                      /* state of a layer above (the DynamoDB handler's token */
@@ -192,6 +193,16 @@ static inline kdb_write *kdb_writes_alloc(size_t n) {
     }
     return w;
 }
+
+/* expr_cache.c: parsed conditions and updates kept by (kind, text, names, values); NULL
+ * from _new when out of memory (then nothing is cached). kdb_expr_parse_cached parses
+ * `text` as kdb_expr_parse does, or hands out a shared, read-only parse of the same inputs
+ * (free it with kdb_expr_free either way), marking the placeholders it uses in `s`. */
+typedef struct kdb_exprcache kdb_exprcache;
+kdb_exprcache *kdb_exprcache_new(void);
+void kdb_exprcache_free(kdb_exprcache *c);
+keel_status kdb_expr_parse_cached(keel_db *db, kdb_expr_kind kind, const char *text,
+                                  kdb_subst *s, kdb_expr **out);
 
 /* The `table` kdb_write_prepare takes for the default (KeystoneDB) table, whose callers
  * make w->key themselves. A caller's NULL table is refused: before it was the marker, and a

@@ -45,8 +45,8 @@ static keel_status write_one(keel_db *db, kdb_wkind kind, const char *table, con
                            o.names_len, o.values, o.values_len);
     if (st == KEEL_OK) st = kdb_writes_run(db, w, 1);
     if ((st == KEEL_OK || st == KEEL_ECONDITION) && out) {
-        char detail[256];
-        snprintf(detail, sizeof detail, "%s", keel_errmsg());
+        char detail[256] = "";  /* the failed condition's message, kept across the result */
+        if (st != KEEL_OK) snprintf(detail, sizeof detail, "%s", keel_errmsg());
         keel_status rst = kdb_write_result(w, out);
         if (rst != KEEL_OK) st = rst;
         else if (st != KEEL_OK) keel__fail(st, "%s", detail);

@@ -24,6 +24,8 @@
 
 #include "db/db.h"
 
+#include <stdatomic.h>
+
 #define KDB_EXPR_MAX_LEN 4096u      /* bytes of expression text (DynamoDB's 4 KB) */
 #define KDB_EXPR_MAX_NEST 100u      /* nesting of parentheses, NOT and functions */
 #define KDB_EXPR_MAX_IN 100u        /* operands of IN after the first */
@@ -98,6 +100,8 @@ struct kdb_expr {
     kdb_eact *acts;         /* UPDATE: actions in text order */
     uint32_t n_acts;
     uint8_t *blob;          /* owned copies: the text, then the names and values maps */
+    atomic_uint refs;       /* 0: one owner; else owners of an expression shared through
+                             * expr_cache.c (kdb_expr_free frees at the last) */
 };
 
 /* ---- expr_lex.c ---- */

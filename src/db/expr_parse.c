@@ -675,6 +675,10 @@ static keel_status parse_update(parser *p) {
 
 void kdb_expr_free(kdb_expr *e) {
     if (!e) return;
+    /* A shared expression (expr_cache.c) is freed by its last owner only. */
+    if (atomic_load_explicit(&e->refs, memory_order_acquire) != 0 &&
+        atomic_fetch_sub_explicit(&e->refs, 1u, memory_order_acq_rel) != 1u)
+        return;
     free(e->nodes);
     free(e->kids);
     free(e->pels);

@@ -123,14 +123,9 @@ static bool fill_params(kdb_pq *q, uint32_t nparams, const uint8_t *params, size
         if (v->param) {
             const uint8_t *p = base + span[2 * (v->param - 1)];
             size_t n = span[2 * (v->param - 1) + 1];
-            if (v->check) {
-                kdb_buf m = {0};
-                size_t size;
-                kdb_enc_map(&m, 1);
-                kdb_enc_text(&m, "v", 1);
-                kdb_buf_put(&m, p, n);
-                good = good && !m.failed && kdb_item_check(m.p, m.len, &size) == KEEL_OK;
-                kdb_buf_free(&m);
+            if (v->check) {     /* what the parser checks: {"v": value} as an item */
+                kdb_val pv;
+                good = good && kdb_val_decode(p, n, &pv) && kdb_val_check(&pv) == KEEL_OK;
             }
             kdb_buf_put(&vb, p, n);
         } else {

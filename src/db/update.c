@@ -85,6 +85,11 @@ static keel_status expand(unode *n, bool *ok) {
     }
     kdb_val v = n->v;
     n->kind = v.type == KDB_M ? UN_MAP : UN_LIST;
+    if (v.count > 0 && v.count <= 4096) {   /* room for the old children at once */
+        n->kids = malloc((size_t)(v.count + 1) * sizeof *n->kids);
+        if (!n->kids) return keel__fail(KEEL_ENOMEM, "update: out of memory");
+        n->cap = (uint32_t)v.count + 1;
+    }
     kdb_iter it;
     kdb_iter_init(&it, &v);
     const uint8_t *name;
@@ -377,6 +382,46 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk) 
     return KEEL_OK;
 }
 
+/* DynamoDB's size of an item is at most this many times its CBOR length (a number's 1-byte
+ * head can stand for 20 bytes of size; an element of a list or map adds 1), so a new item
+ * this short cannot exceed KEEL_DB_MAX_ITEM. */
+#define SIZE_PER_BYTE 24u
+
+bool kdb_update_check_written(const kdb_expr *e, const uint8_t *next, size_t len, bool *plain) {
+    *plain = false;
+    if (len > KEEL_DB_MAX_ITEM / SIZE_PER_BYTE) return false;
+    for (uint32_t i = 0; i < e->n_acts; i++)
+        if (e->nodes[e->acts[i].path].n != 1) return false;  /* a nested path: check all */
+    kdb_val m, v;
+    if (!kdb_item_open(next, len, &m) || m.len != len) return false;
+    kdb_iter it;
+    kdb_iter_init(&it, &m);
+    const uint8_t *name;
+    size_t nlen;
+    uint64_t attrs = 0;
+    bool vector = false;
+    int r;
+    while ((r = kdb_iter_next(&it, &name, &nlen, &v)) == 1) {
+        attrs++;
+        vector = vector || v.type == KDB_V;
+        for (uint32_t i = 0; i < e->n_acts; i++) {
+            const kdb_eact *a = &e->acts[i];
+            const kdb_epel *pel = &e->pels[e->nodes[a->path].first];
+            if (a->kind == KDB_ACT_REMOVE || pel->len != nlen || memcmp(pel->name, name, nlen))
+                continue;
+            /* written by this update: checked as kdb_item_check checks an attribute; on a
+             * failure the caller's full check says what is wrong, with the path */
+            if (nlen == 0 || nlen > 65535 || !kdb_utf8_valid(name, nlen) ||
+                kdb_val_check(&v) != KEEL_OK)
+                return false;
+            break;
+        }
+    }
+    if (r < 0) return false;
+    *plain = !vector && attrs == m.count;  /* the encoder wrote the shortest head */
+    return true;
+}
+
 bool kdb_update_removes_only(const kdb_expr *e) {
     for (uint32_t i = 0; i < e->n_acts; i++)
         if (e->acts[i].kind != KDB_ACT_REMOVE && e->acts[i].kind != KDB_ACT_DELETE) return false;
@@ -406,6 +451,7 @@ keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len,
         else if (o[i].what == OUT_REMOVE) st = tree_remove(&tree, e, path);
     }
     if (st == KEEL_OK) {
+        kdb_buf_reserve(out, len + 64);     /* about the new item's size: one allocation */
         encode(&tree, out);
         if (out->failed) st = keel__fail(KEEL_ENOMEM, "update: out of memory");
     }

@@ -269,6 +269,64 @@ static void test_item_store_form(void) {
     kdb_buf_free(&again);
 }
 
+/* kdb_item_check_plain says "plain" exactly when the stored form is the item's own bytes
+ * (writers then store the bytes without kdb_item_store_form). */
+static void check_plain_agrees(const uint8_t *p, size_t len, bool want) {
+    kdb_buf out = { 0 };
+    bool plain = !want;
+    size_t size = 0, size2 = 0;
+    REQUIRE_OK(kdb_item_check_plain(p, len, &size, &plain));
+    REQUIRE_OK(kdb_item_check(p, len, &size2));
+    CHECK(size == size2);
+    REQUIRE_OK(kdb_item_store_form(p, len, &out));
+    bool same = out.len == len && memcmp(out.p, p, len) == 0;
+    CHECKF(plain == want && same == want, "plain %d, same bytes %d, expected %d", plain, same,
+           want);
+    kdb_buf_free(&out);
+}
+
+static void test_item_check_plain(void) {
+    size_t len;
+    const uint8_t *p = cb("{\"a\": 1, \"b\": [v(1)], \"m\": {\"v\": v(1)}}", &len);
+    check_plain_agrees(p, len, true);   /* a nested vector gets no padding */
+    kdb_buf in = { 0 }, out = { 0 };
+    for (uint64_t n = 20; n <= 300; n += 70) {  /* heads of 1, 2 and 3 bytes */
+        in.len = 0;
+        kdb_enc_map(&in, n);
+        for (uint64_t i = 0; i < n; i++) {
+            char name[16];
+            int k = snprintf(name, sizeof name, "a%llu", (unsigned long long)i);
+            kdb_enc_text(&in, name, (size_t)k);
+            kdb_enc_uint(&in, i);
+        }
+        check_plain_agrees(in.p, in.len, true);
+    }
+    /* a map head longer than needed: the stored form rewrites it */
+    const uint8_t long_head[] = {0xb8, 0x01, 0x61, 'a', 0x01};
+    check_plain_agrees(long_head, sizeof long_head, false);
+    const uint8_t long_head2[] = {0xb9, 0x00, 0x01, 0x61, 'a', 0x01};
+    check_plain_agrees(long_head2, sizeof long_head2, false);
+    /* a top-level vector, and a stored form with its padding pair */
+    in.len = 0;
+    kdb_enc_map(&in, 2);
+    kdb_enc_text(&in, "a", 1);
+    kdb_enc_uint(&in, 1);
+    kdb_enc_text(&in, "v", 1);
+    kdb_enc_tag(&in, KDB_TAG_F32LE);
+    const uint8_t one[4] = {0, 0, 0x80, 0x3f};
+    kdb_enc_bytes(&in, one, 4);
+    check_plain_agrees(in.p, in.len, false);
+    REQUIRE_OK(kdb_item_store_form(in.p, in.len, &out));
+    bool plain = true;
+    REQUIRE_OK(kdb_item_check_plain(out.p, out.len, NULL, &plain));
+    CHECK(!plain);  /* its stored form is itself, but it has a vector: the slow path */
+    /* a padding pair without a vector: dropped by the stored form */
+    const uint8_t padded[] = {0xa2, 0x00, 0x43, 0, 0, 0, 0x61, 'a', 0x01};
+    check_plain_agrees(padded, sizeof padded, false);
+    kdb_buf_free(&in);
+    kdb_buf_free(&out);
+}
+
 static bool eq_notation(const char *a, const char *b) {
     size_t la, lb;
     uint8_t *pa = cbdup(a, &la), *pb = cbdup(b, &lb);
@@ -653,6 +711,7 @@ static const h_test tests[] = {
     H_TEST(test_item_limits),
     H_TEST(test_item_access),
     H_TEST(test_item_store_form),
+    H_TEST(test_item_check_plain),
     H_TEST(test_item_equal),
     H_TEST(test_item_mutations),
     H_TEST(test_key_order),

@@ -112,6 +112,13 @@ def _fresh() -> keeldb.Database:
     return d
 
 
+def _nested(depth: int) -> list:
+    v: list = []
+    for _ in range(depth):
+        v = [v]
+    return v
+
+
 def test_statement_cache_runs_each_text_with_its_own_parameters(db: keeldb.Database) -> None:
     """A statement run again is parsed once (partiql_cache.c); every run gets its own
     parameters, and a run whose parameters the parser refuses gets the parser's error."""
@@ -134,6 +141,7 @@ def test_statement_cache_runs_each_text_with_its_own_parameters(db: keeldb.Datab
         (get, ["a0"]), (get, ["a0", "s0", "extra"]), (get, []),
         ("SELECT * FROM Music WHERE Artist = ? AND i = ?", ["a0", set()]),
         ("SELECT * FROM Music WHERE Artist = ? AND i = ?", ["a0", Decimal("1e200")]),
+        ("SELECT * FROM Music WHERE Artist = ? AND i = ?", ["a0", _nested(32)]),
     ]:
         db.execute(stmt, ["a0", "s0"][: stmt.count("?")])  # warm the cache
         assert _error(db, stmt, params) == _error(_fresh(), stmt, params)

@@ -17,6 +17,8 @@
  *              read-only); decoded vectors reach the user as numpy arrays over it. Exports
  *              of mapped vectors count in the Database's `exports`, and close() raises
  *              BufferError while any is alive: keel unmaps everything at close.
+ *   Table      a Database and a table name: the C base of keeldb.Table, whose per-item
+ *              methods (get_item, put_item, delete_item, update_item) are C functions.
  *   Cursor     a query or scan: a keel_db_cursor, refilled with the GIL released (up to
  *              CURSOR_BATCH items per refill), items converted under the GIL; .last_key.
  *
@@ -38,8 +40,11 @@
  *   encode.c    Python value -> CBOR (a growing buffer)
  *   decode.c    CBOR -> Python value (zero-copy vectors over the mapping)
  *   vector.c    the Vector type
- *   database.c  Database: lifecycle, the KeystoneDB API, maintenance, the type
+ *   database.c  Database: lifecycle, maintenance, the type and its method table
+ *   kv.c        Database: the KeystoneDB API over the default table
  *   tables.c    Database: tables and their items (get_item, batches, count)
+ *   table.c     Table, the C base of keeldb.Table: get_item, put_item, delete_item and
+ *               update_item without a Python frame in between
  *   writes.c    Database: put_item, delete_item, update_item (conditions, ReturnValues),
  *               transactions
  *   cursor.c    Database.query/scan and the Cursor type
@@ -84,6 +89,7 @@ typedef struct {
     PyTypeObject *Database_type;
     PyTypeObject *Vector_type;
     PyTypeObject *Cursor_type;
+    PyTypeObject *Table_type;
     /* keeldb._keeldb's classes (strong references): st->Error, ..., st->StoreIOError. */
     KPY_ERRORS_MEMBER;
     /* Ours. */
@@ -276,11 +282,36 @@ kdp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObj
 const char *kdp_table_name(kdp_state *st, PyObject *o);
 
 /* Table methods (tables.c) and cursor methods (cursor.c), listed in database.c's table. */
+PyObject *kdp_db_put(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames);
+PyObject *kdp_db_put_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_get(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                     PyObject *kwnames);
+PyObject *kdp_db_get_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_delete(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames);
+PyObject *kdp_db_delete_with_sk(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                PyObject *kwnames);
+PyObject *kdp_db_batch_write(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *kdp_db_batch_get(DatabaseObject *self, PyObject *keys);
+PyObject *kdp_db_flush(DatabaseObject *self, PyObject *unused);
 PyObject *kdp_db_create_table(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames);
 PyObject *kdp_db_delete_table(DatabaseObject *self, PyObject *name);
 PyObject *kdp_db_describe_table(DatabaseObject *self, PyObject *name);
 PyObject *kdp_db_list_tables(DatabaseObject *self, PyObject *unused);
+/* The per-item work on a table named by its UTF-8 name, shared by the Database methods and
+ * keeldb._db.Table's (table.c): get_item(key) (tables.c); put_or_delete(a = item-or-key,
+ * condition, names, values, return_values, return_values_on_condition_check_failure) and
+ * update_item(a = key, update, condition, ...) (writes.c); NULL in a[] is absent. Each
+ * checks that the database is open. */
+PyObject *kdp_get_item(DatabaseObject *self, const char *table, PyObject *key);
+PyObject *kdp_put_or_delete(DatabaseObject *self, int is_put, const char *table,
+                            PyObject *const *a);
+PyObject *kdp_update_item(DatabaseObject *self, const char *table, PyObject *const *a);
 PyObject *kdp_db_put_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                           PyObject *kwnames);
 PyObject *kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
@@ -339,5 +370,6 @@ PyObject *kdp_db_scan(DatabaseObject *self, PyObject *const *args, Py_ssize_t na
 extern PyType_Spec kdp_database_spec;
 extern PyType_Spec kdp_vector_spec;
 extern PyType_Spec kdp_cursor_spec;
+extern PyType_Spec kdp_table_spec;
 
 #endif /* KEELDB_DB_COMMON_H */

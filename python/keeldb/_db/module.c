@@ -191,7 +191,8 @@ module_exec(PyObject *m)
         return -1;
     if (kpy_add_type(m, &kdp_database_spec, &st->Database_type) < 0 ||
         kpy_add_type(m, &kdp_vector_spec, &st->Vector_type) < 0 ||
-        kpy_add_type(m, &kdp_cursor_spec, &st->Cursor_type) < 0)
+        kpy_add_type(m, &kdp_cursor_spec, &st->Cursor_type) < 0 ||
+        kpy_add_type(m, &kdp_table_spec, &st->Table_type) < 0)
         return -1;
 #ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
     st->Cursor_type->tp_new = NULL;
@@ -205,7 +206,7 @@ module_exec(PyObject *m)
 }
 
 #define STATE_FIELDS(X)                                                                     \
-    X(Database_type) X(Vector_type) X(Cursor_type) X(ValidationError)                     \
+    X(Database_type) X(Vector_type) X(Cursor_type) X(Table_type) X(ValidationError)       \
     X(ExpressionSyntaxError) X(TableNotFoundError) X(TableExistsError)                      \
     X(UnsupportedTypeError) X(CorruptFileError) X(ConditionalCheckFailed)                    \
     X(TransactionCanceled) X(DuplicateItemError) X(Decimal) X(np_frombuffer) X(np_float32)

@@ -170,43 +170,38 @@ kdp_db_count(DatabaseObject *self, PyObject *name_arg)
 
 /* ---- items ---------------------------------------------------------------------------- */
 
-/* Parse (table, item-or-key) and encode the dict. */
-static const char *
-table_and_map(DatabaseObject *self, const char *fname, const char *what, PyObject *const *args,
-              Py_ssize_t nargs, PyObject *kwnames, kdp_buf *b)
-{
-    static const char *const item_names[] = {"table", "item"};
-    static const char *const key_names[] = {"table", "key"};
-    PyObject *a[2];
-    if (kdp_parse_args(fname, args, nargs, kwnames,
-                       strcmp(what, "item") == 0 ? item_names : key_names, 2, 2, 2, a) < 0)
-        return NULL;
-    const char *name = kdp_table_name(self->st, a[0]);
-    if (name == NULL || db_check(self) < 0)
-        return NULL;
-    if (kdp_encode_item(self->st, b, a[1], what) < 0)
-        return NULL;
-    return name;
-}
-
+/* get_item on a table named by its UTF-8 name (Database.get_item and Table.get_item). The
+ * GIL stays held: a lookup does not wait on I/O (see common.h). */
 PyObject *
-kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+kdp_get_item(DatabaseObject *self, const char *table, PyObject *key)
 {
+    if (db_check(self) < 0)
+        return NULL;
     kdp_buf b;
     kdp_buf_init(&b);
-    const char *name = table_and_map(self, "get_item", "key", args, nargs, kwnames, &b);
-    if (name == NULL) {
+    if (kdp_encode_item(self->st, &b, key, "key") < 0) {
         kdp_buf_free(&b);
         return NULL;
     }
     keel_view v;
-    keel_status rc = keel_db_get_item(self->db, name, b.p, b.len, &v);
+    keel_status rc = keel_db_get_item(self->db, table, b.p, b.len, &v);
     kdp_buf_free(&b);
     if (rc == KEEL_NOTFOUND)
         Py_RETURN_NONE;
     if (rc != KEEL_OK)
         return kdp_raise_status(self->st, rc, "get_item", NULL);
     return kdp_decode(self->st, self, v.data, v.len);
+}
+
+PyObject *
+kdp_db_get_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"table", "key"};
+    PyObject *a[2];
+    if (kdp_parse_args("get_item", args, nargs, kwnames, names, 2, 2, 2, a) < 0)
+        return NULL;
+    const char *table = kdp_table_name(self->st, a[0]);
+    return table == NULL ? NULL : kdp_get_item(self, table, a[1]);
 }
 
 PyObject *

@@ -172,33 +172,22 @@ write_result(DatabaseObject *self, keel_status rc, const char *what, keel_db_buf
 
 /* ---- put_item, delete_item, update_item -------------------------------------------------- */
 
-/* put_item / delete_item: (table, item-or-key, condition, names, values, return_values,
- * return_values_on_condition_check_failure). */
-static PyObject *
-put_or_delete(DatabaseObject *self, int is_put, PyObject *const *args, Py_ssize_t nargs,
-              PyObject *kwnames)
+/* put_item / delete_item on the table named `table`: a[0..5] are (item-or-key, condition,
+ * names, values, return_values, return_values_on_condition_check_failure), NULL where
+ * absent. Shared by Database.put_item/delete_item and Table.put_item/delete_item. */
+PyObject *
+kdp_put_or_delete(DatabaseObject *self, int is_put, const char *table, PyObject *const *a)
 {
-    static const char *const put_names[] = {"table", "item", "condition", "names", "values",
-                                            "return_values",
-                                            "return_values_on_condition_check_failure"};
-    static const char *const del_names[] = {"table", "key", "condition", "names", "values",
-                                            "return_values",
-                                            "return_values_on_condition_check_failure"};
     const char *fname = is_put ? "put_item" : "delete_item";
-    PyObject *a[7];
-    if (kdp_parse_args(fname, args, nargs, kwnames, is_put ? put_names : del_names, 2, 7, 7,
-                       a) < 0)
-        return NULL;
-    const char *table = kdp_table_name(self->st, a[0]);
-    if (table == NULL || db_check(self) < 0)
+    if (db_check(self) < 0)
         return NULL;
     kdp_buf b;
     kdp_buf_init(&b);
     wopts w;
     wopts_init(&w);
     PyObject *r = NULL;
-    if (kdp_encode_item(self->st, &b, a[1], is_put ? "item" : "key") == 0 &&
-        parse_wopts(self->st, a[2], a[3], a[4], a[5], a[6], &w) == 0) {
+    if (kdp_encode_item(self->st, &b, a[0], is_put ? "item" : "key") == 0 &&
+        parse_wopts(self->st, a[1], a[2], a[3], a[4], a[5], &w) == 0) {
         keel_status rc;
         keel_db_buf out = {NULL, 0};
         if (is_put)
@@ -210,6 +199,24 @@ put_or_delete(DatabaseObject *self, int is_put, PyObject *const *args, Py_ssize_
     wopts_free(&w);
     kdp_buf_free(&b);
     return r;
+}
+
+static PyObject *
+put_or_delete(DatabaseObject *self, int is_put, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames)
+{
+    static const char *const put_names[] = {"table", "item", "condition", "names", "values",
+                                            "return_values",
+                                            "return_values_on_condition_check_failure"};
+    static const char *const del_names[] = {"table", "key", "condition", "names", "values",
+                                            "return_values",
+                                            "return_values_on_condition_check_failure"};
+    PyObject *a[7];
+    if (kdp_parse_args(is_put ? "put_item" : "delete_item", args, nargs, kwnames,
+                       is_put ? put_names : del_names, 2, 7, 7, a) < 0)
+        return NULL;
+    const char *table = kdp_table_name(self->st, a[0]);
+    return table == NULL ? NULL : kdp_put_or_delete(self, is_put, table, a + 1);
 }
 
 PyObject *
@@ -225,6 +232,32 @@ kdp_db_delete_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs
     return put_or_delete(self, 0, args, nargs, kwnames);
 }
 
+/* update_item on the table named `table`: a[0..6] are (key, update, condition, names,
+ * values, return_values, return_values_on_condition_check_failure), NULL where absent. */
+PyObject *
+kdp_update_item(DatabaseObject *self, const char *table, PyObject *const *a)
+{
+    if (db_check(self) < 0)
+        return NULL;
+    const char *update;
+    kdp_buf b;
+    kdp_buf_init(&b);
+    wopts w;
+    wopts_init(&w);
+    PyObject *r = NULL;
+    if (kdp_encode_item(self->st, &b, a[0], "key") == 0 &&
+        opt_str(self->st, a[1], "update", &update) == 0 &&
+        parse_wopts(self->st, a[2], a[3], a[4], a[5], a[6], &w) == 0) {
+        keel_status rc;
+        keel_db_buf out = {NULL, 0};
+        IO_CALL(self, rc = keel_db_update_item(self->db, table, b.p, b.len, update, &w.o, &out));
+        r = write_result(self, rc, "update_item", &out);
+    }
+    wopts_free(&w);
+    kdp_buf_free(&b);
+    return r;
+}
+
 PyObject *
 kdp_db_update_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs,
                    PyObject *kwnames)
@@ -236,25 +269,7 @@ kdp_db_update_item(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs
     if (kdp_parse_args("update_item", args, nargs, kwnames, names, 2, 8, 8, a) < 0)
         return NULL;
     const char *table = kdp_table_name(self->st, a[0]);
-    if (table == NULL || db_check(self) < 0)
-        return NULL;
-    const char *update;
-    kdp_buf b;
-    kdp_buf_init(&b);
-    wopts w;
-    wopts_init(&w);
-    PyObject *r = NULL;
-    if (kdp_encode_item(self->st, &b, a[1], "key") == 0 &&
-        opt_str(self->st, a[2], "update", &update) == 0 &&
-        parse_wopts(self->st, a[3], a[4], a[5], a[6], a[7], &w) == 0) {
-        keel_status rc;
-        keel_db_buf out = {NULL, 0};
-        IO_CALL(self, rc = keel_db_update_item(self->db, table, b.p, b.len, update, &w.o, &out));
-        r = write_result(self, rc, "update_item", &out);
-    }
-    wopts_free(&w);
-    kdp_buf_free(&b);
-    return r;
+    return table == NULL ? NULL : kdp_update_item(self, table, a + 1);
 }
 
 /* ---- transactions ------------------------------------------------------------------------ */
