@@ -7,19 +7,52 @@
 # pytest -m engines) once, and a short libFuzzer run of each decoder.
 # Set-up is scripts/bootstrap.sh.
 # KEEL_FUZZ_SECONDS (default 5, per target; ten targets) sets the fuzzing time; 0 skips it.
+# KEEL_PYTEST_WORKERS (default 2) is the number of pytest-xdist worker processes of each
+# Python suite run (not the engine tests, which start their own workers); 1 runs them serially.
+# Each phase logs its elapsed seconds, and a table of them (with the load average) closes the
+# log, whatever the outcome.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-"$ROOT/scripts/bootstrap.sh"
-export PATH="$ROOT/.venv/bin:$PATH"
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-log "C tests (release build in build/)"
+START=$SECONDS
+PHASE=""
+PHASE_START=0
+TIMES=()
+end_phase() {  # logs the running phase's elapsed seconds and files them for the summary
+  [ -n "$PHASE" ] || return 0
+  local t=$((SECONDS - PHASE_START))
+  log "$t s: $PHASE"
+  TIMES+=("$(printf '%5d s  %s' "$t" "$PHASE")")
+  PHASE=""
+}
+phase() { end_phase; PHASE="$*"; PHASE_START=$SECONDS; log "$*"; }
+summary() {
+  local status=$?
+  end_phase
+  {
+    log "phase times (load average now: $(cut -d' ' -f1-3 /proc/loadavg), at the start: $LOAD0)"
+    printf '%s\n' "${TIMES[@]}"
+    printf '%5d s  total (exit status %d)\n' $((SECONDS - START)) "$status"
+  } >&2
+}
+LOAD0="$(cut -d' ' -f1-3 /proc/loadavg)"
+trap summary EXIT
+
+phase "set-up (scripts/bootstrap.sh)"
+"$ROOT/scripts/bootstrap.sh"
+export PATH="$ROOT/.venv/bin:$PATH"
+export KEEL_PYTEST_WORKERS="${KEEL_PYTEST_WORKERS:-2}"
+XDIST=()
+if [ "$KEEL_PYTEST_WORKERS" != 1 ]; then XDIST=(-n "$KEEL_PYTEST_WORKERS" --dist worksteal); fi
+
+phase "C tests (release build in build/)"
 [ -f build/build.ninja ] || meson setup build -Dbuildtype=release -Dpython=disabled
 ninja -C build
 meson test -C build --suite c --print-errorlogs
 
-log "C tests under ASan + UBSan (build-asan/)"
+phase "C tests under ASan + UBSan (build-asan/)"
 [ -f build-asan/build.ninja ] || meson setup build-asan -Dbuildtype=debug -Dpython=disabled \
  -Db_sanitize=address,undefined -Db_lundef=false -Dbench=false
 ninja -C build-asan
@@ -27,18 +60,19 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C build-asan --suite c --print-errorlogs --timeout-multiplier 3
 
 if [ "${KEEL_FUZZ_SECONDS:-5}" != 0 ] && [ -x scripts/fuzz.sh ]; then
-  log "fuzzing every decoder and parser (scripts/fuzz.sh), ${KEEL_FUZZ_SECONDS:-5} s each"
+  phase "fuzzing every decoder and parser (scripts/fuzz.sh), ${KEEL_FUZZ_SECONDS:-5} s each"
   scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-5}"
 fi
 
-log "Python tests (keeldb and the keel CLI from .venv)"
-KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q -m "not engines" tests/python
+phase "Python tests (keeldb and the keel CLI from .venv; $KEEL_PYTEST_WORKERS workers)"
+KEEL_CLI="$ROOT/.venv/bin/keel" .venv/bin/python -m pytest -q "${XDIST[@]}" -m "not engines" \
+  tests/python
 
-log "Python tests on distributed engines: Grain, Ray Data, Dask (-m engines, once)"
+phase "Python tests on distributed engines: Grain, Ray Data, Dask (-m engines, once)"
 .venv/bin/python -m pytest -q -m engines -W ignore::DeprecationWarning tests/python
 
-log "Python tests on the other supported Pythons (${KEEL_PYTHONS:-3.10 3.11 3.12 3.13})"
+phase "Python tests on the other supported Pythons (${KEEL_PYTHONS:-3.10 3.11 3.12 3.13})"
 scripts/test-pythons.sh
 
-log "Python tests against an ASan + UBSan build of the extension"
+phase "Python tests against an ASan + UBSan build of the extension"
 scripts/test-python-asan.sh
