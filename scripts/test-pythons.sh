@@ -6,6 +6,8 @@
 # KEEL_PYTHONS   the versions to test (default "3.10 3.11 3.12 3.13"); the main venv's own
 #                version is skipped here, scripts/test.sh tests it in full.
 # KEEL_PYTEST_WORKERS  pytest-xdist worker processes per suite (default 2; 1: serially).
+# `scripts/test-pythons.sh --venvs` only creates the environments and installs the tools into
+# them (scripts/test.sh runs that in the background while the C suites run).
 # Interpreters are found as pythonX.Y on PATH or under $PYENV_ROOT (default ~/.pyenv). A
 # missing one is an error naming it: install it (pyenv install X.Y) or leave it out of
 # KEEL_PYTHONS.
@@ -25,6 +27,8 @@ find_python() {  # a pythonX.Y that runs (a pyenv shim of an inactive version do
   return 1
 }
 
+venvs_only=0
+if [ "${1:-}" = --venvs ]; then venvs_only=1; fi
 workers="${KEEL_PYTEST_WORKERS:-2}"
 xdist=()
 if [ "$workers" != 1 ]; then xdist=(-n "$workers" --dist worksteal); fi
@@ -48,6 +52,7 @@ for v in ${KEEL_PYTHONS:-3.10 3.11 3.12 3.13}; do
     "$venv/bin/python" -m pip install -q -r requirements-dev.txt
     cp requirements-dev.txt "$venv/.keel-requirements"
   fi
+  [ "$venvs_only" = 0 ] || continue
   log "Python $v: building keeldb into $venv and running tests/python"
   t0=$SECONDS
   "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps .
