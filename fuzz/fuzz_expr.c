@@ -142,14 +142,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 st = kdb_update_apply(e, b->p, b->len, &out);
                 PROMISE(st == KEEL_OK || st == KEEL_EVALIDATION);
                 if (st != KEEL_OK) continue;
-                kdb_val m, v, k;
+                kdb_val m, v, was;
                 PROMISE(kdb_item_open(out.p, out.len, &m) && m.len == out.len);
                 size_t isz;
                 st = kdb_item_check(out.p, out.len, &isz);
                 PROMISE(st == KEEL_OK || st == KEEL_EVALIDATION);
                 /* The key attributes come through untouched. */
                 PROMISE(kdb_item_attr(out.p, out.len, "pk", 2, &v) &&
-                        kdb_item_attr(b->p, b->len, "pk", 2, &k) && kdb_val_equal(&v, &k));
+                        kdb_item_attr(b->p, b->len, "pk", 2, &was) && kdb_val_equal(&v, &was));
                 kdb_buf proj = {0};
                 PROMISE(kdb_update_project(e, out.p, out.len, &proj) == KEEL_OK);
                 PROMISE(kdb_item_open(proj.p, proj.len, &m) && m.len == proj.len);

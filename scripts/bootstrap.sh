@@ -4,7 +4,9 @@
 # .venv with the Python build and test tools (and the distributed engines of
 # requirements-engines.txt; KEEL_NO_ENGINES=1 skips them), and builds + installs keel into it
 # (`pip install .`: the keeldb package and the `keel` command). Idempotent: a second run
-# installs nothing new and rebuilds only what changed.
+# installs nothing new and rebuilds only what changed. meson compiles through ccache when it
+# is installed (it is in the list below): the library objects of one `pip install .` serve
+# every other build with the same flags (build/, each .venv-X.Y's, and across runs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -14,7 +16,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 DEB_PACKAGES=(gcc g++ pkg-config libxxhash-dev libisal-dev liblmdb-dev libzstd-dev libbrotli-dev libhighwayhash-dev
               libcbor-dev libjansson-dev libmicrohttpd-dev libssl-dev zlib1g-dev
               python3-dev python3-venv clang libclang-rt-14-dev libhnswlib-dev
-              libopenblas-dev gcc-aarch64-linux-gnu qemu-user-static)
+              libopenblas-dev gcc-aarch64-linux-gnu qemu-user-static ccache)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

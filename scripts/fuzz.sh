@@ -8,7 +8,7 @@
 # build-fuzz/fuzz-artifacts/ and can be replayed with
 #   build-fuzz/fuzz/fuzz_open build-fuzz/fuzz-artifacts/crash-...
 # Extra arguments after SECONDS go to libFuzzer (e.g. -jobs=2 -workers=2; the per-job logs
-# are then build-fuzz/fuzz-N.log).
+# are then build-fuzz/fuzz-N.log). KEEL_FUZZ_PARALLEL=N fuzzes N targets at a time (default 1).
 set -eu
 secs=${1:-60}
 [ $# -gt 0 ] && shift
@@ -16,7 +16,10 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
 
 if [ ! -f "$build/build.ninja" ]; then
-    CC=clang CXX=clang++ meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=none \
+    # meson puts ccache in front of the compilers it finds itself, not of CC and CXX.
+    cc=clang cxx=clang++
+    if command -v ccache >/dev/null; then cc="ccache clang" cxx="ccache clang++"; fi
+    CC=$cc CXX=$cxx meson setup "$build" "$root" -Dfuzz=true -Db_sanitize=none \
         -Dbuildtype=debugoptimized -Dbench=false -Dtests=false -Dpython=disabled \
         -Dinstall_c_library=false
 fi
@@ -61,19 +64,58 @@ for seed in 'a = :a AND (NOT #n <> :s OR size(l) BETWEEN :a AND :n)' \
     [ -f "$corpus-expr/seed-$i" ] || printf '%s' "$seed" > "$corpus-expr/seed-$i"
 done
 
+# KEEL_FUZZ_PARALLEL=N runs N targets at a time (scripts/test.sh: 2, one a core), each with
+# its output in build-fuzz/fuzz-NAME.log, shown when it ends; a crash stops new targets from
+# starting and makes the exit status non-zero once the running ones are done.
+parallel=${KEEL_FUZZ_PARALLEL:-1}
+pids="" names="" failed=0
+
+finish_oldest() {  # waits for the oldest running target and reports it
+    set -- $pids
+    pid=$1
+    shift
+    pids="$*"
+    set -- $names
+    name=$1
+    shift
+    names="$*"
+    set +e
+    wait "$pid"
+    status=$?
+    set -e
+    cat "$build/fuzz-$name.log"
+    if [ "$status" -ne 0 ]; then
+        echo "fuzz.sh: $name stopped with status $status; inputs in $build/fuzz-artifacts/" >&2
+        [ "$failed" -ne 0 ] || failed=$status
+    else
+        echo "fuzz.sh: $name: no crash in $secs s"
+    fi
+}
+
 run() {  # name, then libFuzzer arguments
     name=$1
     shift
-    set +e
-    "$build/fuzz/$name" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 \
-        -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$name-" "$@"
-    status=$?
-    set -e
-    if [ "$status" -ne 0 ]; then
-        echo "fuzz.sh: $name stopped with status $status; inputs in $build/fuzz-artifacts/" >&2
-        exit "$status"
+    [ "$failed" -eq 0 ] || return 0
+    if [ "$parallel" -le 1 ]; then
+        set +e
+        "$build/fuzz/$name" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 \
+            -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$name-" "$@"
+        status=$?
+        set -e
+        if [ "$status" -ne 0 ]; then
+            echo "fuzz.sh: $name stopped with status $status; inputs in $build/fuzz-artifacts/" >&2
+            exit "$status"
+        fi
+        echo "fuzz.sh: $name: no crash in $secs s"
+        return 0
     fi
-    echo "fuzz.sh: $name: no crash in $secs s"
+    "$build/fuzz/$name" -max_total_time="$secs" -timeout=20 -rss_limit_mb=4096 \
+        -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$name-" "$@" \
+        >"$build/fuzz-$name.log" 2>&1 &
+    pids="$pids $!"
+    names="$names $name"
+    set -- $pids
+    [ "$#" -lt "$parallel" ] || finish_oldest
 }
 
 # The store opener (arbitrary bytes opened as a keel store), the record reader, the item
@@ -130,3 +172,5 @@ run fuzz_request -max_len=8192 -dict="$root/fuzz/json.dict" "$@" "$corpus-reques
 # Saved vector graphs: an empty one (label bound 5, L2) as the seed.
 printf '\002\000\000\000\000\377\377\377\377\377\377\377\377' >"$corpus-hnsw/empty"
 run fuzz_hnsw -max_len=8192 "$@" "$corpus-hnsw"
+while [ -n "$pids" ] && [ -n "${pids# }" ]; do finish_oldest; done
+exit "$failed"

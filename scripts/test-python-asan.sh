@@ -2,6 +2,7 @@
 # Runs the Python suite against an ASan + UBSan build of the keeldb extension (and of
 # libkeel inside it), with the sanitizer runtimes preloaded into the interpreter.
 # Usage: scripts/test-python-asan.sh [pytest args]. Needs scripts/bootstrap.sh's .venv.
+# KEEL_PYTEST_WORKERS: pytest-xdist worker processes (default 2; 1: serially).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,6 +17,8 @@ PKG="$B/pkg/keeldb"
 rm -rf "$B/pkg" && mkdir -p "$PKG"
 cp python/keeldb/*.py python/keeldb/*.pyi python/keeldb/py.typed "$PKG/"
 cp "$B"/python/_*.so "$PKG/"
+xdist=()
+if [ "${KEEL_PYTEST_WORKERS:-2}" != 1 ]; then xdist=(-n "${KEEL_PYTEST_WORKERS:-2}" --dist worksteal); fi
 ASAN_LIB="$(gcc -print-file-name=libasan.so)"
 UBSAN_LIB="$(gcc -print-file-name=libubsan.so)"
 # CPython's own allocations are not ours to report; leaks are checked separately (valgrind).
@@ -23,6 +26,6 @@ UBSAN_LIB="$(gcc -print-file-name=libubsan.so)"
 # sanitizer runtimes preloaded: their C code is sanitized by the C suite under build-asan/.
 LD_PRELOAD="$ASAN_LIB:$UBSAN_LIB" ASAN_OPTIONS=detect_leaks=0 \
   UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONPATH="$ROOT/$B/pkg" \
-  .venv/bin/python -m pytest -q -p no:cacheprovider tests/python \
+  .venv/bin/python -m pytest -q -p no:cacheprovider "${xdist[@]}" tests/python \
   --ignore-glob='tests/python/test_cli*.py' --ignore-glob='tests/python/test_serve*.py' \
   -k "not mypy and not stubs" -m "not engines" "$@"

@@ -5,6 +5,9 @@
 #
 # KEEL_PYTHONS   the versions to test (default "3.10 3.11 3.12 3.13"); the main venv's own
 #                version is skipped here, scripts/test.sh tests it in full.
+# KEEL_PYTEST_WORKERS  pytest-xdist worker processes per suite (default 2; 1: serially).
+# `scripts/test-pythons.sh --venvs` only creates the environments and installs the tools into
+# them (scripts/test.sh runs that in the background while the C suites run).
 # Interpreters are found as pythonX.Y on PATH or under $PYENV_ROOT (default ~/.pyenv). A
 # missing one is an error naming it: install it (pyenv install X.Y) or leave it out of
 # KEEL_PYTHONS.
@@ -23,6 +26,12 @@ find_python() {  # a pythonX.Y that runs (a pyenv shim of an inactive version do
   done
   return 1
 }
+
+venvs_only=0
+if [ "${1:-}" = --venvs ]; then venvs_only=1; fi
+workers="${KEEL_PYTEST_WORKERS:-2}"
+xdist=()
+if [ "$workers" != 1 ]; then xdist=(-n "$workers" --dist worksteal); fi
 
 status=0
 for v in ${KEEL_PYTHONS:-3.10 3.11 3.12 3.13}; do
@@ -43,12 +52,16 @@ for v in ${KEEL_PYTHONS:-3.10 3.11 3.12 3.13}; do
     "$venv/bin/python" -m pip install -q -r requirements-dev.txt
     cp requirements-dev.txt "$venv/.keel-requirements"
   fi
+  [ "$venvs_only" = 0 ] || continue
   log "Python $v: building keeldb into $venv and running tests/python"
+  t0=$SECONDS
   "$venv/bin/python" -m pip install -q --no-build-isolation --no-deps .
+  t1=$SECONDS
   if ! KEEL_CLI="$ROOT/$venv/bin/keel" "$venv/bin/python" -m pytest -q -p no:cacheprovider \
-       tests/python; then
+       "${xdist[@]}" tests/python; then
     echo "test-pythons: the suite failed on Python $v" >&2
     status=1
   fi
+  log "Python $v: $((t1 - t0)) s building keeldb, $((SECONDS - t1)) s testing"
 done
 exit $status

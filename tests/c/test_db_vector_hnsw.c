@@ -370,6 +370,7 @@ static void test_crash_during_checkpoint(void) {
         else CHECK(compare(db, 0, q + (cut % 8) * 4, 1, 4, 5, KEEL_DB_MAX_EF, v, alive, -1) >= 0.99);
         if (cut == len) CHECK_EQ(info(db, 0).graph_inserts, 0);
         keel_db_free(db);
+        remove_recovered("k2.keel");
     }
     free(full);
     free(v);

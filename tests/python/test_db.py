@@ -64,7 +64,15 @@ ROUND_TRIP = [
 ]
 
 
-@pytest.mark.parametrize("value", ROUND_TRIP, ids=repr)
+def _stable_id(value: Any) -> str:
+    """repr, with a set's members sorted: every pytest-xdist worker must collect the same ids,
+    and a set of str's repr follows the per-process hash seed."""
+    if isinstance(value, (set, frozenset)):
+        return "{" + ", ".join(sorted(map(repr, value))) + "}"
+    return repr(value)
+
+
+@pytest.mark.parametrize("value", ROUND_TRIP, ids=_stable_id)
 def test_value_round_trip(value: Any) -> None:
     back = _db._decode(_db._encode(value))
     assert back == value
