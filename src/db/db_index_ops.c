@@ -387,62 +387,47 @@ keel_status keel_db_update_ttl(keel_db *db, const char *table, const char *attri
     return st;
 }
 
+/* kdb_walk_batch's choice for the reaper: the item has expired. */
+typedef struct reap_ctx {
+    char ttl[256];
+    int64_t now;
+} reap_ctx;
+
+static bool pick_expired(const uint8_t *item, size_t len, void *ctx) {
+    const reap_ctx *c = ctx;
+    return kdb_expired(c->ttl, c->now, item, len);
+}
+
 /* Reap table `id`: find expired items under the read lock, delete them through the write
  * path (which re-checks expiry under the writer lock), batch after batch. */
 static keel_status reap_table(keel_db *db, uint32_t id, uint64_t max, uint64_t *n) {
     kdb_write *w = kdb_writes_alloc(REAP_BATCH);
-    kdb_key *last = malloc(sizeof *last);
-    keel_status st = w && last ? KEEL_OK : keel__fail(KEEL_ENOMEM, "reaping");
-    bool started = false, more = true;
-    while (st == KEEL_OK && more && (!max || *n < max)) {
+    kdb_walk *wk = calloc(1, sizeof *wk);
+    keel_status st = w && wk ? KEEL_OK : keel__fail(KEEL_ENOMEM, "reaping");
+    if (wk) wk->id = id;
+    while (st == KEEL_OK && !wk->done && (!max || *n < max)) {
         if ((st = kdb_db_fresh_order(db)) != KEEL_OK) break;
         if ((st = keel__reader_enter(db->s)) != KEEL_OK) break;
-        char ttl[256];
+        reap_ctx c;
         pthread_rwlock_rdlock(&db->cat_lock);
         kdb_table *t = kdb_table_by_id(db, id);
-        if (t) memcpy(ttl, t->ttl, sizeof ttl);
+        if (t) memcpy(c.ttl, t->ttl, sizeof c.ttl);
         pthread_rwlock_unlock(&db->cat_lock);
-        if (!t || !ttl[0]) {
+        if (!t || !c.ttl[0]) {
             keel__reader_leave(db->s);
             break;
         }
-        int64_t now = kdb_now(db);
-        kdb_keysrc src = kdb_db_keysrc(db);
-        kdb_opos pos;
-        uint8_t lo[8] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
-                         (uint8_t)id, 0, 0, 0, 0};
-        more = started ? kdb_order_seek(db->order, last->b, last->len, &src, &pos)
-                       : kdb_order_seek(db->order, lo, sizeof lo, &src, &pos);
-        size_t nw = 0, seen = 0;
+        c.now = kdb_now(db);
         uint64_t room = max ? max - *n : UINT64_MAX;
-        while (more && nw < REAP_BATCH && nw < room && seen < REAP_SCAN) {
-            kdb_oent e = kdb_order_get(&pos);
-            if ((uint32_t)(e.prefix >> 32) != id) {
-                more = false;
-                break;
-            }
-            size_t klen;
-            const uint8_t *key = kdb_key_at(db->s, e.off, &klen);
-            keel_snap_entry se;
-            keel__entry_at(db->s->map->base, db->s->align, e.off, &se);
-            bool skip = started && klen == last->len && memcmp(key, last->b, klen) == 0;
-            if (!skip && kdb_expired(ttl, now, db->s->map->base + se.voff, se.vlen)) {
-                memset(&w[nw], 0, sizeof w[nw]);
-                w[nw].kind = KDB_W_DELETE;
-                w[nw].table = id;
-                w[nw].reap = true;
-                memcpy(w[nw].key.b, key, klen);
-                w[nw].key.len = klen;
-                nw++;
-            }
-            memcpy(last->b, key, klen);
-            last->len = klen;
-            started = true;
-            seen++;
-            more = kdb_order_next(db->order, &pos);
-        }
+        size_t nw = kdb_walk_batch(db, wk, REAP_SCAN, room < REAP_BATCH ? room : REAP_BATCH,
+                                   pick_expired, &c, w);
         keel__reader_leave(db->s);
         if (!nw) continue;
+        for (size_t i = 0; i < nw; i++) {
+            w[i].kind = KDB_W_DELETE;
+            w[i].table = id;
+            w[i].reap = true;
+        }
         if ((st = kdb_writes_run(db, w, nw)) != KEEL_OK) {
             if (st == KEEL_ENOTABLE) {  /* deleted meanwhile: nothing left to reap */
                 keel__clear_error();
@@ -453,7 +438,7 @@ static keel_status reap_table(keel_db *db, uint32_t id, uint64_t max, uint64_t *
         for (size_t i = 0; i < nw; i++) *n += w[i].prev != NULL;
     }
     free(w);
-    free(last);
+    free(wk);
     return st;
 }
 

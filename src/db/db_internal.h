@@ -180,6 +180,23 @@ typedef struct kdb_write {
     kdb_key key;                /* last: large (room for index keys), never zeroed whole */
 } kdb_write;
 
+/* A walk over one table's items in key order that resumes where it stopped, for work done
+ * a batch at a time through the write path, the reader lock let go between batches (the
+ * TTL reaper, a vector index's backfill; db_items.c). Start it zeroed with its table id. */
+typedef struct kdb_walk {
+    uint32_t id;
+    bool started;   /* `last` is the key of the last item visited */
+    bool done;      /* the table's last item was visited */
+    kdb_key last;
+} kdb_walk;
+
+/* Under the store's reader lock, the ordered index fresh: visit up to `scan` more items of
+ * the table and put the keys of those `pick` chooses, at most `cap`, into w[0..] (each
+ * zeroed but for its key; the caller sets kind, table and flags). Returns how many. */
+size_t kdb_walk_batch(keel_db *db, kdb_walk *wk, size_t scan, size_t cap,
+                      bool (*pick)(const uint8_t *item, size_t len, void *ctx), void *ctx,
+                      kdb_write *w);
+
 /* n writes, each zeroed but for its key's bytes (kdb_writes_alloc; kdb_write_alloc for
  * one). Clearing the 11 KB key buffers would cost more than the rest: calloc of a batch of
  * 100 writes cleared 1.1 MB, 11,600 instructions a write, and 120 KB for a 10-action

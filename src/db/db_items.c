@@ -8,7 +8,8 @@
  * checked and its new item computed, and everything appended as one atomic group through
  * the store's append path, whose publish hook (db.c) keeps the ordered index and the
  * counts current. Nothing is written when any step fails. This file only shapes requests
- * and results.
+ * and results, and walks a table a batch at a time for the reaper and the vector backfill
+ * (kdb_walk_batch).
  */
 #include "db/db_internal.h"
 
@@ -201,4 +202,43 @@ keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len, const 
     if (st == KEEL_OK) st = kdb_writes_run(db, w, 1);
     free_writes(w, 1);
     return st;
+}
+
+/* ---- walking a table a batch at a time ---------------------------------------------------- */
+
+size_t kdb_walk_batch(keel_db *db, kdb_walk *wk, size_t scan, size_t cap,
+                      bool (*pick)(const uint8_t *item, size_t len, void *ctx), void *ctx,
+                      kdb_write *w) {
+    if (wk->done) return 0;
+    kdb_keysrc src = kdb_db_keysrc(db);
+    kdb_opos pos;
+    uint8_t lo[8] = {(uint8_t)(wk->id >> 24), (uint8_t)(wk->id >> 16), (uint8_t)(wk->id >> 8),
+                     (uint8_t)wk->id, 0, 0, 0, 0};
+    bool more = wk->started ? kdb_order_seek(db->order, wk->last.b, wk->last.len, &src, &pos)
+                            : kdb_order_seek(db->order, lo, sizeof lo, &src, &pos);
+    size_t n = 0;
+    for (size_t seen = 0; more && n < cap && seen < scan; seen++) {
+        kdb_oent e = kdb_order_get(&pos);
+        if ((uint32_t)(e.prefix >> 32) != wk->id) break;
+        size_t klen;
+        const uint8_t *key = kdb_key_at(db->s, e.off, &klen);
+        keel_snap_entry se;
+        keel__entry_at(db->s->map->base, db->s->align, e.off, &se);
+        /* The seek lands on the last key visited when it is still there: skip it. */
+        bool again = wk->started && klen == wk->last.len && memcmp(key, wk->last.b, klen) == 0;
+        if (!again && pick(db->s->map->base + se.voff, se.vlen, ctx)) {
+            memset(&w[n], 0, offsetof(kdb_write, key));
+            w[n].key.part_len = 0;
+            memcpy(w[n].key.b, key, klen);
+            w[n].key.len = klen;
+            n++;
+        }
+        memcpy(wk->last.b, key, klen);
+        wk->last.len = klen;
+        wk->started = true;
+        more = kdb_order_next(db->order, &pos);
+    }
+    if (!more || (uint32_t)(kdb_order_get(&pos).prefix >> 32) != wk->id)
+        wk->done = true;
+    return n;
 }

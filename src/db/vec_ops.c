@@ -84,50 +84,37 @@ static keel_status check_def(const keel_db_vector_index_def *d) {
  * it, is left alone, out of the index). A crash between batches leaves the rest as lists,
  * out of the index, until they are written again. */
 #define REVECTOR_BATCH 256
+
+/* kdb_walk_batch's choice for the backfill: the attribute is a list of dims elements. */
+typedef struct revector_ctx {
+    const char *attr;
+    size_t alen;
+    uint32_t dims;
+} revector_ctx;
+
+static bool pick_list(const uint8_t *item, size_t len, void *ctx) {
+    const revector_ctx *c = ctx;
+    kdb_val v;
+    return kdb_item_attr(item, len, c->attr, c->alen, &v) && v.type == KDB_L &&
+           v.count == c->dims;
+}
+
 static keel_status revector_lists(keel_db *db, uint32_t id, const char *attr, uint32_t dims) {
     kdb_write *w = kdb_writes_alloc(REVECTOR_BATCH);
-    kdb_key *last = malloc(sizeof *last);
-    keel_status st = w && last ? KEEL_OK : keel__fail(KEEL_ENOMEM, "vector index backfill");
-    bool started = false, more = true;
-    size_t alen = strlen(attr);
-    while (st == KEEL_OK && more) {
+    kdb_walk *wk = calloc(1, sizeof *wk);
+    keel_status st = w && wk ? KEEL_OK : keel__fail(KEEL_ENOMEM, "vector index backfill");
+    if (wk) wk->id = id;
+    revector_ctx c = {attr, strlen(attr), dims};
+    while (st == KEEL_OK && !wk->done) {
         if ((st = kdb_db_fresh_order(db)) != KEEL_OK) break;
         if ((st = keel__reader_enter(db->s)) != KEEL_OK) break;
-        kdb_keysrc src = kdb_db_keysrc(db);
-        kdb_opos pos;
-        uint8_t lo[8] = {(uint8_t)(id >> 24), (uint8_t)(id >> 16), (uint8_t)(id >> 8),
-                         (uint8_t)id, 0, 0, 0, 0};
-        more = started ? kdb_order_seek(db->order, last->b, last->len, &src, &pos)
-                       : kdb_order_seek(db->order, lo, sizeof lo, &src, &pos);
-        size_t nw = 0;
-        while (more && nw < REVECTOR_BATCH) {
-            kdb_oent e = kdb_order_get(&pos);
-            if ((uint32_t)(e.prefix >> 32) != id) {
-                more = false;
-                break;
-            }
-            size_t klen;
-            const uint8_t *key = kdb_key_at(db->s, e.off, &klen);
-            keel_snap_entry se;
-            keel__entry_at(db->s->map->base, db->s->align, e.off, &se);
-            kdb_val v;
-            bool skip = started && klen == last->len && memcmp(key, last->b, klen) == 0;
-            if (!skip && kdb_item_attr(db->s->map->base + se.voff, se.vlen, attr, alen, &v) &&
-                v.type == KDB_L && v.count == dims) {
-                memset(&w[nw], 0, offsetof(kdb_write, key));
-                w[nw].kind = KDB_W_UPDATE;
-                w[nw].table = id;
-                w[nw].revector = true;
-                memcpy(w[nw].key.b, key, klen);
-                w[nw].key.len = klen;
-                nw++;
-            }
-            memcpy(last->b, key, klen);
-            last->len = klen;
-            started = true;
-            more = kdb_order_next(db->order, &pos);
-        }
+        size_t nw = kdb_walk_batch(db, wk, SIZE_MAX, REVECTOR_BATCH, pick_list, &c, w);
         keel__reader_leave(db->s);
+        for (size_t i = 0; i < nw; i++) {
+            w[i].kind = KDB_W_UPDATE;
+            w[i].table = id;
+            w[i].revector = true;
+        }
         if (nw) st = kdb_writes_run(db, w, nw);
         for (size_t i = 0; i < nw; i++) kdb_write_free(&w[i]);
         if (st == KEEL_ENOTABLE) {
@@ -137,7 +124,7 @@ static keel_status revector_lists(keel_db *db, uint32_t id, const char *attr, ui
         }
     }
     free(w);
-    free(last);
+    free(wk);
     return st;
 }
 
