@@ -310,18 +310,32 @@ static int reader_enter(ReaderObject *self) {
     return 0;
 }
 
+/* The reader's next record (the reader's lock held): the GIL is let go only when the
+ * record is not in the reader's buffer already, so that a buffered record costs no switch. */
+static keel_status read_one(ReaderObject *self, keel_rec_record *rec) {
+    if (keel_rec_reader_buffered(self->r) > 0) return keel_rec_reader_next(self->r, rec);
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_reader_next(self->r, rec);
+    Py_END_ALLOW_THREADS
+    return st;
+}
+
+/* Back to the record read_one just returned, for the next batch to start with it. */
+static keel_status step_back(ReaderObject *self) {
+    uint64_t again = keel_rec_reader_tell(self->r) - 1;
+    keel_status st;
+    Py_BEGIN_ALLOW_THREADS
+    st = keel_rec_reader_seek(self->r, again);
+    Py_END_ALLOW_THREADS
+    return st;
+}
+
 /* The next record as Bytes, NULL with no exception at the end. */
 static PyObject *reader_next(ReaderObject *self) {
     if (reader_enter(self) < 0) return NULL;
     keel_rec_record rec;
-    keel_status st;
-    if (keel_rec_reader_buffered(self->r) > 0) {
-        st = keel_rec_reader_next(self->r, &rec);
-    } else {
-        Py_BEGIN_ALLOW_THREADS
-        st = keel_rec_reader_next(self->r, &rec);
-        Py_END_ALLOW_THREADS
-    }
+    keel_status st = read_one(self, &rec);
     PyObject *res = NULL;
     if (st == KEEL_OK) res = krec_bytes_new_from(self->bytes_type, &rec);
     else if (st != KEEL_NOTFOUND) krec_raise_status(st, NULL);
@@ -373,14 +387,7 @@ static PyObject *Reader_next_batch(ReaderObject *self, PyObject *args, PyObject 
     Py_ssize_t n = 0, used = 0;
     while (n < max_records) {
         keel_rec_record rec;
-        keel_status st;
-        if (keel_rec_reader_buffered(self->r) > 0) {
-            st = keel_rec_reader_next(self->r, &rec);
-        } else {
-            Py_BEGIN_ALLOW_THREADS
-            st = keel_rec_reader_next(self->r, &rec);
-            Py_END_ALLOW_THREADS
-        }
+        keel_status st = read_one(self, &rec);
         if (st == KEEL_NOTFOUND) break;
         if (st) {
             krec_raise_status(st, NULL);
@@ -389,10 +396,7 @@ static PyObject *Reader_next_batch(ReaderObject *self, PyObject *args, PyObject 
         if ((uint64_t)used + rec.len > (uint64_t)max_bytes) {
             if (n > 0) {
                 /* Hand it out with the next batch: step back to it. */
-                uint64_t again = keel_rec_reader_tell(self->r) - 1;
-                Py_BEGIN_ALLOW_THREADS
-                st = keel_rec_reader_seek(self->r, again);
-                Py_END_ALLOW_THREADS
+                st = step_back(self);
                 if (st) {
                     krec_raise_status(st, NULL);
                     goto done;
@@ -633,14 +637,7 @@ static PyObject *Reader_next_batch_into(ReaderObject *self, PyObject *args, PyOb
     memset(off, 0, 4);
     while (n < max_n) {
         keel_rec_record rec;
-        keel_status st;
-        if (keel_rec_reader_buffered(self->r) > 0) {
-            st = keel_rec_reader_next(self->r, &rec);
-        } else {
-            Py_BEGIN_ALLOW_THREADS
-            st = keel_rec_reader_next(self->r, &rec);
-            Py_END_ALLOW_THREADS
-        }
+        keel_status st = read_one(self, &rec);
         if (st == KEEL_NOTFOUND) break;
         if (st) {
             krec_raise_status(st, NULL);
@@ -648,10 +645,7 @@ static PyObject *Reader_next_batch_into(ReaderObject *self, PyObject *args, PyOb
         }
         if ((uint64_t)rec.len > (uint64_t)(dcap - used)) {
             /* Not this one: the next call (or next_batch) starts with it. */
-            uint64_t again = keel_rec_reader_tell(self->r) - 1;
-            Py_BEGIN_ALLOW_THREADS
-            st = keel_rec_reader_seek(self->r, again);
-            Py_END_ALLOW_THREADS
+            st = step_back(self);
             if (st) {
                 krec_raise_status(st, NULL);
                 goto unlock;
