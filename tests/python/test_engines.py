@@ -139,7 +139,9 @@ def test_ray_reads_ranges_in_two_workers(tmp_path: Path, ray_session: Any) -> No
     assert len(pids) == 2 and os.getpid() not in pids, pids
 
     with_paths = kray.read_records(paths[:1], include_paths=True, target_bytes=10_000).take_all()
-    assert [r["index"] for r in with_paths] == list(range(2500))
+    # Ray Data hands blocks out as tasks finish (no preserve_order): on a busy machine a later
+    # range can come first, so the indexes are compared as a set of positions.
+    assert sorted(r["index"] for r in with_paths) == list(range(2500))
     assert {r["path"] for r in with_paths} == {str(paths[0])}
 
 
