@@ -198,6 +198,16 @@ keel_status kdb_num_from_bignum(bool negative, const uint8_t *mag, size_t len, k
     return normalize(negative ? -1 : 1, D, k, (int64_t)k, out);
 }
 
+size_t kdb_f32_text(float f, char *buf, size_t cap) {
+    /* Nine significant digits always read back as the same float32; fewer often do. */
+    int len = 0;
+    for (int prec = 1; prec <= 9; prec++) {
+        len = snprintf(buf, cap, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f) break;
+    }
+    return len > 0 ? (size_t)len : 0;
+}
+
 keel_status kdb_num_from_double(double v, kdb_num *out) {
     if (isnan(v) || isinf(v))
         return keel__fail(KEEL_EVALIDATION, "NaN and Infinity are not valid numbers");
