@@ -12,6 +12,10 @@
 #include "db/db.h"
 #include "db_notation.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
 /* ---- shared fixtures ------------------------------------------------------------------------ */
 
 static const char *const ITEM =
@@ -402,6 +406,33 @@ static void test_vector_elements(void) {
         char buf[32];
         kdb_f32_text(texts[i].f, buf, sizeof buf);
         CHECKF(strcmp(buf, texts[i].text) == 0, "%s: got %s", texts[i].text, buf);
+    }
+    /* The bisection gives what trying 1, 2, ... 9 digits in turn gives: every power of two,
+     * its neighbours, short decimals and 200,000 random bit patterns. */
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    for (uint32_t n = 0; n < 200000 + 4 * 254 + 2000; n++) {
+        uint32_t bits;
+        if (n < 4 * 254) bits = ((n / 4 + 1) << 23) + (n % 4 == 1) - (n % 4 == 2) + (n % 4 == 3 ? 0x80000000u : 0);
+        else if (n < 4 * 254 + 2000) {
+            float d = (float)(n - 4 * 254) / 100.0f;
+            memcpy(&bits, &d, 4);
+        } else {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            bits = (uint32_t)(seed >> 32);
+        }
+        float f;
+        memcpy(&f, &bits, 4);
+        if (!isfinite(f)) continue;
+        char got[32], lin[32];
+        kdb_f32_text(f, got, sizeof got);
+        for (int prec = 1; prec <= 9; prec++) {
+            snprintf(lin, sizeof lin, "%.*g", prec, (double)f);
+            if (strtof(lin, NULL) == f) break;
+        }
+        if (strcmp(got, lin) != 0) {
+            CHECKF(false, "%08x: got %s, want %s", bits, got, lin);
+            break;
+        }
     }
     kdb_buf_free(&item);
     kdb_buf_free(&stored);
