@@ -178,3 +178,36 @@ def test_search_filter_on_elements(tmp_path: Path) -> None:
     assert set(got) == want
     assert all(got[p] == shown(rows[p][0]) for p in got)
     db.close()
+
+
+def test_dynamodb_endpoint(tmp_path: Path, cli: str, monkeypatch: Any) -> None:
+    """Through `keel serve` and boto3: a filter on an element and a projection of elements,
+    which come back as DynamoDB's N text of the float32's shortest decimal."""
+    boto3 = pytest.importorskip("boto3")
+    from keeldb.serve import serve
+
+    monkeypatch.setenv("KEEL_BIN", cli)
+    with serve(tmp_path / "db.keel") as s:
+        c = boto3.client("dynamodb", endpoint_url=s.endpoint_url, region_name="us-west-2",
+                         aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+        c.create_table(
+            TableName="docs", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            VectorIndexes=[{"IndexName": "emb", "VectorAttribute": {"AttributeName": "v"},
+                            "Dimensions": 3, "DistanceFunction": "DOT_PRODUCT",
+                            "Projection": {"ProjectionType": "ALL"}}])
+        for pk, xs in (("a", ["0.1", "2", "0.3333333333"]), ("b", ["5", "-1", "1e-7"])):
+            c.put_item(TableName="docs",
+                       Item={"pk": {"S": pk}, "v": {"L": [{"N": x} for x in xs]}})
+        r = c.scan(TableName="docs", FilterExpression="v[0] < :x AND attribute_exists(v[2])",
+                   ProjectionExpression="v[2], v[0]", ExpressionAttributeValues={":x": {"N": "1"}})
+        assert r["Items"] == [{"v": {"L": [{"N": "0.1"}, {"N": "0.33333334"}]}}]
+        r = c.scan(TableName="docs", FilterExpression="v = :l",
+                   ExpressionAttributeValues={":l": {"L": [{"N": "5"}, {"N": "-1"},
+                                                           {"N": "0.0000001"}]}},
+                   ProjectionExpression="pk")
+        assert r["Items"] == [{"pk": {"S": "b"}}]
+        r = c.execute_statement(Statement="SELECT v[1] FROM docs WHERE v[1] < ?",
+                                Parameters=[{"N": "0"}])
+        assert r["Items"] == [{"v": {"L": [{"N": "-1"}]}}]
