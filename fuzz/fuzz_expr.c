@@ -45,8 +45,9 @@ static void text(kdb_buf *b, const char *s) { kdb_enc_text(b, s, strlen(s)); }
 
 static void build(void) {
     /* {"pk": "p", "sk": 5, "a": 1, "s": "hello", "b": h'00ff', "l": [1, "x", [2]],
-     *  "m": {"a": {"b": 3}, "l": [true, null]}, "ss": SS["x", "y"], "ns": NS[1, 2]} */
-    kdb_enc_map(&item, 9);
+     *  "m": {"a": {"b": 3}, "l": [true, null]}, "ss": SS["x", "y"], "ns": NS[1, 2],
+     *  "v": float32 vector [0.1, -2, 1e-45] (read as a list of numbers)} */
+    kdb_enc_map(&item, 10);
     text(&item, "pk"); text(&item, "p");
     text(&item, "sk"); kdb_enc_uint(&item, 5);
     text(&item, "a"); kdb_enc_uint(&item, 1);
@@ -61,6 +62,8 @@ static void build(void) {
     text(&item, "x"); text(&item, "y");
     text(&item, "ns"); kdb_enc_tag(&item, KDB_TAG_SET); kdb_enc_array(&item, 2);
     kdb_enc_uint(&item, 1); kdb_enc_uint(&item, 2);
+    static const float vec[3] = {0.1f, -2.0f, 1e-45f};
+    text(&item, "v"); kdb_enc_tag(&item, KDB_TAG_F32LE); kdb_enc_bytes(&item, vec, sizeof vec);
 
     kdb_enc_map(&keymap, 2);
     text(&keymap, "pk"); text(&keymap, "p");

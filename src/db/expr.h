@@ -133,9 +133,12 @@ int kdb_expr_map_find(const uint8_t *m, size_t len, const char *key, size_t key_
 
 /* ---- expr_eval.c, shared with update.c ---- */
 
-/* Resolve the PATH node `path` in `root` (NULL: nothing resolves). False when missing. */
+/* Resolve the PATH node `path` in `root` (NULL: nothing resolves). False when missing.
+ * A path ending at an element of a vector resolves to the number it stands for
+ * (kdb_vec_elem), encoded into `elem`, where *out then points: keep `elem` alive as long
+ * as *out. With `elem` NULL such a path does not resolve. */
 bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root,
-                      kdb_val *out);
+                      kdb_val *out, uint8_t *elem);
 /* The projection of an item on the PATH nodes ids[0..n) (no two overlapping), as a new
  * CBOR map in `out` (reset first). */
 keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint32_t n,

@@ -506,14 +506,6 @@ static json_t *b64_string(const uint8_t *p, size_t n) {
 }
 
 /* The shortest decimal text that strtof reads back as f (f finite). */
-static void float32_text(float f, char *buf, size_t cap) {
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, cap, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f) return;
-    }
-    snprintf(buf, cap, "%.9g", (double)f);
-}
-
 static keel_status vector_to_json(const kdb_val *v, json_t **out) {
     json_t *arr = json_array();
     if (!arr) return keel__fail(KEEL_ENOMEM, "building JSON");
@@ -531,7 +523,7 @@ static keel_status vector_to_json(const kdb_val *v, json_t **out) {
         }
         char text[32];
         kdb_num x;
-        float32_text(f, text, sizeof text);
+        kdb_f32_text(f, text, sizeof text);
         json_t *e = NULL;
         if (kdb_num_parse(text, strlen(text), &x) != KEEL_OK ||
             wrap("N", num_string(&x), &e) != KEEL_OK || json_array_append_new(arr, e) != 0) {

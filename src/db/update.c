@@ -283,6 +283,20 @@ static keel_status set_op(uctx *c, const kdb_val *a, const kdb_val *b, bool diff
     return keep(c, &buf, out);
 }
 
+/* The value at a path of the old item, when it has one: a vector's element (the number it
+ * stands for, kdb_vec_elem) is copied into a buffer this update owns. */
+static bool read_path(uctx *c, const kdb_enode *path, kdb_val *out, keel_status *st) {
+    uint8_t elem[KDB_VEC_ELEM_LEN];
+    *st = KEEL_OK;
+    if (!kdb_expr_resolve(c->e, path, c->root, out, elem)) return false;
+    if (out->p == elem) {
+        kdb_buf b = {0};
+        kdb_buf_put(&b, elem, out->len);
+        *st = keep(c, &b, out);
+    }
+    return true;
+}
+
 /* The value of a SET operand; recursion is bounded by the parser's nesting limit. */
 static keel_status value_of(uctx *c, uint32_t id, kdb_val *out) {
     const kdb_expr *e = c->e;
@@ -295,11 +309,11 @@ static keel_status value_of(uctx *c, uint32_t id, kdb_val *out) {
         *out = e->vals[n->first];
         return KEEL_OK;
     case KDB_EN_PATH:
-        if (kdb_expr_resolve(e, n, c->root, out)) return KEEL_OK;
+        if (read_path(c, n, out, &st)) return st;
         return keel__fail(KEEL_EVALIDATION, "The provided expression refers to an attribute "
                           "that does not exist in the item");
     case KDB_EN_IF_NOT_EXISTS:
-        if (kdb_expr_resolve(e, &e->nodes[kid[0]], c->root, out)) return KEEL_OK;
+        if (read_path(c, &e->nodes[kid[0]], out, &st)) return st;
         return value_of(c, kid[1], out);
     case KDB_EN_PLUS:
     case KDB_EN_MINUS:
@@ -345,7 +359,8 @@ static keel_status outcome_of(uctx *c, const kdb_eact *a, outcome *o) {
     }
     const kdb_val *v = &e->vals[e->nodes[a->value].first];
     kdb_val cur;
-    bool have = kdb_expr_resolve(e, path, c->root, &cur);
+    uint8_t elem[KDB_VEC_ELEM_LEN];    /* cur is used only within this call */
+    bool have = kdb_expr_resolve(e, path, c->root, &cur, elem);
     if (a->kind == KDB_ACT_ADD) {
         if (!have) {
             o->what = OUT_SET;  /* 0 + v, or the empty set ∪ v */
