@@ -136,6 +136,10 @@ int kdb_expr_map_find(const uint8_t *m, size_t len, const char *key, size_t key_
 /* Resolve the PATH node `path` in `root` (NULL: nothing resolves). False when missing. */
 bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root,
                       kdb_val *out);
+/* The same for the path's elements from..n-1, starting at `start` (the value its element
+ * from-1 names; update.c finds the first element in its tree of the item). */
+bool kdb_expr_resolve_from(const kdb_expr *e, const kdb_enode *path, uint32_t from,
+                           const kdb_val *start, kdb_val *out);
 /* The projection of an item on the PATH nodes ids[0..n) (no two overlapping), as a new
  * CBOR map in `out` (reset first). */
 keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint32_t n,
