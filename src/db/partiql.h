@@ -184,7 +184,34 @@ static inline const uint32_t *kdb_pq_kids(const kdb_pq *q, const kdb_pqnode *n) 
 /* The single-name path `id` as (name, len); false when it is not one. */
 bool kdb_pq_simple_path(const kdb_pq *q, uint32_t id, const char **name, size_t *len);
 
-/* ---- partiql.c: statements compiled for a transaction (partiql_tx.c) ---------------------- */
+/* ---- partiql_render.c: the WHERE clause's conjuncts, shared by SELECT and the writes ------ */
+
+/* The top-level conjuncts of a WHERE clause (none without one; one when it is no AND). */
+typedef struct kdb_pqconj {
+    const uint32_t *ids;
+    uint32_t n;
+    uint32_t one;
+} kdb_pqconj;
+void kdb_pq_conjuncts(const kdb_pq *q, kdb_pqconj *c);
+/* Node `id` is the single-name path `attr` (false for an empty or NULL attr). */
+bool kdb_pq_names_attr(const kdb_pq *q, uint32_t id, const char *attr);
+/* `attr = v` (either side): the value node, or UINT32_MAX. */
+uint32_t kdb_pq_eq_value(const kdb_pq *q, uint32_t id, const char *attr);
+/* Render the conjuncts not marked used, ANDed, each parenthesized. Empty: no text. */
+keel_status kdb_pq_render_rest(const kdb_pq *q, const kdb_pqconj *c, const bool *used,
+                               kdb_pqgen *g, kdb_buf *text);
+/* A key map of table t: its partition key (and sort key, when sk) given as CBOR values. */
+void kdb_pq_enc_key(kdb_buf *b, const kdb_table *t, const uint8_t *pk, size_t pk_len,
+                    const uint8_t *sk, size_t sk_len);
+
+static inline bool kdb_pq_is_value(const kdb_pq *q, uint32_t id) {
+    return q->nodes[id].kind == KDB_PQN_VALUE;
+}
+static inline const kdb_pqval *kdb_pq_val(const kdb_pq *q, uint32_t id) {
+    return &q->vals[q->nodes[id].first];
+}
+
+/* ---- partiql_write.c: statements compiled for a transaction (partiql_tx.c) ---------------------- */
 
 /* An INSERT, UPDATE or DELETE as the write it makes: `key` holds the key map (INSERT: the
  * item), cond/upd the ConditionExpression and UpdateExpression texts (NULL: none), names
