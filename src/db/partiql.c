@@ -14,6 +14,13 @@
  *           through keel_db_put_item_ex, keel_db_update_item or keel_db_delete_item_ex (an
  *           INSERT's failed condition is KEEL_EDUPLICATE).
  *
+ * A kept statement that names one item by its whole key with `?` parameters (SELECT *
+ * FROM t WHERE pk = ? AND sk = ?: kdb_pq_cached_point) is a point get at once (point_get):
+ * its parameters are checked as the parser would, the store key made from them, and the
+ * result is the GET plan plan_select would make, without copying the kept parse, filling
+ * it, or planning. Anything else (another table schema, a parameter of another type than
+ * the key's, a malformed one, a resume) takes the general way, which also words errors.
+ *
  * Every expression goes through partiql_render.c to DynamoDB expression text with fresh
  * placeholders, and from there through the one expression parser: this file never
  * evaluates a condition itself except by kdb_expr_eval on a plan that parser built.
@@ -512,6 +519,75 @@ keel_status kdb_pq_compile_get(keel_db *db, const kdb_table *t, const kdb_pq *q,
     return st;
 }
 
+/* ---- a point get by the whole key ---------------------------------------------------------- */
+
+/* The `?` parameters of the CBOR array params[0..len), at most 2, into v[]: false when
+ * there are not exactly n of them or one is not an item value (the parser says why). */
+static bool point_params(const uint8_t *params, size_t len, uint32_t n, kdb_val *v) {
+    kdb_head h;
+    if (!params || !kdb_cbor_head(params, len, &h) || h.kind != KDB_C_ARRAY || h.v.u != n)
+        return false;
+    size_t at = h.head_len;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t k = kdb_cbor_skip(params + at, len - at, KEEL_DB_MAX_DEPTH + 2);
+        if (k == 0 || !kdb_val_decode(params + at, k, &v[i])) return false;
+        at += k;
+    }
+    return true;
+}
+
+static bool key_typed(const kdb_val *v, keel_db_keytype t) {
+    return (t == KEEL_DB_KEY_S && v->type == KDB_S) || (t == KEEL_DB_KEY_N && v->type == KDB_N) ||
+           (t == KEEL_DB_KEY_B && v->type == KDB_B);
+}
+
+/* The result of a kept point SELECT (see the top), or false: take the general way. */
+static bool point_get(keel_db *db, const char *stmt, const void *params, size_t params_len,
+                      const keel_db_execute_opts *opts, keel_db_result **out) {
+    kdb_pqpoint pt;
+    kdb_table t;
+    kdb_val pv[2];
+    if ((opts && opts->resume) || !kdb_pq_cached_point(db, stmt, strlen(stmt), &pt) ||
+        kdb_table_get(db, pt.table, &t) != KEEL_OK || pt.n != (t.skt ? 2u : 1u) ||
+        !point_params(params, params_len, pt.n, pv)) {
+        keel__clear_error();
+        return false;
+    }
+    int ipk = strcmp(pt.attr[0], t.pk) == 0 ? 0 : pt.n == 2 && strcmp(pt.attr[1], t.pk) == 0 ? 1 : -1;
+    if (ipk < 0 || (t.skt && strcmp(pt.attr[1 - ipk], t.sk) != 0)) return false;
+    const kdb_val *pk = &pv[pt.param[ipk] - 1], *sk = t.skt ? &pv[pt.param[1 - ipk] - 1] : NULL;
+    for (uint32_t i = 0; i < pt.n; i++)     /* as the parser checks them */
+        if (pt.check[i] && kdb_val_check(&pv[pt.param[i] - 1]) != KEEL_OK) {
+            keel__clear_error();
+            return false;
+        }
+    kdb_key key;
+    if (!key_typed(pk, t.pkt) || (sk && !key_typed(sk, t.skt)) ||
+        kdb_key_make(t.id, t.pkt, pk, t.skt, sk, &key) != KEEL_OK) {
+        keel__clear_error();
+        return false;
+    }
+    keel_db_result *r = calloc(1, sizeof *r);
+    if (!r) return false;
+    r->db = db;
+    r->limit = opts ? opts->limit : 0;
+    r->t = t;
+    r->plan = KEEL_DB_PLAN_GET;
+    r->forward = true;
+    kdb_pq_enc_key(&r->keys, &t, pk->p, pk->len, sk ? sk->p : NULL, sk ? sk->len : 0);
+    r->soffs = malloc(2 * sizeof *r->soffs);
+    kdb_buf_put(&r->skeys, key.b, key.len);
+    if (!r->soffs || r->skeys.failed || add_key(r, 0) != KEEL_OK) {
+        keel_db_result_free(r);
+        keel__clear_error();
+        return false;
+    }
+    r->soffs[0] = 0;
+    r->soffs[1] = key.len;
+    *out = r;
+    return true;
+}
+
 /* ---- the API ---------------------------------------------------------------------------------- */
 
 keel_status keel_db_execute(keel_db *db, const char *statement, const void *params,
@@ -520,6 +596,7 @@ keel_status keel_db_execute(keel_db *db, const char *statement, const void *para
     if (result_out) *result_out = NULL;
     if (!db || !statement || !result_out)
         return keel__fail(KEEL_EINVAL, "keel_db_execute: NULL argument");
+    if (point_get(db, statement, params, params_len, opts, result_out)) return KEEL_OK;
     kdb_pq q;
     keel_status st = kdb_pq_parse_cached(db, statement, strlen(statement), params, params_len,
                                          &q);

@@ -154,6 +154,20 @@ void kdb_pqcache_free(kdb_pqcache *c);
 keel_status kdb_pq_parse_cached(keel_db *db, const char *text, size_t len,
                                 const uint8_t *params, size_t params_len, kdb_pq *q);
 
+/* A kept statement that names one item by its key (kdb_pq_cached_point): SELECT * FROM
+ * table WHERE a = ? [AND b = ?], each conjunct one attribute name compared with one `?`
+ * (either side), no other parameter, projection, index or ORDER BY. Whether a and b are
+ * the table's key is for the caller to see against the current catalog. */
+typedef struct kdb_pqpoint {
+    char table[KEEL_DB_MAX_TABLE_NAME + 1];
+    uint32_t n;                 /* conjuncts: 1 or 2 */
+    char attr[2][256];          /* the attribute each names (NUL-terminated, no NUL inside) */
+    uint32_t param[2];          /* the parameter each compares with (1-based) */
+    bool check[2];              /* that parameter is checked as an attribute value */
+} kdb_pqpoint;
+/* True (and *out) when `text` is kept in db's cache with that shape. */
+bool kdb_pq_cached_point(keel_db *db, const char *text, size_t len, kdb_pqpoint *out);
+
 /* Placeholder maps and expression text being generated for one request. */
 typedef struct kdb_pqgen {
     kdb_buf names, values;  /* CBOR pairs (no map head yet) */
