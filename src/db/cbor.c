@@ -133,7 +133,10 @@ static double half_to_double(unsigned h) {
     return h & 0x8000 ? -v : v;
 }
 
-static bool head_direct(const uint8_t *p, size_t len, kdb_head *out) {
+/* Inlined into kdb_cbor_skip's loop as well as kdb_cbor_head: a skip reads every head of a
+ * value, and the call cost as much as the switch. */
+static inline __attribute__((always_inline)) bool head_direct(const uint8_t *p, size_t len,
+                                                             kdb_head *out) {
     if (!p || len == 0) return false;
     unsigned ib = p[0], mt = ib >> 5, ai = ib & 31;
     uint64_t a;
@@ -254,7 +257,11 @@ size_t kdb_cbor_skip(const uint8_t *p, size_t len, unsigned max_depth) {
             break;
         }
         kdb_head h;
+#ifdef KDB_CBOR_LIBCBOR
         if (!kdb_cbor_head(p + pos, len - pos, &h)) break;
+#else
+        if (!head_direct(p + pos, len - pos, &h)) break;
+#endif
         pos += h.head_len;
         left[depth]--;
         if (h.kind == KDB_C_TAG) {
