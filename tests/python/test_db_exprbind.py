@@ -198,3 +198,18 @@ def test_threads_bind_their_own_values(t):
     done = 300 - 300 // 50
     assert item["tally"] == sum((i + 1) * done for i in range(4))
     assert [item[f"w{i}"] for i in range(4)] == [done] * 4
+
+
+def test_a_repeated_values_map_is_still_checked_after_a_bad_one(t):
+    """Each thread remembers the last good small map (expr_lex.c); another map, good or
+    bad, is checked in full, and the same bad map keeps failing."""
+    key = {"pk": "r", "sk": 0}
+    for _ in range(2):
+        t.update_item(key, "SET v = :v", values={":v": 1})
+    for _ in range(2):
+        with pytest.raises(keeldb.ValidationError, match="invalid key"):
+            t.update_item(key, "SET v = :v", values={"v": 1})
+        with pytest.raises(keeldb.ValidationError, match=r"unused in expressions: keys: \{:w\}"):
+            t.update_item(key, "SET v = :v", values={":v": 1, ":w": 2})
+        t.update_item(key, "SET v = :v", values={":v": 1})
+    assert t.get_item(key)["v"] == 1
