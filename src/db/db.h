@@ -435,16 +435,23 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk);
  * first). KEEL_EVALIDATION with DynamoDB's message: an invalid document path, an operand
  * of the wrong type, an attribute that does not exist, a number out of range. */
 keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out);
+
+/* What kdb_update_apply_ex learned about its result while building it. */
+typedef struct kdb_update_info {
+    /* Every action names a top-level attribute, the result is too short to exceed the
+     * size limit (at most KEEL_DB_MAX_ITEM / 24 bytes of CBOR), and every attribute the
+     * update wrote passed the check kdb_item_check makes of an attribute (its name, and
+     * kdb_val_check). When `item` is a stored one, whose other attributes passed
+     * kdb_item_check when written, the result needs no other check; false: the caller
+     * checks it whole (whose message names the path). */
+    bool checked;
+    bool plain;     /* (when checked) as kdb_item_check_plain's: no top-level vector */
+} kdb_update_info;
+/* kdb_update_apply, and `info` (NULL: not wanted) about the result. */
+keel_status kdb_update_apply_ex(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out,
+                                kdb_update_info *info);
 /* Whether every action of update `e` only takes away (REMOVE, DELETE from a set). */
 bool kdb_update_removes_only(const kdb_expr *e);
-/* The check of an update's result `next` (kdb_update_apply's) when the item it was applied
- * to is a stored one, whose other attributes passed kdb_item_check when written: when every
- * action names a top-level attribute and `next` is too short to exceed the size limit,
- * only the attributes the update wrote are checked (their names, and kdb_val_check): true
- * when they pass, with *plain as kdb_item_check_plain's. False otherwise, or when a
- * written attribute fails: the caller checks the whole item (whose message names the
- * path). */
-bool kdb_update_check_written(const kdb_expr *e, const uint8_t *next, size_t len, bool *plain);
 /* ReturnValues UPDATED_OLD / UPDATED_NEW: `item` projected on the update's target paths. */
 keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t len,
                                kdb_buf *out);

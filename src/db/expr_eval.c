@@ -71,9 +71,14 @@ static bool child_at(const kdb_val *l, uint32_t index, kdb_val *out, uint8_t *el
 
 bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root,
                       kdb_val *out, uint8_t *elem) {
-    if (!root) return false;
-    kdb_val v = *root;
-    for (uint32_t k = 0; k < path->n; k++) {
+    return kdb_expr_resolve_from(e, path, 0, root, out, elem);
+}
+
+bool kdb_expr_resolve_from(const kdb_expr *e, const kdb_enode *path, uint32_t from,
+                           const kdb_val *start, kdb_val *out, uint8_t *elem) {
+    if (!start) return false;
+    kdb_val v = *start;
+    for (uint32_t k = from; k < path->n; k++) {
         const kdb_epel *pel = &e->pels[path->first + k];
         kdb_val next;
         /* a vector's element is a number: nothing below it, so `elem` is written once */
