@@ -16,32 +16,37 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      64 MiB bytes object per block, its pages faulted in afresh: before);
                      "per record" the way before that (to_bytes() per record, pa.array()
                      per 65536)
-  plain, 1/2 procs   the same work over the --ray-scale times repeated path list, in one
-                     and in two forked processes (the files dealt out in turn), in each
-                     round just before Ray's: what this machine gives two processes doing a
-                     read task's work without any engine, the ceiling for Ray's ratio
-  ray, N workers     keeldb.ray.read_records(paths * --ray-scale) with its default read
-                     tasks (2 per CPU, of about equal bytes; --ranges N asks for N), rows
+  plain, 1/2 procs   the same work over the path list repeated S times (each S of
+                     --ray-scale), in one and in two forked processes (the files dealt out
+                     in turn), in each round just before Ray's: what this machine gives two
+                     processes doing a read task's work without any engine, the ceiling
+                     for Ray's ratio (under load, with CFS autogroups, two processes of one
+                     session may get no more CPU than one)
+  ray, N workers     keeldb.ray.read_records(paths * S) with its default read tasks (2 per
+                     CPU, or one per ~1 GiB when that is more; --ranges N asks for N), rows
                      counted by a map_batches fused into the read tasks (only counts
                      travel to the driver, through iter_batches: the driver does no
                      per-record work, and no block goes through the object store;
-                     materialize() would store the whole dataset there), Ray started by
-                     ray.init(num_cpus=N, include_dashboard=False, log_to_driver=False),
-                     progress bars off. Both worker counts read the same records from the
-                     page cache and count them the same way; in separate sessions the
-                     number of read tasks differs (keeldb's default depends on the CPUs;
-                     --ranges makes it the same), in the paired session it does not.
-                     The path list is repeated --ray-scale times (a larger dataset without
-                     more disk): Ray Data 2.60 runs one task at a time for
-                     the first ~1 s of every execution (below), which a short read cannot
-                     amortise. Measured three ways each round: in one session of 2 CPUs,
-                     executions alternating between one worker (read and count tasks ask
+                     materialize() would store the whole dataset there), in one session
+                     of ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False),
+                     progress bars off, started and warmed up (one execution of each mode:
+                     worker processes up, keeldb and pyarrow imported) outside the timing,
+                     as a user's ray.init is done once. Executions alternate between modes
+                     so load swings hit them alike: one worker (read and count tasks ask
                      for 2 CPUs each, so one runs at a time: the same tasks, the same
-                     fusion; concurrency=1 would stop the fusion) and two (the default),
-                     so load swings on a shared machine hit both alike; and in a session
-                     of 1 CPU, then one of 2 (what a user sets up; --runs each).
-                     A round runs plain 1 and 2 alternating, then Ray; a ratio is the
-                     median of the rounds' 2/1 ratios, with the load average at each.
+                     fusion; concurrency=1 would stop the fusion), two workers (the
+                     default), and two with DataContext.op_resource_reservation_enabled =
+                     False (below). First a 1000-record read in each mode: an execution's
+                     fixed cost. --ray-sessions adds a ray.init(num_cpus=1) and a
+                     num_cpus=2 session (what a user sets up) per round.
+                     The path list is repeated S times: a larger dataset without more disk
+                     (the 404 MB of 4 default files stay in the page cache; 1 G records of
+                     100 B, S = 256, would be 108 GB of files, more than this machine's
+                     24 GiB of RAM, so a real read of that size would also wait on the
+                     disk). Per size: the 2/1 ratios (median of the rounds' ratios) and
+                     Ray's 2/1 over the plain 2/1 of the same round; and per path a line
+                     t = a + N / r through the two largest sizes: r the per-record rate
+                     (the slope), a what an execution costs besides (the intercept).
   dask, 2 processes  keeldb.dask.read_records(...).count() on a LocalCluster of 2 processes
   grain sources      src[i] over shuffled indices: keeldb.grain.RecordsDataSource against
                      array_record's ArrayRecordDataSource; batched (_getitems /
@@ -50,18 +55,24 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
 Per-record overhead of an adapter = 1/rate(adapter) - 1/rate(plain loop on the same files):
 the sequential loop for Ray and Dask, RecordReader[i] in the same shuffled order for Grain.
 
-Why 1 s: Ray Data's executor takes its CPU limit from the autoscaling coordinator, whose
-first answer arrives asynchronously; until then (and the limit is refreshed only once a
-second, ResourceManager.GLOBAL_LIMITS_UPDATE_INTERVAL_S) the limit is 0 CPUs and the read
-operator runs one task at a time (seen in ray-data.log: "Tasks: 1
-[backpressured:tasks(ResourceBudget)]", budget cpu=0.0). After that, the executor waits for
-all running tasks (ray.wait(..., num_returns=len(active), timeout=0.1),
-WAIT_FOR_TASK_COMPLETION_TIMEOUT_S) before it notices one finished: a worker that finishes
-first idles up to 100 ms, which costs much against read tasks of ~0.1 s (64 MiB ranges).
+Why 1 s: Ray Data's executor takes its CPU limit from the autoscaling coordinator
+(ResourceManager.get_global_limits, through RateBasedClusterAutoscaler.get_total_resources),
+whose first answer arrives asynchronously (DefaultAutoscalingCoordinator returns its cached
+answer, empty, and sends the request); the limit is refreshed once a second
+(ResourceManager.GLOBAL_LIMITS_UPDATE_INTERVAL_S), so for the first ~1.03 s of every
+execution it is 0 CPUs and the executor starts one task only (ensure_liveness: a task when
+none runs). Traced by wrapping get_global_limits: cpu=0.0 at 0.02 s, cpu=2.0 at 1.03-1.07 s,
+each execution. DataContext.op_resource_reservation_enabled = False (a documented field,
+which Ray's source calls a historical kill-switch to be deprecated) drops the per-operator
+budget, and with it the 0-CPU start, but also the object-store back-pressure between
+operators: for a read feeding a slower consumer, the reads would run ahead into the object
+store. The executor also waits for all running tasks' next output (ray.wait(...,
+num_returns=len(active), timeout=0.1)); read tasks yield a block every ~30 ms, so a finished
+task is noticed within about that.
 
 Usage: python bench/bench_distributed.py [--records 1000000] [--files 4] [--size 100]
-       [--runs 3] [--rounds 3] [--ray-scale 8] [--ranges 0] [--skip ray,dask,grain]
-       [--json | --markdown]
+       [--runs 3] [--rounds 3] [--ray-scale 8[,S...]] [--ray-sessions] [--ranges 0]
+       [--skip ray,dask,grain] [--json | --markdown]
 """
 
 from __future__ import annotations
