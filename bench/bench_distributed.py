@@ -340,7 +340,7 @@ def ray_summary(rr: Dict[str, Any], records_per_pass: int) -> List[str]:
         loads = sorted(v["load"] for r in rounds for k, v in r.items()
                        if k.split()[-1] == str(s) or k.split()[0] == str(s))
         m = s * records_per_pass / 1e6
-        lines.append(f"| {m:,.0f} M | " if m >= 10 else f"| {m:.2f} M | " + " | ".join(rates) + " | "
+        lines.append((f"| {m:,.0f} M | " if m >= 10 else f"| {m:.2f} M | ") + " | ".join(rates) + " | "
                      + " | ".join(f"{q:.2f}x" for q in ratios)
                      + f" | {rel:.2f} | {loads[0]:.1f}–{loads[-1]:.1f} |")
     lines.append("")
