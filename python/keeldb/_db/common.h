@@ -84,6 +84,8 @@
 
 #define KEYCACHE_SLOTS 512
 #define KEYCACHE_MAXLEN 48
+#define VALCACHE_SLOTS 256
+#define VALCACHE_MAXLEN 16
 
 typedef struct {
     PyTypeObject *Database_type;
@@ -111,6 +113,10 @@ typedef struct {
      * hash slot (ASCII names up to KEYCACHE_MAXLEN bytes), so a repeated name costs a
      * compare and an INCREF, and its dict insertion reuses the str's cached hash. */
     PyObject *keycache[KEYCACHE_SLOTS];
+    /* Short ASCII string values (status codes, tags, enum-like values) recur too: the same
+     * scheme, apart so that unique values never evict attribute names. A str is immutable,
+     * so two items sharing one is invisible to callers (CPython shares 1-char strs). */
+    PyObject *valcache[VALCACHE_SLOTS];
 } kdp_state;
 
 static inline kdp_state *

@@ -341,10 +341,9 @@ skip(dec *d, int depth)
     return 0;
 }
 
-/* Text as a str. ASCII text (most attribute values) is copied straight into a new compact
- * ASCII str; PyUnicode_DecodeUTF8 (for the rest) spends twice as long finding that out. */
-static PyObject *
-text(const uint8_t *p, size_t n)
+/* Whether n bytes are all ASCII, a word at a time. */
+static inline int
+is_ascii(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     uint64_t acc = 0;
@@ -355,22 +354,28 @@ text(const uint8_t *p, size_t n)
     }
     for (; i < n; i++)
         acc |= p[i];
-    if ((acc & 0x8080808080808080ull) || n < 2)    /* CPython keeps "" and 1-char strs */
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
+/* Text as a str. ASCII text (most attribute values) is copied straight into a new compact
+ * ASCII str; PyUnicode_DecodeUTF8 (for the rest) spends twice as long finding that out. */
+static PyObject *
+text(const uint8_t *p, size_t n)
+{
+    if (!is_ascii(p, n) || n < 2)    /* CPython keeps "" and 1-char strs */
         return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
     PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
-    if (s != NULL && n)
+    if (s != NULL)
         memcpy(PyUnicode_DATA(s), p, n);
     return s;
 }
 
-/* An attribute name as a str, from the cache when it was seen before (see common.h). */
-static PyObject *
-attr_name(kdp_state *st, const uint8_t *p, size_t n)
+/* A cache slot for n bytes (n <= 48): from the first and last (up to) 8 bytes and the
+ * length. A byte-at-a-time hash cost more than the rest of a hit; a collision only costs a
+ * miss. */
+static inline size_t
+slot_of(const uint8_t *p, size_t n, size_t slots)
 {
-    if (n > KEYCACHE_MAXLEN)
-        return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
-    /* The slot from the first and last (up to) 8 bytes and the length: a byte-at-a-time
-     * hash cost more than the rest of a hit; a collision only costs a miss. */
     uint64_t a = 0, b = 0;
     if (n >= 8) {
         memcpy(&a, p, 8);
@@ -388,9 +393,45 @@ attr_name(kdp_state *st, const uint8_t *p, size_t n)
     uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + n) * 0xC2B2AE3D27D4EB4Full;
     h ^= h >> 32;
     h ^= h >> 13;
-    PyObject **slot = &st->keycache[h & (KEYCACHE_SLOTS - 1)];
+    return (size_t)(h & (slots - 1));
+}
+
+/* Whether the cached str k holds exactly the n bytes at p (k is compact ASCII). Inline
+ * word compares: a libc memcmp call cost as much as the rest of a hit. */
+static inline int
+same_text(PyObject *k, const uint8_t *p, size_t n)
+{
+    if ((size_t)PyUnicode_GET_LENGTH(k) != n)
+        return 0;
+    const uint8_t *q = (const uint8_t *)PyUnicode_DATA(k);
+    if (n >= 8) {
+        uint64_t x, y;
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            memcpy(&x, p + i, 8);
+            memcpy(&y, q + i, 8);
+            if (x != y)
+                return 0;
+        }
+        memcpy(&x, p + n - 8, 8);   /* the last word, overlapping the one before */
+        memcpy(&y, q + n - 8, 8);
+        return x == y;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != q[i])
+            return 0;
+    return 1;
+}
+
+/* An attribute name as a str, from the cache when it was seen before (see common.h). */
+static PyObject *
+attr_name(kdp_state *st, const uint8_t *p, size_t n)
+{
+    if (n > KEYCACHE_MAXLEN)
+        return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
+    PyObject **slot = &st->keycache[slot_of(p, n, KEYCACHE_SLOTS)];
     PyObject *k = *slot;
-    if (k != NULL && (size_t)PyUnicode_GET_LENGTH(k) == n && memcmp(PyUnicode_DATA(k), p, n) == 0)
+    if (k != NULL && same_text(k, p, n))
         return Py_NewRef(k);
     k = text(p, n);
     if (k != NULL && PyUnicode_IS_COMPACT_ASCII(k)) {
@@ -400,6 +441,24 @@ attr_name(kdp_state *st, const uint8_t *p, size_t n)
         }
         Py_XSETREF(*slot, Py_NewRef(k));
     }
+    return k;
+}
+
+/* A text value as a str: short ASCII values from the value cache (see common.h). */
+static PyObject *
+text_value(kdp_state *st, const uint8_t *p, size_t n)
+{
+    if (n < 2 || n > VALCACHE_MAXLEN || !is_ascii(p, n))
+        return text(p, n);
+    PyObject **slot = &st->valcache[slot_of(p, n, VALCACHE_SLOTS)];
+    PyObject *k = *slot;
+    if (k != NULL && same_text(k, p, n))
+        return Py_NewRef(k);
+    k = PyUnicode_New((Py_ssize_t)n, 127);
+    if (k == NULL)
+        return NULL;
+    memcpy(PyUnicode_DATA(k), p, n);
+    Py_XSETREF(*slot, Py_NewRef(k));
     return k;
 }
 
@@ -413,6 +472,15 @@ map_items(dec *d, uint64_t n, int depth)
     if (out == NULL)
         return NULL;
     for (uint64_t i = 0; i < n; i++) {
+        PyObject *k;
+        const uint8_t *p = d->p;
+        unsigned b = p < d->end ? p[0] : 0;
+        if (b >= 0x61 && b < 0x78 && (size_t)(b - 0x60) < (size_t)(d->end - p)) {
+            /* A name of 1..23 bytes (almost every name): no head to decode. */
+            d->p = p + 1 + (b - 0x60);
+            k = attr_name(d->st, p + 1, b - 0x60);
+            goto have_name;
+        }
         head h;
         if (next_head(d, &h) < 0)
             goto fail;
@@ -425,7 +493,8 @@ map_items(dec *d, uint64_t n, int depth)
             corrupt(d, "attribute names must be text");
             goto fail;
         }
-        PyObject *k = attr_name(d->st, h.data, (size_t)h.u);
+        k = attr_name(d->st, h.data, (size_t)h.u);
+    have_name:
         if (k == NULL)
             goto fail;
         PyObject *v = value(d, depth + 1);
@@ -445,11 +514,10 @@ fail:
     return NULL;
 }
 
+/* Any value, from its head. */
 static PyObject *
-value(dec *d, int depth)
+value_slow(dec *d, int depth)
 {
-    if (depth > CONVERT_MAX_DEPTH)
-        return corrupt(d, "nested too deeply");
     head h;
     if (next_head(d, &h) < 0)
         return NULL;
@@ -460,7 +528,7 @@ value(dec *d, int depth)
     case K_BYTES:
         return PyBytes_FromStringAndSize((const char *)h.data, (Py_ssize_t)h.u);
     case K_TEXT:
-        return text(h.data, (size_t)h.u);
+        return text_value(d->st, h.data, (size_t)h.u);
     case K_ARRAY:
         return array_items(d, h.u, depth, 0);
     case K_MAP:
@@ -502,6 +570,52 @@ value(dec *d, int depth)
     default:
         return corrupt(d, "unexpected CBOR");
     }
+}
+
+/* A value. The common heads (small unsigned integers, short text, doubles, booleans, null)
+ * are taken here straight from the first byte; everything else, and every head that does
+ * not fit the bytes left, goes through next_head (which reports the damage). */
+static PyObject *
+value(dec *d, int depth)
+{
+    if (depth > CONVERT_MAX_DEPTH)
+        return corrupt(d, "nested too deeply");
+    const uint8_t *p = d->p;
+    size_t left = (size_t)(d->end - p);
+    if (left != 0) {
+        unsigned b = p[0];
+        if (b < 0x18) {                             /* unsigned 0..23 */
+            d->p = p + 1;
+            return PyLong_FromLong((long)b);
+        }
+        if (b >= 0x62 && b < 0x78 && (size_t)(b - 0x60) < left) {  /* text of 2..23 bytes */
+            size_t n = b - 0x60;
+            d->p = p + 1 + n;
+            return text_value(d->st, p + 1, n);
+        }
+        if (b == 0xFB && left >= 9) {               /* double */
+            uint64_t u;
+            double f;
+            memcpy(&u, p + 1, 8);
+            u = load_be64(u);
+            memcpy(&f, &u, 8);
+            d->p = p + 9;
+            return PyFloat_FromDouble(f);
+        }
+        if (b == 0x18 && left >= 2) {               /* unsigned 24..255 */
+            d->p = p + 2;
+            return PyLong_FromLong((long)p[1]);
+        }
+        if (b == 0x19 && left >= 3) {               /* unsigned 256..65535 */
+            d->p = p + 3;
+            return PyLong_FromLong((long)((unsigned)p[1] << 8 | p[2]));
+        }
+        if (b == 0xF5 || b == 0xF4) {
+            d->p = p + 1;
+            return Py_NewRef(b == 0xF5 ? Py_True : Py_False);
+        }
+    }
+    return value_slow(d, depth);
 }
 
 PyObject *

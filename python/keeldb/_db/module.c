@@ -225,6 +225,8 @@ module_traverse(PyObject *m, visitproc visit, void *arg)
         return r;
     for (int i = 0; i < KEYCACHE_SLOTS; i++)
         Py_VISIT(st->keycache[i]);
+    for (int i = 0; i < VALCACHE_SLOTS; i++)
+        Py_VISIT(st->valcache[i]);
     return 0;
 }
 
@@ -240,6 +242,8 @@ module_clear(PyObject *m)
     kpy_errors_clear(&st->errors);
     for (int i = 0; i < KEYCACHE_SLOTS; i++)
         Py_CLEAR(st->keycache[i]);
+    for (int i = 0; i < VALCACHE_SLOTS; i++)
+        Py_CLEAR(st->valcache[i]);
     return 0;
 }
 
