@@ -85,7 +85,7 @@
 #define KEYCACHE_SLOTS 512
 #define KEYCACHE_MAXLEN 48
 #define VALCACHE_SLOTS 256
-#define VALCACHE_MAXLEN 16
+#define VALCACHE_MAXLEN 8
 
 typedef struct {
     PyTypeObject *Database_type;
