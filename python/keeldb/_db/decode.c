@@ -370,57 +370,68 @@ text(const uint8_t *p, size_t n)
     return s;
 }
 
-/* A cache slot for n bytes (n <= 48): from the first and last (up to) 8 bytes and the
- * length. A byte-at-a-time hash cost more than the rest of a hit; a collision only costs a
- * miss. */
-static inline size_t
-slot_of(const uint8_t *p, size_t n, size_t slots)
+/* The words of n bytes for the caches (see kdp_strslot in common.h): the first and last 8
+ * bytes, or the first and last 4, or the bytes themselves; with n they identify up to 16
+ * bytes exactly. */
+static inline void
+words_of(const uint8_t *p, size_t n, uint64_t *a, uint64_t *b)
 {
-    uint64_t a = 0, b = 0;
     if (n >= 8) {
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
+        memcpy(a, p, 8);
+        memcpy(b, p + n - 8, 8);
     } else if (n >= 4) {
         uint32_t x, y;
         memcpy(&x, p, 4);
         memcpy(&y, p + n - 4, 4);
-        a = x;
-        b = y;
+        *a = x;
+        *b = y;
     } else {
+        uint64_t v = 0;
         for (size_t i = 0; i < n; i++)
-            a = a << 8 | p[i];
+            v = v << 8 | p[i];
+        *a = v;
+        *b = 0;
     }
+}
+
+/* A cache lookup of n bytes (n <= 48): the entry they belong in, whether it holds them,
+ * and their words for cache_keep. A byte-at-a-time hash cost more than the rest of a hit;
+ * a collision only costs a miss. */
+typedef struct {
+    kdp_strslot *e;
+    uint64_t a, b;
+    size_t n;
+} cache_ref;
+
+static inline int
+cache_find(kdp_strslot *cache, size_t slots, const uint8_t *p, size_t n, cache_ref *r)
+{
+    uint64_t a, b;
+    words_of(p, n, &a, &b);
     uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + n) * 0xC2B2AE3D27D4EB4Full;
     h ^= h >> 32;
     h ^= h >> 13;
-    return (size_t)(h & (slots - 1));
+    kdp_strslot *e = &cache[h & (slots - 1)];
+    r->e = e;
+    r->a = a;
+    r->b = b;
+    r->n = n;
+    return e->s != NULL && e->n == n && e->a == a && e->b == b &&
+           (n <= 16 || memcmp((const uint8_t *)PyUnicode_DATA(e->s) + 8, p + 8, n - 16) == 0);
 }
 
-/* Whether the cached str k holds exactly the n bytes at p (k is compact ASCII). Inline
- * word compares: a libc memcmp call cost as much as the rest of a hit. */
-static inline int
-same_text(PyObject *k, const uint8_t *p, size_t n)
+/* Keep s (compact ASCII, the looked-up bytes) in the entry, dropping the str it held. The
+ * words change with the str, after the allocations (a collection they start could run
+ * code that decodes and reads this entry). */
+static inline void
+cache_keep(const cache_ref *r, PyObject *s)
 {
-    if ((size_t)PyUnicode_GET_LENGTH(k) != n)
-        return 0;
-    const uint8_t *q = (const uint8_t *)PyUnicode_DATA(k);
-    if (n >= 8) {
-        uint64_t x, y;
-        size_t i = 0;
-        for (; i + 8 < n; i += 8) {
-            memcpy(&x, p + i, 8);
-            memcpy(&y, q + i, 8);
-            if (x != y)
-                return 0;
-        }
-        memcpy(&x, p + n - 8, 8);   /* the last word, overlapping the one before */
-        memcpy(&y, q + n - 8, 8);
-        return x == y;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != q[i])
-            return 0;
-    return 1;
+    PyObject *old = r->e->s;
+    r->e->s = Py_NewRef(s);
+    r->e->a = r->a;
+    r->e->b = r->b;
+    r->e->n = r->n;
+    Py_XDECREF(old);
 }
 
 /* An attribute name as a str, from the cache when it was seen before (see common.h). */
@@ -429,17 +440,16 @@ attr_name(kdp_state *st, const uint8_t *p, size_t n)
 {
     if (n > KEYCACHE_MAXLEN)
         return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
-    PyObject **slot = &st->keycache[slot_of(p, n, KEYCACHE_SLOTS)];
-    PyObject *k = *slot;
-    if (k != NULL && same_text(k, p, n))
-        return Py_NewRef(k);
-    k = text(p, n);
+    cache_ref r;
+    if (cache_find(st->keycache, KEYCACHE_SLOTS, p, n, &r))
+        return Py_NewRef(r.e->s);
+    PyObject *k = text(p, n);
     if (k != NULL && PyUnicode_IS_COMPACT_ASCII(k)) {
         if (PyObject_Hash(k) == -1) {   /* computed once, kept in the str */
             Py_DECREF(k);
             return NULL;
         }
-        Py_XSETREF(*slot, Py_NewRef(k));
+        cache_keep(&r, k);
     }
     return k;
 }
@@ -450,15 +460,14 @@ text_value(kdp_state *st, const uint8_t *p, size_t n)
 {
     if (n < 2 || n > VALCACHE_MAXLEN || !is_ascii(p, n))
         return text(p, n);
-    PyObject **slot = &st->valcache[slot_of(p, n, VALCACHE_SLOTS)];
-    PyObject *k = *slot;
-    if (k != NULL && same_text(k, p, n))
-        return Py_NewRef(k);
-    k = PyUnicode_New((Py_ssize_t)n, 127);
+    cache_ref r;
+    if (cache_find(st->valcache, VALCACHE_SLOTS, p, n, &r))
+        return Py_NewRef(r.e->s);
+    PyObject *k = PyUnicode_New((Py_ssize_t)n, 127);
     if (k == NULL)
         return NULL;
     memcpy(PyUnicode_DATA(k), p, n);
-    Py_XSETREF(*slot, Py_NewRef(k));
+    cache_keep(&r, k);
     return k;
 }
 
