@@ -8,8 +8,9 @@
  * checked and its new item computed, and everything appended as one atomic group through
  * the store's append path, whose publish hook (db.c) keeps the ordered index and the
  * counts current. Nothing is written when any step fails. This file only shapes requests
- * and results, and walks a table a batch at a time for the reaper and the vector backfill
- * (kdb_walk_batch).
+ * and results, walks a table a batch at a time for the reaper and the vector backfill
+ * (kdb_walk_batch), and makes a get's store key from the live table under cat_lock
+ * (table_key: no copy of the table on the read path).
  */
 #include "db/db_internal.h"
 
