@@ -16,32 +16,37 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      64 MiB bytes object per block, its pages faulted in afresh: before);
                      "per record" the way before that (to_bytes() per record, pa.array()
                      per 65536)
-  plain, 1/2 procs   the same work over the --ray-scale times repeated path list, in one
-                     and in two forked processes (the files dealt out in turn), in each
-                     round just before Ray's: what this machine gives two processes doing a
-                     read task's work without any engine, the ceiling for Ray's ratio
-  ray, N workers     keeldb.ray.read_records(paths * --ray-scale) with its default read
-                     tasks (2 per CPU, of about equal bytes; --ranges N asks for N), rows
+  plain, 1/2 procs   the same work over the path list repeated S times (each S of
+                     --ray-scale), in one and in two forked processes (the files dealt out
+                     in turn), in each round just before Ray's: what this machine gives two
+                     processes doing a read task's work without any engine, the ceiling
+                     for Ray's ratio (under load, with CFS autogroups, two processes of one
+                     session may get no more CPU than one)
+  ray, N workers     keeldb.ray.read_records(paths * S) with its default read tasks (2 per
+                     CPU, or one per ~1 GiB when that is more; --ranges N asks for N), rows
                      counted by a map_batches fused into the read tasks (only counts
                      travel to the driver, through iter_batches: the driver does no
                      per-record work, and no block goes through the object store;
-                     materialize() would store the whole dataset there), Ray started by
-                     ray.init(num_cpus=N, include_dashboard=False, log_to_driver=False),
-                     progress bars off. Both worker counts read the same records from the
-                     page cache and count them the same way; in separate sessions the
-                     number of read tasks differs (keeldb's default depends on the CPUs;
-                     --ranges makes it the same), in the paired session it does not.
-                     The path list is repeated --ray-scale times (a larger dataset without
-                     more disk): Ray Data 2.60 runs one task at a time for
-                     the first ~1 s of every execution (below), which a short read cannot
-                     amortise. Measured three ways each round: in one session of 2 CPUs,
-                     executions alternating between one worker (read and count tasks ask
+                     materialize() would store the whole dataset there), in one session
+                     of ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False),
+                     progress bars off, started and warmed up (one execution of each mode:
+                     worker processes up, keeldb and pyarrow imported) outside the timing,
+                     as a user's ray.init is done once. Executions alternate between modes
+                     so load swings hit them alike: one worker (read and count tasks ask
                      for 2 CPUs each, so one runs at a time: the same tasks, the same
-                     fusion; concurrency=1 would stop the fusion) and two (the default),
-                     so load swings on a shared machine hit both alike; and in a session
-                     of 1 CPU, then one of 2 (what a user sets up; --runs each).
-                     A round runs plain 1 and 2 alternating, then Ray; a ratio is the
-                     median of the rounds' 2/1 ratios, with the load average at each.
+                     fusion; concurrency=1 would stop the fusion), two workers (the
+                     default), and two with DataContext.op_resource_reservation_enabled =
+                     False (below). First a 1000-record read in each mode: an execution's
+                     fixed cost. --ray-sessions adds a ray.init(num_cpus=1) and a
+                     num_cpus=2 session (what a user sets up) per round.
+                     The path list is repeated S times: a larger dataset without more disk
+                     (the 404 MB of 4 default files stay in the page cache; 1 G records of
+                     100 B, S = 256, would be 108 GB of files, more than this machine's
+                     24 GiB of RAM, so a real read of that size would also wait on the
+                     disk). Per size: the 2/1 ratios (median of the rounds' ratios) and
+                     Ray's 2/1 over the plain 2/1 of the same round; and per path a line
+                     t = a + N / r through the two largest sizes: r the per-record rate
+                     (the slope), a what an execution costs besides (the intercept).
   dask, 2 processes  keeldb.dask.read_records(...).count() on a LocalCluster of 2 processes
   grain sources      src[i] over shuffled indices: keeldb.grain.RecordsDataSource against
                      array_record's ArrayRecordDataSource; batched (_getitems /
@@ -50,18 +55,24 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
 Per-record overhead of an adapter = 1/rate(adapter) - 1/rate(plain loop on the same files):
 the sequential loop for Ray and Dask, RecordReader[i] in the same shuffled order for Grain.
 
-Why 1 s: Ray Data's executor takes its CPU limit from the autoscaling coordinator, whose
-first answer arrives asynchronously; until then (and the limit is refreshed only once a
-second, ResourceManager.GLOBAL_LIMITS_UPDATE_INTERVAL_S) the limit is 0 CPUs and the read
-operator runs one task at a time (seen in ray-data.log: "Tasks: 1
-[backpressured:tasks(ResourceBudget)]", budget cpu=0.0). After that, the executor waits for
-all running tasks (ray.wait(..., num_returns=len(active), timeout=0.1),
-WAIT_FOR_TASK_COMPLETION_TIMEOUT_S) before it notices one finished: a worker that finishes
-first idles up to 100 ms, which costs much against read tasks of ~0.1 s (64 MiB ranges).
+Why 1 s: Ray Data's executor takes its CPU limit from the autoscaling coordinator
+(ResourceManager.get_global_limits, through RateBasedClusterAutoscaler.get_total_resources),
+whose first answer arrives asynchronously (DefaultAutoscalingCoordinator returns its cached
+answer, empty, and sends the request); the limit is refreshed once a second
+(ResourceManager.GLOBAL_LIMITS_UPDATE_INTERVAL_S), so for the first ~1.03 s of every
+execution it is 0 CPUs and the executor starts one task only (ensure_liveness: a task when
+none runs). Traced by wrapping get_global_limits: cpu=0.0 at 0.02 s, cpu=2.0 at 1.03-1.07 s,
+each execution. DataContext.op_resource_reservation_enabled = False (a documented field,
+which Ray's source calls a historical kill-switch to be deprecated) drops the per-operator
+budget, and with it the 0-CPU start, but also the object-store back-pressure between
+operators: for a read feeding a slower consumer, the reads would run ahead into the object
+store. The executor also waits for all running tasks' next output (ray.wait(...,
+num_returns=len(active), timeout=0.1)); read tasks yield a block every ~30 ms, so a finished
+task is noticed within about that.
 
 Usage: python bench/bench_distributed.py [--records 1000000] [--files 4] [--size 100]
-       [--runs 3] [--rounds 3] [--ray-scale 8] [--ranges 0] [--skip ray,dask,grain]
-       [--json | --markdown]
+       [--runs 3] [--rounds 3] [--ray-scale 8[,S...]] [--ray-sessions] [--ranges 0]
+       [--skip ray,dask,grain] [--json | --markdown]
 """
 
 from __future__ import annotations
@@ -77,7 +88,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 from keeldb import RecordReader, RecordWriter
 
@@ -179,47 +190,60 @@ def plain_arrow_per_record(paths: List[str]) -> int:
 
 # ---- Ray: one Ray session (process) per measurement ----------------------------------------
 
-# argv: paths, CPUs of the session, --ranges, runs, and the schedule: for each execution in
-# turn, whether one worker reads (true: one task at a time) or as many as there are CPUs
-# (false, read_records' default), repeated `runs` times after one warm-up of each. Prints,
-# per schedule slot, the seconds of each run and the load average after it.
+# argv: the path list, the scales, --ranges, runs, the tiny file and whether to add the
+# separate-session runs. In one session of 2 CPUs: a warm-up execution of each mode; the
+# tiny read (fixed cost of an execution) in each mode; then per scale, `runs` times, the
+# modes alternating: "1" one worker (read and count tasks ask for both CPUs, so one task
+# runs at a time: the same tasks, the same fusion; concurrency=1 would stop the fusion),
+# "2" two workers (read_records' default), "2nr" two workers with
+# DataContext.op_resource_reservation_enabled = False. Prints, per (scale, mode), the
+# seconds of each run and the load average after it.
 RAY_CHILD = r"""
 import json, os, sys, time
 import pyarrow as pa, ray
 import keeldb.ray as kray
-paths, cpus, ranges, runs, schedule = json.loads(sys.argv[1])
+paths, scales, ranges, runs, tiny, cpus = json.loads(sys.argv[1])
 ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
-ray.data.DataContext.get_current().enable_progress_bars = False
+ctx = ray.data.DataContext.get_current()
+ctx.enable_progress_bars = False
 def count(t):
     return pa.table({"n": [t.num_rows]})
-def once(one):
-    # One worker: each read task asks for every CPU of the session, so one runs at a time
-    # (the same tasks as two workers read). Not concurrency=1, which stops Ray from fusing
-    # the count into the read tasks: every block would go through the object store.
-    cpus_arg = {"num_cpus": cpus} if one else {}
-    ds = kray.read_records(paths, override_num_blocks=ranges or None,
-                           ray_remote_args=cpus_arg)
-    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None, **cpus_arg)
+def once(ps, mode):
+    # One worker: each task asks for every CPU of the session, so one runs at a time.
+    kw = {"num_cpus": cpus} if mode == "1" else {}
+    ctx.op_resource_reservation_enabled = mode != "2nr"
+    try:
+        ds = kray.read_records(ps, override_num_blocks=ranges or None, **kw)
+    finally:
+        ctx.op_resource_reservation_enabled = True     # the dataset keeps its own copy
+    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None, **kw)
     return sum(sum(b["n"].to_pylist()) for b in counts.iter_batches(batch_format="pyarrow"))
-for c in schedule:
-    once(c)
-out = [{"times": [], "loads": []} for _ in schedule]
+modes = ["1", "2", "2nr"] if cpus == 2 else ["2"]
+for m in modes:                                  # warm-up: workers started, imports done
+    once(paths * scales[0], m)
+out = {}
+def measure(key, ps, m):
+    t = time.perf_counter(); n = once(ps, m); dt = time.perf_counter() - t
+    slot = out.setdefault(key, {"times": [], "loads": [], "records": n})
+    slot["times"].append(dt); slot["loads"].append(os.getloadavg()[0])
 for _ in range(runs):
-    for slot, c in zip(out, schedule):
-        t = time.perf_counter(); n = once(c); slot["times"].append(time.perf_counter() - t)
-        slot["loads"].append(os.getloadavg()[0])
-        slot["records"] = n
+    for m in modes:
+        measure(f"tiny {m}", [tiny], m)
+for scale in scales:
+    for _ in range(runs):
+        for m in modes:
+            measure(f"{scale} {m}", paths * scale, m)
 print(json.dumps(out))
 ray.shutdown()
 """
 
 
-def ray_session(paths: List[str], cpus: int, ranges: int, runs: int,
-                schedule: List[bool]) -> List[Dict[str, Any]]:
+def ray_session(paths: List[str], scales: List[int], ranges: int, runs: int, tiny: str,
+                cpus: int = 2) -> Dict[str, Dict[str, Any]]:
     out = subprocess.run([sys.executable, "-c", RAY_CHILD,
-                          json.dumps([paths, cpus, ranges, runs, schedule])],
-                         capture_output=True, text=True, timeout=3600, check=True)
-    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+                          json.dumps([paths, scales, ranges, runs, tiny, cpus])],
+                         capture_output=True, text=True, timeout=7200, check=True)
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 
 def _rate(records: int, times: List[float], loads: List[float]) -> Dict[str, Any]:
@@ -228,62 +252,130 @@ def _rate(records: int, times: List[float], loads: List[float]) -> Dict[str, Any
             "load": statistics.median(loads)}
 
 
-def ray_rounds(paths: List[str], ranges: int, runs: int, rounds: int
-               ) -> Dict[str, Any]:
-    """Each round, over the same records: the plain read task's work in 1 and 2
-    processes, run after run alternating; Ray in one session of 2 CPUs, execution after
-    execution alternating one read task at a time (each asks for 2 CPUs: one worker) and
-    read_records' default (2 workers); then Ray in a session of 1 CPU and in one of 2
-    (the set-up a user would have). Each pair's 2/1 ratio and load averages; the rows are
-    medians over the rounds."""
-    keys = ("p1", "p2", "s1", "s2", 1, 2)
-    per: Dict[Any, List[Dict[str, Any]]] = {k: [] for k in keys}
-    ratios: Dict[str, List[float]] = {"plain": [], "ray paired": [], "ray sessions": []}
+RAY_MODES = {"1": "ray, 1 worker", "2": "ray, 2 workers",
+             "2nr": "ray, 2 workers, reservation off"}
+
+
+def ray_rounds(paths: List[str], scales: List[int], ranges: int, runs: int, rounds: int,
+               tiny: str, sessions: bool) -> Dict[str, Any]:
+    """Each round: per scale (the path list read that many times over), the plain read
+    task's work in 1 and 2 forked processes, run after run alternating (the machine's 2/1
+    ceiling in this round); then one Ray session of 2 CPUs: the tiny read in each mode
+    (an execution's fixed cost), then per scale the modes alternating execution by
+    execution (RAY_CHILD); with `sessions`, also a ray.init(num_cpus=1) and a
+    ray.init(num_cpus=2) session. Returns, per round, {key: rate row}; keys are
+    "p1 S"/"p2 S" (plain), "tiny M", "S M" (Ray mode M), "s1 S"/"s2 S" (sessions)."""
     pools = {w: PlainProcesses(w) for w in (1, 2)}
+    out: List[Dict[str, Dict[str, Any]]] = []
 
     def show(k: int, what: str, r: Dict[str, Any]) -> None:
-        print(f"  round {k + 1}: {what}: {r['rate']:,.0f} records/s (load {r['load']:.1f})",
-              file=sys.stderr, flush=True)
+        print(f"  round {k + 1}: {what}: {r['records']:,} records in {r['seconds']:.2f} s, "
+              f"{r['rate']:,.0f} records/s (load {r['load']:.1f})", file=sys.stderr, flush=True)
 
     try:
         for k in range(rounds):
+            rows: Dict[str, Dict[str, Any]] = {}
             for w in (1, 2):
-                pools[w].run(paths)                           # warm-up
-            pt: Dict[int, List[float]] = {1: [], 2: []}
-            pl: Dict[int, List[float]] = {1: [], 2: []}
-            n = 0
-            for _ in range(runs):
+                pools[w].run(paths * scales[0])                 # warm-up
+            for scale in scales:
+                pt: Dict[int, List[float]] = {1: [], 2: []}
+                pl: Dict[int, List[float]] = {1: [], 2: []}
+                n = 0
+                for _ in range(runs):
+                    for w in (1, 2):
+                        t = time.perf_counter()
+                        n = pools[w].run(paths * scale)
+                        pt[w].append(time.perf_counter() - t)
+                        pl[w].append(os.getloadavg()[0])
                 for w in (1, 2):
-                    t = time.perf_counter()
-                    n = pools[w].run(paths)
-                    pt[w].append(time.perf_counter() - t)
-                    pl[w].append(os.getloadavg()[0])
-            for w in (1, 2):
-                per[f"p{w}"].append(_rate(n, pt[w], pl[w]))
-                show(k, f"plain, {w} process(es)", per[f"p{w}"][-1])
-            # Ray, one session, one worker and two alternating.
-            one, two = ray_session(paths, 2, ranges, runs, [True, False])
-            for w, slot in ((1, one), (2, two)):
-                per[w].append(_rate(slot["records"], slot["times"], slot["loads"]))
-                show(k, f"ray, {w} worker(s), one session", per[w][-1])
-            # Ray, a session of 1 CPU, then one of 2.
-            for w in (1, 2):
-                (slot,) = ray_session(paths, w, ranges, runs, [False])
-                per[f"s{w}"].append(_rate(slot["records"], slot["times"], slot["loads"]))
-                show(k, f"ray, ray.init(num_cpus={w})", per[f"s{w}"][-1])
-            for name, a, b in (("plain", "p1", "p2"), ("ray paired", 1, 2),
-                               ("ray sessions", "s1", "s2")):
-                ratios[name].append(per[b][-1]["rate"] / per[a][-1]["rate"])
+                    rows[f"p{w} {scale}"] = _rate(n, pt[w], pl[w])
+                    show(k, f"plain, {w} process(es), x{scale}", rows[f"p{w} {scale}"])
+            for key, slot in ray_session(paths, scales, ranges, runs, tiny).items():
+                rows[key] = _rate(slot["records"], slot["times"], slot["loads"])
+                what, mode = key.split()
+                show(k, f"{RAY_MODES[mode]}, {'tiny read' if what == 'tiny' else 'x' + what}",
+                     rows[key])
+            if sessions:
+                for w in (1, 2):
+                    for key, slot in ray_session(paths, scales, ranges, runs, tiny,
+                                                 cpus=w).items():
+                        what = key.split()[0]
+                        rows[f"s{w} {what}"] = _rate(slot["records"], slot["times"],
+                                                     slot["loads"])
+                        show(k, f"ray, ray.init(num_cpus={w}), {what}", rows[f"s{w} {what}"])
+            out.append(rows)
     finally:
         for pool in pools.values():
             pool.close()
-    out: Dict[Any, Any] = {"ratios": ratios,
-                           "ratio": {k: statistics.median(v) for k, v in ratios.items()}}
-    for w, rs in per.items():
-        rate = statistics.median(r["rate"] for r in rs)
-        out[w] = {"records": rs[0]["records"], "rate": rate, "seconds": rs[0]["records"] / rate,
-                  "rates": [r["rate"] for r in rs], "loads": [r["load"] for r in rs]}
-    return out
+    return {"rounds": out, "scales": scales}
+
+
+def ray_summary(rr: Dict[str, Any], records_per_pass: int) -> List[str]:
+    """Markdown: per scale the 2/1 ratios (median of the rounds' ratios) of plain, Ray and
+    Ray with reservation off, Ray's ratio over the plain one, and the load; the fixed cost
+    (tiny read, and the intercept of the line through the two largest scales) and the
+    per-record rate (that line's slope) of each path."""
+    rounds, scales = rr["rounds"], rr["scales"]
+
+    def med(f: Callable[[Dict[str, Dict[str, Any]]], float]) -> float:
+        return statistics.median(f(r) for r in rounds)
+
+    pairs = [("plain", "p1 {}", "p2 {}"), ("ray", "{} 1", "{} 2"), ("ray, reservation off", "{} 1", "{} 2nr")]
+    if "s1 {}".format(scales[0]) in rounds[0]:
+        pairs.append(("ray, num_cpus sessions", "s1 {}", "s2 {}"))
+    lines = ["| records | " + " | ".join(f"{name} 1 → 2 (M/s)" for name, _, _ in pairs)
+             + " | " + " | ".join(f"{name} 2/1" for name, _, _ in pairs)
+             + " | ray 2/1 ÷ plain 2/1 | load |",
+             "|---:|" + "---:|" * (2 * len(pairs) + 2)]
+    for s in scales:
+        rates = []
+        ratios = []
+        for _, a, b in pairs:
+            ka, kb = a.format(s), b.format(s)
+            rates.append(f"{med(lambda r: r[ka]['rate']) / 1e6:.1f} → "
+                         f"{med(lambda r: r[kb]['rate']) / 1e6:.1f}")
+            ratios.append(med(lambda r: r[kb]["rate"] / r[ka]["rate"]))
+        rel = med(lambda r: (r[f"{s} 2"]["rate"] / r[f"{s} 1"]["rate"])
+                  / (r[f"p2 {s}"]["rate"] / r[f"p1 {s}"]["rate"]))
+        loads = sorted(v["load"] for r in rounds for k, v in r.items()
+                       if k.split()[-1] == str(s) or k.split()[0] == str(s))
+        m = s * records_per_pass / 1e6
+        lines.append((f"| {m:,.0f} M | " if m >= 10 else f"| {m:.2f} M | ") + " | ".join(rates) + " | "
+                     + " | ".join(f"{q:.2f}x" for q in ratios)
+                     + f" | {rel:.2f} | {loads[0]:.1f}–{loads[-1]:.1f} |")
+    lines.append("")
+    lines.append("Fixed cost and per-record rate (medians of the rounds): a line "
+                 "t = a + N / r through the two largest sizes.")
+    lines.append("")
+    lines.append("| path | tiny read (s) | a (s) | r (M records/s) |")
+    lines.append("|---|---:|---:|---:|")
+    lo, hi = (scales[-2], scales[-1]) if len(scales) > 1 else (scales[0], scales[0])
+    keys = [("plain, 1 process", None, "p1 {}"), ("plain, 2 processes", None, "p2 {}"),
+            ("ray, 1 worker", "tiny 1", "{} 1"), ("ray, 2 workers", "tiny 2", "{} 2"),
+            ("ray, 2 workers, reservation off", "tiny 2nr", "{} 2nr")]
+    slopes = {}
+    for name, tiny, fmt in keys:
+        if lo == hi:
+            break
+        kl, kh = fmt.format(lo), fmt.format(hi)
+
+        def line(r: Dict[str, Dict[str, Any]]) -> Tuple[float, float]:
+            n0, t0 = r[kl]["records"], r[kl]["seconds"]
+            n1, t1 = r[kh]["records"], r[kh]["seconds"]
+            rate = (n1 - n0) / (t1 - t0)
+            return t0 - n0 / rate, rate
+        a = med(lambda r: line(r)[0])
+        slopes[name] = med(lambda r: line(r)[1])
+        t = f"{med(lambda r: r[tiny]['seconds']):.2f}" if tiny else "–"
+        lines.append(f"| {name} | {t} | {a:.2f} | {slopes[name] / 1e6:.1f} |")
+    if slopes:
+        lines.append("")
+        lines.append(f"- per-record rate 2/1 (slopes): plain "
+                     f"{slopes['plain, 2 processes'] / slopes['plain, 1 process']:.2f}x, ray "
+                     f"{slopes['ray, 2 workers'] / slopes['ray, 1 worker']:.2f}x, ray with "
+                     f"reservation off "
+                     f"{slopes['ray, 2 workers, reservation off'] / slopes['ray, 1 worker']:.2f}x")
+    return lines
 
 
 def dask_rate(paths: List[str], ranges: int, runs: int) -> Dict[str, float]:
@@ -386,8 +478,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=3,
                     help="Ray: 1 and 2 workers alternate this many times")
-    ap.add_argument("--ray-scale", type=int, default=8,
-                    help="Ray reads the path list repeated this many times")
+    ap.add_argument("--ray-scale", default="8",
+                    help="Ray reads the path list repeated this many times; a comma-"
+                    "separated list measures each size (e.g. 32,128,256)")
+    ap.add_argument("--ray-sessions", action="store_true",
+                    help="Ray: also a ray.init(num_cpus=1) and a num_cpus=2 session a round")
     ap.add_argument("--skip", default="", help="comma-separated: ray,dask,grain")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--markdown", action="store_true")
@@ -411,14 +506,13 @@ def main() -> None:
         rows["plain + arrow, per record"] = timed(lambda: plain_arrow_per_record(paths),
                                                   a.runs)
         if "ray" not in skip:
-            rr = ray_rounds(paths * a.ray_scale, a.ranges, a.runs, a.rounds)
-            res["ray_rounds"] = rr
-            rows["plain + arrow x scale, 1 process"] = rr["p1"]
-            rows["plain + arrow x scale, 2 processes"] = rr["p2"]
-            rows["ray, 1 worker (one session, tasks of 2 CPUs)"] = rr[1]
-            rows["ray, 2 workers (one session)"] = rr[2]
-            rows["ray, ray.init(num_cpus=1)"] = rr["s1"]
-            rows["ray, ray.init(num_cpus=2)"] = rr["s2"]
+            tiny = os.path.join(d, "tiny.riegeli")
+            with RecordWriter(tiny, array_record=True) as w:
+                for i in range(1000):
+                    w.write_record(b"%100d" % i)
+            scales = [int(x) for x in a.ray_scale.split(",")]
+            res["ray_rounds"] = ray_rounds(paths, scales, a.ranges, a.runs, a.rounds, tiny,
+                                           a.ray_sessions)
         if "dask" not in skip:
             rows["dask, 2 processes"] = dask_rate(paths, a.ranges or 16, a.runs)
         if "grain" not in skip:
@@ -433,11 +527,6 @@ def main() -> None:
                                                          or "grain" in name) else "plain loop"]
         r["overhead_us_per_record"] = (1 / r["rate"] - 1 / base["rate"]) * 1e6
     ratios = {}
-    if "ray_rounds" in res:
-        rq = res["ray_rounds"]["ratio"]
-        ratios["ray 2 workers / 1 worker, one session (median of rounds)"] = rq["ray paired"]
-        ratios["ray num_cpus=2 / num_cpus=1 sessions (median of rounds)"] = rq["ray sessions"]
-        ratios["plain 2 processes / 1 process (median of rounds)"] = rq["plain"]
     if "array_record src[i]" in rows:
         ratios["grain source keel / array_record (src[i])"] = (
             rows["keel src[i]"]["rate"] / rows["array_record src[i]"]["rate"])
@@ -453,7 +542,7 @@ def main() -> None:
     print(f"{res['date']}; {res['machine']}, {res['load_average_end']:.1f} at end; "
           f"Python {res['python']}; {a.files} files x {a.records} records of {a.size} B "
           f"(grain: x {max(1, a.records // 10)}, group_size 1; ray: the files {a.ray_scale} "
-          f"times over, {a.rounds} alternating rounds); median of {a.runs}")
+          f"times over, {a.rounds} rounds); median of {a.runs}")
     print()
     print("| path | records/s | seconds | overhead per record (µs) |")
     print("|---|---:|---:|---:|")
@@ -464,13 +553,12 @@ def main() -> None:
     for k, v in ratios.items():
         print(f"- {k}: {v:.2f}x")
     if "ray_rounds" in res:
-        rr = res["ray_rounds"]
-        for name, a, b in (("plain", "p1", "p2"), ("ray paired", 1, 2),
-                           ("ray sessions", "s1", "s2")):
-            print(f"- {name} rounds (1, 2, ratio, load averages): " + "; ".join(
-                f"{x / 1e6:.2f}M, {y / 1e6:.2f}M, {q:.2f}x, load {la:.1f}/{lb:.1f}"
-                for x, y, q, la, lb in zip(rr[a]["rates"], rr[b]["rates"], rr["ratios"][name],
-                                          rr[a]["loads"], rr[b]["loads"])))
+        print()
+        print("Records read per second, 1 → 2 workers (medians of the rounds; ratios are "
+              "medians of the rounds' ratios):")
+        print()
+        for line in ray_summary(res["ray_rounds"], a.files * a.records):
+            print(line)
 
 
 if __name__ == "__main__":

@@ -11,16 +11,22 @@
  * Promises checked (a broken one aborts): a failure is KEEL_ESYNTAX or KEEL_EVALIDATION
  * with a detail message; evaluation gives 0 or 1; a projection is a valid item; an update
  * gives a well-formed map that is a valid item unless it nests too deeply, and never
- * touches the key attributes. ASan,
+ * touches the key attributes; when the update says its result needs no other check
+ * (kdb_update_info.checked, on the stored item), the whole check agrees, plain included.
+ * A parse bound to other values (kdb_expr_bind, with a second values map of the same
+ * placeholders in another order and of other types, and with the map of the parse itself)
+ * fails exactly when, and with the message, a fresh parse with those values fails, and
+ * otherwise evaluates and applies as that fresh parse does. ASan,
  * UBSan and LSan catch the rest (reads outside the text, leaks of a failed parse).
  *
  * Expressions have no public entry point of their own yet (they reach users through
- * queries), so this target includes the internal header like tests/c does
- * (scripts/check-layers.py lists it in FUZZ_INTERNAL).
+ * queries), so this target includes the internal headers (db.h, and expr.h for binding)
+ * like tests/c does (scripts/check-layers.py lists it in FUZZ_INTERNAL).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "db/db.h"
+#include "db/expr.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -39,14 +45,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         }                                                                           \
     } while (0)
 
-static kdb_buf item, keymap, names, values;
+static kdb_buf item, keymap, names, values, values2;
 
 static void text(kdb_buf *b, const char *s) { kdb_enc_text(b, s, strlen(s)); }
 
 static void build(void) {
     /* {"pk": "p", "sk": 5, "a": 1, "s": "hello", "b": h'00ff', "l": [1, "x", [2]],
-     *  "m": {"a": {"b": 3}, "l": [true, null]}, "ss": SS["x", "y"], "ns": NS[1, 2]} */
-    kdb_enc_map(&item, 9);
+     *  "m": {"a": {"b": 3}, "l": [true, null]}, "ss": SS["x", "y"], "ns": NS[1, 2],
+     *  "v": float32 vector [0.1, -2, 1e-45] (read as a list of numbers)} */
+    kdb_enc_map(&item, 10);
     text(&item, "pk"); text(&item, "p");
     text(&item, "sk"); kdb_enc_uint(&item, 5);
     text(&item, "a"); kdb_enc_uint(&item, 1);
@@ -61,6 +68,8 @@ static void build(void) {
     text(&item, "x"); text(&item, "y");
     text(&item, "ns"); kdb_enc_tag(&item, KDB_TAG_SET); kdb_enc_array(&item, 2);
     kdb_enc_uint(&item, 1); kdb_enc_uint(&item, 2);
+    static const float vec[3] = {0.1f, -2.0f, 1e-45f};
+    text(&item, "v"); kdb_enc_tag(&item, KDB_TAG_F32LE); kdb_enc_bytes(&item, vec, sizeof vec);
 
     kdb_enc_map(&keymap, 2);
     text(&keymap, "pk"); text(&keymap, "p");
@@ -85,7 +94,58 @@ static void build(void) {
     kdb_enc_uint(&values, 2);
     text(&values, ":big"); kdb_enc_tag(&values, KDB_TAG_DECIMAL); kdb_enc_array(&values, 2);
     kdb_enc_uint(&values, 125); kdb_enc_uint(&values, 9);
-    if (keymap.failed || item.failed || names.failed || values.failed) abort();
+    /* The same placeholders, other order and types (and :t a type name that is valid). */
+    kdb_enc_map(&values2, 10);
+    text(&values2, ":big"); text(&values2, "x");
+    text(&values2, ":ns"); kdb_enc_uint(&values2, 7);
+    text(&values2, ":ss"); kdb_enc_tag(&values2, KDB_TAG_SET); kdb_enc_array(&values2, 1);
+    kdb_enc_uint(&values2, 3);
+    text(&values2, ":p"); kdb_enc_uint(&values2, 9);
+    text(&values2, ":l"); text(&values2, "not a list");
+    text(&values2, ":t"); text(&values2, "N");
+    text(&values2, ":b"); kdb_enc_array(&values2, 0);
+    text(&values2, ":s"); kdb_enc_bytes(&values2, "h", 1);
+    text(&values2, ":n"); kdb_enc_uint(&values2, 1000);
+    text(&values2, ":a"); kdb_enc_negint(&values2, 0);
+    if (keymap.failed || item.failed || names.failed || values.failed || values2.failed) abort();
+}
+
+/* Bind parse `e` (of `kind`, text data[0..size)) to `vals` and compare with a fresh parse
+ * against the same values: the same status and message; the same evaluation or update. */
+static void check_bind(kdb_expr_kind kind, const uint8_t *data, size_t size, kdb_expr *e,
+                       const kdb_buf *vals) {
+    kdb_subst s;
+    PROMISE(kdb_subst_init(&s, names.p, names.len, vals->p, vals->len) == KEEL_OK);
+    kdb_expr *fresh = NULL;
+    keel_status fst = kdb_expr_parse(kind, (const char *)data, size, &s, &fresh);
+    char fmsg[512];
+    snprintf(fmsg, sizeof fmsg, "%s", keel_errmsg());
+    uint64_t used = 0;
+    /* One more owner (refs 0 means one): the reference kdb_expr_bind takes over. */
+    unsigned owners = atomic_load(&e->refs);
+    atomic_store(&e->refs, owners ? owners + 1u : 2u);
+    kdb_expr *b = NULL;
+    keel_status bst = kdb_expr_bind(e, vals->p, vals->len, &used, &b);
+    PROMISE(bst == fst);
+    if (bst != KEEL_OK) {
+        PROMISE(strcmp(keel_errmsg(), fmsg) == 0);
+    } else {
+        PROMISE(used == s.values_used);
+        if (kind == KDB_EXPR_CONDITION) {
+            PROMISE(kdb_expr_eval(b, item.p, item.len) == kdb_expr_eval(fresh, item.p, item.len));
+            PROMISE(kdb_expr_eval(b, NULL, 0) == kdb_expr_eval(fresh, NULL, 0));
+        } else if (kind == KDB_EXPR_UPDATE) {
+            kdb_buf x = {0}, y = {0};
+            keel_status xs = kdb_update_apply(b, item.p, item.len, &x);
+            keel_status ys = kdb_update_apply(fresh, item.p, item.len, &y);
+            PROMISE(xs == ys);
+            PROMISE(xs != KEEL_OK || (x.len == y.len && memcmp(x.p, y.p, x.len) == 0));
+            kdb_buf_free(&x);
+            kdb_buf_free(&y);
+        }
+        kdb_expr_free(b);
+    }
+    kdb_expr_free(fresh);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
@@ -113,6 +173,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         PROMISE(e != NULL);
         st = kdb_subst_check_unused(&s);
         PROMISE(st == KEEL_OK || st == KEEL_EVALIDATION);
+        if (kinds[k] == KDB_EXPR_CONDITION || kinds[k] == KDB_EXPR_UPDATE) {
+            check_bind(kinds[k], data, size, e, &values2);
+            check_bind(kinds[k], data, size, e, &values);
+        }
         switch (kinds[k]) {
         case KDB_EXPR_KEY_CONDITION: {
             kdb_keycond kc;
@@ -139,7 +203,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (kdb_update_check(e, "pk", "sk") != KEEL_OK) break;
             for (int base = 0; base < 2; base++) {
                 const kdb_buf *b = base ? &keymap : &item;
-                st = kdb_update_apply(e, b->p, b->len, &out);
+                kdb_update_info info;
+                st = kdb_update_apply_ex(e, b->p, b->len, &out, &info);
                 PROMISE(st == KEEL_OK || st == KEEL_EVALIDATION);
                 if (st != KEEL_OK) continue;
                 kdb_val m, v, was;
@@ -147,6 +212,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 size_t isz;
                 st = kdb_item_check(out.p, out.len, &isz);
                 PROMISE(st == KEEL_OK || st == KEEL_EVALIDATION);
+                if (info.checked && !base) {    /* the stored item: the rest was checked */
+                    bool plain;
+                    PROMISE(kdb_item_check_plain(out.p, out.len, &isz, &plain) == KEEL_OK);
+                    PROMISE(plain == info.plain);
+                }
                 /* The key attributes come through untouched. */
                 PROMISE(kdb_item_attr(out.p, out.len, "pk", 2, &v) &&
                         kdb_item_attr(b->p, b->len, "pk", 2, &was) && kdb_val_equal(&v, &was));

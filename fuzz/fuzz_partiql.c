@@ -8,13 +8,17 @@
  * run never depends on an earlier one. Promises checked (a broken one aborts): a failure
  * is one of the statuses keel_db_execute documents, with a detail message, and a syntax
  * error names a position inside the statement; a result's items are valid items (they
- * convert to DynamoDB JSON); its counts agree with what was read. ASan, UBSan and LSan
- * catch the rest (reads outside the text, leaks of a failed parse or plan).
+ * convert to DynamoDB JSON); its counts agree with what was read. A SELECT run again (its
+ * parse now kept, perhaps a point get: partiql.c) gives the same status, message and
+ * items, also with the next parameter array, as that array gives on a fresh database.
+ * ASan, UBSan and LSan catch the rest (reads outside the text, leaks of a failed parse or
+ * plan).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "keel_db.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +70,64 @@ static keel_db *fresh(void) {
     return db;
 }
 
+/* One run's outcome: status, message, and the items (each as 8 bytes of length, then the
+ * bytes) back to back. */
+typedef struct outcome {
+    keel_status st;
+    char msg[512];
+    uint8_t *items;
+    size_t len;
+} outcome;
+
+static void run(keel_db *db, const char *stmt, unsigned pick, uint64_t limit, outcome *out) {
+    keel_db_execute_opts o = KEEL_DB_EXECUTE_OPTS_INIT;
+    o.limit = limit;
+    keel_db_result *r = NULL;
+    memset(out, 0, sizeof *out);
+    out->st = keel_db_execute(db, stmt, pick < 5 ? params[pick].p : NULL,
+                              pick < 5 ? params[pick].len : 0, &o, &r);
+    snprintf(out->msg, sizeof out->msg, "%s", out->st == KEEL_OK ? "" : keel_errmsg());
+    if (out->st != KEEL_OK) return;
+    keel_view v;
+    keel_status st;
+    while ((st = keel_db_result_next(r, &v)) == KEEL_OK) {
+        uint8_t *q = realloc(out->items, out->len + 8 + v.len);
+        PROMISE(q != NULL);
+        out->items = q;
+        for (int b = 0; b < 8; b++) q[out->len + b] = (uint8_t)((uint64_t)v.len >> (8 * b));
+        memcpy(q + out->len + 8, v.data, v.len);
+        out->len += 8 + v.len;
+    }
+    PROMISE(st == KEEL_NOTFOUND);
+    keel_db_result_free(r);
+}
+
+static bool same(const outcome *a, const outcome *b) {
+    return a->st == b->st && strcmp(a->msg, b->msg) == 0 && a->len == b->len &&
+           (a->len == 0 || memcmp(a->items, b->items, a->len) == 0);
+}
+
+
+/* A SELECT again on `db` (kept now), and with the next parameters against a fresh one. */
+static void again(keel_db *db, const char *stmt, unsigned pick, uint64_t limit) {
+    outcome a, b, c, d;
+    keel_db *other = fresh();
+    run(other, stmt, pick, limit, &a);
+    run(db, stmt, pick, limit, &b);
+    PROMISE(same(&a, &b));
+    unsigned next = (pick + 1) % 6;
+    keel_db_free(other);
+    other = fresh();
+    run(other, stmt, next, limit, &c);
+    run(db, stmt, next, limit, &d);
+    PROMISE(same(&c, &d));
+    keel_db_free(other);
+    free(a.items);
+    free(b.items);
+    free(c.items);
+    free(d.items);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size == 0) return 0;
     unsigned pick = data[0] % 6;
@@ -104,7 +166,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         keel_db_result_counts(r, &scanned, &returned);
         PROMISE(returned == n);
         PROMISE(keel_db_result_plan(r) == KEEL_DB_PLAN_WRITE || scanned >= n);
+        bool reads = keel_db_result_plan(r) != KEEL_DB_PLAN_WRITE;
         keel_db_result_free(r);
+        if (reads) again(db, stmt, pick, o.limit);
     }
     keel_db_free(db);
     free(stmt);

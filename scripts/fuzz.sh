@@ -134,7 +134,8 @@ for seed in "\005SELECT * FROM tbl WHERE pk = 'a' AND sk BETWEEN 1 AND 2 AND n I
             "\005INSERT INTO kvs VALUE {'id': 2, 'l': [1, 'a', TRUE, NULL], 's': <<'x', 'y'>>, 'm': {}}" \
             "\002UPDATE tbl SET n = n + ?, l = list_append(l, [2]) REMOVE m.x WHERE pk = ? AND sk = 1 RETURNING ALL NEW *" \
             "\005DELETE FROM kvs WHERE id = 1 AND id IN [1, 2] RETURNING ALL OLD *" \
-            "\005SELECT * FROM tbl WHERE pk IN ('a', 'b') AND begins_with(pk, 'a') ORDER BY sk DESC"; do
+            "\005SELECT * FROM tbl WHERE pk IN ('a', 'b') AND begins_with(pk, 'a') ORDER BY sk DESC" \
+            "\002SELECT * FROM tbl WHERE sk = ? AND pk = ?" "\001SELECT * FROM kvs WHERE ? = id"; do
     i=$((i + 1))
     [ -f "$corpus-partiql/seed-$i" ] || printf "$seed" > "$corpus-partiql/seed-$i"
 done

@@ -391,14 +391,17 @@ class Table(_db.Table):
     ) -> List[Tuple[Dict[str, Any], float]]:
         """The ``k`` (1..100) items nearest to ``vector`` (anything numpy turns into float32
         values), best first, as ``(item, score)``: COSINE and EUCLIDEAN scores ascending,
-        DOT_PRODUCT descending (DynamoDB's conventions). ``filter`` is a condition on the
-        items; ``projection`` a ProjectionExpression. The items' stored vectors come back as
-        zero-copy numpy arrays over the file.
+        DOT_PRODUCT descending (DynamoDB's conventions: the DOT_PRODUCT score is the dot
+        product itself). ``filter`` is a condition on the items; ``projection`` a
+        ProjectionExpression; both see a stored vector as its list of numbers (``v[0] > :x``,
+        projection ``v[0]``: each element the shortest decimal that reads back as its
+        float32). The items' stored vectors come back as zero-copy numpy arrays over the
+        file.
 
         ``ef`` (1..4096) asks for an approximate search through the index's HNSW graph with
         that beam (larger: better recall, slower); ``None`` or 0, or ``exact=True``, scores
         every item. An approximate search answers exactly anyway below 5,000 items, or when
-        the filter keeps few items; scores are always the exact ones."""
+        the filter keeps few items; scores are always the exact ones, for every distance."""
         return self._db.search(
             self._name, index, _f32(vector, 1), k, filter, values, names, projection,
             _ef(ef, exact),

@@ -79,6 +79,9 @@ class Table(_db.Table):
     ) -> None: ...
     def drop_vector_index(self, name: str) -> None: ...
     def vector_indexes(self) -> List[Dict[str, Any]]: ...
+    # search, search_batch: filter and projection read a stored vector as its list of
+    # numbers (v[0] > :x); scores are the exact path's (DOT_PRODUCT: the dot product,
+    # largest first) whether ef is given or not.
     def search(
         self,
         index: str,

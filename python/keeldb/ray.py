@@ -21,6 +21,7 @@ Every task carries plain data (a range) and opens its file itself in the worker.
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Union
@@ -59,17 +60,27 @@ STORE_ROWS_PER_BLOCK = 65536
 # and splits each task's output to get them; that made a 4-million-record read 4x slower
 # than 16 ranges on 2 CPUs (the driver handles every block).
 READ_TASKS_PER_CPU = 2
+# read_records without override_num_blocks: and at most about this many bytes a read task
+# (about 0.5 s of one worker at 2 GB/s). Ray Data 2.60 starts only one task during the
+# first ~1 s of every execution (its CPU limit is 0 until the autoscaling coordinator's
+# first answer, refreshed once a second), so the other workers start late; with 2 tasks
+# per CPU of a large read (5 s each at 512 M records) the late worker then ended its last
+# task seconds after the first, alone. Tasks of ~1 GiB let the early worker take more of
+# them, and the workers end within about one task of each other.
+TASK_BYTES = 1 << 30
 
 
-def _want_splits(min_splits: Union[int, str, None], parallelism: int) -> int:
+def _want_splits(min_splits: Union[int, str, None], parallelism: int,
+                 total_bytes: int = 0) -> int:
     """How many ranges a source plans at least: ``min_splits``; for "auto",
     READ_TASKS_PER_CPU per CPU of the cluster (asked when the tasks are made, on the
-    driver, after ray.init); for None, Ray's ``parallelism``."""
+    driver, after ray.init) and one per TASK_BYTES of ``total_bytes``; for None, Ray's
+    ``parallelism``."""
     if min_splits == "auto":
         # Before ray.init, the CPUs a local ray.init (Ray Data's implicit one) would see.
         cpus = (ray.cluster_resources().get("CPU", 1) if ray.is_initialized()
                 else os.cpu_count() or 1)
-        return max(1, int(cpus) * READ_TASKS_PER_CPU)
+        return max(1, int(cpus) * READ_TASKS_PER_CPU, -(-total_bytes // TASK_BYTES))
     if min_splits is None:
         return max(1, parallelism)
     if isinstance(min_splits, str) or min_splits < 1:
@@ -113,7 +124,8 @@ class RecordsDatasource(Datasource):
     task, or several consecutive ones when the plan has more ranges than tasks wanted).
 
     Ranges of about ``target_bytes``, at least ``min_splits`` of them: "auto" is
-    ``READ_TASKS_PER_CPU`` per CPU of the cluster, None the number of tasks Ray asks for
+    ``READ_TASKS_PER_CPU`` per CPU of the cluster, or one per ``TASK_BYTES`` of the files
+    when that is more, None the number of tasks Ray asks for
     (its ``parallelism``: 200 or more by default, whatever the cluster); consecutive ranges
     share tasks of about equal bytes when there are more (``_group_ranges``)."""
 
@@ -152,7 +164,7 @@ class RecordsDatasource(Datasource):
         # the next task only after polling its running ones (up to 100 ms), so a task must
         # be worth far more than that for two workers to stay busy. (Tasks that shrink
         # along the dataset, to even out the workers' ends, measured slower: more tasks.)
-        want = _want_splits(self._min_splits, parallelism)
+        want = self._want(parallelism)
         ranges = self._plan(want)
         schema = pa.schema([(self._column, pa.binary())] + (
             [("path", pa.string()), ("index", pa.int64())] if self._include_paths else []))
@@ -162,15 +174,27 @@ class RecordsDatasource(Datasource):
                                  size_bytes=int(sum(r.nbytes for r in group)),
                                  input_files=tuple(dict.fromkeys(r.path for r in group)),
                                  exec_stats=None)
-
-            def read_fn(group: List[RecordRange] = group) -> Iterator[Block]:
-                for r in group:
-                    yield from _record_tables(r, self._include_paths, self._column,
-                                              self._strategy)
-
-            tasks.append(ReadTask(read_fn, meta, schema=schema,
-                                  per_task_row_limit=per_task_row_limit))
+            # The task carries its own ranges and settings only: a closure over self
+            # would pickle the whole plan (and path list) into every task.
+            tasks.append(ReadTask(functools.partial(_read_group, group, self._include_paths,
+                                                    self._column, self._strategy),
+                                  meta, schema=schema, per_task_row_limit=per_task_row_limit))
         return tasks
+
+    def _want(self, parallelism: int) -> int:
+        """How many tasks (and ranges at least) to plan: for "auto", what
+        ``_want_splits`` says for this cluster and the plan's bytes."""
+        if self._min_splits != "auto":
+            return _want_splits(self._min_splits, parallelism)
+        first = _want_splits("auto", parallelism)
+        return _want_splits("auto", parallelism,
+                            int(sum(r.nbytes for r in self._plan(first))))
+
+
+def _read_group(group: List[RecordRange], include_paths: bool, column: str,
+                strategy: Any) -> Iterator[Block]:
+    for r in group:
+        yield from _record_tables(r, include_paths, column, strategy)
 
 
 def _group_ranges(ranges: List[RecordRange], n: int) -> List[List[RecordRange]]:
@@ -204,8 +228,8 @@ def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
 
     ``override_num_blocks`` asks for at least that many ranges (cut inside chunks only
     when the files have fewer chunks); without it, ranges of about ``target_bytes`` and
-    at least ``READ_TASKS_PER_CPU`` per CPU of the cluster, planned now and passed to
-    Ray as the number of blocks (so Ray does not cut each task's output into its default
+    at least ``READ_TASKS_PER_CPU`` per CPU of the cluster and one per ``TASK_BYTES``,
+    planned now and passed to Ray as the number of blocks (so Ray does not cut each task's output into its default
     200+ blocks). Either way, more ranges than that share tasks of about equal bytes.
     Each task yields blocks of up to ``BLOCK_BYTES``. Other keywords go to
     ``ray.data.read_datasource`` (``concurrency``, ``ray_remote_args``, ...)."""
@@ -213,7 +237,7 @@ def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
                             column=column, corruption_strategy=corruption_strategy,
                             min_splits=override_num_blocks or "auto")
     if override_num_blocks is None:
-        want = _want_splits("auto", 1)
+        want = src._want(1)
         override_num_blocks = max(1, min(want, len(src._plan(want))))
     return ray.data.read_datasource(src, override_num_blocks=override_num_blocks, **read_args)
 

@@ -11,6 +11,7 @@ ROWS_PER_BLOCK: int
 BLOCK_BYTES: int
 STORE_ROWS_PER_BLOCK: int
 READ_TASKS_PER_CPU: int
+TASK_BYTES: int
 
 class RecordsDatasource(Datasource):
     def __init__(self, paths: Union[PathArg, Iterable[PathArg]], *, target_bytes: int = ...,
@@ -59,7 +60,8 @@ def read_store(path: PathArg, *, target_bytes: int = ...,
 def _record_tables(r: RecordRange, include_paths: bool, column: str,
                    strategy: Any) -> Iterator[Any]: ...
 def _store_tables(r: StoreRange) -> Iterator[Any]: ...
-def _want_splits(min_splits: Union[int, str, None], parallelism: int) -> int: ...
+def _want_splits(min_splits: Union[int, str, None], parallelism: int,
+                 total_bytes: int = 0) -> int: ...
 
 __all__ = ["RecordsDatasource", "RecordsDatasink", "StoreDatasource", "read_records",
            "write_records", "read_store"]

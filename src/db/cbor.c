@@ -34,8 +34,9 @@
  * at the same level (a tag and its content are one value); a chain of tags is bounded by
  * the input length.
  *
- * The encoder writes heads with libcbor's cbor_encode_* into kdb_buf, which grows by
- * doubling; an allocation failure sets `failed`, after which every call is a no-op, so an
+ * The encoder writes heads in their shortest form (put_head: the bytes libcbor's
+ * cbor_encode_* write; doubles, booleans and null still through libcbor) into kdb_buf,
+ * which grows by doubling; an allocation failure sets `failed`, after which every call is a no-op, so an
  * encoder checks once at the end. Doubles are always written in 9 bytes (what a caller
  * wrote is kept as written). kdb_enc_num writes the smallest exact form of a number.
  */
@@ -132,7 +133,10 @@ static double half_to_double(unsigned h) {
     return h & 0x8000 ? -v : v;
 }
 
-static bool head_direct(const uint8_t *p, size_t len, kdb_head *out) {
+/* Inlined into kdb_cbor_skip's loop as well as kdb_cbor_head: a skip reads every head of a
+ * value, and the call cost as much as the switch. */
+static inline __attribute__((always_inline)) bool head_direct(const uint8_t *p, size_t len,
+                                                             kdb_head *out) {
     if (!p || len == 0) return false;
     unsigned ib = p[0], mt = ib >> 5, ai = ib & 31;
     uint64_t a;
@@ -253,7 +257,11 @@ size_t kdb_cbor_skip(const uint8_t *p, size_t len, unsigned max_depth) {
             break;
         }
         kdb_head h;
+#ifdef KDB_CBOR_LIBCBOR
         if (!kdb_cbor_head(p + pos, len - pos, &h)) break;
+#else
+        if (!head_direct(p + pos, len - pos, &h)) break;
+#endif
         pos += h.head_len;
         left[depth]--;
         if (h.kind == KDB_C_TAG) {
@@ -330,23 +338,41 @@ void kdb_buf_put(kdb_buf *b, const void *data, size_t n) {
 
 #define ROOM(b) ((b)->p + (b)->len), ((b)->cap - (b)->len)
 
-void kdb_enc_uint(kdb_buf *b, uint64_t v) { HEAD(b, cbor_encode_uint(v, ROOM(b))); }
-void kdb_enc_negint(kdb_buf *b, uint64_t v) { HEAD(b, cbor_encode_negint(v, ROOM(b))); }
+/* A head of major type `major` (0..7) with argument v, in its shortest form: the bytes
+ * libcbor's cbor_encode_uint, _negint and _*_start functions write, without the calls
+ * through its per-type encoders (an update re-encodes the item's attribute names). */
+static void put_head(kdb_buf *b, unsigned major, uint64_t v) {
+    if (!reserve(b, 9)) return;
+    uint8_t *q = b->p + b->len;
+    uint8_t mt = (uint8_t)(major << 5);
+    if (v < 24) {
+        q[0] = (uint8_t)(mt | v);
+        b->len += 1;
+        return;
+    }
+    unsigned bytes = v <= 0xffu ? 1 : v <= 0xffffu ? 2 : v <= 0xffffffffu ? 4 : 8;
+    q[0] = (uint8_t)(mt | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27));
+    for (unsigned i = 0; i < bytes; i++) q[1 + i] = (uint8_t)(v >> (8 * (bytes - 1 - i)));
+    b->len += 1 + bytes;
+}
+
+void kdb_enc_uint(kdb_buf *b, uint64_t v) { put_head(b, 0, v); }
+void kdb_enc_negint(kdb_buf *b, uint64_t v) { put_head(b, 1, v); }
 void kdb_enc_i64(kdb_buf *b, int64_t v) {
     if (v >= 0) kdb_enc_uint(b, (uint64_t)v);
     else kdb_enc_negint(b, (uint64_t)(-(v + 1)));
 }
 void kdb_enc_bytes(kdb_buf *b, const void *data, size_t n) {
-    HEAD(b, cbor_encode_bytestring_start(n, ROOM(b)));
+    put_head(b, 2, n);
     kdb_buf_put(b, data, n);
 }
 void kdb_enc_text(kdb_buf *b, const char *s, size_t n) {
-    HEAD(b, cbor_encode_string_start(n, ROOM(b)));
+    put_head(b, 3, n);
     kdb_buf_put(b, s, n);
 }
-void kdb_enc_array(kdb_buf *b, uint64_t n) { HEAD(b, cbor_encode_array_start((size_t)n, ROOM(b))); }
-void kdb_enc_map(kdb_buf *b, uint64_t n) { HEAD(b, cbor_encode_map_start((size_t)n, ROOM(b))); }
-void kdb_enc_tag(kdb_buf *b, uint64_t tag) { HEAD(b, cbor_encode_tag(tag, ROOM(b))); }
+void kdb_enc_array(kdb_buf *b, uint64_t n) { put_head(b, 4, n); }
+void kdb_enc_map(kdb_buf *b, uint64_t n) { put_head(b, 5, n); }
+void kdb_enc_tag(kdb_buf *b, uint64_t tag) { put_head(b, 6, tag); }
 void kdb_enc_double(kdb_buf *b, double v) { HEAD(b, cbor_encode_double(v, ROOM(b))); }
 void kdb_enc_bool(kdb_buf *b, bool v) { HEAD(b, cbor_encode_bool(v, ROOM(b))); }
 void kdb_enc_null(kdb_buf *b) { HEAD(b, cbor_encode_null(ROOM(b))); }

@@ -75,6 +75,10 @@ keel_status kdb_num_from_bignum(bool negative, const uint8_t *mag, size_t len, k
 /* A finite double, by its shortest decimal form that round-trips (as Python's repr);
  * KEEL_EVALIDATION for NaN, infinities and out-of-range magnitudes. -0.0 gives zero. */
 keel_status kdb_num_from_double(double v, kdb_num *out);
+/* The number a float32 vector element stands for: the shortest decimal that reads back as
+ * f (as every reading path prints it: 0.1f is 0.1, 1/3.0f is 0.33333334). Writes it into
+ * buf (cap >= 32) as %g text and returns its length; f must be finite. */
+size_t kdb_f32_text(float f, char *buf, size_t cap);
 /* Multiply by 10^e (decimal fractions); KEEL_EVALIDATION when out of range. */
 keel_status kdb_num_scale10(kdb_num *x, int64_t e);
 /* Range check of a normalized number: KEEL_EVALIDATION outside DynamoDB's magnitudes. */
@@ -237,7 +241,14 @@ keel_status kdb_val_check(const kdb_val *v);
  * starts on one. `out` is reset first. */
 keel_status kdb_item_store_form(const uint8_t *item, size_t len, kdb_buf *out);
 
-/* Deep equality as DynamoDB's "=" (numbers numerically, sets as sets, maps by name). */
+/* Element i of the vector v as the N value it stands for (kdb_f32_text's number), encoded
+ * into buf (a CBOR float64, the double nearest that decimal, which reads back as exactly
+ * it); *out points into buf. False when v is not a vector or i is past its end. */
+#define KDB_VEC_ELEM_LEN 9
+bool kdb_vec_elem(const kdb_val *v, uint64_t i, uint8_t buf[KDB_VEC_ELEM_LEN], kdb_val *out);
+
+/* Deep equality as DynamoDB's "=" (numbers numerically, sets as sets, maps by name; a
+ * vector equals the list of the numbers its elements stand for, kdb_vec_elem). */
 bool kdb_val_equal(const kdb_val *a, const kdb_val *b);
 /* Order for "<" and friends: only between two N, two S or two B values. Returns -1/0/1,
  * or 2 when the two are not comparable (the comparison is then false). */
@@ -424,16 +435,23 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk);
  * first). KEEL_EVALIDATION with DynamoDB's message: an invalid document path, an operand
  * of the wrong type, an attribute that does not exist, a number out of range. */
 keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out);
+
+/* What kdb_update_apply_ex learned about its result while building it. */
+typedef struct kdb_update_info {
+    /* Every action names a top-level attribute, the result is too short to exceed the
+     * size limit (at most KEEL_DB_MAX_ITEM / 24 bytes of CBOR), and every attribute the
+     * update wrote passed the check kdb_item_check makes of an attribute (its name, and
+     * kdb_val_check). When `item` is a stored one, whose other attributes passed
+     * kdb_item_check when written, the result needs no other check; false: the caller
+     * checks it whole (whose message names the path). */
+    bool checked;
+    bool plain;     /* (when checked) as kdb_item_check_plain's: no top-level vector */
+} kdb_update_info;
+/* kdb_update_apply, and `info` (NULL: not wanted) about the result. */
+keel_status kdb_update_apply_ex(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out,
+                                kdb_update_info *info);
 /* Whether every action of update `e` only takes away (REMOVE, DELETE from a set). */
 bool kdb_update_removes_only(const kdb_expr *e);
-/* The check of an update's result `next` (kdb_update_apply's) when the item it was applied
- * to is a stored one, whose other attributes passed kdb_item_check when written: when every
- * action names a top-level attribute and `next` is too short to exceed the size limit,
- * only the attributes the update wrote are checked (their names, and kdb_val_check): true
- * when they pass, with *plain as kdb_item_check_plain's. False otherwise, or when a
- * written attribute fails: the caller checks the whole item (whose message names the
- * path). */
-bool kdb_update_check_written(const kdb_expr *e, const uint8_t *next, size_t len, bool *plain);
 /* ReturnValues UPDATED_OLD / UPDATED_NEW: `item` projected on the update's target paths. */
 keel_status kdb_update_project(const kdb_expr *e, const uint8_t *item, size_t len,
                                kdb_buf *out);

@@ -339,8 +339,9 @@ static void compute_update(keel_db *db, kdb_write *w) {
     }
     kdb_buf next = {0};
     keel_status st;
+    kdb_update_info info = {false, false};
     if (w->update) {
-        st = kdb_update_apply(w->update, base, base_len, &next);
+        st = kdb_update_apply_ex(w->update, base, base_len, &next, &info);
         kdb_buf lists = {0};
         if (st == KEEL_EVALIDATION && db->nvix &&
             kdb_vec_as_lists(db, w->table, base, base_len, &lists)) {
@@ -348,7 +349,7 @@ static void compute_update(keel_db *db, kdb_write *w) {
              * (SET v[1] = :x): applied to that form; the result is converted back below. */
             next.len = 0;
             next.failed = false;
-            st = kdb_update_apply(w->update, lists.p, lists.len, &next);
+            st = kdb_update_apply_ex(w->update, lists.p, lists.len, &next, &info);
         }
         kdb_buf_free(&lists);
         if (st == KEEL_OK && !w->old && kdb_update_removes_only(w->update)) {
@@ -366,8 +367,8 @@ static void compute_update(keel_db *db, kdb_write *w) {
      * update wrote (when it can say), else the whole new item. */
     if (st == KEEL_OK) {
         keel_status cst = KEEL_OK;
-        handled = w->old && w->update &&
-                  kdb_update_check_written(w->update, next.p, next.len, &plain);
+        handled = w->old && w->update && info.checked;
+        if (handled) plain = info.plain;
         if (!handled) cst = kdb_item_check_plain(next.p, next.len, &size, &plain);
         if (cst != KEEL_OK) {
             char detail[200];

@@ -74,6 +74,29 @@ typedef struct kdb_epel {
     uint32_t index;         /* list index when name is NULL */
 } kdb_epel;
 
+/* A check that depends on the values of ExpressionAttributeValues, recorded by the parser
+ * in the order it makes them (each also runs then), so that a kept parse can take other
+ * values (expr_bind.c): running the recorded checks in order on the new values refuses
+ * them exactly where, and with the words, a fresh parse would. Everything else a parse
+ * checks depends on the text and the names alone. */
+typedef enum kdb_echeck_kind {
+    KDB_CHK_REF = 1,        /* :placeholder at text[pos..pos+len) defined: vals[a] := it */
+    KDB_CHK_OPERAND,        /* node a, if a value, of a type `op` takes (flags: 1 N, 2 sets,
+                             * 4 L) */
+    KDB_CHK_ORDER,          /* node a, if a value, N, S or B (operator `op`) */
+    KDB_CHK_BETWEEN,        /* value nodes a and b: bounds of one type, a <= b */
+    KDB_CHK_BEGINS,         /* node a, a value: S or B */
+    KDB_CHK_TYPE            /* value node a names a type: nodes[b].op := that type */
+} kdb_echeck_kind;
+
+typedef struct kdb_echeck {
+    uint8_t kind;           /* kdb_echeck_kind */
+    uint8_t flags;
+    uint32_t a, b;
+    uint32_t pos, len;
+    const char *op;         /* static text naming the operator, for messages */
+} kdb_echeck;
+
 typedef enum kdb_eact_kind {
     KDB_ACT_SET = 1, KDB_ACT_REMOVE, KDB_ACT_ADD, KDB_ACT_DELETE
 } kdb_eact_kind;
@@ -99,10 +122,29 @@ struct kdb_expr {
     uint32_t n_paths;
     kdb_eact *acts;         /* UPDATE: actions in text order */
     uint32_t n_acts;
+    kdb_echeck *checks;     /* the value-dependent checks, in parse order */
+    uint32_t n_checks;
     uint8_t *blob;          /* owned copies: the text, then the names and values maps */
     atomic_uint refs;       /* 0: one owner; else owners of an expression shared through
                              * expr_cache.c (kdb_expr_free frees at the last) */
+    struct kdb_expr *base;  /* a bound copy (kdb_expr_bind): the parse whose tree, paths,
+                             * checks and text it borrows (one reference held); its own
+                             * vals (and nodes, when a check writes them) and values copy
+                             * live in its one allocation. NULL for a parse. */
 };
+
+/* ---- expr_bind.c ---- */
+
+/* Run check `c` on `e` (text: the expression's; values[0..values_len): the values map,
+ * NULL when none; a REF sets e->vals[c->a] and its bit in *values_used (NULL: not
+ * tracked)). KEEL_EVALIDATION with the parser's message when it fails. */
+keel_status kdb_expr_check(kdb_expr *e, const kdb_echeck *c, const char *text,
+                           const uint8_t *values, size_t values_len, uint64_t *values_used);
+/* A copy of the parse `shared` bound to another values map (the same kind, text and
+ * names): its checks run in order on the new values. Takes over the caller's reference
+ * to `shared` (dropped on failure). *values_used: the pairs of `values` used. */
+keel_status kdb_expr_bind(kdb_expr *shared, const uint8_t *values, size_t values_len,
+                          uint64_t *values_used, kdb_expr **out);
 
 /* ---- expr_lex.c ---- */
 
@@ -133,9 +175,16 @@ int kdb_expr_map_find(const uint8_t *m, size_t len, const char *key, size_t key_
 
 /* ---- expr_eval.c, shared with update.c ---- */
 
-/* Resolve the PATH node `path` in `root` (NULL: nothing resolves). False when missing. */
+/* Resolve the PATH node `path` in `root` (NULL: nothing resolves). False when missing.
+ * A path ending at an element of a vector resolves to the number it stands for
+ * (kdb_vec_elem), encoded into `elem`, where *out then points: keep `elem` alive as long
+ * as *out. With `elem` NULL such a path does not resolve. */
 bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root,
-                      kdb_val *out);
+                      kdb_val *out, uint8_t *elem);
+/* The same for the path's elements from..n-1, starting at `start` (the value its element
+ * from-1 names; update.c finds the first element in its tree of the item). */
+bool kdb_expr_resolve_from(const kdb_expr *e, const kdb_enode *path, uint32_t from,
+                           const kdb_val *start, kdb_val *out, uint8_t *elem);
 /* The projection of an item on the PATH nodes ids[0..n) (no two overlapping), as a new
  * CBOR map in `out` (reset first). */
 keel_status kdb_expr_project_paths(const kdb_expr *e, const uint32_t *ids, uint32_t n,

@@ -1,30 +1,35 @@
 /*
- * expr_cache.c: parsed condition and update expressions kept by their inputs, so that a
+ * expr_cache.c: parsed condition and update expressions kept by their text, so that a
  * write repeated with the same ConditionExpression or UpdateExpression text and the same
- * ExpressionAttributeNames and ExpressionAttributeValues (a counter's "SET n = n + :one"
- * with {":one": 1}, a put's "attribute_not_exists(pk)") is not lexed and parsed again
- * (kdb_expr_parse_cached, used by kdb_write_prepare).
+ * ExpressionAttributeNames (a counter's "SET n = n + :d", a put's
+ * "attribute_not_exists(pk)") is not lexed and parsed again, whatever its
+ * ExpressionAttributeValues (kdb_expr_parse_cached, used by kdb_write_prepare).
  *
- * A parse depends on exactly those inputs: the kind, the text and the bytes of the two
- * maps (the parser copies all three into the expression's blob, back to back, and resolves
- * every placeholder against them); never on the catalog or the item. So an entry matches
- * only when kind, text and both maps are byte for byte the same, no entry can go stale,
- * and nothing needs invalidating. What the table adds (kdb_update_check against its key
- * names) is checked by the caller on every write, hit or miss. Only successful parses are
- * kept: a failing expression is parsed again each time and fails with the parser's own
- * message. The placeholders a parse used (the kdb_subst bits kdb_subst_check_unused
- * reads) are kept with the entry, as the bits of that parse alone, and added to the
- * caller's on a hit.
+ * An entry is keyed by the kind, the text and the bytes of the names map: the tree, the
+ * paths and every check that does not involve a value depend on those alone (never on the
+ * catalog or the item), so no entry can go stale and nothing needs invalidating. It holds
+ * the parse of its first successful request, values included. A request whose values map
+ * is byte for byte that one shares the parse as it is; any other values are bound to it
+ * (kdb_expr_bind, expr_bind.c): the parser's value-dependent checks run again, in the
+ * parser's order, on the new values, so a value of the wrong type, an undefined
+ * :placeholder or a bad attribute_type name fails with the parser's own message, also
+ * after a cached success. What the table adds (kdb_update_check against its key names) is
+ * checked by the caller on every write, hit or miss. Only successful parses are kept: a
+ * failing expression is parsed again each time and fails with the parser's own message.
+ * The placeholders a request used (the kdb_subst bits kdb_subst_check_unused reads): the
+ * names' are the entry's (same names, same parse), the values' those of the shared parse
+ * or of the binding.
  *
  * Sharing: a cached kdb_expr is read-only (evaluation and update application take it as
  * const) and reference counted (kdb_expr.refs, atomic): the cache holds one reference and
- * every write using it one more; kdb_expr_free drops one and frees at the last. An
- * expression that was never cached has refs 0 and one owner, as before.
+ * every write using it (directly or through a bound copy) one more; kdb_expr_free drops
+ * one and frees at the last. An expression that was never cached has refs 0 and one
+ * owner, as before; so has a bound copy.
  *
  * Invariants: at most KDB_EXPR_CACHE entries (least recently used evicted); entries are
- * read, added or evicted only under `lock`; inputs longer than KDB_EXPR_CACHE_MAX bytes in
- * all are not cached (large values maps would make a hit's comparison and the memory kept
- * grow with the request).
+ * read, added or evicted only under `lock`; texts and names longer than
+ * KDB_EXPR_CACHE_MAX bytes in all are not cached (a hit's comparison and the memory kept
+ * would grow with the request).
  */
 #include "db/db_internal.h"
 #include "db/expr.h"
@@ -64,7 +69,7 @@ void kdb_exprcache_free(kdb_exprcache *c) {
     free(c);
 }
 
-/* FNV-1a over the three inputs and the kind (the lengths are compared on a match). */
+/* FNV-1a over the kind, the text and the names (the lengths are compared on a match). */
 static uint64_t mix(uint64_t h, const void *p, size_t n) {
     const uint8_t *b = p;
     for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
@@ -73,13 +78,18 @@ static uint64_t mix(uint64_t h, const void *p, size_t n) {
 
 static bool same(const ex_entry *x, uint64_t h, kdb_expr_kind kind, const char *text, size_t len,
                  const kdb_subst *s) {
-    if (x->hash != h || x->kind != kind || x->len != len || x->names_len != s->names_len ||
-        x->values_len != s->values_len)
+    if (x->hash != h || x->kind != kind || x->len != len || x->names_len != s->names_len)
         return false;
     const uint8_t *b = x->e->blob;      /* text, names, values: what the parser copied */
     return memcmp(b, text, len) == 0 &&
-           (!s->names_len || memcmp(b + len, s->names, s->names_len) == 0) &&
-           (!s->values_len || memcmp(b + len + s->names_len, s->values, s->values_len) == 0);
+           (!s->names_len || memcmp(b + len, s->names, s->names_len) == 0);
+}
+
+/* The request's values are the entry's parse's, byte for byte. */
+static bool same_values(const ex_entry *x, const kdb_subst *s) {
+    return x->values_len == s->values_len &&
+           (!s->values_len ||
+            memcmp(x->e->blob + x->len + x->names_len, s->values, s->values_len) == 0);
 }
 
 static ex_entry *find(kdb_exprcache *c, uint64_t h, kdb_expr_kind kind, const char *text,
@@ -118,21 +128,29 @@ keel_status kdb_expr_parse_cached(keel_db *db, kdb_expr_kind kind, const char *t
                                   kdb_subst *s, kdb_expr **out) {
     size_t len = strlen(text);
     kdb_exprcache *c = db->exprcache;
-    if (!c || len + s->names_len + s->values_len > KDB_EXPR_CACHE_MAX)
+    if (!c || len + s->names_len > KDB_EXPR_CACHE_MAX)
         return kdb_expr_parse(kind, text, len, s, out);
     uint64_t h = mix(0xcbf29ce484222325ull ^ (uint64_t)kind, text, len);
     h = mix(h, s->names, s->names_len);
-    h = mix(h, s->values, s->values_len);
     pthread_mutex_lock(&c->lock);
     ex_entry *x = find(c, h, kind, text, len, s);
     if (x) {
         x->used = ++c->clock;
-        atomic_fetch_add_explicit(&x->e->refs, 1u, memory_order_relaxed);
-        s->names_used |= x->names_used;
-        s->values_used |= x->values_used;
-        *out = x->e;
+        kdb_expr *e = x->e;
+        atomic_fetch_add_explicit(&e->refs, 1u, memory_order_relaxed);  /* ours now */
+        bool same_vals = same_values(x, s);
+        uint64_t names_used = x->names_used, values_used = x->values_used;
         pthread_mutex_unlock(&c->lock);
-        return KEEL_OK;
+        s->names_used |= names_used;
+        if (same_vals) {
+            s->values_used |= values_used;
+            *out = e;
+            return KEEL_OK;
+        }
+        uint64_t used = 0;
+        keel_status st = kdb_expr_bind(e, s->values, s->values_len, &used, out);
+        s->values_used |= used;
+        return st;
     }
     pthread_mutex_unlock(&c->lock);
     /* Parse against a copy with no marks, to learn which placeholders this text uses. */

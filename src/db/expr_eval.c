@@ -19,7 +19,12 @@
  *     (deep equality); begins_with on S or B only;
  *   - a projection keeps the item's attributes in item order; nested paths give nested
  *     maps, list indexes give lists of the selected elements in index order; a path
- *     missing from the item is simply absent (and so is a map or list left empty).
+ *     missing from the item is simply absent (and so is a map or list left empty);
+ *   - a float32 vector (keel's V) is the list of numbers DynamoDB knows it as: v[i] is
+ *     the N its element stands for (kdb_vec_elem: the shortest decimal that reads back as
+ *     the float32, encoded as a CBOR float64 in a buffer of the caller's), so comparisons,
+ *     IN, contains(), attribute_exists(v[i]) and projections of v[i] see it, v equals a
+ *     list of those numbers, and attribute_type(v, "L") holds.
  * A malformed item (possible only with bytes that never passed kdb_item_check) reads as
  * if the damaged part were missing: evaluation never fails and never reads outside
  * item[0..len).
@@ -49,7 +54,8 @@ static bool child_named(const kdb_val *m, const uint8_t *name, size_t len, kdb_v
     return false;
 }
 
-static bool child_at(const kdb_val *l, uint32_t index, kdb_val *out) {
+static bool child_at(const kdb_val *l, uint32_t index, kdb_val *out, uint8_t *elem) {
+    if (l->type == KDB_V) return elem && kdb_vec_elem(l, index, elem, out);
     if (l->type != KDB_L || index >= l->count) return false;
     kdb_iter it;
     kdb_iter_init(&it, l);
@@ -64,14 +70,20 @@ static bool child_at(const kdb_val *l, uint32_t index, kdb_val *out) {
 }
 
 bool kdb_expr_resolve(const kdb_expr *e, const kdb_enode *path, const kdb_val *root,
-                      kdb_val *out) {
-    if (!root) return false;
-    kdb_val v = *root;
-    for (uint32_t k = 0; k < path->n; k++) {
+                      kdb_val *out, uint8_t *elem) {
+    return kdb_expr_resolve_from(e, path, 0, root, out, elem);
+}
+
+bool kdb_expr_resolve_from(const kdb_expr *e, const kdb_enode *path, uint32_t from,
+                           const kdb_val *start, kdb_val *out, uint8_t *elem) {
+    if (!start) return false;
+    kdb_val v = *start;
+    for (uint32_t k = from; k < path->n; k++) {
         const kdb_epel *pel = &e->pels[path->first + k];
         kdb_val next;
+        /* a vector's element is a number: nothing below it, so `elem` is written once */
         if (pel->name ? !child_named(&v, pel->name, pel->len, &next)
-                      : !child_at(&v, pel->index, &next))
+                      : !child_at(&v, pel->index, &next, elem))
             return false;
         v = next;
     }
@@ -97,10 +109,10 @@ static bool open_root(const uint8_t *item, size_t len, kdb_val *out) {
 
 /* ---- operands ------------------------------------------------------------------------------- */
 
-/* An operand's value; `buf` holds the encoding of a size() result. */
+/* An operand's value; `buf` holds the encoding of a size() result or a vector element. */
 typedef struct opval {
     kdb_val v;
-    uint8_t buf[9];
+    uint8_t buf[KDB_VEC_ELEM_LEN > 9 ? KDB_VEC_ELEM_LEN : 9];
 } opval;
 
 /* DynamoDB counts a string's size in UTF-16 code units (checked against the service by
@@ -145,11 +157,13 @@ static bool operand(const kdb_expr *e, uint32_t id, const kdb_val *root, opval *
         out->v = e->vals[n->first];
         return true;
     case KDB_EN_PATH:
-        return kdb_expr_resolve(e, n, root, &out->v);
+        return kdb_expr_resolve(e, n, root, &out->v, out->buf);
     case KDB_EN_SIZE: {
         kdb_val v;
         uint64_t size;
-        if (!kdb_expr_resolve(e, &e->nodes[e->kids[n->first]], root, &v) || !size_of(&v, &size))
+        /* a vector element is a number, which has no size: it need not be decoded */
+        if (!kdb_expr_resolve(e, &e->nodes[e->kids[n->first]], root, &v, NULL) ||
+            !size_of(&v, &size))
             return false;
         size_t len = cbor_uint(out->buf, size);
         return kdb_val_decode(out->buf, len, &out->v);
@@ -188,6 +202,14 @@ static bool contains(const kdb_val *a, const kdb_val *b) {
         while ((r = kdb_iter_next(&it, NULL, NULL, &x)) == 1)
             if (kdb_val_equal(&x, b)) return true;
         if (r < 0) damaged = true;
+        return false;
+    }
+    case KDB_V: {
+        if (b->type != KDB_N) return false;
+        kdb_val x;
+        uint8_t buf[KDB_VEC_ELEM_LEN];
+        for (uint64_t i = 0; i < a->count; i++)
+            if (kdb_vec_elem(a, i, buf, &x) && kdb_val_equal(&x, b)) return true;
         return false;
     }
     default:
@@ -232,8 +254,9 @@ static __attribute__((noinline)) bool leaf(const kdb_expr *e, const kdb_enode *n
         return operand(e, kid[0], root, &a);
     case KDB_EN_NOT_EXISTS:
         return !operand(e, kid[0], root, &a);
-    case KDB_EN_TYPE:
-        return operand(e, kid[0], root, &a) && a.v.type == (kdb_type)n->op;
+    case KDB_EN_TYPE:  /* a vector is an L to DynamoDB */
+        return operand(e, kid[0], root, &a) &&
+               (a.v.type == KDB_V ? KDB_L : a.v.type) == (kdb_type)n->op;
     case KDB_EN_BEGINS:
         return operand(e, kid[0], root, &a) && operand(e, kid[1], root, &b) &&
                has_prefix(&a.v, &b.v);
@@ -281,8 +304,30 @@ int kdb_expr_eval(const kdb_expr *e, const uint8_t *item, size_t len) {
  * and each has more than k elements. Select from `v` (a map or a list) the children their
  * element k names; with `out` NULL only count them. Returns the number of map pairs or list
  * elements selected. `scratch` has room for n entries per remaining level. */
+/* A vector's elements, as the list it stands for: the paths' element k selects from it,
+ * and a path that goes on below an element (a number) selects nothing. */
+static uint64_t project_vector(const kdb_expr *e, const uint32_t *ids, uint32_t n, uint32_t k,
+                               const kdb_val *v, kdb_buf *out) {
+    uint64_t selected = 0;
+    for (uint64_t index = 0; index < v->count; index++) {
+        bool whole = false;
+        for (uint32_t i = 0; i < n && !whole; i++) {
+            const kdb_enode *p = &e->nodes[ids[i]];
+            const kdb_epel *pel = &e->pels[p->first + k];
+            whole = !pel->name && pel->index == index && p->n == k + 1;
+        }
+        if (!whole) continue;
+        selected++;
+        uint8_t buf[KDB_VEC_ELEM_LEN];
+        kdb_val x;
+        if (out && kdb_vec_elem(v, index, buf, &x)) kdb_buf_put(out, x.p, x.len);
+    }
+    return selected;
+}
+
 static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n, uint32_t k,
                               const kdb_val *v, uint32_t *scratch, kdb_buf *out, bool *bad) {
+    if (v->type == KDB_V) return project_vector(e, ids, n, k, v, out);
     bool map = v->type == KDB_M;
     if (!map && v->type != KDB_L) return 0;
     kdb_iter it;
@@ -320,7 +365,7 @@ static uint64_t project_level(const kdb_expr *e, const uint32_t *ids, uint32_t n
             kdb_buf_put(out, child.p, child.len);
         } else {
             if (child.type == KDB_M) kdb_enc_map(out, inner);
-            else kdb_enc_array(out, inner);
+            else kdb_enc_array(out, inner);     /* an L, or a V selected as one */
             project_level(e, scratch, m, k + 1, &child, scratch + n, out, bad);
         }
     }

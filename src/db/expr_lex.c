@@ -12,7 +12,10 @@
  * Substitution maps come from callers: kdb_subst_init checks them whole (placeholders
  * well formed, names non-empty text, values valid item values) before any parse looks a
  * placeholder up, and a parse marks what it used so kdb_subst_check_unused can refuse
- * leftovers with DynamoDB's message.
+ * leftovers with DynamoDB's message. The check is a function of a map's bytes alone, so
+ * each thread remembers the last small map of each kind that passed (memo) and a request
+ * repeating it byte for byte (a counter's {":one": 1}) takes its count from there instead
+ * of checking it again.
  */
 #include "db/expr.h"
 
@@ -273,13 +276,37 @@ static keel_status subst_map(const uint8_t *m, size_t len, bool names, size_t *c
     return KEEL_OK;
 }
 
+/* The last map of each kind (0 names, 1 values) this thread checked and found good. */
+#define MEMO_MAX 256u
+static _Thread_local struct {
+    size_t len, count;
+    uint8_t b[MEMO_MAX];
+} memo[2];
+
+/* subst_map, through this thread's memo of the last good map of the kind. */
+static keel_status subst_map_memo(const uint8_t *m, size_t len, bool names, size_t *count_out) {
+    if (!m || len == 0 || len > MEMO_MAX) return subst_map(m, len, names, count_out);
+    int k = names ? 0 : 1;
+    if (memo[k].len == len && memcmp(memo[k].b, m, len) == 0) {
+        *count_out = memo[k].count;
+        return KEEL_OK;
+    }
+    keel_status st = subst_map(m, len, names, count_out);
+    if (st == KEEL_OK) {
+        memcpy(memo[k].b, m, len);
+        memo[k].len = len;
+        memo[k].count = *count_out;
+    }
+    return st;
+}
+
 keel_status kdb_subst_init(kdb_subst *s, const void *names, size_t names_len,
                            const void *values, size_t values_len) {
     if (!s) return keel__fail(KEEL_EINVAL, "kdb_subst_init: NULL substitution");
     memset(s, 0, sizeof *s);
-    keel_status st = subst_map(names, names_len, true, &s->n_names);
+    keel_status st = subst_map_memo(names, names_len, true, &s->n_names);
     if (st != KEEL_OK) return st;
-    st = subst_map(values, values_len, false, &s->n_values);
+    st = subst_map_memo(values, values_len, false, &s->n_values);
     if (st != KEEL_OK) return st;
     s->names = names;
     s->names_len = names ? names_len : 0;

@@ -43,6 +43,7 @@ typedef struct parser {
     kdb_subst *s;
     const uint8_t *names, *values;  /* the expression's copies of the maps */
     unsigned depth;
+    uint32_t cap_checks;
 } parser;
 
 static kdb_tok *cur(parser *p) { return &p->toks[p->i]; }
@@ -215,19 +216,33 @@ static keel_status parse_path(parser *p, uint32_t *out) {
     return KEEL_OK;
 }
 
+/* Record a value-dependent check (kdb_echeck) and run it now. */
+static keel_status check(parser *p, kdb_echeck_kind kind, uint32_t a, uint32_t b, const char *op,
+                         uint8_t flags) {
+    kdb_expr *e = p->e;
+    assert(e->n_checks < p->cap_checks);
+    kdb_echeck *c = &e->checks[e->n_checks++];
+    memset(c, 0, sizeof *c);
+    c->kind = (uint8_t)kind;
+    c->flags = flags;
+    c->a = a;
+    c->b = b;
+    c->op = op;
+    if (kind == KDB_CHK_REF) {
+        c->pos = cur(p)->pos;
+        c->len = cur(p)->len;
+    }
+    return kdb_expr_check(e, c, p->text, p->values, p->s && p->values ? p->s->values_len : 0,
+                          p->s ? &p->s->values_used : NULL);
+}
+
 static keel_status parse_value_ref(parser *p, uint32_t *out) {
     kdb_expr *e = p->e;
-    kdb_tok *t = cur(p);
-    uint32_t idx;
-    kdb_val v;
-    if (!kdb_expr_map_find(p->values, p->s ? p->s->values_len : 0, p->text + t->pos, t->len,
-                           &idx, &v))
-        return keel__fail(KEEL_EVALIDATION, "An expression attribute value used in expression "
-                          "is not defined; attribute value: %.*s", (int)t->len, p->text + t->pos);
-    if (idx < 64) p->s->values_used |= (uint64_t)1 << idx;
-    uint32_t id = new_node(p, KDB_EN_VALUE, t->pos);
+    uint32_t id = new_node(p, KDB_EN_VALUE, cur(p)->pos);
     e->nodes[id].first = e->n_vals;
-    e->vals[e->n_vals++] = v;
+    memset(&e->vals[e->n_vals], 0, sizeof e->vals[0]);
+    keel_status st = check(p, KDB_CHK_REF, e->n_vals++, 0, NULL, 0);
+    if (st != KEEL_OK) return st;
     p->i++;
     *out = id;
     return KEEL_OK;
@@ -237,14 +252,8 @@ static keel_status parse_value_ref(parser *p, uint32_t *out) {
  * refuses the request up front ("Incorrect operand type for operator or function"). */
 static keel_status update_operand(parser *p, uint32_t id, const char *op, bool num, bool sets,
                                   bool list) {
-    const kdb_enode *n = &p->e->nodes[id];
-    if (n->kind != KDB_EN_VALUE) return KEEL_OK;
-    kdb_type t = p->e->vals[n->first].type;
-    if ((num && t == KDB_N) || (sets && (t == KDB_SS || t == KDB_NS || t == KDB_BS)) ||
-        (list && t == KDB_L))
-        return KEEL_OK;
-    return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
-                      "operator or function: %s, operand type: %s", op, kdb_type_name(t));
+    return check(p, KDB_CHK_OPERAND, id, 0, op,
+                 (uint8_t)((num ? 1 : 0) | (sets ? 2 : 0) | (list ? 4 : 0)));
 }
 
 static keel_status need_path(parser *p, uint32_t id, kdb_enode_kind f) {
@@ -307,44 +316,20 @@ static keel_status parse_call(parser *p, bool update, bool as_condition, uint32_
         st = need_path(p, a0, k);
         if (st != KEEL_OK) return st;
     } else if (k != KDB_EN_LIST_APPEND) {
-        const kdb_val *v = &e->vals[e->nodes[a0].first];
-        if (k == KDB_EN_BEGINS && v->type != KDB_S && v->type != KDB_B)
-            return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or "
-                              "function; operator or function: begins_with, operand type: %s",
-                              kdb_type_name(v->type));
+        if (k == KDB_EN_BEGINS && (st = check(p, KDB_CHK_BEGINS, a0, 0, NULL, 0)) != KEEL_OK)
+            return st;
     } else {
         if ((st = update_operand(p, a0, "list_append", false, false, true)) != KEEL_OK) return st;
         if ((st = update_operand(p, a1, "list_append", false, false, true)) != KEEL_OK) return st;
     }
-    uint8_t op = 0;
-    if (k == KDB_EN_TYPE) {
-        if (e->nodes[a1].kind != KDB_EN_VALUE)
-            return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
-                              "operator or function: attribute_type, operand: not a value");
-        const kdb_val *v = &e->vals[e->nodes[a1].first];
-        if (v->type != KDB_S)
-            return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
-                              "operator or function: attribute_type, operand type: %s",
-                              kdb_type_name(v->type));
-        static const kdb_type types[] = {KDB_S, KDB_SS, KDB_N, KDB_NS, KDB_B, KDB_BS,
-                                         KDB_BOOL, KDB_NULL, KDB_L, KDB_M};
-        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
-            const char *nm = kdb_type_name(types[i]);
-            if (strlen(nm) == v->size && memcmp(nm, v->data, v->size) == 0) op = (uint8_t)types[i];
-        }
-        if (!op)
-            return keel__fail(KEEL_EVALIDATION, "Invalid attribute type name found; type: %.*s, "
-                              "valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}",
-                              (int)(v->size > 64 ? 64 : v->size), (const char *)v->data);
-    } else if (k == KDB_EN_BEGINS && e->nodes[a1].kind == KDB_EN_VALUE) {
-        const kdb_val *v = &e->vals[e->nodes[a1].first];
-        if (v->type != KDB_S && v->type != KDB_B)
-            return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
-                              "operator or function: begins_with, operand type: %s",
-                              kdb_type_name(v->type));
-    }
-    uint32_t id = new_parent(p, k, pos, want);
-    e->nodes[id].op = op;
+    if (k == KDB_EN_TYPE && e->nodes[a1].kind != KDB_EN_VALUE)
+        return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
+                          "operator or function: attribute_type, operand: not a value");
+    uint32_t id = new_parent(p, k, pos, want);   /* the type check below sets its op */
+    if (k == KDB_EN_TYPE && (st = check(p, KDB_CHK_TYPE, a1, id, NULL, 0)) != KEEL_OK) return st;
+    if (k == KDB_EN_BEGINS && e->nodes[a1].kind == KDB_EN_VALUE &&
+        (st = check(p, KDB_CHK_BEGINS, a1, 0, NULL, 0)) != KEEL_OK)
+        return st;
     *out = id;
     return KEEL_OK;
 }
@@ -373,12 +358,7 @@ static bool cmp_of(kdb_tkind k, kdb_ecmp *op) {
 
 /* An ordering operand given as a value must be N, S or B (DynamoDB refuses the rest). */
 static keel_status orderable(parser *p, uint32_t id, const char *op) {
-    const kdb_enode *n = &p->e->nodes[id];
-    if (n->kind != KDB_EN_VALUE) return KEEL_OK;
-    kdb_type t = p->e->vals[n->first].type;
-    if (t == KDB_N || t == KDB_S || t == KDB_B) return KEEL_OK;
-    return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
-                      "operator or function: %s, operand type: %s", op, kdb_type_name(t));
+    return check(p, KDB_CHK_ORDER, id, 0, op, 0);
 }
 
 static keel_status key_op(parser *p, const char *op) {
@@ -440,19 +420,9 @@ static keel_status parse_primary(parser *p, uint32_t *out) {
         if ((st = orderable(p, left, "BETWEEN")) != KEEL_OK) return st;
         if ((st = orderable(p, lo, "BETWEEN")) != KEEL_OK) return st;
         if ((st = orderable(p, hi, "BETWEEN")) != KEEL_OK) return st;
-        const kdb_expr *e = p->e;
-        if (e->nodes[lo].kind == KDB_EN_VALUE && e->nodes[hi].kind == KDB_EN_VALUE) {
-            const kdb_val *a = &e->vals[e->nodes[lo].first], *b = &e->vals[e->nodes[hi].first];
-            int c = kdb_val_compare(a, b);
-            if (c == 2)
-                return keel__fail(KEEL_EVALIDATION, "The BETWEEN operator requires same data "
-                                  "type for lower and upper bounds; lower bound operand type: "
-                                  "%s, upper bound operand type: %s",
-                                  kdb_type_name(a->type), kdb_type_name(b->type));
-            if (c > 0)
-                return keel__fail(KEEL_EVALIDATION, "The BETWEEN operator requires upper bound "
-                                  "to be greater than or equal to lower bound");
-        }
+        if (p->e->nodes[lo].kind == KDB_EN_VALUE && p->e->nodes[hi].kind == KDB_EN_VALUE &&
+            (st = check(p, KDB_CHK_BETWEEN, lo, hi, NULL, 0)) != KEEL_OK)
+            return st;
         push(p, left);
         push(p, lo);
         push(p, hi);
@@ -673,22 +643,6 @@ static keel_status parse_update(parser *p) {
     return st;
 }
 
-void kdb_expr_free(kdb_expr *e) {
-    if (!e) return;
-    /* A shared expression (expr_cache.c) is freed by its last owner only. */
-    if (atomic_load_explicit(&e->refs, memory_order_acquire) != 0 &&
-        atomic_fetch_sub_explicit(&e->refs, 1u, memory_order_acq_rel) != 1u)
-        return;
-    free(e->nodes);
-    free(e->kids);
-    free(e->pels);
-    free(e->vals);
-    free(e->paths);
-    free(e->acts);
-    free(e->blob);
-    free(e);
-}
-
 keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb_subst *s,
                            kdb_expr **out) {
     if (!out || (!text && len)) return keel__fail(KEEL_EINVAL, "kdb_expr_parse: NULL argument");
@@ -730,14 +684,16 @@ keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb
     e->vals = malloc((n_vals + 1) * sizeof *e->vals);
     e->paths = malloc(cap * sizeof *e->paths);
     e->acts = kind == KDB_EXPR_UPDATE ? malloc(cap * sizeof *e->acts) : NULL;
+    /* At most 4 checks per token: a BETWEEN's three operands and its bounds. */
+    e->checks = malloc(4 * cap * sizeof *e->checks);
     stack = malloc(cap * sizeof *stack);
-    if (!e->nodes || !e->kids || !e->pels || !e->vals || !e->paths || !stack ||
+    if (!e->nodes || !e->kids || !e->pels || !e->vals || !e->paths || !stack || !e->checks ||
         (kind == KDB_EXPR_UPDATE && !e->acts))
         goto fail;
 
     parser p = {
         .e = e, .text = (const char *)e->blob, .toks = toks, .n_toks = n_toks,
-        .stack = stack, .s = s,
+        .stack = stack, .s = s, .cap_checks = (uint32_t)(4 * cap),
         .names = names_len ? e->blob + len : NULL,
         .values = values_len ? e->blob + len + names_len : NULL,
     };

@@ -13,7 +13,11 @@
  * own float kernels (vec_kernels.h, chosen at run time for the CPU: AVX-512, AVX2, NEON or
  * scalar) so the graph gets the same SIMD as the exact path without compiling hnswlib for
  * one CPU. KEEL_HNSW_L2 is the squared Euclidean distance; KEEL_HNSW_IP is 1 - a.b (the
- * caller normalizes vectors for COSINE).
+ * caller normalizes vectors for COSINE); KEEL_HNSW_MIPS (DOT_PRODUCT) is asymmetric: 1 - the
+ * dot product of two points' unit parts while the graph is built, -q.x for a query (hnsw.h
+ * and vec_hnsw.c say why). hnswlib 0.6.2 always passes the point being inserted or the
+ * query as the first argument of the distance, which is how dist_mips tells them apart: a
+ * query's last coordinate is -1, a point's is its norm (>= 0).
  *
  * Labels are the caller's item ids (any uint32); hnswlib's internal ids are its own.
  * keel__hnsw_search never changes the index (hnswlib's searchKnn is const and its visited
@@ -64,10 +68,20 @@ float dist_ip(const void *a, const void *b, const void *p) {
     return 1.0f - q->fn(static_cast<const float *>(a), static_cast<const float *>(b), q->dims);
 }
 
+/* a: a query (q, -1) or a point (u, |x|); b: a point (u, |x|); u = x / |x|. */
+float dist_mips(const void *a, const void *b, const void *p) {
+    const params *q = static_cast<const params *>(p);
+    const float *x = static_cast<const float *>(a), *y = static_cast<const float *>(b);
+    size_t d = q->dims - 1;
+    float dot = q->fn(x, y, d);
+    return x[d] < 0 ? -dot * y[d] : 1.0f - dot;
+}
+
 class kernel_space : public hnswlib::SpaceInterface<float> {
   public:
     kernel_space(size_t dims, int kind, keel__hnsw_fn fn)
-        : p_{dims, fn}, f_(kind == KEEL_HNSW_L2 ? dist_l2 : dist_ip) {}
+        : p_{dims, fn},
+          f_(kind == KEEL_HNSW_L2 ? dist_l2 : kind == KEEL_HNSW_MIPS ? dist_mips : dist_ip) {}
     size_t get_data_size() override { return p_.dims * sizeof(float); }
     hnswlib::DISTFUNC<float> get_dist_func() override { return f_; }
     void *get_dist_func_param() override { return &p_; }

@@ -15,10 +15,15 @@ extern "C" {
 #endif
 
 typedef struct keel__hnsw keel__hnsw;
-/* A distance kernel: the dot product (KEEL_HNSW_IP) or squared L2 (KEEL_HNSW_L2). */
+/* A distance kernel: the dot product (KEEL_HNSW_IP, KEEL_HNSW_MIPS) or squared L2
+ * (KEEL_HNSW_L2). */
 typedef float (*keel__hnsw_fn)(const float *a, const float *b, size_t d);
 
-enum { KEEL_HNSW_L2 = 0, KEEL_HNSW_IP = 1 };
+/* KEEL_HNSW_MIPS: points are (x / |x|, |x|) (the zero vector: all zeros), `dims` counting
+ * the norm. Two points are compared by their angle, 1 - the dot product of their unit
+ * parts, so the graph is built as an angular graph; a query is (q, -1) and its distance to
+ * a point is -(q . x/|x|) |x| = -q.x, so a search returns the largest inner products. */
+enum { KEEL_HNSW_L2 = 0, KEEL_HNSW_IP = 1, KEEL_HNSW_MIPS = 2 };
 
 const char *keel__hnsw_error(void);
 /* An empty graph of vectors of `dims` floats, room for `cap` points (grown on demand). */

@@ -31,6 +31,11 @@
  * NULL 1; L and M 3 + per element 1 + its size (+ its name's length in an M); sets the sum
  * of their elements' sizes; V (keel's) its payload, 4 bytes per dimension.
  *
+ * Vectors read as lists. DynamoDB has no vector type: to it a vector is the L of N it was
+ * written as. So element i of a vector (kdb_vec_elem) is an N value, the shortest decimal
+ * that reads back as its float32 (kdb_f32_text: what the DynamoDB API prints), encoded into
+ * the caller's buffer, and a vector equals a list of those numbers (kdb_val_equal).
+ *
  * Nesting: a top-level attribute's value is at level 1; an L or M at level 32 is the
  * deepest allowed (its elements are at level 33 and must not be containers).
  */
@@ -473,7 +478,39 @@ static bool maps_equal(const kdb_val *a, const kdb_val *b) {
     return r == 0 && na == nb;
 }
 
+bool kdb_vec_elem(const kdb_val *v, uint64_t i, uint8_t buf[KDB_VEC_ELEM_LEN], kdb_val *out) {
+    if (v->type != KDB_V || i >= v->count || (i + 1) * 4 > v->size) return false;
+    uint32_t bits = keel__ld32(v->data + 4 * i);
+    float f;
+    memcpy(&f, &bits, 4);
+    if (!isfinite(f)) return false;     /* kdb_val_decode refused such a vector already */
+    char text[32];
+    kdb_f32_text(f, text, sizeof text);
+    double d = strtod(text, NULL);
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    buf[0] = 0xFB;                      /* CBOR float64, big-endian */
+    for (int k = 0; k < 8; k++) buf[1 + k] = (uint8_t)(u >> (56 - 8 * k));
+    return kdb_val_decode(buf, KDB_VEC_ELEM_LEN, out);
+}
+
+/* A vector against a list: as long, and each element a number equal to the vector's. */
+static bool vec_list_equal(const kdb_val *vec, const kdb_val *list) {
+    if (vec->count != list->count) return false;
+    kdb_iter it;
+    kdb_iter_init(&it, list);
+    kdb_val x, y;
+    uint8_t buf[KDB_VEC_ELEM_LEN];
+    for (uint64_t i = 0; i < vec->count; i++)
+        if (kdb_iter_next(&it, NULL, NULL, &y) != 1 || y.type != KDB_N ||
+            !kdb_vec_elem(vec, i, buf, &x) || !kdb_val_equal(&x, &y))
+            return false;
+    return true;
+}
+
 bool kdb_val_equal(const kdb_val *a, const kdb_val *b) {
+    if (a->type == KDB_V && b->type == KDB_L) return vec_list_equal(a, b);
+    if (a->type == KDB_L && b->type == KDB_V) return vec_list_equal(b, a);
     if (a->type != b->type) return false;
     switch (a->type) {
     case KDB_S:

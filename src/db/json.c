@@ -1,7 +1,8 @@
 /*
  * json.c: DynamoDB JSON (AttributeValues, as the AWS CLI, boto3's client and the HTTP API
  * write them) to and from keel's CBOR items, plus the public text form of the same
- * (keel_db_json_to_cbor, keel_db_json_from_cbor). json.h says what each function does.
+ * (json_text.c: keel_db_json_to_cbor, keel_db_json_from_cbor). json.h says what each
+ * function does.
  *
  * JSON -> CBOR walks a jansson tree and writes through the kdb_enc_* encoders; it checks
  * what only the JSON form can get wrong (an AttributeValue with no or several datatypes, a
@@ -17,7 +18,8 @@
  * KEEL_EVALIDATION, never a crash. Numbers come out in DynamoDB's normalized text
  * (kdb_num_format: "1e3" was stored, "1000" comes out); padding pairs are skipped by the
  * iterator; a float32 vector comes out as {"L": [{"N": ...}, ...]}, the SearchVector form,
- * each element the shortest decimal that reads back as the same float32.
+ * each element the shortest decimal that reads back as the same float32. The public text
+ * form on top of these (JSON text in, formatted text out) is json_text.c's.
  *
  * Invariants: on failure an output kdb_buf has its length restored and no json_t leaks;
  * jansson's strings are always taken with their lengths (an S may hold U+0000).
@@ -506,14 +508,6 @@ static json_t *b64_string(const uint8_t *p, size_t n) {
 }
 
 /* The shortest decimal text that strtof reads back as f (f finite). */
-static void float32_text(float f, char *buf, size_t cap) {
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, cap, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f) return;
-    }
-    snprintf(buf, cap, "%.9g", (double)f);
-}
-
 static keel_status vector_to_json(const kdb_val *v, json_t **out) {
     json_t *arr = json_array();
     if (!arr) return keel__fail(KEEL_ENOMEM, "building JSON");
@@ -531,7 +525,7 @@ static keel_status vector_to_json(const kdb_val *v, json_t **out) {
         }
         char text[32];
         kdb_num x;
-        float32_text(f, text, sizeof text);
+        kdb_f32_text(f, text, sizeof text);
         json_t *e = NULL;
         if (kdb_num_parse(text, strlen(text), &x) != KEEL_OK ||
             wrap("N", num_string(&x), &e) != KEEL_OK || json_array_append_new(arr, e) != 0) {
@@ -718,8 +712,7 @@ keel_status kdb_json_from_names(const uint8_t *p, size_t len, json_t **out) {
     return KEEL_OK;
 }
 
-/* ExecuteStatement's Parameters, [AttributeValue, ...]: a CBOR array (keel_db_execute). */
-static keel_status json_to_params(json_t *a, kdb_buf *out) {
+keel_status kdb_json_to_params(json_t *a, kdb_buf *out) {
     if (!json_is_array(a))
         return keel__fail(KEEL_EVALIDATION, "Parameters must be a JSON array of AttributeValues");
     size_t start = out->len;
@@ -735,78 +728,4 @@ static keel_status json_to_params(json_t *a, kdb_buf *out) {
         if (st != KEEL_OK) return finish_buf(out, start, st);
     }
     return finish_buf(out, start, KEEL_OK);
-}
-
-/* ---- the public text form (keel_db.h) ---------------------------------------------------- */
-
-keel_status keel_db_json_to_cbor(keel_db_json_kind kind, const char *json, size_t len,
-                                 uint8_t **cbor_out, size_t *len_out) {
-    if (!json || !cbor_out || !len_out)
-        return keel__fail(KEEL_EINVAL, "keel_db_json_to_cbor: a NULL argument");
-    if (kind != KEEL_DB_JSON_ITEM && kind != KEEL_DB_JSON_VALUE && kind != KEEL_DB_JSON_VALUES &&
-        kind != KEEL_DB_JSON_NAMES && kind != KEEL_DB_JSON_PARAMS)
-        return keel__fail(KEEL_EINVAL, "keel_db_json_to_cbor: unknown kind %d", (int)kind);
-    json_error_t err;
-    /* Duplicate names are refused: in an item they would silently drop a value. U+0000 is
-     * data like any other character (strings are taken with their lengths). */
-    json_t *j = json_loadb(json, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL,
-                           &err);
-    if (!j)
-        return keel__fail(KEEL_EVALIDATION, "malformed JSON at line %d, column %d: %s",
-                          err.line, err.column, err.text);
-    kdb_buf b = {NULL, 0, 0, false};
-    keel_status st;
-    switch (kind) {
-    case KEEL_DB_JSON_ITEM: st = kdb_json_to_item(j, &b); break;
-    case KEEL_DB_JSON_VALUE: st = kdb_json_to_value(j, &b); break;
-    case KEEL_DB_JSON_VALUES: st = kdb_json_to_values(j, &b); break;
-    case KEEL_DB_JSON_PARAMS: st = json_to_params(j, &b); break;
-    default: st = kdb_json_to_names(j, &b); break;
-    }
-    json_decref(j);
-    if (st != KEEL_OK) {
-        kdb_buf_free(&b);
-        return st;
-    }
-    if (!b.p) {
-        /* Cannot happen (every kind writes at least one byte); keep the promise anyway. */
-        b.p = malloc(1);
-        if (!b.p) return keel__fail(KEEL_ENOMEM, "keel_db_json_to_cbor");
-    }
-    *cbor_out = b.p;
-    *len_out = b.len;
-    return KEEL_OK;
-}
-
-keel_status keel_db_json_from_cbor(keel_db_json_kind kind, const void *cbor, size_t len,
-                                   char **json_out, size_t *len_out) {
-    if (!cbor || !json_out)
-        return keel__fail(KEEL_EINVAL, "keel_db_json_from_cbor: a NULL argument");
-    json_t *j = NULL;
-    keel_status st;
-    switch (kind) {
-    case KEEL_DB_JSON_ITEM:
-    case KEEL_DB_JSON_VALUES: st = kdb_json_from_item(cbor, len, &j); break;
-    case KEEL_DB_JSON_VALUE: st = kdb_json_from_value(cbor, len, &j); break;
-    case KEEL_DB_JSON_NAMES: st = kdb_json_from_names(cbor, len, &j); break;
-    default: return keel__fail(KEEL_EINVAL, "keel_db_json_from_cbor: unknown kind %d", (int)kind);
-    }
-    if (st != KEEL_OK) return st;
-    /* One line, ", " and ": " between members (the AWS CLI's spacing, without its
-     * indentation); UTF-8 passes through; U+0000 is escaped. */
-    char *s = json_dumps(j, JSON_INDENT(0) | JSON_ENCODE_ANY);
-    json_decref(j);
-    if (!s) return keel__fail(KEEL_ENOMEM, "keel_db_json_from_cbor: formatting JSON");
-    /* A copy from our malloc: the caller free()s it whatever allocator jansson was given. */
-    size_t n = strlen(s);
-    char *copy = malloc(n + 1);
-    if (copy) memcpy(copy, s, n + 1);
-    json_malloc_t jmalloc;
-    json_free_t jfree;
-    json_get_alloc_funcs(&jmalloc, &jfree);
-    jfree(s);
-    if (!copy) return keel__fail(KEEL_ENOMEM, "keel_db_json_from_cbor: formatting JSON");
-    *json_out = copy;
-    if (len_out) *len_out = n;
-    return KEEL_OK;
 }

@@ -45,6 +45,11 @@ keel_status kdb_json_to_values(json_t *m, kdb_buf *out);
  * must be '#' followed by 1..254 bytes, each value a non-empty string. Empty: refused. */
 keel_status kdb_json_to_names(json_t *m, kdb_buf *out);
 
+/* ExecuteStatement's Parameters, [AttributeValue, ...]: a CBOR array appended to `out`
+ * (keel_db_execute's params). An invalid element is named by its index; on failure
+ * out->len is restored. */
+keel_status kdb_json_to_params(json_t *a, kdb_buf *out);
+
 /* Decode the CBOR value at p[0..len) (exactly one value, nothing after it) into a new
  * AttributeValue. *out is a new reference (json_decref it), set only on KEEL_OK. */
 keel_status kdb_json_from_value(const uint8_t *p, size_t len, json_t **out);

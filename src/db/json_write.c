@@ -113,12 +113,7 @@ static bool put_vector(kdb_buf *b, const kdb_val *v) {
         memcpy(&f, &bits, sizeof f);
         if (!isfinite(f)) return false;
         char text[32];
-        int prec = 1;
-        for (; prec <= 9; prec++) {     /* the shortest text that reads back as f */
-            snprintf(text, sizeof text, "%.*g", prec, (double)f);
-            if (strtof(text, NULL) == f) break;
-        }
-        if (prec > 9) snprintf(text, sizeof text, "%.9g", (double)f);
+        kdb_f32_text(f, text, sizeof text);     /* the shortest text that reads back as f */
         kdb_num x;
         char buf[KDB_NUM_STR_MAX];
         if (kdb_num_parse(text, strlen(text), &x) != KEEL_OK) return false;

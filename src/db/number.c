@@ -198,6 +198,38 @@ keel_status kdb_num_from_bignum(bool negative, const uint8_t *mag, size_t len, k
     return normalize(negative ? -1 : 1, D, k, (int64_t)k, out);
 }
 
+static bool f32_round_trips(float f, int prec, char *buf, size_t cap, int *len) {
+    *len = snprintf(buf, cap, "%.*g", prec, (double)f);
+    return strtof(buf, NULL) == f;
+}
+
+size_t kdb_f32_text(float f, char *buf, size_t cap) {
+    /* Nine significant digits always read back as the same float32; fewer often do. The
+     * shortest is found by bisection (3-4 conversions instead of up to 9: filters on
+     * vector elements pay this per item), which is exact because "p digits read back" is
+     * monotone in p: rounding f to p + 1 digits lands no farther from f than rounding to
+     * p did, and the values that read back as f form an interval symmetric about f, ties
+     * included (round-half-even treats both ends alike). Except at a power of two, where
+     * the interval below is half as wide as above: there the digits go up one by one. */
+    uint32_t bits;
+    memcpy(&bits, &f, 4);
+    int len = 0;
+    if ((bits & 0x007FFFFFu) == 0 && (bits & 0x7F800000u) != 0) {
+        for (int prec = 1; prec <= 9; prec++)
+            if (f32_round_trips(f, prec, buf, cap, &len)) break;
+        return len > 0 ? (size_t)len : 0;
+    }
+    int lo = 1, hi = 9, at = 0;     /* hi always reads back; buf holds `at` digits */
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        at = mid;
+        if (f32_round_trips(f, mid, buf, cap, &len)) hi = mid;
+        else lo = mid + 1;
+    }
+    if (at != hi) len = snprintf(buf, cap, "%.*g", hi, (double)f);
+    return len > 0 ? (size_t)len : 0;
+}
+
 keel_status kdb_num_from_double(double v, kdb_num *out) {
     if (isnan(v) || isinf(v))
         return keel__fail(KEEL_EVALIDATION, "NaN and Infinity are not valid numbers");

@@ -10,11 +10,16 @@
  *           its key condition; without one it is a Scan. The conjuncts not used as keys are
  *           the filter. Partition key values of the wrong type can match nothing and are
  *           dropped (so `pk = 1` on an S key reads nothing, as DynamoDB answers).
- *   INSERT  a put conditioned on attribute_not_exists(pk): KEEL_EDUPLICATE when it fails.
- *   UPDATE  keel_db_update_item with the SET/REMOVE clauses as an UpdateExpression and the
- *           condition attribute_exists(pk) AND (the rest of WHERE).
- *   DELETE  keel_db_delete_item_ex with attribute_not_exists(pk) OR (the rest of WHERE), so
- *           an absent item is a success and a present one must pass the rest.
+ *   INSERT, UPDATE, DELETE  compiled to one conditional write (partiql_write.c) and run
+ *           through keel_db_put_item_ex, keel_db_update_item or keel_db_delete_item_ex (an
+ *           INSERT's failed condition is KEEL_EDUPLICATE).
+ *
+ * A kept statement that names one item by its whole key with `?` parameters (SELECT *
+ * FROM t WHERE pk = ? AND sk = ?: kdb_pq_cached_point) is a point get at once (point_get):
+ * its parameters are checked as the parser would, the store key made from them, and the
+ * result is the GET plan plan_select would make, without copying the kept parse, filling
+ * it, or planning. Anything else (another table schema, a parameter of another type than
+ * the key's, a malformed one, a resume) takes the general way, which also words errors.
  *
  * Every expression goes through partiql_render.c to DynamoDB expression text with fresh
  * placeholders, and from there through the one expression parser: this file never
@@ -90,35 +95,6 @@ static char *text_dup(const kdb_buf *b) {
 
 /* ---- the WHERE clause's conjuncts ------------------------------------------------------ */
 
-typedef struct conj {
-    const uint32_t *ids;
-    uint32_t n;
-    uint32_t one;
-} conj;
-
-static void conjuncts(const kdb_pq *q, conj *c) {
-    if (!q->has_where) {
-        c->n = 0;
-        c->ids = NULL;
-    } else if (q->nodes[q->where].kind == KDB_PQN_AND) {
-        c->ids = q->kids + q->nodes[q->where].first;
-        c->n = q->nodes[q->where].n;
-    } else {
-        c->one = q->where;
-        c->ids = &c->one;
-        c->n = 1;
-    }
-}
-
-static bool names_attr(const kdb_pq *q, uint32_t id, const char *attr) {
-    const char *name;
-    size_t len;
-    return attr && attr[0] && kdb_pq_simple_path(q, id, &name, &len) && len == strlen(attr) &&
-           memcmp(name, attr, len) == 0;
-}
-
-static bool is_value(const kdb_pq *q, uint32_t id) { return q->nodes[id].kind == KDB_PQN_VALUE; }
-
 static bool value_of_type(const kdb_pq *q, uint32_t id, keel_db_keytype t, kdb_val *out) {
     const kdb_pqval *v = &q->vals[q->nodes[id].first];
     kdb_val tmp;
@@ -128,61 +104,23 @@ static bool value_of_type(const kdb_pq *q, uint32_t id, keel_db_keytype t, kdb_v
            (t == KEEL_DB_KEY_B && out->type == KDB_B);
 }
 
-/* `attr = v` (either side): the value node, or UINT32_MAX. */
-static uint32_t eq_value(const kdb_pq *q, uint32_t id, const char *attr) {
-    const kdb_pqnode *n = &q->nodes[id];
-    if (n->kind != KDB_PQN_CMP || n->op != KDB_PQC_EQ) return UINT32_MAX;
-    const uint32_t *k = kdb_pq_kids(q, n);
-    if (names_attr(q, k[0], attr) && is_value(q, k[1])) return k[1];
-    if (names_attr(q, k[1], attr) && is_value(q, k[0])) return k[0];
-    return UINT32_MAX;
-}
-
 /* A sort-key conjunct usable in a key condition (its values of the key's type). */
 static bool sk_range(const kdb_pq *q, uint32_t id, const kdb_table *t) {
     const kdb_pqnode *n = &q->nodes[id];
     const uint32_t *k = kdb_pq_kids(q, n);
     if (n->kind == KDB_PQN_CMP && n->op != KDB_PQC_NE) {
-        uint32_t v = names_attr(q, k[0], t->sk) ? k[1] : names_attr(q, k[1], t->sk) ? k[0]
+        uint32_t v = kdb_pq_names_attr(q, k[0], t->sk) ? k[1] : kdb_pq_names_attr(q, k[1], t->sk) ? k[0]
                                                                                    : UINT32_MAX;
-        return v != UINT32_MAX && is_value(q, v) && value_of_type(q, v, t->skt, NULL);
+        return v != UINT32_MAX && kdb_pq_is_value(q, v) && value_of_type(q, v, t->skt, NULL);
     }
     if (n->kind == KDB_PQN_BETWEEN)
-        return names_attr(q, k[0], t->sk) && is_value(q, k[1]) && is_value(q, k[2]) &&
+        return kdb_pq_names_attr(q, k[0], t->sk) && kdb_pq_is_value(q, k[1]) && kdb_pq_is_value(q, k[2]) &&
                value_of_type(q, k[1], t->skt, NULL) && value_of_type(q, k[2], t->skt, NULL);
     if (n->kind == KDB_PQN_FUNC && n->op == KDB_PQF_BEGINS)
-        return t->skt != KEEL_DB_KEY_N && names_attr(q, k[0], t->sk) && is_value(q, k[1]) &&
+        return t->skt != KEEL_DB_KEY_N && kdb_pq_names_attr(q, k[0], t->sk) && kdb_pq_is_value(q, k[1]) &&
                value_of_type(q, k[1], t->skt, NULL);
     return false;
 }
-
-/* Render the conjuncts not marked used, ANDed, each parenthesized. Empty: no text. */
-static keel_status render_rest(const kdb_pq *q, const conj *c, const bool *used, kdb_pqgen *g,
-                               kdb_buf *text) {
-    text->len = 0;
-    for (uint32_t i = 0; i < c->n; i++) {
-        if (used[i]) continue;
-        if (text->len) kdb_buf_put(text, " AND ", 5);
-        kdb_buf_put(text, "(", 1);
-        keel_status st = kdb_pq_render(q, c->ids[i], g, text);
-        if (st != KEEL_OK) return st;
-        kdb_buf_put(text, ")", 1);
-    }
-    return text->failed ? oom() : KEEL_OK;
-}
-
-static void enc_key(kdb_buf *b, const kdb_table *t, const uint8_t *pk, size_t pk_len,
-                    const uint8_t *sk, size_t sk_len) {
-    kdb_enc_map(b, sk ? 2 : 1);
-    kdb_enc_text(b, t->pk, strlen(t->pk));
-    kdb_buf_put(b, pk, pk_len);
-    if (sk) {
-        kdb_enc_text(b, t->sk, strlen(t->sk));
-        kdb_buf_put(b, sk, sk_len);
-    }
-}
-
-static const kdb_pqval *val(const kdb_pq *q, uint32_t id) { return &q->vals[q->nodes[id].first]; }
 
 /* ---- SELECT ------------------------------------------------------------------------------ */
 
@@ -197,27 +135,27 @@ static keel_status add_key(keel_db_result *r, size_t start) {
 
 static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
     const kdb_table *t = &r->t;
-    conj c;
-    conjuncts(q, &c);
+    kdb_pqconj c;
+    kdb_pq_conjuncts(q, &c);
     bool *used = calloc(c.n + 1, sizeof *used);
     if (!used) return oom();
     uint32_t pk_i = UINT32_MAX, sk_i = UINT32_MAX;
     for (uint32_t i = 0; i < c.n && pk_i == UINT32_MAX; i++) {
         const kdb_pqnode *n = &q->nodes[c.ids[i]];
-        bool in = n->kind == KDB_PQN_IN && names_attr(q, q->kids[n->first], t->pk);
-        for (uint32_t k = 1; in && k < n->n; k++) in = is_value(q, q->kids[n->first + k]);
-        if (in || eq_value(q, c.ids[i], t->pk) != UINT32_MAX) pk_i = i;
+        bool in = n->kind == KDB_PQN_IN && kdb_pq_names_attr(q, q->kids[n->first], t->pk);
+        for (uint32_t k = 1; in && k < n->n; k++) in = kdb_pq_is_value(q, q->kids[n->first + k]);
+        if (in || kdb_pq_eq_value(q, c.ids[i], t->pk) != UINT32_MAX) pk_i = i;
     }
     if (pk_i != UINT32_MAX && t->skt) {
         for (uint32_t i = 0; i < c.n && sk_i == UINT32_MAX; i++)
-            if (i != pk_i && eq_value(q, c.ids[i], t->sk) != UINT32_MAX &&
-                value_of_type(q, eq_value(q, c.ids[i], t->sk), t->skt, NULL))
+            if (i != pk_i && kdb_pq_eq_value(q, c.ids[i], t->sk) != UINT32_MAX &&
+                value_of_type(q, kdb_pq_eq_value(q, c.ids[i], t->sk), t->skt, NULL))
                 sk_i = i;
         for (uint32_t i = 0; i < c.n && sk_i == UINT32_MAX; i++)
             if (i != pk_i && sk_range(q, c.ids[i], t)) sk_i = i;
     }
     bool point = pk_i != UINT32_MAX &&
-                 (!t->skt || (sk_i != UINT32_MAX && eq_value(q, c.ids[sk_i], t->sk) != UINT32_MAX));
+                 (!t->skt || (sk_i != UINT32_MAX && kdb_pq_eq_value(q, c.ids[sk_i], t->sk) != UINT32_MAX));
     r->plan = pk_i == UINT32_MAX ? KEEL_DB_PLAN_SCAN : point ? KEEL_DB_PLAN_GET : KEEL_DB_PLAN_QUERY;
     if (pk_i != UINT32_MAX) used[pk_i] = true;
     if (sk_i != UINT32_MAX && r->plan != KEEL_DB_PLAN_SCAN) used[sk_i] = true;
@@ -226,7 +164,7 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
     if (q->order && r->plan == KEEL_DB_PLAN_SCAN)
         st = keel__fail(KEEL_EVALIDATION, "ORDER BY needs a WHERE clause with an equality on "
                         "the partition key %s", t->pk);
-    else if (q->order && !names_attr(q, q->order_path, t->sk) && !names_attr(q, q->order_path, t->pk))
+    else if (q->order && !kdb_pq_names_attr(q, q->order_path, t->sk) && !kdb_pq_names_attr(q, q->order_path, t->pk))
         st = keel__fail(KEEL_EVALIDATION, "ORDER BY can only name a key attribute of %s", t->name);
     r->forward = q->order >= 0;
 
@@ -234,7 +172,7 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
     const kdb_val *skv = NULL;
     kdb_val skval;
     if (st == KEEL_OK && r->plan == KEEL_DB_PLAN_GET && t->skt) {
-        uint32_t v = eq_value(q, c.ids[sk_i], t->sk);
+        uint32_t v = kdb_pq_eq_value(q, c.ids[sk_i], t->sk);
         if (value_of_type(q, v, t->skt, &skval)) skv = &skval;
     }
     if (st == KEEL_OK && pk_i != UINT32_MAX) {
@@ -242,12 +180,12 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
         uint32_t first = n->kind == KDB_PQN_IN ? 1 : 0;
         uint32_t last = n->kind == KDB_PQN_IN ? n->n : 1;
         for (uint32_t k = first; k < last && st == KEEL_OK; k++) {
-            uint32_t v = n->kind == KDB_PQN_IN ? q->kids[n->first + k] : eq_value(q, c.ids[pk_i], t->pk);
+            uint32_t v = n->kind == KDB_PQN_IN ? q->kids[n->first + k] : kdb_pq_eq_value(q, c.ids[pk_i], t->pk);
             kdb_val pv;
             if (!value_of_type(q, v, t->pkt, &pv)) continue;
             size_t start = r->keys.len;
             if (r->plan == KEEL_DB_PLAN_GET) {
-                enc_key(&r->keys, t, pv.p, pv.len, skv ? skv->p : NULL, skv ? skv->len : 0);
+                kdb_pq_enc_key(&r->keys, t, pv.p, pv.len, skv ? skv->p : NULL, skv ? skv->len : 0);
                 kdb_key key;
                 if (!r->keys.failed &&
                     (st = kdb_item_key(t, r->keys.p + start, r->keys.len - start, true, &key)) != KEEL_OK)
@@ -288,7 +226,7 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
             st = kdb_pq_render(q, c.ids[sk_i], &g, &kc);
         }
     }
-    if (st == KEEL_OK) st = render_rest(q, &c, used, &g, &ft);
+    if (st == KEEL_OK) st = kdb_pq_render_rest(q, &c, used, &g, &ft);
     for (uint32_t i = 0; st == KEEL_OK && i < q->n_proj; i++) {
         if (i) kdb_buf_put(&pt, ", ", 2);
         st = kdb_pq_render(q, q->proj[i], &g, &pt);
@@ -520,138 +458,6 @@ static keel_status resume(keel_db_result *r, const uint8_t *p, size_t len) {
 
 /* ---- writes ---------------------------------------------------------------------------------- */
 
-/* The key of an UPDATE or DELETE: equalities on every key attribute, marked used. */
-static keel_status write_key(const keel_db_result *r, const kdb_pq *q, const conj *c, bool *used,
-                             kdb_buf *key) {
-    const kdb_table *t = &r->t;
-    uint32_t pv = UINT32_MAX, sv = UINT32_MAX;
-    for (uint32_t i = 0; i < c->n; i++) {
-        uint32_t v;
-        if (pv == UINT32_MAX && (v = eq_value(q, c->ids[i], t->pk)) != UINT32_MAX) {
-            pv = v;
-            used[i] = true;
-        } else if (t->skt && sv == UINT32_MAX && (v = eq_value(q, c->ids[i], t->sk)) != UINT32_MAX) {
-            sv = v;
-            used[i] = true;
-        }
-    }
-    if (pv == UINT32_MAX || (t->skt && sv == UINT32_MAX))
-        return keel__fail(KEEL_EVALIDATION, "Where clause does not contain a mandatory equality "
-                          "on all key attributes");
-    const kdb_pqval *p = val(q, pv), *s = sv != UINT32_MAX ? val(q, sv) : NULL;
-    enc_key(key, t, q->vbuf.p + p->off, p->len, s ? q->vbuf.p + s->off : NULL, s ? s->len : 0);
-    return key->failed ? oom() : KEEL_OK;
-}
-
-static bool same_path(const kdb_pq *q, uint32_t a, uint32_t b) {
-    const kdb_pqnode *x = &q->nodes[a], *y = &q->nodes[b];
-    if (x->kind != KDB_PQN_PATH || y->kind != KDB_PQN_PATH || x->n != y->n) return false;
-    for (uint32_t k = 0; k < x->n; k++) {
-        const kdb_pqpel *m = &q->pels[x->first + k], *n = &q->pels[y->first + k];
-        if (m->len != n->len) return false;
-        if (m->len == UINT32_MAX ? m->index != n->index
-                                 : memcmp(q->strs.p + m->off, q->strs.p + n->off, m->len) != 0)
-            return false;
-    }
-    return true;
-}
-
-/* SET/REMOVE actions as an UpdateExpression: SET ..., REMOVE ..., ADD/DELETE for SET_ADD
- * and SET_DELETE. */
-static keel_status render_update(const kdb_pq *q, kdb_pqgen *g, kdb_buf *text) {
-    static const char *const section[] = {"SET ", "REMOVE ", "ADD ", "DELETE "};
-    for (int s = 0; s < 4; s++) {
-        bool first = true;
-        for (uint32_t i = 0; i < q->n_acts; i++) {
-            const kdb_pqact *a = &q->acts[i];
-            const kdb_pqnode *v = a->value != UINT32_MAX ? &q->nodes[a->value] : NULL;
-            int kind = !v ? 1 : v->kind == KDB_PQN_FUNC && v->op == KDB_PQF_SET_ADD ? 2
-                         : v->kind == KDB_PQN_FUNC && v->op == KDB_PQF_SET_DELETE ? 3 : 0;
-            if (kind != s) continue;
-            kdb_buf_put(text, first ? (text->len ? " " : "") : ", ", first ? (text->len ? 1 : 0) : 2);
-            if (first) kdb_buf_put(text, section[s], strlen(section[s]));
-            first = false;
-            keel_status st = kdb_pq_render(q, a->path, g, text);
-            if (st != KEEL_OK) return st;
-            if (kind == 1) continue;
-            if (kind >= 2) {
-                const uint32_t *k = kdb_pq_kids(q, v);
-                if (!same_path(q, k[0], a->path) || !is_value(q, k[1]))
-                    return keel__fail(KEEL_EVALIDATION, "%s must name the path it sets and "
-                                      "give a set value (position %u)",
-                                      kind == 2 ? "SET_ADD" : "SET_DELETE", v->pos);
-                kdb_buf_put(text, " ", 1);
-                st = kdb_pq_render(q, k[1], g, text);
-            } else {
-                kdb_buf_put(text, " = ", 3);
-                st = kdb_pq_render(q, a->value, g, text);
-            }
-            if (st != KEEL_OK) return st;
-        }
-    }
-    return text->failed ? oom() : KEEL_OK;
-}
-
-void kdb_pqw_free(kdb_pqw *w) {
-    kdb_buf_free(&w->key);
-    free(w->cond);
-    free(w->upd);
-    kdb_buf_free(&w->names);
-    kdb_buf_free(&w->values);
-    memset(w, 0, sizeof *w);
-}
-
-keel_status kdb_pq_compile_write(const kdb_table *t, const kdb_pq *q, kdb_pqw *w) {
-    kdb_pqgen g = {0};
-    kdb_buf cond = {0}, rest = {0}, upd = {0};
-    conj c;
-    memset(w, 0, sizeof *w);
-    w->kind = q->kind;
-    w->returning = q->returning;
-    conjuncts(q, &c);
-    bool *used = calloc(c.n + 1, sizeof *used);
-    keel_status st = used ? KEEL_OK : oom();
-    if (st == KEEL_OK && q->kind == KDB_PQ_INSERT) {
-        const kdb_pqval *v = val(q, q->item);
-        kdb_val iv;
-        if (!kdb_val_decode(q->vbuf.p + v->off, v->len, &iv) || iv.type != KDB_M)
-            st = keel__fail(KEEL_EVALIDATION, "INSERT needs an item: a map of attributes");
-        else kdb_buf_put(&w->key, q->vbuf.p + v->off, v->len);
-    }
-    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) {
-        keel_db_result r = {.t = *t};
-        st = write_key(&r, q, &c, used, &w->key);
-    }
-    if (st == KEEL_OK && q->kind == KDB_PQ_UPDATE) st = render_update(q, &g, &upd);
-    if (st == KEEL_OK && q->kind != KDB_PQ_INSERT) st = render_rest(q, &c, used, &g, &rest);
-    if (st == KEEL_OK) {
-        bool neg = q->kind != KDB_PQ_UPDATE;
-        if (q->kind == KDB_PQ_DELETE && !rest.len) {
-            /* no condition */
-        } else {
-            kdb_buf_put(&cond, neg ? "attribute_not_exists(" : "attribute_exists(", neg ? 21 : 17);
-            kdb_pq_render_name(&g, t->pk, strlen(t->pk), &cond);
-            kdb_buf_put(&cond, ")", 1);
-            if (rest.len) {
-                kdb_buf_put(&cond, neg ? " OR (" : " AND (", neg ? 5 : 6);
-                kdb_buf_put(&cond, rest.p, rest.len);
-                kdb_buf_put(&cond, ")", 1);
-            }
-        }
-        kdb_pq_gen_maps(&g, &w->names, &w->values);
-        if ((cond.len && !(w->cond = text_dup(&cond))) || (upd.len && !(w->upd = text_dup(&upd))) ||
-            w->names.failed || w->values.failed || cond.failed || w->key.failed)
-            st = oom();
-    }
-    free(used);
-    kdb_buf_free(&cond);
-    kdb_buf_free(&rest);
-    kdb_buf_free(&upd);
-    kdb_pqgen_free(&g);
-    if (st != KEEL_OK) kdb_pqw_free(w);
-    return st;
-}
-
 static keel_status run_write(keel_db_result *r, const kdb_pq *q) {
     const kdb_table *t = &r->t;
     kdb_pqw w;
@@ -713,6 +519,75 @@ keel_status kdb_pq_compile_get(keel_db *db, const kdb_table *t, const kdb_pq *q,
     return st;
 }
 
+/* ---- a point get by the whole key ---------------------------------------------------------- */
+
+/* The `?` parameters of the CBOR array params[0..len), at most 2, into v[]: false when
+ * there are not exactly n of them or one is not an item value (the parser says why). */
+static bool point_params(const uint8_t *params, size_t len, uint32_t n, kdb_val *v) {
+    kdb_head h;
+    if (!params || !kdb_cbor_head(params, len, &h) || h.kind != KDB_C_ARRAY || h.v.u != n)
+        return false;
+    size_t at = h.head_len;
+    for (uint32_t i = 0; i < n; i++) {
+        size_t k = kdb_cbor_skip(params + at, len - at, KEEL_DB_MAX_DEPTH + 2);
+        if (k == 0 || !kdb_val_decode(params + at, k, &v[i])) return false;
+        at += k;
+    }
+    return true;
+}
+
+static bool key_typed(const kdb_val *v, keel_db_keytype t) {
+    return (t == KEEL_DB_KEY_S && v->type == KDB_S) || (t == KEEL_DB_KEY_N && v->type == KDB_N) ||
+           (t == KEEL_DB_KEY_B && v->type == KDB_B);
+}
+
+/* The result of a kept point SELECT (see the top), or false: take the general way. */
+static bool point_get(keel_db *db, const char *stmt, const void *params, size_t params_len,
+                      const keel_db_execute_opts *opts, keel_db_result **out) {
+    kdb_pqpoint pt;
+    kdb_table t;
+    kdb_val pv[2];
+    if ((opts && opts->resume) || !kdb_pq_cached_point(db, stmt, strlen(stmt), &pt) ||
+        kdb_table_get(db, pt.table, &t) != KEEL_OK || pt.n != (t.skt ? 2u : 1u) ||
+        !point_params(params, params_len, pt.n, pv)) {
+        keel__clear_error();
+        return false;
+    }
+    int ipk = strcmp(pt.attr[0], t.pk) == 0 ? 0 : pt.n == 2 && strcmp(pt.attr[1], t.pk) == 0 ? 1 : -1;
+    if (ipk < 0 || (t.skt && strcmp(pt.attr[1 - ipk], t.sk) != 0)) return false;
+    const kdb_val *pk = &pv[pt.param[ipk] - 1], *sk = t.skt ? &pv[pt.param[1 - ipk] - 1] : NULL;
+    for (uint32_t i = 0; i < pt.n; i++)     /* as the parser checks them */
+        if (pt.check[i] && kdb_val_check(&pv[pt.param[i] - 1]) != KEEL_OK) {
+            keel__clear_error();
+            return false;
+        }
+    kdb_key key;
+    if (!key_typed(pk, t.pkt) || (sk && !key_typed(sk, t.skt)) ||
+        kdb_key_make(t.id, t.pkt, pk, t.skt, sk, &key) != KEEL_OK) {
+        keel__clear_error();
+        return false;
+    }
+    keel_db_result *r = calloc(1, sizeof *r);
+    if (!r) return false;
+    r->db = db;
+    r->limit = opts ? opts->limit : 0;
+    r->t = t;
+    r->plan = KEEL_DB_PLAN_GET;
+    r->forward = true;
+    kdb_pq_enc_key(&r->keys, &t, pk->p, pk->len, sk ? sk->p : NULL, sk ? sk->len : 0);
+    r->soffs = malloc(2 * sizeof *r->soffs);
+    kdb_buf_put(&r->skeys, key.b, key.len);
+    if (!r->soffs || r->skeys.failed || add_key(r, 0) != KEEL_OK) {
+        keel_db_result_free(r);
+        keel__clear_error();
+        return false;
+    }
+    r->soffs[0] = 0;
+    r->soffs[1] = key.len;
+    *out = r;
+    return true;
+}
+
 /* ---- the API ---------------------------------------------------------------------------------- */
 
 keel_status keel_db_execute(keel_db *db, const char *statement, const void *params,
@@ -721,6 +596,7 @@ keel_status keel_db_execute(keel_db *db, const char *statement, const void *para
     if (result_out) *result_out = NULL;
     if (!db || !statement || !result_out)
         return keel__fail(KEEL_EINVAL, "keel_db_execute: NULL argument");
+    if (point_get(db, statement, params, params_len, opts, result_out)) return KEEL_OK;
     kdb_pq q;
     keel_status st = kdb_pq_parse_cached(db, statement, strlen(statement), params, params_len,
                                          &q);

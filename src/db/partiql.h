@@ -154,6 +154,20 @@ void kdb_pqcache_free(kdb_pqcache *c);
 keel_status kdb_pq_parse_cached(keel_db *db, const char *text, size_t len,
                                 const uint8_t *params, size_t params_len, kdb_pq *q);
 
+/* A kept statement that names one item by its key (kdb_pq_cached_point): SELECT * FROM
+ * table WHERE a = ? [AND b = ?], each conjunct one attribute name compared with one `?`
+ * (either side), no other parameter, projection, index or ORDER BY. Whether a and b are
+ * the table's key is for the caller to see against the current catalog. */
+typedef struct kdb_pqpoint {
+    char table[KEEL_DB_MAX_TABLE_NAME + 1];
+    uint32_t n;                 /* conjuncts: 1 or 2 */
+    char attr[2][256];          /* the attribute each names (NUL-terminated, no NUL inside) */
+    uint32_t param[2];          /* the parameter each compares with (1-based) */
+    bool check[2];              /* that parameter is checked as an attribute value */
+} kdb_pqpoint;
+/* True (and *out) when `text` is kept in db's cache with that shape. */
+bool kdb_pq_cached_point(keel_db *db, const char *text, size_t len, kdb_pqpoint *out);
+
 /* Placeholder maps and expression text being generated for one request. */
 typedef struct kdb_pqgen {
     kdb_buf names, values;  /* CBOR pairs (no map head yet) */
@@ -184,7 +198,34 @@ static inline const uint32_t *kdb_pq_kids(const kdb_pq *q, const kdb_pqnode *n) 
 /* The single-name path `id` as (name, len); false when it is not one. */
 bool kdb_pq_simple_path(const kdb_pq *q, uint32_t id, const char **name, size_t *len);
 
-/* ---- partiql.c: statements compiled for a transaction (partiql_tx.c) ---------------------- */
+/* ---- partiql_render.c: the WHERE clause's conjuncts, shared by SELECT and the writes ------ */
+
+/* The top-level conjuncts of a WHERE clause (none without one; one when it is no AND). */
+typedef struct kdb_pqconj {
+    const uint32_t *ids;
+    uint32_t n;
+    uint32_t one;
+} kdb_pqconj;
+void kdb_pq_conjuncts(const kdb_pq *q, kdb_pqconj *c);
+/* Node `id` is the single-name path `attr` (false for an empty or NULL attr). */
+bool kdb_pq_names_attr(const kdb_pq *q, uint32_t id, const char *attr);
+/* `attr = v` (either side): the value node, or UINT32_MAX. */
+uint32_t kdb_pq_eq_value(const kdb_pq *q, uint32_t id, const char *attr);
+/* Render the conjuncts not marked used, ANDed, each parenthesized. Empty: no text. */
+keel_status kdb_pq_render_rest(const kdb_pq *q, const kdb_pqconj *c, const bool *used,
+                               kdb_pqgen *g, kdb_buf *text);
+/* A key map of table t: its partition key (and sort key, when sk) given as CBOR values. */
+void kdb_pq_enc_key(kdb_buf *b, const kdb_table *t, const uint8_t *pk, size_t pk_len,
+                    const uint8_t *sk, size_t sk_len);
+
+static inline bool kdb_pq_is_value(const kdb_pq *q, uint32_t id) {
+    return q->nodes[id].kind == KDB_PQN_VALUE;
+}
+static inline const kdb_pqval *kdb_pq_val(const kdb_pq *q, uint32_t id) {
+    return &q->vals[q->nodes[id].first];
+}
+
+/* ---- partiql_write.c: statements compiled for a transaction (partiql_tx.c) ---------------------- */
 
 /* An INSERT, UPDATE or DELETE as the write it makes: `key` holds the key map (INSERT: the
  * item), cond/upd the ConditionExpression and UpdateExpression texts (NULL: none), names

@@ -15,6 +15,11 @@
  * difference (another parameter count, a parameter that fails a check, a malformed array)
  * falls back to a full parse, so that every error is the parser's own, word for word.
  *
+ * An entry also says whether its statement names one item by its key with `?` parameters
+ * (kdb_pqpoint, found once when kept): keel_db_execute then reads that item without the
+ * template's copy, the parameters' fill or a plan (partiql.c, point_get), falling back to
+ * all of them whenever anything differs from the plain case.
+ *
  * Invariants: at most KDB_PQ_CACHE entries (least recently used evicted); entries are only
  * read, copied, added or evicted under `lock`, and a caller only ever gets a deep copy, so
  * an eviction never frees what a running statement uses.
@@ -33,6 +38,8 @@ typedef struct pq_entry {
     char *text;             /* owned, NUL-terminated */
     size_t len;
     uint32_t nparams;
+    bool is_point;
+    kdb_pqpoint point;
     kdb_pq q;
 } pq_entry;
 
@@ -151,6 +158,59 @@ static pq_entry *find(kdb_pqcache *c, uint64_t h, const char *text, size_t len) 
     return NULL;
 }
 
+/* One conjunct `name = ?` (either side) into slot i of `pt`. */
+static bool point_conjunct(const kdb_pq *q, uint32_t id, kdb_pqpoint *pt, uint32_t i) {
+    const kdb_pqnode *n = &q->nodes[id];
+    if (n->kind != KDB_PQN_CMP || n->op != KDB_PQC_EQ) return false;
+    const uint32_t *k = kdb_pq_kids(q, n);
+    uint32_t path = kdb_pq_is_value(q, k[1]) ? k[0] : k[1], value = path == k[0] ? k[1] : k[0];
+    const char *name;
+    size_t len;
+    if (!kdb_pq_is_value(q, value) || !kdb_pq_simple_path(q, path, &name, &len) || len == 0 ||
+        len >= sizeof pt->attr[i] || memchr(name, 0, len))
+        return false;
+    const kdb_pqval *v = kdb_pq_val(q, value);
+    if (!v->param) return false;
+    memcpy(pt->attr[i], name, len);
+    pt->attr[i][len] = 0;
+    pt->param[i] = v->param;
+    pt->check[i] = v->check;
+    return true;
+}
+
+/* Whether `q` has kdb_pqpoint's shape, into *pt. */
+static bool point_shape(const kdb_pq *q, kdb_pqpoint *pt) {
+    memset(pt, 0, sizeof *pt);
+    if (q->kind != KDB_PQ_SELECT || !q->star || q->n_proj || q->order || q->index[0] ||
+        !q->has_where)
+        return false;
+    kdb_pqconj c;
+    kdb_pq_conjuncts(q, &c);
+    if (c.n < 1 || c.n > 2 || q->n_params != c.n) return false;
+    for (uint32_t i = 0; i < c.n; i++)
+        if (!point_conjunct(q, c.ids[i], pt, i)) return false;
+    if (c.n == 2 && (strcmp(pt->attr[0], pt->attr[1]) == 0 || pt->param[0] == pt->param[1]))
+        return false;
+    memcpy(pt->table, q->table, sizeof pt->table);
+    pt->n = c.n;
+    return true;
+}
+
+bool kdb_pq_cached_point(keel_db *db, const char *text, size_t len, kdb_pqpoint *out) {
+    kdb_pqcache *c = db->pqcache;
+    if (!c || len > KDB_PQ_MAX_LEN) return false;
+    uint64_t h = keel_hash(text, len);
+    pthread_mutex_lock(&c->lock);
+    pq_entry *e = find(c, h, text, len);
+    bool ok = e && e->is_point;
+    if (ok) {
+        e->used = ++c->clock;
+        *out = e->point;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
 /* Keep a copy of the fresh parse `q` of `text` (best effort: out of memory keeps none). */
 static void remember(kdb_pqcache *c, uint64_t h, const char *text, size_t len, const kdb_pq *q) {
     uint32_t nparams = 0;
@@ -178,6 +238,7 @@ static void remember(kdb_pqcache *c, uint64_t h, const char *text, size_t len, c
     }
     if (pq_copy(&e->q, q)) {
         e->hash = h, e->text = t, e->len = len, e->nparams = nparams, e->used = ++c->clock;
+        e->is_point = point_shape(q, &e->point);
     } else {
         free(t);
         *e = c->e[--c->n];               /* drop the slot */

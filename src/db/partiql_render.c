@@ -8,7 +8,8 @@
  * parenthesized where DynamoDB's precedence (NOT > AND > OR) would differ from the tree.
  * PartiQL forms that DynamoDB's expressions cannot say are refused here with
  * KEEL_EVALIDATION naming their position; recursion follows the tree, whose nesting the
- * parser bounded.
+ * parser bounded. The WHERE clause's top-level conjuncts (which SELECT plans and the
+ * writes take keys from, rendering the rest) and key maps are read and made here too.
  */
 #include "db/partiql.h"
 
@@ -204,4 +205,61 @@ keel_status kdb_pq_render(const kdb_pq *q, uint32_t id, kdb_pqgen *g, kdb_buf *t
         return render(q, kid[1], g, text, false);
     }
     return render(q, id, g, text, is_cond(n));
+}
+
+/* ---- conjuncts and keys ----------------------------------------------------------------- */
+
+void kdb_pq_conjuncts(const kdb_pq *q, kdb_pqconj *c) {
+    if (!q->has_where) {
+        c->n = 0;
+        c->ids = NULL;
+    } else if (q->nodes[q->where].kind == KDB_PQN_AND) {
+        c->ids = q->kids + q->nodes[q->where].first;
+        c->n = q->nodes[q->where].n;
+    } else {
+        c->one = q->where;
+        c->ids = &c->one;
+        c->n = 1;
+    }
+}
+
+bool kdb_pq_names_attr(const kdb_pq *q, uint32_t id, const char *attr) {
+    const char *name;
+    size_t len;
+    return attr && attr[0] && kdb_pq_simple_path(q, id, &name, &len) && len == strlen(attr) &&
+           memcmp(name, attr, len) == 0;
+}
+
+uint32_t kdb_pq_eq_value(const kdb_pq *q, uint32_t id, const char *attr) {
+    const kdb_pqnode *n = &q->nodes[id];
+    if (n->kind != KDB_PQN_CMP || n->op != KDB_PQC_EQ) return UINT32_MAX;
+    const uint32_t *k = kdb_pq_kids(q, n);
+    if (kdb_pq_names_attr(q, k[0], attr) && kdb_pq_is_value(q, k[1])) return k[1];
+    if (kdb_pq_names_attr(q, k[1], attr) && kdb_pq_is_value(q, k[0])) return k[0];
+    return UINT32_MAX;
+}
+
+keel_status kdb_pq_render_rest(const kdb_pq *q, const kdb_pqconj *c, const bool *used,
+                               kdb_pqgen *g, kdb_buf *text) {
+    text->len = 0;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (used[i]) continue;
+        if (text->len) kdb_buf_put(text, " AND ", 5);
+        kdb_buf_put(text, "(", 1);
+        keel_status st = kdb_pq_render(q, c->ids[i], g, text);
+        if (st != KEEL_OK) return st;
+        kdb_buf_put(text, ")", 1);
+    }
+    return text->failed ? keel__fail(KEEL_ENOMEM, "running a PartiQL statement") : KEEL_OK;
+}
+
+void kdb_pq_enc_key(kdb_buf *b, const kdb_table *t, const uint8_t *pk, size_t pk_len,
+                    const uint8_t *sk, size_t sk_len) {
+    kdb_enc_map(b, sk ? 2 : 1);
+    kdb_enc_text(b, t->pk, strlen(t->pk));
+    kdb_buf_put(b, pk, pk_len);
+    if (sk) {
+        kdb_enc_text(b, t->sk, strlen(t->sk));
+        kdb_buf_put(b, sk, sk_len);
+    }
 }

@@ -11,7 +11,17 @@
  *   2. The outcomes are applied to a tree that mirrors the item only along the paths the
  *      update touches: a node is either RAW (a value's encoding, untouched, wherever it
  *      lies) or an expanded MAP or LIST whose children are nodes. Everything off those
- *      paths is copied byte for byte when the tree is encoded.
+ *      paths is copied byte for byte when the tree is encoded: a run of untouched
+ *      children that lay side by side in the item is one copy of their bytes (names
+ *      included).
+ *
+ * The item's top level is expanded first, in the one walk that checks its pairs (its head
+ * alone opens it; a pair that does not decode makes the item malformed, as a whole-item
+ * walk would find), and phase 1 finds every path's first element among those children
+ * instead of walking the item again per operand. The result's check is learned on the
+ * way (kdb_update_info): for top-level actions, the values written are all that is new.
+ * A sum of two integers that fit in 64 bits (a counter) is added and encoded directly, in
+ * the bytes kdb_enc_num would write; anything else goes through exact decimal arithmetic.
  *
  * List semantics (DynamoDB's): indexes name elements of the list as it was; REMOVE marks
  * elements, so later ones shift down; SET past the end appends, several such SETs in index
@@ -40,6 +50,8 @@ typedef struct unode {
     uint8_t kind;
     bool removed;
     bool appended;          /* a list element SET past the end of the old list */
+    const uint8_t *pair;    /* an untouched old child: where its encoding starts in the item
+                             * (a map's: at its name); NULL for a new or replaced one */
     const uint8_t *name;    /* as a map child */
     uint32_t name_len;
     uint32_t index;         /* as an appended list child: the index asked for */
@@ -48,11 +60,15 @@ typedef struct unode {
     uint32_t n, cap, old_n;
 } unode;
 
+#define SMALL_VALS 8        /* computed integers kept in the context, not allocated */
+
 typedef struct uctx {
     const kdb_expr *e;
-    const kdb_val *root;    /* the old item (operands are read here) */
+    const unode *top;       /* the old item's expanded top level (operands are read here) */
     uint8_t **owned;        /* encodings of computed values */
     size_t n_owned, cap_owned;
+    uint8_t small[SMALL_VALS][9];   /* encodings of integer sums (one CBOR head each) */
+    uint32_t n_small;
 } uctx;
 
 static void unode_free(unode *n) {
@@ -85,7 +101,7 @@ static keel_status expand(unode *n, bool *ok) {
     }
     kdb_val v = n->v;
     n->kind = v.type == KDB_M ? UN_MAP : UN_LIST;
-    if (v.count > 0 && v.count <= 4096) {   /* room for the old children at once */
+    if (v.count > 0 && v.count <= 4096 && v.count <= v.body_len) {  /* room for all at once */
         n->kids = malloc((size_t)(v.count + 1) * sizeof *n->kids);
         if (!n->kids) return keel__fail(KEEL_ENOMEM, "update: out of memory");
         n->cap = (uint32_t)v.count + 1;
@@ -96,10 +112,15 @@ static keel_status expand(unode *n, bool *ok) {
     size_t len;
     kdb_val kid;
     int r;
-    while ((r = kdb_iter_next(&it, &name, &len, &kid)) == 1) {
+    for (;;) {
+        const uint8_t *at = it.p;
+        uint64_t left = it.left;
+        if ((r = kdb_iter_next(&it, &name, &len, &kid)) != 1) break;
         unode *k = add_kid(n);
         if (!k) return keel__fail(KEEL_ENOMEM, "update: out of memory");
         k->v = kid;
+        /* The pair starts where the iterator stood, unless it skipped padding first. */
+        k->pair = left - it.left == 1 ? at : NULL;
         if (n->kind == UN_MAP) {
             k->name = name;
             k->name_len = (uint32_t)len;
@@ -152,6 +173,7 @@ static keel_status tree_set(unode *root, const kdb_expr *e, const kdb_enode *pat
     if (k) {
         unode_free(k);
         k->kind = UN_RAW;
+        k->pair = NULL;
     } else {
         if (!(k = add_kid(h))) return keel__fail(KEEL_ENOMEM, "update: out of memory");
         if (pel->name) {
@@ -185,6 +207,7 @@ static void encode(unode *n, kdb_buf *out) {
         kdb_buf_put(out, n->v.p, n->v.len);
         return;
     }
+    const uint8_t *run = NULL, *run_end = NULL;   /* untouched children side by side */
     uint64_t count = 0;
     for (uint32_t i = 0; i < n->n; i++) count += !n->kids[i].removed;
     if (n->kind == UN_MAP) {
@@ -195,11 +218,22 @@ static void encode(unode *n, kdb_buf *out) {
         qsort(n->kids + n->old_n, n->n - n->old_n, sizeof *n->kids, cmp_appended);
     }
     for (uint32_t i = 0; i < n->n; i++) {
-        if (n->kids[i].removed) continue;
-        if (n->kind == UN_MAP)
-            kdb_enc_text(out, (const char *)n->kids[i].name, n->kids[i].name_len);
-        encode(&n->kids[i], out);
+        unode *k = &n->kids[i];
+        if (k->removed) continue;
+        if (k->kind == UN_RAW && k->pair) {
+            if (!run || k->pair != run_end) {
+                if (run) kdb_buf_put(out, run, (size_t)(run_end - run));
+                run = k->pair;
+            }
+            run_end = k->v.p + k->v.len;
+            continue;
+        }
+        if (run) kdb_buf_put(out, run, (size_t)(run_end - run));
+        run = NULL;
+        if (n->kind == UN_MAP) kdb_enc_text(out, (const char *)k->name, k->name_len);
+        encode(k, out);
     }
+    if (run) kdb_buf_put(out, run, (size_t)(run_end - run));
 }
 
 /* ---- values ------------------------------------------------------------------------------ */
@@ -226,9 +260,47 @@ static keel_status keep(uctx *c, kdb_buf *b, kdb_val *v) {
     return KEEL_OK;
 }
 
+/* A CBOR integer head (major type 0 or 1, any argument width) as a signed value. */
+static bool small_int(const kdb_val *v, __int128 *out) {
+    kdb_head h;
+    if (!kdb_cbor_head(v->p, v->len, &h)) return false;
+    if (h.kind == KDB_C_UINT) *out = (__int128)h.v.u;
+    else if (h.kind == KDB_C_NEGINT) *out = -1 - (__int128)h.v.u;
+    else return false;
+    return true;
+}
+
+/* x ± y for two CBOR integers whose result is one too (|r| < 2^64): its encoding, the
+ * shortest head kdb_enc_num writes for it, in c->small. False: not that case. */
+static bool int_op(uctx *c, const kdb_val *a, const kdb_val *b, bool minus, kdb_val *out) {
+    __int128 x, y;
+    if (c->n_small == SMALL_VALS || !small_int(a, &x) || !small_int(b, &y)) return false;
+    __int128 r = minus ? x - y : x + y;     /* |x|, |y| <= 2^64: no overflow */
+    if (r > (__int128)UINT64_MAX || r < -1 - (__int128)UINT64_MAX) return false;
+    uint64_t arg = r >= 0 ? (uint64_t)r : (uint64_t)(-1 - r);
+    uint8_t *q = c->small[c->n_small++];
+    uint8_t mt = r >= 0 ? 0x00 : 0x20;
+    size_t n;
+    if (arg < 24) {
+        q[0] = (uint8_t)(mt | arg);
+        n = 1;
+    } else {
+        unsigned bytes = arg <= 0xffu ? 1 : arg <= 0xffffu ? 2 : arg <= 0xffffffffu ? 4 : 8;
+        q[0] = (uint8_t)(mt | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27));
+        for (unsigned i = 0; i < bytes; i++) q[1 + i] = (uint8_t)(arg >> (8 * (bytes - 1 - i)));
+        n = 1 + bytes;
+    }
+    memset(out, 0, sizeof *out);
+    out->type = KDB_N;
+    out->p = q;
+    out->len = n;
+    return true;
+}
+
 static keel_status num_op(uctx *c, const kdb_val *a, const kdb_val *b, bool minus, kdb_val *out) {
     if (a->type != KDB_N || b->type != KDB_N)
         return keel__fail(KEEL_EVALIDATION, "%s", bad_type);
+    if (int_op(c, a, b, minus, out)) return KEEL_OK;
     kdb_num x, y, r;
     keel_status st = kdb_val_num(a, &x);
     if (st == KEEL_OK) st = kdb_val_num(b, &y);
@@ -283,6 +355,36 @@ static keel_status set_op(uctx *c, const kdb_val *a, const kdb_val *b, bool diff
     return keep(c, &buf, out);
 }
 
+/* Resolve `path` in the old item: its first element among the expanded top level (in
+ * phase 1 nothing has changed there yet), the rest as kdb_expr_resolve does, a vector's
+ * element (kdb_vec_elem) encoded into `elem`, which must outlive *out. */
+static bool resolve(const uctx *c, const kdb_enode *path, kdb_val *out, uint8_t *elem) {
+    const kdb_expr *e = c->e;
+    const kdb_epel *pel = &e->pels[path->first];
+    if (!pel->name) return false;   /* the parser never starts a path with an index */
+    const unode *top = c->top;
+    for (uint32_t i = 0; i < top->n; i++) {
+        const unode *k = &top->kids[i];
+        if (k->name_len == pel->len && memcmp(k->name, pel->name, pel->len) == 0)
+            return kdb_expr_resolve_from(e, path, 1, &k->v, out, elem);
+    }
+    return false;
+}
+
+/* The value at a path of the old item, when it has one: a vector's element (the number it
+ * stands for) is copied into a buffer this update owns. */
+static bool read_path(uctx *c, const kdb_enode *path, kdb_val *out, keel_status *st) {
+    uint8_t elem[KDB_VEC_ELEM_LEN];
+    *st = KEEL_OK;
+    if (!resolve(c, path, out, elem)) return false;
+    if (out->p == elem) {
+        kdb_buf b = {0};
+        kdb_buf_put(&b, elem, out->len);
+        *st = keep(c, &b, out);
+    }
+    return true;
+}
+
 /* The value of a SET operand; recursion is bounded by the parser's nesting limit. */
 static keel_status value_of(uctx *c, uint32_t id, kdb_val *out) {
     const kdb_expr *e = c->e;
@@ -295,11 +397,11 @@ static keel_status value_of(uctx *c, uint32_t id, kdb_val *out) {
         *out = e->vals[n->first];
         return KEEL_OK;
     case KDB_EN_PATH:
-        if (kdb_expr_resolve(e, n, c->root, out)) return KEEL_OK;
+        if (read_path(c, n, out, &st)) return st;
         return keel__fail(KEEL_EVALIDATION, "The provided expression refers to an attribute "
                           "that does not exist in the item");
     case KDB_EN_IF_NOT_EXISTS:
-        if (kdb_expr_resolve(e, &e->nodes[kid[0]], c->root, out)) return KEEL_OK;
+        if (read_path(c, &e->nodes[kid[0]], out, &st)) return st;
         return value_of(c, kid[1], out);
     case KDB_EN_PLUS:
     case KDB_EN_MINUS:
@@ -345,7 +447,8 @@ static keel_status outcome_of(uctx *c, const kdb_eact *a, outcome *o) {
     }
     const kdb_val *v = &e->vals[e->nodes[a->value].first];
     kdb_val cur;
-    bool have = kdb_expr_resolve(e, path, c->root, &cur);
+    uint8_t elem[KDB_VEC_ELEM_LEN];    /* cur is used only within this call */
+    bool have = resolve(c, path, &cur, elem);
     if (a->kind == KDB_ACT_ADD) {
         if (!have) {
             o->what = OUT_SET;  /* 0 + v, or the empty set ∪ v */
@@ -387,39 +490,26 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk) 
  * this short cannot exceed KEEL_DB_MAX_ITEM. */
 #define SIZE_PER_BYTE 24u
 
-bool kdb_update_check_written(const kdb_expr *e, const uint8_t *next, size_t len, bool *plain) {
-    *plain = false;
-    if (len > KEEL_DB_MAX_ITEM / SIZE_PER_BYTE) return false;
+/* kdb_update_info of a result `len` bytes long, from the outcomes and the top level. */
+static void learn(const kdb_expr *e, const outcome *o, const unode *top, size_t len,
+                  kdb_update_info *info) {
+    info->checked = info->plain = false;
+    if (len > KEEL_DB_MAX_ITEM / SIZE_PER_BYTE || top->kind != UN_MAP) return;
     for (uint32_t i = 0; i < e->n_acts; i++)
-        if (e->nodes[e->acts[i].path].n != 1) return false;  /* a nested path: check all */
-    kdb_val m, v;
-    if (!kdb_item_open(next, len, &m) || m.len != len) return false;
-    kdb_iter it;
-    kdb_iter_init(&it, &m);
-    const uint8_t *name;
-    size_t nlen;
-    uint64_t attrs = 0;
-    bool vector = false;
-    int r;
-    while ((r = kdb_iter_next(&it, &name, &nlen, &v)) == 1) {
-        attrs++;
-        vector = vector || v.type == KDB_V;
-        for (uint32_t i = 0; i < e->n_acts; i++) {
-            const kdb_eact *a = &e->acts[i];
-            const kdb_epel *pel = &e->pels[e->nodes[a->path].first];
-            if (a->kind == KDB_ACT_REMOVE || pel->len != nlen || memcmp(pel->name, name, nlen))
-                continue;
-            /* written by this update: checked as kdb_item_check checks an attribute; on a
-             * failure the caller's full check says what is wrong, with the path */
-            if (nlen == 0 || nlen > 65535 || !kdb_utf8_valid(name, nlen) ||
-                kdb_val_check(&v) != KEEL_OK)
-                return false;
-            break;
-        }
+        if (e->nodes[e->acts[i].path].n != 1) return;  /* a nested path: check all */
+    for (uint32_t i = 0; i < e->n_acts; i++) {
+        if (o[i].what != OUT_SET) continue;
+        /* written by this update: checked as kdb_item_check checks an attribute */
+        const kdb_epel *pel = &e->pels[e->nodes[e->acts[i].path].first];
+        if (pel->len == 0 || pel->len > 65535 || !kdb_utf8_valid(pel->name, pel->len) ||
+            kdb_val_check(&o[i].v) != KEEL_OK)
+            return;
     }
-    if (r < 0) return false;
-    *plain = !vector && attrs == m.count;  /* the encoder wrote the shortest head */
-    return true;
+    bool vector = false;
+    for (uint32_t i = 0; i < top->n; i++)
+        vector = vector || (!top->kids[i].removed && top->kids[i].v.type == KDB_V);
+    info->checked = true;
+    info->plain = !vector;  /* the encoder wrote the shortest head and no padding */
 }
 
 bool kdb_update_removes_only(const kdb_expr *e) {
@@ -429,18 +519,36 @@ bool kdb_update_removes_only(const kdb_expr *e) {
 }
 
 keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out) {
+    return kdb_update_apply_ex(e, item, len, out, NULL);
+}
+
+keel_status kdb_update_apply_ex(const kdb_expr *e, const uint8_t *item, size_t len, kdb_buf *out,
+                                kdb_update_info *info) {
+    if (info) info->checked = info->plain = false;
     if (!e || !out || e->kind != KDB_EXPR_UPDATE)
         return keel__fail(KEEL_EINVAL, "kdb_update_apply: not an update expression");
     out->len = 0;
     out->failed = false;
-    kdb_val root;
     if (!item) return keel__fail(KEEL_EINVAL, "kdb_update_apply: the item is NULL");
-    if (!kdb_item_open(item, len, &root))  /* the old item, from the file: damaged */
+    /* The old item's top level from its head; expand() checks each pair as it goes. */
+    kdb_head h;
+    if (!kdb_cbor_head(item, len, &h) || h.kind != KDB_C_MAP)
         return keel__fail(KEEL_ECORRUPT, "update: the stored item is malformed (not a map)");
-    uctx c = {.e = e, .root = &root};
-    unode tree = {.kind = UN_RAW, .v = root};
-    outcome *o = calloc(e->n_acts ? e->n_acts : 1, sizeof *o);
-    keel_status st = o ? KEEL_OK : keel__fail(KEEL_ENOMEM, "update: out of memory");
+    unode tree = {.kind = UN_RAW};
+    tree.v.type = KDB_M;
+    tree.v.p = item;
+    tree.v.len = len;
+    tree.v.count = h.v.u;
+    tree.v.body = item + h.head_len;
+    tree.v.body_len = len - h.head_len;
+    bool ok;
+    keel_status st = expand(&tree, &ok);
+    if (st == KEEL_EVALIDATION)     /* a pair that does not decode: from the file, damaged */
+        st = keel__fail(KEEL_ECORRUPT, "update: the stored item is malformed (not a map)");
+    uctx c = {.e = e, .top = &tree};
+    outcome *o = NULL;
+    if (st == KEEL_OK && !(o = calloc(e->n_acts ? e->n_acts : 1, sizeof *o)))
+        st = keel__fail(KEEL_ENOMEM, "update: out of memory");
     /* Phase 1: every value from the old item. */
     for (uint32_t i = 0; st == KEEL_OK && i < e->n_acts; i++)
         st = outcome_of(&c, &e->acts[i], &o[i]);
@@ -455,6 +563,7 @@ keel_status kdb_update_apply(const kdb_expr *e, const uint8_t *item, size_t len,
         encode(&tree, out);
         if (out->failed) st = keel__fail(KEEL_ENOMEM, "update: out of memory");
     }
+    if (st == KEEL_OK && info) learn(e, o, &tree, out->len, info);
     unode_free(&tree);
     free(o);
     for (size_t i = 0; i < c.n_owned; i++) free(c.owned[i]);

@@ -62,6 +62,9 @@ size_t kdb_hnsw_min_items(void);
 kdb_graph *kdb_hnsw_graph_new(const kdb_vindex *x);
 void kdb_hnsw_graph_free(kdb_graph *g);
 void kdb_hnsw_kind(const kdb_vindex *x, int *kind, keel__hnsw_fn *fn);
+/* The length of the graph's vectors for an index of `dims` and `dist`: DOT_PRODUCT's hold
+ * one more float, the norm (vec_hnsw.c). */
+uint32_t kdb_hnsw_graph_dims(keel_db_distance dist, uint32_t dims);
 uint64_t kdb_hnsw_vhash(const void *v, size_t len);
 uint32_t kdb_hnsw_id_new(kdb_graph *g, const void *key, size_t len, uint64_t h);
 bool kdb_hnsw_id_release(kdb_graph *g, uint32_t id);

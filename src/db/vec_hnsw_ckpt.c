@@ -11,6 +11,9 @@
  * store position it covers, and an XXH3 checksum of the whole (the checksum field as zeros). The body
  * holds the index's parameters, every id's key and vector hash, and the graph's links.
  *
+ * Version 2 (VERSION below) changed the DOT_PRODUCT graph; a version 1 checkpoint of
+ * another distance loads as before, one of DOT_PRODUCT is rebuilt.
+ *
  * Loading trusts nothing: a wrong magic, version, count, length, checksum, parameter or
  * any malformed byte discards the checkpoint and the graph is built again from the items
  * on the first approximate search. A loaded graph is then caught up by vector hashes
@@ -39,7 +42,11 @@
 #define CHUNK (4u << 20)
 _Static_assert(KDB_CKPT_KEY_MAX == 12 + 255, "a chunk key: 12 bytes and the index name");
 #define HEADER 40
-#define VERSION 1u
+/* 2: a DOT_PRODUCT graph is an angular graph over (x / |x|, |x|) (vec_hnsw.c), so its
+ * deleted points' saved vectors have dims + 1 floats. Version 1 still loads for COSINE and
+ * EUCLIDEAN, whose graphs did not change; a version 1 DOT_PRODUCT graph (hnswlib's
+ * inner-product graph over the vectors as stored) is never loaded: it is rebuilt. */
+#define VERSION 2u
 static const char magic[8] = {'K', 'E', 'E', 'L', 'H', 'N', 'S', 'W'};
 
 typedef struct kdb_ckpt_note {
@@ -131,8 +138,9 @@ static uint32_t chunks_noted(keel_db *db, const kdb_vindex *x) {
 static kdb_graph *load(keel_db *db, kdb_vindex *x) {
     size_t len0;
     const uint8_t *c0 = chunk_val(db, x, 0, &len0);
-    if (!c0 || len0 < HEADER || memcmp(c0, magic, 8) != 0 || le32(c0 + 8) != VERSION)
-        return NULL;
+    if (!c0 || len0 < HEADER || memcmp(c0, magic, 8) != 0) return NULL;
+    uint32_t version = le32(c0 + 8);
+    if (version != VERSION && (version != 1 || x->dist == KEEL_DB_DOT_PRODUCT)) return NULL;
     uint32_t nchunks = le32(c0 + 12);
     uint64_t total = le64(c0 + 16), sum = le64(c0 + 32);
     if (nchunks < 1 || total < HEADER + 20 || total > (uint64_t)nchunks * CHUNK) return NULL;
@@ -176,7 +184,8 @@ static kdb_graph *load(keel_db *db, kdb_vindex *x) {
     int kind;
     keel__hnsw_fn fn;
     kdb_hnsw_kind(x, &kind, &fn);
-    g->h = keel__hnsw_load(x->dims, kind, fn, x->m, x->efc, nid, p + 8, (size_t)(e - p - 8));
+    g->h = keel__hnsw_load(kdb_hnsw_graph_dims(x->dist, x->dims), kind, fn, x->m, x->efc, nid,
+                           p + 8, (size_t)(e - p - 8));
     if (!g->h) goto bad;
     for (uint32_t id = 0; id < nid; id++) {
         uint32_t kl;

@@ -170,14 +170,6 @@ keel_status kdb_vec_conform(keel_db *db, uint32_t table, const uint8_t *item, si
 }
 
 /* The shortest decimal text that strtof reads back as f (f finite). */
-static void f32_text(float f, char *buf, size_t cap) {
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, cap, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f) return;
-    }
-    snprintf(buf, cap, "%.9g", (double)f);
-}
-
 static bool indexed_attr(const keel_db *db, uint32_t table, const uint8_t *name, size_t len) {
     for (size_t i = 0; i < db->nvix; i++) {
         const kdb_vindex *x = db->vix[i];
@@ -221,7 +213,7 @@ bool kdb_vec_as_lists(const keel_db *db, uint32_t table, const uint8_t *item, si
             memcpy(&f, &bits, 4);
             char text[32];
             kdb_num num;
-            f32_text(f, text, sizeof text);
+            kdb_f32_text(f, text, sizeof text);
             if (kdb_num_parse(text, strlen(text), &num) != KEEL_OK) return false;
             kdb_enc_num(out, &num);
         }

@@ -254,7 +254,7 @@ static void test_stored_form(void) {
     CHECK(stored.len > item.len); /* a padding pair was added */
     static const cond_case cases[] = {
         {"n = :42", 1}, {"s = :s", 1}, {"attribute_exists(v)", 1}, {"size(v) = :three", 0},
-        {"attribute_type(v, :L)", 0}, {"attribute_type(v, :B)", 0}, {"size(s) = :11", 1},
+        {"attribute_type(v, :L)", 1}, {"attribute_type(v, :B)", 0}, {"size(s) = :11", 1},
     };
     for (size_t i = 0; i < H_COUNT(cases); i++) {
         kdb_subst s;

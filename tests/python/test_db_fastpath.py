@@ -2,8 +2,9 @@
 and updates (src/db/expr_cache.c).
 
 A cached parse must behave exactly like a fresh one: it is reused only for the same
-expression text, names and values, the placeholders it used still count for the "unused"
-check of each request, and an expression that fails keeps failing with the parser's message.
+expression text and names (other values are bound into it: test_db_exprbind.py), the
+placeholders it used still count for the "unused" check of each request, and an expression
+that fails keeps failing with the parser's message.
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def test_repeated_update_uses_each_calls_values(t):
     for i in range(5):
         t.update_item({"pk": "a", "sk": 1}, "SET n = n + :d", values={":d": 1})
     assert t.get_item({"pk": "a", "sk": 1})["n"] == 5
-    # Same text, other values: not the cached parse's values.
+    # Same text, other values: the cached parse bound to them, not its first values.
     t.update_item({"pk": "a", "sk": 1}, "SET n = n + :d", values={":d": 10})
     assert t.get_item({"pk": "a", "sk": 1})["n"] == 15
     # Same text and values, other names: another parse.

@@ -198,3 +198,126 @@ def test_bad_parameters(tmp_path: Any) -> None:
         t.search("vec", q, 3, ef=10, exact=True)
     assert t.search("vec", q, 3, ef=10) == []
     db.close()
+
+
+def mips_data(n: int = N) -> tuple:
+    """DOT_PRODUCT's hard case: 40 clusters whose norms differ tenfold (scales 0.3..3), 32
+    dimensions, queries drawn around 20 other centers (unlike the items). hnswlib's plain
+    inner-product graph reached recall@10 0.85 at ef 128 on it (0.91 at ef 256)."""
+    rng = np.random.default_rng(2024)
+    d = 32
+    centers = rng.uniform(-1, 1, (40, d))
+    scale = rng.uniform(0.3, 3.0, 40)[:, None]
+    lab = rng.integers(0, 40, n)
+    v = ((centers[lab] + 0.2 * rng.standard_normal((n, d))) * scale[lab]).astype(np.float32)
+    qc = rng.uniform(-1, 1, (20, d))
+    q = (qc[rng.integers(0, 20, 30)] + 0.2 * rng.standard_normal((30, d))).astype(np.float32)
+    return v, q
+
+
+def test_dot_product_recall(tmp_path: Any) -> None:
+    """DOT_PRODUCT's graph is built by angle and searched by inner product (vec_hnsw.c):
+    recall@10 >= 0.95 at the same beam as COSINE and EUCLIDEAN, on data whose norms differ;
+    the scores are the exact path's (the dot product, largest first), to the bit; writes,
+    longer vectors than any before, and the checkpoint (reopen) keep it."""
+    v, q = mips_data()
+    db = keeldb.Database(str(tmp_path / "m.keel"))
+    t = db.create_table("tbl", partition_key=("p", "N"), vector_indexes=[
+        {"name": "dot", "attribute": "v", "dimensions": 32, "distance": "DOT_PRODUCT"}])
+    for s in range(0, N, 1000):
+        t.batch_write(puts=[{"p": i, "v": v[i]} for i in range(s, s + 1000)])
+    alive = np.ones(N, dtype=bool)
+    assert recall(t, "dot", "DOT_PRODUCT", v, q, alive) >= 0.95
+    assert info(t, "dot")["graph"] == "built" and info(t, "dot")["graph_items"] == N
+    for qi in q[:5]:  # the same numbers and order as the exact search
+        got = t.search("dot", qi, K, ef=EF, projection="p")
+        exact = dict((int(i["p"]), s) for i, s in t.search("dot", qi, K, exact=True, projection="p"))
+        scores_ = [s for _, s in got]
+        assert scores_ == sorted(scores_, reverse=True)
+        for item, score in got:
+            if int(item["p"]) in exact:
+                assert score == exact[int(item["p"])]
+    # deletions, and vectors four times longer than the longest query's neighbours
+    for i in range(300):
+        t.delete_item({"p": i})
+        alive[i] = False
+    for j, i in enumerate(range(300, 330)):
+        v[i] = 4 * q[j % len(q)]
+        t.put_item({"p": i, "v": v[i]})
+    assert recall(t, "dot", "DOT_PRODUCT", v, q, alive) >= 0.95
+    top = t.search("dot", q[0], 1, ef=EF, projection="p")
+    assert int(top[0][0]["p"]) in range(300, 330)
+    db.close()
+    db = keeldb.Database(str(tmp_path / "m.keel"))
+    t = db.table("tbl")
+    assert info(t, "dot")["graph"] == "loaded"
+    assert recall(t, "dot", "DOT_PRODUCT", v, q, alive) >= 0.95
+    i = info(t, "dot")
+    assert i["graph"] == "loaded" and i["graph_inserts"] == 0 and i["graph_items"] == N - 300
+    db.close()
+
+
+_V1_CHECK = r"""
+import json, shutil, sys
+import numpy as np
+import keeldb
+path = sys.argv[1]
+db = keeldb.Database(path)
+t = db.table("tbl")
+out = {"open": {x["name"]: x["graph"] for x in t.vector_indexes()}}
+got = {}
+for ix in ("dot", "euc", "cos"):
+    rows = [np.array(it["v"]) for it, _ in t.search(ix, np.ones(8, np.float32), 100, exact=True)]
+    same = True
+    for r in rows[:40]:
+        a = [(int(i["p"]), s) for i, s in t.search(ix, r, 10, ef=256, projection="p")]
+        b = [(int(i["p"]), s) for i, s in t.search(ix, r, 10, exact=True, projection="p")]
+        same = same and a == b
+    got[ix] = same
+    del rows
+out["same"] = got
+out["searched"] = {x["name"]: (x["graph"], x["graph_inserts"]) for x in t.vector_indexes()}
+db.close()
+db = keeldb.Database(path)
+t = db.table("tbl")
+out["reopen"] = {x["name"]: x["graph"] for x in t.vector_indexes()}
+db.close()
+print(json.dumps(out))
+"""
+
+
+def test_version1_checkpoint(tmp_path: Any) -> None:
+    """tests/data/hnsw-v1.keel was written by the build before DOT_PRODUCT's graph changed
+    (main at 61b3d04, checkpoint version 1): 160 items of 8 dimensions (10 then deleted),
+    indexes dot (DOT_PRODUCT), euc and cos, each graph built and checkpointed. This build
+    loads the version 1 COSINE and EUCLIDEAN graphs as they are, never loads the version 1
+    DOT_PRODUCT graph (an inner-product graph over raw vectors: it is rebuilt from the
+    items), answers every search as the exact path does, and writes the rebuilt graph as
+    version 2, which the next open loads. Run in a child process: the size below which
+    searches scan exactly is read once per process (KEEL_DB_HNSW_MIN_ITEMS)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "data" / "hnsw-v1.keel"
+    path = tmp_path / "v1.keel"
+    shutil.copyfile(src, path)
+    raw = path.read_bytes()
+    at = [i for i in range(len(raw)) if raw.startswith(b"KEELHNSW", i)]
+    assert len(at) == 3 and all(raw[i + 8] == 1 for i in at)  # three version 1 checkpoints
+    env = dict(os.environ, KEEL_DB_HNSW_MIN_ITEMS="10")
+    r = subprocess.run([sys.executable, "-c", _V1_CHECK, str(path)], env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["open"] == {"dot": "none", "euc": "loaded", "cos": "loaded"}
+    assert out["same"] == {"dot": True, "euc": True, "cos": True}
+    assert out["searched"]["dot"] == ["built", 150]
+    assert out["searched"]["euc"] == ["loaded", 0] and out["searched"]["cos"] == ["loaded", 0]
+    assert out["reopen"] == {"dot": "loaded", "euc": "loaded", "cos": "loaded"}
+    raw = path.read_bytes()
+    versions = sorted(raw[i + 8] for i in range(len(raw)) if raw.startswith(b"KEELHNSW", i))
+    assert versions[-1] == 2  # the rebuilt DOT_PRODUCT graph's checkpoint
