@@ -12,16 +12,13 @@
  *      whatever decodes, accepted item or not; the value's length never exceeds the input;
  *   4. kdb_num_parse of the bytes as text: an accepted number formats, re-parses and
  *      key-encodes to itself; kdb_num_key_decode of the bytes: an accepted encoding
- *      re-encodes to the same bytes;
- *   5. kdb_item_key of the bytes as a key map of two schemas (S/N and N alone): a key the
- *      get path accepts (its fast reading or its general one) gives the same store key
- *      as the item path's walk of the same bytes.
+ *      re-encodes to the same bytes.
  * Broken promises abort; ASan/UBSan catch the rest. The target includes src/db/db.h (as
  * the C tests do): these decoders have no public entry point of their own.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
-#include "db/db_internal.h"
+#include "db/db.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -103,28 +100,6 @@ static void check_item(const uint8_t *data, size_t size) {
     kdb_buf_free(&again);
 }
 
-/* Step 5: a key map's store key as a get makes it equals the one the item path finds. */
-static void check_key(const uint8_t *p, size_t size) {
-    static kdb_table tables[2];
-    if (!tables[0].id) {
-        tables[0].id = 7;
-        strcpy(tables[0].pk, "pk");
-        strcpy(tables[0].sk, "sk");
-        tables[0].pkt = KEEL_DB_KEY_S;
-        tables[0].skt = KEEL_DB_KEY_N;
-        tables[1].id = 8;
-        strcpy(tables[1].pk, "n");
-        tables[1].pkt = KEEL_DB_KEY_N;
-        tables[1].skt = KEEL_DB_KEY_NONE;
-    }
-    for (int i = 0; i < 2; i++) {
-        static kdb_key a, b;  /* 11 KB each: off the stack */
-        if (kdb_item_key(&tables[i], p, size, true, &a) != KEEL_OK) continue;
-        PROMISE(kdb_item_key(&tables[i], p, size, false, &b) == KEEL_OK);
-        PROMISE(a.len == b.len && a.part_len == b.part_len && memcmp(a.b, b.b, a.len) == 0);
-    }
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* a tight copy: reading one byte past it is an ASan report */
     uint8_t *p = malloc(size ? size : 1);
@@ -143,7 +118,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (n) PROMISE(kdb_cbor_skip(p, size, 100000) == n);
 
     check_item(p, size);
-    check_key(p, size);
 
     kdb_val v;
     if (kdb_val_decode(p, size, &v)) {
