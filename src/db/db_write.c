@@ -62,10 +62,71 @@ static keel_status check_key_type(const char *name, keel_db_keytype want, const 
                       kdb_type_name(v->type));
 }
 
+/* A key map in its common form: as many pairs as the schema has keys, text names that are
+ * the schema's (each once), values that are strings (S, B) or CBOR integers (N), and
+ * nothing after. Read head by head, without kdb_item_open's walk of the map and the
+ * iterator's full decode of each value (together two thirds of a get's key handling).
+ * Those forms decode to the same pk and sk as the general path below, which takes every
+ * other key (floats, bignums, decimals, long names, a wrong count, an unknown or repeated
+ * name, anything malformed) and so produces every error message. */
+static bool key_fast(const kdb_table *t, const uint8_t *p, size_t len, kdb_val *pk,
+                     kdb_val *sk) {
+    size_t want = t->skt ? 2 : 1;
+    if (len < 1 || p[0] != 0xA0 + want) return false;
+    size_t pos = 1;
+    bool have_pk = false, have_sk = false;
+    for (size_t i = 0; i < want; i++) {
+        kdb_head h;
+        if (!kdb_cbor_head(p + pos, len - pos, &h) || h.kind != KDB_C_TEXT) return false;
+        const uint8_t *name = h.data;
+        size_t nlen = h.size;
+        pos += h.head_len;
+        bool is_pk = !have_pk && nlen < sizeof t->pk && t->pk[nlen] == '\0' &&
+                     memcmp(name, t->pk, nlen) == 0;
+        bool is_sk = !is_pk && !have_sk && t->skt && nlen < sizeof t->sk &&
+                     t->sk[nlen] == '\0' && memcmp(name, t->sk, nlen) == 0;
+        if (!is_pk && !is_sk) return false;
+        if (!kdb_cbor_head(p + pos, len - pos, &h)) return false;
+        kdb_val v;
+        memset(&v, 0, sizeof v);
+        switch (h.kind) {
+        case KDB_C_TEXT:
+        case KDB_C_BYTES:
+            v.type = h.kind == KDB_C_TEXT ? KDB_S : KDB_B;
+            v.data = h.data;
+            v.size = h.size;
+            break;
+        case KDB_C_UINT:
+        case KDB_C_NEGINT:
+            v.type = KDB_N;
+            break;
+        default:
+            return false;
+        }
+        v.p = p + pos;
+        v.len = h.head_len;
+        pos += h.head_len;
+        if (is_pk) {
+            *pk = v;
+            have_pk = true;
+        } else {
+            *sk = v;
+            have_sk = true;
+        }
+    }
+    return pos == len;
+}
+
 /* The store key of an item (or of a key map) of table `t`. */
 keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bool key_only,
                          kdb_key *out) {
     kdb_val pk, sk;
+    if (key_only && key_fast(t, item, len, &pk, &sk)) {
+        keel_status st = check_key_type(t->pk, t->pkt, &pk);
+        if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk);
+        if (st != KEEL_OK) return st;
+        return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
+    }
     if (key_only) {
         /* A key map is small and is never stored: one pass finds its attributes and refuses
          * any other (the full item check cost most of a get). Values are checked as keys by

@@ -199,6 +199,14 @@ keel_status kdb_val_num(const kdb_val *v, kdb_num *out) {
     if (v->type != KDB_N) return keel__fail(KEEL_EVALIDATION, "not a number");
     kdb_head h;
     if (!kdb_cbor_head(v->p, v->len, &h)) return keel__fail(KEEL_EVALIDATION, "malformed number");
+    if (h.kind == KDB_C_UINT) {  /* as int_num would, without reading the head again */
+        kdb_num_from_u64(h.v.u, out);
+        return KEEL_OK;
+    }
+    if (h.kind == KDB_C_NEGINT) {
+        kdb_num_from_neg_u64(h.v.u, out);
+        return KEEL_OK;
+    }
     if (h.kind == KDB_C_FLOAT) return kdb_num_from_double(h.v.f, out);
     if (h.kind != KDB_C_TAG || h.v.u != KDB_TAG_DECIMAL) return int_num(v->p, v->len, out);
     /* 4([e, m]): decode_tagged checked the shape */

@@ -3,7 +3,8 @@
  *
  * File kinds (a database refuses to open as a DataStore and the other way round, both left
  * untouched), tables (create, describe, list, delete, bad names and schemas), items (put,
- * get, delete, replace, key validation), atomic batches (all or nothing, duplicates
+ * get, delete, replace, key validation; key maps in every encoding a caller may send, read
+ * fast or through the general path alike), atomic batches (all or nothing, duplicates
  * refused), the KeystoneDB default table, queries (every sort-key operator, both
  * directions, limits and resuming, filters, projections) against a sorted model, scans and
  * parallel segments (every item exactly once), reopen, compaction, in-memory databases,
@@ -205,6 +206,60 @@ static void test_items(void) {
     CHECK_ST(keel_db_put_item(db, "nope", garbage, sizeof garbage), KEEL_ENOTABLE);
     CHECK_OK(keel_db_count(db, "events", &count));
     CHECK(count == 0);
+    keel_db_free(db);
+}
+
+/* Key maps in every form a caller may send: the library's fast reading of the common form
+ * (key_fast in db_write.c) and its general path must agree on the item found and on
+ * every error. */
+static void test_key_forms(void) {
+    keel_db *db;
+    REQUIRE_OK(open_db("kf.keel", KEEL_OPEN_CREATE, &db));
+    REQUIRE_OK(keel_db_create_table(db, "events", &ps_schema));
+    CHECK_OK(put_psv(db, "events", "a", 1, 10));
+    CHECK_OK(put_psv(db, "events", "a", -5, 20));
+    static const struct { const char *what; uint8_t b[24]; size_t n; int64_t v; } found[] = {
+        {"shortest", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', 0x01}, 10, 10},
+        {"reversed", {0xA2, 0x62, 's', 'k', 0x01, 0x62, 'p', 'k', 0x61, 'a'}, 10, 10},
+        {"8-byte int", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', 0x1B, 0, 0, 0, 0, 0,
+                        0, 0, 1}, 18, 10},
+        {"long text head", {0xA2, 0x62, 'p', 'k', 0x78, 0x01, 'a', 0x62, 's', 'k', 0x01}, 11, 10},
+        {"long name head", {0xA2, 0x78, 0x02, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', 0x01}, 11, 10},
+        {"float 1.0", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', 0xFB, 0x3F, 0xF0, 0, 0,
+                       0, 0, 0, 0}, 18, 10},
+        {"negative", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', 0x24}, 10, 20},
+    };
+    for (size_t i = 0; i < sizeof found / sizeof found[0]; i++) {
+        keel_view v;
+        keel_status st = keel_db_get_item(db, "events", found[i].b, found[i].n, &v);
+        if (st != KEEL_OK) {
+            CHECKF(0, "%s: %s", found[i].what, keel_errmsg());
+            continue;
+        }
+        CHECKF(item_int(v, "v") == found[i].v, "%s", found[i].what);
+    }
+    static const struct { const char *what; uint8_t b[16]; size_t n; const char *msg; } bad[] = {
+        {"trailing byte", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', 0x01, 0x00}, 11,
+         "map"},
+        {"pk twice", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 'p', 'k', 0x61, 'a'}, 11, "twice"},
+        {"unknown name", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 'q', 'q', 0x01}, 10,
+         "not a key attribute"},
+        {"sk as text", {0xA2, 0x62, 'p', 'k', 0x61, 'a', 0x62, 's', 'k', 0x61, '1'}, 11,
+         "Type mismatch for key sk"},
+        {"truncated", {0xA2, 0x62, 'p', 'k', 0x61}, 5, "map"},
+        {"sk missing", {0xA1, 0x62, 'p', 'k', 0x61, 'a'}, 6, "Missing the key sk"},
+        {"empty pk", {0xA2, 0x62, 'p', 'k', 0x60, 0x62, 's', 'k', 0x01}, 9, "empty string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        keel_view v;
+        CHECKF(keel_db_get_item(db, "events", bad[i].b, bad[i].n, &v) == KEEL_EVALIDATION,
+                  "%s", bad[i].what);
+        CHECKF(strstr(keel_errmsg(), bad[i].msg) != NULL, "%s: %s", bad[i].what,
+                  keel_errmsg());
+    }
+    keel_view v;
+    CHECK_ST(keel_db_get_item(db, "nope", found[0].b, found[0].n, &v), KEEL_ENOTABLE);
+    CHECK(strstr(keel_errmsg(), "nope") != NULL);
     keel_db_free(db);
 }
 
@@ -559,6 +614,7 @@ int main(int argc, char **argv) {
         H_TEST(test_kinds_refuse_each_other),
         H_TEST(test_tables),
         H_TEST(test_items),
+        H_TEST(test_key_forms),
         H_TEST(test_batch_write),
         H_TEST(test_kv_table),
         H_TEST(test_query),

@@ -84,6 +84,17 @@
 
 #define KEYCACHE_SLOTS 512
 #define KEYCACHE_MAXLEN 48
+#define VALCACHE_SLOTS 256
+#define VALCACHE_MAXLEN 8
+
+/* A decoder cache entry (decode.c): the str `s` (NULL: empty) of n bytes whose first and
+ * last (up to) 8 bytes read as the words a and b; for n <= 16 the three identify the bytes
+ * exactly, so a hit compares three words and no string. */
+typedef struct {
+    uint64_t a, b;
+    size_t n;
+    PyObject *s;
+} kdp_strslot;
 
 typedef struct {
     PyTypeObject *Database_type;
@@ -110,7 +121,11 @@ typedef struct {
     /* Attribute names recur in every item: the decoder keeps the last str made for each
      * hash slot (ASCII names up to KEYCACHE_MAXLEN bytes), so a repeated name costs a
      * compare and an INCREF, and its dict insertion reuses the str's cached hash. */
-    PyObject *keycache[KEYCACHE_SLOTS];
+    kdp_strslot keycache[KEYCACHE_SLOTS];
+    /* Short ASCII string values (status codes, tags, enum-like values) recur too: the same
+     * scheme, apart so that unique values never evict attribute names. A str is immutable,
+     * so two items sharing one is invisible to callers (CPython shares 1-char strs). */
+    kdp_strslot valcache[VALCACHE_SLOTS];
 } kdp_state;
 
 static inline kdp_state *

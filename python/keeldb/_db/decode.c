@@ -11,7 +11,14 @@
  * map), libcbor's cbor_stream_decode with recording callbacks cost 12,650 instructions per
  * decode against 12,020 by hand (5%), and the hand version states its bounds checks where
  * they are made, so libcbor is not used here. With the attribute-name cache, presized
- * dicts and byte-swapped loads a decode is now 7,700. Integers, strings, floats and the
+ * dicts and byte-swapped loads a decode was 7,700; the common heads (small unsigned
+ * integers, text of 2..23 bytes, doubles, booleans) taken from the first byte in value()
+ * and map_items, cache hits decided by three words (kdp_strslot), and short ASCII values
+ * shared from a cache of their own brought it to 6,200 (the rest: CPython's dict and
+ * object creation, about half). A dict copied from a per-shape template and then filled
+ * was tried and measured slower on CPython 3.11 (replacing a value costs as much as
+ * inserting a name into a presized dict), so each dict is still filled name by name.
+ * Integers, strings, floats and the
  * simple values become Python objects directly; tags 2/3 (bignums), 4 (decimal fractions),
  * 258 (sets) and 85 (float32 vectors) as in the values table. Map entries whose key is an
  * unsigned integer are padding (they place vectors 64-byte aligned) and are skipped.
@@ -341,10 +348,9 @@ skip(dec *d, int depth)
     return 0;
 }
 
-/* Text as a str. ASCII text (most attribute values) is copied straight into a new compact
- * ASCII str; PyUnicode_DecodeUTF8 (for the rest) spends twice as long finding that out. */
-static PyObject *
-text(const uint8_t *p, size_t n)
+/* Whether n bytes are all ASCII, a word at a time. */
+static inline int
+is_ascii(const uint8_t *p, size_t n)
 {
     size_t i = 0;
     uint64_t acc = 0;
@@ -355,12 +361,84 @@ text(const uint8_t *p, size_t n)
     }
     for (; i < n; i++)
         acc |= p[i];
-    if ((acc & 0x8080808080808080ull) || n < 2)    /* CPython keeps "" and 1-char strs */
+    return (acc & 0x8080808080808080ull) == 0;
+}
+
+/* Text as a str. ASCII text (most attribute values) is copied straight into a new compact
+ * ASCII str; PyUnicode_DecodeUTF8 (for the rest) spends twice as long finding that out. */
+static PyObject *
+text(const uint8_t *p, size_t n)
+{
+    if (!is_ascii(p, n) || n < 2)    /* CPython keeps "" and 1-char strs */
         return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
     PyObject *s = PyUnicode_New((Py_ssize_t)n, 127);
-    if (s != NULL && n)
+    if (s != NULL)
         memcpy(PyUnicode_DATA(s), p, n);
     return s;
+}
+
+/* The words of n bytes for the caches (see kdp_strslot in common.h): the first and last 8
+ * bytes, or the first and last 4, or the bytes themselves; with n they identify up to 16
+ * bytes exactly. */
+static inline void
+words_of(const uint8_t *p, size_t n, uint64_t *a, uint64_t *b)
+{
+    if (n >= 8) {
+        memcpy(a, p, 8);
+        memcpy(b, p + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        *a = x;
+        *b = y;
+    } else {
+        uint64_t v = 0;
+        for (size_t i = 0; i < n; i++)
+            v = v << 8 | p[i];
+        *a = v;
+        *b = 0;
+    }
+}
+
+/* A cache lookup of n bytes (n <= 48): the entry they belong in, whether it holds them,
+ * and their words for cache_keep. A byte-at-a-time hash cost more than the rest of a hit;
+ * a collision only costs a miss. */
+typedef struct {
+    kdp_strslot *e;
+    uint64_t a, b;
+    size_t n;
+} cache_ref;
+
+static inline int
+cache_find(kdp_strslot *cache, size_t slots, const uint8_t *p, size_t n, cache_ref *r)
+{
+    uint64_t a, b;
+    words_of(p, n, &a, &b);
+    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + n) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 32;
+    h ^= h >> 13;
+    kdp_strslot *e = &cache[h & (slots - 1)];
+    r->e = e;
+    r->a = a;
+    r->b = b;
+    r->n = n;
+    return e->s != NULL && e->n == n && e->a == a && e->b == b &&
+           (n <= 16 || memcmp((const uint8_t *)PyUnicode_DATA(e->s) + 8, p + 8, n - 16) == 0);
+}
+
+/* Keep s (compact ASCII, the looked-up bytes) in the entry, dropping the str it held. The
+ * words change with the str, after the allocations (a collection they start could run
+ * code that decodes and reads this entry). */
+static inline void
+cache_keep(const cache_ref *r, PyObject *s)
+{
+    PyObject *old = r->e->s;
+    r->e->s = Py_NewRef(s);
+    r->e->a = r->a;
+    r->e->b = r->b;
+    r->e->n = r->n;
+    Py_XDECREF(old);
 }
 
 /* An attribute name as a str, from the cache when it was seen before (see common.h). */
@@ -369,37 +447,34 @@ attr_name(kdp_state *st, const uint8_t *p, size_t n)
 {
     if (n > KEYCACHE_MAXLEN)
         return PyUnicode_DecodeUTF8((const char *)p, (Py_ssize_t)n, "strict");
-    /* The slot from the first and last (up to) 8 bytes and the length: a byte-at-a-time
-     * hash cost more than the rest of a hit; a collision only costs a miss. */
-    uint64_t a = 0, b = 0;
-    if (n >= 8) {
-        memcpy(&a, p, 8);
-        memcpy(&b, p + n - 8, 8);
-    } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, p, 4);
-        memcpy(&y, p + n - 4, 4);
-        a = x;
-        b = y;
-    } else {
-        for (size_t i = 0; i < n; i++)
-            a = a << 8 | p[i];
-    }
-    uint64_t h = a * 0x9E3779B97F4A7C15ull ^ (b + n) * 0xC2B2AE3D27D4EB4Full;
-    h ^= h >> 32;
-    h ^= h >> 13;
-    PyObject **slot = &st->keycache[h & (KEYCACHE_SLOTS - 1)];
-    PyObject *k = *slot;
-    if (k != NULL && (size_t)PyUnicode_GET_LENGTH(k) == n && memcmp(PyUnicode_DATA(k), p, n) == 0)
-        return Py_NewRef(k);
-    k = text(p, n);
+    cache_ref r;
+    if (cache_find(st->keycache, KEYCACHE_SLOTS, p, n, &r))
+        return Py_NewRef(r.e->s);
+    PyObject *k = text(p, n);
     if (k != NULL && PyUnicode_IS_COMPACT_ASCII(k)) {
         if (PyObject_Hash(k) == -1) {   /* computed once, kept in the str */
             Py_DECREF(k);
             return NULL;
         }
-        Py_XSETREF(*slot, Py_NewRef(k));
+        cache_keep(&r, k);
     }
+    return k;
+}
+
+/* A text value as a str: short ASCII values from the value cache (see common.h). */
+static PyObject *
+text_value(kdp_state *st, const uint8_t *p, size_t n)
+{
+    if (n < 2 || n > VALCACHE_MAXLEN || !is_ascii(p, n))
+        return text(p, n);
+    cache_ref r;
+    if (cache_find(st->valcache, VALCACHE_SLOTS, p, n, &r))
+        return Py_NewRef(r.e->s);
+    PyObject *k = PyUnicode_New((Py_ssize_t)n, 127);
+    if (k == NULL)
+        return NULL;
+    memcpy(PyUnicode_DATA(k), p, n);
+    cache_keep(&r, k);
     return k;
 }
 
@@ -413,6 +488,15 @@ map_items(dec *d, uint64_t n, int depth)
     if (out == NULL)
         return NULL;
     for (uint64_t i = 0; i < n; i++) {
+        PyObject *k;
+        const uint8_t *p = d->p;
+        unsigned b = p < d->end ? p[0] : 0;
+        if (b >= 0x61 && b < 0x78 && (size_t)(b - 0x60) < (size_t)(d->end - p)) {
+            /* A name of 1..23 bytes (almost every name): no head to decode. */
+            d->p = p + 1 + (b - 0x60);
+            k = attr_name(d->st, p + 1, b - 0x60);
+            goto have_name;
+        }
         head h;
         if (next_head(d, &h) < 0)
             goto fail;
@@ -425,7 +509,8 @@ map_items(dec *d, uint64_t n, int depth)
             corrupt(d, "attribute names must be text");
             goto fail;
         }
-        PyObject *k = attr_name(d->st, h.data, (size_t)h.u);
+        k = attr_name(d->st, h.data, (size_t)h.u);
+    have_name:
         if (k == NULL)
             goto fail;
         PyObject *v = value(d, depth + 1);
@@ -445,11 +530,10 @@ fail:
     return NULL;
 }
 
+/* Any value, from its head. */
 static PyObject *
-value(dec *d, int depth)
+value_slow(dec *d, int depth)
 {
-    if (depth > CONVERT_MAX_DEPTH)
-        return corrupt(d, "nested too deeply");
     head h;
     if (next_head(d, &h) < 0)
         return NULL;
@@ -460,7 +544,7 @@ value(dec *d, int depth)
     case K_BYTES:
         return PyBytes_FromStringAndSize((const char *)h.data, (Py_ssize_t)h.u);
     case K_TEXT:
-        return text(h.data, (size_t)h.u);
+        return text_value(d->st, h.data, (size_t)h.u);
     case K_ARRAY:
         return array_items(d, h.u, depth, 0);
     case K_MAP:
@@ -502,6 +586,52 @@ value(dec *d, int depth)
     default:
         return corrupt(d, "unexpected CBOR");
     }
+}
+
+/* A value. The common heads (small unsigned integers, short text, doubles, booleans, null)
+ * are taken here straight from the first byte; everything else, and every head that does
+ * not fit the bytes left, goes through next_head (which reports the damage). */
+static PyObject *
+value(dec *d, int depth)
+{
+    if (depth > CONVERT_MAX_DEPTH)
+        return corrupt(d, "nested too deeply");
+    const uint8_t *p = d->p;
+    size_t left = (size_t)(d->end - p);
+    if (left != 0) {
+        unsigned b = p[0];
+        if (b < 0x18) {                             /* unsigned 0..23 */
+            d->p = p + 1;
+            return PyLong_FromLong((long)b);
+        }
+        if (b >= 0x62 && b < 0x78 && (size_t)(b - 0x60) < left) {  /* text of 2..23 bytes */
+            size_t n = b - 0x60;
+            d->p = p + 1 + n;
+            return text_value(d->st, p + 1, n);
+        }
+        if (b == 0xFB && left >= 9) {               /* double */
+            uint64_t u;
+            double f;
+            memcpy(&u, p + 1, 8);
+            u = load_be64(u);
+            memcpy(&f, &u, 8);
+            d->p = p + 9;
+            return PyFloat_FromDouble(f);
+        }
+        if (b == 0x18 && left >= 2) {               /* unsigned 24..255 */
+            d->p = p + 2;
+            return PyLong_FromLong((long)p[1]);
+        }
+        if (b == 0x19 && left >= 3) {               /* unsigned 256..65535 */
+            d->p = p + 3;
+            return PyLong_FromLong((long)((unsigned)p[1] << 8 | p[2]));
+        }
+        if (b == 0xF5 || b == 0xF4) {
+            d->p = p + 1;
+            return Py_NewRef(b == 0xF5 ? Py_True : Py_False);
+        }
+    }
+    return value_slow(d, depth);
 }
 
 PyObject *

@@ -224,7 +224,9 @@ module_traverse(PyObject *m, visitproc visit, void *arg)
     if (r != 0)
         return r;
     for (int i = 0; i < KEYCACHE_SLOTS; i++)
-        Py_VISIT(st->keycache[i]);
+        Py_VISIT(st->keycache[i].s);
+    for (int i = 0; i < VALCACHE_SLOTS; i++)
+        Py_VISIT(st->valcache[i].s);
     return 0;
 }
 
@@ -239,7 +241,9 @@ module_clear(PyObject *m)
 #undef C
     kpy_errors_clear(&st->errors);
     for (int i = 0; i < KEYCACHE_SLOTS; i++)
-        Py_CLEAR(st->keycache[i]);
+        Py_CLEAR(st->keycache[i].s);
+    for (int i = 0; i < VALCACHE_SLOTS; i++)
+        Py_CLEAR(st->valcache[i].s);
     return 0;
 }
 
