@@ -619,6 +619,12 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
         st = run(&proto, k, thread_count(x, nq, o.threads), best, counts_out);
     }
     if (st == KEEL_OK && atomic_load(&damaged)) st = damaged_item(db, &t, atomic_load(&damaged));
+    /* Each hit's trailer and payload offset: cold after an approximate search's walk. */
+    for (size_t j = 0; st == KEEL_OK && o.ef && j < nq; j++)
+        for (size_t i = 0; i < counts_out[j]; i++) {
+            __builtin_prefetch(&x->tr[best[j * k + i].slot]);
+            __builtin_prefetch(&x->pay[best[j * k + i].slot]);
+        }
     for (size_t j = 0; st == KEEL_OK && j < nq; j++)
         for (size_t i = 0; st == KEEL_OK && i < counts_out[j]; i++)
             st = make_hit(db, x, &t, proj, best[j * k + i], &hits_out[j * k + i]);
