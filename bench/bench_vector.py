@@ -90,11 +90,18 @@ class Cache:
         self.keep = root is not None
         self.dir = os.path.join(root, f"vec-{n}x{d}") if root else tempfile.mkdtemp(dir=tmp)
         os.makedirs(self.dir, exist_ok=True)
-        self.meta_path = os.path.join(self.dir, "build.json")
         self.meta: Dict[str, Any] = {}
-        if self.keep and os.path.exists(self.meta_path):
-            with open(self.meta_path) as f:
-                self.meta = json.load(f)
+        self.load_meta()
+
+    def load_meta(self) -> None:
+        """build.json and one build.LIBRARY.json per library (separate files: builds may run
+        in parallel processes, see --build-only)."""
+        if not self.keep:
+            return
+        for f in sorted(os.listdir(self.dir)):
+            if f.startswith("build") and f.endswith(".json"):
+                with open(self.path(f)) as fh:
+                    self.meta.update(json.load(fh))
 
     def path(self, name: str) -> str:
         return os.path.join(self.dir, name)
@@ -111,11 +118,15 @@ class Cache:
         return a
 
     def record(self, row: Dict[str, Any], prefix: str) -> None:
-        """Save the row's figures starting with prefix (a fresh build's) to build.json."""
-        self.meta.update({k: v for k, v in row.items() if k.startswith(prefix)})
+        """Save the row's figures starting with prefix (a fresh build's) to
+        build.PREFIX.json."""
+        mine = {k: v for k, v in row.items() if k.startswith(prefix)}
+        self.meta.update(mine)
         if self.keep:
-            with open(self.meta_path, "w") as f:
-                json.dump(self.meta, f, indent=1)
+            tmp = self.path(f"build.{prefix.replace(' ', '_')}.json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(mine, f, indent=1)
+            os.rename(tmp, tmp[:-4])
 
     def replay(self, row: Dict[str, Any], prefix: str) -> None:
         for k, v in self.meta.items():
@@ -264,7 +275,9 @@ def exact(path: str, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
 
 
 def ann(cache: Cache, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
-        threads: int, peers: List[str], row: Dict[str, Any]) -> Any:
+        threads: int, peers: List[str], row: Dict[str, Any], build_only: bool = False) -> Any:
+    """Build (or load from the cache) keel's graph (unless db is None) and the peers', then,
+    unless build_only, find each one's ef and time them."""
     import faiss
     import hnswlib
     from usearch.index import Index as UIndex
@@ -274,21 +287,22 @@ def ann(cache: Cache, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs:
     faiss.omp_set_num_threads(threads)
     searchers: Dict[str, Callable[[int], Any]] = {}
 
-    info = next(i for i in t.vector_indexes() if i["name"] == "euc")
-    if info["graph"] == "loaded" and "keel build s" in cache.meta:
-        cache.replay(row, "keel build")
-        t.search("euc", q[0], k, ef=64, projection="p")
-    else:
-        timed_build(lambda: t.search("euc", q[0], k, ef=64, projection="p"), row, "keel")
-        cache.record(row, "keel build")
-        # the checkpoint: a later run loads the graph instead of building it
-        db.close()
-        db = keeldb.Database(cache.path("v.keel"))
-        t = db.table("vec")
-        t.search("euc", q[0], k, ef=64, projection="p")
-    info = next(i for i in t.vector_indexes() if i["name"] == "euc")
-    row["keel graph MB (estimate)"] = info["graph_bytes"] / 2**20
-    searchers["keel"] = lambda ef: [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
+    if db is not None:
+        info = next(i for i in t.vector_indexes() if i["name"] == "euc")
+        if info["graph"] == "loaded" and "keel build s" in cache.meta:
+            cache.replay(row, "keel build")
+            t.search("euc", q[0], k, ef=64, projection="p")
+        else:
+            timed_build(lambda: t.search("euc", q[0], k, ef=64, projection="p"), row, "keel")
+            # the checkpoint: a later run loads the graph instead of building it
+            db.close()
+            db = keeldb.Database(cache.path("v.keel"))
+            t = db.table("vec")
+            t.search("euc", q[0], k, ef=64, projection="p")
+            cache.record(row, "keel build")
+        info = next(i for i in t.vector_indexes() if i["name"] == "euc")
+        row["keel graph MB (estimate)"] = info["graph_bytes"] / 2**20
+        searchers["keel"] = lambda ef: [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
 
     if "hnswlib" in peers:
         h = hnswlib.Index(space="l2", dim=d)
@@ -341,6 +355,8 @@ def ann(cache: Cache, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs:
             return [u.search(v, k, threads=1).keys for v in q]
         searchers["usearch"] = us
 
+    if build_only:
+        return db
     chosen: Dict[str, int] = {}
     for name, s in searchers.items():
         for ef in EFS:
@@ -400,6 +416,13 @@ def bench(a: Any, d: int) -> Dict[str, Any]:
         fl.add(x)
         return fl.search(q, k)[1]
     truth = cache.array(f"truth{a.queries}", ground_truth)
+    if a.build_only is not None:
+        db, t = load(cache, x, d, row) if "keel" in a.build_only else (None, None)
+        db = ann(cache, db, t, x, q, truth, k, a.runs, a.threads,
+                 [p for p in a.build_only if p != "keel"], row, build_only=True)
+        if db is not None:
+            db.close()
+        return row
     db, t = load(cache, x, d, row)
     path = cache.path("v.keel")
     row["keel file MB"] = os.path.getsize(path) / 2**20
@@ -428,7 +451,12 @@ def main() -> None:
     ap.add_argument("--no-exact", action="store_true", help="skip the exact search")
     ap.add_argument("--peers", nargs="+", default=["hnswlib", "faiss", "usearch"],
                     help="approximate peers to build and time")
+    ap.add_argument("--build-only", nargs="+", default=None, metavar="LIB",
+                    help="with --cache: only build these (keel, hnswlib, faiss, usearch) into "
+                    "the cache and exit; separate processes may build different ones at once")
     a = ap.parse_args()
+    if a.build_only is not None and not a.cache:
+        ap.error("--build-only needs --cache")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; cpus {os.cpu_count()}; "
