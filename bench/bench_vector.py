@@ -24,11 +24,20 @@ Approximate: every library builds with M 16 and ef_construction 200 (faiss: efCo
 KEEL_DB_HNSW_THREADS environment variable); then for each library the smallest ef of the
 sweep reaching recall@10 0.95 is found, and the libraries are timed at those efs one
 query per call, interleaved, `--runs` rounds, medians. Memory: the process's RSS growth
-over the build (the vectors the library copies plus its links) and keel's own estimate.
+over the build (the vectors the library copies plus its links) and keel's own estimate;
+time: wall seconds and the process's CPU seconds (on a shared machine the CPU seconds are
+the steadier figure).
+
+`--cache DIR` (e.g. bench/data, gitignored) keeps what is slow to make at 1M vectors in
+DIR/vec-NxD/: the vectors, queries and ground truth (.npy), the keel file (with its graph
+checkpoint once built) and each peer's saved index, with the build figures in build.json.
+A later run with the same n and d reuses them and reports the cached build figures: a
+1M-vector graph build takes 10-20 minutes per library on a loaded 2-core machine.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import mmap
 import os
 import statistics
@@ -45,14 +54,90 @@ EFS = [16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024]
 
 
 def clustered(n: int, d: int, seed: int, centers: Any) -> Any:
+    """float32 rows, generated 64k rows at a time: the same values as drawing all the noise
+    at once (the generator fills in sequence), without a float64 temporary of n x d (6 GB
+    at 1M x 768)."""
     rng = np.random.default_rng(seed)
-    return (centers[rng.integers(0, len(centers), n)] + rng.standard_normal((n, d))).astype(np.float32)
+    idx = rng.integers(0, len(centers), n)
+    out = np.empty((n, d), dtype=np.float32)
+    for i in range(0, n, 1 << 16):
+        j = min(n, i + (1 << 16))
+        out[i:j] = centers[idx[i:j]] + rng.standard_normal((j - i, d))
+    return out
 
 
 def timed(fn: Callable[[], Any]) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def timed_build(fn: Callable[[], Any], row: Dict[str, Any], name: str) -> None:
+    """Build with fn, recording wall seconds, process CPU seconds and RSS growth."""
+    rss0, c0, t0 = rss_mb(), time.process_time(), time.perf_counter()
+    fn()
+    row[f"{name} build s"] = time.perf_counter() - t0
+    row[f"{name} build CPU s"] = time.process_time() - c0
+    row[f"{name} build RSS +MB"] = rss_mb() - rss0
+
+
+class Cache:
+    """DIR/vec-NxD/: arrays, the keel file, peers' indexes and build.json (see the module
+    docstring); without a directory every file lives in a fresh temporary one and is
+    removed at the end."""
+
+    def __init__(self, root: Any, n: int, d: int, tmp: Any) -> None:
+        self.keep = root is not None
+        self.dir = os.path.join(root, f"vec-{n}x{d}") if root else tempfile.mkdtemp(dir=tmp)
+        os.makedirs(self.dir, exist_ok=True)
+        self.meta: Dict[str, Any] = {}
+        self.load_meta()
+
+    def load_meta(self) -> None:
+        """build.json and one build.LIBRARY.json per library (separate files: builds may run
+        in parallel processes, see --build-only)."""
+        if not self.keep:
+            return
+        for f in sorted(os.listdir(self.dir)):
+            if f.startswith("build") and f.endswith(".json"):
+                with open(self.path(f)) as fh:
+                    self.meta.update(json.load(fh))
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.dir, name)
+
+    def has(self, name: str) -> bool:
+        return self.keep and os.path.exists(self.path(name))
+
+    def array(self, name: str, make: Callable[[], Any]) -> Any:
+        if self.has(name + ".npy"):
+            return np.load(self.path(name + ".npy"))
+        a = make()
+        if self.keep:
+            np.save(self.path(name + ".npy"), a)
+        return a
+
+    def record(self, row: Dict[str, Any], prefix: str) -> None:
+        """Save the row's figures starting with prefix (a fresh build's) to
+        build.PREFIX.json."""
+        mine = {k: v for k, v in row.items() if k.startswith(prefix)}
+        self.meta.update(mine)
+        if self.keep:
+            tmp = self.path(f"build.{prefix.replace(' ', '_')}.json.tmp")
+            with open(tmp, "w") as f:
+                json.dump(mine, f, indent=1)
+            os.rename(tmp, tmp[:-4])
+
+    def replay(self, row: Dict[str, Any], prefix: str) -> None:
+        for k, v in self.meta.items():
+            if k.startswith(prefix):
+                row[k + " (cached)"] = v
+
+    def close(self) -> None:
+        if not self.keep:
+            for f in os.listdir(self.dir):
+                os.unlink(self.path(f))
+            os.rmdir(self.dir)
 
 
 def rss_mb() -> float:
@@ -99,7 +184,17 @@ def interleaved(fns: Dict[str, Callable[[], Any]], runs: int) -> Dict[str, float
     return {k: statistics.median(v) for k, v in ts.items()}
 
 
-def load(path: str, x: Any, d: int, row: Dict[str, Any]) -> Tuple[Any, Any]:
+def load(cache: Cache, x: Any, d: int, row: Dict[str, Any]) -> Tuple[Any, Any]:
+    path = cache.path("v.keel")
+    if cache.has("v.keel") and "keel load s" in cache.meta:
+        cache.replay(row, "keel load")
+        cache.replay(row, "keel index")
+        t0 = time.perf_counter()
+        db = keeldb.Database(path)
+        row["keel reopen s"] = time.perf_counter() - t0
+        return db, db.table("vec")
+    if os.path.exists(path):
+        os.unlink(path)  # a load that did not finish
     db = keeldb.Database(path)
     t = db.create_table("vec", partition_key=("p", "N"))
     step = 1000
@@ -108,6 +203,8 @@ def load(path: str, x: Any, d: int, row: Dict[str, Any]) -> Tuple[Any, Any]:
         for i in range(0, len(x), step)])
     row["keel index backfill s"] = timed(lambda: t.add_vector_index("euc", "v", d, "EUCLIDEAN"))
     db.close()
+    cache.record(row, "keel load")
+    cache.record(row, "keel index")
     t0 = time.perf_counter()
     db = keeldb.Database(path)
     row["keel reopen s"] = time.perf_counter() - t0
@@ -177,8 +274,10 @@ def exact(path: str, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
     row["batch keel / faiss"] = mb["faiss"] / mb["keel"]
 
 
-def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
-        threads: int, peers: List[str], row: Dict[str, Any]) -> Any:
+def ann(cache: Cache, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: int,
+        threads: int, peers: List[str], row: Dict[str, Any], build_only: bool = False) -> Any:
+    """Build (or load from the cache) keel's graph (unless db is None) and the peers', then,
+    unless build_only, find each one's ef and time them."""
     import faiss
     import hnswlib
     from usearch.index import Index as UIndex
@@ -188,19 +287,34 @@ def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: in
     faiss.omp_set_num_threads(threads)
     searchers: Dict[str, Callable[[int], Any]] = {}
 
-    rss0 = rss_mb()
-    row["keel build s"] = timed(lambda: t.search("euc", q[0], k, ef=64, projection="p"))
-    row["keel build RSS +MB"] = rss_mb() - rss0
-    info = next(i for i in t.vector_indexes() if i["name"] == "euc")
-    row["keel graph MB (estimate)"] = info["graph_bytes"] / 2**20
-    searchers["keel"] = lambda ef: [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
+    if db is not None:
+        info = next(i for i in t.vector_indexes() if i["name"] == "euc")
+        if info["graph"] == "loaded" and "keel build s" in cache.meta:
+            cache.replay(row, "keel build")
+            t.search("euc", q[0], k, ef=64, projection="p")
+        else:
+            timed_build(lambda: t.search("euc", q[0], k, ef=64, projection="p"), row, "keel")
+            # the checkpoint: a later run loads the graph instead of building it
+            db.close()
+            db = keeldb.Database(cache.path("v.keel"))
+            t = db.table("vec")
+            t.search("euc", q[0], k, ef=64, projection="p")
+            cache.record(row, "keel build")
+        info = next(i for i in t.vector_indexes() if i["name"] == "euc")
+        row["keel graph MB (estimate)"] = info["graph_bytes"] / 2**20
+        searchers["keel"] = lambda ef: [[it["p"] for it, _ in t.search("euc", v, k, ef=ef, projection="p")] for v in q]
 
     if "hnswlib" in peers:
-        rss0 = rss_mb()
         h = hnswlib.Index(space="l2", dim=d)
-        h.init_index(max_elements=n, M=16, ef_construction=200)
-        row["hnswlib build s"] = timed(lambda: h.add_items(x, num_threads=threads))
-        row["hnswlib build RSS +MB"] = rss_mb() - rss0
+        if cache.has("hnswlib.bin") and "hnswlib build s" in cache.meta:
+            h.load_index(cache.path("hnswlib.bin"), max_elements=n)
+            cache.replay(row, "hnswlib build")
+        else:
+            h.init_index(max_elements=n, M=16, ef_construction=200)
+            timed_build(lambda: h.add_items(x, num_threads=threads), row, "hnswlib")
+            if cache.keep:
+                h.save_index(cache.path("hnswlib.bin"))
+            cache.record(row, "hnswlib build")
 
         def hs(ef: int) -> Any:
             h.set_ef(ef)
@@ -208,11 +322,16 @@ def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: in
         searchers["hnswlib"] = hs
 
     if "faiss" in peers:
-        rss0 = rss_mb()
-        fh = faiss.IndexHNSWFlat(d, 16)
-        fh.hnsw.efConstruction = 200
-        row["faiss HNSW build s"] = timed(lambda: fh.add(x))
-        row["faiss HNSW build RSS +MB"] = rss_mb() - rss0
+        if cache.has("faiss.hnsw") and "faiss HNSW build s" in cache.meta:
+            fh = faiss.read_index(cache.path("faiss.hnsw"))
+            cache.replay(row, "faiss HNSW build")
+        else:
+            fh = faiss.IndexHNSWFlat(d, 16)
+            fh.hnsw.efConstruction = 200
+            timed_build(lambda: fh.add(x), row, "faiss HNSW")
+            if cache.keep:
+                faiss.write_index(fh, cache.path("faiss.hnsw"))
+            cache.record(row, "faiss HNSW build")
 
         def fs(ef: int) -> Any:
             fh.hnsw.efSearch = ef
@@ -221,16 +340,23 @@ def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: in
     faiss.omp_set_num_threads(1)
 
     if "usearch" in peers:
-        rss0 = rss_mb()
         u = UIndex(ndim=d, metric="l2sq", connectivity=16, expansion_add=200)
-        row["usearch build s"] = timed(lambda: u.add(np.arange(n), x, threads=threads))
-        row["usearch build RSS +MB"] = rss_mb() - rss0
+        if cache.has("usearch.idx") and "usearch build s" in cache.meta:
+            u.load(cache.path("usearch.idx"))
+            cache.replay(row, "usearch build")
+        else:
+            timed_build(lambda: u.add(np.arange(n), x, threads=threads), row, "usearch")
+            if cache.keep:
+                u.save(cache.path("usearch.idx"))
+            cache.record(row, "usearch build")
 
         def us(ef: int) -> Any:
             u.expansion_search = ef
             return [u.search(v, k, threads=1).keys for v in q]
         searchers["usearch"] = us
 
+    if build_only:
+        return db
     chosen: Dict[str, int] = {}
     for name, s in searchers.items():
         for ef in EFS:
@@ -256,7 +382,7 @@ def ann(path: str, db: Any, t: Any, x: Any, q: Any, truth: Any, k: int, runs: in
         row[f"at ef {ef}: keel recall"] = recall(searchers["keel"](ef), truth)
     db.close()
     t0 = time.perf_counter()
-    db = keeldb.Database(path)
+    db = keeldb.Database(cache.path("v.keel"))
     t = db.table("vec")
     t.search("euc", q[0], k, ef=64, projection="p")
     row["keel reopen + 1st ANN query s (checkpoint)"] = time.perf_counter() - t0
@@ -278,27 +404,36 @@ def bench(a: Any, d: int) -> Dict[str, Any]:
 
     n, k = a.n, 10
     centers = np.random.default_rng(42).standard_normal((100, d)).astype(np.float32) * 4
-    x = clustered(n, d, 42, centers)
-    q = clustered(a.queries, d, 7, centers)
+    cache = Cache(a.cache, n, d, a.tmp)
+    x = cache.array("x", lambda: clustered(n, d, 42, centers))
+    q = cache.array(f"q{a.queries}", lambda: clustered(a.queries, d, 7, centers))
     row: Dict[str, Any] = Row()
     row["n"], row["d"], row["load average at start"] = n, d, os.getloadavg()[0]
-    fl = faiss.IndexFlatL2(d)
-    fl.add(x)
-    _, truth = fl.search(q, k)
-    del fl
-    tmp = tempfile.mkdtemp(dir=a.tmp)
-    path = os.path.join(tmp, "v.keel")
-    db, t = load(path, x, d, row)
+    row["cache"] = cache.dir if cache.keep else "none"
+
+    def ground_truth() -> Any:
+        fl = faiss.IndexFlatL2(d)
+        fl.add(x)
+        return fl.search(q, k)[1]
+    truth = cache.array(f"truth{a.queries}", ground_truth)
+    if a.build_only is not None:
+        db, t = load(cache, x, d, row) if "keel" in a.build_only else (None, None)
+        db = ann(cache, db, t, x, q, truth, k, a.runs, a.threads,
+                 [p for p in a.build_only if p != "keel"], row, build_only=True)
+        if db is not None:
+            db.close()
+        return row
+    db, t = load(cache, x, d, row)
+    path = cache.path("v.keel")
     row["keel file MB"] = os.path.getsize(path) / 2**20
     if not a.no_exact:
         exact(path, t, x, q, truth, k, a.runs, row)
     if not a.no_ann:
-        db = ann(path, db, t, x, q, truth, k, a.runs, a.threads, a.peers, row)
+        db = ann(cache, db, t, x, q, truth, k, a.runs, a.threads, a.peers, row)
     row["load average at end"] = os.getloadavg()[0]
     row["RSS MB"] = rss_mb()
     db.close()
-    os.unlink(path)
-    os.rmdir(tmp)
+    cache.close()
     return row
 
 
@@ -309,12 +444,19 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--threads", type=int, default=2, help="build threads for every library")
-    ap.add_argument("--tmp", default=None, help="directory for the keel file")
+    ap.add_argument("--tmp", default=None, help="directory for the keel file (without --cache)")
+    ap.add_argument("--cache", default=None, help="keep data, keel file and peers' indexes in "
+                    "CACHE/vec-NxD/ and reuse them (e.g. bench/data, gitignored)")
     ap.add_argument("--no-ann", action="store_true", help="skip the approximate search")
     ap.add_argument("--no-exact", action="store_true", help="skip the exact search")
     ap.add_argument("--peers", nargs="+", default=["hnswlib", "faiss", "usearch"],
                     help="approximate peers to build and time")
+    ap.add_argument("--build-only", nargs="+", default=None, metavar="LIB",
+                    help="with --cache: only build these (keel, hnswlib, faiss, usearch) into "
+                    "the cache and exit; separate processes may build different ones at once")
     a = ap.parse_args()
+    if a.build_only is not None and not a.cache:
+        ap.error("--build-only needs --cache")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; cpus {os.cpu_count()}; "

@@ -584,6 +584,18 @@ keel_status kdb_hnsw_search(keel_db *db, kdb_vindex *x, const kdb_hsearch *a, kd
          * exact key does (the same kernels; COSINE over normalized copies, DOT_PRODUCT as
          * -(q . x/|x|) |x|, up to float rounding): the first k
          * that pass are the answer, re-scored exactly and re-sorted by (key, slot). */
+        /* The first k answers' bookkeeping and stored vectors are cold (the walk streamed
+         * other vectors through the cache): start their loads together rather than
+         * missing once per answer in turn. */
+        long pf = n < (long)a->k ? n : (long)a->k;
+        for (long i = 0; i < pf; i++)
+            if (labels[i] < g->nid) {
+                __builtin_prefetch(&g->key[labels[i]]);
+                __builtin_prefetch(&g->tr[labels[i]]);
+                __builtin_prefetch(&g->pay[labels[i]]);
+            }
+        for (long i = 0; i < pf; i++)
+            if (labels[i] < g->nid) __builtin_prefetch(db->s->map->base + g->pay[labels[i]]);
         size_t m = 0;
         for (long i = 0; i < n && m < a->k; i++) {
             uint32_t id = labels[i];

@@ -419,20 +419,39 @@ static float score_of(keel_db_distance dist, float key) {
     return dist == KEEL_DB_EUCLIDEAN ? sqrtf(key) : dist == KEEL_DB_DOT_PRODUCT ? -key : key;
 }
 
+static inline uint32_t fbits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
 static keel_status check_queries(const kdb_vindex *x, const float *q, size_t nq, size_t dims,
                                  float *qq) {
     if (dims != x->dims)
         return keel__fail(KEEL_EVALIDATION, "the query vector has %zu dimensions; vector index "
                           "'%s' has %u", dims, x->name, x->dims);
+    /* Once per query in front of every search, so branch-free over four independent sums
+     * (it vectorizes; the serial loop took 1.7 us of a 768-dimension approximate search).
+     * The norm stays a double sum: it enters the batch key |q|^2 - 2 q.x + |x|^2. */
     for (size_t j = 0; j < nq; j++) {
-        double n = 0;
-        for (size_t i = 0; i < dims; i++) {
-            float v = q[j * dims + i];
-            if (!isfinite(v))
+        const float *v = q + j * dims;
+        double s[4] = {0, 0, 0, 0};
+        uint32_t nonfinite = 0;
+        size_t i = 0;
+        for (; i + 4 <= dims; i += 4)
+            for (size_t l = 0; l < 4; l++) {
+                nonfinite |= (fbits(v[i + l]) & 0x7F800000u) == 0x7F800000u;
+                s[l] += (double)v[i + l] * v[i + l];
+            }
+        for (; i < dims; i++) {
+            nonfinite |= (fbits(v[i]) & 0x7F800000u) == 0x7F800000u;
+            s[0] += (double)v[i] * v[i];
+        }
+        for (i = 0; nonfinite && i < dims; i++)
+            if (!isfinite(v[i]))
                 return keel__fail(KEEL_EVALIDATION, "query %zu, element %zu: the number is not "
                                   "a finite float32", j, i);
-            n += (double)v * v;
-        }
+        double n = (s[0] + s[1]) + (s[2] + s[3]);
         if (x->dist == KEEL_DB_COSINE && n == 0)
             return keel__fail(KEEL_EVALIDATION, "query %zu: a zero vector has no cosine distance",
                               j);
@@ -600,6 +619,12 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
         st = run(&proto, k, thread_count(x, nq, o.threads), best, counts_out);
     }
     if (st == KEEL_OK && atomic_load(&damaged)) st = damaged_item(db, &t, atomic_load(&damaged));
+    /* Each hit's trailer and payload offset: cold after an approximate search's walk. */
+    for (size_t j = 0; st == KEEL_OK && o.ef && j < nq; j++)
+        for (size_t i = 0; i < counts_out[j]; i++) {
+            __builtin_prefetch(&x->tr[best[j * k + i].slot]);
+            __builtin_prefetch(&x->pay[best[j * k + i].slot]);
+        }
     for (size_t j = 0; st == KEEL_OK && j < nq; j++)
         for (size_t i = 0; st == KEEL_OK && i < counts_out[j]; i++)
             st = make_hit(db, x, &t, proj, best[j * k + i], &hits_out[j * k + i]);

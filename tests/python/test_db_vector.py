@@ -172,6 +172,19 @@ def test_errors(tmp_path: Any) -> None:
             t.search("cosine", np.ones(DIMS + 1), 1)
         with pytest.raises(keeldb.ValidationError, match="finite"):
             t.search("cosine", np.full(DIMS, np.nan), 1)
+        # the query check runs four elements at a time, then a tail: every position is named
+        t.add_vector_index("seven", "w", 7)
+        t.put_item({"p": "b", "w": np.ones(7, np.float32)})
+        for index, dims in (("euclidean", DIMS), ("seven", 7)):
+            for bad in (np.nan, np.inf, -np.inf):
+                for i in range(dims):
+                    q = np.ones(dims, np.float32)
+                    q[i] = bad
+                    with pytest.raises(keeldb.ValidationError, match=f"query 0, element {i}: .*finite"):
+                        t.search(index, q, 1)
+                    with pytest.raises(keeldb.ValidationError, match=f"query 1, element {i}: .*finite"):
+                        t.search_batch(index, np.stack([np.ones(dims, np.float32), q]), 1)
+        assert t.search("seven", np.ones(7, np.float32), 1)[0][0]["p"] == "b"
         with pytest.raises(keeldb.ValidationError):
             t.search("cosine", np.ones(DIMS), 101)
         with pytest.raises(keeldb.ValidationError, match="zero"):
