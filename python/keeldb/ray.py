@@ -60,27 +60,18 @@ STORE_ROWS_PER_BLOCK = 65536
 # and splits each task's output to get them; that made a 4-million-record read 4x slower
 # than 16 ranges on 2 CPUs (the driver handles every block).
 READ_TASKS_PER_CPU = 2
-# read_records without override_num_blocks: and at most about this many bytes a read task
-# (about 0.5 s of one worker at 2 GB/s). Ray Data 2.60 starts only one task during the
-# first ~1 s of every execution (its CPU limit is 0 until the autoscaling coordinator's
-# first answer, refreshed once a second), so the other workers start late; with 2 tasks
-# per CPU of a large read (5 s each at 512 M records) the late worker then ended its last
-# task seconds after the first, alone. Tasks of ~1 GiB let the early worker take more of
-# them, and the workers end within about one task of each other.
-TASK_BYTES = 1 << 30
 
 
-def _want_splits(min_splits: Union[int, str, None], parallelism: int,
-                 total_bytes: int = 0) -> int:
+def _want_splits(min_splits: Union[int, str, None], parallelism: int) -> int:
     """How many ranges a source plans at least: ``min_splits``; for "auto",
     READ_TASKS_PER_CPU per CPU of the cluster (asked when the tasks are made, on the
-    driver, after ray.init) and one per TASK_BYTES of ``total_bytes``; for None, Ray's
+    driver, after ray.init); for None, Ray's
     ``parallelism``."""
     if min_splits == "auto":
         # Before ray.init, the CPUs a local ray.init (Ray Data's implicit one) would see.
         cpus = (ray.cluster_resources().get("CPU", 1) if ray.is_initialized()
                 else os.cpu_count() or 1)
-        return max(1, int(cpus) * READ_TASKS_PER_CPU, -(-total_bytes // TASK_BYTES))
+        return max(1, int(cpus) * READ_TASKS_PER_CPU)
     if min_splits is None:
         return max(1, parallelism)
     if isinstance(min_splits, str) or min_splits < 1:
@@ -124,8 +115,7 @@ class RecordsDatasource(Datasource):
     task, or several consecutive ones when the plan has more ranges than tasks wanted).
 
     Ranges of about ``target_bytes``, at least ``min_splits`` of them: "auto" is
-    ``READ_TASKS_PER_CPU`` per CPU of the cluster, or one per ``TASK_BYTES`` of the files
-    when that is more, None the number of tasks Ray asks for
+    ``READ_TASKS_PER_CPU`` per CPU of the cluster, None the number of tasks Ray asks for
     (its ``parallelism``: 200 or more by default, whatever the cluster); consecutive ranges
     share tasks of about equal bytes when there are more (``_group_ranges``)."""
 
@@ -183,12 +173,8 @@ class RecordsDatasource(Datasource):
 
     def _want(self, parallelism: int) -> int:
         """How many tasks (and ranges at least) to plan: for "auto", what
-        ``_want_splits`` says for this cluster and the plan's bytes."""
-        if self._min_splits != "auto":
-            return _want_splits(self._min_splits, parallelism)
-        first = _want_splits("auto", parallelism)
-        return _want_splits("auto", parallelism,
-                            int(sum(r.nbytes for r in self._plan(first))))
+        ``_want_splits`` says for this cluster."""
+        return _want_splits(self._min_splits, parallelism)
 
 
 def _read_group(group: List[RecordRange], include_paths: bool, column: str,
@@ -228,7 +214,7 @@ def read_records(paths: Union[PathArg, Iterable[PathArg]], *,
 
     ``override_num_blocks`` asks for at least that many ranges (cut inside chunks only
     when the files have fewer chunks); without it, ranges of about ``target_bytes`` and
-    at least ``READ_TASKS_PER_CPU`` per CPU of the cluster and one per ``TASK_BYTES``,
+    at least ``READ_TASKS_PER_CPU`` per CPU of the cluster,
     planned now and passed to Ray as the number of blocks (so Ray does not cut each task's output into its default
     200+ blocks). Either way, more ranges than that share tasks of about equal bytes.
     Each task yields blocks of up to ``BLOCK_BYTES``. Other keywords go to

@@ -11,7 +11,6 @@ ROWS_PER_BLOCK: int
 BLOCK_BYTES: int
 STORE_ROWS_PER_BLOCK: int
 READ_TASKS_PER_CPU: int
-TASK_BYTES: int
 
 class RecordsDatasource(Datasource):
     def __init__(self, paths: Union[PathArg, Iterable[PathArg]], *, target_bytes: int = ...,

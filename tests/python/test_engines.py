@@ -194,32 +194,23 @@ def test_ray_groups_ranges_when_files_outnumber_tasks(tmp_path: Path, ray_sessio
         assert [r for g in groups for r in g] == ranges
 
 
-def test_ray_tasks_by_bytes_and_small(tmp_path: Path, ray_session: Any) -> None:
+def test_ray_task_carries_only_its_ranges(tmp_path: Path, ray_session: Any) -> None:
     import ray.cloudpickle
 
     import keeldb.ray as kray
 
-    # Without override_num_blocks, one task per TASK_BYTES when that is more than
-    # READ_TASKS_PER_CPU per CPU (a large read: the workers end within a task of each
-    # other); each task reads its own ranges, every record once.
-    paths, recs = write_shards(tmp_path / "in", 6, 1000, array_record=True, group_size=100)
-    total = sum(r.nbytes for r in keeldb.plan_splits(paths))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kray, "TASK_BYTES", total // 9)
-        src = kray.RecordsDatasource(paths, min_splits="auto")
-        tasks = src.get_read_tasks(200)
-        want = -(-total // (total // 9))                    # 9 or 10
-        assert len(tasks) == want > 2 * kray.READ_TASKS_PER_CPU
-        assert sum(t.metadata.num_rows for t in tasks) == len(recs)
-        assert max(t.metadata.size_bytes for t in tasks) <= 2 * total // 9
-        ds = kray.read_records(paths)
-        assert ds.materialize().num_blocks() == want
-        assert sorted(bytes(r["record"]) for r in ds.take_all()) == sorted(recs)
     # A task carries its ranges, not the whole plan: the first task's pickle names its own
     # file only (a closure over the source pickled every range and path into every task).
+    paths, recs = write_shards(tmp_path / "in", 6, 1000, array_record=True, group_size=100)
+    src = kray.RecordsDatasource(paths, min_splits=6)
+    tasks = src.get_read_tasks(200)
+    assert len(tasks) == 6
+    assert sum(t.metadata.num_rows for t in tasks) == len(recs)
     first = ray.cloudpickle.dumps(tasks[0])
     assert str(paths[0]).encode() in first
     assert not any(str(p).encode() in first for p in paths[1:])
+    ds = kray.read_records(paths)
+    assert sorted(bytes(r["record"]) for r in ds.take_all()) == sorted(recs)
 
 
 def test_ray_write_records_round_trip(tmp_path: Path, ray_session: Any) -> None:
