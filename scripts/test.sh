@@ -75,6 +75,17 @@ ninja -C build-asan
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
   meson test -C build-asan --suite c --print-errorlogs --timeout-multiplier 3
 
+phase "C tests that race threads, under TSan (build-tsan/)"
+# The tests whose threads race on one handle: concurrent store writers and readers,
+# conditional puts and transactions against writers, index backfill against writers, and
+# the store's operations from many threads. Only these are built here (TSan is slow).
+[ -f build-tsan/build.ninja ] || meson setup build-tsan -Dbuildtype=debug -Dpython=disabled \
+ -Db_sanitize=thread -Db_lundef=false -Dbench=false
+ninja -C build-tsan tests/c/test_threads tests/c/test_db_tx tests/c/test_db_index tests/c/test_ops
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  meson test -C build-tsan --no-rebuild --print-errorlogs --timeout-multiplier 4 \
+  keel:threads keel:db_tx keel:db_index keel:ops
+
 if [ "${KEEL_FUZZ_SECONDS:-5}" != 0 ] && [ -x scripts/fuzz.sh ]; then
   phase "fuzzing every decoder and parser (scripts/fuzz.sh), ${KEEL_FUZZ_SECONDS:-5} s each"
   KEEL_FUZZ_PARALLEL="${KEEL_FUZZ_PARALLEL:-2}" scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-5}"
