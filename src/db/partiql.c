@@ -84,15 +84,6 @@ void keel_db_result_free(keel_db_result *r) {
 
 static keel_status oom(void) { return keel__fail(KEEL_ENOMEM, "running a PartiQL statement"); }
 
-static char *text_dup(const kdb_buf *b) {
-    char *s = malloc(b->len + 1);
-    if (s) {
-        if (b->len) memcpy(s, b->p, b->len);
-        s[b->len] = 0;
-    }
-    return s;
-}
-
 /* ---- the WHERE clause's conjuncts ------------------------------------------------------ */
 
 static bool value_of_type(const kdb_pq *q, uint32_t id, keel_db_keytype t, kdb_val *out) {
@@ -254,9 +245,9 @@ static keel_status plan_select(keel_db_result *r, const kdb_pq *q) {
                             &skx);
         kdb_expr_free(skx);
     }
-    if (st == KEEL_OK && pt.len && !(r->ptext = text_dup(&pt))) st = oom();
+    if (st == KEEL_OK && pt.len && !(r->ptext = kdb_pq_text_dup(&pt))) st = oom();
     if (st == KEEL_OK && r->plan != KEEL_DB_PLAN_GET) {
-        if ((kc.len && !(r->kc = text_dup(&kc))) || (ft.len && !(r->ftext = text_dup(&ft))))
+        if ((kc.len && !(r->kc = kdb_pq_text_dup(&kc))) || (ft.len && !(r->ftext = kdb_pq_text_dup(&ft))))
             st = oom();
         kdb_buf_put(&r->common, g.values.p, g.values.len);
         r->n_common = g.n_values;

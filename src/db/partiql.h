@@ -181,6 +181,8 @@ typedef struct kdb_pqgen {
 keel_status kdb_pq_render(const kdb_pq *q, uint32_t id, kdb_pqgen *g, kdb_buf *text);
 /* A value placeholder for `cbor` in `g`, its text appended to `text`. */
 void kdb_pq_render_value(kdb_pqgen *g, const uint8_t *cbor, size_t len, kdb_buf *text);
+/* A NUL-terminated malloc'd copy of `b`'s bytes (NULL when out of memory). */
+char *kdb_pq_text_dup(const kdb_buf *b);
 /* A name placeholder for `name`, its text appended to `text`. */
 void kdb_pq_render_name(kdb_pqgen *g, const char *name, size_t len, kdb_buf *text);
 /* The maps of `g` as complete CBOR maps (head + pairs) in `names` and `values` (reset first);

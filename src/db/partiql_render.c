@@ -14,9 +14,19 @@
 #include "db/partiql.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void put_str(kdb_buf *b, const char *s) { kdb_buf_put(b, s, strlen(s)); }
+
+char *kdb_pq_text_dup(const kdb_buf *b) {
+    char *s = malloc(b->len + 1);
+    if (s) {
+        if (b->len) memcpy(s, b->p, b->len);
+        s[b->len] = 0;
+    }
+    return s;
+}
 
 void kdb_pq_render_name(kdb_pqgen *g, const char *name, size_t len, kdb_buf *text) {
     char ph[16];

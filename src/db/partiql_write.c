@@ -21,15 +21,6 @@
 
 static keel_status oom(void) { return keel__fail(KEEL_ENOMEM, "running a PartiQL statement"); }
 
-static char *text_dup(const kdb_buf *b) {
-    char *s = malloc(b->len + 1);
-    if (s) {
-        if (b->len) memcpy(s, b->p, b->len);
-        s[b->len] = 0;
-    }
-    return s;
-}
-
 /* The key of an UPDATE or DELETE: equalities on every key attribute, marked used. */
 static keel_status write_key(const kdb_table *t, const kdb_pq *q, const kdb_pqconj *c, bool *used,
                              kdb_buf *key) {
@@ -147,7 +138,7 @@ keel_status kdb_pq_compile_write(const kdb_table *t, const kdb_pq *q, kdb_pqw *w
             }
         }
         kdb_pq_gen_maps(&g, &w->names, &w->values);
-        if ((cond.len && !(w->cond = text_dup(&cond))) || (upd.len && !(w->upd = text_dup(&upd))) ||
+        if ((cond.len && !(w->cond = kdb_pq_text_dup(&cond))) || (upd.len && !(w->upd = kdb_pq_text_dup(&upd))) ||
             w->names.failed || w->values.failed || cond.failed || w->key.failed)
             st = oom();
     }
