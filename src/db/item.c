@@ -304,6 +304,44 @@ int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, 
     return 0;
 }
 
+/* The two-step form (db.h): the key is read and passed, the value left for the caller. */
+int kdb_iter_key(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out) {
+    while (it->map && it->left > 0) {
+        size_t rem = (size_t)(it->end - it->p);
+        kdb_head k;
+        if (!kdb_cbor_head(it->p, rem, &k)) return -1;
+        size_t plen = 0;
+        int pad = padding_pair(it->p, rem, &k, &plen);
+        if (pad < 0) return -1;
+        if (pad) {
+            it->p += plen;
+            it->left--;
+            continue;
+        }
+        if (k.kind != KDB_C_TEXT) return -1;
+        *name_out = k.data;
+        *name_len_out = k.size;
+        it->p += k.head_len;
+        return 1;
+    }
+    return it->map ? 0 : -1;
+}
+
+int kdb_iter_value(kdb_iter *it, kdb_val *val) {
+    if (it->left == 0 || !kdb_val_decode(it->p, (size_t)(it->end - it->p), val)) return -1;
+    it->p += val->len;
+    it->left--;
+    return 1;
+}
+
+int kdb_iter_skip(kdb_iter *it) {
+    size_t n = it->left ? kdb_cbor_skip(it->p, (size_t)(it->end - it->p), SKIP_DEPTH) : 0;
+    if (n == 0) return -1;
+    it->p += n;
+    it->left--;
+    return 1;
+}
+
 bool kdb_item_open(const uint8_t *item, size_t len, kdb_val *out) {
     if (!item) return false;
     kdb_val v;

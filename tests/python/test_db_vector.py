@@ -196,3 +196,94 @@ def test_errors(tmp_path: Any) -> None:
         with pytest.raises(keeldb.ValidationError):
             t.add_vector_index("bad", "w", 4, "MANHATTAN")
         assert t.search("cosine", [1.0] * DIMS, 1)[0][1] == pytest.approx(0, abs=1e-6)
+
+
+def _ref_project(value: Any, paths: List[Tuple[Any, ...]]) -> Any:
+    """A ProjectionExpression's result by DynamoDB's rules, over a decoded item: attributes
+    in item order, nested maps for nested names, lists of the selected elements in index
+    order for indexes, a container left empty omitted (None)."""
+    if isinstance(value, dict):
+        out: Dict[str, Any] = {}
+        for name, child in value.items():
+            mine = [p[1:] for p in paths if p[0] == name]
+            if not mine:
+                continue
+            got = child if () in mine else _ref_project(child, mine)
+            if got is not None:
+                out[name] = got
+        return out or None
+    if isinstance(value, (list, np.ndarray)):
+        sel = []
+        for i, child in enumerate(value):
+            mine = [p[1:] for p in paths if p[0] == i]
+            if not mine:
+                continue
+            got = child if () in mine else _ref_project(child, mine)
+            if got is not None:
+                sel.append(got)
+        return sel or None
+    return None
+
+
+def test_search_projections_select_the_right_attributes(tmp_path: Any) -> None:
+    """Projections of search hits against a reference: attributes before and after the
+    vector, nested names and indexes, vector elements, the whole vector (a zero-copy,
+    read-only, 64-byte-aligned view), names absent from the item; filters on attributes
+    stored after the vector. Projections step over the attributes they do not name without
+    decoding them: a wrong skip shows here as a missing, extra or misplaced attribute."""
+    rng = np.random.default_rng(11)
+    with keeldb.Database(str(tmp_path / "p.keel")) as db:
+        t = make(db)
+        for i in range(40):
+            item: Dict[str, Any] = {"a": f"s{i}", "p": f"i{i}",
+                                    "v": rng.standard_normal(DIMS).astype(np.float32),
+                                    "m": {"x": i, "y": [1, 2, {"w": i % 3}], "z": {"w": "t"}},
+                                    "l": [10, {"q": i}, 30], "z": i % 4}
+            if i % 5 == 0:
+                del item["m"]
+            t.put_item(item)
+        q = rng.standard_normal(DIMS).astype(np.float32)
+        cases = [
+            ("p", [("p",)]),
+            ("z", [("z",)]),
+            ("a, z", [("a",), ("z",)]),
+            ("m.x, l[1].q, z", [("m", "x"), ("l", 1, "q"), ("z",)]),
+            ("m.y[2].w, m.y[0], l[2], l[0]", [("m", "y", 2, "w"), ("m", "y", 0), ("l", 2), ("l", 0)]),
+            ("m.z, nothere, m.nothere", [("m", "z"), ("nothere",), ("m", "nothere")]),
+            ("v[3], v[0], p", [("v", 3), ("v", 0), ("p",)]),
+            ("v, z", [("v",), ("z",)]),
+            ("p, v", [("p",), ("v",)]),
+            ("l[1].q.deeper, v[2].x", [("l", 1, "q", "deeper"), ("v", 2, "x")]),
+        ]
+        for expr, paths in cases:
+            for k in (1, 7):
+                for filt in (None, "z = :z"):
+                    _check_projection(t, q, k, expr, paths, filt)
+
+
+def _check_projection(t: keeldb.Table, q: Any, k: int, expr: str, paths: List[Tuple[Any, ...]],
+                      filt: Any) -> None:
+    kw: Dict[str, Any] = {"filter": filt, "values": {":z": 2}} if filt else {}
+    full = t.search("euclidean", q, k, **kw)
+    got = t.search("euclidean", q, k, projection=expr, **kw)
+    assert len(got) == len(full) > 0 and [s for _, s in got] == [s for _, s in full]
+    for (item, _), (whole, _) in zip(got, full):
+        if filt:
+            assert whole["z"] == 2
+        # the whole item's vector: zero copy over the mapping, read-only, 64-byte aligned
+        v = whole["v"]
+        assert not v.flags.writeable and not v.flags.owndata and v.ctypes.data % 64 == 0
+        del v
+        stored = t.get_item({"p": whole["p"]})
+        want = _ref_project(stored, paths) or {}
+        assert list(item) == list(want), expr
+        for name in want:
+            if name == "v" and ("v",) in paths:  # a projection's vector: a copy
+                assert not item["v"].flags.writeable
+                np.testing.assert_array_equal(item["v"], stored["v"])
+            elif name == "v":
+                # elements are the shortest decimals that read back as the float32s
+                got_v = [np.float32(float(x)) for x in item["v"]]
+                assert got_v == [np.float32(x) for x in want["v"]], expr
+            else:
+                assert item[name] == want[name], expr
