@@ -803,11 +803,15 @@ typedef struct keel_db_search_opts {
 /* One result: the item (its projection, a CBOR map the caller frees with keel_db_buf_free
  * or keel_db_hits_free), its score, and the stored vector in place (`vector.data` points at
  * the float32 payload in the mapping, vector.len = 4 * dimensions bytes; valid until the
- * database is closed: zero copy). */
+ * database is closed: zero copy). When `item` is the whole stored item (no projection
+ * expression, an index projecting ALL), `stored` is that item in place in the mapping (the
+ * same bytes, vectors 64-byte aligned, valid until close), so a reader can decode it with
+ * zero-copy vectors; otherwise stored.data is NULL and stored.len 0. */
 typedef struct keel_db_hit {
     keel_db_buf item;
     float score;
     keel_view vector;
+    keel_view stored;
 } keel_db_hit;
 
 /* SearchVectors: the k (1..100) nearest items of `table` to `query` (dims float32 values,

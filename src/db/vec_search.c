@@ -460,7 +460,8 @@ static keel_status check_queries(const kdb_vindex *x, const float *q, size_t nq,
     return KEEL_OK;
 }
 
-/* The item of slot `slot`, projected as the request or the index says, into hit->item. */
+/* The item of slot `slot`, projected as the request or the index says, into hit->item;
+ * hit->stored is the stored item in place when hit->item is all of it. */
 static keel_status make_hit(keel_db *db, const kdb_vindex *x, const kdb_table *t,
                             const kdb_expr *proj, hent e, keel_db_hit *hit) {
     keel_store *s = db->s;
@@ -469,10 +470,14 @@ static keel_status make_hit(keel_db *db, const kdb_vindex *x, const kdb_table *t
     const uint8_t *item = s->map->base + se.voff;
     kdb_buf b = {0};
     keel_status st = KEEL_OK;
+    hit->stored.data = NULL;
+    hit->stored.len = 0;
     if (proj) {
         st = kdb_expr_project(proj, item, se.vlen, &b);
     } else if (x->proj == KEEL_DB_PROJECT_ALL) {
         kdb_buf_put(&b, item, se.vlen);
+        hit->stored.data = item;
+        hit->stored.len = se.vlen;
     } else {
         kdb_index ix;
         memset(&ix, 0, sizeof ix);
@@ -485,6 +490,7 @@ static keel_status make_hit(keel_db *db, const kdb_vindex *x, const kdb_table *t
     if (st == KEEL_OK && b.failed) st = keel__fail(KEEL_ENOMEM, "a search result");
     if (st != KEEL_OK) {
         kdb_buf_free(&b);
+        memset(hit, 0, sizeof *hit);
         return st;
     }
     hit->item.data = b.p;

@@ -268,6 +268,20 @@ static void test_random_search(void) {
     CHECK_ST(keel_db_search(db, "tbl", "euc", q, 19, 3, NULL, hits, &n), KEEL_EVALIDATION);
     CHECK_OK(keel_db_search(db, "tbl", "cos", q, 19, 3, NULL, hits, &n));
     CHECK_EQ(n, 3);
+    /* a whole item: also in place (hit.stored), the same bytes, the vector inside it */
+    for (size_t i = 0; i < n; i++) {
+        CHECK(hits[i].stored.data != NULL && hits[i].stored.len == hits[i].item.len);
+        CHECK(memcmp(hits[i].stored.data, hits[i].item.data, hits[i].item.len) == 0);
+        CHECK(hits[i].vector.data > hits[i].stored.data &&
+              hits[i].vector.data + hits[i].vector.len <= hits[i].stored.data + hits[i].stored.len);
+    }
+    keel_db_hits_free(hits, n);
+    /* a projection: a copy only */
+    keel_db_search_opts po = KEEL_DB_SEARCH_OPTS_INIT;
+    po.projection = "p";
+    CHECK_OK(keel_db_search(db, "tbl", "cos", q, 19, 3, &po, hits, &n));
+    CHECK_EQ(n, 3);
+    for (size_t i = 0; i < n; i++) CHECK(hits[i].stored.data == NULL && hits[i].stored.len == 0);
     keel_db_hits_free(hits, n);
     /* deleting the table takes its vector indexes */
     CHECK_OK(keel_db_delete_table(db, "tbl"));

@@ -5,9 +5,11 @@
  * Query vectors come in through the buffer protocol: C-contiguous float32 ("f"), one
  * dimension for search, two for search_batch (keeldb.db converts lists and other dtypes
  * with numpy first). The search runs with the GIL released (IO_CALL). Each hit becomes
- * (item, score): the item is decoded from the library's copy (its projection), and its
- * vector attribute, when present, is replaced by a zero-copy array over the stored vector
- * in the mapping (hit.vector), like the vectors of get_item.
+ * (item, score): a whole item is decoded where it lies in the mapping (hit.stored), its
+ * vectors zero-copy arrays like get_item's; an index's own projection (KEYS_ONLY,
+ * INCLUDE) is decoded from the library's copy and its vector attribute, when present,
+ * replaced by a zero-copy array over the stored vector (hit.vector). A projection
+ * expression's result is a copy, vectors included (as a scan's projection is).
  *
  * SPDX-License-Identifier: Apache-2.0
  */
@@ -256,10 +258,17 @@ kdp_db_vector_indexes(DatabaseObject *self, PyObject *name)
     return list;
 }
 
-/* One hit -> (item, score), the stored vector zero copy under the index's attribute. */
+/* One hit -> (item, score), the stored vector zero copy under the index's attribute. A
+ * whole item is decoded where it lies in the mapping (h->stored), so its vectors come out
+ * zero copy at once; decoding the library's copy made a copy of each vector (a 3 KB bytes
+ * object, a Vector and an array at 768 dimensions) only to replace it. */
 static PyObject *
 hit_value(DatabaseObject *self, const char *attr, const keel_db_hit *h)
 {
+    if (h->stored.data != NULL) {
+        PyObject *item = kdp_decode(self->st, self, h->stored.data, h->stored.len);
+        return item == NULL ? NULL : Py_BuildValue("(Nd)", item, (double)h->score);
+    }
     PyObject *item = kdp_decode(self->st, NULL, h->item.data, h->item.len);
     if (item == NULL)
         return NULL;
