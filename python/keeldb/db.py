@@ -395,8 +395,8 @@ class Table(_db.Table):
         product itself). ``filter`` is a condition on the items; ``projection`` a
         ProjectionExpression; both see a stored vector as its list of numbers (``v[0] > :x``,
         projection ``v[0]``: each element the shortest decimal that reads back as its
-        float32). The items' stored vectors come back as zero-copy numpy arrays over the
-        file.
+        float32). Whole items' stored vectors come back as zero-copy numpy arrays over the
+        file (a ``projection``'s vectors are copies, as a scan's are).
 
         ``ef`` (1..4096) asks for an approximate search through the index's HNSW graph with
         that beam (larger: better recall, slower); ``None`` or 0, or ``exact=True``, scores
