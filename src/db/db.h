@@ -214,9 +214,9 @@ int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, 
  * lookups): kdb_iter_key reads the next pair's name (padding pairs skipped; 1, 0 at the
  * end, -1 malformed or not a map) and leaves the iterator at its value, which the caller
  * then either decodes (kdb_iter_value) or steps over (kdb_iter_skip), each 1 or -1. A skip
- * checks the value's CBOR structure (depth-bounded, so a damaged item is still -1) but not
- * what kdb_val_decode checks of its type: above all it does not read a vector's payload,
- * which kdb_val_decode scans for non-finite values (3 KB at 768 dimensions). */
+ * checks what kdb_val_decode checks (a damaged value is still -1) except a vector's
+ * payload, which kdb_val_decode scans for non-finite values (3 KB at 768 dimensions) and a
+ * skip does not read. */
 int kdb_iter_key(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out);
 int kdb_iter_value(kdb_iter *it, kdb_val *val);
 int kdb_iter_skip(kdb_iter *it);

@@ -6,12 +6,12 @@
  * kdb_val_equal / kdb_val_compare, and a projection copies the selected values' encodings
  * byte for byte into the output. No other representation of an item is ever built.
  *
- * Cost: a map's attributes that a path does not name are stepped over by their CBOR
- * structure (kdb_iter_skip), not decoded, and a projection is written in one pass (each
- * map or list head inserted once its entries are written). Decoding a vector scans its
- * payload for non-finite values, and before this a projection decoded every attribute
- * twice (a counting pass, then a writing one): a vector search returning 768-dimension
- * vectors paid two 3 KB scans per hit even for projection "p".
+ * Cost: a map's attributes that a path does not name are stepped over (kdb_iter_skip:
+ * checked like a decode, but a vector's payload is not read), and a projection is written
+ * in one pass (each map or list head inserted once its entries are written). Decoding a
+ * vector scans its payload for non-finite values, and before this a projection decoded
+ * every attribute twice (a counting pass, then a writing one): a vector search returning
+ * 768-dimension vectors paid two 3 KB scans per hit even for projection "p".
  *
  * DynamoDB's semantics kept here:
  *   - a path that does not resolve (missing attribute, name on a non-map, index on a
@@ -34,9 +34,9 @@
  *     list of those numbers, and attribute_type(v, "L") holds.
  * A malformed item (possible only with bytes that never passed kdb_item_check) reads as
  * if the damaged part were missing: evaluation never fails and never reads outside
- * item[0..len). Broken CBOR structure anywhere before the value sought is reported
- * (damaged, or a projection's KEEL_ECORRUPT); a well-formed value of no item type in an
- * attribute the expression does not name is not looked at.
+ * item[0..len). A value that does not decode anywhere before the value sought is reported
+ * (damaged, or a projection's KEEL_ECORRUPT), except a non-finite float32 inside a vector
+ * the expression does not name: that payload is not read.
  */
 #include "db/expr.h"
 

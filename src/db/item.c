@@ -53,7 +53,8 @@
 /* ---- decoding -------------------------------------------------------------------------- */
 
 /* A tagged value (t is its tag head) into v: numbers, sets, vectors; false otherwise. */
-static bool decode_tagged(const uint8_t *p, size_t len, const kdb_head *t, kdb_val *v) {
+static bool decode_tagged(const uint8_t *p, size_t len, const kdb_head *t, kdb_val *v,
+                          bool scan_vector) {
     size_t hl = t->head_len;
     kdb_head h;
     if (!kdb_cbor_head(p + hl, len - hl, &h)) return false;
@@ -105,12 +106,14 @@ static bool decode_tagged(const uint8_t *p, size_t len, const kdb_head *t, kdb_v
     }
     case KDB_TAG_F32LE: {
         if (h.kind != KDB_C_BYTES || h.size == 0 || h.size % 4 != 0) return false;
-        /* Branch-free so that it vectorizes: every projection, filter and result decodes
-         * the vector value, and vector searches do that for each hit. */
-        uint32_t nonfinite = 0;
-        for (size_t i = 0; i < h.size; i += 4)
-            nonfinite |= (keel__ld32(h.data + i) & 0x7F800000u) == 0x7F800000u;
-        if (nonfinite) return false;
+        /* Branch-free so that it vectorizes: every filter and result that names the
+         * vector decodes it, and vector searches do that for each hit. */
+        if (scan_vector) {
+            uint32_t nonfinite = 0;
+            for (size_t i = 0; i < h.size; i += 4)
+                nonfinite |= (keel__ld32(h.data + i) & 0x7F800000u) == 0x7F800000u;
+            if (nonfinite) return false;
+        }
         v->type = KDB_V;
         v->len = hl + h.head_len;
         v->data = h.data;
@@ -123,7 +126,8 @@ static bool decode_tagged(const uint8_t *p, size_t len, const kdb_head *t, kdb_v
     }
 }
 
-bool kdb_val_decode(const uint8_t *p, size_t len, kdb_val *out) {
+/* kdb_val_decode; without scan_vector a vector's payload is not read (kdb_iter_skip). */
+static bool decode_value(const uint8_t *p, size_t len, kdb_val *out, bool scan_vector) {
     kdb_head h;
     if (!kdb_cbor_head(p, len, &h)) return false;
     kdb_val v;
@@ -165,13 +169,17 @@ bool kdb_val_decode(const uint8_t *p, size_t len, kdb_val *out) {
         break;
     }
     case KDB_C_TAG:
-        if (!decode_tagged(p, len, &h, &v)) return false;
+        if (!decode_tagged(p, len, &h, &v, scan_vector)) return false;
         break;
     default:
         return false;
     }
     *out = v;
     return true;
+}
+
+bool kdb_val_decode(const uint8_t *p, size_t len, kdb_val *out) {
+    return decode_value(p, len, out, true);
 }
 
 /* An integer head as a number (uint, negint) or a bignum tag followed by its bytes. */
@@ -335,9 +343,9 @@ int kdb_iter_value(kdb_iter *it, kdb_val *val) {
 }
 
 int kdb_iter_skip(kdb_iter *it) {
-    size_t n = it->left ? kdb_cbor_skip(it->p, (size_t)(it->end - it->p), SKIP_DEPTH) : 0;
-    if (n == 0) return -1;
-    it->p += n;
+    kdb_val v;
+    if (it->left == 0 || !decode_value(it->p, (size_t)(it->end - it->p), &v, false)) return -1;
+    it->p += v.len;
     it->left--;
     return 1;
 }
