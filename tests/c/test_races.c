@@ -132,13 +132,16 @@ static double now_s(void) {
 }
 
 /* One racer: open (retrying while the other holds the lock), put one key, sometimes
- * compact, close; repeat until the deadline. Writes the number of acknowledged puts to
- * `out`. Any failure other than KEEL_ELOCKED ends the child with a non-zero status. */
+ * compact, close; repeat until the deadline, and past it (up to 60 s) until it has had
+ * one put acknowledged: on a loaded machine one racer can find the lock taken for the
+ * whole window, and the test is about the puts, not about fairness. Writes the number of
+ * acknowledged puts to `out`. Any failure other than KEEL_ELOCKED ends the child with a
+ * non-zero status. */
 static int racer(const char *p, int id, double seconds, int out) {
     uint32_t acked = 0;
-    double end = now_s() + seconds;
+    double end = now_s() + seconds, hard_end = end + 60;
     int rc = 0;
-    while (now_s() < end) {
+    for (double t = now_s(); t < end || (acked == 0 && t < hard_end); t = now_s()) {
         keel_store *s;
         keel_status st = open_mode(p, KEEL_OPEN_CREATE, &s);
         if (st == KEEL_ELOCKED) continue;
