@@ -100,8 +100,8 @@ static keel_status table_key(keel_db *db, const char *name, const uint8_t *key, 
             *general = true;
             st = KEEL_OK;
         }
-        size_t n = strlen(t->ttl);
-        memcpy(ttl_out, t->ttl, n + 1);
+        if (t->ttl[0]) memcpy(ttl_out, t->ttl, strlen(t->ttl) + 1);
+        else ttl_out[0] = '\0';
     }
     pthread_rwlock_unlock(&db->cat_lock);
     return t ? st : keel__fail(KEEL_ENOTABLE, "no table named '%.255s'", name);

@@ -117,31 +117,18 @@ static bool key_fast(const kdb_table *t, const uint8_t *p, size_t len, kdb_val *
     return pos == len;
 }
 
-/* The CBOR integer (major 0 or 1, shortest head) of v: kdb_enc_i64's bytes. */
-static size_t i64_head(int64_t v, uint8_t out[9]) {
-    uint8_t mt = v >= 0 ? 0x00 : 0x20;
-    uint64_t u = v >= 0 ? (uint64_t)v : (uint64_t)(-(v + 1));
-    if (u < 24) {
-        out[0] = (uint8_t)(mt | u);
-        return 1;
-    }
-    unsigned bytes = u <= 0xffu ? 1 : u <= 0xffffu ? 2 : u <= 0xffffffffu ? 4 : 8;
-    out[0] = (uint8_t)(mt | (bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27));
-    for (unsigned i = 0; i < bytes; i++) out[1 + i] = (uint8_t)(u >> (8 * (bytes - 1 - i)));
-    return 1 + bytes;
-}
-
 /* key_fast for a key given by value (keel_db_get_item_attrs): the same common form (as
  * many attributes as the schema has keys, the schema's names each once, S/B bytes or an N
- * integer), so the same keys take it; an N value is written as the CBOR integer the
- * encoded map would hold, for kdb_key_make. False, nothing made, for any other key: the
- * caller encodes it as a map for kdb_item_key, which gives every error message. */
+ * integer), so the same keys take it, and the same checks; an N value's number is made
+ * from the integer directly (kdb_key_make_nums), as kdb_val_num makes it from the CBOR
+ * integer the map would hold. False, nothing made, for any other key: the caller encodes
+ * it as a map for kdb_item_key, which gives every error message. */
 bool kdb_item_key_attrs(const kdb_table *t, const keel_db_key_attr *a, size_t n, kdb_key *out,
                         keel_status *st) {
     size_t want = t->skt ? 2 : 1;
     if (n != want) return false;
     kdb_val v[2];
-    uint8_t num[2][9];
+    kdb_num num[2];
     bool have_pk = false, have_sk = false;
     int pk_at = 0, sk_at = 0;
     for (size_t i = 0; i < n; i++) {
@@ -152,7 +139,7 @@ bool kdb_item_key_attrs(const kdb_table *t, const keel_db_key_attr *a, size_t n,
         bool is_sk = !is_pk && !have_sk && t->skt && nlen < sizeof t->sk &&
                      t->sk[nlen] == '\0' && memcmp(a[i].name, t->sk, nlen) == 0;
         if (!is_pk && !is_sk) return false;
-        memset(&v[i], 0, sizeof v[i]);
+        /* Only what check_key_type and kdb_key_make_nums read: type, and data/size (S, B). */
         switch (a[i].type) {
         case KEEL_DB_KEY_S:
         case KEEL_DB_KEY_B:
@@ -161,12 +148,12 @@ bool kdb_item_key_attrs(const kdb_table *t, const keel_db_key_attr *a, size_t n,
             v[i].data = a[i].data;
             v[i].size = a[i].len;
             break;
-        case KEEL_DB_KEY_N: {
+        case KEEL_DB_KEY_N:
             v[i].type = KDB_N;
-            v[i].p = num[i];
-            v[i].len = i64_head(a[i].n, num[i]);
+            v[i].p = NULL;
+            v[i].len = 0;
+            kdb_num_from_i64(a[i].n, &num[i]);
             break;
-        }
         default:
             return false;
         }
@@ -181,7 +168,8 @@ bool kdb_item_key_attrs(const kdb_table *t, const keel_db_key_attr *a, size_t n,
     *st = check_key_type(t->pk, t->pkt, &v[pk_at]);
     if (*st == KEEL_OK && t->skt) *st = check_key_type(t->sk, t->skt, &v[sk_at]);
     if (*st == KEEL_OK)
-        *st = kdb_key_make(t->id, t->pkt, &v[pk_at], t->skt, t->skt ? &v[sk_at] : NULL, out);
+        *st = kdb_key_make_nums(t->id, t->pkt, &v[pk_at], &num[pk_at], t->skt,
+                                t->skt ? &v[sk_at] : NULL, &num[sk_at], out);
     return true;
 }
 

@@ -349,19 +349,30 @@ skip(dec *d, int depth)
     return 0;
 }
 
-/* Whether n bytes are all ASCII, a word at a time. */
+/* Whether n bytes are all ASCII, a word at a time; from 8 bytes on, the tail is the last
+ * word (overlapping the one before), 4..7 bytes two overlapping half words. */
 static inline int
 is_ascii(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
     uint64_t acc = 0;
-    for (; i + 8 <= n; i += 8) {
+    if (n >= 8) {
+        size_t i = 0;
         uint64_t w;
-        memcpy(&w, p + i, 8);
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
+            acc |= w;
+        }
+        memcpy(&w, p + n - 8, 8);
         acc |= w;
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        acc = x | y;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            acc |= p[i];
     }
-    for (; i < n; i++)
-        acc |= p[i];
     return (acc & 0x8080808080808080ull) == 0;
 }
 
