@@ -563,6 +563,17 @@ fail:
 static PyObject *
 value_slow(dec *d, int depth)
 {
+    if (d->p < d->end) {    /* arrays and maps of up to 23 elements: the head is one byte */
+        unsigned b = d->p[0];
+        if (b >= 0x80 && b < 0x98) {
+            d->p++;
+            return array_items(d, b - 0x80, depth, 0);
+        }
+        if (b >= 0xA0 && b < 0xB8) {
+            d->p++;
+            return map_items(d, b - 0xA0, depth);
+        }
+    }
     head h;
     if (next_head(d, &h) < 0)
         return NULL;
