@@ -12,13 +12,17 @@
  *      whatever decodes, accepted item or not; the value's length never exceeds the input;
  *   4. kdb_num_parse of the bytes as text: an accepted number formats, re-parses and
  *      key-encodes to itself; kdb_num_key_decode of the bytes: an accepted encoding
- *      re-encodes to the same bytes.
+ *      re-encodes to the same bytes;
+ *   5. a key given by value (keel_db_get_item_attrs' kdb_item_key_attrs), read from the
+ *      bytes: when it takes the key, kdb_item_key on the same key as a CBOR map gives the
+ *      same status, message and store key.
  * Broken promises abort; ASan/UBSan catch the rest. The target includes src/db/db.h (as
  * the C tests do): these decoders have no public entry point of their own.
  *
  * SPDX-License-Identifier: Apache-2.0
  */
 #include "db/db.h"
+#include "db/db_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -100,6 +104,73 @@ static void check_item(const uint8_t *data, size_t size) {
     kdb_buf_free(&again);
 }
 
+/* Promise 5. The first byte picks the schema (key types, a sort key or not) and the count
+ * (0..3); each attribute then takes a byte for its name (the partition or sort key's,
+ * a prefix or an extension of one, another, empty) and type (S, N, B, or an invalid one),
+ * and 8 bytes for an N value or a length byte and that many bytes for S and B. */
+static void check_key_attrs(const uint8_t *p, size_t size) {
+    if (size < 1) return;
+    static const keel_db_keytype types[] = {KEEL_DB_KEY_S, KEEL_DB_KEY_N, KEEL_DB_KEY_B};
+    static const char *const names[] = {"pk", "sk", "p", "skk", "", "q"};
+    kdb_table t;
+    memset(&t, 0, sizeof t);
+    t.id = 16;
+    strcpy(t.pk, "pk");
+    t.pkt = types[p[0] % 3];
+    if ((p[0] / 3) % 2) {
+        strcpy(t.sk, "sk");
+        t.skt = types[(p[0] / 6) % 3];
+    }
+    size_t n = (p[0] >> 5) % 4, at = 1;
+    keel_db_key_attr a[3];
+    for (size_t i = 0; i < n; i++) {
+        if (at >= size) return;
+        unsigned b = p[at++];
+        a[i].name = names[b % 6];
+        a[i].name_len = strlen(a[i].name);
+        unsigned ty = (b / 6) % 4;
+        a[i].type = ty < 3 ? types[ty] : (keel_db_keytype)'X';
+        a[i].data = NULL;
+        a[i].len = 0;
+        a[i].n = 0;
+        if (a[i].type == KEEL_DB_KEY_N) {
+            if (size - at < 8) return;
+            uint64_t u = 0;
+            for (int j = 0; j < 8; j++) u = u << 8 | p[at + j];
+            a[i].n = (int64_t)u;
+            at += 8;
+        } else {
+            if (at >= size) return;
+            size_t len = p[at++];
+            if (len > size - at) return;
+            a[i].data = p + at;
+            a[i].len = len;
+            at += len;
+        }
+    }
+    kdb_key k1, k2;
+    keel_status s1;
+    if (!kdb_item_key_attrs(&t, a, n, &k1, &s1)) return;
+    char m1[512];
+    snprintf(m1, sizeof m1, "%s", keel_errmsg());
+    kdb_buf map = {0};
+    kdb_enc_map(&map, n);
+    for (size_t i = 0; i < n; i++) {
+        kdb_enc_text(&map, a[i].name, a[i].name_len);
+        PROMISE(a[i].type != (keel_db_keytype)'X');  /* the fast path refuses those */
+        if (a[i].type == KEEL_DB_KEY_S) kdb_enc_text(&map, a[i].data, a[i].len);
+        else if (a[i].type == KEEL_DB_KEY_B) kdb_enc_bytes(&map, a[i].data, a[i].len);
+        else kdb_enc_i64(&map, a[i].n);
+    }
+    PROMISE(!map.failed);
+    keel_status s2 = kdb_item_key(&t, map.p, map.len, true, &k2);
+    PROMISE(s1 == s2);
+    if (s1 == KEEL_OK) PROMISE(k1.len == k2.len && memcmp(k1.b, k2.b, k1.len) == 0 &&
+                               k1.part_len == k2.part_len);
+    else PROMISE(strcmp(m1, keel_errmsg()) == 0);
+    kdb_buf_free(&map);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* a tight copy: reading one byte past it is an ASan report */
     uint8_t *p = malloc(size ? size : 1);
@@ -118,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (n) PROMISE(kdb_cbor_skip(p, size, 100000) == n);
 
     check_item(p, size);
+    check_key_attrs(p, size);
 
     kdb_val v;
     if (kdb_val_decode(p, size, &v)) {

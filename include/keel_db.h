@@ -141,6 +141,26 @@ KEEL_API keel_status keel_db_put_item(keel_db *db, const char *table, const void
  * KEEL_NOTFOUND when absent. */
 KEEL_API keel_status keel_db_get_item(keel_db *db, const char *table, const void *key,
                                       size_t key_len, keel_view *item_out);
+
+/* One attribute of a key given by value (keel_db_get_item_attrs) instead of as CBOR. */
+typedef struct keel_db_key_attr {
+    const char *name;       /* the attribute's name, name_len bytes of UTF-8 (no NUL needed) */
+    size_t name_len;
+    keel_db_keytype type;   /* S: `data` is len bytes of UTF-8 text; B: len bytes; N: `n` */
+    const void *data;
+    size_t len;
+    int64_t n;              /* N: the number (a key number outside int64: keel_db_get_item) */
+} keel_db_key_attr;
+
+/* keel_db_get_item for the key map {attrs[0].name: value, ..., attrs[count-1].name: value},
+ * given by value: the same results and the same errors (status and message) as
+ * keel_db_get_item with that map encoded as CBOR in this order (S as text, B as a byte
+ * string, N as a CBOR integer), without the encoding and its decoding. A key that is not
+ * exactly the schema's attributes with their types (missing, extra or repeated names, a
+ * type mismatch, count 0) fails as that map would; its message names the problem. */
+KEEL_API keel_status keel_db_get_item_attrs(keel_db *db, const char *table,
+                                            const keel_db_key_attr *attrs, size_t count,
+                                            keel_view *item_out);
 /* Delete the item with this key; absent is KEEL_OK (as in DynamoDB). */
 KEEL_API keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key,
                                          size_t key_len);

@@ -294,6 +294,11 @@ typedef struct kdb_key {
  * no sort key. */
 keel_status kdb_key_make(uint32_t table_id, keel_db_keytype pk_type, const kdb_val *pk,
                          keel_db_keytype sk_type, const kdb_val *sk, kdb_key *out);
+/* kdb_key_make with an N key value's number given (pk_num, sk_num; NULL: decoded from the
+ * value), for a key given by value (keel_db_get_item_attrs): no CBOR to write and read. */
+keel_status kdb_key_make_nums(uint32_t table_id, keel_db_keytype pk_type, const kdb_val *pk,
+                              const kdb_num *pk_num, keel_db_keytype sk_type, const kdb_val *sk,
+                              const kdb_num *sk_num, kdb_key *out);
 /* Key of a default-table item. */
 keel_status kdb_key_make_kv(const void *pk, size_t pk_len, const void *sk, size_t sk_len,
                             kdb_key *out);

@@ -79,6 +79,10 @@ kdb_table *kdb_table_by_id(keel_db *db, uint32_t id);
  * the schema's key attributes). KEEL_EVALIDATION with DynamoDB's message otherwise. */
 keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bool key_only,
                          kdb_key *out);
+/* kdb_item_key of a key given by value, in the common form only (db_write.c): false for
+ * any other key, which the caller encodes as a map for kdb_item_key; else *st. */
+bool kdb_item_key_attrs(const kdb_table *t, const keel_db_key_attr *a, size_t n, kdb_key *out,
+                        keel_status *st);
 /* Rebuild the ordered index if the hook could not keep it current. _locked: the caller
  * holds the store's write_lock. */
 keel_status kdb_db_fresh_order(keel_db *db);

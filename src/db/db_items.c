@@ -10,7 +10,11 @@
  * counts current. Nothing is written when any step fails. This file only shapes requests
  * and results, walks a table a batch at a time for the reaper and the vector backfill
  * (kdb_walk_batch), and makes a get's store key from the live table under cat_lock
- * (table_key: no copy of the table on the read path).
+ * (table_key: no copy of the table on the read path). keel_db_get_item_attrs takes the key
+ * by value (no CBOR map to write and read back, as the Python layer's get_item needs); a
+ * key in the common form goes straight to the store key (kdb_item_key_attrs), any other is
+ * encoded as the map it stands for and takes keel_db_get_item's path, so both calls give
+ * the same results and errors.
  */
 #include "db/db_internal.h"
 
@@ -68,13 +72,17 @@ keel_status keel_db_put_item_ex(keel_db *db, const char *table, const void *item
     return write_one(db, KDB_W_PUT, table, item, item_len, NULL, opts, out);
 }
 
-/* kdb_table_get (db.c) and kdb_item_key(key_only) in one, for a get: the store key of the key map
- * `key` of the table named `name`, and the table's TTL attribute in ttl_out ("" when TTL
- * is off), made from the live table under cat_lock (pure computation: no other lock, no
+/* kdb_table_get (db.c) and kdb_item_key(key_only) in one, for a get: the store key of the
+ * key of the table named `name`, and the table's TTL attribute in ttl_out ("" when TTL is
+ * off), made from the live table under cat_lock (pure computation: no other lock, no
  * allocation). A get needs nothing else of the table, and copying all of it (1.1 KB of
- * names and counts) was a sixth of the library's part of a get. Same results and errors. */
+ * names and counts) was a sixth of the library's part of a get. Same results and errors.
+ * The key is the CBOR map key[0..len) or, when attrs is not NULL, the attributes given by
+ * value; those not in the common form set *general and nothing else (the caller encodes
+ * them as a map and comes back). */
 static keel_status table_key(keel_db *db, const char *name, const uint8_t *key, size_t len,
-                              kdb_key *out, char ttl_out[256]) {
+                             const keel_db_key_attr *attrs, size_t nattrs, bool *general,
+                             kdb_key *out, char ttl_out[256]) {
     if (!db) return keel__fail(KEEL_EINVAL, "database handle is NULL");
     if (!name) return keel__fail(KEEL_EINVAL, "table name is NULL");
     pthread_rwlock_rdlock(&db->cat_lock);
@@ -87,12 +95,28 @@ static keel_status table_key(keel_db *db, const char *name, const uint8_t *key, 
     }
     keel_status st = KEEL_ENOTABLE;
     if (t) {
-        st = kdb_item_key(t, key, len, true, out);
-        size_t n = strlen(t->ttl);
-        memcpy(ttl_out, t->ttl, n + 1);
+        if (!attrs) st = kdb_item_key(t, key, len, true, out);
+        else if (!kdb_item_key_attrs(t, attrs, nattrs, out, &st)) {
+            *general = true;
+            st = KEEL_OK;
+        }
+        if (t->ttl[0]) memcpy(ttl_out, t->ttl, strlen(t->ttl) + 1);
+        else ttl_out[0] = '\0';
     }
     pthread_rwlock_unlock(&db->cat_lock);
     return t ? st : keel__fail(KEEL_ENOTABLE, "no table named '%.255s'", name);
+}
+
+/* The item at store key k, unless it has expired (TTL): then it is gone for readers. */
+static keel_status get_at(keel_db *db, const kdb_key *k, const char *ttl, keel_view *item_out) {
+    keel_status st = keel_get(db->s, k->b, k->len, item_out);
+    if (st != KEEL_OK) return st;
+    if (ttl[0] && kdb_expired(ttl, kdb_now(db), item_out->data, item_out->len)) {
+        item_out->data = NULL;
+        item_out->len = 0;
+        return keel__fail(KEEL_NOTFOUND, "the item has expired");
+    }
+    return KEEL_OK;
 }
 
 keel_status keel_db_get_item(keel_db *db, const char *table, const void *key, size_t key_len,
@@ -101,16 +125,54 @@ keel_status keel_db_get_item(keel_db *db, const char *table, const void *key, si
     if (!key) return keel__fail(KEEL_EINVAL, "key is NULL");
     kdb_key k;
     char ttl[256];
-    keel_status st = table_key(db, table, key, key_len, &k, ttl);
+    keel_status st = table_key(db, table, key, key_len, NULL, 0, NULL, &k, ttl);
     if (st != KEEL_OK) return st;
-    if ((st = keel_get(db->s, k.b, k.len, item_out)) != KEEL_OK) return st;
-    /* An expired item (TTL) is gone for readers from the moment it expires. */
-    if (ttl[0] && kdb_expired(ttl, kdb_now(db), item_out->data, item_out->len)) {
-        item_out->data = NULL;
-        item_out->len = 0;
-        return keel__fail(KEEL_NOTFOUND, "the item has expired");
+    return get_at(db, &k, ttl, item_out);
+}
+
+/* The key map a key given by value stands for, as CBOR (keel_db_get_item_attrs' general
+ * path: every check and message of keel_db_get_item). */
+static keel_status attrs_map(const keel_db_key_attr *a, size_t n, kdb_buf *out) {
+    kdb_enc_map(out, n);
+    for (size_t i = 0; i < n; i++) {
+        kdb_enc_text(out, a[i].name, a[i].name_len);
+        switch (a[i].type) {
+        case KEEL_DB_KEY_S: kdb_enc_text(out, a[i].data, a[i].len); break;
+        case KEEL_DB_KEY_B: kdb_enc_bytes(out, a[i].data, a[i].len); break;
+        default: kdb_enc_i64(out, a[i].n); break;
+        }
     }
-    return KEEL_OK;
+    return out->failed ? keel__fail(KEEL_ENOMEM, "a key of %zu attributes", n) : KEEL_OK;
+}
+
+keel_status keel_db_get_item_attrs(keel_db *db, const char *table, const keel_db_key_attr *attrs,
+                                   size_t count, keel_view *item_out) {
+    if (!item_out) return keel__fail(KEEL_EINVAL, "keel_db_get_item_attrs: item_out is NULL");
+    if (!attrs && count) return keel__fail(KEEL_EINVAL, "keel_db_get_item_attrs: attrs is NULL");
+    static const keel_db_key_attr none;  /* count 0: the empty map */
+    for (size_t i = 0; i < count; i++) {
+        const keel_db_key_attr *a = &attrs[i];
+        if (!a->name && a->name_len)
+            return keel__fail(KEEL_EINVAL, "keel_db_get_item_attrs: attrs[%zu].name is NULL", i);
+        if (a->type != KEEL_DB_KEY_S && a->type != KEEL_DB_KEY_N && a->type != KEEL_DB_KEY_B)
+            return keel__fail(KEEL_EINVAL, "keel_db_get_item_attrs: attrs[%zu] has invalid "
+                              "type %d (S, N or B)", i, (int)a->type);
+        if (a->type != KEEL_DB_KEY_N && !a->data && a->len)
+            return keel__fail(KEEL_EINVAL, "keel_db_get_item_attrs: attrs[%zu].data is NULL", i);
+    }
+    kdb_key k;
+    char ttl[256];
+    bool general = false;
+    keel_status st = table_key(db, table, NULL, 0, attrs ? attrs : &none, count, &general, &k,
+                               ttl);
+    if (st == KEEL_OK && general) {
+        kdb_buf map = {0};
+        st = attrs_map(attrs, count, &map);
+        if (st == KEEL_OK) st = table_key(db, table, map.p, map.len, NULL, 0, NULL, &k, ttl);
+        kdb_buf_free(&map);
+    }
+    if (st != KEEL_OK) return st;
+    return get_at(db, &k, ttl, item_out);
 }
 
 keel_status keel_db_delete_item(keel_db *db, const char *table, const void *key, size_t key_len) {

@@ -117,6 +117,62 @@ static bool key_fast(const kdb_table *t, const uint8_t *p, size_t len, kdb_val *
     return pos == len;
 }
 
+/* key_fast for a key given by value (keel_db_get_item_attrs): the same common form (as
+ * many attributes as the schema has keys, the schema's names each once, S/B bytes or an N
+ * integer), so the same keys take it, and the same checks; an N value's number is made
+ * from the integer directly (kdb_key_make_nums), as kdb_val_num makes it from the CBOR
+ * integer the map would hold. False, nothing made, for any other key: the caller encodes
+ * it as a map for kdb_item_key, which gives every error message. */
+bool kdb_item_key_attrs(const kdb_table *t, const keel_db_key_attr *a, size_t n, kdb_key *out,
+                        keel_status *st) {
+    size_t want = t->skt ? 2 : 1;
+    if (n != want) return false;
+    kdb_val v[2];
+    kdb_num num[2];
+    bool have_pk = false, have_sk = false;
+    int pk_at = 0, sk_at = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t nlen = a[i].name_len;
+        if (!a[i].name) return false;
+        bool is_pk = !have_pk && nlen < sizeof t->pk && t->pk[nlen] == '\0' &&
+                     memcmp(a[i].name, t->pk, nlen) == 0;
+        bool is_sk = !is_pk && !have_sk && t->skt && nlen < sizeof t->sk &&
+                     t->sk[nlen] == '\0' && memcmp(a[i].name, t->sk, nlen) == 0;
+        if (!is_pk && !is_sk) return false;
+        /* Only what check_key_type and kdb_key_make_nums read: type, and data/size (S, B). */
+        switch (a[i].type) {
+        case KEEL_DB_KEY_S:
+        case KEEL_DB_KEY_B:
+            if (!a[i].data && a[i].len) return false;
+            v[i].type = a[i].type == KEEL_DB_KEY_S ? KDB_S : KDB_B;
+            v[i].data = a[i].data;
+            v[i].size = a[i].len;
+            break;
+        case KEEL_DB_KEY_N:
+            v[i].type = KDB_N;
+            v[i].p = NULL;
+            v[i].len = 0;
+            kdb_num_from_i64(a[i].n, &num[i]);
+            break;
+        default:
+            return false;
+        }
+        if (is_pk) {
+            pk_at = (int)i;
+            have_pk = true;
+        } else {
+            sk_at = (int)i;
+            have_sk = true;
+        }
+    }
+    *st = check_key_type(t->pk, t->pkt, &v[pk_at]);
+    if (*st == KEEL_OK && t->skt) *st = check_key_type(t->sk, t->skt, &v[sk_at]);
+    if (*st == KEEL_OK)
+        *st = kdb_key_make_nums(t->id, t->pkt, &v[pk_at], &num[pk_at], t->skt,
+                                t->skt ? &v[sk_at] : NULL, &num[sk_at], out);
+    return true;
+}
+
 /* The store key of an item (or of a key map) of table `t`. */
 keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bool key_only,
                          kdb_key *out) {

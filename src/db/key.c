@@ -50,9 +50,14 @@ static void put_be32(uint8_t *p, uint32_t v) {
     p[3] = (uint8_t)v;
 }
 
-/* Escaped bytes + terminator at k->b + k->len (room checked by the caller's limits). */
+/* Escaped bytes + terminator at k->b + k->len (room checked by the caller's limits). The
+ * bytes before the first 0x00 (all of them, in most keys) are copied as one run. */
 static void put_escaped(kdb_key *k, const uint8_t *s, size_t n) {
-    for (size_t i = 0; i < n; i++) {
+    const uint8_t *z = n ? memchr(s, 0, n) : NULL;
+    size_t run = z ? (size_t)(z - s) : n;
+    if (run) memcpy(k->b + k->len, s, run);
+    k->len += run;
+    for (size_t i = run; i < n; i++) {
         k->b[k->len++] = s[i];
         if (s[i] == 0) k->b[k->len++] = 0xFF;
     }
@@ -70,15 +75,20 @@ static keel_status check_type(const char *which, keel_db_keytype t, const kdb_va
     return KEEL_OK;
 }
 
-/* Encode the sort key value at k->b + k->len. */
-static keel_status put_sk(kdb_key *k, keel_db_keytype t, const kdb_val *sk, bool allow_empty) {
+/* Encode the sort key value at k->b + k->len (an N value's number `num` when the caller has
+ * it already, else decoded from sk). */
+static keel_status put_sk(kdb_key *k, keel_db_keytype t, const kdb_val *sk, const kdb_num *num,
+                          bool allow_empty) {
     keel_status st = check_type("sort key", t, sk);
     if (st != KEEL_OK) return st;
     if (sk->type == KDB_N) {
         kdb_num x;
-        st = kdb_val_num(sk, &x);
-        if (st != KEEL_OK) return st;
-        k->len += kdb_num_key_encode(&x, k->b + k->len);
+        if (!num) {
+            st = kdb_val_num(sk, &x);
+            if (st != KEEL_OK) return st;
+            num = &x;
+        }
+        k->len += kdb_num_key_encode(num, k->b + k->len);
         return KEEL_OK;
     }
     if (sk->size == 0 && !allow_empty)
@@ -96,6 +106,12 @@ static keel_status put_sk(kdb_key *k, keel_db_keytype t, const kdb_val *sk, bool
 
 keel_status kdb_key_make(uint32_t table_id, keel_db_keytype pk_type, const kdb_val *pk,
                          keel_db_keytype sk_type, const kdb_val *sk, kdb_key *out) {
+    return kdb_key_make_nums(table_id, pk_type, pk, NULL, sk_type, sk, NULL, out);
+}
+
+keel_status kdb_key_make_nums(uint32_t table_id, keel_db_keytype pk_type, const kdb_val *pk,
+                              const kdb_num *pk_num, keel_db_keytype sk_type, const kdb_val *sk,
+                              const kdb_num *sk_num, kdb_key *out) {
     if (!pk || !out) return keel__fail(KEEL_EINVAL, "kdb_key_make: NULL argument");
     keel_status st = check_type("partition key", pk_type, pk);
     if (st != KEEL_OK) return st;
@@ -105,9 +121,12 @@ keel_status kdb_key_make(uint32_t table_id, keel_db_keytype pk_type, const kdb_v
     out->len = 8;
     if (pk->type == KDB_N) {
         kdb_num x;
-        st = kdb_val_num(pk, &x);
-        if (st != KEEL_OK) return st;
-        out->len += kdb_num_key_encode(&x, out->b + out->len);
+        if (!pk_num) {
+            st = kdb_val_num(pk, &x);
+            if (st != KEEL_OK) return st;
+            pk_num = &x;
+        }
+        out->len += kdb_num_key_encode(pk_num, out->b + out->len);
     } else {
         if (pk->size == 0)
             return keel__fail(KEEL_EVALIDATION, "One or more parameter values are not valid. "
@@ -123,7 +142,7 @@ keel_status kdb_key_make(uint32_t table_id, keel_db_keytype pk_type, const kdb_v
     put_be32(out->b, table_id);
     put_be32(out->b + 4, (uint32_t)keel_hash(out->b + 8, out->part_len - 8));
     if (sk) {
-        st = put_sk(out, sk_type, sk, false);
+        st = put_sk(out, sk_type, sk, sk_num, false);
         if (st != KEEL_OK) return st;
     }
     return KEEL_OK;
@@ -156,7 +175,7 @@ keel_status kdb_key_append_sk(kdb_key *k, keel_db_keytype sk_type, const kdb_val
     if (!k || !sk || k->part_len < 8 || k->part_len > KDB_KEY_MAX - KEEL_DB_MAX_SK - KDB_NUM_KEY_MAX)
         return keel__fail(KEEL_EINVAL, "kdb_key_append_sk: bad arguments");
     k->len = k->part_len;
-    return put_sk(k, sk_type, sk, true);
+    return put_sk(k, sk_type, sk, NULL, true);
 }
 
 keel_status kdb_key_append_isk(kdb_key *k, keel_db_keytype sk_type, const kdb_val *sk,

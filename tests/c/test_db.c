@@ -263,6 +263,108 @@ static void test_key_forms(void) {
     keel_db_free(db);
 }
 
+/* keel_db_get_item_attrs: a key given by value gives what keel_db_get_item gives for the
+ * same map as CBOR (status, message, item), for keys in the common form (its own fast
+ * path) and for every other (its general path). */
+static keel_status get_map(keel_db *db, const char *table, const keel_db_key_attr *a,
+                           size_t n, keel_view *v) {
+    kdb_buf b = {0};
+    kdb_enc_map(&b, n);
+    for (size_t i = 0; i < n; i++) {
+        kdb_enc_text(&b, a[i].name, a[i].name_len);
+        if (a[i].type == KEEL_DB_KEY_S) kdb_enc_text(&b, a[i].data, a[i].len);
+        else if (a[i].type == KEEL_DB_KEY_B) kdb_enc_bytes(&b, a[i].data, a[i].len);
+        else kdb_enc_i64(&b, a[i].n);
+    }
+    keel_status st = keel_db_get_item(db, table, b.p, b.len, v);
+    kdb_buf_free(&b);
+    return st;
+}
+
+static void test_key_attrs(void) {
+    keel_db *db;
+    REQUIRE_OK(open_db("ka.keel", KEEL_OPEN_CREATE, &db));
+    REQUIRE_OK(keel_db_create_table(db, "events", &ps_schema));
+    CHECK_OK(put_psv(db, "events", "a", 1, 10));
+    CHECK_OK(put_psv(db, "events", "a", -5, 20));
+    CHECK_OK(put_psv(db, "events", "a", INT64_MIN, 30));
+    static char big[2100];
+    memset(big, 'x', sizeof big);
+    /* Values: pk text, sk number; then every kind of wrong one. */
+    const keel_db_key_attr pk = {"pk", 2, KEEL_DB_KEY_S, "a", 1, 0};
+    const keel_db_key_attr alts[] = {
+        {"sk", 2, KEEL_DB_KEY_N, NULL, 0, 1},          /* found: v 10 */
+        {"sk", 2, KEEL_DB_KEY_N, NULL, 0, -5},         /* found: v 20 */
+        {"sk", 2, KEEL_DB_KEY_N, NULL, 0, INT64_MIN},  /* found: v 30 */
+        {"sk", 2, KEEL_DB_KEY_N, NULL, 0, INT64_MAX},  /* absent */
+        {"sk", 2, KEEL_DB_KEY_S, "1", 1, 0},           /* type mismatch */
+        {"sk", 2, KEEL_DB_KEY_B, "1", 1, 0},
+        {"pk", 2, KEEL_DB_KEY_S, "a", 1, 0},           /* pk twice */
+        {"q", 1, KEEL_DB_KEY_N, NULL, 0, 1},           /* not a key attribute */
+        {"s", 1, KEEL_DB_KEY_N, NULL, 0, 1},           /* a prefix of a key name */
+        {"skk", 3, KEEL_DB_KEY_N, NULL, 0, 1},
+        {"", 0, KEEL_DB_KEY_N, NULL, 0, 1},
+        {big, 300, KEEL_DB_KEY_N, NULL, 0, 1},
+    };
+    const keel_db_key_attr pks[] = {
+        pk,
+        {"pk", 2, KEEL_DB_KEY_S, "", 0, 0},            /* empty */
+        {"pk", 2, KEEL_DB_KEY_S, big, sizeof big, 0},  /* over 2048 bytes */
+        {"pk", 2, KEEL_DB_KEY_N, NULL, 0, 7},          /* type mismatch */
+        {"pk", 2, KEEL_DB_KEY_S, "a\0b", 3, 0},        /* NUL inside: absent */
+    };
+    size_t found = 0, cases = 0;
+    for (size_t p = 0; p < sizeof pks / sizeof pks[0]; p++) {
+        for (size_t a = 0; a < sizeof alts / sizeof alts[0]; a++) {
+            for (int order = 0; order < 3; order++) {   /* pk first, sk first, sk alone */
+                keel_db_key_attr k[2];
+                size_t n = order == 2 ? 1 : 2;
+                if (order == 0) k[0] = pks[p], k[1] = alts[a];
+                else if (order == 1) k[0] = alts[a], k[1] = pks[p];
+                else k[0] = alts[a];
+                keel_view v1 = {0}, v2 = {0};
+                keel_status s1 = keel_db_get_item_attrs(db, "events", k, n, &v1);
+                char m1[512];
+                snprintf(m1, sizeof m1, "%s", keel_errmsg());
+                keel_status s2 = get_map(db, "events", k, n, &v2);
+                cases++;
+                CHECKF(s1 == s2, "case %zu/%zu/%d: %d vs %d", p, a, order, (int)s1, (int)s2);
+                if (s1 != KEEL_OK && s1 != KEEL_NOTFOUND)
+                    CHECKF(strcmp(m1, keel_errmsg()) == 0, "case %zu/%zu/%d: '%s' vs '%s'", p,
+                           a, order, m1, keel_errmsg());
+                if (s1 == KEEL_OK && s2 == KEEL_OK) {
+                    CHECK(v1.data == v2.data && v1.len == v2.len);
+                    found++;
+                }
+            }
+        }
+    }
+    CHECK(found == 6 && cases == 180);
+    keel_view v;
+    REQUIRE_OK(keel_db_get_item_attrs(db, "events", (keel_db_key_attr[]){pk, alts[1]}, 2, &v));
+    CHECK(item_int(v, "v") == 20);
+    /* No attributes: the empty map's error. Bad arguments: EINVAL naming them. */
+    CHECK_ST(keel_db_get_item_attrs(db, "events", NULL, 0, &v), KEEL_EVALIDATION);
+    CHECK(strstr(keel_errmsg(), "Missing the key pk") != NULL);
+    CHECK_ST(keel_db_get_item_attrs(db, "events", NULL, 1, &v), KEEL_EINVAL);
+    CHECK_ST(keel_db_get_item_attrs(db, "events", &pk, 1, NULL), KEEL_EINVAL);
+    keel_db_key_attr odd = {"sk", 2, (keel_db_keytype)'X', NULL, 0, 1};
+    CHECK_ST(keel_db_get_item_attrs(db, "events", (keel_db_key_attr[]){pk, odd}, 2, &v),
+             KEEL_EINVAL);
+    CHECK(strstr(keel_errmsg(), "attrs[1]") != NULL);
+    odd = (keel_db_key_attr){NULL, 2, KEEL_DB_KEY_N, NULL, 0, 1};
+    CHECK_ST(keel_db_get_item_attrs(db, "events", (keel_db_key_attr[]){pk, odd}, 2, &v),
+             KEEL_EINVAL);
+    odd = (keel_db_key_attr){"sk", 2, KEEL_DB_KEY_S, NULL, 3, 0};
+    CHECK_ST(keel_db_get_item_attrs(db, "events", (keel_db_key_attr[]){pk, odd}, 2, &v),
+             KEEL_EINVAL);
+    CHECK_ST(keel_db_get_item_attrs(db, "nope", (keel_db_key_attr[]){pk, alts[0]}, 2, &v),
+             KEEL_ENOTABLE);
+    CHECK(strstr(keel_errmsg(), "nope") != NULL);
+    CHECK_ST(keel_db_get_item_attrs(NULL, "events", &pk, 1, &v), KEEL_EINVAL);
+    keel_db_free(db);
+}
+
 static void test_batch_write(void) {
     keel_db *db;
     REQUIRE_OK(open_db("b.keel", KEEL_OPEN_CREATE, &db));
@@ -615,6 +717,7 @@ int main(int argc, char **argv) {
         H_TEST(test_tables),
         H_TEST(test_items),
         H_TEST(test_key_forms),
+        H_TEST(test_key_attrs),
         H_TEST(test_batch_write),
         H_TEST(test_kv_table),
         H_TEST(test_query),

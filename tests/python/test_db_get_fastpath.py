@@ -166,3 +166,83 @@ def test_damaged_text_is_still_a_corrupt_error():
     assert _db._decode(bytes([0xA1, 0x61, 0x61, 0x62, 0x6F, 0x6B])) == {"a": "ok"}
     assert _db._decode(bytes([0x18, 200])) == 200 and _db._decode(bytes([0x19, 1, 0])) == 256
     assert _db._decode(b"\xfb" + struct.pack(">d", -0.0)) == 0.0
+
+
+class KeyDict(dict):
+    """A dict subclass: get_item encodes it to CBOR (keel_db_get_item) instead of passing
+    its attributes by value (keel_db_get_item_attrs), so the two paths can be compared."""
+
+
+def outcome(t, key):
+    try:
+        return ("ok", t.get_item(key))
+    except Exception as e:  # the exact type and message are what is compared
+        return (type(e), str(e))
+
+
+@pytest.mark.parametrize("schema", [
+    (("p", "S"), ("s", "N")), (("p", "N"), ("s", "S")), (("p", "B"), ("s", "B")),
+    (("p", "S"), None), (("p", "N"), None)])
+def test_keys_by_value_and_as_cbor_agree(db, schema):
+    """Every key, good or bad, gets the same result or the same error (type and message)
+    whether the binding passes it by value or encodes it as a CBOR map."""
+    pk, sk = schema
+    t = db.create_table("tbl", partition_key=pk, sort_key=sk)
+    sample = {"S": "k\x00ey", "N": -7, "B": b"\x00\xffk"}
+    item = {pk[0]: sample[pk[1]], "v": 1}
+    if sk:
+        item[sk[0]] = sample[sk[1]]
+    t.put_item(item)
+    values = ["k\x00ey", "other", "", "x" * 2049, "é", -7, 0, 23, 24, 2**31, -(2**63),
+              2**63 - 1, 2**63, 2**64, True, 1.5, b"\x00\xffk", b"", b"x" * 1025, None, [1]]
+    names = [pk[0], sk[0] if sk else "s", "q", "", "p" * 300]
+    keys = [{}, dict(item), {"v": 1}]
+    for n1 in names:
+        for v1 in values:
+            keys.append({n1: v1})
+            for n2 in names:
+                for v2 in (sample["S"], sample["N"], sample["B"], "", 0):
+                    if n2 != n1:
+                        keys.append({n1: v1, n2: v2})
+    assert len(keys) > 400
+    found = 0
+    for key in keys:
+        fast, general = outcome(t, key), outcome(t, KeyDict(key))
+        assert fast == general, key
+        found += fast[0] == "ok" and fast[1] is not None
+    assert found >= (2 if sk else 1)  # the stored key, in both orders when it has two
+
+
+def test_key_by_value_reads_the_dict_as_it_is(db):
+    """Names and values the by-value path does not take (non-ASCII names, str and int
+    subclasses, bools) go the CBOR way and still find the item or fail as before."""
+    t = db.create_table("tbl", partition_key=("pé", "S"), sort_key=("s", "N"))
+    t.put_item({"pé": "ü", "s": 1, "v": 2})
+    assert t.get_item({"pé": "ü", "s": 1})["v"] == 2
+
+    class S(str):
+        pass
+
+    class I(int):
+        pass
+
+    assert t.get_item({"pé": S("ü"), "s": I(1)})["v"] == 2
+    with pytest.raises(keeldb.ValidationError, match="Type mismatch for key s"):
+        t.get_item({"pé": "ü", "s": True})
+    with pytest.raises(keeldb.TableNotFoundError):
+        db.table("nope").get_item({"p": "a"})
+    with pytest.raises(TypeError, match="key must be a dict"):
+        t.get_item([("pé", "ü")])
+
+
+def test_decoder_depth_limit_holds_for_inlined_values():
+    """A value read by map_items' inlined fast heads still stops at the depth limit."""
+    from keeldb import _db
+    ok = b"\xa1\x61a" * 64 + b"\x01"     # the scalar at depth 64 (the limit)
+    v = _db._decode(ok)
+    for _ in range(64):
+        v = v["a"]
+    assert v == 1
+    for tail in (b"\x01", b"\x62ok", b"\xf5", b"\x18\xff"):
+        with pytest.raises(keeldb.CorruptError, match="nested too deeply"):
+            _db._decode(b"\xa1\x61a" * 65 + tail)

@@ -283,12 +283,19 @@ kdp_key_release(kdp_key *k)
 }
 
 /* METH_FASTCALL | METH_KEYWORDS parsing (../_common/kpy.h): the last `nmax - npos` names
- * are keyword-only. out[] receives borrowed references, NULL for absent ones. */
+ * are keyword-only. out[] receives borrowed references, NULL for absent ones. A call with
+ * only positional arguments, enough and not too many (get_item(key), most calls), is
+ * taken here as kpy_parse_args would take it, without the call. */
 static inline int
 kdp_parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
                const char *const *names, Py_ssize_t nreq, Py_ssize_t npos, Py_ssize_t nmax,
                PyObject **out)
 {
+    if (kwnames == NULL && nargs >= nreq && nargs <= npos) {
+        for (Py_ssize_t i = 0; i < nmax; i++)
+            out[i] = i < nargs ? args[i] : NULL;
+        return 0;
+    }
     return kpy_parse_args(fname, args, nargs, kwnames, names, nreq, npos, nmax, out);
 }
 

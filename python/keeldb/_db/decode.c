@@ -191,6 +191,7 @@ next_head(dec *d, head *h)
 }
 
 static PyObject *value(dec *d, int depth);
+static inline __attribute__((always_inline)) int value_fast(dec *d, PyObject **out);
 
 static PyObject *
 int_of(dec *d, const head *h)
@@ -348,19 +349,30 @@ skip(dec *d, int depth)
     return 0;
 }
 
-/* Whether n bytes are all ASCII, a word at a time. */
+/* Whether n bytes are all ASCII, a word at a time; from 8 bytes on, the tail is the last
+ * word (overlapping the one before), 4..7 bytes two overlapping half words. */
 static inline int
 is_ascii(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
     uint64_t acc = 0;
-    for (; i + 8 <= n; i += 8) {
+    if (n >= 8) {
+        size_t i = 0;
         uint64_t w;
-        memcpy(&w, p + i, 8);
+        for (; i + 8 <= n; i += 8) {
+            memcpy(&w, p + i, 8);
+            acc |= w;
+        }
+        memcpy(&w, p + n - 8, 8);
         acc |= w;
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, p, 4);
+        memcpy(&y, p + n - 4, 4);
+        acc = x | y;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            acc |= p[i];
     }
-    for (; i < n; i++)
-        acc |= p[i];
     return (acc & 0x8080808080808080ull) == 0;
 }
 
@@ -441,8 +453,36 @@ cache_keep(const cache_ref *r, PyObject *s)
     Py_XDECREF(old);
 }
 
-/* An attribute name as a str, from the cache when it was seen before (see common.h). */
+/* A name or value not in its cache: made, and kept in the entry r found when cacheable. */
 static PyObject *
+attr_name_miss(const uint8_t *p, size_t n, const cache_ref *r)
+{
+    PyObject *k = text(p, n);
+    if (k != NULL && PyUnicode_IS_COMPACT_ASCII(k)) {
+        if (PyObject_Hash(k) == -1) {   /* computed once, kept in the str */
+            Py_DECREF(k);
+            return NULL;
+        }
+        cache_keep(r, k);
+    }
+    return k;
+}
+
+static PyObject *
+text_value_miss(const uint8_t *p, size_t n, const cache_ref *r)
+{
+    PyObject *k = PyUnicode_New((Py_ssize_t)n, 127);
+    if (k == NULL)
+        return NULL;
+    memcpy(PyUnicode_DATA(k), p, n);
+    cache_keep(r, k);
+    return k;
+}
+
+/* An attribute name as a str, from the cache when it was seen before (see common.h). A
+ * hit is inlined into its callers (a call's register saves cost as much as the hit); a
+ * miss, rare, is a call. */
+static inline __attribute__((always_inline)) PyObject *
 attr_name(kdp_state *st, const uint8_t *p, size_t n)
 {
     if (n > KEYCACHE_MAXLEN)
@@ -450,19 +490,11 @@ attr_name(kdp_state *st, const uint8_t *p, size_t n)
     cache_ref r;
     if (cache_find(st->keycache, KEYCACHE_SLOTS, p, n, &r))
         return Py_NewRef(r.e->s);
-    PyObject *k = text(p, n);
-    if (k != NULL && PyUnicode_IS_COMPACT_ASCII(k)) {
-        if (PyObject_Hash(k) == -1) {   /* computed once, kept in the str */
-            Py_DECREF(k);
-            return NULL;
-        }
-        cache_keep(&r, k);
-    }
-    return k;
+    return attr_name_miss(p, n, &r);
 }
 
 /* A text value as a str: short ASCII values from the value cache (see common.h). */
-static PyObject *
+static inline __attribute__((always_inline)) PyObject *
 text_value(kdp_state *st, const uint8_t *p, size_t n)
 {
     if (n < 2 || n > VALCACHE_MAXLEN || !is_ascii(p, n))
@@ -470,12 +502,7 @@ text_value(kdp_state *st, const uint8_t *p, size_t n)
     cache_ref r;
     if (cache_find(st->valcache, VALCACHE_SLOTS, p, n, &r))
         return Py_NewRef(r.e->s);
-    PyObject *k = PyUnicode_New((Py_ssize_t)n, 127);
-    if (k == NULL)
-        return NULL;
-    memcpy(PyUnicode_DATA(k), p, n);
-    cache_keep(&r, k);
-    return k;
+    return text_value_miss(p, n, &r);
 }
 
 static PyObject *
@@ -513,7 +540,9 @@ map_items(dec *d, uint64_t n, int depth)
     have_name:
         if (k == NULL)
             goto fail;
-        PyObject *v = value(d, depth + 1);
+        PyObject *v;
+        if (depth + 1 > CONVERT_MAX_DEPTH || !value_fast(d, &v))
+            v = value(d, depth + 1);    /* (which reports the depth) */
         if (v == NULL) {
             Py_DECREF(k);
             goto fail;
@@ -534,6 +563,17 @@ fail:
 static PyObject *
 value_slow(dec *d, int depth)
 {
+    if (d->p < d->end) {    /* arrays and maps of up to 23 elements: the head is one byte */
+        unsigned b = d->p[0];
+        if (b >= 0x80 && b < 0x98) {
+            d->p++;
+            return array_items(d, b - 0x80, depth, 0);
+        }
+        if (b >= 0xA0 && b < 0xB8) {
+            d->p++;
+            return map_items(d, b - 0xA0, depth);
+        }
+    }
     head h;
     if (next_head(d, &h) < 0)
         return NULL;
@@ -588,49 +628,67 @@ value_slow(dec *d, int depth)
     }
 }
 
-/* A value. The common heads (small unsigned integers, short text, doubles, booleans, null)
- * are taken here straight from the first byte; everything else, and every head that does
- * not fit the bytes left, goes through next_head (which reports the damage). */
+/* The common heads (small unsigned integers, short text, doubles, booleans) straight from
+ * the first byte: 1 with *out set (NULL with an exception on failure), or 0 for every other
+ * head and every head that does not fit the bytes left (value_slow reads those through
+ * next_head, which reports the damage). Inlined where a value is read: in map_items' loop
+ * (most values) it saves value()'s call. */
+static inline __attribute__((always_inline)) int
+value_fast(dec *d, PyObject **out)
+{
+    const uint8_t *p = d->p;
+    size_t left = (size_t)(d->end - p);
+    if (left == 0)
+        return 0;
+    unsigned b = p[0];
+    if (b < 0x18) {                             /* unsigned 0..23 */
+        d->p = p + 1;
+        *out = PyLong_FromLong((long)b);
+        return 1;
+    }
+    if (b >= 0x62 && b < 0x78 && (size_t)(b - 0x60) < left) {  /* text of 2..23 bytes */
+        size_t n = b - 0x60;
+        d->p = p + 1 + n;
+        *out = text_value(d->st, p + 1, n);
+        return 1;
+    }
+    if (b == 0xFB && left >= 9) {               /* double */
+        uint64_t u;
+        double f;
+        memcpy(&u, p + 1, 8);
+        u = load_be64(u);
+        memcpy(&f, &u, 8);
+        d->p = p + 9;
+        *out = PyFloat_FromDouble(f);
+        return 1;
+    }
+    if (b == 0x18 && left >= 2) {               /* unsigned 24..255 */
+        d->p = p + 2;
+        *out = PyLong_FromLong((long)p[1]);
+        return 1;
+    }
+    if (b == 0x19 && left >= 3) {               /* unsigned 256..65535 */
+        d->p = p + 3;
+        *out = PyLong_FromLong((long)((unsigned)p[1] << 8 | p[2]));
+        return 1;
+    }
+    if (b == 0xF5 || b == 0xF4) {
+        d->p = p + 1;
+        *out = Py_NewRef(b == 0xF5 ? Py_True : Py_False);
+        return 1;
+    }
+    return 0;
+}
+
+/* A value: value_fast's heads, else value_slow. */
 static PyObject *
 value(dec *d, int depth)
 {
     if (depth > CONVERT_MAX_DEPTH)
         return corrupt(d, "nested too deeply");
-    const uint8_t *p = d->p;
-    size_t left = (size_t)(d->end - p);
-    if (left != 0) {
-        unsigned b = p[0];
-        if (b < 0x18) {                             /* unsigned 0..23 */
-            d->p = p + 1;
-            return PyLong_FromLong((long)b);
-        }
-        if (b >= 0x62 && b < 0x78 && (size_t)(b - 0x60) < left) {  /* text of 2..23 bytes */
-            size_t n = b - 0x60;
-            d->p = p + 1 + n;
-            return text_value(d->st, p + 1, n);
-        }
-        if (b == 0xFB && left >= 9) {               /* double */
-            uint64_t u;
-            double f;
-            memcpy(&u, p + 1, 8);
-            u = load_be64(u);
-            memcpy(&f, &u, 8);
-            d->p = p + 9;
-            return PyFloat_FromDouble(f);
-        }
-        if (b == 0x18 && left >= 2) {               /* unsigned 24..255 */
-            d->p = p + 2;
-            return PyLong_FromLong((long)p[1]);
-        }
-        if (b == 0x19 && left >= 3) {               /* unsigned 256..65535 */
-            d->p = p + 3;
-            return PyLong_FromLong((long)((unsigned)p[1] << 8 | p[2]));
-        }
-        if (b == 0xF5 || b == 0xF4) {
-            d->p = p + 1;
-            return Py_NewRef(b == 0xF5 ? Py_True : Py_False);
-        }
-    }
+    PyObject *v;
+    if (value_fast(d, &v))
+        return v;
     return value_slow(d, depth);
 }
 

@@ -170,22 +170,78 @@ kdp_db_count(DatabaseObject *self, PyObject *name_arg)
 
 /* ---- items ---------------------------------------------------------------------------- */
 
+/* The key dict's attributes by value for keel_db_get_item_attrs: 1 if the dict is of the
+ * form a key lookup takes without CBOR (an exact dict of one or two exact-str names mapped
+ * to exact str, exact bytes or an exact int that fits int64), else 0 and the caller encodes
+ * the dict as before (every other type, and every error, comes from that path). No Python
+ * code runs here (the GIL is held throughout), so the dict and the borrowed names' and
+ * values' bytes stay as they are until the library returns. */
+static int
+key_attrs(PyObject *key, keel_db_key_attr a[2], size_t *count)
+{
+    if (!PyDict_CheckExact(key))
+        return 0;
+    Py_ssize_t n = PyDict_GET_SIZE(key), pos = 0;
+    if (n < 1 || n > 2)
+        return 0;
+    PyObject *k, *v;
+    size_t i = 0;
+    while (i < 2 && PyDict_Next(key, &pos, &k, &v)) {
+        if (!PyUnicode_CheckExact(k) || !PyUnicode_IS_COMPACT_ASCII(k))
+            return 0;   /* other names need PyUnicode_AsUTF8AndSize: the encoder's way */
+        a[i].name = (const char *)PyUnicode_DATA(k);
+        a[i].name_len = (size_t)PyUnicode_GET_LENGTH(k);
+        if (PyUnicode_CheckExact(v)) {
+            if (!PyUnicode_IS_COMPACT_ASCII(v))
+                return 0;
+            a[i].type = KEEL_DB_KEY_S;
+            a[i].data = PyUnicode_DATA(v);
+            a[i].len = (size_t)PyUnicode_GET_LENGTH(v);
+        } else if (PyLong_CheckExact(v)) {
+            int overflow;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow)
+                return 0;
+            a[i].type = KEEL_DB_KEY_N;
+            a[i].n = (int64_t)x;
+        } else if (PyBytes_CheckExact(v)) {
+            a[i].type = KEEL_DB_KEY_B;
+            a[i].data = PyBytes_AS_STRING(v);
+            a[i].len = (size_t)PyBytes_GET_SIZE(v);
+        } else {
+            return 0;
+        }
+        i++;
+    }
+    *count = i;
+    return i == (size_t)n;
+}
+
 /* get_item on a table named by its UTF-8 name (Database.get_item and Table.get_item). The
- * GIL stays held: a lookup does not wait on I/O (see common.h). */
+ * GIL stays held: a lookup does not wait on I/O (see common.h). A key of the usual form is
+ * passed by value (key_attrs), any other encoded as CBOR; the library gives both the same
+ * results and errors. */
 PyObject *
 kdp_get_item(DatabaseObject *self, const char *table, PyObject *key)
 {
     if (db_check(self) < 0)
         return NULL;
-    kdp_buf b;
-    kdp_buf_init(&b);
-    if (kdp_encode_item(self->st, &b, key, "key") < 0) {
-        kdp_buf_free(&b);
-        return NULL;
-    }
     keel_view v;
-    keel_status rc = keel_db_get_item(self->db, table, b.p, b.len, &v);
-    kdp_buf_free(&b);
+    keel_status rc;
+    keel_db_key_attr a[2];
+    size_t n;
+    if (key_attrs(key, a, &n)) {
+        rc = keel_db_get_item_attrs(self->db, table, a, n, &v);
+    } else {
+        kdp_buf b;
+        kdp_buf_init(&b);
+        if (kdp_encode_item(self->st, &b, key, "key") < 0) {
+            kdp_buf_free(&b);
+            return NULL;
+        }
+        rc = keel_db_get_item(self->db, table, b.p, b.len, &v);
+        kdp_buf_free(&b);
+    }
     if (rc == KEEL_NOTFOUND)
         Py_RETURN_NONE;
     if (rc != KEEL_OK)
