@@ -23,7 +23,7 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      for Ray's ratio (under load, with CFS autogroups, two processes of one
                      session may get no more CPU than one)
   ray, N workers     keeldb.ray.read_records(paths * S) with its default read tasks (2 per
-                     CPU, or one per ~1 GiB when that is more; --ranges N asks for N), rows
+                     CPU; --ranges N asks for N), rows
                      counted by a map_batches fused into the read tasks (only counts
                      travel to the driver, through iter_batches: the driver does no
                      per-record work, and no block goes through the object store;
