@@ -1,22 +1,33 @@
-"""Trace one keeldb.ray.read_records execution: when each read task runs, in which worker,
+"""Trace keeldb.ray.read_records executions: when each read task runs, in which worker,
 and what Ray Data's streaming executor does meanwhile (not a benchmark: a timeline).
 
 Worker side: every read task is wrapped (in the driver, before Ray pickles it) so that it
-logs, with the wall clock and its pid, its start, each block it yields, the moment it is
-resumed after the yield (the gap is the time the task sat in Ray's streaming-generator
-back-pressure plus the fused map_batches), and its end. Driver side: each scheduling-loop
-step's process_completed_tasks (its length, the active tasks, the output bytes each
-operator may read this step, the operator's budget), each task dispatch, and the global
-limits. Printed: a per-task table, a 100 ms timeline of read tasks running at once, the
-idle gaps of each worker, and totals.
+logs, with the wall clock and its pid, its start (with the worker's age and the tasks it
+ran before), each block it yields, the moment it is resumed after the yield (the gap is
+the time the task sat in Ray's streaming-generator back-pressure plus the fused
+map_batches), and its end, with its CPU time and page faults. Driver side: each
+scheduling-loop step's process_completed_tasks (its length, the active tasks before and
+after, the output bytes each operator may read this step), each task dispatch, the global
+limits and the operator budgets; and the CPU time of every process of the session. Printed
+per execution: a per-task table, the read tasks running at once per 0.5 s, each worker's
+idle gaps, what the executor did between each task's end and the next dispatch, and a
+summary line (seconds, task CPU, worker idle, driver CPU, load).
 
-Usage: python bench/trace_ray_schedule.py [--scale 128] [--mode 2|2nr|1] [--files 4]
-       [--records 1000000] [--dir DIR] [--repeat N] [--set key=value ...]
---set changes DataContext fields for the traced execution (e.g.
---set _max_num_blocks_in_streaming_gen_buffer=4); --read KEY=VALUE passes keywords to
-read_records (ints where they parse).
+Modes (--mode, comma-separated, run in turn --repeat times in one session of 2 CPUs, after
+a warm-up of 1, 2 and 2nr): "1" one worker (read and count ask for both CPUs, as in
+bench_distributed.py), "2" read_records' default, "2nr" with
+DataContext.op_resource_reservation_enabled = False, "2h" read and count asking for half a
+CPU each. --prime runs one short task per CPU at once before each execution (as
+bench_distributed.py does); --idle sleeps before each.
+
+Usage: python bench/trace_ray_schedule.py [--scale 128] [--mode 1,2,2nr] [--repeat 1]
+       [--prime] [--idle S] [--files 4] [--records 1000000] [--dir DIR]
+       [--set key=value ...] [--read key=value ...]
+--set changes DataContext fields for the traced executions (e.g.
+--set _max_num_blocks_in_streaming_gen_buffer=4); --read passes keywords to read_records
+(JSON values where they parse). The record files are written once into --dir (default
+/tmp/keel-ray-trace-data, ~400 MB) and kept for the next run; remove it when done.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -24,6 +35,7 @@ import collections
 import json
 import os
 import sys
+import shutil
 import tempfile
 import time
 from typing import Any, Dict, List
@@ -274,7 +286,7 @@ def report(t0: float, t1: float, events: List[Any]) -> Dict[str, Any]:
         idle_total += sum(g for g, _ in gaps)
         print(f"worker {pid}: busy {busy:.2f} s; gaps " +
               ", ".join(f"{g:.2f} {w}" for g, w in gaps))
-    # Concurrency over time (100 ms bins).
+    # Concurrency over time (0.5 s bins).
     step = 0.5
     n = int((t1 - t0) / step) + 1
     line = []
@@ -372,6 +384,7 @@ def main() -> None:
                            f"load {os.getloadavg()[0]:.1f}")
             sys.stdout.flush()
     print("\n".join(summary))
+    shutil.rmtree(TRACE_DIR, ignore_errors=True)
     ray.shutdown()
 
 
