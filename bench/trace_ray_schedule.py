@@ -23,6 +23,8 @@ bench_distributed.py does); --idle sleeps before each.
 Usage: python bench/trace_ray_schedule.py [--scale 128] [--mode 1,2,2nr] [--repeat 1]
        [--prime] [--idle S] [--files 4] [--records 1000000] [--dir DIR]
        [--set key=value ...] [--read key=value ...]
+--simulate prints the 2/1 ratios a list-scheduling model of the executor gives with the
+traced costs (second worker 1.07 s late, 0.2 s a task boundary) for several task shapes.
 --set changes DataContext fields for the traced executions (e.g.
 --set _max_num_blocks_in_streaming_gen_buffer=4); --read passes keywords to read_records
 (JSON values where they parse). The record files are written once into --dir (default
@@ -332,6 +334,33 @@ def report(t0: float, t1: float, events: List[Any]) -> Dict[str, Any]:
             "idle": idle_total, "cpu": sum(d.get("cpu", 0.0) for d in tasks.values())}
 
 
+def simulate(late: float = 1.07, gap: float = 0.2) -> None:
+    """The executor's list scheduling with the traced costs: worker B free ``late`` s after
+    A, each task after the first two handed out ``gap`` s after a worker frees; the 2/1
+    ratio for one worker's work W of 20 and 40 s cut into equal tasks (1, 2, 3, 4 or 8 per
+    CPU) or shrinking ones (each half of what is left, at least 5 % of W)."""
+    def makespan(sizes: List[float]) -> float:
+        free = [0.0, late]
+        for i, x in enumerate(sizes):
+            w = min(range(2), key=lambda k: free[k])
+            free[w] += x + (gap if i >= 2 else 0.0)
+        return max(free)
+
+    def shrinking(w: float) -> List[float]:
+        out: List[float] = []
+        left = w
+        while left > 1e-9:
+            x = min(left, max(left / 2, 0.05 * w))
+            out.append(x)
+            left -= x
+        return out
+    for w in (20.0, 40.0):
+        plans = {f"{k}/CPU": [w / (2 * k)] * (2 * k) for k in (1, 2, 3, 4, 8)}
+        plans["shrinking"] = shrinking(w)
+        print(f"W = {w:.0f} s: " + ", ".join(
+            f"{name} ({len(p)} tasks) {w / makespan(p):.2f}x" for name, p in plans.items()))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=int, default=128)
@@ -347,7 +376,12 @@ def main() -> None:
                     "(as bench_distributed.py does): every worker process up")
     ap.add_argument("--set", nargs="*", default=[])
     ap.add_argument("--read", nargs="*", default=[])
+    ap.add_argument("--simulate", action="store_true",
+                    help="print the list-scheduling simulation with the traced costs only")
     a = ap.parse_args()
+    if a.simulate:
+        simulate()
+        return
     os.makedirs(a.dir, exist_ok=True)
     paths = make_files(a.dir, a.files, a.records)
     events: List[Any] = []
