@@ -23,7 +23,7 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      for Ray's ratio (under load, with CFS autogroups, two processes of one
                      session may get no more CPU than one)
   ray, N workers     keeldb.ray.read_records(paths * S) with its default read tasks (2 per
-                     CPU, or one per ~1 GiB when that is more; --ranges N asks for N), rows
+                     CPU; --ranges N asks for N), rows
                      counted by a map_batches fused into the read tasks (only counts
                      travel to the driver, through iter_batches: the driver does no
                      per-record work, and no block goes through the object store;
@@ -36,7 +36,12 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      for 2 CPUs each, so one runs at a time: the same tasks, the same
                      fusion; concurrency=1 would stop the fusion), two workers (the
                      default), and two with DataContext.op_resource_reservation_enabled =
-                     False (below). First a 1000-record read in each mode: an execution's
+                     False (below). Before each timed execution, one short task per CPU
+                     at once brings the worker pool back to one live process per CPU
+                     (what a session has after ray.init): while the one-worker mode's
+                     task holds both CPUs, the raylet stops the idle second worker, and
+                     the next mode would otherwise start a new one (seconds under load)
+                     inside its timing; --no-prime measures that way. First a 1000-record read in each mode: an execution's
                      fixed cost. --ray-sessions adds a ray.init(num_cpus=1) and a
                      num_cpus=2 session (what a user sets up) per round.
                      The path list is repeated S times: a larger dataset without more disk
@@ -72,6 +77,7 @@ task is noticed within about that.
 
 Usage: python bench/bench_distributed.py [--records 1000000] [--files 4] [--size 100]
        [--runs 3] [--rounds 3] [--ray-scale 8[,S...]] [--ray-sessions] [--ranges 0]
+       [--no-prime]
        [--skip ray,dask,grain] [--json | --markdown]
 """
 
@@ -190,8 +196,11 @@ def plain_arrow_per_record(paths: List[str]) -> int:
 
 # ---- Ray: one Ray session (process) per measurement ----------------------------------------
 
-# argv: the path list, the scales, --ranges, runs, the tiny file and whether to add the
-# separate-session runs. In one session of 2 CPUs: a warm-up execution of each mode; the
+# argv: the path list, the scales, --ranges, runs, the tiny file, the session's CPUs and
+# whether to prime the worker pool. In one session of 2 CPUs: a warm-up execution of each
+# mode; before every timed execution (unless --no-prime) one short task per CPU at once,
+# so that every mode starts with as many live worker processes as CPUs (after a "1"
+# execution the raylet has stopped the idle one); the
 # tiny read (fixed cost of an execution) in each mode; then per scale, `runs` times, the
 # modes alternating: "1" one worker (read and count tasks ask for both CPUs, so one task
 # runs at a time: the same tasks, the same fusion; concurrency=1 would stop the fusion),
@@ -202,10 +211,22 @@ RAY_CHILD = r"""
 import json, os, sys, time
 import pyarrow as pa, ray
 import keeldb.ray as kray
-paths, scales, ranges, runs, tiny, cpus = json.loads(sys.argv[1])
+paths, scales, ranges, runs, tiny, cpus, prime = json.loads(sys.argv[1])
 ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
 ctx = ray.data.DataContext.get_current()
 ctx.enable_progress_bars = False
+@ray.remote(num_cpus=1)
+def _up(t):
+    import keeldb.ray, pyarrow                   # what a read task imports
+    time.sleep(max(0.0, t - time.time()))
+    return os.getpid()
+def prime_workers():
+    # A task holding every CPU (the "1" mode) makes the raylet stop the idle second
+    # worker process; without this, the next multi-worker execution waits for a new
+    # one (started, imports done) and the mode that follows "1" pays it alone.
+    for _ in range(10):
+        if len(set(ray.get([_up.remote(time.time() + 0.3) for _ in range(cpus)]))) == cpus:
+            return
 def count(t):
     return pa.table({"n": [t.num_rows]})
 def once(ps, mode):
@@ -223,6 +244,8 @@ for m in modes:                                  # warm-up: workers started, imp
     once(paths * scales[0], m)
 out = {}
 def measure(key, ps, m):
+    if prime:
+        prime_workers()
     t = time.perf_counter(); n = once(ps, m); dt = time.perf_counter() - t
     slot = out.setdefault(key, {"times": [], "loads": [], "records": n})
     slot["times"].append(dt); slot["loads"].append(os.getloadavg()[0])
@@ -239,9 +262,9 @@ ray.shutdown()
 
 
 def ray_session(paths: List[str], scales: List[int], ranges: int, runs: int, tiny: str,
-                cpus: int = 2) -> Dict[str, Dict[str, Any]]:
+                cpus: int = 2, prime: bool = True) -> Dict[str, Dict[str, Any]]:
     out = subprocess.run([sys.executable, "-c", RAY_CHILD,
-                          json.dumps([paths, scales, ranges, runs, tiny, cpus])],
+                          json.dumps([paths, scales, ranges, runs, tiny, cpus, prime])],
                          capture_output=True, text=True, timeout=7200, check=True)
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
@@ -257,7 +280,7 @@ RAY_MODES = {"1": "ray, 1 worker", "2": "ray, 2 workers",
 
 
 def ray_rounds(paths: List[str], scales: List[int], ranges: int, runs: int, rounds: int,
-               tiny: str, sessions: bool) -> Dict[str, Any]:
+               tiny: str, sessions: bool, prime: bool = True) -> Dict[str, Any]:
     """Each round: per scale (the path list read that many times over), the plain read
     task's work in 1 and 2 forked processes, run after run alternating (the machine's 2/1
     ceiling in this round); then one Ray session of 2 CPUs: the tiny read in each mode
@@ -290,7 +313,8 @@ def ray_rounds(paths: List[str], scales: List[int], ranges: int, runs: int, roun
                 for w in (1, 2):
                     rows[f"p{w} {scale}"] = _rate(n, pt[w], pl[w])
                     show(k, f"plain, {w} process(es), x{scale}", rows[f"p{w} {scale}"])
-            for key, slot in ray_session(paths, scales, ranges, runs, tiny).items():
+            for key, slot in ray_session(paths, scales, ranges, runs, tiny,
+                                         prime=prime).items():
                 rows[key] = _rate(slot["records"], slot["times"], slot["loads"])
                 what, mode = key.split()
                 show(k, f"{RAY_MODES[mode]}, {'tiny read' if what == 'tiny' else 'x' + what}",
@@ -483,6 +507,10 @@ def main() -> None:
                     "separated list measures each size (e.g. 32,128,256)")
     ap.add_argument("--ray-sessions", action="store_true",
                     help="Ray: also a ray.init(num_cpus=1) and a num_cpus=2 session a round")
+    ap.add_argument("--no-prime", action="store_true",
+                    help="Ray: do not bring both worker processes up before each timed "
+                    "execution (as before the sixth pass: the mode after the 1-worker "
+                    "mode then starts a new worker process inside its timing)")
     ap.add_argument("--skip", default="", help="comma-separated: ray,dask,grain")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--markdown", action="store_true")
@@ -512,7 +540,7 @@ def main() -> None:
                     w.write_record(b"%100d" % i)
             scales = [int(x) for x in a.ray_scale.split(",")]
             res["ray_rounds"] = ray_rounds(paths, scales, a.ranges, a.runs, a.rounds, tiny,
-                                           a.ray_sessions)
+                                           a.ray_sessions, not a.no_prime)
         if "dask" not in skip:
             rows["dask, 2 processes"] = dask_rate(paths, a.ranges or 16, a.runs)
         if "grain" not in skip:
