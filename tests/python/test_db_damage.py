@@ -145,10 +145,14 @@ def item_db(path: Path, value: bytes) -> None:
     b"\xc4\x82\xc2\x49\x01" + b"\0" * 8 + b"\x01",         # decimal exponent a bignum 2^64
     b"\xc2\x59\x27\x10" + b"\xff" * 10000,                 # a bignum of 10,000 bytes
     b"\xc4\x82\x01\xc2\x59\x27\x10" + b"\xff" * 10000,     # a decimal of a 10,000-byte mantissa
+    b"\xd8\x55\x4c" + struct.pack("<3f", 1.0, float("nan"), 2.0),  # a vector holding a NaN
+    b"\xd8\x55\x48" + struct.pack("<2f", float("-inf"), 0.5),      # ... an infinity
+    b"\xd8\x55\x40",                                               # ... no value at all
 ])
 def test_numbers_out_of_range_are_corrupt(tmp_path: Path, value: bytes) -> None:
     # Before the fix: decimal.InvalidOperation, or ValueError (int too long to convert to
-    # str), or a huge int returned as if it were a DynamoDB number.
+    # str), or a huge int returned as if it were a DynamoDB number; a vector holding a NaN
+    # or an infinity (which writes refuse) was returned as it was.
     p = tmp_path / "db.keel"
     item_db(p, value)
     with keeldb.Database(p, readonly=True) as db:

@@ -211,6 +211,21 @@ int_of(dec *d, const head *h)
     return corrupt(d, "expected an integer");
 }
 
+/* Every float32 of a vector's n bytes is finite (the library's check when it decodes a
+ * vector, so that a forged NaN is reported here as it is by filters and projections).
+ * Branch-free so that it vectorizes; the bytes may be unaligned. */
+static int
+finite_f32(const uint8_t *p, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t w;
+        memcpy(&w, p + i, 4);
+        bad |= (w & 0x7F800000u) == 0x7F800000u;
+    }
+    return !bad;
+}
+
 /* Tags 2/3: a byte string magnitude; tag 3 is -1-n. */
 static PyObject *
 bignum(dec *d, uint64_t tag)
@@ -616,8 +631,10 @@ value_slow(dec *d, int depth)
             head a;
             if (next_head(d, &a) < 0)
                 return NULL;
-            if (a.kind != K_BYTES || a.u % 4 != 0)
+            if (a.kind != K_BYTES || a.u == 0 || a.u % 4 != 0)
                 return corrupt(d, "a float32 vector needs a byte string of 4-byte values");
+            if (!finite_f32(a.data, (size_t)a.u))
+                return corrupt(d, "a float32 vector holds a NaN or infinity");
             return kdp_vector_value(d->st, d->db, a.data, (size_t)(a.u / 4));
         }
         default:
