@@ -32,16 +32,17 @@ Measured, median of --runs runs after one warm-up run (engine start-up is not ti
                      progress bars off, started and warmed up (one execution of each mode:
                      worker processes up, keeldb and pyarrow imported) outside the timing,
                      as a user's ray.init is done once. Executions alternate between modes
-                     so load swings hit them alike: one worker (read and count tasks ask
-                     for 2 CPUs each, so one runs at a time: the same tasks, the same
-                     fusion; concurrency=1 would stop the fusion), two workers (the
-                     default), and two with DataContext.op_resource_reservation_enabled =
-                     False (below). Before each timed execution, one short task per CPU
-                     at once brings the worker pool back to one live process per CPU
-                     (what a session has after ray.init): while the one-worker mode's
-                     task holds both CPUs, the raylet stops the idle second worker, and
-                     the next mode would otherwise start a new one (seconds under load)
-                     inside its timing; --no-prime measures that way. First a 1000-record read in each mode: an execution's
+                     so load swings hit them alike: one worker (Ray Data limited to one CPU
+                     by DataContext.execution_options.resource_limits: the same one-CPU
+                     tasks, the same fusion, one at a time, and the second worker process
+                     stays up; concurrency=1 would stop the fusion, and tasks asking for
+                     both CPUs, the earlier way, let the raylet stop the idle worker, so
+                     the next two-worker run started a new process in its timing), two
+                     workers (the default), and two with
+                     DataContext.op_resource_reservation_enabled = False (below). Before
+                     each timed execution, one short task per CPU at once makes sure of
+                     one live, warm process per CPU (what a session has after ray.init);
+                     --no-prime leaves that out. First a 1000-record read in each mode: an execution's
                      fixed cost. --ray-sessions adds a ray.init(num_cpus=1) and a
                      num_cpus=2 session (what a user sets up) per round.
                      The path list is repeated S times: a larger dataset without more disk
@@ -76,7 +77,7 @@ num_returns=len(active), timeout=0.1)); read tasks yield a block every ~30 ms, s
 task is noticed within about that.
 
 Usage: python bench/bench_distributed.py [--records 1000000] [--files 4] [--size 100]
-       [--runs 3] [--rounds 3] [--ray-scale 8[,S...]] [--ray-sessions] [--ranges 0]
+       [--runs 3] [--rounds 1] [--ray-scale 64,256] [--ray-sessions] [--ranges 0]
        [--no-prime]
        [--skip ray,dask,grain] [--json | --markdown]
 """
@@ -199,12 +200,12 @@ def plain_arrow_per_record(paths: List[str]) -> int:
 # argv: the path list, the scales, --ranges, runs, the tiny file, the session's CPUs and
 # whether to prime the worker pool. In one session of 2 CPUs: a warm-up execution of each
 # mode; before every timed execution (unless --no-prime) one short task per CPU at once,
-# so that every mode starts with as many live worker processes as CPUs (after a "1"
-# execution the raylet has stopped the idle one); the
+# so that every mode starts with as many live worker processes as CPUs; the
 # tiny read (fixed cost of an execution) in each mode; then per scale, `runs` times, the
-# modes alternating: "1" one worker (read and count tasks ask for both CPUs, so one task
-# runs at a time: the same tasks, the same fusion; concurrency=1 would stop the fusion),
-# "2" two workers (read_records' default), "2nr" two workers with
+# modes alternating: "1" one worker (Ray Data limited to one CPU through
+# DataContext.execution_options.resource_limits: the same one-CPU tasks, the same fusion,
+# one task at a time; the second worker process stays up and warm; concurrency=1 would
+# stop the fusion), "2" two workers (read_records' default), "2nr" two workers with
 # DataContext.op_resource_reservation_enabled = False. Prints, per (scale, mode), the
 # seconds of each run and the load average after it.
 RAY_CHILD = r"""
@@ -221,23 +222,26 @@ def _up(t):
     time.sleep(max(0.0, t - time.time()))
     return os.getpid()
 def prime_workers():
-    # A task holding every CPU (the "1" mode) makes the raylet stop the idle second
-    # worker process; without this, the next multi-worker execution waits for a new
-    # one (started, imports done) and the mode that follows "1" pays it alone.
+    # Every worker process up and importing keeldb before a timed execution, as after
+    # ray.init (a task that holds every CPU makes the raylet stop the idle worker; the
+    # next multi-worker execution would then start a new process inside its timing).
     for _ in range(10):
         if len(set(ray.get([_up.remote(time.time() + 0.3) for _ in range(cpus)]))) == cpus:
             return
 def count(t):
     return pa.table({"n": [t.num_rows]})
 def once(ps, mode):
-    # One worker: each task asks for every CPU of the session, so one runs at a time.
-    kw = {"num_cpus": cpus} if mode == "1" else {}
+    # The dataset keeps its own copy of the context: set, read, restore.
+    limits = ctx.execution_options.resource_limits
+    if mode == "1":                              # Ray Data may use one CPU: one task at a time
+        ctx.execution_options.resource_limits = ray.data.ExecutionResources.for_limits(cpu=1)
     ctx.op_resource_reservation_enabled = mode != "2nr"
     try:
-        ds = kray.read_records(ps, override_num_blocks=ranges or None, **kw)
+        ds = kray.read_records(ps, override_num_blocks=ranges or None)
     finally:
-        ctx.op_resource_reservation_enabled = True     # the dataset keeps its own copy
-    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None, **kw)
+        ctx.op_resource_reservation_enabled = True
+        ctx.execution_options.resource_limits = limits
+    counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None)
     return sum(sum(b["n"].to_pylist()) for b in counts.iter_batches(batch_format="pyarrow"))
 modes = ["1", "2", "2nr"] if cpus == 2 else ["2"]
 for m in modes:                                  # warm-up: workers started, imports done
@@ -500,11 +504,13 @@ def main() -> None:
                     help="Ray read tasks (0: read_records' default, 2 per CPU); Dask "
                     "partitions (0: 16)")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=int, default=1,
                     help="Ray: 1 and 2 workers alternate this many times")
-    ap.add_argument("--ray-scale", default="8",
+    ap.add_argument("--ray-scale", default="64,256",
                     help="Ray reads the path list repeated this many times; a comma-"
-                    "separated list measures each size (e.g. 32,128,256)")
+                    "separated list measures each size (default: 256 M and 1 G records, "
+                    "reads of about 10 and 40 s in one worker: shorter ones mostly "
+                    "measure Ray Data's fixed cost per execution)")
     ap.add_argument("--ray-sessions", action="store_true",
                     help="Ray: also a ray.init(num_cpus=1) and a num_cpus=2 session a round")
     ap.add_argument("--no-prime", action="store_true",

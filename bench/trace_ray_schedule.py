@@ -45,6 +45,7 @@ from typing import Any, Dict, List
 import pyarrow as pa
 import ray
 import ray.data
+from ray.data import ExecutionResources
 
 import keeldb.ray as kray
 from keeldb import RecordWriter
@@ -221,10 +222,16 @@ def run(paths: List[str], mode: str, sets: Dict[str, Any], read_kw: Dict[str, An
     kw: Dict[str, Any] = ({"num_cpus": cpus} if mode == "1" else
                           {"num_cpus": 0.5} if mode == "2h" else {})
     ctx.op_resource_reservation_enabled = mode != "2nr"
+    limits = ctx.execution_options.resource_limits
+    if mode == "1l":
+        # One worker by Ray Data's own limit: tasks ask for one CPU as in "2", the
+        # executor runs one at a time, and the raylet keeps the idle worker up.
+        ctx.execution_options.resource_limits = ExecutionResources.for_limits(cpu=1)
     try:
         ds = kray.read_records(paths, **read_kw, **kw)
     finally:
         ctx.op_resource_reservation_enabled = True
+        ctx.execution_options.resource_limits = limits
         for k, v in saved.items():
             setattr(ctx, k, v)
     counts = ds.map_batches(count, batch_format="pyarrow", batch_size=None, **kw)
