@@ -279,60 +279,56 @@ static int padding_pair(const uint8_t *p, size_t rem, const kdb_head *k, size_t 
     return 1;
 }
 
-int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, kdb_val *val) {
+/* A map iterator's next attribute key, past any padding pairs: 1 with *k its head (it->p
+ * still at the key), 0 when no pair is left, -1 on malformed bytes or a key that is not
+ * text. */
+static int next_key(kdb_iter *it, kdb_head *k) {
     while (it->left > 0) {
         size_t rem = (size_t)(it->end - it->p);
-        if (it->map) {
-            kdb_head k;
-            if (!kdb_cbor_head(it->p, rem, &k)) return -1;
-            size_t plen = 0;
-            int pad = padding_pair(it->p, rem, &k, &plen);
-            if (pad < 0) return -1;
-            if (pad) {
-                it->p += plen;
-                it->left--;
-                continue;
-            }
-            if (k.kind != KDB_C_TEXT) return -1;
-            /* it->p stays at the pair until its value decodes (messages point there) */
-            if (!kdb_val_decode(it->p + k.head_len, rem - k.head_len, val)) return -1;
-            if (name_out) *name_out = k.data;
-            if (name_len_out) *name_len_out = k.size;
-            it->p += k.head_len + val->len;
-            it->left--;
-            return 1;
-        }
-        if (name_out) *name_out = NULL;
-        if (name_len_out) *name_len_out = 0;
-        if (!kdb_val_decode(it->p, rem, val)) return -1;
-        it->p += val->len;
+        if (!kdb_cbor_head(it->p, rem, k)) return -1;
+        size_t plen = 0;
+        int pad = padding_pair(it->p, rem, k, &plen);
+        if (pad < 0) return -1;
+        if (!pad) return k->kind == KDB_C_TEXT ? 1 : -1;
+        it->p += plen;
         it->left--;
-        return 1;
     }
     return 0;
 }
 
-/* The two-step form (db.h): the key is read and passed, the value left for the caller. */
-int kdb_iter_key(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out) {
-    while (it->map && it->left > 0) {
-        size_t rem = (size_t)(it->end - it->p);
+int kdb_iter_next(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out, kdb_val *val) {
+    if (it->left == 0) return 0;
+    if (it->map) {
         kdb_head k;
-        if (!kdb_cbor_head(it->p, rem, &k)) return -1;
-        size_t plen = 0;
-        int pad = padding_pair(it->p, rem, &k, &plen);
-        if (pad < 0) return -1;
-        if (pad) {
-            it->p += plen;
-            it->left--;
-            continue;
-        }
-        if (k.kind != KDB_C_TEXT) return -1;
-        *name_out = k.data;
-        *name_len_out = k.size;
-        it->p += k.head_len;
+        int r = next_key(it, &k);
+        if (r <= 0) return r;
+        /* it->p stays at the pair until its value decodes (messages point there) */
+        if (!kdb_val_decode(it->p + k.head_len, (size_t)(it->end - it->p) - k.head_len, val))
+            return -1;
+        if (name_out) *name_out = k.data;
+        if (name_len_out) *name_len_out = k.size;
+        it->p += k.head_len + val->len;
+        it->left--;
         return 1;
     }
-    return it->map ? 0 : -1;
+    if (name_out) *name_out = NULL;
+    if (name_len_out) *name_len_out = 0;
+    if (!kdb_val_decode(it->p, (size_t)(it->end - it->p), val)) return -1;
+    it->p += val->len;
+    it->left--;
+    return 1;
+}
+
+/* The two-step form (db.h): the key is read and passed, the value left for the caller. */
+int kdb_iter_key(kdb_iter *it, const uint8_t **name_out, size_t *name_len_out) {
+    if (!it->map) return -1;
+    kdb_head k;
+    int r = next_key(it, &k);
+    if (r <= 0) return r;
+    *name_out = k.data;
+    *name_len_out = k.size;
+    it->p += k.head_len;
+    return 1;
 }
 
 int kdb_iter_value(kdb_iter *it, kdb_val *val) {
