@@ -109,7 +109,7 @@ static keel_status table_key(keel_db *db, const char *name, const uint8_t *key, 
 
 /* The item at store key k, unless it has expired (TTL): then it is gone for readers. */
 static keel_status get_at(keel_db *db, const kdb_key *k, const char *ttl, keel_view *item_out) {
-    keel_status st = keel_get(db->s, k->b, k->len, item_out);
+    keel_status st = keel__get_intact(db->s, k->b, k->len, item_out);
     if (st != KEEL_OK) return st;
     if (ttl[0] && kdb_expired(ttl, kdb_now(db), item_out->data, item_out->len)) {
         item_out->data = NULL;
@@ -277,7 +277,7 @@ keel_status keel_db_kv_get(keel_db *db, const void *pk, size_t pk_len, const voi
     kdb_key k;
     keel_status st = kdb_key_make_kv(pk, pk_len, sk, sk_len, &k);
     if (st != KEEL_OK) return st;
-    return keel_get(db->s, k.b, k.len, item_out);
+    return keel__get_intact(db->s, k.b, k.len, item_out);
 }
 
 keel_status keel_db_kv_delete(keel_db *db, const void *pk, size_t pk_len, const void *sk,

@@ -465,6 +465,10 @@ static keel_status refill(keel_db_cursor *c) {
         keel_snap_entry se;
         keel__entry_at(s->map->base, s->align, e.off, &se);
         const uint8_t *item = s->map->base + se.voff;
+        if (!keel__entry_intact(s->map->base, s->align, e.off)) {
+            st = kdb_item_damaged(se.voff);
+            break;
+        }
         c->pos = key;
         c->pos_len = klen;
         if (c->ttl[0] && expired(c, now, item, se.vlen)) {

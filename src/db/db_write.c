@@ -468,6 +468,18 @@ static void eval_write(keel_db *db, kdb_write *w, int64_t now) {
     w->hash = keel_hash(w->key.b, w->key.len);
     keel_hit hit;
     if (keel__index_find(db->s, w->hash, w->key.b, w->key.len, &hit) && !hit.dead) {
+        /* A damaged current item (it fails its CRC32C) is not used where its content
+         * decides or is returned: a condition, an update, ReturnValues, a reap. A plain
+         * put or delete still replaces it, which is how it is mended. */
+        if ((w->cond || w->kind == KDB_W_UPDATE || w->kind == KDB_W_CHECK || w->reap ||
+             w->rv != KEEL_DB_RETURN_NONE || w->rv_on_fail) &&
+            !keel__entry_intact(db->s->map->base, db->s->align, hit.trailer_start)) {
+            w->st = KEEL_ECORRUPT;
+            snprintf(w->msg, sizeof w->msg, "the stored item at offset %llu fails its checksum: "
+                     "the file is damaged (keel verify lists every damaged entry)",
+                     (unsigned long long)hit.value_start);
+            return;
+        }
         w->prev = keel__at(db->s, hit.value_start);
         w->prev_len = (size_t)hit.value_len;
         const kdb_table *t = kdb_table_by_id(db, w->table);

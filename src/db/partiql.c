@@ -314,7 +314,8 @@ static keel_status next_get(keel_db_result *r, keel_view *item_out) {
         kdb_table t;
         keel_status st = kdb_table_get(r->db, r->t.name, &t);
         if (st == KEEL_OK && t.id == r->t.id && r->soffs) {
-            st = keel_get(r->db->s, r->skeys.p + r->soffs[k], r->soffs[k + 1] - r->soffs[k], &v);
+            st = keel__get_intact(r->db->s, r->skeys.p + r->soffs[k],
+                                  r->soffs[k + 1] - r->soffs[k], &v);
             if (st == KEEL_OK && t.ttl[0] && kdb_expired(t.ttl, kdb_now(r->db), v.data, v.len))
                 st = keel__fail(KEEL_NOTFOUND, "the item has expired");
         } else if (st == KEEL_OK) {

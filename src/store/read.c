@@ -32,6 +32,27 @@ static keel_status get_view(keel_store *s, const void *key, size_t key_len, keel
     return st;
 }
 
+keel_status keel__get_intact(keel_store *s, const void *key, size_t key_len, keel_view *value) {
+    keel_status st = keel__check_key(key, key_len);
+    if (st != KEEL_OK) return st;
+    uint64_t h = keel_hash(key, key_len);
+    st = keel__reader_enter(s);
+    if (st != KEEL_OK) return st;
+    keel_hit hit;
+    if (!keel__index_find(s, h, key, key_len, &hit) || hit.dead) {
+        st = KEEL_NOTFOUND;
+    } else if (!keel__entry_intact(s->map->base, s->align, hit.trailer_start)) {
+        st = keel__fail(KEEL_ECORRUPT, "the stored entry at offset %llu fails its checksum: the "
+                        "file is damaged (keel verify lists every damaged entry)",
+                        (unsigned long long)hit.value_start);
+    } else {
+        value->data = keel__at(s, hit.value_start);
+        value->len = (size_t)hit.value_len;
+    }
+    keel__reader_leave(s);
+    return st;
+}
+
 keel_status keel_get(keel_store *s, const void *key, size_t key_len, keel_view *value_out) {
     if (!value_out) return keel__fail(KEEL_EINVAL, "keel_get: value_out is NULL");
     return get_view(s, key, key_len, value_out);

@@ -292,6 +292,22 @@ static inline void keel__entry_at(const uint8_t *base, uint32_t align, uint64_t 
     e->voff = e->vlen ? keel__round_up(prev_end, align) : prev_end;
 }
 
+/* Whether the committed entry whose trailer starts at `toff` still matches its CRC32C. The
+ * Database checks every item it hands out (a get, a query or scan, a search hit), so that a
+ * bit flipped in the file after open is an error, never an answer; the DataStore's reads
+ * stay zero-copy without it (keel_entry_verify, keel_verify). */
+static inline bool keel__entry_intact(const uint8_t *base, uint32_t align, uint64_t toff) {
+    keel_snap_entry e;
+    keel__entry_at(base, align, toff, &e);
+    const uint8_t *tr = base + toff;
+    return keel__entry_crc(base + e.voff, e.vlen, base + e.voff + e.vlen, e.klen, tr) ==
+           keel__ld32(tr + 36);
+}
+
+/* read.c: keel_get with the entry's CRC32C checked (keel__entry_intact): KEEL_ECORRUPT,
+ * naming the entry's offset, when it does not match. */
+keel_status keel__get_intact(keel_store *s, const void *key, size_t key_len, keel_view *value_out);
+
 /* open.c: keel_open for a file of the given KEEL_FILE_KIND_*. */
 keel_status keel__open_kind(const char *path, const keel_options *opts, uint8_t kind,
                             keel_store **store_out);
