@@ -287,7 +287,7 @@ static void pl_clear_dir(const char *dir) {
 /* Replay the recorded log (recording is stopped) and check every crash point of it with
  * `states` random disk states plus the two extremes. `workdir` is the directory the
  * workload used; `statedir` is created and filled for each state. */
-static H_UNUSED pl_stats pl_run(const char *workdir, const char *statedir, unsigned states,
+static H_UNUSED __attribute__((noinline)) pl_stats pl_run(const char *workdir, const char *statedir, unsigned states,
                                 uint64_t seed, pl_check_fn check, void *ctx) {
     keel__os_record_stop();
     pl_model m;
