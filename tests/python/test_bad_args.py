@@ -265,3 +265,18 @@ def test_execute_limit(vdb: Any, value: Any, exc: type) -> None:
 def test_set_clock(vdb: Any, value: Any, exc: type) -> None:
     db, t, q = vdb
     _raises(exc, "now", lambda: db.set_clock(value))
+
+
+@pytest.mark.parametrize("arg,lo,hi", [("m", 2, 128), ("ef_construction", 1, 4096)])
+@pytest.mark.parametrize("value", [0, -1, 4097, 2**32, 2**32 + 16, 2**64])
+def test_vector_index_graph_parameters(vdb: Any, arg: str, lo: int, hi: int, value: int) -> None:
+    # Before the fix m=0 and ef_construction=0 were taken as "the default" (16, 200) and
+    # 2**32 + 16 was refused as not "a non-negative int".
+    db, t, q = vdb
+    if lo <= value <= hi:
+        return
+    _raises(keeldb.ValidationError, f"{arg} {value}: it must be between {lo} and {hi}",
+            lambda: t.add_vector_index("vi2", attribute="vec", dimensions=4, **{arg: value}))
+    assert [v["name"] for v in t.vector_indexes()] == ["vix"]
+    t.add_vector_index("vi2", attribute="vec", dimensions=4, **{arg: lo})
+    assert {v["name"]: v[arg] for v in t.vector_indexes()}["vi2"] == lo
