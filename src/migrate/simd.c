@@ -31,6 +31,7 @@
 #include <isa-l/crc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define META 20u
 #define ALIGN_1 1u
@@ -186,6 +187,11 @@ keel_status keel_simd_open(const char *path, uint32_t alignment, keel_simd_file 
     int err = keel__os_open(path, O_RDONLY | O_CLOEXEC, 0, &f->fd);
     if (err) {
         st = keel__fail_errno(err, "cannot open %s", path);
+        goto fail;
+    }
+    struct stat sb;
+    if (fstat(f->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {  /* a FIFO read as an empty file */
+        st = keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
         goto fail;
     }
     if ((err = keel__os_fsize(f->fd, &f->len)) != 0) {
