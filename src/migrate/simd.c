@@ -27,6 +27,7 @@
 #include "migrate/migrate.h"
 #include "base/base.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <isa-l/crc.h>
 #include <stdlib.h>
@@ -191,7 +192,8 @@ keel_status keel_simd_open(const char *path, uint32_t alignment, keel_simd_file 
     }
     struct stat sb;
     if (fstat(f->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {  /* a FIFO read as an empty file */
-        st = keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
+        st = S_ISDIR(sb.st_mode) ? keel__fail_errno(EISDIR, "reading %s", path)
+                                 : keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
         goto fail;
     }
     if ((err = keel__os_fsize(f->fd, &f->len)) != 0) {

@@ -85,7 +85,8 @@ keel_status keel_rec_reader_open(const char *path, const keel_rec_reader_options
     }
     struct stat sb;
     if (fstat(r->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {  /* a FIFO read as an empty file */
-        st = keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
+        st = S_ISDIR(sb.st_mode) ? keel__fail_errno(EISDIR, "reading %s", path)
+                                 : keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
         goto fail;
     }
     if ((e = keel__os_fsize(r->fd, &r->size)) != 0) {
