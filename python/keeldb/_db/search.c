@@ -320,6 +320,7 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     keel_db_hit *hits = NULL;
     size_t *counts = NULL, nhits = 0;
     PyObject *result = NULL;
+    int pinned = 0;
     if (opt_str(a[4], "filter", &o.filter) < 0 || opt_str(a[7], "projection", &o.projection) < 0)
         goto out;
     if (a[5] != NULL && a[5] != Py_None) {
@@ -363,6 +364,9 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
         goto out;
     }
     keel_status rc;
+    if (db_pin(self) < 0)   /* hits lie in the mapping until decoded (common.h) */
+        goto out;
+    pinned = 1;
     IO_CALL(self, rc = keel_db_search_batch(self->db, table, index, view.buf, nq, dims,
                                             (uint32_t)k, &o, hits, counts));
     if (rc != KEEL_OK) {
@@ -403,6 +407,8 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     if (batch)
         result = all;
 out:
+    if (pinned)
+        db_unpin(self);
     if (hits != NULL)
         keel_db_hits_free(hits, nhits);
     PyMem_Free(hits);
