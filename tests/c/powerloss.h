@@ -25,7 +25,8 @@
  *
  * Bounded and seeded: PL_STATES (env KEEL_POWERLOSS_STATES) random states per crash point,
  * seed from env KEEL_POWERLOSS_SEED; a longer run is the same test with a larger count.
- * The Database face (next) reuses this file as is: record its workload, write a checker.
+ * The Database face reuses this file as is: test_db_powerloss.c records its workload and
+ * checks each state with a fingerprint of the whole database.
  */
 #ifndef KEEL_TEST_POWERLOSS_H
 #define KEEL_TEST_POWERLOSS_H
