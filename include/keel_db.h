@@ -644,7 +644,10 @@ typedef struct keel_db_table_update {
  * are built from the table's items in atomic batches (writes in between keep it current),
  * then the mark is cleared; the call returns when the index is ready. A crash meanwhile
  * leaves it "creating": the next writable open restarts the backfill from the start
- * (entries already written are rewritten identically). Local indexes can only be created
+ * (entries already written are rewritten identically). So does a failure meanwhile (an I/O
+ * error, a full disk: the call returns it), and calling keel_db_update_table again with
+ * the same definition resumes the backfill at once (another definition for that name is
+ * KEEL_EVALIDATION until the index is dropped). Local indexes can only be created
  * with the table (KEEL_EVALIDATION), as in DynamoDB. Dropping an index removes its catalog
  * entry and every entry of it in one atomic append. */
 KEEL_API keel_status keel_db_update_table(keel_db *db, const char *table,
