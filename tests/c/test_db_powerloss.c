@@ -228,7 +228,8 @@ static bool dbp_disarm(dbp_work *w, keel_status st, const char *what) {
     }
     w->failed++;
     const char *msg = keel_errmsg();
-    CHECKF(st == KEEL_EIO || st == KEEL_ENOSPC, "%s under fault %d/%d/%u: %s: %s", what,
+    CHECKF(st == KEEL_EIO || st == KEEL_ENOSPC || (st == KEEL_ENOMEM && w->fault_op ==
+           KEEL_OS_MMAP), "%s under fault %d/%d/%u: %s: %s", what,
            (int)w->fault_op, (int)w->fault_kind, w->fault_skip, st_name(st), msg);
     char err[512], why[600];
     char *now = fingerprint(w->db, err, sizeof err);
@@ -528,9 +529,10 @@ static void test_database(void) {
 }
 
 /* The same workload with I/O faults: each operation in turn runs once while the first,
- * second or third write fails (EIO, or a short write and ENOSPC) or the first sync fails.
- * A failed operation must report the fault (KEEL_EIO or KEEL_ENOSPC) and leave the
- * database exactly as before, in memory; run again without the fault it succeeds, and from
+ * second or third write fails (EIO, or a short write and ENOSPC), or the first or second
+ * sync, a mapping, a rename, a truncate or an open fails. A failed operation must report
+ * the fault (KEEL_EIO, KEEL_ENOSPC, or KEEL_ENOMEM for a mapping) and leave the database
+ * exactly as before, in memory; run again without the fault it succeeds, and from
  * there on every state equals the fault-free run's, after reopening too. */
 static void test_database_faults(void) {
     static dbp_work ref, w;
@@ -547,7 +549,9 @@ static void test_database_faults(void) {
     static const struct { keel_os_op op; keel_fault_kind kind; unsigned skip; } plan[] = {
         {KEEL_OS_WRITE, KEEL_FAULT_EIO, 0}, {KEEL_OS_WRITE, KEEL_FAULT_SHORT, 0},
         {KEEL_OS_WRITE, KEEL_FAULT_ENOSPC, 1}, {KEEL_OS_WRITE, KEEL_FAULT_EIO, 2},
-        {KEEL_OS_SYNC, KEEL_FAULT_EIO, 0},
+        {KEEL_OS_SYNC, KEEL_FAULT_EIO, 0}, {KEEL_OS_SYNC, KEEL_FAULT_EIO, 1},
+        {KEEL_OS_MMAP, KEEL_FAULT_ENOSPC, 0}, {KEEL_OS_RENAME, KEEL_FAULT_EIO, 0},
+        {KEEL_OS_TRUNCATE, KEEL_FAULT_EIO, 0}, {KEEL_OS_OPEN, KEEL_FAULT_EIO, 0},
     };
     unsigned runs = 0, failed = 0;
     for (unsigned at = 0; at < ndo && h_failures() < 10; at++) {
