@@ -228,8 +228,9 @@ KEEL_API keel_status keel_copy(keel_store *src, const void *key, size_t key_len,
                                keel_store *dst, const void *dst_key, size_t dst_key_len);
 
 /* Copy, then delete `key` from `src`. Within one store this is keel_rename (atomic).
- * Between two stores the copy is made durable (per dst's sync mode) before the delete, so
- * a crash in between leaves the value in both, never in neither. */
+ * Between two stores the copy is made durable (fdatasync of dst, whatever its sync mode)
+ * before the delete, so a crash or a power loss in between leaves the value in both, never
+ * in neither. */
 KEEL_API keel_status keel_move(keel_store *src, const void *key, size_t key_len,
                                keel_store *dst, const void *dst_key, size_t dst_key_len);
 

@@ -547,8 +547,11 @@ typedef struct keel_db_io_report {
 } keel_db_io_report;
 
 /* Write every item of `table` to `path` ("-": standard output), replacing the file. The
- * items are those a scan sees (read-committed, not a snapshot). On an error a partial file
- * is removed. */
+ * items are those a scan sees (read-committed, not a snapshot). A regular file (or a new
+ * name) is replaced only once the new one is whole and fsynced (written beside it as
+ * <path>.export-<pid>-<n>, then renamed), so an error, a kill or a crash leaves the old
+ * file as it was; a symlink, FIFO or device is written in place. KEEL_EINVAL when `path`
+ * is the database's own file. */
 KEEL_API keel_status keel_db_export(keel_db *db, const char *table, const char *path,
                                     const keel_db_io_opts *opts, keel_db_io_report *report);
 /* Put the items of `path` ("-": standard input; gzip or plain) into `table`, which must
@@ -641,7 +644,10 @@ typedef struct keel_db_table_update {
  * are built from the table's items in atomic batches (writes in between keep it current),
  * then the mark is cleared; the call returns when the index is ready. A crash meanwhile
  * leaves it "creating": the next writable open restarts the backfill from the start
- * (entries already written are rewritten identically). Local indexes can only be created
+ * (entries already written are rewritten identically). So does a failure meanwhile (an I/O
+ * error, a full disk: the call returns it), and calling keel_db_update_table again with
+ * the same definition resumes the backfill at once (another definition for that name is
+ * KEEL_EVALIDATION until the index is dropped). Local indexes can only be created
  * with the table (KEEL_EVALIDATION), as in DynamoDB. Dropping an index removes its catalog
  * entry and every entry of it in one atomic append. */
 KEEL_API keel_status keel_db_update_table(keel_db *db, const char *table,

@@ -242,10 +242,22 @@ int keel__os_open(const char *path, int flags, int mode, int *fd_out) {
         struct stat st;
         existed = stat(path, &st) == 0;
     }
+    /* O_NONBLOCK for the open only: a read-only open of a FIFO would otherwise wait
+     * forever for a writer (Database(fifo, readonly=True), `keel FIFO get` hung), where
+     * the caller's fstat now refuses it as not a regular file. Cleared right after, so
+     * reads and writes of the descriptor block as usual. */
     int fd;
-    do fd = open(path, flags | O_CLOEXEC, mode);
+    do fd = open(path, flags | O_CLOEXEC | O_NONBLOCK, mode);
     while (fd < 0 && errno == EINTR);
     if (fd < 0) return errno;
+    if (!(flags & O_NONBLOCK)) {
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+            int e = errno;
+            close(fd);
+            return e;
+        }
+    }
     if (rec_on) rec_opened(fd, path, !existed, tmpfile);
     *fd_out = fd;
     return 0;

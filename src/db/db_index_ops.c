@@ -318,6 +318,20 @@ static keel_status drop_index(keel_db *db, const char *table, const char *name) 
     return st;
 }
 
+/* Is `x` (an index still being created) what `def` asks for? */
+static bool same_def(const kdb_index *x, const keel_db_index_def *def) {
+    if (x->local != (def->local != 0) || strcmp(x->pk, def->pk_name) != 0 ||
+        x->pkt != def->pk_type || strcmp(x->sk, def->sk_name ? def->sk_name : "") != 0 ||
+        x->skt != (def->sk_name ? def->sk_type : KEEL_DB_KEY_NONE) ||
+        x->proj != def->projection || x->ninclude != def->ninclude)
+        return false;
+    const char *inc = x->include;
+    for (size_t i = 0; i < def->ninclude; i++, inc += strlen(inc) + 1)
+        if (!inc || !def->include || !def->include[i] || strcmp(inc, def->include[i]) != 0)
+            return false;
+    return true;
+}
+
 static keel_status create_index(keel_db *db, const char *table, const keel_db_index_def *def) {
     if (def->local)
         return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: local "
@@ -329,7 +343,22 @@ static keel_status create_index(keel_db *db, const char *table, const keel_db_in
     kdb_index x;
     memset(&x, 0, sizeof x);
     if (!t) st = keel__fail(KEEL_ENOTABLE, "no table named '%.255s'", table);
-    else if (id > KDB_TABLE_LAST)
+    /* A backfill that failed (a full disk, an I/O error) leaves its index "creating", as a
+     * crash does; a writable open restarts it, and so does asking again for the same
+     * index. Without this, the retry was "Duplicate index name" and the index stayed
+     * unreadable until the database was reopened. */
+    kdb_index *old = t && def->name ? kdb_index_find(db, t->id, def->name) : NULL;
+    if (st == KEEL_OK && old && old->creating) {
+        uint32_t old_id = old->id;
+        bool same = same_def(old, def);
+        keel__writer_leave(db->s);
+        if (!same)
+            return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: "
+                              "index %s is still being created, with another definition (an "
+                              "earlier backfill failed); drop it first", def->name);
+        return backfill(db, old_id);
+    }
+    if (st == KEEL_OK && id > KDB_TABLE_LAST)
         st = keel__fail(KEEL_EVALIDATION, "no index ids are left in this database");
     if (st == KEEL_OK) st = check_def(db, t, def, &x);
     if (st == KEEL_OK) {

@@ -18,12 +18,24 @@
  *
  * Lines are untrusted: each is bounded (KDB_IO_MAX_LINE) before it is parsed, and the JSON
  * decoder bounds nesting.
+ *
+ * Export never destroys what `path` held before it has the whole new file. A path that is
+ * the database's own file (same device and inode) is refused: truncating it in place
+ * emptied the database and killed the exporting process with SIGBUS on the next read of
+ * its mapping. A regular file (or a new name) is written under a temporary name beside it
+ * (<path>.export-<pid>-<n>, created exclusively), fsynced, then renamed over `path`, so a
+ * crash or a kill in between leaves the old file whole; an error removes only the
+ * temporary. Anything else (a symlink, a FIFO, a device such as /dev/stdout) is written
+ * in place and never removed.
  */
 #include "db/db_internal.h"
 #include "db/json.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -40,6 +52,33 @@ static keel_status io_fail(const char *what, const char *path) {
 
 /* ---- export ---------------------------------------------------------------------------------- */
 
+/* Where an export to `path` writes (see the top of the file): KEEL_EINVAL when `path` is
+ * the database's own file; *tmp_out a malloc'd temporary name beside a regular file or a
+ * new name, NULL to write `path` in place. */
+static keel_status export_target(keel_db *db, const char *path, char **tmp_out) {
+    static atomic_uint seq;
+    *tmp_out = NULL;
+    struct stat sb, lsb;
+    if (stat(path, &sb) == 0) {
+        keel_status st = keel__reader_enter(db->s);
+        if (st != KEEL_OK) return st;
+        bool self = (uint64_t)sb.st_ino == db->s->inode && (uint64_t)sb.st_dev == db->s->device;
+        keel__reader_leave(db->s);
+        if (self)
+            return keel__fail(KEEL_EINVAL, "cannot export to %s: it is the database's own file",
+                              path);
+    }
+    bool exists = lstat(path, &lsb) == 0;
+    if (exists && !S_ISREG(lsb.st_mode)) return KEEL_OK;  /* a symlink, FIFO or device */
+    if (!exists && errno != ENOENT) return io_fail("cannot create", path);
+    size_t n = strlen(path) + 48;
+    char *tmp = malloc(n);
+    if (!tmp) return keel__fail(KEEL_ENOMEM, "exporting to %s", path);
+    snprintf(tmp, n, "%s.export-%ld-%u", path, (long)getpid(), atomic_fetch_add(&seq, 1));
+    *tmp_out = tmp;
+    return KEEL_OK;
+}
+
 keel_status keel_db_export(keel_db *db, const char *table, const char *path,
                            const keel_db_io_opts *opts, keel_db_io_report *report) {
     keel_db_io_report rep = {0, 0, 0};
@@ -49,11 +88,28 @@ keel_status keel_db_export(keel_db *db, const char *table, const char *path,
     keel_status st = keel_db_describe_table(db, table, &info);
     if (st != KEEL_OK) return st;
     bool out_std = strcmp(path, "-") == 0;
-    int fd = out_std ? dup(STDOUT_FILENO) : open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) return io_fail("cannot create", path);
-    gzFile gz = gzdopen(fd, opts && opts->gzip ? "wb6" : "wbT");
+    char *tmp = NULL;        /* the temporary name, when writing beside a regular file */
+    int fd = -1;
+    if (out_std) {
+        fd = dup(STDOUT_FILENO);
+        if (fd < 0) return io_fail("cannot write to", "standard output");
+    } else {
+        if ((st = export_target(db, path, &tmp)) != KEEL_OK) return st;
+        fd = open(tmp ? tmp : path, O_WRONLY | O_CREAT | (tmp ? O_EXCL : O_TRUNC) | O_CLOEXEC,
+                  0666);
+        if (fd < 0) {
+            st = io_fail("cannot create", path);
+            free(tmp);
+            return st;
+        }
+    }
+    int syncfd = tmp ? dup(fd) : -1;   /* gzclose closes fd; the data is synced after it */
+    gzFile gz = (!tmp || syncfd >= 0) ? gzdopen(fd, opts && opts->gzip ? "wb6" : "wbT") : NULL;
     if (!gz) {
         close(fd);
+        if (syncfd >= 0) close(syncfd);
+        if (tmp) unlink(tmp);
+        free(tmp);
         return keel__fail(KEEL_ENOMEM, "gzdopen %s", path);
     }
     keel_db_query q = KEEL_DB_QUERY_INIT;
@@ -88,7 +144,13 @@ keel_status keel_db_export(keel_db *db, const char *table, const char *path,
     keel_db_cursor_free(c);
     int zr = gzclose(gz);
     if (st == KEEL_OK && zr != Z_OK) st = keel__fail(KEEL_EIO, "closing %s: %s", path, strerror(errno ? errno : EIO));
-    if (st != KEEL_OK && !out_std) unlink(path);
+    if (tmp) {
+        if (st == KEEL_OK && fsync(syncfd) != 0) st = io_fail("cannot sync", tmp);
+        close(syncfd);
+        if (st == KEEL_OK && rename(tmp, path) != 0) st = io_fail("cannot rename the export onto", path);
+        if (st != KEEL_OK) unlink(tmp);
+        free(tmp);
+    }
     if (report) *report = rep;
     return st;
 }

@@ -27,10 +27,12 @@
 #include "migrate/migrate.h"
 #include "base/base.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <isa-l/crc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define META 20u
 #define ALIGN_1 1u
@@ -186,6 +188,12 @@ keel_status keel_simd_open(const char *path, uint32_t alignment, keel_simd_file 
     int err = keel__os_open(path, O_RDONLY | O_CLOEXEC, 0, &f->fd);
     if (err) {
         st = keel__fail_errno(err, "cannot open %s", path);
+        goto fail;
+    }
+    struct stat sb;
+    if (fstat(f->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {  /* a FIFO read as an empty file */
+        st = S_ISDIR(sb.st_mode) ? keel__fail_errno(EISDIR, "reading %s", path)
+                                 : keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
         goto fail;
     }
     if ((err = keel__os_fsize(f->fd, &f->len)) != 0) {

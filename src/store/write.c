@@ -392,6 +392,10 @@ keel_status keel_move(keel_store *src, const void *key, size_t key_len, keel_sto
     if (src->read_only) return keel__fail(KEEL_EREADONLY, "move: source %s is read-only", src->path);
     keel_status st = keel_copy(src, key, key_len, dst, dst_key, dst_key_len);
     if (st != KEEL_OK) return st;
+    /* The copy reaches the disk before the delete can: with dst under KEEL_SYNC_NONE and
+     * src syncing, the delete was durable first, and a power loss left the value in
+     * neither store (tests/c/test_powerloss.c, test_move_between_stores). */
+    if (dst->sync == KEEL_SYNC_NONE && (st = keel_sync(dst)) != KEEL_OK) return st;
     st = keel_delete(src, key, key_len);
     return st == KEEL_NOTFOUND ? KEEL_OK : st;  /* deleted meanwhile by another thread */
 }

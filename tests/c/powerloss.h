@@ -25,7 +25,8 @@
  *
  * Bounded and seeded: PL_STATES (env KEEL_POWERLOSS_STATES) random states per crash point,
  * seed from env KEEL_POWERLOSS_SEED; a longer run is the same test with a larger count.
- * The Database face (next) reuses this file as is: record its workload, write a checker.
+ * The Database face reuses this file as is: test_db_powerloss.c records its workload and
+ * checks each state with a fingerprint of the whole database.
  */
 #ifndef KEEL_TEST_POWERLOSS_H
 #define KEEL_TEST_POWERLOSS_H
@@ -287,7 +288,7 @@ static void pl_clear_dir(const char *dir) {
 /* Replay the recorded log (recording is stopped) and check every crash point of it with
  * `states` random disk states plus the two extremes. `workdir` is the directory the
  * workload used; `statedir` is created and filled for each state. */
-static H_UNUSED pl_stats pl_run(const char *workdir, const char *statedir, unsigned states,
+static H_UNUSED __attribute__((noinline)) pl_stats pl_run(const char *workdir, const char *statedir, unsigned states,
                                 uint64_t seed, pl_check_fn check, void *ctx) {
     keel__os_record_stop();
     pl_model m;

@@ -11,7 +11,9 @@
 #include "keel_db.h"
 #include "keel_server.h"
 
+#include <dirent.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #define NOT_OK(expr)                                                                       \
     do {                                                                                   \
@@ -170,6 +172,78 @@ static void test_damaged_catalog_fails_open_cleanly(void) {
     CHECK_ST(keel_db_open(h_path("cat.keel"), &o, &db), KEEL_ECORRUPT);
 }
 
+/* An export whose target is the database's own file (by name or through a symlink) is
+ * refused: it used to truncate the file in place, emptying the database, and the next read
+ * of the mapping killed the process with SIGBUS. An export replaces an existing file only
+ * once the new one is whole: while it runs (seen from its progress callback) and after it
+ * fails, the old file is unchanged, and no temporary is left. */
+typedef struct export_watch {
+    const char *path;
+    size_t calls, unchanged;
+} export_watch;
+
+static void export_progress(void *ctx, uint64_t done, uint64_t total) {
+    export_watch *w = ctx;
+    (void)done, (void)total;
+    size_t n = 0;
+    uint8_t *p = read_file(w->path, &n);
+    w->calls++;
+    if (p && n == 4 && memcmp(p, "old\n", 4) == 0) w->unchanged++;
+    free(p);
+}
+
+static size_t count_dir_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    size_t n = 0;
+    while (d && (de = readdir(d)) != NULL)
+        if (de->d_name[0] != '.') n++;
+    if (d) closedir(d);
+    return n;
+}
+
+static void test_export_target(void) {
+    keel_db *db;
+    const char *path = h_path("self.keel");
+    REQUIRE_OK(keel_db_open(path, NULL, &db));
+    keel_db_schema sc = {"pk", KEEL_DB_KEY_S, NULL, KEEL_DB_KEY_NONE};
+    REQUIRE_OK(keel_db_create_table(db, "tab", &sc));
+    REQUIRE_OK(keel_db_put_item(db, "tab", item_a, sizeof item_a));
+    keel_db_io_report rep;
+    CHECK_ST(keel_db_export(db, "tab", path, NULL, &rep), KEEL_EINVAL);
+    CHECK(strstr(keel_errmsg(), "database's own file") != NULL);
+    CHECK(symlink(path, h_path("link.json")) == 0);
+    CHECK_ST(keel_db_export(db, "tab", h_path("link.json"), NULL, &rep), KEEL_EINVAL);
+    keel_view v;
+    CHECK_OK(keel_db_get_item(db, "tab", item_a, sizeof item_a, &v));  /* still readable */
+    CHECK_OK(keel_db_verify(db, NULL));
+
+    const char *out = h_path("out.json");
+    REQUIRE(write_file(out, (const uint8_t *)"old\n", 4) == 0);
+    export_watch w = {out, 0, 0};
+    keel_db_io_opts o = KEEL_DB_IO_OPTS_INIT;
+    o.progress = export_progress;
+    o.progress_ctx = &w;
+    size_t before = count_dir_entries(h_dir);
+    CHECK_OK(keel_db_export(db, "tab", out, &o, &rep));
+    CHECK(rep.items == 1 && w.calls == 1 && w.unchanged == 1);
+    size_t n = 0;
+    uint8_t *p = read_file(out, &n);
+    CHECK(p && n > 10 && memcmp(p, "{\"Item\":", 8) == 0);
+    free(p);
+    CHECK(count_dir_entries(h_dir) == before);  /* no temporary left */
+    REQUIRE(write_file(out, (const uint8_t *)"old\n", 4) == 0);
+    CHECK_ST(keel_db_export(db, "nosuchtable", out, NULL, &rep), KEEL_ENOTABLE);
+    p = read_file(out, &n);
+    CHECK(p && n == 4 && memcmp(p, "old\n", 4) == 0);
+    free(p);
+    CHECK(count_dir_entries(h_dir) == before);
+    keel_db_free(db);
+    CHECK_OK(keel_db_open(path, NULL, &db));   /* the database survived all of it */
+    CHECK_OK(keel_db_get_item(db, "tab", item_a, sizeof item_a, &v));
+    keel_db_free(db);
+}
+
 static void test_null_arguments(void) {
     keel_db *db;
     REQUIRE_OK(keel_db_open_memory(NULL, &db));
@@ -323,6 +397,7 @@ int main(int argc, char **argv) {
         H_TEST(test_null_arguments),
         H_TEST(test_null_table_writes),
         H_TEST(test_damaged_catalog_fails_open_cleanly),
+        H_TEST(test_export_target),
     };
     return h_main(argc, argv, tests, H_COUNT(tests));
 }

@@ -265,3 +265,57 @@ def test_execute_limit(vdb: Any, value: Any, exc: type) -> None:
 def test_set_clock(vdb: Any, value: Any, exc: type) -> None:
     db, t, q = vdb
     _raises(exc, "now", lambda: db.set_clock(value))
+
+
+@pytest.mark.parametrize("arg,lo,hi", [("m", 2, 128), ("ef_construction", 1, 4096)])
+@pytest.mark.parametrize("value", [0, -1, 4097, 2**32, 2**32 + 16, 2**64])
+def test_vector_index_graph_parameters(vdb: Any, arg: str, lo: int, hi: int, value: int) -> None:
+    # Before the fix m=0 and ef_construction=0 were taken as "the default" (16, 200) and
+    # 2**32 + 16 was refused as not "a non-negative int".
+    db, t, q = vdb
+    if lo <= value <= hi:
+        return
+    _raises(keeldb.ValidationError, f"{arg} {value}: it must be between {lo} and {hi}",
+            lambda: t.add_vector_index("vi2", attribute="vec", dimensions=4, **{arg: value}))
+    assert [v["name"] for v in t.vector_indexes()] == ["vix"]
+    t.add_vector_index("vi2", attribute="vec", dimensions=4, **{arg: lo})
+    assert {v["name"]: v[arg] for v in t.vector_indexes()}["vi2"] == lo
+
+
+FIFO_OPENS = """
+import sys, keeldb
+p = sys.argv[1]
+for name, f in [("Database ro", lambda: keeldb.Database.open(p, readonly=True)),
+                ("Database", lambda: keeldb.Database.open(p)),
+                ("DataStore ro", lambda: keeldb.DataStore(p, readonly=True)),
+                ("DataStore", lambda: keeldb.DataStore(p)),
+                ("RecordReader", lambda: keeldb.RecordReader(p))]:
+    try:
+        f()
+        print(name, "opened")
+    except Exception as e:
+        print(name, type(e).__name__, e)
+"""
+
+
+def test_a_fifo_is_refused_not_waited_on(tmp_path: Path, cli: str) -> None:
+    # A read-only open of a FIFO used to block forever in open(2), waiting for a writer
+    # (Database(fifo, readonly=True), `keel FIFO get`); a RecordReader and import-simd read
+    # it as an empty file. Each now says it is not a regular file.
+    import subprocess
+    import sys
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    r = subprocess.run([sys.executable, "-c", FIFO_OPENS, str(fifo)], capture_output=True,
+                       text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) == 5 and all("is not a regular file" in x for x in lines), lines
+    assert all("FormatError" in x for x in lines[:4]), lines
+    for args in (["get", "k"], ["ls"], ["verify"]):
+        c = subprocess.run([cli, str(fifo)] + args, capture_output=True, text=True, timeout=20)
+        assert c.returncode == 3 and "is not a regular file" in c.stderr, (args, c.stderr)
+    c = subprocess.run([cli, "import-simd", str(fifo), str(tmp_path / "o.keel")],
+                       capture_output=True, text=True, timeout=20)
+    assert c.returncode == 3 and "is not a regular file" in c.stderr, c.stderr
+    assert not (tmp_path / "o.keel").exists()

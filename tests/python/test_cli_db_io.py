@@ -152,6 +152,22 @@ def test_export_errors(keel: Keel, filled: Path, tmp_path: Path) -> None:
     assert_error(keel.db(filled, "export", "tbl", str(tmp_path / "no" / "dir" / "o"), check=3), 3)
 
 
+def test_export_onto_the_database_itself_is_refused(keel: Keel, filled: Path,
+                                                    tmp_path: Path) -> None:
+    # It used to truncate the database to 0 bytes and die of SIGBUS (exit 135).
+    before = filled.read_bytes()
+    assert_error(keel.db(filled, "export", "tbl", str(filled), check=3), 3, "own file")
+    assert filled.read_bytes() == before
+    out = tmp_path / "old.json"
+    out.write_text("old\n")
+    assert_error(keel.db(filled, "export", "nope", str(out), check=3), 3, "left as it was")
+    assert out.read_text() == "old\n"
+    keel.db(filled, "export", "tbl", str(out))
+    assert len(out.read_text().splitlines()) == len(EVERY_TYPE)
+    assert sorted(os.listdir(tmp_path)) == sorted([filled.name, out.name])
+    assert len(scan(keel, filled, "tbl")) == len(EVERY_TYPE)
+
+
 def test_import_draws_a_bar_on_a_terminal(keel: Keel, filled: Path, tmp_path: Path,
                                           cli: str) -> None:
     src = tmp_path / "in.json"

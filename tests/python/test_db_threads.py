@@ -131,3 +131,55 @@ def test_one_cursor_shared_by_threads_never_repeats_an_item() -> None:
 
         run_threads(worker, n=4)
         assert sorted(seen) == list(range(3000))
+
+
+CLOSE_WHILE_DECODING = """
+import gc, sys, numpy as np, keeldb
+db = keeldb.Database.create_in_memory()
+t = db.create_table("tab", partition_key=("pk", "S"), sort_key=("sk", "N"))
+t.add_vector_index("vix", "v", 4)
+t.batch_write(puts=[{"pk": "a", "sk": i, "m": {"x": [i, {"y": "z"}]},
+                     "v": np.full(4, i + 1.0, np.float32)} for i in range(300)])
+outcome = []
+armed = False
+
+def cb(phase, info):  # runs inside the call, wherever a collection starts
+    if phase == "start" and armed and not outcome:
+        try:
+            db.close()
+            outcome.append("closed")
+        except BufferError as e:
+            outcome.append(str(e))
+
+gc.callbacks.append(cb)
+q = np.ones(4, np.float32)
+calls = {"execute": lambda: db.execute("SELECT * FROM tab WHERE pk = 'a'", limit=300),
+         "search": lambda: t.search("vix", q, 100, exact=True),
+         "search_batch": lambda: t.search_batch("vix", np.ones((2, 4), np.float32), 50)}
+gc.set_threshold(1)
+armed = True
+r = calls[sys.argv[1]]()
+armed = False
+gc.set_threshold(700)
+print(len(r), outcome[0] if outcome else "no collection")
+del r
+db.close()
+print(db.closed)
+"""
+
+
+def test_close_from_inside_a_call_decoding_mapped_results() -> None:
+    # execute() and search() decode results that lie in the file's mapping after the
+    # library call returns; Python code run meanwhile (here a garbage collection's callback;
+    # in the wild another thread switched in) could close the database and unmap them:
+    # execute() then crashed with SIGSEGV in keel_db_result_next (found by a thread racing
+    # close() against execute(), under ASan). Now close() refuses while a call decodes.
+    import subprocess
+    import sys
+    for call, n in (("execute", "300"), ("search", "100"), ("search_batch", "2")):
+        r = subprocess.run([sys.executable, "-c", CLOSE_WHILE_DECODING, call],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, (call, r.returncode, r.stderr[-2000:])
+        got, closed = r.stdout.splitlines()
+        assert got.startswith(n + " cannot close the database while 1 call"), (call, got)
+        assert "decodes results from the file's mapping" in got and closed == "True"

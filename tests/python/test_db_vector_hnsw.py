@@ -175,9 +175,9 @@ def test_small_table_is_exact(tmp_path: Any) -> None:
 def test_bad_parameters(tmp_path: Any) -> None:
     db = keeldb.Database(str(tmp_path / "d.keel"))
     t = db.create_table("tbl", partition_key=("p", "N"))
-    with pytest.raises(keeldb.ValidationError, match="M 1"):
+    with pytest.raises(keeldb.ValidationError, match="m 1: it must be between 2 and 128"):
         t.add_vector_index("vec", "v", 4, m=1)
-    with pytest.raises(keeldb.ValidationError, match="M 129"):
+    with pytest.raises(keeldb.ValidationError, match="m 129"):
         t.add_vector_index("vec", "v", 4, m=129)
     with pytest.raises(keeldb.ValidationError, match="ef_construction"):
         t.add_vector_index("vec", "v", 4, ef_construction=5000)

@@ -115,7 +115,7 @@ int cmd_export(db_args *a) {
     if (bar.drawn) fputs("\r\033[K", stderr);
     if (st != KEEL_OK)
         return close_db(db, a->path, cli_fail(st, "export '%s' to '%s' (%" PRIu64 " items "
-                                              "written before the error; the file is removed)",
+                                              "written before the error; the file is left as it was)",
                                               a->pos[0], out, rep.items));
     fprintf(stderr, "keel: exported %" PRIu64 " items of '%s' to '%s'%s\n", rep.items, a->pos[0],
             out, a->gzip ? " (gzip)" : "");

@@ -25,7 +25,8 @@
  * Threads and the GIL: as keeldb._keeldb (see its common.h). Lookups (get) keep the GIL;
  * writes, batches, flush, compact, verify, open, close and cursor refills release it while
  * holding `oplock` for reading; close() sets `closed` under the GIL and then takes `oplock`
- * for writing, so it waits for the calls in flight.
+ * for writing, so it waits for the calls in flight. Calls that decode results lying in the
+ * mapping pin the database (db_pin, `pins`) and close() refuses while one is pinned.
  *
  * Errors: the store's statuses map to the classes of keeldb._keeldb (Error, CorruptError,
  * FormatError, ...), taken from that module at init; this module adds ValidationError,
@@ -154,6 +155,7 @@ typedef struct {
     int readonly;
     int memory;
     Py_ssize_t exports;     /* live buffer exports of Vectors over this mapping */
+    Py_ssize_t pins;        /* calls decoding results that lie in the mapping (db_pin) */
     int64_t clock_now;      /* set_clock(): TTL's fixed time (atomic; indexes.c) */
 } DatabaseObject;
 
@@ -260,6 +262,41 @@ db_check(DatabaseObject *self)
         return -1;
     }
     return 0;
+}
+
+/* Results that lie in the file's mapping (a PartiQL result's items, a search's stored
+ * hits, a cursor's whole items, a get's item) are decoded under the GIL after the library
+ * call, and decoding can run Python code (a garbage collection's callbacks and finalizers),
+ * which may switch threads or call close() itself. close() unmaps the file, so such a call
+ * pins the database (checked open, with the GIL held) from before its library call until
+ * its last view is decoded, and close() refuses (BufferError) while any call is pinned.
+ * Before the pins, a thread closing while another ran execute() crashed it (SIGSEGV in
+ * keel_db_result_next over the unmapped file). A counter under the GIL, not oplock: a
+ * close from the pinned thread itself would deadlock on a lock. */
+static inline int
+db_pin(DatabaseObject *self)
+{
+    if (db_check(self) < 0)
+        return -1;
+    self->pins++;
+    return 0;
+}
+
+static inline void
+db_unpin(DatabaseObject *self)
+{
+    self->pins--;
+}
+
+/* kdp_decode of a view the caller just got, with the GIL held since it checked the
+ * database open, pinned for the decoding's length. */
+static inline PyObject *
+db_decode_view(DatabaseObject *self, DatabaseObject *vec_db, const uint8_t *p, size_t len)
+{
+    self->pins++;
+    PyObject *r = kdp_decode(self->st, vec_db, p, len);
+    self->pins--;
+    return r;
 }
 
 /* Run `stmt` with the GIL released while holding oplock for reading (see the header and

@@ -339,7 +339,7 @@ Cursor_next(CursorObject *cur)
             return NULL;
     }
     keel_view v = cur->items[cur->i++];
-    return kdp_decode(cur->db->st, cur->projected ? NULL : cur->db, v.data, v.len);
+    return db_decode_view(cur->db, cur->projected ? NULL : cur->db, v.data, v.len);
 }
 
 static PyObject *

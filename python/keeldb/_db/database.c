@@ -184,6 +184,11 @@ Database_close(DatabaseObject *self, PyObject *Py_UNUSED(ignored))
                             "file's mapping) %s still alive",
                             self->exports, self->exports == 1 ? "" : "s",
                             self->exports == 1 ? "is" : "are");
+    if (self->pins > 0)
+        return PyErr_Format(PyExc_BufferError,
+                            "cannot close the database while %zd call%s (execute, search, "
+                            "get, a cursor's next) decode%s results from the file's mapping",
+                            self->pins, self->pins == 1 ? "" : "s", self->pins == 1 ? "s" : "");
     self->closed = 1;
     keel_status rc;
     keel_db *db = self->db;

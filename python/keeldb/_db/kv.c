@@ -78,7 +78,7 @@ kv_get(DatabaseObject *self, PyObject *pk_arg, PyObject *sk_arg)
         Py_RETURN_NONE;
     if (rc != KEEL_OK)
         return kdp_raise_status(self->st, rc, "get", NULL);
-    return kdp_decode(self->st, self, v.data, v.len);
+    return db_decode_view(self, self, v.data, v.len);
 }
 
 static PyObject *

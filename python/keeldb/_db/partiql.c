@@ -71,7 +71,11 @@ kdp_db_execute(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, Py
         return NULL;
     kdp_buf b;
     kdp_buf_init(&b);
-    if (encode_params(self->st, &b, a[1]) < 0) {
+    if (encode_params(self->st, &b, a[1]) < 0) {   /* may run Python code: pin after it */
+        kdp_buf_free(&b);
+        return NULL;
+    }
+    if (db_pin(self) < 0) {     /* the result reads the mapping until it is freed */
         kdp_buf_free(&b);
         return NULL;
     }
@@ -81,8 +85,10 @@ kdp_db_execute(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, Py
     size_t plen = b.len;
     IO_CALL(self, rc = keel_db_execute(self->db, stmt, pp, plen, &o, &r));
     kdp_buf_free(&b);
-    if (rc != KEEL_OK)
+    if (rc != KEEL_OK) {
+        db_unpin(self);
         return kdp_raise_status(self->st, rc, "execute", NULL);
+    }
     PyObject *list = PyList_New(0);
     keel_view v;
     while (list != NULL && (rc = keel_db_result_next(r, &v)) == KEEL_OK) {
@@ -92,6 +98,7 @@ kdp_db_execute(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, Py
         Py_XDECREF(item);
     }
     keel_db_result_free(r);
+    db_unpin(self);
     if (list != NULL && rc != KEEL_NOTFOUND) {
         Py_DECREF(list);
         return kdp_raise_status(self->st, rc, "execute", NULL);

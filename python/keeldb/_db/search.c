@@ -72,10 +72,13 @@ str_list(PyObject *o, const char *what, size_t *n_out, PyObject *keep)
     return v;
 }
 
-/* An optional int parameter: None -> 0 (the default); a bool, a negative or a huge value
- * is refused here, the range by the library. */
+/* An optional int parameter in lo..hi (lo >= 1): None -> 0, the library's default. Any
+ * value outside lo..hi is refused here, 0 included: the library reads 0 as "the default",
+ * so a Python caller's m=0 would silently become 16 (issue 16's "0 means the default"
+ * surprise). The message names the parameter and its range. */
 static int
-opt_u32(DatabaseObject *self, PyObject *o, const char *what, uint32_t *out)
+opt_u32(DatabaseObject *self, PyObject *o, const char *what, long long lo, long long hi,
+        uint32_t *out)
 {
     *out = 0;
     if (o == NULL || o == Py_None)
@@ -92,8 +95,9 @@ opt_u32(DatabaseObject *self, PyObject *o, const char *what, uint32_t *out)
         PyErr_Clear();
         v = -1;
     }
-    if (v < 0 || v > (long long)UINT32_MAX) {
-        PyErr_Format(self->st->ValidationError, "%s %R: it must be a non-negative int", what, o);
+    if (v < lo || v > hi) {
+        PyErr_Format(self->st->ValidationError, "%s %R: it must be between %lld and %lld "
+                     "(None: the default)", what, o, lo, hi);
         return -1;
     }
     *out = (uint32_t)v;
@@ -143,8 +147,8 @@ kdp_db_create_vector_index(DatabaseObject *self, PyObject *const *args, Py_ssize
         goto out;
     }
     def.distance = (keel_db_distance)d;
-    if (opt_u32(self, a[7], "m", &def.m) < 0 ||
-        opt_u32(self, a[8], "ef_construction", &def.ef_construction) < 0)
+    if (opt_u32(self, a[7], "m", 2, KEEL_DB_HNSW_MAX_M, &def.m) < 0 ||
+        opt_u32(self, a[8], "ef_construction", 1, KEEL_DB_MAX_EF, &def.ef_construction) < 0)
         goto out;
     if (a[5] != NULL && a[5] != Py_None) {
         if (PyUnicode_Check(a[5])) {
@@ -316,6 +320,7 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     keel_db_hit *hits = NULL;
     size_t *counts = NULL, nhits = 0;
     PyObject *result = NULL;
+    int pinned = 0;
     if (opt_str(a[4], "filter", &o.filter) < 0 || opt_str(a[7], "projection", &o.projection) < 0)
         goto out;
     if (a[5] != NULL && a[5] != Py_None) {
@@ -359,6 +364,9 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
         goto out;
     }
     keel_status rc;
+    if (db_pin(self) < 0)   /* hits lie in the mapping until decoded (common.h) */
+        goto out;
+    pinned = 1;
     IO_CALL(self, rc = keel_db_search_batch(self->db, table, index, view.buf, nq, dims,
                                             (uint32_t)k, &o, hits, counts));
     if (rc != KEEL_OK) {
@@ -399,6 +407,8 @@ search(DatabaseObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     if (batch)
         result = all;
 out:
+    if (pinned)
+        db_unpin(self);
     if (hits != NULL)
         keel_db_hits_free(hits, nhits);
     PyMem_Free(hits);

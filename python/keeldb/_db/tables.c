@@ -246,7 +246,7 @@ kdp_get_item(DatabaseObject *self, const char *table, PyObject *key)
         Py_RETURN_NONE;
     if (rc != KEEL_OK)
         return kdp_raise_status(self->st, rc, "get_item", NULL);
-    return kdp_decode(self->st, self, v.data, v.len);
+    return db_decode_view(self, self, v.data, v.len);
 }
 
 PyObject *
@@ -353,7 +353,7 @@ kdp_db_batch_get_items(DatabaseObject *self, PyObject *const *args, Py_ssize_t n
         keel_status rc = keel_db_get_item(self->db, name, b.p, b.len, &v);
         if (rc == KEEL_NOTFOUND)
             continue;
-        PyObject *item = rc == KEEL_OK ? kdp_decode(self->st, self, v.data, v.len)
+        PyObject *item = rc == KEEL_OK ? db_decode_view(self, self, v.data, v.len)
                                        : kdp_raise_status(self->st, rc, "batch_get", NULL);
         if (item == NULL || PyList_Append(out, item) < 0)
             Py_CLEAR(out);
