@@ -145,11 +145,12 @@ static keel_status cursor_new(keel_db *db, const char *table, const keel_db_quer
         st = kdb_subst_init(&c->subst, c->names, c->names ? q->names_len : 0, c->values,
                             c->values ? q->values_len : 0);
     if (st == KEEL_OK && q->filter)
-        st = kdb_expr_parse(KDB_EXPR_CONDITION, q->filter, strlen(q->filter), &c->subst,
-                            &c->filter);
+        st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_CONDITION, q->filter, strlen(q->filter),
+                                          &c->subst, &c->filter), "FilterExpression");
     if (st == KEEL_OK && q->projection)
-        st = kdb_expr_parse(KDB_EXPR_PROJECTION, q->projection, strlen(q->projection),
-                            &c->subst, &c->projection);
+        st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_PROJECTION, q->projection,
+                                          strlen(q->projection), &c->subst, &c->projection),
+                           "ProjectionExpression");
     if (st != KEEL_OK) {
         keel_db_cursor_free(c);
         return st;
@@ -241,6 +242,20 @@ out:
     return st;
 }
 
+/* An empty S or B value in a key condition: DynamoDB's message naming the attribute (the
+ * key encoder, which knows no names, would say "partition key"). */
+static keel_status keycond_not_empty(const keel_db_cursor *c, const kdb_keycond *kc) {
+    const kdb_val *v[3] = {&kc->pk, kc->op != KDB_SK_ANY ? &kc->sk1 : NULL,
+                           kc->op == KDB_SK_BETWEEN ? &kc->sk2 : NULL};
+    for (int i = 0; i < 3; i++)
+        if (v[i] && (v[i]->type == KDB_S || v[i]->type == KDB_B) && v[i]->size == 0)
+            return keel__fail(KEEL_EVALIDATION, "One or more parameter values are not valid. "
+                              "The AttributeValue for a key attribute cannot contain an empty "
+                              "%s value. Key: %s", v[i]->type == KDB_S ? "string" : "binary",
+                              i == 0 ? c->t.pk : c->t.sk);
+    return KEEL_OK;
+}
+
 /* A query's filter may not name the key attributes it queries by (the table's, or the
  * index's when querying one), as DynamoDB requires; a scan's filter may. */
 static keel_status filter_spares_keys(const keel_db_cursor *c) {
@@ -275,13 +290,15 @@ keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query 
     if (!q->key_condition)
         st = keel__fail(KEEL_EVALIDATION, "a query needs a key condition expression");
     if (st == KEEL_OK)
-        st = kdb_expr_parse(KDB_EXPR_KEY_CONDITION, q->key_condition, strlen(q->key_condition),
-                            &c->subst, &kc_expr);
+        st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_KEY_CONDITION, q->key_condition,
+                                          strlen(q->key_condition), &c->subst, &kc_expr),
+                           "KeyConditionExpression");
     if (st == KEEL_OK)
         st = kdb_expr_keycond(kc_expr, c->t.pk, c->t.pkt, c->t.skt ? c->t.sk : NULL, c->t.skt,
                               &kc);
     if (st == KEEL_OK) st = kdb_subst_check_unused(&c->subst);
     if (st == KEEL_OK && !key_filter) st = filter_spares_keys(c);
+    if (st == KEEL_OK) st = keycond_not_empty(c, &kc);
     /* Bounds inside the partition P: see db.h for the key layout. */
     kdb_key p;
     if (st == KEEL_OK) st = kdb_key_make(c->t.id, c->t.pkt, &kc.pk, KEEL_DB_KEY_NONE, NULL, &p);

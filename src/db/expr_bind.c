@@ -28,6 +28,15 @@
 #include <string.h>
 
 static keel_status bad_operand(const char *op, kdb_type t) {
+    bool add = strcmp(op, "ADD") == 0;
+    if (add || strcmp(op, "DELETE") == 0) {   /* DynamoDB's words for these two */
+        const char *name = t == KDB_S ? "STRING" : t == KDB_N ? "NUMBER" : t == KDB_B ? "BINARY"
+                         : t == KDB_BOOL ? "BOOLEAN" : t == KDB_NULL ? "NULL" : t == KDB_M ? "MAP"
+                         : t == KDB_L ? "LIST" : kdb_type_name(t);
+        return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
+                          "operator: %s, operand type: %s, typeSet: ALLOWED_FOR_%s_OPERAND", op,
+                          name, op);
+    }
     return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
                       "operator or function: %s, operand type: %s", op, kdb_type_name(t));
 }

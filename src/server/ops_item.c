@@ -35,6 +35,7 @@ static bool write_opts(ksrv_req *r, json_t *in, bool update, ksrv_exprs *e,
         !ksrv_get_str(r, in, "ConditionExpression", false, &o->condition) ||
         !ksrv_get_enum(r, in, "ReturnValues", update ? rv_upd : rv_put, "NONE", &rv) ||
         !ksrv_get_enum(r, in, "ReturnValuesOnConditionCheckFailure", rvf, "NONE", &fail_rv) ||
+        !ksrv_metrics_mode(r, in) ||
         !ksrv_exprs_get(r, in, e))
         return false;
     static const keel_db_return codes[] = {KEEL_DB_RETURN_NONE, KEEL_DB_RETURN_ALL_OLD,
@@ -43,6 +44,15 @@ static bool write_opts(ksrv_req *r, json_t *in, bool update, ksrv_exprs *e,
     for (size_t i = 0; rv_upd[i]; i++)
         if (strcmp(rv_upd[i], rv) == 0) o->return_values = codes[i];
     o->return_old_on_condition_failure = strcmp(fail_rv, "ALL_OLD") == 0;
+    /* names or values with no expression to use them: DynamoDB's words (legacy Expected and
+     * AttributeUpdates are expressions by now, with their own placeholders) */
+    if (!o->condition && (!update || !json_is_string(json_object_get(in, "UpdateExpression"))) &&
+        (e->has_names || e->has_values)) {
+        const char *which = e->has_names ? "Names" : "Values";
+        ksrv_exprs_free(e);
+        return ksrv_fail(r, "ValidationException", "ExpressionAttribute%s can only be specified "
+                         "when using expressions", which);
+    }
     if (e->has_names) {
         o->names = e->names.p;
         o->names_len = e->names.len;
@@ -335,7 +345,7 @@ bool ksrv_batch_write(ksrv_req *r) {
     json_t *req = NULL;
     int cap;
     if (!ksrv_get_obj(r, r->in, "RequestItems", true, &req) ||
-        !ksrv_capacity_mode(r, r->in, &cap))
+        !ksrv_capacity_mode(r, r->in, &cap) || !ksrv_metrics_mode(r, r->in))
         return false;
     if (json_object_size(req) == 0)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value at "

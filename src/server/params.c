@@ -59,8 +59,7 @@ bool ksrv_fail_status(ksrv_req *r, keel_status st, const char *table) {
     case KEEL_ETABLEEXISTS:
         return ksrv_fail(r, "ResourceInUseException", "Table already exists: %s",
                          table ? table : "");
-    case KEEL_ESYNTAX:
-        return ksrv_fail(r, "ValidationException", "Invalid expression: %s", detail);
+    case KEEL_ESYNTAX:     /* the engine names the request member ("Invalid UpdateExpression: ") */
     case KEEL_EVALIDATION:
     case KEEL_EKEYSIZE:
     case KEEL_EINVAL:
@@ -259,6 +258,12 @@ void ksrv_exprs_free(ksrv_exprs *e) {
     kdb_buf_free(&e->names);
     kdb_buf_free(&e->values);
     memset(e, 0, sizeof *e);
+}
+
+bool ksrv_metrics_mode(ksrv_req *r, json_t *obj) {
+    static const char *const modes[] = {"SIZE", "NONE", NULL};
+    const char *m;
+    return ksrv_get_enum(r, obj, "ReturnItemCollectionMetrics", modes, "NONE", &m);
 }
 
 bool ksrv_capacity_mode(ksrv_req *r, json_t *obj, int *mode) {

@@ -431,7 +431,8 @@ static void test_items(void) {
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
           "\"ReturnValues\":\"ALL_NEW\"}", "ValidationException", "enum value set");
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
-          "\"ConditionExpression\":\"v = \"}", "ValidationException", "Invalid expression");
+          "\"ConditionExpression\":\"v = \"}", "ValidationException",
+          "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"=\"");
     /* UpdateItem */
     j = CALL("UpdateItem", "{\"TableName\":\"tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
              "\"UpdateExpression\":\"SET v = v + :one ADD c :one\",\"ExpressionAttributeValues\":"
