@@ -578,3 +578,42 @@ def test_return_item_collection_metrics_is_checked(client, table) -> None:
                            "must satisfy enum value set: [SIZE, NONE]")
     assert "Item" not in client.get_item(TableName="conf", Key=item)
     client.put_item(TableName="conf", Item=item, ReturnItemCollectionMetrics="SIZE")
+
+
+def test_consumed_capacity_of_an_index_read_names_the_index(client) -> None:
+    client.create_table(
+        TableName="capidx", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                   {"AttributeName": "c", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                              {"AttributeName": "c", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"},
+                              {"AttributeName": "l", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}],
+        LocalSecondaryIndexes=[{"IndexName": "by_l", "Projection": {"ProjectionType": "ALL"},
+                                "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"},
+                                              {"AttributeName": "l", "KeyType": "RANGE"}]}])
+    client.put_item(TableName="capidx", Item={"p": {"S": "a"}, "c": {"S": "1"},
+                                              "g": {"S": "G"}, "l": {"S": "L"}})
+    for kw, member, name in (
+            ({"IndexName": "by_g", "KeyConditionExpression": "g = :v"},
+             "GlobalSecondaryIndexes", "by_g"),
+            ({"IndexName": "by_l", "KeyConditionExpression": "p = :v"},
+             "LocalSecondaryIndexes", "by_l")):
+        v = "G" if name == "by_g" else "a"
+        cc = client.query(TableName="capidx", ExpressionAttributeValues={":v": {"S": v}},
+                          ReturnConsumedCapacity="INDEXES", **kw)["ConsumedCapacity"]
+        assert cc["TableName"] == "capidx" and cc["CapacityUnits"] == 0.5
+        assert cc[member] == {name: {"CapacityUnits": 0.5, "ReadCapacityUnits": 0.5}}
+        assert cc["Table"]["CapacityUnits"] == 0
+        # TOTAL names no part
+        cc = client.query(TableName="capidx", ExpressionAttributeValues={":v": {"S": v}},
+                          ReturnConsumedCapacity="TOTAL", **kw)["ConsumedCapacity"]
+        assert cc["CapacityUnits"] == 0.5 and member not in cc and "Table" not in cc
+    cc = client.scan(TableName="capidx", IndexName="by_g",
+                     ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert "by_g" in cc["GlobalSecondaryIndexes"]
+    # a read of the table itself is the table's
+    cc = client.scan(TableName="capidx", ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert cc["Table"]["CapacityUnits"] == 0.5 and "GlobalSecondaryIndexes" not in cc
