@@ -298,9 +298,11 @@ static bool parse_schema(ksrv_req *r, json_t *ks, attr_defs *d, bool indexes,
 }
 
 /* One entry of GlobalSecondaryIndexes / LocalSecondaryIndexes / a Create update as a keel
- * index definition (strings borrowed from the request; *include malloc'd, free() it). */
-static bool parse_index(ksrv_req *r, json_t *e, bool local, const keel_db_schema *table,
-                        attr_defs *d, keel_db_index_def *x, const char ***include) {
+ * index definition (strings borrowed from the request; *include malloc'd, free() it).
+ * `where` is the entry's place in DynamoDB's words ("globalSecondaryIndexes.2.member"). */
+static bool parse_index(ksrv_req *r, json_t *e, bool local, const char *where,
+                        const keel_db_schema *table, attr_defs *d, keel_db_index_def *x,
+                        const char ***include) {
     const char *name = NULL, *kind = NULL, *names[2];
     json_t *ks = NULL, *proj = NULL, *nka = NULL;
     static const char *const kinds[] = {"ALL", "KEYS_ONLY", "INCLUDE", NULL};
@@ -315,6 +317,12 @@ static bool parse_index(ksrv_req *r, json_t *e, bool local, const keel_db_schema
         !ksrv_get_arr(r, proj, "NonKeyAttributes", false, &nka) ||
         !parse_keys(r, ks, "keySchema", names))
         return false;
+    size_t nlen = strlen(name);
+    if (nlen < 3 || nlen > 255)
+        return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%.255s' "
+                         "at '%s.indexName' failed to satisfy constraint: Member must have "
+                         "length %s", name, where, nlen < 3 ? "greater than or equal to 3"
+                                                            : "less than or equal to 255");
     if (!kind)
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
                          "Unknown ProjectionType: null");
@@ -440,9 +448,14 @@ bool ksrv_create_table(ksrv_req *r) {
     const char **inc[KEEL_DB_MAX_LSI + KEEL_DB_MAX_GSI] = {NULL};
     size_t n = 0;
     bool ok = true;
-    for (size_t i = 0; ok && i < nl + ng; i++, n++)
+    for (size_t i = 0; ok && i < nl + ng; i++, n++) {
+        char where[64];
+        snprintf(where, sizeof where, "%s.%zu.member",
+                 i < nl ? "localSecondaryIndexes" : "globalSecondaryIndexes",
+                 (i < nl ? i : i - nl) + 1);
         ok = parse_index(r, json_array_get(i < nl ? lsi : gsi, i < nl ? i : i - nl), i < nl,
-                         &schema, &defs, &idx[i], &inc[i]);
+                         where, &schema, &defs, &idx[i], &inc[i]);
+    }
     if (ok) ok = all_used(r, &defs);
     if (ok && vix) ok = ksrv_vector_check(r, vix);
     if (ok) {
@@ -561,7 +574,9 @@ static bool index_update(ksrv_req *r, const char *name, json_t *u, json_t *ad) {
         keel_db_schema table = {0};
         table.pk_name = "";
         if (ok) ok = parse_defs(r, ad, &defs);
-        if (ok) ok = parse_index(r, create, false, &table, &defs, &x, &inc);
+        if (ok)
+            ok = parse_index(r, create, false, "globalSecondaryIndexUpdates.1.member.create",
+                             &table, &defs, &x, &inc);
         if (ok) {
             keel_db_table_update tu = {&x, NULL};
             keel_status st = keel_db_update_table(r->db, name, &tu);
@@ -594,6 +609,16 @@ bool ksrv_update_table(ksrv_req *r) {
     if (json_object_get(r->in, "StreamSpecification") ||
         json_object_get(r->in, "ReplicaUpdates"))
         return ksrv_fail(r, "ValidationException", "keel does not support streams or replicas");
+    static const char *const changes[] = {"ProvisionedThroughput", "BillingMode",
+                                          "SSESpecification", "DeletionProtectionEnabled",
+                                          "TableClass", "OnDemandThroughput", "WarmThroughput"};
+    bool change = json_array_size(gsi) > 0 || vu;
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++)
+        change = change || json_object_get(r->in, changes[i]);
+    if (!change)   /* DynamoDB's words */
+        return ksrv_fail(r, "ValidationException", "At least one of ProvisionedThroughput, "
+                         "BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or "
+                         "SSESpecification or ReplicaUpdates is required");
     if (json_array_size(gsi) > 1)
         return ksrv_fail(r, "LimitExceededException", "Subscriber limit exceeded: Only 1 online "
                          "index can be created or deleted simultaneously per table");

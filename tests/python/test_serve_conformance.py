@@ -617,3 +617,34 @@ def test_consumed_capacity_of_an_index_read_names_the_index(client) -> None:
     # a read of the table itself is the table's
     cc = client.scan(TableName="capidx", ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
     assert cc["Table"]["CapacityUnits"] == 0.5 and "GlobalSecondaryIndexes" not in cc
+
+
+def test_index_name_length_and_empty_update_table(client) -> None:
+    for where, kw in (("globalSecondaryIndexes.1.member", {"GlobalSecondaryIndexes": [
+                          {"IndexName": "gi", "Projection": {"ProjectionType": "ALL"},
+                           "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}]}),
+                      ("localSecondaryIndexes.1.member", {"LocalSecondaryIndexes": [
+                          {"IndexName": "li", "Projection": {"ProjectionType": "ALL"},
+                           "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"},
+                                         {"AttributeName": "g", "KeyType": "RANGE"}]}]})):
+        with pytest.raises(ClientError) as e:
+            client.create_table(
+                TableName="shortidx", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                           {"AttributeName": "c", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                                      {"AttributeName": "c", "AttributeType": "S"},
+                                      {"AttributeName": "g", "AttributeType": "S"}], **kw)
+        assert _err(e) == ("ValidationException", "1 validation error detected: Value '"
+                           f"{kw[next(iter(kw))][0]['IndexName']}' at '{where}.indexName' failed "
+                           "to satisfy constraint: Member must have length greater than or "
+                           "equal to 3")
+    assert "shortidx" not in client.list_tables()["TableNames"]
+    client.create_table(TableName="noupdate", BillingMode="PAY_PER_REQUEST", KeySchema=KS,
+                        AttributeDefinitions=AD)
+    with pytest.raises(ClientError) as e:
+        client.update_table(TableName="noupdate")
+    assert _err(e)[0] == "ValidationException"
+    assert _err(e)[1].startswith("At least one of ProvisionedThroughput, BillingMode, ")
+    client.update_table(TableName="noupdate", BillingMode="PAY_PER_REQUEST")
+    client.delete_table(TableName="noupdate")
