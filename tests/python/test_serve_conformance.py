@@ -648,3 +648,31 @@ def test_index_name_length_and_empty_update_table(client) -> None:
     assert _err(e)[1].startswith("At least one of ProvisionedThroughput, BillingMode, ")
     client.update_table(TableName="noupdate", BillingMode="PAY_PER_REQUEST")
     client.delete_table(TableName="noupdate")
+
+
+def _nested(levels: int, kind: str) -> dict:
+    v: dict = {"S": "x"}
+    for _ in range(levels):
+        v = {"M": {"a": v}} if kind == "M" else {"L": [v]}
+    return v
+
+
+def test_items_nested_32_levels_pass_the_request_depth_limit(client, table) -> None:
+    """DynamoDB allows 32 levels of nested maps or lists; the request's JSON nesting limit
+    (once 64) refused such an item as a SerializationException before the item check."""
+    for kind in ("M", "L"):
+        k = {"p": {"S": uuid.uuid4().hex}, "c": {"S": kind}}
+        item = dict(k, d=_nested(32, kind))
+        client.put_item(TableName="conf", Item=item)
+        assert client.get_item(TableName="conf", Key=k)["Item"] == item
+        k2 = {"p": {"S": uuid.uuid4().hex}, "c": {"S": kind}}
+        client.batch_write_item(RequestItems={"conf": [{"PutRequest": {"Item": dict(k2, **{
+            "d": _nested(32, kind)})}}]})
+        k3 = {"p": {"S": uuid.uuid4().hex}, "c": {"S": kind}}
+        client.transact_write_items(TransactItems=[{"Put": {"TableName": "conf", "Item": dict(
+            k3, d=_nested(32, kind))}}])
+        got = client.batch_get_item(RequestItems={"conf": {"Keys": [k2, k3]}})
+        assert len(got["Responses"]["conf"]) == 2
+        with pytest.raises(ClientError) as e:
+            client.put_item(TableName="conf", Item=dict(k, d=_nested(33, kind)))
+        assert _err(e) == ("ValidationException", "Nesting Levels have exceeded supported limits")
