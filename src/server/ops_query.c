@@ -21,9 +21,10 @@
 #define PAGE_MAX (1024u * 1024u)
 
 /* IndexName must name an index of the table, and a global one cannot be read consistently
- * (DynamoDB's rule; keel's reads would be consistent anyway). *local: a local index. */
+ * (DynamoDB's rule; keel's reads would be consistent anyway), nor asked for
+ * Select=ALL_ATTRIBUTES unless it projects them all. *local: a local index. */
 static bool check_index(ksrv_req *r, const char *table, const char *index, bool consistent,
-                        bool *local) {
+                        const char *select, bool *local) {
     keel_db_table_stats *s = malloc(sizeof *s);
     if (!s) return ksrv_fail(r, "InternalServerError", "out of memory");
     keel_status st = keel_db_get_stats(r->db, table, s);
@@ -45,6 +46,11 @@ static bool check_index(ksrv_req *r, const char *table, const char *index, bool 
         else if (!x->local && consistent)
             ok = ksrv_fail(r, "ValidationException", "Consistent reads are not supported on "
                            "global secondary indexes");
+        else if (!x->local && x->projection != KEEL_DB_PROJECT_ALL && select &&
+                 strcmp(select, "ALL_ATTRIBUTES") == 0)
+            ok = ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
+                           "Select type ALL_ATTRIBUTES is not supported for global secondary "
+                           "index %.255s because its projection type is not ALL", index);
         else
             *local = x->local;
         free(f);
@@ -105,7 +111,7 @@ static bool run(ksrv_req *r, bool is_query) {
         !ksrv_get_str(r, r->in, "ProjectionExpression", false, &proj))
         return false;
     bool local = false;
-    if (index && !check_index(r, table, index, consistent, &local)) return false;
+    if (index && !check_index(r, table, index, consistent, select, &local)) return false;
     if (has_limit && limit < 1)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld' at "
                          "'limit' failed to satisfy constraint: Member must have value greater "

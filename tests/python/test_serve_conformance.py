@@ -676,3 +676,35 @@ def test_items_nested_32_levels_pass_the_request_depth_limit(client, table) -> N
         with pytest.raises(ClientError) as e:
             client.put_item(TableName="conf", Item=dict(k, d=_nested(33, kind)))
         assert _err(e) == ("ValidationException", "Nesting Levels have exceeded supported limits")
+
+
+def test_all_attributes_of_a_global_index_that_projects_fewer(client) -> None:
+    client.create_table(
+        TableName="keysonly", BillingMode="PAY_PER_REQUEST", KeySchema=KS,
+        AttributeDefinitions=AD + [{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "g_keys", "Projection": {"ProjectionType": "KEYS_ONLY"},
+             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]},
+            {"IndexName": "g_incl", "Projection": {"ProjectionType": "INCLUDE",
+                                                   "NonKeyAttributes": ["a"]},
+             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]},
+            {"IndexName": "g_all", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+    client.put_item(TableName="keysonly", Item={"p": {"S": "1"}, "g": {"S": "G"},
+                                                "a": {"S": "x"}, "b": {"S": "y"}})
+    q = {"KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "G"}}}
+    for index in ("g_keys", "g_incl"):
+        for call in (lambda: client.query(TableName="keysonly", IndexName=index,
+                                          Select="ALL_ATTRIBUTES", **q),
+                     lambda: client.scan(TableName="keysonly", IndexName=index,
+                                         Select="ALL_ATTRIBUTES")):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert _err(e) == ("ValidationException", "One or more parameter values were "
+                               f"invalid: Select type ALL_ATTRIBUTES is not supported for global "
+                               f"secondary index {index} because its projection type is not ALL")
+        # the default (the index's projection) still answers
+        got = client.query(TableName="keysonly", IndexName=index, **q)["Items"]
+        assert got and "b" not in got[0]
+    got = client.query(TableName="keysonly", IndexName="g_all", Select="ALL_ATTRIBUTES", **q)
+    assert got["Items"][0]["b"] == {"S": "y"}
