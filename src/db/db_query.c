@@ -352,9 +352,20 @@ keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query 
     }
     kdb_expr_free(kc_expr);
     if (st == KEEL_OK) st = cursor_start_key(c, q);
-    if (st == KEEL_OK && c->pos && keycmp(c->pos, c->pos_len, p.b, p.len) < 0)
-        st = keel__fail(KEEL_EVALIDATION, "The provided starting key is outside the queried "
-                        "partition");
+    if (st == KEEL_OK && c->pos &&
+        (keycmp(c->pos, c->pos_len, p.b, p.len) < 0 ||
+         (!c->is_index && (c->pos_len < p.len || memcmp(c->pos, p.b, p.len) != 0))))
+        st = keel__fail(KEEL_EVALIDATION, "The provided starting key is outside query "
+                        "boundaries based on provided conditions");
+    /* In its partition, a table query's start key must meet the sort key condition, as a
+     * LastEvaluatedKey always does (DynamoDB refuses others). */
+    if (st == KEEL_OK && c->pos && !c->is_index) {
+        int lo = keycmp(c->pos, c->pos_len, c->lo.k.b, c->lo.k.len);
+        int hi = c->hi.k.len ? keycmp(c->pos, c->pos_len, c->hi.k.b, c->hi.k.len) : -1;
+        if (lo < 0 || (lo == 0 && !c->lo.incl) || hi > 0 || (hi == 0 && !c->hi.incl))
+            st = keel__fail(KEEL_EVALIDATION, "The provided starting key does not match the "
+                            "range key predicate");
+    }
     if (st != KEEL_OK) {
         keel_db_cursor_free(c);
         return st;

@@ -1,0 +1,89 @@
+"""keel serve against DynamoDB's documented behaviour, through boto3 on loopback (part 2).
+
+More behaviours an independent conformance run would check, each pinned by a test that
+failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start.
+test_serve_conformance.py holds the first part. One server per module; every test uses
+its own table or keys.
+"""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+boto3 = pytest.importorskip("boto3")
+import botocore  # noqa: E402
+from botocore.exceptions import ClientError  # noqa: E402
+
+from keeldb.serve import serve  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def client(cli: str, tmp_path_factory: pytest.TempPathFactory):
+    os.environ.setdefault("KEEL_BIN", cli)
+    with serve(tmp_path_factory.mktemp("conf2") / "db.keel") as s:
+        yield boto3.client("dynamodb", endpoint_url=s.endpoint_url, region_name="us-east-1",
+                           aws_access_key_id="k", aws_secret_access_key="s",
+                           config=botocore.client.Config(parameter_validation=False,
+                                                         retries={"max_attempts": 0}))
+
+
+def _err(e: pytest.ExceptionInfo) -> tuple[str, str]:
+    return e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]
+
+
+def _table(client, name: str) -> None:
+    client.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                                   {"AttributeName": "c", "KeyType": "RANGE"}],
+                        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                                              {"AttributeName": "c", "AttributeType": "N"}])
+
+
+def test_query_start_key_outside_the_key_condition(client) -> None:
+    _table(client, "startkeys")
+    for p in ("a", "b"):
+        for i in range(6):
+            client.put_item(TableName="startkeys", Item={"p": {"S": p}, "c": {"N": str(i)}})
+
+    def values(kce: str) -> dict:
+        v = {":p": {"S": "a"}, ":x": {"N": "2"}, ":y": {"N": "4"}}
+        return {k: x for k, x in v.items() if k in kce}
+
+    def q(kce: str, start: dict, **kw):
+        return client.query(TableName="startkeys", KeyConditionExpression=kce,
+                            ExpressionAttributeValues=values(kce), ExclusiveStartKey=start,
+                            **kw)
+
+    def start(p: str, c: int) -> dict:
+        return {"p": {"S": p}, "c": {"N": str(c)}}
+
+    with pytest.raises(ClientError) as e:           # another partition
+        q("p = :p AND c > :x", start("b", 3))
+    assert _err(e) == ("ValidationException", "The provided starting key is outside query "
+                       "boundaries based on provided conditions")
+    for kce, c in (("p = :p AND c > :x", 2), ("p = :p AND c > :x", 0),
+                   ("p = :p AND c < :x", 2), ("p = :p AND c <= :x", 3),
+                   ("p = :p AND c BETWEEN :x AND :y", 5), ("p = :p AND c = :x", 3)):
+        with pytest.raises(ClientError) as e:
+            q(kce, start("a", c))
+        assert _err(e) == ("ValidationException", "The provided starting key does not match "
+                           "the range key predicate"), (kce, c)
+    # every LastEvaluatedKey resumes its query, in both directions
+    for kce in ("p = :p", "p = :p AND c > :x", "p = :p AND c >= :x", "p = :p AND c < :y",
+                "p = :p AND c <= :y", "p = :p AND c BETWEEN :x AND :y", "p = :p AND c = :x"):
+        for forward in (True, False):
+            got, lek = [], None
+            while True:
+                kw = {"ExclusiveStartKey": lek} if lek else {}
+                page = client.query(TableName="startkeys", KeyConditionExpression=kce,
+                                    ExpressionAttributeValues=values(kce),
+                                    ScanIndexForward=forward, Limit=1, **kw)
+                got += [int(it["c"]["N"]) for it in page["Items"]]
+                lek = page.get("LastEvaluatedKey")
+                if not lek:
+                    break
+            whole = client.query(TableName="startkeys", KeyConditionExpression=kce,
+                                 ExpressionAttributeValues=values(kce),
+                                 ScanIndexForward=forward)["Items"]
+            assert got == [int(it["c"]["N"]) for it in whole] and got, (kce, forward)
