@@ -91,9 +91,18 @@ static bool run(ksrv_req *r, bool is_query) {
             !ksrv_get_int(r, r->in, "Segment", &segment, &has_segment) ||
             !ksrv_get_int(r, r->in, "TotalSegments", &total, &has_total))
             return false;
-        if (has_segment != has_total)
+        if (has_segment && (segment < 0 || segment > 999999))
+            return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld'"
+                             " at 'segment' failed to satisfy constraint: Member must have value "
+                             "%s", segment, segment < 0 ? "greater than or equal to 0"
+                                                        : "less than or equal to 999999");
+        if (has_segment && !has_total)
             return ksrv_fail(r, "ValidationException", "The TotalSegments parameter is required "
                              "but was not present in the request when Segment parameter is "
+                             "present");
+        if (has_total && !has_segment)
+            return ksrv_fail(r, "ValidationException", "The Segment parameter is required but "
+                             "was not present in the request when parameter TotalSegments is "
                              "present");
         if (has_total && (total < 1 || total > 1000000))
             return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld'"

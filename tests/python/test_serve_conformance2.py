@@ -1,7 +1,8 @@
 """keel serve against DynamoDB's documented behaviour, through boto3 on loopback (part 2).
 
 More behaviours an independent conformance run would check, each pinned by a test that
-failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start.
+failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start,
+Scan's Segment and TotalSegments.
 test_serve_conformance.py holds the first part. One server per module; every test uses
 its own table or keys.
 """
@@ -87,3 +88,21 @@ def test_query_start_key_outside_the_key_condition(client) -> None:
                                  ExpressionAttributeValues=values(kce),
                                  ScanIndexForward=forward)["Items"]
             assert got == [int(it["c"]["N"]) for it in whole] and got, (kce, forward)
+
+
+def test_scan_segment_parameters(client) -> None:
+    _table(client, "segments")
+    for kw, want in (
+            ({"TotalSegments": 2}, "The Segment parameter is required but was not present in "
+                                   "the request when parameter TotalSegments is present"),
+            ({"Segment": 0}, "The TotalSegments parameter is required but was not present in "
+                             "the request when Segment parameter is present"),
+            ({"Segment": -1, "TotalSegments": 2}, "1 validation error detected: Value '-1' at "
+             "'segment' failed to satisfy constraint: Member must have value greater than or "
+             "equal to 0"),
+            ({"Segment": 2, "TotalSegments": 2}, "The Segment parameter is zero-based and must "
+             "be less than parameter TotalSegments: Segment: 2 is not less than TotalSegments: 2")):
+        with pytest.raises(ClientError) as e:
+            client.scan(TableName="segments", **kw)
+        assert _err(e) == ("ValidationException", want)
+    assert client.scan(TableName="segments", Segment=1, TotalSegments=2)["Count"] == 0
