@@ -187,6 +187,16 @@ static keel_status cursor_start_key(keel_db_cursor *c, const keel_db_query *q) {
     return KEEL_OK;
 }
 
+/* A key condition's BETWEEN whose bounds are the wrong way round, in DynamoDB's words. */
+static keel_status between_reversed(const kdb_keycond *kc) {
+    char lo[256], hi[256];
+    kdb_expr_value_text(&kc->sk1, lo, sizeof lo);
+    kdb_expr_value_text(&kc->sk2, hi, sizeof hi);
+    return keel__fail(KEEL_EVALIDATION, "Invalid KeyConditionExpression: The BETWEEN operator "
+                      "requires upper bound to be greater than or equal to lower bound; lower "
+                      "bound operand: %s, upper bound operand: %s", lo, hi);
+}
+
 /* Bounds of an index query inside partition p: an index sort key is followed by the table
  * key, so "sk op v" compares prefixes: [E(v), succ(E(v))) holds every entry with v. */
 static keel_status index_bounds(keel_db_cursor *c, const kdb_keycond *kc, const kdb_key *p) {
@@ -229,9 +239,7 @@ static keel_status index_bounds(keel_db_cursor *c, const kdb_keycond *kc, const 
         *b = *p;
         st = kdb_key_append_isk(b, c->t.skt, &kc->sk2, true, true);
         if (st == KEEL_OK && keycmp(a->b, a->len, b->b, b->len) > 0)
-            st = keel__fail(KEEL_EVALIDATION,
-                            "Invalid KeyConditionExpression: The BETWEEN operator requires "
-                            "upper bound to be greater than or equal to lower bound");
+            st = between_reversed(kc);
         c->lo.k = *a;
         c->hi.k = *b;
         if (!successor(&c->hi.k)) c->hi.k.len = 0;
@@ -335,9 +343,7 @@ keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query 
             st = kdb_key_append_sk(&a, c->t.skt, &kc.sk1);
             if (st == KEEL_OK) st = kdb_key_append_sk(&b, c->t.skt, &kc.sk2);
             if (st == KEEL_OK && keycmp(a.b, a.len, b.b, b.len) > 0)
-                st = keel__fail(KEEL_EVALIDATION,
-                                "Invalid KeyConditionExpression: The BETWEEN operator requires "
-                                "upper bound to be greater than or equal to lower bound");
+                st = between_reversed(&kc);
             c->lo.k = a;
             c->hi.k = b;
             c->hi.incl = true;

@@ -2,7 +2,7 @@
 
 More behaviours an independent conformance run would check, each pinned by a test that
 failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start,
-Scan's Segment and TotalSegments.
+Scan's Segment and TotalSegments, the values a BETWEEN message shows.
 test_serve_conformance.py holds the first part. One server per module; every test uses
 its own table or keys.
 """
@@ -106,3 +106,33 @@ def test_scan_segment_parameters(client) -> None:
             client.scan(TableName="segments", **kw)
         assert _err(e) == ("ValidationException", want)
     assert client.scan(TableName="segments", Segment=1, TotalSegments=2)["Count"] == 0
+
+
+def test_between_bounds_messages_show_the_values(client) -> None:
+    _table(client, "between")
+    for call, want in (
+            (lambda: client.put_item(TableName="between",
+                                     Item={"p": {"S": "a"}, "c": {"N": "1"}},
+                                     ConditionExpression="v BETWEEN :lo AND :hi",
+                                     ExpressionAttributeValues={":lo": {"N": "5"},
+                                                                ":hi": {"N": "4"}}),
+             "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be "
+             "greater than or equal to lower bound; lower bound operand: AttributeValue: {N:5}, "
+             "upper bound operand: AttributeValue: {N:4}"),
+            (lambda: client.scan(TableName="between", FilterExpression="v BETWEEN :lo AND :hi",
+                                 ExpressionAttributeValues={":lo": {"N": "1"},
+                                                            ":hi": {"S": "a"}}),
+             "Invalid FilterExpression: The BETWEEN operator requires same data type for lower "
+             "and upper bounds; lower bound operand: AttributeValue: {N:1}, upper bound "
+             "operand: AttributeValue: {S:a}"),
+            (lambda: client.query(TableName="between",
+                                  KeyConditionExpression="p = :p AND c BETWEEN :lo AND :hi",
+                                  ExpressionAttributeValues={":p": {"S": "a"},
+                                                             ":lo": {"N": "10"},
+                                                             ":hi": {"N": "9.5"}}),
+             "Invalid KeyConditionExpression: The BETWEEN operator requires upper bound to be "
+             "greater than or equal to lower bound; lower bound operand: AttributeValue: "
+             "{N:10}, upper bound operand: AttributeValue: {N:9.5}")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e) == ("ValidationException", want)
