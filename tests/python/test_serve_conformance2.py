@@ -2,7 +2,8 @@
 
 More behaviours an independent conformance run would check, each pinned by a test that
 failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start,
-Scan's Segment and TotalSegments, the values a BETWEEN message shows.
+Scan's Segment and TotalSegments, the values a BETWEEN message shows, legacy parameters
+mixed with expressions.
 test_serve_conformance.py holds the first part. One server per module; every test uses
 its own table or keys.
 """
@@ -136,3 +137,78 @@ def test_between_bounds_messages_show_the_values(client) -> None:
         with pytest.raises(ClientError) as e:
             call()
         assert _err(e) == ("ValidationException", want)
+
+
+MIXING = ("Can not use both expression and non-expression parameters in the same request: "
+          "Non-expression parameters: {%s} Expression parameters: {%s}")
+
+
+def _cond(value: str) -> dict:
+    return {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": value}]}
+
+
+def test_legacy_and_expression_parameters_mixed(client) -> None:
+    """Any legacy member with any expression member is refused, naming all of each side in
+    DynamoDB's order (KeyConditions only counts beside a KeyConditionExpression), and
+    ConditionalOperator needs two or more legacy conditions."""
+    client.create_table(TableName="legacy", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    client.put_item(TableName="legacy", Item={"pk": {"S": "k1"}, "a": {"S": "x"},
+                                              "b": {"S": "y"}})
+    t, k = "legacy", {"pk": {"S": "k1"}}
+    v = {":v": {"S": "x"}}
+    for call, want in (
+            (lambda: client.scan(TableName=t, ScanFilter={"a": _cond("x")},
+                                 ProjectionExpression="b"),
+             MIXING % ("ScanFilter", "ProjectionExpression")),
+            (lambda: client.scan(TableName=t, AttributesToGet=["a"], FilterExpression="a = :v",
+                                 ExpressionAttributeValues=v),
+             MIXING % ("AttributesToGet", "FilterExpression")),
+            (lambda: client.scan(TableName=t, AttributesToGet=["a"], ScanFilter={"a": _cond("x")},
+                                 ConditionalOperator="AND", FilterExpression="a = :v",
+                                 ProjectionExpression="b", ExpressionAttributeValues=v),
+             MIXING % ("AttributesToGet, ScanFilter, ConditionalOperator",
+                       "ProjectionExpression, FilterExpression")),
+            (lambda: client.query(TableName=t, QueryFilter={"a": _cond("x")},
+                                  KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": "k1"}}),
+             MIXING % ("QueryFilter", "KeyConditionExpression")),
+            (lambda: client.query(TableName=t, KeyConditions={"pk": _cond("k1")},
+                                  QueryFilter={"a": _cond("x")}, ConditionalOperator="AND",
+                                  KeyConditionExpression="pk = :p", FilterExpression="a = :v",
+                                  ProjectionExpression="b",
+                                  ExpressionAttributeValues={":p": {"S": "k1"}, ":v": {"S": "x"}}),
+             MIXING % ("QueryFilter, ConditionalOperator, KeyConditions",
+                       "ProjectionExpression, FilterExpression, KeyConditionExpression")),
+            (lambda: client.update_item(TableName=t, Key=k, AttributeUpdates={
+                "a": {"Value": {"S": "v"}, "Action": "PUT"}}, Expected={"a": _cond("x")},
+                ConditionalOperator="AND", UpdateExpression="SET a = :v",
+                ConditionExpression="attribute_exists(pk)", ExpressionAttributeValues=v),
+             MIXING % ("AttributeUpdates, Expected, ConditionalOperator",
+                       "UpdateExpression, ConditionExpression")),
+            (lambda: client.put_item(TableName=t, Item={"pk": {"S": "k2"}},
+                                     ConditionalOperator="AND",
+                                     ConditionExpression="attribute_exists(pk)"),
+             MIXING % ("ConditionalOperator", "ConditionExpression")),
+            (lambda: client.scan(TableName=t, ConditionalOperator="AND"),
+             "ConditionalOperator cannot be used without Filter or Expected"),
+            (lambda: client.delete_item(TableName=t, Key=k, ConditionalOperator="OR"),
+             "ConditionalOperator cannot be used without Filter or Expected"),
+            (lambda: client.put_item(TableName=t, Item={"pk": {"S": "k2"}},
+                                     ConditionalOperator="AND", Expected={"a": _cond("x")}),
+             "ConditionalOperator can only be used when Filter or Expected has two or more "
+             "elements")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e) == ("ValidationException", want)
+    assert "Item" not in client.get_item(TableName=t, Key={"pk": {"S": "k2"}})
+    # accepted: KeyConditions beside a filter or projection expression, two conditions
+    assert client.query(TableName=t, KeyConditions={"pk": _cond("k1")},
+                        FilterExpression="a = :v", ExpressionAttributeValues=v)["Count"] == 1
+    assert client.query(TableName=t, KeyConditions={"pk": _cond("k1")},
+                        ProjectionExpression="a")["Items"] == [{"a": {"S": "x"}}]
+    assert client.scan(TableName=t, ConditionalOperator="OR",
+                       ScanFilter={"a": _cond("x"), "b": _cond("nope")})["Count"] == 1
+    client.put_item(TableName=t, Item={"pk": {"S": "k1"}, "a": {"S": "x"}, "b": {"S": "y"}},
+                    ConditionalOperator="AND", Expected={"a": _cond("x"), "b": _cond("y")})
