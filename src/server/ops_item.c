@@ -213,13 +213,8 @@ static bool read_one(ksrv_req *r, const char *table, json_t *key, const char *pr
         keel_db_buf res = {0};
         st = keel_db_transact_get(r->db, &g, 1, &res);
         if (st != KEEL_OK) {
-            ok = ksrv_fail_status(r, st, NULL);
-            /* the engine's one-action transaction is ours, not the client's: not named */
-            static const char tx[] = "transaction get 1 of 1: ";
-            char *at = strstr(r->msg, tx);
-            if (at) memmove(at, at + sizeof tx - 1, strlen(at + sizeof tx - 1) + 1);
-        }
-        else if (res.data) {
+            ok = ksrv_fail_status(r, st, NULL);   /* names no action (params.c) */
+        } else if (res.data) {
             *bytes = res.len;
             ok = (*out = ksrv_item_json(r, res.data, res.len)) != NULL;
         }

@@ -50,6 +50,26 @@ bool ksrv_fail(ksrv_req *r, const char *type, const char *fmt, ...) {
     return false;
 }
 
+/* The engine names the action of a batch or a transaction that a validation error is in
+ * ("transaction action 2 of 3: ..."); DynamoDB's message is the action's own: past it. */
+static const char *action_message(const char *detail) {
+    static const char *const heads[] = {"transaction action ", "transaction get ",
+                                        "transaction statement ", "batch write "};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        size_t n = strlen(heads[i]);
+        if (strncmp(detail, heads[i], n) != 0) continue;
+        const char *p = detail + n;
+        if (*p < '0' || *p > '9') return detail;
+        while (*p >= '0' && *p <= '9') p++;
+        if (strncmp(p, " of ", 4) != 0) return detail;
+        p += 4;
+        if (*p < '0' || *p > '9') return detail;
+        while (*p >= '0' && *p <= '9') p++;
+        return strncmp(p, ": ", 2) == 0 ? p + 2 : detail;
+    }
+    return detail;
+}
+
 bool ksrv_fail_status(ksrv_req *r, keel_status st, const char *table) {
     const char *detail = keel_errmsg();
     switch (st) {
@@ -63,7 +83,7 @@ bool ksrv_fail_status(ksrv_req *r, keel_status st, const char *table) {
     case KEEL_EVALIDATION:
     case KEEL_EKEYSIZE:
     case KEEL_EINVAL:
-        return ksrv_fail(r, "ValidationException", "%s", detail);
+        return ksrv_fail(r, "ValidationException", "%s", action_message(detail));
     case KEEL_ECONDITION:
         return ksrv_fail(r, "ConditionalCheckFailedException", "The conditional request failed");
     default:

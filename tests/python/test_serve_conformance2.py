@@ -3,7 +3,7 @@
 More behaviours an independent conformance run would check, each pinned by a test that
 failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start,
 Scan's Segment and TotalSegments, the values a BETWEEN message shows, legacy parameters
-mixed with expressions.
+mixed with expressions, validation errors inside batches and transactions.
 test_serve_conformance.py holds the first part. One server per module; every test uses
 its own table or keys.
 """
@@ -212,3 +212,46 @@ def test_legacy_and_expression_parameters_mixed(client) -> None:
                        ScanFilter={"a": _cond("x"), "b": _cond("nope")})["Count"] == 1
     client.put_item(TableName=t, Item={"pk": {"S": "k1"}, "a": {"S": "x"}, "b": {"S": "y"}},
                     ConditionalOperator="AND", Expected={"a": _cond("x"), "b": _cond("y")})
+
+
+def test_validation_errors_inside_batches_and_transactions_are_the_actions_own(client) -> None:
+    """DynamoDB answers a bad action of a TransactWriteItems, TransactGetItems or
+    BatchWriteItem with that action's message alone (keel's engine names the action, the
+    server does not pass that on)."""
+    client.create_table(
+        TableName="actions", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi_index",
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}])
+    ok = {"Put": {"TableName": "actions", "Item": {"pk": {"S": "fine"}}}}
+    empty_key = ("One or more parameter values are not valid. The AttributeValue for a key "
+                 "attribute cannot contain an empty string value. Key: pk")
+    for call, want in (
+            (lambda: client.transact_write_items(TransactItems=[ok, {"Update": {
+                "TableName": "actions", "Key": {"pk": {"S": ""}},
+                "UpdateExpression": "SET sth = :v",
+                "ExpressionAttributeValues": {":v": {"N": "0"}}}}]), empty_key),
+            (lambda: client.transact_write_items(TransactItems=[{"Put": {
+                "TableName": "actions", "Item": {"pk": {"S": "x"}, "g": {"S": ""}}}}]),
+             "One or more parameter values are not valid. A value specified for a secondary "
+             "index key is not supported. The AttributeValue for a key attribute cannot "
+             "contain an empty string value. IndexName: gsi_index, IndexKey: g"),
+            (lambda: client.transact_write_items(TransactItems=[ok, {"Update": {
+                "TableName": "actions", "Key": {"pk": {"S": "x"}},
+                "UpdateExpression": "SET a = "}}]),
+             'Invalid UpdateExpression: Syntax error; token: "<EOF>", near: "="'),
+            (lambda: client.transact_get_items(TransactItems=[{"Get": {
+                "TableName": "actions", "Key": {"pk": {"S": "x"}},
+                "ProjectionExpression": "a,,b"}}]),
+             'Invalid ProjectionExpression: Syntax error; token: ",", near: ",,"'),
+            (lambda: client.batch_write_item(RequestItems={"actions": [
+                {"PutRequest": {"Item": {"pk": {"S": "y"}}}},
+                {"PutRequest": {"Item": {"pk": {"S": ""}}}}]}), empty_key)):
+        with pytest.raises(ClientError) as e:
+            call()
+        code, msg = _err(e)
+        assert code == "ValidationException" and msg.startswith(want), (want, msg)
+    assert client.scan(TableName="actions")["Count"] == 0
