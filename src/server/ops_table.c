@@ -228,13 +228,21 @@ static keel_db_keytype def_type(attr_defs *d, const char *name) {
     return KEEL_DB_KEY_NONE;
 }
 
-/* "a, b, c" of the defined attributes (used only: `used`), for DynamoDB's messages. */
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "a, b, c" of the defined attributes (used only: `used`) in byte order of their names,
+ * as DynamoDB lists them in its messages. */
 static void def_list(const attr_defs *d, bool used_only, char *buf, size_t cap) {
-    size_t at = 0;
+    const char *names[MAX_DEFS];
+    size_t n = 0, at = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (!used_only || d->used[i]) names[n++] = d->name[i];
+    qsort(names, n, sizeof names[0], by_name);
     buf[0] = '\0';
-    for (size_t i = 0; i < d->n; i++) {
-        if (used_only && !d->used[i]) continue;
-        int k = snprintf(buf + at, cap - at, "%s%.64s", at ? ", " : "", d->name[i]);
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(buf + at, cap - at, "%s%.64s", at ? ", " : "", names[i]);
         if (k < 0 || (size_t)k >= cap - at) break;
         at += (size_t)k;
     }
@@ -285,8 +293,21 @@ static bool parse_schema(ksrv_req *r, json_t *ks, attr_defs *d, bool indexes,
     size_t nk = names[1] ? 2 : 1;
     keel_db_keytype t0 = def_type(d, names[0]);
     keel_db_keytype t1 = names[1] ? def_type(d, names[1]) : KEEL_DB_KEY_NONE;
-    if (t0 == KEEL_DB_KEY_NONE || (names[1] && t1 == KEEL_DB_KEY_NONE) ||
-        (!indexes && d->n != nk))
+    bool undefined = t0 == KEEL_DB_KEY_NONE || (names[1] && t1 == KEEL_DB_KEY_NONE);
+    /* DynamoDB's three words for it: fewer definitions than keys, a key not defined, more
+     * definitions than keys (with indexes, all_used says which are not used) */
+    if (undefined && !indexes && d->n < nk)
+        return ksrv_fail(r, "ValidationException", "Invalid KeySchema: Some index key attribute "
+                         "have no definition");
+    if (undefined) {
+        char defs[512];
+        def_list(d, false, defs, sizeof defs);
+        return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
+                         "Some index key attributes are not defined in AttributeDefinitions. "
+                         "Keys: [%.255s%s%.255s], AttributeDefinitions: [%s]", names[0],
+                         names[1] ? ", " : "", names[1] ? names[1] : "", defs);
+    }
+    if (!indexes && d->n != nk)
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
                          "Number of attributes in KeySchema does not exactly match number of "
                          "attributes defined in AttributeDefinitions");

@@ -101,7 +101,9 @@ static void test_tables(void) {
           "\"AttributeType\":\"S\"}]}", "ResourceInUseException", "Table already exists: tbl");
     ERROR("CreateTable", "{\"TableName\":\"uuu\",\"KeySchema\":[{\"AttributeName\":\"pk\","
           "\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"x\","
-          "\"AttributeType\":\"S\"}]}", "ValidationException", "does not exactly match");
+          "\"AttributeType\":\"S\"}]}", "ValidationException",
+          "Some index key attributes are not defined in AttributeDefinitions. Keys: [pk], "
+          "AttributeDefinitions: [x]");
     ERROR("CreateTable", "{\"TableName\":\"uuu\",\"KeySchema\":[{\"AttributeName\":\"pk\","
           "\"KeyType\":\"RANGE\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"pk\","
           "\"AttributeType\":\"S\"}]}", "ValidationException", "not a HASH key");

@@ -3,7 +3,8 @@
 More behaviours an independent conformance run would check, each pinned by a test that
 failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start,
 Scan's Segment and TotalSegments, the values a BETWEEN message shows, legacy parameters
-mixed with expressions, validation errors inside batches and transactions.
+mixed with expressions, validation errors inside batches and transactions, CreateTable's
+AttributeDefinitions messages.
 test_serve_conformance.py holds the first part. One server per module; every test uses
 its own table or keys.
 """
@@ -255,3 +256,41 @@ def test_validation_errors_inside_batches_and_transactions_are_the_actions_own(c
         code, msg = _err(e)
         assert code == "ValidationException" and msg.startswith(want), (want, msg)
     assert client.scan(TableName="actions")["Count"] == 0
+
+
+def test_create_table_attribute_definition_messages(client) -> None:
+    """The four ways AttributeDefinitions and the key schemas disagree, in DynamoDB's words
+    (names listed in byte order)."""
+    def create(defs: list, ks: list, gsi: list | None = None):
+        kw = {"GlobalSecondaryIndexes": [{"IndexName": "gsi_user-items", "Projection": {
+            "ProjectionType": "ALL"}, "KeySchema": [{"AttributeName": n, "KeyType": "HASH"}
+                                                   for n in gsi]}]} if gsi else {}
+        return client.create_table(
+            TableName="attrdefs", BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in defs],
+            KeySchema=[{"AttributeName": n, "KeyType": "HASH" if i == 0 else "RANGE"}
+                       for i, n in enumerate(ks)], **kw)
+
+    pre = "One or more parameter values were invalid: "
+    for defs, ks, gsi, want in (
+            ([("id", "S"), ("created_at", "N")], ["id"], None,
+             pre + "Number of attributes in KeySchema does not exactly match number of "
+                   "attributes defined in AttributeDefinitions"),
+            ([("id", "S"), ("user", "S"), ("created_at", "N")], ["id"], ["user"],
+             pre + "Some AttributeDefinitions are not used. AttributeDefinitions: "
+                   "[created_at, id, user], keys used: [id, user]"),
+            ([("id", "S")], ["id", "created_at"], None,
+             "Invalid KeySchema: Some index key attribute have no definition"),
+            ([("id", "S")], ["id"], ["user"],
+             pre + "Some index key attributes are not defined in AttributeDefinitions. "
+                   "Keys: [user], AttributeDefinitions: [id]"),
+            ([("created_at", "N")], ["id"], None,
+             pre + "Some index key attributes are not defined in AttributeDefinitions. "
+                   "Keys: [id], AttributeDefinitions: [created_at]"),
+            ([("id", "S"), ("created_at", "N")], ["id"], ["user"],
+             pre + "Some index key attributes are not defined in AttributeDefinitions. "
+                   "Keys: [user], AttributeDefinitions: [created_at, id]")):
+        with pytest.raises(ClientError) as e:
+            create(defs, ks, gsi)
+        assert _err(e) == ("ValidationException", want)
+    assert "attrdefs" not in client.list_tables()["TableNames"]
