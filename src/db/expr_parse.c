@@ -621,7 +621,7 @@ static keel_status parse_update(parser *p) {
                                        : "SET, REMOVE, ADD or DELETE");
         if (seen[c])
             return keel__fail(KEEL_EVALIDATION, "The \"%s\" section can only be used once in an "
-                              "update expression", clause[c]);
+                              "update expression;", clause[c]);
         seen[c] = true;
         p->i++;
         for (;;) {

@@ -70,6 +70,15 @@ static const char *action_message(const char *detail) {
     return detail;
 }
 
+/* An expression's syntax error as DynamoDB words it: the engine's detail after its
+ * "Syntax error; token: \"T\", near: \"N\"" (the byte position and what was expected, in
+ * parentheses) is keel's own, and is not sent (clients compare the whole message). */
+static int syntax_length(const char *detail) {
+    const char *s = strstr(detail, "Syntax error; token: ");
+    const char *cut = s ? strstr(s, " (position ") : NULL;
+    return cut ? (int)(cut - detail) : (int)strlen(detail);
+}
+
 bool ksrv_fail_status(ksrv_req *r, keel_status st, const char *table) {
     const char *detail = keel_errmsg();
     switch (st) {
@@ -79,7 +88,10 @@ bool ksrv_fail_status(ksrv_req *r, keel_status st, const char *table) {
     case KEEL_ETABLEEXISTS:
         return ksrv_fail(r, "ResourceInUseException", "Table already exists: %s",
                          table ? table : "");
-    case KEEL_ESYNTAX:     /* the engine names the request member ("Invalid UpdateExpression: ") */
+    case KEEL_ESYNTAX: {   /* the engine names the request member ("Invalid UpdateExpression: ") */
+        const char *m = action_message(detail);
+        return ksrv_fail(r, "ValidationException", "%.*s", syntax_length(m), m);
+    }
     case KEEL_EVALIDATION:
     case KEEL_EKEYSIZE:
     case KEEL_EINVAL:

@@ -4,7 +4,7 @@ More behaviours an independent conformance run would check, each pinned by a tes
 failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start,
 Scan's Segment and TotalSegments, the values a BETWEEN message shows, legacy parameters
 mixed with expressions, validation errors inside batches and transactions, CreateTable's
-AttributeDefinitions messages.
+AttributeDefinitions messages, UpdateExpression syntax messages.
 test_serve_conformance.py holds the first part. One server per module; every test uses
 its own table or keys.
 """
@@ -294,3 +294,23 @@ def test_create_table_attribute_definition_messages(client) -> None:
             create(defs, ks, gsi)
         assert _err(e) == ("ValidationException", want)
     assert "attrdefs" not in client.list_tables()["TableNames"]
+
+
+def test_update_expression_syntax_messages_are_exactly_dynamodbs(client) -> None:
+    client.create_table(TableName="syntax", BillingMode="PAY_PER_REQUEST",
+                        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
+    k = {"pk": {"S": "key"}}
+    for kw, want in (
+            ({"UpdateExpression": "SET #attr1 = :val1, #attr2 = :val2,",
+              "ExpressionAttributeNames": {"#attr1": "attr1", "#attr2": "attr2"},
+              "ExpressionAttributeValues": {":val1": {"N": "3"}, ":val2": {"N": "4"}}},
+             'Invalid UpdateExpression: Syntax error; token: "<EOF>", near: ","'),
+            ({"UpdateExpression": "ADD x :one SET a = :a ADD y :one",
+              "ExpressionAttributeValues": {":one": {"N": "1"}, ":a": {"S": "lore ipsum"}}},
+             'Invalid UpdateExpression: The "ADD" section can only be used once in an update '
+             'expression;')):
+        with pytest.raises(ClientError) as e:
+            client.update_item(TableName="syntax", Key=k, **kw)
+        assert _err(e) == ("ValidationException", want)
+    assert "Item" not in client.get_item(TableName="syntax", Key=k)
