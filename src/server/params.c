@@ -232,8 +232,14 @@ bool ksrv_check_table(ksrv_req *r, const char *name, const char **out) {
  * SerializationException, as DynamoDB's deserializer reports it; the rest keep the
  * status's mapping. */
 static bool json_failed(ksrv_req *r, keel_status st) {
-    if (st == KEEL_EVALIDATION && strstr(keel_errmsg(), " must be a JSON "))
+    static const char *const coral[] = {"NUMBER_VALUE cannot be converted to String",
+                                        "Start of structure or map found where not expected"};
+    if (st == KEEL_EVALIDATION && strstr(keel_errmsg(), " must be a JSON ")) {
+        for (size_t i = 0; i < 2; i++)   /* DynamoDB's words alone, where the engine has them */
+            if (strstr(keel_errmsg(), coral[i]))
+                return ksrv_fail(r, "SerializationException", "%s", coral[i]);
         return ksrv_fail(r, "SerializationException", "%s", keel_errmsg());
+    }
     return ksrv_fail_status(r, st, NULL);
 }
 

@@ -403,10 +403,10 @@ static void test_items(void) {
           "ResourceNotFoundException", "Requested resource not found");
     /* a number as a JSON number: the wrong JSON type, as DynamoDB's deserializer says */
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":12}}}",
-          "SerializationException", "N must be a JSON string");
+          "SerializationException", "NUMBER_VALUE cannot be converted to String");
     ERROR("UpdateItem", "{\"TableName\":\"tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
           "\"UpdateExpression\":\"SET v = :v\",\"ExpressionAttributeValues\":{\":v\":{\"S\":1}}}",
-          "SerializationException", "S must be a JSON string");
+          "SerializationException", "NUMBER_VALUE cannot be converted to String");
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},"
           "\"x\":{\"SS\":[]}}}", "ValidationException", NULL);
     ERROR("PutItem", "{\"TableName\":5}", "SerializationException", NULL);

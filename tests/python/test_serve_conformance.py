@@ -191,7 +191,12 @@ def test_attribute_value_of_the_wrong_json_type_is_a_serialization_error(url, ta
                                      "ExpressionAttributeValues": {":v": {"S": 1}}})):
         status, err = _raw(url, op, body)
         assert status == 400 and err["__type"].endswith("#SerializationException"), err
-        assert "must be a JSON string" in err["message"]
+        assert err["message"] == "NUMBER_VALUE cannot be converted to String"
+    # an object where a string belongs, as DynamoDB's deserializer says it
+    status, err = _raw(url, "PutItem", {"TableName": "conf", "Item": {"p": {"S": {"S": "x"}},
+                                                                       "c": {"S": "b"}}})
+    assert status == 400 and err["__type"].endswith("#SerializationException"), err
+    assert err["message"] == "Start of structure or map found where not expected"
 
 
 def test_nul_refused_in_names(client, table) -> None:
