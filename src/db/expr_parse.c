@@ -52,11 +52,13 @@ static kdb_tok *peek(parser *p, uint32_t k) {
 }
 
 /* DynamoDB's words first (the token, and "near": the text from the token before it to the
- * end of this one), then keel's (the byte offset and what was expected). */
+ * end of the one after it), then keel's (the byte offset and what was expected). */
 static keel_status syntax(parser *p, const char *expected) {
     const kdb_tok *t = cur(p);
     uint32_t from = p->i > 0 ? p->toks[p->i - 1].pos : t->pos;
-    uint32_t to = t->kind == KDB_T_END ? t->pos : t->pos + t->len;
+    const kdb_tok *after = t->kind == KDB_T_END ? t : peek(p, 1);
+    uint32_t to = after->kind == KDB_T_END ? (t->kind == KDB_T_END ? t->pos : t->pos + t->len)
+                                           : after->pos + after->len;
     while (to > from && (p->text[to - 1] == ' ' || p->text[to - 1] == '\t' ||
                          p->text[to - 1] == '\n' || p->text[to - 1] == '\r'))
         to--;

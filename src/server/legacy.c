@@ -202,7 +202,7 @@ bool ksrv_legacy_conditions(ksrv_req *r, json_t *obj, const char *legacy, const 
     if (json_object_get(obj, expr)) return both(r, legacy, expr);
     const char *join = " AND ";
     if (!key_conditions) {
-        static const char *const ops[] = {"AND", "OR", NULL};
+        static const char *const ops[] = {"OR", "AND", NULL};   /* DynamoDB's order */
         const char *c;
         if (!ksrv_get_enum(r, obj, "ConditionalOperator", ops, "AND", &c)) return false;
         if (strcmp(c, "OR") == 0) join = " OR ";

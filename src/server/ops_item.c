@@ -26,7 +26,8 @@
 static bool write_opts(ksrv_req *r, json_t *in, bool update, ksrv_exprs *e,
                        keel_db_write_opts *o) {
     static const char *const rv_put[] = {"NONE", "ALL_OLD", NULL};
-    static const char *const rv_upd[] = {"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW",
+    /* in DynamoDB's order, which its enum message lists */
+    static const char *const rv_upd[] = {"ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE",
                                          "UPDATED_NEW", NULL};
     static const char *const rvf[] = {"ALL_OLD", "NONE", NULL};
     const char *rv, *fail_rv;
@@ -38,8 +39,8 @@ static bool write_opts(ksrv_req *r, json_t *in, bool update, ksrv_exprs *e,
         !ksrv_metrics_mode(r, in) ||
         !ksrv_exprs_get(r, in, e))
         return false;
-    static const keel_db_return codes[] = {KEEL_DB_RETURN_NONE, KEEL_DB_RETURN_ALL_OLD,
-                                           KEEL_DB_RETURN_UPDATED_OLD, KEEL_DB_RETURN_ALL_NEW,
+    static const keel_db_return codes[] = {KEEL_DB_RETURN_ALL_NEW, KEEL_DB_RETURN_UPDATED_OLD,
+                                           KEEL_DB_RETURN_ALL_OLD, KEEL_DB_RETURN_NONE,
                                            KEEL_DB_RETURN_UPDATED_NEW};
     for (size_t i = 0; rv_upd[i]; i++)
         if (strcmp(rv_upd[i], rv) == 0) o->return_values = codes[i];

@@ -62,8 +62,8 @@ static bool check_index(ksrv_req *r, const char *table, const char *index, bool 
 
 static bool run(ksrv_req *r, bool is_query) {
     const char *table, *index = NULL, *select, *kc = NULL, *filter = NULL, *proj = NULL;
-    static const char *const selects[] = {"ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES",
-                                          "SPECIFIC_ATTRIBUTES", "COUNT", NULL};
+    static const char *const selects[] = {"SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES",
+                                          "ALL_PROJECTED_ATTRIBUTES", NULL};  /* DynamoDB's order */
     json_t *start = NULL;
     long long limit = 0, segment = 0, total = 0;
     bool has_limit, has_segment, has_total, consistent = false, forward = true;

@@ -305,7 +305,7 @@ bool ksrv_metrics_mode(ksrv_req *r, json_t *obj) {
 }
 
 bool ksrv_capacity_mode(ksrv_req *r, json_t *obj, int *mode) {
-    static const char *const modes[] = {"NONE", "TOTAL", "INDEXES", NULL};
+    static const char *const modes[] = {"INDEXES", "TOTAL", "NONE", NULL};  /* DynamoDB's order */
     const char *m;
     if (!ksrv_get_enum(r, obj, "ReturnConsumedCapacity", modes, "NONE", &m)) return false;
     *mode = strcmp(m, "NONE") == 0 ? 0 : strcmp(m, "TOTAL") == 0 ? 1 : 2;

@@ -4,7 +4,7 @@ More behaviours an independent conformance run would check, each pinned by a tes
 failed before its fix (src/server, src/db): where a Query's ExclusiveStartKey may start,
 Scan's Segment and TotalSegments, the values a BETWEEN message shows, legacy parameters
 mixed with expressions, validation errors inside batches and transactions, CreateTable's
-AttributeDefinitions messages, UpdateExpression syntax messages.
+AttributeDefinitions messages, UpdateExpression syntax messages, the order of enum values.
 test_serve_conformance.py holds the first part. One server per module; every test uses
 its own table or keys.
 """
@@ -247,7 +247,7 @@ def test_validation_errors_inside_batches_and_transactions_are_the_actions_own(c
             (lambda: client.transact_get_items(TransactItems=[{"Get": {
                 "TableName": "actions", "Key": {"pk": {"S": "x"}},
                 "ProjectionExpression": "a,,b"}}]),
-             'Invalid ProjectionExpression: Syntax error; token: ",", near: ",,"'),
+             'Invalid ProjectionExpression: Syntax error; token: ",", near: ",,b"'),
             (lambda: client.batch_write_item(RequestItems={"actions": [
                 {"PutRequest": {"Item": {"pk": {"S": "y"}}}},
                 {"PutRequest": {"Item": {"pk": {"S": ""}}}}]}), empty_key)):
@@ -314,3 +314,36 @@ def test_update_expression_syntax_messages_are_exactly_dynamodbs(client) -> None
             client.update_item(TableName="syntax", Key=k, **kw)
         assert _err(e) == ("ValidationException", want)
     assert "Item" not in client.get_item(TableName="syntax", Key=k)
+
+
+def test_enum_refusals_list_the_values_in_dynamodbs_order(client) -> None:
+    _table(client, "enums")
+    k = {"p": {"S": "a"}, "c": {"N": "1"}}
+    enum = "1 validation error detected: Value 'X' at '%s' failed to satisfy constraint: " \
+           "Member must satisfy enum value set: [%s]"
+    for call, want in (
+            (lambda: client.get_item(TableName="enums", Key=k, ReturnConsumedCapacity="X"),
+             enum % ("returnConsumedCapacity", "INDEXES, TOTAL, NONE")),
+            (lambda: client.update_item(TableName="enums", Key=k, ReturnValues="X"),
+             enum % ("returnValues", "ALL_NEW, UPDATED_OLD, ALL_OLD, NONE, UPDATED_NEW")),
+            (lambda: client.scan(TableName="enums", Select="X"),
+             enum % ("select", "SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, "
+                               "ALL_PROJECTED_ATTRIBUTES")),
+            (lambda: client.scan(TableName="enums", ConditionalOperator="X", ScanFilter={
+                "a": {"ComparisonOperator": "NULL"}, "b": {"ComparisonOperator": "NULL"}}),
+             enum % ("conditionalOperator", "OR, AND"))):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e) == ("ValidationException", want)
+    # every ReturnValues still does what it says
+    client.put_item(TableName="enums", Item=dict(k, v={"N": "1"}))
+    for rv, want in (("ALL_NEW", {"p", "c", "v"}), ("UPDATED_OLD", {"v"}), ("ALL_OLD", {"p", "c", "v"}),
+                     ("UPDATED_NEW", {"v"})):
+        got = client.update_item(TableName="enums", Key=k, UpdateExpression="SET v = v + :one",
+                                 ExpressionAttributeValues={":one": {"N": "1"}},
+                                 ReturnValues=rv)["Attributes"]
+        assert set(got) == want, rv
+    assert "Attributes" not in client.update_item(
+        TableName="enums", Key=k, UpdateExpression="SET v = v + :one",
+        ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="NONE")
+    assert client.get_item(TableName="enums", Key=k)["Item"]["v"] == {"N": "6"}
