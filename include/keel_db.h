@@ -31,7 +31,10 @@
  *
  * Errors are keel_status values (keel.h) with keel_errmsg() detail. Beyond those of
  * keel.h: KEEL_ENOTABLE (no such table), KEEL_ETABLEEXISTS, KEEL_ESYNTAX (a malformed
- * expression; the detail names the position), KEEL_EVALIDATION (a request DynamoDB would
+ * expression; the detail is DynamoDB's "Invalid UpdateExpression: Syntax error; token:
+ * \"T\", near: \"N\"" then the byte position and what was expected; the errors of an
+ * expression start with "Invalid <its request member>: " as DynamoDB's do), KEEL_EVALIDATION
+ * (a request DynamoDB would
  * refuse: wrong key type, missing key attribute, oversized item, bad number, unused or
  * missing placeholder), KEEL_ECONDITION (a write's condition was false), KEEL_ECANCELED (a
  * transaction was canceled; its reasons say why). Nothing is written when a call fails.

@@ -28,8 +28,12 @@ extern "C" {
 
 /* Longest accepted request body (DynamoDB's 16 MB; the HTTP server answers 413 beyond). */
 #define KEEL_DYNAMO_MAX_BODY (16u * 1024u * 1024u)
-/* Deepest accepted JSON nesting of a request body. */
-#define KEEL_DYNAMO_MAX_NESTING 64u
+/* Deepest accepted JSON nesting of a request body: room for an item at DynamoDB's 32
+ * levels of nested maps or lists (two JSON levels each, {"M": {...}}) inside the deepest
+ * envelope (BatchWriteItem's RequestItems.T[i].PutRequest.Item, 6 levels). Deeper items
+ * are refused by the item checks with DynamoDB's "Nesting Levels have exceeded supported
+ * limits". */
+#define KEEL_DYNAMO_MAX_NESTING 96u
 
 typedef struct keel_dynamo_options {
     const char *region;     /* for TableArn; NULL: "us-east-1" */

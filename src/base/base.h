@@ -25,6 +25,9 @@
 /* Set this thread's detail message and return `st`. printf-style. */
 keel_status keel__fail(keel_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Put `prefix` before this thread's detail message (unless it already starts with it; the
+ * end is cut if the two pass the buffer) and return `st`. */
+keel_status keel__fail_prefix(keel_status st, const char *prefix);
 /* Map an errno value to a status (ENOSPC -> KEEL_ENOSPC, EACCES -> KEEL_EACCES, ...). */
 keel_status keel__errno_status(int err);
 /* keel__fail with the errno text appended: "<what>: <strerror>". */

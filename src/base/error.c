@@ -61,6 +61,16 @@ keel_status keel__fail(keel_status st, const char *fmt, ...) {
     return st;
 }
 
+keel_status keel__fail_prefix(keel_status st, const char *prefix) {
+    size_t n = strlen(prefix), have = strlen(errbuf);
+    if (n == 0 || n >= sizeof errbuf || strncmp(errbuf, prefix, n) == 0) return st;
+    if (have > sizeof errbuf - 1 - n) have = sizeof errbuf - 1 - n;  /* the tail is cut */
+    memmove(errbuf + n, errbuf, have);
+    memcpy(errbuf, prefix, n);
+    errbuf[n + have] = '\0';
+    return st;
+}
+
 keel_status keel__errno_status(int err) {
     switch (err) {
     case ENOSPC:

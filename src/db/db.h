@@ -403,11 +403,16 @@ keel_status kdb_subst_check_unused(const kdb_subst *s);
 
 typedef struct kdb_expr kdb_expr;   /* a parsed expression; owns its memory */
 
-/* Parse `text` as an expression of `kind`. KEEL_ESYNTAX with "syntax error at position N:
- * ..." for a malformed expression; KEEL_EVALIDATION for a placeholder missing from `s`, a
+/* Parse `text` as an expression of `kind`. KEEL_ESYNTAX with DynamoDB's "Syntax error;
+ * token: \"T\", near: \"N\"" followed by keel's "(position P: unexpected ...; expected ...)"
+ * for a malformed expression; KEEL_EVALIDATION for a placeholder missing from `s`, a
  * reserved word used as a name, or a function used where it is not allowed. */
 keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb_subst *s,
                            kdb_expr **out);
+/* After a parse of the request member `role` ("ConditionExpression", "FilterExpression",
+ * ...) failed with `st`: a syntax or validation error's message starts with DynamoDB's
+ * "Invalid <role>: " (unless it names its expression already); returns `st`. */
+keel_status kdb_expr_role(keel_status st, const char *role);
 void kdb_expr_free(kdb_expr *e);
 
 /* A condition or filter against an item (NULL/0 for "no item": every path is missing).

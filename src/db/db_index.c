@@ -350,19 +350,28 @@ static bool same_entry(const kdb_index *x, const kdb_table *t, const kdb_key *ok
     return same;
 }
 
-/* A written item whose index key attribute has another type than the index's: refused
- * with DynamoDB's message (an absent attribute only keeps the item out of the index). */
+/* A written item whose index key attribute has another type than the index's, or is an
+ * empty S or B: refused with DynamoDB's messages (an absent attribute only keeps the item
+ * out of the index). */
 static bool key_type_refused(const kdb_index *x, const uint8_t *item, size_t len,
                              keel_status *st) {
     const char *names[2] = {x->pk, x->sk};
     keel_db_keytype types[2] = {x->pkt, x->skt};
     for (int i = 0; i < (x->skt ? 2 : 1); i++) {
         kdb_val v;
-        if (kdb_item_attr(item, len, names[i], strlen(names[i]), &v) &&
-            v.type != type_of(types[i])) {
+        if (!kdb_item_attr(item, len, names[i], strlen(names[i]), &v)) continue;
+        if (v.type != type_of(types[i])) {
             *st = keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Type "
                              "mismatch for Index Key %s Expected: %c Actual: %s IndexName: %s",
                              names[i], (char)types[i], kdb_type_name(v.type), x->name);
+            return true;
+        }
+        if ((v.type == KDB_S || v.type == KDB_B) && v.size == 0) {
+            *st = keel__fail(KEEL_EVALIDATION, "One or more parameter values are not valid. A "
+                             "value specified for a secondary index key is not supported. The "
+                             "AttributeValue for a key attribute cannot contain an empty %s "
+                             "value. IndexName: %s, IndexKey: %s",
+                             v.type == KDB_S ? "string" : "binary", x->name, names[i]);
             return true;
         }
     }

@@ -145,11 +145,12 @@ static keel_status cursor_new(keel_db *db, const char *table, const keel_db_quer
         st = kdb_subst_init(&c->subst, c->names, c->names ? q->names_len : 0, c->values,
                             c->values ? q->values_len : 0);
     if (st == KEEL_OK && q->filter)
-        st = kdb_expr_parse(KDB_EXPR_CONDITION, q->filter, strlen(q->filter), &c->subst,
-                            &c->filter);
+        st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_CONDITION, q->filter, strlen(q->filter),
+                                          &c->subst, &c->filter), "FilterExpression");
     if (st == KEEL_OK && q->projection)
-        st = kdb_expr_parse(KDB_EXPR_PROJECTION, q->projection, strlen(q->projection),
-                            &c->subst, &c->projection);
+        st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_PROJECTION, q->projection,
+                                          strlen(q->projection), &c->subst, &c->projection),
+                           "ProjectionExpression");
     if (st != KEEL_OK) {
         keel_db_cursor_free(c);
         return st;
@@ -184,6 +185,16 @@ static keel_status cursor_start_key(keel_db_cursor *c, const keel_db_query *q) {
     c->pos = c->start;
     c->pos_len = k.len;
     return KEEL_OK;
+}
+
+/* A key condition's BETWEEN whose bounds are the wrong way round, in DynamoDB's words. */
+static keel_status between_reversed(const kdb_keycond *kc) {
+    char lo[256], hi[256];
+    kdb_expr_value_text(&kc->sk1, lo, sizeof lo);
+    kdb_expr_value_text(&kc->sk2, hi, sizeof hi);
+    return keel__fail(KEEL_EVALIDATION, "Invalid KeyConditionExpression: The BETWEEN operator "
+                      "requires upper bound to be greater than or equal to lower bound; lower "
+                      "bound operand: %s, upper bound operand: %s", lo, hi);
 }
 
 /* Bounds of an index query inside partition p: an index sort key is followed by the table
@@ -228,9 +239,7 @@ static keel_status index_bounds(keel_db_cursor *c, const kdb_keycond *kc, const 
         *b = *p;
         st = kdb_key_append_isk(b, c->t.skt, &kc->sk2, true, true);
         if (st == KEEL_OK && keycmp(a->b, a->len, b->b, b->len) > 0)
-            st = keel__fail(KEEL_EVALIDATION,
-                            "Invalid KeyConditionExpression: The BETWEEN operator requires "
-                            "upper bound to be greater than or equal to lower bound");
+            st = between_reversed(kc);
         c->lo.k = *a;
         c->hi.k = *b;
         if (!successor(&c->hi.k)) c->hi.k.len = 0;
@@ -239,6 +248,20 @@ static keel_status index_bounds(keel_db_cursor *c, const kdb_keycond *kc, const 
 out:
     free(a);
     return st;
+}
+
+/* An empty S or B value in a key condition: DynamoDB's message naming the attribute (the
+ * key encoder, which knows no names, would say "partition key"). */
+static keel_status keycond_not_empty(const keel_db_cursor *c, const kdb_keycond *kc) {
+    const kdb_val *v[3] = {&kc->pk, kc->op != KDB_SK_ANY ? &kc->sk1 : NULL,
+                           kc->op == KDB_SK_BETWEEN ? &kc->sk2 : NULL};
+    for (int i = 0; i < 3; i++)
+        if (v[i] && (v[i]->type == KDB_S || v[i]->type == KDB_B) && v[i]->size == 0)
+            return keel__fail(KEEL_EVALIDATION, "One or more parameter values are not valid. "
+                              "The AttributeValue for a key attribute cannot contain an empty "
+                              "%s value. Key: %s", v[i]->type == KDB_S ? "string" : "binary",
+                              i == 0 ? c->t.pk : c->t.sk);
+    return KEEL_OK;
 }
 
 /* A query's filter may not name the key attributes it queries by (the table's, or the
@@ -275,13 +298,15 @@ keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query 
     if (!q->key_condition)
         st = keel__fail(KEEL_EVALIDATION, "a query needs a key condition expression");
     if (st == KEEL_OK)
-        st = kdb_expr_parse(KDB_EXPR_KEY_CONDITION, q->key_condition, strlen(q->key_condition),
-                            &c->subst, &kc_expr);
+        st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_KEY_CONDITION, q->key_condition,
+                                          strlen(q->key_condition), &c->subst, &kc_expr),
+                           "KeyConditionExpression");
     if (st == KEEL_OK)
         st = kdb_expr_keycond(kc_expr, c->t.pk, c->t.pkt, c->t.skt ? c->t.sk : NULL, c->t.skt,
                               &kc);
     if (st == KEEL_OK) st = kdb_subst_check_unused(&c->subst);
     if (st == KEEL_OK && !key_filter) st = filter_spares_keys(c);
+    if (st == KEEL_OK) st = keycond_not_empty(c, &kc);
     /* Bounds inside the partition P: see db.h for the key layout. */
     kdb_key p;
     if (st == KEEL_OK) st = kdb_key_make(c->t.id, c->t.pkt, &kc.pk, KEEL_DB_KEY_NONE, NULL, &p);
@@ -318,9 +343,7 @@ keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query 
             st = kdb_key_append_sk(&a, c->t.skt, &kc.sk1);
             if (st == KEEL_OK) st = kdb_key_append_sk(&b, c->t.skt, &kc.sk2);
             if (st == KEEL_OK && keycmp(a.b, a.len, b.b, b.len) > 0)
-                st = keel__fail(KEEL_EVALIDATION,
-                                "Invalid KeyConditionExpression: The BETWEEN operator requires "
-                                "upper bound to be greater than or equal to lower bound");
+                st = between_reversed(&kc);
             c->lo.k = a;
             c->hi.k = b;
             c->hi.incl = true;
@@ -335,9 +358,20 @@ keel_status kdb_query_start(keel_db *db, const char *table, const keel_db_query 
     }
     kdb_expr_free(kc_expr);
     if (st == KEEL_OK) st = cursor_start_key(c, q);
-    if (st == KEEL_OK && c->pos && keycmp(c->pos, c->pos_len, p.b, p.len) < 0)
-        st = keel__fail(KEEL_EVALIDATION, "The provided starting key is outside the queried "
-                        "partition");
+    if (st == KEEL_OK && c->pos &&
+        (keycmp(c->pos, c->pos_len, p.b, p.len) < 0 ||
+         (!c->is_index && (c->pos_len < p.len || memcmp(c->pos, p.b, p.len) != 0))))
+        st = keel__fail(KEEL_EVALIDATION, "The provided starting key is outside query "
+                        "boundaries based on provided conditions");
+    /* In its partition, a table query's start key must meet the sort key condition, as a
+     * LastEvaluatedKey always does (DynamoDB refuses others). */
+    if (st == KEEL_OK && c->pos && !c->is_index) {
+        int lo = keycmp(c->pos, c->pos_len, c->lo.k.b, c->lo.k.len);
+        int hi = c->hi.k.len ? keycmp(c->pos, c->pos_len, c->hi.k.b, c->hi.k.len) : -1;
+        if (lo < 0 || (lo == 0 && !c->lo.incl) || hi > 0 || (hi == 0 && !c->hi.incl))
+            st = keel__fail(KEEL_EVALIDATION, "The provided starting key does not match the "
+                            "range key predicate");
+    }
     if (st != KEEL_OK) {
         keel_db_cursor_free(c);
         return st;

@@ -137,8 +137,9 @@ static keel_status prepare_get(keel_db *db, const keel_db_tx_get *g, tx_get *out
     kdb_subst s;
     if ((st = kdb_subst_init(&s, g->names, g->names_len, NULL, 0)) != KEEL_OK) return st;
     if (g->projection &&
-        (st = kdb_expr_parse(KDB_EXPR_PROJECTION, g->projection, strlen(g->projection), &s,
-                             &out->projection)) != KEEL_OK)
+        (st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_PROJECTION, g->projection,
+                                           strlen(g->projection), &s, &out->projection),
+                            "ProjectionExpression")) != KEEL_OK)
         return st;
     return kdb_subst_check_unused(&s);
 }

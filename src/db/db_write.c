@@ -53,13 +53,23 @@ static keel_status check_key_only(const kdb_table *t, const uint8_t *key, size_t
     return KEEL_OK;
 }
 
-/* DynamoDB's message for a key attribute of the wrong type, naming the attribute. */
-static keel_status check_key_type(const char *name, keel_db_keytype want, const kdb_val *v) {
+/* DynamoDB's messages for a key attribute of the wrong type or an empty S/B one, naming the
+ * attribute. A Key parameter (`key_only`: GetItem, DeleteItem, UpdateItem, ...) of the wrong
+ * type is DynamoDB's "The provided key element does not match the schema" (keel's detail
+ * after it); an item's is its "Type mismatch for key". */
+static keel_status check_key_type(const char *name, keel_db_keytype want, const kdb_val *v,
+                                  bool key_only) {
     kdb_type w = want == KEEL_DB_KEY_S ? KDB_S : want == KEEL_DB_KEY_N ? KDB_N : KDB_B;
-    if (v->type == w) return KEEL_OK;
-    return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Type mismatch "
-                      "for key %s expected: %s actual: %s", name, kdb_type_name(w),
-                      kdb_type_name(v->type));
+    if (v->type != w)
+        return keel__fail(KEEL_EVALIDATION, "%sType mismatch for key %s expected: %s actual: %s",
+                          key_only ? "The provided key element does not match the schema: "
+                                   : "One or more parameter values were invalid: ",
+                          name, kdb_type_name(w), kdb_type_name(v->type));
+    if (w != KDB_N && v->size == 0)
+        return keel__fail(KEEL_EVALIDATION, "One or more parameter values are not valid. The "
+                          "AttributeValue for a key attribute cannot contain an empty %s value. "
+                          "Key: %s", w == KDB_S ? "string" : "binary", name);
+    return KEEL_OK;
 }
 
 /* A key map in its common form: as many pairs as the schema has keys, text names that are
@@ -165,8 +175,8 @@ bool kdb_item_key_attrs(const kdb_table *t, const keel_db_key_attr *a, size_t n,
             have_sk = true;
         }
     }
-    *st = check_key_type(t->pk, t->pkt, &v[pk_at]);
-    if (*st == KEEL_OK && t->skt) *st = check_key_type(t->sk, t->skt, &v[sk_at]);
+    *st = check_key_type(t->pk, t->pkt, &v[pk_at], true);
+    if (*st == KEEL_OK && t->skt) *st = check_key_type(t->sk, t->skt, &v[sk_at], true);
     if (*st == KEEL_OK)
         *st = kdb_key_make_nums(t->id, t->pkt, &v[pk_at], &num[pk_at], t->skt,
                                 t->skt ? &v[sk_at] : NULL, &num[sk_at], out);
@@ -178,8 +188,8 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
                          kdb_key *out) {
     kdb_val pk, sk;
     if (key_only && key_fast(t, item, len, &pk, &sk)) {
-        keel_status st = check_key_type(t->pk, t->pkt, &pk);
-        if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk);
+        keel_status st = check_key_type(t->pk, t->pkt, &pk, true);
+        if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk, true);
         if (st != KEEL_OK) return st;
         return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
     }
@@ -215,10 +225,10 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
         }
         if (r < 0) return keel__fail(KEEL_EVALIDATION, "the key is not a valid item encoding");
         if (!have_pk || (t->skt && !have_sk))
-            return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: "
-                              "Missing the key %s in the key", have_pk ? t->sk : t->pk);
-        keel_status st = check_key_type(t->pk, t->pkt, &pk);
-        if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk);
+            return keel__fail(KEEL_EVALIDATION, "The provided key element does not match the "
+                              "schema: Missing the key %s", have_pk ? t->sk : t->pk);
+        keel_status st = check_key_type(t->pk, t->pkt, &pk, true);
+        if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk, true);
         if (st != KEEL_OK) return st;
         return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
     }
@@ -248,8 +258,8 @@ keel_status kdb_item_key(const kdb_table *t, const uint8_t *item, size_t len, bo
     if (!have_sk)
         return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: Missing "
                           "the key %s in the %s", t->sk, key_only ? "key" : "item");
-    keel_status st = check_key_type(t->pk, t->pkt, &pk);
-    if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk);
+    keel_status st = check_key_type(t->pk, t->pkt, &pk, key_only);
+    if (st == KEEL_OK && t->skt) st = check_key_type(t->sk, t->skt, &sk, key_only);
     if (st != KEEL_OK) return st;
     return kdb_key_make(t->id, t->pkt, &pk, t->skt, t->skt ? &sk : NULL, out);
 }
@@ -324,10 +334,10 @@ keel_status kdb_write_prepare(keel_db *db, kdb_write *w, kdb_wkind kind, const c
     if ((st = kdb_subst_init(&s, names, names_len, values, values_len)) != KEEL_OK) return st;
     if (condition &&
         (st = kdb_expr_parse_cached(db, KDB_EXPR_CONDITION, condition, &s, &w->cond)) != KEEL_OK)
-        return st;
+        return kdb_expr_role(st, "ConditionExpression");
     if (update) {
         if ((st = kdb_expr_parse_cached(db, KDB_EXPR_UPDATE, update, &s, &w->update)) != KEEL_OK)
-            return st;
+            return kdb_expr_role(st, "UpdateExpression");
         if ((st = kdb_update_check(w->update, w->pk, w->sk)) != KEEL_OK) return st;
     }
     return kdb_subst_check_unused(&s);

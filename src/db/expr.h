@@ -135,6 +135,9 @@ struct kdb_expr {
 
 /* ---- expr_bind.c ---- */
 
+/* DynamoDB's picture of a value in a message: "AttributeValue: {N:5}", "AttributeValue:
+ * {S:a}" (B as base64; a long value cut), NUL-terminated in buf[cap] (cap >= 256). */
+void kdb_expr_value_text(const kdb_val *v, char *buf, size_t cap);
 /* Run check `c` on `e` (text: the expression's; values[0..values_len): the values map,
  * NULL when none; a REF sets e->vals[c->a] and its bit in *values_used (NULL: not
  * tracked)). KEEL_EVALIDATION with the parser's message when it fails. */

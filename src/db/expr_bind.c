@@ -23,11 +23,38 @@
  * call this file, never the other way round).
  */
 #include "db/expr.h"
+#include "db/json.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+void kdb_expr_value_text(const kdb_val *v, char *buf, size_t cap) {
+    char tmp[KDB_NUM_STR_MAX > 172 ? KDB_NUM_STR_MAX : 172];
+    const char *text = tmp;
+    size_t n = 0;
+    kdb_num x;
+    if (v->type == KDB_N && kdb_val_num(v, &x) == KEEL_OK) {
+        n = kdb_num_format(&x, tmp, sizeof tmp);
+    } else if (v->type == KDB_S) {
+        text = (const char *)v->data;
+        n = v->size > 128 ? 128 : v->size;
+    } else if (v->type == KDB_B) {
+        n = kdb_base64_encode(v->data, v->size > 96 ? 96 : v->size, tmp);
+    }
+    snprintf(buf, cap, "AttributeValue: {%s:%.*s}", kdb_type_name(v->type), (int)n, text);
+}
+
 static keel_status bad_operand(const char *op, kdb_type t) {
+    bool add = strcmp(op, "ADD") == 0;
+    if (add || strcmp(op, "DELETE") == 0) {   /* DynamoDB's words for these two */
+        const char *name = t == KDB_S ? "STRING" : t == KDB_N ? "NUMBER" : t == KDB_B ? "BINARY"
+                         : t == KDB_BOOL ? "BOOLEAN" : t == KDB_NULL ? "NULL" : t == KDB_M ? "MAP"
+                         : t == KDB_L ? "LIST" : kdb_type_name(t);
+        return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
+                          "operator: %s, operand type: %s, typeSet: ALLOWED_FOR_%s_OPERAND", op,
+                          name, op);
+    }
     return keel__fail(KEEL_EVALIDATION, "Incorrect operand type for operator or function; "
                       "operator or function: %s, operand type: %s", op, kdb_type_name(t));
 }
@@ -64,14 +91,19 @@ keel_status kdb_expr_check(kdb_expr *e, const kdb_echeck *c, const char *text,
     case KDB_CHK_BETWEEN: {
         const kdb_val *a = &e->vals[e->nodes[c->a].first], *b = &e->vals[e->nodes[c->b].first];
         int cmp = kdb_val_compare(a, b);
+        char ta[256], tb[256];
+        if (cmp == 2 || cmp > 0) {
+            kdb_expr_value_text(a, ta, sizeof ta);
+            kdb_expr_value_text(b, tb, sizeof tb);
+        }
         if (cmp == 2)
             return keel__fail(KEEL_EVALIDATION, "The BETWEEN operator requires same data "
-                              "type for lower and upper bounds; lower bound operand type: "
-                              "%s, upper bound operand type: %s",
-                              kdb_type_name(a->type), kdb_type_name(b->type));
+                              "type for lower and upper bounds; lower bound operand: %s, upper "
+                              "bound operand: %s", ta, tb);
         if (cmp > 0)
             return keel__fail(KEEL_EVALIDATION, "The BETWEEN operator requires upper bound "
-                              "to be greater than or equal to lower bound");
+                              "to be greater than or equal to lower bound; lower bound operand: "
+                              "%s, upper bound operand: %s", ta, tb);
         return KEEL_OK;
     }
     case KDB_CHK_BEGINS:

@@ -126,13 +126,18 @@ bool kdb_expr_word_char(int c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
-static keel_status bad_char(const char *t, size_t i) {
+/* DynamoDB's words first ("near": from the token before, `from`, to this character), then
+ * keel's (the byte offset, what was expected). */
+static keel_status bad_char(const char *t, size_t from, size_t i) {
     unsigned char c = (unsigned char)t[i];
+    int near = (int)(i + 1 - from > 64 ? 64 : i + 1 - from);
     if (c >= 0x20 && c < 0x7f)
-        return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected token '%c'; "
-                          "expected a name, a placeholder, an operator or a parenthesis", i, c);
-    return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected token '\\x%02x'; "
-                      "expected a name, a placeholder, an operator or a parenthesis", i, c);
+        return keel__fail(KEEL_ESYNTAX, "Syntax error; token: \"%c\", near: \"%.*s\" "
+                          "(position %zu: unexpected token '%c'; expected a name, a "
+                          "placeholder, an operator or a parenthesis)", c, near, t + from, i, c);
+    return keel__fail(KEEL_ESYNTAX, "Syntax error; token: \"\\x%02x\" (position %zu: "
+                      "unexpected token '\\x%02x'; expected a name, a placeholder, an "
+                      "operator or a parenthesis)", c, i, c);
 }
 
 /* Lex t[0..len) into toks (capacity len + 1: every token is at least one byte, plus KDB_T_END). */
@@ -173,9 +178,10 @@ keel_status kdb_expr_lex(const char *t, size_t len, kdb_tok *toks, uint32_t *n_o
             k->kind = c == '#' ? KDB_T_HASH : KDB_T_COLON;
             while (j < len && kdb_expr_word_char((unsigned char)t[j])) j++;
             if (j == i + 1) {
-                if (j < len) return bad_char(t, j);
-                return keel__fail(KEEL_ESYNTAX, "syntax error at position %zu: unexpected end "
-                                  "of expression; expected a placeholder name after '%c'", j, c);
+                if (j < len) return bad_char(t, i, j);
+                return keel__fail(KEEL_ESYNTAX, "Syntax error; token: \"<EOF>\", near: \"%c\" "
+                                  "(position %zu: unexpected end of expression; expected a "
+                                  "placeholder name after '%c')", c, j, c);
             }
             if (j - i > KDB_EXPR_MAX_PH)
                 return keel__fail(KEEL_EVALIDATION, "ExpressionAttribute%s placeholder at "
@@ -190,7 +196,7 @@ keel_status kdb_expr_lex(const char *t, size_t len, kdb_tok *toks, uint32_t *n_o
                 k->kind = KDB_T_NAME;
                 while (j < len && kdb_expr_word_char((unsigned char)t[j])) j++;
             } else {
-                return bad_char(t, i);
+                return bad_char(t, n >= 2 ? toks[n - 2].pos : i, i);
             }
         }
         k->len = (uint32_t)(j - i);

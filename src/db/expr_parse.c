@@ -51,14 +51,27 @@ static kdb_tok *peek(parser *p, uint32_t k) {
     return p->i + k < p->n_toks ? &p->toks[p->i + k] : &p->toks[p->n_toks];
 }
 
+/* DynamoDB's words first (the token, and "near": the text from the token before it to the
+ * end of the one after it), then keel's (the byte offset and what was expected). */
 static keel_status syntax(parser *p, const char *expected) {
     const kdb_tok *t = cur(p);
+    uint32_t from = p->i > 0 ? p->toks[p->i - 1].pos : t->pos;
+    const kdb_tok *after = t->kind == KDB_T_END ? t : peek(p, 1);
+    uint32_t to = after->kind == KDB_T_END ? (t->kind == KDB_T_END ? t->pos : t->pos + t->len)
+                                           : after->pos + after->len;
+    while (to > from && (p->text[to - 1] == ' ' || p->text[to - 1] == '\t' ||
+                         p->text[to - 1] == '\n' || p->text[to - 1] == '\r'))
+        to--;
+    int near = (int)(to - from > 64 ? 64 : to - from);
     if (t->kind == KDB_T_END)
-        return keel__fail(KEEL_ESYNTAX, "syntax error at position %u: unexpected end of "
-                          "expression; expected %s", t->pos, expected);
-    return keel__fail(KEEL_ESYNTAX, "syntax error at position %u: unexpected token '%.*s'; "
-                      "expected %s", t->pos, (int)(t->len > 64 ? 64 : t->len),
-                      p->text + t->pos, expected);
+        return keel__fail(KEEL_ESYNTAX, "Syntax error; token: \"<EOF>\", near: \"%.*s\" "
+                          "(position %u: unexpected end of expression; expected %s)", near,
+                          p->text + from, t->pos, expected);
+    int tl = (int)(t->len > 64 ? 64 : t->len);
+    return keel__fail(KEEL_ESYNTAX, "Syntax error; token: \"%.*s\", near: \"%.*s\" "
+                      "(position %u: unexpected token '%.*s'; expected %s)", tl,
+                      p->text + t->pos, near, p->text + from, t->pos, tl, p->text + t->pos,
+                      expected);
 }
 
 static bool is_kw(const parser *p, const kdb_tok *t, const char *word) {
@@ -610,7 +623,7 @@ static keel_status parse_update(parser *p) {
                                        : "SET, REMOVE, ADD or DELETE");
         if (seen[c])
             return keel__fail(KEEL_EVALIDATION, "The \"%s\" section can only be used once in an "
-                              "update expression", clause[c]);
+                              "update expression;", clause[c]);
         seen[c] = true;
         p->i++;
         for (;;) {
@@ -643,6 +656,18 @@ static keel_status parse_update(parser *p) {
     return st;
 }
 
+keel_status kdb_expr_role(keel_status st, const char *role) {
+    if (st != KEEL_ESYNTAX && st != KEEL_EVALIDATION) return st;
+    const char *msg = keel_errmsg();
+    /* messages that name their expression already, as DynamoDB's do */
+    if (strncmp(msg, "Invalid operator used in ", 25) == 0 ||
+        strncmp(msg, "Invalid KeyConditionExpression: ", 32) == 0)
+        return st;
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "Invalid %s: ", role);
+    return keel__fail_prefix(st, prefix);
+}
+
 keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb_subst *s,
                            kdb_expr **out) {
     if (!out || (!text && len)) return keel__fail(KEEL_EINVAL, "kdb_expr_parse: NULL argument");
@@ -671,7 +696,7 @@ keel_status kdb_expr_parse(kdb_expr_kind kind, const char *text, size_t len, kdb
     st = kdb_expr_lex((const char *)e->blob, len, toks, &n_toks);
     if (st != KEEL_OK) goto fail;
     if (n_toks == 0) {
-        st = keel__fail(KEEL_EVALIDATION, "The expression can not be empty");
+        st = keel__fail(KEEL_EVALIDATION, "The expression can not be empty;");
         goto fail;
     }
     uint32_t n_vals = 0;

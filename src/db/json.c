@@ -303,6 +303,18 @@ static keel_status map_to_cbor(json_t *obj, kdb_buf *out, jpath *path, unsigned 
     return KEEL_OK;
 }
 
+/* S, N or B given another JSON type: DynamoDB's deserializer's words first for a number
+ * or an object (its SerializationException), then keel's. */
+static keel_status not_a_string(const jpath *path, const json_t *v, const char *what) {
+    const char *coral = json_is_number(v)   ? "NUMBER_VALUE cannot be converted to String: "
+                        : json_is_object(v) ? "Start of structure or map found where not "
+                                              "expected: "
+                                            : "";
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s%s", coral, what);
+    return fail_at(path, msg);
+}
+
 static keel_status value_to_cbor(json_t *av, kdb_buf *out, jpath *path, unsigned depth) {
     if (!json_is_object(av))
         return fail_at(path, "An AttributeValue must be a JSON object such as {\"S\": \"text\"}");
@@ -317,14 +329,14 @@ static keel_status value_to_cbor(json_t *av, kdb_buf *out, jpath *path, unsigned
 #define IS(t) (tlen == sizeof(t) - 1 && memcmp(type, t, sizeof(t) - 1) == 0)
 
     if (IS("S")) {
-        if (!json_is_string(v)) return fail_at(path, "S must be a JSON string");
+        if (!json_is_string(v)) return not_a_string(path, v, "S must be a JSON string");
         kdb_enc_text(out, json_string_value(v), json_string_length(v));
         return KEEL_OK;
     }
     if (IS("N")) {
         if (!json_is_string(v))
-            return fail_at(path, "N must be a JSON string (DynamoDB JSON writes numbers as "
-                                 "strings: {\"N\": \"123\"})");
+            return not_a_string(path, v, "N must be a JSON string (DynamoDB JSON writes numbers "
+                                         "as strings: {\"N\": \"123\"})");
         kdb_num x;
         keel_status st = kdb_num_parse(json_string_value(v), json_string_length(v), &x);
         if (st != KEEL_OK) return st;
@@ -332,7 +344,7 @@ static keel_status value_to_cbor(json_t *av, kdb_buf *out, jpath *path, unsigned
         return KEEL_OK;
     }
     if (IS("B")) {
-        if (!json_is_string(v)) return fail_at(path, "B must be a JSON string (base64)");
+        if (!json_is_string(v)) return not_a_string(path, v, "B must be a JSON string (base64)");
         size_t n = json_string_length(v);
         uint8_t *b = malloc(n / 4 * 3 + 1);
         size_t blen;

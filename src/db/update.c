@@ -479,7 +479,8 @@ keel_status kdb_update_check(const kdb_expr *e, const char *pk, const char *sk) 
         for (int k = 0; k < 2; k++)
             if (keys[k] && keys[k][0] && strlen(keys[k]) == first->len &&
                 memcmp(keys[k], first->name, first->len) == 0)
-                return keel__fail(KEEL_EVALIDATION, "Cannot update attribute %s. This attribute "
+                return keel__fail(KEEL_EVALIDATION, "One or more parameter values were invalid: "
+                                  "Cannot update attribute %s. This attribute "
                                   "is part of the key", keys[k]);
     }
     return KEEL_OK;

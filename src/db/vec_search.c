@@ -599,7 +599,9 @@ keel_status keel_db_search_batch(keel_db *db, const char *table, const char *ind
     if (st == KEEL_OK && o.filter)
         st = kdb_expr_parse(KDB_EXPR_CONDITION, o.filter, strlen(o.filter), &sub, &filter);
     if (st == KEEL_OK && o.projection)
-        st = kdb_expr_parse(KDB_EXPR_PROJECTION, o.projection, strlen(o.projection), &sub, &proj);
+        st = kdb_expr_role(kdb_expr_parse(KDB_EXPR_PROJECTION, o.projection,
+                                          strlen(o.projection), &sub, &proj),
+                           "ProjectionExpression");
     if (st == KEEL_OK) st = kdb_subst_check_unused(&sub);
     bool locked = false;
     if (st == KEEL_OK && (st = keel__reader_enter(db->s)) == KEEL_OK) locked = true;

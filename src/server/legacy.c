@@ -68,16 +68,40 @@ static bool both(ksrv_req *r, const char *legacy, const char *expr) {
                      "Expression parameters: {%s}", legacy, expr);
 }
 
+/* DynamoDB's rules, as recorded against it: any legacy member (ConditionalOperator
+ * included) with any expression member is refused, the message naming every one present
+ * on each side in a fixed order (the orders below give each operation's); KeyConditions
+ * counts only beside a KeyConditionExpression (with a FilterExpression or a
+ * ProjectionExpression it is accepted). Then ConditionalOperator needs an Expected,
+ * QueryFilter or ScanFilter of two or more conditions. */
 bool ksrv_legacy_unmixed(ksrv_req *r, json_t *obj) {
-    /* A write's: its update and its condition. (Reads may mix: a Query with KeyConditions
-     * and a ProjectionExpression is accepted; the same-purpose pairs are refused where
-     * each legacy member is rewritten.) */
-    static const char *const legacy[] = {"AttributeUpdates", "Expected", NULL};
-    static const char *const exprs[] = {"UpdateExpression", "ConditionExpression", NULL};
-    for (size_t i = 0; legacy[i]; i++) {
-        if (!json_object_get(obj, legacy[i])) continue;
-        for (size_t j = 0; exprs[j]; j++)
-            if (json_object_get(obj, exprs[j])) return both(r, legacy[i], exprs[j]);
+    static const char *const legacy[] = {"AttributesToGet", "AttributeUpdates", "Expected",
+                                         "ScanFilter", "QueryFilter", "ConditionalOperator",
+                                         "KeyConditions", NULL};
+    static const char *const exprs[] = {"UpdateExpression", "ProjectionExpression",
+                                        "FilterExpression", "ConditionExpression",
+                                        "KeyConditionExpression", NULL};
+    bool kce = json_object_get(obj, "KeyConditionExpression") != NULL;
+    char non[160] = "", ex[160] = "";
+    for (size_t i = 0; legacy[i]; i++)
+        if (json_object_get(obj, legacy[i]) && (strcmp(legacy[i], "KeyConditions") || kce))
+            snprintf(non + strlen(non), sizeof non - strlen(non), "%s%s", non[0] ? ", " : "",
+                     legacy[i]);
+    for (size_t i = 0; exprs[i]; i++)
+        if (json_object_get(obj, exprs[i]))
+            snprintf(ex + strlen(ex), sizeof ex - strlen(ex), "%s%s", ex[0] ? ", " : "",
+                     exprs[i]);
+    if (non[0] && ex[0]) return both(r, non, ex);
+    if (json_object_get(obj, "ConditionalOperator")) {
+        size_t n = 0;
+        static const char *const conds[] = {"Expected", "QueryFilter", "ScanFilter"};
+        for (size_t i = 0; i < 3; i++) n += json_object_size(json_object_get(obj, conds[i]));
+        if (n == 0)
+            return ksrv_fail(r, "ValidationException", "ConditionalOperator cannot be used "
+                             "without Filter or Expected");
+        if (n == 1)
+            return ksrv_fail(r, "ValidationException", "ConditionalOperator can only be used "
+                             "when Filter or Expected has two or more elements");
     }
     return true;
 }
@@ -178,7 +202,7 @@ bool ksrv_legacy_conditions(ksrv_req *r, json_t *obj, const char *legacy, const 
     if (json_object_get(obj, expr)) return both(r, legacy, expr);
     const char *join = " AND ";
     if (!key_conditions) {
-        static const char *const ops[] = {"AND", "OR", NULL};
+        static const char *const ops[] = {"OR", "AND", NULL};   /* DynamoDB's order */
         const char *c;
         if (!ksrv_get_enum(r, obj, "ConditionalOperator", ops, "AND", &c)) return false;
         if (strcmp(c, "OR") == 0) join = " OR ";

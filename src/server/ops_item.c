@@ -26,7 +26,8 @@
 static bool write_opts(ksrv_req *r, json_t *in, bool update, ksrv_exprs *e,
                        keel_db_write_opts *o) {
     static const char *const rv_put[] = {"NONE", "ALL_OLD", NULL};
-    static const char *const rv_upd[] = {"NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW",
+    /* in DynamoDB's order, which its enum message lists */
+    static const char *const rv_upd[] = {"ALL_NEW", "UPDATED_OLD", "ALL_OLD", "NONE",
                                          "UPDATED_NEW", NULL};
     static const char *const rvf[] = {"ALL_OLD", "NONE", NULL};
     const char *rv, *fail_rv;
@@ -35,14 +36,24 @@ static bool write_opts(ksrv_req *r, json_t *in, bool update, ksrv_exprs *e,
         !ksrv_get_str(r, in, "ConditionExpression", false, &o->condition) ||
         !ksrv_get_enum(r, in, "ReturnValues", update ? rv_upd : rv_put, "NONE", &rv) ||
         !ksrv_get_enum(r, in, "ReturnValuesOnConditionCheckFailure", rvf, "NONE", &fail_rv) ||
+        !ksrv_metrics_mode(r, in) ||
         !ksrv_exprs_get(r, in, e))
         return false;
-    static const keel_db_return codes[] = {KEEL_DB_RETURN_NONE, KEEL_DB_RETURN_ALL_OLD,
-                                           KEEL_DB_RETURN_UPDATED_OLD, KEEL_DB_RETURN_ALL_NEW,
+    static const keel_db_return codes[] = {KEEL_DB_RETURN_ALL_NEW, KEEL_DB_RETURN_UPDATED_OLD,
+                                           KEEL_DB_RETURN_ALL_OLD, KEEL_DB_RETURN_NONE,
                                            KEEL_DB_RETURN_UPDATED_NEW};
     for (size_t i = 0; rv_upd[i]; i++)
         if (strcmp(rv_upd[i], rv) == 0) o->return_values = codes[i];
     o->return_old_on_condition_failure = strcmp(fail_rv, "ALL_OLD") == 0;
+    /* names or values with no expression to use them: DynamoDB's words (legacy Expected and
+     * AttributeUpdates are expressions by now, with their own placeholders) */
+    if (!o->condition && (!update || !json_is_string(json_object_get(in, "UpdateExpression"))) &&
+        (e->has_names || e->has_values)) {
+        const char *which = e->has_names ? "Names" : "Values";
+        ksrv_exprs_free(e);
+        return ksrv_fail(r, "ValidationException", "ExpressionAttribute%s can only be specified "
+                         "when using expressions", which);
+    }
     if (e->has_names) {
         o->names = e->names.p;
         o->names_len = e->names.len;
@@ -203,13 +214,8 @@ static bool read_one(ksrv_req *r, const char *table, json_t *key, const char *pr
         keel_db_buf res = {0};
         st = keel_db_transact_get(r->db, &g, 1, &res);
         if (st != KEEL_OK) {
-            ok = ksrv_fail_status(r, st, NULL);
-            /* the engine's one-action transaction is ours, not the client's: not named */
-            static const char tx[] = "transaction get 1 of 1: ";
-            char *at = strstr(r->msg, tx);
-            if (at) memmove(at, at + sizeof tx - 1, strlen(at + sizeof tx - 1) + 1);
-        }
-        else if (res.data) {
+            ok = ksrv_fail_status(r, st, NULL);   /* names no action (params.c) */
+        } else if (res.data) {
             *bytes = res.len;
             ok = (*out = ksrv_item_json(r, res.data, res.len)) != NULL;
         }
@@ -335,7 +341,7 @@ bool ksrv_batch_write(ksrv_req *r) {
     json_t *req = NULL;
     int cap;
     if (!ksrv_get_obj(r, r->in, "RequestItems", true, &req) ||
-        !ksrv_capacity_mode(r, r->in, &cap))
+        !ksrv_capacity_mode(r, r->in, &cap) || !ksrv_metrics_mode(r, r->in))
         return false;
     if (json_object_size(req) == 0)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value at "

@@ -21,8 +21,10 @@
 #define PAGE_MAX (1024u * 1024u)
 
 /* IndexName must name an index of the table, and a global one cannot be read consistently
- * (DynamoDB's rule; keel's reads would be consistent anyway). */
-static bool check_index(ksrv_req *r, const char *table, const char *index, bool consistent) {
+ * (DynamoDB's rule; keel's reads would be consistent anyway), nor asked for
+ * Select=ALL_ATTRIBUTES unless it projects them all. *local: a local index. */
+static bool check_index(ksrv_req *r, const char *table, const char *index, bool consistent,
+                        const char *select, bool *local) {
     keel_db_table_stats *s = malloc(sizeof *s);
     if (!s) return ksrv_fail(r, "InternalServerError", "out of memory");
     keel_status st = keel_db_get_stats(r->db, table, s);
@@ -44,6 +46,13 @@ static bool check_index(ksrv_req *r, const char *table, const char *index, bool 
         else if (!x->local && consistent)
             ok = ksrv_fail(r, "ValidationException", "Consistent reads are not supported on "
                            "global secondary indexes");
+        else if (!x->local && x->projection != KEEL_DB_PROJECT_ALL && select &&
+                 strcmp(select, "ALL_ATTRIBUTES") == 0)
+            ok = ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
+                           "Select type ALL_ATTRIBUTES is not supported for global secondary "
+                           "index %.255s because its projection type is not ALL", index);
+        else
+            *local = x->local;
         free(f);
         free(inc);
     }
@@ -53,8 +62,8 @@ static bool check_index(ksrv_req *r, const char *table, const char *index, bool 
 
 static bool run(ksrv_req *r, bool is_query) {
     const char *table, *index = NULL, *select, *kc = NULL, *filter = NULL, *proj = NULL;
-    static const char *const selects[] = {"ALL_ATTRIBUTES", "ALL_PROJECTED_ATTRIBUTES",
-                                          "SPECIFIC_ATTRIBUTES", "COUNT", NULL};
+    static const char *const selects[] = {"SPECIFIC_ATTRIBUTES", "COUNT", "ALL_ATTRIBUTES",
+                                          "ALL_PROJECTED_ATTRIBUTES", NULL};  /* DynamoDB's order */
     json_t *start = NULL;
     long long limit = 0, segment = 0, total = 0;
     bool has_limit, has_segment, has_total, consistent = false, forward = true;
@@ -82,9 +91,18 @@ static bool run(ksrv_req *r, bool is_query) {
             !ksrv_get_int(r, r->in, "Segment", &segment, &has_segment) ||
             !ksrv_get_int(r, r->in, "TotalSegments", &total, &has_total))
             return false;
-        if (has_segment != has_total)
+        if (has_segment && (segment < 0 || segment > 999999))
+            return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld'"
+                             " at 'segment' failed to satisfy constraint: Member must have value "
+                             "%s", segment, segment < 0 ? "greater than or equal to 0"
+                                                        : "less than or equal to 999999");
+        if (has_segment && !has_total)
             return ksrv_fail(r, "ValidationException", "The TotalSegments parameter is required "
                              "but was not present in the request when Segment parameter is "
+                             "present");
+        if (has_total && !has_segment)
+            return ksrv_fail(r, "ValidationException", "The Segment parameter is required but "
+                             "was not present in the request when parameter TotalSegments is "
                              "present");
         if (has_total && (total < 1 || total > 1000000))
             return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld'"
@@ -101,7 +119,8 @@ static bool run(ksrv_req *r, bool is_query) {
         !ksrv_get_str(r, r->in, "FilterExpression", false, &filter) ||
         !ksrv_get_str(r, r->in, "ProjectionExpression", false, &proj))
         return false;
-    if (index && !check_index(r, table, index, consistent)) return false;
+    bool local = false;
+    if (index && !check_index(r, table, index, consistent, select, &local)) return false;
     if (has_limit && limit < 1)
         return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%lld' at "
                          "'limit' failed to satisfy constraint: Member must have value greater "
@@ -192,10 +211,23 @@ static bool run(ksrv_req *r, bool is_query) {
         json_object_set_new(r->out, "Count", json_integer((json_int_t)count));
         json_object_set_new(r->out, "ScannedCount", json_integer((json_int_t)scanned));
         if (lek) json_object_set(r->out, "LastEvaluatedKey", lek);
-        if (cap)
-            json_object_set_new(r->out, "ConsumedCapacity",
-                                ksrv_capacity(cap, table, ksrv_read_units(bytes, consistent),
-                                              true));
+        if (cap) {
+            double units = ksrv_read_units(bytes, consistent);
+            json_t *cc = ksrv_capacity(cap, table, units, true);
+            if (cap == 2 && index) {
+                /* INDEXES: the read was of the index, not of the table */
+                json_t *x = json_object(), *m = json_object();
+                json_object_set_new(x, "ReadCapacityUnits", json_real(units));
+                json_object_set_new(x, "CapacityUnits", json_real(units));
+                json_object_set_new(m, index, x);
+                json_object_set_new(cc, local ? "LocalSecondaryIndexes" : "GlobalSecondaryIndexes",
+                                    m);
+                json_t *t = json_object_get(cc, "Table");
+                json_object_set_new(t, "ReadCapacityUnits", json_real(0));
+                json_object_set_new(t, "CapacityUnits", json_real(0));
+            }
+            json_object_set_new(r->out, "ConsumedCapacity", cc);
+        }
     }
     json_decref(items);
     json_decref(lek);

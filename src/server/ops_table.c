@@ -228,13 +228,21 @@ static keel_db_keytype def_type(attr_defs *d, const char *name) {
     return KEEL_DB_KEY_NONE;
 }
 
-/* "a, b, c" of the defined attributes (used only: `used`), for DynamoDB's messages. */
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "a, b, c" of the defined attributes (used only: `used`) in byte order of their names,
+ * as DynamoDB lists them in its messages. */
 static void def_list(const attr_defs *d, bool used_only, char *buf, size_t cap) {
-    size_t at = 0;
+    const char *names[MAX_DEFS];
+    size_t n = 0, at = 0;
+    for (size_t i = 0; i < d->n; i++)
+        if (!used_only || d->used[i]) names[n++] = d->name[i];
+    qsort(names, n, sizeof names[0], by_name);
     buf[0] = '\0';
-    for (size_t i = 0; i < d->n; i++) {
-        if (used_only && !d->used[i]) continue;
-        int k = snprintf(buf + at, cap - at, "%s%.64s", at ? ", " : "", d->name[i]);
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(buf + at, cap - at, "%s%.64s", at ? ", " : "", names[i]);
         if (k < 0 || (size_t)k >= cap - at) break;
         at += (size_t)k;
     }
@@ -285,8 +293,21 @@ static bool parse_schema(ksrv_req *r, json_t *ks, attr_defs *d, bool indexes,
     size_t nk = names[1] ? 2 : 1;
     keel_db_keytype t0 = def_type(d, names[0]);
     keel_db_keytype t1 = names[1] ? def_type(d, names[1]) : KEEL_DB_KEY_NONE;
-    if (t0 == KEEL_DB_KEY_NONE || (names[1] && t1 == KEEL_DB_KEY_NONE) ||
-        (!indexes && d->n != nk))
+    bool undefined = t0 == KEEL_DB_KEY_NONE || (names[1] && t1 == KEEL_DB_KEY_NONE);
+    /* DynamoDB's three words for it: fewer definitions than keys, a key not defined, more
+     * definitions than keys (with indexes, all_used says which are not used) */
+    if (undefined && !indexes && d->n < nk)
+        return ksrv_fail(r, "ValidationException", "Invalid KeySchema: Some index key attribute "
+                         "have no definition");
+    if (undefined) {
+        char defs[512];
+        def_list(d, false, defs, sizeof defs);
+        return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
+                         "Some index key attributes are not defined in AttributeDefinitions. "
+                         "Keys: [%.255s%s%.255s], AttributeDefinitions: [%s]", names[0],
+                         names[1] ? ", " : "", names[1] ? names[1] : "", defs);
+    }
+    if (!indexes && d->n != nk)
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
                          "Number of attributes in KeySchema does not exactly match number of "
                          "attributes defined in AttributeDefinitions");
@@ -298,9 +319,11 @@ static bool parse_schema(ksrv_req *r, json_t *ks, attr_defs *d, bool indexes,
 }
 
 /* One entry of GlobalSecondaryIndexes / LocalSecondaryIndexes / a Create update as a keel
- * index definition (strings borrowed from the request; *include malloc'd, free() it). */
-static bool parse_index(ksrv_req *r, json_t *e, bool local, const keel_db_schema *table,
-                        attr_defs *d, keel_db_index_def *x, const char ***include) {
+ * index definition (strings borrowed from the request; *include malloc'd, free() it).
+ * `where` is the entry's place in DynamoDB's words ("globalSecondaryIndexes.2.member"). */
+static bool parse_index(ksrv_req *r, json_t *e, bool local, const char *where,
+                        const keel_db_schema *table, attr_defs *d, keel_db_index_def *x,
+                        const char ***include) {
     const char *name = NULL, *kind = NULL, *names[2];
     json_t *ks = NULL, *proj = NULL, *nka = NULL;
     static const char *const kinds[] = {"ALL", "KEYS_ONLY", "INCLUDE", NULL};
@@ -315,6 +338,12 @@ static bool parse_index(ksrv_req *r, json_t *e, bool local, const keel_db_schema
         !ksrv_get_arr(r, proj, "NonKeyAttributes", false, &nka) ||
         !parse_keys(r, ks, "keySchema", names))
         return false;
+    size_t nlen = strlen(name);
+    if (nlen < 3 || nlen > 255)
+        return ksrv_fail(r, "ValidationException", "1 validation error detected: Value '%.255s' "
+                         "at '%s.indexName' failed to satisfy constraint: Member must have "
+                         "length %s", name, where, nlen < 3 ? "greater than or equal to 3"
+                                                            : "less than or equal to 255");
     if (!kind)
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
                          "Unknown ProjectionType: null");
@@ -440,9 +469,14 @@ bool ksrv_create_table(ksrv_req *r) {
     const char **inc[KEEL_DB_MAX_LSI + KEEL_DB_MAX_GSI] = {NULL};
     size_t n = 0;
     bool ok = true;
-    for (size_t i = 0; ok && i < nl + ng; i++, n++)
+    for (size_t i = 0; ok && i < nl + ng; i++, n++) {
+        char where[64];
+        snprintf(where, sizeof where, "%s.%zu.member",
+                 i < nl ? "localSecondaryIndexes" : "globalSecondaryIndexes",
+                 (i < nl ? i : i - nl) + 1);
         ok = parse_index(r, json_array_get(i < nl ? lsi : gsi, i < nl ? i : i - nl), i < nl,
-                         &schema, &defs, &idx[i], &inc[i]);
+                         where, &schema, &defs, &idx[i], &inc[i]);
+    }
     if (ok) ok = all_used(r, &defs);
     if (ok && vix) ok = ksrv_vector_check(r, vix);
     if (ok) {
@@ -561,7 +595,9 @@ static bool index_update(ksrv_req *r, const char *name, json_t *u, json_t *ad) {
         keel_db_schema table = {0};
         table.pk_name = "";
         if (ok) ok = parse_defs(r, ad, &defs);
-        if (ok) ok = parse_index(r, create, false, &table, &defs, &x, &inc);
+        if (ok)
+            ok = parse_index(r, create, false, "globalSecondaryIndexUpdates.1.member.create",
+                             &table, &defs, &x, &inc);
         if (ok) {
             keel_db_table_update tu = {&x, NULL};
             keel_status st = keel_db_update_table(r->db, name, &tu);
@@ -594,6 +630,16 @@ bool ksrv_update_table(ksrv_req *r) {
     if (json_object_get(r->in, "StreamSpecification") ||
         json_object_get(r->in, "ReplicaUpdates"))
         return ksrv_fail(r, "ValidationException", "keel does not support streams or replicas");
+    static const char *const changes[] = {"ProvisionedThroughput", "BillingMode",
+                                          "SSESpecification", "DeletionProtectionEnabled",
+                                          "TableClass", "OnDemandThroughput", "WarmThroughput"};
+    bool change = json_array_size(gsi) > 0 || vu;
+    for (size_t i = 0; i < sizeof changes / sizeof changes[0]; i++)
+        change = change || json_object_get(r->in, changes[i]);
+    if (!change)   /* DynamoDB's words */
+        return ksrv_fail(r, "ValidationException", "At least one of ProvisionedThroughput, "
+                         "BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or "
+                         "SSESpecification or ReplicaUpdates is required");
     if (json_array_size(gsi) > 1)
         return ksrv_fail(r, "LimitExceededException", "Subscriber limit exceeded: Only 1 online "
                          "index can be created or deleted simultaneously per table");

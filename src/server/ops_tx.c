@@ -125,7 +125,7 @@ bool ksrv_transact_write(ksrv_req *r) {
     int cap;
     bool replayed = false;
     if (!tx_items(r, &items) || !ksrv_idem_token(r, &token) ||
-        !ksrv_capacity_mode(r, r->in, &cap))
+        !ksrv_capacity_mode(r, r->in, &cap) || !ksrv_metrics_mode(r, r->in))
         return false;
     size_t n = json_array_size(items);
     keel_db_tx_write *w = calloc(n, sizeof *w);

@@ -50,6 +50,35 @@ bool ksrv_fail(ksrv_req *r, const char *type, const char *fmt, ...) {
     return false;
 }
 
+/* The engine names the action of a batch or a transaction that a validation error is in
+ * ("transaction action 2 of 3: ..."); DynamoDB's message is the action's own: past it. */
+static const char *action_message(const char *detail) {
+    static const char *const heads[] = {"transaction action ", "transaction get ",
+                                        "transaction statement ", "batch write "};
+    for (size_t i = 0; i < sizeof heads / sizeof heads[0]; i++) {
+        size_t n = strlen(heads[i]);
+        if (strncmp(detail, heads[i], n) != 0) continue;
+        const char *p = detail + n;
+        if (*p < '0' || *p > '9') return detail;
+        while (*p >= '0' && *p <= '9') p++;
+        if (strncmp(p, " of ", 4) != 0) return detail;
+        p += 4;
+        if (*p < '0' || *p > '9') return detail;
+        while (*p >= '0' && *p <= '9') p++;
+        return strncmp(p, ": ", 2) == 0 ? p + 2 : detail;
+    }
+    return detail;
+}
+
+/* An expression's syntax error as DynamoDB words it: the engine's detail after its
+ * "Syntax error; token: \"T\", near: \"N\"" (the byte position and what was expected, in
+ * parentheses) is keel's own, and is not sent (clients compare the whole message). */
+static int syntax_length(const char *detail) {
+    const char *s = strstr(detail, "Syntax error; token: ");
+    const char *cut = s ? strstr(s, " (position ") : NULL;
+    return cut ? (int)(cut - detail) : (int)strlen(detail);
+}
+
 bool ksrv_fail_status(ksrv_req *r, keel_status st, const char *table) {
     const char *detail = keel_errmsg();
     switch (st) {
@@ -59,12 +88,14 @@ bool ksrv_fail_status(ksrv_req *r, keel_status st, const char *table) {
     case KEEL_ETABLEEXISTS:
         return ksrv_fail(r, "ResourceInUseException", "Table already exists: %s",
                          table ? table : "");
-    case KEEL_ESYNTAX:
-        return ksrv_fail(r, "ValidationException", "Invalid expression: %s", detail);
+    case KEEL_ESYNTAX: {   /* the engine names the request member ("Invalid UpdateExpression: ") */
+        const char *m = action_message(detail);
+        return ksrv_fail(r, "ValidationException", "%.*s", syntax_length(m), m);
+    }
     case KEEL_EVALIDATION:
     case KEEL_EKEYSIZE:
     case KEEL_EINVAL:
-        return ksrv_fail(r, "ValidationException", "%s", detail);
+        return ksrv_fail(r, "ValidationException", "%s", action_message(detail));
     case KEEL_ECONDITION:
         return ksrv_fail(r, "ConditionalCheckFailedException", "The conditional request failed");
     default:
@@ -201,8 +232,14 @@ bool ksrv_check_table(ksrv_req *r, const char *name, const char **out) {
  * SerializationException, as DynamoDB's deserializer reports it; the rest keep the
  * status's mapping. */
 static bool json_failed(ksrv_req *r, keel_status st) {
-    if (st == KEEL_EVALIDATION && strstr(keel_errmsg(), " must be a JSON "))
+    static const char *const coral[] = {"NUMBER_VALUE cannot be converted to String",
+                                        "Start of structure or map found where not expected"};
+    if (st == KEEL_EVALIDATION && strstr(keel_errmsg(), " must be a JSON ")) {
+        for (size_t i = 0; i < 2; i++)   /* DynamoDB's words alone, where the engine has them */
+            if (strstr(keel_errmsg(), coral[i]))
+                return ksrv_fail(r, "SerializationException", "%s", coral[i]);
         return ksrv_fail(r, "SerializationException", "%s", keel_errmsg());
+    }
     return ksrv_fail_status(r, st, NULL);
 }
 
@@ -261,8 +298,14 @@ void ksrv_exprs_free(ksrv_exprs *e) {
     memset(e, 0, sizeof *e);
 }
 
+bool ksrv_metrics_mode(ksrv_req *r, json_t *obj) {
+    static const char *const modes[] = {"SIZE", "NONE", NULL};
+    const char *m;
+    return ksrv_get_enum(r, obj, "ReturnItemCollectionMetrics", modes, "NONE", &m);
+}
+
 bool ksrv_capacity_mode(ksrv_req *r, json_t *obj, int *mode) {
-    static const char *const modes[] = {"NONE", "TOTAL", "INDEXES", NULL};
+    static const char *const modes[] = {"INDEXES", "TOTAL", "NONE", NULL};  /* DynamoDB's order */
     const char *m;
     if (!ksrv_get_enum(r, obj, "ReturnConsumedCapacity", modes, "NONE", &m)) return false;
     *mode = strcmp(m, "NONE") == 0 ? 0 : strcmp(m, "TOTAL") == 0 ? 1 : 2;

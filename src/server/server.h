@@ -84,6 +84,8 @@ typedef struct ksrv_exprs {
 bool ksrv_exprs_get(ksrv_req *r, json_t *obj, ksrv_exprs *e);
 void ksrv_exprs_free(ksrv_exprs *e);
 
+/* ReturnItemCollectionMetrics: SIZE or NONE (checked; keel returns no metrics). */
+bool ksrv_metrics_mode(ksrv_req *r, json_t *obj);
 /* ReturnConsumedCapacity: 0 NONE, 1 TOTAL, 2 INDEXES. */
 bool ksrv_capacity_mode(ksrv_req *r, json_t *obj, int *mode);
 /* A ConsumedCapacity object for `units` on `table` (read: RCU, else WCU). */

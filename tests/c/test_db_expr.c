@@ -499,8 +499,9 @@ static const err_case ERRS[] = {
     {U, "REMOVE n = :one", KEEL_ESYNTAX, "position 9: unexpected token '='; expected ','"},
     {U, "SET n = n + :s", KEEL_EVALIDATION, "operator or function: +, operand type: S"},
     {U, "SET n = :l34 - n", KEEL_EVALIDATION, "operator or function: -, operand type: L"},
-    {U, "ADD n :s", KEEL_EVALIDATION, "operator or function: ADD, operand type: S"},
-    {U, "DELETE ss :one", KEEL_EVALIDATION, "operator or function: DELETE, operand type: N"},
+    {U, "ADD n :s", KEEL_EVALIDATION, "operator: ADD, operand type: STRING, typeSet: ALLOWED_FOR_ADD_OPERAND"},
+    {U, "DELETE ss :one", KEEL_EVALIDATION, "operator: DELETE, operand type: NUMBER, "
+                                         "typeSet: ALLOWED_FOR_DELETE_OPERAND"},
     {U, "SET l = list_append(l, :one)", KEEL_EVALIDATION, "list_append, operand type: N"},
     {U, "SET n = if_not_exists(:one, n)", KEEL_EVALIDATION, "requires a document path"},
     {U, "SET n = if_not_exists(n, :one) + :one + :one", KEEL_ESYNTAX, "position 38: unexpected token '+'; expected ','"},

@@ -124,14 +124,14 @@ static const ucase ucases[] = {
     {"{" PC "\"n\": 1}", "SET m = nothere", NULL, NULL, KEEL_EVALIDATION,
      "The provided expression refers to an attribute that does not exist in the item"},
     {"{" PC "\"n\": 1}", "ADD s :s", NULL, "{\":s\": \"x\"}", KEEL_EVALIDATION,
-     "Incorrect operand type for operator or function; operator or function: ADD, operand "
-     "type: S"},
+     "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: "
+     "ADD, operand type: STRING, typeSet: ALLOWED_FOR_ADD_OPERAND"},
     {"{" PC "\"n\": 1}", "ADD n :s", NULL, "{\":s\": <\"x\">}", KEEL_EVALIDATION,
      "incorrect data type"},
     {"{" PC "\"s\": <\"a\">}", "ADD s :n", NULL, "{\":n\": <1>}", KEEL_EVALIDATION,
      "incorrect data type"},
     {"{" PC "\"n\": 1}", "DELETE n :n", NULL, "{\":n\": 1}", KEEL_EVALIDATION,
-     "operator or function: DELETE, operand type: N"},
+     "operator: DELETE, operand type: NUMBER, typeSet: ALLOWED_FOR_DELETE_OPERAND"},
     {"{" PC "\"n\": 1}", "SET n = :v", NULL, "{\":v\": 1, \":w\": 2}", KEEL_EVALIDATION,
      "unused"},
     {"{" PC "\"n\": 1}", "SET n = :v SET m = :v", NULL, "{\":v\": 1}", KEEL_EVALIDATION,

@@ -101,7 +101,9 @@ static void test_tables(void) {
           "\"AttributeType\":\"S\"}]}", "ResourceInUseException", "Table already exists: tbl");
     ERROR("CreateTable", "{\"TableName\":\"uuu\",\"KeySchema\":[{\"AttributeName\":\"pk\","
           "\"KeyType\":\"HASH\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"x\","
-          "\"AttributeType\":\"S\"}]}", "ValidationException", "does not exactly match");
+          "\"AttributeType\":\"S\"}]}", "ValidationException",
+          "Some index key attributes are not defined in AttributeDefinitions. Keys: [pk], "
+          "AttributeDefinitions: [x]");
     ERROR("CreateTable", "{\"TableName\":\"uuu\",\"KeySchema\":[{\"AttributeName\":\"pk\","
           "\"KeyType\":\"RANGE\"}],\"AttributeDefinitions\":[{\"AttributeName\":\"pk\","
           "\"AttributeType\":\"S\"}]}", "ValidationException", "not a HASH key");
@@ -401,10 +403,10 @@ static void test_items(void) {
           "ResourceNotFoundException", "Requested resource not found");
     /* a number as a JSON number: the wrong JSON type, as DynamoDB's deserializer says */
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":12}}}",
-          "SerializationException", "N must be a JSON string");
+          "SerializationException", "NUMBER_VALUE cannot be converted to String");
     ERROR("UpdateItem", "{\"TableName\":\"tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
           "\"UpdateExpression\":\"SET v = :v\",\"ExpressionAttributeValues\":{\":v\":{\"S\":1}}}",
-          "SerializationException", "S must be a JSON string");
+          "SerializationException", "NUMBER_VALUE cannot be converted to String");
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"},"
           "\"x\":{\"SS\":[]}}}", "ValidationException", NULL);
     ERROR("PutItem", "{\"TableName\":5}", "SerializationException", NULL);
@@ -431,7 +433,8 @@ static void test_items(void) {
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
           "\"ReturnValues\":\"ALL_NEW\"}", "ValidationException", "enum value set");
     ERROR("PutItem", "{\"TableName\":\"tbl\",\"Item\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
-          "\"ConditionExpression\":\"v = \"}", "ValidationException", "Invalid expression");
+          "\"ConditionExpression\":\"v = \"}", "ValidationException",
+          "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"=\"");
     /* UpdateItem */
     j = CALL("UpdateItem", "{\"TableName\":\"tbl\",\"Key\":{\"pk\":{\"S\":\"a\"},\"sk\":{\"N\":\"1\"}},"
              "\"UpdateExpression\":\"SET v = v + :one ADD c :one\",\"ExpressionAttributeValues\":"

@@ -137,8 +137,8 @@ def test_a_cached_success_then_a_wrong_type_raises_the_parsers_error(t):
     with pytest.raises(keeldb.ValidationError) as e:
         t.update_item(key, "SET n = if_not_exists(n, :zero) + :d",
                       values={":zero": 0, ":d": "x"})
-    assert str(e.value).endswith("(Incorrect operand type for operator or function; "
-                                 "operator or function: +, operand type: S)")
+    assert str(e.value).endswith("(Invalid UpdateExpression: Incorrect operand type for operator or "
+                                 "function; operator or function: +, operand type: S)")
     with pytest.raises(keeldb.ValidationError, match="attribute value: :d"):
         t.update_item(key, "SET n = if_not_exists(n, :zero) + :d", values={":zero": 0})
     with pytest.raises(keeldb.ValidationError, match=r"unused in expressions: keys: \{:extra\}"):

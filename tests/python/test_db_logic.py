@@ -123,8 +123,8 @@ def test_update_examples(
         ("SET zz.b = :v", {":v": 1}, "invalid for update"),
         ("SET n = n + a", None, "incorrect data type"),
         ("SET n = n + :s", {":s": "x"}, "operator or function: \\+, operand type: S"),
-        ("ADD s :s", {":s": "x"}, "operator or function: ADD, operand type: S"),
-        ("DELETE n :n", {":n": 1}, "operator or function: DELETE"),
+        ("ADD s :s", {":s": "x"}, "operator: ADD, operand type: STRING"),
+        ("DELETE n :n", {":n": 1}, "operator: DELETE, operand type: NUMBER"),
         ("SET x = nothere", None, "does not exist in the item"),
     ],
 )

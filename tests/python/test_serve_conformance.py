@@ -191,7 +191,12 @@ def test_attribute_value_of_the_wrong_json_type_is_a_serialization_error(url, ta
                                      "ExpressionAttributeValues": {":v": {"S": 1}}})):
         status, err = _raw(url, op, body)
         assert status == 400 and err["__type"].endswith("#SerializationException"), err
-        assert "must be a JSON string" in err["message"]
+        assert err["message"] == "NUMBER_VALUE cannot be converted to String"
+    # an object where a string belongs, as DynamoDB's deserializer says it
+    status, err = _raw(url, "PutItem", {"TableName": "conf", "Item": {"p": {"S": {"S": "x"}},
+                                                                       "c": {"S": "b"}}})
+    assert status == 400 and err["__type"].endswith("#SerializationException"), err
+    assert err["message"] == "Start of structure or map found where not expected"
 
 
 def test_nul_refused_in_names(client, table) -> None:
@@ -319,7 +324,7 @@ def test_parallel_scan_start_key_must_be_in_its_segment(table) -> None:
 def test_function_name_must_start_with_a_letter(table) -> None:
     with pytest.raises(ClientError) as e:
         table.update_item(Key=_key(), UpdateExpression="SET a = _f(b)")
-    assert "syntax error" in _err(e)[1]
+    assert _err(e)[1].startswith("Invalid UpdateExpression: Syntax error; token: \"_f\"")
     with pytest.raises(ClientError) as e:
         table.update_item(Key=_key(), UpdateExpression="SET a = f1(b)")
     assert "Invalid function name; function: f1" in _err(e)[1]
@@ -399,3 +404,312 @@ def test_get_item_projection_error_names_no_transaction(table) -> None:
         table.get_item(Key=_key(), ProjectionExpression="x" * 4097)
     code, msg = _err(e)
     assert code == "ValidationException" and "4097" in msg and "transaction" not in msg
+
+
+# ---- messages a second conformance hunt found (DynamoDB's words, as recorded against AWS) --
+
+def test_expression_errors_name_their_expression(client, table) -> None:
+    k = _key()
+    cases = (
+        (lambda: table.update_item(Key=k, UpdateExpression="SET a = "),
+         'Invalid UpdateExpression: Syntax error; token: "<EOF>", near: "="'),
+        (lambda: table.update_item(Key=k, UpdateExpression="SET a = :v"),
+         "Invalid UpdateExpression: An expression attribute value used in expression is not "
+         "defined; attribute value: :v"),
+        (lambda: table.update_item(Key=k, UpdateExpression="SET name = :v",
+                                   ExpressionAttributeValues={":v": 1}),
+         "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: name"),
+        (lambda: client.update_item(TableName="conf", Key={"p": {"S": "a"}, "c": {"S": "b"}},
+                                    UpdateExpression=""),
+         "Invalid UpdateExpression: The expression can not be empty;"),
+        (lambda: table.put_item(Item=k, ConditionExpression="a = = :v",
+                                ExpressionAttributeValues={":v": 1}),
+         'Invalid ConditionExpression: Syntax error; token: "=", near: "= = :v"'),
+        (lambda: table.put_item(Item=k, ConditionExpression="foo(a)"),
+         "Invalid ConditionExpression: Invalid function name; function: foo"),
+        (lambda: table.delete_item(Key=k, ConditionExpression="a BETWEEN :h AND :l",
+                                   ExpressionAttributeValues={":h": 5, ":l": 1}),
+         "Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater "
+         "than or equal to lower bound"),
+        (lambda: table.scan(FilterExpression="#n = :v", ExpressionAttributeValues={":v": 1}),
+         "Invalid FilterExpression: An expression attribute name used in the document path is "
+         "not defined; attribute name: #n"),
+        (lambda: table.query(KeyConditionExpression="p = ", ExpressionAttributeValues={":p": "x"}),
+         'Invalid KeyConditionExpression: Syntax error; token: "<EOF>", near: "="'),
+        (lambda: table.get_item(Key=k, ProjectionExpression="a,,b"),
+         'Invalid ProjectionExpression: Syntax error; token: ",", near: ",,b"'),
+        (lambda: table.scan(ProjectionExpression="status"),
+         "Invalid ProjectionExpression: Attribute name is a reserved keyword; reserved keyword: "
+         "status"),
+    )
+    for call, want in cases:
+        with pytest.raises(ClientError) as e:
+            call()
+        code, msg = _err(e)
+        assert code == "ValidationException" and msg.startswith(want), (want, msg)
+    # messages DynamoDB gives without naming the expression stay so
+    with pytest.raises(ClientError) as e:
+        table.query(KeyConditionExpression="p = :p OR c = :c",
+                    ExpressionAttributeValues={":p": "x", ":c": "y"})
+    assert _err(e)[1] == "Invalid operator used in KeyConditionExpression: OR"
+    with pytest.raises(ClientError) as e:
+        table.get_item(Key=k, ProjectionExpression="a", ExpressionAttributeNames={"#a": "a"})
+    assert _err(e)[1] == ("Value provided in ExpressionAttributeNames unused in expressions: "
+                          "keys: {#a}")
+
+
+def test_add_and_delete_operand_types_in_dynamodbs_words(table) -> None:
+    k = _key()
+    for ue, v, want in (("ADD a :v", "s", "operator: ADD, operand type: STRING, "
+                                          "typeSet: ALLOWED_FOR_ADD_OPERAND"),
+                        ("ADD a :v", {"m": 1}, "operator: ADD, operand type: MAP"),
+                        ("ADD a :v", [1], "operator: ADD, operand type: LIST"),
+                        ("DELETE a :v", 1, "operator: DELETE, operand type: NUMBER, "
+                                           "typeSet: ALLOWED_FOR_DELETE_OPERAND"),
+                        ("DELETE a :v", True, "operator: DELETE, operand type: BOOLEAN")):
+        with pytest.raises(ClientError) as e:
+            table.update_item(Key=k, UpdateExpression=ue, ExpressionAttributeValues={":v": v})
+        assert _err(e)[1].startswith("Invalid UpdateExpression: Incorrect operand type for "
+                                     "operator or function; " + want), _err(e)
+
+
+def test_key_parameter_not_matching_the_schema(client, table) -> None:
+    """A Key (GetItem, DeleteItem, UpdateItem, BatchGetItem, a transaction's) that lacks an
+    attribute or has one of the wrong type is "The provided key element does not match the
+    schema"; an Item's key of the wrong type stays "Type mismatch for key"."""
+    bad_keys = ({"p": {"S": "a"}}, {"p": {"N": "1"}, "c": {"S": "x"}},
+                {"p": {"S": "a"}, "c": {"B": b"x"}})
+    for key in bad_keys:
+        for call in (lambda: client.get_item(TableName="conf", Key=key),
+                     lambda: client.delete_item(TableName="conf", Key=key),
+                     lambda: client.update_item(TableName="conf", Key=key,
+                                                UpdateExpression="REMOVE a"),
+                     lambda: client.batch_get_item(RequestItems={"conf": {"Keys": [key]}}),
+                     lambda: client.transact_get_items(TransactItems=[
+                         {"Get": {"TableName": "conf", "Key": key}}])):
+            with pytest.raises(ClientError) as e:
+                call()
+            code, msg = _err(e)
+            assert code == "ValidationException", msg
+            assert "The provided key element does not match the schema" in msg, (key, msg)
+    with pytest.raises(ClientError) as e:
+        client.put_item(TableName="conf", Item={"p": {"N": "1"}, "c": {"S": "x"}})
+    assert _err(e)[1] == ("One or more parameter values were invalid: Type mismatch for key p "
+                          "expected: S actual: N")
+
+
+def test_empty_key_values_name_the_attribute(client, url) -> None:
+    client.create_table(
+        TableName="emptykeys", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
+                   {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                              {"AttributeName": "sk", "AttributeType": "B"},
+                              {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+    base = "One or more parameter values are not valid. "
+    empty = "The AttributeValue for a key attribute cannot contain an empty "
+    for call, want in (
+            (lambda: client.put_item(TableName="emptykeys",
+                                     Item={"pk": {"S": ""}, "sk": {"B": b"1"}}),
+             base + empty + "string value. Key: pk"),
+            (lambda: client.get_item(TableName="emptykeys",
+                                     Key={"pk": {"S": "a"}, "sk": {"B": b""}}),
+             base + empty + "binary value. Key: sk"),
+            (lambda: client.query(TableName="emptykeys", KeyConditionExpression="pk = :p",
+                                  ExpressionAttributeValues={":p": {"S": ""}}),
+             base + empty + "string value. Key: pk"),
+            (lambda: client.query(TableName="emptykeys",
+                                  KeyConditionExpression="pk = :p AND sk > :s",
+                                  ExpressionAttributeValues={":p": {"S": "a"}, ":s": {"B": b""}}),
+             base + empty + "binary value. Key: sk"),
+            (lambda: client.query(TableName="emptykeys", IndexName="by_g",
+                                  KeyConditionExpression="g = :g",
+                                  ExpressionAttributeValues={":g": {"S": ""}}),
+             base + empty + "string value. Key: g"),
+            (lambda: client.put_item(TableName="emptykeys",
+                                     Item={"pk": {"S": "a"}, "sk": {"B": b"1"}, "g": {"S": ""}}),
+             base + "A value specified for a secondary index key is not supported. " + empty +
+             "string value. IndexName: by_g, IndexKey: g")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e) == ("ValidationException", want)
+    assert "Item" not in client.get_item(TableName="emptykeys",
+                                         Key={"pk": {"S": "a"}, "sk": {"B": b"1"}})
+
+
+def test_updating_a_key_attribute_message(table) -> None:
+    with pytest.raises(ClientError) as e:
+        table.update_item(Key=_key(), UpdateExpression="SET c = :v",
+                          ExpressionAttributeValues={":v": "y"})
+    assert _err(e) == ("ValidationException", "One or more parameter values were invalid: "
+                       "Cannot update attribute c. This attribute is part of the key")
+
+
+def test_names_or_values_without_an_expression(client, table) -> None:
+    k = _key()
+    for call, which in ((lambda: table.put_item(Item=k, ExpressionAttributeValues={":v": 1}),
+                         "Values"),
+                        (lambda: table.delete_item(Key=k, ExpressionAttributeNames={"#a": "a"}),
+                         "Names"),
+                        (lambda: table.update_item(Key=k, ExpressionAttributeValues={":v": 1}),
+                         "Values")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e) == ("ValidationException", f"ExpressionAttribute{which} can only be "
+                           "specified when using expressions")
+    assert "Item" not in table.get_item(Key=k)
+    # legacy parameters bring their own placeholders: still accepted
+    table.put_item(Item=dict(k, a=1), Expected={"a": {"Exists": False}})
+    table.update_item(Key=k, AttributeUpdates={"a": {"Value": 2, "Action": "PUT"}})
+    assert table.get_item(Key=k)["Item"]["a"] == 2
+
+
+def test_return_item_collection_metrics_is_checked(client, table) -> None:
+    k = _key()
+    item = {"p": {"S": k["p"]}, "c": {"S": "x"}}
+    for call in (lambda: client.put_item(TableName="conf", Item=item,
+                                         ReturnItemCollectionMetrics="ALL"),
+                 lambda: client.batch_write_item(RequestItems={"conf": [
+                     {"PutRequest": {"Item": item}}]}, ReturnItemCollectionMetrics="ALL"),
+                 lambda: client.transact_write_items(TransactItems=[
+                     {"Put": {"TableName": "conf", "Item": item}}],
+                     ReturnItemCollectionMetrics="ALL")):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert _err(e) == ("ValidationException", "1 validation error detected: Value 'ALL' at "
+                           "'returnItemCollectionMetrics' failed to satisfy constraint: Member "
+                           "must satisfy enum value set: [SIZE, NONE]")
+    assert "Item" not in client.get_item(TableName="conf", Key=item)
+    client.put_item(TableName="conf", Item=item, ReturnItemCollectionMetrics="SIZE")
+
+
+def test_consumed_capacity_of_an_index_read_names_the_index(client) -> None:
+    client.create_table(
+        TableName="capidx", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                   {"AttributeName": "c", "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                              {"AttributeName": "c", "AttributeType": "S"},
+                              {"AttributeName": "g", "AttributeType": "S"},
+                              {"AttributeName": "l", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}],
+        LocalSecondaryIndexes=[{"IndexName": "by_l", "Projection": {"ProjectionType": "ALL"},
+                                "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"},
+                                              {"AttributeName": "l", "KeyType": "RANGE"}]}])
+    client.put_item(TableName="capidx", Item={"p": {"S": "a"}, "c": {"S": "1"},
+                                              "g": {"S": "G"}, "l": {"S": "L"}})
+    for kw, member, name in (
+            ({"IndexName": "by_g", "KeyConditionExpression": "g = :v"},
+             "GlobalSecondaryIndexes", "by_g"),
+            ({"IndexName": "by_l", "KeyConditionExpression": "p = :v"},
+             "LocalSecondaryIndexes", "by_l")):
+        v = "G" if name == "by_g" else "a"
+        cc = client.query(TableName="capidx", ExpressionAttributeValues={":v": {"S": v}},
+                          ReturnConsumedCapacity="INDEXES", **kw)["ConsumedCapacity"]
+        assert cc["TableName"] == "capidx" and cc["CapacityUnits"] == 0.5
+        assert cc[member] == {name: {"CapacityUnits": 0.5, "ReadCapacityUnits": 0.5}}
+        assert cc["Table"]["CapacityUnits"] == 0
+        # TOTAL names no part
+        cc = client.query(TableName="capidx", ExpressionAttributeValues={":v": {"S": v}},
+                          ReturnConsumedCapacity="TOTAL", **kw)["ConsumedCapacity"]
+        assert cc["CapacityUnits"] == 0.5 and member not in cc and "Table" not in cc
+    cc = client.scan(TableName="capidx", IndexName="by_g",
+                     ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert "by_g" in cc["GlobalSecondaryIndexes"]
+    # a read of the table itself is the table's
+    cc = client.scan(TableName="capidx", ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert cc["Table"]["CapacityUnits"] == 0.5 and "GlobalSecondaryIndexes" not in cc
+
+
+def test_index_name_length_and_empty_update_table(client) -> None:
+    for where, kw in (("globalSecondaryIndexes.1.member", {"GlobalSecondaryIndexes": [
+                          {"IndexName": "gi", "Projection": {"ProjectionType": "ALL"},
+                           "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}]}),
+                      ("localSecondaryIndexes.1.member", {"LocalSecondaryIndexes": [
+                          {"IndexName": "li", "Projection": {"ProjectionType": "ALL"},
+                           "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"},
+                                         {"AttributeName": "g", "KeyType": "RANGE"}]}]})):
+        with pytest.raises(ClientError) as e:
+            client.create_table(
+                TableName="shortidx", BillingMode="PAY_PER_REQUEST",
+                KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
+                           {"AttributeName": "c", "KeyType": "RANGE"}],
+                AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
+                                      {"AttributeName": "c", "AttributeType": "S"},
+                                      {"AttributeName": "g", "AttributeType": "S"}], **kw)
+        assert _err(e) == ("ValidationException", "1 validation error detected: Value '"
+                           f"{kw[next(iter(kw))][0]['IndexName']}' at '{where}.indexName' failed "
+                           "to satisfy constraint: Member must have length greater than or "
+                           "equal to 3")
+    assert "shortidx" not in client.list_tables()["TableNames"]
+    client.create_table(TableName="noupdate", BillingMode="PAY_PER_REQUEST", KeySchema=KS,
+                        AttributeDefinitions=AD)
+    with pytest.raises(ClientError) as e:
+        client.update_table(TableName="noupdate")
+    assert _err(e)[0] == "ValidationException"
+    assert _err(e)[1].startswith("At least one of ProvisionedThroughput, BillingMode, ")
+    client.update_table(TableName="noupdate", BillingMode="PAY_PER_REQUEST")
+    client.delete_table(TableName="noupdate")
+
+
+def _nested(levels: int, kind: str) -> dict:
+    v: dict = {"S": "x"}
+    for _ in range(levels):
+        v = {"M": {"a": v}} if kind == "M" else {"L": [v]}
+    return v
+
+
+def test_items_nested_32_levels_pass_the_request_depth_limit(client, table) -> None:
+    """DynamoDB allows 32 levels of nested maps or lists; the request's JSON nesting limit
+    (once 64) refused such an item as a SerializationException before the item check."""
+    for kind in ("M", "L"):
+        k = {"p": {"S": uuid.uuid4().hex}, "c": {"S": kind}}
+        item = dict(k, d=_nested(32, kind))
+        client.put_item(TableName="conf", Item=item)
+        assert client.get_item(TableName="conf", Key=k)["Item"] == item
+        k2 = {"p": {"S": uuid.uuid4().hex}, "c": {"S": kind}}
+        client.batch_write_item(RequestItems={"conf": [{"PutRequest": {"Item": dict(k2, **{
+            "d": _nested(32, kind)})}}]})
+        k3 = {"p": {"S": uuid.uuid4().hex}, "c": {"S": kind}}
+        client.transact_write_items(TransactItems=[{"Put": {"TableName": "conf", "Item": dict(
+            k3, d=_nested(32, kind))}}])
+        got = client.batch_get_item(RequestItems={"conf": {"Keys": [k2, k3]}})
+        assert len(got["Responses"]["conf"]) == 2
+        with pytest.raises(ClientError) as e:
+            client.put_item(TableName="conf", Item=dict(k, d=_nested(33, kind)))
+        assert _err(e) == ("ValidationException", "Nesting Levels have exceeded supported limits")
+
+
+def test_all_attributes_of_a_global_index_that_projects_fewer(client) -> None:
+    client.create_table(
+        TableName="keysonly", BillingMode="PAY_PER_REQUEST", KeySchema=KS,
+        AttributeDefinitions=AD + [{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "g_keys", "Projection": {"ProjectionType": "KEYS_ONLY"},
+             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]},
+            {"IndexName": "g_incl", "Projection": {"ProjectionType": "INCLUDE",
+                                                   "NonKeyAttributes": ["a"]},
+             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]},
+            {"IndexName": "g_all", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+    client.put_item(TableName="keysonly", Item={"p": {"S": "1"}, "g": {"S": "G"},
+                                                "a": {"S": "x"}, "b": {"S": "y"}})
+    q = {"KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "G"}}}
+    for index in ("g_keys", "g_incl"):
+        for call in (lambda: client.query(TableName="keysonly", IndexName=index,
+                                          Select="ALL_ATTRIBUTES", **q),
+                     lambda: client.scan(TableName="keysonly", IndexName=index,
+                                         Select="ALL_ATTRIBUTES")):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert _err(e) == ("ValidationException", "One or more parameter values were "
+                               f"invalid: Select type ALL_ATTRIBUTES is not supported for global "
+                               f"secondary index {index} because its projection type is not ALL")
+        # the default (the index's projection) still answers
+        got = client.query(TableName="keysonly", IndexName=index, **q)["Items"]
+        assert got and "b" not in got[0]
+    got = client.query(TableName="keysonly", IndexName="g_all", Select="ALL_ATTRIBUTES", **q)
+    assert got["Items"][0]["b"] == {"S": "y"}
