@@ -191,5 +191,11 @@ def test_close_from_inside_a_call_decoding_mapped_results() -> None:
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, (call, r.returncode, r.stderr[-2000:])
         got, closed = r.stdout.splitlines()
+        if sys.version_info >= (3, 12) and got == n + " no collection":
+            # 3.12+ collects only at the interpreter's eval-breaker checks, so no Python
+            # code runs inside the C call (the threads' GIL switches wait for those too):
+            # nothing can close the database there. A close between calls is legal.
+            assert closed == "True"
+            continue
         assert got.startswith(n + " cannot close the database while 1 call"), (call, got)
         assert "decodes results from the file's mapping" in got and closed == "True"
