@@ -300,8 +300,11 @@ static inline bool keel__entry_intact(const uint8_t *base, uint32_t align, uint6
     keel_snap_entry e;
     keel__entry_at(base, align, toff, &e);
     const uint8_t *tr = base + toff;
-    return keel__entry_crc(base + e.voff, e.vlen, base + e.voff + e.vlen, e.klen, tr) ==
-           keel__ld32(tr + 36);
+    /* The key follows the value directly (FORMAT.md), so value and key are one run:
+     * two CRC calls instead of keel__entry_crc's three (a get is ~10,000 instructions,
+     * each call ~60 of them). */
+    uint32_t c = keel_crc32c(0, base + e.voff, (size_t)e.vlen + e.klen);
+    return keel_crc32c(c, tr, 36) == keel__ld32(tr + 36);
 }
 
 /* read.c: keel_get with the entry's CRC32C checked (keel__entry_intact): KEEL_ECORRUPT,
