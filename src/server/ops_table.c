@@ -284,6 +284,17 @@ static bool parse_keys(ksrv_req *r, json_t *ks, const char *path, const char *na
     return true;
 }
 
+/* DynamoDB's refusal of a KeySchema (the table's or an index's) naming an attribute that
+ * AttributeDefinitions does not define. */
+static bool keys_undefined(ksrv_req *r, const attr_defs *d, const char *names[2]) {
+    char defs[512];
+    def_list(d, false, defs, sizeof defs);
+    return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
+                     "Some index key attributes are not defined in AttributeDefinitions. "
+                     "Keys: [%.255s%s%.255s], AttributeDefinitions: [%s]", names[0],
+                     names[1] ? ", " : "", names[1] ? names[1] : "", defs);
+}
+
 /* The table's KeySchema as a keel schema, its attributes typed by `d`. */
 static bool parse_schema(ksrv_req *r, json_t *ks, attr_defs *d, bool indexes,
                          keel_db_schema *out) {
@@ -299,14 +310,7 @@ static bool parse_schema(ksrv_req *r, json_t *ks, attr_defs *d, bool indexes,
     if (undefined && !indexes && d->n < nk)
         return ksrv_fail(r, "ValidationException", "Invalid KeySchema: Some index key attribute "
                          "have no definition");
-    if (undefined) {
-        char defs[512];
-        def_list(d, false, defs, sizeof defs);
-        return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
-                         "Some index key attributes are not defined in AttributeDefinitions. "
-                         "Keys: [%.255s%s%.255s], AttributeDefinitions: [%s]", names[0],
-                         names[1] ? ", " : "", names[1] ? names[1] : "", defs);
-    }
+    if (undefined) return keys_undefined(r, d, names);
     if (!indexes && d->n != nk)
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
                          "Number of attributes in KeySchema does not exactly match number of "
@@ -349,14 +353,8 @@ static bool parse_index(ksrv_req *r, json_t *e, bool local, const char *where,
                          "Unknown ProjectionType: null");
     keel_db_keytype t0 = def_type(d, names[0]);
     keel_db_keytype t1 = names[1] ? def_type(d, names[1]) : KEEL_DB_KEY_NONE;
-    if (t0 == KEEL_DB_KEY_NONE || (names[1] && t1 == KEEL_DB_KEY_NONE)) {
-        char defs[512];
-        def_list(d, false, defs, sizeof defs);
-        return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
-                         "Some index key attributes are not defined in AttributeDefinitions. "
-                         "Keys: [%.255s%s%.255s], AttributeDefinitions: [%s]", names[0],
-                         names[1] ? ", " : "", names[1] ? names[1] : "", defs);
-    }
+    if (t0 == KEEL_DB_KEY_NONE || (names[1] && t1 == KEEL_DB_KEY_NONE))
+        return keys_undefined(r, d, names);
     if (local && strcmp(names[0], table->pk_name))
         return ksrv_fail(r, "ValidationException", "One or more parameter values were invalid: "
                          "Index KeySchema does not have the same leading hash key as table "

@@ -11,51 +11,40 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Find the live slot of `key` and describe it. Called with the read lock held. */
+/* Find the live slot of `key` and describe it; with `intact`, KEEL_ECORRUPT when the
+ * entry fails its CRC32C (keel__entry_intact). Called with the read lock held. */
 static keel_status lookup(keel_store *s, uint64_t h, const void *key, size_t key_len,
-                          keel_view *value) {
+                          keel_view *value, bool intact) {
     keel_hit hit;
     if (!keel__index_find(s, h, key, key_len, &hit) || hit.dead) return KEEL_NOTFOUND;
+    if (intact && !keel__entry_intact(s->map->base, s->align, hit.trailer_start))
+        return keel__fail(KEEL_ECORRUPT, "the stored entry at offset %llu fails its checksum: "
+                          "the file is damaged (keel verify lists every damaged entry)",
+                          (unsigned long long)hit.value_start);
     value->data = keel__at(s, hit.value_start);
     value->len = (size_t)hit.value_len;
     return KEEL_OK;
 }
 
-static keel_status get_view(keel_store *s, const void *key, size_t key_len, keel_view *value) {
+static keel_status get_view(keel_store *s, const void *key, size_t key_len, keel_view *value,
+                            bool intact) {
     keel_status st = keel__check_key(key, key_len);
     if (st != KEEL_OK) return st;
     uint64_t h = keel_hash(key, key_len);
     st = keel__reader_enter(s);
     if (st != KEEL_OK) return st;
-    st = lookup(s, h, key, key_len, value);
+    st = lookup(s, h, key, key_len, value, intact);
     keel__reader_leave(s);
     return st;
 }
 
 keel_status keel__get_intact(keel_store *s, const void *key, size_t key_len, keel_view *value) {
-    keel_status st = keel__check_key(key, key_len);
-    if (st != KEEL_OK) return st;
-    uint64_t h = keel_hash(key, key_len);
-    st = keel__reader_enter(s);
-    if (st != KEEL_OK) return st;
-    keel_hit hit;
-    if (!keel__index_find(s, h, key, key_len, &hit) || hit.dead) {
-        st = KEEL_NOTFOUND;
-    } else if (!keel__entry_intact(s->map->base, s->align, hit.trailer_start)) {
-        st = keel__fail(KEEL_ECORRUPT, "the stored entry at offset %llu fails its checksum: the "
-                        "file is damaged (keel verify lists every damaged entry)",
-                        (unsigned long long)hit.value_start);
-    } else {
-        value->data = keel__at(s, hit.value_start);
-        value->len = (size_t)hit.value_len;
-    }
-    keel__reader_leave(s);
-    return st;
+    return get_view(s, key, key_len, value, true);
 }
 
 keel_status keel_get(keel_store *s, const void *key, size_t key_len, keel_view *value_out) {
     if (!value_out) return keel__fail(KEEL_EINVAL, "keel_get: value_out is NULL");
-    return get_view(s, key, key_len, value_out);
+    return get_view(s, key, key_len, value_out, false);
 }
 
 keel_status keel_get_copy(keel_store *s, const void *key, size_t key_len, void *buf, size_t cap,
@@ -63,7 +52,7 @@ keel_status keel_get_copy(keel_store *s, const void *key, size_t key_len, void *
     if (!len_out) return keel__fail(KEEL_EINVAL, "keel_get_copy: len_out is NULL");
     if (!buf && cap) return keel__fail(KEEL_EINVAL, "keel_get_copy: buf is NULL with cap %zu", cap);
     keel_view v;
-    keel_status st = get_view(s, key, key_len, &v);
+    keel_status st = get_view(s, key, key_len, &v, false);
     if (st != KEEL_OK) return st;
     *len_out = v.len;
     if (cap < v.len)
@@ -77,7 +66,7 @@ keel_status keel_read_at(keel_store *s, const void *key, size_t key_len, uint64_
     if (!n_out) return keel__fail(KEEL_EINVAL, "keel_read_at: n_out is NULL");
     if (!buf && cap) return keel__fail(KEEL_EINVAL, "keel_read_at: buf is NULL with cap %zu", cap);
     keel_view v;
-    keel_status st = get_view(s, key, key_len, &v);
+    keel_status st = get_view(s, key, key_len, &v, false);
     if (st != KEEL_OK) return st;
     size_t n = 0;
     if (offset < v.len) {
@@ -128,7 +117,7 @@ keel_status keel_get_many(keel_store *s, const keel_view *keys, size_t n, keel_v
             if (stat[i] == KEEL_OK) keel__index_prefetch_entry(s, h[i], k[i].len);
         for (size_t i = 0; i < m; i++) {
             if (stat[i] != KEEL_OK) continue;
-            stat[i] = lookup(s, h[i], k[i].data, k[i].len, &val[i]);
+            stat[i] = lookup(s, h[i], k[i].data, k[i].len, &val[i], false);
             if (stat[i] != KEEL_OK) val[i] = (keel_view){NULL, 0};
         }
         keel__reader_leave(s);
@@ -138,7 +127,7 @@ keel_status keel_get_many(keel_store *s, const keel_view *keys, size_t n, keel_v
 
 keel_status keel_exists(keel_store *s, const void *key, size_t key_len) {
     keel_view v;
-    return get_view(s, key, key_len, &v);
+    return get_view(s, key, key_len, &v, false);
 }
 
 keel_status keel_get_entry(keel_store *s, const void *key, size_t key_len, keel_entry *entry_out) {
@@ -149,7 +138,7 @@ keel_status keel_get_entry(keel_store *s, const void *key, size_t key_len, keel_
     st = keel__reader_enter(s);
     if (st != KEEL_OK) return st;
     keel_view v;
-    st = lookup(s, h, key, key_len, &v);
+    st = lookup(s, h, key, key_len, &v, false);
     if (st == KEEL_OK) {
         const uint8_t *base = s->map->base;
         uint64_t voff = (uint64_t)(v.data - base);
