@@ -89,6 +89,11 @@ int keel__os_fsync(int fd);
 int keel__os_fsync_dir_of(const char *path);
 int keel__os_ftruncate(int fd, uint64_t len);
 int keel__os_fsize(int fd, uint64_t *size_out);
+/* A status, not an errno: KEEL_OK unless fd is open on something other than a regular
+ * file, which readers of whole files refuse (a FIFO would read as empty): EISDIR for a
+ * directory, KEEL_EFORMAT "<path> is not a regular file" otherwise. A failing fstat is
+ * left to the caller's next call (keel__os_fsize) to report. */
+keel_status keel__os_regular(int fd, const char *path);
 int keel__os_lock(int fd);   /* exclusive, non-blocking flock; EWOULDBLOCK when held */
 int keel__os_rename(const char *from, const char *to);
 int keel__os_link(const char *from, const char *to);

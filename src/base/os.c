@@ -439,6 +439,13 @@ int keel__os_ftruncate(int fd, uint64_t len) {
     return r < 0 ? errno : 0;
 }
 
+keel_status keel__os_regular(int fd, const char *path) {
+    struct stat sb;
+    if (fstat(fd, &sb) != 0 || S_ISREG(sb.st_mode)) return KEEL_OK;
+    return S_ISDIR(sb.st_mode) ? keel__fail_errno(EISDIR, "reading %s", path)
+                               : keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
+}
+
 int keel__os_fsize(int fd, uint64_t *size_out) {
     struct stat st;
     if (fstat(fd, &st) < 0) return errno;

@@ -40,12 +40,6 @@ const uint8_t *kdb_key_at(const void *ctx, uint64_t off, size_t *len_out) {
     return s->map->base + e.voff + e.vlen;
 }
 
-keel_status kdb_item_damaged(uint64_t voff) {
-    return keel__fail(KEEL_ECORRUPT, "the stored item at offset %llu fails its checksum: the file "
-                      "is damaged (keel verify lists every damaged entry)",
-                      (unsigned long long)voff);
-}
-
 kdb_keysrc kdb_db_keysrc(const keel_db *db) {
     kdb_keysrc src = {kdb_key_at, db->s};
     return src;

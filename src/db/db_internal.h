@@ -70,8 +70,6 @@ struct keel_db {
 /* The store key of the entry whose trailer is at `off` (ctx: the store; lock held). */
 const uint8_t *kdb_key_at(const void *ctx, uint64_t off, size_t *len_out);
 kdb_keysrc kdb_db_keysrc(const keel_db *db);
-/* KEEL_ECORRUPT for a stored item (value at file offset voff) that fails its CRC32C. */
-keel_status kdb_item_damaged(uint64_t voff);
 uint64_t kdb_ld64be(const uint8_t *p);
 /* A copy of the table named `name`; KEEL_ENOTABLE when absent. */
 keel_status kdb_table_get(keel_db *db, const char *name, kdb_table *out);

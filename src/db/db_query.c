@@ -500,7 +500,7 @@ static keel_status refill(keel_db_cursor *c) {
         keel__entry_at(s->map->base, s->align, e.off, &se);
         const uint8_t *item = s->map->base + se.voff;
         if (!keel__entry_intact(s->map->base, s->align, e.off)) {
-            st = kdb_item_damaged(se.voff);
+            st = keel__entry_damaged(se.voff);
             break;
         }
         c->pos = key;

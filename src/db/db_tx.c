@@ -174,10 +174,9 @@ keel_status keel_db_transact_get(keel_db *db, const keel_db_tx_get *gets, size_t
                 if (keel__index_find(db->s, g[i].hash, g[i].key.b, g[i].key.len, &hit) &&
                     !hit.dead) {
                     if (!keel__entry_intact(db->s->map->base, db->s->align, hit.trailer_start)) {
-                        st = keel__fail(KEEL_ECORRUPT, "transaction get %zu of %zu: the stored "
-                                        "item at offset %llu fails its checksum: the file is "
-                                        "damaged (keel verify lists every damaged entry)",
-                                        i + 1, n, (unsigned long long)hit.value_start);
+                        char prefix[64];
+                        snprintf(prefix, sizeof prefix, "transaction get %zu of %zu: ", i + 1, n);
+                        st = keel__fail_prefix(keel__entry_damaged(hit.value_start), prefix);
                         break;
                     }
                     g[i].item = keel__at(db->s, hit.value_start);

@@ -484,10 +484,8 @@ static void eval_write(keel_db *db, kdb_write *w, int64_t now) {
         if ((w->cond || w->kind == KDB_W_UPDATE || w->kind == KDB_W_CHECK || w->reap ||
              w->rv != KEEL_DB_RETURN_NONE || w->rv_on_fail) &&
             !keel__entry_intact(db->s->map->base, db->s->align, hit.trailer_start)) {
-            w->st = KEEL_ECORRUPT;
-            snprintf(w->msg, sizeof w->msg, "the stored item at offset %llu fails its checksum: "
-                     "the file is damaged (keel verify lists every damaged entry)",
-                     (unsigned long long)hit.value_start);
+            w->st = keel__entry_damaged(hit.value_start);
+            snprintf(w->msg, sizeof w->msg, "%s", keel_errmsg());
             return;
         }
         w->prev = keel__at(db->s, hit.value_start);

@@ -469,7 +469,7 @@ static keel_status make_hit(keel_db *db, const kdb_vindex *x, const kdb_table *t
     keel__entry_at(s->map->base, s->align, x->tr[e.slot], &se);
     const uint8_t *item = s->map->base + se.voff;
     if (!keel__entry_intact(s->map->base, s->align, x->tr[e.slot]))
-        return kdb_item_damaged(se.voff);
+        return keel__entry_damaged(se.voff);
     kdb_buf b = {0};
     keel_status st = KEEL_OK;
     hit->stored.data = NULL;

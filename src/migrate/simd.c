@@ -27,12 +27,10 @@
 #include "migrate/migrate.h"
 #include "base/base.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <isa-l/crc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define META 20u
 #define ALIGN_1 1u
@@ -190,12 +188,7 @@ keel_status keel_simd_open(const char *path, uint32_t alignment, keel_simd_file 
         st = keel__fail_errno(err, "cannot open %s", path);
         goto fail;
     }
-    struct stat sb;
-    if (fstat(f->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {  /* a FIFO read as an empty file */
-        st = S_ISDIR(sb.st_mode) ? keel__fail_errno(EISDIR, "reading %s", path)
-                                 : keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
-        goto fail;
-    }
+    if ((st = keel__os_regular(f->fd, path)) != KEEL_OK) goto fail;
     if ((err = keel__os_fsize(f->fd, &f->len)) != 0) {
         st = keel__fail_errno(err, "cannot stat %s", path);
         goto fail;

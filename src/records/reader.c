@@ -32,7 +32,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -83,12 +82,7 @@ keel_status keel_rec_reader_open(const char *path, const keel_rec_reader_options
         free(r);
         return keel__fail_errno(e, "opening %s", path);
     }
-    struct stat sb;
-    if (fstat(r->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {  /* a FIFO read as an empty file */
-        st = S_ISDIR(sb.st_mode) ? keel__fail_errno(EISDIR, "reading %s", path)
-                                 : keel__fail(KEEL_EFORMAT, "%s is not a regular file", path);
-        goto fail;
-    }
+    if ((st = keel__os_regular(r->fd, path)) != KEEL_OK) goto fail;
     if ((e = keel__os_fsize(r->fd, &r->size)) != 0) {
         st = keel__fail_errno(e, "stat %s", path);
         goto fail;

@@ -18,12 +18,16 @@ static keel_status lookup(keel_store *s, uint64_t h, const void *key, size_t key
     keel_hit hit;
     if (!keel__index_find(s, h, key, key_len, &hit) || hit.dead) return KEEL_NOTFOUND;
     if (intact && !keel__entry_intact(s->map->base, s->align, hit.trailer_start))
-        return keel__fail(KEEL_ECORRUPT, "the stored entry at offset %llu fails its checksum: "
-                          "the file is damaged (keel verify lists every damaged entry)",
-                          (unsigned long long)hit.value_start);
+        return keel__entry_damaged(hit.value_start);
     value->data = keel__at(s, hit.value_start);
     value->len = (size_t)hit.value_len;
     return KEEL_OK;
+}
+
+keel_status keel__entry_damaged(uint64_t value_start) {
+    return keel__fail(KEEL_ECORRUPT, "the stored item at offset %llu fails its checksum: the file "
+                      "is damaged (keel verify lists every damaged entry)",
+                      (unsigned long long)value_start);
 }
 
 static keel_status get_view(keel_store *s, const void *key, size_t key_len, keel_view *value,

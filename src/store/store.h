@@ -307,8 +307,11 @@ static inline bool keel__entry_intact(const uint8_t *base, uint32_t align, uint6
     return keel_crc32c(c, tr, 36) == keel__ld32(tr + 36);
 }
 
-/* read.c: keel_get with the entry's CRC32C checked (keel__entry_intact): KEEL_ECORRUPT,
- * naming the entry's offset, when it does not match. */
+/* read.c: KEEL_ECORRUPT for the entry whose value starts at `value_start` and fails its
+ * CRC32C, in the one message every damaged-item error of the Database gives. */
+keel_status keel__entry_damaged(uint64_t value_start);
+/* read.c: keel_get with the entry's CRC32C checked (keel__entry_intact): KEEL_ECORRUPT
+ * (keel__entry_damaged) when it does not match. */
 keel_status keel__get_intact(keel_store *s, const void *key, size_t key_len, keel_view *value_out);
 
 /* open.c: keel_open for a file of the given KEEL_FILE_KIND_*. */

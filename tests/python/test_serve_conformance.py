@@ -67,6 +67,22 @@ KS = [{"AttributeName": "p", "KeyType": "HASH"}]
 AD = [{"AttributeName": "p", "AttributeType": "S"}]
 
 
+def _create(client, name: str, hash_key: str, range_key: str | None, types: dict,
+            gsi: tuple[str, str], **more) -> None:
+    """An on-demand table keyed (hash_key[, range_key]), its attribute definitions `types`
+    ({name: "S" | "N" | "B"}), one global index gsi = (index name, its hash key) projecting
+    everything, and any other CreateTable members in `more`."""
+    keys = [{"AttributeName": hash_key, "KeyType": "HASH"}]
+    if range_key:
+        keys.append({"AttributeName": range_key, "KeyType": "RANGE"})
+    client.create_table(
+        TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=keys,
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in types.items()],
+        GlobalSecondaryIndexes=[{"IndexName": gsi[0], "Projection": {"ProjectionType": "ALL"},
+                                 "KeySchema": [{"AttributeName": gsi[1], "KeyType": "HASH"}]}],
+        **more)
+
+
 # ---- CreateTable / DeleteTable ------------------------------------------------------------
 
 def test_billing_mode_contradictions_refused(client) -> None:
@@ -101,15 +117,7 @@ def test_duplicate_attribute_definition_names_the_attribute(client) -> None:
 
 
 def test_delete_table_description_is_the_short_one(client) -> None:
-    client.create_table(
-        TableName="gone", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
-                   {"AttributeName": "c", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
-                              {"AttributeName": "c", "AttributeType": "S"},
-                              {"AttributeName": "x", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_x", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}])
+    _create(client, "gone", "p", "c", {"p": "S", "c": "S", "x": "S"}, ("by_x", "x"))
     d = client.delete_table(TableName="gone")["TableDescription"]
     assert d["TableName"] == "gone" and d["TableStatus"] == "DELETING"
     assert d["TableArn"].startswith("arn:") and d["TableId"]
@@ -241,13 +249,7 @@ def test_update_that_only_removes_still_reports_type_errors(table) -> None:
 # ---- secondary indexes ---------------------------------------------------------------------
 
 def test_index_key_of_another_type_is_refused(client, url) -> None:
-    client.create_table(
-        TableName="typed", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
-                              {"AttributeName": "x", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_x", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "x", "KeyType": "HASH"}]}])
+    _create(client, "typed", "p", None, {"p": "S", "x": "S"}, ("by_x", "x"))
     t = boto3.resource("dynamodb", endpoint_url=url, region_name="us-east-1",
                        aws_access_key_id="k", aws_secret_access_key="s",
                        config=_cfg()).Table("typed")
@@ -499,15 +501,7 @@ def test_key_parameter_not_matching_the_schema(client, table) -> None:
 
 
 def test_empty_key_values_name_the_attribute(client, url) -> None:
-    client.create_table(
-        TableName="emptykeys", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                   {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "B"},
-                              {"AttributeName": "g", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}])
+    _create(client, "emptykeys", "pk", "sk", {"pk": "S", "sk": "B", "g": "S"}, ("by_g", "g"))
     base = "One or more parameter values are not valid. "
     empty = "The AttributeValue for a key attribute cannot contain an empty "
     for call, want in (
@@ -586,16 +580,7 @@ def test_return_item_collection_metrics_is_checked(client, table) -> None:
 
 
 def test_consumed_capacity_of_an_index_read_names_the_index(client) -> None:
-    client.create_table(
-        TableName="capidx", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "p", "KeyType": "HASH"},
-                   {"AttributeName": "c", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "p", "AttributeType": "S"},
-                              {"AttributeName": "c", "AttributeType": "S"},
-                              {"AttributeName": "g", "AttributeType": "S"},
-                              {"AttributeName": "l", "AttributeType": "S"}],
-        GlobalSecondaryIndexes=[{"IndexName": "by_g", "Projection": {"ProjectionType": "ALL"},
-                                 "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}]}],
+    _create(client, "capidx", "p", "c", {"p": "S", "c": "S", "g": "S", "l": "S"}, ("by_g", "g"),
         LocalSecondaryIndexes=[{"IndexName": "by_l", "Projection": {"ProjectionType": "ALL"},
                                 "KeySchema": [{"AttributeName": "p", "KeyType": "HASH"},
                                               {"AttributeName": "l", "KeyType": "RANGE"}]}])
